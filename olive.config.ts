@@ -1,0 +1,13 @@
+/**
+ * The composition root: which plugins this deployment runs, in which order, with which settings.
+ * The host never imports plugins; this file does. Point OLIVE_CONFIG elsewhere to run another set.
+ */
+import { defineOliveConfig } from './src/index.ts';
+import announcements from './plugins/announcements/index.ts';
+
+export default defineOliveConfig({
+  plugins: [announcements],
+  pluginConfig: {
+    announcements: { pageSize: 20, panelSize: 3 },
+  },
+});

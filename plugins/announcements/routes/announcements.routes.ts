@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { allow, fieldErrors, parseInput, type PluginContext } from '../../../src/index.ts';
+import { AUDIENCES } from '../models/announcement.model.ts';
+import type { createAnnouncementsService } from '../services/announcements.service.ts';
+
+const publishSchema = z.object({
+  title: z.string().trim().min(3, 'Write a title of at least 3 characters.').max(200, 'Keep the title under 200 characters.'),
+  body: z.string().trim().min(1, 'Write the announcement.').max(10000, 'Keep the announcement under 10,000 characters.'),
+  audience: z.enum(AUDIENCES, { error: 'Choose who should see it.' }),
+});
+
+type Service = ReturnType<typeof createAnnouncementsService>;
+
+export function mountAnnouncementRoutes(ctx: PluginContext<{ pageSize: number }>, service: Service) {
+  const staff = allow.roles('staff');
+
+  ctx.router.get('/', allow.signedIn, async (req, res) => {
+    const items = await service.visibleTo(req.user!, ctx.config.pageSize);
+    res.render('announcements/list', { title: req.t('announcements:title'), items });
+  });
+
+  ctx.router.get('/new', staff, (req, res) => {
+    res.render('announcements/new', { title: req.t('announcements:new'), values: { audience: 'everyone' }, errors: {}, audiences: AUDIENCES });
+  });
+
+  ctx.router.post('/', staff, async (req, res) => {
+    try {
+      const input = parseInput(publishSchema, req.body);
+      await service.publish(input, req.user!);
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors) throw err;
+      res.status(400);
+      return res.render('announcements/new', { title: req.t('announcements:new'), values: req.body ?? {}, errors, audiences: AUDIENCES });
+    }
+    req.flash('success', req.t('announcements:published'));
+    res.redirect(303, '/announcements');
+  });
+
+  ctx.router.post('/:id/withdraw', staff, async (req, res) => {
+    await service.withdraw(String(req.params.id));
+    req.flash('success', req.t('announcements:withdrawn'));
+    res.redirect(303, '/announcements');
+  });
+}

@@ -1,0 +1,251 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import compression from 'compression';
+import express, { type Express } from 'express';
+import type { Connection } from 'mongoose';
+import { pino, type Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { allow } from './access.ts';
+import { mountAdminUserRoutes } from './admin/users.routes.ts';
+import { mountAuthRoutes } from './auth/auth.routes.ts';
+import { createPassport } from './auth/passport.ts';
+import { createUsersService, defineUserModels, type UserModels } from './auth/users.ts';
+import { loadHostConfig, type HostConfig } from './config.ts';
+import { connectDatabase, pingDatabase } from './db.ts';
+import { HttpError } from './errors.ts';
+import { EventBus } from './events.ts';
+import { flashMiddleware } from './flash.ts';
+import { Navigation, Users, type UsersService } from './host-contract.ts';
+import { errorHandler, notFoundHandler } from './http.ts';
+import { createI18n, languageMiddleware } from './i18n.ts';
+import { registerPlugins, seedPlugins, startPlugins, stopPlugins, orderPlugins, validatePlugins, type HostRuntime, type LoadedPlugin } from './loader.ts';
+import { createMetrics } from './metrics.ts';
+import { mountPageRoutes } from './pages.routes.ts';
+import type { NavEntry, PluginDefinition } from './plugin.ts';
+import { createPolicyRouter } from './router.ts';
+import { createCsrf, securityHeaders } from './security.ts';
+import { createSessions } from './sessions.ts';
+import { createViewResolver, layoutMiddleware } from './views.ts';
+import { seedHost } from './seed.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+
+export interface CreateAppOptions {
+  /** The enabled plugins, in the order to prefer among independent ones. */
+  plugins?: readonly PluginDefinition[];
+  /** Configuration per plugin name, checked by each plugin's schema. */
+  pluginConfig?: Record<string, unknown>;
+  /** Host configuration; by default read from process.env. */
+  config?: HostConfig;
+  /** The MongoDB server; defaults to config.MONGODB_URI. createApp never starts a database itself. */
+  mongodbUri?: string;
+  /** Database name, when the URI does not carry one (tests use one per file). */
+  dbName?: string;
+  logger?: Logger;
+  fixturesDir?: string;
+}
+
+export interface BootReport {
+  totalMs: number;
+  plugins: { name: string; version: string; registerMs: number; startMs: number }[];
+}
+
+/** What createApp adds to the Express app: the running host and its lifecycle. */
+export interface OliveRuntime {
+  readonly config: HostConfig;
+  readonly connection: Connection;
+  readonly logger: Logger;
+  readonly boot: BootReport;
+  readonly users: UsersService;
+  readonly version: string;
+  /** True once stop() has begun: readiness reports 503 and connections are closed after each answer. */
+  readonly stopping: boolean;
+  /** Database reachable and not shutting down. */
+  ready(): Promise<boolean>;
+  /** Loads the demo programme: host accounts, then each plugin's fixtures. Idempotent. */
+  seedDemo(): Promise<string[]>;
+  /** True when the database holds no accounts yet (a first start). */
+  isEmpty(): Promise<boolean>;
+  /** Marks the app as shutting down (readiness 503, connections closed after each answer) without stopping yet. */
+  drain(): void;
+  /** Stops plugins in reverse order, then closes the database connection. */
+  stop(): Promise<void>;
+}
+
+export type OliveApp = Express & { olive: OliveRuntime };
+
+const ms = (since: bigint) => Math.round(Number(process.hrtime.bigint() - since) / 1e5) / 10;
+
+/**
+ * Builds the Olive app: connects to the database, validates, orders, registers and starts the
+ * plugins, and wires the host's pages. Never listens: call `listen` yourself (server.ts does) or
+ * hand the app to supertest.
+ */
+export async function createApp(options: CreateAppOptions = {}): Promise<OliveApp> {
+  const t0 = process.hrtime.bigint();
+  const config = options.config ?? loadHostConfig();
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
+  const plugins = options.plugins ?? [];
+
+  // Configuration and requirements are checked before anything connects or runs.
+  const configs = validatePlugins(plugins, options.pluginConfig ?? {});
+  const ordered = orderPlugins(plugins);
+
+  const uri = options.mongodbUri ?? config.MONGODB_URI;
+  if (!uri) throw new HttpError(500, 'NO_DATABASE', 'createApp needs a MongoDB URI (options.mongodbUri or MONGODB_URI).');
+  const connection = await connectDatabase({ uri, dbName: options.dbName });
+  const hostStart = process.hrtime.bigint();
+
+  const events = new EventBus(logger);
+  const metrics = createMetrics();
+  const models: UserModels = defineUserModels(connection);
+  const users = createUsersService(models, events);
+  const runtime: HostRuntime = {
+    connection,
+    logger,
+    events,
+    metrics: metrics.registry,
+    host: { baseUrl: config.BASE_URL, production: config.production, version: VERSION },
+    services: new Map<string, unknown>([[Users.id, users]]),
+    extensions: new Map(),
+    viewDirs: new Map(),
+    translationDirs: new Map([['host', path.join(ROOT, 'locales')]]),
+    fixturesDir: options.fixturesDir ?? path.join(ROOT, 'fixtures'),
+  };
+  const hostNav: NavEntry[] = [
+    { label: 'nav.home', href: '/', policy: allow.signedIn, order: 0 },
+    { label: 'nav.users', href: '/admin/users', policy: allow.roles('admin'), order: 90 },
+  ];
+  runtime.extensions.set(Navigation.id, [...hostNav]);
+
+  let loaded: LoadedPlugin[] = [];
+  let sessions: ReturnType<typeof createSessions> | undefined;
+  try {
+    await models.User.init();
+    await models.Credential.init();
+    const hostMs = ms(hostStart);
+    loaded = await registerPlugins(ordered, configs, runtime);
+    await startPlugins(loaded, config.PLUGIN_START_TIMEOUT_MS, logger);
+    sessions = createSessions(connection, config, logger);
+
+    const app = express() as unknown as OliveApp;
+    let stopping = false;
+    const i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE);
+    const resolveView = createViewResolver(path.join(ROOT, 'views'), runtime.viewDirs);
+    const passport = createPassport(models);
+    const csrf = createCsrf();
+
+    app.disable('x-powered-by');
+    app.set('trust proxy', config.trustProxy);
+    app.set('view engine', 'ejs');
+    app.set('views', path.join(ROOT, 'views'));
+    if (config.production) app.set('view cache', true);
+    // Defaults so that even an error page rendered before the request's own locals exist has them.
+    Object.assign(app.locals, {
+      t: i18n.getFixedT('en'), lang: 'en', dir: 'ltr', languages: {}, nav: [], user: undefined,
+      takeFlash: () => [], csrfToken: () => '', currentPath: '/', appVersion: VERSION,
+    });
+
+    app.use(metrics.middleware);
+    app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics|static\/)/.test(req.url ?? '') } }));
+    app.use((_req, res, next) => {
+      // During shutdown each answer closes its connection, so keep-alive clients move elsewhere.
+      if (stopping) res.setHeader('Connection', 'close');
+      next();
+    });
+    app.use(securityHeaders(config));
+    app.use(compression());
+    app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: config.production ? '1d' : 0, index: false }));
+
+    // Probes come before sessions: they must answer cheaply and whatever the session store does.
+    app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+    app.get('/readyz', async (_req, res) => {
+      const ok = await app.olive.ready();
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : stopping ? 'stopping' : 'database unavailable' });
+    });
+    app.get('/metrics', async (req, res) => {
+      if (config.METRICS_TOKEN && req.headers.authorization !== `Bearer ${config.METRICS_TOKEN}`) {
+        res.status(401).type('text/plain').send('metrics token required\n');
+        return;
+      }
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+
+    app.use(express.urlencoded({ extended: true, limit: '200kb', parameterLimit: 1000 }));
+    app.use(express.json({ limit: '200kb' }));
+    app.use(sessions.middleware);
+    app.use(passport.initialize());
+    app.use(passport.session());
+    app.use(flashMiddleware);
+    app.use(languageMiddleware(i18n, config.DEFAULT_LOCALE));
+    app.use(layoutMiddleware(resolveView));
+    app.use(async (req, res, next) => {
+      res.locals.user = req.user;
+      res.locals.currentPath = req.path;
+      res.locals.csrfToken = () => csrf.generateToken(req);
+      const entries = (runtime.extensions.get(Navigation.id) ?? []) as NavEntry[];
+      const visible: NavEntry[] = [];
+      for (const entry of entries) if (await entry.policy.allows(req, req.user)) visible.push(entry);
+      res.locals.nav = visible.sort((a, b) => (a.order ?? 50) - (b.order ?? 50));
+      next();
+    });
+    app.use(csrf.csrfSynchronisedProtection);
+
+    const hostRouter = express.Router();
+    const hostRoutes = createPolicyRouter('host', hostRouter);
+    mountPageRoutes(hostRoutes, runtime.extensions);
+    mountAuthRoutes(hostRoutes, {
+      passport: passport as never, models, users, events, extensions: runtime.extensions,
+      loginRateLimit: config.LOGIN_RATE_LIMIT, secureCookies: config.secureCookies,
+    });
+    mountAdminUserRoutes(hostRoutes, users);
+    app.use(hostRouter);
+    for (const p of loaded) app.use(p.prefix, p.router);
+
+    app.use(notFoundHandler);
+    app.use(errorHandler(logger));
+
+    const boot: BootReport = {
+      totalMs: ms(t0),
+      plugins: [
+        { name: 'host', version: VERSION, registerMs: hostMs, startMs: 0 },
+        ...loaded.map((p) => ({ name: p.def.name, version: p.def.version, registerMs: Math.round(p.timings.registerMs * 10) / 10, startMs: Math.round((p.timings.startMs ?? 0) * 10) / 10 })),
+      ],
+    };
+    let stopped: Promise<void> | undefined;
+    app.olive = {
+      config, connection, logger, boot, users, version: VERSION,
+      get stopping() { return stopping; },
+      async ready() {
+        return !stopping && (await pingDatabase(connection));
+      },
+      async seedDemo() {
+        if (config.production) throw new HttpError(500, 'DEMO_IN_PRODUCTION', 'Demo data is never loaded in production.');
+        await seedHost(users, runtime.fixturesDir);
+        return ['host', ...(await seedPlugins(loaded, runtime.fixturesDir))];
+      },
+      async isEmpty() {
+        return (await models.User.estimatedDocumentCount()) === 0;
+      },
+      drain() {
+        stopping = true;
+      },
+      stop() {
+        stopping = true;
+        stopped ??= (async () => {
+          sessions?.stop();
+          await stopPlugins(loaded, config.SHUTDOWN_TIMEOUT_MS, logger);
+          await connection.close();
+        })();
+        return stopped;
+      },
+    };
+    return app;
+  } catch (err) {
+    sessions?.stop();
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { PassportStatic } from 'passport';
+import { z } from 'zod';
+import { allow, type SessionUser } from '../access.ts';
+import { HttpError } from '../errors.ts';
+import type { EventBus } from '../events.ts';
+import { SignInMethods, UserSignedIn, type UsersService } from '../host-contract.ts';
+import { fieldErrors, parseInput } from '../http.ts';
+import { isSupportedLanguage, LANGUAGE_COOKIE } from '../i18n.ts';
+import type { PluginRouter } from '../plugin.ts';
+import { loginRateLimit } from '../security.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, verifyPassword } from './password.ts';
+import { safeReturnTo } from './return-to.ts';
+import type { UserModels } from './users.ts';
+
+export interface AuthDeps {
+  passport: PassportStatic;
+  models: UserModels;
+  users: UsersService;
+  events: EventBus;
+  extensions: Map<string, unknown[]>;
+  loginRateLimit: number;
+  secureCookies: boolean;
+}
+
+const loginSchema = z.object({
+  email: z.string().trim().min(1, 'Enter your e-mail address.').max(254),
+  password: z.string().min(1, 'Enter your password.').max(PASSWORD_MAX_LENGTH),
+  returnTo: z.string().optional(),
+});
+
+/** Sign-in, sign-out, the person's own account page and the language switch. */
+export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
+  const { passport, models, users, events } = deps;
+
+  const renderLogin = (req: Request, res: Response, extra: Record<string, unknown> = {}) =>
+    res.render('auth/login', {
+      title: req.t('login.title'),
+      methods: deps.extensions.get(SignInMethods.id) ?? [],
+      returnTo: safeReturnTo(req.query.returnTo ?? req.body?.returnTo, ''),
+      email: '',
+      errors: {},
+      signedOut: req.query.signedOut === '1',
+      ...extra,
+    });
+
+  router.get('/login', allow.public, (req, res) => {
+    if (req.user) return res.redirect(303, safeReturnTo(req.query.returnTo));
+    renderLogin(req, res);
+  });
+
+  const limiter = loginRateLimit(deps.loginRateLimit, (req) => {
+    throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
+  });
+
+  router.post('/login', allow.public, limiter, async (req: Request, res: Response, next: NextFunction) => {
+    let input: z.infer<typeof loginSchema>;
+    try {
+      input = parseInput(loginSchema, req.body);
+    } catch (err) {
+      res.status(400);
+      return renderLogin(req, res, { errors: fieldErrors(err) ?? {}, email: String(req.body?.email ?? '') });
+    }
+    const user = await new Promise<SessionUser | false>((resolve, reject) => {
+      passport.authenticate('local', { session: false }, (err: unknown, u: SessionUser | false) => (err ? reject(err) : resolve(u)))(req, res, next);
+    });
+    if (!user) {
+      res.status(401);
+      return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
+    }
+    // passport regenerates the session here, so an id planted before sign-in is worthless after it.
+    await new Promise<void>((resolve, reject) => req.logIn(user, (err) => (err ? reject(err) : resolve())));
+    await models.User.updateOne({ _id: user.id }, { $set: { lastSignInAt: new Date() } });
+    await events.emit(UserSignedIn, { userId: user.id, method: 'local' });
+    req.flash('success', req.t('login.welcome', { name: user.name }));
+    res.redirect(303, safeReturnTo(input.returnTo));
+  });
+
+  router.post('/logout', allow.public, async (req, res) => {
+    await new Promise<void>((resolve, reject) => req.logout((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+    res.clearCookie('olive.sid');
+    res.redirect(303, '/login?signedOut=1');
+  });
+
+  router.post('/language', allow.public, async (req, res) => {
+    const lang = req.body?.lang;
+    if (!isSupportedLanguage(lang)) throw new HttpError(400, 'UNSUPPORTED_LANGUAGE', 'This language is not available.');
+    res.cookie(LANGUAGE_COOKIE, lang, { maxAge: 365 * 24 * 3600 * 1000, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
+    if (req.user) await models.User.updateOne({ _id: req.user.id }, { $set: { locale: lang } });
+    res.redirect(303, safeReturnTo(req.body?.returnTo));
+  });
+
+  router.get('/account', allow.signedIn, async (req, res) => {
+    const hasPassword = !!(await models.Credential.exists({ _id: req.user!.id }));
+    res.render('auth/account', { title: req.t('account.title'), hasPassword, errors: {} });
+  });
+
+  const passwordSchema = z
+    .object({
+      current: z.string().min(1, 'Enter your current password.').max(PASSWORD_MAX_LENGTH),
+      password: z.string().min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`).max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters.`),
+      confirm: z.string(),
+    })
+    .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'The two new passwords differ.' });
+
+  router.post('/account/password', allow.signedIn, async (req, res) => {
+    const user = req.user!;
+    const credential = await models.Credential.findById(user.id).lean();
+    let errors: Record<string, string> | null = null;
+    try {
+      const input = parseInput(passwordSchema, req.body);
+      if (!credential || !(await verifyPassword(input.current, credential.passwordHash))) {
+        errors = { current: req.t('account.wrongPassword') };
+      } else {
+        await users.setPassword(user.id, input.password);
+      }
+    } catch (err) {
+      errors = fieldErrors(err);
+      if (!errors) throw err;
+    }
+    if (errors) {
+      res.status(400);
+      return res.render('auth/account', { title: req.t('account.title'), hasPassword: !!credential, errors });
+    }
+    req.flash('success', req.t('account.passwordChanged'));
+    res.redirect(303, '/account');
+  });
+}

@@ -1,0 +1,152 @@
+import mongoose, { type Connection, type Model } from 'mongoose';
+import { ROLES, type Role, type SessionUser } from '../access.ts';
+import { conflict, isDuplicateKey, notFound } from '../errors.ts';
+import type { EventBus } from '../events.ts';
+import { UserCreated, UserRolesChanged, type NewUser, type UserListQuery, type UsersService } from '../host-contract.ts';
+import { hashPassword } from './password.ts';
+
+export interface UserDoc {
+  _id: mongoose.Types.ObjectId;
+  email: string;
+  name: string;
+  roles: Role[];
+  locale?: string;
+  organisation?: string;
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  lastSignInAt?: Date;
+}
+
+/**
+ * Credentials live in their own collection, keyed by the user's id, so that a user document can be
+ * handed to any template or plugin without ever carrying a password hash.
+ */
+export interface CredentialDoc {
+  _id: mongoose.Types.ObjectId;
+  passwordHash: string;
+  updatedAt: Date;
+}
+
+export interface UserModels {
+  User: Model<UserDoc>;
+  Credential: Model<CredentialDoc>;
+}
+
+export function defineUserModels(connection: Connection): UserModels {
+  const userSchema = new mongoose.Schema<UserDoc>(
+    {
+      email: { type: String, required: true, lowercase: true, trim: true, maxlength: 254 },
+      name: { type: String, required: true, trim: true, maxlength: 200 },
+      roles: { type: [String], enum: ROLES, default: ['learner'] },
+      locale: { type: String, maxlength: 10 },
+      organisation: { type: String, trim: true, maxlength: 200 },
+      disabled: { type: Boolean, default: false },
+      lastSignInAt: Date,
+    },
+    { timestamps: true, collection: 'host_users' },
+  );
+  // One account per e-mail address: the unique index is the invariant, not a lookup before insert.
+  userSchema.index({ email: 1 }, { unique: true });
+  const credentialSchema = new mongoose.Schema<CredentialDoc>(
+    { _id: { type: mongoose.Schema.Types.ObjectId, required: true }, passwordHash: { type: String, required: true } },
+    { timestamps: { createdAt: false, updatedAt: true }, collection: 'host_credentials' },
+  );
+  return {
+    User: connection.model<UserDoc>('host_user', userSchema),
+    Credential: connection.model<CredentialDoc>('host_credential', credentialSchema),
+  };
+}
+
+export function toSessionUser(doc: Pick<UserDoc, '_id' | 'email' | 'name' | 'roles' | 'locale'>): SessionUser {
+  return { id: doc._id.toString(), email: doc.email, name: doc.name, roles: [...doc.roles], locale: doc.locale };
+}
+
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function createUsersService(models: UserModels, events: EventBus): UsersService {
+  const { User, Credential } = models;
+
+  const byId = async (id: string) => (mongoose.isValidObjectId(id) ? User.findById(id).lean() : null);
+
+  async function create(input: NewUser, via: string): Promise<SessionUser> {
+    // Hash first: if hashing failed after the insert we would leave an account nobody can use.
+    const passwordHash = input.password ? await hashPassword(input.password) : undefined;
+    let doc;
+    try {
+      doc = await User.create({
+        email: normaliseEmail(input.email),
+        name: input.name.trim(),
+        roles: input.roles?.length ? [...new Set(input.roles)] : ['learner'],
+        locale: input.locale,
+        organisation: input.organisation,
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw conflict(`An account with the e-mail address ${normaliseEmail(input.email)} already exists.`);
+      throw err;
+    }
+    if (passwordHash) await Credential.create({ _id: doc._id, passwordHash });
+    const user = toSessionUser(doc);
+    await events.emit(UserCreated, { userId: user.id, email: user.email, roles: user.roles, via });
+    return user;
+  }
+
+  return {
+    async findById(id) {
+      const doc = await byId(id);
+      return doc ? toSessionUser(doc) : null;
+    },
+    async findByEmail(email) {
+      const doc = await User.findOne({ email: normaliseEmail(email) }).lean();
+      return doc ? toSessionUser(doc) : null;
+    },
+    create,
+    async ensure(input, via) {
+      const existing = await User.findOne({ email: normaliseEmail(input.email) }).lean();
+      if (existing) return { user: toSessionUser(existing), created: false };
+      try {
+        return { user: await create(input, via), created: true };
+      } catch (err) {
+        // Someone created it between our look-up and our insert: theirs stands.
+        const raced = await User.findOne({ email: normaliseEmail(input.email) }).lean();
+        if (raced) return { user: toSessionUser(raced), created: false };
+        throw err;
+      }
+    },
+    async setRoles(id, roles, byUserId) {
+      const before = await byId(id);
+      if (!before) throw notFound('No such user.');
+      const unique = [...new Set(roles)];
+      const after = await User.findByIdAndUpdate(id, { $set: { roles: unique } }, { returnDocument: 'after' }).lean();
+      if (!after) throw notFound('No such user.');
+      await events.emit(UserRolesChanged, { userId: id, roles: unique, previous: before.roles, byUserId });
+      return toSessionUser(after);
+    },
+    async setPassword(id, password) {
+      if (!(await byId(id))) throw notFound('No such user.');
+      const passwordHash = await hashPassword(password);
+      await Credential.updateOne({ _id: id }, { $set: { passwordHash } }, { upsert: true });
+    },
+    async list(query: UserListQuery) {
+      const pageSize = Math.min(Math.max(query.pageSize ?? 50, 1), 200);
+      const page = Math.max(query.page ?? 1, 1);
+      const filter: Record<string, unknown> = {};
+      if (query.role) filter.roles = query.role;
+      if (query.search) {
+        // sanitizeFilter is on: operators we mean must be marked trusted.
+        const pattern = new RegExp(escapeRegex(query.search.trim()), 'i');
+        filter.$or = [{ email: mongoose.trusted({ $regex: pattern }) }, { name: mongoose.trusted({ $regex: pattern }) }];
+      }
+      const q = query.search ? mongoose.trusted(filter) : filter;
+      const [docs, total] = await Promise.all([
+        User.find(q).sort({ email: 1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+        User.countDocuments(q),
+      ]);
+      return {
+        users: docs.map((d) => ({ ...toSessionUser(d), createdAt: d.createdAt, lastSignInAt: d.lastSignInAt })),
+        total,
+      };
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import mongoose, { type Connection } from 'mongoose';
+
+// Defence in depth against operator injection (`{"$gt": ""}` in a field): filters built from input
+// can never carry operators. Operators we write ourselves are marked with mongoose.trusted().
+mongoose.set('sanitizeFilter', true);
+// Fail a query at once while the database is away (then 503) instead of queueing it in memory.
+mongoose.set('bufferCommands', false);
+
+export interface ConnectOptions {
+  uri: string;
+  dbName?: string | undefined;
+}
+
+/**
+ * Opens a connection of the app's own (not mongoose's global one, so several apps can live in one
+ * process, as in tests). The driver reconnects by itself when the server returns.
+ */
+export async function connectDatabase({ uri, dbName }: ConnectOptions): Promise<Connection> {
+  const connection = mongoose.createConnection(uri, {
+    ...(dbName ? { dbName } : {}),
+    serverSelectionTimeoutMS: 5000,
+    // Notice a returning server within about two seconds.
+    heartbeatFrequencyMS: 2000,
+  });
+  await connection.asPromise();
+  return connection;
+}
+
+/** True when the database answers a ping within the time limit. */
+export async function pingDatabase(connection: Connection, timeoutMs = 2000): Promise<boolean> {
+  if (connection.readyState !== 1 || !connection.db) return false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      connection.db.admin().command({ ping: 1 }).then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { OliveError } from './errors.ts';
+
+/**
+ * The embedded default database: FerretDB 1.24 with its SQLite backend, built from the small Go
+ * wrapper in tools/ferretdb on first use and run as a child process on a free local port.
+ */
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WRAPPER_DIR = path.join(REPO_ROOT, 'tools', 'ferretdb');
+const WRAPPER_FILES = ['go.mod', 'go.sum', 'main.go'];
+
+/** Where the built program lives; its name carries a hash of the wrapper so an edit forces a rebuild. */
+export function ferretdbBinaryPath(): string {
+  const hash = crypto.createHash('sha256');
+  for (const f of WRAPPER_FILES) hash.update(fs.readFileSync(path.join(WRAPPER_DIR, f)));
+  return path.join(REPO_ROOT, '.olive', 'bin', `ferretdb-${hash.digest('hex').slice(0, 12)}`);
+}
+
+/**
+ * Builds the FerretDB program unless it is already there. Built into a temporary name and renamed,
+ * so that two processes building at once (a test run and a server) never run a half-written file.
+ */
+export async function ensureFerretdbBinary(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
+  const binary = ferretdbBinaryPath();
+  if (fs.existsSync(binary)) return binary;
+  const goVersion = await run('go', ['version']).catch(() => null);
+  if (goVersion === null) {
+    throw new OliveError('OLIVE_GO_MISSING',
+      'Go is needed once to build the local database (FerretDB), but `go` is not on the PATH. Install Go 1.22 or newer, or set MONGODB_URI to use a MongoDB server.');
+  }
+  fs.mkdirSync(path.dirname(binary), { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
+  log('Building the local database (FerretDB): about two minutes, once…');
+  const started = Date.now();
+  const ticker = setInterval(() => log(`  …still building (${Math.round((Date.now() - started) / 1000)} s)`), 15000);
+  try {
+    await run('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: WRAPPER_DIR, env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' } });
+    fs.renameSync(tmp, binary);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new OliveError('OLIVE_DB_BUILD_FAILED', `Building the local database failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    clearInterval(ticker);
+  }
+  log(`Local database built in ${Math.round((Date.now() - started) / 1000)} s.`);
+  return binary;
+}
+
+function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`))));
+  });
+}
+
+/** A port the OS says is free right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface EmbeddedDatabase {
+  uri: string;
+  port: number;
+  dataDir: string;
+  /** Stops the server (SIGTERM, then SIGKILL after the grace period). */
+  stop(): Promise<void>;
+  readonly process: ChildProcess;
+}
+
+export interface StartOptions {
+  dataDir: string;
+  port?: number;
+  log?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+/** Starts FerretDB on a local port and resolves when it accepts connections. */
+export async function startEmbeddedDatabase(options: StartOptions): Promise<EmbeddedDatabase> {
+  const binary = await ensureFerretdbBinary(options.log);
+  const port = options.port ?? (await freePort());
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const child = spawn(binary, ['-listen', `127.0.0.1:${port}`, '-data', options.dataDir, '-parent-pid', String(process.pid)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  const lines = readline.createInterface({ input: child.stdout! });
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new OliveError('OLIVE_DB_START_FAILED', `The local database did not start within ${options.startTimeoutMs ?? 30000} ms.\n${stderr}`));
+    }, options.startTimeoutMs ?? 30000);
+    lines.on('line', (line) => {
+      if (line.startsWith('ready')) { clearTimeout(timer); resolve(); }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new OliveError('OLIVE_DB_START_FAILED', `The local database exited before it was ready (${signal ?? `code ${code}`}):\n${stderr.trim()}`));
+    });
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    uri: `mongodb://127.0.0.1:${port}/`,
+    port,
+    dataDir: options.dataDir,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Errors that cross a boundary carry a stable `code` (for logs, tests and JSON clients) and, where a
+ * plugin is involved, the plugin's name. Handlers simply throw; one middleware renders them.
+ */
+
+/** A problem while configuring, ordering or running plugins: raised at boot, never per request. */
+export class OliveError extends Error {
+  readonly code: string;
+  readonly plugins: readonly string[];
+
+  constructor(code: string, message: string, options: { plugins?: readonly string[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OliveError';
+    this.code = code;
+    this.plugins = options.plugins ?? [];
+  }
+}
+
+/** An error meant for the person or client making a request: its message is shown to them. */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const badRequest = (message: string, details?: unknown) =>
+  new HttpError(400, 'BAD_REQUEST', message, details);
+export const unauthorized = (message = 'Please sign in to continue.') =>
+  new HttpError(401, 'UNAUTHENTICATED', message);
+export const forbidden = (message = 'You do not have permission to do this.') =>
+  new HttpError(403, 'FORBIDDEN', message);
+export const notFound = (message = 'We could not find that page.') => new HttpError(404, 'NOT_FOUND', message);
+export const conflict = (message: string, details?: unknown) => new HttpError(409, 'CONFLICT', message, details);
+
+/** Mongo error codes and driver error names that mean "the database is not reachable right now". */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed|PoolCleared)Error$/.test(err.name)
+    || err.name === 'MongooseServerSelectionError'
+    || (err.name === 'MongooseError' && /buffering timed out|Connection was force closed|not connected/i.test(err.message));
+}
+
+/** True for MongoDB's duplicate key error, the one signal our unique-index invariants rely on. */
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

@@ -1,0 +1,46 @@
+/**
+ * The host's own contract: services, events and extension points every plugin may use without
+ * declaring them in `requires` (the host is always there).
+ */
+import type { Role, SessionUser } from './access.ts';
+import type { DashboardPanel, NavEntry, SignInMethod } from './plugin.ts';
+import { defineEvent, defineExtensionPoint, defineService } from './refs.ts';
+
+export interface NewUser {
+  email: string;
+  name: string;
+  roles?: Role[];
+  /** Local password; omit for people who only sign in through an identity provider. */
+  password?: string;
+  locale?: string;
+  organisation?: string;
+}
+
+export interface UserListQuery {
+  search?: string;
+  role?: Role;
+  page?: number;
+  pageSize?: number;
+}
+
+export interface UsersService {
+  findById(id: string): Promise<SessionUser | null>;
+  findByEmail(email: string): Promise<SessionUser | null>;
+  /** Creates an account; a taken e-mail address is a 409 HttpError, never a second account. */
+  create(input: NewUser, via: string): Promise<SessionUser>;
+  /** Returns the account with this e-mail, creating it first if there is none (demo data, imports). */
+  ensure(input: NewUser, via: string): Promise<{ user: SessionUser; created: boolean }>;
+  setRoles(id: string, roles: Role[], byUserId: string): Promise<SessionUser>;
+  setPassword(id: string, password: string): Promise<void>;
+  list(query: UserListQuery): Promise<{ users: (SessionUser & { createdAt: Date; lastSignInAt?: Date | undefined })[]; total: number }>;
+}
+
+export const Users = defineService<UsersService>('host.users');
+
+export const UserCreated = defineEvent<{ userId: string; email: string; roles: Role[]; via: string }>('host.user.created');
+export const UserSignedIn = defineEvent<{ userId: string; method: string }>('host.user.signedIn');
+export const UserRolesChanged = defineEvent<{ userId: string; roles: Role[]; previous: Role[]; byUserId: string }>('host.user.rolesChanged');
+
+export const Navigation = defineExtensionPoint<NavEntry>('host.navigation');
+export const SignInMethods = defineExtensionPoint<SignInMethod>('host.signInMethods');
+export const DashboardPanels = defineExtensionPoint<DashboardPanel>('host.dashboardPanels');

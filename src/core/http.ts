@@ -1,0 +1,75 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { HttpError, isDatabaseUnavailable, notFound } from './errors.ts';
+
+/** JSON for API clients (Accept: application/json, or a JSON body), pages for browsers. */
+export function wantsJson(req: Request): boolean {
+  return req.accepts(['html', 'json']) === 'json' || (!!req.is('application/json') && req.accepts('html') !== 'html');
+}
+
+/** Validates input at the edge: a zod failure becomes a 400 listing each field's problem. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, message = 'Some fields need attention.'): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const fields: Record<string, string> = {};
+  for (const issue of result.error.issues) {
+    const key = issue.path.join('.') || '_';
+    fields[key] ??= issue.message;
+  }
+  throw new HttpError(400, 'VALIDATION_FAILED', message, { fields });
+}
+
+/** Field errors of a validation failure, for re-rendering a form with messages next to the fields. */
+export function fieldErrors(err: unknown): Record<string, string> | null {
+  if (err instanceof HttpError && err.code === 'VALIDATION_FAILED') return (err.details as { fields: Record<string, string> }).fields;
+  return null;
+}
+
+export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
+  next(notFound());
+}
+
+/** The one error renderer: typed errors keep their status and message; anything else is a logged 500. */
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    let status = 500;
+    let code = 'INTERNAL';
+    let message = 'Something went wrong on our side. The problem has been logged; please try again.';
+    let details: unknown;
+    const anyErr = err as { status?: number; statusCode?: number; code?: string; type?: string; expose?: boolean; message?: string };
+    if (err instanceof HttpError) {
+      ({ status, code, message, details } = err);
+    } else if (isDatabaseUnavailable(err)) {
+      status = 503;
+      code = 'DATABASE_UNAVAILABLE';
+      message = 'The service is briefly unavailable: its database cannot be reached. Please try again in a minute.';
+      res.setHeader('Retry-After', '30');
+      logger.warn({ err, url: req.originalUrl }, 'database unavailable');
+    } else if (anyErr?.code === 'EBADCSRFTOKEN') {
+      status = 403;
+      code = 'CSRF_INVALID';
+      message = 'This form has expired or was not sent from this site. Please go back, reload the page and try again.';
+    } else if (typeof (anyErr?.status ?? anyErr?.statusCode) === 'number' && anyErr.expose) {
+      // body-parser and friends: a malformed or oversized body is the client's problem, described safely.
+      status = (anyErr.status ?? anyErr.statusCode)!;
+      code = anyErr.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : anyErr.type === 'entity.parse.failed' ? 'MALFORMED_BODY' : 'BAD_REQUEST';
+      message = code === 'PAYLOAD_TOO_LARGE' ? 'The request is too large.' : code === 'MALFORMED_BODY' ? 'The request body could not be read.' : anyErr.message ?? message;
+    } else {
+      logger.error({ err, url: req.originalUrl, method: req.method }, 'unhandled error');
+    }
+    res.status(status);
+    if (wantsJson(req)) {
+      res.json({ error: { code, message, ...(details === undefined ? {} : { details }) } });
+      return;
+    }
+    res.render('errors/error', { status, code, message, title: `${status}` }, (renderErr: Error | null, html?: string) => {
+      // A broken template or unreachable session must still give the person a page, even a plain one.
+      if (renderErr) {
+        logger.error({ err: renderErr }, 'error page failed to render');
+        res.type('text/plain').send(`${status} – ${message}`);
+      } else res.render('layout', { title: String(status), body: html });
+    });
+  };
+}

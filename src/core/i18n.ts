@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
+import i18next, { type i18n, type TFunction } from 'i18next';
+
+/** Languages with a host catalogue; a plugin may translate fewer, and then English fills in. */
+export const LANGUAGES: Record<string, { name: string; dir: 'ltr' | 'rtl' }> = {
+  en: { name: 'English', dir: 'ltr' },
+  fr: { name: 'Français', dir: 'ltr' },
+};
+
+export const LANGUAGE_COOKIE = 'olive.lang';
+
+/**
+ * One i18next instance per app, with one namespace per catalogue folder: 'host' for the host's
+ * own pages, and each plugin's name for its pages (`t('announcements:title')`).
+ */
+export function createI18n(dirs: Map<string, string>, defaultLocale: string): i18n {
+  const resources: Record<string, Record<string, unknown>> = {};
+  for (const [ns, dir] of dirs) {
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+      const lang = path.basename(file, '.json');
+      resources[lang] ??= {};
+      resources[lang][ns] = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+    }
+  }
+  const instance = i18next.createInstance();
+  void instance.init({
+    resources: resources as never,
+    lng: defaultLocale,
+    fallbackLng: 'en',
+    supportedLngs: Object.keys(LANGUAGES),
+    ns: [...dirs.keys()],
+    defaultNS: 'host',
+    initAsync: false,
+    // EJS escapes on output (<%= %>); escaping here too would show &amp; to people.
+    interpolation: { escapeValue: false },
+    returnNull: false,
+  });
+  return instance;
+}
+
+export function isSupportedLanguage(lang: unknown): lang is string {
+  return typeof lang === 'string' && Object.hasOwn(LANGUAGES, lang);
+}
+
+function cookieLanguage(req: Request): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  const match = header.split(/;\s*/).find((c) => c.startsWith(`${LANGUAGE_COOKIE}=`));
+  return match?.slice(LANGUAGE_COOKIE.length + 1);
+}
+
+/**
+ * Picks the language: the signed-in person's saved choice, then the language cookie (people who
+ * have not signed in can choose too), then the browser's Accept-Language, then the default.
+ */
+export function languageMiddleware(instance: i18n, defaultLocale: string) {
+  const supported = Object.keys(LANGUAGES);
+  return (req: Request, res: Response, next: NextFunction) => {
+    const candidates = [req.user?.locale, cookieLanguage(req)];
+    let lang = candidates.find(isSupportedLanguage);
+    if (!lang) lang = req.acceptsLanguages(...supported) || (isSupportedLanguage(defaultLocale) ? defaultLocale : 'en');
+    const t: TFunction = instance.getFixedT(lang);
+    req.language = lang;
+    req.t = t;
+    res.locals.lang = lang;
+    res.locals.dir = LANGUAGES[lang]!.dir;
+    res.locals.t = t;
+    res.locals.languages = LANGUAGES;
+    next();
+  };
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The language chosen for this request. */
+      language: string;
+      /** Translates a key in the request's language. */
+      t: TFunction;
+    }
+  }
+}

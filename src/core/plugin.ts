@@ -1,0 +1,127 @@
+import type { Request, RequestHandler, Router } from 'express';
+import type { Connection, Model, Schema } from 'mongoose';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { z } from 'zod';
+import type { AccessPolicy } from './access.ts';
+import type { EventRef, ExtensionPoint, ServiceRef } from './refs.ts';
+
+/** A route handler, or middleware, as plugins write them: async functions may simply throw. */
+export type Handler = RequestHandler;
+
+/** A plugin's router: Express underneath, but every route names who may use it. */
+export interface PluginRouter {
+  get(path: string, policy: AccessPolicy, ...handlers: Handler[]): void;
+  post(path: string, policy: AccessPolicy, ...handlers: Handler[]): void;
+  put(path: string, policy: AccessPolicy, ...handlers: Handler[]): void;
+  patch(path: string, policy: AccessPolicy, ...handlers: Handler[]): void;
+  delete(path: string, policy: AccessPolicy, ...handlers: Handler[]): void;
+}
+
+/** What the host knows of itself and shares with plugins. */
+export interface HostInfo {
+  readonly baseUrl: string;
+  readonly production: boolean;
+  readonly version: string;
+}
+
+/** The context a plugin receives in every lifecycle function. */
+export interface PluginContext<Config = unknown> {
+  readonly name: string;
+  /** The plugin's configuration, validated by its own schema before any plugin ran. */
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly host: HostInfo;
+  /** The shared database connection (also for GridFS buckets). */
+  readonly connection: Connection;
+  /** The app's Prometheus registry: register the plugin's own metrics here. */
+  readonly metrics: Registry;
+
+  /** Declares a model; its collection is `<plugin>_<name>`. Register phase only. */
+  model<T>(name: string, schema: Schema<T>): Model<T>;
+  /** Routes, mounted under the plugin's prefix. Register phase only. */
+  readonly router: PluginRouter;
+  /** The plugin's view folder; its templates render as `<plugin>/<view>`. Register phase only. */
+  views(dir: URL | string): void;
+  /** The plugin's message catalogues (`<dir>/<lang>.json`), used as `t('<plugin>:key')`. Register phase only. */
+  translations(dir: URL | string): void;
+
+  on<P>(event: EventRef<P>, handler: (payload: Readonly<P>) => unknown): void;
+  emit<P>(event: EventRef<P>, payload: P): Promise<void>;
+  /** Makes a service available to the plugins that require it. Register phase only. */
+  provide<T>(service: ServiceRef<T>, impl: T): void;
+  /** A service this plugin declared in `requires` (or `optional`, then possibly undefined). */
+  get<T>(service: ServiceRef<T>): T;
+  getOptional<T>(service: ServiceRef<T>): T | undefined;
+  /** Adds a value to another plugin's (or the host's) extension point. Register phase only. */
+  contribute<T>(point: ExtensionPoint<T>, value: T): void;
+  /** Everything contributed to an extension point, in boot order. */
+  extensions<T>(point: ExtensionPoint<T>): readonly T[];
+}
+
+/** Extra context for `seed`: the demo data of the plugin lives in `fixtures/<plugin>/`. */
+export interface SeedContext<Config = unknown> extends PluginContext<Config> {
+  /** Reads and parses `fixtures/<plugin>/<file>` (JSON). */
+  readFixture<T = unknown>(file: string): Promise<T>;
+  /** Absolute path of a file in `fixtures/<plugin>/`. */
+  fixturePath(file: string): string;
+}
+
+type AnyRequirement = ServiceRef<unknown> | EventRef<unknown> | ExtensionPoint<unknown>;
+
+export interface PluginDefinition<Schema extends z.ZodType = z.ZodType> {
+  /** Lower-case, letters, digits and dashes; also the default URL prefix and view namespace. */
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  /** Validates the plugin's configuration (defaults included) before any plugin registers. */
+  readonly config?: Schema;
+  /** Refs from other plugins' contracts this plugin cannot work without: boot order follows them. */
+  readonly requires?: readonly AnyRequirement[];
+  /** Refs the plugin uses when their owner is enabled (ordered after it then), and does without otherwise. */
+  readonly optional?: readonly AnyRequirement[];
+  /** Where the plugin's router is mounted; defaults to `/<name>`. Use '/' for root-level routes. */
+  readonly prefix?: string;
+  /** Declare only: models, routes, views, listeners, services, contributions. No I/O. */
+  register(ctx: PluginContext<z.output<Schema>>): void | Promise<void>;
+  /** Start background work; indexes of the plugin's models are already built. Bounded by a timeout. */
+  start?(ctx: PluginContext<z.output<Schema>>): void | Promise<void>;
+  /** Stop background work; called in reverse boot order. */
+  stop?(ctx: PluginContext<z.output<Schema>>): void | Promise<void>;
+  /** Load the plugin's demo data. Must be idempotent: it never overwrites what people changed. */
+  seed?(ctx: SeedContext<z.output<Schema>>): void | Promise<void>;
+}
+
+/** Declares a plugin. Returns the definition as is, typed, so that `config` types flow into `ctx`. */
+export function definePlugin<Schema extends z.ZodType = z.ZodType>(def: PluginDefinition<Schema>): PluginDefinition<Schema> {
+  return Object.freeze(def);
+}
+
+/** A navigation entry in the layout's main menu. */
+export interface NavEntry {
+  /** i18n key (e.g. 'announcements:nav') or literal text. */
+  label: string;
+  href: string;
+  /** Shown only to people the policy allows. */
+  policy: AccessPolicy;
+  /** Lower comes first; the host's own entries use 0-9. */
+  order?: number;
+}
+
+/** A sign-in method offered on the sign-in page, next to the local form. */
+export interface SignInMethod {
+  id: string;
+  /** Button text, e.g. "UN staff (Unite ID)". */
+  label: string;
+  href: string;
+}
+
+/** A panel on a signed-in person's home page. */
+export interface DashboardPanel {
+  id: string;
+  order?: number;
+  /** View to render (e.g. 'announcements/panel') with the locals returned, or null to hide it. */
+  render(req: Request): Promise<{ view: string; locals?: Record<string, unknown> } | null>;
+}
+
+export type { Router };

@@ -1,0 +1,46 @@
+import MongoStore from 'connect-mongo';
+import session from 'express-session';
+import type { Connection } from 'mongoose';
+import type { Logger } from 'pino';
+import type { HostConfig } from './config.ts';
+
+export const SESSION_COOKIE = 'olive.sid';
+const COLLECTION = 'host_sessions';
+
+/**
+ * Sessions in MongoDB, shared by every app instance. connect-mongo's own expiry relies on a TTL
+ * index, which FerretDB lacks: we remove expired sessions ourselves on a timer (every instance may
+ * do so; the delete is idempotent).
+ */
+export function createSessions(connection: Connection, config: HostConfig, logger: Logger) {
+  const maxAgeMs = config.SESSION_MAX_AGE_HOURS * 3600 * 1000;
+  const store = MongoStore.create({
+    client: connection.getClient(),
+    dbName: connection.db!.databaseName,
+    collectionName: COLLECTION,
+    autoRemove: 'disabled',
+    stringify: false,
+    ttl: maxAgeMs / 1000,
+  });
+  const middleware = session({
+    name: SESSION_COOKIE,
+    secret: config.SESSION_SECRET,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: maxAgeMs },
+  });
+
+  const removeExpired = async () => {
+    try {
+      const { deletedCount } = await connection.collection(COLLECTION).deleteMany({ expires: { $lt: new Date() } });
+      if (deletedCount) logger.debug({ deletedCount }, 'removed expired sessions');
+    } catch (err) {
+      logger.warn({ err }, 'could not remove expired sessions (will retry)');
+    }
+  };
+  const timer = setInterval(removeExpired, 10 * 60 * 1000);
+  timer.unref();
+  return { middleware, removeExpired, stop: () => clearInterval(timer) };
+}

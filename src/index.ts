@@ -1,0 +1,15 @@
+/**
+ * Olive's public API: everything a plugin author or an embedding application needs. Plugins import
+ * from here (and from other plugins' `contract.ts`), never from `src/core/*` directly.
+ */
+export { createApp, type CreateAppOptions, type OliveApp, type OliveRuntime, type BootReport } from './core/app.ts';
+export { definePlugin, type PluginDefinition, type PluginContext, type SeedContext, type PluginRouter, type Handler, type HostInfo, type NavEntry, type SignInMethod, type DashboardPanel } from './core/plugin.ts';
+export { defineService, defineEvent, defineExtensionPoint, type ServiceRef, type EventRef, type ExtensionPoint } from './core/refs.ts';
+export { allow, hasRole, ROLES, type Role, type SessionUser, type AccessPolicy } from './core/access.ts';
+export { Users, UserCreated, UserSignedIn, UserRolesChanged, Navigation, SignInMethods, DashboardPanels, type UsersService, type NewUser } from './core/host-contract.ts';
+export { HttpError, OliveError, badRequest, unauthorized, forbidden, notFound, conflict, isDuplicateKey, isDatabaseUnavailable } from './core/errors.ts';
+export { parseInput, fieldErrors, wantsJson } from './core/http.ts';
+export { safeReturnTo } from './core/auth/return-to.ts';
+export { loadHostConfig, type HostConfig } from './core/config.ts';
+export { startEmbeddedDatabase, ensureFerretdbBinary, type EmbeddedDatabase } from './core/embedded-db.ts';
+export { defineOliveConfig, type OliveConfigFile } from './core/config-file.ts';
