@@ -176,3 +176,22 @@ describe('accounts, sign-in and guards', () => {
     await agent.post('/login').type('form').send({ email: 'tenzin.dorje@olive.example', password: DEMO_PASSWORD, _csrf: token }).expect(303);
   });
 });
+
+describe('request logs', () => {
+  it('never hold session cookies, passwords or query strings', async () => {
+    const { captureLogger } = await import('./helpers/app.ts');
+    const { logger, lines } = captureLogger('info');
+    const t = await createTestApp({ seed: true, logger, label: 'logs' });
+    try {
+      const agent = await signIn(t.app, 'learner@olive.example');
+      await agent.get('/account?token=secret-in-url').expect(200);
+      const text = JSON.stringify(lines);
+      expect(lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/account'), 'requests are logged').to.equal(true);
+      expect(text).to.not.contain('olive.sid');
+      expect(text).to.not.contain(DEMO_PASSWORD);
+      expect(text).to.not.contain('secret-in-url');
+    } finally {
+      await t.stop();
+    }
+  });
+});

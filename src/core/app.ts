@@ -149,7 +149,15 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     });
 
     app.use(metrics.middleware);
-    app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics|static\/)/.test(req.url ?? '') } }));
+    app.use(pinoHttp({
+      logger,
+      autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics|static\/)/.test(req.url ?? '') },
+      // Method, path and status only: headers carry session cookies and tokens that logs must never hold.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }));
     app.use((_req, res, next) => {
       // During shutdown each answer closes its connection, so keep-alive clients move elsewhere.
       if (stopping) res.setHeader('Connection', 'close');

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -61,8 +62,7 @@ func main() {
 		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
 	})
 	if err != nil {
-		// FerretDB prefixes every error with "failed to construct handler", even listen errors.
-		fail("cannot start on %s: %v", *listen, err)
+		fail("cannot start on %s: %s", *listen, tidyError(err))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -127,6 +127,14 @@ func watchParent(pid int, stop context.CancelFunc) {
 			return
 		}
 	}
+}
+
+// FerretDB words every start error as "failed to construct handler: [file.go:123 pkg.Func] ...",
+// even "address already in use"; the parent shows this to a person, who needs only the cause.
+var errNoise = regexp.MustCompile(`^failed to construct handler: |\[[^\]]+\.go:\d+ [^\]]*\] `)
+
+func tidyError(err error) string {
+	return errNoise.ReplaceAllString(err.Error(), "")
 }
 
 func fail(format string, args ...any) {
