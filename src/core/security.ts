@@ -35,7 +35,7 @@ export function securityHeaders(config: HostConfig) {
 
 /**
  * Synchroniser-token CSRF protection (token kept in the session): forms carry `_csrf`, JSON
- * clients send the `x-csrf-token` header.
+ * clients send the `x-csrf-token` header, upload (multipart) forms put `_csrf` in their action URL.
  */
 export function createCsrf() {
   return csrfSync({
@@ -43,7 +43,12 @@ export function createCsrf() {
       const fromBody = (req.body as Record<string, unknown> | undefined)?._csrf;
       if (typeof fromBody === 'string') return fromBody;
       const header = req.headers['x-csrf-token'];
-      return typeof header === 'string' ? header : undefined;
+      if (typeof header === 'string') return header;
+      // Upload forms: the body is parsed by the route (streamed to storage) after this check runs,
+      // so the token travels in the form's action URL: <form action="...?_csrf=<token>">.
+      // Only for multipart requests, and request logs never record query strings.
+      const fromQuery = (req.query as Record<string, unknown>)._csrf;
+      return req.is('multipart/form-data') && typeof fromQuery === 'string' ? fromQuery : undefined;
     },
     errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'invalid csrf token' },
   });

@@ -29,7 +29,7 @@ import (
 func main() {
 	listen := flag.String("listen", "", "TCP address to serve on, e.g. 127.0.0.1:27017; port 0 picks a free one (required)")
 	dataDir := flag.String("data", "", "directory of the SQLite database files, created if missing (required)")
-	logLevel := flag.String("log-level", "warn", "debug, info, warn or error; logs go to stderr")
+	logLevel := flag.String("log-level", "error", "debug, info, warn or error; logs go to stderr")
 	parentPID := flag.Int("parent-pid", 0, "shut down when the process with this pid is gone")
 	flag.Parse()
 

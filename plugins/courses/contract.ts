@@ -1,0 +1,92 @@
+/**
+ * The courses plugin's contract: what other plugins (enrolment, certificates) may import.
+ */
+import { defineEvent, defineExtensionPoint, defineService, type SessionUser } from '../../src/index.ts';
+
+export type CourseStatus = 'draft' | 'published' | 'archived';
+
+/** Text in one or more languages, keyed by language code ('en', 'fr', 'ar', ...). */
+export type LocalizedText = Record<string, string>;
+
+export interface CourseSummary {
+  id: string;
+  slug: string;
+  title: LocalizedText;
+  summary: LocalizedText;
+  /** The course's languages; the first is its main language. */
+  languages: string[];
+  hours: number;
+  durationWeeks?: number | undefined;
+  status: CourseStatus;
+  trainerIds: string[];
+}
+
+export interface ModuleSummary {
+  id: string;
+  courseId: string;
+  title: string;
+  position: number;
+  /** Required modules count towards course completion. */
+  required: boolean;
+}
+
+export interface CourseCatalogService {
+  findById(id: string): Promise<CourseSummary | null>;
+  findBySlug(slug: string): Promise<CourseSummary | null>;
+  listPublished(): Promise<CourseSummary[]>;
+  modules(courseId: string): Promise<ModuleSummary[]>;
+}
+
+export const CourseCatalog = defineService<CourseCatalogService>('courses.catalog');
+
+/** Where a learner stands in a course, as the progress records say. */
+export interface LearnerProgress {
+  courseId: string;
+  editionId: string;
+  completedModuleIds: string[];
+  requiredModules: number;
+  requiredCompleted: number;
+  /** 0..100, over required modules. */
+  percent: number;
+  completedAt?: Date | undefined;
+  lastActivityAt?: Date | undefined;
+}
+
+export interface ProgressService {
+  progressOf(learnerId: string, courseId: string, editionId: string): Promise<LearnerProgress>;
+}
+
+export const CourseProgress = defineService<ProgressService>('courses.progress');
+
+/**
+ * The decision of an access provider for one person and one course.
+ * `editionId` names the run of the course the person takes (progress is recorded per edition).
+ */
+export type AccessDecision =
+  | { allowed: true; editionId: string }
+  | { allowed: false; reason: string; /** Where the person can do something about it (e.g. enrol). */ href?: string };
+
+/**
+ * Who may take a course, and in which edition. The enrolment plugin contributes a provider; with no
+ * provider, any signed-in person may take a published course in its always-open edition ('open').
+ * Providers are asked in boot order; the first that returns a decision (not null) decides.
+ * The course's trainers, staff and admins always see a course, as a preview (nothing recorded).
+ */
+export interface LearningAccessProvider {
+  decide(user: SessionUser, course: CourseSummary): Promise<AccessDecision | null>;
+}
+
+export const LearningAccess = defineExtensionPoint<LearningAccessProvider>('courses.learningAccess');
+
+/** The edition id used when no access provider decides (self-paced, open to everyone signed in). */
+export const OPEN_EDITION = 'open';
+
+export interface ModuleCompletedEvent { learnerId: string; courseId: string; editionId: string; moduleId: string; completedAt: Date }
+export interface CourseCompletedEvent { learnerId: string; courseId: string; editionId: string; completedAt: Date }
+export interface QuizSubmittedEvent { learnerId: string; courseId: string; editionId: string; itemId: string; score: number; passed: boolean; attempt: number }
+
+/** Fired once per learner, edition and module, when the module's last requirement is met. */
+export const ModuleCompleted = defineEvent<ModuleCompletedEvent>('courses.module.completed');
+/** Fired exactly once per learner and edition, even when the last modules complete concurrently. */
+export const CourseCompleted = defineEvent<CourseCompletedEvent>('courses.course.completed');
+export const QuizSubmitted = defineEvent<QuizSubmittedEvent>('courses.quiz.submitted');

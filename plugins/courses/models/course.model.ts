@@ -1,0 +1,35 @@
+import mongoose from 'mongoose';
+import type { CourseStatus } from '../contract.ts';
+
+export interface CourseDoc {
+  _id: mongoose.Types.ObjectId;
+  slug: string;
+  /** Language code → text; at least the course's main language. */
+  title: Map<string, string>;
+  summary: Map<string, string>;
+  languages: string[];
+  hours: number;
+  durationWeeks?: number;
+  status: CourseStatus;
+  trainerIds: mongoose.Types.ObjectId[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const COURSE_STATUSES = ['draft', 'published', 'archived'] as const;
+
+export const courseSchema = new mongoose.Schema<CourseDoc>(
+  {
+    slug: { type: String, required: true, maxlength: 80 },
+    title: { type: Map, of: String, required: true },
+    summary: { type: Map, of: String, default: () => new Map() },
+    languages: { type: [String], required: true },
+    hours: { type: Number, required: true, min: 0, max: 1000 },
+    durationWeeks: { type: Number, min: 0, max: 104 },
+    status: { type: String, enum: COURSE_STATUSES, default: 'draft' },
+    trainerIds: { type: [mongoose.Schema.Types.ObjectId], default: [] },
+  },
+  { timestamps: true },
+);
+// Slugs are the courses' addresses: unique, so two trainers cannot claim the same one at once.
+courseSchema.index({ slug: 1 }, { unique: true });
