@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -108,8 +109,29 @@ func prepareDataDir(dir string) (string, error) {
 		return "", err
 	}
 	probe.Close()
-	return abs, os.Remove(probe.Name())
+	if err := os.Remove(probe.Name()); err != nil {
+		return "", err
+	}
+
+	// A second server on the same directory (another port, a leftover orphan) would keep its own
+	// cached view of the collections and silently diverge. The lock is released by the kernel when
+	// this process exits, however it exits, so a crash never leaves a stale lock behind.
+	lock, err := os.OpenFile(filepath.Join(abs, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if err == syscall.EWOULDBLOCK {
+			return "", errors.New("already in use by another ferretdb-olive process")
+		}
+		return "", err
+	}
+	dataDirLock = lock // kept open (and referenced) for the life of the process
+	return abs, nil
 }
+
+var dataDirLock *os.File
 
 func watchParent(pid int, stop context.CancelFunc) {
 	// When pid is our direct parent, a change of getppid is the reliable signal: a dead parent

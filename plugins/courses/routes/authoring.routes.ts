@@ -1,0 +1,335 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { allow, fieldErrors, forbidden, HttpError, parseInput, Users, type PluginContext } from '../../../src/index.ts';
+import type { CourseSummary } from '../contract.ts';
+import type { ItemDoc } from '../models/item.model.ts';
+import { canEdit, localized, type CourseInput, type CourseService } from '../services/courses.service.ts';
+import type { createMaterialStore } from '../services/materials.service.ts';
+import { parseQuizText, quizToText } from '../services/quiz.service.ts';
+
+/** The six UN languages, in which course titles and summaries may be written. */
+export const COURSE_LANGUAGES = ['en', 'fr', 'es', 'ar', 'ru', 'zh'] as const;
+
+const asArray = (v: unknown) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]);
+const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
+
+const courseFields = {
+  languages: z.preprocess(asArray, z.array(z.enum(COURSE_LANGUAGES, { error: 'Unknown language.' })).min(1, 'Choose at least one language.')),
+  hours: z.coerce.number({ error: 'Give the hours as a number.' }).min(0, 'Hours cannot be negative.').max(1000, 'At most 1,000 hours.'),
+  durationWeeks: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('Whole weeks, please.').min(0).max(104).optional()),
+};
+
+function courseSchema(withSlug: boolean) {
+  return z.looseObject({
+    ...(withSlug ? { slug: z.string().trim().toLowerCase().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.').min(3, 'At least 3 characters.').max(80) } : {}),
+    ...courseFields,
+  }).transform((v, ctx) => {
+    const title: Record<string, string> = {};
+    const summary: Record<string, string> = {};
+    for (const lang of v.languages) {
+      const t = String((v as Record<string, unknown>)[`title_${lang}`] ?? '').trim();
+      const s = String((v as Record<string, unknown>)[`summary_${lang}`] ?? '').trim();
+      if (!t) ctx.addIssue({ code: 'custom', path: [`title_${lang}`], message: 'Give the title in each language the course is offered in.' });
+      if (t.length > 200) ctx.addIssue({ code: 'custom', path: [`title_${lang}`], message: 'Keep the title under 200 characters.' });
+      if (s.length > 5000) ctx.addIssue({ code: 'custom', path: [`summary_${lang}`], message: 'Keep the summary under 5,000 characters.' });
+      title[lang] = t;
+      if (s) summary[lang] = s;
+    }
+    return { slug: (v as { slug?: string }).slug ?? '', languages: v.languages, hours: v.hours, durationWeeks: v.durationWeeks, title, summary } satisfies CourseInput;
+  });
+}
+
+const moduleSchema = z.object({
+  title: z.string().trim().min(1, 'Give the module a title.').max(200),
+  intro: z.string().max(20000, 'Keep the introduction under 20,000 characters.').default(''),
+  required: checkbox.default(false),
+});
+
+const itemBase = { title: z.string().trim().min(1, 'Give it a title.').max(200, 'Keep the title under 200 characters.'), body: z.string().max(200000).default('') };
+const lessonSchema = z.object({ ...itemBase, body: z.string().trim().min(1, 'Write the lesson.').max(200000) });
+const linkSchema = z.object({ ...itemBase, url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000) });
+const quizSchema = z.object({
+  ...itemBase,
+  questions: z.string().min(1, 'Write at least one question.').max(100000),
+  passMark: z.coerce.number().int().min(0, 'Between 0 and 100.').max(100, 'Between 0 and 100.'),
+  maxAttempts: z.coerce.number().int().min(0, '0 means unlimited.').max(100),
+  required: checkbox.default(false),
+});
+const fileItemSchema = z.object(itemBase);
+
+type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: string };
+
+/** Reads an item's fields for its type; quiz text errors are reported per line in `questions`. */
+function parseItem(type: ItemDoc['type'], body: unknown): ItemInput {
+  switch (type) {
+    case 'lesson': return { type, ...parseInput(lessonSchema, body) };
+    case 'link': return { type, ...parseInput(linkSchema, body) };
+    case 'file': return { type, ...parseInput(fileItemSchema, body) };
+    case 'quiz': {
+      const input = parseInput(quizSchema, body);
+      let questions;
+      try {
+        questions = parseQuizText(input.questions);
+      } catch (err) {
+        const lines = (err as HttpError).details as { lines?: { line: number; message: string }[] } | undefined;
+        if (!(err instanceof HttpError) || !lines?.lines) throw err;
+        throw new HttpError(400, 'VALIDATION_FAILED', err.message, { fields: { questions: lines.lines.map((l) => `Line ${l.line}: ${l.message}`).join(' ') } });
+      }
+      return { type, title: input.title, body: input.body, quiz: { questions, passMark: input.passMark, maxAttempts: input.maxAttempts, required: input.required } };
+    }
+  }
+}
+
+export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }: { courses: CourseService; materials: ReturnType<typeof createMaterialStore> }) {
+  const authors = allow.roles('trainer', 'staff');
+  const staff = allow.roles('staff');
+  const base = (course: CourseSummary) => `/courses/manage/${course.slug}`;
+
+  /** The course, if this person may change it; trainers of other courses get 403. */
+  async function editable(req: Request): Promise<CourseSummary> {
+    const course = await courses.requireCourse(String(req.params.slug));
+    if (!canEdit(req.user, course)) throw forbidden('Only this course’s trainers and programme staff can change it.');
+    return course;
+  }
+
+  const languageNames = (req: Request) => Object.fromEntries(COURSE_LANGUAGES.map((l) => [l, req.t(`courses:languages.${l}`)]));
+
+  async function renderCourseEditor(req: Request, res: Response, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+    const [modules, trainers] = await Promise.all([
+      courses.outline(course.id),
+      ctx.get(Users).list({ role: 'trainer', pageSize: 200 }),
+    ]);
+    res.render('courses/manage-course', {
+      title: localized(course.title, req.language, course.languages),
+      course,
+      modules,
+      trainers: trainers.users,
+      languages: COURSE_LANGUAGES,
+      languageNames: languageNames(req),
+      values: form.values ?? { ...course, ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])), ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])) },
+      errors: form.errors ?? {},
+      isStaff: req.user!.roles.includes('staff') || req.user!.roles.includes('admin'),
+    });
+  }
+
+  async function renderList(req: Request, res: Response, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+    const list = await courses.editableBy(req.user!);
+    res.render('courses/manage-list', {
+      title: req.t('courses:manage.title'),
+      courses: list.map((c) => ({ ...c, displayTitle: localized(c.title, req.language, c.languages) })),
+      languages: COURSE_LANGUAGES,
+      languageNames: languageNames(req),
+      values: form.values ?? { languages: ['en'] },
+      errors: form.errors ?? {},
+    });
+  }
+
+  /** Runs a form action; validation problems re-render the form with messages, nothing changed. */
+  async function withForm(res: Response, action: () => Promise<void>, onInvalid: (errors: Record<string, string>) => Promise<void>) {
+    try {
+      await action();
+    } catch (err) {
+      const errors = fieldErrors(err) ?? (err instanceof HttpError && err.status === 409 ? { _: err.message } : null);
+      if (!errors) throw err;
+      res.status(err instanceof HttpError ? err.status : 400);
+      await onInvalid(errors);
+    }
+  }
+
+  ctx.router.get('/manage', authors, (req, res) => renderList(req, res));
+
+  ctx.router.post('/manage', authors, async (req, res) => {
+    await withForm(res, async () => {
+      const input = parseInput(courseSchema(true), req.body);
+      const course = await courses.create(input, req.user!);
+      req.flash('success', req.t('courses:manage.created'));
+      res.redirect(303, base(course));
+    }, (errors) => renderList(req, res, { values: { ...req.body, languages: asArray(req.body?.languages) }, errors }));
+  });
+
+  ctx.router.get('/manage/:slug', authors, async (req, res) => renderCourseEditor(req, res, await editable(req)));
+
+  ctx.router.post('/manage/:slug/settings', authors, async (req, res) => {
+    const course = await editable(req);
+    await withForm(res, async () => {
+      const { slug: _slug, ...input } = parseInput(courseSchema(false), req.body);
+      await courses.update(course.id, input);
+      req.flash('success', req.t('courses:manage.saved'));
+      res.redirect(303, base(course));
+    }, (errors) => renderCourseEditor(req, res, course, { values: { ...req.body, languages: asArray(req.body?.languages) }, errors }));
+  });
+
+  ctx.router.post('/manage/:slug/status', authors, async (req, res) => {
+    const course = await editable(req);
+    const status = z.enum(['draft', 'published', 'archived']).safeParse(req.body?.status);
+    if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.');
+    await withForm(res, async () => {
+      await courses.setStatus(course.id, status.data);
+      req.flash('success', req.t(`courses:manage.status.${status.data}`));
+      res.redirect(303, base(course));
+    }, (errors) => renderCourseEditor(req, res, course, { errors }));
+  });
+
+  // Assigning trainers is programme staff's decision, not the trainers' own.
+  ctx.router.post('/manage/:slug/trainers', staff, async (req, res) => {
+    const course = await editable(req);
+    const ids = asArray(req.body?.trainerIds).map(String);
+    const known = new Set((await ctx.get(Users).list({ role: 'trainer', pageSize: 200 })).users.map((u) => u.id));
+    if (ids.some((id) => !known.has(id))) throw new HttpError(400, 'UNKNOWN_TRAINER', 'Only people with the trainer role can be assigned.');
+    await courses.setTrainers(course.id, ids);
+    req.flash('success', req.t('courses:manage.trainersSaved'));
+    res.redirect(303, base(course));
+  });
+
+  ctx.router.post('/manage/:slug/modules', authors, async (req, res) => {
+    const course = await editable(req);
+    await withForm(res, async () => {
+      const input = parseInput(moduleSchema, req.body);
+      const module = await courses.addModule(course.id, input);
+      req.flash('success', req.t('courses:manage.moduleAdded'));
+      res.redirect(303, `${base(course)}/modules/${module._id}`);
+    }, (errors) => renderCourseEditor(req, res, course, { errors: { module: Object.values(errors).join(' ') } }));
+  });
+
+  async function renderModuleEditor(req: Request, res: Response, course: CourseSummary, moduleId: string, form: { values?: Record<string, unknown>; errors?: Record<string, string>; type?: string } = {}) {
+    const modules = await courses.outline(course.id);
+    const module = modules.find((m) => m.id === moduleId);
+    if (!module) throw new HttpError(404, 'NOT_FOUND', 'No such module in this course.');
+    res.render('courses/manage-module', {
+      title: module.title,
+      course,
+      courseTitle: localized(course.title, req.language, course.languages),
+      module,
+      values: form.values ?? {},
+      errors: form.errors ?? {},
+      formType: form.type,
+      uploadToken: res.locals.csrfToken(),
+      maxUploadMb: (ctx.config as { maxUploadMb: number }).maxUploadMb,
+    });
+  }
+
+  ctx.router.get('/manage/:slug/modules/:moduleId', authors, async (req, res) => {
+    const course = await editable(req);
+    await renderModuleEditor(req, res, course, String(req.params.moduleId));
+  });
+
+  ctx.router.post('/manage/:slug/modules/:moduleId', authors, async (req, res) => {
+    const course = await editable(req);
+    const moduleId = String(req.params.moduleId);
+    await withForm(res, async () => {
+      await courses.updateModule(course.id, moduleId, parseInput(moduleSchema, req.body));
+      req.flash('success', req.t('courses:manage.saved'));
+      res.redirect(303, `${base(course)}/modules/${moduleId}`);
+    }, (errors) => renderModuleEditor(req, res, course, moduleId, { errors: { module: Object.values(errors).join(' ') } }));
+  });
+
+  ctx.router.post('/manage/:slug/modules/:moduleId/move', authors, async (req, res) => {
+    const course = await editable(req);
+    await courses.moveModule(course.id, String(req.params.moduleId), req.body?.direction === 'up' ? 'up' : 'down');
+    res.redirect(303, `${base(course)}#modules`);
+  });
+
+  ctx.router.post('/manage/:slug/modules/:moduleId/delete', authors, async (req, res) => {
+    const course = await editable(req);
+    await withForm(res, async () => {
+      await courses.deleteModule(course.id, String(req.params.moduleId));
+      req.flash('success', req.t('courses:manage.moduleDeleted'));
+      res.redirect(303, `${base(course)}#modules`);
+    }, (errors) => renderCourseEditor(req, res, course, { errors }));
+  });
+
+  ctx.router.post('/manage/:slug/modules/:moduleId/items', authors, async (req, res) => {
+    const course = await editable(req);
+    const moduleId = String(req.params.moduleId);
+    const type = z.enum(['lesson', 'link', 'quiz']).safeParse(req.body?.type);
+    if (!type.success) throw new HttpError(400, 'BAD_ITEM_TYPE', 'Unknown kind of content.');
+    await withForm(res, async () => {
+      await courses.addItem(course.id, moduleId, parseItem(type.data, req.body));
+      req.flash('success', req.t('courses:manage.itemAdded'));
+      res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
+    }, (errors) => renderModuleEditor(req, res, course, moduleId, { values: req.body, errors, type: type.data }));
+  });
+
+  // Several files at once, one item each. The CSRF token is in the form's action URL (multipart).
+  ctx.router.post('/manage/:slug/modules/:moduleId/uploads', authors, async (req, res) => {
+    const course = await editable(req);
+    const moduleId = String(req.params.moduleId);
+    await courses.findModule(course.id, moduleId);
+    const { files } = await materials.receive(req);
+    try {
+      for (const file of files) await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file });
+    } catch (err) {
+      // The database failed between storing the files and listing them: leave no unlisted files.
+      await Promise.all(files.map((f) => materials.remove(f.fileId)));
+      throw err;
+    }
+    req.flash('success', req.t('courses:manage.uploaded', { count: files.length }));
+    res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
+  });
+
+  async function renderItemEditor(req: Request, res: Response, course: CourseSummary, item: ItemDoc, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+    res.render('courses/manage-item', {
+      title: item.title,
+      course,
+      courseTitle: localized(course.title, req.language, course.languages),
+      item,
+      values: form.values ?? { title: item.title, body: item.body, url: item.url, questions: item.quiz ? quizToText(item.quiz.questions) : '', passMark: item.quiz?.passMark, maxAttempts: item.quiz?.maxAttempts, required: item.quiz?.required },
+      errors: form.errors ?? {},
+      uploadToken: res.locals.csrfToken(),
+      maxUploadMb: (ctx.config as { maxUploadMb: number }).maxUploadMb,
+    });
+  }
+
+  ctx.router.get('/manage/:slug/items/:itemId', authors, async (req, res) => {
+    const course = await editable(req);
+    await renderItemEditor(req, res, course, await courses.findItem(course.id, String(req.params.itemId)));
+  });
+
+  ctx.router.post('/manage/:slug/items/:itemId', authors, async (req, res) => {
+    const course = await editable(req);
+    const item = await courses.findItem(course.id, String(req.params.itemId));
+    await withForm(res, async () => {
+      const { type: _type, ...changes } = parseItem(item.type, req.body);
+      await courses.updateItem(course.id, item._id.toString(), changes);
+      req.flash('success', req.t('courses:manage.saved'));
+      res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
+    }, (errors) => renderItemEditor(req, res, course, item, { values: req.body, errors }));
+  });
+
+  ctx.router.post('/manage/:slug/items/:itemId/move', authors, async (req, res) => {
+    const course = await editable(req);
+    const item = await courses.findItem(course.id, String(req.params.itemId));
+    await courses.moveItem(course.id, item._id.toString(), req.body?.direction === 'up' ? 'up' : 'down');
+    res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
+  });
+
+  ctx.router.post('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {
+    const course = await editable(req);
+    const item = await courses.deleteItem(course.id, String(req.params.itemId));
+    if (item.file) await materials.remove(item.file.fileId);
+    req.flash('success', req.t('courses:manage.itemDeleted', { title: item.title }));
+    res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
+  });
+
+  ctx.router.post('/manage/:slug/items/:itemId/replace', authors, async (req, res) => {
+    const course = await editable(req);
+    const item = await courses.findItem(course.id, String(req.params.itemId));
+    if (item.type !== 'file' || !item.file) throw new HttpError(400, 'NOT_A_FILE', 'Only file items can have their file replaced.');
+    const { files } = await materials.receive(req);
+    const [file, ...extra] = files;
+    if (!file || extra.length) {
+      await Promise.all(files.map((f) => materials.remove(f.fileId)));
+      throw new HttpError(400, 'ONE_FILE', 'Choose exactly one file to replace this one.');
+    }
+    try {
+      await courses.updateItem(course.id, item._id.toString(), { file });
+    } catch (err) {
+      await materials.remove(file.fileId);
+      throw err;
+    }
+    // The old file goes only once the item points at the new one: a failure keeps the old intact.
+    await materials.remove(item.file.fileId);
+    req.flash('success', req.t('courses:manage.replaced', { filename: file.filename }));
+    res.redirect(303, `${base(course)}/items/${item._id}`);
+  });
+}

@@ -1,0 +1,160 @@
+import type { Request, Response } from 'express';
+import { allow, forbidden, HttpError, notFound, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
+import type { ItemDoc } from '../models/item.model.ts';
+import { resolveAccess, type CourseAccess } from '../services/access.ts';
+import { canEdit, localized, type CourseService } from '../services/courses.service.ts';
+import { renderMarkdown } from '../services/markdown.ts';
+import type { createMaterialStore } from '../services/materials.service.ts';
+import type { ProgressRecorder } from '../services/progress.service.ts';
+import { createQuizAttempts, parseAnswers, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
+
+export interface LearnerDeps {
+  courses: CourseService;
+  progress: ProgressRecorder;
+  quizzes: ReturnType<typeof createQuizAttempts>;
+  materials: ReturnType<typeof createMaterialStore>;
+}
+
+/** What a page needs to show a course in the reader's language. */
+export const courseLocals = (req: Request, course: CourseSummary) => ({
+  course,
+  courseTitle: localized(course.title, req.language, course.languages),
+  courseSummary: localized(course.summary, req.language, course.languages),
+});
+
+export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quizzes, materials }: LearnerDeps) {
+  const providers = () => ctx.extensions(LearningAccess);
+
+  /** The course and the person's access to it, or the error a person should see. */
+  async function forLearning(req: Request): Promise<{ course: CourseSummary; access: Exclude<CourseAccess, { mode: 'denied' | 'hidden' }> }> {
+    const course = await courses.requireCourse(String(req.params.slug));
+    const access = await resolveAccess(req.user!, course, providers());
+    if (access.mode === 'hidden') throw notFound('No such course.');
+    if (access.mode === 'denied') throw forbidden(access.reason);
+    return { course, access };
+  }
+
+  async function itemOf(course: CourseSummary, itemId: string): Promise<ItemDoc> {
+    return courses.findItem(course.id, itemId);
+  }
+
+  // The catalogue is public: visitors see what the programme offers before they have an account.
+  ctx.router.get('/', allow.public, async (req, res) => {
+    const list = await courses.catalog.listPublished();
+    res.render('courses/catalogue', {
+      title: req.t('courses:catalogue.title'),
+      courses: list.map((c) => courseLocals(req, c)),
+      canManage: !!req.user && (req.user.roles.includes('trainer') || req.user.roles.includes('staff') || req.user.roles.includes('admin')),
+    });
+  });
+
+  ctx.router.get('/:slug', allow.public, async (req, res) => {
+    const course = await courses.requireCourse(String(req.params.slug));
+    const access: CourseAccess = req.user ? await resolveAccess(req.user, course, providers()) : course.status === 'published' ? { mode: 'denied', reason: '' } : { mode: 'hidden' };
+    if (access.mode === 'hidden') throw notFound('No such course.');
+    const modules = await courses.outline(course.id);
+    let done = new Set<string>();
+    let summary = null;
+    if (access.mode === 'learner') {
+      [done, summary] = await Promise.all([
+        progress.completedItemIds(req.user!.id, course.id, access.editionId),
+        progress.progressOf(req.user!.id, course.id, access.editionId),
+      ]);
+    }
+    res.render('courses/outline', {
+      ...courseLocals(req, course),
+      title: localized(course.title, req.language, course.languages),
+      access,
+      modules: modules.map((m) => ({ ...m, doneCount: m.items.filter((i) => done.has(i.id)).length, complete: summary?.completedModuleIds.includes(m.id) ?? false })),
+      progress: summary,
+      editable: canEdit(req.user, course),
+    });
+  });
+
+  ctx.router.get('/:slug/modules/:moduleId', allow.signedIn, async (req, res) => {
+    const { course, access } = await forLearning(req);
+    const modules = await courses.outline(course.id);
+    const index = modules.findIndex((m) => m.id === req.params.moduleId);
+    const module = modules[index];
+    if (!module) throw notFound('No such module in this course.');
+    const done = access.mode === 'learner' ? await progress.completedItemIds(req.user!.id, course.id, access.editionId) : new Set<string>();
+    const quizState = new Map<string, Awaited<ReturnType<typeof quizzes.history>>>();
+    if (access.mode === 'learner') {
+      for (const item of module.items.filter((i) => i.type === 'quiz')) quizState.set(item.id, await quizzes.history(req.user!.id, access.editionId, item.id));
+    }
+    res.render('courses/module', {
+      ...courseLocals(req, course),
+      title: module.title,
+      access,
+      module: { ...module, introHtml: renderMarkdown(module.intro ?? '') },
+      items: module.items.map((i) => ({ ...i, html: i.type === 'lesson' ? renderMarkdown(i.body) : renderMarkdown(i.body ?? ''), done: done.has(i.id), quizState: quizState.get(i.id) })),
+      previous: modules[index - 1],
+      next: modules[index + 1],
+    });
+  });
+
+  ctx.router.post('/:slug/items/:itemId/done', allow.signedIn, async (req, res) => {
+    const { course, access } = await forLearning(req);
+    const item = await itemOf(course, String(req.params.itemId));
+    if (access.mode !== 'learner') throw new HttpError(409, 'PREVIEW', req.t('courses:preview.notRecorded'));
+    if (item.type === 'quiz') throw new HttpError(409, 'QUIZ_NOT_MARKABLE', req.t('courses:quiz.completeBySubmitting'));
+    // Only answered after the record is written: "done" on the page means it is stored.
+    await progress.completeItem({ learnerId: req.user!.id, courseId: course.id, editionId: access.editionId, item });
+    if (wantsJson(req)) return res.json({ done: true, itemId: item._id.toString() });
+    req.flash('success', req.t('courses:item.markedDone', { title: item.title }));
+    res.redirect(303, `/courses/${course.slug}/modules/${item.moduleId}#item-${item._id}`);
+  });
+
+  ctx.router.get('/:slug/items/:itemId/quiz', allow.signedIn, async (req, res) => {
+    const { course, access } = await forLearning(req);
+    const item = await itemOf(course, String(req.params.itemId));
+    if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
+    const history = access.mode === 'learner' ? await quizzes.history(req.user!.id, access.editionId, item._id.toString()) : null;
+    res.render('courses/quiz', {
+      ...courseLocals(req, course),
+      title: item.title,
+      access,
+      item,
+      questions: publicQuestions(item.quiz.questions),
+      history,
+      attemptsLeft: history && item.quiz.maxAttempts ? Math.max(0, item.quiz.maxAttempts - history.attemptsUsed) : null,
+    });
+  });
+
+  ctx.router.post('/:slug/items/:itemId/quiz', allow.signedIn, async (req: Request, res: Response) => {
+    const { course, access } = await forLearning(req);
+    const item = await itemOf(course, String(req.params.itemId));
+    if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
+    const answers = parseAnswers(item.quiz.questions, req.body);
+    let outcome: { score: number; passed: boolean; results: ReturnType<typeof scoreQuiz>['results']; attempt?: number; attemptsLeft?: number | null };
+    if (access.mode === 'learner') {
+      const learnerId = req.user!.id;
+      outcome = await quizzes.submit({ learnerId, courseId: course.id, editionId: access.editionId, itemId: item._id.toString(), quiz: item.quiz, answers });
+      await ctx.emit(QuizSubmitted, { learnerId, courseId: course.id, editionId: access.editionId, itemId: item._id.toString(), score: outcome.score, passed: outcome.passed, attempt: outcome.attempt! });
+      // A required quiz completes its item when passed; an optional one when submitted.
+      if (outcome.passed || !item.quiz.required) {
+        await progress.completeItem({ learnerId, courseId: course.id, editionId: access.editionId, item });
+      }
+    } else {
+      outcome = scoreQuiz(item.quiz, answers);
+    }
+    if (wantsJson(req)) return res.json({ score: outcome.score, passed: outcome.passed, attempt: outcome.attempt ?? null });
+    const questions = item.quiz.questions;
+    res.render('courses/quiz-result', {
+      ...courseLocals(req, course),
+      title: item.title,
+      access,
+      item,
+      outcome,
+      questions: questions.map((q) => ({ ...q, result: outcome.results.find((r) => r.questionId === q.id) })),
+    });
+  });
+
+  ctx.router.get('/:slug/items/:itemId/file', allow.signedIn, async (req, res) => {
+    const { course } = await forLearning(req);
+    const item = await itemOf(course, String(req.params.itemId));
+    if (item.type !== 'file' || !item.file) throw notFound('No such file.');
+    await materials.serve(req, res, item.file, { download: req.query.download === '1' });
+  });
+}

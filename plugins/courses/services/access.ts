@@ -1,0 +1,28 @@
+import type { SessionUser } from '../../../src/index.ts';
+import { OPEN_EDITION, type CourseSummary, type LearningAccessProvider } from '../contract.ts';
+import { canEdit } from './courses.service.ts';
+
+export type CourseAccess =
+  /** Takes the course in this edition: progress is recorded. */
+  | { mode: 'learner'; editionId: string }
+  /** The course's trainers, staff and admins: they see everything, nothing is recorded. */
+  | { mode: 'preview' }
+  | { mode: 'denied'; reason: string; href?: string | undefined }
+  /** Drafts and archived courses do not exist for learners. */
+  | { mode: 'hidden' };
+
+/**
+ * Decides what a person may do with a course. Editors preview; learners need a published course
+ * and the word of the first access provider (the enrolment plugin) that has one; with no provider
+ * deciding, a published course is open to everyone signed in, in its always-open edition.
+ */
+export async function resolveAccess(user: SessionUser, course: CourseSummary, providers: readonly LearningAccessProvider[]): Promise<CourseAccess> {
+  if (canEdit(user, course)) return { mode: 'preview' };
+  if (course.status !== 'published') return { mode: 'hidden' };
+  for (const provider of providers) {
+    const decision = await provider.decide(user, course);
+    if (!decision) continue;
+    return decision.allowed ? { mode: 'learner', editionId: decision.editionId } : { mode: 'denied', reason: decision.reason, href: decision.href };
+  }
+  return { mode: 'learner', editionId: OPEN_EDITION };
+}

@@ -1,0 +1,219 @@
+import mongoose, { type Model } from 'mongoose';
+import { conflict, hasRole, HttpError, isDuplicateKey, notFound, type SessionUser } from '../../../src/index.ts';
+import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary } from '../contract.ts';
+import type { CourseDoc } from '../models/course.model.ts';
+import type { ItemDoc } from '../models/item.model.ts';
+import type { ModuleDoc } from '../models/module.model.ts';
+
+export interface CourseModels {
+  Course: Model<CourseDoc>;
+  Module: Model<ModuleDoc>;
+  Item: Model<ItemDoc>;
+}
+
+/** Words that are pages of their own under /courses, so they cannot be course addresses. */
+export const RESERVED_SLUGS = new Set(['manage', 'new', 'catalogue', 'api', 'static']);
+
+export const toCourseSummary = (d: CourseDoc): CourseSummary => ({
+  id: d._id.toString(),
+  slug: d.slug,
+  title: Object.fromEntries(d.title instanceof Map ? d.title : Object.entries(d.title ?? {})),
+  summary: Object.fromEntries(d.summary instanceof Map ? d.summary : Object.entries(d.summary ?? {})),
+  languages: [...d.languages],
+  hours: d.hours,
+  durationWeeks: d.durationWeeks,
+  status: d.status,
+  trainerIds: d.trainerIds.map(String),
+});
+
+const toModuleSummary = (m: ModuleDoc): ModuleSummary => ({
+  id: m._id.toString(), courseId: m.courseId.toString(), title: m.title, position: m.position, required: m.required,
+});
+
+/** Text in the reader's language if the course has it, else in the course's main language. */
+export function localized(text: Record<string, string>, lang: string, languages: string[]): string {
+  return text[lang] || text[languages[0] ?? 'en'] || Object.values(text)[0] || '';
+}
+
+/** Who may change a course: its trainers, programme staff and admins. */
+export function canEdit(user: SessionUser | undefined, course: Pick<CourseSummary, 'trainerIds'>): boolean {
+  if (!user) return false;
+  return hasRole(user, ['staff']) || (user.roles.includes('trainer') && course.trainerIds.includes(user.id));
+}
+
+const byPosition = <T extends { position: number; _id: mongoose.Types.ObjectId }>(a: T, b: T) =>
+  a.position - b.position || a._id.toString().localeCompare(b._id.toString());
+
+export interface CourseInput {
+  slug: string;
+  title: Record<string, string>;
+  summary: Record<string, string>;
+  languages: string[];
+  hours: number;
+  durationWeeks?: number | undefined;
+}
+
+export function createCourseService({ Course, Module, Item }: CourseModels) {
+  const oid = (id: string, what = 'course') => {
+    if (!mongoose.isValidObjectId(id)) throw notFound(`No such ${what}.`);
+    return new mongoose.Types.ObjectId(id);
+  };
+
+  const catalog: CourseCatalogService = {
+    async findById(id) {
+      if (!mongoose.isValidObjectId(id)) return null;
+      const d = await Course.findById(id).lean();
+      return d ? toCourseSummary(d) : null;
+    },
+    async findBySlug(slug) {
+      const d = await Course.findOne({ slug: String(slug).toLowerCase() }).lean();
+      return d ? toCourseSummary(d) : null;
+    },
+    async listPublished() {
+      const docs = await Course.find({ status: 'published' }).sort({ slug: 1 }).lean();
+      return docs.map(toCourseSummary);
+    },
+    async modules(courseId) {
+      const docs = await Module.find({ courseId: oid(courseId) }).lean();
+      return docs.sort(byPosition).map(toModuleSummary);
+    },
+  };
+
+  async function requireCourse(slug: string): Promise<CourseSummary> {
+    const course = await catalog.findBySlug(slug);
+    if (!course) throw notFound('No such course.');
+    return course;
+  }
+
+  /** Modules with their items, in order: the course outline. */
+  async function outline(courseId: string) {
+    const [modules, items] = await Promise.all([
+      Module.find({ courseId: oid(courseId) }).lean(),
+      Item.find({ courseId: oid(courseId) }).lean(),
+    ]);
+    return modules.sort(byPosition).map((m) => ({
+      ...m,
+      id: m._id.toString(),
+      items: items.filter((i) => i.moduleId.equals(m._id)).sort(byPosition).map((i) => ({ ...i, id: i._id.toString() })),
+    }));
+  }
+
+  async function create(input: CourseInput, creator: SessionUser): Promise<CourseSummary> {
+    if (RESERVED_SLUGS.has(input.slug)) throw conflict(`The address “${input.slug}” is reserved: choose another.`);
+    try {
+      const doc = await Course.create({ ...input, status: 'draft', trainerIds: creator.roles.includes('trainer') ? [creator.id] : [] });
+      return toCourseSummary(doc.toObject());
+    } catch (err) {
+      if (isDuplicateKey(err)) throw conflict(`A course with the address “${input.slug}” already exists.`);
+      throw err;
+    }
+  }
+
+  async function update(courseId: string, input: Omit<CourseInput, 'slug'>): Promise<void> {
+    await Course.updateOne({ _id: oid(courseId) }, { $set: { ...input, durationWeeks: input.durationWeeks ?? null } });
+  }
+
+  /** Publishing needs content: at least one module, and no module without items. */
+  async function setStatus(courseId: string, status: CourseStatus): Promise<void> {
+    if (status === 'published') {
+      const modules = await outline(courseId);
+      if (!modules.length) throw new HttpError(409, 'COURSE_EMPTY', 'Add at least one module with content before publishing.');
+      const empty = modules.filter((m) => !m.items.length);
+      if (empty.length) throw new HttpError(409, 'MODULE_EMPTY', `These modules have no content yet: ${empty.map((m) => m.title).join(', ')}.`);
+    }
+    await Course.updateOne({ _id: oid(courseId) }, { $set: { status } });
+  }
+
+  async function setTrainers(courseId: string, trainerIds: string[]): Promise<void> {
+    await Course.updateOne({ _id: oid(courseId) }, { $set: { trainerIds: trainerIds.map((id) => oid(id, 'trainer')) } });
+  }
+
+  async function editableBy(user: SessionUser): Promise<CourseSummary[]> {
+    const filter = hasRole(user, ['staff']) ? {} : { trainerIds: new mongoose.Types.ObjectId(user.id) };
+    return (await Course.find(filter).sort({ slug: 1 }).lean()).map(toCourseSummary);
+  }
+
+  // Positions: new things go last; moving swaps with the neighbour. Two writes, not atomic: a
+  // concurrent move can leave equal positions, which the _id tie-break still orders stably.
+  // Modules and items share this, through the driver's collection (our own values, no input).
+  type Positioned = { collection: mongoose.Collection };
+  async function nextPosition(model: Positioned, filter: Record<string, unknown>): Promise<number> {
+    const last = await model.collection.find(filter).sort({ position: -1 }).limit(1).toArray();
+    return (Number(last[0]?.position) || 0) + 10;
+  }
+
+  async function swap(model: Positioned, siblings: { _id: mongoose.Types.ObjectId; position: number }[], id: string, direction: 'up' | 'down') {
+    const sorted = [...siblings].sort(byPosition);
+    const index = sorted.findIndex((s) => s._id.toString() === id);
+    if (index < 0) throw notFound('No such entry.');
+    const other = sorted[direction === 'up' ? index - 1 : index + 1];
+    if (!other) return; // already first or last: nothing to do
+    const self = sorted[index]!;
+    const [a, b] = self.position === other.position ? [other.position + (direction === 'up' ? -1 : 1), self.position] : [other.position, self.position];
+    await model.collection.updateOne({ _id: self._id }, { $set: { position: a } });
+    await model.collection.updateOne({ _id: other._id }, { $set: { position: b } });
+  }
+
+  async function addModule(courseId: string, input: { title: string; intro: string; required: boolean }) {
+    const position = await nextPosition(Module, { courseId: oid(courseId) });
+    return Module.create({ courseId: oid(courseId), ...input, position });
+  }
+
+  async function findModule(courseId: string, moduleId: string) {
+    const m = await Module.findOne({ _id: oid(moduleId, 'module'), courseId: oid(courseId) }).lean();
+    if (!m) throw notFound('No such module in this course.');
+    return m;
+  }
+
+  async function updateModule(courseId: string, moduleId: string, input: { title: string; intro: string; required: boolean }) {
+    await findModule(courseId, moduleId);
+    await Module.updateOne({ _id: oid(moduleId) }, { $set: input });
+  }
+
+  async function moveModule(courseId: string, moduleId: string, direction: 'up' | 'down') {
+    await swap(Module, await Module.find({ courseId: oid(courseId) }).lean(), moduleId, direction);
+  }
+
+  /** Deletes an empty module; a module with content must be emptied first (nothing is lost by a slip). */
+  async function deleteModule(courseId: string, moduleId: string) {
+    await findModule(courseId, moduleId);
+    if (await Item.exists({ moduleId: oid(moduleId) })) throw new HttpError(409, 'MODULE_NOT_EMPTY', 'Remove the module’s content first.');
+    await Module.deleteOne({ _id: oid(moduleId) });
+  }
+
+  async function findItem(courseId: string, itemId: string) {
+    const item = await Item.findOne({ _id: oid(itemId, 'item'), courseId: oid(courseId) }).lean();
+    if (!item) throw notFound('No such item in this course.');
+    return item;
+  }
+
+  async function addItem(courseId: string, moduleId: string, input: Partial<ItemDoc> & { type: ItemDoc['type']; title: string }) {
+    await findModule(courseId, moduleId);
+    const position = await nextPosition(Item, { moduleId: oid(moduleId) });
+    return Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position });
+  }
+
+  async function updateItem(courseId: string, itemId: string, changes: Partial<ItemDoc>) {
+    await findItem(courseId, itemId);
+    await Item.updateOne({ _id: oid(itemId) }, { $set: changes });
+  }
+
+  async function moveItem(courseId: string, itemId: string, direction: 'up' | 'down') {
+    const item = await findItem(courseId, itemId);
+    await swap(Item, await Item.find({ moduleId: item.moduleId }).lean(), itemId, direction);
+  }
+
+  async function deleteItem(courseId: string, itemId: string) {
+    const item = await findItem(courseId, itemId);
+    await Item.deleteOne({ _id: item._id });
+    return item;
+  }
+
+  return {
+    catalog, outline, requireCourse, create, update, setStatus, setTrainers, editableBy,
+    addModule, findModule, updateModule, moveModule, deleteModule,
+    addItem, findItem, updateItem, moveItem, deleteItem,
+  };
+}
+
+export type CourseService = ReturnType<typeof createCourseService>;

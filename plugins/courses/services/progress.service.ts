@@ -1,0 +1,123 @@
+import type { Model } from 'mongoose';
+import { isDuplicateKey } from '../../../src/index.ts';
+import {
+  CourseCompleted, ModuleCompleted,
+  type CourseCompletedEvent, type LearnerProgress, type ModuleCompletedEvent, type ProgressService,
+} from '../contract.ts';
+import type { ItemDoc } from '../models/item.model.ts';
+import type { ModuleDoc } from '../models/module.model.ts';
+import {
+  progressKey,
+  type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc,
+} from '../models/progress.model.ts';
+
+export interface ProgressModels {
+  Module: Model<ModuleDoc>;
+  Item: Model<ItemDoc>;
+  ItemProgress: Model<ItemProgressDoc>;
+  ModuleProgress: Model<ModuleProgressDoc>;
+  CourseCompletion: Model<CourseCompletionDoc>;
+}
+
+type Emit = {
+  (event: typeof ModuleCompleted, payload: ModuleCompletedEvent): Promise<void>;
+  (event: typeof CourseCompleted, payload: CourseCompletedEvent): Promise<void>;
+};
+
+/** Inserts an insert-once record; true if this call created it, false if it already existed. */
+async function insertOnce<T>(model: Model<T>, doc: T): Promise<boolean> {
+  try {
+    await model.create(doc);
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Records what learners complete. Every step is an insert of a record keyed by its natural key,
+ * followed by a check one level up:
+ *   item done → are all items of the module done? → insert the module record → are all required
+ *   modules done? → insert the course completion.
+ * Whoever's insert succeeds emits the event, so each event fires exactly once per learner and
+ * edition. Each writer inserts before it reads, so of two concurrent last completions at least
+ * the later one sees both records. A retry re-runs the checks, which also heals a step cut short
+ * by a crash between two writes.
+ */
+export function createProgressService(models: ProgressModels, emit: Emit) {
+  const { Module, Item, ItemProgress, ModuleProgress, CourseCompletion } = models;
+
+  async function completeItem(input: { learnerId: string; courseId: string; editionId: string; item: Pick<ItemDoc, '_id' | 'moduleId'> }): Promise<{ recorded: boolean }> {
+    const { learnerId, courseId, editionId, item } = input;
+    const moduleId = item.moduleId.toString();
+    const itemId = item._id.toString();
+    const recorded = await insertOnce(ItemProgress, {
+      _id: progressKey(learnerId, editionId, itemId), learnerId, courseId, editionId, moduleId, itemId, completedAt: new Date(),
+    });
+    await checkModule(learnerId, courseId, editionId, moduleId);
+    return { recorded };
+  }
+
+  async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string): Promise<void> {
+    const [items, done] = await Promise.all([
+      Item.find({ moduleId }, { _id: 1 }).lean(),
+      ItemProgress.find({ learnerId, editionId, moduleId }, { itemId: 1 }).lean(),
+    ]);
+    const doneIds = new Set(done.map((d) => d.itemId));
+    if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
+    const completedAt = new Date();
+    if (await insertOnce(ModuleProgress, { _id: progressKey(learnerId, editionId, moduleId), learnerId, courseId, editionId, moduleId, completedAt })) {
+      await emit(ModuleCompleted, { learnerId, courseId, editionId, moduleId, completedAt });
+    }
+    await checkCourse(learnerId, courseId, editionId);
+  }
+
+  async function checkCourse(learnerId: string, courseId: string, editionId: string): Promise<void> {
+    const [modules, done] = await Promise.all([
+      Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
+      ModuleProgress.find({ learnerId, editionId, courseId }, { moduleId: 1 }).lean(),
+    ]);
+    const doneIds = new Set(done.map((d) => d.moduleId));
+    const required = modules.filter((m) => m.required);
+    if (!required.length || !required.every((m) => doneIds.has(m._id.toString()))) return;
+    const completedAt = new Date();
+    if (await insertOnce(CourseCompletion, { _id: progressKey(learnerId, editionId, courseId), learnerId, courseId, editionId, completedAt })) {
+      await emit(CourseCompleted, { learnerId, courseId, editionId, completedAt });
+    }
+  }
+
+  /** Ids of the items this learner has completed in this course and edition. */
+  async function completedItemIds(learnerId: string, courseId: string, editionId: string): Promise<Set<string>> {
+    const done = await ItemProgress.find({ learnerId, courseId, editionId }, { itemId: 1 }).lean();
+    return new Set(done.map((d) => d.itemId));
+  }
+
+  const service: ProgressService = {
+    async progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
+      const [modules, done, completion, lastItem] = await Promise.all([
+        Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
+        ModuleProgress.find({ learnerId, courseId, editionId }).lean(),
+        CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
+        ItemProgress.find({ learnerId, courseId, editionId }).sort({ completedAt: -1 }).limit(1).lean(),
+      ]);
+      const completed = new Set(done.map((d) => d.moduleId));
+      const required = modules.filter((m) => m.required);
+      const requiredCompleted = required.filter((m) => completed.has(m._id.toString())).length;
+      return {
+        courseId,
+        editionId,
+        completedModuleIds: [...completed],
+        requiredModules: required.length,
+        requiredCompleted,
+        percent: required.length ? Math.round((100 * requiredCompleted) / required.length) : 0,
+        completedAt: completion?.completedAt,
+        lastActivityAt: lastItem[0]?.completedAt,
+      };
+    },
+  };
+
+  return { ...service, completeItem, completedItemIds, checkModule };
+}
+
+export type ProgressRecorder = ReturnType<typeof createProgressService>;
