@@ -32,8 +32,14 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
 
 /** The one error renderer: typed errors keep their status and message; anything else is a logged 500. */
 export function errorHandler(logger: Logger) {
-  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      // Too late to answer (e.g. the session store failed to extend a session after the page was
+      // sent, as happens while shutting down): log it rather than let Express print a stack.
+      logger.warn({ err, url: req.originalUrl }, 'error after the response was sent');
+      if (!res.writableEnded) res.end();
+      return;
+    }
     let status = 500;
     let code = 'INTERNAL';
     let message = 'Something went wrong on our side. The problem has been logged; please try again.';

@@ -19,24 +19,34 @@ const courseFields = {
   durationWeeks: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('Whole weeks, please.').min(0).max(104).optional()),
 };
 
-function courseSchema(withSlug: boolean) {
-  return z.looseObject({
-    ...(withSlug ? { slug: z.string().trim().toLowerCase().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.').min(3, 'At least 3 characters.').max(80) } : {}),
-    ...courseFields,
-  }).transform((v, ctx) => {
-    const title: Record<string, string> = {};
-    const summary: Record<string, string> = {};
-    for (const lang of v.languages) {
-      const t = String((v as Record<string, unknown>)[`title_${lang}`] ?? '').trim();
-      const s = String((v as Record<string, unknown>)[`summary_${lang}`] ?? '').trim();
-      if (!t) ctx.addIssue({ code: 'custom', path: [`title_${lang}`], message: 'Give the title in each language the course is offered in.' });
-      if (t.length > 200) ctx.addIssue({ code: 'custom', path: [`title_${lang}`], message: 'Keep the title under 200 characters.' });
-      if (s.length > 5000) ctx.addIssue({ code: 'custom', path: [`summary_${lang}`], message: 'Keep the summary under 5,000 characters.' });
-      title[lang] = t;
-      if (s) summary[lang] = s;
-    }
-    return { slug: (v as { slug?: string }).slug ?? '', languages: v.languages, hours: v.hours, durationWeeks: v.durationWeeks, title, summary } satisfies CourseInput;
-  });
+const slugField = z.string().trim().toLowerCase()
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.')
+  .min(3, 'At least 3 characters.').max(80);
+
+/**
+ * Reads the course form. The per-language titles are checked alongside the other fields (not
+ * after them), so that a person sees every problem of the form at once.
+ */
+function parseCourseForm(body: unknown, withSlug: boolean): CourseInput {
+  const raw = (body ?? {}) as Record<string, unknown>;
+  const fields: Record<string, string> = {};
+  const base = z.object({ ...(withSlug ? { slug: slugField } : {}), ...courseFields }).safeParse(raw);
+  if (!base.success) for (const issue of base.error.issues) fields[issue.path.join('.')] ??= issue.message;
+  const languages = z.array(z.enum(COURSE_LANGUAGES)).catch([]).parse(asArray(raw.languages));
+  const title: Record<string, string> = {};
+  const summary: Record<string, string> = {};
+  for (const lang of languages) {
+    const t = String(raw[`title_${lang}`] ?? '').trim();
+    const s = String(raw[`summary_${lang}`] ?? '').trim();
+    if (!t) fields[`title_${lang}`] = 'Give the title in each language the course is offered in.';
+    else if (t.length > 200) fields[`title_${lang}`] = 'Keep the title under 200 characters.';
+    if (s.length > 5000) fields[`summary_${lang}`] = 'Keep the summary under 5,000 characters.';
+    title[lang] = t;
+    if (s) summary[lang] = s;
+  }
+  if (!base.success || Object.keys(fields).length) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields });
+  const v = base.data as { slug?: string; languages: CourseInput['languages']; hours: number; durationWeeks?: number };
+  return { slug: v.slug ?? '', languages: v.languages, hours: v.hours, durationWeeks: v.durationWeeks, title, summary };
 }
 
 const moduleSchema = z.object({
@@ -140,7 +150,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
 
   ctx.router.post('/manage', authors, async (req, res) => {
     await withForm(res, async () => {
-      const input = parseInput(courseSchema(true), req.body);
+      const input = parseCourseForm(req.body, true);
       const course = await courses.create(input, req.user!);
       req.flash('success', req.t('courses:manage.created'));
       res.redirect(303, base(course));
@@ -152,7 +162,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
   ctx.router.post('/manage/:slug/settings', authors, async (req, res) => {
     const course = await editable(req);
     await withForm(res, async () => {
-      const { slug: _slug, ...input } = parseInput(courseSchema(false), req.body);
+      const { slug: _slug, ...input } = parseCourseForm(req.body, false);
       await courses.update(course.id, input);
       req.flash('success', req.t('courses:manage.saved'));
       res.redirect(303, base(course));

@@ -147,6 +147,8 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       access,
       item,
       outcome,
+      // Correct answers and feedback once they can no longer help a next attempt.
+      reveal: access.mode === 'preview' || outcome.passed || outcome.attemptsLeft === 0,
       questions: questions.map((q) => ({ ...q, result: outcome.results.find((r) => r.questionId === q.id) })),
     });
   });

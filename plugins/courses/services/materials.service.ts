@@ -3,7 +3,7 @@
  * decided from the content, and served back with ranges and caching.
  */
 import crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { create as contentDisposition } from 'content-disposition';
 import type express from 'express';
@@ -27,6 +27,12 @@ export interface MaterialStore {
    * HttpError naming the file and the reason is thrown.
    */
   receive(req: express.Request): Promise<{ files: StoredFile[]; fields: Record<string, string> }>;
+  /**
+   * Stores one file that does not come from a request (demo material, imports) through the same
+   * path as an upload: the name sanitised, the type decided from the content, the size limit, the
+   * sha256, the GridFS metadata. A refused file leaves nothing behind and throws the same HttpError.
+   */
+  store(filename: string, data: Buffer | Readable): Promise<StoredFile>;
   /** Deletes a stored file (its GridFS file and chunks). A missing file is not an error. */
   remove(fileId: mongoose.Types.ObjectId | string): Promise<void>;
   /** Streams a stored file with ranges, conditional requests and safe headers. */
@@ -279,6 +285,23 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     return { files, fields: textFields(req.body) };
   }
 
+  async function store(filename: string, data: Buffer | Readable): Promise<StoredFile> {
+    // The upload path itself (storeOne) in a session of one file, so that a refusal cleans up
+    // exactly as it does for an upload. A Buffer becomes a stream of one chunk.
+    const source = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+    const session = new UploadSession();
+    const result = storeOne(source, filename, session);
+    session.track(result);
+    try {
+      return await result;
+    } catch (err) {
+      await session.discard(deleteStored);
+      // storeOne drains a refused part so busboy can go on; a caller's own stream is simply closed.
+      if (!source.destroyed) source.destroy();
+      throw err;
+    }
+  }
+
   async function remove(fileId: mongoose.Types.ObjectId | string): Promise<void> {
     const id = typeof fileId === 'string' ? parseId(fileId) : fileId;
     // A string that is no ObjectId cannot name a stored file: there is nothing to remove.
@@ -339,7 +362,7 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     }
   }
 
-  return { receive, remove, serve };
+  return { receive, store, remove, serve };
 }
 
 /** Ranges only for GET/HEAD, and only when If-Range (if sent) still names this content. */

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { expect } from 'chai';
 import express from 'express';
@@ -586,6 +587,45 @@ describe('courses: material store', function () {
       await store.remove('not-an-id');
       // The other files are untouched.
       expect(await chunks.countDocuments({ files_id: bigFile.fileId })).to.equal(5);
+    });
+  });
+
+  describe('store()', () => {
+    it('stores a Buffer or a stream like an upload (name, sniffed type, sha256, metadata, served back) and refuses the same files', async () => {
+      const store = createMaterialStore(connection, { maxBytes: 600_000 });
+      const before = await counts();
+
+      const pdf = minimalPdf();
+      const fromBuffer = await store.store('../handouts/Reading list.pdf', pdf);
+      expect(fromBuffer).to.include({ filename: 'Reading list.pdf', contentType: 'application/pdf', size: pdf.length, sha256: sha256(pdf) });
+      const doc = await connection.db!.collection('courses_material.files').findOne({ _id: fromBuffer.fileId });
+      expect(doc).to.include({ filename: 'Reading list.pdf', length: pdf.length });
+      expect(doc!.metadata).to.deep.equal({ contentType: 'application/pdf', filename: 'Reading list.pdf', size: pdf.length, sha256: sha256(pdf) });
+
+      // A stream whose first chunk ends inside a two-byte Arabic letter: the UTF-8 check spans chunks.
+      const fromStream = await store.store('ملاحظات.md', Readable.from([arabicText.subarray(0, 5), arabicText.subarray(5)]));
+      expect(fromStream).to.include({ filename: 'ملاحظات.md', contentType: 'text/markdown', size: arabicText.length, sha256: sha256(arabicText) });
+      stored.set(fromStream.fileId.toHexString(), fromStream);
+      const res = await request.get(`/files/${fromStream.fileId.toHexString()}`).expect(200);
+      expect(res.text).to.equal(arabicText.toString('utf8'));
+
+      const refusal = async (pending: Promise<unknown>) => {
+        try {
+          await pending;
+        } catch (err) {
+          return err as HttpError;
+        }
+        throw new Error('expected store() to refuse the file');
+      };
+      const program = await refusal(store.store('report.pdf', windowsProgram()));
+      expect([program.status, program.code, program.message]).to.deep.equal([415, 'FILE_TYPE_NOT_ALLOWED', 'report.pdf is not an allowed type: its content is a Windows program.']);
+      // Over the limit only after GridFS chunks were written: they are removed too.
+      const big = largePdfLike(900_000);
+      const tooLarge = await refusal(store.store('slides.pdf', Readable.from(Array.from({ length: 9 }, (_, i) => big.subarray(i * 100_000, (i + 1) * 100_000)))));
+      expect([tooLarge.status, tooLarge.code]).to.deep.equal([413, 'FILE_TOO_LARGE']);
+      expect((await refusal(store.store('empty.txt', Buffer.alloc(0)))).code).to.equal('FILE_EMPTY');
+
+      expect(await counts()).to.deep.equal({ files: before.files + 2, chunks: before.chunks + 2 });
     });
   });
 });

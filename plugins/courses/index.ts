@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { allow, DashboardPanels, definePlugin, Navigation } from '../../src/index.ts';
+import { CourseCatalog, CourseCompleted, CourseProgress, LearningAccess, ModuleCompleted } from './contract.ts';
+import { courseSchema, type CourseDoc } from './models/course.model.ts';
+import { itemSchema, type ItemDoc } from './models/item.model.ts';
+import { moduleSchema, type ModuleDoc } from './models/module.model.ts';
+import {
+  courseCompletionSchema, itemProgressSchema, moduleProgressSchema, quizAttemptSchema,
+  type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc,
+} from './models/progress.model.ts';
+import { mountAuthoringRoutes } from './routes/authoring.routes.ts';
+import { courseLocals, mountLearnerRoutes } from './routes/learner.routes.ts';
+import { seedCourses } from './seed.ts';
+import { resolveAccess } from './services/access.ts';
+import { createCourseService } from './services/courses.service.ts';
+import { createMaterialStore, type MaterialStore } from './services/materials.service.ts';
+import { createProgressService } from './services/progress.service.ts';
+import { createQuizAttempts } from './services/quiz.service.ts';
+
+const config = z.object({
+  /** Largest material file a trainer may upload, in megabytes. */
+  maxUploadMb: z.number().positive().max(10 * 1024).default(100),
+  /** Files per upload request. */
+  maxFilesPerUpload: z.number().int().min(1).max(100).default(20),
+});
+
+/**
+ * Courses: trainers build courses of modules (lessons, material files, quizzes, links) and upload
+ * material; learners work through them; each step a learner completes is recorded durably, and
+ * `courses.module.completed` / `courses.course.completed` tell other plugins. Who may take a
+ * course comes from the `LearningAccess` extension point (the enrolment plugin implements it).
+ */
+export default definePlugin({
+  name: 'courses',
+  version: '1.0.0',
+  description: 'Courses, modules, material, quizzes and learner progress.',
+  config,
+
+  register(ctx) {
+    const Course = ctx.model<CourseDoc>('course', courseSchema);
+    const Module = ctx.model<ModuleDoc>('module', moduleSchema);
+    const Item = ctx.model<ItemDoc>('item', itemSchema);
+    const ItemProgress = ctx.model<ItemProgressDoc>('item_progress', itemProgressSchema);
+    const ModuleProgress = ctx.model<ModuleProgressDoc>('module_progress', moduleProgressSchema);
+    const CourseCompletion = ctx.model<CourseCompletionDoc>('course_completion', courseCompletionSchema);
+    const QuizAttempt = ctx.model<QuizAttemptDoc>('quiz_attempt', quizAttemptSchema);
+
+    const courses = createCourseService({ Course, Module, Item });
+    const progress = createProgressService({ Module, Item, ItemProgress, ModuleProgress, CourseCompletion }, ctx.emit.bind(ctx) as never);
+    const quizzes = createQuizAttempts(QuizAttempt);
+    const materials = createMaterialStore(ctx.connection, {
+      maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),
+      maxFiles: ctx.config.maxFilesPerUpload,
+    });
+    servicesByApp.set(ctx.connection, { courses, materials });
+
+    ctx.provide(CourseCatalog, courses.catalog);
+    ctx.provide(CourseProgress, progress);
+    ctx.views(new URL('./views', import.meta.url));
+    ctx.translations(new URL('./locales', import.meta.url));
+    // Authoring first: '/manage' must win over the learner pages' '/:slug'.
+    mountAuthoringRoutes(ctx, { courses, materials });
+    mountLearnerRoutes(ctx, { courses, progress, quizzes, materials });
+
+    ctx.contribute(Navigation, { label: 'courses:nav.catalogue', href: '/courses', policy: allow.signedIn, order: 10 });
+    ctx.contribute(Navigation, { label: 'courses:nav.manage', href: '/courses/manage', policy: allow.roles('trainer', 'staff'), order: 30 });
+    ctx.contribute(DashboardPanels, {
+      id: 'courses',
+      order: 5,
+      async render(req) {
+        const user = req.user!;
+        const list = [];
+        for (const course of await courses.catalog.listPublished()) {
+          const access = await resolveAccess(user, course, ctx.extensions(LearningAccess));
+          if (access.mode !== 'learner') continue;
+          const p = await progress.progressOf(user.id, course.id, access.editionId);
+          if (p.lastActivityAt) list.push({ ...courseLocals(req, course), progress: p });
+        }
+        return { view: 'courses/panel', locals: { list } };
+      },
+    });
+
+    ctx.on(ModuleCompleted, (e) => ctx.logger.info({ learner: e.learnerId, course: e.courseId, module: e.moduleId }, 'module completed'));
+    ctx.on(CourseCompleted, (e) => ctx.logger.info({ learner: e.learnerId, course: e.courseId, edition: e.editionId }, 'course completed'));
+  },
+
+  async seed(ctx) {
+    const deps = servicesByApp.get(ctx.connection);
+    if (!deps) throw new Error('courses: seed ran before register');
+    await seedCourses(ctx, deps);
+  },
+});
+
+/**
+ * The services built in register(), per app (keyed by its connection), for seed(): one plugin
+ * definition can serve several apps in one process (tests), so nothing is kept in module state
+ * that is not keyed by app.
+ */
+const servicesByApp = new WeakMap<object, { courses: ReturnType<typeof createCourseService>; materials: MaterialStore }>();

@@ -1,0 +1,271 @@
+/**
+ * The courses plugin's demo programme: the courses of `fixtures/courses/courses.json`, their
+ * lessons, quizzes (written in the trainers' plain-text format) and material files
+ * (`fixtures/courses/materials/`), built through the same services trainers use.
+ *
+ * Seeding only adds: a course whose slug exists is skipped entirely, whatever its content, because
+ * people may have edited it. The fixture is checked as a whole (shape, quizzes, material files,
+ * trainer accounts) before anything is written, so a mistake in it fails with every problem listed
+ * and leaves the database as it was.
+ */
+import fs from 'node:fs';
+import mongoose from 'mongoose';
+import { z } from 'zod';
+import { HttpError, Users, type SeedContext, type SessionUser } from '../../src/index.ts';
+import type { ItemDoc, QuizQuestion, StoredFile } from './models/item.model.ts';
+import { COURSE_LANGUAGES } from './routes/authoring.routes.ts';
+import { RESERVED_SLUGS, type CourseService } from './services/courses.service.ts';
+import type { MaterialStore } from './services/materials.service.ts';
+import { parseQuizText } from './services/quiz.service.ts';
+
+export const COURSES_FIXTURE = 'courses.json';
+/** Material files live here, inside the plugin's fixtures folder. */
+export const MATERIALS_DIR = 'materials';
+
+// ---- The fixture's shape ---------------------------------------------------------------------------
+
+/** Cross-field checks run even on a malformed value: see courseProblems(). */
+const everyTime = { when: () => true };
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {});
+
+/**
+ * Lessons and quizzes are long text; JSON has no multi-line strings, so such a field may also be
+ * an array of lines, joined with line breaks. Both forms are accepted everywhere text is long.
+ */
+const longText = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v.join('\n') : v));
+
+const title = z.string().trim().min(1, 'Give a title.').max(200, 'Keep titles under 200 characters.');
+
+const lessonItem = z.strictObject({
+  type: z.literal('lesson'),
+  title,
+  body: longText.pipe(z.string().trim().min(1, 'A lesson needs its text (Markdown).').max(200000)),
+});
+
+const linkItem = z.strictObject({
+  type: z.literal('link'),
+  title,
+  body: longText.default(''),
+  url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000),
+});
+
+const fileItem = z.strictObject({
+  type: z.literal('file'),
+  title,
+  body: longText.default(''),
+  /** A file name in fixtures/courses/materials/, without any folder. */
+  file: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'Name a file in fixtures/courses/materials/ (letters, digits, ".", "-", "_"; no folders).'),
+});
+
+const quizItem = z.strictObject({
+  type: z.literal('quiz'),
+  title,
+  body: longText.default(''),
+  /** The trainers' quiz text (see quiz.service.ts), checked with the same parser as the editor's. */
+  questions: longText.transform((text, ctx): QuizQuestion[] => {
+    try {
+      return parseQuizText(text);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+      return z.NEVER;
+    }
+  }),
+  passMark: z.number().int().min(0).max(100).default(70),
+  /** 0 means unlimited. */
+  maxAttempts: z.number().int().min(0).max(100).default(3),
+  required: z.boolean().default(true),
+});
+
+const item = z.discriminatedUnion('type', [lessonItem, linkItem, fileItem, quizItem], {
+  error: 'Each item needs a "type": lesson, link, file or quiz.',
+});
+
+const moduleEntry = z.strictObject({
+  title,
+  intro: longText.pipe(z.string().max(20000)).default(''),
+  required: z.boolean().default(true),
+  items: z.array(item),
+});
+
+const languageCode = z.enum(COURSE_LANGUAGES, { error: `Languages are among ${COURSE_LANGUAGES.join(', ')}.` });
+
+const course = z.strictObject({
+  slug: z.string()
+    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.')
+    .min(3).max(80)
+    .refine((s) => !RESERVED_SLUGS.has(s), 'This address is reserved for a page of its own.'),
+  languages: z.array(languageCode).min(1, 'Name at least one language.'),
+  title: z.record(z.string(), z.string().trim().min(1).max(200)),
+  summary: z.record(z.string(), z.string().trim().max(5000)).default({}),
+  hours: z.number().min(0).max(1000),
+  durationWeeks: z.number().int().min(0).max(104).optional(),
+  /** Demo courses are in progress or open to learners; published ones are published once their content exists. */
+  status: z.enum(['draft', 'published']),
+  /** E-mail addresses of demo accounts with the trainer role. */
+  trainers: z.array(z.email()).min(1, 'Name the course’s trainer (a demo account with the trainer role).'),
+  modules: z.array(moduleEntry),
+}).superRefine((c, ctx) => courseProblems(c, ctx), everyTime);
+
+export const coursesFixtureSchema = z.strictObject({
+  courses: z.array(course),
+}).superRefine((f, ctx) => {
+  const seen = new Set<string>();
+  asArray(f?.courses).forEach((c, i) => {
+    const slug = (c as { slug?: unknown } | null)?.slug;
+    if (typeof slug !== 'string') return;
+    if (seen.has(slug)) ctx.addIssue({ code: 'custom', path: ['courses', i, 'slug'], message: `The slug “${slug}” is used twice.` });
+    seen.add(slug);
+  });
+}, everyTime);
+
+/**
+ * The checks across fields run even when some field is malformed (zod skips them by default), so
+ * that one run lists every problem of the fixture. They therefore read the value defensively: a
+ * field of the wrong type has its own issue already and is simply not looked at here.
+ */
+function courseProblems(c: Record<string, unknown> | null, ctx: z.RefinementCtx) {
+  if (!c || typeof c !== 'object') return;
+  const languages = asArray(c.languages).filter((l): l is string => typeof l === 'string');
+  const title = asRecord(c.title);
+  for (const lang of languages) {
+    if (!title[lang]) ctx.addIssue({ code: 'custom', path: ['title', lang], message: `Give the title in each of the course’s languages (missing: ${lang}).` });
+  }
+  for (const key of [...Object.keys(title), ...Object.keys(asRecord(c.summary))]) {
+    if (!languages.includes(key)) ctx.addIssue({ code: 'custom', path: ['languages'], message: `Text is given in “${key}”, which is not among the course’s languages.` });
+  }
+  // Publishing checks this too, but only after the course is written: say it before writing anything.
+  if (c.status === 'draft' || !Array.isArray(c.modules)) return;
+  if (c.modules.length === 0) ctx.addIssue({ code: 'custom', path: ['modules'], message: 'A course to be published needs at least one module.' });
+  c.modules.forEach((m: unknown, i) => {
+    const items = (m as { items?: unknown } | null)?.items;
+    if (Array.isArray(items) && items.length === 0) ctx.addIssue({ code: 'custom', path: ['modules', i, 'items'], message: 'A course to be published cannot have a module without items.' });
+  });
+}
+
+export type CoursesFixture = z.output<typeof coursesFixtureSchema>;
+type CourseEntry = CoursesFixture['courses'][number];
+type ItemEntry = CourseEntry['modules'][number]['items'][number];
+
+// ---- Seeding ---------------------------------------------------------------------------------------
+
+export async function seedCourses(ctx: SeedContext, deps: { courses: CourseService; materials: MaterialStore }): Promise<void> {
+  const { courses } = deps;
+  const where = `fixtures/courses/${COURSES_FIXTURE}`;
+  const parsed = coursesFixtureSchema.safeParse(await ctx.readFixture(COURSES_FIXTURE));
+  if (!parsed.success) throw new Error(`courses: ${where} is not valid:\n${z.prettifyError(parsed.error)}`);
+
+  const missing: CourseEntry[] = [];
+  for (const entry of parsed.data.courses) {
+    if (await courses.catalog.findBySlug(entry.slug)) {
+      ctx.logger.debug({ course: entry.slug }, 'demo course already present: left as it is');
+    } else {
+      missing.push(entry);
+    }
+  }
+  if (missing.length === 0) return;
+
+  // Everything the missing courses refer to outside the fixture is checked before the first write.
+  const trainers = new Map<string, SessionUser>();
+  const problems: string[] = [];
+  for (const email of new Set(missing.flatMap((c) => c.trainers))) {
+    const user = await ctx.get(Users).findByEmail(email);
+    if (!user) problems.push(`trainer ${email}: no such account (the host's demo accounts are in fixtures/host/users.json)`);
+    else if (!user.roles.includes('trainer')) problems.push(`trainer ${email}: the account does not have the trainer role`);
+    else trainers.set(email, user);
+  }
+  for (const name of new Set(missing.flatMap(filesOf))) {
+    const file = ctx.fixturePath(`${MATERIALS_DIR}/${name}`);
+    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) problems.push(`material ${name}: no such file in fixtures/courses/${MATERIALS_DIR}/`);
+  }
+  if (problems.length) throw new Error(`courses: ${where} refers to what does not exist:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+
+  for (const entry of missing) await seedCourse(ctx, deps, entry, entry.trainers.map((email) => trainers.get(email)!));
+}
+
+function filesOf(entry: CourseEntry): string[] {
+  return entry.modules.flatMap((m) => m.items.flatMap((i) => (i.type === 'file' ? [i.file] : [])));
+}
+
+/**
+ * Creates one course with all its content, then publishes it if the fixture says so. There are no
+ * transactions (DESIGN.md), so a failure part-way removes what this call wrote: otherwise the
+ * half-built course would exist, and every later seed would skip it as "already present".
+ */
+async function seedCourse(ctx: SeedContext, { courses, materials }: { courses: CourseService; materials: MaterialStore }, entry: CourseEntry, trainers: SessionUser[]) {
+  let courseId: string;
+  try {
+    const created = await courses.create({
+      slug: entry.slug,
+      title: entry.title,
+      summary: entry.summary,
+      languages: entry.languages,
+      hours: entry.hours,
+      durationWeeks: entry.durationWeeks,
+    }, trainers[0]!);
+    courseId = created.id;
+  } catch (err) {
+    // Another seed (a second instance starting on the same empty database) created it meanwhile.
+    if (err instanceof HttpError && err.status === 409) {
+      ctx.logger.info({ course: entry.slug }, 'demo course created concurrently: left as it is');
+      return;
+    }
+    throw err;
+  }
+
+  const storedFiles: StoredFile[] = [];
+  try {
+    await courses.setTrainers(courseId, trainers.map((t) => t.id));
+    let items = 0;
+    for (const m of entry.modules) {
+      const created = await courses.addModule(courseId, { title: m.title, intro: m.intro, required: m.required });
+      for (const it of m.items) {
+        await courses.addItem(courseId, created._id.toString(), await itemInput(ctx, materials, it, storedFiles));
+        items += 1;
+      }
+    }
+    if (entry.status !== 'draft') await courses.setStatus(courseId, entry.status);
+    ctx.logger.info({ course: entry.slug, status: entry.status, modules: entry.modules.length, items, files: storedFiles.length }, 'demo course added');
+  } catch (err) {
+    await removeCourse(ctx, materials, courseId, storedFiles).catch((cleanupErr: unknown) => {
+      ctx.logger.error({ err: cleanupErr, course: entry.slug }, 'could not remove all of a half-seeded demo course');
+    });
+    // Named, because a refused material file or a database failure says nothing of which course it hit.
+    throw new Error(`courses: the demo course “${entry.slug}” could not be added: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: string };
+
+async function itemInput(ctx: SeedContext, materials: MaterialStore, it: ItemEntry, storedFiles: StoredFile[]): Promise<ItemInput> {
+  switch (it.type) {
+    case 'lesson':
+      return { type: 'lesson', title: it.title, body: it.body };
+    case 'link':
+      return { type: 'link', title: it.title, body: it.body, url: it.url };
+    case 'quiz':
+      return {
+        type: 'quiz', title: it.title, body: it.body,
+        quiz: { questions: it.questions, passMark: it.passMark, maxAttempts: it.maxAttempts, required: it.required },
+      };
+    case 'file': {
+      // Through the material store, as an upload would be: sniffed type, size, sha256, GridFS metadata.
+      const file = await materials.store(it.file, fs.createReadStream(ctx.fixturePath(`${MATERIALS_DIR}/${it.file}`)));
+      storedFiles.push(file);
+      return { type: 'file', title: it.title, body: it.body, file };
+    }
+  }
+}
+
+/**
+ * Undoes a partly written course. The course goes first: once it is gone the next seed builds it
+ * again, and should a later step fail, what remains is unreachable (no course refers to it).
+ */
+async function removeCourse(ctx: SeedContext, materials: MaterialStore, courseId: string, storedFiles: StoredFile[]) {
+  const id = new mongoose.Types.ObjectId(courseId);
+  await ctx.connection.model('courses_course').deleteOne({ _id: id });
+  await ctx.connection.model('courses_item').deleteMany({ courseId: id });
+  await ctx.connection.model('courses_module').deleteMany({ courseId: id });
+  for (const file of storedFiles) await materials.remove(file.fileId);
+}

@@ -1,0 +1,259 @@
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { definePlugin, allow } from '../../../src/index.ts';
+import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { CourseCompleted, LearningAccess, ModuleCompleted, type CourseCompletedEvent, type ModuleCompletedEvent } from '../contract.ts';
+import courses from '../index.ts';
+
+/** Records the completion events, the way another plugin (certificates) would see them. */
+function eventRecorder() {
+  const modules: ModuleCompletedEvent[] = [];
+  const completions: CourseCompletedEvent[] = [];
+  const plugin = definePlugin({
+    name: 'recorder',
+    version: '1.0.0',
+    requires: [ModuleCompleted, CourseCompleted],
+    register(ctx) {
+      ctx.on(ModuleCompleted, (e) => { modules.push(e); });
+      ctx.on(CourseCompleted, (e) => { completions.push(e); });
+    },
+  });
+  return { plugin, modules, completions };
+}
+
+type Agent = Awaited<ReturnType<typeof signIn>>;
+
+/** Posts a form the way the browser does (with the page's CSRF token) and checks the status. */
+async function form(agent: Agent, url: string, fields: Record<string, unknown>, status: number, page = '/courses/manage') {
+  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) }).expect(status);
+}
+
+/** Creates a published course through the authoring pages, as a trainer would. */
+async function buildCourse(trainer: Agent, slug: string, moduleCount: number) {
+  await form(trainer, '/courses/manage', { slug, languages: 'en', title_en: `Course ${slug}`, summary_en: 'A test course', hours: '4' }, 303);
+  for (let m = 1; m <= moduleCount; m++) {
+    const res = await form(trainer, `/courses/manage/${slug}/modules`, { title: `Module ${m}`, required: 'on' }, 303);
+    const moduleUrl = res.headers.location as string;
+    await form(trainer, `${moduleUrl}/items`, { type: 'lesson', title: `Lesson ${m}`, body: `Text of lesson ${m}.` }, 303);
+  }
+  await form(trainer, `/courses/manage/${slug}/status`, { status: 'published' }, 303);
+}
+
+async function itemIds(agent: Agent, slug: string) {
+  const outline = (await agent.get(`/courses/${slug}`).expect(200)).text;
+  const moduleIds = [...outline.matchAll(new RegExp(`/courses/${slug}/modules/([a-f0-9]{24})`, 'g'))].map((m) => m[1]!);
+  const items: { moduleId: string; itemId: string }[] = [];
+  for (const moduleId of [...new Set(moduleIds)]) {
+    const page = (await agent.get(`/courses/${slug}/modules/${moduleId}`).expect(200)).text;
+    for (const m of page.matchAll(/id="item-([a-f0-9]{24})"/g)) items.push({ moduleId, itemId: m[1]! });
+  }
+  return items;
+}
+
+describe('courses plugin', () => {
+  let t: TestApp;
+  const recorder = eventRecorder();
+  before(async () => { t = await createTestApp({ plugins: [courses, recorder.plugin], seed: true, label: 'courses' }); });
+  after(() => t.stop());
+
+  describe('authoring permissions', () => {
+    it('lets trainers create courses, and refuses learners and trainers of other courses with 403', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await buildCourse(trainer, 'permissions-course', 1);
+      const learner = await signIn(t.app, 'learner@olive.example');
+      await learner.get('/courses/manage').expect(403);
+      await learner.get('/courses/manage/permissions-course').expect(403);
+      await form(learner, '/courses/manage/permissions-course/settings', { languages: 'en', title_en: 'Hijacked', hours: '1' }, 403, '/courses');
+
+      // A trainer who does not teach this course.
+      const admin = await signIn(t.app, 'admin@olive.example');
+      await form(admin, '/admin/users', { email: 'other.trainer@olive.example', name: 'Other Trainer', password: 'another-passphrase', roles: 'trainer' }, 303, '/admin/users');
+      const other = await signIn(t.app, 'other.trainer@olive.example', 'another-passphrase');
+      await other.get('/courses/manage').expect(200);
+      const denied = await other.get('/courses/manage/permissions-course').expect(403);
+      expect(denied.text).to.contain('Only this course’s trainers and programme staff can change it.');
+      await form(other, '/courses/manage/permissions-course/status', { status: 'archived' }, 403);
+      const course = await t.app.olive.connection.collection('courses_course').findOne({ slug: 'permissions-course' });
+      expect(course!.status).to.equal('published');
+      expect(course!.title.en).to.equal('Course permissions-course');
+
+      // Staff may edit any course.
+      const staff = await signIn(t.app, 'staff@olive.example');
+      await staff.get('/courses/manage/permissions-course').expect(200);
+    });
+
+    it('validates course forms with clear messages and changes nothing', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      const res = await form(trainer, '/courses/manage', { slug: 'Bad Slug!', languages: ['en', 'fr'], title_en: '', hours: 'many' }, 400);
+      expect(res.text).to.contain('Use lower-case letters, digits and single dashes');
+      expect(res.text).to.contain('Give the title in each language the course is offered in.');
+      expect(res.text).to.contain('Give the hours as a number.');
+      const dup = await form(trainer, '/courses/manage', { slug: 'permissions-course', languages: 'en', title_en: 'Again', hours: '2' }, 409);
+      expect(dup.text).to.contain('A course with the address “permissions-course” already exists.');
+      const reserved = await form(trainer, '/courses/manage', { slug: 'manage', languages: 'en', title_en: 'x', hours: '2' }, 409);
+      expect(reserved.text).to.contain('reserved');
+    });
+
+    it('refuses to publish an empty course, and hides drafts from learners', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await form(trainer, '/courses/manage', { slug: 'empty-course', languages: 'en', title_en: 'Empty', hours: '1' }, 303);
+      const res = await form(trainer, '/courses/manage/empty-course/status', { status: 'published' }, 409);
+      expect(res.text).to.contain('Add at least one module with content before publishing.');
+      const learner = await signIn(t.app, 'learner@olive.example');
+      await learner.get('/courses/empty-course').expect(404);
+      expect((await learner.get('/courses').expect(200)).text).to.not.contain('empty-course');
+      // The trainer previews it.
+      expect((await trainer.get('/courses/empty-course').expect(200)).text).to.contain('Preview: you see this course as its learners do.');
+    });
+
+    it('reorders modules with buttons that work without JavaScript', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await buildCourse(trainer, 'order-course', 3);
+      const before = (await trainer.get('/courses/manage/order-course').expect(200)).text;
+      const ids = [...before.matchAll(/\/courses\/manage\/order-course\/modules\/([a-f0-9]{24})"/g)].map((m) => m[1]);
+      await form(trainer, `/courses/manage/order-course/modules/${ids[2]}/move`, { direction: 'up' }, 303);
+      const after = (await trainer.get('/courses/manage/order-course').expect(200)).text;
+      const order = ['Module 1', 'Module 2', 'Module 3'].map((m) => after.indexOf(`>${m}</a>`));
+      expect(order[0]).to.be.lessThan(order[2]!);
+      expect(order[2]).to.be.lessThan(order[1]!);
+    });
+  });
+
+  describe('progress', () => {
+    it('records "mark as done" idempotently: double clicks and two tabs give one record', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await buildCourse(trainer, 'idempotent-course', 2);
+      const learner = await signIn(t.app, 'joseph.mwangi@olive.example');
+      const [first] = await itemIds(learner, 'idempotent-course');
+      const token = await tokenFor(learner, '/courses');
+      const url = `/courses/idempotent-course/items/${first!.itemId}/done`;
+      await Promise.all([1, 2, 3].map(() => learner.post(url).type('form').send({ _csrf: token }).expect(303)));
+      const records = await t.app.olive.connection.collection('courses_item_progress').countDocuments({ itemId: first!.itemId });
+      expect(records).to.equal(1);
+      const page = (await learner.get(`/courses/idempotent-course/modules/${first!.moduleId}`).expect(200)).text;
+      expect(page).to.contain('is marked as done.');
+      expect(page).to.contain('badge-done');
+      const outline = (await learner.get('/courses/idempotent-course').expect(200)).text;
+      expect(outline).to.contain('1 of 2 required modules done');
+    });
+
+    it('keeps every one of 20 concurrent completions, collapses duplicates, and fires course completed once', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await buildCourse(trainer, 'concurrent-course', 10);
+      const learner = await signIn(t.app, 'tenzin.dorje@olive.example');
+      const items = await itemIds(learner, 'concurrent-course');
+      expect(items).to.have.length(10);
+      const token = await tokenFor(learner, '/courses');
+      // 20 requests at once: each of the 10 modules' item twice.
+      const requests = [...items, ...items].map((i) =>
+        learner.post(`/courses/concurrent-course/items/${i.itemId}/done`).set('accept', 'application/json').set('x-csrf-token', token).expect(200));
+      await Promise.all(requests);
+      const db = t.app.olive.connection;
+      const course = await db.collection('courses_course').findOne({ slug: 'concurrent-course' });
+      const learnerId = (await t.app.olive.users.findByEmail('tenzin.dorje@olive.example'))!.id;
+      const courseId = course!._id.toString();
+      expect(await db.collection('courses_item_progress').countDocuments({ learnerId, courseId })).to.equal(10);
+      expect(await db.collection('courses_module_progress').countDocuments({ learnerId, courseId })).to.equal(10);
+      expect(recorder.modules.filter((e) => e.learnerId === learnerId && e.courseId === courseId)).to.have.length(10);
+      expect(recorder.completions.filter((e) => e.learnerId === learnerId && e.courseId === courseId)).to.have.length(1);
+      const outline = (await learner.get('/courses/concurrent-course').expect(200)).text;
+      expect(outline).to.contain('You completed this course on');
+    });
+
+    it('does not record anything for previews by trainers', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      const [item] = await itemIds(trainer, 'idempotent-course');
+      const res = await trainer.post(`/courses/idempotent-course/items/${item!.itemId}/done`).type('form').send({ _csrf: await tokenFor(trainer, '/courses') }).expect(409);
+      expect(res.text).to.contain('This is a preview: nothing was recorded.');
+    });
+  });
+
+  describe('quizzes', () => {
+    const quizText = '? Mediators impose a binding decision.\n- True\n+ False\n> That is arbitration.\n\n? Which are interests?\n+ Security\n+ Recognition\n- A demand for a ministry';
+
+    it('scores on the server, never sends the answers first, limits attempts and completes the module when passed', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await form(trainer, '/courses/manage', { slug: 'quiz-course', languages: 'en', title_en: 'Quiz course', hours: '1' }, 303);
+      const moduleUrl = (await form(trainer, '/courses/manage/quiz-course/modules', { title: 'Only module', required: 'on' }, 303)).headers.location as string;
+      const bad = await form(trainer, `${moduleUrl}/items`, { type: 'quiz', title: 'Check', questions: '? Lonely question\n+ only option', passMark: '100', maxAttempts: '2', required: 'on' }, 400);
+      expect(bad.text).to.match(/Line 1: /);
+      await form(trainer, `${moduleUrl}/items`, { type: 'quiz', title: 'Check', questions: quizText, passMark: '100', maxAttempts: '2', required: 'on' }, 303);
+      await form(trainer, '/courses/manage/quiz-course/status', { status: 'published' }, 303);
+
+      const learner = await signIn(t.app, 'ana.ruiz@olive.example');
+      const [quiz] = await itemIds(learner, 'quiz-course');
+      const quizUrl = `/courses/quiz-course/items/${quiz!.itemId}/quiz`;
+      const page = (await learner.get(quizUrl).expect(200)).text;
+      expect(page).to.contain('Mediators impose a binding decision.');
+      expect(page).to.not.contain('arbitration'); // feedback is not sent before submission
+      expect(page).to.not.contain('correct');
+
+      const wrong = await learner.post(quizUrl).type('form').send({ q1: 'a', q2: 'a', _csrf: await tokenFor(learner, quizUrl) }).expect(200);
+      expect(wrong.text).to.contain('You scored 0%: not passed yet');
+      expect(wrong.text).to.contain('1 attempt left');
+      expect(wrong.text).to.not.contain('That is arbitration.'); // answers revealed only later
+
+      const right = await learner.post(quizUrl).type('form').send({ q1: 'b', q2: ['a', 'b'], _csrf: await tokenFor(learner, quizUrl) }).expect(200);
+      expect(right.text).to.contain('You scored 100%: passed');
+      expect(right.text).to.contain('That is arbitration.');
+      const none = await learner.post(quizUrl).type('form').send({ q1: 'b', _csrf: await tokenFor(learner, quizUrl) }).expect(409);
+      expect(none.text).to.contain('You have used all 2 attempts at this quiz.');
+      expect((await learner.get('/courses/quiz-course').expect(200)).text).to.contain('You completed this course on');
+
+      await learner.post(quizUrl).type('form').send({ q1: { $ne: 'x' }, _csrf: await tokenFor(learner, '/courses') }).expect(400);
+    });
+  });
+
+  describe('access', () => {
+    it('asks the access providers: a learner without a seat gets 403 with the reason', async () => {
+      const gate = definePlugin({
+        name: 'gate',
+        version: '1.0.0',
+        requires: [LearningAccess],
+        register(ctx) {
+          ctx.contribute(LearningAccess, {
+            async decide(user) {
+              return user.email === 'ana.ruiz@olive.example'
+                ? { allowed: false, reason: 'You are not enrolled in an edition of this course.', href: '/enrolment' }
+                : { allowed: true, editionId: '65f000000000000000000001' };
+            },
+          });
+          ctx.router.get('/', allow.public, (_req, res) => { res.send('ok'); });
+        },
+      });
+      const gated = await createTestApp({ plugins: [courses, gate], seed: true, label: 'gated' });
+      try {
+        const outsider = await signIn(gated.app, 'ana.ruiz@olive.example');
+        const outline = await outsider.get('/courses/conflict-analysis').expect(200);
+        expect(outline.text).to.contain('You are not enrolled in an edition of this course.');
+        const moduleId = /\/courses\/conflict-analysis\/modules\/([a-f0-9]{24})/.exec((await (await signIn(gated.app, 'learner@olive.example')).get('/courses/conflict-analysis')).text)![1];
+        await outsider.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(403);
+        // Progress is recorded in the edition the provider named.
+        const insider = await signIn(gated.app, 'learner@olive.example');
+        const page = (await insider.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(200)).text;
+        const doneUrl = /action="(\/courses\/conflict-analysis\/items\/[a-f0-9]{24}\/done)"/.exec(page)![1]!;
+        await insider.post(doneUrl).set('accept', 'application/json').set('x-csrf-token', await tokenFor(insider, '/courses')).expect(200);
+        const records = await gated.app.olive.connection.collection('courses_item_progress').find({}).toArray();
+        expect(records).to.have.length(1);
+        expect(records[0]!.editionId).to.equal('65f000000000000000000001');
+      } finally {
+        await gated.stop();
+      }
+    });
+
+    it('serves material only to people allowed to see the course, with Range support', async () => {
+      const learner = await signIn(t.app, 'learner@olive.example');
+      const outline = (await learner.get('/courses/conflict-analysis').expect(200)).text;
+      const moduleId = /\/courses\/conflict-analysis\/modules\/([a-f0-9]{24})/.exec(outline)![1];
+      const page = (await learner.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(200)).text;
+      const fileUrl = /href="(\/courses\/conflict-analysis\/items\/[a-f0-9]{24}\/file)"/.exec(page)![1]!;
+      const full = await learner.get(fileUrl).buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(200);
+      expect(full.headers['content-type']).to.equal('application/pdf');
+      expect(full.headers['accept-ranges']).to.equal('bytes');
+      const part = await learner.get(fileUrl).set('range', 'bytes=0-9').buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(206);
+      expect((part.body as Buffer).equals((full.body as Buffer).subarray(0, 10))).to.equal(true);
+      expect((part.body as Buffer).subarray(0, 5).toString()).to.equal('%PDF-');
+      await supertest(t.app).get(fileUrl).expect(303); // visitors are sent to sign in
+    });
+  });
+});

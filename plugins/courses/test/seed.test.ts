@@ -1,0 +1,250 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import mongoose from 'mongoose';
+import { pino } from 'pino';
+import { Users, type SeedContext, type SessionUser } from '../../../src/index.ts';
+import { createTestApp, type TestApp } from '../../../test/helpers/app.ts';
+import courses from '../index.ts';
+import type { CourseDoc } from '../models/course.model.ts';
+import type { ItemDoc } from '../models/item.model.ts';
+import type { ModuleDoc } from '../models/module.model.ts';
+import { seedCourses } from '../seed.ts';
+import { createCourseService } from '../services/courses.service.ts';
+import { createMaterialStore } from '../services/materials.service.ts';
+import { parseQuizText, quizToText } from '../services/quiz.service.ts';
+
+const FIXTURES = path.resolve('fixtures/courses');
+const sha256 = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
+
+describe('courses: demo programme (seed)', function () {
+  let t: TestApp;
+  const db = () => t.app.olive.connection.db!;
+  const Course = () => t.app.olive.connection.model<CourseDoc>('courses_course');
+  const Module = () => t.app.olive.connection.model<ModuleDoc>('courses_module');
+  const Item = () => t.app.olive.connection.model<ItemDoc>('courses_item');
+
+  async function course(slug: string) {
+    const c = await Course().findOne({ slug }).lean();
+    expect(c, `course ${slug}`).to.not.equal(null);
+    const modules = await Module().find({ courseId: c!._id }).sort({ position: 1 }).lean();
+    const items = await Item().find({ courseId: c!._id }).sort({ position: 1 }).lean();
+    return { course: c!, modules, itemsOf: (m: ModuleDoc) => items.filter((i) => i.moduleId.equals(m._id)), items };
+  }
+
+  /** Everything the seed writes, counted, with each course's last change: a second seed must not move any of it. */
+  async function snapshot() {
+    const count = (name: string) => db().collection(name).countDocuments({});
+    return {
+      courses: await count('courses_course'),
+      modules: await count('courses_module'),
+      items: await count('courses_item'),
+      files: await count('courses_material.files'),
+      chunks: await count('courses_material.chunks'),
+      updated: (await Course().find({}).sort({ slug: 1 }).lean()).map((c) => `${c.slug} ${c.status} ${c.updatedAt.toISOString()}`),
+    };
+  }
+
+  /** The parts of a seed context seedCourses uses, around a fixture of the test's own. */
+  const contextFor = (fixture: unknown, findByEmail: (email: string) => Promise<SessionUser | null>) => ({
+    connection: t.app.olive.connection,
+    logger: pino({ level: 'silent' }),
+    get: (ref: unknown) => {
+      if (ref !== Users) throw new Error('unexpected service');
+      return { findByEmail };
+    },
+    readFixture: async () => fixture,
+    fixturePath: (file: string) => path.join(FIXTURES, file),
+  }) as unknown as SeedContext;
+
+  before(async () => {
+    t = await createTestApp({ plugins: [courses], seed: true, label: 'courses_seed' });
+  });
+
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('creates the three demo courses with their status, languages, hours and trainer', async () => {
+    const trainer = await db().collection('host_users').findOne({ email: 'trainer@olive.example' });
+    const all = await Course().find({}).sort({ slug: 1 }).lean();
+    expect(all.map((c) => [c.slug, c.status])).to.deep.equal([
+      ['conflict-analysis', 'published'],
+      ['interest-based-negotiation', 'published'],
+      ['mediation-process-design', 'draft'],
+    ]);
+    for (const c of all) expect(c.trainerIds.map(String)).to.deep.equal([trainer!._id.toString()]);
+
+    const { course: ca } = await course('conflict-analysis');
+    expect(ca).to.include({ hours: 20, durationWeeks: 4 });
+    expect(ca.languages).to.deep.equal(['en', 'fr']);
+    expect(Object.fromEntries(Object.entries(ca.title))).to.deep.equal({ en: 'Conflict Analysis', fr: 'Analyse des conflits' });
+    expect(Object.keys(ca.summary)).to.have.members(['en', 'fr']);
+  });
+
+  it('gives Conflict Analysis six modules, each with a lesson and a quiz (pass mark 70, 3 attempts); module 1 has the reading list and a link', async () => {
+    const { modules, itemsOf } = await course('conflict-analysis');
+    expect(modules).to.have.length(6);
+    for (const m of modules) {
+      const items = itemsOf(m);
+      const lessons = items.filter((i) => i.type === 'lesson');
+      const quizzes = items.filter((i) => i.type === 'quiz');
+      expect(lessons.length, m.title).to.be.within(1, 2);
+      for (const lesson of lessons) expect(lesson.body.length, lesson.title).to.be.greaterThan(500);
+      expect(quizzes, m.title).to.have.length(1);
+      expect(quizzes[0]!.quiz).to.include({ passMark: 70, maxAttempts: 3, required: true });
+      expect(quizzes[0]!.quiz!.questions.length, m.title).to.be.within(3, 4);
+      // The quiz closes the module.
+      expect(items.at(-1)!.type).to.equal('quiz');
+    }
+    expect(itemsOf(modules[0]!).map((i) => i.type)).to.deep.equal(['lesson', 'file', 'link', 'quiz']);
+    expect(itemsOf(modules[0]!)[2]!.url).to.match(/^https:\/\//);
+  });
+
+  it('gives Interest-based Negotiation three modules with lessons, one quiz and the case study, and Mediation Process Design two modules of one lesson', async () => {
+    const ibn = await course('interest-based-negotiation');
+    expect(ibn.modules).to.have.length(3);
+    for (const m of ibn.modules) expect(ibn.itemsOf(m).filter((i) => i.type === 'lesson').length, m.title).to.be.at.least(1);
+    expect(ibn.items.filter((i) => i.type === 'quiz')).to.have.length(1);
+    expect(ibn.items.filter((i) => i.type === 'file').map((i) => i.file!.filename)).to.deep.equal(['negotiation-case-study.txt']);
+
+    const mpd = await course('mediation-process-design');
+    expect(mpd.modules).to.have.length(2);
+    for (const m of mpd.modules) expect(mpd.itemsOf(m).map((i) => i.type)).to.deep.equal(['lesson']);
+  });
+
+  it('stores quizzes parsed from the text format: mixed kinds, feedback on every question, and text that round-trips', async () => {
+    const quizzes = await Item().find({ type: 'quiz' }).lean();
+    expect(quizzes).to.have.length(7);
+    const kinds = new Set(quizzes.flatMap((q) => q.quiz!.questions.map((question) => question.kind)));
+    expect([...kinds]).to.have.members(['single', 'multiple', 'truefalse']);
+    for (const q of quizzes) {
+      for (const question of q.quiz!.questions) {
+        expect(question.feedback, `${q.title}: ${question.text}`).to.be.a('string').and.not.equal('');
+        expect(question.options.some((o) => o.correct), question.text).to.equal(true);
+      }
+      // What a trainer sees in the editor parses back to the same questions.
+      expect(parseQuizText(quizToText(q.quiz!.questions))).to.deep.equal(q.quiz!.questions);
+    }
+  });
+
+  it('stores the material files through the material store: sniffed type, sha256 of the fixture file, GridFS metadata and bytes', async () => {
+    const files = await Item().find({ type: 'file' }).sort({ title: 1 }).lean();
+    expect(files.map((i) => [i.file!.filename, i.file!.contentType])).to.deep.equal([
+      ['negotiation-case-study.txt', 'text/plain'],
+      ['conflict-analysis-reading-list.pdf', 'application/pdf'],
+    ]);
+    const bucket = new mongoose.mongo.GridFSBucket(db(), { bucketName: 'courses_material' });
+    for (const item of files) {
+      const file = item.file!;
+      const original = fs.readFileSync(path.join(FIXTURES, 'materials', file.filename));
+      expect(file).to.include({ size: original.length, sha256: sha256(original) });
+      const doc = await db().collection('courses_material.files').findOne({ _id: file.fileId });
+      expect(doc!.metadata).to.deep.equal({ contentType: file.contentType, filename: file.filename, size: original.length, sha256: sha256(original) });
+      const chunks: Buffer[] = [];
+      for await (const chunk of bucket.openDownloadStream(file.fileId)) chunks.push(chunk as Buffer);
+      expect(sha256(Buffer.concat(chunks))).to.equal(sha256(original));
+    }
+  });
+
+  it('changes nothing when run again', async () => {
+    const before = await snapshot();
+    expect(before).to.include({ courses: 3, modules: 11, files: 2 });
+    await t.app.olive.seedDemo();
+    expect(await snapshot()).to.deep.equal(before);
+  });
+
+  it('skips a course that exists without touching it, and adds back one that was deleted', async () => {
+    // A trainer has renamed Conflict Analysis and emptied its last module; the draft course was deleted.
+    const ca = await course('conflict-analysis');
+    await Course().updateOne({ _id: ca.course._id }, { $set: { 'title.en': 'Conflict Analysis (2027 edition)' } });
+    await Item().deleteMany({ moduleId: ca.modules.at(-1)!._id });
+    const mpd = await Course().findOne({ slug: 'mediation-process-design' }).lean();
+    await Item().deleteMany({ courseId: mpd!._id });
+    await Module().deleteMany({ courseId: mpd!._id });
+    await Course().deleteOne({ _id: mpd!._id });
+    const before = await snapshot();
+
+    await t.app.olive.seedDemo();
+
+    const after = await course('conflict-analysis');
+    expect((after.course.title as unknown as Record<string, string>).en).to.equal('Conflict Analysis (2027 edition)');
+    expect(after.items).to.have.length(ca.items.length - ca.itemsOf(ca.modules.at(-1)!).length);
+    const mpdAgain = await course('mediation-process-design');
+    expect(mpdAgain.course.status).to.equal('draft');
+    expect(mpdAgain.modules).to.have.length(2);
+    expect(await snapshot()).to.deep.include({ courses: before.courses + 1, modules: before.modules + 2, items: before.items + 2, files: before.files });
+  });
+
+  it('refuses an invalid fixture with every problem named, before writing anything', async () => {
+    const deps = {
+      courses: createCourseService({ Course: Course(), Module: Module(), Item: Item() }),
+      materials: createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024 }),
+    };
+    const failure = async (fixture: unknown) => {
+      try {
+        await seedCourses(contextFor(fixture, async () => null), deps);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error('expected the seed to refuse the fixture');
+    };
+    const before = await snapshot();
+    const base = { slug: 'new-course', languages: ['en'], title: { en: 'New' }, hours: 2, status: 'published', trainers: ['nobody@olive.example'] };
+
+    const shape = await failure({ courses: [{ ...base, languages: ['en', 'fr'], modules: [
+      { title: 'One', items: [
+        { type: 'quiz', title: 'Quiz', questions: ['? Which?', '- a', '- b'] },
+        { type: 'link', title: 'Link', url: 'ftp://example.org' },
+        { type: 'video', title: 'Video' },
+      ] },
+      { title: 'Two', items: [] },
+    ] }] });
+    expect(shape).to.match(/^courses: fixtures\/courses\/courses\.json is not valid:/);
+    expect(shape).to.include('missing: fr').and.include('courses[0].title.fr');
+    expect(shape).to.include('no correct option').and.include('courses[0].modules[0].items[0].questions');
+    expect(shape).to.include('https://').and.include('courses[0].modules[0].items[1].url');
+    expect(shape).to.include('"type": lesson, link, file or quiz');
+    expect(shape).to.include('cannot have a module without items').and.include('courses[0].modules[1].items');
+
+    const references = await failure({ courses: [{ ...base, modules: [{ title: 'One', items: [{ type: 'file', title: 'Notes', file: 'no-such-file.pdf' }] }] }] });
+    expect(references).to.include('trainer nobody@olive.example: no such account');
+    expect(references).to.include('material no-such-file.pdf: no such file');
+
+    expect(await snapshot()).to.deep.equal(before);
+  });
+
+  it('removes a half-built course when a step fails, so that the next seed builds it whole', async () => {
+    const trainer = await db().collection('host_users').findOne({ email: 'trainer@olive.example' });
+    const findTrainer = async (email: string): Promise<SessionUser> => ({ id: trainer!._id.toString(), email, name: 'Trainer', roles: ['trainer'] });
+    const fixture = { courses: [{
+      slug: 'half-built', languages: ['en'], title: { en: 'Half built' }, hours: 1, status: 'published', trainers: ['trainer@olive.example'],
+      modules: [
+        { title: 'One', items: [{ type: 'lesson', title: 'Lesson', body: 'Some text.' }] },
+        { title: 'Two', items: [{ type: 'file', title: 'Notes', file: 'negotiation-case-study.txt' }, { type: 'file', title: 'Reading', file: 'conflict-analysis-reading-list.pdf' }] },
+      ],
+    }] };
+    const courseService = createCourseService({ Course: Course(), Module: Module(), Item: Item() });
+    const before = await snapshot();
+
+    // A store that takes the case study (5 KB) but refuses the reading list (7 KB) as too large:
+    // by then the course, both modules, the lesson and a stored file exist.
+    const tight = { courses: courseService, materials: createMaterialStore(t.app.olive.connection, { maxBytes: 6000 }) };
+    let message = '';
+    try {
+      await seedCourses(contextFor(fixture, findTrainer), tight);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).to.equal('courses: the demo course “half-built” could not be added: conflict-analysis-reading-list.pdf is larger than the 5.9 KB limit.');
+    expect(await snapshot()).to.deep.equal(before);
+
+    const roomy = { courses: courseService, materials: createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024 }) };
+    await seedCourses(contextFor(fixture, findTrainer), roomy);
+    const built = await course('half-built');
+    expect(built.course.status).to.equal('published');
+    expect(built.items.map((i) => i.type)).to.deep.equal(['lesson', 'file', 'file']);
+    expect(await snapshot()).to.deep.include({ courses: before.courses + 1, modules: before.modules + 2, items: before.items + 3, files: before.files + 2 });
+  });
+});
