@@ -4,10 +4,12 @@
  */
 import { defineOliveConfig } from './src/index.ts';
 import announcements from './plugins/announcements/index.ts';
+import courses from './plugins/courses/index.ts';
 
 export default defineOliveConfig({
-  plugins: [announcements],
+  plugins: [courses, announcements],
   pluginConfig: {
     announcements: { pageSize: 20, panelSize: 3 },
+    courses: { maxUploadMb: 100 },
   },
 });

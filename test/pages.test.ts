@@ -109,3 +109,19 @@ describe('metrics token', () => {
     }
   });
 });
+
+describe('flash messages', () => {
+  it('survive a stray request to a missing page (such as the browser\u2019s favicon) before the real page', async () => {
+    const t = await createTestApp({ plugins: [announcements], seed: true, label: 'flash' });
+    try {
+      const staff = await signIn(t.app, 'staff@olive.example');
+      const token = await tokenFor(staff, '/announcements/new');
+      await staff.post('/announcements').type('form').send({ title: 'Flash test', body: 'Body', audience: 'staff', _csrf: token }).expect(303);
+      await staff.get('/no-such-image.png').expect(404);
+      await staff.get('/favicon.ico').expect(301).expect('location', '/static/favicon.svg');
+      expect((await staff.get('/announcements').expect(200)).text).to.contain('The announcement is published.');
+    } finally {
+      await t.stop();
+    }
+  });
+});

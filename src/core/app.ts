@@ -25,7 +25,7 @@ import { mountPageRoutes } from './pages.routes.ts';
 import type { NavEntry, PluginDefinition } from './plugin.ts';
 import { createPolicyRouter } from './router.ts';
 import { createCsrf, securityHeaders } from './security.ts';
-import { createSessions } from './sessions.ts';
+import { createSessions, saveBeforeRedirect } from './sessions.ts';
 import { createViewResolver, layoutMiddleware } from './views.ts';
 import { seedHost } from './seed.ts';
 
@@ -75,6 +75,13 @@ export interface OliveRuntime {
 }
 
 export type OliveApp = Express & { olive: OliveRuntime };
+
+/** File sizes as people read them, for every view: "512 bytes", "7 KB", "4.2 MB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
 
 const ms = (since: bigint) => Math.round(Number(process.hrtime.bigint() - since) / 1e5) / 10;
 
@@ -145,7 +152,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     // Defaults so that even an error page rendered before the request's own locals exist has them.
     Object.assign(app.locals, {
       t: i18n.getFixedT('en'), lang: 'en', dir: 'ltr', languages: {}, nav: [], user: undefined,
-      takeFlash: () => [], csrfToken: () => '', currentPath: '/', appVersion: VERSION,
+      takeFlash: () => [], csrfToken: () => '', currentPath: '/', appVersion: VERSION, formatBytes,
     });
 
     app.use(metrics.middleware);
@@ -165,6 +172,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     });
     app.use(securityHeaders(config));
     app.use(compression());
+    // Browsers ask for /favicon.ico on every page; answer from the stylesheet's folder, before sessions.
+    app.get('/favicon.ico', (_req, res) => { res.redirect(301, '/static/favicon.svg'); });
     app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: config.production ? '1d' : 0, index: false }));
 
     // Probes come before sessions: they must answer cheaply and whatever the session store does.
@@ -184,6 +193,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     app.use(express.urlencoded({ extended: true, limit: '200kb', parameterLimit: 1000 }));
     app.use(express.json({ limit: '200kb' }));
     app.use(sessions.middleware);
+    app.use(saveBeforeRedirect);
     app.use(passport.initialize());
     app.use(passport.session());
     app.use(flashMiddleware);

@@ -70,12 +70,15 @@ export function errorHandler(logger: Logger) {
       res.json({ error: { code, message, ...(details === undefined ? {} : { details }) } });
       return;
     }
-    res.render('errors/error', { status, code, message, title: `${status}` }, (renderErr: Error | null, html?: string) => {
+    // An error page never takes the queued flash messages: a stray request (the browser's favicon,
+    // a missing image) must not swallow the "Saved." meant for the page being loaded.
+    const locals = { status, code, message, title: `${status}`, takeFlash: () => [] };
+    res.render('errors/error', locals, (renderErr: Error | null, html?: string) => {
       // A broken template or unreachable session must still give the person a page, even a plain one.
       if (renderErr) {
         logger.error({ err: renderErr }, 'error page failed to render');
         res.type('text/plain').send(`${status} – ${message}`);
-      } else res.render('layout', { title: String(status), body: html });
+      } else res.render('layout', { ...locals, body: html });
     });
   };
 }

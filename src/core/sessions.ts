@@ -1,5 +1,6 @@
 import MongoStore from 'connect-mongo';
 import session from 'express-session';
+import type { NextFunction, Request, Response } from 'express';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
 import type { HostConfig } from './config.ts';
@@ -43,4 +44,18 @@ export function createSessions(connection: Connection, config: HostConfig, logge
   const timer = setInterval(removeExpired, 10 * 60 * 1000);
   timer.unref();
   return { middleware, removeExpired, stop: () => clearInterval(timer) };
+}
+
+/**
+ * express-session saves a changed session as the response ends, but a redirect's headers can reach
+ * the browser first; the browser's next request then reads the session without what this request
+ * stored (a flash message, the newly signed-in user). So every redirect waits for the save.
+ */
+export function saveBeforeRedirect(req: Request, res: Response, next: NextFunction) {
+  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
+  res.redirect = ((...args: unknown[]) => {
+    if (!req.session) return redirect(...args);
+    req.session.save((err) => (err ? next(err) : redirect(...args)));
+  }) as Response['redirect'];
+  next();
 }

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { allow, fieldErrors, forbidden, HttpError, parseInput, Users, type PluginContext } from '../../../src/index.ts';
 import type { CourseSummary } from '../contract.ts';
-import type { ItemDoc } from '../models/item.model.ts';
+import type { ItemDoc, StoredFile } from '../models/item.model.ts';
 import { canEdit, localized, type CourseInput, type CourseService } from '../services/courses.service.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import { parseQuizText, quizToText } from '../services/quiz.service.ts';
@@ -265,7 +265,14 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     const course = await editable(req);
     const moduleId = String(req.params.moduleId);
     await courses.findModule(course.id, moduleId);
-    const { files } = await materials.receive(req);
+    let files: StoredFile[];
+    try {
+      ({ files } = await materials.receive(req));
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      res.status(err.status);
+      return renderModuleEditor(req, res, course, moduleId, { errors: { upload: err.message } });
+    }
     try {
       for (const file of files) await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file });
     } catch (err) {
@@ -325,7 +332,14 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     const course = await editable(req);
     const item = await courses.findItem(course.id, String(req.params.itemId));
     if (item.type !== 'file' || !item.file) throw new HttpError(400, 'NOT_A_FILE', 'Only file items can have their file replaced.');
-    const { files } = await materials.receive(req);
+    let files: StoredFile[];
+    try {
+      ({ files } = await materials.receive(req));
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      res.status(err.status);
+      return renderItemEditor(req, res, course, item, { errors: { upload: err.message } });
+    }
     const [file, ...extra] = files;
     if (!file || extra.length) {
       await Promise.all(files.map((f) => materials.remove(f.fileId)));
