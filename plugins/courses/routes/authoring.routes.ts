@@ -320,6 +320,13 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
   });
 
+  // Deleting removes the material file for good, so it takes a second, deliberate step.
+  ctx.router.get('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {
+    const course = await editable(req);
+    const item = await courses.findItem(course.id, String(req.params.itemId));
+    res.render('courses/confirm-delete', { title: item.title, course, courseTitle: localized(course.title, req.language, course.languages), item });
+  });
+
   ctx.router.post('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {
     const course = await editable(req);
     const item = await courses.deleteItem(course.id, String(req.params.itemId));

@@ -117,6 +117,21 @@ describe('courses plugin', () => {
       expect(order[0]).to.be.lessThan(order[2]!);
       expect(order[2]).to.be.lessThan(order[1]!);
     });
+    it('deletes an item only after a confirmation step, removing its file with it', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      const db = t.app.olive.connection;
+      const pdfItem = await db.collection('courses_item').findOne({ type: 'file', 'file.filename': 'negotiation-case-study.txt' });
+      const modulePage = (await trainer.get(`/courses/manage/interest-based-negotiation/modules/${pdfItem!.moduleId}`).expect(200)).text;
+      const deleteUrl = `/courses/manage/interest-based-negotiation/items/${pdfItem!._id}/delete`;
+      expect(modulePage).to.contain(`href="${deleteUrl}"`); // a link to the confirmation, not a one-click form
+      const confirm = (await trainer.get(deleteUrl).expect(200)).text;
+      expect(confirm).to.contain('The file is removed from the course for good');
+      expect(await db.collection('courses_item').countDocuments({ _id: pdfItem!._id })).to.equal(1);
+      await form(trainer, deleteUrl, {}, 303, deleteUrl);
+      expect(await db.collection('courses_item').countDocuments({ _id: pdfItem!._id })).to.equal(0);
+      expect(await db.collection('courses_material.files').countDocuments({ _id: pdfItem!.file.fileId })).to.equal(0);
+      expect(await db.collection('courses_material.chunks').countDocuments({ files_id: pdfItem!.file.fileId })).to.equal(0);
+    });
   });
 
   describe('progress', () => {
