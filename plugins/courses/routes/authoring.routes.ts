@@ -146,6 +146,18 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     }
   }
 
+  /** Receives uploaded files; a refused upload shows the form again with the reason (nothing kept). */
+  async function receiveOr(req: Request, res: Response, showForm: (errors: Record<string, string>) => Promise<void>): Promise<StoredFile[] | null> {
+    try {
+      return (await materials.receive(req)).files;
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      res.status(err.status);
+      await showForm({ upload: err.message });
+      return null;
+    }
+  }
+
   ctx.router.get('/manage', authors, (req, res) => renderList(req, res));
 
   ctx.router.post('/manage', authors, async (req, res) => {
@@ -265,14 +277,8 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     const course = await editable(req);
     const moduleId = String(req.params.moduleId);
     await courses.findModule(course.id, moduleId);
-    let files: StoredFile[];
-    try {
-      ({ files } = await materials.receive(req));
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.status >= 500) throw err;
-      res.status(err.status);
-      return renderModuleEditor(req, res, course, moduleId, { errors: { upload: err.message } });
-    }
+    const files = await receiveOr(req, res, (errors) => renderModuleEditor(req, res, course, moduleId, { errors }));
+    if (!files) return;
     try {
       for (const file of files) await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file });
     } catch (err) {
@@ -339,14 +345,8 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     const course = await editable(req);
     const item = await courses.findItem(course.id, String(req.params.itemId));
     if (item.type !== 'file' || !item.file) throw new HttpError(400, 'NOT_A_FILE', 'Only file items can have their file replaced.');
-    let files: StoredFile[];
-    try {
-      ({ files } = await materials.receive(req));
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.status >= 500) throw err;
-      res.status(err.status);
-      return renderItemEditor(req, res, course, item, { errors: { upload: err.message } });
-    }
+    const files = await receiveOr(req, res, (errors) => renderItemEditor(req, res, course, item, { errors }));
+    if (!files) return;
     const [file, ...extra] = files;
     if (!file || extra.length) {
       await Promise.all(files.map((f) => materials.remove(f.fileId)));
