@@ -4,6 +4,7 @@ import { definePlugin, allow } from '../../../src/index.ts';
 import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { CourseCompleted, LearningAccess, ModuleCompleted, type CourseCompletedEvent, type ModuleCompletedEvent } from '../contract.ts';
 import courses from '../index.ts';
+import { minimalPdf, windowsProgram } from './samples.ts';
 
 /** Records the completion events, the way another plugin (certificates) would see them. */
 function eventRecorder() {
@@ -132,6 +133,28 @@ describe('courses plugin', () => {
       expect(await db.collection('courses_material.files').countDocuments({ _id: pdfItem!.file.fileId })).to.equal(0);
       expect(await db.collection('courses_material.chunks').countDocuments({ files_id: pdfItem!.file.fileId })).to.equal(0);
     });
+    it('replaces a material file: the new one is served, the old one is gone; a refused one keeps the old', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      const db = t.app.olive.connection;
+      const item = await db.collection('courses_item').findOne({ type: 'file', 'file.filename': 'conflict-analysis-reading-list.pdf' });
+      const editUrl = `/courses/manage/conflict-analysis/items/${item!._id}`;
+      const token = await tokenFor(trainer, editUrl);
+      const refused = await trainer.post(`${editUrl}/replace?_csrf=${encodeURIComponent(token)}`).attach('files', windowsProgram(), 'reading-list.pdf').expect(415);
+      expect(refused.text).to.contain('reading-list.pdf is not an allowed type');
+      expect(await db.collection('courses_material.files').countDocuments({ _id: item!.file.fileId })).to.equal(1);
+
+      const replacement = minimalPdf('Reading list, second edition');
+      await trainer.post(`${editUrl}/replace?_csrf=${encodeURIComponent(token)}`).attach('files', replacement, 'reading-list-2.pdf').expect(303);
+      const after = await db.collection('courses_item').findOne({ _id: item!._id });
+      expect(after!.file.filename).to.equal('reading-list-2.pdf');
+      expect(await db.collection('courses_material.files').countDocuments({ _id: item!.file.fileId })).to.equal(0);
+      expect(await db.collection('courses_material.chunks').countDocuments({ files_id: item!.file.fileId })).to.equal(0);
+      const learner = await signIn(t.app, 'learner@olive.example');
+      const served = await learner.get(`/courses/conflict-analysis/items/${item!._id}/file`).buffer(true)
+        .parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(200);
+      expect((served.body as Buffer).equals(replacement)).to.equal(true);
+    });
+
   });
 
   describe('progress', () => {
