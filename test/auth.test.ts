@@ -149,6 +149,7 @@ describe('accounts, sign-in and guards', () => {
 
   it('lets people change their password, checking the current one', async () => {
     const agent = await signIn(t.app, 'joseph.mwangi@olive.example');
+    const otherDevice = await signIn(t.app, 'joseph.mwangi@olive.example');
     let token = await tokenFor(agent, '/account');
     const wrong = await agent.post('/account/password').type('form').send({ current: 'nope-nope-nope', password: 'new-passphrase-1', confirm: 'new-passphrase-1', _csrf: token }).expect(400);
     expect(wrong.text).to.contain('The current password is not right.');
@@ -157,6 +158,9 @@ describe('accounts, sign-in and guards', () => {
     expect(mismatch.text).to.contain('The two new passwords differ.');
     token = await tokenFor(agent, '/account');
     await agent.post('/account/password').type('form').send({ current: DEMO_PASSWORD, password: 'new-passphrase-1', confirm: 'new-passphrase-1', _csrf: token }).expect(303);
+    // This session goes on; the one on the other device is ended.
+    expect((await agent.get('/account').expect(200)).text).to.contain('you are signed out everywhere else');
+    await otherDevice.get('/account').expect(303);
     await signIn(t.app, 'joseph.mwangi@olive.example', 'new-passphrase-1');
     let failed = false;
     try { await signIn(t.app, 'joseph.mwangi@olive.example'); } catch { failed = true; }

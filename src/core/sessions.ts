@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { HostConfig } from './config.ts';
 
 export const SESSION_COOKIE = 'olive.sid';
-const COLLECTION = 'host_sessions';
+export const SESSIONS_COLLECTION = 'host_sessions';
 
 /**
  * Sessions in MongoDB, shared by every app instance. connect-mongo's own expiry relies on a TTL
@@ -18,7 +18,7 @@ export function createSessions(connection: Connection, config: HostConfig, logge
   const store = MongoStore.create({
     client: connection.getClient(),
     dbName: connection.db!.databaseName,
-    collectionName: COLLECTION,
+    collectionName: SESSIONS_COLLECTION,
     autoRemove: 'disabled',
     stringify: false,
     ttl: maxAgeMs / 1000,
@@ -35,7 +35,7 @@ export function createSessions(connection: Connection, config: HostConfig, logge
 
   const removeExpired = async () => {
     try {
-      const { deletedCount } = await connection.collection(COLLECTION).deleteMany({ expires: { $lt: new Date() } });
+      const { deletedCount } = await connection.collection(SESSIONS_COLLECTION).deleteMany({ expires: { $lt: new Date() } });
       if (deletedCount) logger.debug({ deletedCount }, 'removed expired sessions');
     } catch (err) {
       logger.warn({ err }, 'could not remove expired sessions (will retry)');

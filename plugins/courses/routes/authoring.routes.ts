@@ -67,6 +67,9 @@ const quizSchema = z.object({
 });
 const fileItemSchema = z.object(itemBase);
 
+/** A form shown again keeps what was sent; an unticked box sends nothing, which means "off". */
+const formValues = (body: Record<string, unknown> | undefined) => ({ ...body, required: body?.required ?? false });
+
 type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: string };
 
 /** Reads an item's fields for its type; quiz text errors are reported per line in `questions`. */
@@ -105,15 +108,20 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
   const languageNames = (req: Request) => Object.fromEntries(COURSE_LANGUAGES.map((l) => [l, req.t(`courses:languages.${l}`)]));
 
   async function renderCourseEditor(req: Request, res: Response, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
-    const [modules, trainers] = await Promise.all([
+    const users = ctx.get(Users);
+    const [modules, listed, current] = await Promise.all([
       courses.outline(course.id),
-      ctx.get(Users).list({ role: 'trainer', pageSize: 200 }),
+      users.list({ role: 'trainer', pageSize: 200 }),
+      Promise.all(course.trainerIds.map((id) => users.findById(id))),
     ]);
+    // The course's own trainers are always offered, even beyond the first 200 listed.
+    const trainers = [...listed.users];
+    for (const person of current) if (person && !trainers.some((t) => t.id === person.id)) trainers.push({ ...person, createdAt: new Date(0) });
     res.render('courses/manage-course', {
       title: localized(course.title, req.language, course.languages),
       course,
       modules,
-      trainers: trainers.users,
+      trainers,
       languages: COURSE_LANGUAGES,
       languageNames: languageNames(req),
       values: form.values ?? { ...course, ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])), ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])) },
@@ -195,9 +203,11 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
   // Assigning trainers is programme staff's decision, not the trainers' own.
   ctx.router.post('/manage/:slug/trainers', staff, async (req, res) => {
     const course = await editable(req);
-    const ids = asArray(req.body?.trainerIds).map(String);
-    const known = new Set((await ctx.get(Users).list({ role: 'trainer', pageSize: 200 })).users.map((u) => u.id));
-    if (ids.some((id) => !known.has(id))) throw new HttpError(400, 'UNKNOWN_TRAINER', 'Only people with the trainer role can be assigned.');
+    const ids = [...new Set(asArray(req.body?.trainerIds).map(String))];
+    for (const id of ids) {
+      const person = await ctx.get(Users).findById(id);
+      if (!person?.roles.includes('trainer')) throw new HttpError(400, 'UNKNOWN_TRAINER', 'Only people with the trainer role can be assigned.');
+    }
     await courses.setTrainers(course.id, ids);
     req.flash('success', req.t('courses:manage.trainersSaved'));
     res.redirect(303, base(course));
@@ -269,7 +279,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
       await courses.addItem(course.id, moduleId, parseItem(type.data, req.body));
       req.flash('success', req.t('courses:manage.itemAdded'));
       res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
-    }, (errors) => renderModuleEditor(req, res, course, moduleId, { values: req.body, errors, type: type.data }));
+    }, (errors) => renderModuleEditor(req, res, course, moduleId, { values: formValues(req.body), errors, type: type.data }));
   });
 
   // Several files at once, one item each. The CSRF token is in the form's action URL (multipart).
@@ -279,10 +289,13 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     await courses.findModule(course.id, moduleId);
     const files = await receiveOr(req, res, (errors) => renderModuleEditor(req, res, course, moduleId, { errors }));
     if (!files) return;
+    const created: string[] = [];
     try {
-      for (const file of files) await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file });
+      for (const file of files) created.push((await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file }))._id.toString());
     } catch (err) {
-      // The database failed between storing the files and listing them: leave no unlisted files.
+      // Listing the files failed part-way: undo the whole upload, items and files, so that no
+      // item points at a removed file and no file is left unlisted.
+      await Promise.all(created.map((id) => courses.deleteItem(course.id, id).catch(() => undefined)));
       await Promise.all(files.map((f) => materials.remove(f.fileId)));
       throw err;
     }
@@ -316,7 +329,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
       await courses.updateItem(course.id, item._id.toString(), changes);
       req.flash('success', req.t('courses:manage.saved'));
       res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
-    }, (errors) => renderItemEditor(req, res, course, item, { values: req.body, errors }));
+    }, (errors) => renderItemEditor(req, res, course, item, { values: formValues(req.body), errors }));
   });
 
   ctx.router.post('/manage/:slug/items/:itemId/move', authors, async (req, res) => {

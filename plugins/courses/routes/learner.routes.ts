@@ -57,6 +57,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     let done = new Set<string>();
     let summary = null;
     if (access.mode === 'learner') {
+      await progress.reconcile(req.user!.id, course.id, access.editionId);
       [done, summary] = await Promise.all([
         progress.completedItemIds(req.user!.id, course.id, access.editionId),
         progress.progressOf(req.user!.id, course.id, access.editionId),

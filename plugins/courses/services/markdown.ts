@@ -13,7 +13,7 @@ export function renderMarkdown(source: string): string {
   return sanitizeHtml(html, {
     allowedTags: ['h2', 'h3', 'h4', 'p', 'br', 'hr', 'strong', 'em', 'del', 'code', 'pre', 'blockquote',
       'ul', 'ol', 'li', 'a', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'img'],
-    allowedAttributes: { a: ['href', 'title'], img: ['src', 'alt', 'title'], th: ['align'], td: ['align'] },
+    allowedAttributes: { a: ['href', 'title', 'rel', 'target'], img: ['src', 'alt', 'title'], th: ['align'], td: ['align'] },
     allowedSchemes: ['http', 'https', 'mailto'],
     // Images only from this site (course material): the page's CSP would block others anyway.
     allowedSchemesByTag: { img: [] },
@@ -21,9 +21,14 @@ export function renderMarkdown(source: string): string {
     transformTags: {
       // Headings start at h2: the page's h1 is the item title.
       h1: 'h2',
+      // Built from href and title only: trainers cannot set rel or target themselves.
       a: (tagName, attribs) => ({
         tagName,
-        attribs: /^https?:/i.test(attribs.href ?? '') ? { ...attribs, rel: 'noopener noreferrer', target: '_blank' } : attribs,
+        attribs: {
+          ...(attribs.href ? { href: attribs.href } : {}),
+          ...(attribs.title ? { title: attribs.title } : {}),
+          ...(/^https?:/i.test(attribs.href ?? '') ? { rel: 'noopener noreferrer', target: '_blank' } : {}),
+        },
       }),
     },
   });

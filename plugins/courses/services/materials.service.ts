@@ -566,11 +566,16 @@ export function sanitizeFilename(name: string): string {
     .trim()
     .replace(/^[.\s]+/u, '')
     .replace(/[.\s]+$/u, '');
-  const chars = Array.from(clean);
-  if (chars.length > MAX_FILENAME_LENGTH) {
+  // The limit counts UTF-16 units (what the item title's maxlength counts), cutting only between
+  // whole characters, so a name of emoji cannot pass here and then fail as an item title.
+  if (clean.length > MAX_FILENAME_LENGTH) {
     const ext = /\.[^.\s]{1,20}$/u.exec(clean)?.[0] ?? '';
-    const extLength = Array.from(ext).length;
-    clean = chars.slice(0, MAX_FILENAME_LENGTH - extLength).join('').trimEnd() + ext;
+    let stem = '';
+    for (const char of Array.from(clean.slice(0, clean.length - ext.length))) {
+      if (stem.length + char.length + ext.length > MAX_FILENAME_LENGTH) break;
+      stem += char;
+    }
+    clean = stem.trimEnd() + ext;
   }
   return clean || 'file';
 }

@@ -24,6 +24,16 @@ type Emit = {
   (event: typeof CourseCompleted, payload: CourseCompletedEvent): Promise<void>;
 };
 
+/**
+ * The modules a course's completion depends on: its required modules that have content; for a
+ * course whose modules are all optional, every module with content. Empty modules never block.
+ */
+function countedModules<M extends { _id: { toString(): string }; required: boolean }>(modules: M[], items: { moduleId: { toString(): string } }[]): M[] {
+  const withContent = modules.filter((m) => items.some((i) => i.moduleId.toString() === m._id.toString()));
+  const required = withContent.filter((m) => m.required);
+  return required.length ? required : withContent;
+}
+
 /** Inserts an insert-once record; true if this call created it, false if it already existed. */
 async function insertOnce<T>(model: Model<T>, doc: T): Promise<boolean> {
   try {
@@ -74,17 +84,43 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
   }
 
   async function checkCourse(learnerId: string, courseId: string, editionId: string): Promise<void> {
-    const [modules, done] = await Promise.all([
+    const [modules, items, done] = await Promise.all([
       Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
+      Item.find({ courseId }, { moduleId: 1 }).lean(),
       ModuleProgress.find({ learnerId, editionId, courseId }, { moduleId: 1 }).lean(),
     ]);
     const doneIds = new Set(done.map((d) => d.moduleId));
-    const required = modules.filter((m) => m.required);
-    if (!required.length || !required.every((m) => doneIds.has(m._id.toString()))) return;
+    const counted = countedModules(modules, items);
+    if (!counted.length || !counted.every((m) => doneIds.has(m._id.toString()))) return;
     const completedAt = new Date();
     if (await insertOnce(CourseCompletion, { _id: progressKey(learnerId, editionId, courseId), learnerId, courseId, editionId, completedAt })) {
       await emit(CourseCompleted, { learnerId, courseId, editionId, completedAt });
     }
+  }
+
+  /**
+   * Re-runs the checks for this learner: a module whose items are all done but which has no
+   * record (an item was deleted, a write was cut short), and the course. Cheap when nothing is
+   * missing; called when the learner opens the course outline, so nobody stays stuck.
+   */
+  async function reconcile(learnerId: string, courseId: string, editionId: string): Promise<void> {
+    const [modules, items, itemsDone, modulesDone, completion] = await Promise.all([
+      Module.find({ courseId }, { _id: 1 }).lean(),
+      Item.find({ courseId }, { moduleId: 1 }).lean(),
+      ItemProgress.find({ learnerId, courseId, editionId }, { itemId: 1 }).lean(),
+      ModuleProgress.find({ learnerId, courseId, editionId }, { moduleId: 1 }).lean(),
+      CourseCompletion.exists({ _id: progressKey(learnerId, editionId, courseId) }),
+    ]);
+    const doneItems = new Set(itemsDone.map((d) => d.itemId));
+    const doneModules = new Set(modulesDone.map((d) => d.moduleId));
+    for (const m of modules) {
+      const id = m._id.toString();
+      const own = items.filter((i) => i.moduleId.toString() === id);
+      if (!doneModules.has(id) && own.length && own.every((i) => doneItems.has(i._id.toString()))) {
+        await checkModule(learnerId, courseId, editionId, id);
+      }
+    }
+    if (!completion) await checkCourse(learnerId, courseId, editionId);
   }
 
   /** Ids of the items this learner has completed in this course and edition. */
@@ -102,7 +138,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
         ItemProgress.find({ learnerId, courseId, editionId }).sort({ completedAt: -1 }).limit(1).lean(),
       ]);
       const completed = new Set(done.map((d) => d.moduleId));
-      const required = modules.filter((m) => m.required);
+      const required = countedModules(modules, await Item.find({ courseId }, { moduleId: 1 }).lean());
       const requiredCompleted = required.filter((m) => completed.has(m._id.toString())).length;
       return {
         courseId,
@@ -117,7 +153,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     },
   };
 
-  return { ...service, completeItem, completedItemIds, checkModule };
+  return { ...service, completeItem, completedItemIds, checkModule, reconcile };
 }
 
 export type ProgressRecorder = ReturnType<typeof createProgressService>;

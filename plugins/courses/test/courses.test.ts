@@ -294,4 +294,71 @@ describe('courses plugin', () => {
       await supertest(t.app).get(fileUrl).expect(303); // visitors are sent to sign in
     });
   });
+
+  describe('fixes from review', () => {
+    it('stores files whose names are long runs of emoji (title limit counted the same way)', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await buildCourse(trainer, 'emoji-course', 1);
+      const editor = (await trainer.get('/courses/manage/emoji-course').expect(200)).text;
+      const moduleId = /\/courses\/manage\/emoji-course\/modules\/([a-f0-9]{24})"/.exec(editor)![1];
+      const url = `/courses/manage/emoji-course/modules/${moduleId}/uploads`;
+      const token = await tokenFor(trainer, `/courses/manage/emoji-course/modules/${moduleId}`);
+      await trainer.post(`${url}?_csrf=${encodeURIComponent(token)}`)
+        .attach('files', minimalPdf('good'), 'good.pdf')
+        .attach('files', minimalPdf('emoji'), `${'😀'.repeat(150)}.pdf`)
+        .expect(303);
+      const items = await t.app.olive.connection.collection('courses_item').find({ moduleId: new (await import('mongoose')).default.Types.ObjectId(moduleId), type: 'file' }).toArray();
+      expect(items).to.have.length(2);
+      const long = items.find((i) => i.title !== 'good.pdf')!;
+      expect(long.title.length).to.be.at.most(200);
+      expect(long.title.endsWith('.pdf')).to.equal(true);
+    });
+
+    it('heals progress when a trainer deletes the one item a learner had not done', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await form(trainer, '/courses/manage', { slug: 'healing-course', languages: 'en', title_en: 'Healing', hours: '1' }, 303);
+      const moduleUrl = (await form(trainer, '/courses/manage/healing-course/modules', { title: 'Only', required: 'on' }, 303)).headers.location as string;
+      await form(trainer, `${moduleUrl}/items`, { type: 'lesson', title: 'First lesson', body: 'One.' }, 303);
+      await form(trainer, `${moduleUrl}/items`, { type: 'lesson', title: 'Second lesson', body: 'Two.' }, 303);
+      await form(trainer, '/courses/manage/healing-course/status', { status: 'published' }, 303);
+      const learner = await signIn(t.app, 'learner@olive.example');
+      const [first, second] = await itemIds(learner, 'healing-course');
+      await learner.post(`/courses/healing-course/items/${first!.itemId}/done`).type('form').send({ _csrf: await tokenFor(learner, '/courses') }).expect(303);
+      expect((await learner.get('/courses/healing-course').expect(200)).text).to.contain('0 of 1 required modules done');
+      await form(trainer, `/courses/manage/healing-course/items/${second!.itemId}/delete`, {}, 303);
+      const outline = (await learner.get('/courses/healing-course').expect(200)).text;
+      expect(outline).to.contain('You completed this course on');
+      expect(outline).to.contain('1 of 1 required modules done');
+    });
+
+    it('completes a course whose modules are all optional once they are done', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      await form(trainer, '/courses/manage', { slug: 'optional-course', languages: 'en', title_en: 'Optional', hours: '1' }, 303);
+      const moduleUrl = (await form(trainer, '/courses/manage/optional-course/modules', { title: 'Extra reading' }, 303)).headers.location as string;
+      await form(trainer, `${moduleUrl}/items`, { type: 'lesson', title: 'Read me', body: 'Text.' }, 303);
+      await form(trainer, '/courses/manage/optional-course/status', { status: 'published' }, 303);
+      const learner = await signIn(t.app, 'learner@olive.example');
+      const [item] = await itemIds(learner, 'optional-course');
+      await learner.post(`/courses/optional-course/items/${item!.itemId}/done`).type('form').send({ _csrf: await tokenFor(learner, '/courses') }).expect(303);
+      expect((await learner.get('/courses/optional-course').expect(200)).text).to.contain('You completed this course on');
+    });
+
+    it('keeps an unticked "required" box unticked when a quiz form comes back with errors', async () => {
+      const trainer = await signIn(t.app, 'trainer@olive.example');
+      const editor = (await trainer.get('/courses/manage/healing-course').expect(200)).text;
+      const moduleId = /\/courses\/manage\/healing-course\/modules\/([a-f0-9]{24})"/.exec(editor)![1];
+      const page = `/courses/manage/healing-course/modules/${moduleId}`;
+      const res = await form(trainer, `${page}/items`, { type: 'quiz', title: 'Optional quiz', questions: '? Q\n+ yes\n- no', passMark: '150', maxAttempts: '1' }, 400, page);
+      expect(res.text).to.contain('Between 0 and 100.');
+      const box = /<input type="checkbox" name="required"[^>]*>/.exec(res.text.slice(res.text.indexOf('name="passMark"')))![0];
+      expect(box).to.not.contain('checked');
+    });
+
+    it('opens external links in lessons in a new tab, safely', async () => {
+      const { renderMarkdown } = await import('../services/markdown.ts');
+      expect(renderMarkdown('[UN](https://un.org) and [page](/courses)')).to.equal(
+        '<p><a href="https://un.org" rel="noopener noreferrer" target="_blank">UN</a> and <a href="/courses">page</a></p>\n');
+      expect(renderMarkdown('<a href="https://x.org" target="_top" rel="opener" onclick="x()">x</a>')).to.not.match(/_top|opener"|onclick/);
+    });
+  });
 });

@@ -12,6 +12,7 @@ import { loginRateLimit } from '../security.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, verifyPassword } from './password.ts';
 import { safeReturnTo } from './return-to.ts';
 import type { UserModels } from './users.ts';
+import { SESSIONS_COLLECTION } from '../sessions.ts';
 
 export interface AuthDeps {
   passport: PassportStatic;
@@ -104,7 +105,12 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     })
     .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'The two new passwords differ.' });
 
-  router.post('/account/password', allow.signedIn, async (req, res) => {
+  // Guessing the current password from a borrowed session is as limited as guessing at sign-in.
+  const passwordLimiter = loginRateLimit(deps.loginRateLimit, (req) => {
+    throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
+  });
+
+  router.post('/account/password', allow.signedIn, passwordLimiter, async (req, res) => {
     const user = req.user!;
     const credential = await models.Credential.findById(user.id).lean();
     let errors: Record<string, string> | null = null;
@@ -123,6 +129,10 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
       res.status(400);
       return res.render('auth/account', { title: req.t('account.title'), hasPassword: !!credential, errors });
     }
+    // A new password ends every other session of this person (a shared computer, a stolen
+    // cookie), and this one continues under a new id.
+    await models.User.db.collection(SESSIONS_COLLECTION).deleteMany({ 'session.passport.user': user.id, _id: { $ne: req.sessionID } } as never);
+    await new Promise<void>((resolve, reject) => req.logIn(user, (err) => (err ? reject(err) : resolve())));
     req.flash('success', req.t('account.passwordChanged'));
     res.redirect(303, '/account');
   });

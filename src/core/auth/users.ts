@@ -132,13 +132,13 @@ export function createUsersService(models: UserModels, events: EventBus): UsersS
       const pageSize = Math.min(Math.max(query.pageSize ?? 50, 1), 200);
       const page = Math.max(query.page ?? 1, 1);
       const filter: Record<string, unknown> = {};
-      if (query.role) filter.roles = query.role;
+      if (query.role) filter.roles = String(query.role);
       if (query.search) {
         // sanitizeFilter is on: operators we mean must be marked trusted.
         const pattern = new RegExp(escapeRegex(query.search.trim()), 'i');
         filter.$or = [{ email: mongoose.trusted({ $regex: pattern }) }, { name: mongoose.trusted({ $regex: pattern }) }];
       }
-      const q = query.search ? mongoose.trusted(filter) : filter;
+      const q = filter;
       const [docs, total] = await Promise.all([
         User.find(q).sort({ email: 1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
         User.countDocuments(q),
