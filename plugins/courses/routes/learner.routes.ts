@@ -89,7 +89,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       title: module.title,
       access,
       module: { ...module, introHtml: renderMarkdown(module.intro ?? '') },
-      items: module.items.map((i) => ({ ...i, html: i.type === 'lesson' ? renderMarkdown(i.body) : renderMarkdown(i.body ?? ''), done: done.has(i.id), quizState: quizState.get(i.id) })),
+      items: module.items.map((i) => ({ ...i, html: renderMarkdown(i.body ?? ''), done: done.has(i.id), quizState: quizState.get(i.id) })),
       previous: modules[index - 1],
       next: modules[index + 1],
     });

@@ -1,9 +1,6 @@
 import type { Model } from 'mongoose';
-import { isDuplicateKey } from '../../../src/index.ts';
-import {
-  CourseCompleted, ModuleCompleted,
-  type CourseCompletedEvent, type LearnerProgress, type ModuleCompletedEvent, type ProgressService,
-} from '../contract.ts';
+import { isDuplicateKey, type EventRef } from '../../../src/index.ts';
+import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import type { ModuleDoc } from '../models/module.model.ts';
 import {
@@ -19,10 +16,7 @@ export interface ProgressModels {
   CourseCompletion: Model<CourseCompletionDoc>;
 }
 
-type Emit = {
-  (event: typeof ModuleCompleted, payload: ModuleCompletedEvent): Promise<void>;
-  (event: typeof CourseCompleted, payload: CourseCompletedEvent): Promise<void>;
-};
+type Emit = <P>(event: EventRef<P>, payload: P) => Promise<void>;
 
 /**
  * The modules a course's completion depends on: its required modules that have content; for a
