@@ -6,6 +6,7 @@ import { createApp, type BootReport, type OliveApp } from './core/app.ts';
 import { loadConfigFile } from './core/config-file.ts';
 import { loadDotEnv, loadHostConfig, type HostConfig } from './core/config.ts';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './core/embedded-db.ts';
+import { OliveError } from './core/errors.ts';
 
 /** The tree printed at boot: each plugin with its register and start times. */
 export function formatBootReport(report: BootReport, url: string): string {
@@ -59,10 +60,19 @@ export async function serve(): Promise<Started> {
   if (config.production && !config.METRICS_TOKEN) logger.warn('METRICS_TOKEN is not set: /metrics is readable by anyone who can reach the app');
 
   const server = http.createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => resolve());
+    });
+  } catch (err) {
+    await app.olive.stop();
+    await db.embedded?.stop();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new OliveError('OLIVE_PORT_IN_USE', `Port ${config.PORT} on ${config.HOST} is already in use: stop the other program, or choose another port with PORT=3001.`);
+    if (code === 'EACCES') throw new OliveError('OLIVE_PORT_DENIED', `Not allowed to listen on port ${config.PORT}: choose a port above 1024 with PORT.`);
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   process.stdout.write(`${formatBootReport(app.olive.boot, `http://${config.HOST}:${port}`)}\n`);

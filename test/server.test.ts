@@ -74,6 +74,20 @@ describe('the olive command', function () {
     expect(weak.output()).to.contain('at least 10 characters');
   });
 
+  it('explains a port already in use, and exits without leaving anything running', async () => {
+    const blocker = http.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const olive = runOlive(['serve'], { PORT: String(port), MONGODB_URI: dbUri() });
+      expect(await olive.exited).to.equal(1);
+      expect(olive.output()).to.contain(`olive: Port ${port} on 127.0.0.1 is already in use: stop the other program, or choose another port with PORT=3001.`);
+      expect(olive.output()).to.not.contain('    at ');
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('says how to use it when the command is unknown', async () => {
     const olive = runOlive(['frobnicate'], {});
     expect(await olive.exited).to.equal(2);
