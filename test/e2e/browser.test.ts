@@ -1,35 +1,21 @@
 import { expect } from 'chai';
-import type { Browser } from 'playwright-core';
 import announcements from '../../plugins/announcements/index.ts';
-import { createTestApp, DEMO_PASSWORD, listen, type TestApp } from '../helpers/app.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { DEMO_PASSWORD } from '../helpers/app.ts';
+import { useBrowserApp } from '../helpers/browser.ts';
 
 describe('in a real browser', function () {
   this.timeout(60000);
-  let t: TestApp;
-  let server: Awaited<ReturnType<typeof listen>>;
-  let browser: Browser;
-
-  before(async () => {
-    t = await createTestApp({ plugins: [announcements], seed: true, label: 'e2e' });
-    server = await listen(t.app);
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.stop();
-  });
+  const env = useBrowserApp({ plugins: [announcements], label: 'e2e' });
 
   it('a staff member signs in, publishes an announcement, and a learner reads it on their home page', async () => {
-    const staff = await browser.newPage();
-    await staff.goto(`${server.url}/announcements`);
+    const staff = await env.browser.newPage();
+    await staff.goto(`${env.url}/announcements`);
     // Sent to sign in first, and back to the page asked for afterwards.
     expect(new URL(staff.url()).pathname).to.equal('/login');
     await staff.getByLabel('E-mail address').fill('staff@olive.example');
     await staff.getByLabel('Password').fill(DEMO_PASSWORD);
     await staff.getByRole('button', { name: 'Sign in' }).click();
-    await staff.waitForURL(`${server.url}/announcements`);
+    await staff.waitForURL(`${env.url}/announcements`);
     await staff.getByRole('link', { name: 'New announcement' }).click();
     await staff.getByLabel('Title').fill('Holmenkollen: arrival day logistics');
     await staff.getByLabel(/^Text/).fill('Shuttles leave Oslo airport at 14:00.');
@@ -37,12 +23,12 @@ describe('in a real browser', function () {
     await staff.getByRole('button', { name: 'Publish' }).click();
     expect(await staff.getByRole('status').textContent()).to.contain('The announcement is published.');
 
-    const learner = await (await browser.newContext()).newPage();
-    await learner.goto(`${server.url}/login`);
+    const learner = await (await env.browser.newContext()).newPage();
+    await learner.goto(`${env.url}/login`);
     await learner.getByLabel('E-mail address').fill('learner@olive.example');
     await learner.getByLabel('Password').fill(DEMO_PASSWORD);
     await learner.getByRole('button', { name: 'Sign in' }).click();
-    await learner.waitForURL(`${server.url}/`);
+    await learner.waitForURL(`${env.url}/`);
     expect(await learner.getByRole('heading', { level: 1 }).textContent()).to.equal('Welcome, Leila Haddad');
     expect(await learner.locator('[data-panel="announcements"]').textContent()).to.contain('Holmenkollen: arrival day logistics');
     await learner.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Announcements' }).click();
@@ -51,7 +37,7 @@ describe('in a real browser', function () {
     // Switch to French without JavaScript-only controls, then sign out.
     await learner.getByLabel('Language').selectOption('fr');
     await learner.getByRole('button', { name: 'Change' }).click();
-    await learner.waitForURL(`${server.url}/announcements`);
+    await learner.waitForURL(`${env.url}/announcements`);
     expect(await learner.getByRole('heading', { level: 1 }).textContent()).to.equal('Annonces');
     await learner.getByRole('button', { name: 'Se déconnecter' }).click();
     await learner.waitForURL(/\/login\?signedOut=1$/);
@@ -59,13 +45,13 @@ describe('in a real browser', function () {
   });
 
   it('works without JavaScript, and keyboard users can skip to the content', async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false });
+    const context = await env.browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
-    await page.goto(`${server.url}/login`);
+    await page.goto(`${env.url}/login`);
     await page.getByLabel('E-mail address').fill('admin@olive.example');
     await page.getByLabel('Password').fill(DEMO_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${server.url}/`);
+    await page.waitForURL(`${env.url}/`);
     await page.getByRole('link', { name: 'Users' }).click();
     expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Users');
     await page.keyboard.press('Tab');
@@ -74,9 +60,9 @@ describe('in a real browser', function () {
   });
 
   it('fits a phone screen without sideways scrolling', async () => {
-    const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+    const context = await env.browser.newContext({ viewport: { width: 360, height: 740 } });
     const page = await context.newPage();
-    await page.goto(`${server.url}/login`);
+    await page.goto(`${env.url}/login`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).to.equal(0);
     await context.close();

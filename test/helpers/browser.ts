@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import type { CreateAppOptions } from '../../src/core/app.ts';
+import { createTestApp, listen, type TestApp } from './app.ts';
 
 /** Debian's Chromium, driven headless; see DESIGN.md (no browser download is possible here). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -13,4 +15,26 @@ export async function launchBrowser(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/**
+ * A seeded app served on a free port and a browser, for the tests of one `describe` block:
+ * `const env = useBrowserApp({ plugins: [...] })`, then `env.url`, `env.browser`, `env.app` in tests.
+ */
+export function useBrowserApp(options: CreateAppOptions & { label?: string }) {
+  const env = {} as { app: TestApp['app']; url: string; browser: Browser; testApp: TestApp };
+  let server: Awaited<ReturnType<typeof listen>> | undefined;
+  before(async () => {
+    env.testApp = await createTestApp({ seed: true, ...options });
+    env.app = env.testApp.app;
+    server = await listen(env.app);
+    env.url = server.url;
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await server?.close();
+    await env.testApp?.stop();
+  });
+  return env;
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
-import { createTestApp, DEMO_PASSWORD, listen, type TestApp } from '../../../test/helpers/app.ts';
-import { launchBrowser } from '../../../test/helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { DEMO_PASSWORD } from '../../../test/helpers/app.ts';
+import { useBrowserApp } from '../../../test/helpers/browser.ts';
 import courses from '../index.ts';
 import { formatBytes } from '../../../src/core/app.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
@@ -10,39 +10,26 @@ import { minimalPdf, windowsProgram } from './samples.ts';
 
 describe('courses in a real browser', function () {
   this.timeout(60000);
-  let t: TestApp;
-  let server: Awaited<ReturnType<typeof listen>>;
-  let browser: Browser;
-
-  before(async () => {
-    t = await createTestApp({ plugins: [courses], seed: true, label: 'courses_e2e' });
-    server = await listen(t.app);
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.stop();
-  });
+  const env = useBrowserApp({ plugins: [courses], label: 'courses_e2e' });
 
   /** Signs in through the real form, in a context (cookie jar) of its own. */
   async function signedIn(email: string): Promise<Page> {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`${server.url}/login`);
+    const page = await (await env.browser.newContext()).newPage();
+    await page.goto(`${env.url}/login`);
     await page.getByLabel('E-mail address').fill(email);
     await page.getByLabel('Password').fill(DEMO_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${server.url}/`);
+    await page.waitForURL(`${env.url}/`);
     return page;
   }
 
   /** The trainer's editor of the first module of Conflict Analysis, reached through the menus. */
   async function firstModuleEditor(trainer: Page): Promise<string> {
     await trainer.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Course authoring', exact: true }).click();
-    await trainer.waitForURL(`${server.url}/courses/manage`);
+    await trainer.waitForURL(`${env.url}/courses/manage`);
     expect(await trainer.getByRole('heading', { level: 1 }).textContent()).to.equal('Course authoring');
     await trainer.getByRole('link', { name: 'Conflict Analysis', exact: true }).click();
-    await trainer.waitForURL(`${server.url}/courses/manage/conflict-analysis`);
+    await trainer.waitForURL(`${env.url}/courses/manage/conflict-analysis`);
     // The modules are listed in order under "Modules"; the first one's title links to its editor.
     const firstModule = trainer.locator('#modules ~ ol.card-list').first().locator('li.card h3 a').first();
     const moduleTitle = (await firstModule.textContent())!.trim();
@@ -78,9 +65,9 @@ describe('courses in a real browser', function () {
     // ---- The learner -------------------------------------------------------------------------------
     const learner = await signedIn('learner@olive.example');
     await learner.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Courses', exact: true }).click();
-    await learner.waitForURL(`${server.url}/courses`);
+    await learner.waitForURL(`${env.url}/courses`);
     await learner.getByRole('link', { name: 'Conflict Analysis', exact: true }).click();
-    await learner.waitForURL(`${server.url}/courses/conflict-analysis`);
+    await learner.waitForURL(`${env.url}/courses/conflict-analysis`);
     expect(await learner.getByRole('heading', { level: 1 }).textContent()).to.equal('Conflict Analysis');
     await learner.getByRole('link', { name: moduleTitle, exact: true }).click();
     await learner.waitForURL(/\/courses\/conflict-analysis\/modules\/[a-f0-9]{24}$/);
@@ -92,12 +79,12 @@ describe('courses in a real browser', function () {
     const open = material.getByRole('link', { name: 'Open briefing-note.pdf' });
     const href = await open.getAttribute('href');
     expect(href).to.match(/^\/courses\/conflict-analysis\/items\/[a-f0-9]{24}\/file$/);
-    const response = await learner.request.get(new URL(href!, server.url).href);
+    const response = await learner.request.get(new URL(href!, env.url).href);
     expect(response.status()).to.equal(200);
     expect(response.headers()['content-type']).to.equal('application/pdf');
     expect(response.headers()['content-disposition']).to.match(/^inline; filename="?briefing-note\.pdf"?$/);
     expect(Buffer.compare(await response.body(), pdf)).to.equal(0);
-    const download = await learner.request.get(new URL(`${href!}?download=1`, server.url).href);
+    const download = await learner.request.get(new URL(`${href!}?download=1`, env.url).href);
     expect(download.headers()['content-disposition']).to.match(/^attachment; filename="?briefing-note\.pdf"?$/);
 
     // Marks the first lesson done: the page says so, and the lesson carries the "Done" badge.
@@ -117,7 +104,7 @@ describe('courses in a real browser', function () {
     // (the module also holds other items and a required quiz).
     const itemCount = await learner.getByRole('article').count();
     await learner.getByRole('navigation', { name: 'Other modules' }).getByRole('link', { name: 'Course outline' }).click();
-    await learner.waitForURL(`${server.url}/courses/conflict-analysis`);
+    await learner.waitForURL(`${env.url}/courses/conflict-analysis`);
     const progress = learner.getByRole('region', { name: 'Your progress' });
     expect(await progress.textContent()).to.match(/\b0 of 6 required modules done\b/);
     const firstModuleCard = learner.locator('ol.module-list li.card').filter({ has: learner.getByRole('link', { name: moduleTitle, exact: true }) });
@@ -125,7 +112,7 @@ describe('courses in a real browser', function () {
 
     // And the home page now lists the course among the learner's own.
     await learner.getByRole('link', { name: 'Olive' }).click();
-    await learner.waitForURL(`${server.url}/`);
+    await learner.waitForURL(`${env.url}/`);
     expect(await learner.locator('[data-panel="courses"]').textContent()).to.contain('Conflict Analysis');
     await learner.context().close();
   });
@@ -152,7 +139,7 @@ describe('courses in a real browser', function () {
     expect(await trainer.locator('#items ~ ol.card-list').first().locator('li.card').count()).to.equal(before);
     expect(await trainer.getByText('setup.pdf').count()).to.equal(0);
     // Nothing of it was kept either: no item, no stored file.
-    const db = t.app.olive.connection.db!;
+    const db = env.app.olive.connection.db!;
     expect(await db.collection('courses_item').countDocuments({ title: 'setup.pdf' })).to.equal(0);
     expect(await db.collection('courses_material.files').countDocuments({ filename: 'setup.pdf' })).to.equal(0);
     await trainer.context().close();
