@@ -10,6 +10,7 @@ export { Users, UserCreated, UserSignedIn, UserRolesChanged, Navigation, SignInM
 export { HttpError, OliveError, badRequest, unauthorized, forbidden, notFound, conflict, isDuplicateKey, isDatabaseUnavailable } from './core/errors.ts';
 export { parseInput, fieldErrors, wantsJson } from './core/http.ts';
 export { safeReturnTo } from './core/auth/return-to.ts';
+export { formatBytes } from './core/views.ts';
 export { loadHostConfig, type HostConfig } from './core/config.ts';
 export { startEmbeddedDatabase, ensureFerretdbBinary, type EmbeddedDatabase } from './core/embedded-db.ts';
 export { defineOliveConfig, type OliveConfigFile } from './core/config-file.ts';

@@ -68,13 +68,15 @@ export default definePlugin({
       id: 'courses',
       order: 5,
       async render(req) {
+        // Only the courses this person has worked in (one query), not every published course.
         const user = req.user!;
         const list = [];
-        for (const course of await courses.catalog.listPublished()) {
+        for (const { courseId, editionId } of await progress.activeCourses(user.id)) {
+          const course = await courses.catalog.findById(courseId);
+          if (!course) continue;
           const access = await resolveAccess(user, course, ctx.extensions(LearningAccess));
-          if (access.mode !== 'learner') continue;
-          const p = await progress.progressOf(user.id, course.id, access.editionId);
-          if (p.lastActivityAt) list.push({ ...courseLocals(req, course), progress: p });
+          if (access.mode !== 'learner' || access.editionId !== editionId) continue;
+          list.push({ ...courseLocals(req, course), progress: await progress.progressOf(user.id, courseId, editionId) });
         }
         return { view: 'courses/panel', locals: { list } };
       },

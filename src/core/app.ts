@@ -26,7 +26,7 @@ import type { NavEntry, PluginDefinition } from './plugin.ts';
 import { createPolicyRouter } from './router.ts';
 import { createCsrf, securityHeaders } from './security.ts';
 import { createSessions, saveBeforeRedirect } from './sessions.ts';
-import { createViewResolver, layoutMiddleware } from './views.ts';
+import { createViewResolver, formatBytes, layoutMiddleware } from './views.ts';
 import { seedHost } from './seed.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -75,13 +75,6 @@ export interface OliveRuntime {
 }
 
 export type OliveApp = Express & { olive: OliveRuntime };
-
-/** File sizes as people read them, for every view: "512 bytes", "7 KB", "4.2 MB". */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 const ms = (since: bigint) => Math.round(Number(process.hrtime.bigint() - since) / 1e5) / 10;
 

@@ -35,3 +35,10 @@ export function layoutMiddleware(resolve: (name: string) => string) {
     next();
   };
 }
+
+/** File sizes as people read them, for every view (`formatBytes` in templates): "512 bytes", "7 KB", "4.2 MB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

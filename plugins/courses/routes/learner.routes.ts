@@ -57,11 +57,19 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     let done = new Set<string>();
     let summary = null;
     if (access.mode === 'learner') {
-      await progress.reconcile(req.user!.id, course.id, access.editionId);
-      [done, summary] = await Promise.all([
+      const load = () => Promise.all([
         progress.completedItemIds(req.user!.id, course.id, access.editionId),
         progress.progressOf(req.user!.id, course.id, access.editionId),
       ]);
+      [done, summary] = await load();
+      // A module whose items are all done but which is not recorded (an item was deleted, a write
+      // was cut short), or a course complete but not recorded: repair, then show the repaired state.
+      const moduleGap = modules.some((m) => m.items.length && m.items.every((i) => done.has(i.id)) && !summary!.completedModuleIds.includes(m.id));
+      const courseGap = !summary.completedAt && summary.requiredModules > 0 && summary.requiredCompleted === summary.requiredModules;
+      if (moduleGap || courseGap) {
+        await progress.reconcile(req.user!.id, course.id, access.editionId);
+        [done, summary] = await load();
+      }
     }
     res.render('courses/outline', {
       ...courseLocals(req, course),
@@ -82,7 +90,9 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const done = access.mode === 'learner' ? await progress.completedItemIds(req.user!.id, course.id, access.editionId) : new Set<string>();
     const quizState = new Map<string, Awaited<ReturnType<typeof quizzes.history>>>();
     if (access.mode === 'learner') {
-      for (const item of module.items.filter((i) => i.type === 'quiz')) quizState.set(item.id, await quizzes.history(req.user!.id, access.editionId, item.id));
+      const quizItems = module.items.filter((i) => i.type === 'quiz');
+      const histories = await Promise.all(quizItems.map((i) => quizzes.history(req.user!.id, access.editionId, i.id)));
+      quizItems.forEach((item, n) => quizState.set(item.id, histories[n]!));
     }
     res.render('courses/module', {
       ...courseLocals(req, course),

@@ -94,8 +94,8 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
 
   /**
    * Re-runs the checks for this learner: a module whose items are all done but which has no
-   * record (an item was deleted, a write was cut short), and the course. Cheap when nothing is
-   * missing; called when the learner opens the course outline, so nobody stays stuck.
+   * record (an item was deleted, a write was cut short), and the course. The outline page calls it
+   * when what it loaded shows such a gap, so nobody stays stuck.
    */
   async function reconcile(learnerId: string, courseId: string, editionId: string): Promise<void> {
     const [modules, items, itemsDone, modulesDone, completion] = await Promise.all([
@@ -117,6 +117,14 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     if (!completion) await checkCourse(learnerId, courseId, editionId);
   }
 
+  /** The courses (and editions) in which this learner has completed anything, most recent first. */
+  async function activeCourses(learnerId: string): Promise<{ courseId: string; editionId: string }[]> {
+    const records = await ItemProgress.find({ learnerId }, { courseId: 1, editionId: 1, completedAt: 1 }).sort({ completedAt: -1 }).lean();
+    const seen = new Map<string, { courseId: string; editionId: string }>();
+    for (const r of records) seen.set(`${r.courseId}:${r.editionId}`, seen.get(`${r.courseId}:${r.editionId}`) ?? { courseId: r.courseId, editionId: r.editionId });
+    return [...seen.values()];
+  }
+
   /** Ids of the items this learner has completed in this course and edition. */
   async function completedItemIds(learnerId: string, courseId: string, editionId: string): Promise<Set<string>> {
     const done = await ItemProgress.find({ learnerId, courseId, editionId }, { itemId: 1 }).lean();
@@ -125,14 +133,15 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
 
   const service: ProgressService = {
     async progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
-      const [modules, done, completion, lastItem] = await Promise.all([
+      const [modules, items, done, completion, lastItem] = await Promise.all([
         Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
+        Item.find({ courseId }, { moduleId: 1 }).lean(),
         ModuleProgress.find({ learnerId, courseId, editionId }).lean(),
         CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
         ItemProgress.find({ learnerId, courseId, editionId }).sort({ completedAt: -1 }).limit(1).lean(),
       ]);
       const completed = new Set(done.map((d) => d.moduleId));
-      const required = countedModules(modules, await Item.find({ courseId }, { moduleId: 1 }).lean());
+      const required = countedModules(modules, items);
       const requiredCompleted = required.filter((m) => completed.has(m._id.toString())).length;
       return {
         courseId,
@@ -147,7 +156,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     },
   };
 
-  return { ...service, completeItem, completedItemIds, checkModule, reconcile };
+  return { ...service, completeItem, completedItemIds, checkModule, reconcile, activeCourses };
 }
 
 export type ProgressRecorder = ReturnType<typeof createProgressService>;

@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { DEMO_PASSWORD } from '../../../test/helpers/app.ts';
 import { useBrowserApp } from '../../../test/helpers/browser.ts';
 import courses from '../index.ts';
-import { formatBytes } from '../../../src/core/app.ts';
+import { formatBytes } from '../../../src/index.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
 
 
