@@ -1,23 +1,34 @@
 #!/usr/bin/env node
 // Runs before `npm test`: makes sure what the suite needs beyond npm packages is on the machine,
 // so that `npm test` alone works on a fresh Debian machine (as CI's is).
-//  - Debian's Chromium for the browser tests (installed with apt-get when we are root);
+//  - Debian packages the tests drive (installed with apt-get when we are root): Chromium for the
+//    browser tests, poppler-utils (pdftotext) to read generated PDFs back independently,
+//    SimpleSAMLphp with PHP as the real SAML identity provider;
 //  - the embedded database program, built with Go (see tools/ferretdb), unless MONGODB_URI is set.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Each Debian package and a file that shows it is installed. */
+const DEBIAN_PACKAGES = [
+  { pkg: 'chromium', file: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' },
+  { pkg: 'poppler-utils', file: '/usr/bin/pdftotext' },
+  { pkg: 'php-cli', file: '/usr/bin/php' },
+  { pkg: 'php-xml', file: '/usr/share/doc/php-xml' },
+  { pkg: 'php-mbstring', file: '/usr/share/doc/php-mbstring' },
+  { pkg: 'simplesamlphp', file: '/usr/share/simplesamlphp' },
+];
 
-if (!fs.existsSync(chromium)) {
+const missing = DEBIAN_PACKAGES.filter((p) => !fs.existsSync(p.file)).map((p) => p.pkg);
+if (missing.length) {
   const isRoot = process.getuid?.() === 0;
   const hasApt = fs.existsSync('/usr/bin/apt-get');
   if (isRoot && hasApt) {
-    console.log('Installing Debian\'s Chromium for the browser tests (once)…');
+    console.log(`Installing Debian packages the tests use (once): ${missing.join(' ')}`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
   } else {
-    console.error(`The browser tests need Chromium at ${chromium}.\nInstall it with:  sudo apt-get install chromium   (or set CHROMIUM_PATH to a Chromium binary)`);
+    console.error(`The tests need these Debian packages: ${missing.join(' ')}\nInstall them with:  sudo apt-get install ${missing.join(' ')}`);
     process.exit(1);
   }
 }
