@@ -5,11 +5,13 @@
 import { defineOliveConfig } from './src/index.ts';
 import announcements from './plugins/announcements/index.ts';
 import courses from './plugins/courses/index.ts';
+import enrolment from './plugins/enrolment/index.ts';
 
 export default defineOliveConfig({
-  plugins: [courses, announcements],
+  plugins: [courses, enrolment, announcements],
   pluginConfig: {
     announcements: { pageSize: 20, panelSize: 3 },
     courses: { maxUploadMb: 100 },
+    enrolment: { maxImportMb: 5, maxImportRows: 5000 },
   },
 });

@@ -14,3 +14,6 @@ export { formatBytes } from './core/views.ts';
 export { loadHostConfig, type HostConfig } from './core/config.ts';
 export { startEmbeddedDatabase, ensureFerretdbBinary, type EmbeddedDatabase } from './core/embedded-db.ts';
 export { defineOliveConfig, type OliveConfigFile } from './core/config-file.ts';
+export { signInPerson, signOutPerson, type SignInOptions } from './core/auth/sign-in.ts';
+export { type UserProfileChanges } from './core/host-contract.ts';
+export { renderFragment } from './core/pages.routes.ts';

@@ -54,6 +54,19 @@ export interface LearnerProgress {
 
 export interface ProgressService {
   progressOf(learnerId: string, courseId: string, editionId: string): Promise<LearnerProgress>;
+  /** Everyone's progress in one edition of a course (rosters, reports), keyed by learner id; one read per collection. */
+  editionProgress(courseId: string, editionId: string): Promise<Map<string, LearnerProgress>>;
+  /**
+   * Records an item as completed, exactly as if the learner had marked it done (events included).
+   * For demo data and imports from another platform; an unknown item is a 404 HttpError.
+   */
+  recordItemDone(input: { learnerId: string; courseId: string; editionId: string; itemId: string }): Promise<void>;
+  /**
+   * Carries a learner's progress from one edition of a course to another (when staff move them):
+   * completed items and quiz attempts are copied, then modules and the course are re-checked in the
+   * new edition. Idempotent; the old edition's records stay as they were.
+   */
+  carryOver(learnerId: string, courseId: string, fromEditionId: string, toEditionId: string): Promise<void>;
 }
 
 export const CourseProgress = defineService<ProgressService>('courses.progress');
@@ -63,7 +76,8 @@ export const CourseProgress = defineService<ProgressService>('courses.progress')
  * `editionId` names the run of the course the person takes (progress is recorded per edition).
  */
 export type AccessDecision =
-  | { allowed: true; editionId: string }
+  /** `preview`: sees everything, nothing recorded (e.g. an edition's own trainers). */
+  | { allowed: true; editionId: string; preview?: boolean }
   | { allowed: false; reason: string; /** Where the person can do something about it (e.g. enrol). */ href?: string };
 
 /**
@@ -73,8 +87,12 @@ export type AccessDecision =
  * The course's trainers, staff and admins always see a course, as a preview (nothing recorded).
  */
 export interface LearningAccessProvider {
-  decide(user: SessionUser, course: CourseSummary): Promise<AccessDecision | null>;
+  /** `t` translates the provider's own messages into the reader's language (`t('enrolment:key')`). */
+  decide(user: SessionUser, course: CourseSummary, t: Translate): Promise<AccessDecision | null>;
 }
+
+/** The request's translation function, as handed to providers. */
+export type Translate = (key: string, options?: Record<string, unknown>) => string;
 
 export const LearningAccess = defineExtensionPoint<LearningAccessProvider>('courses.learningAccess');
 

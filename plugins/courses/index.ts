@@ -46,7 +46,7 @@ export default definePlugin({
     const QuizAttempt = ctx.model<QuizAttemptDoc>('quiz_attempt', quizAttemptSchema);
 
     const courses = createCourseService({ Course, Module, Item });
-    const progress = createProgressService({ Module, Item, ItemProgress, ModuleProgress, CourseCompletion }, (event, payload) => ctx.emit(event, payload));
+    const progress = createProgressService({ Module, Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt }, (event, payload) => ctx.emit(event, payload));
     const quizzes = createQuizAttempts(QuizAttempt);
     const materials = createMaterialStore(ctx.connection, {
       maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),
@@ -74,7 +74,7 @@ export default definePlugin({
         for (const { courseId, editionId } of await progress.activeCourses(user.id)) {
           const course = await courses.catalog.findById(courseId);
           if (!course) continue;
-          const access = await resolveAccess(user, course, ctx.extensions(LearningAccess));
+          const access = await resolveAccess(user, course, ctx.extensions(LearningAccess), req.t);
           if (access.mode !== 'learner' || access.editionId !== editionId) continue;
           list.push({ ...courseLocals(req, course), progress: await progress.progressOf(user.id, courseId, editionId) });
         }

@@ -29,7 +29,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   /** The course and the person's access to it, or the error a person should see. */
   async function forLearning(req: Request): Promise<{ course: CourseSummary; access: Exclude<CourseAccess, { mode: 'denied' | 'hidden' }> }> {
     const course = await courses.requireCourse(String(req.params.slug));
-    const access = await resolveAccess(req.user!, course, providers());
+    const access = await resolveAccess(req.user!, course, providers(), req.t);
     if (access.mode === 'hidden') throw notFound('No such course.');
     if (access.mode === 'denied') throw forbidden(access.reason);
     return { course, access };
@@ -51,7 +51,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.get('/:slug', allow.public, async (req, res) => {
     const course = await courses.requireCourse(String(req.params.slug));
-    const access: CourseAccess = req.user ? await resolveAccess(req.user, course, providers()) : course.status === 'published' ? { mode: 'denied', reason: '' } : { mode: 'hidden' };
+    const access: CourseAccess = req.user ? await resolveAccess(req.user, course, providers(), req.t) : course.status === 'published' ? { mode: 'denied', reason: '' } : { mode: 'hidden' };
     if (access.mode === 'hidden') throw notFound('No such course.');
     const modules = await courses.outline(course.id);
     let done = new Set<string>();

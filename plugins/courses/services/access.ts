@@ -1,5 +1,5 @@
 import type { SessionUser } from '../../../src/index.ts';
-import { OPEN_EDITION, type CourseSummary, type LearningAccessProvider } from '../contract.ts';
+import { OPEN_EDITION, type CourseSummary, type LearningAccessProvider, type Translate } from '../contract.ts';
 import { canEdit } from './courses.service.ts';
 
 export type CourseAccess =
@@ -16,13 +16,14 @@ export type CourseAccess =
  * and the word of the first access provider (the enrolment plugin) that has one; with no provider
  * deciding, a published course is open to everyone signed in, in its always-open edition.
  */
-export async function resolveAccess(user: SessionUser, course: CourseSummary, providers: readonly LearningAccessProvider[]): Promise<CourseAccess> {
+export async function resolveAccess(user: SessionUser, course: CourseSummary, providers: readonly LearningAccessProvider[], t: Translate): Promise<CourseAccess> {
   if (canEdit(user, course)) return { mode: 'preview' };
   if (course.status !== 'published') return { mode: 'hidden' };
   for (const provider of providers) {
-    const decision = await provider.decide(user, course);
+    const decision = await provider.decide(user, course, t);
     if (!decision) continue;
-    return decision.allowed ? { mode: 'learner', editionId: decision.editionId } : { mode: 'denied', reason: decision.reason, href: decision.href };
+    if (!decision.allowed) return { mode: 'denied', reason: decision.reason, href: decision.href };
+    return decision.preview ? { mode: 'preview' } : { mode: 'learner', editionId: decision.editionId };
   }
   return { mode: 'learner', editionId: OPEN_EDITION };
 }

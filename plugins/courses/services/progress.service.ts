@@ -1,11 +1,12 @@
 import type { Model } from 'mongoose';
-import { isDuplicateKey, type EventRef } from '../../../src/index.ts';
+import mongoose from 'mongoose';
+import { isDuplicateKey, notFound, type EventRef } from '../../../src/index.ts';
 import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import type { ModuleDoc } from '../models/module.model.ts';
 import {
   progressKey,
-  type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc,
+  type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc,
 } from '../models/progress.model.ts';
 
 export interface ProgressModels {
@@ -14,6 +15,7 @@ export interface ProgressModels {
   ItemProgress: Model<ItemProgressDoc>;
   ModuleProgress: Model<ModuleProgressDoc>;
   CourseCompletion: Model<CourseCompletionDoc>;
+  QuizAttempt: Model<QuizAttemptDoc>;
 }
 
 type Emit = <P>(event: EventRef<P>, payload: P) => Promise<void>;
@@ -50,7 +52,7 @@ async function insertOnce<T>(model: Model<T>, doc: T): Promise<boolean> {
  * by a crash between two writes.
  */
 export function createProgressService(models: ProgressModels, emit: Emit) {
-  const { Module, Item, ItemProgress, ModuleProgress, CourseCompletion } = models;
+  const { Module, Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt } = models;
 
   async function completeItem(input: { learnerId: string; courseId: string; editionId: string; item: Pick<ItemDoc, '_id' | 'moduleId'> }): Promise<{ recorded: boolean }> {
     const { learnerId, courseId, editionId, item } = input;
@@ -131,6 +133,26 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     return new Set(done.map((d) => d.itemId));
   }
 
+  /** A learner's standing, computed from records already loaded (shared by one and many learners). */
+  function summarise(
+    courseId: string, editionId: string,
+    counted: { _id: { toString(): string } }[],
+    modulesDone: { moduleId: string }[], completion: { completedAt: Date } | undefined, lastActivityAt: Date | undefined,
+  ): LearnerProgress {
+    const completed = new Set(modulesDone.map((d) => d.moduleId));
+    const requiredCompleted = counted.filter((m) => completed.has(m._id.toString())).length;
+    return {
+      courseId,
+      editionId,
+      completedModuleIds: [...completed],
+      requiredModules: counted.length,
+      requiredCompleted,
+      percent: counted.length ? Math.round((100 * requiredCompleted) / counted.length) : 0,
+      completedAt: completion?.completedAt,
+      lastActivityAt,
+    };
+  }
+
   const service: ProgressService = {
     async progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
       const [modules, items, done, completion, lastItem] = await Promise.all([
@@ -140,19 +162,57 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
         CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
         ItemProgress.find({ learnerId, courseId, editionId }).sort({ completedAt: -1 }).limit(1).lean(),
       ]);
-      const completed = new Set(done.map((d) => d.moduleId));
-      const required = countedModules(modules, items);
-      const requiredCompleted = required.filter((m) => completed.has(m._id.toString())).length;
-      return {
-        courseId,
-        editionId,
-        completedModuleIds: [...completed],
-        requiredModules: required.length,
-        requiredCompleted,
-        percent: required.length ? Math.round((100 * requiredCompleted) / required.length) : 0,
-        completedAt: completion?.completedAt,
-        lastActivityAt: lastItem[0]?.completedAt,
+      return summarise(courseId, editionId, countedModules(modules, items), done, completion ?? undefined, lastItem[0]?.completedAt);
+    },
+
+    async editionProgress(courseId, editionId) {
+      const [modules, items, itemsDone, modulesDone, completions] = await Promise.all([
+        Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
+        Item.find({ courseId }, { moduleId: 1 }).lean(),
+        ItemProgress.find({ courseId, editionId }, { learnerId: 1, completedAt: 1 }).lean(),
+        ModuleProgress.find({ courseId, editionId }, { learnerId: 1, moduleId: 1 }).lean(),
+        CourseCompletion.find({ courseId, editionId }).lean(),
+      ]);
+      const counted = countedModules(modules, items);
+      const group = <T extends { learnerId: string }>(list: T[]) => {
+        const map = new Map<string, T[]>();
+        for (const r of list) map.set(r.learnerId, [...(map.get(r.learnerId) ?? []), r]);
+        return map;
       };
+      const lastActivity = new Map<string, Date>();
+      for (const r of itemsDone) {
+        const seen = lastActivity.get(r.learnerId);
+        if (!seen || r.completedAt > seen) lastActivity.set(r.learnerId, r.completedAt);
+      }
+      const byLearnerModules = group(modulesDone);
+      const byLearnerCompletion = new Map(completions.map((c) => [c.learnerId, c]));
+      const result = new Map<string, LearnerProgress>();
+      for (const learnerId of new Set([...lastActivity.keys(), ...byLearnerModules.keys(), ...byLearnerCompletion.keys()])) {
+        result.set(learnerId, summarise(courseId, editionId, counted, byLearnerModules.get(learnerId) ?? [], byLearnerCompletion.get(learnerId), lastActivity.get(learnerId)));
+      }
+      return result;
+    },
+
+    async recordItemDone({ learnerId, courseId, editionId, itemId }) {
+      const item = mongoose.isValidObjectId(itemId) ? await Item.findOne({ _id: itemId, courseId }, { _id: 1, moduleId: 1 }).lean() : null;
+      if (!item) throw notFound('No such item in this course.');
+      await completeItem({ learnerId, courseId, editionId, item });
+    },
+
+    async carryOver(learnerId, courseId, fromEditionId, toEditionId) {
+      if (fromEditionId === toEditionId) return;
+      const [items, attempts] = await Promise.all([
+        ItemProgress.find({ learnerId, courseId, editionId: fromEditionId }).lean(),
+        QuizAttempt.find({ learnerId, courseId, editionId: fromEditionId }).lean(),
+      ]);
+      // Insert-once copies under the new edition's keys: a repeated move copies nothing twice.
+      for (const r of items) {
+        await insertOnce(ItemProgress, { ...r, _id: progressKey(learnerId, toEditionId, r.itemId), editionId: toEditionId });
+      }
+      for (const a of attempts) {
+        await insertOnce(QuizAttempt, { ...a, _id: progressKey(learnerId, toEditionId, a.itemId, String(a.attempt)), editionId: toEditionId });
+      }
+      await reconcile(learnerId, courseId, toEditionId);
     },
   };
 

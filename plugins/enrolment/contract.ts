@@ -1,0 +1,97 @@
+/**
+ * The enrolment plugin's contract: what other plugins (certificates, SSO) may import.
+ *
+ * An edition is one run of a course (a cohort): "Fellowship 2027, Holmenkollen". People enrol in
+ * editions; progress in a course is recorded per edition (the edition's id is the `editionId` of
+ * the courses plugin's progress records).
+ */
+import { defineEvent, defineExtensionPoint, defineService, type DashboardPanel } from '../../src/index.ts';
+
+/** How people get into an edition. */
+export const ENROLMENT_METHODS = ['open', 'key', 'application', 'invitation', 'closed'] as const;
+export type EnrolmentMethod = (typeof ENROLMENT_METHODS)[number];
+
+export const EDITION_STATUSES = ['draft', 'published', 'cancelled', 'archived'] as const;
+export type EditionStatus = (typeof EDITION_STATUSES)[number];
+
+/**
+ * - pending: applied, waiting for a decision by staff;
+ * - enrolled: holds a seat (or the edition has no seat limit);
+ * - waitlisted: waits for a seat, promoted in order when one frees;
+ * - rejected: an application staff turned down;
+ * - withdrawn: left (themselves or by staff), or moved to another edition.
+ */
+export const ENROLMENT_STATUSES = ['pending', 'enrolled', 'waitlisted', 'rejected', 'withdrawn'] as const;
+export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
+
+export interface EditionSummary {
+  id: string;
+  courseId: string;
+  title: string;
+  /** Self-paced editions have no dates and stay open. */
+  selfPaced: boolean;
+  startsAt?: Date | undefined;
+  endsAt?: Date | undefined;
+  enrolmentDeadline?: Date | undefined;
+  /** Where it takes place; empty when online only. */
+  place: string;
+  online: boolean;
+  /** Seats; null means no limit. */
+  capacity: number | null;
+  language: string;
+  method: EnrolmentMethod;
+  trainerIds: string[];
+  status: EditionStatus;
+}
+
+export interface EnrolmentSummary {
+  id: string;
+  editionId: string;
+  courseId: string;
+  /** The person's e-mail address: pre-enrolled people have no account (userId) yet. */
+  email: string;
+  userId?: string | undefined;
+  status: EnrolmentStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EnrolmentDirectoryService {
+  edition(id: string): Promise<EditionSummary | null>;
+  editionsOfCourse(courseId: string): Promise<EditionSummary[]>;
+  /** This person's enrolment in this edition, whatever its status. */
+  enrolmentOf(userId: string, editionId: string): Promise<EnrolmentSummary | null>;
+  /** Everyone in an edition with one of these statuses (all statuses when omitted). */
+  enrolmentsOf(editionId: string, statuses?: EnrolmentStatus[]): Promise<EnrolmentSummary[]>;
+}
+
+export const EnrolmentDirectory = defineService<EnrolmentDirectoryService>('enrolment.directory');
+
+/** Every enrolment event carries the same facts; `byUserId` is absent when the person acted themselves or the system did. */
+export interface EnrolmentEvent {
+  enrolmentId: string;
+  editionId: string;
+  courseId: string;
+  email: string;
+  userId?: string | undefined;
+  status: EnrolmentStatus;
+  byUserId?: string | undefined;
+  message?: string | undefined;
+}
+
+export const EnrolmentCreated = defineEvent<EnrolmentEvent>('enrolment.enrolment.created');
+/** An application accepted (the person is then enrolled or, if the edition is full, waitlisted). */
+export const EnrolmentApproved = defineEvent<EnrolmentEvent>('enrolment.enrolment.approved');
+export const EnrolmentRejected = defineEvent<EnrolmentEvent>('enrolment.enrolment.rejected');
+export const EnrolmentWaitlisted = defineEvent<EnrolmentEvent>('enrolment.enrolment.waitlisted');
+/** A waitlisted person got a seat that freed up. */
+export const EnrolmentPromoted = defineEvent<EnrolmentEvent>('enrolment.enrolment.promoted');
+export const EnrolmentWithdrawn = defineEvent<EnrolmentEvent>('enrolment.enrolment.withdrawn');
+/** Staff moved a person to another edition of the course; the event names the new enrolment. */
+export const EnrolmentMoved = defineEvent<EnrolmentEvent & { fromEditionId: string; fromEnrolmentId: string }>('enrolment.enrolment.moved');
+
+/**
+ * Sections of the learner's "My learning" page contributed by other plugins (the certificates
+ * plugin lists the person's certificates there). Same shape as the home page's panels.
+ */
+export const MyLearningSections = defineExtensionPoint<DashboardPanel>('enrolment.myLearningSections');

@@ -1,0 +1,82 @@
+import mongoose from 'mongoose';
+import { ENROLMENT_STATUSES, type EnrolmentStatus } from '../contract.ts';
+
+/** One line of an enrolment's history: who changed what, and the message the person was given. */
+export interface EnrolmentHistoryEntry {
+  at: Date;
+  status: EnrolmentStatus;
+  /** Staff member who acted; absent when the person acted themselves or the system did. */
+  byUserId?: string;
+  /** E.g. 'applied', 'accepted', 'promoted', 'moved', 'imported', 'invited'. */
+  action: string;
+  message?: string;
+}
+
+export interface EnrolmentDoc {
+  _id: mongoose.Types.ObjectId;
+  editionId: string;
+  courseId: string;
+  /** Normalised e-mail address: the person's identity until they have an account. */
+  email: string;
+  userId?: string;
+  status: EnrolmentStatus;
+  /** How the enrolment came about: 'self', 'key', 'application', 'staff', 'import', 'moved'. */
+  source: string;
+  motivation?: string;
+  answers: { questionId: string; answer: string }[];
+  /** The last decision's message, shown to the person. */
+  decisionMessage?: string;
+  /** Position in the waiting list: the time the person was put on it. */
+  waitlistedAt?: Date;
+  /** Set when staff moved the person to another edition. */
+  movedToEditionId?: string;
+  history: EnrolmentHistoryEntry[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const enrolmentSchema = new mongoose.Schema<EnrolmentDoc>({
+  editionId: { type: String, required: true },
+  courseId: { type: String, required: true },
+  email: { type: String, required: true, lowercase: true, trim: true, maxlength: 254 },
+  userId: String,
+  status: { type: String, enum: ENROLMENT_STATUSES, required: true },
+  source: { type: String, required: true },
+  motivation: { type: String, maxlength: 5000 },
+  answers: { type: [{ _id: false, questionId: String, answer: { type: String, maxlength: 5000 } }], default: [] },
+  decisionMessage: { type: String, maxlength: 2000 },
+  waitlistedAt: Date,
+  movedToEditionId: String,
+  history: {
+    type: [{ _id: false, at: Date, status: String, byUserId: String, action: String, message: String }],
+    default: [],
+  },
+}, { timestamps: true });
+// One enrolment per person and edition: the unique index is the invariant (DESIGN.md data rules).
+enrolmentSchema.index({ editionId: 1, email: 1 }, { unique: true });
+enrolmentSchema.index({ userId: 1 });
+enrolmentSchema.index({ email: 1 });
+
+/**
+ * A seat of an edition with limited capacity. Seats are claimed by inserting `<edition>:<n>` for
+ * n in 1..capacity: two people can never hold the same seat (unique `_id`), and one enrolment can
+ * never hold two (unique `enrolmentId`). The number of enrolled people can therefore never exceed
+ * the capacity, whatever runs concurrently, without transactions.
+ */
+export interface SeatDoc {
+  _id: string;
+  editionId: string;
+  seat: number;
+  enrolmentId: string;
+  claimedAt: Date;
+}
+
+export const seatSchema = new mongoose.Schema<SeatDoc>({
+  _id: { type: String, required: true },
+  editionId: { type: String, required: true },
+  seat: { type: Number, required: true },
+  enrolmentId: { type: String, required: true },
+  claimedAt: { type: Date, required: true },
+}, { versionKey: false });
+seatSchema.index({ enrolmentId: 1 }, { unique: true });
+seatSchema.index({ editionId: 1 });

@@ -1,0 +1,232 @@
+import type { Request, Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import mongoose from 'mongoose';
+import { z } from 'zod';
+import { allow, fieldErrors, HttpError, notFound, parseInput, renderFragment, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
+import { MyLearningSections } from '../contract.ts';
+import type { EditionDoc } from '../models/edition.model.ts';
+import type { EnrolmentDoc } from '../models/enrolment.model.ts';
+import { enrolmentWindow, normaliseEmail, type EnrolmentService } from '../services/enrolment.service.ts';
+import { countryOptions, GENDERS, ORGANISATION_TYPES } from '../services/profile.ts';
+
+/** A course's title in the reader's language, else its main language. */
+export function courseTitle(req: Request, course: Pick<CourseSummary, 'title' | 'languages'> | null): string {
+  if (!course) return '';
+  return course.title[req.language] || course.title[course.languages[0] ?? 'en'] || Object.values(course.title)[0] || '';
+}
+
+/** Dates as the reader reads them (the page's language), without time: editions are days. */
+export function formatDay(req: Request, date: Date | undefined | null): string {
+  if (!date) return '';
+  return new Intl.DateTimeFormat(req.language, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+}
+
+const profileFields = {
+  organisation: z.string().trim().max(200, 'Keep it under 200 characters.').default(''),
+  organisationType: z.enum(ORGANISATION_TYPES, { error: 'Choose the kind of organisation.' }),
+  country: z.string().trim().regex(/^[A-Z]{2}$/, 'Choose a country.'),
+  gender: z.enum(GENDERS, { error: 'Choose an answer (or “prefer not to say”).' }),
+  jobTitle: z.string().trim().max(200, 'Keep it under 200 characters.').default(''),
+};
+
+const applicationSchema = z.object({
+  motivation: z.string().trim().min(50, 'Tell us in a few sentences (at least 50 characters) why you apply.').max(5000, 'Keep it under 5,000 characters.'),
+  ...profileFields,
+});
+
+/** What "My learning" (and the home page panel) shows a person. */
+export async function myLearning(ctx: PluginContext, service: EnrolmentService, req: Request) {
+  const user = req.user!;
+  const { Edition, Enrolment } = service.models;
+  const catalog = ctx.get(CourseCatalog);
+  const progress = ctx.get(CourseProgress);
+  const mine = await Enrolment.find({ userId: user.id }).sort({ updatedAt: -1 }).lean();
+  const editions = new Map((await Edition.find({ _id: mongoose.trusted({ $in: mine.map((e) => e.editionId) }) }).lean()).map((e) => [e._id.toString(), e]));
+  const courses = new Map<string, CourseSummary | null>();
+  const courseOf = async (id: string) => {
+    if (!courses.has(id)) courses.set(id, await catalog.findById(id));
+    return courses.get(id)!;
+  };
+  const current = [];
+  const applications = [];
+  for (const e of mine) {
+    const edition = editions.get(e.editionId);
+    const course = await courseOf(e.courseId);
+    if (!edition || !course) continue;
+    const entry = { enrolment: e, edition, course, courseTitle: courseTitle(req, course) };
+    if (e.status === 'enrolled' && edition.status !== 'cancelled') {
+      current.push({ ...entry, progress: await progress.progressOf(user.id, e.courseId, e.editionId) });
+    } else if (e.status === 'pending' || e.status === 'waitlisted' || e.status === 'rejected') {
+      applications.push({ ...entry, position: await service.waitlistPosition(e) });
+    }
+  }
+  // Editions open for enrolment that the person is not in yet, soonest first.
+  const taken = new Set(mine.filter((e) => e.status !== 'withdrawn').map((e) => e.editionId));
+  const open = (await Edition.find({ status: 'published', method: mongoose.trusted({ $in: ['open', 'key', 'application'] }) }).sort({ startsAt: 1 }).lean())
+    .filter((e) => !taken.has(e._id.toString()) && enrolmentWindow(e).open);
+  const upcoming = [];
+  for (const edition of open.slice(0, 10)) {
+    const course = await courseOf(edition.courseId);
+    if (course?.status === 'published') upcoming.push({ edition, course, courseTitle: courseTitle(req, course) });
+  }
+  return { current, applications, upcoming, formatDay: (d?: Date) => formatDay(req, d) };
+}
+
+export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService) {
+  const { Edition, Enrolment, Person } = service.models;
+  const catalog = () => ctx.get(CourseCatalog);
+
+  async function editionWithCourse(id: string) {
+    const edition = await service.requireEdition(id);
+    const course = await catalog().findById(edition.courseId);
+    // Drafts (of the edition or its course) do not exist for learners.
+    if (edition.status === 'draft' || !course || course.status !== 'published') throw notFound('No such edition.');
+    return { edition, course };
+  }
+
+  async function renderEdition(req: Request, res: Response, edition: EditionDoc, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+    const enrolment = req.user ? await Enrolment.findOne({ editionId: edition._id.toString(), email: normaliseEmail(req.user.email) }).lean() : null;
+    const person = req.user ? await Person.findById(normaliseEmail(req.user.email)).lean() : null;
+    const seatsTaken = edition.capacity != null ? await service.seatsTaken(edition._id.toString()) : 0;
+    res.render('enrolment/edition', {
+      title: edition.title,
+      edition,
+      course,
+      courseTitle: courseTitle(req, course),
+      enrolment,
+      position: enrolment ? await service.waitlistPosition(enrolment) : null,
+      window: enrolmentWindow(edition),
+      seatsLeft: edition.capacity != null ? Math.max(0, edition.capacity - seatsTaken) : null,
+      formatDay: (d?: Date) => formatDay(req, d),
+      countries: countryOptions(req.language),
+      genders: GENDERS,
+      organisationTypes: ORGANISATION_TYPES,
+      values: form.values ?? { ...person, motivation: '' },
+      errors: form.errors ?? {},
+    });
+  }
+
+  /** Where a person lands after acting on an edition: its page, which says where they stand now. */
+  const backTo = (edition: EditionDoc) => `/enrolment/editions/${edition._id}`;
+
+  const statusMessage = (req: Request, e: EnrolmentDoc) => req.t(`enrolment:edition.status.${e.status}`);
+
+  // Open editions, for everyone: what one can join now.
+  ctx.router.get('/', allow.public, async (req, res) => {
+    const editions = (await Edition.find({ status: 'published' }).sort({ startsAt: 1, _id: 1 }).lean()).filter((e) => enrolmentWindow(e).open);
+    const list = [];
+    for (const edition of editions) {
+      const course = await catalog().findById(edition.courseId);
+      if (course?.status === 'published') list.push({ edition, course, courseTitle: courseTitle(req, course) });
+    }
+    res.render('enrolment/open-editions', { title: req.t('enrolment:open.title'), list, formatDay: (d?: Date) => formatDay(req, d) });
+  });
+
+  // The editions of one course: where the courses plugin sends people who are not enrolled yet.
+  ctx.router.get('/courses/:slug', allow.public, async (req, res) => {
+    const course = await catalog().findBySlug(String(req.params.slug));
+    if (!course || course.status !== 'published') throw notFound('No such course.');
+    const editions = (await Edition.find({ courseId: course.id, status: mongoose.trusted({ $in: ['published', 'archived'] }) }).sort({ startsAt: -1, _id: 1 }).lean());
+    const mine = req.user ? await Enrolment.find({ userId: req.user.id, courseId: course.id }).lean() : [];
+    res.render('enrolment/course-editions', {
+      title: courseTitle(req, course),
+      course,
+      courseTitle: courseTitle(req, course),
+      editions: editions.map((edition) => ({ edition, window: enrolmentWindow(edition), enrolment: mine.find((e) => e.editionId === edition._id.toString()) })),
+      formatDay: (d?: Date) => formatDay(req, d),
+    });
+  });
+
+  ctx.router.get('/editions/:id', allow.public, async (req, res) => {
+    const { edition, course } = await editionWithCourse(String(req.params.id));
+    await renderEdition(req, res, edition, course);
+  });
+
+  // Wrong enrolment keys are limited per person so that a key cannot be guessed by trying.
+  const keyLimiter = rateLimit({
+    windowMs: 15 * 60 * 1000,
+    limit: 10,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    skipSuccessfulRequests: true,
+    keyGenerator: (req) => `${req.user?.id ?? 'anonymous'}:${String(req.params.id)}`,
+    handler: (req) => {
+      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('enrolment:edition.tooManyKeys'));
+    },
+  });
+
+  ctx.router.post('/editions/:id/enrol', allow.signedIn, keyLimiter, async (req, res) => {
+    const { edition, course } = await editionWithCourse(String(req.params.id));
+    const { key } = parseInput(z.object({ key: z.string().max(100).optional() }), req.body);
+    let enrolment: EnrolmentDoc;
+    try {
+      enrolment = await service.selfEnrol(req.user!, edition._id.toString(), key);
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'WRONG_KEY' && !wantsJson(req)) {
+        res.status(403);
+        return renderEdition(req, res, edition, course, { values: {}, errors: { key: req.t('enrolment:edition.wrongKey') } });
+      }
+      throw err;
+    }
+    if (wantsJson(req)) return res.status(enrolment.status === 'enrolled' ? 201 : 202).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
+    req.flash(enrolment.status === 'enrolled' ? 'success' : 'info', statusMessage(req, enrolment));
+    res.redirect(303, enrolment.status === 'enrolled' ? `/courses/${course.slug}` : backTo(edition));
+  });
+
+  ctx.router.post('/editions/:id/apply', allow.signedIn, async (req, res) => {
+    const { edition, course } = await editionWithCourse(String(req.params.id));
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const answers = Object.fromEntries(edition.questions.map((q) => [q.id, String(body[`answer_${q.id}`] ?? '').slice(0, 5000)]));
+    let input: z.output<typeof applicationSchema>;
+    try {
+      input = parseInput(applicationSchema, body);
+      const missing = edition.questions.filter((q) => q.required && !answers[q.id]?.trim());
+      if (missing.length) throw new HttpError(400, 'VALIDATION_FAILED', 'Answer every required question.', { fields: Object.fromEntries(missing.map((q) => [`answer_${q.id}`, req.t('enrolment:apply.answerRequired')])) });
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors || wantsJson(req)) throw err;
+      res.status(400);
+      return renderEdition(req, res, edition, course, { values: body, errors });
+    }
+    const email = normaliseEmail(req.user!.email);
+    // The profile answers the questions donors ask (gender, region, organisation type).
+    await Person.updateOne(
+      { _id: email },
+      { $set: { userId: req.user!.id, organisation: input.organisation, organisationType: input.organisationType, country: input.country, gender: input.gender, jobTitle: input.jobTitle } },
+      { upsert: true },
+    );
+    const enrolment = await service.apply(req.user!, edition._id.toString(), { motivation: input.motivation, answers });
+    if (wantsJson(req)) return res.status(201).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
+    req.flash('success', req.t('enrolment:apply.sent'));
+    res.redirect(303, backTo(edition));
+  });
+
+  ctx.router.get('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
+    const { edition, course } = await editionWithCourse(String(req.params.id));
+    const enrolment = await Enrolment.findOne({ editionId: edition._id.toString(), userId: req.user!.id }).lean();
+    if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
+    res.render('enrolment/withdraw', { title: req.t('enrolment:withdraw.title'), edition, enrolment, courseTitle: courseTitle(req, course) });
+  });
+
+  ctx.router.post('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
+    const { edition } = await editionWithCourse(String(req.params.id));
+    const enrolment = await Enrolment.findOne({ editionId: edition._id.toString(), userId: req.user!.id }).lean();
+    if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
+    await service.withdraw(enrolment._id.toString(), undefined);
+    if (wantsJson(req)) return res.json({ status: 'withdrawn' });
+    req.flash('success', req.t('enrolment:withdraw.done', { edition: edition.title }));
+    res.redirect(303, '/enrolment/my');
+  });
+
+  ctx.router.get('/my', allow.signedIn, async (req, res) => {
+    const locals = await myLearning(ctx, service, req);
+    // Sections other plugins contribute (certificates), rendered with their own views.
+    const sections: string[] = [];
+    for (const section of [...ctx.extensions(MyLearningSections)].sort((a, b) => (a.order ?? 50) - (b.order ?? 50))) {
+      const rendered = await section.render(req);
+      if (rendered) sections.push(await renderFragment(res, rendered.view, rendered.locals));
+    }
+    res.render('enrolment/my', { title: req.t('enrolment:my.title'), ...locals, sections });
+  });
+}

@@ -1,0 +1,310 @@
+import type { Request, Response } from 'express';
+import mongoose from 'mongoose';
+import { z } from 'zod';
+import { allow, fieldErrors, HttpError, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { CourseCatalog } from '../../courses/contract.ts';
+import { EDITION_STATUSES, ENROLMENT_METHODS, ENROLMENT_STATUSES } from '../contract.ts';
+import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
+import type { EditionInput, EnrolmentService } from '../services/enrolment.service.ts';
+import { countryName } from '../services/profile.ts';
+import { courseTitle, formatDay } from './learner.routes.ts';
+
+/** The six UN languages, in which an edition may be taught. */
+export const EDITION_LANGUAGES = ['en', 'fr', 'es', 'ar', 'ru', 'zh'] as const;
+
+const optionalDate = z.preprocess(
+  (v) => (v === '' || v === undefined ? undefined : v),
+  z.coerce.date({ error: 'Give a date (YYYY-MM-DD).' }).refine((d) => !Number.isNaN(d.getTime()), 'Give a date (YYYY-MM-DD).').optional(),
+);
+const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
+
+const editionForm = z.object({
+  courseId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose the course.'),
+  title: z.string().trim().min(3, 'Give the edition a title, e.g. “Fellowship 2027, Holmenkollen”.').max(200, 'Keep the title under 200 characters.'),
+  description: z.string().trim().max(5000, 'Keep the description under 5,000 characters.').default(''),
+  selfPaced: checkbox.default(false),
+  startsAt: optionalDate,
+  endsAt: optionalDate,
+  enrolmentDeadline: optionalDate,
+  place: z.string().trim().max(200).default(''),
+  online: checkbox.default(false),
+  capacity: z.preprocess((v) => (v === '' || v === undefined ? null : v), z.coerce.number({ error: 'Give the number of seats, or leave it empty for no limit.' }).int('Whole seats, please.').min(1, 'At least one seat (or leave it empty for no limit).').max(100000).nullable()),
+  language: z.enum(EDITION_LANGUAGES, { error: 'Choose the language it is taught in.' }),
+  method: z.enum(ENROLMENT_METHODS, { error: 'Choose how people enrol.' }),
+  enrolmentKey: z.string().trim().max(100).optional(),
+  questions: z.string().max(10000, 'Keep the questions under 10,000 characters.').default(''),
+  trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^[0-9a-f]{24}$/i))),
+  status: z.enum(EDITION_STATUSES, { error: 'Choose a status.' }),
+}).superRefine((v, ctx) => {
+  if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'Give the start date (or tick “self-paced”).' });
+  if (v.startsAt && v.endsAt && v.endsAt < v.startsAt) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'The end cannot be before the start.' });
+  if (v.enrolmentDeadline && v.endsAt && v.enrolmentDeadline > v.endsAt) ctx.addIssue({ code: 'custom', path: ['enrolmentDeadline'], message: 'The enrolment deadline must be before the end.' });
+  if (!v.online && !v.place) ctx.addIssue({ code: 'custom', path: ['place'], message: 'Say where it takes place, or tick “online”.' });
+  if (v.method === 'key' && !v.enrolmentKey) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Choose the key people will type to enrol.' });
+  if (v.enrolmentKey && v.enrolmentKey.length < 6) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Use at least 6 characters, so that the key cannot be guessed.' });
+});
+
+/**
+ * Application questions are written one per line; a line starting with "*" is a required question.
+ * Ids are kept for questions whose text did not change, so that answers already given still match.
+ */
+export function parseQuestions(text: string, previous: ApplicationQuestion[] = []): ApplicationQuestion[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (lines.length > 20) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { questions: 'At most 20 questions.' } });
+  const used = new Set<string>();
+  return lines.map((line) => {
+    const required = line.startsWith('*');
+    const label = line.replace(/^\*\s*/, '').slice(0, 500);
+    const same = previous.find((q) => q.label === label && !used.has(q.id));
+    let id = same?.id ?? `q${new mongoose.Types.ObjectId().toString().slice(-8)}`;
+    while (used.has(id)) id = `q${new mongoose.Types.ObjectId().toString().slice(-8)}`;
+    used.add(id);
+    return { id, label, required };
+  });
+}
+
+export const questionsToText = (questions: ApplicationQuestion[]) => questions.map((q) => `${q.required ? '* ' : ''}${q.label}`).join('\n');
+
+const decisionSchema = z.object({
+  decision: z.enum(['accept', 'reject', 'waitlist'], { error: 'Choose accept, reject or waiting list.' }),
+  message: z.string().trim().max(2000, 'Keep the message under 2,000 characters.').optional(),
+});
+
+const addPersonSchema = z.object({ email: z.email({ error: 'Give a valid e-mail address.' }).max(254) });
+const moveSchema = z.object({ toEditionId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose the edition to move this person to.') });
+const withdrawSchema = z.object({ message: z.string().trim().max(2000).optional() });
+
+const toDateInput = (d?: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
+
+export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService) {
+  const staff = allow.roles('staff');
+  const { Edition, Enrolment, Person } = service.models;
+  const catalog = () => ctx.get(CourseCatalog);
+
+  async function formLocals(req: Request) {
+    const [courses, trainers] = await Promise.all([catalog().listPublished(), ctx.get(Users).list({ role: 'trainer', pageSize: 200 })]);
+    return {
+      courses: courses.map((c) => ({ id: c.id, title: courseTitle(req, c) })),
+      trainers: trainers.users,
+      languages: EDITION_LANGUAGES,
+      methods: ENROLMENT_METHODS,
+      statuses: EDITION_STATUSES,
+    };
+  }
+
+  async function renderForm(req: Request, res: Response, edition: EditionDoc | null, values: Record<string, unknown>, errors: Record<string, string> = {}) {
+    res.render('enrolment/edition-form', {
+      title: edition ? req.t('enrolment:manage.editTitle', { edition: edition.title }) : req.t('enrolment:manage.newTitle'),
+      edition,
+      values,
+      errors,
+      ...(await formLocals(req)),
+    });
+  }
+
+  const valuesOf = (e: EditionDoc) => ({
+    ...e,
+    startsAt: toDateInput(e.startsAt), endsAt: toDateInput(e.endsAt), enrolmentDeadline: toDateInput(e.enrolmentDeadline),
+    capacity: e.capacity ?? '', questions: questionsToText(e.questions),
+  });
+
+  async function readForm(req: Request, previous: ApplicationQuestion[] = []): Promise<EditionInput> {
+    const v = parseInput(editionForm, req.body);
+    const course = await catalog().findById(v.courseId);
+    if (!course) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { courseId: 'Choose the course.' } });
+    return {
+      ...v,
+      enrolmentKey: v.enrolmentKey || undefined,
+      questions: parseQuestions(v.questions, previous),
+      trainerIds: [...new Set(v.trainerIds)],
+    };
+  }
+
+  // ---- Editions ------------------------------------------------------------------------------------
+
+  ctx.router.get('/manage', staff, async (req, res) => {
+    const filter = parseInput(z.object({
+      courseId: z.string().regex(/^[0-9a-f]{24}$/i).optional().catch(undefined),
+      status: z.enum(EDITION_STATUSES).optional().catch(undefined),
+    }), req.query);
+    const query: Record<string, unknown> = {};
+    if (filter.courseId) query.courseId = filter.courseId;
+    if (filter.status) query.status = filter.status;
+    const editions = await Edition.find(query).sort({ startsAt: -1, _id: -1 }).limit(500).lean();
+    // Counts per edition and status: one $group with one accumulator (FerretDB computes only the first).
+    const counts = await Enrolment.aggregate<{ _id: { editionId: string; status: string }; n: number }>([
+      { $match: { editionId: mongoose.trusted({ $in: editions.map((e) => e._id.toString()) }) } },
+      { $group: { _id: { editionId: '$editionId', status: '$status' }, n: { $sum: 1 } } },
+    ]);
+    const count = (editionId: string, status: string) => counts.find((c) => c._id.editionId === editionId && c._id.status === status)?.n ?? 0;
+    const courses = new Map((await catalog().listPublished()).map((c) => [c.id, c]));
+    res.render('enrolment/manage-list', {
+      title: req.t('enrolment:manage.title'),
+      filter,
+      courses: [...courses.values()].map((c) => ({ id: c.id, title: courseTitle(req, c) })),
+      statuses: EDITION_STATUSES,
+      editions: editions.map((e) => ({
+        edition: e,
+        courseTitle: courseTitle(req, courses.get(e.courseId) ?? null),
+        enrolled: count(e._id.toString(), 'enrolled'),
+        pending: count(e._id.toString(), 'pending'),
+        waitlisted: count(e._id.toString(), 'waitlisted'),
+      })),
+      formatDay: (d?: Date) => formatDay(req, d),
+    });
+  });
+
+  ctx.router.get('/manage/editions/new', staff, async (req, res) => {
+    const courseId = typeof req.query.courseId === 'string' ? req.query.courseId : '';
+    await renderForm(req, res, null, { courseId, method: 'application', status: 'draft', language: 'en', questions: '' });
+  });
+
+  ctx.router.post('/manage/editions', staff, async (req, res) => {
+    let input: EditionInput;
+    try {
+      input = await readForm(req);
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors || wantsJson(req)) throw err;
+      res.status(400);
+      return renderForm(req, res, null, req.body ?? {}, errors);
+    }
+    const edition = await service.createEdition(input, req.user!.id);
+    if (wantsJson(req)) return res.status(201).json({ id: edition._id.toString() });
+    req.flash('success', req.t('enrolment:manage.created', { edition: edition.title }));
+    res.redirect(303, `/enrolment/manage/editions/${edition._id}`);
+  });
+
+  ctx.router.get('/manage/editions/:id/edit', staff, async (req, res) => {
+    const edition = await service.requireEdition(String(req.params.id));
+    await renderForm(req, res, edition, valuesOf(edition));
+  });
+
+  ctx.router.post('/manage/editions/:id', staff, async (req, res) => {
+    const edition = await service.requireEdition(String(req.params.id));
+    let input: EditionInput;
+    try {
+      input = await readForm(req, edition.questions);
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors || wantsJson(req)) throw err;
+      res.status(400);
+      return renderForm(req, res, edition, req.body ?? {}, errors);
+    }
+    const updated = await service.updateEdition(edition._id.toString(), input);
+    if (wantsJson(req)) return res.json({ id: updated._id.toString() });
+    req.flash('success', req.t('enrolment:manage.saved'));
+    res.redirect(303, `/enrolment/manage/editions/${updated._id}`);
+  });
+
+  // The edition's page for staff: its facts, the applications to decide, the waiting list.
+  ctx.router.get('/manage/editions/:id', staff, async (req, res) => {
+    const edition = await service.requireEdition(String(req.params.id));
+    const editionId = edition._id.toString();
+    await service.repairSeats(editionId);
+    const [course, people, seatsTaken] = await Promise.all([
+      catalog().findById(edition.courseId),
+      Enrolment.find({ editionId, status: mongoose.trusted({ $in: ['pending', 'waitlisted'] }) }).sort({ createdAt: 1 }).lean(),
+      service.seatsTaken(editionId),
+    ]);
+    const counts = Object.fromEntries(await Promise.all(ENROLMENT_STATUSES.map(async (s) => [s, await Enrolment.countDocuments({ editionId, status: s })] as const)));
+    const profiles = new Map((await Person.find({ _id: mongoose.trusted({ $in: people.map((p) => p.email) }) }).lean()).map((p) => [p._id, p]));
+    const describe = (e: (typeof people)[number]) => {
+      const p = profiles.get(e.email);
+      return {
+        enrolment: e,
+        name: p ? `${p.givenName} ${p.familyName}`.trim() : '',
+        organisation: p?.organisation ?? '',
+        country: p?.country ? countryName(p.country, req.language) : '',
+        answers: e.answers.map((a) => ({ question: edition.questions.find((q) => q.id === a.questionId)?.label ?? '', answer: a.answer })),
+      };
+    };
+    const waiting = people.filter((e) => e.status === 'waitlisted').sort((a, b) => (a.waitlistedAt?.getTime() ?? 0) - (b.waitlistedAt?.getTime() ?? 0));
+    res.render('enrolment/manage-edition', {
+      title: edition.title,
+      edition,
+      course,
+      courseTitle: courseTitle(req, course),
+      counts,
+      seatsTaken,
+      pending: people.filter((e) => e.status === 'pending').map(describe),
+      waiting: waiting.map(describe),
+      formatDay: (d?: Date) => formatDay(req, d),
+      errors: {},
+      values: {},
+    });
+  });
+
+  ctx.router.post('/manage/editions/:id/people', staff, async (req, res) => {
+    const edition = await service.requireEdition(String(req.params.id));
+    const { email } = parseInput(addPersonSchema, req.body);
+    const { enrolment, created } = await service.addByStaff(edition._id.toString(), { email, source: 'staff' }, req.user!.id);
+    if (wantsJson(req)) return res.status(created ? 201 : 200).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status, created });
+    const account = await ctx.get(Users).findByEmail(email);
+    req.flash(created ? 'success' : 'info', created
+      ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) + (account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
+      : req.t('enrolment:manage.added.already', { email, status: req.t(`enrolment:status.${enrolment.status}`) }));
+    res.redirect(303, `/enrolment/manage/editions/${edition._id}`);
+  });
+
+  // ---- One person's enrolment --------------------------------------------------------------------
+
+  ctx.router.get('/manage/enrolments/:id', staff, async (req, res) => {
+    const enrolment = await service.requireEnrolment(String(req.params.id));
+    const edition = await service.requireEdition(enrolment.editionId);
+    const [course, person, account, others, position] = await Promise.all([
+      catalog().findById(enrolment.courseId),
+      Person.findById(enrolment.email).lean(),
+      enrolment.userId ? ctx.get(Users).findById(enrolment.userId) : null,
+      Edition.find({ courseId: enrolment.courseId, _id: mongoose.trusted({ $ne: edition._id }), status: mongoose.trusted({ $in: ['draft', 'published'] }) }).sort({ startsAt: 1 }).lean(),
+      service.waitlistPosition(enrolment),
+    ]);
+    const staffNames = new Map<string, string>();
+    for (const id of new Set(enrolment.history.map((h) => h.byUserId).filter((x): x is string => !!x))) {
+      staffNames.set(id, (await ctx.get(Users).findById(id))?.name ?? '');
+    }
+    res.render('enrolment/manage-enrolment', {
+      title: account?.name ?? enrolment.email,
+      enrolment, edition, course, courseTitle: courseTitle(req, course), person, account, others, position,
+      answers: enrolment.answers.map((a) => ({ question: edition.questions.find((q) => q.id === a.questionId)?.label ?? '', answer: a.answer })),
+      staffNames,
+      countryName: (c: string) => countryName(c, req.language),
+      formatDay: (d?: Date) => formatDay(req, d),
+      formatTime: (d: Date) => new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(d),
+    });
+  });
+
+  ctx.router.post('/manage/enrolments/:id/decision', staff, async (req, res) => {
+    const enrolment = await service.requireEnrolment(String(req.params.id));
+    const { decision, message } = parseInput(decisionSchema, req.body);
+    const after = await service.decide(enrolment._id.toString(), decision, message || undefined, req.user!.id);
+    if (wantsJson(req)) return res.json({ status: after.status });
+    req.flash('success', req.t(`enrolment:manage.decided.${after.status}`, { email: after.email }));
+    res.redirect(303, safeBack(req, `/enrolment/manage/editions/${after.editionId}`));
+  });
+
+  ctx.router.post('/manage/enrolments/:id/withdraw', staff, async (req, res) => {
+    const enrolment = await service.requireEnrolment(String(req.params.id));
+    const { message } = parseInput(withdrawSchema, req.body);
+    await service.withdraw(enrolment._id.toString(), req.user!.id, message || undefined);
+    if (wantsJson(req)) return res.json({ status: 'withdrawn' });
+    req.flash('success', req.t('enrolment:manage.withdrawn', { email: enrolment.email }));
+    res.redirect(303, `/enrolment/manage/enrolments/${enrolment._id}`);
+  });
+
+  ctx.router.post('/manage/enrolments/:id/move', staff, async (req, res) => {
+    const enrolment = await service.requireEnrolment(String(req.params.id));
+    const { toEditionId } = parseInput(moveSchema, req.body);
+    const moved = await service.move(enrolment._id.toString(), toEditionId, req.user!.id);
+    if (wantsJson(req)) return res.json({ enrolmentId: moved._id.toString(), status: moved.status });
+    const target = await service.requireEdition(toEditionId);
+    req.flash('success', req.t(`enrolment:manage.moved.${moved.status === 'enrolled' ? 'enrolled' : 'waitlisted'}`, { email: enrolment.email, edition: target.title }));
+    res.redirect(303, `/enrolment/manage/enrolments/${moved._id}`);
+  });
+}
+
+/** Back to the page the decision was made on (the edition page or the person's page), never elsewhere. */
+function safeBack(req: Request, fallback: string): string {
+  const back = typeof req.body?.back === 'string' ? req.body.back : '';
+  return /^\/enrolment\/manage\/(editions|enrolments)\/[0-9a-f]{24}$/.test(back) ? back : fallback;
+}

@@ -1,0 +1,40 @@
+import type { SessionUser } from '../../../src/index.ts';
+import type { AccessDecision, CourseSummary, LearningAccessProvider, Translate } from '../../courses/contract.ts';
+import type { EnrolmentService } from './enrolment.service.ts';
+
+/**
+ * The enrolment plugin's answer to "may this person take this course, and in which edition?":
+ * only people enrolled in one of the course's editions take it (in that edition); an edition's own
+ * trainers see it as a preview; everyone else is told where they stand and where to enrol.
+ */
+export function createLearningAccess(service: EnrolmentService): LearningAccessProvider {
+  const { Edition, Enrolment } = service.models;
+  return {
+    async decide(user: SessionUser, course: CourseSummary, t: Translate): Promise<AccessDecision> {
+      const [mine, editions] = await Promise.all([
+        Enrolment.find({ userId: user.id, courseId: course.id }).lean(),
+        Edition.find({ courseId: course.id }, { title: 1, status: 1, trainerIds: 1, startsAt: 1 }).lean(),
+      ]);
+      const byId = new Map(editions.map((e) => [e._id.toString(), e]));
+      // Enrolled in a live edition; with several (a repeat, a move), the one that started last.
+      const enrolled = mine
+        .filter((e) => e.status === 'enrolled' && byId.has(e.editionId) && byId.get(e.editionId)!.status !== 'cancelled')
+        .sort((a, b) => (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) || b.createdAt.getTime() - a.createdAt.getTime());
+      if (enrolled[0]) return { allowed: true, editionId: enrolled[0].editionId };
+
+      const teaching = editions.find((e) => e.trainerIds.includes(user.id));
+      if (teaching) return { allowed: true, editionId: teaching._id.toString(), preview: true };
+
+      const href = `/enrolment/courses/${course.slug}`;
+      const pending = mine.find((e) => e.status === 'pending');
+      if (pending) return { allowed: false, reason: t('enrolment:access.pending', { edition: byId.get(pending.editionId)?.title ?? '' }), href: '/enrolment/my' };
+      const waiting = mine.find((e) => e.status === 'waitlisted');
+      if (waiting) {
+        const position = await service.waitlistPosition(waiting);
+        return { allowed: false, reason: t('enrolment:access.waitlisted', { edition: byId.get(waiting.editionId)?.title ?? '', position }), href: '/enrolment/my' };
+      }
+      const offered = editions.some((e) => e.status === 'published');
+      return { allowed: false, reason: t(offered ? 'enrolment:access.enrol' : 'enrolment:access.notOffered'), ...(offered ? { href } : {}) };
+    },
+  };
+}
