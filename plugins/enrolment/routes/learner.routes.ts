@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, fieldErrors, HttpError, notFound, parseInput, renderFragment, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, HttpError, notFound, parseInput, renderFragment, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
 import { MyLearningSections } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -178,17 +178,17 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const { edition, course } = await editionWithCourse(String(req.params.id));
     const body = (req.body ?? {}) as Record<string, unknown>;
     const answers = Object.fromEntries(edition.questions.map((q) => [q.id, String(body[`answer_${q.id}`] ?? '').slice(0, 5000)]));
-    let input: z.output<typeof applicationSchema>;
-    try {
-      input = parseInput(applicationSchema, body);
-      const missing = edition.questions.filter((q) => q.required && !answers[q.id]?.trim());
-      if (missing.length) throw new HttpError(400, 'VALIDATION_FAILED', 'Answer every required question.', { fields: Object.fromEntries(missing.map((q) => [`answer_${q.id}`, req.t('enrolment:apply.answerRequired')])) });
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors || wantsJson(req)) throw err;
+    // Every problem of the form at once: the fields and the edition's required questions.
+    const parsed = applicationSchema.safeParse(body);
+    const errors: Record<string, string> = {};
+    if (!parsed.success) for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issue.message;
+    for (const q of edition.questions) if (q.required && !answers[q.id]?.trim()) errors[`answer_${q.id}`] = req.t('enrolment:apply.answerRequired');
+    if (!parsed.success || Object.keys(errors).length) {
+      if (wantsJson(req)) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: errors });
       res.status(400);
       return renderEdition(req, res, edition, course, { values: body, errors });
     }
+    const input = parsed.data;
     const email = normaliseEmail(req.user!.email);
     // The profile answers the questions donors ask (gender, region, organisation type).
     await Person.updateOne(
