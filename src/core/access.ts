@@ -32,6 +32,11 @@ export interface AccessPolicy {
   allows(req: Request, user: SessionUser | undefined): boolean | Promise<boolean>;
   /** Public policies never ask an anonymous person to sign in. */
   readonly public: boolean;
+  /**
+   * The route receives cross-site form posts that carry their own proof of origin (a signed SAML
+   * message from an identity provider), so it is exempt from the CSRF token. Only `allow.signedMessage`.
+   */
+  readonly crossSite?: boolean;
 }
 
 export function hasRole(user: SessionUser | undefined, roles: readonly Role[]): boolean {
@@ -42,6 +47,15 @@ export function hasRole(user: SessionUser | undefined, roles: readonly Role[]): 
 export const allow = {
   /** Anyone, signed in or not (the sign-in page, public certificate verification). */
   public: Object.freeze<AccessPolicy>({ description: 'public', public: true, allows: () => true }),
+  /**
+   * Anyone, posting from another site: for endpoints such as a SAML assertion consumer, which an
+   * identity provider's page posts to and which verify the message's signature themselves. Such
+   * routes are exempt from the CSRF token (the browser cannot have one), so the handler must
+   * trust nothing in the request that is not signed.
+   */
+  signedMessage(description: string): AccessPolicy {
+    return Object.freeze({ description: `public, signed message: ${description}`, public: true, crossSite: true, allows: () => true });
+  },
   /** Any signed-in person. */
   signedIn: Object.freeze<AccessPolicy>({ description: 'signed in', public: false, allows: (_req, u) => !!u }),
   /** People holding one of these roles (admins always pass). */

@@ -24,7 +24,7 @@ import { createMetrics } from './metrics.ts';
 import { mountPageRoutes } from './pages.routes.ts';
 import type { NavEntry, PluginDefinition } from './plugin.ts';
 import { createPolicyRouter } from './router.ts';
-import { createCsrf, securityHeaders } from './security.ts';
+import { createCsrf, csrfUnlessCrossSite, securityHeaders } from './security.ts';
 import { createSessions, saveBeforeRedirect } from './sessions.ts';
 import { createViewResolver, formatBytes, layoutMiddleware } from './views.ts';
 import { seedHost } from './seed.ts';
@@ -113,6 +113,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     viewDirs: new Map(),
     translationDirs: new Map([['host', path.join(ROOT, 'locales')]]),
     fixturesDir: options.fixturesDir ?? path.join(ROOT, 'fixtures'),
+    crossSiteRoutes: [],
   };
   const hostNav: NavEntry[] = [
     { label: 'nav.home', href: '/', policy: allow.signedIn, order: 0 },
@@ -202,7 +203,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       res.locals.nav = visible.sort((a, b) => (a.order ?? 50) - (b.order ?? 50));
       next();
     });
-    app.use(csrf.csrfSynchronisedProtection);
+    app.use(csrfUnlessCrossSite(csrf.csrfSynchronisedProtection, runtime.crossSiteRoutes));
 
     const hostRouter = express.Router();
     const hostRoutes = createPolicyRouter('host', hostRouter);

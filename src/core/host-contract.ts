@@ -33,6 +33,22 @@ export interface UsersService {
   setRoles(id: string, roles: Role[], byUserId: string): Promise<SessionUser>;
   setPassword(id: string, password: string): Promise<void>;
   list(query: UserListQuery): Promise<{ users: (SessionUser & { createdAt: Date; lastSignInAt?: Date | undefined })[]; total: number }>;
+  /** True when the account exists and is disabled (such a person cannot sign in by any method). */
+  isDisabled(id: string): Promise<boolean>;
+  /** Records a sign-in: `lastSignInAt`, then the `UserSignedIn` event. Use `signInPerson`, which calls it. */
+  recordSignIn(id: string, method: string): Promise<void>;
+  /** Updates the name and organisation an identity provider vouches for; unchanged values write nothing. */
+  updateProfile(id: string, changes: UserProfileChanges): Promise<void>;
+  /**
+   * Ends the person's sessions on every app instance; `where` narrows them to sessions holding these
+   * values (dotted paths inside the session, e.g. `{ 'saml.sessionIndex': '…' }`). Returns how many.
+   */
+  endSessions(id: string, where?: Record<string, string>): Promise<number>;
+}
+
+export interface UserProfileChanges {
+  name?: string | undefined;
+  organisation?: string | undefined;
 }
 
 export const Users = defineService<UsersService>('host.users');

@@ -9,7 +9,7 @@ import { formatIssues } from './config.ts';
 import { OliveError } from './errors.ts';
 import type { EventBus } from './events.ts';
 import type { HostInfo, PluginContext, PluginDefinition, SeedContext } from './plugin.ts';
-import { createPolicyRouter } from './router.ts';
+import { createPolicyRouter, type CrossSiteRoute } from './router.ts';
 import { isValidPluginName, type AnyRef, type ServiceRef } from './refs.ts';
 
 /** What the host shares with the loader: the shared mechanisms every plugin context draws on. */
@@ -26,6 +26,8 @@ export interface HostRuntime {
   /** i18n namespace to absolute folder of `<lang>.json` files. */
   translationDirs: Map<string, string>;
   fixturesDir: string;
+  /** Routes declared with `allow.signedMessage`: the CSRF check lets their cross-site posts through. */
+  crossSiteRoutes: CrossSiteRoute[];
 }
 
 export interface LoadedPlugin {
@@ -165,7 +167,9 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
       loaded.models.push(model as unknown as Model<unknown>);
       return model;
     },
-    router: createPolicyRouter(name, loaded.router, () => onlyInRegister('adding a route')),
+    router: createPolicyRouter(name, loaded.router, () => onlyInRegister('adding a route'), (method, routePath) => {
+      rt.crossSiteRoutes.push({ method, path: `${loaded.prefix.replace(/\/$/, '')}${routePath}` });
+    }),
     views(dir) {
       onlyInRegister('views()');
       rt.viewDirs.set(name, toPath(dir));

@@ -1,8 +1,9 @@
-import type { Request } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import helmet from 'helmet';
 import { csrfSync } from 'csrf-sync';
 import type { HostConfig } from './config.ts';
+import type { CrossSiteRoute } from './router.ts';
 
 /**
  * Strict content security policy: our own stylesheet and scripts only, no inline code, no
@@ -52,6 +53,31 @@ export function createCsrf() {
     },
     errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'invalid csrf token' },
   });
+}
+
+/**
+ * Applies the CSRF check to every request except those matching a route declared with
+ * `allow.signedMessage` (e.g. a SAML assertion consumer posted to by an identity provider's page,
+ * which cannot carry our token and proves its origin by a signature instead). Matching uses
+ * Express's own router, so the exemption covers exactly the declared method and path pattern.
+ */
+export function csrfUnlessCrossSite(protect: RequestHandler, routes: readonly CrossSiteRoute[]): RequestHandler {
+  if (routes.length === 0) return protect;
+  const exempt = new WeakSet<Request>();
+  const matcher = express.Router();
+  for (const route of routes) {
+    matcher[route.method](route.path, (req, _res, next) => {
+      exempt.add(req);
+      next('router');
+    });
+  }
+  return (req, res, next) => {
+    matcher(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      if (exempt.has(req)) return next();
+      return protect(req, res, next);
+    });
+  };
 }
 
 /**

@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { allow, type SessionUser } from '../access.ts';
 import { HttpError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
-import { SignInMethods, UserSignedIn, type UsersService } from '../host-contract.ts';
+import { SignInMethods, type UsersService } from '../host-contract.ts';
 import { fieldErrors, parseInput } from '../http.ts';
 import { isSupportedLanguage, LANGUAGE_COOKIE } from '../i18n.ts';
 import type { PluginRouter } from '../plugin.ts';
 import { loginRateLimit } from '../security.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, verifyPassword } from './password.ts';
 import { safeReturnTo } from './return-to.ts';
+import { signInPerson, signOutPerson } from './sign-in.ts';
 import type { UserModels } from './users.ts';
 import { SESSIONS_COLLECTION } from '../sessions.ts';
 
@@ -32,7 +33,7 @@ const loginSchema = z.object({
 
 /** Sign-in, sign-out, the person's own account page and the language switch. */
 export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
-  const { passport, models, users, events } = deps;
+  const { passport, models, users } = deps;
 
   const renderLogin = (req: Request, res: Response, extra: Record<string, unknown> = {}) =>
     res.render('auth/login', {
@@ -69,18 +70,17 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
       res.status(401);
       return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
     }
-    // passport regenerates the session here, so an id planted before sign-in is worthless after it.
-    await new Promise<void>((resolve, reject) => req.logIn(user, (err) => (err ? reject(err) : resolve())));
-    await models.User.updateOne({ _id: user.id }, { $set: { lastSignInAt: new Date() } });
-    await events.emit(UserSignedIn, { userId: user.id, method: 'local' });
+    await signInPerson(req, user, users, { method: 'local' });
     req.flash('success', req.t('login.welcome', { name: user.name }));
     res.redirect(303, safeReturnTo(input.returnTo));
   });
 
   router.post('/logout', allow.public, async (req, res) => {
-    await new Promise<void>((resolve, reject) => req.logout((err) => (err ? reject(err) : resolve())));
-    await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
-    res.clearCookie('olive.sid');
+    // A sign-in method with more to end (single logout at an identity provider) continues the
+    // sign-out on its own route: 307 keeps the method and the form, CSRF token included.
+    const continueAt = req.user ? req.session.signOutPath : undefined;
+    if (continueAt) return res.redirect(307, continueAt);
+    await signOutPerson(req, res);
     res.redirect(303, '/login?signedOut=1');
   });
 

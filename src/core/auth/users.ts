@@ -2,7 +2,8 @@ import mongoose, { type Connection, type Model } from 'mongoose';
 import { ROLES, type Role, type SessionUser } from '../access.ts';
 import { conflict, isDuplicateKey, notFound } from '../errors.ts';
 import type { EventBus } from '../events.ts';
-import { UserCreated, UserRolesChanged, type NewUser, type UserListQuery, type UsersService } from '../host-contract.ts';
+import { UserCreated, UserRolesChanged, UserSignedIn, type NewUser, type UserListQuery, type UsersService } from '../host-contract.ts';
+import { SESSIONS_COLLECTION } from '../sessions.ts';
 import { hashPassword } from './password.ts';
 
 export interface UserDoc {
@@ -147,6 +148,31 @@ export function createUsersService(models: UserModels, events: EventBus): UsersS
         users: docs.map((d) => ({ ...toSessionUser(d), createdAt: d.createdAt, lastSignInAt: d.lastSignInAt })),
         total,
       };
+    },
+    async isDisabled(id) {
+      return !!(await byId(id))?.disabled;
+    },
+    async recordSignIn(id, method) {
+      await User.updateOne({ _id: id }, { $set: { lastSignInAt: new Date() } });
+      await events.emit(UserSignedIn, { userId: id, method });
+    },
+    async updateProfile(id, changes) {
+      const doc = await byId(id);
+      if (!doc) throw notFound('No such user.');
+      const set: Record<string, string> = {};
+      const name = changes.name?.trim().slice(0, 200);
+      const organisation = changes.organisation?.trim().slice(0, 200);
+      if (name && name !== doc.name) set.name = name;
+      if (organisation && organisation !== doc.organisation) set.organisation = organisation;
+      if (Object.keys(set).length) await User.updateOne({ _id: id }, { $set: set });
+    },
+    async endSessions(id, where = {}) {
+      // Sessions are stored unstringified, so they can be found by what they hold. Raw collection:
+      // the filter is built here from plain strings only.
+      const filter: Record<string, string> = { 'session.passport.user': String(id) };
+      for (const [key, value] of Object.entries(where)) filter[`session.${key}`] = String(value);
+      const { deletedCount } = await User.db.collection(SESSIONS_COLLECTION).deleteMany(filter);
+      return deletedCount;
     },
   };
 }
