@@ -1,0 +1,73 @@
+import { allow, definePlugin, Navigation, SignInMethods, Users } from '../../src/index.ts';
+import { ssoConfigSchema } from './config.ts';
+import {
+  consumedAssertionSchema, identitySchema, lastSignInSchema, pendingRequestSchema,
+  type ConsumedAssertionDoc, type IdentityDoc, type LastSignInDoc, type PendingRequestDoc,
+} from './models/saml.models.ts';
+import { mountAdminRoutes } from './routes/admin.routes.ts';
+import { mountSamlRoutes } from './routes/saml.routes.ts';
+import { createAccountService } from './services/accounts.ts';
+import { IdpRegistry } from './services/idp-registry.ts';
+import { removeExpired } from './services/request-cache.ts';
+
+/** Per app: the registry and clean-up timer `start` and `stop` work on (one definition may serve several apps). */
+const running = new WeakMap<object, { registry: IdpRegistry; timer?: NodeJS.Timeout; cleanUp: () => Promise<void> }>();
+
+/**
+ * SAML 2.0 sign-in: UN staff through Unite ID (Microsoft Entra), other organisations through their
+ * own identity providers, next to the local accounts. With no IdP configured it offers nothing and
+ * changes nothing. See docs/sso.md.
+ */
+export default definePlugin({
+  name: 'sso-saml',
+  version: '1.0.0',
+  description: 'Sign-in through SAML 2.0 identity providers (Unite ID / Microsoft Entra, partner organisations).',
+  prefix: '/auth/saml',
+  config: ssoConfigSchema,
+
+  register(ctx) {
+    const PendingRequest = ctx.model<PendingRequestDoc>('request', pendingRequestSchema);
+    const ConsumedAssertion = ctx.model<ConsumedAssertionDoc>('assertion', consumedAssertionSchema);
+    const Identity = ctx.model<IdentityDoc>('identity', identitySchema);
+    const LastSignIn = ctx.model<LastSignInDoc>('last_sign_in', lastSignInSchema);
+    const users = ctx.get(Users);
+
+    const registry = new IdpRegistry(ctx.config, ctx.host.baseUrl, PendingRequest, ctx.logger);
+    const cleanUp = async () => {
+      try {
+        await removeExpired([PendingRequest, ConsumedAssertion] as never);
+      } catch (err) {
+        ctx.logger.warn({ err }, 'could not remove expired SAML requests (will retry)');
+      }
+    };
+    running.set(ctx.connection, { registry, cleanUp });
+
+    ctx.views(new URL('./views', import.meta.url));
+    ctx.translations(new URL('./locales', import.meta.url));
+    const accounts = createAccountService(users, Identity, LastSignIn);
+    mountSamlRoutes(ctx, { registry, accounts, users, ConsumedAssertion, Identity });
+    mountAdminRoutes(ctx, { registry, users, Identity, LastSignIn });
+
+    // Nothing is offered until an identity provider is configured.
+    if (!ctx.config.idps.length) return;
+    for (const idp of ctx.config.idps) {
+      ctx.contribute(SignInMethods, { id: `saml-${idp.id}`, label: idp.label, href: `/auth/saml/${idp.id}/login` });
+    }
+    ctx.contribute(Navigation, { label: 'sso-saml:nav', href: '/auth/saml/admin', policy: allow.roles('admin'), order: 91 });
+  },
+
+  async start(ctx) {
+    const state = running.get(ctx.connection)!;
+    await state.registry.start();
+    await state.cleanUp();
+    state.timer = setInterval(() => void state.cleanUp(), 10 * 60 * 1000);
+    state.timer.unref();
+  },
+
+  async stop(ctx) {
+    const state = running.get(ctx.connection);
+    if (!state) return;
+    clearInterval(state.timer);
+    state.registry.stop();
+  },
+});

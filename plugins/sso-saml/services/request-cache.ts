@@ -1,0 +1,66 @@
+import mongoose, { type Model } from 'mongoose';
+import type { CacheItem, CacheProvider } from '@node-saml/passport-saml';
+import { isDuplicateKey } from '../../../src/index.ts';
+import type { ConsumedAssertionDoc, PendingRequestDoc } from '../models/saml.models.ts';
+
+/**
+ * node-saml's request cache, in MongoDB: the `InResponseTo` of an answer must name a request some
+ * app instance sent to this IdP, not too long ago. Keys are prefixed with the IdP's id, so a request
+ * made to one IdP cannot be answered by another.
+ */
+export class MongoRequestCache implements CacheProvider {
+  constructor(
+    private readonly model: Model<PendingRequestDoc>,
+    private readonly idpId: string,
+    private readonly lifetimeMs: number,
+  ) {}
+
+  private id(key: string) {
+    return `${this.idpId}:${key}`;
+  }
+
+  async saveAsync(key: string, value: string): Promise<CacheItem | null> {
+    try {
+      await this.model.create({ _id: this.id(key), value, expiresAt: new Date(Date.now() + this.lifetimeMs) });
+    } catch (err) {
+      if (isDuplicateKey(err)) return null; // node-saml's contract: null when the key exists
+      throw err;
+    }
+    return { value, createdAt: Date.now() };
+  }
+
+  async getAsync(key: string): Promise<string | null> {
+    const doc = await this.model.findById(this.id(key)).lean();
+    return doc && doc.expiresAt.getTime() > Date.now() ? doc.value : null;
+  }
+
+  async removeAsync(key: string | null): Promise<string | null> {
+    if (!key) return null;
+    const doc = await this.model.findByIdAndDelete(this.id(key)).lean();
+    return doc?.value ?? null;
+  }
+}
+
+/**
+ * Remembers assertions already used: the first use inserts its id, any later one (a replay, or
+ * the same answer posted twice at once) hits the unique `_id` and is refused.
+ */
+export async function consumeAssertion(model: Model<ConsumedAssertionDoc>, idpId: string, assertionId: string, expiresAt: Date): Promise<boolean> {
+  try {
+    await model.create({ _id: `${idpId}:${assertionId}`, expiresAt });
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}
+
+/** Removes expired requests and consumed-assertion records (FerretDB has no TTL index). */
+export async function removeExpired(models: Model<{ expiresAt: Date }>[]): Promise<number> {
+  let removed = 0;
+  for (const model of models) {
+    const { deletedCount } = await model.deleteMany({ expiresAt: mongoose.trusted({ $lt: new Date() }) });
+    removed += deletedCount;
+  }
+  return removed;
+}

@@ -1,0 +1,79 @@
+/**
+ * One SAML environment per test file: SimpleSAMLphp as the IdP (started once), Olive's SP key
+ * pair, and an Olive app whose `sso-saml` plugin trusts that IdP under several configurations.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { captureLogger, createTestApp, type TestApp } from '../../../test/helpers/app.ts';
+import { freePort, generateKeyPair, signInAtIdp, startSimpleSamlPhp, type CapturedResponse, type IdpUser, type KeyPair, type SimpleSamlPhp } from '../../../test/helpers/saml-idp.ts';
+import sso from '../index.ts';
+
+export const IDP_USERS: IdpUser[] = JSON.parse(fs.readFileSync(new URL('../../../fixtures/sso-saml/idp-users.json', import.meta.url), 'utf8'));
+export const passwordOf = (username: string) => IDP_USERS.find((u) => u.username === username)!.password;
+
+export const ROLE_MAP = { 'ppcp-trainers': ['trainer'], 'unitar-staff': ['staff'] };
+
+export interface SamlEnvironment {
+  idp: SimpleSamlPhp;
+  sp: KeyPair;
+  testApp: TestApp;
+  app: TestApp['app'];
+  baseUrl: string;
+  dir: string;
+  logs: Record<string, unknown>[];
+  /** Starts a sign-in at Olive (`/auth/saml/<idp>/login`) and completes it at the IdP's login form. */
+  capture(username: string, options?: { idp?: string; returnTo?: string }): Promise<CapturedResponse>;
+}
+
+/**
+ * `idps` adds Olive-side IdP configurations (ids other than 'ssp') pointing at the same IdP; the
+ * tests reach them by re-addressing and re-signing responses captured for 'ssp'.
+ */
+export function useSamlEnvironment(options: { label: string; idps?: (base: { metadataUrl: string }) => Record<string, unknown>[]; listen?: boolean }) {
+  const env = {} as SamlEnvironment;
+  let server: http.Server | undefined;
+  before(async function () {
+    this.timeout(60000);
+    env.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-sso-'));
+    env.sp = generateKeyPair(env.dir, 'sp', { commonName: 'Olive test SP' });
+    env.idp = await startSimpleSamlPhp({ users: IDP_USERS });
+    const port = await freePort();
+    env.baseUrl = `http://127.0.0.1:${port}`;
+    const { logger, lines } = captureLogger('info');
+    env.logs = lines;
+    const strict = { id: 'ssp', label: 'Partner organisation (test IdP)', metadataUrl: env.idp.metadataUrl, attributes: { key: 'staffIndex' }, roles: ROLE_MAP, clockSkewSeconds: 5 };
+    env.testApp = await createTestApp({
+      plugins: [sso],
+      pluginConfig: { 'sso-saml': {
+        serviceProvider: { privateKey: env.sp.keyPem, certificate: env.sp.certPem },
+        idps: [strict, ...(options.idps?.({ metadataUrl: env.idp.metadataUrl }) ?? [])],
+      } },
+      env: { BASE_URL: env.baseUrl },
+      logger,
+      seed: true,
+      label: options.label,
+    });
+    env.app = env.testApp.app;
+    // The IdP learns about Olive from Olive's own metadata, as an administrator would set it up.
+    const metadata = await supertest(env.app).get('/auth/saml/ssp/metadata').expect(200);
+    env.idp.setServiceProviderMetadata(metadata.text);
+    if (options.listen) {
+      server = http.createServer(env.app);
+      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    }
+    env.capture = async (username, { idp = 'ssp', returnTo = '/' } = {}) => {
+      const start = await supertest(env.app).get(`/auth/saml/${idp}/login?returnTo=${encodeURIComponent(returnTo)}`).expect(303);
+      return signInAtIdp(start.headers.location!, username, passwordOf(username));
+    };
+  });
+  after(async () => {
+    if (server) await new Promise<void>((resolve) => { server!.closeAllConnections(); server!.close(() => resolve()); });
+    await env.testApp?.stop();
+    await env.idp?.stop();
+    if (env.dir) fs.rmSync(env.dir, { recursive: true, force: true });
+  });
+  return env;
+}

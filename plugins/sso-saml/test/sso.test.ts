@@ -1,0 +1,57 @@
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { csrfFrom } from '../../../test/helpers/app.ts';
+import { useSamlEnvironment } from './setup.ts';
+
+describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', function () {
+  this.timeout(30000);
+  const env = useSamlEnvironment({ label: 'sso' });
+
+  const db = () => env.app.olive.connection.db!;
+  const signedInSessions = () => db().collection('host_sessions').countDocuments({ 'session.passport.user': { $exists: true } });
+  const accounts = () => db().collection('host_users').countDocuments({});
+  const sessionCookie = (res: { headers: Record<string, unknown> }) =>
+    ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []).find((c) => c.startsWith('olive.sid='))?.split(';')[0];
+
+  it('publishes valid SP metadata: entity id, assertion consumer, logout service and signing certificate', async () => {
+    const res = await supertest(env.app).get('/auth/saml/ssp/metadata').expect(200).expect('content-type', /samlmetadata\+xml/);
+    expect(res.text).to.include(`entityID="${env.baseUrl}/auth/saml"`);
+    expect(res.text).to.include(`<AssertionConsumerService index="1" isDefault="true" Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${env.baseUrl}/auth/saml/ssp/acs"/>`);
+    expect(res.text).to.include(`<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${env.baseUrl}/auth/saml/ssp/slo"/>`);
+    const certBody = env.sp.certPem.replace(/-----[A-Z ]+-----|\s/g, '');
+    expect(res.text.replace(/\s/g, '')).to.include(`<KeyDescriptoruse="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certBody}</ds:X509Certificate>`);
+    expect(res.text).to.include('WantAssertionsSigned="true"').and.include('AuthnRequestsSigned="true"');
+  });
+
+  it('a first sign-in creates the account from the attributes, with a new session id, and returns to the page asked for', async () => {
+    const agent = supertest.agent(env.app);
+    const before = sessionCookie(await agent.get('/login').expect(200));
+    expect(before).to.be.a('string');
+    const captured = await env.capture('amina', { returnTo: '/account' });
+    expect(captured.action).to.equal(`${env.baseUrl}/auth/saml/ssp/acs`);
+    expect(captured.RelayState).to.equal('/account');
+    const res = await agent.post('/auth/saml/ssp/acs').type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState });
+    expect(res.status, res.text).to.equal(303);
+    expect(res.headers.location).to.equal('/account');
+    const after = sessionCookie(res);
+    expect(after).to.be.a('string').and.not.equal(before);
+    const home = await agent.get('/').expect(200);
+    expect(home.text).to.include('Amina Diallo');
+    const user = await db().collection('host_users').findOne({ email: 'amina.diallo@un.example' });
+    expect(user).to.include({ name: 'Amina Diallo', organisation: 'UN Department of Political and Peacebuilding Affairs' });
+    expect(user!.roles).to.deep.equal(['learner']);
+    expect(user!.lastSignInAt).to.be.instanceOf(Date);
+    const identity = await db().collection('sso-saml_identity').findOne({ _id: 'ssp:S1023456' as never });
+    expect(identity).to.include({ userId: String(user!._id), nameID: 'amina.diallo', linkedBy: 'created' });
+  });
+
+  it('groups map to Olive roles (a trainer), and a second sign-in reuses the account', async () => {
+    for (let i = 0; i < 2; i++) {
+      const captured = await env.capture('pierre');
+      await supertest(env.app).post('/auth/saml/ssp/acs').type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState }).expect(303);
+    }
+    const users = await db().collection('host_users').find({ email: 'pierre.martin@un.example' }).toArray();
+    expect(users).to.have.length(1);
+    expect(users[0]!.roles).to.have.members(['trainer', 'staff']);
+  });
+});
