@@ -32,7 +32,7 @@ export interface SamlEnvironment {
  * `idps` adds Olive-side IdP configurations (ids other than 'ssp') pointing at the same IdP; the
  * tests reach them by re-addressing and re-signing responses captured for 'ssp'.
  */
-export function useSamlEnvironment(options: { label: string; idps?: (base: { metadataUrl: string }) => Record<string, unknown>[]; listen?: boolean }) {
+export function useSamlEnvironment(options: { label: string; idps?: (idp: SimpleSamlPhp, dir: string) => Record<string, unknown>[]; listen?: boolean }) {
   const env = {} as SamlEnvironment;
   let server: http.Server | undefined;
   before(async function () {
@@ -49,7 +49,7 @@ export function useSamlEnvironment(options: { label: string; idps?: (base: { met
       plugins: [sso],
       pluginConfig: { 'sso-saml': {
         serviceProvider: { privateKey: env.sp.keyPem, certificate: env.sp.certPem },
-        idps: [strict, ...(options.idps?.({ metadataUrl: env.idp.metadataUrl }) ?? [])],
+        idps: [strict, ...(options.idps?.(env.idp, env.dir) ?? [])],
       } },
       env: { BASE_URL: env.baseUrl },
       logger,
