@@ -58,6 +58,7 @@ export interface EnrolmentSummary {
 
 export interface EnrolmentDirectoryService {
   edition(id: string): Promise<EditionSummary | null>;
+  enrolment(id: string): Promise<EnrolmentSummary | null>;
   editionsOfCourse(courseId: string): Promise<EditionSummary[]>;
   /** This person's enrolment in this edition, whatever its status. */
   enrolmentOf(userId: string, editionId: string): Promise<EnrolmentSummary | null>;

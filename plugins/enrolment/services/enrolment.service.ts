@@ -513,6 +513,11 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       const d = await Edition.findById(id).lean();
       return d ? toEditionSummary(d) : null;
     },
+    async enrolment(id) {
+      if (!/^[0-9a-f]{24}$/i.test(id)) return null;
+      const d = await Enrolment.findById(id).lean();
+      return d ? toEnrolmentSummary(d) : null;
+    },
     async editionsOfCourse(courseId) {
       return (await Edition.find({ courseId }).sort({ startsAt: 1, _id: 1 }).lean()).map(toEditionSummary);
     },

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { allow, definePlugin, Navigation, Users } from '../../src/index.ts';
+import { CourseCatalog, CourseCompleted, CourseProgress } from '../courses/contract.ts';
+import { EnrolmentDirectory, MyLearningSections } from '../enrolment/contract.ts';
+import {
+  auditSchema, certificateSchema, claimSchema, editionSettingSchema, factSchema, printedNameSchema,
+  type AuditDoc, type CertificateDoc, type ClaimDoc, type EditionSettingDoc, type FactDoc, type PrintedNameDoc,
+} from './models/certificate.model.ts';
+import { mountCertificateRoutes } from './routes/certificates.routes.ts';
+import { mountVerificationRoutes } from './routes/verify.routes.ts';
+import { createIssuanceService, type CertificateModels, type TemplateSource } from './services/issuance.service.ts';
+
+const config = z.object({
+  /** Whether an edition's own trainers may issue its certificates (programme staff always may). */
+  trainersMayIssue: z.boolean().default(false),
+  /** Largest logo or signature image in a template, in kilobytes. */
+  maxImageKb: z.number().int().min(16).max(4096).default(512),
+  /** Verification look-ups per minute and address (public page, JSON and PDF check together). */
+  verifyPerMinute: z.number().int().min(1).max(10000).default(30),
+});
+
+export type CertificatesConfig = z.output<typeof config>;
+
+/**
+ * Certificates: PDF certificates in the six UN languages from templates, issued on completion or
+ * by staff (one person, or a whole edition as a background job), reissued and revoked as facts,
+ * and verified by anyone at /verify from the code, the QR code or the PDF file itself.
+ */
+export default definePlugin({
+  name: 'certificates',
+  version: '1.0.0',
+  description: 'Verifiable PDF certificates: templates, issuance, reissue, revocation, public verification.',
+  config,
+  prefix: '/',
+  requires: [EnrolmentDirectory, CourseCatalog, CourseProgress, CourseCompleted, MyLearningSections],
+
+  register(ctx) {
+    const models: CertificateModels = {
+      Certificate: ctx.model<CertificateDoc>('certificate', certificateSchema),
+      Claim: ctx.model<ClaimDoc>('claim', claimSchema),
+      Fact: ctx.model<FactDoc>('fact', factSchema),
+      PrintedName: ctx.model<PrintedNameDoc>('printed_name', printedNameSchema),
+      EditionSetting: ctx.model<EditionSettingDoc>('edition_setting', editionSettingSchema),
+      Audit: ctx.model<AuditDoc>('audit', auditSchema),
+    };
+    let templates: TemplateSource | undefined;
+    const issuance = createIssuanceService(models, {
+      connection: ctx.connection,
+      baseUrl: ctx.host.baseUrl,
+      logger: ctx.logger,
+      emit: (event, payload) => ctx.emit(event, payload),
+      enrolments: () => ctx.get(EnrolmentDirectory),
+      catalog: () => ctx.get(CourseCatalog),
+      progress: () => ctx.get(CourseProgress),
+      users: () => ctx.get(Users),
+      templates: () => {
+        if (!templates) throw new Error('certificates: templates used before register finished');
+        return templates;
+      },
+    });
+
+    ctx.views(new URL('./views', import.meta.url));
+    ctx.translations(new URL('./locales', import.meta.url));
+    mountVerificationRoutes(ctx, issuance);
+    mountCertificateRoutes(ctx, issuance);
+
+    ctx.contribute(Navigation, { label: 'certificates:nav.verify', href: '/verify', policy: allow.public, order: 90 });
+    ctx.contribute(Navigation, { label: 'certificates:nav.manage', href: '/certificates', policy: allow.roles('staff'), order: 32 });
+    ctx.contribute(MyLearningSections, {
+      id: 'certificates',
+      order: 20,
+      async render(req) {
+        const list = await issuance.ofLearner(req.user!.id);
+        const name = await issuance.printedName(req.user!.id);
+        return { view: 'certificates/my-section', locals: { list, name } };
+      },
+    });
+    ctx.on(CourseCompleted, (e) => issuance.onCourseCompleted(e));
+  },
+});

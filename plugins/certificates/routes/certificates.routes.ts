@@ -1,0 +1,223 @@
+import type { Request } from 'express';
+import mongoose from 'mongoose';
+import { z } from 'zod';
+import { allow, fieldErrors, forbidden, HttpError, notFound, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
+import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
+import type { CertificatesConfig } from '../index.ts';
+import { uncoveredCharacters } from '../render/index.ts';
+import type { IssuanceService } from '../services/issuance.service.ts';
+import { mayIssue } from '../services/permissions.ts';
+import { pick, publicView } from './verify.routes.ts';
+
+/** A name as people write it: trimmed, single spaces, no control characters, printable with our fonts. */
+const printableName = (what: string) => z.string()
+  .transform((s) => s.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').replace(/\s+/g, ' ').trim())
+  .pipe(z.string().min(1, `Write the ${what}.`).max(120, 'Keep it under 120 characters.'))
+  .superRefine((s, c) => {
+    const missing = uncoveredCharacters(s);
+    if (missing.length) c.addIssue({ code: 'custom', message: `These characters cannot be printed on a certificate: ${missing.join(' ')}. Write the name without them, or in another script.` });
+  });
+
+const nameSchema = z.object({
+  name: printableName('name as it should be printed'),
+  nameAlt: z.string().optional().transform((s) => s ?? '').pipe(z.union([z.literal(''), printableName('name in another script')])),
+});
+
+const reissueSchema = z.object({
+  name: printableName('corrected name'),
+  nameAlt: z.string().optional().transform((s) => s ?? '').pipe(z.union([z.literal(''), printableName('name in another script')])),
+  reason: z.string().trim().min(5, 'Say why it is reissued (at least 5 characters).').max(2000),
+});
+const revokeSchema = z.object({ reason: z.string().trim().min(5, 'Say why it is revoked (at least 5 characters).').max(2000) });
+const issueSchema = z.object({
+  enrolmentId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose a person.'),
+  force: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
+});
+const settingsSchema = z.object({
+  autoIssue: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
+  templateId: z.string().regex(/^[0-9a-f]{24}$/i).optional().or(z.literal('').transform(() => undefined)),
+});
+
+export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
+  const { Claim, EditionSetting, Audit, Fact } = issuance.models;
+  const staff = allow.roles('staff');
+
+  /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */
+  async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
+    const edition = /^[0-9a-f]{24}$/i.test(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
+    if (!edition) throw notFound('No such edition.');
+    if (!mayIssue(req.user!, edition, ctx.config)) throw forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.');
+    return edition;
+  }
+
+  // ---- Learners ----------------------------------------------------------------------------------
+
+  ctx.router.get('/certificates/name', allow.signedIn, async (req, res) => {
+    const current = await issuance.printedName(req.user!.id);
+    res.render('certificates/name', { title: req.t('certificates:name.title'), values: current, errors: {}, confirmed: current.confirmed });
+  });
+
+  ctx.router.post('/certificates/name', allow.signedIn, async (req, res) => {
+    let input: z.output<typeof nameSchema>;
+    try {
+      input = parseInput(nameSchema, req.body);
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors || wantsJson(req)) throw err;
+      res.status(400);
+      return res.render('certificates/name', { title: req.t('certificates:name.title'), values: req.body ?? {}, errors, confirmed: false });
+    }
+    const issued = await issuance.confirmName(req.user!.id, input.name, input.nameAlt || undefined);
+    if (wantsJson(req)) return res.json({ name: input.name, issued: issued.map((c) => c._id) });
+    req.flash('success', req.t(issued.length ? 'certificates:name.savedIssued' : 'certificates:name.saved', { count: issued.length }));
+    res.redirect(303, '/enrolment/my');
+  });
+
+  // The PDF as issued, byte for byte. Its holder, and staff (each staff download is audited).
+  ctx.router.get('/certificates/c/:code/certificate.pdf', allow.signedIn, async (req, res) => {
+    const certificate = await issuance.requireCertificate(String(req.params.code));
+    const own = certificate.learnerId === req.user!.id;
+    if (!own) {
+      const edition = await ctx.get(EnrolmentDirectory).edition(certificate.editionId);
+      if (!edition || !mayIssue(req.user!, edition, ctx.config)) throw notFound('No certificate has this code.');
+      await issuance.audit('downloaded', req.user!.id, { code: certificate._id, editionId: certificate.editionId });
+    }
+    res.set({
+      'Content-Type': 'application/pdf',
+      'Content-Length': String(certificate.size),
+      'Content-Disposition': `attachment; filename="certificate-${certificate._id}.pdf"`,
+      'Cache-Control': 'private, no-store',
+    });
+    const stream = issuance.openPdf(certificate);
+    stream.on('error', (err) => res.destroy(err));
+    stream.pipe(res);
+  });
+
+  // ---- Staff: an edition's certificates ------------------------------------------------------------
+
+  ctx.router.get('/certificates', staff, async (req, res) => {
+    const catalog = ctx.get(CourseCatalog);
+    const directory = ctx.get(EnrolmentDirectory);
+    const editions: { edition: EditionSummary; course: string; issued: number }[] = [];
+    for (const course of await catalog.listPublished()) {
+      for (const edition of await directory.editionsOfCourse(course.id)) {
+        if (edition.status === 'draft') continue;
+        editions.push({ edition, course: pick(course.title, req.language), issued: await Claim.countDocuments({ editionId: edition.id }) });
+      }
+    }
+    res.render('certificates/index', { title: req.t('certificates:manage.title'), editions });
+  });
+
+  ctx.router.get('/certificates/editions/:editionId', allow.signedIn, async (req, res) => {
+    const edition = await issuableEdition(req, String(req.params.editionId));
+    const [course, enrolled, setting, claims] = await Promise.all([
+      ctx.get(CourseCatalog).findById(edition.courseId),
+      ctx.get(EnrolmentDirectory).enrolmentsOf(edition.id, ['enrolled']),
+      EditionSetting.findById(edition.id).lean(),
+      Claim.find({ editionId: edition.id }).lean(),
+    ]);
+    const progress = await ctx.get(CourseProgress).editionProgress(edition.courseId, edition.id);
+    const users = ctx.get(Users);
+    const names = issuance.models.PrintedName;
+    const confirmed = new Set((await names.find({ _id: mongoose.trusted({ $in: enrolled.map((e) => e.userId).filter((x): x is string => !!x) }) }, { _id: 1 }).lean()).map((n) => n._id));
+    const byEnrolment = new Map(claims.map((c) => [c._id, c]));
+    const rows = [];
+    for (const e of enrolled) {
+      const account = e.userId ? await users.findById(e.userId) : null;
+      const claim = byEnrolment.get(e.id);
+      rows.push({
+        enrolment: e,
+        name: account?.name ?? e.email,
+        completedAt: e.userId ? progress.get(e.userId)?.completedAt : undefined,
+        nameConfirmed: !!e.userId && confirmed.has(e.userId),
+        code: claim?.code,
+      });
+    }
+    res.render('certificates/edition', {
+      title: req.t('certificates:edition.title', { edition: edition.title }),
+      edition, course, courseTitle: course ? pick(course.title, req.language) : '', rows, setting,
+      templates: await templateChoices(),
+      completedWithout: rows.filter((r) => r.completedAt && !r.code).length,
+    });
+  });
+
+  /** The templates staff can choose from for an edition (the template service, if present). */
+  async function templateChoices(): Promise<{ id: string; name: string }[]> {
+    const Template = ctx.connection.models.certificates_template;
+    if (!Template) return [];
+    return (await Template.find({}, { name: 1 }).sort({ name: 1 }).lean() as unknown as { _id: unknown; name: string }[]).map((t) => ({ id: String(t._id), name: t.name }));
+  }
+
+  ctx.router.post('/certificates/editions/:editionId/settings', staff, async (req, res) => {
+    const edition = await issuableEdition(req, String(req.params.editionId));
+    const input = parseInput(settingsSchema, req.body);
+    if (input.templateId && !(await templateChoices()).some((t) => t.id === input.templateId)) throw new HttpError(400, 'VALIDATION_FAILED', 'Choose one of the templates.', { fields: { templateId: 'Choose one of the templates.' } });
+    await EditionSetting.updateOne(
+      { _id: edition.id },
+      { $set: { autoIssue: input.autoIssue, updatedBy: req.user!.id, updatedAt: new Date(), ...(input.templateId ? { templateId: input.templateId } : {}) }, ...(input.templateId ? {} : { $unset: { templateId: 1 } }) },
+      { upsert: true },
+    );
+    if (wantsJson(req)) return res.json({ autoIssue: input.autoIssue, templateId: input.templateId ?? null });
+    req.flash('success', req.t('certificates:edition.settingsSaved'));
+    res.redirect(303, `/certificates/editions/${edition.id}`);
+  });
+
+  // One person's certificate, now (bulk issuance is a background job: see jobs.routes.ts).
+  ctx.router.post('/certificates/editions/:editionId/issue', allow.signedIn, async (req, res) => {
+    const edition = await issuableEdition(req, String(req.params.editionId));
+    const { enrolmentId, force } = parseInput(issueSchema, req.body);
+    const enrolment = await ctx.get(EnrolmentDirectory).enrolment(enrolmentId);
+    if (!enrolment || enrolment.editionId !== edition.id) throw notFound('This person is not in this edition.');
+    const { certificate, created } = await issuance.issue({ enrolmentId, via: 'staff', byUserId: req.user!.id, requireCompletion: !force });
+    if (wantsJson(req)) return res.status(created ? 201 : 200).json({ code: certificate._id, created });
+    req.flash(created ? 'success' : 'info', req.t(created ? 'certificates:edition.issued' : 'certificates:edition.alreadyIssued', { code: certificate._id }));
+    res.redirect(303, `/certificates/editions/${edition.id}`);
+  });
+
+  // ---- Staff: one certificate: reissue, revoke -----------------------------------------------------
+
+  ctx.router.get('/certificates/c/:code/manage', staff, async (req, res) => {
+    const status = await issuance.status(String(req.params.code));
+    if (!status) throw notFound('No certificate has this code.');
+    const facts = await Fact.find({ code: status.certificate._id }).lean();
+    res.render('certificates/manage', {
+      title: status.certificate._id, status, view: publicView(status, req.language), facts, values: { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' }, errors: {},
+    });
+  });
+
+  ctx.router.post('/certificates/c/:code/reissue', staff, async (req, res) => {
+    const status = await issuance.status(String(req.params.code));
+    if (!status) throw notFound('No certificate has this code.');
+    const input = parseInput(reissueSchema, req.body);
+    const next = await issuance.reissue(status.certificate._id, { name: input.name, nameAlt: input.nameAlt || undefined, reason: input.reason }, req.user!.id);
+    if (wantsJson(req)) return res.status(201).json({ code: next._id, replaces: status.certificate._id });
+    req.flash('success', req.t('certificates:manage.reissued', { code: next._id }));
+    res.redirect(303, `/certificates/c/${next._id}/manage`);
+  });
+
+  ctx.router.post('/certificates/c/:code/revoke', staff, async (req, res) => {
+    const status = await issuance.status(String(req.params.code));
+    if (!status) throw notFound('No certificate has this code.');
+    const { reason } = parseInput(revokeSchema, req.body);
+    await issuance.revoke(status.certificate._id, reason, req.user!.id);
+    if (wantsJson(req)) return res.json({ code: status.certificate._id, status: 'revoked' });
+    req.flash('success', req.t('certificates:manage.revoked'));
+    res.redirect(303, `/certificates/c/${status.certificate._id}/manage`);
+  });
+
+  // ---- Admins: the audit log -----------------------------------------------------------------------
+
+  ctx.router.get('/certificates/audit', allow.roles('admin'), async (req, res) => {
+    const page = Math.max(1, Math.min(10000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
+    const pageSize = 50;
+    const [entries, total] = await Promise.all([
+      Audit.find({}).sort({ at: -1, _id: -1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+      Audit.countDocuments({}),
+    ]);
+    const users = ctx.get(Users);
+    const actors = new Map<string, string>();
+    for (const id of new Set(entries.map((e) => e.actorId).filter((x): x is string => !!x))) actors.set(id, (await users.findById(id))?.email ?? id);
+    res.render('certificates/audit', { title: req.t('certificates:audit.title'), entries, actors, page, pages: Math.max(1, Math.ceil(total / pageSize)) });
+  });
+}

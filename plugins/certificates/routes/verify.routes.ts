@@ -1,0 +1,106 @@
+import crypto from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import multer from 'multer';
+import { allow, HttpError, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { normaliseCode } from '../code.ts';
+import type { CertificatesConfig } from '../index.ts';
+import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
+
+/** Largest file the verification page reads (certificates are a few tens of KB). */
+const MAX_CHECKED_PDF = 10 * 1024 * 1024;
+
+/** A snapshot text in the reader's language, else English, else the first one given. */
+export function pick(text: Record<string, string> | string | undefined, lang: string): string {
+  if (!text) return '';
+  if (typeof text === 'string') return text;
+  return text[lang] ?? text.en ?? Object.values(text)[0] ?? '';
+}
+
+/** What the public learns about a certificate: what is printed on it and its status, nothing more. */
+export function publicView(s: CertificateStatus, lang: string) {
+  const snap = s.certificate.snapshot;
+  return {
+    code: s.certificate._id,
+    status: s.state,
+    valid: s.state === 'valid',
+    name: snap.name,
+    ...(snap.nameAlt ? { nameAlt: snap.nameAlt } : {}),
+    course: pick(snap.course, lang),
+    edition: pick(snap.edition, lang),
+    startDate: snap.startDate ?? null,
+    endDate: snap.endDate ?? null,
+    issuedOn: snap.issueDate,
+    ...(s.replacedBy ? { replacedBy: s.replacedBy } : {}),
+    ...(s.revokedAt ? { revokedOn: s.revokedAt.toISOString().slice(0, 10) } : {}),
+  };
+}
+
+/**
+ * The public verification pages: by code (typed, or from the QR code), and by the PDF file itself.
+ * No sign-in; rate-limited per address; nothing can be listed, and a miss says nothing about
+ * which codes exist.
+ */
+export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: ctx.config.verifyPerMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (req) => {
+      throw new HttpError(429, 'TOO_MANY_LOOKUPS', req.t('certificates:verify.tooMany'));
+    },
+  });
+
+  const notFoundPage = (req: Request, res: Response, reason: 'malformed' | 'unknown') => {
+    if (wantsJson(req)) {
+      return res.status(404).json({ error: { code: reason === 'malformed' ? 'MALFORMED_CODE' : 'UNKNOWN_CODE', message: req.t(`certificates:verify.${reason}`) } });
+    }
+    res.status(404).render('certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) });
+  };
+
+  ctx.router.get('/verify', allow.public, limiter, (req, res) => {
+    // The form sends ?code=…: normalise and go to the certificate's own address.
+    if (typeof req.query.code === 'string' && req.query.code.trim()) {
+      const code = normaliseCode(req.query.code);
+      if (!code) return notFoundPage(req, res, 'malformed');
+      return res.redirect(303, `/verify/${code}`);
+    }
+    res.render('certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: null, code: '' });
+  });
+
+  ctx.router.get('/verify/:code', allow.public, limiter, async (req, res) => {
+    const code = normaliseCode(String(req.params.code));
+    if (!code) return notFoundPage(req, res, 'malformed');
+    const status = await issuance.status(code);
+    if (!status) return notFoundPage(req, res, 'unknown');
+    // The canonical address shows the grouped code (a QR scanner or a typed code may differ in case).
+    if (code !== req.params.code && !wantsJson(req)) return res.redirect(301, `/verify/${code}`);
+    const view = publicView(status, req.language);
+    if (wantsJson(req)) return res.json(view);
+    res.render('certificates/verify', { title: req.t('certificates:verify.title'), result: view, miss: null, code });
+  });
+
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_CHECKED_PDF, files: 1, fields: 5, parts: 6 } });
+  const readPdf = (req: Request, res: Response, next: NextFunction) => upload.single('pdf')(req, res, (err: unknown) => {
+    if (!err) return next();
+    if (err instanceof multer.MulterError) {
+      return next(new HttpError(err.code === 'LIMIT_FILE_SIZE' ? 413 : 400, 'BAD_UPLOAD', req.t(err.code === 'LIMIT_FILE_SIZE' ? 'certificates:verify.fileTooLarge' : 'certificates:verify.badUpload')));
+    }
+    next(err);
+  });
+
+  // Was this exact file issued by Olive? Its SHA-256 is compared with every certificate's.
+  ctx.router.post('/verify/file', allow.public, limiter, readPdf, async (req, res) => {
+    const file = req.file;
+    if (!file || !file.size) throw new HttpError(400, 'NO_FILE', req.t('certificates:verify.noFile'));
+    const sha256 = crypto.createHash('sha256').update(file.buffer).digest('hex');
+    const certificate = await issuance.byHash(sha256);
+    const status = certificate ? await issuance.status(certificate._id) : null;
+    const view = status ? publicView(status, req.language) : null;
+    if (wantsJson(req)) return res.status(view ? 200 : 404).json(view ? { match: true, ...view } : { match: false, sha256 });
+    res.status(view ? 200 : 404).render('certificates/verify-file', {
+      title: req.t('certificates:verify.fileTitle'), result: view, fileName: file.originalname.slice(0, 200), sha256,
+    });
+  });
+}

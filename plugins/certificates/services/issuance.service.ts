@@ -1,0 +1,336 @@
+/**
+ * Issuing, reissuing and revoking certificates, and reading them back.
+ *
+ * Invariants without transactions (DESIGN.md data rules):
+ *  - one current certificate per enrolment: the first issuance inserts a claim whose `_id` is the
+ *    enrolment id; concurrent or repeated issuance finds the claim and returns its certificate;
+ *  - the claim holds the code and the snapshot *before* rendering, so an issuance cut short is
+ *    completed later with the same code, printing the same bytes (rendering is deterministic);
+ *  - a certificate record is inserted once (`_id` = code) and never changed; replacement and
+ *    revocation are facts inserted once (`<code>:replaced`, `<code>:revoked`);
+ *  - the PDF is stored in GridFS and its SHA-256 recorded, so a later download is byte-identical
+ *    and an uploaded copy can be checked.
+ */
+import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import mongoose, { type Connection, type Model } from 'mongoose';
+import type { Logger } from 'pino';
+import { conflict, HttpError, isDuplicateKey, notFound, type EventRef, type UsersService } from '../../../src/index.ts';
+import type { CourseCatalogService, ProgressService } from '../../courses/contract.ts';
+import type { EditionSummary, EnrolmentDirectoryService } from '../../enrolment/contract.ts';
+import { generateCode, normaliseCode, verificationUrl } from '../code.ts';
+import { CertificateIssued, CertificateReissued, CertificateRevoked } from '../contract.ts';
+import type {
+  AuditDoc, CertificateDoc, CertificateSnapshot, ClaimDoc, EditionSettingDoc, FactDoc, PrintedNameDoc,
+} from '../models/certificate.model.ts';
+import { renderCertificate, unprintableTexts, type CertificateTemplate } from '../render/index.ts';
+
+export interface CertificateModels {
+  Certificate: Model<CertificateDoc>;
+  Claim: Model<ClaimDoc>;
+  Fact: Model<FactDoc>;
+  PrintedName: Model<PrintedNameDoc>;
+  EditionSetting: Model<EditionSettingDoc>;
+  Audit: Model<AuditDoc>;
+}
+
+/** Where templates come from (the template service). */
+export interface TemplateSource {
+  templateFor(courseId: string, preferredTemplateId?: string): Promise<{ templateId: string; version: number }>;
+  load(templateId: string, version: number): Promise<CertificateTemplate>;
+}
+
+type Emit = <P>(event: EventRef<P>, payload: P) => Promise<void>;
+
+export interface IssuanceDeps {
+  connection: Connection;
+  baseUrl: string;
+  logger: Logger;
+  emit: Emit;
+  enrolments: () => EnrolmentDirectoryService;
+  catalog: () => CourseCatalogService;
+  progress: () => ProgressService;
+  users: () => UsersService;
+  templates: () => TemplateSource;
+}
+
+export type Via = CertificateDoc['via'];
+
+export interface CertificateStatus {
+  certificate: CertificateDoc;
+  state: 'valid' | 'replaced' | 'revoked';
+  replacedBy?: string | undefined;
+  revokedAt?: Date | undefined;
+  reason?: string | undefined;
+}
+
+/** A calendar day as stored in snapshots (the UTC day of the date). */
+const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : undefined);
+
+export const PDF_BUCKET = 'certificates_pdf';
+
+export function createIssuanceService(models: CertificateModels, deps: IssuanceDeps) {
+  const { Certificate, Claim, Fact, PrintedName, EditionSetting, Audit } = models;
+  const { logger } = deps;
+  const bucket = () => new mongoose.mongo.GridFSBucket(deps.connection.db!, { bucketName: PDF_BUCKET });
+
+  async function audit(action: AuditDoc['action'], actorId: string | undefined, fields: { code?: string; editionId?: string; details?: string } = {}) {
+    await Audit.create({ at: new Date(), action, ...(actorId ? { actorId } : {}), ...fields });
+  }
+
+  /** The name to print: the one the learner confirmed, else their account name. */
+  async function printedName(learnerId: string): Promise<{ name: string; nameAlt?: string | undefined; confirmed: boolean }> {
+    const confirmed = await PrintedName.findById(learnerId).lean();
+    if (confirmed) return { name: confirmed.name, nameAlt: confirmed.nameAlt || undefined, confirmed: true };
+    const user = await deps.users().findById(learnerId);
+    if (!user) throw notFound('The learner’s account no longer exists.');
+    return { name: user.name, confirmed: false };
+  }
+
+  function snapshotOf(input: { edition: EditionSummary; course: { title: Record<string, string>; hours: number }; name: string; nameAlt?: string | undefined; code: string; issuedAt: Date }): CertificateSnapshot {
+    const { edition, course } = input;
+    const place = edition.place ? edition.place : edition.online ? 'Online' : '';
+    return {
+      name: input.name,
+      ...(input.nameAlt ? { nameAlt: input.nameAlt } : {}),
+      course: { ...course.title },
+      edition: { [edition.language]: edition.title, en: edition.title },
+      ...(day(edition.startsAt) ? { startDate: day(edition.startsAt)! } : {}),
+      ...(day(edition.endsAt) ? { endDate: day(edition.endsAt)! } : {}),
+      ...(place ? { place: { en: place } } : {}),
+      ...(course.hours ? { hours: course.hours } : {}),
+      code: input.code,
+      verificationUrl: verificationUrl(deps.baseUrl, input.code),
+      issueDate: day(input.issuedAt)!,
+    };
+  }
+
+  /** Renders and stores the claim's certificate if it is not stored yet. Idempotent and race-safe. */
+  async function complete(claim: ClaimDoc): Promise<{ certificate: CertificateDoc; created: boolean }> {
+    const existing = await Certificate.findById(claim.code).lean();
+    if (existing) return { certificate: existing, created: false };
+    const template = await deps.templates().load(claim.templateId, claim.templateVersion);
+    const pdf = await renderCertificate(template, claim.snapshot);
+    const sha256 = crypto.createHash('sha256').update(pdf).digest('hex');
+    const fileId = new mongoose.Types.ObjectId();
+    await pipeline(Readable.from([pdf]), bucket().openUploadStreamWithId(fileId, `${claim.code}.pdf`, { metadata: { code: claim.code, sha256 } }));
+    const doc: CertificateDoc = {
+      _id: claim.code,
+      enrolmentId: claim._id,
+      editionId: claim.editionId,
+      courseId: claim.courseId,
+      learnerId: claim.learnerId,
+      snapshot: claim.snapshot,
+      templateId: claim.templateId,
+      templateVersion: claim.templateVersion,
+      sha256,
+      fileId,
+      size: pdf.length,
+      via: claim.via,
+      ...(claim.issuedBy ? { issuedBy: claim.issuedBy } : {}),
+      issuedAt: claim.claimedAt,
+      ...(claim.replaces ? { replaces: claim.replaces } : {}),
+      ...(claim.jobId ? { jobId: claim.jobId } : {}),
+    };
+    try {
+      await Certificate.create(doc);
+    } catch (err) {
+      // Someone completed the same claim meanwhile: theirs stands, our copy of the file goes.
+      await bucket().delete(fileId).catch(() => undefined);
+      if (!isDuplicateKey(err)) throw err;
+      return { certificate: (await Certificate.findById(claim.code).lean())!, created: false };
+    }
+    return { certificate: doc, created: true };
+  }
+
+  /**
+   * Issues the certificate of an enrolment, or returns the one it has. `requireCompletion` is the
+   * default: staff may issue without an online completion (e.g. an in-person seminar) by saying so.
+   */
+  async function issue(input: { enrolmentId: string; via: Via; byUserId?: string | undefined; jobId?: string | undefined; requireCompletion?: boolean }): Promise<{ certificate: CertificateDoc; created: boolean }> {
+    const claimed = await Claim.findById(input.enrolmentId).lean();
+    if (claimed) return complete(claimed);
+
+    const enrolment = await deps.enrolments().enrolment(input.enrolmentId);
+    if (!enrolment) throw notFound('No such enrolment.');
+    if (enrolment.status !== 'enrolled') throw new HttpError(409, 'NOT_ENROLLED', 'Only people enrolled in the edition receive its certificate.');
+    if (!enrolment.userId) throw new HttpError(409, 'NO_ACCOUNT', 'This person has no account yet: a certificate is issued once they have signed in.');
+    const [edition, course] = await Promise.all([deps.enrolments().edition(enrolment.editionId), deps.catalog().findById(enrolment.courseId)]);
+    if (!edition || !course) throw notFound('The edition or its course no longer exists.');
+    if (input.requireCompletion !== false) {
+      const progress = await deps.progress().progressOf(enrolment.userId, enrolment.courseId, enrolment.editionId);
+      if (!progress.completedAt) throw new HttpError(409, 'NOT_COMPLETED', 'This person has not completed the course in this edition yet.');
+    }
+    const setting = await EditionSetting.findById(edition.id).lean();
+    const { templateId, version } = await deps.templates().templateFor(course.id, setting?.templateId);
+    const name = await printedName(enrolment.userId);
+    const code = generateCode();
+    const issuedAt = new Date();
+    const snapshot = snapshotOf({ edition, course, name: name.name, nameAlt: name.nameAlt, code, issuedAt });
+    const template = await deps.templates().load(templateId, version);
+    const unprintable = unprintableTexts(template, snapshot);
+    if (unprintable.length) {
+      throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed with the certificate fonts: ${[...new Set(unprintable.flatMap((u) => u.characters))].join(' ')} (in “${unprintable[0]!.text}”). Correct the name first.`);
+    }
+    const claim: ClaimDoc = {
+      _id: enrolment.id, code, snapshot, templateId, templateVersion: version,
+      editionId: edition.id, courseId: course.id, learnerId: enrolment.userId, via: input.via,
+      ...(input.byUserId ? { issuedBy: input.byUserId } : {}), ...(input.jobId ? { jobId: input.jobId } : {}),
+      claimedAt: issuedAt,
+    };
+    try {
+      await Claim.create(claim);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      return complete((await Claim.findById(enrolment.id).lean())!);
+    }
+    const result = await complete(claim);
+    if (result.created) {
+      await audit('issued', input.byUserId, { code, editionId: edition.id, details: input.via });
+      await deps.emit(CertificateIssued, eventOf(result.certificate, input.byUserId, { via: input.via }));
+    }
+    return result;
+  }
+
+  const eventOf = <X extends object>(c: CertificateDoc, byUserId: string | undefined, extra: X) => ({
+    code: c._id, enrolmentId: c.enrolmentId, editionId: c.editionId, courseId: c.courseId, learnerId: c.learnerId, byUserId, ...extra,
+  });
+
+  async function requireCertificate(code: string): Promise<CertificateDoc> {
+    const normal = normaliseCode(code);
+    const doc = normal ? await Certificate.findById(normal).lean() : null;
+    if (!doc) throw notFound('No certificate has this code.');
+    return doc;
+  }
+
+  async function status(code: string): Promise<CertificateStatus | null> {
+    const normal = normaliseCode(code);
+    if (!normal) return null;
+    const [certificate, facts] = await Promise.all([Certificate.findById(normal).lean(), Fact.find({ code: normal }).lean()]);
+    if (!certificate) return null;
+    const revoked = facts.find((f) => f.kind === 'revoked');
+    const replaced = facts.find((f) => f.kind === 'replaced');
+    if (revoked) return { certificate, state: 'revoked', revokedAt: revoked.at, reason: revoked.reason };
+    if (replaced && await Certificate.exists({ _id: replaced.replacedBy })) return { certificate, state: 'replaced', replacedBy: replaced.replacedBy, reason: replaced.reason };
+    return { certificate, state: 'valid' };
+  }
+
+  /**
+   * Replaces a certificate by a new one (a corrected name): the old one is marked replaced, with the
+   * reason; the enrolment's claim points to the new one. Refused when it is already replaced or revoked.
+   */
+  async function reissue(code: string, input: { name: string; nameAlt?: string | undefined; reason: string }, byUserId: string): Promise<CertificateDoc> {
+    const old = await requireCertificate(code);
+    const facts = await Fact.find({ code: old._id }).lean();
+    if (facts.some((f) => f.kind === 'revoked')) throw conflict('This certificate is revoked: it cannot be reissued.');
+    const replaced = facts.find((f) => f.kind === 'replaced');
+    const claim = await Claim.findById(old.enrolmentId).lean();
+    if (!claim) throw notFound('This certificate has no enrolment record.');
+    const template = await deps.templates().load(claim.templateId, claim.templateVersion);
+    let newCode = replaced?.replacedBy;
+    if (replaced && await Certificate.exists({ _id: newCode })) throw conflict(`This certificate was already replaced by ${newCode}.`);
+    const issuedAt = new Date();
+    newCode ??= generateCode();
+    const snapshot: CertificateSnapshot = {
+      ...old.snapshot, name: input.name, code: newCode, verificationUrl: verificationUrl(deps.baseUrl, newCode), issueDate: day(issuedAt)!,
+    };
+    if (input.nameAlt) snapshot.nameAlt = input.nameAlt; else delete snapshot.nameAlt;
+    const unprintable = unprintableTexts(template, snapshot);
+    if (unprintable.length) throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed: ${unprintable.flatMap((u) => u.characters).join(' ')}.`);
+    if (!replaced) {
+      try {
+        await Fact.create({ _id: `${old._id}:replaced`, code: old._id, kind: 'replaced', reason: input.reason, byUserId, at: issuedAt, replacedBy: newCode });
+      } catch (err) {
+        if (isDuplicateKey(err)) throw conflict('Someone reissued this certificate meanwhile: reload the page.');
+        throw err;
+      }
+    }
+    const next: ClaimDoc = { ...claim, code: newCode, snapshot, via: 'staff', issuedBy: byUserId, replaces: old._id, claimedAt: issuedAt };
+    delete next.jobId;
+    await Claim.replaceOne({ _id: claim._id }, next);
+    const { certificate } = await complete(next);
+    await audit('reissued', byUserId, { code: newCode, editionId: old.editionId, details: `replaces ${old._id}: ${input.reason}` });
+    await deps.emit(CertificateReissued, eventOf(certificate, byUserId, { replacedCode: old._id, reason: input.reason }));
+    return certificate;
+  }
+
+  async function revoke(code: string, reason: string, byUserId: string): Promise<void> {
+    const cert = await requireCertificate(code);
+    try {
+      await Fact.create({ _id: `${cert._id}:revoked`, code: cert._id, kind: 'revoked', reason, byUserId, at: new Date() });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw conflict('This certificate is already revoked.');
+      throw err;
+    }
+    await audit('revoked', byUserId, { code: cert._id, editionId: cert.editionId, details: reason });
+    await deps.emit(CertificateRevoked, eventOf(cert, byUserId, { reason }));
+  }
+
+  /** The stored PDF, exactly as issued. */
+  function openPdf(certificate: CertificateDoc) {
+    return bucket().openDownloadStream(certificate.fileId);
+  }
+
+  async function byHash(sha256: string): Promise<CertificateDoc | null> {
+    return Certificate.findOne({ sha256 }).lean();
+  }
+
+  /** A learner's current certificates (replaced ones excluded), newest first. */
+  async function ofLearner(learnerId: string): Promise<CertificateStatus[]> {
+    const certs = await Certificate.find({ learnerId }).sort({ issuedAt: -1 }).lean();
+    const out: CertificateStatus[] = [];
+    for (const c of certs) {
+      const s = await status(c._id);
+      if (s && s.state !== 'replaced') out.push(s);
+    }
+    return out;
+  }
+
+  /**
+   * The learner confirms the name to print. Certificates waiting for it (editions that issue on
+   * completion) are issued at once.
+   */
+  async function confirmName(learnerId: string, name: string, nameAlt?: string): Promise<CertificateDoc[]> {
+    await PrintedName.updateOne({ _id: learnerId }, { $set: { name, nameAlt: nameAlt ?? '', confirmedAt: new Date() } }, { upsert: true });
+    return issueWaiting(learnerId);
+  }
+
+  /** Issues the automatic certificates this learner earned but has not received (name not confirmed then). */
+  async function issueWaiting(learnerId: string): Promise<CertificateDoc[]> {
+    const issued: CertificateDoc[] = [];
+    const settings = await EditionSetting.find({ autoIssue: true }).lean();
+    for (const s of settings) {
+      const enrolment = await deps.enrolments().enrolmentOf(learnerId, s._id);
+      if (!enrolment || enrolment.status !== 'enrolled' || await Claim.exists({ _id: enrolment.id })) continue;
+      const progress = await deps.progress().progressOf(learnerId, enrolment.courseId, enrolment.editionId);
+      if (!progress.completedAt) continue;
+      try {
+        issued.push((await issue({ enrolmentId: enrolment.id, via: 'completion' })).certificate);
+      } catch (err) {
+        logger.warn({ err, enrolment: enrolment.id }, 'automatic certificate not issued');
+      }
+    }
+    return issued;
+  }
+
+  /** On completion: issue if the edition says so and the learner confirmed their name (else it waits for that). */
+  async function onCourseCompleted(e: { learnerId: string; editionId: string }): Promise<void> {
+    const setting = await EditionSetting.findById(e.editionId).lean();
+    if (!setting?.autoIssue) return;
+    if (!(await PrintedName.exists({ _id: e.learnerId }))) {
+      logger.info({ learner: e.learnerId, edition: e.editionId }, 'certificate waits for the learner to confirm their name');
+      return;
+    }
+    const enrolment = await deps.enrolments().enrolmentOf(e.learnerId, e.editionId);
+    if (!enrolment) return;
+    await issue({ enrolmentId: enrolment.id, via: 'completion' });
+  }
+
+  return {
+    models, issue, complete, reissue, revoke, status, requireCertificate, openPdf, byHash, ofLearner,
+    printedName, confirmName, issueWaiting, onCourseCompleted, audit, bucket,
+  };
+}
+
+export type IssuanceService = ReturnType<typeof createIssuanceService>;
