@@ -30,11 +30,20 @@ export interface ModuleSummary {
   required: boolean;
 }
 
+export interface ItemSummary {
+  id: string;
+  moduleId: string;
+  type: 'lesson' | 'file' | 'quiz' | 'link';
+  title: string;
+}
+
 export interface CourseCatalogService {
   findById(id: string): Promise<CourseSummary | null>;
   findBySlug(slug: string): Promise<CourseSummary | null>;
   listPublished(): Promise<CourseSummary[]>;
   modules(courseId: string): Promise<ModuleSummary[]>;
+  /** The course's items, module by module in order (demo data, imports, reports). */
+  items(courseId: string): Promise<ItemSummary[]>;
 }
 
 export const CourseCatalog = defineService<CourseCatalogService>('courses.catalog');

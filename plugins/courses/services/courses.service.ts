@@ -77,6 +77,16 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
       const docs = await Module.find({ courseId: oid(courseId) }).lean();
       return docs.sort(byPosition).map(toModuleSummary);
     },
+    async items(courseId) {
+      const [modules, items] = await Promise.all([
+        Module.find({ courseId: oid(courseId) }, { _id: 1, position: 1 }).lean(),
+        Item.find({ courseId: oid(courseId) }, { moduleId: 1, type: 1, title: 1, position: 1 }).lean(),
+      ]);
+      return modules.sort(byPosition).flatMap((m) => items
+        .filter((i) => i.moduleId.toString() === m._id.toString())
+        .sort(byPosition)
+        .map((i) => ({ id: i._id.toString(), moduleId: m._id.toString(), type: i.type, title: i.title })));
+    },
   };
 
   async function requireCourse(slug: string): Promise<CourseSummary> {
