@@ -9,6 +9,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { captureLogger, createTestApp, type TestApp } from '../../../test/helpers/app.ts';
 import { freePort, generateKeyPair, signInAtIdp, startSimpleSamlPhp, type CapturedResponse, type IdpUser, type KeyPair, type SimpleSamlPhp } from '../../../test/helpers/saml-idp.ts';
+import type { PluginDefinition } from '../../../src/index.ts';
 import sso from '../index.ts';
 
 export const IDP_USERS: IdpUser[] = JSON.parse(fs.readFileSync(new URL('../../../fixtures/sso-saml/idp-users.json', import.meta.url), 'utf8'));
@@ -32,7 +33,7 @@ export interface SamlEnvironment {
  * `idps` adds Olive-side IdP configurations (ids other than 'ssp') pointing at the same IdP; the
  * tests reach them by re-addressing and re-signing responses captured for 'ssp'.
  */
-export function useSamlEnvironment(options: { label: string; idps?: (idp: SimpleSamlPhp, dir: string) => Record<string, unknown>[]; listen?: boolean }) {
+export function useSamlEnvironment(options: { label: string; idps?: (idp: SimpleSamlPhp, dir: string) => Record<string, unknown>[]; listen?: boolean; plugins?: PluginDefinition[] }) {
   const env = {} as SamlEnvironment;
   let server: http.Server | undefined;
   before(async function () {
@@ -46,7 +47,7 @@ export function useSamlEnvironment(options: { label: string; idps?: (idp: Simple
     env.logs = lines;
     const strict = { id: 'ssp', label: 'Partner organisation (test IdP)', metadataUrl: env.idp.metadataUrl, attributes: { key: 'staffIndex' }, roles: ROLE_MAP, clockSkewSeconds: 5 };
     env.testApp = await createTestApp({
-      plugins: [sso],
+      plugins: [sso, ...(options.plugins ?? [])],
       pluginConfig: { 'sso-saml': {
         serviceProvider: { privateKey: env.sp.keyPem, certificate: env.sp.certPem },
         idps: [strict, ...(options.idps?.(env.idp, env.dir) ?? [])],
