@@ -1,15 +1,23 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { csrfFrom } from '../../../test/helpers/app.ts';
+import { definePlugin, UserCreated, UserSignedIn } from '../../../src/index.ts';
+import { signIn } from '../../../test/helpers/app.ts';
 import { useSamlEnvironment } from './setup.ts';
 
 describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', function () {
   this.timeout(30000);
-  const env = useSamlEnvironment({ label: 'sso' });
+  // Stands for the enrolment plugin, which matches pre-enrolled people on these two host events.
+  const hostEvents: { event: string; via?: string; method?: string; email?: string }[] = [];
+  const probe = definePlugin({
+    name: 'probe', version: '1.0.0',
+    register(ctx) {
+      ctx.on(UserCreated, (e) => { hostEvents.push({ event: 'created', via: e.via, email: e.email }); });
+      ctx.on(UserSignedIn, (e) => { hostEvents.push({ event: 'signedIn', method: e.method }); });
+    },
+  });
+  const env = useSamlEnvironment({ label: 'sso', plugins: [probe] });
 
   const db = () => env.app.olive.connection.db!;
-  const signedInSessions = () => db().collection('host_sessions').countDocuments({ 'session.passport.user': { $exists: true } });
-  const accounts = () => db().collection('host_users').countDocuments({});
   const sessionCookie = (res: { headers: Record<string, unknown> }) =>
     ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []).find((c) => c.startsWith('olive.sid='))?.split(';')[0];
 
@@ -43,6 +51,11 @@ describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', f
     expect(user!.lastSignInAt).to.be.instanceOf(Date);
     const identity = await db().collection('sso-saml_identity').findOne({ _id: 'ssp:S1023456' as never });
     expect(identity).to.include({ userId: String(user!._id), nameID: 'amina.diallo', linkedBy: 'created' });
+    // The account was made through the host, so pre-enrolments (matched on these events) apply.
+    expect(hostEvents.filter((e) => e.email === 'amina.diallo@un.example' || e.method === 'saml:ssp')).to.deep.equal([
+      { event: 'created', via: 'saml:ssp', email: 'amina.diallo@un.example' },
+      { event: 'signedIn', method: 'saml:ssp' },
+    ]);
   });
 
   it('groups map to Olive roles (a trainer), and a second sign-in reuses the account', async () => {
@@ -53,5 +66,17 @@ describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', f
     const users = await db().collection('host_users').find({ email: 'pierre.martin@un.example' }).toArray();
     expect(users).to.have.length(1);
     expect(users[0]!.roles).to.have.members(['trainer', 'staff']);
+  });
+
+  it('admins see the attributes the IdP sent at a person\'s last sign-in; others may not', async () => {
+    const admin = await signIn(env.app, 'admin@olive.example');
+    const home = await admin.get('/').expect(200);
+    expect(home.text).to.include('href="/auth/saml/admin"');
+    const page = await admin.get('/auth/saml/admin?email=amina.diallo%40un.example').expect(200);
+    expect(page.text).to.include('<code>staffIndex</code>').and.include('S1023456').and.include('<code>groups</code>').and.include('ppcp-learners');
+    expect(page.text).to.include('<code>amina.diallo</code>').and.include('account created at first sign-in');
+    expect(page.text).to.include(env.idp.entityId);
+    const learner = await signIn(env.app, 'learner@olive.example');
+    await learner.get('/auth/saml/admin?email=amina.diallo%40un.example').expect(403);
   });
 });
