@@ -46,10 +46,12 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
     let logs: Record<string, unknown>[];
     before(async () => {
       const file = path.join(dir, 'saml.json');
+      fs.writeFileSync(path.join(dir, 'partner-metadata.xml'), `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.partner.example/idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${idpCert.certPem.replace(/-----[A-Z ]+-----|\s/g, '')}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.partner.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>`);
       fs.writeFileSync(file, JSON.stringify({
         serviceProvider: { privateKey: 'sp.key', certificate: 'sp.crt' },   // relative to the file
         idps: [{ id: 'unite', label: 'UN staff (Unite ID)', preset: 'entra', entityId: 'https://sts.windows.net/tenant/', ssoUrl: 'https://login.microsoftonline.com/tenant/saml2', certificates: ['idp.crt'] },
-          { id: 'down', label: 'Partner (unreachable)', metadataUrl: 'http://127.0.0.1:9/metadata' }],
+          { id: 'down', label: 'Partner (unreachable)', metadataUrl: 'http://127.0.0.1:9/metadata' },
+          { id: 'from-file', label: 'Partner (metadata file)', metadataFile: 'partner-metadata.xml' }],
       }));
       const captured = captureLogger('info');
       logs = captured.lines;
@@ -70,6 +72,13 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
       expect(url.searchParams.get('SigAlg')).to.equal('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
       expect(url.searchParams.get('Signature')).to.be.a('string');
       expect(await t.app.olive.connection.db!.collection('sso-saml_request').countDocuments({ _id: { $regex: /^unite:/ } } as never)).to.equal(1);
+    });
+
+    it('reads an IdP from a metadata file', async () => {
+      const res = await supertest(t.app).get('/auth/saml/from-file/login').expect(303);
+      expect(res.headers.location).to.match(/^https:\/\/idp\.partner\.example\/sso\?SAMLRequest=/);
+      const metadata = await supertest(t.app).get('/auth/saml/from-file/metadata').expect(200);
+      expect(metadata.text).to.include('/auth/saml/from-file/acs');
     });
 
     it('an IdP whose metadata cannot be loaded is unavailable, says so, and breaks nothing else', async () => {
