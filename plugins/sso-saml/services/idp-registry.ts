@@ -13,6 +13,7 @@ const DS = 'http://www.w3.org/2000/09/xmldsig#';
 const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const POST_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const SHA256_DIGEST = 'http://www.w3.org/2001/04/xmlenc#sha256';
+const RETRY_UNAVAILABLE_MS = 5 * 60 * 1000;
 
 /** What an IdP's metadata says (or its explicit settings). */
 export interface IdpEndpoints {
@@ -76,7 +77,9 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpEndpo
   const certificates = Array.from(idp.getElementsByTagNameNS(MD, 'KeyDescriptor'))
     .filter((k) => !k.getAttribute('use') || k.getAttribute('use') === 'signing')
     .flatMap((k) => Array.from(k.getElementsByTagNameNS(DS, 'X509Certificate')))
-    .map((c) => toPem(c.textContent ?? ''));
+    .map((c) => (c.textContent ?? '').replace(/\s+/g, ''))
+    .filter(Boolean)
+    .map(toPem);
   const ssoUrl = endpoint('SingleSignOnService');
   if (!ssoUrl) throw new Error('the metadata has no SingleSignOnService with the HTTP-Redirect binding');
   if (!certificates.length) throw new Error('the metadata has no signing certificate');
@@ -155,6 +158,12 @@ export class IdpRegistry {
       timer.unref();
       this.timers.push(timer);
     }
+    // An IdP whose metadata could not be loaded at all is retried sooner than the daily refresh.
+    const retry = setInterval(() => {
+      for (const status of this.statuses.values()) if (!status.active) void this.load(status.config);
+    }, RETRY_UNAVAILABLE_MS);
+    retry.unref();
+    this.timers.push(retry);
   }
 
   stop(): void {

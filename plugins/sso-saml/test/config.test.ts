@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -125,6 +126,17 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
       }
       expect(error?.message).to.include('signing key and certificate');
     });
+  });
+
+  it('runs on node-saml 5.1.0 or later and xml-crypto 6.0.1 or later (the 2025 signature-verification fixes)', () => {
+    const requireFrom = (from: string) => createRequire(from);
+    const passportSaml = requireFrom(import.meta.url).resolve('@node-saml/passport-saml');
+    const nodeSamlPkg = requireFrom(passportSaml).resolve('@node-saml/node-saml/package.json');
+    const xmlCryptoPkg = requireFrom(nodeSamlPkg).resolve('xml-crypto/package.json');
+    const version = (file: string) => (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version.split('.').map(Number);
+    const atLeast = (v: number[], min: number[]) => v[0]! > min[0]! || (v[0] === min[0] && (v[1]! > min[1]! || (v[1] === min[1] && v[2]! >= min[2]!)));
+    expect(atLeast(version(nodeSamlPkg), [5, 1, 0]), `node-saml ${version(nodeSamlPkg).join('.')}`).to.equal(true);
+    expect(atLeast(version(xmlCryptoPkg), [6, 0, 1]), `xml-crypto ${version(xmlCryptoPkg).join('.')}`).to.equal(true);
   });
 
   describe('attribute mapping', () => {

@@ -25,6 +25,7 @@ export interface SamlEnvironment {
   baseUrl: string;
   dir: string;
   logs: Record<string, unknown>[];
+  secondInstance(): Promise<TestApp['app']>;
   /** Starts a sign-in at Olive (`/auth/saml/<idp>/login`) and completes it at the IdP's login form. */
   capture(username: string, options?: { idp?: string; returnTo?: string }): Promise<CapturedResponse>;
 }
@@ -46,7 +47,7 @@ export function useSamlEnvironment(options: { label: string; idps?: (idp: Simple
     const { logger, lines } = captureLogger('info');
     env.logs = lines;
     const strict = { id: 'ssp', label: 'Partner organisation (test IdP)', metadataUrl: env.idp.metadataUrl, attributes: { key: 'staffIndex' }, roles: ROLE_MAP, clockSkewSeconds: 5 };
-    env.testApp = await createTestApp({
+    const appOptions = {
       plugins: [sso, ...(options.plugins ?? [])],
       pluginConfig: { 'sso-saml': {
         serviceProvider: { privateKey: env.sp.keyPem, certificate: env.sp.certPem },
@@ -54,9 +55,11 @@ export function useSamlEnvironment(options: { label: string; idps?: (idp: Simple
       } },
       env: { BASE_URL: env.baseUrl },
       logger,
-      seed: true,
       label: options.label,
-    });
+    };
+    env.testApp = await createTestApp({ ...appOptions, seed: true });
+    // Another app instance on the same database, as behind a load balancer (stop it with app.olive.stop()).
+    env.secondInstance = async () => (await createTestApp({ ...appOptions, dbName: env.testApp.dbName })).app;
     env.app = env.testApp.app;
     // The IdP learns about Olive from Olive's own metadata, as an administrator would set it up.
     const metadata = await supertest(env.app).get('/auth/saml/ssp/metadata').expect(200);

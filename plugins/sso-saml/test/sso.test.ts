@@ -68,6 +68,19 @@ describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', f
     expect(users[0]!.roles).to.have.members(['trainer', 'staff']);
   });
 
+  it('a sign-in started on one app instance completes on another (the request cache is in MongoDB)', async () => {
+    const other = await env.secondInstance();
+    try {
+      const captured = await env.capture('pierre');
+      const res = await supertest(other).post('/auth/saml/ssp/acs').type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState }).expect(303);
+      // The session is shared too: the first instance knows the person.
+      const page = await supertest(env.app).get('/account').set('Cookie', sessionCookie(res)!).expect(200);
+      expect(page.text).to.include('Pierre Martin');
+    } finally {
+      await other.olive.stop();
+    }
+  });
+
   it('admins see the attributes the IdP sent at a person\'s last sign-in; others may not', async () => {
     const admin = await signIn(env.app, 'admin@olive.example');
     const home = await admin.get('/').expect(200);
