@@ -71,8 +71,9 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
   };
 
   ctx.router.get('/:idp/metadata', allow.public, guarded(async (req, res) => {
-    const idp = activeIdp(req);
-    res.type('application/samlmetadata+xml').send(registry.serviceProviderMetadata(idp));
+    const status = registry.status(param(req, 'idp'));
+    if (!status) throw new SamlRefusal('UNKNOWN_IDP', `no identity provider '${param(req, 'idp').slice(0, 50)}'`);
+    res.type('application/samlmetadata+xml').send(registry.serviceProviderMetadata(status.config));
   }));
 
   ctx.router.get('/:idp/login', allow.public, guarded(async (req, res) => {

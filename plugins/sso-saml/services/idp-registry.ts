@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { DOMParser } from '@xmldom/xmldom';
-import { SAML, Strategy as SamlStrategy, ValidateInResponseTo, type PassportSamlConfig, type VerifyWithoutRequest } from '@node-saml/passport-saml';
+import { generateServiceProviderMetadata, SAML, Strategy as SamlStrategy, ValidateInResponseTo, type PassportSamlConfig, type VerifyWithoutRequest } from '@node-saml/passport-saml';
 import type { Model } from 'mongoose';
 import type { Logger } from 'pino';
 import type { ResolvedIdpConfig, SsoConfig } from '../config.ts';
@@ -219,8 +219,7 @@ export class IdpRegistry {
   }
 
   private build(idp: ResolvedIdpConfig, endpoints: IdpEndpoints): ActiveIdp {
-    const base = `${this.baseUrl}/auth/saml/${idp.id}`;
-    const urls = { acs: `${base}/acs`, slo: `${base}/slo`, metadata: `${base}/metadata`, login: `${base}/login`, logout: `${base}/logout` };
+    const urls = this.urlsOf(idp.id);
     const sp = this.config.serviceProvider;
     const options: PassportSamlConfig = {
       name: `saml-${idp.id}`,
@@ -261,12 +260,33 @@ export class IdpRegistry {
     };
   }
 
-  /** Olive's metadata for one IdP: entity id, assertion consumer, logout service, signing certificate. */
-  serviceProviderMetadata(active: ActiveIdp): string {
-    const xml = active.strategy.generateServiceProviderMetadata(null, this.config.serviceProvider.certificate!);
+  /**
+   * Olive's metadata for one IdP: entity id, assertion consumer, logout service, signing
+   * certificate. It needs nothing from the IdP, so it is there even before the IdP's metadata is
+   * (an IdP administrator usually asks for ours first).
+   */
+  serviceProviderMetadata(idp: ResolvedIdpConfig): string {
+    const urls = this.urlsOf(idp.id);
+    const sp = this.config.serviceProvider;
+    const xml = generateServiceProviderMetadata({
+      issuer: this.spEntityId,
+      callbackUrl: urls.acs,
+      logoutCallbackUrl: urls.slo,
+      identifierFormat: idp.nameIdFormat,
+      wantAssertionsSigned: true,
+      privateKey: sp.privateKey!,
+      publicCerts: sp.certificate!,
+      signatureAlgorithm: 'sha256',
+      digestAlgorithm: SHA256_DIGEST,
+    });
     // node-saml lists the logout service with the POST binding only; the redirect binding is
     // offered first (most IdPs prefer it for logout), both answered by the same route.
     return xml.replace(`<SingleLogoutService Binding="${POST_BINDING}"`,
-      `<SingleLogoutService Binding="${REDIRECT_BINDING}" Location="${active.urls.slo}"/><SingleLogoutService Binding="${POST_BINDING}"`);
+      `<SingleLogoutService Binding="${REDIRECT_BINDING}" Location="${urls.slo}"/><SingleLogoutService Binding="${POST_BINDING}"`);
+  }
+
+  private urlsOf(idpId: string) {
+    const base = `${this.baseUrl}/auth/saml/${idpId}`;
+    return { acs: `${base}/acs`, slo: `${base}/slo`, metadata: `${base}/metadata`, login: `${base}/login`, logout: `${base}/logout` };
   }
 }

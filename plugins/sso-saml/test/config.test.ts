@@ -85,6 +85,9 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
     it('an IdP whose metadata cannot be loaded is unavailable, says so, and breaks nothing else', async () => {
       const res = await supertest(t.app).get('/auth/saml/down/login').expect(503);
       expect(res.text).to.include('<code>IDP_UNAVAILABLE</code>');
+      // Olive's own metadata does not depend on the IdP's: an IdP administrator can still fetch it.
+      const metadata = await supertest(t.app).get('/auth/saml/down/metadata').expect(200);
+      expect(metadata.text).to.include('/auth/saml/down/acs');
       expect(logs.some((l) => l.idp === 'down' && /could not be loaded/.test(String(l.msg)))).to.equal(true);
       const admin = await signIn(t.app, 'admin@olive.example');
       const page = await admin.get('/auth/saml/admin').expect(200);

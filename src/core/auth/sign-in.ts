@@ -12,6 +12,9 @@ declare module 'express-session' {
   }
 }
 
+/** What the host itself keeps in a session: a sign-in method may add its own keys, never these. */
+const RESERVED_SESSION_KEYS = new Set(['cookie', 'passport', 'csrfToken', 'flash', 'signOutPath', 'id']);
+
 export interface SignInOptions {
   /** How the person signed in, for the `UserSignedIn` event and logs: 'local', 'saml:unite', … */
   method: string;
@@ -34,7 +37,10 @@ export async function signInPerson(req: Request, user: SessionUser, users: Users
   if (await users.isDisabled(user.id)) throw forbidden('This account is disabled. Please contact the programme team.');
   // passport regenerates the session here.
   await new Promise<void>((resolve, reject) => req.logIn(user, (err) => (err ? reject(err) : resolve())));
-  if (options.session) Object.assign(req.session, options.session);
+  for (const [key, value] of Object.entries(options.session ?? {})) {
+    if (RESERVED_SESSION_KEYS.has(key)) throw new Error(`signInPerson: the session key '${key}' belongs to the host`);
+    (req.session as unknown as Record<string, unknown>)[key] = value;
+  }
   const signOutPath = options.signOutPath && safeReturnTo(options.signOutPath, '');
   if (signOutPath) req.session.signOutPath = signOutPath;
   await users.recordSignIn(user.id, options.method);
