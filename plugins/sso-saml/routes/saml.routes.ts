@@ -1,12 +1,12 @@
 import type { Request, Response } from 'express';
 import type { Model } from 'mongoose';
 import type { Profile } from '@node-saml/passport-saml';
-import { allow, HttpError, safeReturnTo, signInPerson, signOutPerson, type Handler, type PluginContext, type UsersService } from '../../../src/index.ts';
+import { allow, safeReturnTo, signInPerson, signOutPerson, type Handler, type PluginContext, type UsersService } from '../../../src/index.ts';
 import type { SsoConfig } from '../config.ts';
 import type { ConsumedAssertionDoc, IdentityDoc } from '../models/saml.models.ts';
 import type { AccountService } from '../services/accounts.ts';
 import { attributesFrom, mapPerson } from '../services/accounts.ts';
-import type { ActiveIdp, IdpRegistry } from '../services/idp-registry.ts';
+import type { ActiveIdp, IdpRegistry, IdpStatus } from '../services/idp-registry.ts';
 import { refusalFromValidationError, SamlRefusal } from '../services/refusal.ts';
 import { consumeAssertion } from '../services/request-cache.ts';
 import { checkPostedMessage, readVerifiedAssertion, REDIRECT_SIGNATURE_ALGORITHMS } from '../services/response-checks.ts';
@@ -62,18 +62,20 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
       throw err;
     }
   };
-  const activeIdp = (req: Request): ActiveIdp => {
+  const knownIdp = (req: Request): IdpStatus => {
     const id = param(req, 'idp');
     const status = registry.status(id);
     if (!status) throw new SamlRefusal('UNKNOWN_IDP', `no identity provider '${id.slice(0, 50)}'`);
+    return status;
+  };
+  const activeIdp = (req: Request): ActiveIdp => {
+    const status = knownIdp(req);
     if (!status.active) throw new SamlRefusal('IDP_UNAVAILABLE', status.problem ?? 'not loaded');
     return status.active;
   };
 
   ctx.router.get('/:idp/metadata', allow.public, guarded(async (req, res) => {
-    const status = registry.status(param(req, 'idp'));
-    if (!status) throw new SamlRefusal('UNKNOWN_IDP', `no identity provider '${param(req, 'idp').slice(0, 50)}'`);
-    res.type('application/samlmetadata+xml').send(registry.serviceProviderMetadata(status.config));
+    res.type('application/samlmetadata+xml').send(registry.serviceProviderMetadata(knownIdp(req).config));
   }));
 
   ctx.router.get('/:idp/login', allow.public, guarded(async (req, res) => {
@@ -112,18 +114,14 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
     const attributes = attributesFrom(profile.attributes);
     const person = mapPerson(idp.config, facts.nameID, attributes);
     const account = await accounts.findOrCreate(idp.config, person);
+    if (await users.isDisabled(account.user.id)) throw new SamlRefusal('ACCOUNT_UNAVAILABLE', `account ${account.user.id} is disabled`);
     const user = await accounts.refresh(idp.config, person, account.user);
     await accounts.recordAttributes(idp.config, user.id, facts.nameID, profile.nameIDFormat ?? '', attributes);
     const session: SamlSessionInfo = {
       idp: idp.config.id, nameID: facts.nameID, nameIDFormat: profile.nameIDFormat ?? '',
       nameQualifier: profile.nameQualifier, spNameQualifier: profile.spNameQualifier, sessionIndex: profile.sessionIndex,
     };
-    try {
-      await signInPerson(req, user, users, { method: `saml:${idp.config.id}`, session: { saml: session }, signOutPath: `/auth/saml/${idp.config.id}/logout` });
-    } catch (err) {
-      if (err instanceof HttpError && err.status === 403) throw new SamlRefusal('ACCOUNT_UNAVAILABLE', `account ${user.id} is disabled`);
-      throw err;
-    }
+    await signInPerson(req, user, users, { method: `saml:${idp.config.id}`, session: { saml: session }, signOutPath: `/auth/saml/${idp.config.id}/logout` });
     ctx.logger.info({ idp: idp.config.id, userId: user.id, created: account.created, linked: account.linked }, 'signed in through SAML');
     req.flash('success', req.t('login.welcome', { name: user.name }));
     res.redirect(303, safeReturnTo(req.body.RelayState, '/'));
