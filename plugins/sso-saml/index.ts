@@ -35,7 +35,8 @@ export default definePlugin({
     const registry = new IdpRegistry(ctx.config, ctx.host.baseUrl, PendingRequest, ctx.logger);
     const cleanUp = async () => {
       try {
-        await removeExpired([PendingRequest, ConsumedAssertion] as never);
+        await removeExpired(PendingRequest);
+        await removeExpired(ConsumedAssertion);
       } catch (err) {
         ctx.logger.warn({ err }, 'could not remove expired SAML requests (will retry)');
       }

@@ -55,12 +55,8 @@ export async function consumeAssertion(model: Model<ConsumedAssertionDoc>, idpId
   }
 }
 
-/** Removes expired requests and consumed-assertion records (FerretDB has no TTL index). */
-export async function removeExpired(models: Model<{ expiresAt: Date }>[]): Promise<number> {
-  let removed = 0;
-  for (const model of models) {
-    const { deletedCount } = await model.deleteMany({ expiresAt: mongoose.trusted({ $lt: new Date() }) });
-    removed += deletedCount;
-  }
-  return removed;
+/** Removes expired entries (pending requests, consumed assertions): FerretDB has no TTL index. */
+export async function removeExpired<T extends { expiresAt: Date }>(model: Model<T>): Promise<number> {
+  const { deletedCount } = await model.deleteMany({ expiresAt: mongoose.trusted({ $lt: new Date() }) });
+  return deletedCount;
 }

@@ -101,6 +101,14 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       expect(results.map((r) => r.status).sort()).to.deep.equal([303, 401]);
     });
 
+    it('an answer to a request older than its lifetime is refused', async () => {
+      const captured = await env.capture('amina');
+      const inResponseTo = /InResponseTo="([^"]+)"/.exec(decode(captured.SAMLResponse))![1]!;
+      // Expired, not yet cleaned up (FerretDB has no TTL index): the expiry is checked on read.
+      await db().collection('sso-saml_request').updateOne({ _id: `ssp:${inResponseTo}` as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+      await expectRefused(() => post(captured.SAMLResponse), 401, 'UNKNOWN_REQUEST');
+    });
+
     it('an unsolicited response (no InResponseTo we sent) is refused', async () => {
       const captured = await env.capture('amina');
       const unsolicited = await forge(captured, { change: (doc) => {
