@@ -36,9 +36,11 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
       expect(home.text).not.to.include('/auth/saml/admin');
     });
 
-    it('an unknown IdP gets a clear page, not an error', async () => {
+    it('an unknown IdP gets a clear page, not an error, in the person\'s language', async () => {
       const res = await supertest(t.app).get('/auth/saml/unite/login').expect(404);
-      expect(res.text).to.include('<code>UNKNOWN_IDP</code>');
+      expect(res.text).to.include('<code>UNKNOWN_IDP</code>').and.include('Sign-in refused');
+      const fr = await supertest(t.app).get('/auth/saml/unite/login').set('Cookie', 'olive.lang=fr').expect(404);
+      expect(fr.text).to.include('Connexion refusée').and.include('n&#39;est pas configurée');
     });
   });
 
