@@ -7,6 +7,7 @@ import { editionSchema, type EditionDoc } from './models/edition.model.ts';
 import { enrolmentSchema, seatSchema, type EnrolmentDoc, type SeatDoc } from './models/enrolment.model.ts';
 import { personSchema, type PersonDoc } from './models/person.model.ts';
 import { mountLearnerRoutes, myLearning } from './routes/learner.routes.ts';
+import { mountImportRoutes } from './routes/import.routes.ts';
 import { mountManageRoutes } from './routes/manage.routes.ts';
 import { createLearningAccess } from './services/access.ts';
 import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
@@ -59,6 +60,7 @@ export default definePlugin({
     ctx.translations(new URL('./locales', import.meta.url));
     // Staff pages first: '/manage/…' is more specific than the learner pages.
     mountManageRoutes(ctx, service);
+    mountImportRoutes(ctx, service);
     mountLearnerRoutes(ctx, service);
 
     ctx.contribute(Navigation, { label: 'enrolment:nav.myLearning', href: '/enrolment/my', policy: allow.signedIn, order: 5 });

@@ -1,0 +1,78 @@
+import mongoose from 'mongoose';
+import type { ImportCounts, ImportDelimiter, ImportEncoding, ImportField, StoredRow } from '../services/import.service.ts';
+
+/**
+ * One uploaded CSV file for a bulk enrolment: its rows as read and checked, the plan shown in the
+ * preview, and after the commit what each row did. Kept 24 hours (removed by the import service:
+ * FerretDB has no TTL indexes).
+ */
+export interface ImportBatchDoc {
+  _id: mongoose.Types.ObjectId;
+  editionId: string;
+  uploadedBy: string;
+  uploadedByName: string;
+  fileName: string;
+  encoding: ImportEncoding;
+  bom: boolean;
+  delimiter: ImportDelimiter;
+  columns: { header: string; field: ImportField | null }[];
+  rows: StoredRow[];
+  /** previewed → committing (an attempt runs, or died) → committed. */
+  status: 'previewed' | 'committing' | 'committed';
+  /** Commit attempts started; each one first inserted its claim (`<batch>:commit:<n>`). */
+  attempts: number;
+  /** When the first commit attempt started: enrolments made since by an import count as this batch's. */
+  commitStartedAt?: Date;
+  /** The running attempt's last sign of life. */
+  heartbeatAt?: Date;
+  /** Rows the running attempt has been through. */
+  progress?: number;
+  counts?: ImportCounts;
+  committedBy?: string;
+  committedAt?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const importBatchSchema = new mongoose.Schema<ImportBatchDoc>({
+  editionId: { type: String, required: true },
+  uploadedBy: { type: String, required: true },
+  uploadedByName: { type: String, default: '' },
+  fileName: { type: String, required: true, maxlength: 200 },
+  encoding: { type: String, required: true },
+  bom: { type: Boolean, default: false },
+  delimiter: { type: String, required: true },
+  columns: { type: [{ _id: false, header: String, field: { type: String, default: null } }], default: [] },
+  // Rows are written whole by the service (read, checked and planned there): stored as they are.
+  rows: { type: mongoose.Schema.Types.Mixed, default: [] },
+  status: { type: String, enum: ['previewed', 'committing', 'committed'], required: true },
+  attempts: { type: Number, default: 0 },
+  commitStartedAt: Date,
+  heartbeatAt: Date,
+  progress: Number,
+  counts: { type: mongoose.Schema.Types.Mixed },
+  committedBy: String,
+  committedAt: Date,
+}, { timestamps: true, minimize: false });
+importBatchSchema.index({ editionId: 1 });
+importBatchSchema.index({ createdAt: 1 });
+
+/**
+ * The claim of one commit attempt of a batch, `_id` `<batchId>:commit:<attempt>`: the unique `_id`
+ * is what guarantees that two requests never run the same attempt (a conditional update of the
+ * batch alone would not, on FerretDB).
+ */
+export interface ImportClaimDoc {
+  _id: string;
+  batchId: string;
+  attempt: number;
+  at: Date;
+}
+
+export const importClaimSchema = new mongoose.Schema<ImportClaimDoc>({
+  _id: { type: String, required: true },
+  batchId: { type: String, required: true },
+  attempt: { type: Number, required: true },
+  at: { type: Date, required: true },
+}, { versionKey: false });
+importClaimSchema.index({ batchId: 1 });

@@ -1,0 +1,227 @@
+/**
+ * Bulk enrolment from a CSV file (staff and admins): upload → preview of what each row will do →
+ * commit → result. Nothing changes before the commit; the preview is stored (24 hours) so that the
+ * commit carries out exactly the file that was previewed, re-checked against the database.
+ */
+import type { Request, Response } from 'express';
+import multer from 'multer';
+import { allow, formatBytes, HttpError, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import type { EnrolmentConfig } from '../index.ts';
+import type { EditionDoc } from '../models/edition.model.ts';
+import { importBatchSchema, importClaimSchema, type ImportBatchDoc, type ImportClaimDoc } from '../models/import-batch.model.ts';
+import type { EnrolmentService } from '../services/enrolment.service.ts';
+import {
+  COMMIT_LEASE_MS, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, toCsv, type ImportField, type Issue, type StoredRow,
+} from '../services/import.service.ts';
+import { countryName } from '../services/profile.ts';
+
+/** Rows listed on a preview or result page unless the person asks for all of them (the page stays light). */
+const ROWS_SHOWN = 200;
+
+/** Problems with the whole file that mean "this is not a CSV" (415) rather than "this CSV is wrong" (400). */
+const NOT_CSV = new Set(['workbook', 'legacyWorkbook', 'pdf', 'binary']);
+
+const TEMPLATE_ROWS: Record<ImportField, string>[] = [
+  { email: 'amina.diallo@example.org', givenName: 'Amina', familyName: 'Diallo', organisation: 'Ministry of Foreign Affairs, Senegal', organisationType: 'government', country: 'Senegal', gender: 'woman', jobTitle: 'Counsellor', role: 'learner' },
+  { email: 'lucas.moreau@example.org', givenName: 'Lucas', familyName: 'Moreau', organisation: 'MINUSCA', organisationType: 'un-secretariat', country: 'FR', gender: 'man', jobTitle: 'Civil Affairs Officer', role: 'learner' },
+];
+
+export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: EnrolmentService) {
+  const models = {
+    ImportBatch: ctx.model<ImportBatchDoc>('import_batch', importBatchSchema),
+    ImportClaim: ctx.model<ImportClaimDoc>('import_claim', importClaimSchema),
+  };
+  const imports = createImportService(models, service, { users: () => ctx.get(Users), logger: ctx.logger });
+  const staff = allow.roles('staff');
+  const maxBytes = () => Math.floor(ctx.config.maxImportMb * 1024 * 1024);
+  const pageOf = (edition: Pick<EditionDoc, '_id'>) => `/enrolment/manage/editions/${edition._id}/import`;
+  const closed = (edition: Pick<EditionDoc, 'status'>) => edition.status === 'cancelled' || edition.status === 'archived';
+
+  /** An issue in the reader's language. */
+  const describe = (req: Request) => (issue: Issue) => {
+    const params: Record<string, string | number> = { ...issue.params };
+    if (issue.code === 'tooLong' && typeof params.field === 'string') params.field = req.t(`enrolment:import.fields.${params.field}`);
+    return req.t(`enrolment:import.issues.${issue.code}`, params);
+  };
+
+  function renderForm(req: Request, res: Response, edition: EditionDoc, problems: string[] = []) {
+    res.render('enrolment/import', {
+      title: req.t('enrolment:import.title'),
+      edition,
+      closed: closed(edition),
+      problems,
+      fields: IMPORT_FIELDS,
+      maxSize: formatBytes(maxBytes()),
+      maxRows: ctx.config.maxImportRows,
+      uploadToken: res.locals.csrfToken(),
+    });
+  }
+
+  /** The uploaded file, read into memory (at most maxImportMb): multer's refusals become clear messages. */
+  async function receive(req: Request, res: Response): Promise<{ name: string; bytes: Buffer }> {
+    if (!req.is('multipart/form-data')) throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.notMultipart'));
+    const upload = multer({
+      storage: multer.memoryStorage(),
+      limits: { fileSize: maxBytes(), files: 1, fields: 10, parts: 11 },
+      // Browsers send file names as raw UTF-8; busboy's latin1 default would garble "Liste_participants_é.csv".
+      defParamCharset: 'utf8',
+    }).single('file');
+    try {
+      await new Promise<void>((resolve, reject) => upload(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      if (err instanceof multer.MulterError) {
+        if (err.code === 'LIMIT_FILE_SIZE') throw new HttpError(413, 'FILE_TOO_LARGE', req.t('enrolment:import.upload.tooLarge', { size: formatBytes(maxBytes()) }));
+        if (err.code === 'LIMIT_UNEXPECTED_FILE' || err.code === 'LIMIT_FILE_COUNT') throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.oneFile'));
+        throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.unreadable'));
+      }
+      const message = err instanceof Error ? err.message : '';
+      if (/^(Request (aborted|closed)|Malformed|Unexpected end of (form|file)|Multipart: Boundary not found)/.test(message)) {
+        throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.unreadable'));
+      }
+      throw err;
+    }
+    const file = req.file;
+    if (!file || (!file.originalname && file.size === 0)) throw new HttpError(400, 'NO_FILE', req.t('enrolment:import.upload.noFile'));
+    return { name: file.originalname || 'file.csv', bytes: file.buffer };
+  }
+
+  /** What a preview or result page shows of each row. */
+  function rowView(req: Request, row: StoredRow) {
+    const t = describe(req);
+    const name = [row.cells.givenName, row.cells.familyName].filter(Boolean).join(' ');
+    const action = row.result ?? row.action;
+    let what: string;
+    if (action === 'error') what = row.errors.map(t).join(' ');
+    else if (action === 'already') what = req.t('enrolment:import.actions.already', { status: req.t(`enrolment:import.statuses.${row.status ?? 'enrolled'}`) });
+    else what = req.t(`enrolment:import.actions.${action}`);
+    return {
+      line: row.lastLine > row.line ? `${row.line}–${row.lastLine}` : String(row.line),
+      email: row.email || row.cells.email || '',
+      name,
+      organisation: row.cells.organisation ?? '',
+      country: row.person.country ? countryName(row.person.country, req.language) : row.cells.country ?? '',
+      role: row.role,
+      action,
+      what,
+      profile: row.profile === 'update'
+        ? req.t('enrolment:import.profile.update', { fields: row.changed.map((f) => req.t(`enrolment:import.fields.${f}`)).join(', ') })
+        : row.profile ? req.t(`enrolment:import.profile.${row.profile}`) : '',
+      account: action === 'error' ? '' : req.t(row.account ? 'enrolment:import.account.yes' : 'enrolment:import.account.no'),
+    };
+  }
+
+  /** Counts of the plan (preview) by what will happen. */
+  function planCounts(rows: StoredRow[]) {
+    const counts = { enrol: 0, waitlist: 0, already: 0, trainers: 0, errors: 0, newPeople: 0 };
+    for (const r of rows) {
+      if (r.action === 'enrol') counts.enrol++;
+      else if (r.action === 'waitlist') counts.waitlist++;
+      else if (r.action === 'addTrainer') counts.trainers++;
+      else if (r.action === 'error') counts.errors++;
+      else counts.already++;
+      if (r.action !== 'error' && !r.account) counts.newPeople++;
+    }
+    return counts;
+  }
+
+  async function requireEdition(req: Request) {
+    return service.requireEdition(String(req.params.id));
+  }
+
+  ctx.router.get('/manage/editions/:id/import', staff, async (req, res) => {
+    renderForm(req, res, await requireEdition(req));
+  });
+
+  // The template: UTF-8 with a BOM so that Excel shows accents right when it opens it.
+  ctx.router.get('/manage/editions/:id/import/template.csv', staff, async (req, res) => {
+    await requireEdition(req);
+    const header = IMPORT_FIELDS.map((f) => TEMPLATE_HEADERS[f]);
+    const lines = TEMPLATE_ROWS.map((r) => IMPORT_FIELDS.map((f) => r[f]));
+    res.attachment('enrolment-template.csv').type('text/csv; charset=utf-8');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.send(toCsv(header, lines));
+  });
+
+  // Upload: the CSRF token travels in the form's action URL (multipart, read here after the host's check).
+  ctx.router.post('/manage/editions/:id/import', staff, async (req, res) => {
+    const edition = await requireEdition(req);
+    let batch: ImportBatchDoc;
+    try {
+      if (closed(edition)) throw new HttpError(409, 'EDITION_CLOSED', req.t('enrolment:import.closed'));
+      const file = await receive(req, res);
+      batch = await imports.preview(edition._id.toString(), file, req.user!, ctx.config.maxImportRows);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      const problems = (err.details as { problems?: Issue[] } | undefined)?.problems;
+      const status = problems?.some((p) => NOT_CSV.has(p.code)) ? 415 : err.status;
+      if (wantsJson(req)) return res.status(status).json({ error: { code: err.code, message: err.message, ...(problems ? { details: { problems: problems.map(describe(req)) } } : {}) } });
+      res.status(status);
+      return renderForm(req, res, edition, problems ? problems.map(describe(req)) : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : err.message]);
+    }
+    if (wantsJson(req)) return res.status(201).json({ batchId: batch._id.toString(), rows: batch.rows.length, counts: planCounts(batch.rows) });
+    res.redirect(303, `${pageOf(edition)}/${batch._id}`);
+  });
+
+  ctx.router.get('/manage/editions/:id/import/:batchId', staff, async (req, res) => {
+    const edition = await requireEdition(req);
+    const batch = await imports.requireBatch(edition._id.toString(), String(req.params.batchId));
+    const rows = batch.rows;
+    const all = req.query.all === '1';
+    // Rows in error first on a preview: they are what staff need to look at.
+    const ordered = batch.status === 'committed' ? rows : [...rows.filter((r) => r.action === 'error'), ...rows.filter((r) => r.action !== 'error')];
+    const shown = all ? ordered : ordered.slice(0, ROWS_SHOWN);
+    const running = batch.status === 'committing' && !!batch.heartbeatAt && Date.now() - batch.heartbeatAt.getTime() < COMMIT_LEASE_MS;
+    // While a large file is being imported the page reloads itself (the Refresh header needs no script).
+    if (running) res.setHeader('Refresh', '3');
+    res.render(batch.status === 'committed' ? 'enrolment/import-result' : 'enrolment/import-preview', {
+      title: req.t(batch.status === 'committed' ? 'enrolment:import.result.title' : 'enrolment:import.preview.title'),
+      edition,
+      batch,
+      base: pageOf(edition),
+      plan: planCounts(rows),
+      counts: batch.counts ?? null,
+      rows: shown.map((r) => rowView(req, r)),
+      hidden: ordered.length - shown.length,
+      ignored: batch.columns.filter((c) => !c.field && c.header).map((c) => c.header),
+      read: batch.columns.filter((c) => c.field).map((c) => ({ header: c.header, field: req.t(`enrolment:import.fields.${c.field}`) })),
+      running,
+      progress: batch.progress ?? 0,
+      resumable: batch.status === 'committing' && !running,
+      uploadedAt: new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(batch.createdAt),
+      closed: closed(edition),
+    });
+  });
+
+  // The rows in error, with their reasons in the reader's language, to fix in a spreadsheet and upload again.
+  ctx.router.get('/manage/editions/:id/import/:batchId/errors.csv', staff, async (req, res) => {
+    const edition = await requireEdition(req);
+    const batch = await imports.requireBatch(edition._id.toString(), String(req.params.batchId));
+    const t = describe(req);
+    const present = IMPORT_FIELDS.filter((f) => batch.columns.some((c) => c.field === f));
+    const header = [req.t('enrolment:import.table.line'), req.t('enrolment:import.table.problem'), ...present.map((f) => TEMPLATE_HEADERS[f])];
+    const lines = batch.rows
+      .filter((r) => (r.result ?? r.action) === 'error')
+      .map((r) => [String(r.line), r.errors.map(t).join(' '), ...present.map((f) => r.cells[f] ?? '')]);
+    res.attachment(`errors-${batch.fileName.replace(/\.[^.]*$/, '')}.csv`).type('text/csv; charset=utf-8');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.send(toCsv(header, lines));
+  });
+
+  ctx.router.post('/manage/editions/:id/import/:batchId/commit', staff, async (req, res) => {
+    const edition = await requireEdition(req);
+    const before = await imports.requireBatch(edition._id.toString(), String(req.params.batchId));
+    let outcome: Awaited<ReturnType<typeof imports.commit>>;
+    try {
+      outcome = await imports.commit(edition._id.toString(), before._id.toString(), req.user!);
+    } catch (err) {
+      // A second click while the first one runs: show the running import, not an error page.
+      if (!(err instanceof HttpError) || err.code !== 'IMPORT_RUNNING' || wantsJson(req)) throw err;
+      return res.redirect(303, `${pageOf(edition)}/${before._id}`);
+    }
+    const { batch, finished } = outcome;
+    if (wantsJson(req)) return res.status(finished ? 200 : 202).json({ batchId: batch._id.toString(), status: batch.status, counts: batch.counts ?? null });
+    if (before.status === 'committed') req.flash('info', req.t('enrolment:import.result.already'));
+    else if (finished && batch.counts) req.flash('success', String(req.t('enrolment:import.result.done', { ...batch.counts })));
+    res.redirect(303, `${pageOf(edition)}/${batch._id}`);
+  });
+}
