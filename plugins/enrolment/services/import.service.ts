@@ -464,8 +464,16 @@ export function cleanFileName(name: string): string {
   return base.replace(/[\p{Cc}\p{Cf}]/gu, '').replace(/\s+/gu, ' ').trim().slice(0, 200) || 'file.csv';
 }
 
-export function createImportService(models: ImportModels, service: EnrolmentService, deps: { users: () => UsersService; logger: Logger }) {
+export interface ImportServiceDeps {
+  users: () => UsersService;
+  logger: Logger;
+  /** How long a silent commit attempt is taken to be alive (COMMIT_LEASE_MS; shorter in tests). */
+  leaseMs?: number;
+}
+
+export function createImportService(models: ImportModels, service: EnrolmentService, deps: ImportServiceDeps) {
   const { users } = deps;
+  const leaseMs = deps.leaseMs ?? COMMIT_LEASE_MS;
   const { ImportBatch, ImportClaim } = models;
   const { Edition, Enrolment, Person } = service.models;
 
@@ -551,7 +559,7 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
    * run it. A new attempt is allowed only once the previous one failed or stopped reporting.
    */
   async function claim(batch: ImportBatchDoc): Promise<number> {
-    if (batch.status === 'committing' && batch.heartbeatAt && Date.now() - batch.heartbeatAt.getTime() < COMMIT_LEASE_MS) {
+    if (batch.status === 'committing' && batch.heartbeatAt && Date.now() - batch.heartbeatAt.getTime() < leaseMs) {
       throw new HttpError(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.');
     }
     const attempt = (batch.attempts ?? 0) + 1;

@@ -1,10 +1,13 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import type { Page } from 'playwright-core';
 import supertest from 'supertest';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { useBrowserApp } from '../../../test/helpers/browser.ts';
 import courses from '../../courses/index.ts';
@@ -246,6 +249,18 @@ describe('bulk enrolment from CSV: reading files', () => {
     });
   });
 });
+
+/** The import service the routes use, built on a test app's own collections (to commit without waiting). */
+function importServiceOf(app: TestApp, leaseMs?: number) {
+  const conn = app.app.olive.connection;
+  const service = createEnrolmentService({
+    Edition: conn.model('enrolment_edition'), Enrolment: conn.model('enrolment_enrolment'), Seat: conn.model('enrolment_seat'), Person: conn.model('enrolment_person'),
+  } as unknown as EnrolmentModels, { emit: async () => undefined, logger: app.app.olive.logger, progress: () => { throw new Error('not used'); } });
+  return createImportService(
+    { ImportBatch: conn.model('enrolment_import_batch'), ImportClaim: conn.model('enrolment_import_claim') } as unknown as ImportModels,
+    service, { users: () => app.app.olive.users, logger: app.app.olive.logger, ...(leaseMs ? { leaseMs } : {}) },
+  );
+}
 
 describe('bulk enrolment from CSV: pages and database', function () {
   this.timeout(120_000);
@@ -565,11 +580,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const people = Array.from({ length: 30 }, (_, i) => `long${i}@example.org`);
     const { url } = await previewOf(edition, 'long.csv', `email\n${people.join('\n')}\n`);
     // The service the commit route uses, built on the app's own collections, told not to wait at all.
-    const conn = db();
-    const service = createEnrolmentService({
-      Edition: conn.model('enrolment_edition'), Enrolment: conn.model('enrolment_enrolment'), Seat: conn.model('enrolment_seat'), Person: conn.model('enrolment_person'),
-    } as unknown as EnrolmentModels, { emit: async () => undefined, logger: t.app.olive.logger, progress: () => { throw new Error('not used'); } });
-    const imports = createImportService({ ImportBatch: conn.model('enrolment_import_batch'), ImportClaim: conn.model('enrolment_import_claim') } as unknown as ImportModels, service, { users: () => t.app.olive.users, logger: t.app.olive.logger });
+    const imports = importServiceOf(t);
     const staffUser = (await t.app.olive.users.findByEmail('staff@olive.example'))!;
     const { batch, finished } = await imports.commit(edition, url.split('/').pop()!, staffUser, 0);
     expect(finished).to.equal(false);
@@ -631,6 +642,75 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const preview = (await marie.get(res.headers.location as string).expect(200)).text;
     expect(preview).to.contain('Pays inconnu « Narnia »');
     expect(preview).to.contain('8 lignes en erreur');
+  });
+});
+
+describe('bulk enrolment from CSV when the database goes away during a commit', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let database: EmbeddedDatabase;
+  let t: TestApp;
+
+  before(async () => {
+    // A database of this test's own, so stopping it disturbs no other test.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-import-'));
+    database = await startEmbeddedDatabase({ dataDir: dir });
+    t = await createTestApp({ mongodbUri: database.uri, plugins: [courses, enrolment], seed: true, label: 'import_outage' });
+  });
+  after(async () => {
+    await t?.app.olive.stop();
+    await database?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a commit cut off half-way is finished by running it again: everyone placed once, seats right', async () => {
+    const staff = await signIn(t.app, 'staff@olive.example');
+    const conn = t.app.olive.connection;
+    const course = await conn.collection('courses_course').findOne({ slug: 'conflict-analysis' });
+    const form = await staff.post('/enrolment/manage/editions').type('form').send({
+      courseId: String(course!._id), title: 'Outage edition', language: 'en', method: 'invitation', status: 'published', online: 'on',
+      startsAt: '2026-01-10', capacity: '40', _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
+    });
+    const edition = /editions\/([0-9a-f]{24})/.exec(form.headers.location as string)![1]!;
+    const people = Array.from({ length: 300 }, (_, i) => `outage${String(i).padStart(3, '0')}@example.org`);
+    const token = await tokenFor(staff, `/enrolment/manage/editions/${edition}/import`);
+    const up = await staff.post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
+      .attach('file', Buffer.from(`email,country\n${people.map((p) => `${p},Kenya`).join('\n')}\n`), 'outage.csv');
+    expect(up.status).to.equal(303);
+    const url = up.headers.location as string;
+    const batchId = url.split('/').pop()!;
+
+    const imports = importServiceOf(t, 1000);
+    const staffUser = (await t.app.olive.users.findByEmail('staff@olive.example'))!;
+    const started = await imports.commit(edition, batchId, staffUser, 0);
+    expect(started.finished).to.equal(false);
+    const placed = () => conn.collection('enrolment_enrolment').countDocuments({ editionId: edition });
+    for (let i = 0; i < 400 && (await placed()) < 8; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+
+    // The database goes away mid-commit, long enough for the commit's next query to fail.
+    await database.stop();
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    database = await startEmbeddedDatabase({ dataDir: dir, port: database.port });
+    for (let i = 0; i < 120 && (await supertest(t.app).get('/readyz')).status !== 200; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+
+    const halfway = await placed();
+    expect(halfway, 'the commit was cut off part-way').to.be.within(8, 299);
+    const batch = await conn.collection('enrolment_import_batch').findOne({ _id: new mongoose.Types.ObjectId(batchId) });
+    expect(batch!.status).to.equal('committing');
+    // The attempt that was cut off has been silent past its (test-short) lease: it may be run again.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    const again = await imports.commit(edition, batchId, staffUser, 60_000);
+    expect(again.finished).to.equal(true);
+    expect(again.batch.counts).to.deep.equal({ enrolled: 40, waitlisted: 260, already: 0, trainers: 0, errors: 0 });
+    const list = await conn.collection('enrolment_enrolment').find({ editionId: edition }).toArray();
+    expect(list).to.have.length(300);
+    expect(list.every((e) => (e.history as unknown[]).length === 1), 'nobody placed twice').to.equal(true);
+    expect(list.filter((e) => e.status === 'enrolled')).to.have.length(40);
+    expect(await conn.collection('enrolment_seat').countDocuments({ editionId: edition })).to.equal(40);
+    expect(await conn.collection('enrolment_person').countDocuments({ country: 'KE' })).to.equal(300);
+    const page = (await staff.get(url).expect(200)).text;
+    expect(page).to.match(/<dt>Enrolled<\/dt><dd>40<\/dd>/);
   });
 });
 
