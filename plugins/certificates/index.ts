@@ -1,3 +1,4 @@
+import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { allow, definePlugin, Navigation, Users } from '../../src/index.ts';
 import { CourseCatalog, CourseCompleted, CourseProgress } from '../courses/contract.ts';
@@ -6,9 +7,12 @@ import {
   auditSchema, certificateSchema, claimSchema, editionSettingSchema, factSchema, printedNameSchema,
   type AuditDoc, type CertificateDoc, type ClaimDoc, type EditionSettingDoc, type FactDoc, type PrintedNameDoc,
 } from './models/certificate.model.ts';
+import { registerJobModels } from './models/job.model.ts';
 import { mountCertificateRoutes } from './routes/certificates.routes.ts';
+import { mountJobRoutes } from './routes/jobs.routes.ts';
 import { mountVerificationRoutes } from './routes/verify.routes.ts';
 import { createIssuanceService, type CertificateModels, type TemplateSource } from './services/issuance.service.ts';
+import { createJobService, type JobService } from './services/jobs.service.ts';
 
 const config = z.object({
   /** Whether an edition's own trainers may issue its certificates (programme staff always may). */
@@ -20,6 +24,9 @@ const config = z.object({
 });
 
 export type CertificatesConfig = z.output<typeof config>;
+
+/** Each app's bulk issuance runner (one plugin definition may serve several apps in a process). */
+const jobRunners = new WeakMap<Connection, JobService>();
 
 /**
  * Certificates: PDF certificates in the six UN languages from templates, issued on completion or
@@ -63,6 +70,12 @@ export default definePlugin({
     ctx.translations(new URL('./locales', import.meta.url));
     mountVerificationRoutes(ctx, issuance);
     mountCertificateRoutes(ctx, issuance);
+    const jobs = createJobService(registerJobModels(ctx), {
+      issuance, logger: ctx.logger,
+      enrolments: () => ctx.get(EnrolmentDirectory), progress: () => ctx.get(CourseProgress), users: () => ctx.get(Users),
+    });
+    mountJobRoutes(ctx, jobs, issuance);
+    jobRunners.set(ctx.connection, jobs);
 
     ctx.contribute(Navigation, { label: 'certificates:nav.verify', href: '/verify', policy: allow.public, order: 90 });
     ctx.contribute(Navigation, { label: 'certificates:nav.manage', href: '/certificates', policy: allow.roles('staff'), order: 32 });
@@ -76,5 +89,13 @@ export default definePlugin({
       },
     });
     ctx.on(CourseCompleted, (e) => issuance.onCourseCompleted(e));
+  },
+
+  // Bulk issuance jobs run in the background on every instance (each job on one at a time).
+  start(ctx) {
+    jobRunners.get(ctx.connection)?.start();
+  },
+  async stop(ctx) {
+    await jobRunners.get(ctx.connection)?.stop();
   },
 });

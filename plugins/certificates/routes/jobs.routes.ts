@@ -1,0 +1,183 @@
+/**
+ * Bulk issuance: staff (and an edition's trainers, when the programme allows it) start a job for an
+ * edition, follow its progress on a page that refreshes itself without JavaScript, then download a
+ * ZIP of the PDFs and a CSV of the codes.
+ */
+import type { Readable } from 'node:stream';
+import type { Request } from 'express';
+import mongoose from 'mongoose';
+import yazl from 'yazl';
+import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
+import { allow, conflict, forbidden, HttpError, notFound, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { CourseCatalog } from '../../courses/contract.ts';
+import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
+import { verificationUrl } from '../code.ts';
+import type { CertificatesConfig } from '../index.ts';
+import type { CertificateDoc } from '../models/certificate.model.ts';
+import type { IssuanceService } from '../services/issuance.service.ts';
+import type { JobProgress, JobService } from '../services/jobs.service.ts';
+import { mayIssue } from '../services/permissions.ts';
+import { pick } from './verify.routes.ts';
+
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+const jobForm = z.object({
+  scope: z.enum(['all-completed', 'chosen'], { error: 'Choose who receives a certificate.' }),
+  enrolmentIds: z.preprocess(
+    (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
+    z.array(z.string().regex(OBJECT_ID, 'Choose people from the list.')).max(5000, 'At most 5,000 people in one job.'),
+  ),
+}).superRefine((v, c) => {
+  if (v.scope === 'chosen' && !v.enrolmentIds.length) c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'Tick the people who should receive a certificate.' });
+});
+
+/** Seconds between automatic refreshes of a running job's page. */
+export const JOB_PAGE_REFRESH_SECONDS = 2;
+
+// Letters that do not decompose into a Latin letter and a mark (NFKD), and Cyrillic, spelt in ASCII.
+const SPELLED: Record<string, string> = {
+  ß: 'ss', æ: 'ae', Æ: 'AE', œ: 'oe', Œ: 'OE', ø: 'o', Ø: 'O', đ: 'd', Đ: 'D', ð: 'd', Ð: 'D', ł: 'l', Ł: 'L', þ: 'th', Þ: 'Th', ı: 'i', ħ: 'h', Ħ: 'H',
+  а: 'a', б: 'b', в: 'v', г: 'g', д: 'd', е: 'e', ё: 'e', ж: 'zh', з: 'z', и: 'i', й: 'y', к: 'k', л: 'l', м: 'm', н: 'n', о: 'o', п: 'p', р: 'r', с: 's', т: 't',
+  у: 'u', ф: 'f', х: 'kh', ц: 'ts', ч: 'ch', ш: 'sh', щ: 'shch', ъ: '', ы: 'y', ь: '', э: 'e', ю: 'yu', я: 'ya', і: 'i', ї: 'yi', є: 'ye', ґ: 'g', ј: 'j', љ: 'lj', њ: 'nj', ћ: 'c', ђ: 'dj', џ: 'dz',
+};
+
+/** A name in ASCII letters, digits and dashes, or '' when its script has no ASCII spelling here (Arabic, Chinese, …). */
+export function asciiName(text: string): string {
+  const spelled = [...text.normalize('NFKD').replace(/\p{M}/gu, '')]
+    .map((ch) => {
+      const lower = ch.toLowerCase();
+      if (SPELLED[ch] !== undefined) return SPELLED[ch];
+      if (SPELLED[lower] !== undefined) { const s = SPELLED[lower]!; return s.charAt(0).toUpperCase() + s.slice(1); }
+      return ch;
+    })
+    .join('');
+  return spelled.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60).replace(/-+$/, '');
+}
+
+/**
+ * The file name of a certificate in a job's ZIP: `<family-name>-<code>.pdf`, in ASCII whatever the
+ * script (the code makes it unique). The family name is the last word of the printed name (the
+ * certificate records one name, as printed); a name with no ASCII spelling tries the name in the
+ * other script, then falls back to `certificate`.
+ */
+export function certificateFileName(snapshot: { name: string; nameAlt?: string | undefined }, code: string): string {
+  const lastWord = (s: string) => s.trim().split(/\s+/).pop() ?? '';
+  const stem = asciiName(lastWord(snapshot.name)) || asciiName(snapshot.name)
+    || (snapshot.nameAlt ? asciiName(lastWord(snapshot.nameAlt)) || asciiName(snapshot.nameAlt) : '') || 'certificate';
+  return `${stem}-${code.replace(/[^A-Z0-9-]/gi, '')}.pdf`;
+}
+
+export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: JobService, issuance: IssuanceService) {
+  const refusal = 'Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.';
+
+  async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
+    const edition = OBJECT_ID.test(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
+    if (!edition) throw notFound('No such edition.');
+    if (!mayIssue(req.user!, edition, ctx.config)) throw forbidden(refusal);
+    return edition;
+  }
+
+  /** The job's progress, if this person may issue its edition's certificates. */
+  async function issuableJob(req: Request): Promise<{ progress: JobProgress; edition: EditionSummary | null }> {
+    const progress = await jobs.progress(String(req.params.id));
+    if (!progress) throw notFound('No such certificate job.');
+    const edition = await ctx.get(EnrolmentDirectory).edition(progress.editionId);
+    // An edition deleted since: its jobs stay visible to staff only.
+    if (!mayIssue(req.user!, edition ?? { trainerIds: [] }, ctx.config)) throw forbidden(refusal);
+    return { progress, edition };
+  }
+
+  ctx.router.post('/certificates/editions/:editionId/jobs', allow.signedIn, async (req, res) => {
+    const edition = await issuableEdition(req, String(req.params.editionId));
+    const back = `/certificates/editions/${edition.id}`;
+    let job;
+    try {
+      const input = parseInput(jobForm, req.body);
+      job = await jobs.create(edition.id, input.scope === 'all-completed' ? 'all-completed' : input.enrolmentIds, req.user!.id);
+    } catch (err) {
+      // A person at the edition page sees the problem there, with their ticks to redo.
+      if (err instanceof HttpError && err.status === 400 && !wantsJson(req)) {
+        const fields = (err.details as { fields?: Record<string, string> } | undefined)?.fields;
+        req.flash('error', fields ? Object.values(fields).join(' ') : err.message);
+        return res.redirect(303, back);
+      }
+      throw err;
+    }
+    const href = `/certificates/jobs/${job._id}`;
+    if (wantsJson(req)) return res.status(202).location(href).json({ jobId: String(job._id), total: job.people.length, href });
+    res.redirect(303, href);
+  });
+
+  ctx.router.get('/certificates/jobs/:id', allow.signedIn, async (req, res) => {
+    const { progress, edition } = await issuableJob(req);
+    if (wantsJson(req)) return res.json(progress);
+    const course = await ctx.get(CourseCatalog).findById(progress.courseId);
+    const requester = await ctx.get(Users).findById(progress.requestedBy);
+    // The page refreshes itself while the job runs: a Refresh header and a meta element (both
+    // declarative, no script, so the strict CSP has nothing to say about them).
+    if (!progress.finished) res.set('Refresh', String(JOB_PAGE_REFRESH_SECONDS));
+    res.set('Cache-Control', 'no-store');
+    res.render('certificates/job', {
+      title: req.t('certificates:jobs.title', { edition: edition?.title ?? progress.editionId }),
+      progress, edition, courseTitle: course ? pick(course.title, req.language) : '', requester: requester?.name ?? '',
+      refreshSeconds: JOB_PAGE_REFRESH_SECONDS, baseUrl: ctx.host.baseUrl,
+    });
+  });
+
+  ctx.router.get('/certificates/jobs/:id/certificates.zip', allow.signedIn, async (req, res) => {
+    const { progress } = await issuableJob(req);
+    if (!progress.finished) throw conflict('This job is still running: the ZIP is ready when it has finished.');
+    const withCode = progress.items.filter((i) => i.code);
+    const certificates: CertificateDoc[] = await issuance.models.Certificate.find({ _id: mongoose.trusted({ $in: withCode.map((i) => i.code!) }) }).lean();
+    const byCode = new Map(certificates.map((c) => [c._id, c]));
+    const ordered = withCode.map((i) => byCode.get(i.code!)).filter((c): c is CertificateDoc => !!c);
+
+    const zip = new yazl.ZipFile();
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      ctx.logger.error({ err, job: progress.id }, 'certificate ZIP cut short');
+      res.destroy(err instanceof Error ? err : new Error(String(err)));
+    };
+    zip.on('error', fail);
+    for (const c of ordered) {
+      // PDFs are compressed already: stored as they are, each read from GridFS only when its turn comes.
+      zip.addReadStreamLazy(certificateFileName(c.snapshot, c._id), { mtime: c.issuedAt, compress: false, size: c.size }, (cb) => {
+        const pdf = issuance.openPdf(c);
+        pdf.on('error', fail);
+        cb(null, pdf);
+      });
+    }
+    let length = -1;
+    // Sizes are known and nothing is compressed, so yazl knows the ZIP's length before writing it.
+    // (@types/yazl declares this callback without its argument.)
+    zip.end({ forceZip64Format: false, comment: '' }, ((size: number) => { length = size; }) as () => void);
+    await issuance.audit('downloaded', req.user!.id, { editionId: progress.editionId, details: `ZIP of job ${progress.id} (${ordered.length} certificates)` });
+    res.set({
+      'Content-Type': 'application/zip',
+      'Content-Disposition': `attachment; filename="certificates-${progress.id}.zip"`,
+      'Cache-Control': 'private, no-store',
+      ...(length >= 0 ? { 'Content-Length': String(length) } : {}),
+    });
+    const output = zip.outputStream as unknown as Readable;
+    res.on('close', () => { if (!res.writableFinished) output.destroy(); });
+    output.pipe(res);
+  });
+
+  ctx.router.get('/certificates/jobs/:id/codes.csv', allow.signedIn, async (req, res) => {
+    const { progress } = await issuableJob(req);
+    const rows = progress.items.map((i) => [
+      i.printedName ?? i.name, i.email, i.code ?? '', i.code ? verificationUrl(ctx.host.baseUrl, i.code) : '', i.outcome ?? 'pending', i.message ?? '',
+    ]);
+    // BOM for spreadsheets to read UTF-8; text starting with = + - @ gets a quote (no formula runs).
+    const csv = stringify([['name', 'email', 'code', 'verification_url', 'outcome', 'message'], ...rows], { bom: true, escape_formulas: true, record_delimiter: '\r\n' });
+    res.set({
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="certificate-codes-${progress.id}.csv"`,
+      'Cache-Control': 'private, no-store',
+    });
+    res.send(csv);
+  });
+}

@@ -1,0 +1,516 @@
+/**
+ * Bulk issuance jobs against the real database: outcomes, idempotence, the progress page, the ZIP
+ * and the CSV, two app instances on one database, resumption after a restart and after a crashed
+ * holder, and who may issue.
+ *
+ * Certificates need a template; the template store is another service (tested on its own), so the
+ * apps here run the certificates plugin's issuance, job service and job routes with a small
+ * in-test template source. Everything else is real: courses, enrolment, progress, the database,
+ * GridFS, the PDF renderer.
+ */
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { parse } from 'csv-parse/sync';
+import mongoose, { type Connection } from 'mongoose';
+import supertest from 'supertest';
+import { z } from 'zod';
+import { definePlugin, Users } from '../../../src/index.ts';
+import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import courses from '../../courses/index.ts';
+import { CourseCatalog, CourseCompleted, CourseProgress, type ProgressService, type CourseCatalogService } from '../../courses/contract.ts';
+import { EnrolmentDirectory, type EnrolmentDirectoryService } from '../../enrolment/contract.ts';
+import enrolment from '../../enrolment/index.ts';
+import {
+  auditSchema, certificateSchema, claimSchema, editionSettingSchema, factSchema, printedNameSchema,
+  type AuditDoc, type CertificateDoc, type ClaimDoc, type EditionSettingDoc, type FactDoc, type PrintedNameDoc,
+} from '../models/certificate.model.ts';
+import { registerJobModels, type JobModels } from '../models/job.model.ts';
+import type { CertificateTemplate } from '../render/index.ts';
+import { mountJobRoutes } from '../routes/jobs.routes.ts';
+import { createIssuanceService, type CertificateModels, type IssuanceService, type TemplateSource } from '../services/issuance.service.ts';
+import { createJobService, type JobService } from '../services/jobs.service.ts';
+
+type Agent = Awaited<ReturnType<typeof signIn>>;
+
+const TEMPLATE: CertificateTemplate = {
+  languages: [{ lang: 'en', title: 'Certificate of Completion', wording: 'This is to certify that\n{name}\nhas completed\n{course}\n{edition}', codeLabel: 'Verification code' }],
+  signatories: [{ name: 'Test Signatory', title: 'Director' }],
+};
+
+/** Milliseconds each template load waits: slows issuance down so a test can watch a job run. */
+let templateDelayMs = 0;
+const templates: TemplateSource = {
+  async templateFor() { return { templateId: 'test-template', version: 1 }; },
+  async load() {
+    if (templateDelayMs) await new Promise((r) => setTimeout(r, templateDelayMs));
+    return TEMPLATE;
+  },
+};
+
+/** Every call of issue() made by a job runner, on any app: how the tests see "processed once". */
+const issueCalls: { enrolmentId: string; jobId?: string | undefined; holder: string }[] = [];
+
+interface Handle {
+  jobs: JobService;
+  jobModels: JobModels;
+  issuance: IssuanceService;
+  progress: () => ProgressService;
+  catalog: () => CourseCatalogService;
+  enrolments: () => EnrolmentDirectoryService;
+}
+const handles = new WeakMap<Connection, Handle>();
+const handle = (t: TestApp) => handles.get(t.app.olive.connection)!;
+
+/**
+ * The certificates plugin's job machinery as the real plugin mounts it (models, routes, runner
+ * started and stopped with the app), with the in-test template source.
+ */
+function certificatesPlugin(runner: { pollMs?: number; leaseMs?: number } = {}) {
+  return definePlugin({
+    name: 'certificates',
+    version: '0.0.0-test',
+    prefix: '/',
+    config: z.object({ trainersMayIssue: z.boolean().default(false), maxImageKb: z.number().default(512), verifyPerMinute: z.number().default(30) }),
+    requires: [EnrolmentDirectory, CourseCatalog, CourseProgress, CourseCompleted],
+    register(ctx) {
+      const models: CertificateModels = {
+        Certificate: ctx.model<CertificateDoc>('certificate', certificateSchema),
+        Claim: ctx.model<ClaimDoc>('claim', claimSchema),
+        Fact: ctx.model<FactDoc>('fact', factSchema),
+        PrintedName: ctx.model<PrintedNameDoc>('printed_name', printedNameSchema),
+        EditionSetting: ctx.model<EditionSettingDoc>('edition_setting', editionSettingSchema),
+        Audit: ctx.model<AuditDoc>('audit', auditSchema),
+      };
+      const issuance = createIssuanceService(models, {
+        connection: ctx.connection, baseUrl: ctx.host.baseUrl, logger: ctx.logger,
+        emit: (event, payload) => ctx.emit(event, payload),
+        enrolments: () => ctx.get(EnrolmentDirectory), catalog: () => ctx.get(CourseCatalog), progress: () => ctx.get(CourseProgress),
+        users: () => ctx.get(Users), templates: () => templates,
+      });
+      const jobModels = registerJobModels(ctx);
+      let jobs: JobService;
+      // The runner's issue() goes to the real service; the test only notes each call.
+      const observed: IssuanceService = {
+        ...issuance,
+        issue: (input) => {
+          issueCalls.push({ enrolmentId: input.enrolmentId, jobId: input.jobId, holder: jobs.holder });
+          return issuance.issue(input);
+        },
+      };
+      jobs = createJobService(jobModels, {
+        issuance: observed, logger: ctx.logger,
+        enrolments: () => ctx.get(EnrolmentDirectory), progress: () => ctx.get(CourseProgress), users: () => ctx.get(Users),
+        pollMs: runner.pollMs ?? 50, leaseMs: runner.leaseMs ?? 3000,
+      });
+      ctx.views(new URL('../views', import.meta.url));
+      ctx.translations(new URL('../locales', import.meta.url));
+      mountJobRoutes(ctx, jobs, issuance);
+      handles.set(ctx.connection, { jobs, jobModels, issuance, progress: () => ctx.get(CourseProgress), catalog: () => ctx.get(CourseCatalog), enrolments: () => ctx.get(EnrolmentDirectory) });
+    },
+    start(ctx) { handles.get(ctx.connection)!.jobs.start(); },
+    async stop(ctx) { await handles.get(ctx.connection)!.jobs.stop(); },
+  });
+}
+
+const plugins = (runner?: { pollMs?: number; leaseMs?: number }) => [courses, enrolment, certificatesPlugin(runner)];
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const binary = (res: supertest.Response, cb: (err: Error | null, body: Buffer) => void) => {
+  const chunks: Buffer[] = [];
+  const stream = res as unknown as NodeJS.ReadableStream;
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => cb(null, Buffer.concat(chunks)));
+};
+
+describe('certificates: bulk issuance jobs', function () {
+  this.timeout(180_000);
+  let t: TestApp;
+  let staff: Agent;
+  let courseId: string;
+  let trainerId: string;
+  const extraApps: TestApp[] = [];
+
+  before(async () => {
+    t = await createTestApp({ plugins: plugins(), seed: true, label: 'cert-jobs' });
+    staff = await signIn(t.app, 'staff@olive.example');
+    courseId = (await handle(t).catalog().findBySlug('interest-based-negotiation'))!.id;
+    trainerId = (await t.app.olive.users.findByEmail('trainer@olive.example'))!.id;
+  });
+  afterEach(() => { templateDelayMs = 0; });
+  after(async () => {
+    for (const x of extraApps) await x.app.olive.stop().catch(() => undefined);
+    await t.stop();
+  });
+
+  const Certificate = () => handle(t).issuance.models.Certificate;
+  const Audit = () => handle(t).issuance.models.Audit;
+
+  /** An edition of the short course (3 modules, 5 items), created by staff through the form. */
+  async function newEdition(title: string): Promise<string> {
+    const res = await staff.post('/enrolment/manage/editions').type('form').send({
+      _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
+      courseId, title, language: 'en', method: 'closed', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31', trainerIds: trainerId,
+    });
+    expect(res.status, res.text.slice(0, 2000)).to.equal(303);
+    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
+  }
+
+  let people = 0;
+  /**
+   * People with accounts, added to the edition by staff (the real page, as JSON) and, unless
+   * `completed` is false, with every item of the course done (the progress service's own recording).
+   */
+  async function participants(editionId: string, names: string[], completed = true): Promise<{ email: string; userId: string; enrolmentId: string; name: string }[]> {
+    const token = await tokenFor(staff, `/enrolment/manage/editions/${editionId}`);
+    const items = await handle(t).catalog().items(courseId);
+    const out = [];
+    for (const name of names) {
+      const email = `participant${++people}@example.org`;
+      const res = await staff.post(`/enrolment/manage/editions/${editionId}/people`).set('Accept', 'application/json').set('x-csrf-token', token).send({ email });
+      expect(res.status, res.text).to.equal(201);
+      expect(res.body.status).to.equal('enrolled');
+      // The account appears after the invitation (the enrolment plugin links them on its creation).
+      const user = await t.app.olive.users.create({ email, name }, 'test');
+      expect((await handle(t).enrolments().enrolment(res.body.enrolmentId as string))?.userId, 'enrolment linked to the account').to.equal(user.id);
+      if (completed) {
+        for (const item of items) await handle(t).progress().recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
+        expect((await handle(t).progress().progressOf(user.id, courseId, editionId)).completedAt, 'completed').to.be.instanceOf(Date);
+      }
+      out.push({ email, userId: user.id, enrolmentId: res.body.enrolmentId as string, name });
+    }
+    return out;
+  }
+
+  const names = (n: number, prefix = 'Participant') => Array.from({ length: n }, (_, i) => `${prefix} Number${i + 1}`);
+
+  async function startJob(editionId: string, body: Record<string, unknown>, agent = staff) {
+    return agent.post(`/certificates/editions/${editionId}/jobs`).set('Accept', 'application/json')
+      .set('x-csrf-token', await tokenFor(agent, '/')).send(body);
+  }
+
+  const finished = (app: TestApp, jobId: string, timeoutMs?: number) =>
+    until(`job ${jobId} to finish`, async () => { const p = await handle(app).jobs.progress(jobId); return p?.finished ? p : null; }, timeoutMs);
+
+  describe('one edition', () => {
+    let editionId: string;
+    let done: Awaited<ReturnType<typeof participants>>;
+    let jobId: string;
+
+    before(async () => {
+      editionId = await newEdition('Negotiation, bulk issuance');
+      done = await participants(editionId, names(5));
+      await participants(editionId, ['Not Yet Finished'], false);
+    });
+
+    it('issues one certificate to each person who completed; the page refreshes while it runs and links the ZIP and CSV when finished', async () => {
+      templateDelayMs = 150;
+      const res = await staff.post(`/certificates/editions/${editionId}/jobs`).type('form')
+        .send({ _csrf: await tokenFor(staff, '/'), scope: 'all-completed' });
+      expect(res.status).to.equal(303);
+      const match = /^\/certificates\/jobs\/([0-9a-f]{24})$/.exec(res.headers.location as string);
+      expect(match, res.headers.location).to.not.equal(null);
+      jobId = match![1]!;
+
+      const running = await staff.get(`/certificates/jobs/${jobId}`).expect(200);
+      expect(running.text).to.contain('<meta http-equiv="refresh" content="2">');
+      expect(running.headers.refresh).to.equal('2');
+      expect(running.text).to.match(/<progress max="5" value="[0-4]"/);
+      expect(running.text).to.not.contain('certificates.zip');
+      await staff.get(`/certificates/jobs/${jobId}/certificates.zip`).expect(409);
+
+      const p = await finished(t, jobId);
+      expect(p.total).to.equal(5);
+      expect([p.issued, p.already, p.errors]).to.deep.equal([5, 0, 0]);
+      expect(p.items.map((i) => i.enrolmentId)).to.deep.equal(done.map((d) => d.enrolmentId));
+      const certs = await Certificate().find({ editionId }).lean();
+      expect(certs).to.have.length(5);
+      expect(certs.every((c) => c.via === 'bulk' && c.jobId === jobId)).to.equal(true);
+      expect(new Set(certs.map((c) => c.enrolmentId))).to.deep.equal(new Set(done.map((d) => d.enrolmentId)));
+      expect(p.items.map((i) => i.code).sort()).to.deep.equal(certs.map((c) => c._id).sort());
+
+      const after = await staff.get(`/certificates/jobs/${jobId}`).expect(200);
+      expect(after.text).to.not.contain('http-equiv="refresh"');
+      expect(after.headers.refresh).to.equal(undefined);
+      expect(after.text).to.contain('<progress max="5" value="5"');
+      expect(after.text).to.contain(`/certificates/jobs/${jobId}/certificates.zip`);
+      expect(after.text).to.contain(`/certificates/jobs/${jobId}/codes.csv`);
+      expect(after.text).to.match(/data-count="issued">5</);
+      for (const c of certs) expect(after.text).to.contain(`href="/verify/${c._id}"`);
+      expect(after.text).to.contain(done[0]!.email);
+      expect(after.text).to.not.contain('Not Yet Finished');
+
+      const ends = await Audit().find({ action: 'job-finished', details: new RegExp(jobId) }).lean();
+      expect(ends).to.have.length(1);
+      expect(ends[0]!.details).to.contain('5 issued');
+      expect(await handle(t).jobModels.JobLease.countDocuments({ jobId })).to.equal(0);
+    });
+
+    it('a second job for the same people says "already" and issues nothing new; "all who completed" with nobody left is refused', async () => {
+      const before = await Certificate().find({ editionId }).lean();
+      const res = await startJob(editionId, { scope: 'chosen', enrolmentIds: done.map((d) => d.enrolmentId) });
+      expect(res.status).to.equal(202);
+      expect(res.body.total).to.equal(5);
+      const p = await finished(t, res.body.jobId as string);
+      expect([p.issued, p.already, p.errors]).to.deep.equal([0, 5, 0]);
+      expect(p.items.map((i) => i.code).sort()).to.deep.equal(before.map((c) => c._id).sort());
+      expect(await Certificate().countDocuments({ editionId })).to.equal(5);
+
+      const again = await startJob(editionId, { scope: 'all-completed' });
+      expect(again.status).to.equal(400);
+      expect(again.body.error.code).to.equal('NOTHING_TO_ISSUE');
+      // A person at the page gets the message there.
+      const form = await staff.post(`/certificates/editions/${editionId}/jobs`).type('form').send({ _csrf: await tokenFor(staff, '/'), scope: 'all-completed' });
+      expect(form.status).to.equal(303);
+      expect(form.headers.location).to.equal(`/certificates/editions/${editionId}`);
+    });
+
+    it('a chosen person who has not completed gets "not issued" with the reason; people of another edition are refused', async () => {
+      const notYet = (await handle(t).issuance.models.Claim.find({ editionId }).lean()).map((c) => c._id);
+      const all = await staff.get(`/certificates/jobs/${jobId}`).set('Accept', 'application/json').expect(200);
+      expect(all.body.total).to.equal(5);
+      const other = await newEdition('Another edition');
+      const [stranger] = await participants(other, ['Someone Else']);
+      const refused = await startJob(editionId, { scope: 'chosen', enrolmentIds: [stranger!.enrolmentId] });
+      expect(refused.status).to.equal(400);
+      const empty = await startJob(editionId, { scope: 'chosen' });
+      expect(empty.status).to.equal(400);
+
+      const [late] = await participants(editionId, ['Late Starter'], false);
+      const res = await startJob(editionId, { scope: 'chosen', enrolmentIds: [late!.enrolmentId, done[0]!.enrolmentId] });
+      expect(res.status).to.equal(202);
+      const p = await finished(t, res.body.jobId as string);
+      expect(p.items[0]!.outcome).to.equal('error');
+      expect(p.items[0]!.message).to.match(/not completed/);
+      expect(p.items[1]!.outcome).to.equal('already');
+      expect(await handle(t).issuance.models.Claim.countDocuments({ editionId })).to.equal(notYet.length);
+    });
+  });
+
+  it('the ZIP holds exactly the job’s PDFs, byte for byte, named <family-name>-<code>.pdf in ASCII', async () => {
+    const editionId = await newEdition('Negotiation, names in every script');
+    const people = await participants(editionId, ['Leila Haddad', 'José Núñez', 'Елена Петрова', 'محمد الراشد', '李明华', 'Ana Ruiz/Torres', 'Zoë ../../etc']);
+    const res = await startJob(editionId, { scope: 'all-completed' });
+    const jobId = res.body.jobId as string;
+    await finished(t, jobId);
+    const certs = await Certificate().find({ editionId }).lean();
+    expect(certs).to.have.length(people.length);
+    const codeOf = (name: string) => certs.find((c) => c.snapshot.name === name)!._id;
+
+    const t0 = performance.now();
+    const zip = await staff.get(`/certificates/jobs/${jobId}/certificates.zip`).buffer(true).parse(binary).expect(200);
+    const ms = performance.now() - t0;
+    expect(zip.headers['content-type']).to.equal('application/zip');
+    expect(zip.headers['content-disposition']).to.equal(`attachment; filename="certificates-${jobId}.zip"`);
+    const body = zip.body as Buffer;
+    expect(Number(zip.headers['content-length'])).to.equal(body.length);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-zip-'));
+    try {
+      const file = path.join(dir, 'c.zip');
+      fs.writeFileSync(file, body);
+      const entries = execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n').sort();
+      expect(entries).to.deep.equal([
+        `Haddad-${codeOf('Leila Haddad')}.pdf`,
+        `Nunez-${codeOf('José Núñez')}.pdf`,
+        `Petrova-${codeOf('Елена Петрова')}.pdf`,
+        `certificate-${codeOf('محمد الراشد')}.pdf`,
+        `certificate-${codeOf('李明华')}.pdf`,
+        `Ruiz-Torres-${codeOf('Ana Ruiz/Torres')}.pdf`,
+        `etc-${codeOf('Zoë ../../etc')}.pdf`,
+      ].sort());
+      for (const entry of entries) {
+        expect(entry).to.match(/^[A-Za-z0-9-]+\.pdf$/);
+        const pdf = execFileSync('unzip', ['-p', file, entry]);
+        const code = /-([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z])\.pdf$/.exec(entry)![1]!;
+        const cert = certs.find((c) => c._id === code)!;
+        expect(crypto.createHash('sha256').update(pdf).digest('hex'), entry).to.equal(cert.sha256);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const downloads = await Audit().find({ action: 'downloaded', editionId }).lean();
+    expect(downloads).to.have.length(1);
+    expect(downloads[0]!.details).to.contain(jobId);
+    console.log(`      ZIP of ${certs.length} PDFs (${body.length} bytes) streamed in ${ms.toFixed(0)} ms`);
+  });
+
+  it('the CSV lists name, e-mail, code, verification address and outcome, with a BOM, and defuses formulas', async () => {
+    const editionId = await newEdition('Negotiation, CSV');
+    const people = await participants(editionId, ['=HYPERLINK("http://evil.example","x")', '+SUM(1+1) Plus', '@cmd At', '-2+3 Minus', 'Amina Haddad']);
+    const [unfinished] = await participants(editionId, ['Still Working'], false);
+    const res = await startJob(editionId, { scope: 'chosen', enrolmentIds: [...people.map((p) => p.enrolmentId), unfinished!.enrolmentId] });
+    const jobId = res.body.jobId as string;
+    const p = await finished(t, jobId);
+    const csv = await staff.get(`/certificates/jobs/${jobId}/codes.csv`).buffer(true).parse(binary).expect(200);
+    expect(csv.headers['content-type']).to.equal('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).to.match(/^attachment; filename="certificate-codes-[0-9a-f]{24}\.csv"$/);
+    const bytes = csv.body as Buffer;
+    expect([...bytes.subarray(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
+    const rows = parse(bytes.toString('utf8').slice(1)) as string[][];
+    expect(rows[0]).to.deep.equal(['name', 'email', 'code', 'verification_url', 'outcome', 'message']);
+    expect(rows).to.have.length(1 + people.length + 1);
+    expect(rows.slice(1, 5).map((r) => r[0])).to.deep.equal([
+      '\'=HYPERLINK("http://evil.example","x")', '\'+SUM(1+1) Plus', '\'@cmd At', '\'-2+3 Minus',
+    ]);
+    const amina = rows[5]!;
+    const item = p.items[4]!;
+    expect(amina).to.deep.equal(['Amina Haddad', people[4]!.email, item.code, `${t.app.olive.config.BASE_URL}/verify/${item.code}`, 'issued', '']);
+    const last = rows[6]!;
+    expect(last.slice(0, 5)).to.deep.equal(['Still Working', unfinished!.email, '', '', 'error']);
+    expect(last[5]).to.match(/not completed/);
+  });
+
+  it('two app instances on one database: every person is processed once, one certificate each, one end', async () => {
+    const b = await createTestApp({ plugins: plugins(), dbName: t.dbName });
+    extraApps.push(b);
+    const editionId = await newEdition('Negotiation, two instances');
+    const people = await participants(editionId, names(12, 'Twin'));
+    templateDelayMs = 60;
+    // Two jobs queued while no runner runs, then both runners start at the same moment: they race
+    // for the first job (one insert wins), the loser takes the second.
+    await Promise.all([handle(t).jobs.stop(), handle(b).jobs.stop()]);
+    const jobs = [
+      (await startJob(editionId, { scope: 'chosen', enrolmentIds: people.slice(0, 6).map((p) => p.enrolmentId) })).body.jobId as string,
+      String((await handle(b).jobs.create(editionId, people.slice(6).map((p) => p.enrolmentId), trainerId))._id),
+    ];
+    // One pass of each at the same instant (what their pollers do), then the pollers themselves.
+    await Promise.all([handle(t).jobs.runOnce(), handle(b).jobs.runOnce()]);
+    handle(t).jobs.start();
+    handle(b).jobs.start();
+    for (const id of jobs) await finished(t, id);
+
+    const calls = issueCalls.filter((c) => jobs.includes(c.jobId ?? ''));
+    const perPerson = new Map<string, number>();
+    for (const c of calls) perPerson.set(c.enrolmentId, (perPerson.get(c.enrolmentId) ?? 0) + 1);
+    expect([...perPerson.values()].every((n) => n === 1), JSON.stringify([...perPerson])).to.equal(true);
+    expect(perPerson.size).to.equal(12);
+    expect(await Certificate().countDocuments({ editionId })).to.equal(12);
+    expect(await handle(t).jobModels.JobItem.countDocuments({ jobId: mongoose.trusted({ $in: jobs }) })).to.equal(12);
+    expect(await Audit().countDocuments({ action: 'issued', editionId })).to.equal(12);
+    expect(await Audit().countDocuments({ action: 'job-finished', editionId })).to.equal(2);
+    expect(await handle(t).jobModels.JobEnd.countDocuments({ _id: mongoose.trusted({ $in: jobs }) })).to.equal(2);
+    const holders = new Set(calls.map((c) => c.holder));
+    expect(holders.size, 'each instance worked on a job').to.equal(2);
+    expect(await handle(t).jobModels.JobLease.countDocuments({ jobId: mongoose.trusted({ $in: jobs }) }), 'no lease left').to.equal(0);
+    await b.app.olive.stop();
+  });
+
+  it('resumes after a restart: a job stopped after a few people is finished by a new app, nobody twice', async () => {
+    const editionId = await newEdition('Negotiation, restart');
+    const people = await participants(editionId, names(15, 'Restart'));
+    // Only the app that is restarted runs jobs in this test: the main app's runner pauses.
+    await handle(t).jobs.stop();
+    try {
+      const r1 = await createTestApp({ plugins: plugins(), dbName: t.dbName });
+      extraApps.push(r1);
+      templateDelayMs = 100;
+      const jobId = String((await handle(r1).jobs.create(editionId, 'all-completed', trainerId))._id);
+      await until('a few people done', async () => ((await handle(r1).jobs.progress(jobId))!.done >= 3 ? true : null));
+      const t0 = performance.now();
+      await r1.app.olive.stop();
+      const stopMs = performance.now() - t0;
+      const atStop = (await handle(t).jobs.progress(jobId))!;
+      expect(atStop.done).to.be.within(3, 14);
+      expect(atStop.finished).to.equal(false);
+      const lease = await handle(t).jobModels.JobLease.findOne({ jobId }).sort({ generation: -1 }).lean();
+      expect(lease!.expiresAt.getTime(), 'lease released at stop').to.be.at.most(Date.now());
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await handle(t).jobs.progress(jobId))!.done, 'nothing runs while no app does').to.equal(atStop.done);
+      const before = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
+
+      const t1 = performance.now();
+      const r2 = await createTestApp({ plugins: plugins(), dbName: t.dbName });
+      extraApps.push(r2);
+      const p = await finished(r2, jobId);
+      const resumeMs = performance.now() - t1;
+      expect([p.total, p.issued, p.already, p.errors]).to.deep.equal([15, 15, 0, 0]);
+      expect(await Certificate().countDocuments({ editionId })).to.equal(15);
+      const kept = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
+      expect(kept.filter((k) => before.includes(k)), 'outcomes recorded before the restart are kept').to.have.length(before.length);
+      const calls = issueCalls.filter((c) => c.jobId === jobId);
+      expect(calls).to.have.length(15);
+      expect(new Set(calls.map((c) => c.enrolmentId)).size).to.equal(people.length);
+      expect(new Set(calls.map((c) => c.holder)).size, 'two runners did the work').to.equal(2);
+      console.log(`      stopped after ${atStop.done}/15 in ${stopMs.toFixed(0)} ms; the new app finished the other ${15 - atStop.done} in ${resumeMs.toFixed(0)} ms (boot included)`);
+    } finally {
+      handle(t).jobs.start();
+    }
+  });
+
+  it('a crashed holder’s lease is waited for, then taken over once it expires', async () => {
+    const editionId = await newEdition('Negotiation, crashed holder');
+    await participants(editionId, names(3, 'Crash'));
+    await handle(t).jobs.stop();
+    try {
+      const job = await handle(t).jobs.create(editionId, 'all-completed', trainerId);
+      const jobId = String(job._id);
+      const expiresAt = new Date(Date.now() + 1500);
+      await handle(t).jobModels.JobLease.create({ _id: `${jobId}:1`, jobId, generation: 1, holder: 'crashed-instance', takenAt: new Date(), expiresAt });
+      handle(t).jobs.start();
+      await new Promise((r) => setTimeout(r, 700));
+      expect((await handle(t).jobs.progress(jobId))!.done, 'a live lease is respected').to.equal(0);
+      const p = await finished(t, jobId);
+      expect(p.issued).to.equal(3);
+      const first = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).map((i) => i.at.getTime()).sort()[0]!;
+      expect(first).to.be.at.least(expiresAt.getTime());
+    } finally {
+      handle(t).jobs.start();
+    }
+  });
+
+  describe('who may issue', () => {
+    let editionId: string;
+    let jobId: string;
+    before(async () => {
+      editionId = await newEdition('Negotiation, permissions');
+      await participants(editionId, names(2, 'Perm'));
+      jobId = (await startJob(editionId, { scope: 'all-completed' })).body.jobId as string;
+      await finished(t, jobId);
+    });
+
+    it('learners get 403 everywhere; so do trainers while trainersMayIssue is off', async () => {
+      for (const email of ['learner@olive.example', 'trainer@olive.example']) {
+        const agent = await signIn(t.app, email);
+        expect((await startJob(editionId, { scope: 'all-completed' }, agent)).status, email).to.equal(403);
+        for (const url of [`/certificates/jobs/${jobId}`, `/certificates/jobs/${jobId}/certificates.zip`, `/certificates/jobs/${jobId}/codes.csv`]) {
+          expect((await agent.get(url)).status, `${email} ${url}`).to.equal(403);
+        }
+      }
+      const anonymous = await supertest(t.app).get(`/certificates/jobs/${jobId}`);
+      expect(anonymous.status).to.be.oneOf([302, 303]);
+    });
+
+    it('with trainersMayIssue, the edition’s own trainers may, other trainers may not', async () => {
+      const tm = await createTestApp({ plugins: plugins(), dbName: t.dbName, pluginConfig: { certificates: { trainersMayIssue: true } } });
+      extraApps.push(tm);
+      const trainer = await signIn(tm.app, 'trainer@olive.example');
+      await trainer.get(`/certificates/jobs/${jobId}`).expect(200);
+      await trainer.get(`/certificates/jobs/${jobId}/codes.csv`).expect(200);
+      const [late] = await participants(editionId, ['Perm Late']);
+      const res = await startJob(editionId, { scope: 'all-completed' }, trainer);
+      expect(res.status).to.equal(202);
+      await finished(tm, res.body.jobId as string);
+      expect((await handle(tm).jobs.progress(res.body.jobId as string))!.items.map((i) => i.enrolmentId)).to.deep.equal([late!.enrolmentId]);
+
+      await t.app.olive.users.create({ email: 'other.trainer@example.org', name: 'Other Trainer', roles: ['trainer'], password: 'olive-demo' }, 'test');
+      const other = await signIn(tm.app, 'other.trainer@example.org');
+      expect((await other.get(`/certificates/jobs/${jobId}`)).status).to.equal(403);
+      expect((await startJob(editionId, { scope: 'all-completed' }, other)).status).to.equal(403);
+      const learner = await signIn(tm.app, 'learner@olive.example');
+      expect((await learner.get(`/certificates/jobs/${jobId}`)).status).to.equal(403);
+    });
+  });
+});
