@@ -142,10 +142,13 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
       res.destroy(err instanceof Error ? err : new Error(String(err)));
     };
     zip.on('error', fail);
+    const open = new Set<Readable>();
     for (const c of ordered) {
       // PDFs are compressed already: stored as they are, each read from GridFS only when its turn comes.
       zip.addReadStreamLazy(certificateFileName(c.snapshot, c._id), { mtime: c.issuedAt, compress: false, size: c.size }, (cb) => {
         const pdf = issuance.openPdf(c);
+        open.add(pdf);
+        pdf.on('close', () => open.delete(pdf));
         pdf.on('error', fail);
         cb(null, pdf);
       });
@@ -162,7 +165,12 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
       ...(length >= 0 ? { 'Content-Length': String(length) } : {}),
     });
     const output = zip.outputStream as unknown as Readable;
-    res.on('close', () => { if (!res.writableFinished) output.destroy(); });
+    // A download given up midway: close the GridFS reads too, not only the ZIP.
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      for (const pdf of open) pdf.destroy();
+      output.destroy();
+    });
     output.pipe(res);
   });
 

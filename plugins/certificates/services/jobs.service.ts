@@ -308,7 +308,10 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
         if (!(await processOne(job, person, position))) interrupted = true;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, todo.length)) }, worker));
+    // Settled, not all: a failing worker must not let the lease go while the other still issues.
+    const results = await Promise.allSettled(Array.from({ length: Math.min(concurrency, Math.max(1, todo.length)) }, worker));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
     if (stopping || interrupted) return;
     if ((await JobItem.countDocuments({ jobId })) >= job.people.length) await finish(job);
   }

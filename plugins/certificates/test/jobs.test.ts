@@ -19,7 +19,8 @@ import mongoose, { type Connection } from 'mongoose';
 import supertest from 'supertest';
 import { z } from 'zod';
 import { definePlugin, Users } from '../../../src/index.ts';
-import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, DEMO_PASSWORD, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { launchBrowser } from '../../../test/helpers/browser.ts';
 import courses from '../../courses/index.ts';
 import { CourseCatalog, CourseCompleted, CourseProgress, type ProgressService, type CourseCatalogService } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EnrolmentDirectoryService } from '../../enrolment/contract.ts';
@@ -468,6 +469,36 @@ describe('certificates: bulk issuance jobs', function () {
       expect(first).to.be.at.least(expiresAt.getTime());
     } finally {
       handle(t).jobs.start();
+    }
+  });
+
+  it('in Chromium without JavaScript, the job page refreshes itself until the job has finished', async () => {
+    const editionId = await newEdition('Negotiation, browser');
+    await participants(editionId, names(4, 'Browser'));
+    const server = await listen(t.app);
+    const browser = await launchBrowser();
+    try {
+      const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
+      await page.goto(`${server.url}/login`);
+      await page.getByLabel('E-mail address').fill('staff@olive.example');
+      await page.getByLabel('Password').fill(DEMO_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${server.url}/`);
+      templateDelayMs = 400; // about 4 s for the job: the page must reload by itself to see the end
+      const jobId = String((await handle(t).jobs.create(editionId, 'all-completed', trainerId))._id);
+      let loads = 0;
+      page.on('load', () => { loads++; });
+      await page.goto(`${server.url}/certificates/jobs/${jobId}`);
+      expect(await page.locator('a[href$="certificates.zip"]').count(), 'no ZIP while running').to.equal(0);
+      await page.locator('a[href$="certificates.zip"]').waitFor({ timeout: 30_000 });
+      expect(loads, 'reloaded by itself').to.be.at.least(2);
+      expect(await page.locator('[data-count="issued"]').textContent()).to.equal('4');
+      const at = loads;
+      await page.waitForTimeout(2500);
+      expect(loads, 'no refresh once finished').to.equal(at);
+    } finally {
+      await browser.close();
+      await server.close();
     }
   });
 
