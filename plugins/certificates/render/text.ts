@@ -137,9 +137,9 @@ export function shapeLine(input: string, direction: Direction, weight: FontWeigh
 
 const CJK_CHAR = /[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}]/u;
 /** CJK punctuation that must not start a line (it sticks to what precedes it). */
-const NO_LINE_START = /^[，。、：；！？）」』】》〉·%,.:;!?)\]]/u;
+const NO_LINE_START = /^[，。、：；！？）」』】》〉”’·%,.:;!?)\]]/u;
 /** CJK punctuation that must not end a line (it sticks to what follows it). */
-const NO_LINE_END = /[（「『【《〈(\[]$/u;
+const NO_LINE_END = /[（「『【《〈“‘(\[]$/u;
 
 /** Break opportunities: between words, and between CJK characters (keeping punctuation attached). */
 function tokens(text: string): Array<{ space: boolean; text: string }> {

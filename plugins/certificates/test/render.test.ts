@@ -15,7 +15,7 @@ import {
   TemplateError, UncoveredCharactersError,
   type CertificateData, type CertificateTemplate, type TemplateLanguage,
 } from '../render/index.ts';
-import { fitText } from '../render/text.ts';
+import { fitText, wrap } from '../render/text.ts';
 
 const bidi = ((bidiImport as unknown as { default?: () => Bidi }).default ?? bidiImport) as unknown as () => Bidi;
 const Bidi = bidi();
@@ -259,6 +259,23 @@ describe('certificates: rendering', function () {
     const xs = [...xml.matchAll(/xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
     expect(xs.length).to.be.above(20);
     for (const [a, b] of xs) expect(a! >= 30 && b! <= 841.89 - 30, `${a}..${b}`).to.equal(true);
+  });
+
+  it('wraps Chinese between characters, keeping punctuation with its neighbour, and Arabic between words', () => {
+    const zh = '兹证明该学员已于二〇二七年六月在奥斯陆圆满完成“谈判与调解”研修班的全部课程（共六十小时），成绩合格，特发此证。';
+    const zhLines = wrap(zh, 'ltr', 'regular', 12.5, 300);
+    expect(zhLines.length).to.be.above(1);
+    expect(zhLines.map((l) => l.text).join('')).to.equal(zh);
+    for (const l of zhLines) {
+      expect(l.em * 12.5).to.be.at.most(300.01);
+      expect(l.text).not.to.match(/^[，。、）」”]/);
+      expect(l.text).not.to.match(/[（「“]$/);
+    }
+    const ar = 'يشهد البرنامج بأن المشارك قد أتم بنجاح جميع متطلبات الزمالة في التفاوض والوساطة التي عقدت في أوسلو';
+    const arLines = wrap(ar, 'rtl', 'regular', 12.5, 250);
+    expect(arLines.length).to.be.above(1);
+    expect(arLines.map((l) => l.text).join(' ')).to.equal(ar);
+    for (const l of arLines) expect(l.em * 12.5).to.be.at.most(250.01);
   });
 
   it('draws the QR code of the verification address as vector modules, readable at the expected places', async () => {
