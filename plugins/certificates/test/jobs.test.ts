@@ -472,6 +472,33 @@ describe('certificates: bulk issuance jobs', function () {
     }
   });
 
+  it('a holder whose lease was taken over stops at its next person; the job still ends with one certificate each', async () => {
+    const editionId = await newEdition('Negotiation, lease lost');
+    const people = await participants(editionId, names(8, 'Usurped'));
+    templateDelayMs = 100;
+    const jobId = String((await handle(t).jobs.create(editionId, 'all-completed', trainerId))._id);
+    await until('two people done', async () => ((await handle(t).jobs.progress(jobId))!.done >= 2 ? true : null));
+    // Another instance takes the job over, as if our lease had expired during a long pause.
+    const Lease = handle(t).jobModels.JobLease;
+    const ours = (await Lease.findOne({ jobId }).sort({ generation: -1 }).lean())!;
+    expect(ours.holder).to.equal(handle(t).jobs.holder);
+    const until2 = new Date(Date.now() + 1500);
+    await Lease.create({ _id: `${jobId}:${ours.generation + 1}`, jobId, generation: ours.generation + 1, holder: 'another-instance', takenAt: new Date(), expiresAt: until2 });
+    const atTakeOver = (await handle(t).jobs.progress(jobId))!.done;
+    await new Promise((r) => setTimeout(r, 1000));
+    const meanwhile = (await handle(t).jobs.progress(jobId))!.done;
+    expect(meanwhile, 'only the people in hand (at most 2) are finished').to.be.at.most(atTakeOver + 2);
+    // The other instance "dies": its lease expires, our runner takes the job back and ends it.
+    const p = await finished(t, jobId);
+    expect([p.issued, p.errors]).to.deep.equal([8, 0]);
+    expect(await Certificate().countDocuments({ editionId })).to.equal(8);
+    const calls = issueCalls.filter((c) => c.jobId === jobId);
+    expect(new Set(calls.map((c) => c.enrolmentId)).size).to.equal(people.length);
+    expect(calls, 'nobody issued twice').to.have.length(8);
+    const resumed = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).filter((i) => i.at >= until2);
+    expect(resumed, 'the rest after the foreign lease expired').to.have.length(8 - meanwhile);
+  });
+
   it('in Chromium without JavaScript, the job page refreshes itself until the job has finished', async () => {
     const editionId = await newEdition('Negotiation, browser');
     await participants(editionId, names(4, 'Browser'));
