@@ -58,7 +58,7 @@ function nameFor(s: Scenario, i: number): string {
   const f = FIRST[s][i % 10]!;
   const l = LAST[s][Math.floor(i / 10) % 10]!;
   const name = s === 'chinese' ? f + l : `${f} ${l}`;
-  return i >= 100 ? `${name} ${s === 'chinese' ? '' : ''}${i}` : name;
+  return i >= 100 ? `${name} ${i}` : name;
 }
 
 const en = { lang: 'en', title: 'Certificate of Completion', wording: 'This is to certify that\n{name}\nhas successfully completed\n{course}\n{edition}, {place}, from {startDate} to {endDate}, {hours} hours', codeLabel: 'Verification code' };

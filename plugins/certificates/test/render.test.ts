@@ -75,6 +75,8 @@ function expectNoReplacement(text: string) {
 
 const logo = await QRCode.toBuffer('Olive programme logo', { margin: 1, color: { dark: '#1f3a5fff', light: '#00000000' } });
 const signature = await QRCode.toBuffer('signature', { margin: 0, scale: 2 });
+/** A 16×16 baseline JPEG (543 bytes; CPython's test image `imghdrdata/python.jpg`). */
+const jpeg = Buffer.from('/9j/4AAQSkZJRgABAQEAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/2wBDAQMDAwQDBAgEBAgQCwkLEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBD/wAARCAAQABADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAABwQF/8QAJBAAAQQBBAICAwAAAAAAAAAAAQIDBAYFBwgSExEiABQJMTL/xAAVAQEBAAAAAAAAAAAAAAAAAAAABv/EACMRAAECBQMFAAAAAAAAAAAAAAECEQMEBQYhABIxFRZhgeH/2gAMAwEAAhEDEQA/ABSm0mobc8HmExLUlRzzEWPkJWW+ulrsaUVAseUgslSlH9LKuPryIKuWPZdskzXmm3fX5m2nF4GlVxx/HOpx4ks51+MiU/Iaad7UcUo4tILoS4kqcWkezS0hO/HvuRp0rO6hWnWO1UisZVuFi4GFeyEpmGepa5S5SWVPuciFKRFLgSrwetnyPIB+Vb4N9mKhQMzo5po9XLdDs9d6ZVix2VEhiL9kuNPxw2gEKcDQ/rs8AuA8VAe0vdl7VOYn+27flGAUgmITjbhSmCg3BYlyeWDkMolvw4KOp1KM6iCNvngZHwetf//Z', 'base64');
 
 /** The same certificate wording in the six UN languages. */
 const WORDING: Record<string, TemplateLanguage> = {
@@ -357,6 +359,15 @@ describe('certificates: rendering', function () {
     error = undefined;
     try { await renderCertificate(t, data('X')); } catch (e) { error = e; }
     expect((error as TemplateError).problems.join()).to.include('{nmae}');
+  });
+
+  it('embeds JPEG images as they are (no re-encoding)', async () => {
+    const pdf = await renderCertificate(template(['en'], { logos: { programme: jpeg }, signatories: [{ name: 'Nikhil Seth', title: 'Executive Director', signature: jpeg }] }), data('Amina Haddad'));
+    const list = execFileSync('pdfimages', ['-list', save(pdf)], { encoding: 'utf8' }).split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(/\s+/));
+    // Drawn twice (logo, signature), embedded once: one PDF object.
+    expect(list.map((c) => [c[2], c[3], c[4], c[8]])).to.deep.equal([['image', '16', '16', 'jpeg'], ['image', '16', '16', 'jpeg']]);
+    expect(new Set(list.map((c) => c[10])).size).to.equal(1);
+    expect(lines(pdf)).to.include('Amina Haddad');
   });
 
   it('previews a template with sample data and SPECIMEN across it, portrait too', async () => {
