@@ -198,6 +198,14 @@ describe('certificates: rendering', function () {
     });
   }
 
+  it('extracts Arabic names with ligatures, hamza and tatweel letter for letter', async () => {
+    const names = ['عبد الله بن خالد الأنصاري', 'سلام لؤي إلياس', 'نبيل يونس بنت ثابت', 'ءامنة ى ئ ؤ ة', 'مصطفى آل ثاني', 'فاطمة الزهراء', 'محمـــد'];
+    for (const name of names) {
+      const pdf = await renderCertificate(template(['ar']), data(name));
+      expect(lines(pdf), name).to.include(name);
+    }
+  });
+
   it('prints Arabic dates with Arabic-Indic digits in order, and Western digits when the locale says so', async () => {
     expect(formatDate('2027-06-18', WORDING.ar!)).to.equal('١٨ يونيو ٢٠٢٧');
     expect(formatDate('2027-06-18', { ...WORDING.ar!, locale: 'ar-u-nu-latn' })).to.equal('18 يونيو 2027');
