@@ -100,7 +100,8 @@ function toInput(fields: Fields, files: Files, base: StoredTemplateContent | nul
   const image = (field: string, existing: StoredImage | undefined) => files.get(field) ?? (fields[`remove.${field}`] ? undefined : kept(existing, field));
 
   const langIdx = [...new Set([0, ...indices('languages', fields, files)])]
-    .filter((i) => i === 0 || [f(`languages.${i}.lang`), f(`languages.${i}.title`), f(`languages.${i}.wording`)].some((x) => x.trim()));
+    // A later block counts when its language is chosen: "None" drops it, whatever is typed in it.
+    .filter((i) => i === 0 || f(`languages.${i}.lang`).trim() !== '');
   const languages = langIdx.map((i) => ({
     lang: f(`languages.${i}.lang`), title: f(`languages.${i}.title`), wording: f(`languages.${i}.wording`),
     ...(f(`languages.${i}.codeLabel`).trim() ? { codeLabel: f(`languages.${i}.codeLabel`) } : {}),

@@ -221,6 +221,26 @@ describe('certificate templates', function () {
     expect(page).to.contain('name="baseVersion" value="2"');
   });
 
+  it('accepts a JPEG signature, and drops the second language when “None” is chosen', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-jpg-'));
+    fs.writeFileSync(path.join(dir, 'p.pdf'), v1Preview);
+    execFileSync('pdftoppm', ['-jpeg', '-r', '20', '-singlefile', path.join(dir, 'p.pdf'), path.join(dir, 'sig')]);
+    const jpeg = fs.readFileSync(path.join(dir, 'sig.jpg'));
+    fs.rmSync(dir, { recursive: true });
+    const course = await db.collection('courses_course').findOne({ slug: 'conflict-analysis' });
+    const res = await postTemplate(staff, '/certificates/templates', formFields({
+      name: 'English only', courseId: String(course!._id), 'languages.1.lang': '', 'signatories.0.title.1': '',
+    }), { 'signatories.0.signature': ['scan.jpeg', jpeg] });
+    expect(res.status, res.text.slice(0, 500)).to.equal(303);
+    const id = idFrom(res.headers.location as string);
+    const v1 = await db.collection('certificates_template_version').findOne({ _id: `${id}:1` as never });
+    expect(v1!.content.languages.map((l: { lang: string }) => l.lang)).to.deep.equal(['en']);
+    expect(v1!.content.signatories[0].signature.contentType).to.equal('image/jpeg');
+    expect(v1!.content.signatories[0].title).to.deep.equal({ en: 'Director, Division for Peace' });
+    const list = (await staff.get('/certificates/templates').expect(200)).text;
+    expect(list).to.match(/English only[\s\S]*Conflict/);
+  });
+
   it('lets only one of two simultaneous saves create the next version; the other gets a 409 and changes nothing', async () => {
     const before = await counts();
     const [a, b] = await Promise.all([
@@ -297,8 +317,8 @@ describe('certificate templates', function () {
 
   it('chooses the preferred template, else the course’s, else the programme default', async () => {
     const { templates } = built.get(db)!;
-    const course = await t.app.olive.connection.collection('courses_course').findOne({});
-    const courseId = course ? String(course._id) : 'aaaaaaaaaaaaaaaaaaaaaaaa';
+    const course = await db.collection('courses_course').findOne({ slug: 'interest-based-negotiation' });
+    const courseId = String(course!._id);
     const defaultNow = await templates.templateFor(courseId);
     expect(defaultNow.templateId).to.equal(templateId);
     const detail = (await templates.get(templateId))!;
