@@ -96,6 +96,8 @@ export interface TemplateService {
 export interface TemplateServiceOptions {
   /** Largest image, in kilobytes (the plugin's `maxImageKb`); 512 when not given. */
   maxImageKb?: number | undefined;
+  /** Whether a course exists (the course catalogue); when given, a template for an unknown course is refused. */
+  courseExists?: ((courseId: string) => Promise<boolean>) | undefined;
 }
 
 const hex = z.string().trim().toLowerCase().regex(/^#[0-9a-f]{6}$/, 'Give a colour as #rrggbb, e.g. #1f3a5f.');
@@ -272,6 +274,8 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     await checkImage(input.logos?.programme, 'logos.programme');
     for (const [i, p] of (input.logos?.partners ?? []).slice(0, MAX_PARTNER_LOGOS).entries()) await checkImage(p, `logos.partners.${i}`);
     for (const [i, s] of (input.signatories ?? []).slice(0, MAX_SIGNATORIES).entries()) await checkImage(s?.signature, `signatories.${i}.signature`);
+    const courseId = typeof input.courseId === 'string' && /^[0-9a-f]{24}$/i.test(input.courseId) ? input.courseId : null;
+    if (courseId && options.courseExists && !(await options.courseExists(courseId))) fields.courseId ??= 'This course does not exist (any more): choose one from the list.';
     if (total > MAX_TOTAL_IMAGE_BYTES) fields._ ??= `The images together are larger than ${MAX_TOTAL_IMAGE_BYTES / 1024 / 1024} MB: use smaller images.`;
 
     // Characters no bundled font has, per field, in the words people typed.

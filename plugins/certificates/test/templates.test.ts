@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { definePlugin, HttpError, type SeedContext } from '../../../src/index.ts';
-import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { launchBrowser } from '../../../test/helpers/browser.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import courses from '../../courses/index.ts';
 import { registerTemplateModels, type TemplateModels } from '../models/template.model.ts';
@@ -29,7 +30,10 @@ const templatesOnly = definePlugin({
   requires: [CourseCatalog],
   register(ctx) {
     const models = registerTemplateModels(ctx);
-    const templates = createTemplateService(models, ctx.connection, { maxImageKb: ctx.config.maxImageKb });
+    const templates = createTemplateService(models, ctx.connection, {
+      maxImageKb: ctx.config.maxImageKb,
+      courseExists: async (id) => !!(await ctx.get(CourseCatalog).findById(id)),
+    });
     built.set(ctx.connection, { models, templates });
     ctx.views(new URL('../views', import.meta.url));
     ctx.translations(new URL('../locales', import.meta.url));
@@ -269,6 +273,39 @@ describe('certificate templates', function () {
     expect((await templates.get(templateId))!.version).to.equal(detail.version + 1);
   });
 
+  it('works in Chromium with JavaScript off: a refused upload is explained, then the edit is saved and previewed', async () => {
+    const server = await listen(t.app);
+    const browser = await launchBrowser();
+    try {
+      const context = await browser.newContext({ javaScriptEnabled: false });
+      const page = await context.newPage();
+      await page.goto(`${server.url}/login`);
+      await page.fill('input[name=email]', 'staff@olive.example');
+      await page.fill('input[name=password]', 'olive-demo');
+      await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('form[action="/login"] button[type=submit]')]);
+      await page.goto(`${server.url}/certificates/templates`);
+      await page.click('text=Default EN/FR');
+      const version = (await built.get(db)!.templates.get(templateId))!.version;
+
+      await page.fill('[name="languages.1.title"]', 'Attestation de participation');
+      await page.setInputFiles('[name="logos.partners.2"]', { name: 'partner.svg', mimeType: 'image/svg+xml', buffer: svg });
+      await Promise.all([page.waitForLoadState('load'), page.click('button.primary')]);
+      expect(await page.textContent('[role=alert]')).to.contain('partner.svg is not a PNG or JPEG image');
+      expect(await page.inputValue('[name="languages.1.title"]')).to.equal('Attestation de participation');
+      expect((await built.get(db)!.templates.get(templateId))!.version).to.equal(version);
+
+      await page.setInputFiles('[name="logos.partners.2"]', { name: 'partner.png', mimeType: 'image/png', buffer: partner });
+      await Promise.all([page.waitForLoadState('load'), page.click('button.primary')]);
+      expect(await page.textContent('main')).to.contain(`Template saved as version ${version + 1}.`);
+      const pdf = await page.request.get(`${server.url}/certificates/templates/${templateId}/preview.pdf`);
+      expect(pdf.headers()['content-type']).to.equal('application/pdf');
+      expect(pdfText(Buffer.from(await pdf.body()))).to.contain('Attestation de participation');
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+
   describe('refused forms: a clear message, the typed values kept, nothing changed', () => {
     const cases: Array<{ what: string; fields?: Record<string, string>; files?: Record<string, [string, Buffer]>; status?: number; message: RegExp }> = [
       { what: 'an unknown placeholder', fields: { 'languages.0.wording': 'Awarded to {name} for {foo}' }, message: /Unknown placeholder \{foo\}/ },
@@ -280,6 +317,7 @@ describe('certificate templates', function () {
       },
       { what: 'a signatory without a name', fields: { 'signatories.1.title.0': 'Director' }, message: /Give the signatory’s name/ },
       { what: 'a missing position in the second language', fields: { 'signatories.0.title.1': '' }, message: /position in each language/ },
+      { what: 'a course that does not exist', fields: { courseId: 'abcdefabcdefabcdefabcdef' }, message: /This course does not exist/ },
       { what: 'a colour that is not #rrggbb', fields: { 'colours.primary': 'red' }, message: /#rrggbb/ },
       { what: 'an SVG logo', files: { 'logos.programme': ['logo.png', svg] }, status: 400, message: /logo\.png is not a PNG or JPEG image: its content is XML or SVG/ },
       { what: 'a Windows program as a logo', files: { 'logos.partners.1': ['partner.jpg', windowsProgram()] }, message: /partner\.jpg is not a PNG or JPEG image: its content is a Windows program/ },
