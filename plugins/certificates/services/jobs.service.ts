@@ -216,8 +216,9 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
   /** Extends our lease every third of its length; only the holder ever writes its lease. */
   function heartbeat(lease: JobLeaseDoc) {
     let beating: Promise<unknown> = Promise.resolve();
+    // One beat after the other (chained), so that none can land after the release.
     const timer = setInterval(() => {
-      beating = JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: new Date(Date.now() + leaseMs) } })
+      beating = beating.then(() => JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: new Date(Date.now() + leaseMs) } }))
         .catch((err) => logger.warn({ err, job: lease.jobId }, 'certificate job lease not extended'));
     }, Math.max(50, Math.floor(leaseMs / 3)));
     timer.unref();
