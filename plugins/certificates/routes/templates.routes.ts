@@ -208,7 +208,8 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
       const errors = err.code === 'VALIDATION_FAILED'
         ? formErrors((err.details as { fields: Record<string, string> }).fields, formIndex)
         : { _: err.message };
-      if (err.code === 'VALIDATION_FAILED' && err.status !== 400 && !errors._) errors._ = err.message;
+      // With a single general message the page shows no "Nothing was saved" heading: the message says it.
+      if (Object.keys(errors).length === 1 && errors._ && err.code !== 'TEMPLATE_SCOPE_TAKEN' && !errors._.includes('Nothing was saved')) errors._ = `${errors._} Nothing was saved.`;
       res.status(err.status);
       if (!Object.keys(fields).length) {
         // The read stopped early (a file far too large): keep whatever text fields came before it.

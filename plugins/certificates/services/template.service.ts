@@ -358,7 +358,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
         if (!isDuplicateKey(err)) throw err;
         // Another template took this course between the check and now: the version is saved, the scope stays.
         await Template.updateOne({ _id: existing._id }, { $set: { ...metadata, name: parsed.name } });
-        throw new HttpError(409, 'VALIDATION_FAILED', `Version ${version} was saved, but another template took this course meanwhile; this one keeps its previous course.`, { fields: { courseId: 'Another template was given this course meanwhile.' } });
+        throw new HttpError(409, 'TEMPLATE_SCOPE_TAKEN', `Version ${version} was saved, but another template was given this course meanwhile: this one keeps what it was used for before.`, { version });
       }
       return { id: templateId, version };
     }
