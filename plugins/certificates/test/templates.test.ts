@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { Connection } from 'mongoose';
+import mongoose, { type Connection } from 'mongoose';
 import { z } from 'zod';
 import { definePlugin, HttpError, type SeedContext } from '../../../src/index.ts';
 import { createTestApp, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
@@ -271,6 +271,28 @@ describe('certificate templates', function () {
     expect(refused).to.have.length(4);
     for (const r of refused) expect((r.reason as HttpError).status).to.equal(409);
     expect((await templates.get(templateId))!.version).to.equal(detail.version + 1);
+  });
+
+  it('gives a course one template even when three are created at once, and heals a current version left behind', async () => {
+    const { templates } = built.get(db)!;
+    const course = await db.collection('courses_course').findOne({ slug: 'mediation-process-design' });
+    const input = (name: string): TemplateInput => ({
+      name, courseId: String(course!._id), page: { size: 'A4', orientation: 'portrait' },
+      languages: [{ lang: 'en', title: 'Certificate', wording: '{name}\n{course}' }],
+      signatories: [{ name: 'Elena Marchetti', title: ['Director'] }],
+    });
+    const results = await Promise.allSettled(['One', 'Two', 'Three'].map((n) => templates.save(null, input(n), 'test')));
+    const won = results.filter((r): r is PromiseFulfilledResult<{ id: string; version: number }> => r.status === 'fulfilled');
+    expect(won).to.have.length(1);
+    for (const r of results) if (r.status === 'rejected') expect((r.reason as HttpError).status).to.equal(409);
+    expect(await db.collection('certificates_template').countDocuments({ courseId: String(course!._id) })).to.equal(1);
+
+    // A save that stopped between its two writes: version 2 exists, the template still says 1.
+    const id = won[0]!.value.id;
+    await templates.save(id, { ...input('Edited'), baseVersion: 1 }, 'test');
+    await db.collection('certificates_template').updateOne({ _id: new mongoose.Types.ObjectId(id) }, { $set: { currentVersion: 1 } });
+    expect(await templates.templateFor(String(course!._id))).to.deep.equal({ templateId: id, version: 2 });
+    expect((await db.collection('certificates_template').findOne({ courseId: String(course!._id) }))!.currentVersion).to.equal(2);
   });
 
   it('works in Chromium with JavaScript off: a refused upload is explained, then the edit is saved and previewed', async () => {
