@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
 import type { Logger } from 'pino';
-import { badRequest, conflict, forbidden, HttpError, isDuplicateKey, notFound, type EventRef, type SessionUser } from '../../../src/index.ts';
+import { badRequest, conflict, forbidden, HttpError, isDuplicateKey, notFound, type EventRef, type SessionUser, type UsersService } from '../../../src/index.ts';
 import type { ProgressService } from '../../courses/contract.ts';
 import {
   EnrolmentApproved, EnrolmentCreated, EnrolmentMoved, EnrolmentPromoted, EnrolmentRejected, EnrolmentWaitlisted, EnrolmentWithdrawn,
@@ -38,6 +38,8 @@ export interface EnrolmentServiceDeps {
   logger: Logger;
   /** The courses plugin's progress service, to carry progress over when someone is moved. */
   progress: () => ProgressService;
+  /** The host's accounts: staff may add people by e-mail who already have an account. */
+  users: () => UsersService;
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
@@ -372,7 +374,8 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
     const email = normaliseEmail(input.email);
     const person = await Person.findById(email, { userId: 1 }).lean();
-    return place(edition, { email, userId: person?.userId, source: input.source, by, action: input.source === 'import' ? 'imported' : 'invited', message: input.message });
+    const userId = person?.userId ?? (await deps.users().findByEmail(email))?.id;
+    return place(edition, { email, userId, source: input.source, by, action: input.source === 'import' ? 'imported' : 'invited', message: input.message });
   }
 
   /** Staff decide on an application (or on anyone waiting): accept, reject or put on the waiting list. */

@@ -255,7 +255,7 @@ function importServiceOf(app: TestApp, leaseMs?: number) {
   const conn = app.app.olive.connection;
   const service = createEnrolmentService({
     Edition: conn.model('enrolment_edition'), Enrolment: conn.model('enrolment_enrolment'), Seat: conn.model('enrolment_seat'), Person: conn.model('enrolment_person'),
-  } as unknown as EnrolmentModels, { emit: async () => undefined, logger: app.app.olive.logger, progress: () => { throw new Error('not used'); } });
+  } as unknown as EnrolmentModels, { emit: async () => undefined, logger: app.app.olive.logger, progress: () => { throw new Error('not used'); }, users: () => app.app.olive.users });
   return createImportService(
     { ImportBatch: conn.model('enrolment_import_batch'), ImportClaim: conn.model('enrolment_import_claim') } as unknown as ImportModels,
     service, { users: () => app.app.olive.users, logger: app.app.olive.logger, ...(leaseMs ? { leaseMs } : {}) },
