@@ -6,12 +6,15 @@ import { defineOliveConfig } from './src/index.ts';
 import announcements from './plugins/announcements/index.ts';
 import courses from './plugins/courses/index.ts';
 import enrolment from './plugins/enrolment/index.ts';
+import sso from './plugins/sso-saml/index.ts';
 
 export default defineOliveConfig({
-  plugins: [courses, enrolment, announcements],
+  plugins: [courses, enrolment, announcements, sso],
   pluginConfig: {
     announcements: { pageSize: 20, panelSize: 3 },
     courses: { maxUploadMb: 100 },
     enrolment: { maxImportMb: 5, maxImportRows: 5000 },
+    // Identity providers: none by default (the demo uses local accounts); see docs/sso.md.
+    'sso-saml': { configFile: process.env.OLIVE_SAML_CONFIG },
   },
 });

@@ -9,6 +9,8 @@ import { personSchema, type PersonDoc } from './models/person.model.ts';
 import { mountLearnerRoutes, myLearning } from './routes/learner.routes.ts';
 import { mountImportRoutes } from './routes/import.routes.ts';
 import { mountManageRoutes } from './routes/manage.routes.ts';
+import { mountReportRoutes } from './routes/reports.routes.ts';
+import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
 import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
 
@@ -24,7 +26,7 @@ export type EnrolmentConfig = z.output<typeof config>;
 /** The plugin's collections, by the names `ctx.model` gives them (also reachable from `seed`). */
 const MODEL_NAMES = { Edition: 'edition', Enrolment: 'enrolment', Seat: 'seat', Person: 'person' } as const;
 
-function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels) {
+export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels) {
   return createEnrolmentService(models, {
     emit: (event, payload) => ctx.emit(event, payload),
     logger: ctx.logger,
@@ -60,6 +62,7 @@ export default definePlugin({
     ctx.translations(new URL('./locales', import.meta.url));
     // Staff pages first: '/manage/…' is more specific than the learner pages.
     mountManageRoutes(ctx, service);
+    mountReportRoutes(ctx, service);
     mountImportRoutes(ctx, service);
     mountLearnerRoutes(ctx, service);
 
@@ -88,6 +91,10 @@ export default definePlugin({
     for (const edition of await models.Edition.find({ capacity: mongoose.trusted({ $ne: null }), status: 'published' }, { _id: 1 }).lean()) {
       await service.repairSeats(edition._id.toString());
     }
+  },
+
+  async seed(ctx) {
+    await seedEnrolment(ctx, { service: serviceFor(ctx, modelsOf(ctx)) });
   },
 });
 
