@@ -285,17 +285,19 @@ export function createReportService(deps: ReportDeps) {
       const completed = !!(en.userId && progressOf.get(en.editionId)?.get(en.userId)?.completedAt);
       const person = people.get(en.email);
       add(perEdition, en.editionId, completed);
-      add(gender, person?.gender && person.gender !== '' ? person.gender : 'undisclosed', completed);
+      add(gender, person?.gender || 'undisclosed', completed);
       add(region, (person && regionOf(person.country)) || 'unknown', completed);
       add(orgType, person?.organisationType || 'unknown', completed);
     }
 
-    const years = new Set<number>([new Date().getUTCFullYear()]);
+    // The filter's years: every start year, and for self-paced editions each year since their first enrolment.
+    const thisYear = new Date().getUTCFullYear();
+    const years = new Set<number>([thisYear]);
     for (const e of editions) if (isDated(e)) years.add(e.startsAt!.getUTCFullYear());
     const undated = editions.filter((e) => !isDated(e)).map((e) => e._id.toString());
     if (undated.length) {
       const first = await Enrolment.find({ editionId: mongoose.trusted({ $in: undated }) }, { createdAt: 1 }).sort({ createdAt: 1 }).limit(1).lean();
-      for (let y = first[0]?.createdAt.getUTCFullYear() ?? years.values().next().value!; y <= new Date().getUTCFullYear(); y++) years.add(y);
+      for (let y = first[0]?.createdAt.getUTCFullYear() ?? thisYear; y <= thisYear; y++) years.add(y);
     }
 
     const editionFigures = inYear.map((e): EditionFigures => ({
