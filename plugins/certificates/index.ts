@@ -11,7 +11,11 @@ import { registerJobModels } from './models/job.model.ts';
 import { mountCertificateRoutes } from './routes/certificates.routes.ts';
 import { mountJobRoutes } from './routes/jobs.routes.ts';
 import { mountVerificationRoutes } from './routes/verify.routes.ts';
-import { createIssuanceService, type CertificateModels, type TemplateSource } from './services/issuance.service.ts';
+import { createIssuanceService, type CertificateModels, type IssuanceService } from './services/issuance.service.ts';
+import { registerTemplateModels } from './models/template.model.ts';
+import { mountTemplateRoutes } from './routes/templates.routes.ts';
+import { seedTemplates } from './seed-templates.ts';
+import { createTemplateService, type TemplateService } from './services/template.service.ts';
 import { createJobService, type JobService } from './services/jobs.service.ts';
 
 const config = z.object({
@@ -27,6 +31,9 @@ export type CertificatesConfig = z.output<typeof config>;
 
 /** Each app's bulk issuance runner (one plugin definition may serve several apps in a process). */
 const jobRunners = new WeakMap<Connection, JobService>();
+/** Per app (keyed by its connection), for `seed`: one definition may serve several apps in a process. */
+const templateServices = new WeakMap<Connection, TemplateService>();
+const issuanceServices = new WeakMap<Connection, IssuanceService>();
 
 /**
  * Certificates: PDF certificates in the six UN languages from templates, issued on completion or
@@ -50,7 +57,11 @@ export default definePlugin({
       EditionSetting: ctx.model<EditionSettingDoc>('edition_setting', editionSettingSchema),
       Audit: ctx.model<AuditDoc>('audit', auditSchema),
     };
-    let templates: TemplateSource | undefined;
+    const templates = createTemplateService(registerTemplateModels(ctx), ctx.connection, {
+      maxImageKb: ctx.config.maxImageKb,
+      courseExists: async (id) => !!(await ctx.get(CourseCatalog).findById(id)),
+    });
+    templateServices.set(ctx.connection, templates);
     const issuance = createIssuanceService(models, {
       connection: ctx.connection,
       baseUrl: ctx.host.baseUrl,
@@ -60,21 +71,20 @@ export default definePlugin({
       catalog: () => ctx.get(CourseCatalog),
       progress: () => ctx.get(CourseProgress),
       users: () => ctx.get(Users),
-      templates: () => {
-        if (!templates) throw new Error('certificates: templates used before register finished');
-        return templates;
-      },
+      templates: () => templates,
     });
 
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     mountVerificationRoutes(ctx, issuance);
     mountCertificateRoutes(ctx, issuance);
+    mountTemplateRoutes(ctx, templates);
     const jobs = createJobService(registerJobModels(ctx), {
       issuance, logger: ctx.logger,
       enrolments: () => ctx.get(EnrolmentDirectory), progress: () => ctx.get(CourseProgress), users: () => ctx.get(Users),
     });
     mountJobRoutes(ctx, jobs, issuance);
+    issuanceServices.set(ctx.connection, issuance);
     jobRunners.set(ctx.connection, jobs);
 
     ctx.contribute(Navigation, { label: 'certificates:nav.verify', href: '/verify', policy: allow.public, order: 90 });
@@ -97,5 +107,25 @@ export default definePlugin({
   },
   async stop(ctx) {
     await jobRunners.get(ctx.connection)?.stop();
+  },
+
+  async seed(ctx) {
+    const templates = templateServices.get(ctx.connection);
+    if (!templates) throw new Error('certificates: seed ran before register');
+    await seedTemplates(ctx, templates);
+    // The demo's finished participants hold their certificates, so the verification page, the
+    // learner's list and the staff pages show real ones on first start. Issuing is idempotent.
+    const issuance = issuanceServices.get(ctx.connection)!;
+    const staff = await ctx.get(Users).findByEmail('staff@olive.example');
+    const directory = ctx.get(EnrolmentDirectory);
+    for (const course of await ctx.get(CourseCatalog).listPublished()) {
+      for (const edition of await directory.editionsOfCourse(course.id)) {
+        const progress = await ctx.get(CourseProgress).editionProgress(course.id, edition.id);
+        for (const enrolment of await directory.enrolmentsOf(edition.id, ['enrolled'])) {
+          if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt) continue;
+          await issuance.issue({ enrolmentId: enrolment.id, via: 'staff', byUserId: staff?.id });
+        }
+      }
+    }
   },
 });

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import multer from 'multer';
 import { allow, HttpError, wantsJson, type PluginContext } from '../../../src/index.ts';
-import { normaliseCode } from '../code.ts';
+import { isValidCode, normaliseCode } from '../code.ts';
 import type { CertificatesConfig } from '../index.ts';
 import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
 
@@ -52,9 +52,9 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
     },
   });
 
-  const notFoundPage = (req: Request, res: Response, reason: 'malformed' | 'unknown') => {
+  const notFoundPage = (req: Request, res: Response, reason: 'malformed' | 'mistyped' | 'unknown') => {
     if (wantsJson(req)) {
-      return res.status(404).json({ error: { code: reason === 'malformed' ? 'MALFORMED_CODE' : 'UNKNOWN_CODE', message: req.t(`certificates:verify.${reason}`) } });
+      return res.status(404).json({ error: { code: { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason], message: req.t(`certificates:verify.${reason}`) } });
     }
     res.status(404).render('certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) });
   };
@@ -64,6 +64,7 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
     if (typeof req.query.code === 'string' && req.query.code.trim()) {
       const code = normaliseCode(req.query.code);
       if (!code) return notFoundPage(req, res, 'malformed');
+      if (!isValidCode(code)) return notFoundPage(req, res, 'mistyped');
       return res.redirect(303, `/verify/${code}`);
     }
     res.render('certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: null, code: '' });
@@ -72,6 +73,8 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
   ctx.router.get('/verify/:code', allow.public, limiter, async (req, res) => {
     const code = normaliseCode(String(req.params.code));
     if (!code) return notFoundPage(req, res, 'malformed');
+    // The check character catches a mistyped code before any look-up.
+    if (!isValidCode(code)) return notFoundPage(req, res, 'mistyped');
     const status = await issuance.status(code);
     if (!status) return notFoundPage(req, res, 'unknown');
     // The canonical address shows the grouped code (a QR scanner or a typed code may differ in case).
