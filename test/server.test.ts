@@ -59,7 +59,7 @@ describe('the olive command', function () {
     const env = { MONGODB_URI: dbUri() };
     const first = runOlive(['seed'], env);
     expect(await first.exited, first.output()).to.equal(0);
-    expect(first.output()).to.contain('Demo data loaded for: host, courses, enrolment, announcements');
+    expect(first.output()).to.contain('Demo data loaded for: host, courses, enrolment, certificates, announcements');
     const again = runOlive(['seed'], env);
     expect(await again.exited, again.output()).to.equal(0);
 
