@@ -4,45 +4,38 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import mongoose, { type Connection } from 'mongoose';
-import { z } from 'zod';
-import { definePlugin, HttpError, type SeedContext } from '../../../src/index.ts';
+import { HttpError } from '../../../src/index.ts';
 import { createTestApp, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { launchBrowser } from '../../../test/helpers/browser.ts';
-import { CourseCatalog } from '../../courses/contract.ts';
 import courses from '../../courses/index.ts';
-import { registerTemplateModels, type TemplateModels } from '../models/template.model.ts';
+import enrolment from '../../enrolment/index.ts';
+import certificates from '../index.ts';
+import type { TemplateModels } from '../models/template.model.ts';
 import { renderCertificate, SAMPLE_DATA } from '../render/index.ts';
-import { mountTemplateRoutes } from '../routes/templates.routes.ts';
-import { seedTemplates } from '../seed-templates.ts';
 import { createTemplateService, type TemplateInput, type TemplateService } from '../services/template.service.ts';
 
+const PLUGINS = [courses, enrolment, certificates];
+
 /**
- * The template parts of the certificates plugin, mounted the way plugins/certificates/index.ts
- * mounts them (same name, so the same collections, views and translations), without the issuing
- * side: these tests are about templates only.
+ * For calls below the HTTP layer: a template service of the test's own over the plugin's
+ * collections (the plugin keeps its instance to itself). Same data and checks, its own cache.
  */
-const built = new WeakMap<Connection, { models: TemplateModels; templates: TemplateService }>();
-const templatesOnly = definePlugin({
-  name: 'certificates',
-  version: '0.0.0-test',
-  prefix: '/',
-  config: z.object({ maxImageKb: z.number().int().default(512) }),
-  requires: [CourseCatalog],
-  register(ctx) {
-    const models = registerTemplateModels(ctx);
-    const templates = createTemplateService(models, ctx.connection, {
-      maxImageKb: ctx.config.maxImageKb,
-      courseExists: async (id) => !!(await ctx.get(CourseCatalog).findById(id)),
-    });
-    built.set(ctx.connection, { models, templates });
-    ctx.views(new URL('../views', import.meta.url));
-    ctx.translations(new URL('../locales', import.meta.url));
-    mountTemplateRoutes(ctx, templates);
+const services = new WeakMap<Connection, { models: TemplateModels; templates: TemplateService }>();
+const built = {
+  get(db: Connection) {
+    let s = services.get(db);
+    if (!s) {
+      const models = { Template: db.model('certificates_template'), TemplateVersion: db.model('certificates_template_version') } as unknown as TemplateModels;
+      const templates = createTemplateService(models, db, {
+        maxImageKb: MAX_KB,
+        courseExists: async (id) => !!(await db.collection('courses_course').findOne({ _id: new mongoose.Types.ObjectId(id) })),
+      });
+      s = { models, templates };
+      services.set(db, s);
+    }
+    return s;
   },
-  async seed(ctx: SeedContext) {
-    await seedTemplates(ctx, built.get(ctx.connection)!.templates);
-  },
-});
+};
 
 const FIXTURES = new URL('../../../fixtures/certificates/', import.meta.url);
 const logo = fs.readFileSync(new URL('programme-logo.png', FIXTURES));
@@ -124,7 +117,7 @@ describe('certificate templates', function () {
   });
 
   before(async () => {
-    t = await createTestApp({ plugins: [courses, templatesOnly], pluginConfig: { certificates: { maxImageKb: MAX_KB } }, seed: true, label: 'cert_templates' });
+    t = await createTestApp({ plugins: PLUGINS, pluginConfig: { certificates: { maxImageKb: MAX_KB } }, seed: true, label: 'cert_templates' });
     db = t.app.olive.connection;
     // The demo people and courses, without the demo templates: these tests start from none.
     await db.collection('certificates_template').deleteMany({});
@@ -414,7 +407,7 @@ describe('certificate templates', function () {
 describe('certificate templates: demo data', function () {
   this.timeout(120000);
   let t: TestApp;
-  before(async () => { t = await createTestApp({ plugins: [courses, templatesOnly], seed: true, label: 'cert_tpl_seed' }); });
+  before(async () => { t = await createTestApp({ plugins: PLUGINS, seed: true, label: 'cert_tpl_seed' }); });
   after(() => t.stop());
 
   it('seeds a bilingual programme default and an English + Arabic course template, once', async () => {
