@@ -75,7 +75,8 @@ export function parseGender(input: string): Gender | null {
     'non-binary': 'non-binary', nonbinary: 'non-binary', 'non binary': 'non-binary', 'non-binaire': 'non-binary', x: 'non-binary',
     undisclosed: 'undisclosed', 'prefer not to say': 'undisclosed', 'not given': 'undisclosed', 'non communiqué': 'undisclosed',
   };
-  return words[t] ?? null;
+  // Own keys only: a cell reading "constructor" or "__proto__" is not a gender.
+  return Object.hasOwn(words, t) ? words[t]! : null;
 }
 
 /** Organisation type as written in a spreadsheet: the code or its English label. */
@@ -91,5 +92,5 @@ export function parseOrganisationType(input: string): OrganisationType | null {
     'civil-society': 'civil-society', ngo: 'civil-society', 'civil-society-/-ngo': 'civil-society', 'civil-society-ngo': 'civil-society',
     academia: 'academia', university: 'academia', 'private-sector': 'private-sector', business: 'private-sector', other: 'other',
   };
-  return aliases[t] ?? null;
+  return Object.hasOwn(aliases, t) ? aliases[t]! : null;
 }
