@@ -49,7 +49,8 @@ const editionForm = z.object({
  * Ids are kept for questions whose text did not change, so that answers already given still match.
  */
 export function parseQuestions(text: string, previous: ApplicationQuestion[] = []): ApplicationQuestion[] {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  // Every line end a browser or a pasted text may use; a lone "*" is no question.
+  const lines = text.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.replace(/^\*\s*/, ''));
   if (lines.length > 20) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { questions: 'At most 20 questions.' } });
   const used = new Set<string>();
   return lines.map((line) => {
