@@ -31,6 +31,7 @@ export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: Enrolmen
     emit: (event, payload) => ctx.emit(event, payload),
     logger: ctx.logger,
     progress: () => ctx.get(CourseProgress),
+    users: () => ctx.get(Users),
   });
 }
 

@@ -31,12 +31,6 @@ export const PEOPLE_FIXTURE = 'people.json';
 export const EDITIONS_FIXTURE = 'editions.json';
 const DAY = 24 * 60 * 60 * 1000;
 
-/**
- * The items of each module of a course, in order (module id → item ids). Progress is recorded item
- * by item through `CourseProgress.recordItemDone`, which needs item ids.
- */
-export type ModuleItemsLister = (courseId: string) => Promise<Map<string, string[]>>;
-
 // ---- The fixtures' shape ---------------------------------------------------------------------------
 
 const everyTime = { when: () => true };
@@ -166,8 +160,6 @@ async function inParallel<T>(list: T[], limit: number, work: (item: T) => Promis
 
 export interface SeedDeps {
   service: EnrolmentService;
-  /** Without it, no progress is recorded (the courses contract offers no way to list a module's items). */
-  moduleItems?: ModuleItemsLister | undefined;
   now?: Date;
 }
 
@@ -281,14 +273,12 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
 
   // Progress, learner by learner (several at once: different learners never share a record).
   let progressItems = 0;
-  if (!deps.moduleItems) {
-    if (progress.length) ctx.logger.warn({ learners: progress.length }, 'demo progress not recorded: no way to list the items of a course’s modules');
-  } else {
+  if (progress.length) {
+    // Each course's items grouped by module, in course order ("modulesDone: 2" = the first two modules).
     const itemsOf = new Map<string, string[][]>();
     for (const courseId of new Set(progress.map((p) => p.courseId))) {
-      const byModule = await deps.moduleItems(courseId);
-      const ordered = (await catalog.modules(courseId)).map((m) => byModule.get(m.id) ?? []);
-      itemsOf.set(courseId, ordered);
+      const items = await catalog.items(courseId);
+      itemsOf.set(courseId, (await catalog.modules(courseId)).map((m) => items.filter((i) => i.moduleId === m.id).map((i) => i.id)));
     }
     const recorder = ctx.get(CourseProgress);
     await inParallel(progress, 6, async (p) => {

@@ -4,14 +4,13 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import type { Browser, Page } from 'playwright-core';
 import supertest from 'supertest';
-import type { SeedContext } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, listen, signIn, type TestApp } from '../../../test/helpers/app.ts';
 import { launchBrowser } from '../../../test/helpers/browser.ts';
 import courses from '../../courses/index.ts';
-import enrolment, { modelsOf, serviceFor } from '../index.ts';
+import enrolment from '../index.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { PersonDoc } from '../models/person.model.ts';
-import { editionTitle, seedEnrolment, type ModuleItemsLister } from '../seed.ts';
+import { editionTitle } from '../seed.ts';
 import { escapeXml, horizontalBarChart } from '../services/charts.ts';
 import { countryName, regionOf } from '../services/profile.ts';
 
@@ -57,20 +56,6 @@ function expectedFigures(list: FixtureEdition[]) {
 
 // ---- The app: the demo programme with its progress ------------------------------------------------------
 
-/** The items of each module, read from the courses plugin's collection (the plugin's contract cannot list them yet). */
-const moduleItemsFromDb = (connection: mongoose.Connection): ModuleItemsLister => async (courseId) => {
-  const items = await connection.db!.collection('courses_item').find({ courseId: new mongoose.Types.ObjectId(courseId) }).sort({ position: 1 }).toArray();
-  const map = new Map<string, string[]>();
-  for (const i of items) map.set(i.moduleId.toString(), [...(map.get(i.moduleId.toString()) ?? []), i._id.toString()]);
-  return map;
-};
-
-const enrolmentWithProgress = {
-  ...enrolment,
-  async seed(ctx: SeedContext) {
-    await seedEnrolment(ctx, { service: serviceFor(ctx as never, modelsOf(ctx as never)), moduleItems: moduleItemsFromDb(ctx.connection) });
-  },
-} as typeof enrolment;
 
 /** Splits a CSV body (our own: quoted fields may hold commas and quotes, never line breaks) into rows. */
 function parseCsv(text: string): string[][] {
@@ -161,7 +146,7 @@ describe('enrolment: rosters and reports', function () {
   const byMethod = (method: string) => editions.find((e) => e.method === method)!;
 
   before(async () => {
-    t = await createTestApp({ plugins: [courses, enrolmentWithProgress], seed: true, label: 'enrol_reports' });
+    t = await createTestApp({ plugins: [courses, enrolment], seed: true, label: 'enrol_reports' });
     staff = await signIn(t.app, 'staff@olive.example');
   });
   after(async () => {

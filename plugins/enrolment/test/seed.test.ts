@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import mongoose from 'mongoose';
 import { pino } from 'pino';
 import type { SeedContext } from '../../../src/index.ts';
 import { createTestApp, type TestApp } from '../../../test/helpers/app.ts';
@@ -11,7 +10,7 @@ import enrolment, { modelsOf, serviceFor } from '../index.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import type { PersonDoc } from '../models/person.model.ts';
-import { editionTitle, seedEnrolment, type ModuleItemsLister } from '../seed.ts';
+import { editionTitle, seedEnrolment } from '../seed.ts';
 
 const FIXTURES = path.resolve('fixtures/enrolment');
 const people = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'people.json'), 'utf8')).people as { email: string; account: boolean; givenName: string; familyName: string }[];
@@ -20,24 +19,6 @@ const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'editions.json'),
   editions: { course: string; title: string; startsInDays?: number; capacity: number | null; participants: { email: string; status: string; modulesDone?: number | 'all' }[] }[];
 };
 
-/**
- * The items of each module, read straight from the courses plugin's collection: a test may look at
- * any collection; the plugin itself may not (its contract has no way to list items yet).
- */
-const moduleItemsFromDb = (connection: mongoose.Connection): ModuleItemsLister => async (courseId) => {
-  const items = await connection.db!.collection('courses_item').find({ courseId: new mongoose.Types.ObjectId(courseId) }).sort({ position: 1 }).toArray();
-  const map = new Map<string, string[]>();
-  for (const i of items) map.set(i.moduleId.toString(), [...(map.get(i.moduleId.toString()) ?? []), i._id.toString()]);
-  return map;
-};
-
-/** The enrolment plugin with a seed hook that also records the demo progress. */
-const enrolmentWithProgress = {
-  ...enrolment,
-  async seed(ctx: SeedContext) {
-    await seedEnrolment(ctx, { service: serviceFor(ctx as never, modelsOf(ctx as never)), moduleItems: moduleItemsFromDb(ctx.connection) });
-  },
-} as typeof enrolment;
 
 describe('enrolment: demo programme (seed)', function () {
   this.timeout(120000);
@@ -120,11 +101,6 @@ describe('enrolment: demo programme (seed)', function () {
       expect(await db.collection('host_credentials').countDocuments({ _id: mwangi!.id as never })).to.equal(0);
     });
 
-    it('records no progress without a way to list items (the courses contract has none), and says so', async () => {
-      const count = await t.app.olive.connection.db!.collection('courses_item_progress').countDocuments({});
-      expect(count).to.equal(0);
-    });
-
     it('is fast, and a second seed adds nothing and changes nothing', async () => {
       expect(seedMs, `the whole demo seeded in ${seedMs} ms`).to.be.lessThan(15000);
       const snapshot = async () => ({
@@ -141,12 +117,12 @@ describe('enrolment: demo programme (seed)', function () {
     });
   });
 
-  describe('with progress (items listed by the test)', () => {
+  describe('with progress', () => {
     let t: TestApp;
     let seedMs = 0;
 
     before(async () => {
-      t = await createTestApp({ plugins: [courses, enrolmentWithProgress], label: 'enrol_seed_progress' });
+      t = await createTestApp({ plugins: [courses, enrolment], label: 'enrol_seed_progress' });
       const t0 = Date.now();
       await t.app.olive.seedDemo();
       seedMs = Date.now() - t0;
