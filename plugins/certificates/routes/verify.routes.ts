@@ -90,6 +90,12 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
     if (err instanceof multer.MulterError) {
       return next(new HttpError(err.code === 'LIMIT_FILE_SIZE' ? 413 : 400, 'BAD_UPLOAD', req.t(err.code === 'LIMIT_FILE_SIZE' ? 'certificates:verify.fileTooLarge' : 'certificates:verify.badUpload')));
     }
+    // busboy's words for a body that is not a well-formed multipart form (no boundary, a broken part
+    // header, cut short): the sender's problem, not ours.
+    const message = err instanceof Error ? err.message : '';
+    if (/^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found|Request (aborted|closed))/.test(message)) {
+      return next(new HttpError(400, 'BAD_UPLOAD', req.t('certificates:verify.badUpload')));
+    }
     next(err);
   });
 
