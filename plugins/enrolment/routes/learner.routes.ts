@@ -150,7 +150,8 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     skipSuccessfulRequests: true,
-    keyGenerator: (req) => `${req.user?.id ?? 'anonymous'}:${String(req.params.id)}`,
+    // Ids are hex: upper and lower case name the same edition, so they share one count.
+    keyGenerator: (req) => `${req.user?.id ?? 'anonymous'}:${String(req.params.id).toLowerCase()}`,
     handler: (req) => {
       throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('enrolment:edition.tooManyKeys'));
     },
@@ -169,7 +170,11 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
       }
       throw err;
     }
-    if (wantsJson(req)) return res.status(enrolment.status === 'enrolled' ? 201 : 202).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
+    if (wantsJson(req)) {
+      // An earlier application (pending or not accepted) stands: enrolling does not replace it.
+      if (enrolment.status !== 'enrolled' && enrolment.status !== 'waitlisted') throw new HttpError(409, 'ALREADY_APPLIED', statusMessage(req, enrolment));
+      return res.status(enrolment.status === 'enrolled' ? 201 : 202).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
+    }
     req.flash(enrolment.status === 'enrolled' ? 'success' : 'info', statusMessage(req, enrolment));
     res.redirect(303, enrolment.status === 'enrolled' ? `/courses/${course.slug}` : backTo(edition));
   });
@@ -189,14 +194,14 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
       return renderEdition(req, res, edition, course, { values: body, errors });
     }
     const input = parsed.data;
+    const enrolment = await service.apply(req.user!, edition._id.toString(), { motivation: input.motivation, answers });
     const email = normaliseEmail(req.user!.email);
-    // The profile answers the questions donors ask (gender, region, organisation type).
+    // Only once the application is accepted by the service: the profile answers the questions donors ask (gender, region, organisation type).
     await Person.updateOne(
       { _id: email },
       { $set: { userId: req.user!.id, organisation: input.organisation, organisationType: input.organisationType, country: input.country, gender: input.gender, jobTitle: input.jobTitle } },
       { upsert: true },
     );
-    const enrolment = await service.apply(req.user!, edition._id.toString(), { motivation: input.motivation, answers });
     if (wantsJson(req)) return res.status(201).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
     req.flash('success', req.t('enrolment:apply.sent'));
     res.redirect(303, backTo(edition));

@@ -183,16 +183,15 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService)
 
   ctx.router.post('/manage/editions/:id', staff, async (req, res) => {
     const edition = await service.requireEdition(String(req.params.id));
-    let input: EditionInput;
+    let updated: EditionDoc;
     try {
-      input = await readForm(req, edition.questions);
+      updated = await service.updateEdition(edition._id.toString(), await readForm(req, edition.questions));
     } catch (err) {
       const errors = fieldErrors(err);
       if (!errors || wantsJson(req)) throw err;
       res.status(400);
       return renderForm(req, res, edition, req.body ?? {}, errors);
     }
-    const updated = await service.updateEdition(edition._id.toString(), input);
     if (wantsJson(req)) return res.json({ id: updated._id.toString() });
     req.flash('success', req.t('enrolment:manage.saved'));
     res.redirect(303, `/enrolment/manage/editions/${updated._id}`);

@@ -18,11 +18,11 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
       const byId = new Map(editions.map((e) => [e._id.toString(), e]));
       // Enrolled in a live edition; with several (a repeat, a move), the one that started last.
       const enrolled = mine
-        .filter((e) => e.status === 'enrolled' && byId.has(e.editionId) && byId.get(e.editionId)!.status !== 'cancelled')
+        .filter((e) => e.status === 'enrolled' && ['published', 'archived'].includes(byId.get(e.editionId)?.status ?? ''))
         .sort((a, b) => (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) || b.createdAt.getTime() - a.createdAt.getTime());
       if (enrolled[0]) return { allowed: true, editionId: enrolled[0].editionId };
 
-      const teaching = editions.find((e) => e.trainerIds.includes(user.id));
+      const teaching = user.roles.includes('trainer') && editions.find((e) => e.trainerIds.includes(user.id) && e.status !== 'cancelled');
       if (teaching) return { allowed: true, editionId: teaching._id.toString(), preview: true };
 
       const href = `/enrolment/courses/${course.slug}`;

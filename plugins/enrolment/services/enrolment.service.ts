@@ -154,32 +154,40 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   // ---- Seats ----------------------------------------------------------------------------------------
 
   /**
-   * Claims a free seat of the edition for this enrolment; true if it holds one (now or already).
-   * Free seats are tried in random order so that concurrent claimants rarely collide; a collision
-   * is a duplicate key and simply moves on to the next seat.
+   * Claims a free seat of the edition for this enrolment. `held`: the enrolment holds a seat (no
+   * limit, claimed now, or already held); `seatId` is set only when *this call* inserted the seat,
+   * and only such a seat may be given back when what follows fails (never one another request
+   * claimed for the same person). Free seats are tried in random order so that concurrent claimants
+   * rarely collide; a collision is a duplicate key and simply moves on to the next seat.
    */
-  async function claimSeat(edition: Pick<EditionDoc, '_id' | 'capacity'>, enrolmentId: string): Promise<boolean> {
-    if (edition.capacity == null) return true;
+  async function claimSeat(edition: Pick<EditionDoc, '_id' | 'capacity'>, enrolmentId: string): Promise<{ held: boolean; seatId?: string }> {
+    if (edition.capacity == null) return { held: true };
     const editionId = edition._id.toString();
     for (let round = 0; round < 3; round++) {
       const taken = await Seat.find({ editionId }, { seat: 1, enrolmentId: 1 }).lean();
-      if (taken.some((s) => s.enrolmentId === enrolmentId)) return true;
+      if (taken.some((s) => s.enrolmentId === enrolmentId)) return { held: true };
       const used = new Set(taken.map((s) => s.seat));
       const free: number[] = [];
       for (let n = 1; n <= edition.capacity; n++) if (!used.has(n)) free.push(n);
-      if (!free.length) return false;
+      if (!free.length) return { held: false };
       for (const n of shuffle(free)) {
+        const seatId = `${editionId}:${n}`;
         try {
-          await Seat.create({ _id: `${editionId}:${n}`, editionId, seat: n, enrolmentId, claimedAt: new Date() });
-          return true;
+          await Seat.create({ _id: seatId, editionId, seat: n, enrolmentId, claimedAt: new Date() });
+          return { held: true, seatId };
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
           // Either someone took this seat, or this enrolment got one meanwhile (a concurrent promotion).
-          if (await Seat.exists({ enrolmentId })) return true;
+          if (await Seat.exists({ enrolmentId })) return { held: true };
         }
       }
     }
-    return false;
+    return { held: false };
+  }
+
+  /** Gives back the seat this call claimed (and only that one). */
+  async function giveBack(claim: { seatId?: string }, enrolmentId: string): Promise<void> {
+    if (claim.seatId) await Seat.deleteOne({ _id: claim.seatId, enrolmentId });
   }
 
   async function releaseSeat(enrolmentId: string): Promise<boolean> {
@@ -187,10 +195,36 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     return deletedCount > 0;
   }
 
+  const promote = (id: mongoose.Types.ObjectId | string) => Enrolment.updateOne(
+    { _id: id, status: 'waitlisted' },
+    { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } },
+  );
+
+  /**
+   * Brings one enrolment's status and seat back in line after a race (FerretDB applies conditional
+   * updates read-then-write, so two requests on one enrolment can both "succeed"): an enrolled
+   * person without a seat gets one, or goes back to the waiting list when none is free; someone
+   * no longer enrolled who still holds a seat gives it to the waiting list.
+   */
+  async function settle(enrolmentId: string): Promise<void> {
+    const [enrolment, seat] = await Promise.all([Enrolment.findById(enrolmentId).lean(), Seat.exists({ enrolmentId })]);
+    if (!enrolment) return;
+    const edition = await Edition.findById(enrolment.editionId, { capacity: 1 }).lean();
+    if (!edition || edition.capacity == null) return;
+    if (enrolment.status === 'enrolled' && !seat) {
+      if ((await claimSeat(edition, enrolmentId)).held) return;
+      logger.warn({ enrolment: enrolmentId, edition: enrolment.editionId }, 'enrolled without a free seat after a race: back on the waiting list');
+      await Enrolment.updateOne({ _id: enrolment._id, status: 'enrolled' }, { $set: { status: 'waitlisted', waitlistedAt: new Date() }, $push: { history: historyEntry('waitlisted', 'waitlisted', undefined) } });
+    } else if (enrolment.status !== 'enrolled' && seat && enrolment.status !== 'waitlisted') {
+      await releaseSeat(enrolmentId);
+      await promoteWaiting(enrolment.editionId);
+    }
+  }
+
   /**
    * Fills free seats from the waiting list, first come first served. Safe to call at any time and
-   * concurrently: a seat is only ever claimed through claimSeat(), and a person who left the list
-   * meanwhile gives the seat straight back.
+   * concurrently: each seat is won by one insert, and only the promoter that won it announces the
+   * promotion; a person who left the list meanwhile gives the seat straight back.
    */
   async function promoteWaiting(editionId: string): Promise<number> {
     const edition = await Edition.findById(editionId).lean();
@@ -199,33 +233,41 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     for (;;) {
       const waiting = await Enrolment.find({ editionId, status: 'waitlisted' }).sort({ waitlistedAt: 1, _id: 1 }).limit(20).lean();
       if (!waiting.length) return promoted;
+      let progressed = false;
       for (const w of waiting) {
         const id = w._id.toString();
-        if (!(await claimSeat(edition, id))) return promoted;
-        const res = await Enrolment.updateOne(
-          { _id: w._id, status: 'waitlisted' },
-          { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } },
-        );
+        const claim = await claimSeat(edition, id);
+        if (!claim.held) return promoted;
+        if (!claim.seatId) continue; // someone else is promoting this person right now
+        progressed = true;
+        const res = await promote(w._id);
         if (res.modifiedCount === 0) {
-          // They withdrew or were promoted by someone else meanwhile: give back what we claimed.
+          // They withdrew meanwhile: give back what we claimed.
           const now = await Enrolment.findById(w._id, { status: 1 }).lean();
-          if (now?.status !== 'enrolled') await releaseSeat(id);
+          if (now?.status !== 'enrolled') await giveBack(claim, id);
           continue;
         }
         promoted++;
         await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
+        await settle(id);
       }
+      if (!progressed) return promoted;
     }
   }
 
   /**
-   * Seats whose enrolment no longer holds them (a crash between two writes, a race between a
-   * withdrawal and a promotion): given back, then the waiting list is promoted. Also marks people
-   * who hold a seat but are still listed as waiting. Run when staff open an edition and at start.
+   * Puts an edition's seats right after a crash between two writes or a race: seats held by nobody
+   * enrolled are given back, people holding a seat while listed as waiting are marked enrolled,
+   * enrolled people without a seat get one (or go back to the waiting list), then free seats go to
+   * the waiting list. Run when staff open an edition and at start.
    */
   async function repairSeats(editionId: string): Promise<void> {
-    const seats = await Seat.find({ editionId }).lean();
-    if (!seats.length) return;
+    const edition = await Edition.findById(editionId, { capacity: 1 }).lean();
+    if (!edition || edition.capacity == null) return;
+    const [seats, enrolled] = await Promise.all([
+      Seat.find({ editionId }).lean(),
+      Enrolment.find({ editionId, status: 'enrolled' }, { _id: 1 }).sort({ createdAt: 1 }).lean(),
+    ]);
     const ids = seats.map((s) => s.enrolmentId).filter((id) => /^[0-9a-f]{24}$/i.test(id));
     const enrolments = await Enrolment.find({ _id: mongoose.trusted({ $in: ids }) }, { status: 1 }).lean();
     const status = new Map(enrolments.map((e) => [e._id.toString(), e.status]));
@@ -234,13 +276,17 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       const s = status.get(seat.enrolmentId);
       if (s === 'enrolled') continue;
       if (s === 'waitlisted') {
-        await Enrolment.updateOne({ _id: seat.enrolmentId, status: 'waitlisted' }, { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } });
+        const res = await promote(seat.enrolmentId);
+        const w = await Enrolment.findById(seat.enrolmentId).lean();
+        if (res.modifiedCount && w) await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
         continue;
       }
       if (Date.now() - seat.claimedAt.getTime() < graceMs) continue;
       logger.warn({ edition: editionId, seat: seat.seat, enrolment: seat.enrolmentId }, 'seat held by no enrolled person: released');
       await Seat.deleteOne({ _id: seat._id });
     }
+    const seated = new Set(seats.map((s) => s.enrolmentId));
+    for (const e of enrolled) if (!seated.has(e._id.toString())) await settle(e._id.toString());
     await promoteWaiting(editionId);
   }
 
@@ -276,9 +322,11 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
 
     const id = existing?._id ?? new mongoose.Types.ObjectId();
     let seated = false;
+    let claim: { held: boolean; seatId?: string } = { held: false };
     if (!input.pending) {
       const someoneWaiting = edition.capacity != null && await Enrolment.exists({ editionId, status: 'waitlisted' });
-      seated = !someoneWaiting && await claimSeat(edition, id.toString());
+      if (!someoneWaiting) claim = await claimSeat(edition, id.toString());
+      seated = claim.held;
     }
     const status: EnrolmentStatus = input.pending ? 'pending' : seated ? 'enrolled' : 'waitlisted';
     const now = new Date();
@@ -300,8 +348,9 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
         { returnDocument: 'after' },
       ).lean();
       if (!doc) {
-        // Re-activated concurrently by someone else: theirs stands, our seat goes back.
-        if (seated) await releaseSeat(id.toString());
+        // Re-activated concurrently by someone else: theirs stands, the seat we claimed goes back.
+        await giveBack(claim, id.toString());
+        await settle(id.toString());
         return { enrolment: await Enrolment.findById(id).lean() as EnrolmentDoc, created: false };
       }
     } else {
@@ -309,13 +358,15 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
         doc = (await Enrolment.create({ _id: id, editionId, courseId: edition.courseId, email, answers: [], history: [entry], ...fields })).toObject();
         created = true;
       } catch (err) {
-        if (seated) await releaseSeat(id.toString());
+        await giveBack(claim, id.toString());
         if (!isDuplicateKey(err)) throw err;
         // Enrolled concurrently (a double click, two tabs): the first one stands.
         return { enrolment: await Enrolment.findOne({ editionId, email }).lean() as EnrolmentDoc, created: false };
       }
     }
     await emit(EnrolmentCreated, eventOf(doc, status, input.by));
+    // Two re-activations of one withdrawn enrolment may both have written (FerretDB): line up seat and status.
+    if (existing) await settle(id.toString());
     if (status === 'waitlisted') {
       await emit(EnrolmentWaitlisted, eventOf(doc, status, input.by));
       // A seat may be free with everyone before us already served: fill it in order.
@@ -410,22 +461,27 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     if (decision === 'waitlist') {
       const doc = await setStatus('waitlisted', 'waitlisted', { waitlistedAt: new Date() });
       await emit(EnrolmentWaitlisted, eventOf(doc, 'waitlisted', by, message));
-      return doc;
+      // Seats may be free: the waiting list (this person included) moves up at once.
+      await promoteWaiting(enrolment.editionId);
+      return (await Enrolment.findById(enrolment._id).lean()) ?? doc;
     }
     // Accept: a seat if one is free, otherwise the waiting list (in the order of acceptance).
     if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived.');
-    const seated = await claimSeat(edition, id);
+    const claim = await claimSeat(edition, id);
+    const seated = claim.held;
     if (!seated && enrolment.status === 'waitlisted') throw new HttpError(409, 'EDITION_FULL', 'The edition is full: this person stays on the waiting list until a seat frees.');
     let doc: EnrolmentDoc;
     try {
       doc = await setStatus(seated ? 'enrolled' : 'waitlisted', 'accepted', seated ? {} : { waitlistedAt: new Date() });
     } catch (err) {
-      if (seated) await releaseSeat(id);
+      await giveBack(claim, id);
       throw err;
     }
     await emit(EnrolmentApproved, eventOf(doc, doc.status, by, message));
     if (!seated) await emit(EnrolmentWaitlisted, eventOf(doc, 'waitlisted', by, message));
-    return doc;
+    // A withdrawal racing this decision may have taken the seat back: line them up again.
+    await settle(id);
+    return (await Enrolment.findById(enrolment._id).lean()) ?? doc;
   }
 
   /** The person leaves (themselves, or staff withdraw them); their seat goes to the waiting list. */
@@ -440,8 +496,11 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       { returnDocument: 'after' },
     ).lean();
     if (!doc) throw conflict('Someone changed this enrolment meanwhile: reload the page.');
-    if (await releaseSeat(enrolmentId)) await promoteWaiting(enrolment.editionId);
+    await releaseSeat(enrolmentId);
     await emit(EnrolmentWithdrawn, eventOf(doc, 'withdrawn', by, message));
+    // A decision racing this withdrawal may have claimed a seat meanwhile: give it back too.
+    await settle(enrolmentId);
+    await promoteWaiting(enrolment.editionId);
     return doc;
   }
 
@@ -456,6 +515,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     if (target.courseId !== from.courseId) throw badRequest('People can only be moved to an edition of the same course.');
     if (target.status === 'cancelled' || target.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'The chosen edition is cancelled or archived.');
     if (from.status === 'withdrawn' || from.status === 'rejected') throw new HttpError(409, 'WRONG_STATUS', `This enrolment is ${from.status}: there is nobody to move.`);
+    if (from.status === 'pending') throw new HttpError(409, 'WRONG_STATUS', 'This application has not been decided yet: accept it before moving the person.');
     const { enrolment: moved } = await place(target, {
       email: from.email, userId: from.userId, source: 'moved', by, action: 'moved-in', motivation: from.motivation, answers: from.answers,
     });
@@ -492,20 +552,27 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     if (input.courseId !== before.courseId && await Enrolment.exists({ editionId: id })) {
       throw conflict('People are enrolled in this edition: it cannot move to another course.');
     }
+    if (input.capacity != null) {
+      const enrolled = await Enrolment.countDocuments({ editionId: id, status: 'enrolled' });
+      if (enrolled > input.capacity) {
+        throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { capacity: `${enrolled} people are enrolled: the edition needs at least ${enrolled} seats (withdraw people first to have fewer).` } });
+      }
+    }
     const unset = Object.fromEntries(['startsAt', 'endsAt', 'enrolmentDeadline', 'enrolmentKey'].filter((k) => input[k as keyof EditionInput] === undefined).map((k) => [k, 1]));
     const set = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     const doc = await Edition.findByIdAndUpdate(id, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) }, { returnDocument: 'after', runValidators: true }).lean();
     if (!doc) throw notFound('No such edition.');
-    // More seats (or no limit any more): the waiting list moves up at once.
-    if (doc.capacity == null || (before.capacity != null && doc.capacity > before.capacity)) {
-      if (doc.capacity == null) {
-        for (const w of await Enrolment.find({ editionId: id, status: 'waitlisted' }).sort({ waitlistedAt: 1 }).lean()) {
-          const r = await Enrolment.updateOne({ _id: w._id, status: 'waitlisted' }, { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } });
-          if (r.modifiedCount) await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
-        }
-      } else {
-        await promoteWaiting(id);
+    if (doc.capacity == null) {
+      // No limit any more: everyone waiting is in.
+      for (const w of await Enrolment.find({ editionId: id, status: 'waitlisted' }).sort({ waitlistedAt: 1 }).lean()) {
+        if ((await promote(w._id)).modifiedCount) await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
       }
+    } else if (before.capacity == null) {
+      // A limit where there was none: the people already enrolled take the first seats.
+      await repairSeats(id);
+    } else if (doc.capacity > before.capacity) {
+      // More seats: the waiting list moves up at once.
+      await promoteWaiting(id);
     }
     return doc;
   }

@@ -346,6 +346,76 @@ describe('enrolment plugin', function () {
     });
   });
 
+  describe('races and repairs (found in review)', () => {
+    it('a withdrawn person double-clicking "Enrol" keeps exactly one seat, and the edition is never overbooked', async () => {
+      const edition = await newEdition({ title: 'Race: re-enrol', capacity: '2' });
+      const a = await learner();
+      await enrol(a.agent, edition);
+      await post(a.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
+      const token = await tokenFor(a.agent, `/enrolment/editions/${edition}`);
+      const click = () => a.agent.post(`/enrolment/editions/${edition}/enrol`).type('form').send({ _csrf: token });
+      await Promise.all([click(), click(), click()]);
+      expect(await statusOf(edition, a.email)).to.equal('enrolled');
+      const id = String(((await Enrolment().findOne({ editionId: edition, email: a.email }).lean()) as unknown as { _id: unknown })._id);
+      expect(await Seat().countDocuments({ enrolmentId: id })).to.equal(1);
+      for (const p of [await learner(), await learner()]) await enrol(p.agent, edition);
+      expect(await Enrolment().countDocuments({ editionId: edition, status: 'enrolled' })).to.equal(2);
+      expect(await Seat().countDocuments({ editionId: edition })).to.equal(2);
+    });
+
+    it('two staff accepting the same application at once leave one enrolled person holding one seat', async () => {
+      const edition = await newEdition({ title: 'Race: accept', method: 'application', capacity: '3' });
+      const p = await learner();
+      await post(p.agent, `/enrolment/editions/${edition}/apply`, { motivation: MOTIVATION, organisationType: 'government', country: 'GH', gender: 'man' }, `/enrolment/editions/${edition}`);
+      const id = String(((await Enrolment().findOne({ editionId: edition, email: p.email }).lean()) as unknown as { _id: unknown })._id);
+      const other = await signIn(t.app, 'admin@olive.example');
+      const [t1, t2] = [await tokenFor(staff, `/enrolment/manage/editions/${edition}`), await tokenFor(other, `/enrolment/manage/editions/${edition}`)];
+      await Promise.all([
+        staff.post(`/enrolment/manage/enrolments/${id}/decision`).type('form').send({ decision: 'accept', _csrf: t1 }),
+        other.post(`/enrolment/manage/enrolments/${id}/decision`).type('form').send({ decision: 'accept', _csrf: t2 }),
+      ]);
+      expect(await statusOf(edition, p.email)).to.equal('enrolled');
+      expect(await Seat().countDocuments({ enrolmentId: id })).to.equal(1);
+    });
+
+    it('setting a seat limit counts the people already enrolled, and refuses fewer seats than them', async () => {
+      const edition = await newEdition({ title: 'Race: limit later' });
+      for (let i = 0; i < 3; i++) await enrol((await learner()).agent, edition);
+      const fields = { courseId, title: 'Race: limit later', language: 'en', method: 'open', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31' };
+      const tooFew = await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '2' }, `/enrolment/manage/editions/${edition}/edit`);
+      expect(tooFew.status).to.equal(400);
+      expect(tooFew.text).to.contain('3 people are enrolled');
+      expect((await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '4' }, `/enrolment/manage/editions/${edition}/edit`)).status).to.equal(303);
+      expect(await Seat().countDocuments({ editionId: edition })).to.equal(3);
+      const late = [await learner(), await learner()];
+      for (const p of late) await enrol(p.agent, edition);
+      expect(await Enrolment().countDocuments({ editionId: edition, status: 'enrolled' })).to.equal(4);
+      expect(await statusOf(edition, late[1]!.email)).to.equal('waitlisted');
+    });
+
+    it('putting an applicant on the waiting list while seats are free gives them a seat at once', async () => {
+      const edition = await newEdition({ title: 'Race: waitlist with seats', method: 'application', capacity: '5' });
+      const p = await learner();
+      await post(p.agent, `/enrolment/editions/${edition}/apply`, { motivation: MOTIVATION, organisationType: 'academia', country: 'PE', gender: 'woman' }, `/enrolment/editions/${edition}`);
+      const id = String(((await Enrolment().findOne({ editionId: edition, email: p.email }).lean()) as unknown as { _id: unknown })._id);
+      await post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'waitlist' }, `/enrolment/manage/editions/${edition}`);
+      expect(await statusOf(edition, p.email)).to.equal('enrolled');
+    });
+
+    it('a seat lost between two writes is healed when staff open the edition', async () => {
+      const edition = await newEdition({ title: 'Race: heal', capacity: '2' });
+      const [a, b] = [await learner(), await learner()];
+      await enrol(a.agent, edition);
+      const id = String(((await Enrolment().findOne({ editionId: edition, email: a.email }).lean()) as unknown as { _id: unknown })._id);
+      await Seat().deleteMany({ enrolmentId: id }); // as if a racing withdrawal had taken it
+      await staff.get(`/enrolment/manage/editions/${edition}`).expect(200);
+      expect(await Seat().countDocuments({ enrolmentId: id })).to.equal(1);
+      await enrol(b.agent, edition);
+      await enrol((await learner()).agent, edition);
+      expect(await Enrolment().countDocuments({ editionId: edition, status: 'enrolled' })).to.equal(2);
+    });
+  });
+
   describe('moving a person to another edition', () => {
     it('keeps their progress, frees their seat for the waiting list, and records the move', async () => {
       const from = await newEdition({ title: 'Spring run', capacity: '1' });
