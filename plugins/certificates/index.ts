@@ -93,6 +93,8 @@ export default definePlugin({
       id: 'certificates',
       order: 20,
       async render(req) {
+        // Certificates earned on completion that are still waiting (e.g. an issuance that failed) come now.
+        await issuance.issueWaiting(req.user!.id);
         const list = await issuance.ofLearner(req.user!.id);
         const name = await issuance.printedName(req.user!.id);
         return { view: 'certificates/my-section', locals: { list, name } };
@@ -102,7 +104,10 @@ export default definePlugin({
   },
 
   // Bulk issuance jobs run in the background on every instance (each job on one at a time).
-  start(ctx) {
+  async start(ctx) {
+    // Certificates whose issuance was cut short (a crash between the claim and the record) are completed.
+    const completed = await issuanceServices.get(ctx.connection)?.completeUnfinished();
+    if (completed) ctx.logger.warn({ completed }, 'unfinished certificates completed at start');
     jobRunners.get(ctx.connection)?.start();
   },
   async stop(ctx) {

@@ -40,7 +40,7 @@ const settingsSchema = z.object({
 });
 
 export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
-  const { Claim, EditionSetting, Audit, Fact } = issuance.models;
+  const { Certificate, Claim, EditionSetting, Audit, Fact } = issuance.models;
   const staff = allow.roles('staff');
 
   /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */
@@ -78,7 +78,10 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   ctx.router.get('/certificates/c/:code/certificate.pdf', allow.signedIn, async (req, res) => {
     const certificate = await issuance.requireCertificate(String(req.params.code));
     const own = certificate.learnerId === req.user!.id;
-    if (!own) {
+    if (own) {
+      const status = await issuance.status(certificate._id);
+      if (status?.state === 'revoked') throw new HttpError(410, 'REVOKED', req.t('certificates:my.revokedNoDownload'));
+    } else {
       const edition = await ctx.get(EnrolmentDirectory).edition(certificate.editionId);
       if (!edition || !mayIssue(req.user!, edition, ctx.config)) throw notFound('No certificate has this code.');
       await issuance.audit('downloaded', req.user!.id, { code: certificate._id, editionId: certificate.editionId });
@@ -103,7 +106,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     for (const course of await catalog.listPublished()) {
       for (const edition of await directory.editionsOfCourse(course.id)) {
         if (edition.status === 'draft') continue;
-        editions.push({ edition, course: pick(course.title, req.language), issued: await Claim.countDocuments({ editionId: edition.id }) });
+        editions.push({ edition, course: pick(course.title, req.language), issued: new Set((await Certificate.find({ editionId: edition.id }, { enrolmentId: 1 }).lean()).map((c) => c.enrolmentId)).size });
       }
     }
     res.render('certificates/index', { title: req.t('certificates:manage.title'), editions });
@@ -111,27 +114,28 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
 
   ctx.router.get('/certificates/editions/:editionId', allow.signedIn, async (req, res) => {
     const edition = await issuableEdition(req, String(req.params.editionId));
-    const [course, enrolled, setting, claims] = await Promise.all([
+    const [course, enrolled, setting, issued] = await Promise.all([
       ctx.get(CourseCatalog).findById(edition.courseId),
       ctx.get(EnrolmentDirectory).enrolmentsOf(edition.id, ['enrolled']),
       EditionSetting.findById(edition.id).lean(),
-      Claim.find({ editionId: edition.id }).lean(),
+      Certificate.find({ editionId: edition.id }, { _id: 1, enrolmentId: 1, issuedAt: 1 }).sort({ issuedAt: 1 }).lean(),
     ]);
     const progress = await ctx.get(CourseProgress).editionProgress(edition.courseId, edition.id);
     const users = ctx.get(Users);
     const names = issuance.models.PrintedName;
     const confirmed = new Set((await names.find({ _id: mongoose.trusted({ $in: enrolled.map((e) => e.userId).filter((x): x is string => !!x) }) }, { _id: 1 }).lean()).map((n) => n._id));
-    const byEnrolment = new Map(claims.map((c) => [c._id, c]));
+    // The current certificate of each enrolment is its newest record (a reissue comes after the original).
+    const byEnrolment = new Map(issued.map((c) => [c.enrolmentId, c]));
     const rows = [];
     for (const e of enrolled) {
       const account = e.userId ? await users.findById(e.userId) : null;
-      const claim = byEnrolment.get(e.id);
+      const certificate = byEnrolment.get(e.id);
       rows.push({
         enrolment: e,
         name: account?.name ?? e.email,
         completedAt: e.userId ? progress.get(e.userId)?.completedAt : undefined,
         nameConfirmed: !!e.userId && confirmed.has(e.userId),
-        code: claim?.code,
+        code: certificate?._id,
       });
     }
     res.render('certificates/edition', {

@@ -17,7 +17,7 @@ export function pick(text: Record<string, string> | string | undefined, lang: st
   return text[lang] ?? text.en ?? Object.values(text)[0] ?? '';
 }
 
-/** What the public learns about a certificate: what is printed on it and its status, nothing more. */
+/** What the public learns about a certificate: who, which course and edition, when issued, and its status; nothing more. */
 export function publicView(s: CertificateStatus, lang: string) {
   const snap = s.certificate.snapshot;
   return {
@@ -28,8 +28,6 @@ export function publicView(s: CertificateStatus, lang: string) {
     ...(snap.nameAlt ? { nameAlt: snap.nameAlt } : {}),
     course: pick(snap.course, lang),
     edition: pick(snap.edition, lang),
-    startDate: snap.startDate ?? null,
-    endDate: snap.endDate ?? null,
     issuedOn: snap.issueDate,
     ...(s.replacedBy ? { replacedBy: s.replacedBy } : {}),
     ...(s.revokedAt ? { revokedOn: s.revokedAt.toISOString().slice(0, 10) } : {}),

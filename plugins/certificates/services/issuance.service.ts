@@ -141,7 +141,32 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       if (!isDuplicateKey(err)) throw err;
       return { certificate: (await Certificate.findById(claim.code).lean())!, created: false };
     }
+    // Announced by whoever wrote the record (exactly once), also when a claim cut short is completed later.
+    if (claim.replaces) {
+      const fact = await Fact.findById(`${claim.replaces}:replaced`).lean();
+      const reason = fact?.reason ?? '';
+      await audit('reissued', claim.issuedBy, { code: doc._id, editionId: doc.editionId, details: `replaces ${claim.replaces}: ${reason}` });
+      await deps.emit(CertificateReissued, eventOf(doc, claim.issuedBy, { replacedCode: claim.replaces, reason }));
+    } else {
+      await audit('issued', claim.issuedBy, { code: doc._id, editionId: doc.editionId, details: claim.via });
+      await deps.emit(CertificateIssued, eventOf(doc, claim.issuedBy, { via: claim.via }));
+    }
     return { certificate: doc, created: true };
+  }
+
+  /** Claims whose certificate was never written (a crash, a failure while rendering): completed now. */
+  async function completeUnfinished(olderThanMs = 60_000): Promise<number> {
+    const claims = await Claim.find({ claimedAt: mongoose.trusted({ $lt: new Date(Date.now() - olderThanMs) }) }).lean();
+    let completed = 0;
+    for (const claim of claims) {
+      if (await Certificate.exists({ _id: claim.code })) continue;
+      try {
+        if ((await complete(claim)).created) completed++;
+      } catch (err) {
+        logger.error({ err, enrolment: claim._id, code: claim.code }, 'unfinished certificate could not be completed');
+      }
+    }
+    return completed;
   }
 
   /**
@@ -185,17 +210,12 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       if (!isDuplicateKey(err)) throw err;
       return complete((await Claim.findById(enrolment.id).lean())!);
     }
-    const result = await complete(claim);
-    if (result.created) {
-      await audit('issued', input.byUserId, { code, editionId: edition.id, details: input.via });
-      await deps.emit(CertificateIssued, eventOf(result.certificate, input.byUserId, { via: input.via }));
-    }
-    return result;
+    return complete(claim);
   }
 
-  const eventOf = <X extends object>(c: CertificateDoc, byUserId: string | undefined, extra: X) => ({
-    code: c._id, enrolmentId: c.enrolmentId, editionId: c.editionId, courseId: c.courseId, learnerId: c.learnerId, byUserId, ...extra,
-  });
+  function eventOf<X extends object>(c: CertificateDoc, byUserId: string | undefined, extra: X) {
+    return { code: c._id, enrolmentId: c.enrolmentId, editionId: c.editionId, courseId: c.courseId, learnerId: c.learnerId, byUserId, ...extra };
+  }
 
   async function requireCertificate(code: string): Promise<CertificateDoc> {
     const normal = normaliseCode(code);
@@ -207,10 +227,11 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   async function status(code: string): Promise<CertificateStatus | null> {
     const normal = normaliseCode(code);
     if (!normal) return null;
-    const [certificate, facts] = await Promise.all([Certificate.findById(normal).lean(), Fact.find({ code: normal }).lean()]);
+    // Facts have natural ids: three _id look-ups (the only kind FerretDB indexes) per verification.
+    const [certificate, revoked, replaced] = await Promise.all([
+      Certificate.findById(normal).lean(), Fact.findById(`${normal}:revoked`).lean(), Fact.findById(`${normal}:replaced`).lean(),
+    ]);
     if (!certificate) return null;
-    const revoked = facts.find((f) => f.kind === 'revoked');
-    const replaced = facts.find((f) => f.kind === 'replaced');
     if (revoked) return { certificate, state: 'revoked', revokedAt: revoked.at, reason: revoked.reason };
     if (replaced && await Certificate.exists({ _id: replaced.replacedBy })) return { certificate, state: 'replaced', replacedBy: replaced.replacedBy, reason: replaced.reason };
     return { certificate, state: 'valid' };
@@ -250,13 +271,18 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     delete next.jobId;
     await Claim.replaceOne({ _id: claim._id }, next);
     const { certificate } = await complete(next);
-    await audit('reissued', byUserId, { code: newCode, editionId: old.editionId, details: `replaces ${old._id}: ${input.reason}` });
-    await deps.emit(CertificateReissued, eventOf(certificate, byUserId, { replacedCode: old._id, reason: input.reason }));
+    // A revocation of the old certificate that raced this reissue applies to its replacement too.
+    const revokedMeanwhile = await Fact.findById(`${old._id}:revoked`).lean();
+    if (revokedMeanwhile) await revoke(certificate._id, revokedMeanwhile.reason, revokedMeanwhile.byUserId).catch(() => undefined);
     return certificate;
   }
 
   async function revoke(code: string, reason: string, byUserId: string): Promise<void> {
     const cert = await requireCertificate(code);
+    const replaced = await Fact.findById(`${cert._id}:replaced`).lean();
+    if (replaced && await Certificate.exists({ _id: replaced.replacedBy })) {
+      throw conflict(`This certificate was replaced by ${replaced.replacedBy}: revoke that one (the current certificate) instead.`);
+    }
     try {
       await Fact.create({ _id: `${cert._id}:revoked`, code: cert._id, kind: 'revoked', reason, byUserId, at: new Date() });
     } catch (err) {
@@ -328,7 +354,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   }
 
   return {
-    models, issue, complete, reissue, revoke, status, requireCertificate, openPdf, byHash, ofLearner,
+    models, issue, complete, completeUnfinished, reissue, revoke, status, requireCertificate, openPdf, byHash, ofLearner,
     printedName, confirmName, issueWaiting, onCourseCompleted, audit, bucket,
   };
 }

@@ -96,9 +96,10 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     if (who === 'all-completed') {
       const [progress, claimed] = await Promise.all([
         deps.progress().editionProgress(edition.courseId, edition.id),
-        issuance.models.Claim.find({ editionId: edition.id }, { _id: 1 }).lean(),
+        // Who holds a certificate: the records, not the claims (a claim cut short still needs its PDF).
+        issuance.models.Certificate.find({ editionId: edition.id }, { enrolmentId: 1 }).lean(),
       ]);
-      const has = new Set(claimed.map((c) => c._id));
+      const has = new Set(claimed.map((c) => c.enrolmentId));
       chosen = enrolled.filter((e) => e.userId && progress.get(e.userId)?.completedAt && !has.has(e.id));
       if (!chosen.length) throw new HttpError(400, 'NOTHING_TO_ISSUE', 'Everyone who completed this edition already has a certificate (or nobody has completed it yet).');
     } else {

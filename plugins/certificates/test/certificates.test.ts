@@ -243,12 +243,16 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     expect(my.text).to.contain(fresh);
     expect(my.text).not.to.contain(old);
 
+    // The replaced certificate cannot be revoked: the current one is the one to revoke.
+    expect((await post(staff, `/certificates/c/${old}/revoke`, { reason: 'Wrong one' }, `/certificates/c/${old}/manage`)).status).to.equal(409);
     const revoke = await post(staff, `/certificates/c/${fresh}/revoke`, { reason: 'Issued in error' }, `/certificates/c/${fresh}/manage`);
     expect(revoke.status).to.equal(303);
     const revoked = await supertest(t.app).get(`/verify/${fresh}`).set('Accept', 'application/json').expect(200);
     expect(revoked.body.status).to.equal('revoked');
     expect(revoked.body.revokedOn).to.match(/^\d{4}-\d{2}-\d{2}$/);
     expect((await post(staff, `/certificates/c/${fresh}/revoke`, { reason: 'Issued in error' }, `/verify`)).status).to.equal(409);
+    // Its holder can no longer download it.
+    await learner.agent.get(`/certificates/c/${fresh}/certificate.pdf`).expect(410);
     // Nothing is ever deleted: both records are still there.
     expect(await Certificate().exists({ _id: old })).to.not.equal(null);
     expect(await Certificate().exists({ _id: fresh })).to.not.equal(null);
@@ -256,6 +260,26 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     const admin = await signIn(t.app, 'admin@olive.example');
     const audit = await admin.get('/certificates/audit').expect(200);
     for (const what of ['issued', 'reissued', 'revoked']) expect(audit.text).to.contain(`<td>${what}</td>`);
+  });
+
+  it('an issuance cut short after its claim is completed later with the same code, announced once', async () => {
+    const edition = await newEdition('Crash run');
+    const learner = await participant(edition, { complete: true });
+    const token = await tokenFor(staff, `/certificates/editions/${edition}`);
+    const first = await staff.post(`/certificates/editions/${edition}/issue`).set('Accept', 'application/json').set('x-csrf-token', token).send({ enrolmentId: learner.enrolmentId });
+    const code = first.body.code as string;
+    // As if the process had died after the claim: the record and its PDF are gone, the claim stays.
+    const cert = await Certificate().findById(code).lean() as unknown as { fileId: unknown };
+    await t.app.olive.connection.db!.collection('certificates_pdf.files').deleteOne({ _id: cert.fileId as never });
+    await Certificate().deleteOne({ _id: code });
+    const eventsBefore = p.seen.events.filter((e) => e.endsWith(code)).length;
+    const page = await staff.get(`/certificates/editions/${edition}`).expect(200);
+    expect(page.text, 'the person can be issued again').to.contain(`name="enrolmentId" value="${learner.enrolmentId}"`);
+    const again = await staff.post(`/certificates/editions/${edition}/issue`).set('Accept', 'application/json').set('x-csrf-token', token).send({ enrolmentId: learner.enrolmentId });
+    expect(again.body).to.include({ code, created: true });
+    expect(p.seen.events.filter((e) => e.endsWith(code)).length).to.equal(eventsBefore + 1);
+    const json = await supertest(t.app).get(`/verify/${code}`).set('Accept', 'application/json').expect(200);
+    expect(json.body.status).to.equal('valid');
   });
 
   it('a name no certificate font can print is refused before anything is issued', async () => {
