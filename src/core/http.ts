@@ -62,6 +62,11 @@ export function errorHandler(logger: Logger) {
       status = (anyErr.status ?? anyErr.statusCode)!;
       code = anyErr.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : anyErr.type === 'entity.parse.failed' ? 'MALFORMED_BODY' : 'BAD_REQUEST';
       message = code === 'PAYLOAD_TOO_LARGE' ? 'The request is too large.' : code === 'MALFORMED_BODY' ? 'The request body could not be read.' : anyErr.message ?? message;
+    } else if (err instanceof URIError || (anyErr?.status === 400 && /decode param/i.test(anyErr.message ?? ''))) {
+      // A malformed percent-encoding in the address (`/verify/%E0%A4%A`): the router cannot decode it.
+      status = 400;
+      code = 'MALFORMED_URL';
+      message = 'This address is malformed. Check it and try again.';
     } else {
       logger.error({ err, url: req.originalUrl, method: req.method }, 'unhandled error');
     }

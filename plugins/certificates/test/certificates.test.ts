@@ -193,6 +193,8 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       expect(typo.text).to.contain('a character was probably mistyped');
       const unknown = await supertest(t.app).get('/verify/0000-0000-0000-0000-0').set('Accept', 'application/json').expect(404);
       expect(unknown.body.error.code).to.equal('UNKNOWN_CODE');
+      // A broken percent-encoding is the address's fault (400), never a server error.
+      expect((await supertest(t.app).get('/verify/%E0%A4%A').expect(400)).text).to.contain('This address is malformed');
       const malformed = await supertest(t.app).get('/verify/%3Cscript%3E').expect(404);
       expect(malformed.text).not.to.contain('<script>');
     });
