@@ -5,45 +5,10 @@
  * 403, and nothing changed. Each request is sent by someone the route otherwise lets through, with
  * a valid form, so the token is the only thing missing.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { REPO } from '../helpers/process.ts';
 import type { TestApp } from '../helpers/app.ts';
-import { as, dbState, demoIds, expectUnchanged, oid, refused, sharedHostileApp, type Agent } from './support.ts';
-
-/** Each plugin's mount point: its `prefix`, else `/<name>` (as the loader does). */
-function pluginPrefix(dir: string): string {
-  const index = fs.readFileSync(path.join(REPO, 'plugins', dir, 'index.ts'), 'utf8');
-  const prefix = /^\s*prefix:\s*'([^']*)'/m.exec(index)?.[1];
-  const name = /^\s*name:\s*'([^']*)'/m.exec(index)![1]!;
-  return (prefix ?? `/${name}`).replace(/\/$/, '');
-}
-
-/** Every POST/PUT/PATCH/DELETE route declared in the host's and the plugins' routes files, as full patterns. */
-function declaredStateChangingRoutes(): string[] {
-  const files: { file: string; prefix: string }[] = [];
-  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true })
-    .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith('.routes.ts') ? [path.join(dir, d.name)] : []));
-  for (const file of walk(path.join(REPO, 'src'))) files.push({ file, prefix: '' });
-  for (const dir of fs.readdirSync(path.join(REPO, 'plugins'))) {
-    const routes = path.join(REPO, 'plugins', dir, 'routes');
-    if (!fs.existsSync(routes)) continue;
-    for (const f of fs.readdirSync(routes).filter((n) => n.endsWith('.ts'))) files.push({ file: path.join(routes, f), prefix: pluginPrefix(dir) });
-  }
-  const found: string[] = [];
-  for (const { file, prefix } of files) {
-    const source = fs.readFileSync(file, 'utf8');
-    const constants = new Map([...source.matchAll(/^const (\w+) = '([^']*)';/gm)].map((m) => [m[1]!, m[2]!]));
-    for (const m of source.matchAll(/router\.(post|put|patch|delete)\(\s*('([^']*)'|`([^`]*)`|(\w+))/g)) {
-      const raw = m[3] ?? m[4]?.replace(/\$\{(\w+)\}/g, (_s, name: string) => constants.get(name) ?? `\${${name}}`) ?? constants.get(m[5]!) ?? m[5]!;
-      const full = `${prefix}${raw === '/' && prefix ? '' : raw}`;
-      found.push(`${m[1]!.toUpperCase()} ${full || '/'}`);
-    }
-  }
-  return found.sort();
-}
+import { as, dbState, declaredRoutes, demoIds, expectUnchanged, oid, refused, sharedHostileApp, type Agent } from './support.ts';
 
 describe('hostile input: CSRF on every state-changing route', function () {
   this.timeout(120_000);
@@ -138,7 +103,7 @@ describe('hostile input: CSRF on every state-changing route', function () {
   const SIGNED_MESSAGE_ROUTES = ['POST /auth/saml/:idp/acs', 'POST /auth/saml/:idp/slo'];
 
   it('the table covers every state-changing route declared in the routes files', () => {
-    const declared = declaredStateChangingRoutes();
+    const declared = declaredRoutes(['post', 'put', 'patch', 'delete']);
     expect(declared.length, 'routes found in the routes files').to.be.above(40);
     expect([...rows.map((r) => r.route), ...SIGNED_MESSAGE_ROUTES].sort()).to.deep.equal(declared);
   });

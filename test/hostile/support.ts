@@ -4,12 +4,15 @@
  * one check every refused attempt must pass (a 4xx, never a 5xx, with a clear message).
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import mongoose from 'mongoose';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import oliveConfig from '../../olive.config.ts';
 import { SESSIONS_COLLECTION } from '../../src/core/sessions.ts';
+import { REPO } from '../helpers/process.ts';
 import { createTestApp, csrfFrom, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../helpers/app.ts';
 
 export type Agent = Awaited<ReturnType<typeof signIn>>;
@@ -200,3 +203,36 @@ export async function signInAs(t: TestApp, email: string, password: string): Pro
   const agent = await signIn(t.app, email, password);
   return { agent, token: await tokenFor(agent) };
 }
+
+/** Each plugin's mount point: its `prefix`, else `/<name>` (as the loader does). */
+function pluginPrefix(dir: string): string {
+  const index = fs.readFileSync(path.join(REPO, 'plugins', dir, 'index.ts'), 'utf8');
+  const prefix = /^\s*prefix:\s*'([^']*)'/m.exec(index)?.[1];
+  const name = /^\s*name:\s*'([^']*)'/m.exec(index)![1]!;
+  return (prefix ?? `/${name}`).replace(/\/$/, '');
+}
+
+/** Every route of these methods declared in the host's and the plugins' routes files, as `METHOD /full/pattern`. */
+export function declaredRoutes(methods: string[]): string[] {
+  const files: { file: string; prefix: string }[] = [];
+  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith('.routes.ts') ? [path.join(dir, d.name)] : []));
+  for (const file of walk(path.join(REPO, 'src'))) files.push({ file, prefix: '' });
+  for (const dir of fs.readdirSync(path.join(REPO, 'plugins'))) {
+    const routes = path.join(REPO, 'plugins', dir, 'routes');
+    if (!fs.existsSync(routes)) continue;
+    for (const f of fs.readdirSync(routes).filter((n) => n.endsWith('.ts'))) files.push({ file: path.join(routes, f), prefix: pluginPrefix(dir) });
+  }
+  const found: string[] = [];
+  for (const { file, prefix } of files) {
+    const source = fs.readFileSync(file, 'utf8');
+    const constants = new Map([...source.matchAll(/^const (\w+) = '([^']*)';/gm)].map((m) => [m[1]!, m[2]!]));
+    for (const m of source.matchAll(new RegExp(`router\\.(${methods.join('|')})\\(\\s*('([^']*)'|\`([^\`]*)\`|(\\w+))`, 'g'))) {
+      const raw = m[3] ?? m[4]?.replace(/\$\{(\w+)\}/g, (_s, name: string) => constants.get(name) ?? `\${${name}}`) ?? constants.get(m[5]!) ?? m[5]!;
+      const full = `${prefix}${raw === '/' && prefix ? '' : raw}`;
+      found.push(`${m[1]!.toUpperCase()} ${full || '/'}`);
+    }
+  }
+  return found.sort();
+}
+
