@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { CreateAppOptions } from '../../src/core/app.ts';
-import { createTestApp, listen, type TestApp } from './app.ts';
+import { createTestApp, DEMO_PASSWORD, listen, type TestApp } from './app.ts';
 
 /** Debian's Chromium, driven headless; see DESIGN.md (no browser download is possible here). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -37,4 +37,15 @@ export function useBrowserApp(options: CreateAppOptions & { label?: string }) {
     await env.testApp?.stop();
   });
   return env;
+}
+
+/** A page signed in through the real sign-in form, in a browser context (cookie jar) of its own. */
+export async function signedInPage(browser: Browser, baseUrl: string, email: string, password = DEMO_PASSWORD): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${baseUrl}/login`);
+  await page.getByLabel('E-mail address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${baseUrl}/`);
+  return page;
 }

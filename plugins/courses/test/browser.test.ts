@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { DEMO_PASSWORD } from '../../../test/helpers/app.ts';
-import { useBrowserApp } from '../../../test/helpers/browser.ts';
+import { signedInPage, useBrowserApp } from '../../../test/helpers/browser.ts';
 import courses from '../index.ts';
 import { formatBytes } from '../../../src/index.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
@@ -12,16 +11,7 @@ describe('courses in a real browser', function () {
   this.timeout(60000);
   const env = useBrowserApp({ plugins: [courses], label: 'courses_e2e' });
 
-  /** Signs in through the real form, in a context (cookie jar) of its own. */
-  async function signedIn(email: string): Promise<Page> {
-    const page = await (await env.browser.newContext()).newPage();
-    await page.goto(`${env.url}/login`);
-    await page.getByLabel('E-mail address').fill(email);
-    await page.getByLabel('Password').fill(DEMO_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${env.url}/`);
-    return page;
-  }
+  const signedIn = (email: string) => signedInPage(env.browser, env.url, email);
 
   /** The trainer's editor of the first module of Conflict Analysis, reached through the menus. */
   async function firstModuleEditor(trainer: Page): Promise<string> {

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
-import { DEMO_PASSWORD } from '../../../test/helpers/app.ts';
-import { useBrowserApp } from '../../../test/helpers/browser.ts';
+import { signedInPage, useBrowserApp } from '../../../test/helpers/browser.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
 
@@ -9,15 +7,7 @@ describe('enrolment in a real browser', function () {
   this.timeout(90_000);
   const env = useBrowserApp({ plugins: [courses, enrolment], label: 'enrolment_e2e' });
 
-  async function signedIn(email: string): Promise<Page> {
-    const page = await (await env.browser.newContext()).newPage();
-    await page.goto(`${env.url}/login`);
-    await page.getByLabel('E-mail address').fill(email);
-    await page.getByLabel('Password').fill(DEMO_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${env.url}/`);
-    return page;
-  }
+  const signedIn = (email: string) => signedInPage(env.browser, env.url, email);
 
   it('staff open an application edition, a learner applies, staff accept, the learner starts the course', async () => {
     // ---- Staff create the edition through the form -------------------------------------------------

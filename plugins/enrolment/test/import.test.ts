@@ -5,11 +5,10 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
-import type { Page } from 'playwright-core';
 import supertest from 'supertest';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../../src/index.ts';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
-import { useBrowserApp } from '../../../test/helpers/browser.ts';
+import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { signedInPage, useBrowserApp } from '../../../test/helpers/browser.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
 import type { EnrolmentModels } from '../services/enrolment.service.ts';
@@ -718,15 +717,7 @@ describe('bulk enrolment from CSV in a real browser', function () {
   this.timeout(90_000);
   const env = useBrowserApp({ plugins: [courses, enrolment], label: 'enrol_import_e2e' });
 
-  async function signedIn(email: string): Promise<Page> {
-    const page = await (await env.browser.newContext()).newPage();
-    await page.goto(`${env.url}/login`);
-    await page.getByLabel('E-mail address').fill(email);
-    await page.getByLabel('Password').fill(DEMO_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${env.url}/`);
-    return page;
-  }
+  const signedIn = (email: string) => signedInPage(env.browser, env.url, email);
 
   it('staff upload a file, read the preview, confirm, and find the people on the edition page', async () => {
     const db = env.app.olive.connection;
