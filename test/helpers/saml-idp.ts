@@ -8,9 +8,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../src/core/embedded-db.ts';
 
 export const SIMPLESAMLPHP_WWW = process.env.SIMPLESAMLPHP_WWW ?? '/usr/share/simplesamlphp/www';
 
@@ -31,18 +31,7 @@ export function generateKeyPair(dir: string, name: string, options: { days?: num
   return { keyFile, certFile, keyPem: fs.readFileSync(keyFile, 'utf8'), certPem: fs.readFileSync(certFile, 'utf8') };
 }
 
-/** A free local TCP port (bound and released: good enough for tests on one machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface IdpUser {
   username: string;
