@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { csrfFrom, DEMO_PASSWORD, listen, type TestApp } from './helpers/app.ts';
+import { csrfFrom, DEMO_PASSWORD, listen, tokenFor as tokenOf, type TestApp } from './helpers/app.ts';
 import { as, cookieSession, dbState, demoIds, expectUnchanged, no5xx, oid, rawPost, refused, sharedHostileApp, type Agent } from './hostile/support.ts';
 
 /** The problems a re-rendered form lists (for assertion messages). */
@@ -203,6 +203,41 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       }
       refused(await visitor.post('/verify/file').set('Accept', 'application/json').send({ pdf: { $ne: null } }), [400, 403]);
       await expectUnchanged(t, before, 'verification');
+    });
+  });
+
+  describe('prototype pollution and open redirects', () => {
+    it('__proto__ and constructor.prototype in JSON and urlencoded bodies pollute nothing and grant nothing', async () => {
+      const before = await dbState(t);
+      const payloads: [string, string][] = [
+        ['application/json', '{"__proto__": {"polluted": "yes", "roles": ["admin"]}, "constructor": {"prototype": {"polluted": "yes"}}, "title": "x"}'],
+        ['application/x-www-form-urlencoded', '__proto__[polluted]=yes&constructor[prototype][polluted]=yes&__proto__[roles][]=admin&title=x'],
+      ];
+      for (const url of ['/announcements', `/enrolment/manage/editions/${ids.edition('open')}/people`, '/certificates/name', '/account/password', '/language']) {
+        for (const [type, body] of payloads) {
+          const who = url.startsWith('/certificates') || url.startsWith('/account') || url === '/language' ? learner : staff;
+          const res = await who.agent.post(url).set('Content-Type', type).set('Accept', 'application/json').set('x-csrf-token', who.token).send(body);
+          refused(res, [400], `${type} ${url}`);
+        }
+      }
+      expect(({} as Record<string, unknown>).polluted, 'Object.prototype untouched').to.equal(undefined);
+      expect(({} as Record<string, unknown>).roles).to.equal(undefined);
+      // The learner is still a learner.
+      refused(await learner.agent.get('/admin/users').set('Accept', 'application/json'), 403);
+      await expectUnchanged(t, before, 'prototype pollution attempts');
+    });
+
+    it('returnTo after sign-in and after a language change never leaves the site', async () => {
+      for (const target of ['//evil.example', '/\\evil.example', 'https://evil.example/', '/\t/evil.example', 'javascript:alert(1)', '/%2F%2Fevil.example']) {
+        const visitor = supertest.agent(t.app);
+        const token = csrfFrom((await visitor.get(`/login?returnTo=${encodeURIComponent(target)}`).expect(200)).text);
+        const res = await visitor.post('/login').type('form').send({ email: 'learner@olive.example', password: DEMO_PASSWORD, returnTo: target, _csrf: token });
+        expect(res.status).to.equal(303);
+        expect(new URL(res.headers.location as string, 'https://olive.example').origin, `${target} → ${res.headers.location}`).to.equal('https://olive.example');
+        const lang = await visitor.post('/language').type('form').send({ lang: 'en', returnTo: target, _csrf: await tokenOf(visitor) });
+        expect(lang.status).to.equal(303);
+        expect(new URL(lang.headers.location as string, 'https://olive.example').origin, `${target} → ${lang.headers.location}`).to.equal('https://olive.example');
+      }
     });
   });
 
