@@ -114,14 +114,16 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     if (wantsJson(req)) return res.json(progress);
     const course = await ctx.get(CourseCatalog).findById(progress.courseId);
     const requester = await ctx.get(Users).findById(progress.requestedBy);
-    // The page refreshes itself while the job runs: a Refresh header and a meta element (both
-    // declarative, no script, so the strict CSP has nothing to say about them).
-    if (!progress.finished) res.set('Refresh', String(JOB_PAGE_REFRESH_SECONDS));
+    // While the job runs the page refreshes itself with a Refresh header (declarative, no script,
+    // nothing for the strict CSP to refuse), and says so with a link that turns it off
+    // (`?follow=0`): a page that reloads by itself must let people stop it (WCAG 2.2.1).
+    const follow = req.query.follow !== '0';
+    if (!progress.finished && follow) res.set('Refresh', String(JOB_PAGE_REFRESH_SECONDS));
     res.set('Cache-Control', 'no-store');
     res.render('certificates/job', {
       title: req.t('certificates:jobs.title', { edition: edition?.title ?? progress.editionId }),
       progress, edition, courseTitle: course ? pick(course.title, req.language) : '', requester: requester?.name ?? '',
-      refreshSeconds: JOB_PAGE_REFRESH_SECONDS, baseUrl: ctx.host.baseUrl,
+      refreshSeconds: JOB_PAGE_REFRESH_SECONDS, baseUrl: ctx.host.baseUrl, follow,
     });
   });
 

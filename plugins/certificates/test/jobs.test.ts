@@ -226,8 +226,9 @@ describe('certificates: bulk issuance jobs', function () {
       jobId = match![1]!;
 
       const running = await staff.get(`/certificates/jobs/${jobId}`).expect(200);
-      expect(running.text).to.contain('<meta http-equiv="refresh" content="2">');
       expect(running.headers.refresh).to.equal('2');
+      expect(running.text, 'the reloading can be turned off').to.contain('?follow=0">Stop refreshing</a>');
+      expect((await staff.get(`/certificates/jobs/${jobId}?follow=0`)).headers.refresh).to.equal(undefined);
       expect(running.text).to.match(/<progress max="5" value="[0-4]"/);
       expect(running.text).to.not.contain('certificates.zip');
       await staff.get(`/certificates/jobs/${jobId}/certificates.zip`).expect(409);
@@ -243,7 +244,7 @@ describe('certificates: bulk issuance jobs', function () {
       expect(p.items.map((i) => i.code).sort()).to.deep.equal(certs.map((c) => c._id).sort());
 
       const after = await staff.get(`/certificates/jobs/${jobId}`).expect(200);
-      expect(after.text).to.not.contain('http-equiv="refresh"');
+      expect(after.text).to.not.contain('Stop refreshing');
       expect(after.headers.refresh).to.equal(undefined);
       expect(after.text).to.contain('<progress max="5" value="5"');
       expect(after.text).to.contain(`/certificates/jobs/${jobId}/certificates.zip`);
