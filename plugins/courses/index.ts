@@ -51,6 +51,7 @@ export default definePlugin({
     const materials = createMaterialStore(ctx.connection, {
       maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),
       maxFiles: ctx.config.maxFilesPerUpload,
+      logger: ctx.logger,
     });
     servicesByApp.set(ctx.connection, { courses, materials });
 

@@ -18,6 +18,10 @@ export interface MaterialStoreOptions {
   maxBytes: number;
   /** Files in one request; 20 when not set. */
   maxFiles?: number;
+  /** Where removals that must wait for the database are reported. */
+  logger?: { warn(obj: object, msg: string): void };
+  /** Milliseconds between attempts at a removal the database refused; 2 s when not set. */
+  removalRetryMs?: number;
 }
 
 export interface MaterialStore {
@@ -33,7 +37,11 @@ export interface MaterialStore {
    * sha256, the GridFS metadata. A refused file leaves nothing behind and throws the same HttpError.
    */
   store(filename: string, data: Buffer | Readable): Promise<StoredFile>;
-  /** Deletes a stored file (its GridFS file and chunks). A missing file is not an error. */
+  /**
+   * Deletes a stored file (its GridFS file and chunks). A missing file is not an error. When the
+   * database refuses (it is away), the error is thrown and the removal is retried in the background
+   * until it succeeds.
+   */
   remove(fileId: mongoose.Types.ObjectId | string): Promise<void>;
   /** Streams a stored file with ranges, conditional requests and safe headers. */
   serve(req: express.Request, res: express.Response, file: StoredFile, opts?: { download?: boolean }): Promise<void>;
@@ -153,6 +161,46 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     await chunksCollection().deleteMany({ files_id: id });
   }
 
+  // Removals the database refused (it failed under an upload, or was away during a delete): retried
+  // until they succeed, so that once it is back no partial or unlisted file is left. Retrying stops
+  // when the app closes its connection; what is still pending then is logged with the file ids.
+  const retryMs = options.removalRetryMs ?? 2000;
+  const pendingRemovals = new Map<string, mongoose.Types.ObjectId>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  connection.once('close', () => {
+    closed = true;
+    clearTimeout(retryTimer);
+    if (pendingRemovals.size) options.logger?.warn({ fileIds: [...pendingRemovals.keys()] }, 'course material: partial files left in GridFS (the database was away); remove them by these ids');
+  });
+  async function retryRemovals() {
+    retryTimer = undefined;
+    for (const [key, id] of pendingRemovals) {
+      try {
+        await deleteStored(id);
+        pendingRemovals.delete(key);
+      } catch {
+        break; // still away: all of them wait for the next attempt
+      }
+    }
+    if (pendingRemovals.size && !closed) retryTimer = setTimeout(retryRemovals, retryMs).unref();
+  }
+  function removeLater(id: mongoose.Types.ObjectId, err: unknown) {
+    if (closed) return;
+    if (!pendingRemovals.size) options.logger?.warn({ err, fileId: id.toHexString() }, 'course material: could not remove a file now; retrying until the database answers');
+    pendingRemovals.set(id.toHexString(), id);
+    retryTimer ??= setTimeout(retryRemovals, retryMs).unref();
+  }
+  /** deleteStored, or, when the database refuses, the same removal retried in the background. */
+  async function deleteOrRetry(id: mongoose.Types.ObjectId): Promise<void> {
+    try {
+      await deleteStored(id);
+    } catch (err) {
+      removeLater(id, err);
+      throw err;
+    }
+  }
+
   async function storeOne(source: Readable, originalName: string, session: UploadSession): Promise<StoredFile> {
     const filename = sanitizeFilename(originalName);
     const tooLarge = () => new HttpError(413, 'FILE_TOO_LARGE', `${filename} is larger than the ${formatBytes(maxBytes)} limit.`, { filename, maxBytes });
@@ -241,7 +289,7 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
       _removeFile(_req, file, callback) {
         const id = parseId(file.filename);
         if (!id) return callback(null);
-        deleteStored(id).then(() => callback(null), (err: Error) => callback(err));
+        deleteOrRetry(id).then(() => callback(null), (err: Error) => callback(err));
       },
     };
   }
@@ -276,7 +324,7 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     if (failure !== undefined) {
       // multer removes what it knows to be stored, but not a file still being written when the client
       // disconnects, nor chunks of a refused one: the session knows every id it opened.
-      await session.discard(deleteStored);
+      await session.discard(deleteOrRetry);
       throw toHttpError(failure, session.firstRefusal, maxBytes, maxFiles);
     }
 
@@ -295,7 +343,7 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     try {
       return await result;
     } catch (err) {
-      await session.discard(deleteStored);
+      await session.discard(deleteOrRetry);
       // storeOne drains a refused part so busboy can go on; a caller's own stream is simply closed.
       if (!source.destroyed) source.destroy();
       throw err;
@@ -306,7 +354,7 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     const id = typeof fileId === 'string' ? parseId(fileId) : fileId;
     // A string that is no ObjectId cannot name a stored file: there is nothing to remove.
     if (!id) return;
-    await deleteStored(id);
+    await deleteOrRetry(id);
   }
 
   async function serve(req: express.Request, res: express.Response, file: StoredFile, opts: { download?: boolean } = {}): Promise<void> {
@@ -390,11 +438,15 @@ class UploadSession {
     if (err instanceof HttpError && !this.firstRefusal) this.firstRefusal = err;
   }
 
-  async discard(deleteStored: (id: mongoose.Types.ObjectId) => Promise<void>) {
+  /**
+   * Removes every file the request opened. Never throws: a removal the database refuses is retried
+   * by the store (deleteOrRetry), and the request's own failure is what the caller reports.
+   */
+  async discard(deleteOrRetry: (id: mongoose.Types.ObjectId) => Promise<void>) {
     this.controller.abort();
     // Wait for every writer to stop before deleting, or a chunk insert in flight could land afterwards.
     await Promise.allSettled(this.results);
-    for (const id of this.ids) await deleteStored(id);
+    for (const id of this.ids) await deleteOrRetry(id).catch(() => undefined);
   }
 }
 
