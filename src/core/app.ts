@@ -218,6 +218,11 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
 
     app.use(notFoundHandler);
     app.use(errorHandler(logger));
+    // Once more for errors raised after the error handler has answered: the session store failing
+    // to save as an error page ends (the database is away) calls next(err) from where the chain
+    // stands, past the handler above. Without a layer here Express's final handler would print the
+    // stack outside the logs and destroy the socket of a response that was sent.
+    app.use(errorHandler(logger));
 
     const boot: BootReport = {
       totalMs: ms(t0),
