@@ -16,14 +16,13 @@
  * what our text pipeline (shaping, bidi, subset fonts) costs over pdfkit's floor.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
 import { generateCode, verificationUrl } from '../plugins/certificates/code.ts';
 import { renderCertificate, type CertificateData, type CertificateTemplate } from '../plugins/certificates/render/index.ts';
 import { qrMatrix } from '../plugins/certificates/render/qr.ts';
+import { flag as arg, median, printTable, writeResults } from './report.ts';
 
 type Scenario = 'latin' | 'arabic' | 'chinese';
 type Engine = 'olive' | 'ceiling';
@@ -32,10 +31,6 @@ const SCENARIOS: Scenario[] = ['latin', 'arabic', 'chinese'];
 const TARGETS = { singleMs: 20, batchS: 20, peakMb: 250, sizeKb: 40 };
 
 const args = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 const smoke = args.includes('--smoke');
 const n = Number(arg('--n') ?? (smoke ? 20 : 1000));
 const singles = smoke ? 10 : 50;
@@ -148,11 +143,6 @@ interface Measured {
   sizeMaxKb: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-
 async function child(s: Scenario, engine: Engine): Promise<Measured> {
   const { template, data, images } = await inputs(s);
   const render = engine === 'olive' ? (d: CertificateData) => renderCertificate(template, d) : (d: CertificateData) => renderCeiling(template, d, images);
@@ -212,15 +202,8 @@ async function main() {
     row('PDF size (median), KB', o.sizeMedianKb, c.sizeMedianKb, TARGETS.sizeKb);
     row('PDF size (largest), KB', o.sizeMaxKb, c.sizeMaxKb, TARGETS.sizeKb);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows.slice(1)) console.log(line(r));
-
-  const out = resolve(arg('--out') ?? resolve(dirname(self), '..', '.tmp', 'bench', 'certificates.json'));
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, n, targets: TARGETS, results }, null, 2));
+  printTable(rows);
+  const out = writeResults('certificates', { n, targets: TARGETS, results }, arg('--out'));
   console.log(`\nresults: ${out}`);
   const failed = rows.slice(1).filter((r) => r[6] === 'NO');
   if (failed.length && !smoke) process.exitCode = 1;

@@ -66,6 +66,16 @@ describe('accounts, sign-in and guards', () => {
     await agent.get('/account').expect(303).expect('location', '/login?returnTo=%2Faccount');
   });
 
+  it('forgets a session whose expiry has passed, even before the clean-up removes it', async () => {
+    const agent = await signIn(t.app, 'trainer@olive.example');
+    await agent.get('/account').expect(200);
+    const sessions = t.app.olive.connection.collection('host_sessions');
+    const trainerId = (await t.app.olive.users.findByEmail('trainer@olive.example'))!.id;
+    const { modifiedCount } = await sessions.updateMany({ 'session.passport.user': trainerId }, { $set: { expires: new Date(Date.now() - 1000) } });
+    expect(modifiedCount, 'the trainer’s sessions are stored').to.be.at.least(1);
+    await agent.get('/account').expect(303).expect('location', '/login?returnTo=%2Faccount');
+  });
+
   it('returns to the requested local page after sign-in, never to another site', async () => {
     for (const [returnTo, expected] of [['/admin/users?q=a', '/admin/users?q=a'], ['//evil.example/x', '/'], ['https://evil.example', '/'], ['/\\evil.example', '/']] as const) {
       const agent = supertest.agent(t.app);

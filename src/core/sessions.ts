@@ -1,11 +1,26 @@
 import MongoStore from 'connect-mongo';
-import session from 'express-session';
+import session, { type SessionData } from 'express-session';
 import type { NextFunction, Request, Response } from 'express';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
 import type { HostConfig } from './config.ts';
 
 export const SESSION_COOKIE = 'olive.sid';
+
+/**
+ * connect-mongo reads a session with `{ _id, $or: [no expiry, not expired] }`. FerretDB (1.24,
+ * SQLite) narrows a query in SQL only when its filter is `_id` alone: any other filter reads the
+ * whole collection, so every request scanned every session ever started. This store reads by
+ * `_id` alone and checks the expiry itself; on MongoDB both are one index look-up.
+ */
+class SessionStore extends MongoStore {
+  override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    this.collectionP
+      .then((sessions) => sessions.findOne({ _id: sid }))
+      .then((doc) => callback(null, doc && !(doc.expires && doc.expires <= new Date()) ? (doc.session as SessionData) : null))
+      .catch((err: unknown) => callback(err));
+  }
+}
 export const SESSIONS_COLLECTION = 'host_sessions';
 
 /**
@@ -15,7 +30,7 @@ export const SESSIONS_COLLECTION = 'host_sessions';
  */
 export function createSessions(connection: Connection, config: HostConfig, logger: Logger) {
   const maxAgeMs = config.SESSION_MAX_AGE_HOURS * 3600 * 1000;
-  const store = MongoStore.create({
+  const store = new SessionStore({
     client: connection.getClient(),
     dbName: connection.db!.databaseName,
     collectionName: SESSIONS_COLLECTION,

@@ -150,9 +150,13 @@ describe('certificates: bulk issuance jobs', function () {
     courseId = (await handle(t).catalog().findBySlug('interest-based-negotiation'))!.id;
     trainerId = (await t.app.olive.users.findByEmail('trainer@olive.example'))!.id;
   });
-  afterEach(() => { templateDelayMs = 0; });
+  // Another test's second instance left running would take the next test's jobs (its runner
+  // polls the same database): each test's extra instances stop when it ends.
+  afterEach(async () => {
+    templateDelayMs = 0;
+    for (const x of extraApps.splice(0)) await x.app.olive.stop().catch(() => undefined);
+  });
   after(async () => {
-    for (const x of extraApps) await x.app.olive.stop().catch(() => undefined);
     await t.stop();
   });
 

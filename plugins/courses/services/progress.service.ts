@@ -30,6 +30,18 @@ function countedModules<M extends { _id: { toString(): string }; required: boole
   return required.length ? required : withContent;
 }
 
+/**
+ * A learner's records, read by their natural keys: one `_id` look-up each, in parallel, for the
+ * keys the course's items or modules give. FerretDB (1.24, SQLite) narrows a query in SQL only when
+ * its filter is `_id` alone; a filter on learnerId reads every progress record of every learner,
+ * which at 50,000 records took seconds a page (bench/web.bench.ts). On MongoDB each is an index
+ * look-up either way.
+ */
+async function byKeys<T>(model: Model<T>, keys: string[], projection?: Record<string, 1>): Promise<T[]> {
+  const found = await Promise.all(keys.map((_id) => model.findOne({ _id } as never, projection).lean<T>()));
+  return found.filter((r): r is NonNullable<typeof r> => r !== null) as T[];
+}
+
 /** Inserts an insert-once record; true if this call created it, false if it already existed. */
 async function insertOnce<T>(model: Model<T>, doc: T): Promise<boolean> {
   try {
@@ -66,10 +78,8 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
   }
 
   async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string): Promise<void> {
-    const [items, done] = await Promise.all([
-      Item.find({ moduleId }, { _id: 1 }).lean(),
-      ItemProgress.find({ learnerId, editionId, moduleId }, { itemId: 1 }).lean(),
-    ]);
+    const items = await Item.find({ moduleId }, { _id: 1 }).lean();
+    const done = await byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
     const doneIds = new Set(done.map((d) => d.itemId));
     if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
     const completedAt = new Date();
@@ -80,11 +90,11 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
   }
 
   async function checkCourse(learnerId: string, courseId: string, editionId: string): Promise<void> {
-    const [modules, items, done] = await Promise.all([
+    const [modules, items] = await Promise.all([
       Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
       Item.find({ courseId }, { moduleId: 1 }).lean(),
-      ModuleProgress.find({ learnerId, editionId, courseId }, { moduleId: 1 }).lean(),
     ]);
+    const done = await byKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 });
     const doneIds = new Set(done.map((d) => d.moduleId));
     const counted = countedModules(modules, items);
     if (!counted.length || !counted.every((m) => doneIds.has(m._id.toString()))) return;
@@ -100,12 +110,14 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
    * when what it loaded shows such a gap, so nobody stays stuck.
    */
   async function reconcile(learnerId: string, courseId: string, editionId: string): Promise<void> {
-    const [modules, items, itemsDone, modulesDone, completion] = await Promise.all([
+    const [modules, items, completion] = await Promise.all([
       Module.find({ courseId }, { _id: 1 }).lean(),
       Item.find({ courseId }, { moduleId: 1 }).lean(),
-      ItemProgress.find({ learnerId, courseId, editionId }, { itemId: 1 }).lean(),
-      ModuleProgress.find({ learnerId, courseId, editionId }, { moduleId: 1 }).lean(),
       CourseCompletion.exists({ _id: progressKey(learnerId, editionId, courseId) }),
+    ]);
+    const [itemsDone, modulesDone] = await Promise.all([
+      byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 }),
+      byKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
     ]);
     const doneItems = new Set(itemsDone.map((d) => d.itemId));
     const doneModules = new Set(modulesDone.map((d) => d.moduleId));
@@ -129,7 +141,8 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
 
   /** Ids of the items this learner has completed in this course and edition. */
   async function completedItemIds(learnerId: string, courseId: string, editionId: string): Promise<Set<string>> {
-    const done = await ItemProgress.find({ learnerId, courseId, editionId }, { itemId: 1 }).lean();
+    const items = await Item.find({ courseId }, { _id: 1 }).lean();
+    const done = await byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
     return new Set(done.map((d) => d.itemId));
   }
 
@@ -155,14 +168,17 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
 
   const service: ProgressService = {
     async progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
-      const [modules, items, done, completion, lastItem] = await Promise.all([
+      const [modules, items, completion] = await Promise.all([
         Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
         Item.find({ courseId }, { moduleId: 1 }).lean(),
-        ModuleProgress.find({ learnerId, courseId, editionId }).lean(),
         CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
-        ItemProgress.find({ learnerId, courseId, editionId }).sort({ completedAt: -1 }).limit(1).lean(),
       ]);
-      return summarise(courseId, editionId, countedModules(modules, items), done, completion ?? undefined, lastItem[0]?.completedAt);
+      const [done, itemsDone] = await Promise.all([
+        byKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
+        byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { completedAt: 1 }),
+      ]);
+      const lastActivity = itemsDone.reduce<Date | undefined>((last, r) => (!last || r.completedAt > last ? r.completedAt : last), undefined);
+      return summarise(courseId, editionId, countedModules(modules, items), done, completion ?? undefined, lastActivity);
     },
 
     async editionProgress(courseId, editionId) {
