@@ -36,7 +36,7 @@ export interface GeneratedData {
   itemRecords: number;
   moduleRecords: number;
   courseCompletions: number;
-  /** Per learner: what is left to do in each course (the progress benchmark completes these). */
+  /** Per learner: the items left to mark done in each course, quizzes aside (the progress benchmark completes these). */
   unfinished: Map<string, { slug: string; itemIds: string[] }[]>;
   /** The e-mail address of every generated learner, in order. */
   emails: string[];
@@ -61,6 +61,8 @@ interface CourseShape {
   title: string;
   /** Modules in course order, each with its items in order. */
   modules: { id: string; required: boolean; itemIds: string[] }[];
+  /** Quizzes are completed by passing them, not by marking them done. */
+  quizIds: Set<string>;
 }
 
 async function publishedCourses(db: Connection): Promise<CourseShape[]> {
@@ -78,6 +80,7 @@ async function publishedCourses(db: Connection): Promise<CourseShape[]> {
         required: m.required !== false,
         itemIds: items.filter((i) => i.moduleId.toString() === m._id.toString()).map((i) => i._id.toString()),
       })),
+      quizIds: new Set(items.filter((i) => i.type === 'quiz').map((i) => i._id.toString())),
     });
   }
   return out;
@@ -98,7 +101,7 @@ function recordsFor(course: CourseShape, done: number) {
   const doneModules = course.modules.filter((m) => m.itemIds.length && m.itemIds.every((id) => doneSet.has(id)));
   const counted = countedModules(course);
   const complete = counted.length > 0 && counted.every((m) => doneModules.includes(m));
-  return { doneItems, doneModules, complete, left: items.slice(done).map((i) => i.itemId) };
+  return { doneItems, doneModules, complete, left: items.slice(done).map((i) => i.itemId).filter((id) => !course.quizIds.has(id)) };
 }
 
 /**

@@ -3,7 +3,7 @@
  *
  *   npm run bench:web                  # 2,000 learners, 20 editions, 50,000 progress records
  *   npm run bench:web -- --smoke       # a small programme and short runs: checks the benchmark runs
- *   npm run bench:web -- --duration 20 --connections 50 --out results.json
+ *   npm run bench:web -- --duration 20 --connections 50 --completions 1000 --out results.json
  *
  * Steps, all in one run on one machine:
  *  1. A fresh embedded FerretDB (under .tmp/bench/), the demo programme, then bench/data.ts.
@@ -33,15 +33,19 @@ import { startEmbeddedDatabase } from '../src/core/embedded-db.ts';
 import { progressKey } from '../plugins/courses/models/progress.model.ts';
 import { FULL_SIZE, generateBenchData, SMOKE_SIZE } from './data.ts';
 import { CAPTURE_COLLECTION, CAPTURE_HEADER, CEILING_CSRF, CEILING_PROGRESS_COLLECTION } from './server.ts';
-import { flag, printTable, writeResults } from './report.ts';
+import { flag, median, printTable, writeResults } from './report.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const size = smoke ? SMOKE_SIZE : FULL_SIZE;
-const connections = Number(flag('--connections') ?? 50);
-const duration = Number(flag('--duration') ?? (smoke ? 2 : 10));
-const progressLearners = Number(flag('--progress-learners') ?? (smoke ? 20 : 300));
+const connections = Number(flag('--connections') ?? (smoke ? 10 : 50));
+const duration = Number(flag('--duration') ?? (smoke ? 3 : 10));
+const progressLearners = Number(flag('--progress-learners') ?? (smoke ? 20 : 100));
+/** Completions sent in the progress run (each one a new record). */
+const completions = Number(flag('--completions') ?? (smoke ? 60 : 600));
+/** A response slower than this counts as an error (a person would have given up). */
+const TIMEOUT_S = 30;
 const PASSWORD = 'olive-demo';
 const TARGETS = { pagesRatio: 0.6, progressRatio: 0.5, pageWeightKb: 30 };
 
@@ -71,6 +75,27 @@ async function startServer(mode: 'olive' | 'ceiling', uri: string, db: string, e
   };
 }
 
+/** CPU time a process has used so far, in seconds (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+/**
+ * Waits until the database and the servers are idle again (under a tenth of a core for a second),
+ * so that one run's leftovers (requests the load generator gave up on are still being served)
+ * never slow down the next. Returns how long that took: the backlog the run left behind.
+ */
+async function settle(pids: number[], maxSeconds = 60): Promise<number> {
+  const t0 = performance.now();
+  while ((performance.now() - t0) / 1000 < maxSeconds) {
+    const before = pids.reduce((n, p) => n + cpuSeconds(p), 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    if (pids.reduce((n, p) => n + cpuSeconds(p), 0) - before < 0.1) break;
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 /** Resident memory of a process now and at its peak, in MB (Linux). */
 function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -98,9 +123,10 @@ async function signIn(base: string, email: string): Promise<Session> {
   });
   if (res.status !== 303) throw new Error(`sign-in as ${email} answered ${res.status}`);
   const cookie = cookieOf(res);
-  const home = await fetch(`${base}/`, { headers: { cookie } });
-  const csrf = csrfIn(await home.text());
-  if (!csrf) throw new Error(`no form token on the home page of ${email}`);
+  // The session's form token, from the lightest page that carries one (the dashboard is measured apart).
+  const account = await fetch(`${base}/account`, { headers: { cookie } });
+  const csrf = csrfIn(await account.text());
+  if (!csrf) throw new Error(`no form token on the account page of ${email}`);
   return { email, cookie, csrf };
 }
 
@@ -130,7 +156,7 @@ function figures(r: autocannon.Result): LoadFigures {
 async function loadPage(url: string, sessions: Session[], seconds: number): Promise<LoadFigures> {
   let next = 0;
   const result = await autocannon({
-    url, connections, duration: seconds,
+    url, connections, duration: seconds, timeout: TIMEOUT_S,
     headers: { 'accept-encoding': 'gzip' },
     setupClient: (client) => {
       const s = sessions[next++ % sessions.length];
@@ -147,7 +173,7 @@ async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadF
   let next = 0;
   const acknowledged: string[] = [];
   const result = await autocannon({
-    url: base, connections, amount: tasks.length, method: 'POST',
+    url: base, connections, amount: tasks.length, method: 'POST', timeout: TIMEOUT_S,
     requests: [{
       method: 'POST',
       setupRequest: (req, context) => {
@@ -222,7 +248,9 @@ async function main() {
     // Learners part-way through the conflict analysis course: every page has done and undone parts.
     const midway = data.emails.filter((e) => (data.unfinished.get(e) ?? []).some((u) => u.slug === 'conflict-analysis' && u.itemIds.length > 3 && u.itemIds.length < 12));
     const pageLearners = midway.slice(0, connections);
-    const progressEmails = data.emails.filter((e) => !pageLearners.includes(e) && data.unfinished.has(e)).slice(0, progressLearners);
+    // Those with the most left to do: the completions are spread over few learners' sessions.
+    const leftOf = (e: string) => (data.unfinished.get(e) ?? []).reduce((n, u) => n + u.itemIds.length, 0);
+    const progressEmails = data.emails.filter((e) => !pageLearners.includes(e) && leftOf(e) > 0).sort((a, b) => leftOf(b) - leftOf(a)).slice(0, progressLearners);
     log(`signing in ${pageLearners.length + progressEmails.length} learners and a staff member…`);
     const sessions = await signInAll(olive.url, pageLearners);
     const progressSessions = await signInAll(olive.url, progressEmails);
@@ -257,35 +285,56 @@ async function main() {
       }
     }
 
-    const pageResults: { page: string; olive: LoadFigures; ceiling: LoadFigures }[] = [];
+    const busy = [database.process.pid!, olive.child.pid!, ceiling.child.pid!];
+    // One person alone first: the time a page takes when nothing else runs (median of 7).
+    const alone = async (url: string, cookie?: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t = performance.now();
+        await (await fetch(url, { headers: cookie ? { cookie } : {} })).arrayBuffer();
+        times.push(performance.now() - t);
+      }
+      return median(times);
+    };
+    const aloneMs: Record<string, { olive: number; ceiling: number }> = {};
+    await settle(busy);
+    for (const p of pages) aloneMs[p.name] = { olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie), ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`) };
+    const pageResults: { page: string; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number }[] = [];
     for (const p of pages) {
       log(`load: ${p.name} (${p.path}), ${connections} connections, ${duration} s each…`);
+      await settle(busy);
       await loadPage(`${olive.url}${p.path}`, sessions, 1); // warm-up
+      await settle(busy);
       const o = await loadPage(`${olive.url}${p.path}`, sessions, duration);
+      const oliveBacklogSeconds = await settle(busy);
       await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], 1);
+      await settle(busy);
       const c = await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], duration);
-      pageResults.push({ page: p.name, olive: o, ceiling: c });
+      pageResults.push({ page: p.name, olive: o, ceiling: c, oliveBacklogSeconds });
     }
 
     // 4. Progress recording against the bare insert
     const learnerIds = new Map((await benchDb.collection('host_users').find({ email: { $in: progressEmails } }).toArray()).map((u) => [u.email as string, u._id.toString()]));
     const enrolled = new Map((await benchDb.collection('enrolment_enrolment').find({ email: { $in: progressEmails } }).toArray()).map((e) => [`${e.email}:${e.courseId}`, e.editionId as string]));
     const slugs = new Map((await benchDb.collection('courses_course').find({}).toArray()).map((c) => [c.slug as string, c._id.toString()]));
-    const markable = new Set((await benchDb.collection('courses_item').find({ type: { $ne: 'quiz' } }, { projection: { _id: 1 } }).toArray()).map((i) => i._id.toString()));
-    const perLearner = progressSessions.map((s) => (data.unfinished.get(s.email) ?? []).flatMap((u) => u.itemIds.filter((id) => markable.has(id)).map((itemId) => {
+    const perLearner = progressSessions.map((s) => (data.unfinished.get(s.email) ?? []).flatMap((u) => u.itemIds.map((itemId) => {
       const editionId = enrolled.get(`${s.email}:${slugs.get(u.slug)}`)!;
       return { path: `/courses/${u.slug}/items/${itemId}/done`, key: progressKey(learnerIds.get(s.email)!, editionId, itemId), session: s };
     })));
     // Round robin over learners: concurrent requests come from different people, as they would.
     const tasks: Completion[] = [];
     for (let i = 0; perLearner.some((l) => l.length > i); i++) for (const l of perLearner) if (l[i]) tasks.push(l[i]!);
+    tasks.splice(completions);
     log(`load: ${tasks.length} completions by ${progressSessions.length} learners, ${connections} connections…`);
     const before = await benchDb.collection('courses_item_progress').countDocuments();
+    await settle(busy);
     const progressOlive = await loadCompletions(olive.url, tasks);
+    await settle(busy);
     const stored = await benchDb.collection('courses_item_progress').countDocuments({ _id: { $in: progressOlive.acknowledged } as never });
     const after = await benchDb.collection('courses_item_progress').countDocuments();
     const ceilingTasks = tasks.map((t) => ({ path: `/done/${encodeURIComponent(t.key)}`, key: t.key }));
     const progressCeiling = await loadCompletions(ceiling.url, ceilingTasks);
+    await settle(busy);
     const ceilingStored = await benchDb.collection(CEILING_PROGRESS_COLLECTION).countDocuments();
 
     // 5. Page weight
@@ -309,10 +358,12 @@ async function main() {
     const rows = [['page', 'measure', 'olive', 'ceiling', 'ratio', 'target', 'ok']];
     for (const r of pageResults) {
       const ok = r.olive.requestsPerSecond / r.ceiling.requestsPerSecond >= TARGETS.pagesRatio && r.olive.errors + r.olive.non2xx === 0;
+      rows.push([r.page, 'one request alone (median), ms', f(aloneMs[r.page]!.olive), f(aloneMs[r.page]!.ceiling), ratio(aloneMs[r.page]!.olive, aloneMs[r.page]!.ceiling), '', '']);
       rows.push([r.page, 'requests/s', f(r.olive.requestsPerSecond), f(r.ceiling.requestsPerSecond), ratio(r.olive.requestsPerSecond, r.ceiling.requestsPerSecond), `≥ ${TARGETS.pagesRatio}×`, ok ? 'yes' : 'NO']);
       rows.push([r.page, 'latency p50, ms', f(r.olive.p50Ms), f(r.ceiling.p50Ms), ratio(r.olive.p50Ms, r.ceiling.p50Ms), '', '']);
       rows.push([r.page, 'latency p99, ms', f(r.olive.p99Ms), f(r.ceiling.p99Ms), ratio(r.olive.p99Ms, r.ceiling.p99Ms), '', '']);
       rows.push([r.page, 'errors and non-2xx', String(r.olive.errors + r.olive.non2xx), String(r.ceiling.errors + r.ceiling.non2xx), '', '0', r.olive.errors + r.olive.non2xx === 0 ? 'yes' : 'NO']);
+      rows.push([r.page, 'busy after the run, s', f(r.oliveBacklogSeconds, 1), '', '', '', '']);
       rows.push([r.page, 'HTML bytes (same page?)', String(sameHtml[r.page]!.olive), String(sameHtml[r.page]!.ceiling), '', 'identical', sameHtml[r.page]!.identical ? 'yes' : 'NO']);
     }
     const lost = progressOlive.acknowledged.length - stored;
@@ -340,7 +391,7 @@ async function main() {
     const out = writeResults('web', {
       smoke, connections, durationSeconds: duration, targets: TARGETS,
       data: { learners: data.learners, editions: data.editions, enrolments: data.enrolments, itemRecords: data.itemRecords, moduleRecords: data.moduleRecords, courseCompletions: data.courseCompletions, generateSeconds: data.ms / 1000 },
-      pages: pageResults, sameHtml,
+      pages: pageResults, aloneMs, sameHtml,
       progress: { completions: tasks.length, olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost }, ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored } },
       pageWeight: weights, memory,
     }, flag('--out'));
