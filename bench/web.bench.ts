@@ -4,6 +4,7 @@
  *   npm run bench:web                  # 2,000 learners, 20 editions, 50,000 progress records
  *   npm run bench:web -- --smoke       # a small programme and short runs: checks the benchmark runs
  *   npm run bench:web -- --duration 20 --connections 50 --completions 1000 --out results.json
+ *   MONGODB_URI=mongodb://... npm run bench:web   # on that server, in a database dropped afterwards
  *
  * Steps, all in one run on one machine:
  *  1. A fresh embedded FerretDB (under .tmp/bench/), the demo programme, then bench/data.ts.
@@ -219,11 +220,14 @@ async function weigh(base: string, page: string, urlPath: string, cookie?: strin
 
 async function main() {
   const t0 = performance.now();
+  // MONGODB_URI: measure on that server instead, in a database of the run's own, dropped afterwards.
+  const external = process.env.MONGODB_URI;
   const dataDir = path.join(ROOT, '.tmp', 'bench', `ferretdb-${process.pid}`);
   fs.rmSync(dataDir, { recursive: true, force: true });
-  log(`database: ${dataDir}`);
-  const database = await startEmbeddedDatabase({ dataDir, log });
-  const dbName = 'olive_bench';
+  log(`database: ${external ? 'MONGODB_URI' : dataDir}`);
+  const embedded = external ? undefined : await startEmbeddedDatabase({ dataDir, log });
+  const database = { uri: external ?? embedded!.uri, pid: embedded?.process.pid };
+  const dbName = `olive_bench_${process.pid}`;
   const servers: Server[] = [];
   try {
     // 1. The programme
@@ -285,7 +289,8 @@ async function main() {
       }
     }
 
-    const busy = [database.process.pid!, olive.child.pid!, ceiling.child.pid!];
+    // An external database may be on another machine: then only our own processes are watched.
+    const busy = [...(database.pid ? [database.pid] : []), olive.child.pid!, ceiling.child.pid!];
     // One person alone first: the time a page takes when nothing else runs (median of 7).
     const alone = async (url: string, cookie?: string) => {
       const times: number[] = [];
@@ -400,7 +405,12 @@ async function main() {
     if (failed && !smoke) process.exitCode = 1;
   } finally {
     for (const s of servers) await s.stop();
-    await database.stop();
+    if (external) {
+      const client = await new MongoClient(external).connect();
+      await client.db(dbName).dropDatabase();
+      await client.close();
+    }
+    await embedded?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
