@@ -172,7 +172,18 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
     const edition = choices[i % choices.length]!;
     return [{ editionId: edition._id.toString(), courseId: c.id, email: p.email, userId: p.userId, status: 'enrolled', source: 'import', history: [{ at: now, status: 'enrolled', action: 'imported', byUserId: staff._id.toString() }] }];
   }));
-  for (let i = 0; i < enrolments.length; i += batch) await Enrolment.insertMany(enrolments.slice(i, i + batch));
+  const inserted = [];
+  for (let i = 0; i < enrolments.length; i += batch) inserted.push(...await Enrolment.insertMany(enrolments.slice(i, i + batch)));
+  // Each person's list of enrolments, by e-mail and by account (what the enrolment service writes
+  // with every enrolment; see MembershipDoc): every learner is new, so each list starts at 1.
+  const Membership = db.model('enrolment_membership');
+  const entries = new Map<string, number>();
+  const membershipDocs = inserted.flatMap((e) => [`e:${e.get('email')}`, `u:${e.get('userId')}`].map((owner) => {
+    const n = (entries.get(owner) ?? 0) + 1;
+    entries.set(owner, n);
+    return { _id: `${owner}:${n}`, owner, n, enrolmentId: e._id.toString(), editionId: e.get('editionId'), courseId: e.get('courseId'), createdAt: now };
+  }));
+  for (let i = 0; i < membershipDocs.length; i += batch) await Membership.insertMany(membershipDocs.slice(i, i + batch));
   log(`${enrolments.length} enrolments`);
 
   // Progress: each enrolment gets a share of its course done, f^a of it with f uniform, a chosen so

@@ -76,6 +76,23 @@ describe('accounts, sign-in and guards', () => {
     await agent.get('/account').expect(303).expect('location', '/login?returnTo=%2Faccount');
   });
 
+  it('moves a session’s expiry forward at most once a minute, not with every page (each move is a write)', async () => {
+    const agent = await signIn(t.app, 'staff@olive.example');
+    const sessions = t.app.olive.connection.collection('host_sessions');
+    const staffId = (await t.app.olive.users.findByEmail('staff@olive.example'))!.id;
+    const stored = async () => (await sessions.findOne({ 'session.passport.user': staffId }, { sort: { lastModified: -1 } }))!;
+    await agent.get('/account').expect(200);
+    const before = await stored();
+    await new Promise((r) => setTimeout(r, 20));
+    await agent.get('/account').expect(200);
+    expect((await stored()).expires.getTime(), 'a second page within the minute writes nothing').to.equal(before.expires.getTime());
+
+    // A minute later the next page moves it.
+    await sessions.updateOne({ _id: before._id }, { $set: { lastModified: new Date(Date.now() - 61_000) } });
+    await agent.get('/account').expect(200);
+    expect((await stored()).expires.getTime()).to.be.greaterThan(before.expires.getTime());
+  });
+
   it('returns to the requested local page after sign-in, never to another site', async () => {
     for (const [returnTo, expected] of [['/admin/users?q=a', '/admin/users?q=a'], ['//evil.example/x', '/'], ['https://evil.example', '/'], ['/\\evil.example', '/']] as const) {
       const agent = supertest.agent(t.app);

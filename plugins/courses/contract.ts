@@ -98,6 +98,12 @@ export type AccessDecision =
 export interface LearningAccessProvider {
   /** `t` translates the provider's own messages into the reader's language (`t('enrolment:key')`). */
   decide(user: SessionUser, course: CourseSummary, t: Translate): Promise<AccessDecision | null>;
+  /**
+   * The courses this person is enrolled in, each with its edition, if the provider keeps such a
+   * list: the home page then lists the learner's courses from it instead of searching all progress
+   * records. `decide` still has the last word on each.
+   */
+  coursesOf?(user: SessionUser): Promise<{ courseId: string; editionId: string }[]>;
 }
 
 /** The request's translation function, as handed to providers. */

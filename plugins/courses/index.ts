@@ -69,16 +69,23 @@ export default definePlugin({
       id: 'courses',
       order: 5,
       async render(req) {
-        // Only the courses this person has worked in (one query), not every published course.
+        // The courses this person has worked in, most recent first: from the access provider's
+        // list of their courses when it keeps one (look-ups by key), else from their progress
+        // records (a query every progress record answers to: fine without enrolment, slow at scale).
         const user = req.user!;
+        const providers = ctx.extensions(LearningAccess);
+        const lister = providers.find((p) => p.coursesOf);
+        const candidates = lister ? await lister.coursesOf!(user) : await progress.activeCourses(user.id);
         const list = [];
-        for (const { courseId, editionId } of await progress.activeCourses(user.id)) {
+        for (const { courseId, editionId } of candidates) {
           const course = await courses.catalog.findById(courseId);
           if (!course) continue;
-          const access = await resolveAccess(user, course, ctx.extensions(LearningAccess), req.t);
+          const access = await resolveAccess(user, course, providers, req.t);
           if (access.mode !== 'learner' || access.editionId !== editionId) continue;
-          list.push({ ...courseLocals(req, course), progress: await progress.progressOf(user.id, courseId, editionId) });
+          const standing = await progress.progressOf(user.id, courseId, editionId);
+          if (standing.lastActivityAt) list.push({ ...courseLocals(req, course), progress: standing });
         }
+        list.sort((a, b) => b.progress.lastActivityAt!.getTime() - a.progress.lastActivityAt!.getTime());
         return { view: 'courses/panel', locals: { list } };
       },
     });

@@ -4,7 +4,7 @@ import { allow, DashboardPanels, definePlugin, Navigation, UserCreated, UserSign
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { EnrolmentDirectory } from './contract.ts';
 import { editionSchema, type EditionDoc } from './models/edition.model.ts';
-import { enrolmentSchema, seatSchema, type EnrolmentDoc, type SeatDoc } from './models/enrolment.model.ts';
+import { enrolmentSchema, membershipSchema, seatSchema, type EnrolmentDoc, type MembershipDoc, type SeatDoc } from './models/enrolment.model.ts';
 import { personSchema, type PersonDoc } from './models/person.model.ts';
 import { mountLearnerRoutes, myLearning } from './routes/learner.routes.ts';
 import { mountImportRoutes } from './routes/import.routes.ts';
@@ -24,7 +24,7 @@ const config = z.object({
 export type EnrolmentConfig = z.output<typeof config>;
 
 /** The plugin's collections, by the names `ctx.model` gives them (also reachable from `seed`). */
-const MODEL_NAMES = { Edition: 'edition', Enrolment: 'enrolment', Seat: 'seat', Person: 'person' } as const;
+const MODEL_NAMES = { Edition: 'edition', Enrolment: 'enrolment', Seat: 'seat', Person: 'person', Membership: 'membership' } as const;
 
 export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels) {
   return createEnrolmentService(models, {
@@ -54,6 +54,7 @@ export default definePlugin({
       Enrolment: ctx.model<EnrolmentDoc>(MODEL_NAMES.Enrolment, enrolmentSchema),
       Seat: ctx.model<SeatDoc>(MODEL_NAMES.Seat, seatSchema),
       Person: ctx.model<PersonDoc>(MODEL_NAMES.Person, personSchema),
+      Membership: ctx.model<MembershipDoc>(MODEL_NAMES.Membership, membershipSchema),
     };
     const service = serviceFor(ctx, models);
 
@@ -89,6 +90,9 @@ export default definePlugin({
     // Heal seats left inconsistent by a crash between two writes, and fill freed seats.
     const models = modelsOf(ctx);
     const service = serviceFor(ctx, models);
+    // Enrolments made before people's lists existed get their entries (once per database).
+    const listed = await service.memberships.backfill();
+    if (listed) ctx.logger.info({ enrolments: listed }, 'enrolments listed under their people');
     for (const edition of await models.Edition.find({ capacity: mongoose.trusted({ $ne: null }), status: 'published' }, { _id: 1 }).lean()) {
       await service.repairSeats(edition._id.toString());
     }
@@ -107,5 +111,6 @@ export function modelsOf(ctx: PluginContext<EnrolmentConfig>): EnrolmentModels {
     Enrolment: get<EnrolmentDoc>(MODEL_NAMES.Enrolment),
     Seat: get<SeatDoc>(MODEL_NAMES.Seat),
     Person: get<PersonDoc>(MODEL_NAMES.Person),
+    Membership: get<MembershipDoc>(MODEL_NAMES.Membership),
   };
 }

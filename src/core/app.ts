@@ -28,6 +28,7 @@ import { createCsrf, csrfUnlessCrossSite, securityHeaders } from './security.ts'
 import { createSessions, saveBeforeRedirect } from './sessions.ts';
 import { createViewResolver, formatBytes, layoutMiddleware } from './views.ts';
 import { seedHost } from './seed.ts';
+import { pageReadsMiddleware } from './page-reads.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -184,6 +185,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
 
+    app.use(pageReadsMiddleware);
     app.use(express.urlencoded({ extended: true, limit: '200kb', parameterLimit: 1000 }));
     app.use(express.json({ limit: '200kb' }));
     app.use(sessions.middleware);

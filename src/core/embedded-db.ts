@@ -9,11 +9,13 @@ import { OliveError } from './errors.ts';
 
 /**
  * The embedded default database: FerretDB 1.24 with its SQLite backend, built from the small Go
- * wrapper in tools/ferretdb on first use and run as a child process on a free local port.
+ * wrapper in tools/ferretdb on first use (with the fixes in tools/ferretdb/patches.json applied to
+ * FerretDB's source) and run as a child process on a free local port.
  */
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WRAPPER_DIR = path.join(REPO_ROOT, 'tools', 'ferretdb');
-const WRAPPER_FILES = ['go.mod', 'go.sum', 'main.go'];
+const WRAPPER_FILES = ['go.mod', 'go.sum', 'main.go', 'patches.json'];
+const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 
 /** Where the built program lives; its name carries a hash of the wrapper so an edit forces a rebuild. */
 export function ferretdbBinaryPath(): string {
@@ -39,27 +41,62 @@ export async function ensureFerretdbBinary(log: (line: string) => void = (l) => 
   log('Building the local database (FerretDB): about two minutes, once…');
   const started = Date.now();
   const ticker = setInterval(() => log(`  …still building (${Math.round((Date.now() - started) / 1000)} s)`), 15000);
+  // Per process, so that two builds at once never share a half-written source tree.
+  const buildDir = path.join(REPO_ROOT, '.olive', 'build', String(process.pid));
+  const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' };
   try {
-    await run('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: WRAPPER_DIR, env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' } });
+    const modfile = await patchedFerretdbSource(buildDir, env);
+    await run('go', ['build', `-modfile=${modfile}`, '-trimpath', '-o', tmp, '.'], { cwd: WRAPPER_DIR, env });
     fs.renameSync(tmp, binary);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw new OliveError('OLIVE_DB_BUILD_FAILED', `Building the local database failed: ${(err as Error).message}`, { cause: err });
   } finally {
     clearInterval(ticker);
+    fs.rmSync(buildDir, { recursive: true, force: true });
   }
   log(`Local database built in ${Math.round((Date.now() - started) / 1000)} s.`);
   return binary;
 }
 
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+interface SourcePatch { file: string; find: string; replace: string; why: string }
+
+/**
+ * A copy of FerretDB's module source (from Go's module cache, fetched through the module proxy)
+ * with tools/ferretdb/patches.json applied, and a go.mod for the wrapper that builds against it.
+ * Each patch must find its text exactly once: a FerretDB upgrade that changes the code fails the
+ * build with the patch named, instead of building without the fix. Returns the go.mod's path.
+ */
+async function patchedFerretdbSource(buildDir: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const info = JSON.parse(await run('go', ['mod', 'download', '-json', FERRETDB_MODULE], { cwd: WRAPPER_DIR, env, stdout: true })) as { Dir?: string; Error?: string };
+  if (!info.Dir) throw new Error(`go mod download ${FERRETDB_MODULE}: ${info.Error ?? 'no source directory'}`);
+  const source = path.join(buildDir, 'FerretDB');
+  fs.rmSync(buildDir, { recursive: true, force: true });
+  fs.cpSync(info.Dir, source, { recursive: true });
+  const patches = JSON.parse(fs.readFileSync(path.join(WRAPPER_DIR, 'patches.json'), 'utf8')) as SourcePatch[];
+  for (const patch of patches) {
+    const file = path.join(source, patch.file);
+    const text = fs.readFileSync(file, 'utf8');
+    if (text.split(patch.find).length !== 2) throw new Error(`tools/ferretdb/patches.json: ${patch.file} does not contain ${JSON.stringify(patch.find)} exactly once (was FerretDB upgraded?)`);
+    fs.chmodSync(file, 0o644); // the module cache's files are read-only
+    fs.writeFileSync(file, text.replace(patch.find, () => patch.replace));
+  }
+  const modfile = path.join(buildDir, 'go.mod');
+  fs.writeFileSync(modfile, `${fs.readFileSync(path.join(WRAPPER_DIR, 'go.mod'), 'utf8')}\nreplace ${FERRETDB_MODULE} => ${source}\n`);
+  fs.copyFileSync(path.join(WRAPPER_DIR, 'go.sum'), path.join(buildDir, 'go.sum'));
+  return modfile;
+}
+
+/** Runs a command; resolves with its output (stdout and stderr, or with `stdout` only stdout). */
+function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdout?: boolean } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { if (options.stdout) err += d; else out += d; });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`))));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${(out + err).slice(-4000)}`))));
   });
 }
 

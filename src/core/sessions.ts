@@ -17,7 +17,13 @@ class SessionStore extends MongoStore {
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
     this.collectionP
       .then((sessions) => sessions.findOne({ _id: sid }))
-      .then((doc) => callback(null, doc && !(doc.expires && doc.expires <= new Date()) ? (doc.session as SessionData) : null))
+      .then((doc) => {
+        if (!doc || (doc.expires && doc.expires <= new Date())) return callback(null, null);
+        // As connect-mongo's own get does with touchAfter: touch() skips the write when recent.
+        const session = doc.session as SessionData & { lastModified?: Date };
+        if (doc.lastModified) session.lastModified = doc.lastModified as Date;
+        callback(null, session);
+      })
       .catch((err: unknown) => callback(err));
   }
 }
@@ -37,6 +43,9 @@ export function createSessions(connection: Connection, config: HostConfig, logge
     autoRemove: 'disabled',
     stringify: false,
     ttl: maxAgeMs / 1000,
+    // A session's expiry moves forward at most once a minute, not with every page: each move is
+    // a database write, and with SQLite behind FerretDB writes queue behind one another.
+    touchAfter: 60,
   });
   const middleware = session({
     name: SESSION_COOKIE,

@@ -57,10 +57,11 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     let done = new Set<string>();
     let summary = null;
     if (access.mode === 'learner') {
-      const load = () => Promise.all([
-        progress.completedItemIds(req.user!.id, course.id, access.editionId),
-        progress.progressOf(req.user!.id, course.id, access.editionId),
-      ]);
+      const items = modules.flatMap((m) => m.items);
+      const load = async () => {
+        const s = await progress.standing(req.user!.id, course.id, access.editionId, modules, items);
+        return [s.done, s.summary] as const;
+      };
       [done, summary] = await load();
       // A module whose items are all done but which is not recorded (an item was deleted, a write
       // was cut short), or a course complete but not recorded: repair, then show the repaired state.
@@ -87,7 +88,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const index = modules.findIndex((m) => m.id === req.params.moduleId);
     const module = modules[index];
     if (!module) throw notFound('No such module in this course.');
-    const done = access.mode === 'learner' ? await progress.completedItemIds(req.user!.id, course.id, access.editionId) : new Set<string>();
+    const done = access.mode === 'learner' ? await progress.completedItemIds(req.user!.id, access.editionId, module.items.map((i) => i.id)) : new Set<string>();
     const quizState = new Map<string, Awaited<ReturnType<typeof quizzes.history>>>();
     if (access.mode === 'learner') {
       const quizItems = module.items.filter((i) => i.type === 'quiz');

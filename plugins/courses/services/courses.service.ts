@@ -170,7 +170,8 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   async function findModule(courseId: string, moduleId: string) {
-    const m = await Module.findOne({ _id: oid(moduleId, 'module'), courseId: oid(courseId) }).lean();
+    // By `_id` alone, the course checked here: FerretDB narrows no other filter (docs/design-notes.md).
+    const m = await Module.findById(oid(moduleId, 'module')).lean().then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
     if (!m) throw notFound('No such module in this course.');
     return m;
   }
@@ -192,7 +193,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   async function findItem(courseId: string, itemId: string) {
-    const item = await Item.findOne({ _id: oid(itemId, 'item'), courseId: oid(courseId) }).lean();
+    const item = await Item.findById(oid(itemId, 'item')).lean().then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
     if (!item) throw notFound('No such item in this course.');
     return item;
   }

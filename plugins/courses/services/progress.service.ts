@@ -1,6 +1,6 @@
 import type { Model } from 'mongoose';
 import mongoose from 'mongoose';
-import { isDuplicateKey, notFound, type EventRef } from '../../../src/index.ts';
+import { findByKeys, isDuplicateKey, notFound, readOncePerPage, type EventRef } from '../../../src/index.ts';
 import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import type { ModuleDoc } from '../models/module.model.ts';
@@ -28,18 +28,6 @@ function countedModules<M extends { _id: { toString(): string }; required: boole
   const withContent = modules.filter((m) => items.some((i) => i.moduleId.toString() === m._id.toString()));
   const required = withContent.filter((m) => m.required);
   return required.length ? required : withContent;
-}
-
-/**
- * A learner's records, read by their natural keys: one `_id` look-up each, in parallel, for the
- * keys the course's items or modules give. FerretDB (1.24, SQLite) narrows a query in SQL only when
- * its filter is `_id` alone; a filter on learnerId reads every progress record of every learner,
- * which at 50,000 records took seconds a page (bench/web.bench.ts). On MongoDB each is an index
- * look-up either way.
- */
-async function byKeys<T>(model: Model<T>, keys: string[], projection?: Record<string, 1>): Promise<T[]> {
-  const found = await Promise.all(keys.map((_id) => model.findOne({ _id } as never, projection).lean<T>()));
-  return found.filter((r): r is NonNullable<typeof r> => r !== null) as T[];
 }
 
 /** Inserts an insert-once record; true if this call created it, false if it already existed. */
@@ -79,7 +67,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
 
   async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string): Promise<void> {
     const items = await Item.find({ moduleId }, { _id: 1 }).lean();
-    const done = await byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
+    const done = await findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
     const doneIds = new Set(done.map((d) => d.itemId));
     if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
     const completedAt = new Date();
@@ -94,7 +82,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
       Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
       Item.find({ courseId }, { moduleId: 1 }).lean(),
     ]);
-    const done = await byKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 });
+    const done = await findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 });
     const doneIds = new Set(done.map((d) => d.moduleId));
     const counted = countedModules(modules, items);
     if (!counted.length || !counted.every((m) => doneIds.has(m._id.toString()))) return;
@@ -116,8 +104,8 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
       CourseCompletion.exists({ _id: progressKey(learnerId, editionId, courseId) }),
     ]);
     const [itemsDone, modulesDone] = await Promise.all([
-      byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 }),
-      byKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
+      findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 }),
+      findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
     ]);
     const doneItems = new Set(itemsDone.map((d) => d.itemId));
     const doneModules = new Set(modulesDone.map((d) => d.moduleId));
@@ -139,11 +127,31 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     return [...seen.values()];
   }
 
-  /** Ids of the items this learner has completed in this course and edition. */
-  async function completedItemIds(learnerId: string, courseId: string, editionId: string): Promise<Set<string>> {
-    const items = await Item.find({ courseId }, { _id: 1 }).lean();
-    const done = await byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
+  /** Which of these items (ids the page has already loaded) this learner has completed in this edition. */
+  async function completedItemIds(learnerId: string, editionId: string, itemIds: string[]): Promise<Set<string>> {
+    const done = await findByKeys(ItemProgress, itemIds.map((id) => progressKey(learnerId, editionId, id)), { itemId: 1 });
     return new Set(done.map((d) => d.itemId));
+  }
+
+  /**
+   * A learner's standing in a course whose structure the caller has already loaded (the outline
+   * page has it): the items done and the summary, each record read once. `progressOf` is the
+   * same for callers without the structure.
+   */
+  async function standing(
+    learnerId: string, courseId: string, editionId: string,
+    modules: { _id: { toString(): string }; required: boolean }[], items: { _id: { toString(): string }; moduleId: { toString(): string } }[],
+  ): Promise<{ done: Set<string>; summary: LearnerProgress }> {
+    const [completion, modulesDone, itemsDone] = await Promise.all([
+      CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
+      findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
+      findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1, completedAt: 1 }),
+    ]);
+    const lastActivity = itemsDone.reduce<Date | undefined>((last, r) => (!last || r.completedAt > last ? r.completedAt : last), undefined);
+    return {
+      done: new Set(itemsDone.map((d) => d.itemId)),
+      summary: summarise(courseId, editionId, countedModules(modules, items), modulesDone, completion ?? undefined, lastActivity),
+    };
   }
 
   /** A learner's standing, computed from records already loaded (shared by one and many learners). */
@@ -167,18 +175,15 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
   }
 
   const service: ProgressService = {
-    async progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
-      const [modules, items, completion] = await Promise.all([
-        Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
-        Item.find({ courseId }, { moduleId: 1 }).lean(),
-        CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
-      ]);
-      const [done, itemsDone] = await Promise.all([
-        byKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
-        byKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { completedAt: 1 }),
-      ]);
-      const lastActivity = itemsDone.reduce<Date | undefined>((last, r) => (!last || r.completedAt > last ? r.completedAt : last), undefined);
-      return summarise(courseId, editionId, countedModules(modules, items), done, completion ?? undefined, lastActivity);
+    progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
+      // The home page's panels both ask (enrolment: not started yet; courses: how far).
+      return readOncePerPage(`courses.progress:${learnerId}:${courseId}:${editionId}`, async () => {
+        const [modules, items] = await Promise.all([
+          Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
+          Item.find({ courseId }, { moduleId: 1 }).lean(),
+        ]);
+        return (await standing(learnerId, courseId, editionId, modules, items)).summary;
+      });
     },
 
     async editionProgress(courseId, editionId) {
@@ -210,7 +215,9 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     },
 
     async recordItemDone({ learnerId, courseId, editionId, itemId }) {
-      const item = mongoose.isValidObjectId(itemId) ? await Item.findOne({ _id: itemId, courseId }, { _id: 1, moduleId: 1 }).lean() : null;
+      // By `_id` alone, the course checked here (FerretDB narrows no other filter).
+      const found = mongoose.isValidObjectId(itemId) ? await Item.findById(itemId, { _id: 1, moduleId: 1, courseId: 1 }).lean() : null;
+      const item = found && found.courseId.toString() === courseId ? found : null;
       if (!item) throw notFound('No such item in this course.');
       await completeItem({ learnerId, courseId, editionId, item });
     },
@@ -232,7 +239,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     },
   };
 
-  return { ...service, completeItem, completedItemIds, checkModule, reconcile, activeCourses };
+  return { ...service, completeItem, completedItemIds, standing, checkModule, reconcile, activeCourses };
 }
 
 export type ProgressRecorder = ReturnType<typeof createProgressService>;

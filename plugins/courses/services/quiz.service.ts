@@ -34,7 +34,7 @@
  * Every problem is reported at once, with its line number, so a trainer fixes the text in one go.
  */
 import type mongoose from 'mongoose';
-import { HttpError, isDuplicateKey } from '../../../src/index.ts';
+import { findNumbered, HttpError, isDuplicateKey } from '../../../src/index.ts';
 import type { QuestionKind, QuizQuestion, QuizSettings } from '../models/item.model.ts';
 import { progressKey, type QuizAttemptDoc } from '../models/progress.model.ts';
 
@@ -289,6 +289,9 @@ export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) 
   const noAttemptsLeft = (max: number) => new HttpError(409, 'NO_ATTEMPTS_LEFT',
     max === 1 ? 'You have used your only attempt at this quiz.' : `You have used all ${max} attempts at this quiz.`,
     { maxAttempts: max });
+  // Attempts are numbered slots (below), so a learner's attempts are read by key, oldest first.
+  const attemptsOf = (learnerId: string, editionId: string, itemId: string) =>
+    findNumbered(QuizAttempt, (n) => progressKey(learnerId, editionId, itemId, String(n)));
 
   return {
     /**
@@ -309,7 +312,7 @@ export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) 
       const answers = Object.fromEntries(scored.results.map((r) => [r.questionId, r.chosen]));
 
       // Only a hint to skip slots known to be taken: the unique _id decides.
-      const used = await QuizAttempt.countDocuments({ learnerId, editionId, itemId });
+      const used = (await attemptsOf(learnerId, editionId, itemId)).length;
       for (let n = used + 1; ; n++) {
         if (max > 0 && n > max) throw noAttemptsLeft(max);
         try {
@@ -327,8 +330,7 @@ export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) 
 
     /** All attempts of this learner at this quiz in this edition, oldest first. */
     async history(learnerId: string, editionId: string, itemId: string): Promise<QuizHistory> {
-      const attempts = await QuizAttempt.find({ learnerId, editionId, itemId })
-        .sort({ attempt: 1 }).lean<QuizAttemptDoc[]>();
+      const attempts = await attemptsOf(learnerId, editionId, itemId);
       return {
         attempts,
         bestScore: attempts.length ? Math.max(...attempts.map((a) => a.score)) : null,

@@ -80,3 +80,34 @@ export const seatSchema = new mongoose.Schema<SeatDoc>({
 }, { versionKey: false });
 seatSchema.index({ enrolmentId: 1 }, { unique: true });
 seatSchema.index({ editionId: 1 });
+
+/**
+ * One entry of a person's list of enrolments, so that a person's enrolments are found by key.
+ * FerretDB (1.24, SQLite) narrows a query in SQL only when its filter is `_id` alone: a query on
+ * `userId` or `email` reads every enrolment of the programme (about 200 ms at 4,000 enrolments,
+ * on every page a learner opens). A list is the documents `<owner>:1`, `<owner>:2`, … each
+ * pointing to one enrolment; the owner is `u:<userId>` or `e:<normalised e-mail>`. Entries are
+ * only ever inserted, at the first free number (unique `_id`), so two writers never overwrite each
+ * other and the list has no gaps: it is read by looking up 1, 2, … until the first missing one.
+ * An entry is written before the enrolment it points to; one whose enrolment was never written
+ * (the insert failed) or no longer belongs to its owner is skipped by readers.
+ */
+export interface MembershipDoc {
+  _id: string;
+  owner: string;
+  n: number;
+  enrolmentId: string;
+  editionId: string;
+  courseId: string;
+  createdAt: Date;
+}
+
+export const membershipSchema = new mongoose.Schema<MembershipDoc>({
+  _id: { type: String, required: true },
+  owner: { type: String, required: true },
+  n: { type: Number, required: true },
+  enrolmentId: { type: String, required: true },
+  editionId: { type: String, required: true },
+  courseId: { type: String, required: true },
+  createdAt: { type: Date, required: true },
+}, { versionKey: false });

@@ -41,8 +41,9 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
   const { Edition, Enrolment } = service.models;
   const catalog = ctx.get(CourseCatalog);
   const progress = ctx.get(CourseProgress);
-  const mine = await Enrolment.find({ userId: user.id }).sort({ updatedAt: -1 }).lean();
-  const editions = new Map((await Edition.find({ _id: mongoose.trusted({ $in: mine.map((e) => e.editionId) }) }).lean()).map((e) => [e._id.toString(), e]));
+  const mine = (await service.memberships.enrolmentsOf({ userId: user.id })).sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
+  const editions = new Map((await Promise.all([...new Set(mine.map((e) => e.editionId))].map((id) => Edition.findById(id).lean())))
+    .filter((e) => !!e).map((e) => [e._id.toString(), e]));
   const courses = new Map<string, CourseSummary | null>();
   const courseOf = async (id: string) => {
     if (!courses.has(id)) courses.set(id, await catalog.findById(id));
@@ -128,7 +129,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const course = await catalog().findBySlug(String(req.params.slug));
     if (!course || course.status !== 'published') throw notFound('No such course.');
     const editions = (await Edition.find({ courseId: course.id, status: mongoose.trusted({ $in: ['published', 'archived'] }) }).sort({ startsAt: -1, _id: 1 }).lean());
-    const mine = req.user ? await Enrolment.find({ userId: req.user.id, courseId: course.id }).lean() : [];
+    const mine = req.user ? await service.memberships.enrolmentsOf({ userId: req.user.id }, course.id) : [];
     res.render('enrolment/course-editions', {
       title: courseTitle(req, course),
       course,
@@ -209,14 +210,14 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
 
   ctx.router.get('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
     const { edition, course } = await editionWithCourse(String(req.params.id));
-    const enrolment = await Enrolment.findOne({ editionId: edition._id.toString(), userId: req.user!.id }).lean();
+    const enrolment = (await service.memberships.enrolmentsOf({ userId: req.user!.id }, edition.courseId)).find((e) => e.editionId === edition._id.toString());
     if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
     res.render('enrolment/withdraw', { title: req.t('enrolment:withdraw.title'), edition, enrolment, courseTitle: courseTitle(req, course) });
   });
 
   ctx.router.post('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
     const { edition } = await editionWithCourse(String(req.params.id));
-    const enrolment = await Enrolment.findOne({ editionId: edition._id.toString(), userId: req.user!.id }).lean();
+    const enrolment = (await service.memberships.enrolmentsOf({ userId: req.user!.id }, edition.courseId)).find((e) => e.editionId === edition._id.toString());
     if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
     await service.withdraw(enrolment._id.toString(), undefined);
     if (wantsJson(req)) return res.json({ status: 'withdrawn' });

@@ -8,20 +8,22 @@ import type { EnrolmentService } from './enrolment.service.ts';
  * trainers see it as a preview; everyone else is told where they stand and where to enrol.
  */
 export function createLearningAccess(service: EnrolmentService): LearningAccessProvider {
-  const { Edition, Enrolment } = service.models;
+  const { Edition } = service.models;
+  const fields = { title: 1, status: 1, trainerIds: 1, startsAt: 1 } as const;
   return {
     async decide(user: SessionUser, course: CourseSummary, t: Translate): Promise<AccessDecision> {
-      const [mine, editions] = await Promise.all([
-        Enrolment.find({ userId: user.id, courseId: course.id }).lean(),
-        Edition.find({ courseId: course.id }, { title: 1, status: 1, trainerIds: 1, startsAt: 1 }).lean(),
-      ]);
-      const byId = new Map(editions.map((e) => [e._id.toString(), e]));
+      // The learner's own enrolments and their editions, by key; the course's other editions only
+      // when they matter (a trainer's preview, where to enrol): this runs on every learner page.
+      const mine = await service.memberships.enrolmentsOf({ userId: user.id }, course.id);
+      const own = await Promise.all([...new Set(mine.map((e) => e.editionId))].map((id) => Edition.findById(id, fields).lean()));
+      const byId = new Map(own.filter((e) => !!e).map((e) => [e._id.toString(), e]));
       // Enrolled in a live edition; with several (a repeat, a move), the one that started last.
       const enrolled = mine
         .filter((e) => e.status === 'enrolled' && ['published', 'archived'].includes(byId.get(e.editionId)?.status ?? ''))
         .sort((a, b) => (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) || b.createdAt.getTime() - a.createdAt.getTime());
       if (enrolled[0]) return { allowed: true, editionId: enrolled[0].editionId };
 
+      const editions = await Edition.find({ courseId: course.id }, fields).lean();
       const teaching = user.roles.includes('trainer') && editions.find((e) => e.trainerIds.includes(user.id) && e.status !== 'cancelled');
       if (teaching) return { allowed: true, editionId: teaching._id.toString(), preview: true };
 
@@ -35,6 +37,11 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
       }
       const offered = editions.some((e) => e.status === 'published');
       return { allowed: false, reason: t(offered ? 'enrolment:access.enrol' : 'enrolment:access.notOffered'), ...(offered ? { href } : {}) };
+    },
+
+    async coursesOf(user: SessionUser) {
+      const mine = await service.memberships.enrolmentsOf({ userId: user.id });
+      return mine.filter((e) => e.status === 'enrolled').map((e) => ({ courseId: e.courseId, editionId: e.editionId }));
     },
   };
 }

@@ -21,14 +21,16 @@ import {
   type EditionSummary, type EnrolmentDirectoryService, type EnrolmentEvent, type EnrolmentStatus, type EnrolmentSummary,
 } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
-import type { EnrolmentDoc, EnrolmentHistoryEntry, SeatDoc } from '../models/enrolment.model.ts';
+import type { EnrolmentDoc, EnrolmentHistoryEntry, MembershipDoc, SeatDoc } from '../models/enrolment.model.ts';
 import type { PersonDoc } from '../models/person.model.ts';
+import { createMemberships } from './memberships.ts';
 
 export interface EnrolmentModels {
   Edition: Model<EditionDoc>;
   Enrolment: Model<EnrolmentDoc>;
   Seat: Model<SeatDoc>;
   Person: Model<PersonDoc>;
+  Membership: Model<MembershipDoc>;
 }
 
 type Emit = <P>(event: EventRef<P>, payload: P) => Promise<void>;
@@ -124,6 +126,7 @@ type Actor = string | undefined;
 export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentServiceDeps) {
   const { Edition, Enrolment, Seat, Person } = models;
   const { emit, logger } = deps;
+  const memberships = createMemberships(models.Membership, Enrolment);
 
   const oid = (id: string, what: string) => {
     if (!mongoose.isValidObjectId(id) || !/^[0-9a-f]{24}$/i.test(id)) throw notFound(`No such ${what}.`);
@@ -317,10 +320,15 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   }): Promise<{ enrolment: EnrolmentDoc; created: boolean }> {
     const editionId = edition._id.toString();
     const email = normaliseEmail(input.email);
-    const existing = await Enrolment.findOne({ editionId, email }).lean();
+    const existing = (await memberships.enrolmentsOf({ email })).find((e) => e.editionId === editionId);
     if (existing && existing.status !== 'withdrawn') return { enrolment: existing, created: false };
 
     const id = existing?._id ?? new mongoose.Types.ObjectId();
+    // The person's lists point to the enrolment before it exists (see MembershipDoc): a crash in
+    // between leaves an entry readers skip, never an enrolment its person cannot find.
+    const pointer = { _id: id, editionId, courseId: edition.courseId };
+    await memberships.add({ email }, pointer);
+    if (input.userId) await memberships.add({ userId: input.userId }, pointer);
     let seated = false;
     let claim: { held: boolean; seatId?: string } = { held: false };
     if (!input.pending) {
@@ -532,12 +540,19 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
    */
   async function linkAccount(userId: string, email: string): Promise<number> {
     const normalised = normaliseEmail(email);
-    const [{ modifiedCount }] = await Promise.all([
-      Enrolment.updateMany({ email: normalised, userId: mongoose.trusted({ $exists: false }) }, { $set: { userId } }),
-      Person.updateOne({ _id: normalised, userId: mongoose.trusted({ $exists: false }) }, { $set: { userId } }),
+    // By key, not by a query on `email` (see MembershipDoc): this runs at every sign-in.
+    const [unlinked, person] = await Promise.all([
+      memberships.enrolmentsOf({ email: normalised }).then((list) => list.filter((e) => !e.userId)),
+      Person.findById(normalised, { userId: 1 }).lean(),
     ]);
-    if (modifiedCount) logger.info({ user: userId, enrolments: modifiedCount }, 'pre-enrolments matched to the account');
-    return modifiedCount;
+    for (const e of unlinked) {
+      await memberships.add({ userId }, e);
+      // Only ever set once, always to the account of this address: two sign-ins at once write the same value.
+      await Enrolment.updateOne({ _id: e._id }, { $set: { userId } });
+    }
+    if (person && !person.userId) await Person.updateOne({ _id: normalised }, { $set: { userId } });
+    if (unlinked.length) logger.info({ user: userId, enrolments: unlinked.length }, 'pre-enrolments matched to the account');
+    return unlinked.length;
   }
 
   // ---- Editions -------------------------------------------------------------------------------------
@@ -592,7 +607,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       return (await Edition.find({ courseId }).sort({ startsAt: 1, _id: 1 }).lean()).map(toEditionSummary);
     },
     async enrolmentOf(userId, editionId) {
-      const d = await Enrolment.findOne({ userId, editionId }).lean();
+      const d = (await memberships.enrolmentsOf({ userId })).find((e) => e.editionId === editionId);
       return d ? toEnrolmentSummary(d) : null;
     },
     async enrolmentsOf(editionId, statuses) {
@@ -612,7 +627,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   }
 
   return {
-    models, directory,
+    models, directory, memberships,
     requireEdition, requireEnrolment, createEdition, updateEdition,
     selfEnrol, apply, addByStaff, decide, withdraw, move, linkAccount,
     claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition,

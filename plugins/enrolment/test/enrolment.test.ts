@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { definePlugin } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
@@ -8,6 +9,7 @@ import {
   type EnrolmentEvent,
 } from '../contract.ts';
 import enrolment from '../index.ts';
+import { createMemberships } from '../services/memberships.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
@@ -413,6 +415,66 @@ describe('enrolment plugin', function () {
       await enrol(b.agent, edition);
       await enrol((await learner()).agent, edition);
       expect(await Enrolment().countDocuments({ editionId: edition, status: 'enrolled' })).to.equal(2);
+    });
+  });
+
+  describe('each person’s enrolments, found by key', () => {
+    const Membership = () => t.app.olive.connection.model('enrolment_membership');
+    const entriesOf = async (owner: string) => (await Membership().find({ owner }).lean() as unknown as { n: number; enrolmentId: string }[]).sort((a, b) => a.n - b.n);
+
+    it('enrolling in ten editions at once lists all ten under the person, numbered without gaps, each once', async () => {
+      const editions: string[] = [];
+      for (let i = 0; i < 10; i++) editions.push(await newEdition({ title: `Many at once ${i}` }, i % 2 ? courseId : otherCourseId));
+      const p = await learner();
+      const token = await tokenFor(p.agent, `/enrolment/editions/${editions[0]}`);
+      const results = await Promise.all(editions.map((e) => p.agent.post(`/enrolment/editions/${e}/enrol`).type('form').send({ _csrf: token })));
+      expect(results.map((r) => r.status)).to.deep.equal(editions.map(() => 303));
+
+      const enrolled = await Enrolment().find({ email: p.email }).lean() as unknown as { _id: unknown }[];
+      expect(enrolled).to.have.length(10);
+      for (const owner of [`u:${p.id}`, `e:${p.email}`]) {
+        const entries = await entriesOf(owner);
+        expect(entries.map((e) => e.n), owner).to.deep.equal(entries.map((_, i) => i + 1));
+        expect(new Set(entries.map((e) => e.enrolmentId)), owner).to.deep.equal(new Set(enrolled.map((e) => String(e._id))));
+      }
+      // Read back as every page reads them: through the list, by key.
+      const listed = await createMemberships(Membership() as never, Enrolment() as never).enrolmentsOf({ userId: p.id });
+      expect(listed.map((e) => e.editionId).sort()).to.deep.equal([...editions].sort());
+    });
+
+    it('skips an entry whose enrolment was never written, and lists the next enrolment after it', async () => {
+      const p = await learner();
+      const first = await newEdition({ title: 'Dangling: first' });
+      await enrol(p.agent, first);
+      // What a crash between writing the entry and writing the enrolment leaves behind.
+      await Membership().create({ _id: `u:${p.id}:2`, owner: `u:${p.id}`, n: 2, enrolmentId: '0123456789abcdef01234567', editionId: first, courseId, createdAt: new Date() });
+      const second = await newEdition({ title: 'Dangling: second' }, otherCourseId);
+      await enrol(p.agent, second);
+      expect((await entriesOf(`u:${p.id}`)).map((e) => e.n)).to.deep.equal([1, 2, 3]);
+      const page = (await p.agent.get('/enrolment/my').expect(200)).text;
+      expect(page).to.contain('Dangling: first').and.to.contain('Dangling: second');
+      expect(await statusOf(second, p.email)).to.equal('enrolled');
+    });
+
+    it('enrolments made before the lists existed are listed at the next start, and the person finds their course', async () => {
+      const p = await learner();
+      const edition = await newEdition({ title: 'Before the lists' });
+      await enrol(p.agent, edition);
+      // As a database from before this change: no entries, no mark that the backfill ran.
+      await Membership().deleteMany({ owner: mongoose.trusted({ $in: [`u:${p.id}`, `e:${p.email}`, '~backfilled'] }) });
+      expect(await Membership().countDocuments({ owner: mongoose.trusted({ $in: [`u:${p.id}`, `e:${p.email}`, '~backfilled'] }) }), 'removed').to.equal(0);
+      const slug = (await t.app.olive.connection.collection('courses_course').findOne({ _id: new mongoose.Types.ObjectId(courseId) }))!.slug as string;
+      const module = await t.app.olive.connection.collection('courses_module').findOne({ courseId: new mongoose.Types.ObjectId(courseId) });
+      const modulePage = `/courses/${slug}/modules/${String(module!._id)}`;
+      await p.agent.get(modulePage).expect(403);
+
+      const memberships = createMemberships(Membership() as never, Enrolment() as never);
+      expect(await memberships.backfill()).to.be.at.least(2);
+      expect((await entriesOf(`u:${p.id}`)).map((e) => e.n)).to.deep.equal([1]);
+      expect((await entriesOf(`e:${p.email}`)).map((e) => e.n)).to.deep.equal([1]);
+      await p.agent.get(modulePage).expect(200);
+      // Once is enough: a second start finds the mark and does nothing.
+      expect(await memberships.backfill()).to.equal(0);
     });
   });
 

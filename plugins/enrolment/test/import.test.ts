@@ -253,7 +253,7 @@ describe('bulk enrolment from CSV: reading files', () => {
 function importServiceOf(app: TestApp, leaseMs?: number) {
   const conn = app.app.olive.connection;
   const service = createEnrolmentService({
-    Edition: conn.model('enrolment_edition'), Enrolment: conn.model('enrolment_enrolment'), Seat: conn.model('enrolment_seat'), Person: conn.model('enrolment_person'),
+    Edition: conn.model('enrolment_edition'), Enrolment: conn.model('enrolment_enrolment'), Seat: conn.model('enrolment_seat'), Person: conn.model('enrolment_person'), Membership: conn.model('enrolment_membership'),
   } as unknown as EnrolmentModels, { emit: async () => undefined, logger: app.app.olive.logger, progress: () => { throw new Error('not used'); }, users: () => app.app.olive.users });
   return createImportService(
     { ImportBatch: conn.model('enrolment_import_batch'), ImportClaim: conn.model('enrolment_import_claim') } as unknown as ImportModels,

@@ -1,0 +1,32 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { NextFunction, Request, Response } from 'express';
+
+/**
+ * Reads shared by the parts of one page. The home page's panels come from several plugins, and
+ * each asks for the same things (the learner's enrolments, their progress in a course); without
+ * sharing, every panel read them again. Only GET and HEAD requests share: they read, so what
+ * one part read is still true for the next. Requests that write never share (outside a page, as
+ * in a job, nothing is shared either), so a read after a write always sees the write.
+ */
+const scope = new AsyncLocalStorage<Map<string, Promise<unknown>>>();
+
+export function pageReadsMiddleware(req: Request, _res: Response, next: NextFunction) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+  scope.run(new Map(), next);
+}
+
+/**
+ * `load()` once per page and key (keys name the plugin and the arguments, e.g.
+ * `courses.progress:<learner>:<course>:<edition>`); elsewhere simply `load()`. A failed read is
+ * not kept: the next part tries again.
+ */
+export function readOncePerPage<T>(key: string, load: () => Promise<T>): Promise<T> {
+  const reads = scope.getStore();
+  if (!reads) return load();
+  const known = reads.get(key) as Promise<T> | undefined;
+  if (known) return known;
+  const pending = load();
+  reads.set(key, pending);
+  pending.catch(() => reads.delete(key));
+  return pending;
+}

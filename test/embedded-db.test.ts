@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { MongoClient } from 'mongodb';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../src/core/embedded-db.ts';
+
+/** What SQLite does for a command, from FerretDB's explain ("SEARCH … USING INDEX" or "SCAN …"). */
+function plan(explained: unknown): string {
+  return ((explained as { queryPlanner?: { Plan?: string[] } }).queryPlanner?.Plan ?? []).join(' | ');
+}
+
+describe('the embedded database (FerretDB, as built with tools/ferretdb/patches.json)', function () {
+  this.timeout(90000);
+  let dir: string;
+  let db: EmbeddedDatabase;
+  let client: MongoClient;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-embedded-'));
+    db = await startEmbeddedDatabase({ dataDir: dir });
+    client = await new MongoClient(db.uri).connect();
+  });
+  after(async () => {
+    await client.close();
+    await db.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds, updates and deletes a document by _id through the _id index, not by reading the table', async () => {
+    const coll = client.db('olive_embedded').collection<{ _id: string; n: number }>('records');
+    await coll.insertMany(Array.from({ length: 5000 }, (_, n) => ({ _id: `key:${n}`, n })));
+
+    expect(plan(await coll.find({ _id: 'key:4321' }).explain())).to.match(/SEARCH .* USING INDEX/);
+    expect(plan(await coll.find({ _id: 'missing' }).explain())).to.match(/SEARCH .* USING INDEX/);
+    // Without the fix FerretDB names a different expression than its index: a full scan.
+    expect(plan(await coll.find({ _id: 'key:1' }).explain())).not.to.match(/\bSCAN\b/);
+
+    expect(await coll.findOne({ _id: 'key:4321' })).to.deep.equal({ _id: 'key:4321', n: 4321 });
+    expect(await coll.findOne({ _id: 'missing' })).to.equal(null);
+    expect((await coll.updateOne({ _id: 'key:17' }, { $set: { n: -17 } })).modifiedCount).to.equal(1);
+    expect(await coll.findOne({ _id: 'key:17' })).to.deep.equal({ _id: 'key:17', n: -17 });
+    expect((await coll.deleteOne({ _id: 'key:18' })).deletedCount).to.equal(1);
+    expect(await coll.countDocuments()).to.equal(4999);
+    // Object ids too (most collections' keys).
+    const other = client.db('olive_embedded').collection('objects');
+    const { insertedId } = await other.insertOne({ name: 'x' });
+    expect(plan(await other.find({ _id: insertedId }).explain())).to.match(/SEARCH .* USING INDEX/);
+  });
+});
