@@ -39,9 +39,10 @@ async function lessonOf(t: TestApp, slug: string, index = 0) {
   return { moduleId: String(item.moduleId), itemId: String(item._id), itemIds: items.map((i) => String(i._id)) };
 }
 
-async function upload(browser: Browser, moduleId: string, name: string, content: Buffer, options: { pauseMs?: number; pieceBytes?: number; onPiece?: SendOptions['onPiece'] } = {}) {
+async function upload(browser: Browser, moduleId: string, name: string, content: Buffer, options: { pauseMs?: number; pieceBytes?: number; onPiece?: SendOptions['onPiece']; beforeSend?: () => Promise<unknown> } = {}) {
   const form = await multipartForm([{ name, content, type: 'application/pdf' }]);
   const token = await browser.token(`/courses/manage/conflict-analysis/modules/${moduleId}`);
+  await options.beforeSend?.();
   return browser.request(`/courses/manage/conflict-analysis/modules/${moduleId}/uploads?_csrf=${encodeURIComponent(token)}`, {
     method: 'POST',
     headers: { 'Content-Type': form.contentType, 'Content-Length': form.body.length },
@@ -195,6 +196,8 @@ describe('faults: the database stops under load, then returns', function () {
     const answer = await upload(trainer, moduleId, name, content, {
       pieceBytes: 256 * 1024,
       pauseMs: 30,
+      // Sessions are touched at most once a minute: make this one due, so that the page's end writes it (and fails).
+      beforeSend: () => db().collection('host_sessions').updateMany({}, { $set: { lastModified: new Date(Date.now() - 120_000) } }),
       onPiece: async () => {
         if (killed) return;
         // Once some chunks of this file are in GridFS, the storage fails under it.
@@ -205,11 +208,12 @@ describe('faults: the database stops under load, then returns', function () {
       },
     }).catch((err: Error) => ({ status: 0, text: String(err), headers: {}, body: Buffer.alloc(0) } as HttpAnswer));
     expect(killed, 'the database failed mid-upload').to.equal(true);
-    await database.restart();
     expect(answer.status, answer.text.slice(0, 300)).to.equal(503);
     expect(answer.text).to.contain('The service is briefly unavailable');
     // The session could not be saved as that page ended: logged by the app, not printed by Express.
+    // (The write waits the driver's server selection, 5 s: the database stays down meanwhile.)
     await until('the late session failure to be logged', async () => lines.some((l) => l.msg === 'error after the response was sent'), 10_000);
+    await database.restart();
 
     await until('the app to be ready again', async () => (await send(`${url}/readyz`)).status === 200, 30_000);
     // The app serves, and the half-written file is gone: no item, no files document, no chunk.

@@ -87,6 +87,26 @@ describe('scale-out: two app instances on one database', function () {
     expect(gone.headers.location).to.match(/^\/login/);
   });
 
+  it('a trainer’s change through one instance shows at once on the other (each keeps outlines, checked against the course)', async () => {
+    const learnerB = await new Browser(urlB).signIn('learner@olive.example');
+    const { moduleId } = await firstLessonOf('conflict-analysis');
+    const modulePage = `/courses/conflict-analysis/modules/${moduleId}`;
+    const title = `Added through A ${Date.now()}`;
+    expect((await learnerB.get(modulePage)).text, 'B has the outline in hand').not.to.contain(title);
+    expect((await learnerB.get('/courses/conflict-analysis')).status).to.equal(200);
+
+    const trainerA = await new Browser(urlA).signIn('trainer@olive.example');
+    const added = await trainerA.post(`/courses/manage/conflict-analysis/modules/${moduleId}/items`, { type: 'lesson', title, body: 'A short lesson.' }, `/courses/manage/conflict-analysis/modules/${moduleId}`);
+    expect(added.status, added.text.slice(0, 500)).to.equal(303);
+    const page = await learnerB.get(modulePage);
+    expect(page.text, 'the item added on A is on B’s next page').to.contain(title);
+
+    const item = await a.app.olive.connection.db!.collection('courses_item').findOne({ title });
+    const removed = await trainerA.post(`/courses/manage/conflict-analysis/items/${String(item!._id)}/delete`, {}, `/courses/manage/conflict-analysis/modules/${moduleId}`);
+    expect(removed.status).to.equal(303);
+    expect((await learnerB.get(modulePage)).text, 'and gone from B once deleted on A').not.to.contain(title);
+  });
+
   it('a file uploaded through one instance downloads from the other, byte for byte, with ranges and the same ETag', async () => {
     const trainer = await new Browser(urlA).signIn('trainer@olive.example');
     const { moduleId } = await firstLessonOf('conflict-analysis');

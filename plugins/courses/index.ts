@@ -46,7 +46,7 @@ export default definePlugin({
     const QuizAttempt = ctx.model<QuizAttemptDoc>('quiz_attempt', quizAttemptSchema);
 
     const courses = createCourseService({ Course, Module, Item });
-    const progress = createProgressService({ Module, Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt }, (event, payload) => ctx.emit(event, payload));
+    const progress = createProgressService({ Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt }, (event, payload) => ctx.emit(event, payload), courses.outline);
     const quizzes = createQuizAttempts(QuizAttempt);
     const materials = createMaterialStore(ctx.connection, {
       maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),

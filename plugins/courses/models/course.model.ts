@@ -12,6 +12,12 @@ export interface CourseDoc {
   durationWeeks?: number;
   status: CourseStatus;
   trainerIds: mongoose.Types.ObjectId[];
+  /**
+   * Changes whenever the course's modules or items change (a new random value each time, so two
+   * concurrent changes never leave an old value): what each instance's copy of the outline is
+   * checked against. Absent on courses from before it existed until their first change.
+   */
+  structureStamp?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -28,6 +34,7 @@ export const courseSchema = new mongoose.Schema<CourseDoc>(
     durationWeeks: { type: Number, min: 0, max: 104 },
     status: { type: String, enum: COURSE_STATUSES, default: 'draft' },
     trainerIds: { type: [mongoose.Schema.Types.ObjectId], default: [] },
+    structureStamp: String,
   },
   { timestamps: true },
 );

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
 import { conflict, hasRole, HttpError, isDuplicateKey, notFound, type SessionUser } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary } from '../contract.ts';
@@ -74,18 +75,10 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
       return docs.map(toCourseSummary);
     },
     async modules(courseId) {
-      const docs = await Module.find({ courseId: oid(courseId) }).lean();
-      return docs.sort(byPosition).map(toModuleSummary);
+      return (await outline(courseId)).map(toModuleSummary);
     },
     async items(courseId) {
-      const [modules, items] = await Promise.all([
-        Module.find({ courseId: oid(courseId) }, { _id: 1, position: 1 }).lean(),
-        Item.find({ courseId: oid(courseId) }, { moduleId: 1, type: 1, title: 1, position: 1 }).lean(),
-      ]);
-      return modules.sort(byPosition).flatMap((m) => items
-        .filter((i) => i.moduleId.toString() === m._id.toString())
-        .sort(byPosition)
-        .map((i) => ({ id: i._id.toString(), moduleId: m._id.toString(), type: i.type, title: i.title })));
+      return (await outline(courseId)).flatMap((m) => m.items.map((i) => ({ id: i.id, moduleId: m.id, type: i.type, title: i.title })));
     },
   };
 
@@ -95,8 +88,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     return course;
   }
 
-  /** Modules with their items, in order: the course outline. */
-  async function outline(courseId: string) {
+  async function loadOutline(courseId: string) {
     const [modules, items] = await Promise.all([
       Module.find({ courseId: oid(courseId) }).lean(),
       Item.find({ courseId: oid(courseId) }).lean(),
@@ -108,10 +100,38 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     }));
   }
 
+  /**
+   * This instance's copies of course outlines, each valid for one structure stamp. Every page a
+   * learner opens and every completion needs the outline; reading it means two queries that
+   * FerretDB answers by decoding every module and item of the programme. The stamp is read by
+   * `_id` each time (one look-up), so a change made through any instance is seen at once.
+   */
+  const outlines = new Map<string, { stamp: string; outline: ReturnType<typeof loadOutline> }>();
+  const MAX_OUTLINES = 500;
+
+  /** Modules with their items, in order: the course outline. Shared: callers must not modify it. */
+  async function outline(courseId: string): ReturnType<typeof loadOutline> {
+    const stamp = (await Course.findById(oid(courseId), { structureStamp: 1 }).lean())?.structureStamp;
+    if (!stamp) return loadOutline(courseId); // a course from before stamps: read each time until its first change
+    const known = outlines.get(courseId);
+    if (known?.stamp === stamp) return known.outline;
+    const loading = loadOutline(courseId);
+    if (outlines.size >= MAX_OUTLINES) outlines.delete(outlines.keys().next().value!);
+    outlines.set(courseId, { stamp, outline: loading });
+    loading.catch(() => { if (outlines.get(courseId)?.outline === loading) outlines.delete(courseId); });
+    return loading;
+  }
+
+  /** After every change of a course's modules or items (never before: see CourseDoc.structureStamp). */
+  async function structureChanged(courseId: string): Promise<void> {
+    outlines.delete(courseId);
+    await Course.updateOne({ _id: oid(courseId) }, { $set: { structureStamp: crypto.randomUUID() } });
+  }
+
   async function create(input: CourseInput, creator: SessionUser): Promise<CourseSummary> {
     if (RESERVED_SLUGS.has(input.slug)) throw conflict(`The address “${input.slug}” is reserved: choose another.`);
     try {
-      const doc = await Course.create({ ...input, status: 'draft', trainerIds: creator.roles.includes('trainer') ? [creator.id] : [] });
+      const doc = await Course.create({ ...input, status: 'draft', trainerIds: creator.roles.includes('trainer') ? [creator.id] : [], structureStamp: crypto.randomUUID() });
       return toCourseSummary(doc.toObject());
     } catch (err) {
       if (isDuplicateKey(err)) throw conflict(`A course with the address “${input.slug}” already exists.`);
@@ -166,7 +186,9 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   async function addModule(courseId: string, input: { title: string; intro: string; required: boolean }) {
     const position = await nextPosition(Module, { courseId: oid(courseId) });
-    return Module.create({ courseId: oid(courseId), ...input, position });
+    const module = await Module.create({ courseId: oid(courseId), ...input, position });
+    await structureChanged(courseId);
+    return module;
   }
 
   async function findModule(courseId: string, moduleId: string) {
@@ -179,10 +201,12 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   async function updateModule(courseId: string, moduleId: string, input: { title: string; intro: string; required: boolean }) {
     await findModule(courseId, moduleId);
     await Module.updateOne({ _id: oid(moduleId) }, { $set: input });
+    await structureChanged(courseId);
   }
 
   async function moveModule(courseId: string, moduleId: string, direction: 'up' | 'down') {
     await swap(Module, await Module.find({ courseId: oid(courseId) }).lean(), moduleId, direction);
+    await structureChanged(courseId);
   }
 
   /** Deletes an empty module; a module with content must be emptied first (nothing is lost by a slip). */
@@ -190,6 +214,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     await findModule(courseId, moduleId);
     if (await Item.exists({ moduleId: oid(moduleId) })) throw new HttpError(409, 'MODULE_NOT_EMPTY', 'Remove the module’s content first.');
     await Module.deleteOne({ _id: oid(moduleId) });
+    await structureChanged(courseId);
   }
 
   async function findItem(courseId: string, itemId: string) {
@@ -201,22 +226,27 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   async function addItem(courseId: string, moduleId: string, input: Partial<ItemDoc> & { type: ItemDoc['type']; title: string }) {
     await findModule(courseId, moduleId);
     const position = await nextPosition(Item, { moduleId: oid(moduleId) });
-    return Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position });
+    const item = await Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position });
+    await structureChanged(courseId);
+    return item;
   }
 
   async function updateItem(courseId: string, itemId: string, changes: Partial<ItemDoc>) {
     await findItem(courseId, itemId);
     await Item.updateOne({ _id: oid(itemId) }, { $set: changes });
+    await structureChanged(courseId);
   }
 
   async function moveItem(courseId: string, itemId: string, direction: 'up' | 'down') {
     const item = await findItem(courseId, itemId);
     await swap(Item, await Item.find({ moduleId: item.moduleId }).lean(), itemId, direction);
+    await structureChanged(courseId);
   }
 
   async function deleteItem(courseId: string, itemId: string) {
     const item = await findItem(courseId, itemId);
     await Item.deleteOne({ _id: item._id });
+    await structureChanged(courseId);
     return item;
   }
 

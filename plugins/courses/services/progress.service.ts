@@ -3,14 +3,15 @@ import mongoose from 'mongoose';
 import { findByKeys, isDuplicateKey, notFound, readOncePerPage, type EventRef } from '../../../src/index.ts';
 import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
-import type { ModuleDoc } from '../models/module.model.ts';
 import {
   progressKey,
   type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc,
 } from '../models/progress.model.ts';
 
+/** A course's modules in order, each with its items: what the recorder's checks need. */
+export type CourseStructure = { _id: { toString(): string }; required: boolean; items: { _id: { toString(): string }; moduleId: { toString(): string } }[] }[];
+
 export interface ProgressModels {
-  Module: Model<ModuleDoc>;
   Item: Model<ItemDoc>;
   ItemProgress: Model<ItemProgressDoc>;
   ModuleProgress: Model<ModuleProgressDoc>;
@@ -51,8 +52,13 @@ async function insertOnce<T>(model: Model<T>, doc: T): Promise<boolean> {
  * the later one sees both records. A retry re-runs the checks, which also heals a step cut short
  * by a crash between two writes.
  */
-export function createProgressService(models: ProgressModels, emit: Emit) {
-  const { Module, Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt } = models;
+export function createProgressService(models: ProgressModels, emit: Emit, outline: (courseId: string) => Promise<CourseStructure>) {
+  const { Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt } = models;
+  /** The course's modules and all its items, from the course service's outline (kept per instance). */
+  const structure = async (courseId: string) => {
+    const modules = await outline(courseId);
+    return { modules, items: modules.flatMap((m) => m.items) };
+  };
 
   async function completeItem(input: { learnerId: string; courseId: string; editionId: string; item: Pick<ItemDoc, '_id' | 'moduleId'> }): Promise<{ recorded: boolean }> {
     const { learnerId, courseId, editionId, item } = input;
@@ -66,7 +72,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
   }
 
   async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string): Promise<void> {
-    const items = await Item.find({ moduleId }, { _id: 1 }).lean();
+    const items = (await outline(courseId)).find((m) => m._id.toString() === moduleId)?.items ?? [];
     const done = await findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
     const doneIds = new Set(done.map((d) => d.itemId));
     if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
@@ -78,10 +84,7 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
   }
 
   async function checkCourse(learnerId: string, courseId: string, editionId: string): Promise<void> {
-    const [modules, items] = await Promise.all([
-      Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
-      Item.find({ courseId }, { moduleId: 1 }).lean(),
-    ]);
+    const { modules, items } = await structure(courseId);
     const done = await findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 });
     const doneIds = new Set(done.map((d) => d.moduleId));
     const counted = countedModules(modules, items);
@@ -98,9 +101,8 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
    * when what it loaded shows such a gap, so nobody stays stuck.
    */
   async function reconcile(learnerId: string, courseId: string, editionId: string): Promise<void> {
-    const [modules, items, completion] = await Promise.all([
-      Module.find({ courseId }, { _id: 1 }).lean(),
-      Item.find({ courseId }, { moduleId: 1 }).lean(),
+    const [{ modules, items }, completion] = await Promise.all([
+      structure(courseId),
       CourseCompletion.exists({ _id: progressKey(learnerId, editionId, courseId) }),
     ]);
     const [itemsDone, modulesDone] = await Promise.all([
@@ -178,18 +180,14 @@ export function createProgressService(models: ProgressModels, emit: Emit) {
     progressOf(learnerId, courseId, editionId): Promise<LearnerProgress> {
       // The home page's panels both ask (enrolment: not started yet; courses: how far).
       return readOncePerPage(`courses.progress:${learnerId}:${courseId}:${editionId}`, async () => {
-        const [modules, items] = await Promise.all([
-          Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
-          Item.find({ courseId }, { moduleId: 1 }).lean(),
-        ]);
+        const { modules, items } = await structure(courseId);
         return (await standing(learnerId, courseId, editionId, modules, items)).summary;
       });
     },
 
     async editionProgress(courseId, editionId) {
-      const [modules, items, itemsDone, modulesDone, completions] = await Promise.all([
-        Module.find({ courseId }, { _id: 1, required: 1 }).lean(),
-        Item.find({ courseId }, { moduleId: 1 }).lean(),
+      const [{ modules, items }, itemsDone, modulesDone, completions] = await Promise.all([
+        structure(courseId),
         ItemProgress.find({ courseId, editionId }, { learnerId: 1, completedAt: 1 }).lean(),
         ModuleProgress.find({ courseId, editionId }, { learnerId: 1, moduleId: 1 }).lean(),
         CourseCompletion.find({ courseId, editionId }).lean(),
