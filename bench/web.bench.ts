@@ -21,6 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
@@ -170,9 +171,11 @@ async function loadPage(url: string, sessions: Session[], seconds: number): Prom
 interface Completion { path: string; key: string; session?: Session }
 
 /** POSTs every completion once, N at a time; returns the figures and the keys acknowledged with 2xx. */
-async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadFigures & { acknowledged: string[] }> {
+async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadFigures & { acknowledged: string[]; refused: string[] }> {
   let next = 0;
   const acknowledged: string[] = [];
+  /** What the server said when it did not acknowledge (status and the start of the body), for the log. */
+  const refused: string[] = [];
   const result = await autocannon({
     url: base, connections, amount: tasks.length, method: 'POST', timeout: TIMEOUT_S,
     requests: [{
@@ -187,13 +190,14 @@ async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadF
           body: '{}',
         };
       },
-      onResponse: (status, _body, context) => {
+      onResponse: (status, body, context) => {
         const task = (context as { task?: Completion }).task;
         if (task && status >= 200 && status < 300) acknowledged.push(task.key);
+        else refused.push(`${status} ${String(body ?? '').slice(0, 200)}`);
       },
     }],
   });
-  return { ...figures(result), acknowledged };
+  return { ...figures(result), acknowledged, refused };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,18 +308,26 @@ async function main() {
     const aloneMs: Record<string, { olive: number; ceiling: number }> = {};
     await settle(busy);
     for (const p of pages) aloneMs[p.name] = { olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie), ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`) };
-    const pageResults: { page: string; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number }[] = [];
+    const pageResults: { page: string; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number; cpuSeconds: { app: number; database: number | null } }[] = [];
+    // Where the time goes under load: CPU seconds of the app and of the embedded database during a run.
+    const cpuDuring = async <T>(run: () => Promise<T>) => {
+      const app0 = cpuSeconds(olive.child.pid!);
+      const db0 = database.pid ? cpuSeconds(database.pid) : 0;
+      const result = await run();
+      return { result, cpu: { app: cpuSeconds(olive.child.pid!) - app0, database: database.pid ? cpuSeconds(database.pid) - db0 : null } };
+    };
     for (const p of pages) {
       log(`load: ${p.name} (${p.path}), ${connections} connections, ${duration} s each…`);
       await settle(busy);
       await loadPage(`${olive.url}${p.path}`, sessions, 1); // warm-up
       await settle(busy);
-      const o = await loadPage(`${olive.url}${p.path}`, sessions, duration);
+      const { result: o, cpu } = await cpuDuring(() => loadPage(`${olive.url}${p.path}`, sessions, duration));
+      log(`  ${Math.round(o.requestsPerSecond)} requests/s; CPU during the run: app ${cpu.app.toFixed(1)} s, database ${cpu.database?.toFixed(1) ?? 'elsewhere'} s (of ${duration} s on ${os.cpus().length} cores)`);
       const oliveBacklogSeconds = await settle(busy);
       await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], 1);
       await settle(busy);
       const c = await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], duration);
-      pageResults.push({ page: p.name, olive: o, ceiling: c, oliveBacklogSeconds });
+      pageResults.push({ page: p.name, olive: o, ceiling: c, oliveBacklogSeconds, cpuSeconds: cpu });
     }
 
     // 4. Progress recording against the bare insert
@@ -333,7 +345,9 @@ async function main() {
     log(`load: ${tasks.length} completions by ${progressSessions.length} learners, ${connections} connections…`);
     const before = await benchDb.collection('courses_item_progress').countDocuments();
     await settle(busy);
-    const progressOlive = await loadCompletions(olive.url, tasks);
+    const { result: progressOlive, cpu: progressCpu } = await cpuDuring(() => loadCompletions(olive.url, tasks));
+    log(`  ${Math.round(progressOlive.requestsPerSecond)} completions/s; CPU during the run: app ${progressCpu.app.toFixed(1)} s, database ${progressCpu.database?.toFixed(1) ?? 'elsewhere'} s`);
+    for (const r of progressOlive.refused.slice(0, 5)) log(`  not acknowledged: ${r}`);
     await settle(busy);
     const stored = await benchDb.collection('courses_item_progress').countDocuments({ _id: { $in: progressOlive.acknowledged } as never });
     const after = await benchDb.collection('courses_item_progress').countDocuments();
@@ -397,7 +411,7 @@ async function main() {
       smoke, connections, durationSeconds: duration, targets: TARGETS,
       data: { learners: data.learners, editions: data.editions, enrolments: data.enrolments, itemRecords: data.itemRecords, moduleRecords: data.moduleRecords, courseCompletions: data.courseCompletions, generateSeconds: data.ms / 1000 },
       pages: pageResults, aloneMs, sameHtml,
-      progress: { completions: tasks.length, olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost }, ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored } },
+      progress: { completions: tasks.length, olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, cpuSeconds: progressCpu }, ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored } },
       pageWeight: weights, memory,
     }, flag('--out'));
     console.log(`\nresults: ${out} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)`);

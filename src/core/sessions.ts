@@ -13,7 +13,33 @@ export const SESSION_COOKIE = 'olive.sid';
  * whole collection, so every request scanned every session ever started. This store reads by
  * `_id` alone and checks the expiry itself; on MongoDB both are one index look-up.
  */
+/**
+ * What a session held when `saveBeforeRedirect` stored it (a symbol: never stored, never hashed).
+ * express-session writes the session once more as the redirect ends (always after a sign-in, which
+ * regenerates the session; a touch when one is due), and it sends the redirect before that write
+ * is done. The browser's next page may then store something (a form token, a flash message taken)
+ * that the late write overwrites: a form refused as expired, a message shown twice. Measured: 1 in
+ * 40 sign-ins lost the token of the page that followed (bench/web.bench.ts, then a repro). So a
+ * write of exactly what was just saved is skipped.
+ */
+const SAVED = Symbol('olive.savedBeforeRedirect');
+type MarkedSession = SessionData & { [SAVED]?: string };
+/** The session's own content: not its cookie, nor the store's `lastModified` (connect-mongo removes it as it saves). */
+const contentOf = (session: SessionData) => JSON.stringify(session, function (key, value: unknown) { return this === session && (key === 'cookie' || key === 'lastModified') ? undefined : value; });
+const savedAlready = (session: SessionData) => (session as MarkedSession)[SAVED] !== undefined && (session as MarkedSession)[SAVED] === contentOf(session);
+
 class SessionStore extends MongoStore {
+  override set(sid: string, session: SessionData, callback?: (err?: unknown) => void): void {
+    if (savedAlready(session)) return callback?.();
+    super.set(sid, session, callback);
+  }
+
+  override touch(sid: string, session: SessionData & { lastModified?: Date }, callback?: (err?: unknown) => void): void {
+    // The save before the redirect has just moved the expiry.
+    if (savedAlready(session)) return callback?.();
+    super.touch(sid, session, callback);
+  }
+
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
     this.collectionP
       .then((sessions) => sessions.findOne({ _id: sid }))
@@ -79,7 +105,13 @@ export function saveBeforeRedirect(req: Request, res: Response, next: NextFuncti
   const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
   res.redirect = ((...args: unknown[]) => {
     if (!req.session) return redirect(...args);
-    req.session.save((err) => (err ? next(err) : redirect(...args)));
+    // What this save writes: a change made while it runs is not covered, and is written as the response ends.
+    const content = contentOf(req.session);
+    req.session.save((err) => {
+      if (err) return next(err);
+      Object.defineProperty(req.session, SAVED, { value: content, configurable: true, enumerable: false, writable: true });
+      redirect(...args);
+    });
   }) as Response['redirect'];
   next();
 }
