@@ -1,3 +1,5 @@
+import mongoose from 'mongoose';
+
 /**
  * Errors that cross a boundary carry a stable `code` (for logs, tests and JSON clients) and, where a
  * plugin is involved, the plugin's name. Handlers simply throw; one middleware renders them.
@@ -43,6 +45,11 @@ export const conflict = (message: string, details?: unknown) => new HttpError(40
 /** Mongo error codes and driver error names that mean "the database is not reachable right now". */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  // By class as well as by name: the driver's subclasses have names of their own (an operation
+  // waiting when the monitor loses the server fails at once with PoolClearedOnNetworkError, a
+  // MongoNetworkError), and an unrecognised one became a 500 in the outage test.
+  const { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } = mongoose.mongo;
+  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError || err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError) return true;
   return /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed|PoolCleared)Error$/.test(err.name)
     || err.name === 'MongooseServerSelectionError'
     || (err.name === 'MongooseError' && /buffering timed out|Connection was force closed|not connected/i.test(err.message));
