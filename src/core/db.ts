@@ -21,6 +21,10 @@ export async function connectDatabase({ uri, dbName }: ConnectOptions): Promise<
     serverSelectionTimeoutMS: 5000,
     // Notice a returning server within about two seconds.
     heartbeatFrequencyMS: 2000,
+    // A hello every heartbeat rather than the streaming protocol (awaitable hello): with FerretDB,
+    // after a restart under load, the streaming monitor sometimes never reconnected, and the app
+    // stayed "database unavailable" with the database back (test: import commit cut off by an outage).
+    serverMonitoringMode: 'poll',
   });
   await connection.asPromise();
   return connection;

@@ -53,10 +53,26 @@ export async function ensureFerretdbBinary(log: (line: string) => void = (l) => 
     throw new OliveError('OLIVE_DB_BUILD_FAILED', `Building the local database failed: ${(err as Error).message}`, { cause: err });
   } finally {
     clearInterval(ticker);
-    fs.rmSync(buildDir, { recursive: true, force: true });
+    try {
+      makeWritable(buildDir);
+      fs.rmSync(buildDir, { recursive: true, force: true });
+    } catch (err) {
+      log(`(could not remove the build folder ${buildDir}: ${(err as Error).message})`);
+    }
   }
   log(`Local database built in ${Math.round((Date.now() - started) / 1000)} s.`);
   return binary;
+}
+
+/** Owner write permission on a tree (Go's module cache hands out read-only files and folders). */
+function makeWritable(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  fs.chmodSync(dir, fs.statSync(dir).mode | 0o700);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) makeWritable(p);
+    else if (entry.isFile()) fs.chmodSync(p, fs.statSync(p).mode | 0o600);
+  }
 }
 
 interface SourcePatch { file: string; find: string; replace: string; why: string }
@@ -73,12 +89,13 @@ async function patchedFerretdbSource(buildDir: string, env: NodeJS.ProcessEnv): 
   const source = path.join(buildDir, 'FerretDB');
   fs.rmSync(buildDir, { recursive: true, force: true });
   fs.cpSync(info.Dir, source, { recursive: true });
+  // The module cache is read-only; the copy must be writable to be patched and removed afterwards.
+  makeWritable(source);
   const patches = JSON.parse(fs.readFileSync(path.join(WRAPPER_DIR, 'patches.json'), 'utf8')) as SourcePatch[];
   for (const patch of patches) {
     const file = path.join(source, patch.file);
     const text = fs.readFileSync(file, 'utf8');
     if (text.split(patch.find).length !== 2) throw new Error(`tools/ferretdb/patches.json: ${patch.file} does not contain ${JSON.stringify(patch.find)} exactly once (was FerretDB upgraded?)`);
-    fs.chmodSync(file, 0o644); // the module cache's files are read-only
     fs.writeFileSync(file, text.replace(patch.find, () => patch.replace));
   }
   const modfile = path.join(buildDir, 'go.mod');

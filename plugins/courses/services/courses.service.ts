@@ -122,7 +122,10 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     return loading;
   }
 
-  /** After every change of a course's modules or items (never before: see CourseDoc.structureStamp). */
+  /**
+   * After every change of a course's modules or items (never before: see CourseDoc.structureStamp),
+   * also when the change failed: part of it may have been written (a move is two writes).
+   */
   async function structureChanged(courseId: string): Promise<void> {
     outlines.delete(courseId);
     await Course.updateOne({ _id: oid(courseId) }, { $set: { structureStamp: crypto.randomUUID() } });
@@ -186,9 +189,11 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   async function addModule(courseId: string, input: { title: string; intro: string; required: boolean }) {
     const position = await nextPosition(Module, { courseId: oid(courseId) });
-    const module = await Module.create({ courseId: oid(courseId), ...input, position });
-    await structureChanged(courseId);
-    return module;
+    try {
+      return await Module.create({ courseId: oid(courseId), ...input, position });
+    } finally {
+      await structureChanged(courseId);
+    }
   }
 
   async function findModule(courseId: string, moduleId: string) {
@@ -200,21 +205,18 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   async function updateModule(courseId: string, moduleId: string, input: { title: string; intro: string; required: boolean }) {
     await findModule(courseId, moduleId);
-    await Module.updateOne({ _id: oid(moduleId) }, { $set: input });
-    await structureChanged(courseId);
+    await Module.updateOne({ _id: oid(moduleId) }, { $set: input }).finally(() => structureChanged(courseId));
   }
 
   async function moveModule(courseId: string, moduleId: string, direction: 'up' | 'down') {
-    await swap(Module, await Module.find({ courseId: oid(courseId) }).lean(), moduleId, direction);
-    await structureChanged(courseId);
+    await swap(Module, await Module.find({ courseId: oid(courseId) }).lean(), moduleId, direction).finally(() => structureChanged(courseId));
   }
 
   /** Deletes an empty module; a module with content must be emptied first (nothing is lost by a slip). */
   async function deleteModule(courseId: string, moduleId: string) {
     await findModule(courseId, moduleId);
     if (await Item.exists({ moduleId: oid(moduleId) })) throw new HttpError(409, 'MODULE_NOT_EMPTY', 'Remove the module’s content first.');
-    await Module.deleteOne({ _id: oid(moduleId) });
-    await structureChanged(courseId);
+    await Module.deleteOne({ _id: oid(moduleId) }).finally(() => structureChanged(courseId));
   }
 
   async function findItem(courseId: string, itemId: string) {
@@ -226,27 +228,26 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   async function addItem(courseId: string, moduleId: string, input: Partial<ItemDoc> & { type: ItemDoc['type']; title: string }) {
     await findModule(courseId, moduleId);
     const position = await nextPosition(Item, { moduleId: oid(moduleId) });
-    const item = await Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position });
-    await structureChanged(courseId);
-    return item;
+    try {
+      return await Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position });
+    } finally {
+      await structureChanged(courseId);
+    }
   }
 
   async function updateItem(courseId: string, itemId: string, changes: Partial<ItemDoc>) {
     await findItem(courseId, itemId);
-    await Item.updateOne({ _id: oid(itemId) }, { $set: changes });
-    await structureChanged(courseId);
+    await Item.updateOne({ _id: oid(itemId) }, { $set: changes }).finally(() => structureChanged(courseId));
   }
 
   async function moveItem(courseId: string, itemId: string, direction: 'up' | 'down') {
     const item = await findItem(courseId, itemId);
-    await swap(Item, await Item.find({ moduleId: item.moduleId }).lean(), itemId, direction);
-    await structureChanged(courseId);
+    await swap(Item, await Item.find({ moduleId: item.moduleId }).lean(), itemId, direction).finally(() => structureChanged(courseId));
   }
 
   async function deleteItem(courseId: string, itemId: string) {
     const item = await findItem(courseId, itemId);
-    await Item.deleteOne({ _id: item._id });
-    await structureChanged(courseId);
+    await Item.deleteOne({ _id: item._id }).finally(() => structureChanged(courseId));
     return item;
   }
 
