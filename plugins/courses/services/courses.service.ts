@@ -123,12 +123,25 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   /**
-   * After every change of a course's modules or items (never before: see CourseDoc.structureStamp),
-   * also when the change failed: part of it may have been written (a move is two writes).
+   * Runs a change of a course's modules or items, then renews the course's stamp (after, never
+   * before: see CourseDoc.structureStamp). Also when the change failed in the database, as part
+   * of it may be written (a move is two writes); not when it was refused before writing anything
+   * (an HttpError: a wrong id), which must leave everything as it was.
    */
-  async function structureChanged(courseId: string): Promise<void> {
-    outlines.delete(courseId);
-    await Course.updateOne({ _id: oid(courseId) }, { $set: { structureStamp: crypto.randomUUID() } });
+  async function changing<T>(courseId: string, change: () => PromiseLike<T>): Promise<T> {
+    const renew = async () => {
+      outlines.delete(courseId);
+      await Course.updateOne({ _id: oid(courseId) }, { $set: { structureStamp: crypto.randomUUID() } });
+    };
+    let result: T;
+    try {
+      result = await change();
+    } catch (err) {
+      if (!(err instanceof HttpError)) await renew().catch(() => undefined);
+      throw err;
+    }
+    await renew();
+    return result;
   }
 
   async function create(input: CourseInput, creator: SessionUser): Promise<CourseSummary> {
@@ -189,11 +202,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   async function addModule(courseId: string, input: { title: string; intro: string; required: boolean }) {
     const position = await nextPosition(Module, { courseId: oid(courseId) });
-    try {
-      return await Module.create({ courseId: oid(courseId), ...input, position });
-    } finally {
-      await structureChanged(courseId);
-    }
+    return changing(courseId, () => Module.create({ courseId: oid(courseId), ...input, position }));
   }
 
   async function findModule(courseId: string, moduleId: string) {
@@ -205,18 +214,19 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   async function updateModule(courseId: string, moduleId: string, input: { title: string; intro: string; required: boolean }) {
     await findModule(courseId, moduleId);
-    await Module.updateOne({ _id: oid(moduleId) }, { $set: input }).finally(() => structureChanged(courseId));
+    await changing(courseId, () => Module.updateOne({ _id: oid(moduleId) }, { $set: input }));
   }
 
   async function moveModule(courseId: string, moduleId: string, direction: 'up' | 'down') {
-    await swap(Module, await Module.find({ courseId: oid(courseId) }).lean(), moduleId, direction).finally(() => structureChanged(courseId));
+    const modules = await Module.find({ courseId: oid(courseId) }).lean();
+    await changing(courseId, () => swap(Module, modules, moduleId, direction));
   }
 
   /** Deletes an empty module; a module with content must be emptied first (nothing is lost by a slip). */
   async function deleteModule(courseId: string, moduleId: string) {
     await findModule(courseId, moduleId);
     if (await Item.exists({ moduleId: oid(moduleId) })) throw new HttpError(409, 'MODULE_NOT_EMPTY', 'Remove the module’s content first.');
-    await Module.deleteOne({ _id: oid(moduleId) }).finally(() => structureChanged(courseId));
+    await changing(courseId, () => Module.deleteOne({ _id: oid(moduleId) }));
   }
 
   async function findItem(courseId: string, itemId: string) {
@@ -228,26 +238,23 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   async function addItem(courseId: string, moduleId: string, input: Partial<ItemDoc> & { type: ItemDoc['type']; title: string }) {
     await findModule(courseId, moduleId);
     const position = await nextPosition(Item, { moduleId: oid(moduleId) });
-    try {
-      return await Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position });
-    } finally {
-      await structureChanged(courseId);
-    }
+    return changing(courseId, () => Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position }));
   }
 
   async function updateItem(courseId: string, itemId: string, changes: Partial<ItemDoc>) {
     await findItem(courseId, itemId);
-    await Item.updateOne({ _id: oid(itemId) }, { $set: changes }).finally(() => structureChanged(courseId));
+    await changing(courseId, () => Item.updateOne({ _id: oid(itemId) }, { $set: changes }));
   }
 
   async function moveItem(courseId: string, itemId: string, direction: 'up' | 'down') {
     const item = await findItem(courseId, itemId);
-    await swap(Item, await Item.find({ moduleId: item.moduleId }).lean(), itemId, direction).finally(() => structureChanged(courseId));
+    const siblings = await Item.find({ moduleId: item.moduleId }).lean();
+    await changing(courseId, () => swap(Item, siblings, itemId, direction));
   }
 
   async function deleteItem(courseId: string, itemId: string) {
     const item = await findItem(courseId, itemId);
-    await Item.deleteOne({ _id: item._id }).finally(() => structureChanged(courseId));
+    await changing(courseId, () => Item.deleteOne({ _id: item._id }));
     return item;
   }
 
