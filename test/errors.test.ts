@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
-import { HttpError, isDatabaseUnavailable } from '../src/index.ts';
+import { HttpError, isDatabaseUnavailable, isDuplicateKey } from '../src/index.ts';
 
 /** The driver's own error classes, including those it does not export (it throws them all the same). */
 const internal = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as { PoolClearedOnNetworkError: new (pool: { address: string }) => Error; PoolClearedError: new (pool: { address: string }) => Error };
@@ -19,6 +19,14 @@ describe('database errors: which ones mean "the database is away" (503, not 500)
       new internal.PoolClearedOnNetworkError(pool),
     ];
     for (const err of away) expect(isDatabaseUnavailable(err), err.name).to.equal(true);
+  });
+
+  it('a bulk insert counts as a duplicate only when every failed document was one', () => {
+    expect(isDuplicateKey({ code: 11000 })).to.equal(true);
+    expect(isDuplicateKey({ writeErrors: [{ code: 11000 }, { code: 11000 }] })).to.equal(true);
+    expect(isDuplicateKey({ writeErrors: [{ code: 11000 }, { code: 121 }] })).to.equal(false);
+    expect(isDuplicateKey({ writeErrors: [] })).to.equal(false);
+    expect(isDuplicateKey(new Error('boom'))).to.equal(false);
   });
 
   it('does not take other errors for an outage', () => {

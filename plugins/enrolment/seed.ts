@@ -19,7 +19,7 @@
 import mongoose from 'mongoose';
 import countries from 'i18n-iso-countries';
 import { z } from 'zod';
-import { Users, type SeedContext, type SessionUser } from '../../src/index.ts';
+import { isDuplicateKey, Users, type SeedContext, type SessionUser } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../courses/contract.ts';
 import { ENROLMENT_METHODS, ENROLMENT_STATUSES, type EnrolmentStatus } from './contract.ts';
 import type { EditionDoc } from './models/edition.model.ts';
@@ -238,7 +238,7 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
       await Person.insertMany(newProfiles, { ordered: false });
     } catch (err) {
       // A profile created meanwhile (a second instance seeding, someone importing): theirs stands.
-      if ((err as { code?: number }).code !== 11000 && !(err as { writeErrors?: { code: number }[] }).writeErrors?.every((w) => w.code === 11000)) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
   }
 

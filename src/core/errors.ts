@@ -57,5 +57,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** True for MongoDB's duplicate key error, the one signal our unique-index invariants rely on. */
 export function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+  if (typeof err !== 'object' || err === null) return false;
+  if ((err as { code?: unknown }).code === 11000) return true;
+  // A bulk insert (insertMany, ordered: false) whose every failed document was a duplicate.
+  const writeErrors = (err as { writeErrors?: { code?: unknown }[] }).writeErrors;
+  return Array.isArray(writeErrors) && writeErrors.length > 0 && writeErrors.every((w) => w.code === 11000);
 }

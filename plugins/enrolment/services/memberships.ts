@@ -83,7 +83,7 @@ export function createMemberships(Membership: Model<MembershipDoc>, Enrolment: M
       try {
         await Membership.insertMany(chunk.map((m) => m.doc), { ordered: false });
       } catch (err) {
-        if (!isDuplicateKey(err) && !(err as { writeErrors?: { code: number }[] }).writeErrors?.every((w) => w.code === 11000)) throw err;
+        if (!isDuplicateKey(err)) throw err;
         for (const m of chunk) await add(m.owner, m.enrolment);
       }
     }
