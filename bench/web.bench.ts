@@ -268,8 +268,11 @@ async function main() {
 
     // 3. Learner pages against the ceiling
     const module = modules[Math.min(2, modules.length - 1)]!;
+    // The account page reads nothing but the session and the person: not a target, the floor under
+    // every signed-in page (what sessions, sign-in and the host's middleware cost before any data).
     const pages = [
       { name: 'dashboard', path: '/' },
+      { name: 'account (floor)', path: '/account', floor: true },
       { name: 'course outline', path: '/courses/conflict-analysis' },
       { name: 'module page', path: `/courses/conflict-analysis/modules/${module._id.toString()}` },
     ];
@@ -310,7 +313,7 @@ async function main() {
     const aloneMs: Record<string, { olive: number; ceiling: number }> = {};
     await settle(busy);
     for (const p of pages) aloneMs[p.name] = { olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie), ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`) };
-    const pageResults: { page: string; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number; cpuSeconds: { app: number; database: number | null } }[] = [];
+    const pageResults: { page: string; floor: boolean; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number; cpuSeconds: { app: number; database: number | null } }[] = [];
     // Where the time goes under load: CPU seconds of the app and of the embedded database during a run.
     const cpuDuring = async <T>(run: () => Promise<T>) => {
       const app0 = cpuSeconds(olive.child.pid!);
@@ -329,7 +332,7 @@ async function main() {
       await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], 1);
       await settle(busy);
       const c = await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], duration);
-      pageResults.push({ page: p.name, olive: o, ceiling: c, oliveBacklogSeconds, cpuSeconds: cpu });
+      pageResults.push({ page: p.name, floor: !!p.floor, olive: o, ceiling: c, oliveBacklogSeconds, cpuSeconds: cpu });
     }
 
     // 4. Progress recording against the bare insert
@@ -380,7 +383,7 @@ async function main() {
     for (const r of pageResults) {
       const ok = r.olive.requestsPerSecond / r.ceiling.requestsPerSecond >= TARGETS.pagesRatio && r.olive.errors + r.olive.non2xx === 0;
       rows.push([r.page, 'one request alone (median), ms', f(aloneMs[r.page]!.olive), f(aloneMs[r.page]!.ceiling), ratio(aloneMs[r.page]!.olive, aloneMs[r.page]!.ceiling), '', '']);
-      rows.push([r.page, 'requests/s', f(r.olive.requestsPerSecond), f(r.ceiling.requestsPerSecond), ratio(r.olive.requestsPerSecond, r.ceiling.requestsPerSecond), `≥ ${TARGETS.pagesRatio}×`, ok ? 'yes' : 'NO']);
+      rows.push([r.page, 'requests/s', f(r.olive.requestsPerSecond), f(r.ceiling.requestsPerSecond), ratio(r.olive.requestsPerSecond, r.ceiling.requestsPerSecond), r.floor ? '(no target)' : `≥ ${TARGETS.pagesRatio}×`, r.floor ? '' : ok ? 'yes' : 'NO']);
       rows.push([r.page, 'latency p50, ms', f(r.olive.p50Ms), f(r.ceiling.p50Ms), ratio(r.olive.p50Ms, r.ceiling.p50Ms), '', '']);
       rows.push([r.page, 'latency p99, ms', f(r.olive.p99Ms), f(r.ceiling.p99Ms), ratio(r.olive.p99Ms, r.ceiling.p99Ms), '', '']);
       rows.push([r.page, 'errors and non-2xx', String(r.olive.errors + r.olive.non2xx), String(r.ceiling.errors + r.ceiling.non2xx), '', '0', r.olive.errors + r.olive.non2xx === 0 ? 'yes' : 'NO']);

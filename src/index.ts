@@ -17,5 +17,6 @@ export { defineOliveConfig, type OliveConfigFile } from './core/config-file.ts';
 export { signInPerson, signOutPerson, type SignInOptions } from './core/auth/sign-in.ts';
 export { type UserProfileChanges } from './core/host-contract.ts';
 export { renderFragment } from './core/pages.routes.ts';
-export { readOncePerPage } from './core/page-reads.ts';
+export { readEachOncePerPage, readOncePerPage } from './core/page-reads.ts';
 export { findByKeys, findNumbered } from './core/keyed-reads.ts';
+export { stampedCache, type StampedCache } from './core/stamped-cache.ts';

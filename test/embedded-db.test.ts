@@ -47,4 +47,24 @@ describe('the embedded database (FerretDB, as built with tools/ferretdb/patches.
     const { insertedId } = await other.insertOne({ name: 'x' });
     expect(plan(await other.find({ _id: insertedId }).explain())).to.match(/SEARCH .* USING INDEX/);
   });
+
+  it('finds documents by a list of keys ($in on _id) through the _id index, with the same answer as before', async () => {
+    const coll = client.db('olive_embedded').collection<{ _id: string; n: number; tag?: string }>('keyed');
+    await coll.insertMany(Array.from({ length: 3000 }, (_, n) => ({ _id: `k:${n}`, n, ...(n % 2 ? { tag: 'odd' } : {}) })));
+    const keys = ['k:7', 'k:2999', 'missing', 'k:10'];
+
+    expect(plan(await coll.find({ _id: { $in: keys } }).explain())).to.match(/SEARCH .* USING INDEX/);
+    expect((await coll.find({ _id: { $in: keys } }).toArray()).map((d) => d._id).sort()).to.deep.equal(['k:10', 'k:2999', 'k:7']);
+    // The rest of a filter is still applied: only what SQLite narrows to is then checked in full.
+    expect((await coll.find({ _id: { $in: keys }, tag: 'odd' }).toArray()).map((d) => d._id).sort()).to.deep.equal(['k:2999', 'k:7']);
+    // Values SQLite cannot compare as keys (numbers, regular expressions) are left to FerretDB, correctly.
+    expect((await coll.find({ _id: { $in: ['k:7', /^k:300$/, 12] } } as never).toArray()).map((d) => d._id).sort()).to.deep.equal(['k:300', 'k:7']);
+    expect(await coll.countDocuments({ _id: { $in: [] } })).to.equal(0);
+    // Object ids, and deletes narrowed the same way.
+    const other = client.db('olive_embedded').collection('objects_in');
+    const { insertedIds } = await other.insertMany([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    expect(plan(await other.find({ _id: { $in: [insertedIds[0]!, insertedIds[2]!] } }).explain())).to.match(/SEARCH .* USING INDEX/);
+    expect((await other.deleteMany({ _id: { $in: [insertedIds[0]!, insertedIds[2]!] } })).deletedCount).to.equal(2);
+    expect((await other.find().toArray()).map((d) => d.a)).to.deep.equal([2]);
+  });
 });

@@ -107,6 +107,39 @@ describe('scale-out: two app instances on one database', function () {
     expect((await learnerB.get(modulePage)).text, 'and gone from B once deleted on A').not.to.contain(title);
   });
 
+  it('what every home page lists (open editions, announcements) is kept per instance and renewed at once when another instance changes it', async () => {
+    const learnerB = await new Browser(urlB).signIn('learner@olive.example');
+    const staffA = await new Browser(urlA).signIn('staff@olive.example');
+    const editionTitle = `Edition published through A ${Date.now()}`;
+    const notice = `Notice published through A ${Date.now()}`;
+    // B has both lists in hand.
+    expect((await learnerB.get('/enrolment')).text).not.to.contain(editionTitle);
+    expect((await learnerB.get('/')).text).not.to.contain(notice);
+
+    const { courseId } = await firstLessonOf('conflict-analysis');
+    const created = await staffA.post('/enrolment/manage/editions', {
+      courseId: String(courseId), title: editionTitle, language: 'en', method: 'open', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31',
+    }, '/enrolment/manage/editions/new');
+    expect(created.status, created.text.slice(0, 500)).to.equal(303);
+    const published = await staffA.post('/announcements', { title: notice, body: 'Read me.', audience: 'everyone' }, '/announcements');
+    expect(published.status, published.text.slice(0, 500)).to.equal(303);
+
+    expect((await learnerB.get('/enrolment')).text, 'the edition created on A is open on B').to.contain(editionTitle);
+    expect((await learnerB.get('/')).text, 'the announcement made on A is on B’s home page').to.contain(notice);
+
+    // Changed and withdrawn on A: B follows.
+    const editionId = /editions\/([0-9a-f]{24})/.exec(created.headers.location!)![1]!;
+    const closed = await staffA.post(`/enrolment/manage/editions/${editionId}`, {
+      courseId: String(courseId), title: `${editionTitle} (closed)`, language: 'en', method: 'closed', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31',
+    }, `/enrolment/manage/editions/${editionId}/edit`);
+    expect(closed.status, closed.text.slice(0, 500)).to.equal(303);
+    expect((await learnerB.get('/enrolment')).text, 'closed on A, no longer open on B').not.to.contain(editionTitle);
+    const announcement = await a.app.olive.connection.db!.collection('announcements_announcement').findOne({ title: notice });
+    const withdrawn = await staffA.post(`/announcements/${String(announcement!._id)}/withdraw`, {}, '/announcements');
+    expect(withdrawn.status).to.equal(303);
+    expect((await learnerB.get('/')).text, 'withdrawn on A, gone from B').not.to.contain(notice);
+  });
+
   it('a file uploaded through one instance downloads from the other, byte for byte, with ranges and the same ETag', async () => {
     const trainer = await new Browser(urlA).signIn('trainer@olive.example');
     const { moduleId } = await firstLessonOf('conflict-analysis');

@@ -4,7 +4,7 @@ import { allow, DashboardPanels, definePlugin, Navigation, Users } from '../../s
 import { AnnouncementPublished, Announcements } from './contract.ts';
 import { announcementSchema, type AnnouncementDoc } from './models/announcement.model.ts';
 import { mountAnnouncementRoutes } from './routes/announcements.routes.ts';
-import { createAnnouncementsService } from './services/announcements.service.ts';
+import { announcementsCache, createAnnouncementsService } from './services/announcements.service.ts';
 
 /**
  * Announcements: programme staff post notices ("Fellowship 2027: visa letters are out"), everyone
@@ -54,16 +54,17 @@ export default definePlugin({
 
   async seed(ctx) {
     const Announcement = ctx.connection.model<AnnouncementDoc>('announcements_announcement');
+    const cache = announcementsCache(ctx);
     const items = await ctx.readFixture<{ title: string; body: string; audience: AnnouncementDoc['audience']; author: string; daysAgo: number }[]>('announcements.json');
     for (const item of items) {
       // Seeding is idempotent: an announcement with this title is only added once.
       if (await Announcement.exists({ title: item.title })) continue;
       const author = await ctx.get(Users).findByEmail(item.author);
       if (!author) throw new Error(`announcements fixture: no demo account ${item.author}`);
-      await Announcement.create({
+      await cache.changing(() => Announcement.create({
         title: item.title, body: item.body, audience: item.audience, authorId: author.id, authorName: author.name,
         publishedAt: new Date(Date.now() - item.daysAgo * 86400000),
-      });
+      }));
     }
   },
 });

@@ -30,3 +30,29 @@ export function readOncePerPage<T>(key: string, load: () => Promise<T>): Promise
   pending.catch(() => reads.delete(key));
   return pending;
 }
+
+/**
+ * Records by id, each shared with the page's other parts as `readOncePerPage` shares one read
+ * (under `<prefix>:<id>`): the ids no part has asked for yet are loaded together with one call
+ * of `loadMany`, which answers the ones it found. Outside a page, simply `loadMany`.
+ */
+export async function readEachOncePerPage<T>(prefix: string, ids: readonly string[], loadMany: (ids: string[]) => Promise<Map<string, T>>): Promise<Map<string, T>> {
+  const unique = [...new Set(ids)];
+  const reads = scope.getStore();
+  if (!reads) return loadMany(unique);
+  const missing = unique.filter((id) => !reads.has(`${prefix}:${id}`));
+  if (missing.length) {
+    const batch = loadMany(missing);
+    for (const id of missing) {
+      const one = batch.then((found) => found.get(id));
+      reads.set(`${prefix}:${id}`, one);
+      one.catch(() => reads.delete(`${prefix}:${id}`));
+    }
+  }
+  const found = new Map<string, T>();
+  for (const id of unique) {
+    const doc = await (reads.get(`${prefix}:${id}`) as Promise<T | undefined>);
+    if (doc !== undefined) found.set(id, doc);
+  }
+  return found;
+}

@@ -1,6 +1,6 @@
 import mongoose, { type Model } from 'mongoose';
 import type { PluginContext, Role, SessionUser } from '../../../src/index.ts';
-import { notFound } from '../../../src/index.ts';
+import { notFound, stampedCache } from '../../../src/index.ts';
 import { AnnouncementPublished, type Audience, type AnnouncementView, type AnnouncementsService } from '../contract.ts';
 import type { AnnouncementDoc } from '../models/announcement.model.ts';
 
@@ -13,25 +13,39 @@ function audiencesOf(roles: readonly Role[]): Audience[] | null {
   return roles.includes('admin') ? null : ['everyone', ...roles];
 }
 
+/**
+ * The announcements as pages show them, kept per instance and read again when any instance
+ * publishes or withdraws one (every home page shows them; FerretDB answers the query by decoding
+ * every announcement ever posted). Every write of announcements goes through `changing`.
+ */
+export const announcementsCache = (ctx: Pick<PluginContext, 'connection' | 'logger'>) => stampedCache(ctx.connection, 'announcements', { logger: ctx.logger });
+
 export function createAnnouncementsService(ctx: PluginContext, Announcement: Model<AnnouncementDoc>) {
-  async function visibleTo(user: { roles: Role[] }, limit: number): Promise<AnnouncementView[]> {
+  const cache = announcementsCache(ctx);
+
+  function visibleTo(user: { roles: Role[] }, limit: number): Promise<AnnouncementView[]> {
     const audiences = audiencesOf(user.roles);
-    // sanitizeFilter is on: the $in we write ourselves is marked trusted (its values are our own enum).
-    const filter = audiences ? { withdrawnAt: null, audience: mongoose.trusted({ $in: audiences }) } : { withdrawnAt: null };
-    const docs = await Announcement.find(filter).sort({ publishedAt: -1 }).limit(limit).lean();
-    return docs.map(toView);
+    return cache.get(`${audiences?.join(',') ?? '*'}:${limit}`, async () => {
+      // sanitizeFilter is on: the $in we write ourselves is marked trusted (its values are our own enum).
+      const filter = audiences ? { withdrawnAt: null, audience: mongoose.trusted({ $in: audiences }) } : { withdrawnAt: null };
+      const docs = await Announcement.find(filter).sort({ publishedAt: -1 }).limit(limit).lean();
+      return docs.map(toView);
+    });
   }
 
   async function publish(input: { title: string; body: string; audience: Audience }, author: SessionUser): Promise<AnnouncementView> {
-    const doc = await Announcement.create({ ...input, authorId: author.id, authorName: author.name, publishedAt: new Date() });
+    const doc = await cache.changing(() => Announcement.create({ ...input, authorId: author.id, authorName: author.name, publishedAt: new Date() }));
     await ctx.emit(AnnouncementPublished, { id: doc.id, title: doc.title, audience: doc.audience, authorId: author.id });
     return toView(doc);
   }
 
   async function withdraw(id: string): Promise<void> {
     if (!mongoose.isValidObjectId(id)) throw notFound('No such announcement.');
-    const result = await Announcement.updateOne({ _id: id, withdrawnAt: null }, { $set: { withdrawnAt: new Date() } });
-    if (result.matchedCount === 0) throw notFound('No such announcement, or it was already withdrawn.');
+    await cache.changing(async () => {
+      const result = await Announcement.updateOne({ _id: id, withdrawnAt: null }, { $set: { withdrawnAt: new Date() } });
+      // Inside: a refusal here changed nothing, so the kept announcements stay valid.
+      if (result.matchedCount === 0) throw notFound('No such announcement, or it was already withdrawn.');
+    });
   }
 
   const service: AnnouncementsService = { visibleTo };

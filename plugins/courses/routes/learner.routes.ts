@@ -35,9 +35,6 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     return { course, access };
   }
 
-  async function itemOf(course: CourseSummary, itemId: string): Promise<ItemDoc> {
-    return courses.findItem(course.id, itemId);
-  }
 
   // The catalogue is public: visitors see what the programme offers before they have an account.
   ctx.router.get('/', allow.public, async (req, res) => {
@@ -53,7 +50,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const course = await courses.requireCourse(String(req.params.slug));
     const access: CourseAccess = req.user ? await resolveAccess(req.user, course, providers(), req.t) : course.status === 'published' ? { mode: 'denied', reason: '' } : { mode: 'hidden' };
     if (access.mode === 'hidden') throw notFound('No such course.');
-    const modules = await courses.outline(course.id);
+    const modules = await courses.outlineOf(course);
     let done = new Set<string>();
     let summary = null;
     if (access.mode === 'learner') {
@@ -84,7 +81,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.get('/:slug/modules/:moduleId', allow.signedIn, async (req, res) => {
     const { course, access } = await forLearning(req);
-    const modules = await courses.outline(course.id);
+    const modules = await courses.outlineOf(course);
     const index = modules.findIndex((m) => m.id === req.params.moduleId);
     const module = modules[index];
     if (!module) throw notFound('No such module in this course.');
@@ -108,11 +105,11 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.post('/:slug/items/:itemId/done', allow.signedIn, async (req, res) => {
     const { course, access } = await forLearning(req);
-    const item = await itemOf(course, String(req.params.itemId));
+    const item = await courses.learningItem(course, String(req.params.itemId));
     if (access.mode !== 'learner') throw new HttpError(409, 'PREVIEW', req.t('courses:preview.notRecorded'));
     if (item.type === 'quiz') throw new HttpError(409, 'QUIZ_NOT_MARKABLE', req.t('courses:quiz.completeBySubmitting'));
     // Only answered after the record is written: "done" on the page means it is stored.
-    await progress.completeItem({ learnerId: req.user!.id, courseId: course.id, editionId: access.editionId, item });
+    await progress.completeItem({ learnerId: req.user!.id, courseId: course.id, editionId: access.editionId, item, structure: await courses.outlineOf(course) });
     if (wantsJson(req)) return res.json({ done: true, itemId: item._id.toString() });
     req.flash('success', req.t('courses:item.markedDone', { title: item.title }));
     res.redirect(303, `/courses/${course.slug}/modules/${item.moduleId}#item-${item._id}`);
@@ -120,7 +117,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.get('/:slug/items/:itemId/quiz', allow.signedIn, async (req, res) => {
     const { course, access } = await forLearning(req);
-    const item = await itemOf(course, String(req.params.itemId));
+    const item = await courses.learningItem(course, String(req.params.itemId));
     if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
     const history = access.mode === 'learner' ? await quizzes.history(req.user!.id, access.editionId, item._id.toString()) : null;
     res.render('courses/quiz', {
@@ -136,7 +133,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.post('/:slug/items/:itemId/quiz', allow.signedIn, async (req: Request, res: Response) => {
     const { course, access } = await forLearning(req);
-    const item = await itemOf(course, String(req.params.itemId));
+    const item = await courses.learningItem(course, String(req.params.itemId));
     if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
     const answers = parseAnswers(item.quiz.questions, req.body);
     let outcome: { score: number; passed: boolean; results: ReturnType<typeof scoreQuiz>['results']; attempt?: number; attemptsLeft?: number | null };
@@ -146,7 +143,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       await ctx.emit(QuizSubmitted, { learnerId, courseId: course.id, editionId: access.editionId, itemId: item._id.toString(), score: outcome.score, passed: outcome.passed, attempt: outcome.attempt! });
       // A required quiz completes its item when passed; an optional one when submitted.
       if (outcome.passed || !item.quiz.required) {
-        await progress.completeItem({ learnerId, courseId: course.id, editionId: access.editionId, item });
+        await progress.completeItem({ learnerId, courseId: course.id, editionId: access.editionId, item, structure: await courses.outlineOf(course) });
       }
     } else {
       outcome = scoreQuiz(item.quiz, answers);
@@ -167,7 +164,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.get('/:slug/items/:itemId/file', allow.signedIn, async (req, res) => {
     const { course } = await forLearning(req);
-    const item = await itemOf(course, String(req.params.itemId));
+    const item = await courses.learningItem(course, String(req.params.itemId));
     if (item.type !== 'file' || !item.file) throw notFound('No such file.');
     await materials.serve(req, res, item.file, { download: req.query.download === '1' });
   });

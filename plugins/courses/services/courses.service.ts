@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
-import { conflict, hasRole, HttpError, isDuplicateKey, notFound, type SessionUser } from '../../../src/index.ts';
+import { conflict, hasRole, HttpError, isDuplicateKey, notFound, readOncePerPage, type SessionUser } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary } from '../contract.ts';
 import type { CourseDoc } from '../models/course.model.ts';
 import type { ItemDoc } from '../models/item.model.ts';
@@ -60,14 +60,44 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     return new mongoose.Types.ObjectId(id);
   };
 
+  /**
+   * A course by id, read once per page: the page's own look-up, the outline's stamp check and
+   * every panel that names the course all want it.
+   */
+  const courseDoc = (id: string) => readOncePerPage(`courses.course:${id}`, () => Course.findById(oid(id)).lean<CourseDoc>().exec());
+
+  /**
+   * Course ids by address, as this instance last found them. A course is read by its address on
+   * every learner page, and FerretDB answers a query by anything but `_id` by decoding every course;
+   * so the address is looked up here and the course read by `_id`, and the query runs only when the
+   * course read no longer has that address (renamed, deleted) or the address is new here.
+   */
+  const idsBySlug = new Map<string, string>();
+  /** Courses this instance keeps an address or an outline for (the oldest is dropped first). */
+  const MAX_KEPT = 500;
+
+  async function docBySlug(address: string): Promise<CourseDoc | null> {
+    const slug = String(address).toLowerCase();
+    const known = idsBySlug.get(slug);
+    const byId = known ? await courseDoc(known) : null;
+    const d = byId?.slug === slug ? byId : await Course.findOne({ slug }).lean();
+    if (!d) return null;
+    if (idsBySlug.size >= MAX_KEPT) idsBySlug.delete(idsBySlug.keys().next().value!);
+    idsBySlug.set(slug, d._id.toString());
+    return d;
+  }
+
+  /** The document each summary from `requireCourse` was made from: `outlineOf` goes by its stamp. */
+  const docOfSummary = new WeakMap<CourseSummary, CourseDoc>();
+
   const catalog: CourseCatalogService = {
     async findById(id) {
       if (!mongoose.isValidObjectId(id)) return null;
-      const d = await Course.findById(id).lean();
+      const d = await courseDoc(String(id));
       return d ? toCourseSummary(d) : null;
     },
-    async findBySlug(slug) {
-      const d = await Course.findOne({ slug: String(slug).toLowerCase() }).lean();
+    async findBySlug(address) {
+      const d = await docBySlug(address);
       return d ? toCourseSummary(d) : null;
     },
     async listPublished() {
@@ -83,8 +113,10 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   };
 
   async function requireCourse(slug: string): Promise<CourseSummary> {
-    const course = await catalog.findBySlug(slug);
-    if (!course) throw notFound('No such course.');
+    const doc = await docBySlug(slug);
+    if (!doc) throw notFound('No such course.');
+    const course = toCourseSummary(doc);
+    docOfSummary.set(course, doc);
     return course;
   }
 
@@ -107,16 +139,34 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
    * `_id` each time (one look-up), so a change made through any instance is seen at once.
    */
   const outlines = new Map<string, { stamp: string; outline: ReturnType<typeof loadOutline> }>();
-  const MAX_OUTLINES = 500;
 
   /** Modules with their items, in order: the course outline. Shared: callers must not modify it. */
   async function outline(courseId: string): ReturnType<typeof loadOutline> {
-    const stamp = (await Course.findById(oid(courseId), { structureStamp: 1 }).lean())?.structureStamp;
+    return outlineAt(courseId, (await courseDoc(courseId))?.structureStamp);
+  }
+
+  /**
+   * The outline of a course as `requireCourse` read it (by the stamp it had then): a request that
+   * has read the course needs no second look-up for its outline.
+   */
+  function outlineOf(course: CourseSummary): ReturnType<typeof loadOutline> {
+    const doc = docOfSummary.get(course);
+    return doc ? outlineAt(course.id, doc.structureStamp) : outline(course.id);
+  }
+
+  /** An item of the course as the learner sees it: from the outline, so no look-up of its own. */
+  async function learningItem(course: CourseSummary, itemId: string) {
+    const item = (await outlineOf(course)).flatMap((m) => m.items).find((i) => i.id === itemId);
+    if (!item) throw notFound('No such item in this course.');
+    return item;
+  }
+
+  async function outlineAt(courseId: string, stamp: string | undefined): ReturnType<typeof loadOutline> {
     if (!stamp) return loadOutline(courseId); // a course from before stamps: read each time until its first change
     const known = outlines.get(courseId);
     if (known?.stamp === stamp) return known.outline;
     const loading = loadOutline(courseId);
-    if (outlines.size >= MAX_OUTLINES) outlines.delete(outlines.keys().next().value!);
+    if (outlines.size >= MAX_KEPT) outlines.delete(outlines.keys().next().value!);
     outlines.set(courseId, { stamp, outline: loading });
     loading.catch(() => { if (outlines.get(courseId)?.outline === loading) outlines.delete(courseId); });
     return loading;
@@ -259,7 +309,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   return {
-    catalog, outline, requireCourse, create, update, setStatus, setTrainers, editableBy,
+    catalog, outline, outlineOf, learningItem, requireCourse, create, update, setStatus, setTrainers, editableBy,
     addModule, findModule, updateModule, moveModule, deleteModule,
     addItem, findItem, updateItem, moveItem, deleteItem,
   };

@@ -60,19 +60,24 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
     return { modules, items: modules.flatMap((m) => m.items) };
   };
 
-  async function completeItem(input: { learnerId: string; courseId: string; editionId: string; item: Pick<ItemDoc, '_id' | 'moduleId'> }): Promise<{ recorded: boolean }> {
-    const { learnerId, courseId, editionId, item } = input;
+  /**
+   * Records an item done and runs the checks above it. `structure`: the course's outline when the
+   * caller has it already (the learner's request read it), else it is read here.
+   */
+  async function completeItem(input: { learnerId: string; courseId: string; editionId: string; item: Pick<ItemDoc, '_id' | 'moduleId'>; structure?: CourseStructure }): Promise<{ recorded: boolean }> {
+    const { learnerId, courseId, editionId, item, structure: known } = input;
     const moduleId = item.moduleId.toString();
     const itemId = item._id.toString();
     const recorded = await insertOnce(ItemProgress, {
       _id: progressKey(learnerId, editionId, itemId), learnerId, courseId, editionId, moduleId, itemId, completedAt: new Date(),
     });
-    await checkModule(learnerId, courseId, editionId, moduleId);
+    await checkModule(learnerId, courseId, editionId, moduleId, known);
     return { recorded };
   }
 
-  async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string): Promise<void> {
-    const items = (await outline(courseId)).find((m) => m._id.toString() === moduleId)?.items ?? [];
+  async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string, known?: CourseStructure): Promise<void> {
+    const modules = known ?? await outline(courseId);
+    const items = modules.find((m) => m._id.toString() === moduleId)?.items ?? [];
     const done = await findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
     const doneIds = new Set(done.map((d) => d.itemId));
     if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
@@ -80,11 +85,12 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
     if (await insertOnce(ModuleProgress, { _id: progressKey(learnerId, editionId, moduleId), learnerId, courseId, editionId, moduleId, completedAt })) {
       await emit(ModuleCompleted, { learnerId, courseId, editionId, moduleId, completedAt });
     }
-    await checkCourse(learnerId, courseId, editionId);
+    await checkCourse(learnerId, courseId, editionId, modules);
   }
 
-  async function checkCourse(learnerId: string, courseId: string, editionId: string): Promise<void> {
-    const { modules, items } = await structure(courseId);
+  async function checkCourse(learnerId: string, courseId: string, editionId: string, known?: CourseStructure): Promise<void> {
+    const modules = known ?? await outline(courseId);
+    const items = modules.flatMap((m) => m.items);
     const done = await findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 });
     const doneIds = new Set(done.map((d) => d.moduleId));
     const counted = countedModules(modules, items);

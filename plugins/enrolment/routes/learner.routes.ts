@@ -38,12 +38,10 @@ const applicationSchema = z.object({
 /** What "My learning" (and the home page panel) shows a person. */
 export async function myLearning(ctx: PluginContext, service: EnrolmentService, req: Request) {
   const user = req.user!;
-  const { Edition, Enrolment } = service.models;
   const catalog = ctx.get(CourseCatalog);
   const progress = ctx.get(CourseProgress);
   const mine = (await service.memberships.enrolmentsOf({ userId: user.id })).sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
-  const editions = new Map((await Promise.all([...new Set(mine.map((e) => e.editionId))].map((id) => Edition.findById(id).lean())))
-    .filter((e) => !!e).map((e) => [e._id.toString(), e]));
+  const editions = await service.editionsById(mine.map((e) => e.editionId));
   const courses = new Map<string, CourseSummary | null>();
   const courseOf = async (id: string) => {
     if (!courses.has(id)) courses.set(id, await catalog.findById(id));
@@ -64,8 +62,8 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
   }
   // Editions open for enrolment that the person is not in yet, soonest first.
   const taken = new Set(mine.filter((e) => e.status !== 'withdrawn').map((e) => e.editionId));
-  const open = (await Edition.find({ status: 'published', method: mongoose.trusted({ $in: ['open', 'key', 'application'] }) }).sort({ startsAt: 1 }).lean())
-    .filter((e) => !taken.has(e._id.toString()) && enrolmentWindow(e).open);
+  const open = (await service.publishedEditions())
+    .filter((e) => ['open', 'key', 'application'].includes(e.method) && !taken.has(e._id.toString()) && enrolmentWindow(e).open);
   const upcoming = [];
   for (const edition of open.slice(0, 10)) {
     const course = await courseOf(edition.courseId);
@@ -115,7 +113,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
 
   // Open editions, for everyone: what one can join now.
   ctx.router.get('/', allow.public, async (req, res) => {
-    const editions = (await Edition.find({ status: 'published' }).sort({ startsAt: 1, _id: 1 }).lean()).filter((e) => enrolmentWindow(e).open);
+    const editions = (await service.publishedEditions()).filter((e) => enrolmentWindow(e).open);
     const list = [];
     for (const edition of editions) {
       const course = await catalog().findById(edition.courseId);

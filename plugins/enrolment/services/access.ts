@@ -15,8 +15,7 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
       // The learner's own enrolments and their editions, by key; the course's other editions only
       // when they matter (a trainer's preview, where to enrol): this runs on every learner page.
       const mine = await service.memberships.enrolmentsOf({ userId: user.id }, course.id);
-      const own = await Promise.all([...new Set(mine.map((e) => e.editionId))].map((id) => Edition.findById(id, fields).lean()));
-      const byId = new Map(own.filter((e) => !!e).map((e) => [e._id.toString(), e]));
+      const byId = await service.editionsById(mine.map((e) => e.editionId));
       // Enrolled in a live edition; with several (a repeat, a move), the one that started last.
       const enrolled = mine
         .filter((e) => e.status === 'enrolled' && ['published', 'archived'].includes(byId.get(e.editionId)?.status ?? ''))

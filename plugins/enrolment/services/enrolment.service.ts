@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
 import type { Logger } from 'pino';
-import { badRequest, conflict, forbidden, HttpError, isDuplicateKey, notFound, type EventRef, type SessionUser, type UsersService } from '../../../src/index.ts';
+import { badRequest, conflict, findByKeys, forbidden, HttpError, isDuplicateKey, notFound, readEachOncePerPage, stampedCache, type EventRef, type SessionUser, type UsersService } from '../../../src/index.ts';
 import type { ProgressService } from '../../courses/contract.ts';
 import {
   EnrolmentApproved, EnrolmentCreated, EnrolmentMoved, EnrolmentPromoted, EnrolmentRejected, EnrolmentWaitlisted, EnrolmentWithdrawn,
@@ -127,6 +127,22 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   const { Edition, Enrolment, Seat, Person } = models;
   const { emit, logger } = deps;
   const memberships = createMemberships(models.Membership, Enrolment);
+  /** Every writer of editions goes through `editionCache.changing` (see publishedEditions). */
+  const editionCache = stampedCache(Edition.db, 'enrolment.editions', { logger });
+
+  /**
+   * The published editions, soonest first (then by id): every learner's home page lists those open
+   * for enrolment, and FerretDB answers this query by decoding every edition. Kept per instance
+   * until an edition changes on any instance. Shared: callers must not modify what they get.
+   */
+  function publishedEditions(): Promise<EditionDoc[]> {
+    return editionCache.get('published', async () => Edition.find({ status: 'published' }).sort({ startsAt: 1, _id: 1 }).lean<EditionDoc[]>());
+  }
+
+  /** Runs a write of editions (create, update, trainers), then has every instance read them again. */
+  function changingEditions<R>(write: () => PromiseLike<R>): Promise<R> {
+    return editionCache.changing(write);
+  }
 
   const oid = (id: string, what: string) => {
     if (!mongoose.isValidObjectId(id) || !/^[0-9a-f]{24}$/i.test(id)) throw notFound(`No such ${what}.`);
@@ -137,6 +153,15 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     const doc = await Edition.findById(oid(id, 'edition')).lean();
     if (!doc) throw notFound('No such edition.');
     return doc;
+  }
+
+  /**
+   * Editions by id, in one query; on a page, each read once for all its parts (the home page's
+   * panels and the access decision all want the learner's editions).
+   */
+  function editionsById(ids: readonly string[]): Promise<Map<string, EditionDoc>> {
+    return readEachOncePerPage('enrolment.edition', ids.filter((id) => /^[0-9a-f]{24}$/i.test(id)), async (missing) =>
+      new Map((await findByKeys(Edition, missing.map((id) => new mongoose.Types.ObjectId(id)))).map((e) => [e._id.toString(), e])));
   }
 
   async function requireEnrolment(id: string): Promise<EnrolmentDoc> {
@@ -558,7 +583,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   // ---- Editions -------------------------------------------------------------------------------------
 
   async function createEdition(input: EditionInput, by: string): Promise<EditionDoc> {
-    const doc = await Edition.create({ ...input, createdBy: by });
+    const doc = await changingEditions(() => Edition.create({ ...input, createdBy: by }));
     return doc.toObject();
   }
 
@@ -575,8 +600,11 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     }
     const unset = Object.fromEntries(['startsAt', 'endsAt', 'enrolmentDeadline', 'enrolmentKey'].filter((k) => input[k as keyof EditionInput] === undefined).map((k) => [k, 1]));
     const set = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    const doc = await Edition.findByIdAndUpdate(id, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) }, { returnDocument: 'after', runValidators: true }).lean();
-    if (!doc) throw notFound('No such edition.');
+    const doc = await changingEditions(async () => {
+      const updated = await Edition.findByIdAndUpdate(id, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) }, { returnDocument: 'after', runValidators: true }).lean();
+      if (!updated) throw notFound('No such edition.');
+      return updated;
+    });
     if (doc.capacity == null) {
       // No limit any more: everyone waiting is in.
       for (const w of await Enrolment.find({ editionId: id, status: 'waitlisted' }).sort({ waitlistedAt: 1 }).lean()) {
@@ -628,7 +656,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
 
   return {
     models, directory, memberships,
-    requireEdition, requireEnrolment, createEdition, updateEdition,
+    requireEdition, editionsById, publishedEditions, changingEditions, requireEnrolment, createEdition, updateEdition,
     selfEnrol, apply, addByStaff, decide, withdraw, move, linkAccount,
     claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition,
     canSeeRoster, requireRosterAccess,

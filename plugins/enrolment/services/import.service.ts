@@ -637,7 +637,7 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
           await writePerson(row.email, row.person, account?.id);
           if (row.role === 'trainer') {
             if (!account) continue;
-            const res = await Edition.updateOne({ _id: edition._id }, { $addToSet: { trainerIds: account.id } });
+            const res = await service.changingEditions(() => Edition.updateOne({ _id: edition._id }, { $addToSet: { trainerIds: account.id } }));
             next.result = res.modifiedCount ? 'trainer' : 'alreadyTrainer';
           } else {
             const before = now.enrolments.get(row.email);

@@ -1,5 +1,5 @@
-import type { Model } from 'mongoose';
-import { findNumbered, isDuplicateKey, readOncePerPage } from '../../../src/index.ts';
+import mongoose, { type Model } from 'mongoose';
+import { findByKeys, findNumbered, isDuplicateKey, readOncePerPage } from '../../../src/index.ts';
 import type { EnrolmentDoc, MembershipDoc } from '../models/enrolment.model.ts';
 
 /** Tries to claim a free number before giving up: only reached if that many writers race. */
@@ -45,9 +45,9 @@ export function createMemberships(Membership: Model<MembershipDoc>, Enrolment: M
   async function enrolmentsOf(owner: Owner, courseId?: string): Promise<EnrolmentDoc[]> {
     // Every panel of the home page and the access decision ask: read once per page.
     const all = await readOncePerPage(`enrolment.of:${ownerKey(owner)}`, async () => {
-      const ids = [...new Set((await entries(ownerKey(owner))).map((e) => e.enrolmentId))];
-      const docs = await Promise.all(ids.map((id) => Enrolment.findById(id).lean<EnrolmentDoc>()));
-      return docs.filter((d): d is EnrolmentDoc => !!d && ('userId' in owner ? d.userId === owner.userId : d.email === owner.email));
+      const ids = (await entries(ownerKey(owner))).map((e) => e.enrolmentId).filter((id) => mongoose.isObjectIdOrHexString(id));
+      const docs = await findByKeys(Enrolment, ids.map((id) => new mongoose.Types.ObjectId(id)));
+      return docs.filter((d) => ('userId' in owner ? d.userId === owner.userId : d.email === owner.email));
     });
     return all.filter((e) => !courseId || e.courseId === courseId);
   }

@@ -1,0 +1,135 @@
+/**
+ * The host's read helpers for plugins, against the test database: reads by key (findByKeys,
+ * findNumbered), reads shared by the parts of one page (readEachOncePerPage) and values kept per
+ * instance under a stamp (stampedCache), with two connections standing for two app instances.
+ */
+import { expect } from 'chai';
+import express from 'express';
+import mongoose, { type Connection } from 'mongoose';
+import { pino } from 'pino';
+import supertest from 'supertest';
+import { badRequest } from '../src/core/errors.ts';
+import { findByKeys, findNumbered } from '../src/core/keyed-reads.ts';
+import { pageReadsMiddleware, readEachOncePerPage } from '../src/core/page-reads.ts';
+import { STAMPS_COLLECTION, stampedCache } from '../src/core/stamped-cache.ts';
+import { freshDbName, testDatabaseUri } from './helpers/app.ts';
+
+describe('reading by key and keeping what many pages read', function () {
+  this.timeout(30_000);
+  let one: Connection;
+  let two: Connection;
+  const logger = pino({ level: 'silent' });
+
+  before(async () => {
+    const dbName = freshDbName('keyed');
+    // `one` reports the commands it sends, so that a test can count round trips.
+    one = await mongoose.createConnection(testDatabaseUri(), { dbName, monitorCommands: true }).asPromise();
+    two = await mongoose.createConnection(testDatabaseUri(), { dbName }).asPromise();
+  });
+  after(async () => {
+    await one.db?.dropDatabase();
+    await one.close();
+    await two.close();
+  });
+
+  describe('findByKeys and findNumbered', () => {
+    type Thing = { _id: string; n: number };
+    const Keyed = () => (one.models.keyed_thing as mongoose.Model<Thing> | undefined) ?? one.model<Thing>('keyed_thing', new mongoose.Schema<Thing>({ _id: String, n: Number }, { versionKey: false }));
+    const ById = () => (one.models.object_thing as mongoose.Model<{ n: number }> | undefined) ?? one.model<{ n: number }>('object_thing', new mongoose.Schema<{ n: number }>({ n: Number }, { versionKey: false }));
+
+    it('answers the keys that exist, in the order asked, each as often as asked, in one query', async () => {
+      await Keyed().insertMany(Array.from({ length: 30 }, (_, n) => ({ _id: `k:${n}`, n })));
+      const queries: string[] = [];
+      const client = one.getClient();
+      const listen = (e: { commandName: string }) => queries.push(e.commandName);
+      client.on('commandStarted', listen);
+      const found = await findByKeys(Keyed(), ['k:20', 'missing', 'k:3', 'k:20'], { n: 1 });
+      client.off('commandStarted', listen);
+      expect(found.map((d) => d.n)).to.deep.equal([20, 3, 20]);
+      expect(await findByKeys(Keyed(), [])).to.deep.equal([]);
+      // Object ids too: a string and an ObjectId of the same id are the same key.
+      const [a, b] = await ById().insertMany([{ n: 1 }, { n: 2 }]);
+      expect((await findByKeys(ById(), [b!._id, a!._id])).map((d) => d.n)).to.deep.equal([2, 1]);
+      expect(queries, 'one round trip for all the keys').to.deep.equal(['find']);
+    });
+
+    it('reads more than a query can carry in slices, and a numbered run up to its first gap', async () => {
+      const keys = Array.from({ length: 2300 }, (_, n) => `k:${n % 40}`);
+      expect(await findByKeys(Keyed(), keys)).to.have.length(keys.filter((k) => Number(k.slice(2)) < 30).length);
+      await Keyed().insertMany([{ _id: 'run:1', n: 1 }, { _id: 'run:2', n: 2 }, { _id: 'run:3', n: 3 }, { _id: 'run:5', n: 5 }]);
+      expect((await findNumbered(Keyed(), (n) => `run:${n}`, 2)).map((d) => d.n)).to.deep.equal([1, 2, 3]);
+      expect(await findNumbered(Keyed(), (n) => `none:${n}`)).to.deep.equal([]);
+    });
+  });
+
+  describe('readEachOncePerPage', () => {
+    it('loads together only the ids no part of the page has asked for, and nothing is kept after the page', async () => {
+      const batches: string[][] = [];
+      const loadMany = async (ids: string[]) => { batches.push(ids); return new Map(ids.filter((id) => id !== 'gone').map((id) => [id, { id }])); };
+      const app = express();
+      app.use(pageReadsMiddleware);
+      app.get('/', async (_req, res) => {
+        const first = await readEachOncePerPage('thing', ['a', 'b', 'gone'], loadMany);
+        const second = await readEachOncePerPage('thing', ['b', 'c', 'a', 'c'], loadMany);
+        res.json({ first: [...first.keys()], second: [...second.keys()], same: first.get('a') === second.get('a') });
+      });
+      const res = await supertest(app).get('/').expect(200);
+      expect(res.body).to.deep.equal({ first: ['a', 'b'], second: ['b', 'c', 'a'], same: true });
+      expect(batches).to.deep.equal([['a', 'b', 'gone'], ['c']]);
+      await supertest(app).get('/').expect(200);
+      expect(batches).to.have.length(4);
+    });
+  });
+
+  describe('stampedCache', () => {
+    it('keeps a value until a change through any instance, which every instance sees on its next read', async () => {
+      let loadsA = 0;
+      let loadsB = 0;
+      const onA = stampedCache(one, 'test.list', { logger });
+      const onB = stampedCache(two, 'test.list', { logger });
+      const List = one.collection<{ _id: string }>('stamped_list');
+      const read = (cache: typeof onA, count: () => void) => cache.get('all', async () => { count(); return (await List.find().toArray()).map((d) => d._id).sort(); });
+
+      expect(await read(onA, () => loadsA++)).to.deep.equal([]);
+      expect(await read(onB, () => loadsB++)).to.deep.equal([]);
+      expect(await read(onA, () => loadsA++)).to.deep.equal([]);
+      expect([loadsA, loadsB], 'read once, then kept').to.deep.equal([1, 1]);
+
+      await onA.changing(() => List.insertOne({ _id: 'first' }));
+      expect(await read(onB, () => loadsB++), 'changed through A, seen on B').to.deep.equal(['first']);
+      expect(await read(onA, () => loadsA++)).to.deep.equal(['first']);
+      await onB.changing(() => List.insertOne({ _id: 'second' }));
+      expect(await read(onA, () => loadsA++), 'and the other way round').to.deep.equal(['first', 'second']);
+      expect([loadsA, loadsB]).to.deep.equal([3, 2]);
+    });
+
+    it('a write refused before it wrote (an HttpError) leaves the stamp alone; a failed one renews it', async () => {
+      const cache = stampedCache(one, 'test.refusals', { logger });
+      const stamps = one.collection<{ _id: string; stamp: string }>(STAMPS_COLLECTION);
+      await cache.changing(async () => undefined);
+      const before = (await stamps.findOne({ _id: 'test.refusals' }))!.stamp;
+      const refused = await cache.changing(() => Promise.reject(badRequest('No.'))).catch((e: Error) => e.message);
+      expect(refused).to.equal('No.');
+      expect((await stamps.findOne({ _id: 'test.refusals' }))!.stamp).to.equal(before);
+      const failed = await cache.changing(() => Promise.reject(new Error('the database went away part-way'))).catch((e: Error) => e.message);
+      expect(failed).to.equal('the database went away part-way');
+      expect((await stamps.findOne({ _id: 'test.refusals' }))!.stamp).not.to.equal(before);
+    });
+
+    it('reads again once a value is older than its maximum age, and never keeps a failed read', async () => {
+      let loads = 0;
+      const cache = stampedCache(one, 'test.ageing', { logger, maxAgeMs: 50 });
+      const read = () => cache.get('k', async () => ++loads);
+      expect(await read()).to.equal(1);
+      expect(await read()).to.equal(1);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(await read()).to.equal(2);
+
+      let fail = true;
+      const flaky = () => cache.get('flaky', async () => { if (fail) throw new Error('away'); return 'back'; });
+      expect(await flaky().catch((e: Error) => e.message)).to.equal('away');
+      fail = false;
+      expect(await flaky()).to.equal('back');
+    });
+  });
+});
