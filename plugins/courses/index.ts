@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import mongoose from 'mongoose';
 import { z } from 'zod';
 import { allow, DashboardPanels, definePlugin, Navigation } from '../../src/index.ts';
 import { CourseCatalog, CourseCompleted, CourseProgress, LearningAccess, ModuleCompleted } from './contract.ts';
@@ -92,6 +94,15 @@ export default definePlugin({
 
     ctx.on(ModuleCompleted, (e) => ctx.logger.info({ learner: e.learnerId, course: e.courseId, module: e.moduleId }, 'module completed'));
     ctx.on(CourseCompleted, (e) => ctx.logger.info({ learner: e.learnerId, course: e.courseId, edition: e.editionId }, 'course completed'));
+  },
+
+  async start(ctx) {
+    // Courses from before structure stamps get one, so that their outlines are kept like the
+    // others' (without, every page read them afresh until the course's first change). A fresh
+    // stamp is always safe: at worst an instance reads an outline once more.
+    const Course = ctx.connection.model<CourseDoc>('courses_course');
+    const stamped = await Course.updateMany({ structureStamp: mongoose.trusted({ $exists: false }) }, { $set: { structureStamp: crypto.randomUUID() } }, { timestamps: false });
+    if (stamped.modifiedCount) ctx.logger.info({ courses: stamped.modifiedCount }, 'courses given a structure stamp');
   },
 
   async seed(ctx) {

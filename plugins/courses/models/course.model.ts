@@ -15,7 +15,7 @@ export interface CourseDoc {
   /**
    * Changes whenever the course's modules or items change (a new random value each time, so two
    * concurrent changes never leave an old value): what each instance's copy of the outline is
-   * checked against. Absent on courses from before it existed until their first change.
+   * checked against. Courses from before it existed get one when the courses plugin starts.
    */
   structureStamp?: string;
   createdAt: Date;

@@ -295,6 +295,27 @@ describe('courses plugin', () => {
     });
   });
 
+  describe('outlines kept per instance', () => {
+    it('a course from before structure stamps gets one when the plugin starts, and its outline is then kept', async () => {
+      const Course = t.app.olive.connection.collection('courses_course');
+      await Course.updateOne({ slug: 'conflict-analysis' }, { $unset: { structureStamp: 1 } });
+      const before = await Course.findOne({ slug: 'conflict-analysis' });
+      expect(before!.structureStamp).to.equal(undefined);
+      const second = await createTestApp({ plugins: [courses], dbName: t.dbName });
+      try {
+        const after = await Course.findOne({ slug: 'conflict-analysis' });
+        expect(after!.structureStamp).to.be.a('string').with.length.greaterThan(10);
+        expect(after!.updatedAt.getTime(), 'the course does not look edited').to.equal(before!.updatedAt.getTime());
+        // Once stamped, a second start leaves it alone.
+        const third = await createTestApp({ plugins: [courses], dbName: t.dbName });
+        await third.app.olive.stop();
+        expect((await Course.findOne({ slug: 'conflict-analysis' }))!.structureStamp).to.equal(after!.structureStamp);
+      } finally {
+        await second.app.olive.stop();
+      }
+    });
+  });
+
   describe('fixes from review', () => {
     it('stores files whose names are long runs of emoji (title limit counted the same way)', async () => {
       const trainer = await signIn(t.app, 'trainer@olive.example');
