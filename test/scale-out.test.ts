@@ -114,6 +114,7 @@ describe('scale-out: two app instances on one database', function () {
     const notice = `Notice published through A ${Date.now()}`;
     // B has both lists in hand.
     expect((await learnerB.get('/enrolment')).text).not.to.contain(editionTitle);
+    expect((await learnerB.get('/enrolment/courses/conflict-analysis')).text).not.to.contain(editionTitle);
     expect((await learnerB.get('/')).text).not.to.contain(notice);
 
     const { courseId } = await firstLessonOf('conflict-analysis');
@@ -125,6 +126,7 @@ describe('scale-out: two app instances on one database', function () {
     expect(published.status, published.text.slice(0, 500)).to.equal(303);
 
     expect((await learnerB.get('/enrolment')).text, 'the edition created on A is open on B').to.contain(editionTitle);
+    expect((await learnerB.get('/enrolment/courses/conflict-analysis')).text, 'and among the course’s editions').to.contain(editionTitle);
     expect((await learnerB.get('/')).text, 'the announcement made on A is on B’s home page').to.contain(notice);
 
     // Changed and withdrawn on A: B follows.
@@ -134,6 +136,7 @@ describe('scale-out: two app instances on one database', function () {
     }, `/enrolment/manage/editions/${editionId}/edit`);
     expect(closed.status, closed.text.slice(0, 500)).to.equal(303);
     expect((await learnerB.get('/enrolment')).text, 'closed on A, no longer open on B').not.to.contain(editionTitle);
+    expect((await learnerB.get('/enrolment/courses/conflict-analysis')).text, 'renamed on A, renamed on B').to.contain(`${editionTitle} (closed)`);
     const announcement = await a.app.olive.connection.db!.collection('announcements_announcement').findOne({ title: notice });
     const withdrawn = await staffA.post(`/announcements/${String(announcement!._id)}/withdraw`, {}, '/announcements');
     expect(withdrawn.status).to.equal(303);

@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import mongoose from 'mongoose';
 import { z } from 'zod';
 import { allow, HttpError, notFound, parseInput, renderFragment, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
@@ -73,7 +72,7 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
 }
 
 export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService) {
-  const { Edition, Enrolment, Person } = service.models;
+  const { Person } = service.models;
   const catalog = () => ctx.get(CourseCatalog);
 
   async function editionWithCourse(id: string) {
@@ -85,7 +84,8 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   }
 
   async function renderEdition(req: Request, res: Response, edition: EditionDoc, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
-    const enrolment = req.user ? await Enrolment.findOne({ editionId: edition._id.toString(), email: normaliseEmail(req.user.email) }).lean() : null;
+    // The person's own enrolments by key (a query by edition and e-mail reads every enrolment on FerretDB).
+    const enrolment = req.user ? (await service.memberships.enrolmentsOf({ email: normaliseEmail(req.user.email) })).find((e) => e.editionId === edition._id.toString()) ?? null : null;
     const person = req.user ? await Person.findById(normaliseEmail(req.user.email)).lean() : null;
     const seatsTaken = edition.capacity != null ? await service.seatsTaken(edition._id.toString()) : 0;
     res.render('enrolment/edition', {
@@ -126,7 +126,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   ctx.router.get('/courses/:slug', allow.public, async (req, res) => {
     const course = await catalog().findBySlug(String(req.params.slug));
     if (!course || course.status !== 'published') throw notFound('No such course.');
-    const editions = (await Edition.find({ courseId: course.id, status: mongoose.trusted({ $in: ['published', 'archived'] }) }).sort({ startsAt: -1, _id: 1 }).lean());
+    const editions = (await service.editionsOfCourse(course.id)).filter((e) => e.status === 'published' || e.status === 'archived');
     const mine = req.user ? await service.memberships.enrolmentsOf({ userId: req.user.id }, course.id) : [];
     res.render('enrolment/course-editions', {
       title: courseTitle(req, course),

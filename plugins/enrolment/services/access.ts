@@ -8,8 +8,6 @@ import type { EnrolmentService } from './enrolment.service.ts';
  * trainers see it as a preview; everyone else is told where they stand and where to enrol.
  */
 export function createLearningAccess(service: EnrolmentService): LearningAccessProvider {
-  const { Edition } = service.models;
-  const fields = { title: 1, status: 1, trainerIds: 1, startsAt: 1 } as const;
   return {
     async decide(user: SessionUser, course: CourseSummary, t: Translate): Promise<AccessDecision> {
       // The learner's own enrolments and their editions, by key; the course's other editions only
@@ -22,7 +20,7 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
         .sort((a, b) => (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) || b.createdAt.getTime() - a.createdAt.getTime());
       if (enrolled[0]) return { allowed: true, editionId: enrolled[0].editionId };
 
-      const editions = await Edition.find({ courseId: course.id }, fields).lean();
+      const editions = await service.editionsOfCourse(course.id);
       const teaching = user.roles.includes('trainer') && editions.find((e) => e.trainerIds.includes(user.id) && e.status !== 'cancelled');
       if (teaching) return { allowed: true, editionId: teaching._id.toString(), preview: true };
 

@@ -139,6 +139,14 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     return editionCache.get('published', async () => Edition.find({ status: 'published' }).sort({ startsAt: 1, _id: 1 }).lean<EditionDoc[]>());
   }
 
+  /**
+   * Every edition of a course, whatever its status (newest start first): the course's enrolment
+   * page and the access decision for people not enrolled read them. Kept like `publishedEditions`.
+   */
+  function editionsOfCourse(courseId: string): Promise<EditionDoc[]> {
+    return editionCache.get(`course:${courseId}`, async () => Edition.find({ courseId }).sort({ startsAt: -1, _id: 1 }).lean<EditionDoc[]>());
+  }
+
   /** Runs a write of editions (create, update, trainers), then has every instance read them again. */
   function changingEditions<R>(write: () => PromiseLike<R>): Promise<R> {
     return editionCache.changing(write);
@@ -656,7 +664,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
 
   return {
     models, directory, memberships,
-    requireEdition, editionsById, publishedEditions, changingEditions, requireEnrolment, createEdition, updateEdition,
+    requireEdition, editionsById, publishedEditions, editionsOfCourse, changingEditions, requireEnrolment, createEdition, updateEdition,
     selfEnrol, apply, addByStaff, decide, withdraw, move, linkAccount,
     claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition,
     canSeeRoster, requireRosterAccess,
