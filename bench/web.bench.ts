@@ -313,26 +313,30 @@ async function main() {
     const aloneMs: Record<string, { olive: number; ceiling: number }> = {};
     await settle(busy);
     for (const p of pages) aloneMs[p.name] = { olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie), ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`) };
-    const pageResults: { page: string; floor: boolean; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number; cpuSeconds: { app: number; database: number | null } }[] = [];
-    // Where the time goes under load: CPU seconds of the app and of the embedded database during a run.
-    const cpuDuring = async <T>(run: () => Promise<T>) => {
-      const app0 = cpuSeconds(olive.child.pid!);
+    type Cpu = { app: number; database: number | null };
+    const pageResults: { page: string; floor: boolean; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number; cpuSeconds: Cpu; ceilingCpuSeconds: Cpu }[] = [];
+    // Where the time goes under load: CPU seconds of a server (the app or the ceiling) and of the
+    // embedded database during a run.
+    const cpuDuring = async <T>(server: Server, run: () => Promise<T>): Promise<{ result: T; cpu: Cpu }> => {
+      const app0 = cpuSeconds(server.child.pid!);
       const db0 = database.pid ? cpuSeconds(database.pid) : 0;
       const result = await run();
-      return { result, cpu: { app: cpuSeconds(olive.child.pid!) - app0, database: database.pid ? cpuSeconds(database.pid) - db0 : null } };
+      return { result, cpu: { app: cpuSeconds(server.child.pid!) - app0, database: database.pid ? cpuSeconds(database.pid) - db0 : null } };
     };
+    /** CPU milliseconds per request: the server's, and the database's ("app / database"). */
+    const perRequest = (cpu: Cpu, requests: number) => `${(cpu.app * 1000 / requests).toFixed(1)} / ${cpu.database === null ? '–' : (cpu.database * 1000 / requests).toFixed(1)}`;
     for (const p of pages) {
       log(`load: ${p.name} (${p.path}), ${connections} connections, ${duration} s each…`);
       await settle(busy);
       await loadPage(`${olive.url}${p.path}`, sessions, 1); // warm-up
       await settle(busy);
-      const { result: o, cpu } = await cpuDuring(() => loadPage(`${olive.url}${p.path}`, sessions, duration));
+      const { result: o, cpu } = await cpuDuring(olive, () => loadPage(`${olive.url}${p.path}`, sessions, duration));
       log(`  ${Math.round(o.requestsPerSecond)} requests/s; CPU during the run: app ${cpu.app.toFixed(1)} s, database ${cpu.database?.toFixed(1) ?? 'elsewhere'} s (of ${duration} s on ${os.cpus().length} cores)`);
       const oliveBacklogSeconds = await settle(busy);
       await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], 1);
       await settle(busy);
-      const c = await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], duration);
-      pageResults.push({ page: p.name, floor: !!p.floor, olive: o, ceiling: c, oliveBacklogSeconds, cpuSeconds: cpu });
+      const { result: c, cpu: ceilingCpu } = await cpuDuring(ceiling, () => loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], duration));
+      pageResults.push({ page: p.name, floor: !!p.floor, olive: o, ceiling: c, oliveBacklogSeconds, cpuSeconds: cpu, ceilingCpuSeconds: ceilingCpu });
     }
 
     // 4. Progress recording against the bare insert
@@ -350,14 +354,14 @@ async function main() {
     log(`load: ${tasks.length} completions by ${progressSessions.length} learners, ${connections} connections…`);
     const before = await benchDb.collection('courses_item_progress').countDocuments();
     await settle(busy);
-    const { result: progressOlive, cpu: progressCpu } = await cpuDuring(() => loadCompletions(olive.url, tasks));
+    const { result: progressOlive, cpu: progressCpu } = await cpuDuring(olive, () => loadCompletions(olive.url, tasks));
     log(`  ${Math.round(progressOlive.requestsPerSecond)} completions/s; CPU during the run: app ${progressCpu.app.toFixed(1)} s, database ${progressCpu.database?.toFixed(1) ?? 'elsewhere'} s`);
     for (const r of progressOlive.refused.slice(0, 5)) log(`  not acknowledged: ${r}`);
     await settle(busy);
     const stored = await benchDb.collection('courses_item_progress').countDocuments({ _id: { $in: progressOlive.acknowledged } as never });
     const after = await benchDb.collection('courses_item_progress').countDocuments();
     const ceilingTasks = tasks.map((t) => ({ path: `/done/${encodeURIComponent(t.key)}`, key: t.key }));
-    const progressCeiling = await loadCompletions(ceiling.url, ceilingTasks);
+    const { result: progressCeiling, cpu: progressCeilingCpu } = await cpuDuring(ceiling, () => loadCompletions(ceiling.url, ceilingTasks));
     await settle(busy);
     const ceilingStored = await benchDb.collection(CEILING_PROGRESS_COLLECTION).countDocuments();
 
@@ -387,6 +391,7 @@ async function main() {
       rows.push([r.page, 'latency p50, ms', f(r.olive.p50Ms), f(r.ceiling.p50Ms), ratio(r.olive.p50Ms, r.ceiling.p50Ms), '', '']);
       rows.push([r.page, 'latency p99, ms', f(r.olive.p99Ms), f(r.ceiling.p99Ms), ratio(r.olive.p99Ms, r.ceiling.p99Ms), '', '']);
       rows.push([r.page, 'errors and non-2xx', String(r.olive.errors + r.olive.non2xx), String(r.ceiling.errors + r.ceiling.non2xx), '', '0', r.olive.errors + r.olive.non2xx === 0 ? 'yes' : 'NO']);
+      rows.push([r.page, 'CPU per request, ms: server / database', perRequest(r.cpuSeconds, r.olive.requests), perRequest(r.ceilingCpuSeconds, r.ceiling.requests), '', '', '']);
       rows.push([r.page, 'busy after the run, s', f(r.oliveBacklogSeconds, 1), '', '', '', '']);
       rows.push([r.page, 'HTML bytes (same page?)', String(sameHtml[r.page]!.olive), String(sameHtml[r.page]!.ceiling), '', 'identical', sameHtml[r.page]!.identical ? 'yes' : 'NO']);
     }
@@ -395,6 +400,7 @@ async function main() {
     rows.push(['progress', 'completions/s', f(progressOlive.requestsPerSecond), f(progressCeiling.requestsPerSecond), ratio(progressOlive.requestsPerSecond, progressCeiling.requestsPerSecond), `≥ ${TARGETS.progressRatio}×`, progressOk ? 'yes' : 'NO']);
     rows.push(['progress', 'latency p50, ms', f(progressOlive.p50Ms), f(progressCeiling.p50Ms), ratio(progressOlive.p50Ms, progressCeiling.p50Ms), '', '']);
     rows.push(['progress', 'latency p99, ms', f(progressOlive.p99Ms), f(progressCeiling.p99Ms), ratio(progressOlive.p99Ms, progressCeiling.p99Ms), '', '']);
+    rows.push(['progress', 'CPU per completion, ms: server / database', perRequest(progressCpu, tasks.length), perRequest(progressCeilingCpu, tasks.length), '', '', '']);
     rows.push(['progress', 'errors and non-2xx', String(progressOlive.errors + progressOlive.non2xx), String(progressCeiling.errors + progressCeiling.non2xx), '', '0', progressOlive.errors + progressOlive.non2xx === 0 ? 'yes' : 'NO']);
     rows.push(['progress', `acknowledged of ${tasks.length}`, String(progressOlive.acknowledged.length), String(progressCeiling.acknowledged.length), '', String(tasks.length), progressOlive.acknowledged.length === tasks.length ? 'yes' : 'NO']);
     rows.push(['progress', 'acknowledged but not stored', String(lost), String(progressCeiling.acknowledged.length - ceilingStored), '', '0', lost === 0 ? 'yes' : 'NO']);
@@ -416,7 +422,7 @@ async function main() {
       smoke, connections, durationSeconds: duration, targets: TARGETS,
       data: { learners: data.learners, editions: data.editions, enrolments: data.enrolments, itemRecords: data.itemRecords, moduleRecords: data.moduleRecords, courseCompletions: data.courseCompletions, generateSeconds: data.ms / 1000 },
       pages: pageResults, aloneMs, sameHtml,
-      progress: { completions: tasks.length, olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, cpuSeconds: progressCpu }, ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored } },
+      progress: { completions: tasks.length, olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, cpuSeconds: progressCpu }, ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored, cpuSeconds: progressCeilingCpu } },
       pageWeight: weights, memory,
     }, flag('--out'));
     console.log(`\nresults: ${out} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)`);
