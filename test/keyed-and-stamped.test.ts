@@ -54,8 +54,15 @@ describe('reading by key and keeping what many pages read', function () {
     });
 
     it('reads more than a query can carry in slices, and a numbered run up to its first gap', async () => {
-      const keys = Array.from({ length: 2300 }, (_, n) => `k:${n % 40}`);
-      expect(await findByKeys(Keyed(), keys)).to.have.length(keys.filter((k) => Number(k.slice(2)) < 30).length);
+      // 2,300 different keys, 30 of which exist: three queries of at most 1,000 keys.
+      const keys = Array.from({ length: 2300 }, (_, n) => `k:${n}`);
+      const queries: string[] = [];
+      const listen = (e: { commandName: string }) => queries.push(e.commandName);
+      one.getClient().on('commandStarted', listen);
+      const found = await findByKeys(Keyed(), keys);
+      one.getClient().off('commandStarted', listen);
+      expect(found.map((d) => d.n)).to.deep.equal(Array.from({ length: 30 }, (_, n) => n));
+      expect(queries).to.deep.equal(['find', 'find', 'find']);
       await Keyed().insertMany([{ _id: 'run:1', n: 1 }, { _id: 'run:2', n: 2 }, { _id: 'run:3', n: 3 }, { _id: 'run:5', n: 5 }]);
       expect((await findNumbered(Keyed(), (n) => `run:${n}`, 2)).map((d) => d.n)).to.deep.equal([1, 2, 3]);
       expect(await findNumbered(Keyed(), (n) => `none:${n}`)).to.deep.equal([]);
@@ -78,6 +85,25 @@ describe('reading by key and keeping what many pages read', function () {
       expect(batches).to.deep.equal([['a', 'b', 'gone'], ['c']]);
       await supertest(app).get('/').expect(200);
       expect(batches).to.have.length(4);
+    });
+  });
+
+  describe('readEachOncePerPage when the database fails', () => {
+    it('a failed load is an error for every part that waits on it, never a record that does not exist', async () => {
+      const app = express();
+      app.use(pageReadsMiddleware);
+      app.get('/', async (_req, res) => {
+        const failing = async () => { await new Promise((r) => setTimeout(r, 5)); throw new Error('database away'); };
+        const slow = async (ids: string[]) => { await new Promise((r) => setTimeout(r, 30)); return new Map(ids.map((id) => [id, id])); };
+        // Two parts of the page at once: the second loads 'c' itself and waits on the first one's
+        // load for 'a', which fails while 'c' is still on its way.
+        const answers = await Promise.allSettled([
+          readEachOncePerPage('thing', ['a'], failing),
+          readEachOncePerPage('thing', ['c', 'a'], slow),
+        ]);
+        res.json(answers.map((a) => (a.status === 'rejected' ? (a.reason as Error).message : [...a.value.keys()])));
+      });
+      expect((await supertest(app).get('/').expect(200)).body).to.deep.equal(['database away', 'database away']);
     });
   });
 

@@ -49,9 +49,11 @@ export async function readEachOncePerPage<T>(prefix: string, ids: readonly strin
       one.catch(() => reads.delete(`${prefix}:${id}`));
     }
   }
+  // Every promise taken before any is awaited: a failed read removes its key, and must not then
+  // look like a record that does not exist.
+  const pending = unique.map((id) => [id, reads.get(`${prefix}:${id}`) as Promise<T | undefined>] as const);
   const found = new Map<string, T>();
-  for (const id of unique) {
-    const doc = await (reads.get(`${prefix}:${id}`) as Promise<T | undefined>);
+  for (const [id, doc] of await Promise.all(pending.map(async ([id, p]) => [id, await p] as const))) {
     if (doc !== undefined) found.set(id, doc);
   }
   return found;

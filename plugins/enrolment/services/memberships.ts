@@ -45,7 +45,8 @@ export function createMemberships(Membership: Model<MembershipDoc>, Enrolment: M
   async function enrolmentsOf(owner: Owner, courseId?: string): Promise<EnrolmentDoc[]> {
     // Every panel of the home page and the access decision ask: read once per page.
     const all = await readOncePerPage(`enrolment.of:${ownerKey(owner)}`, async () => {
-      const ids = (await entries(ownerKey(owner))).map((e) => e.enrolmentId).filter((id) => mongoose.isObjectIdOrHexString(id));
+      // Each enrolment once, even if a race listed it twice.
+      const ids = [...new Set((await entries(ownerKey(owner))).map((e) => e.enrolmentId))].filter((id) => mongoose.isObjectIdOrHexString(id));
       const docs = await findByKeys(Enrolment, ids.map((id) => new mongoose.Types.ObjectId(id)));
       return docs.filter((d) => ('userId' in owner ? d.userId === owner.userId : d.email === owner.email));
     });
