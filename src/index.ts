@@ -19,4 +19,4 @@ export { type UserProfileChanges } from './core/host-contract.ts';
 export { renderFragment } from './core/pages.routes.ts';
 export { readEachOncePerPage, readOncePerPage } from './core/page-reads.ts';
 export { findByKeys, findNumbered } from './core/keyed-reads.ts';
-export { stampedCache, type StampedCache } from './core/stamped-cache.ts';
+export { stampedCache, writeThenRenew, type StampedCache } from './core/stamped-cache.ts';

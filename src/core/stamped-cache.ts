@@ -4,6 +4,24 @@ import type { Logger } from 'pino';
 import { HttpError, isDuplicateKey } from './errors.ts';
 import { readOncePerPage } from './page-reads.ts';
 
+/**
+ * Runs a write of data that copies are kept of, then `renew` (what tells every copy it is stale).
+ * Also when the write failed in the database, as part of it may be written (a move is two writes);
+ * not when it was refused before writing (an HttpError: bad input, a wrong id), which changes
+ * nothing, stamps included.
+ */
+export async function writeThenRenew<R>(write: () => PromiseLike<R>, renew: () => Promise<void>): Promise<R> {
+  let result: R;
+  try {
+    result = await write();
+  } catch (err) {
+    if (!(err instanceof HttpError)) await renew().catch(() => undefined);
+    throw err;
+  }
+  await renew();
+  return result;
+}
+
 /** Where the stamps live: one small document per cache, `{ _id: <name>, stamp }`. */
 export const STAMPS_COLLECTION = 'host_stamps';
 
@@ -68,17 +86,9 @@ export function stampedCache(connection: Connection, name: string, options: { lo
       return entry.value;
     },
 
-    async changing<R>(write: () => PromiseLike<R>): Promise<R> {
-      let result: R;
-      try {
-        result = await write();
-      } catch (err) {
-        if (!(err instanceof HttpError)) await renew().catch(() => undefined);
-        throw err;
-      }
+    changing<R>(write: () => PromiseLike<R>): Promise<R> {
       // The write is done: a renewal that fails does not make it fail (values age out instead).
-      await renew().catch((err: unknown) => options.logger.warn({ err, cache: name }, 'stamp not renewed: other instances may show the old value for up to a minute'));
-      return result;
+      return writeThenRenew(write, () => renew().catch((err: unknown) => options.logger.warn({ err, cache: name }, 'stamp not renewed: other instances may show the old value for up to a minute')));
     },
   };
 }

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
-import { conflict, hasRole, HttpError, isDuplicateKey, notFound, readOncePerPage, type SessionUser } from '../../../src/index.ts';
+import { conflict, hasRole, HttpError, isDuplicateKey, notFound, readOncePerPage, writeThenRenew, type SessionUser } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary } from '../contract.ts';
 import type { CourseDoc } from '../models/course.model.ts';
 import type { ItemDoc } from '../models/item.model.ts';
@@ -174,24 +174,13 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   /**
    * Runs a change of a course's modules or items, then renews the course's stamp (after, never
-   * before: see CourseDoc.structureStamp). Also when the change failed in the database, as part
-   * of it may be written (a move is two writes); not when it was refused before writing anything
-   * (an HttpError: a wrong id), which must leave everything as it was.
+   * before: see CourseDoc.structureStamp; when, exactly: see writeThenRenew).
    */
-  async function changing<T>(courseId: string, change: () => PromiseLike<T>): Promise<T> {
-    const renew = async () => {
+  function changing<T>(courseId: string, change: () => PromiseLike<T>): Promise<T> {
+    return writeThenRenew(change, async () => {
       outlines.delete(courseId);
       await Course.updateOne({ _id: oid(courseId) }, { $set: { structureStamp: crypto.randomUUID() } });
-    };
-    let result: T;
-    try {
-      result = await change();
-    } catch (err) {
-      if (!(err instanceof HttpError)) await renew().catch(() => undefined);
-      throw err;
-    }
-    await renew();
-    return result;
+    });
   }
 
   async function create(input: CourseInput, creator: SessionUser): Promise<CourseSummary> {
