@@ -162,7 +162,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   async function outlineAt(courseId: string, stamp: string | undefined): ReturnType<typeof loadOutline> {
-    if (!stamp) return loadOutline(courseId); // a course from before stamps: read each time until its first change
+    if (!stamp) return loadOutline(courseId); // a course without a stamp (the plugin stamps them at start): never kept
     const known = outlines.get(courseId);
     if (known?.stamp === stamp) return known.outline;
     const loading = loadOutline(courseId);
