@@ -1,6 +1,10 @@
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
+import express from 'express';
+import { pino } from 'pino';
+import supertest from 'supertest';
+import { errorHandler } from '../src/core/http.ts';
 import { HttpError, isDatabaseUnavailable, isDuplicateKey } from '../src/index.ts';
 
 /** The driver's own error classes, including those it does not export (it throws them all the same). */
@@ -34,5 +38,18 @@ describe('database errors: which ones mean "the database is away" (503, not 500)
     for (const err of [duplicate, new Error('boom'), new HttpError(404, 'NOT_FOUND', 'x'), new mongoose.Error.ValidationError(), 'a string']) {
       expect(isDatabaseUnavailable(err), String(err)).to.equal(false);
     }
+  });
+
+  it('an error of a kind not known while the database cannot be reached is the outage’s 503; with the database there, a 500', async () => {
+    let reachable = false;
+    const app = express();
+    app.get('/', () => { throw new mongoose.mongo.MongoUnexpectedServerResponseError('cut off mid-answer'); });
+    app.use(errorHandler(pino({ level: 'silent' }), async () => reachable));
+    const down = await supertest(app).get('/').set('accept', 'application/json').expect(503);
+    expect(down.headers['retry-after']).to.equal('30');
+    expect(down.body.error.code).to.equal('DATABASE_UNAVAILABLE');
+    reachable = true;
+    const up = await supertest(app).get('/').set('accept', 'application/json').expect(500);
+    expect(up.body.error.code).to.equal('INTERNAL');
   });
 });

@@ -219,12 +219,12 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     for (const p of loaded) app.use(p.prefix, p.router);
 
     app.use(notFoundHandler);
-    app.use(errorHandler(logger));
+    app.use(errorHandler(logger, () => pingDatabase(connection)));
     // Once more for errors raised after the error handler has answered: the session store failing
     // to save as an error page ends (the database is away) calls next(err) from where the chain
     // stands, past the handler above. Without a layer here Express's final handler would print the
     // stack outside the logs and destroy the socket of a response that was sent.
-    app.use(errorHandler(logger));
+    app.use(errorHandler(logger, () => pingDatabase(connection)));
 
     const boot: BootReport = {
       totalMs: ms(t0),

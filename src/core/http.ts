@@ -30,9 +30,19 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
   next(notFound());
 }
 
-/** The one error renderer: typed errors keep their status and message; anything else is a logged 500. */
-export function errorHandler(logger: Logger) {
-  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+/**
+ * The one error renderer: typed errors keep their status and message; anything else is a logged
+ * 500, unless the database cannot be reached at that moment (`databaseReachable`): then it is the
+ * outage's 503. The driver fails in many ways when its server dies mid-operation, and an error of a
+ * kind `isDatabaseUnavailable` does not know (yet) must not tell people the app is broken.
+ */
+export function errorHandler(logger: Logger, databaseReachable: () => Promise<boolean> = async () => true) {
+  const unavailable = (err: unknown, req: Request, res: Response) => {
+    res.setHeader('Retry-After', '30');
+    logger.warn({ err, url: req.originalUrl }, 'database unavailable');
+    return { status: 503, code: 'DATABASE_UNAVAILABLE', message: 'The service is briefly unavailable: its database cannot be reached. Please try again in a minute.' };
+  };
+  return async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
       // Too late to answer (e.g. the session store failed to extend a session after the page was
       // sent, as happens while shutting down): log it rather than let Express print a stack.
@@ -48,11 +58,7 @@ export function errorHandler(logger: Logger) {
     if (err instanceof HttpError) {
       ({ status, code, message, details } = err);
     } else if (isDatabaseUnavailable(err)) {
-      status = 503;
-      code = 'DATABASE_UNAVAILABLE';
-      message = 'The service is briefly unavailable: its database cannot be reached. Please try again in a minute.';
-      res.setHeader('Retry-After', '30');
-      logger.warn({ err, url: req.originalUrl }, 'database unavailable');
+      ({ status, code, message } = unavailable(err, req, res));
     } else if (anyErr?.code === 'EBADCSRFTOKEN') {
       status = 403;
       code = 'CSRF_INVALID';
@@ -67,9 +73,12 @@ export function errorHandler(logger: Logger) {
       status = 400;
       code = 'MALFORMED_URL';
       message = 'This address is malformed. Check it and try again.';
+    } else if (!(await databaseReachable())) {
+      ({ status, code, message } = unavailable(err, req, res));
     } else {
       logger.error({ err, url: req.originalUrl, method: req.method }, 'unhandled error');
     }
+    if (res.headersSent) return;
     res.status(status);
     if (wantsJson(req)) {
       res.json({ error: { code, message, ...(details === undefined ? {} : { details }) } });
