@@ -82,7 +82,8 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     const byId = known ? await courseDoc(known) : null;
     const d = byId?.slug === slug ? byId : await Course.findOne({ slug }).lean();
     if (!d) return null;
-    if (idsBySlug.size >= MAX_KEPT) idsBySlug.delete(idsBySlug.keys().next().value!);
+    // Only a new address makes room: one already known must not push out another on every request.
+    if (!idsBySlug.has(slug) && idsBySlug.size >= MAX_KEPT) idsBySlug.delete(idsBySlug.keys().next().value!);
     idsBySlug.set(slug, d._id.toString());
     return d;
   }
@@ -166,7 +167,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     const known = outlines.get(courseId);
     if (known?.stamp === stamp) return known.outline;
     const loading = loadOutline(courseId);
-    if (outlines.size >= MAX_KEPT) outlines.delete(outlines.keys().next().value!);
+    if (!outlines.has(courseId) && outlines.size >= MAX_KEPT) outlines.delete(outlines.keys().next().value!);
     outlines.set(courseId, { stamp, outline: loading });
     loading.catch(() => { if (outlines.get(courseId)?.outline === loading) outlines.delete(courseId); });
     return loading;
