@@ -4,7 +4,8 @@
 //  - Debian packages the tests drive (installed with apt-get when we are root): Chromium for the
 //    browser tests, poppler-utils (pdftotext) to read generated PDFs back independently,
 //    SimpleSAMLphp with PHP as the real SAML identity provider;
-//  - the embedded database program, built with Go (see tools/ferretdb), unless MONGODB_URI is set.
+//  - the embedded database program, built with Go (see tools/ferretdb), unless MONGODB_URI is set;
+//  - the mail server the tests deliver to (Mailpit, built with Go, see tools/mailpit).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -33,8 +34,9 @@ if (missing.length) {
   }
 }
 
-if (!process.env.MONGODB_URI) {
-  // Build the database program now, with its progress on screen, rather than inside a test hook.
-  const result = spawnSync(process.execPath, ['bin/olive.js', 'build-db'], { stdio: ['ignore', 'ignore', 'inherit'] });
+// Build the database program (unless MONGODB_URI names a server) and the mail server now, with
+// their progress on screen, rather than inside a test hook.
+for (const command of [...(process.env.MONGODB_URI ? [] : ['build-db']), 'build-mail']) {
+  const result = spawnSync(process.execPath, ['bin/olive.js', command], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

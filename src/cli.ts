@@ -4,6 +4,7 @@ import { createApp } from './core/app.ts';
 import { loadConfigFile } from './core/config-file.ts';
 import { loadDotEnv, loadHostConfig } from './core/config.ts';
 import { ensureFerretdbBinary } from './core/embedded-db.ts';
+import { ensureMailpitBinary } from './core/mail/mailpit.ts';
 import { OliveError } from './core/errors.ts';
 import { openDatabase, serve } from './server.ts';
 import { PASSWORD_MIN_LENGTH } from './core/auth/password.ts';
@@ -16,6 +17,7 @@ Commands:
   create-admin   create an administrator:  olive create-admin --email a@b.org --name "A. Person"
                  the password is read from OLIVE_ADMIN_PASSWORD or, if unset, from standard input
   build-db       build the embedded database program (FerretDB) now instead of on first use
+  build-mail     build the development mail server (Mailpit) now instead of on first use
   help           show this text
 
 Configuration comes from environment variables and .env (see README).`;
@@ -72,6 +74,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'build-db':
       process.stdout.write(`${await ensureFerretdbBinary()}\n`);
+      return 0;
+    case 'build-mail':
+      process.stdout.write(`${await ensureMailpitBinary()}\n`);
       return 0;
     case 'help':
     case '--help':

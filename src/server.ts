@@ -7,6 +7,7 @@ import { loadConfigFile } from './core/config-file.ts';
 import { loadDotEnv, loadHostConfig, type HostConfig } from './core/config.ts';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './core/embedded-db.ts';
 import { OliveError } from './core/errors.ts';
+import { startMailpit, type LocalMailServer } from './core/mail/mailpit.ts';
 
 /** The tree printed at boot: each plugin with its register and start times. */
 export function formatBootReport(report: BootReport, url: string): string {
@@ -23,6 +24,7 @@ export interface Started {
   server: http.Server;
   config: HostConfig;
   database?: EmbeddedDatabase | undefined;
+  mailServer?: LocalMailServer | undefined;
   shutdown(signal?: string): Promise<void>;
 }
 
@@ -40,14 +42,29 @@ export async function openDatabase(config: HostConfig, logger: Logger) {
 /** Starts the whole server: database, app, demo data on a first start, HTTP listener, signal handling. */
 export async function serve(): Promise<Started> {
   loadDotEnv();
-  const config = loadHostConfig();
+  let config = loadHostConfig();
   const logger = pino({ level: config.LOG_LEVEL, ...(process.stdout.isTTY && !config.production ? { transport: { target: 'pino-pretty' } } : {}) });
   const { plugins, pluginConfig } = await loadConfigFile(config.OLIVE_CONFIG);
   const db = await openDatabase(config, logger);
+  // Development without a mail server of its own: a local one, so that every mail the demo sends
+  // can be read (on the admin page *Mail*, and through the local server's API).
+  let mailServer: LocalMailServer | undefined;
+  if (!config.SMTP_URL && !config.production) {
+    try {
+      mailServer = await startMailpit({ dataDir: path.join(config.dataDir, 'mailpit') });
+    } catch (err) {
+      await db.embedded?.stop();
+      throw err;
+    }
+    config = { ...config, SMTP_URL: mailServer.smtpUrl };
+    logger.info({ smtp: mailServer.smtpUrl, api: mailServer.httpUrl }, 'development mail server (Mailpit) started');
+  }
+  if (config.production && !config.SMTP_URL) logger.warn('SMTP_URL is not set: no e-mail is sent (invitations, password resets and notifications wait in the outbox)');
   let app: OliveApp;
   try {
-    app = await createApp({ config, plugins, pluginConfig, mongodbUri: db.uri, dbName: db.dbName, logger });
+    app = await createApp({ config, plugins, pluginConfig, mongodbUri: db.uri, dbName: db.dbName, logger, ...(mailServer ? { devInbox: mailServer.httpUrl } : {}) });
   } catch (err) {
+    await mailServer?.stop();
     await db.embedded?.stop();
     throw err;
   }
@@ -67,6 +84,7 @@ export async function serve(): Promise<Started> {
     });
   } catch (err) {
     await app.olive.stop();
+    await mailServer?.stop();
     await db.embedded?.stop();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new OliveError('OLIVE_PORT_IN_USE', `Port ${config.PORT} on ${config.HOST} is already in use: stop the other program, or choose another port with PORT=3001.`);
@@ -91,6 +109,7 @@ export async function serve(): Promise<Started> {
       await closed;
       clearTimeout(timer);
       await app.olive.stop();
+      await mailServer?.stop();
       await db.embedded?.stop();
       logger.info('stopped');
     })();
@@ -104,5 +123,5 @@ export async function serve(): Promise<Started> {
       });
     });
   }
-  return { app, server, config, database: db.embedded, shutdown };
+  return { app, server, config, database: db.embedded, mailServer, shutdown };
 }

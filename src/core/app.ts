@@ -29,6 +29,17 @@ import { createSessions, saveBeforeRedirect } from './sessions.ts';
 import { createViewResolver, formatBytes, layoutMiddleware } from './views.ts';
 import { seedHost } from './seed.ts';
 import { pageReadsMiddleware } from './page-reads.ts';
+import { defineJobModels } from './jobs/jobs.models.ts';
+import { createJobsService, type JobsService } from './jobs/jobs.service.ts';
+import { defineMailModels } from './mail/mail.models.ts';
+import { createMailService, type MailService } from './mail/mail.service.ts';
+import { mountAdminOperationsRoutes } from './admin/operations.routes.ts';
+import { mountMailRoutes } from './mail/mail.routes.ts';
+import { defineAccountModels } from './auth/account-tokens.ts';
+import { mountAccountRoutes } from './auth/account.routes.ts';
+import { createAccountsService, type AccountsService } from './auth/accounts.service.ts';
+import { createAudit } from './admin/audit.ts';
+import type { i18n as I18n } from 'i18next';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -46,6 +57,8 @@ export interface CreateAppOptions {
   dbName?: string;
   logger?: Logger;
   fixturesDir?: string;
+  /** Where people read mail in development (the local Mailpit's address), shown on the admin page. */
+  devInbox?: string;
 }
 
 export interface BootReport {
@@ -60,6 +73,8 @@ export interface OliveRuntime {
   readonly logger: Logger;
   readonly boot: BootReport;
   readonly users: UsersService;
+  readonly jobs: JobsService;
+  readonly mail: MailService;
   readonly version: string;
   /** True once stop() has begun: readiness reports 503 and connections are closed after each answer. */
   readonly stopping: boolean;
@@ -102,7 +117,22 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
   const events = new EventBus(logger);
   const metrics = createMetrics();
   const models: UserModels = defineUserModels(connection);
-  const users = createUsersService(models, events);
+  // Invitations need mail, and mail needs the users' records: the service is completed below.
+  let accounts: AccountsService | undefined;
+  const users: UsersService = { ...createUsersService(models, events), invite: (input, opts) => accounts!.invite(input, opts) };
+  const jobModels = defineJobModels(connection);
+  const jobs = createJobsService(jobModels, { logger, pollMs: config.JOB_POLL_MS });
+  const mailModels = defineMailModels(connection);
+  const accountModels = defineAccountModels(connection);
+  const audit = createAudit(connection);
+  // Messages are composed in the recipient's language: the catalogues exist once plugins registered.
+  let i18n: I18n | undefined;
+  const mail = createMailService({
+    models: mailModels, jobs, config, logger, connection, users: models.User as never,
+    i18n: () => i18n ?? (() => { throw new Error('mail composed before the app was built'); })(),
+    viewsDir: path.join(ROOT, 'views'), devInbox: options.devInbox,
+  });
+  accounts = createAccountsService({ models, accountModels, users, mail, jobs, audit, config, logger });
   const runtime: HostRuntime = {
     connection,
     logger,
@@ -115,26 +145,30 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     translationDirs: new Map([['host', path.join(ROOT, 'locales')]]),
     fixturesDir: options.fixturesDir ?? path.join(ROOT, 'fixtures'),
     crossSiteRoutes: [],
+    jobs,
+    mail,
   };
   const hostNav: NavEntry[] = [
     { label: 'nav.home', href: '/', policy: allow.signedIn, order: 0 },
     { label: 'nav.users', href: '/admin/users', policy: allow.roles('admin'), order: 90 },
+    { label: 'nav.operations', href: '/admin/mail', policy: allow.roles('admin'), order: 91 },
   ];
   runtime.extensions.set(Navigation.id, [...hostNav]);
 
   let loaded: LoadedPlugin[] = [];
   let sessions: ReturnType<typeof createSessions> | undefined;
+  // Expired sessions are removed by Olive (FerretDB has no TTL indexes), on one instance at a time.
+  jobs.every('host.sessions-cleanup', 10 * 60 * 1000, async () => { await sessions?.removeExpired(); });
   try {
-    await models.User.init();
-    await models.Credential.init();
+    for (const model of [models.User, models.Credential, jobModels.Job, jobModels.JobLease, jobModels.JobSlot, mailModels.Mail, accountModels.Token, accountModels.TokenUse, audit.model]) await model.init();
     const hostMs = ms(hostStart);
     loaded = await registerPlugins(ordered, configs, runtime);
+    i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE);
     await startPlugins(loaded, config.PLUGIN_START_TIMEOUT_MS, logger);
     sessions = createSessions(connection, config, logger);
 
     const app = express() as unknown as OliveApp;
     let stopping = false;
-    const i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE);
     const resolveView = createViewResolver(path.join(ROOT, 'views'), runtime.viewDirs);
     const passport = createPassport(models);
     const csrf = createCsrf();
@@ -205,16 +239,21 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       res.locals.nav = visible.sort((a, b) => (a.order ?? 50) - (b.order ?? 50));
       next();
     });
-    app.use(csrfUnlessCrossSite(csrf.csrfSynchronisedProtection, runtime.crossSiteRoutes));
-
+    // The host's routes are declared before the CSRF check is built: it must know which of them
+    // take signed cross-site posts (one-click unsubscribe), as it knows the plugins' ones.
     const hostRouter = express.Router();
-    const hostRoutes = createPolicyRouter('host', hostRouter);
+    const hostRoutes = createPolicyRouter('host', hostRouter, undefined, (method, routePath) => { runtime.crossSiteRoutes.push({ method, path: routePath }); });
     mountPageRoutes(hostRoutes, runtime.extensions);
     mountAuthRoutes(hostRoutes, {
       passport: passport as never, models, users, events, extensions: runtime.extensions,
-      loginRateLimit: config.LOGIN_RATE_LIMIT, secureCookies: config.secureCookies,
+      loginRateLimit: config.LOGIN_RATE_LIMIT, secureCookies: config.secureCookies, registration: config.REGISTRATION !== 'off',
     });
-    mountAdminUserRoutes(hostRoutes, users);
+    const limiterMessage = (req: express.Request) => { throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany')); };
+    mountAccountRoutes(hostRoutes, { accounts, config, onLimited: limiterMessage });
+    mountAdminUserRoutes(hostRoutes, { users, models, accounts, mail, audit });
+    mountAdminOperationsRoutes(hostRoutes, { jobs, mail, config });
+    mountMailRoutes(hostRoutes, { mail, extensions: runtime.extensions });
+    app.use(csrfUnlessCrossSite(csrf.csrfSynchronisedProtection, runtime.crossSiteRoutes));
     app.use(hostRouter);
     for (const p of loaded) app.use(p.prefix, p.router);
 
@@ -235,7 +274,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     };
     let stopped: Promise<void> | undefined;
     app.olive = {
-      config, connection, logger, boot, users, version: VERSION,
+      config, connection, logger, boot, users, jobs, mail, version: VERSION,
       get stopping() { return stopping; },
       async ready() {
         return !stopping && (await pingDatabase(connection));
@@ -255,15 +294,20 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
         stopping = true;
         stopped ??= (async () => {
           sessions?.stop();
+          await jobs.stop();
           await stopPlugins(loaded, config.SHUTDOWN_TIMEOUT_MS, logger);
+          mail.close();
           await connection.close();
         })();
         return stopped;
       },
     };
+    jobs.start();
     return app;
   } catch (err) {
     sessions?.stop();
+    await jobs.stop();
+    mail.close();
     await connection.close().catch(() => undefined);
     throw err;
   }

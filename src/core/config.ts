@@ -37,8 +37,28 @@ export const hostConfigSchema = z
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SECURE_COOKIES: boolean.optional(),
+    PROGRAMME_NAME: z.string().trim().min(1).max(120).default('Olive'),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://, e.g. smtp://user:pass@relay.example.org:587')
+      .optional(),
+    MAIL_FROM: z.string().min(3).max(320).optional(),
+    MAIL_PER_MINUTE: z.coerce.number().int().positive().max(100000).default(120),
+    MAIL_RETRY_MS: z.coerce.number().int().positive().default(10000),
+    DKIM_DOMAIN: z.string().min(1).optional(),
+    DKIM_SELECTOR: z.string().min(1).optional(),
+    DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+    JOB_POLL_MS: z.coerce.number().int().min(10).max(60000).default(1000),
+    REGISTRATION: z.enum(['off', 'domains', 'open']).default('off'),
+    REGISTRATION_DOMAINS: z.string().optional(),
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.REGISTRATION === 'domains' && !cfg.REGISTRATION_DOMAINS?.trim()) {
+      ctx.addIssue({ code: 'custom', path: ['REGISTRATION_DOMAINS'], message: 'must list the e-mail domains allowed to register (comma-separated) when REGISTRATION=domains' });
+    }
+    if ([cfg.DKIM_DOMAIN, cfg.DKIM_SELECTOR, cfg.DKIM_PRIVATE_KEY_FILE].filter(Boolean).length % 3 !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['DKIM_DOMAIN'], message: 'DKIM signing needs all three of DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE' });
+    }
     if (cfg.NODE_ENV !== 'production') return;
     if (cfg.SESSION_SECRET === DEV_SESSION_SECRET || cfg.SESSION_SECRET.length < 32) {
       ctx.addIssue({
@@ -63,6 +83,8 @@ export interface HostConfig extends HostEnv {
   /** Absolute directory of the embedded database and other local state. */
   dataDir: string;
   trustProxy: boolean | number | string;
+  /** Lower-case e-mail domains allowed to register when REGISTRATION=domains. */
+  registrationDomains: string[];
 }
 
 /** Turns zod issues into one readable line per problem, naming the variable. */
@@ -93,6 +115,7 @@ export function loadHostConfig(env: Record<string, string | undefined> = process
     secureCookies: cfg.SECURE_COOKIES ?? baseUrl.startsWith('https://'),
     dataDir: path.resolve(cwd, cfg.OLIVE_DATA_DIR),
     trustProxy: parseTrustProxy(cfg.TRUST_PROXY),
+    registrationDomains: (cfg.REGISTRATION_DOMAINS ?? '').split(',').map((d) => d.trim().toLowerCase().replace(/^@/, '')).filter(Boolean),
   };
 }
 

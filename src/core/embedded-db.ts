@@ -105,7 +105,7 @@ async function patchedFerretdbSource(buildDir: string, env: NodeJS.ProcessEnv): 
 }
 
 /** Runs a command; resolves with its output (stdout and stderr, or with `stdout` only stdout). */
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdout?: boolean } = {}): Promise<string> {
+export function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdout?: boolean } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

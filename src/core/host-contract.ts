@@ -44,6 +44,30 @@ export interface UsersService {
    * values (dotted paths inside the session, e.g. `{ 'saml.sessionIndex': '…' }`). Returns how many.
    */
   endSessions(id: string, where?: Record<string, string>): Promise<number>;
+  /**
+   * Invites a person to set their own password: creates their local account if there is none
+   * (pre-enrolments by this address are then matched, as for any new account) and e-mails a
+   * single-use link. `key` says what the invitation is about (`enrolment:<editionId>`, or a form's
+   * own key): the same key twice sends one message. `context` is an extra paragraph in the
+   * recipient's language (e.g. the edition they were added to). A person who already has a password
+   * or only signs in through an identity provider is not sent a password link (`sent: false`).
+   */
+  invite(input: InviteInput, options: InviteOptions): Promise<{ user: SessionUser; created: boolean; sent: boolean }>;
+}
+
+export interface InviteInput {
+  email: string;
+  name: string;
+  locale?: string | undefined;
+  organisation?: string | undefined;
+}
+
+export interface InviteOptions {
+  /** Who invites: a user id, or a label such as 'import:<batchId>'. */
+  by: string;
+  key: string;
+  /** An extra paragraph, composed in the recipient's language. */
+  context?: ((t: import('i18next').TFunction) => string) | undefined;
 }
 
 export interface UserProfileChanges {
@@ -60,3 +84,16 @@ export const UserRolesChanged = defineEvent<{ userId: string; roles: Role[]; pre
 export const Navigation = defineExtensionPoint<NavEntry>('host.navigation');
 export const SignInMethods = defineExtensionPoint<SignInMethod>('host.signInMethods');
 export const DashboardPanels = defineExtensionPoint<DashboardPanel>('host.dashboardPanels');
+
+/**
+ * An optional kind of e-mail notice a person may turn off on their notification settings page
+ * (`/account/notifications`) or with the one-click unsubscribe link each such notice carries.
+ * Mail about a person's account, and decisions about them, are always sent and have no topic.
+ */
+export interface MailTopic {
+  /** `<plugin>.<name>`, the `topic` given to `ctx.mail.send`. */
+  id: string;
+  /** i18n key or literal text. */
+  label: string;
+}
+export const MailTopics = defineExtensionPoint<MailTopic>('host.mailTopics');

@@ -11,6 +11,8 @@ import type { EventBus } from './events.ts';
 import type { HostInfo, PluginContext, PluginDefinition, SeedContext } from './plugin.ts';
 import { createPolicyRouter, type CrossSiteRoute } from './router.ts';
 import { isValidPluginName, type AnyRef, type ServiceRef } from './refs.ts';
+import type { JobsService } from './jobs/jobs.service.ts';
+import type { MailService } from './mail/mail.service.ts';
 
 /** What the host shares with the loader: the shared mechanisms every plugin context draws on. */
 export interface HostRuntime {
@@ -28,6 +30,8 @@ export interface HostRuntime {
   fixturesDir: string;
   /** Routes declared with `allow.signedMessage`: the CSRF check lets their cross-site posts through. */
   crossSiteRoutes: CrossSiteRoute[];
+  jobs: JobsService;
+  mail: MailService;
 }
 
 export interface LoadedPlugin {
@@ -159,6 +163,20 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
     host: rt.host,
     connection: rt.connection,
     metrics: rt.metrics,
+    jobs: {
+      define(jobName, options) {
+        onlyInRegister('jobs.define()');
+        rt.jobs.define(`${name}.${jobName}`, options);
+      },
+      every(jobName, everyMs, run, options) {
+        onlyInRegister('jobs.every()');
+        rt.jobs.every(`${name}.${jobName}`, everyMs, run, options);
+      },
+      enqueue: (jobName, payload, options) => rt.jobs.enqueue(`${name}.${jobName}`, payload, options),
+      get: (id) => rt.jobs.get(id),
+      kick: () => rt.jobs.kick(),
+    },
+    mail: rt.mail,
     model<T>(modelName: string, schema: Schema<T>) {
       onlyInRegister('model()');
       const collection = `${name}_${modelName}`;

@@ -5,6 +5,24 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { AccessPolicy } from './access.ts';
 import type { EventRef, ExtensionPoint, ServiceRef } from './refs.ts';
+import type { EnqueueOptions, JobSummary, QueueOptions, RunningJob } from './jobs/jobs.service.ts';
+import type { MailService } from './mail/mail.service.ts';
+
+/**
+ * A plugin's background work, on the host's one job service: queue names are the plugin's own
+ * (`define('reminders', …)` is the queue `<plugin>.reminders`).
+ */
+export interface PluginJobs {
+  /** Declares a queue and its worker. Register phase only. */
+  define<P>(name: string, options: QueueOptions<P>): void;
+  /** A job run every `everyMs` on one instance at a time (the first run soon after start). Register phase only. */
+  every(name: string, everyMs: number, run: (job: RunningJob) => Promise<void>, options?: Omit<QueueOptions<unknown>, 'run'>): void;
+  /** Records a job of one of the plugin's queues; the same key twice is one job. */
+  enqueue<P>(name: string, payload: P, options?: EnqueueOptions): Promise<{ id: string; created: boolean }>;
+  get(id: string): Promise<JobSummary | null>;
+  /** Looks for due work now. */
+  kick(): void;
+}
 
 /** A route handler, or middleware, as plugins write them: async functions may simply throw. */
 export type Handler = RequestHandler;
@@ -36,6 +54,10 @@ export interface PluginContext<Config = unknown> {
   readonly connection: Connection;
   /** The app's Prometheus registry: register the plugin's own metrics here. */
   readonly metrics: Registry;
+  /** Background work (queued, retried, recurring jobs; one instance runs each). */
+  readonly jobs: PluginJobs;
+  /** E-mail through the outbox: `ctx.mail.send({ key, to, category, compose })`. */
+  readonly mail: MailService;
 
   /** Declares a model; its collection is `<plugin>_<name>`. Register phase only. */
   model<T>(name: string, schema: Schema<T>): Model<T>;

@@ -57,8 +57,7 @@ export const SESSIONS_COLLECTION = 'host_sessions';
 
 /**
  * Sessions in MongoDB, shared by every app instance. connect-mongo's own expiry relies on a TTL
- * index, which FerretDB lacks: we remove expired sessions ourselves on a timer (every instance may
- * do so; the delete is idempotent).
+ * index, which FerretDB lacks: we remove expired sessions ourselves, as a recurring job.
  */
 export function createSessions(connection: Connection, config: HostConfig, logger: Logger) {
   const maxAgeMs = config.SESSION_MAX_AGE_HOURS * 3600 * 1000;
@@ -91,9 +90,8 @@ export function createSessions(connection: Connection, config: HostConfig, logge
       logger.warn({ err }, 'could not remove expired sessions (will retry)');
     }
   };
-  const timer = setInterval(removeExpired, 10 * 60 * 1000);
-  timer.unref();
-  return { middleware, removeExpired, stop: () => clearInterval(timer) };
+  // Run every ten minutes by the job service (`host.sessions-cleanup`), on one instance at a time.
+  return { middleware, removeExpired, stop: () => undefined };
 }
 
 /**

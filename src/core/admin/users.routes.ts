@@ -6,6 +6,19 @@ import type { UsersService } from '../host-contract.ts';
 import { fieldErrors, parseInput } from '../http.ts';
 import type { PluginRouter } from '../plugin.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/password.ts';
+import type { AccountsService } from '../auth/accounts.service.ts';
+import type { UserModels } from '../auth/users.ts';
+import type { MailService } from '../mail/mail.service.ts';
+import type { Audit } from './audit.ts';
+import crypto from 'node:crypto';
+
+export interface AdminUserDeps {
+  users: UsersService;
+  models: UserModels;
+  accounts: AccountsService;
+  mail: MailService;
+  audit: Audit;
+}
 
 const PAGE_SIZE = 50;
 
@@ -18,9 +31,15 @@ const newUserSchema = z.object({
   email: z.email('Enter a valid e-mail address.').max(254),
   name: z.string().trim().min(1, 'Enter the person’s name.').max(200),
   organisation: z.string().trim().max(200).optional(),
-  password: z.string().min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`).max(PASSWORD_MAX_LENGTH),
+  password: z.string().max(PASSWORD_MAX_LENGTH).optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || v.length >= PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`),
+  invite: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()),
   roles: rolesField,
-});
+}).refine((v) => v.invite || v.password, { path: ['password'], message: 'Set an initial password, or send an invitation so that the person sets their own.' });
+
+/** A form's own key: the same form posted twice (a double click) does its work once. */
+const requestKey = z.string().regex(/^[a-f0-9-]{36}$/).catch(() => crypto.randomUUID());
 
 const listSchema = z.object({
   q: z.string().trim().max(100).optional().catch(undefined),
@@ -29,7 +48,8 @@ const listSchema = z.object({
 });
 
 /** Admin pages: list and search accounts, create local accounts, change roles. Admins only. */
-export function mountAdminUserRoutes(router: PluginRouter, users: UsersService) {
+export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) {
+  const { users, models, accounts, mail, audit } = deps;
   const admin = allow.roles('admin');
 
   const renderList = async (req: Request, res: Response, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) => {
@@ -43,7 +63,8 @@ export function mountAdminUserRoutes(router: PluginRouter, users: UsersService) 
       page: query.page ?? 1,
       pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
       roles: ROLES,
-      values: form.values ?? { roles: ['learner'] },
+      values: form.values ?? { roles: ['learner'], invite: 'on' },
+      requestKey: crypto.randomUUID(),
       errors: form.errors ?? {},
     });
   };
@@ -53,9 +74,14 @@ export function mountAdminUserRoutes(router: PluginRouter, users: UsersService) 
   router.post('/admin/users', admin, async (req, res) => {
     try {
       const input = parseInput(newUserSchema, req.body);
-      const created = await users.create(input, `admin:${req.user!.id}`);
-      req.flash('success', req.t('admin.users.created', { email: created.email }));
-      return res.redirect(303, '/admin/users');
+      const created = await users.create({ email: input.email, name: input.name, organisation: input.organisation, roles: input.roles, password: input.password }, `admin:${req.user!.id}`);
+      await models.User.updateOne({ _id: created.id }, { $set: { localSignIn: true } });
+      await audit.record({ actor: req.user!.id, action: 'account-created', userId: created.id, details: input.roles.join(', ') });
+      if (input.invite && !input.password) {
+        await users.invite({ email: created.email, name: created.name }, { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` });
+        req.flash('success', req.t('admin.users.createdInvited', { email: created.email }));
+      } else req.flash('success', req.t('admin.users.created', { email: created.email }));
+      return res.redirect(303, `/admin/users/${created.id}`);
     } catch (err) {
       const errors = fieldErrors(err) ?? (err instanceof HttpError && err.status === 409 ? { email: err.message } : null);
       if (!errors) throw err;
@@ -77,7 +103,71 @@ export function mountAdminUserRoutes(router: PluginRouter, users: UsersService) 
       throw new HttpError(409, 'CANNOT_DEMOTE_SELF', req.t('admin.users.cannotDemoteSelf'));
     }
     await users.setRoles(id, roles, req.user!.id);
+    await audit.record({ actor: req.user!.id, action: 'roles-changed', userId: id, details: roles.join(', ') });
     req.flash('success', req.t('admin.users.rolesChanged', { email: target.email }));
-    res.redirect(303, '/admin/users');
+    res.redirect(303, safeBack(req.body?.back, '/admin/users'));
+  });
+
+  /** One person: their account, how they sign in, what was sent to them, what was done to their account. */
+  router.get('/admin/users/:id', admin, async (req, res) => {
+    const doc = mongooseId(req.params.id) ? await models.User.findById(String(req.params.id)).lean() : null;
+    if (!doc) throw notFound('No such user.');
+    const id = String(doc._id);
+    const [hasPassword, mayUsePassword, sent, log] = await Promise.all([
+      accounts.hasPassword(id), accounts.mayUsePassword(id), mail.list({ to: doc.email, pageSize: 50 }), audit.of(id),
+    ]);
+    res.render('admin/user', { title: doc.name, person: doc, id, hasPassword, mayUsePassword, sent: sent.messages, log, roles: ROLES, requestKey: crypto.randomUUID() });
+  });
+
+  const person = async (req: Request) => {
+    const target = await users.findById(String(req.params.id));
+    if (!target) throw notFound('No such user.');
+    return target;
+  };
+
+  router.post('/admin/users/:id/deactivate', admin, async (req, res) => {
+    const target = await person(req);
+    if (target.id === req.user!.id) throw new HttpError(409, 'CANNOT_DEACTIVATE_SELF', req.t('admin.users.cannotDeactivateSelf'));
+    await models.User.updateOne({ _id: target.id }, { $set: { disabled: true } });
+    // At once, on every instance: sessions live in the database.
+    const ended = await users.endSessions(target.id);
+    await audit.record({ actor: req.user!.id, action: 'deactivated', userId: target.id, details: `${ended} session(s) ended` });
+    req.flash('success', req.t('admin.users.deactivated', { email: target.email }));
+    res.redirect(303, `/admin/users/${target.id}`);
+  });
+
+  router.post('/admin/users/:id/reactivate', admin, async (req, res) => {
+    const target = await person(req);
+    await models.User.updateOne({ _id: target.id }, { $set: { disabled: false } });
+    await audit.record({ actor: req.user!.id, action: 'reactivated', userId: target.id });
+    req.flash('success', req.t('admin.users.reactivated', { email: target.email }));
+    res.redirect(303, `/admin/users/${target.id}`);
+  });
+
+  router.post('/admin/users/:id/invite', admin, async (req, res) => {
+    const target = await person(req);
+    if (await users.isDisabled(target.id)) throw new HttpError(409, 'ACCOUNT_DISABLED', req.t('admin.users.disabledNoMail'));
+    const { sent } = await users.invite({ email: target.email, name: target.name }, { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` });
+    req.flash(sent ? 'success' : 'info', req.t(sent ? 'admin.users.invitationSent' : 'admin.users.invitationNotNeeded', { email: target.email }));
+    res.redirect(303, `/admin/users/${target.id}`);
+  });
+
+  router.post('/admin/users/:id/reset-link', admin, async (req, res) => {
+    const target = await person(req);
+    if (await users.isDisabled(target.id)) throw new HttpError(409, 'ACCOUNT_DISABLED', req.t('admin.users.disabledNoMail'));
+    const outcome = await accounts.sendResetByAdmin(target.id, req.user!.id, requestKey.parse(req.body?.requestKey));
+    req.flash(outcome === 'sent' ? 'success' : 'info', req.t(outcome === 'sent' ? 'admin.users.resetSent' : 'admin.users.resetSsoOnly', { email: target.email }));
+    res.redirect(303, `/admin/users/${target.id}`);
+  });
+
+  router.post('/admin/users/:id/allow-local-password', admin, async (req, res) => {
+    const target = await person(req);
+    await accounts.allowLocalPassword(target.id, req.user!.id);
+    req.flash('success', req.t('admin.users.localAllowed', { email: target.email }));
+    res.redirect(303, `/admin/users/${target.id}`);
   });
 }
+
+const mongooseId = (id: unknown) => typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id);
+/** Only the admin's own pages are places to return to. */
+const safeBack = (back: unknown, fallback: string) => (typeof back === 'string' && /^\/admin\/users(\/[0-9a-f]{24})?$/.test(back) ? back : fallback);

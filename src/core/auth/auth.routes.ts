@@ -23,6 +23,8 @@ export interface AuthDeps {
   extensions: Map<string, unknown[]>;
   loginRateLimit: number;
   secureCookies: boolean;
+  /** Whether the sign-in page offers "Create an account". */
+  registration: boolean;
 }
 
 const loginSchema = z.object({
@@ -40,9 +42,11 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
       title: req.t('login.title'),
       methods: deps.extensions.get(SignInMethods.id) ?? [],
       returnTo: safeReturnTo(req.query.returnTo ?? req.body?.returnTo, ''),
-      email: '',
+      email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '',
       errors: {},
       signedOut: req.query.signedOut === '1',
+      unconfirmed: false,
+      registration: deps.registration,
       ...extra,
     });
 
@@ -51,7 +55,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     renderLogin(req, res);
   });
 
-  const limiter = loginRateLimit(deps.loginRateLimit, (req) => {
+  const limiter = loginRateLimit(models.User.db, 'host.login', deps.loginRateLimit, (req) => {
     throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
   });
 
@@ -63,9 +67,13 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
       res.status(400);
       return renderLogin(req, res, { errors: fieldErrors(err) ?? {}, email: String(req.body?.email ?? '') });
     }
-    const user = await new Promise<SessionUser | false>((resolve, reject) => {
+    const user = await new Promise<SessionUser | { unconfirmed: true; email: string } | false>((resolve, reject) => {
       passport.authenticate('local', { session: false }, (err: unknown, u: SessionUser | false) => (err ? reject(err) : resolve(u)))(req, res, next);
     });
+    if (user && 'unconfirmed' in user) {
+      res.status(403);
+      return renderLogin(req, res, { errors: { _: req.t('login.unconfirmed') }, email: input.email, unconfirmed: true });
+    }
     if (!user) {
       res.status(401);
       return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
@@ -94,7 +102,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
 
   router.get('/account', allow.signedIn, async (req, res) => {
     const hasPassword = !!(await models.Credential.exists({ _id: req.user!.id }));
-    res.render('auth/account', { title: req.t('account.title'), hasPassword, errors: {} });
+    res.render('auth/account', { title: req.t('account.title'), hasPassword, errors: {}, emailErrors: {}, newEmail: '' });
   });
 
   const passwordSchema = z
@@ -106,7 +114,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'The two new passwords differ.' });
 
   // Guessing the current password from a borrowed session is as limited as guessing at sign-in.
-  const passwordLimiter = loginRateLimit(deps.loginRateLimit, (req) => {
+  const passwordLimiter = loginRateLimit(models.User.db, 'host.password', deps.loginRateLimit, (req) => {
     throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
   });
 
@@ -127,7 +135,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     }
     if (errors) {
       res.status(400);
-      return res.render('auth/account', { title: req.t('account.title'), hasPassword: !!credential, errors });
+      return res.render('auth/account', { title: req.t('account.title'), hasPassword: !!credential, errors, emailErrors: {}, newEmail: '' });
     }
     // A new password ends every other session of this person (a shared computer, a stolen
     // cookie), and this one continues under a new id.

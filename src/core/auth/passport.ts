@@ -17,8 +17,12 @@ export function createPassport({ User, Credential }: UserModels) {
       const user = await User.findOne({ email: normaliseEmail(email) }).lean();
       const credential = user && !user.disabled ? await Credential.findById(user._id).lean() : null;
       if (!user || !credential) return verifyAgainstDummy(password);
-      return (await verifyPassword(password, credential.passwordHash)) ? toSessionUser(user) : false;
-    })().then((user) => done(null, user), done);
+      if (!(await verifyPassword(password, credential.passwordHash))) return false;
+      // A self-registered account signs in once its address is confirmed (the right password
+      // shows the person who chose it that the account exists, nobody else).
+      if (user.emailVerified === false) return { unconfirmed: true as const, email: user.email };
+      return toSessionUser(user);
+    })().then((user) => done(null, user as Express.User | false), done);
   }));
   passport.serializeUser((user, done) => done(null, user.id));
   passport.deserializeUser((id: string, done) => {

@@ -14,6 +14,12 @@ export interface UserDoc {
   locale?: string;
   organisation?: string;
   disabled: boolean;
+  /** May have a local password (invited, registered, or allowed by an admin); absent: only if one is set. */
+  localSignIn?: boolean;
+  /** False only for a self-registered account whose address is not confirmed yet. */
+  emailVerified?: boolean;
+  /** Optional notice topics the person turned off. */
+  mailOptOut?: string[];
   createdAt: Date;
   updatedAt: Date;
   lastSignInAt?: Date;
@@ -43,6 +49,9 @@ export function defineUserModels(connection: Connection): UserModels {
       locale: { type: String, maxlength: 10 },
       organisation: { type: String, trim: true, maxlength: 200 },
       disabled: { type: Boolean, default: false },
+      localSignIn: Boolean,
+      emailVerified: Boolean,
+      mailOptOut: { type: [String], default: undefined },
       lastSignInAt: Date,
     },
     { timestamps: true, collection: 'host_users' },
@@ -66,7 +75,7 @@ export function toSessionUser(doc: Pick<UserDoc, '_id' | 'email' | 'name' | 'rol
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function createUsersService(models: UserModels, events: EventBus): UsersService {
+export function createUsersService(models: UserModels, events: EventBus): Omit<UsersService, 'invite'> {
   const { User, Credential } = models;
 
   const byId = async (id: string) => (mongoose.isValidObjectId(id) ? User.findById(id).lean() : null);

@@ -1,0 +1,219 @@
+import type { Request, Response } from 'express';
+import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+import { z } from 'zod';
+import crypto from 'node:crypto';
+import { allow } from '../access.ts';
+import type { HostConfig } from '../config.ts';
+import { HttpError, notFound } from '../errors.ts';
+import { fieldErrors, parseInput } from '../http.ts';
+import type { PluginRouter } from '../plugin.ts';
+import type { AccountsService } from './accounts.service.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password.ts';
+import { normaliseEmail } from './users.ts';
+
+export interface AccountRouteDeps {
+  accounts: AccountsService;
+  config: HostConfig;
+  onLimited: (req: Request) => never;
+}
+
+/**
+ * Every request counts (unlike the sign-in limit, which forgives successes): a reset or
+ * registration answers the same whether or not it did anything, so every answer is a "success".
+ */
+function requestLimit(name: string, windowMs: number, limit: number, key: (req: Request) => string, onLimited: (req: Request) => never) {
+  return rateLimit({
+    windowMs, limit, standardHeaders: 'draft-8', legacyHeaders: false,
+    keyGenerator: (req) => `${name}|${key(req)}`,
+    handler: (req, _res, next) => {
+      try { onLimited(req); } catch (err) { next(err); }
+    },
+  });
+}
+const ipOf = (req: Request) => ipKeyGenerator(req.ip ?? '');
+const emailOf = (req: Request) => (typeof req.body?.email === 'string' ? normaliseEmail(req.body.email).slice(0, 254) : '');
+
+/** The person's new password, twice. */
+const passwordPair = (req: Request) => z
+  .object({
+    password: z.string().min(PASSWORD_MIN_LENGTH, req.t('account.passwordTooShort', { min: PASSWORD_MIN_LENGTH })).max(PASSWORD_MAX_LENGTH, req.t('account.passwordTooLong', { max: PASSWORD_MAX_LENGTH })),
+    confirm: z.string(),
+  })
+  .refine((v) => v.password === v.confirm, { path: ['confirm'], message: req.t('account.passwordsDiffer') });
+
+const emailField = (req: Request) => z.string().trim().min(1, req.t('account.enterEmail')).max(254, req.t('account.invalidEmail')).pipe(z.email(req.t('account.invalidEmail')));
+
+/** Invitations, password resets, self-registration, address confirmation and change. */
+export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps) {
+  const { accounts, config } = deps;
+  const registration = config.REGISTRATION;
+
+  const notice = (req: Request, res: Response, key: string, extra: Record<string, unknown> = {}) =>
+    res.render('auth/notice', { title: req.t(`${key}.title`), heading: req.t(`${key}.title`), paragraphs: [req.t(`${key}.body`, extra)], link: extra.link });
+
+  // ---- Forgotten password -------------------------------------------------------------------------
+  const forgotPerAddress = requestLimit('forgot-ip', 15 * 60_000, 20, ipOf, deps.onLimited);
+  const forgotPerAccount = requestLimit('forgot-email', 60 * 60_000, 5, emailOf, deps.onLimited);
+
+  router.get('/account/forgot', allow.public, (req, res) => {
+    res.render('auth/forgot', { title: req.t('forgot.title'), email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '', errors: {} });
+  });
+
+  router.post('/account/forgot', allow.public, forgotPerAddress, forgotPerAccount, async (req, res) => {
+    let email: string;
+    try {
+      email = parseInput(z.object({ email: emailField(req) }), req.body).email;
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors) throw err;
+      res.status(400);
+      return res.render('auth/forgot', { title: req.t('forgot.title'), email: String(req.body?.email ?? '').slice(0, 254), errors });
+    }
+    // The same single insert whatever the address: the work (and any mail) happens in a job.
+    await accounts.requestReset(email, crypto.randomUUID());
+    notice(req, res, 'forgot.sent', { email });
+  });
+
+  // ---- Setting a password through a link (invitation or reset) -------------------------------------
+  const linkProblem = (req: Request, res: Response, purpose: 'invite' | 'reset', reason: string, email?: string) => {
+    res.status(reason === 'unknown' ? 404 : 410);
+    res.render('auth/link-problem', { title: req.t(`link.${reason}.title`), reason, purpose, email: email ?? '' });
+  };
+
+  for (const purpose of ['invite', 'reset'] as const) {
+    const path = purpose === 'invite' ? '/account/invitation/:token' : '/account/reset/:token';
+    const form = (req: Request, res: Response, errors: Record<string, string> = {}) =>
+      res.render('auth/set-password', { title: req.t(`setPassword.${purpose}.title`), purpose, action: req.originalUrl.split('?')[0], errors });
+
+    router.get(path, allow.public, async (req, res) => {
+      const checked = await accounts.tokens.check(purpose, req.params.token);
+      if (!checked.ok) return linkProblem(req, res, purpose, checked.reason, await emailForToken(checked.token?.userId));
+      res.setHeader('Referrer-Policy', 'no-referrer');
+      form(req, res);
+    });
+
+    router.post(path, allow.public, async (req, res) => {
+      let password: string;
+      try {
+        password = parseInput(passwordPair(req), req.body).password;
+      } catch (err) {
+        const errors = fieldErrors(err);
+        if (!errors) throw err;
+        res.status(400);
+        return form(req, res, errors);
+      }
+      const result = await accounts.setPasswordWithLink(purpose, String(req.params.token), password);
+      if (!result.ok) return linkProblem(req, res, purpose, result.reason, await emailForToken(result.token?.userId));
+      req.flash('success', req.t(`setPassword.${purpose}.done`));
+      res.redirect(303, `/login?email=${encodeURIComponent(result.user.email)}`);
+    });
+  }
+
+  /** An expired or used link's page offers a new one for the same address (prefilled). */
+  async function emailForToken(userId: string | undefined): Promise<string | undefined> {
+    return userId ? (await accounts.emailOf(userId)) ?? undefined : undefined;
+  }
+
+  // ---- Self-registration ----------------------------------------------------------------------------
+  const registerLimit = requestLimit('register-ip', 60 * 60_000, 10, ipOf, deps.onLimited);
+  const registrationOpen = (_req: Request) => {
+    if (registration === 'off') throw notFound();
+  };
+  const registerForm = (req: Request, res: Response, values: Record<string, unknown> = {}, errors: Record<string, string> = {}) =>
+    res.render('auth/register', { title: req.t('register.title'), values, errors, domains: registration === 'domains' ? config.registrationDomains : [] });
+
+  router.get('/register', allow.public, (req, res) => {
+    registrationOpen(req);
+    if (req.user) return res.redirect(303, '/');
+    registerForm(req, res);
+  });
+
+  router.post('/register', allow.public, registerLimit, async (req, res) => {
+    registrationOpen(req);
+    const schema = z.object({ name: z.string().trim().min(1, req.t('register.enterName')).max(200, req.t('register.nameTooLong')), email: emailField(req) }).and(passwordPair(req));
+    let input: z.infer<typeof schema>;
+    try {
+      input = parseInput(schema, req.body);
+      const domain = input.email.split('@')[1]!.toLowerCase();
+      if (registration === 'domains' && !config.registrationDomains.includes(domain)) {
+        throw new HttpError(400, 'VALIDATION_FAILED', 'domain', { fields: { email: req.t('register.domainNotAllowed', { domains: config.registrationDomains.join(', ') }) } });
+      }
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors) throw err;
+      res.status(400);
+      const { password: _p, confirm: _c, ...values } = (req.body ?? {}) as Record<string, unknown>;
+      return registerForm(req, res, values, errors);
+    }
+    await accounts.register({ name: input.name, email: input.email, password: input.password, locale: req.language });
+    notice(req, res, 'register.sent', { email: input.email });
+  });
+
+  router.post('/account/verify-again', allow.public, forgotPerAddress, forgotPerAccount, async (req, res) => {
+    const parsed = z.object({ email: emailField(req) }).safeParse(req.body);
+    if (parsed.success) await accounts.resendVerification(parsed.data.email);
+    notice(req, res, 'register.sent', { email: parsed.success ? parsed.data.email : '' });
+  });
+
+  // Links in mail open a page with a button: mail scanners follow links, and must not confirm anything.
+  router.get('/account/verify/:token', allow.public, async (req, res) => {
+    const checked = await accounts.tokens.check('verify', req.params.token);
+    if (!checked.ok) return linkProblem(req, res, 'reset', checked.reason);
+    res.render('auth/confirm', { title: req.t('verify.title'), heading: req.t('verify.title'), body: req.t('verify.body'), button: req.t('verify.button'), action: req.originalUrl.split('?')[0] });
+  });
+
+  router.post('/account/verify/:token', allow.public, async (req, res) => {
+    const result = await accounts.verify(String(req.params.token));
+    if (!result.ok) return linkProblem(req, res, 'reset', result.reason);
+    req.flash('success', req.t('verify.done'));
+    res.redirect(303, '/login');
+  });
+
+  // ---- Changing one's address -----------------------------------------------------------------------
+  router.post('/account/email', allow.signedIn, forgotPerAddress, async (req, res) => {
+    const user = req.user!;
+    const hasPassword = await accounts.hasPassword(user.id);
+    const schema = z.object({ email: emailField(req), current: hasPassword ? z.string().min(1, req.t('account.enterCurrent')).max(PASSWORD_MAX_LENGTH) : z.string().optional() });
+    try {
+      const input = parseInput(schema, req.body);
+      // A borrowed session must not be enough to take over the account by moving its address.
+      if (hasPassword && !(await accounts.checkPassword(user.id, input.current ?? ''))) {
+        throw new HttpError(400, 'VALIDATION_FAILED', 'wrong', { fields: { current: req.t('account.wrongPassword') } });
+      }
+      try {
+        await accounts.requestEmailChange(user, input.email);
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 409) throw new HttpError(400, 'VALIDATION_FAILED', 'taken', { fields: { email: req.t('account.emailTaken') } });
+        if (err instanceof HttpError && err.code === 'VALIDATION_FAILED') throw new HttpError(400, 'VALIDATION_FAILED', 'same', { fields: { email: req.t('account.emailSame') } });
+        throw err;
+      }
+      req.flash('success', req.t('account.emailChangeSent', { email: normaliseEmail(input.email) }));
+      res.redirect(303, '/account');
+    } catch (err) {
+      const errors = fieldErrors(err);
+      if (!errors) throw err;
+      res.status(400);
+      res.render('auth/account', { title: req.t('account.title'), hasPassword, errors: {}, emailErrors: errors, newEmail: String(req.body?.email ?? '').slice(0, 254) });
+    }
+  });
+
+  router.get('/account/confirm-email/:token', allow.public, async (req, res) => {
+    const checked = await accounts.tokens.check('email-change', req.params.token);
+    if (!checked.ok) return linkProblem(req, res, 'reset', checked.reason);
+    res.render('auth/confirm', { title: req.t('confirmEmail.title'), heading: req.t('confirmEmail.title'), body: req.t('confirmEmail.body', { email: checked.token.email }), button: req.t('confirmEmail.button'), action: req.originalUrl.split('?')[0] });
+  });
+
+  router.post('/account/confirm-email/:token', allow.public, async (req, res) => {
+    const result = await accounts.confirmEmailChange(String(req.params.token));
+    if (!result.ok) {
+      if (result.reason === 'taken') {
+        res.status(409);
+        return notice(req, res, 'confirmEmail.taken');
+      }
+      return linkProblem(req, res, 'reset', result.reason);
+    }
+    req.flash('success', req.t('confirmEmail.done', { email: result.token.email }));
+    res.redirect(303, req.user ? '/account' : '/login');
+  });
+}
+
