@@ -46,7 +46,7 @@ export default definePlugin({
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     const accounts = createAccountService(users, Identity, LastSignIn);
-    mountSamlRoutes(ctx, { registry, accounts, users, ConsumedAssertion, Identity });
+    mountSamlRoutes(ctx, { registry, accounts, users, ConsumedAssertion, Identity, PendingRequest });
     mountAdminRoutes(ctx, { registry, users, Identity, LastSignIn });
 
     // Nothing is offered until an identity provider is configured.

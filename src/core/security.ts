@@ -1,8 +1,9 @@
 import express, { type Request, type RequestHandler } from 'express';
-import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import helmet from 'helmet';
 import { csrfSync } from 'csrf-sync';
+import type { Connection } from 'mongoose';
 import type { HostConfig } from './config.ts';
+import { addressKey, sharedRateLimit } from './rate-limit-store.ts';
 import type { CrossSiteRoute } from './router.ts';
 
 /**
@@ -82,25 +83,20 @@ export function csrfUnlessCrossSite(protect: RequestHandler, routes: readonly Cr
 
 /**
  * Sign-in attempts per address and e-mail within 15 minutes: slows password guessing against one
- * account without letting one person lock out a whole office behind the same address.
+ * account without letting one person lock out a whole office behind the same address. Counted in
+ * the database, so the limit holds across every app instance; successes are not counted.
  */
-export function loginRateLimit(limit: number, onLimited: (req: Request) => never | void) {
-  return rateLimit({
+export function loginRateLimit(connection: Connection, name: string, limit: number, onLimited: (req: Request) => never | void) {
+  return sharedRateLimit({
+    connection,
+    name,
     windowMs: 15 * 60 * 1000,
     limit,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
     skipSuccessfulRequests: true,
-    keyGenerator: (req) => {
+    key: (req) => {
       const email = typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase().slice(0, 254) : '';
-      return `${ipKeyGenerator(req.ip ?? '')}|${email}`;
+      return `${addressKey(req)}|${email}`;
     },
-    handler: (req, _res, next) => {
-      try {
-        onLimited(req);
-      } catch (err) {
-        next(err);
-      }
-    },
+    onLimited,
   });
 }

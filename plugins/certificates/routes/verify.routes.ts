@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import multer from 'multer';
-import { allow, HttpError, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { addressKey, allow, HttpError, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { isValidCode, normaliseCode } from '../code.ts';
 import type { CertificatesConfig } from '../index.ts';
 import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
@@ -40,12 +39,14 @@ export function publicView(s: CertificateStatus, lang: string) {
  * which codes exist.
  */
 export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
-  const limiter = rateLimit({
+  const limiter = sharedRateLimit({
+    connection: ctx.connection,
+    name: 'certificates.verify',
     windowMs: 60_000,
     limit: ctx.config.verifyPerMinute,
     standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    handler: (req) => {
+    key: addressKey,
+    onLimited: (req) => {
       throw new HttpError(429, 'TOO_MANY_LOOKUPS', req.t('certificates:verify.tooMany'));
     },
   });

@@ -1,7 +1,6 @@
 import type { Request, Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import { allow, HttpError, notFound, parseInput, renderFragment, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, HttpError, notFound, parseInput, renderFragment, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
 import { MyLearningSections } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -143,15 +142,16 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   });
 
   // Wrong enrolment keys are limited per person so that a key cannot be guessed by trying.
-  const keyLimiter = rateLimit({
+  const keyLimiter = sharedRateLimit({
+    connection: ctx.connection,
+    name: 'enrolment.key',
     windowMs: 15 * 60 * 1000,
     limit: 10,
     standardHeaders: 'draft-7',
-    legacyHeaders: false,
     skipSuccessfulRequests: true,
     // Ids are hex: upper and lower case name the same edition, so they share one count.
-    keyGenerator: (req) => `${req.user?.id ?? 'anonymous'}:${String(req.params.id).toLowerCase()}`,
-    handler: (req) => {
+    key: (req) => `${req.user?.id ?? 'anonymous'}:${String(req.params.id).toLowerCase()}`,
+    onLimited: (req) => {
       throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('enrolment:edition.tooManyKeys'));
     },
   });

@@ -11,11 +11,14 @@ export interface PendingRequestDoc {
   /** node-saml's value: the request's IssueInstant. */
   value: string;
   expiresAt: Date;
+  /** Sign-in requests: the hash of the cookie of the browser that started it (services/browser-binding.ts). */
+  binding?: string;
 }
 export const pendingRequestSchema = new mongoose.Schema<PendingRequestDoc>({
   _id: { type: String, required: true },
   value: { type: String, required: true },
   expiresAt: { type: Date, required: true },
+  binding: { type: String },
 }, { versionKey: false });
 
 /**

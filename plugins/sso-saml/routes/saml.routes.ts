@@ -3,12 +3,13 @@ import type { Model } from 'mongoose';
 import type { Profile } from '@node-saml/passport-saml';
 import { allow, safeReturnTo, signInPerson, signOutPerson, type Handler, type PluginContext, type UsersService } from '../../../src/index.ts';
 import type { SsoConfig } from '../config.ts';
-import type { ConsumedAssertionDoc, IdentityDoc } from '../models/saml.models.ts';
+import type { ConsumedAssertionDoc, IdentityDoc, PendingRequestDoc } from '../models/saml.models.ts';
 import type { AccountService } from '../services/accounts.ts';
 import { attributesFrom, mapPerson } from '../services/accounts.ts';
 import type { ActiveIdp, IdpRegistry, IdpStatus } from '../services/idp-registry.ts';
 import { refusalFromValidationError, SamlRefusal } from '../services/refusal.ts';
-import { consumeAssertion } from '../services/request-cache.ts';
+import { bindBrowser, bindingOf, readBindingCookie, whileBinding } from '../services/browser-binding.ts';
+import { consumeAssertion, pendingRequest } from '../services/request-cache.ts';
 import { checkPostedMessage, readVerifiedAssertion, REDIRECT_SIGNATURE_ALGORITHMS } from '../services/response-checks.ts';
 import { runStrategy } from '../services/run-strategy.ts';
 
@@ -34,6 +35,7 @@ export interface SamlRouteDeps {
   users: UsersService;
   ConsumedAssertion: Model<ConsumedAssertionDoc>;
   Identity: Model<IdentityDoc>;
+  PendingRequest: Model<PendingRequestDoc>;
 }
 
 /** Only the form fields a strategy should see: never the query string of a POST, never the session. */
@@ -47,7 +49,10 @@ const param = (req: Request, name: string) => String(req.params[name] ?? '');
  * consumer, sign-out started by Olive, and the single-logout service the IdP talks to.
  */
 export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDeps) {
-  const { registry, accounts, users, ConsumedAssertion, Identity } = deps;
+  const { registry, accounts, users, ConsumedAssertion, Identity, PendingRequest } = deps;
+  // Behind TLS when the public address is https, as the host's own cookies are by default.
+  const secure = ctx.host.baseUrl.startsWith('https://');
+  const requestLifetimeMs = ctx.config.requestLifetimeMinutes * 60 * 1000;
 
   /** Every refusal: a log line with the detail, a page with the reason, nothing else. */
   const refuse = (req: Request, res: Response, refusal: SamlRefusal) => {
@@ -82,15 +87,28 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
     const idp = activeIdp(req);
     // RelayState travels unsigned through the IdP: only ever a local path, checked again on return.
     const RelayState = safeReturnTo(req.query.returnTo, '/');
-    const outcome = await runStrategy(idp.strategy, strategyRequest({ query: { RelayState } }));
+    const binding = bindBrowser(req, res, secure, requestLifetimeMs);
+    const outcome = await whileBinding(binding, () => runStrategy(idp.strategy, strategyRequest({ query: { RelayState } })));
     if (outcome.kind !== 'redirect') throw outcome.kind === 'error' ? outcome.err : new Error(`unexpected ${outcome.kind} while starting SAML sign-in`);
     res.redirect(303, outcome.url);
   }));
 
   ctx.router.post('/:idp/acs', allow.signedMessage('SAML assertion consumer'), guarded(async (req, res) => {
     const idp = activeIdp(req);
-    const { destination } = checkPostedMessage(req.body?.SAMLResponse, 'Response');
-    if (destination !== null && destination !== idp.urls.acs) throw new SamlRefusal('WRONG_DESTINATION', `Destination ${destination} is not ${idp.urls.acs}`);
+    const posted = checkPostedMessage(req.body?.SAMLResponse, 'Response');
+    // SAML bindings 3.5.5.2: a signed message must name where it was sent, or it could be posted anywhere.
+    if (posted.signed && posted.destination === null) throw new SamlRefusal('WRONG_DESTINATION', 'a signed Response without a Destination');
+    if (posted.destination !== null && posted.destination !== idp.urls.acs) throw new SamlRefusal('WRONG_DESTINATION', `Destination ${posted.destination} is not ${idp.urls.acs}`);
+    if (posted.issuer !== null && posted.issuer !== idp.endpoints.entityId) throw new SamlRefusal('WRONG_ISSUER', `response issued by ${posted.issuer}, expected ${idp.endpoints.entityId}`);
+
+    // Only in the browser that started this sign-in. An unknown or expired request is left to
+    // node-saml, which refuses it (UNKNOWN_REQUEST), as it refuses unsolicited responses.
+    const request = posted.inResponseTo ? await pendingRequest(PendingRequest, idp.config.id, posted.inResponseTo) : null;
+    if (request) {
+      const cookie = readBindingCookie(req, secure);
+      if (!cookie) throw new SamlRefusal('OTHER_BROWSER', `no sign-in cookie came with the answer to ${posted.inResponseTo} (another browser, or the cookie expired or was not sent)`);
+      if (!request.binding || bindingOf(cookie) !== request.binding) throw new SamlRefusal('OTHER_BROWSER', `the answer to ${posted.inResponseTo} came with the cookie of another browser`);
+    }
 
     // Signatures (response and assertion), InResponseTo, audience, time limits: passport-saml.
     const outcome = await runStrategy(idp.strategy, strategyRequest({ body: { SAMLResponse: req.body.SAMLResponse } }));
@@ -103,6 +121,10 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
     if (facts.issuer !== idp.endpoints.entityId) throw new SamlRefusal('WRONG_ISSUER', `assertion issued by ${facts.issuer}, expected ${idp.endpoints.entityId}`);
     if (!facts.recipients.length || facts.recipients.some((r) => r !== idp.urls.acs)) {
       throw new SamlRefusal('WRONG_DESTINATION', `Recipient ${facts.recipients.join(', ') || '(none)'} is not ${idp.urls.acs}`);
+    }
+    // The binding was checked for the Response's InResponseTo; the assertion, signed, must answer that same request.
+    if (!request || !facts.inResponseTo.length || facts.inResponseTo.some((r) => r !== posted.inResponseTo)) {
+      throw new SamlRefusal('UNKNOWN_REQUEST', `the signed assertion answers ${facts.inResponseTo.join(', ') || '(no request)'}, the response ${posted.inResponseTo ?? '(no request)'}`);
     }
     if (!facts.id || !facts.nameID) throw new SamlRefusal('INVALID_RESPONSE', 'the assertion has no ID or no NameID');
     if (facts.nameID !== profile.nameID) throw new SamlRefusal('INVALID_RESPONSE', 'the NameID reads differently depending on the parser');

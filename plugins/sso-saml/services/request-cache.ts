@@ -2,6 +2,9 @@ import mongoose, { type Model } from 'mongoose';
 import type { CacheItem, CacheProvider } from '@node-saml/passport-saml';
 import { isDuplicateKey } from '../../../src/index.ts';
 import type { ConsumedAssertionDoc, PendingRequestDoc } from '../models/saml.models.ts';
+import { currentBinding } from './browser-binding.ts';
+
+const requestKey = (idpId: string, requestId: string) => `${idpId}:${requestId}`;
 
 /**
  * node-saml's request cache, in MongoDB: the `InResponseTo` of an answer must name a request some
@@ -16,12 +19,14 @@ export class MongoRequestCache implements CacheProvider {
   ) {}
 
   private id(key: string) {
-    return `${this.idpId}:${key}`;
+    return requestKey(this.idpId, key);
   }
 
   async saveAsync(key: string, value: string): Promise<CacheItem | null> {
     try {
-      await this.model.create({ _id: this.id(key), value, expiresAt: new Date(Date.now() + this.lifetimeMs) });
+      // A sign-in request carries the hash of the starting browser's cookie; a logout request none.
+      const binding = currentBinding();
+      await this.model.create({ _id: this.id(key), value, expiresAt: new Date(Date.now() + this.lifetimeMs), ...(binding ? { binding } : {}) });
     } catch (err) {
       if (isDuplicateKey(err)) return null; // node-saml's contract: null when the key exists
       throw err;
@@ -39,6 +44,12 @@ export class MongoRequestCache implements CacheProvider {
     const doc = await this.model.findByIdAndDelete(this.id(key)).lean();
     return doc?.value ?? null;
   }
+}
+
+/** A request sent to this IdP and still waiting for its answer, or null. */
+export async function pendingRequest(model: Model<PendingRequestDoc>, idpId: string, requestId: string): Promise<PendingRequestDoc | null> {
+  const doc = await model.findById(requestKey(idpId, requestId)).lean();
+  return doc && doc.expiresAt.getTime() > Date.now() ? doc : null;
 }
 
 /**

@@ -25,11 +25,22 @@ function parse(xml: string) {
   return doc;
 }
 
+/** What the root element of a posted message says of itself (none of it verified yet). */
+export interface PostedMessage {
+  xml: string;
+  destination: string | null;
+  /** The message's own `<saml:Issuer>` (a Response's, not its assertion's), when it has one. */
+  issuer: string | null;
+  inResponseTo: string | null;
+  /** The root element carries a signature (whether it holds is checked later). */
+  signed: boolean;
+}
+
 /**
  * Decodes a POSTed SAML message (base64, as the POST binding carries it) and checks, before any
  * signature check, what it is made of: the expected root element, no DOCTYPE, SHA-256 or stronger.
  */
-export function checkPostedMessage(message: unknown, expectedRoot: 'Response' | 'LogoutRequest' | 'LogoutResponse'): { xml: string; destination: string | null } {
+export function checkPostedMessage(message: unknown, expectedRoot: 'Response' | 'LogoutRequest' | 'LogoutResponse'): PostedMessage {
   if (typeof message !== 'string' || !message || message.length > 150_000) throw new SamlRefusal('MALFORMED', 'no SAML message in the form');
   const xml = Buffer.from(message, 'base64').toString('utf8');
   const doc = parse(xml);
@@ -43,7 +54,15 @@ export function checkPostedMessage(message: unknown, expectedRoot: 'Response' | 
     const algorithm = method.getAttribute('Algorithm') ?? '';
     if (!DIGEST_ALGORITHMS.has(algorithm)) throw new SamlRefusal('WEAK_ALGORITHM', `digest algorithm ${algorithm} is not accepted`);
   }
-  return { xml, destination: root.getAttribute('Destination') || null };
+  const ownChild = (ns: string, name: string) => Array.from(root.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === name && (n as Element).namespaceURI === ns);
+  const issuer = ownChild(SAML_ASSERTION, 'Issuer');
+  return {
+    xml,
+    destination: root.getAttribute('Destination') || null,
+    issuer: issuer ? (issuer.textContent ?? '').trim() : null,
+    inResponseTo: root.getAttribute('InResponseTo') || null,
+    signed: !!ownChild(DS, 'Signature'),
+  };
 }
 
 export interface VerifiedAssertionFacts {
@@ -52,6 +71,8 @@ export interface VerifiedAssertionFacts {
   /** The full text of the NameID, whatever comments split it into (the classic truncation trick). */
   nameID: string;
   recipients: string[];
+  /** The `InResponseTo` of each subject confirmation: the sign-in request answered, as the IdP signed it. */
+  inResponseTo: string[];
   /** When the assertion stops being acceptable: until then its id is remembered against replay. */
   notOnOrAfter: Date;
 }
@@ -76,6 +97,7 @@ export function readVerifiedAssertion(assertionXml: string): VerifiedAssertionFa
     issuer: (child(assertion, 'Issuer')?.textContent ?? '').trim(),
     nameID: (nameIdElement?.textContent ?? '').trim(),
     recipients: confirmations.map((c) => c.getAttribute('Recipient') ?? ''),
+    inResponseTo: confirmations.map((c) => c.getAttribute('InResponseTo') ?? ''),
     notOnOrAfter: new Date(limits.length ? Math.min(...limits) : Date.now() + 3600_000),
   };
 }

@@ -1,13 +1,15 @@
+import zlib from 'node:zlib';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import type { Response } from 'supertest';
 import { generateKeyPair } from '../../../test/helpers/saml-idp.ts';
 import { signIn } from '../../../test/helpers/app.ts';
 import {
-  decode, DS, edit, encode, first, logoutRequestPost, logoutRequestQuery, resign, RSA_SHA1, SAML, SAMLP, serialize, setAttributeValue,
+  decode, DS, edit, encode, first, logoutRequestPost, logoutRequestQuery, parseXml, resign, RSA_SHA1, SAML, SAMLP, serialize, setAttributeValue,
   setValidity, stripSignatures,
 } from './tamper.ts';
-import { ROLE_MAP, useSamlEnvironment } from './setup.ts';
+import { bindingOf } from '../services/browser-binding.ts';
+import { bindingCookieOf, ROLE_MAP, useSamlEnvironment } from './setup.ts';
 
 /**
  * The attacks SAML service providers are known to suffer, each built from a real response of the
@@ -34,8 +36,12 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
   const db = () => env.app.olive.connection.db!;
   const signedInSessions = () => db().collection('host_sessions').countDocuments({ 'session.passport.user': { $exists: true } });
   const accountCount = () => db().collection('host_users').countDocuments({});
-  const post = (SAMLResponse: string, idp = 'ssp', RelayState = '/', agent = supertest.agent(env.app)) =>
-    agent.post(`/auth/saml/${idp}/acs`).type('form').send({ SAMLResponse, RelayState });
+  /** Posts as the IdP's page does, from the tests' browser (its sign-in cookie) unless `cookie` says otherwise. */
+  const post = (SAMLResponse: string, idp = 'ssp', RelayState = '/', agent = supertest.agent(env.app), cookie = env.browser) => {
+    const request = agent.post(`/auth/saml/${idp}/acs`);
+    if (cookie) request.set('Cookie', cookie);
+    return request.type('form').send({ SAMLResponse, RelayState });
+  };
 
   /** Runs the attempt and checks the refusal: status, page, log line, and nothing created. */
   async function expectRefused(attempt: () => Promise<Response>, status: number, reason: string) {
@@ -54,11 +60,12 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     return res;
   }
 
-  /** The InResponseTo of a response, allowed for another Olive-side IdP id as if it had sent the request. */
+  /** The InResponseTo of a response, allowed for another Olive-side IdP id as if it had sent the request from the tests' browser. */
   async function allowRequestFor(idp: string, xml: string) {
     const inResponseTo = /InResponseTo="([^"]+)"/.exec(xml)![1]!;
+    const binding = bindingOf(env.browser!.split('=')[1]!);
     await db().collection('sso-saml_request').updateOne({ _id: `${idp}:${inResponseTo}` as never },
-      { $set: { value: new Date().toISOString(), expiresAt: new Date(Date.now() + 600000) } }, { upsert: true });
+      { $set: { value: new Date().toISOString(), expiresAt: new Date(Date.now() + 600000), binding } }, { upsert: true });
   }
 
   /**
@@ -178,6 +185,86 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       // Within the skew, a response is fine.
       captured = await env.capture('amina');
       await post(await forge(captured, { change: (doc) => setValidity(doc, 2_000, 600_000) })).expect(303);
+    });
+  });
+
+  describe('what the Response says of itself', () => {
+    /** The Response's own Issuer, not the assertion's. */
+    const responseIssuer = (doc: Document) => Array.from(doc.documentElement!.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === 'Issuer')!;
+
+    it('the Response\'s own Issuer, when present, must name the IdP (not only the assertion\'s)', async () => {
+      let captured = await env.capture('amina');
+      await expectRefused(async () => post(await forge(captured, { change: (doc) => { responseIssuer(doc).textContent = 'https://another-idp.example'; } })), 401, 'WRONG_ISSUER');
+      expect(first(parseXml(decode(captured.SAMLResponse)), SAML, 'Assertion').getElementsByTagNameNS(SAML, 'Issuer')[0]!.textContent, 'the assertion\'s issuer was right').to.equal(env.idp.entityId);
+      // SAML makes it optional: a Response without one is judged by its assertion's.
+      captured = await env.capture('pierre');
+      const withoutIssuer = await forge(captured, { idp: 'ssp-lenient', response: false, change: (doc) => { doc.documentElement!.removeChild(responseIssuer(doc)); newcomer('no-response-issuer')(doc); } });
+      await post(withoutIssuer, 'ssp-lenient').expect(303);
+    });
+
+    it('a signed Response without a Destination is refused; an unsigned one (its assertion signed) may omit it', async () => {
+      let captured = await env.capture('amina');
+      await expectRefused(async () => post(await forge(captured, { change: (doc) => doc.documentElement!.removeAttribute('Destination') })), 401, 'WRONG_DESTINATION');
+      captured = await env.capture('amina');
+      const unsigned = await forge(captured, { idp: 'ssp-lenient', response: false, change: (doc) => { doc.documentElement!.removeAttribute('Destination'); newcomer('no-destination')(doc); } });
+      expect(decode(unsigned)).to.not.match(/<samlp:Response[^>]*Destination=/);
+      await post(unsigned, 'ssp-lenient').expect(303);
+    });
+  });
+
+  describe('an answer is accepted only in the browser that started the sign-in (login CSRF)', () => {
+    it('an answer obtained in one browser signs in no other, whatever sign-in cookie that one has', async () => {
+      const victims = await env.capture('amina');
+      // The attacker starts a sign-in in their own browser, signs in at the IdP as themself and
+      // keeps the answer, to have it posted from the victim's browser (a form on any site does it).
+      const attackers = await env.capture('mallory', { fromAnotherBrowser: true });
+      expect(attackers.cookie).to.not.equal(victims.cookie);
+      await expectRefused(() => post(attackers.SAMLResponse, 'ssp', '/', supertest.agent(env.app), ''), 401, 'OTHER_BROWSER');
+      await expectRefused(() => post(attackers.SAMLResponse, 'ssp', '/', supertest.agent(env.app), victims.cookie), 401, 'OTHER_BROWSER');
+      await expectRefused(() => post(attackers.SAMLResponse, 'ssp', '/', supertest.agent(env.app), `olive.saml=${'A'.repeat(43)}`), 401, 'OTHER_BROWSER');
+      // Nothing else was wrong with either answer: each signs in its own browser.
+      await post(attackers.SAMLResponse, 'ssp', '/', supertest.agent(env.app), attackers.cookie).expect(303);
+      await post(victims.SAMLResponse, 'ssp', '/', supertest.agent(env.app), victims.cookie).expect(303);
+    });
+
+    it('the refusal says so in the reader\'s language', async () => {
+      const captured = await env.capture('amina');
+      const res = await post(captured.SAMLResponse, 'ssp', '/', supertest.agent(env.app), 'olive.lang=fr').expect(401);
+      expect(res.text).to.include('Connexion refusée').and.include('<code>OTHER_BROWSER</code>').and.include('commencée dans un autre navigateur');
+      const en = await post(captured.SAMLResponse, 'ssp', '/', supertest.agent(env.app), '').expect(401);
+      expect(en.text).to.include('started in another browser');
+    });
+
+    it('the signed assertion must answer the request whose browser was checked, even where the Response is unsigned', async () => {
+      const captured = await env.capture('amina');
+      const detached = await forge(captured, { idp: 'ssp-lenient', response: false, change: (doc) => first(doc, SAML, 'SubjectConfirmationData').removeAttribute('InResponseTo') });
+      await expectRefused(() => post(detached, 'ssp-lenient'), 401, 'UNKNOWN_REQUEST');
+    });
+
+    it('the sign-in cookie: random, httpOnly, as long-lived as the request, its hash stored with the request; behind TLS __Host-, Secure, SameSite=None', async () => {
+      const start = () => supertest(env.app).get('/auth/saml/ssp/login');
+      const firstStart = await start().expect(303);
+      const cookieLine = ([] as string[]).concat(firstStart.headers['set-cookie'] ?? []).find((c) => c.startsWith('olive.saml='))!;
+      // Over plain http no SameSite attribute: an explicit Lax would never come with the IdP's cross-site POST (docs/sso.md).
+      expect(cookieLine).to.match(/^olive\.saml=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Expires=[^;]+; HttpOnly$/);
+      const cookie = bindingCookieOf(firstStart)!;
+      expect(bindingCookieOf(await start().expect(303)), 'another browser, another cookie').to.not.equal(cookie);
+      const again = await start().set('Cookie', cookie).expect(303);
+      expect(bindingCookieOf(again), 'a second sign-in in the same browser keeps it (two tabs)').to.equal(cookie);
+      const authnRequest = zlib.inflateRawSync(Buffer.from(new URL(again.headers.location!).searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+      const requestId = /ID="([^"]+)"/.exec(authnRequest)![1]!;
+      const stored = await db().collection('sso-saml_request').findOne({ _id: `ssp:${requestId}` as never });
+      expect(stored!.binding).to.equal(bindingOf(cookie.split('=')[1]!));
+      expect(JSON.stringify(stored)).to.not.include(cookie.split('=')[1]!);
+
+      const behindTls = await env.secondInstance({ BASE_URL: 'https://olive.example' });
+      try {
+        const res = await supertest(behindTls).get('/auth/saml/ssp/login').expect(303);
+        const line = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.includes('olive.saml='))!;
+        expect(line).to.match(/^__Host-olive\.saml=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=None$/);
+      } finally {
+        await behindTls.olive.stop();
+      }
     });
   });
 

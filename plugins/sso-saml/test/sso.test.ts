@@ -38,7 +38,7 @@ describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', f
     const captured = await env.capture('amina', { returnTo: '/account' });
     expect(captured.action).to.equal(`${env.baseUrl}/auth/saml/ssp/acs`);
     expect(captured.RelayState).to.equal('/account');
-    const res = await agent.post('/auth/saml/ssp/acs').type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState });
+    const res = await agent.post('/auth/saml/ssp/acs').set('Cookie', captured.cookie).type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState });
     expect(res.status, res.text).to.equal(303);
     expect(res.headers.location).to.equal('/account');
     const after = sessionCookie(res);
@@ -61,7 +61,7 @@ describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', f
   it('groups map to Olive roles (a trainer), and a second sign-in reuses the account', async () => {
     for (let i = 0; i < 2; i++) {
       const captured = await env.capture('pierre');
-      await supertest(env.app).post('/auth/saml/ssp/acs').type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState }).expect(303);
+      await supertest(env.app).post('/auth/saml/ssp/acs').set('Cookie', captured.cookie).type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState }).expect(303);
     }
     const users = await db().collection('host_users').find({ email: 'pierre.martin@un.example' }).toArray();
     expect(users).to.have.length(1);
@@ -72,7 +72,7 @@ describe('sso-saml: sign-in through a real identity provider (SimpleSAMLphp)', f
     const other = await env.secondInstance();
     try {
       const captured = await env.capture('pierre');
-      const res = await supertest(other).post('/auth/saml/ssp/acs').type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState }).expect(303);
+      const res = await supertest(other).post('/auth/saml/ssp/acs').set('Cookie', captured.cookie).type('form').send({ SAMLResponse: captured.SAMLResponse, RelayState: captured.RelayState }).expect(303);
       // The session is shared too: the first instance knows the person.
       const page = await supertest(env.app).get('/account').set('Cookie', sessionCookie(res)!).expect(200);
       expect(page.text).to.include('Pierre Martin');
