@@ -150,7 +150,8 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
   it('an SSO-only person has no password to reset unless an admin allows one', async () => {
     const sso = await test.app.olive.users.create({ email: 'staffer@un.example', name: 'Unite Person' }, 'saml:unite');
     const visitor = supertest.agent(test.app);
-    await visitor.post('/account/forgot').type('form').send({ _csrf: await form(visitor, '/account/forgot'), email: 'staffer@un.example' }).expect(200);
+    const token = await form(visitor, '/account/forgot');
+    await visitor.post('/account/forgot').type('form').send({ _csrf: token, email: 'staffer@un.example' }).expect(200);
     const [note] = await inbox(from).waitFor((m) => m.To[0]!.Address === 'staffer@un.example');
     expect(note!.Subject).to.equal('Signing in to Olive');
     expect((await inbox(from).read(note!.ID)).Text).to.not.contain('/account/reset/');
@@ -176,7 +177,8 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     expect(refused, 'sign-in refused (401)').to.equal(true);
     // No reset link for a deactivated account either.
     const visitor = supertest.agent(test.app);
-    await visitor.post('/account/forgot').type('form').send({ _csrf: await form(visitor, '/account/forgot'), email: 'trainer@olive.example' }).expect(200);
+    const token = await form(visitor, '/account/forgot');
+    await visitor.post('/account/forgot').type('form').send({ _csrf: token, email: 'trainer@olive.example' }).expect(200);
     await test.app.olive.jobs.idle(['host.password-reset']);
     expect(await test.app.olive.connection.collection('host_account_tokens').countDocuments({ userId: id })).to.equal(0);
     // An admin cannot deactivate themself.
@@ -189,7 +191,8 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     expect(audit.map((a) => [a.action, a.actor])).to.deep.equal([['deactivated', adminId], ['reactivated', adminId]]);
     // Only admins.
     const staff = await signIn(test.app, 'staff@olive.example');
-    await staff.post(`/admin/users/${id}/deactivate`).type('form').send({ _csrf: await tokenFor(staff) }).expect(403);
+    const staffToken = await tokenFor(staff);
+    await staff.post(`/admin/users/${id}/deactivate`).type('form').send({ _csrf: staffToken }).expect(403);
     expect(await test.app.olive.users.isDisabled(id)).to.equal(false);
   });
 
@@ -227,7 +230,8 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
       const visitor = supertest.agent(closed.app);
       await visitor.get('/register').expect(404);
       expect((await visitor.get('/login').expect(200)).text).to.not.contain('/register');
-      await visitor.post('/register').type('form').send({ _csrf: await form(visitor, '/login'), name: 'X', email: 'x@y.example', password: 'a-long-passphrase', confirm: 'a-long-passphrase' }).expect(404);
+      const token = await form(visitor, '/login');
+      await visitor.post('/register').type('form').send({ _csrf: token, name: 'X', email: 'x@y.example', password: 'a-long-passphrase', confirm: 'a-long-passphrase' }).expect(404);
       expect(await closed.app.olive.users.findByEmail('x@y.example')).to.equal(null);
     } finally {
       await closed.stop();

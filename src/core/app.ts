@@ -249,7 +249,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       loginRateLimit: config.LOGIN_RATE_LIMIT, secureCookies: config.secureCookies, registration: config.REGISTRATION !== 'off',
     });
     const limiterMessage = (req: express.Request) => { throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany')); };
-    mountAccountRoutes(hostRoutes, { accounts, config, onLimited: limiterMessage });
+    mountAccountRoutes(hostRoutes, { accounts, config, connection, onLimited: limiterMessage });
     mountAdminUserRoutes(hostRoutes, { users, models, accounts, mail, audit });
     mountAdminOperationsRoutes(hostRoutes, { jobs, mail, config });
     mountMailRoutes(hostRoutes, { mail, extensions: runtime.extensions });

@@ -42,6 +42,7 @@ interface Ids {
   enrolmentId: string;
   certificateCode: string;
   templateId: string;
+  learnerId: string;
 }
 
 /** The main pages, each visited as the person it is for. */
@@ -53,6 +54,7 @@ const PAGES: { role: Role; name: string; path: (ids: Ids) => string }[] = [
   { role: 'public', name: 'course outline (signed out)', path: () => '/courses/conflict-analysis' },
   { role: 'public', name: 'verify a certificate', path: () => '/verify' },
   { role: 'public', name: 'a verification result', path: (ids) => `/verify/${ids.certificateCode}` },
+  { role: 'public', name: 'forgot password', path: () => '/account/forgot' },
   // Learners
   { role: 'learner', name: 'home dashboard', path: () => '/' },
   { role: 'learner', name: 'My learning', path: () => '/enrolment/my' },
@@ -65,6 +67,7 @@ const PAGES: { role: Role; name: string; path: (ids: Ids) => string }[] = [
   { role: 'learner', name: 'withdraw from an edition', path: (ids) => `/enrolment/editions/${ids.selfPacedEditionId}/withdraw` },
   { role: 'learner', name: 'name on certificates', path: () => '/certificates/name' },
   { role: 'learner', name: 'account', path: () => '/account' },
+  { role: 'learner', name: 'e-mail notifications', path: () => '/account/notifications' },
   { role: 'learner', name: 'announcements', path: () => '/announcements' },
   // Trainers
   { role: 'trainer', name: 'courses to manage', path: () => '/courses/manage' },
@@ -91,6 +94,9 @@ const PAGES: { role: Role; name: string; path: (ids: Ids) => string }[] = [
   { role: 'staff', name: 'new announcement', path: () => '/announcements/new' },
   // Administrators
   { role: 'admin', name: 'users', path: () => '/admin/users' },
+  { role: 'admin', name: 'one person', path: (ids) => `/admin/users/${ids.learnerId}` },
+  { role: 'admin', name: 'mail', path: () => '/admin/mail' },
+  { role: 'admin', name: 'background jobs', path: () => '/admin/jobs' },
   { role: 'admin', name: 'certificates audit log', path: () => '/certificates/audit' },
   { role: 'admin', name: 'single sign-on', path: () => '/auth/saml/admin' },
 ];
@@ -275,6 +281,7 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       enrolmentId: String(enrolment!._id),
       certificateCode: String(certificate!._id),
       templateId: String(template!._id),
+      learnerId: String((await env.app.olive.users.findByEmail('learner@olive.example'))!.id),
     } satisfies Ids);
   });
 

@@ -96,11 +96,27 @@ describe('hostile input: CSRF on every state-changing route', function () {
       { route: 'POST /enrolment/manage/enrolments/:id/withdraw', who: 'staff', url: `/enrolment/manage/enrolments/${learnerEnrolment}/withdraw` },
       { route: 'POST /enrolment/manage/enrolments/:id/move', who: 'staff', url: `/enrolment/manage/enrolments/${learnerEnrolment}/move`, body: { toEditionId: application } },
       { route: 'POST /auth/saml/:idp/logout', who: 'learner', url: '/auth/saml/unite/logout' },
+      { route: 'POST /account/forgot', who: 'visitor', url: '/account/forgot', body: { email: 'learner@olive.example' } },
+      { route: 'POST /account/invitation/:token', who: 'visitor', url: `/account/invitation/${'A'.repeat(43)}`, body: { password: 'forged password 123', confirm: 'forged password 123' } },
+      { route: 'POST /account/reset/:token', who: 'visitor', url: `/account/reset/${'A'.repeat(43)}`, body: { password: 'forged password 123', confirm: 'forged password 123' } },
+      { route: 'POST /register', who: 'visitor', url: '/register', body: { name: 'Forged', email: 'forged@example.org', password: 'forged password 123', confirm: 'forged password 123' } },
+      { route: 'POST /account/verify-again', who: 'visitor', url: '/account/verify-again', body: { email: 'learner@olive.example' } },
+      { route: 'POST /account/verify/:token', who: 'visitor', url: `/account/verify/${'A'.repeat(43)}` },
+      { route: 'POST /account/email', who: 'learner', url: '/account/email', body: { email: 'forged@example.org', current: 'olive-demo' } },
+      { route: 'POST /account/confirm-email/:token', who: 'learner', url: `/account/confirm-email/${'A'.repeat(43)}` },
+      { route: 'POST /account/notifications', who: 'learner', url: '/account/notifications', body: {} },
+      { route: 'POST /admin/users/:id/deactivate', who: 'admin', url: `/admin/users/${learnerId}/deactivate` },
+      { route: 'POST /admin/users/:id/reactivate', who: 'admin', url: `/admin/users/${learnerId}/reactivate` },
+      { route: 'POST /admin/users/:id/invite', who: 'admin', url: `/admin/users/${learnerId}/invite` },
+      { route: 'POST /admin/users/:id/reset-link', who: 'admin', url: `/admin/users/${learnerId}/reset-link` },
+      { route: 'POST /admin/users/:id/allow-local-password', who: 'admin', url: `/admin/users/${learnerId}/allow-local-password` },
+      { route: 'POST /admin/jobs/:id/retry', who: 'admin', url: '/admin/jobs/host.sessions-cleanup%3Aperiod-1/retry' },
+      { route: 'POST /admin/jobs/:id/drop', who: 'admin', url: '/admin/jobs/host.sessions-cleanup%3Aperiod-1/drop' },
     ];
   });
 
-  /** Routes that take cross-site posts by design: signed SAML messages, checked by signature instead. */
-  const SIGNED_MESSAGE_ROUTES = ['POST /auth/saml/:idp/acs', 'POST /auth/saml/:idp/slo'];
+  /** Routes that take cross-site posts by design: signed SAML messages and signed one-click unsubscribe links, checked by signature instead. */
+  const SIGNED_MESSAGE_ROUTES = ['POST /auth/saml/:idp/acs', 'POST /auth/saml/:idp/slo', 'POST /mail/unsubscribe'];
 
   it('the table covers every state-changing route declared in the routes files', () => {
     const declared = declaredRoutes(['post', 'put', 'patch', 'delete']);

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import crypto from 'node:crypto';
 import { allow } from '../access.ts';
@@ -7,6 +7,7 @@ import type { HostConfig } from '../config.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { fieldErrors, parseInput } from '../http.ts';
 import type { PluginRouter } from '../plugin.ts';
+import { addressKey, sharedRateLimit } from '../rate-limit-store.ts';
 import type { AccountsService } from './accounts.service.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password.ts';
 import { normaliseEmail } from './users.ts';
@@ -14,23 +15,10 @@ import { normaliseEmail } from './users.ts';
 export interface AccountRouteDeps {
   accounts: AccountsService;
   config: HostConfig;
+  connection: Connection;
   onLimited: (req: Request) => never;
 }
 
-/**
- * Every request counts (unlike the sign-in limit, which forgives successes): a reset or
- * registration answers the same whether or not it did anything, so every answer is a "success".
- */
-function requestLimit(name: string, windowMs: number, limit: number, key: (req: Request) => string, onLimited: (req: Request) => never) {
-  return rateLimit({
-    windowMs, limit, standardHeaders: 'draft-8', legacyHeaders: false,
-    keyGenerator: (req) => `${name}|${key(req)}`,
-    handler: (req, _res, next) => {
-      try { onLimited(req); } catch (err) { next(err); }
-    },
-  });
-}
-const ipOf = (req: Request) => ipKeyGenerator(req.ip ?? '');
 const emailOf = (req: Request) => (typeof req.body?.email === 'string' ? normaliseEmail(req.body.email).slice(0, 254) : '');
 
 /** The person's new password, twice. */
@@ -47,13 +35,18 @@ const emailField = (req: Request) => z.string().trim().min(1, req.t('account.ent
 export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps) {
   const { accounts, config } = deps;
   const registration = config.REGISTRATION;
+  // Every request counts (unlike the sign-in limit, which forgives successes): a reset or a
+  // registration answers the same whether or not it did anything, so every answer is a "success".
+  // Counted in the database, so the limits hold across all instances.
+  const requestLimit = (name: string, windowMs: number, limit: number, key: (req: Request) => string) =>
+    sharedRateLimit({ connection: deps.connection, name, windowMs, limit, key, onLimited: deps.onLimited });
 
   const notice = (req: Request, res: Response, key: string, extra: Record<string, unknown> = {}) =>
     res.render('auth/notice', { title: req.t(`${key}.title`), heading: req.t(`${key}.title`), paragraphs: [req.t(`${key}.body`, extra)], link: extra.link });
 
   // ---- Forgotten password -------------------------------------------------------------------------
-  const forgotPerAddress = requestLimit('forgot-ip', 15 * 60_000, 20, ipOf, deps.onLimited);
-  const forgotPerAccount = requestLimit('forgot-email', 60 * 60_000, 5, emailOf, deps.onLimited);
+  const forgotPerAddress = requestLimit('host.forgot-address', 15 * 60_000, 20, addressKey);
+  const forgotPerAccount = requestLimit('host.forgot-email', 60 * 60_000, 5, emailOf);
 
   router.get('/account/forgot', allow.public, (req, res) => {
     res.render('auth/forgot', { title: req.t('forgot.title'), email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '', errors: {} });
@@ -80,34 +73,40 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     res.render('auth/link-problem', { title: req.t(`link.${reason}.title`), reason, purpose, email: email ?? '' });
   };
 
-  for (const purpose of ['invite', 'reset'] as const) {
-    const path = purpose === 'invite' ? '/account/invitation/:token' : '/account/reset/:token';
+  const setPasswordForm = (purpose: 'invite' | 'reset') => {
     const form = (req: Request, res: Response, errors: Record<string, string> = {}) =>
       res.render('auth/set-password', { title: req.t(`setPassword.${purpose}.title`), purpose, action: req.originalUrl.split('?')[0], errors });
-
-    router.get(path, allow.public, async (req, res) => {
-      const checked = await accounts.tokens.check(purpose, req.params.token);
-      if (!checked.ok) return linkProblem(req, res, purpose, checked.reason, await emailForToken(checked.token?.userId));
-      res.setHeader('Referrer-Policy', 'no-referrer');
-      form(req, res);
-    });
-
-    router.post(path, allow.public, async (req, res) => {
-      let password: string;
-      try {
-        password = parseInput(passwordPair(req), req.body).password;
-      } catch (err) {
-        const errors = fieldErrors(err);
-        if (!errors) throw err;
-        res.status(400);
-        return form(req, res, errors);
-      }
-      const result = await accounts.setPasswordWithLink(purpose, String(req.params.token), password);
-      if (!result.ok) return linkProblem(req, res, purpose, result.reason, await emailForToken(result.token?.userId));
-      req.flash('success', req.t(`setPassword.${purpose}.done`));
-      res.redirect(303, `/login?email=${encodeURIComponent(result.user.email)}`);
-    });
-  }
+    return {
+      async show(req: Request, res: Response) {
+        const checked = await accounts.tokens.check(purpose, req.params.token);
+        if (!checked.ok) return linkProblem(req, res, purpose, checked.reason, await emailForToken(checked.token?.userId));
+        // The address holds the link's secret: never sent on to another site.
+        res.setHeader('Referrer-Policy', 'no-referrer');
+        form(req, res);
+      },
+      async save(req: Request, res: Response) {
+        let password: string;
+        try {
+          password = parseInput(passwordPair(req), req.body).password;
+        } catch (err) {
+          const errors = fieldErrors(err);
+          if (!errors) throw err;
+          res.status(400);
+          return form(req, res, errors);
+        }
+        const result = await accounts.setPasswordWithLink(purpose, String(req.params.token), password);
+        if (!result.ok) return linkProblem(req, res, purpose, result.reason, await emailForToken(result.token?.userId));
+        req.flash('success', req.t(`setPassword.${purpose}.done`));
+        res.redirect(303, `/login?email=${encodeURIComponent(result.user.email)}`);
+      },
+    };
+  };
+  const invitation = setPasswordForm('invite');
+  const reset = setPasswordForm('reset');
+  router.get('/account/invitation/:token', allow.public, invitation.show);
+  router.post('/account/invitation/:token', allow.public, invitation.save);
+  router.get('/account/reset/:token', allow.public, reset.show);
+  router.post('/account/reset/:token', allow.public, reset.save);
 
   /** An expired or used link's page offers a new one for the same address (prefilled). */
   async function emailForToken(userId: string | undefined): Promise<string | undefined> {
@@ -115,7 +114,7 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   }
 
   // ---- Self-registration ----------------------------------------------------------------------------
-  const registerLimit = requestLimit('register-ip', 60 * 60_000, 10, ipOf, deps.onLimited);
+  const registerLimit = requestLimit('host.register-address', 60 * 60_000, 10, addressKey);
   const registrationOpen = (_req: Request) => {
     if (registration === 'off') throw notFound();
   };

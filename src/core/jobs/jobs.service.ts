@@ -13,6 +13,7 @@ import os from 'node:os';
 import mongoose from 'mongoose';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable, isDuplicateKey, notFound, OliveError } from '../errors.ts';
+import { findByKeys } from '../keyed-reads.ts';
 import type { JobDoc, JobLeaseDoc, JobModels, JobState } from './jobs.models.ts';
 
 /** What a running job's worker is told. */
@@ -90,7 +91,11 @@ export interface JobSummary {
 export interface JobsService {
   /** Declares a queue and its worker. Queue names are `<owner>.<name>`. */
   define<P>(queue: string, options: QueueOptions<P>): void;
-  /** Declares a job that runs every `everyMs` (the first run soon after start), on one instance at a time. */
+  /**
+   * Declares a job that runs every `everyMs`, on one instance at a time: each period's run is a job
+   * of its own (`period-<n>`, due at the period's start; the first is due at start-up), recorded
+   * once whichever instance records it. A failed run is retried by the next period's.
+   */
   every(queue: string, everyMs: number, run: (job: RunningJob) => Promise<void>, options?: Omit<QueueOptions<unknown>, 'run'>): void;
   /** Records a job; the same queue and key twice is one job. `held`: see `holdWhileUnavailable`. */
   enqueue<P>(queue: string, payload: P, options?: EnqueueOptions): Promise<{ id: string; created: boolean; held?: boolean }>;
@@ -126,6 +131,11 @@ const toSummary = (j: JobDoc): JobSummary => ({
   id: j._id, queue: j.queue, key: j.key, state: j.state, attempts: j.attempts, runAt: j.runAt,
   lastError: j.lastError, createdAt: j.createdAt, finishedAt: j.finishedAt, recurring: !!j.everyMs,
 });
+/**
+ * The database cannot be reached. Also a write on a socket the server closed (EPIPE), which the
+ * driver passes on unwrapped when the server has just died.
+ */
+const unreachable = (err: unknown) => isDatabaseUnavailable(err) || (err as NodeJS.ErrnoException | null)?.code === 'EPIPE';
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 2000);
 
 export function createJobsService(models: JobModels, options: JobsOptions): JobsService {
@@ -144,6 +154,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
   let pass: Promise<void> | undefined;
   let again = false;
   let lastSlotSweep = 0;
+  let lastHistorySweep = 0;
   /** Jobs enqueued while the database was away (`holdWhileUnavailable`), by id. */
   const held = new Map<string, { queue: string; key: string; payload: unknown; runAt: Date }>();
 
@@ -162,7 +173,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     try {
       return { id, created: await record(queue, key, payload, runAt) };
     } catch (err) {
-      if (!opts.holdWhileUnavailable || !isDatabaseUnavailable(err)) throw err;
+      if (!opts.holdWhileUnavailable || !unreachable(err)) throw err;
       logger.warn({ err, job: id }, 'job held in memory: it is recorded as soon as the database answers');
       held.set(id, { queue, key, payload, runAt });
       return { id, created: false, held: true };
@@ -181,6 +192,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       throw err;
     }
     await queueLease(id, queue, runAt);
+    dueSoon(id, queue, 0, runAt);
     if (runAt.getTime() <= Date.now()) kick();
     return true;
   }
@@ -207,11 +219,16 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     }
   }
 
-  async function currentLease(jobId: string): Promise<JobLeaseDoc | null> {
-    return JobLease.findOne({ jobId }).sort({ generation: -1 }).lean();
-  }
+  /** The lease ids of a job up to a generation (a job has few: one per attempt). */
+  const leaseIds = (jobId: string, upTo: number) => Array.from({ length: upTo + 2 }, (_, g) => `${jobId}#${g}`);
+  /** Removes a finished job from the queue: its leases, by key (FerretDB narrows only `_id` filters). */
+  const removeLeases = (jobId: string, upTo: number) => JobLease.deleteMany({ _id: trusted({ $in: leaseIds(jobId, upTo) }) });
 
-  /** Takes the job's lease after an expired `latest`; null when another instance won the race. */
+  /**
+   * Takes the job's lease after an expired `latest`: inserting the next generation, which only one
+   * instance can do. No lease is deleted while its job is unfinished, so a runner whose view of the
+   * queue is old collides with the generation it means to take.
+   */
   async function acquire(latest: Pick<JobLeaseDoc, 'jobId' | 'queue' | 'generation'>, leaseMs: number): Promise<JobLeaseDoc | null> {
     const generation = latest.generation + 1;
     const lease: JobLeaseDoc = { _id: `${latest.jobId}#${generation}`, jobId: latest.jobId, queue: latest.queue, generation, holder, expiresAt: new Date(Date.now() + leaseMs) };
@@ -221,17 +238,17 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       if (isDuplicateKey(err)) return null;
       throw err;
     }
-    // Older generations are pruned by their holders; a runner that read the queue long ago could
-    // insert one of them again. Only the highest generation is the lease.
-    const current = await currentLease(latest.jobId);
-    if (current?._id !== lease._id) return null;
     return lease;
   }
 
+  /** Ours while nobody took the next generation (possible only once ours expired) and ours has not expired. */
   async function holds(lease: JobLeaseDoc): Promise<boolean> {
-    const current = await currentLease(lease.jobId);
-    return current?._id === lease._id && current.expiresAt.getTime() > Date.now();
+    const found = await findByKeys(JobLease, [lease._id, `${lease.jobId}#${lease.generation + 1}`]);
+    const own = found.find((l) => l._id === lease._id);
+    return found.length === 1 && !!own && own.expiresAt.getTime() > Date.now();
   }
+  /** Taken over: another instance inserted the next generation. */
+  const takenOver = async (lease: JobLeaseDoc) => (await findByKeys(JobLease, [`${lease.jobId}#${lease.generation + 1}`])).length > 0;
 
   /** Extends the lease every third of its length; beats are chained so none lands after the release. */
   function heartbeat(lease: JobLeaseDoc, leaseMs: number) {
@@ -271,22 +288,39 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     if (Date.now() - lastSlotSweep < 60_000) return;
     lastSlotSweep = Date.now();
     await JobSlot.deleteMany({ at: trusted({ $lt: new Date(Date.now() - 120_000) }) });
+    if (Date.now() - lastHistorySweep < 3600_000) return;
+    lastHistorySweep = Date.now();
+    // Runs of recurring jobs are history after a week (each period is a job of its own).
+    await Job.deleteMany({ everyMs: trusted({ $exists: true }), state: trusted({ $in: ['done', 'failed'] }), finishedAt: trusted({ $lt: new Date(Date.now() - 7 * 24 * 3600_000) }) });
   }
 
   const backoff = (def: QueueOptions<unknown>, attempt: number) =>
     Math.min((def.backoffMs ?? 5000) * 2 ** (attempt - 1), def.maxBackoffMs ?? 3_600_000);
+
+  /** The run of a recurring queue in the period after `from` (insert-once: every instance records the same one). */
+  async function scheduleNext(queue: string, everyMs: number, from = Date.now()) {
+    const period = Math.floor(from / everyMs) + 1;
+    await enqueue(queue, null, { key: `period-${period}`, runAt: new Date(period * everyMs) });
+  }
 
   /** Runs one job under our lease and records what became of it. */
   async function runJob(lease: JobLeaseDoc, def: QueueOptions<unknown> & { everyMs?: number }, abort: AbortController): Promise<void> {
     const jobId = lease.jobId;
     const job = await Job.findById(jobId).lean();
     if (!job || job.state === 'done' || job.state === 'failed' || job.state === 'dropped') {
-      await JobLease.deleteMany({ jobId });
+      await removeLeases(jobId, lease.generation);
       return;
     }
     const leaseMs = def.leaseMs ?? 30_000;
     const attempt = job.attempts + 1;
-    await Job.updateOne({ _id: jobId }, { $set: { state: 'running', startedAt: new Date(), updatedAt: new Date() } });
+    const startedAt = Date.now();
+    // Shown as running once it has run for a second: most jobs (a message) are done by then, and
+    // the write would be one more on every job.
+    let markedRunning: Promise<unknown> | undefined;
+    const markRunning = setTimeout(() => {
+      markedRunning = Job.updateOne({ _id: jobId }, { $set: { state: 'running', startedAt: new Date(startedAt), updatedAt: new Date() } })
+        .catch((err) => logger.warn({ err, job: jobId }, 'job not marked running'));
+    }, 1000);
     const stopBeating = heartbeat(lease, leaseMs);
     let outcome: { kind: 'done' } | { kind: 'later'; error: RetryLater } | { kind: 'failed'; error: unknown };
     try {
@@ -297,27 +331,23 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       else if (isDatabaseUnavailable(err)) outcome = { kind: 'later', error: new RetryLater('database unavailable', 5000) };
       else outcome = { kind: 'failed', error: err };
     } finally {
+      clearTimeout(markRunning);
+      await markedRunning;
       await stopBeating();
     }
+    if (def.everyMs) await scheduleNext(job.queue, def.everyMs);
     // Taken over while it ran (it outlived its lease): the new holder runs the job and records it.
-    if ((await currentLease(jobId))?._id !== lease._id) {
+    // Only possible once the lease could have expired, so a short run skips the look.
+    if (Date.now() - startedAt >= leaseMs / 2 && (await takenOver(lease))) {
       logger.warn({ job: jobId, attempt }, 'job lease taken over while it ran: its outcome is left to the new holder');
       return;
     }
 
     const now = new Date();
     const setLease = (at: Date) => JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: at } });
-    const pruneOlder = () => JobLease.deleteMany({ jobId, generation: trusted({ $lt: lease.generation }) });
     if (outcome.kind === 'done') {
-      if (def.everyMs) {
-        const next = new Date(now.getTime() + def.everyMs);
-        await Job.updateOne({ _id: jobId }, { $set: { state: 'waiting', attempts: 0, runAt: next, finishedAt: now, updatedAt: now }, $unset: { lastError: 1 } });
-        await setLease(next);
-        await pruneOlder();
-      } else {
-        await Job.updateOne({ _id: jobId }, { $set: { state: 'done', attempts: attempt, finishedAt: now, updatedAt: now }, $unset: { lastError: 1 } });
-        await JobLease.deleteMany({ jobId });
-      }
+      await Job.updateOne({ _id: jobId }, { $set: { state: 'done', attempts: attempt, finishedAt: now, updatedAt: now }, $unset: { lastError: 1 } });
+      await removeLeases(jobId, lease.generation);
       return;
     }
     if (outcome.kind === 'later') {
@@ -326,44 +356,64 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       if (error.options.pauseQueue) pausedUntil.set(job.queue, next.getTime());
       await Job.updateOne({ _id: jobId }, { $set: { state: 'waiting', runAt: next, lastError: describe(error), updatedAt: now } });
       await setLease(next);
-      await pruneOlder();
+      dueSoon(jobId, job.queue, lease.generation, next);
       return;
     }
     const { error } = outcome;
-    const permanent = error instanceof PermanentFailure;
-    const giveUp = !def.everyMs && (permanent || attempt >= (def.maxAttempts ?? 8));
+    // A recurring job's next period is its retry.
+    const giveUp = !!def.everyMs || error instanceof PermanentFailure || attempt >= (def.maxAttempts ?? 8);
     if (!(error instanceof PermanentFailure)) logger.warn({ err: error, job: jobId, attempt }, giveUp ? 'job failed for good' : 'job failed; it will be retried');
     if (giveUp) {
       await Job.updateOne({ _id: jobId }, { $set: { state: 'failed', attempts: attempt, lastError: describe(error), finishedAt: now, updatedAt: now } });
-      await JobLease.deleteMany({ jobId });
+      await removeLeases(jobId, lease.generation);
       return;
     }
-    const delay = def.everyMs ? Math.min(backoff(def, attempt), def.everyMs) : backoff(def, attempt);
-    const next = new Date(now.getTime() + delay);
+    const next = new Date(now.getTime() + backoff(def, attempt));
     await Job.updateOne({ _id: jobId }, { $set: { state: 'waiting', attempts: attempt, runAt: next, lastError: describe(error), updatedAt: now } });
     await setLease(next);
-    await pruneOlder();
+    dueSoon(jobId, job.queue, lease.generation, next);
   }
 
   const runningIn = (queue: string) => [...running.values()].filter((r) => r.queue === queue).length;
+
+  type Due = Pick<JobLeaseDoc, 'jobId' | 'queue' | 'generation' | 'expiresAt'>;
+  /**
+   * The queue as last read, soonest first. Reading it is a scan of the lease collection, so it is
+   * read again only every `refreshMs`; in between, the jobs this instance queues or releases are
+   * added to it, and those of other instances wait for the next read.
+   */
+  let known: Due[] = [];
+  let readAt = 0;
+  const refreshMs = Math.max(pollMs, 500);
+  function dueSoon(jobId: string, queue: string, generation: number, expiresAt: Date) {
+    known = known.filter((d) => d.jobId !== jobId);
+    known.push({ jobId, queue, generation, expiresAt });
+    known.sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || (a.jobId < b.jobId ? -1 : 1));
+  }
+
+  async function readQueue() {
+    const leases = await JobLease.find({}, { jobId: 1, queue: 1, generation: 1, expiresAt: 1 }).lean();
+    const latest = new Map<string, Due>();
+    for (const l of leases) if ((latest.get(l.jobId)?.generation ?? -1) < l.generation) latest.set(l.jobId, l);
+    known = [...latest.values()].sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || (a.jobId < b.jobId ? -1 : 1));
+    readAt = Date.now();
+  }
 
   /** One look at the queue: takes each due job this instance has room for. */
   async function runOnce(): Promise<void> {
     if (held.size) await recordHeld();
     await sweepSlots();
-    const leases = await JobLease.find({}, { jobId: 1, queue: 1, generation: 1, expiresAt: 1 }).lean();
-    const latest = new Map<string, Pick<JobLeaseDoc, 'jobId' | 'queue' | 'generation' | 'expiresAt'>>();
-    for (const l of leases) if ((latest.get(l.jobId)?.generation ?? -1) < l.generation) latest.set(l.jobId, l);
-    const now = Date.now();
-    const due = [...latest.values()]
-      .filter((l) => l.expiresAt.getTime() <= now && queues.has(l.queue) && !queues.get(l.queue)!.notRunHere && !running.has(l.jobId) && (pausedUntil.get(l.queue) ?? 0) <= now)
-      .sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || (a.jobId < b.jobId ? -1 : 1));
+    if (Date.now() - readAt >= refreshMs) await readQueue();
     const full = new Set<string>();
-    for (const candidate of due) {
-      if (stopping) return;
-      const def = queues.get(candidate.queue)!;
-      if (full.has(candidate.queue) || (pausedUntil.get(candidate.queue) ?? 0) > Date.now()) continue;
-      if (runningIn(candidate.queue) >= (def.concurrency ?? 1)) { full.add(candidate.queue); continue; }
+    const keep: Due[] = [];
+    for (let i = 0; i < known.length; i++) {
+      const candidate = known[i]!;
+      const def = queues.get(candidate.queue);
+      const now = Date.now();
+      if (stopping || candidate.expiresAt.getTime() > now) { keep.push(...known.slice(i)); break; }
+      if (!def || def.notRunHere || running.has(candidate.jobId)) continue;
+      if (full.has(candidate.queue) || (pausedUntil.get(candidate.queue) ?? 0) > now) { keep.push(candidate); continue; }
+      if (runningIn(candidate.queue) >= (def.concurrency ?? 1)) { full.add(candidate.queue); keep.push(candidate); continue; }
       const lease = await acquire(candidate, def.leaseMs ?? 30_000);
       if (!lease) continue;
       if (def.perMinute && !(await takeSlot(candidate.queue, def.perMinute))) {
@@ -371,6 +421,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
         const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000;
         pausedUntil.set(candidate.queue, nextMinute);
         await JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: new Date(nextMinute) } });
+        keep.push({ ...candidate, generation: lease.generation, expiresAt: new Date(nextMinute) });
         full.add(candidate.queue);
         continue;
       }
@@ -383,6 +434,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
         });
       running.set(lease.jobId, { queue: candidate.queue, done, abort });
     }
+    known = keep.sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || (a.jobId < b.jobId ? -1 : 1));
   }
 
   let swept = false;
@@ -483,7 +535,8 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       stopping = false;
       for (const [queue, def] of queues) {
         // A recurring job is one record per queue; its first run is due now.
-        if (def.everyMs) void enqueue(queue, null, { key: 'recurring' }).catch((err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)'));
+        // This period's run, due now (a run of this period already made by any instance stands).
+        if (def.everyMs) void enqueue(queue, null, { key: `period-${Math.floor(Date.now() / def.everyMs)}` }).catch((err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)'));
       }
       timer = setTimeout(tick, 0);
       timer.unref();

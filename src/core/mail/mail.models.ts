@@ -3,8 +3,8 @@
  * it reports, before anything is sent. Its `_id` is what the message is about
  * (`enrolment.accepted:<enrolmentId>`), so a retried request or a race records one message, never
  * two. Delivery is a job of the `host.mail` queue keyed the same way (its state is the message's
- * state: waiting, running, done = sent, failed, dropped). Written once, then only by the one
- * instance delivering it (`sentAt`, `smtpMessageId`).
+ * state: waiting, running, done = sent (its `finishedAt` is when), failed, dropped). Written
+ * once, never changed.
  */
 import mongoose, { type Connection, type Model } from 'mongoose';
 
@@ -33,8 +33,6 @@ export interface MailDoc {
   topic?: string;
   attachments: MailAttachmentRef[];
   createdAt: Date;
-  sentAt?: Date;
-  smtpMessageId?: string;
 }
 
 export interface MailModels {
@@ -58,8 +56,6 @@ export function defineMailModels(connection: Connection): MailModels {
       default: [],
     },
     createdAt: { type: Date, required: true },
-    sentAt: Date,
-    smtpMessageId: String,
   }, { versionKey: false, collection: 'host_mail' });
   schema.index({ to: 1, createdAt: -1 });
   schema.index({ createdAt: -1 });
