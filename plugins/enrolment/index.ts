@@ -1,10 +1,13 @@
-import mongoose from 'mongoose';
+import mongoose, { type Connection } from 'mongoose';
 import { z } from 'zod';
-import { allow, DashboardPanels, definePlugin, Navigation, UserCreated, UserSignedIn, Users, type PluginContext } from '../../src/index.ts';
+import { allow, DashboardPanels, definePlugin, MailTopics, Navigation, RetryLater, UserCreated, UserSignedIn, Users, type PluginContext } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { EnrolmentDirectory } from './contract.ts';
 import { editionSchema, type EditionDoc } from './models/edition.model.ts';
-import { enrolmentSchema, membershipSchema, seatSchema, type EnrolmentDoc, type MembershipDoc, type SeatDoc } from './models/enrolment.model.ts';
+import {
+  enrolmentSchema, invitationSchema, membershipSchema, seatSchema, type EnrolmentDoc, type InvitationDoc, type MembershipDoc, type SeatDoc,
+} from './models/enrolment.model.ts';
+import type { ImportBatchDoc } from './models/import-batch.model.ts';
 import { personSchema, type PersonDoc } from './models/person.model.ts';
 import { mountLearnerRoutes, myLearning } from './routes/learner.routes.ts';
 import { mountImportRoutes } from './routes/import.routes.ts';
@@ -12,13 +15,18 @@ import { mountManageRoutes } from './routes/manage.routes.ts';
 import { mountReportRoutes } from './routes/reports.routes.ts';
 import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
-import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
+import { createEnrolmentService, type EnrolmentModels, type EnrolmentService } from './services/enrolment.service.ts';
+import { createEnrolmentNotices, IMPORT_INVITATIONS_QUEUE, REMINDER_TOPIC, type EnrolmentNotices } from './services/notices.ts';
 
 const config = z.object({
   /** Largest CSV file staff may upload for a bulk enrolment, in megabytes. */
   maxImportMb: z.number().positive().max(50).default(5),
   /** Rows in one bulk enrolment. */
   maxImportRows: z.number().int().min(1).max(50000).default(5000),
+  /** Days before an edition starts when everyone enrolled gets a reminder by e-mail. */
+  reminderDays: z.number().int().min(1).max(60).default(3),
+  /** How often the reminder job looks for editions about to start, in minutes. */
+  reminderCheckMinutes: z.number().positive().max(1440).default(60),
 });
 
 export type EnrolmentConfig = z.output<typeof config>;
@@ -26,14 +34,19 @@ export type EnrolmentConfig = z.output<typeof config>;
 /** The plugin's collections, by the names `ctx.model` gives them (also reachable from `seed`). */
 const MODEL_NAMES = { Edition: 'edition', Enrolment: 'enrolment', Seat: 'seat', Person: 'person', Membership: 'membership' } as const;
 
-export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels) {
+/** The service; with `notices`, the people concerned are told by e-mail (the demo data is loaded without). */
+export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels, notices?: EnrolmentNotices) {
   return createEnrolmentService(models, {
     emit: (event, payload) => ctx.emit(event, payload),
     logger: ctx.logger,
     progress: () => ctx.get(CourseProgress),
     users: () => ctx.get(Users),
+    notices,
   });
 }
+
+/** Each app's service as `register` built it (one plugin definition may serve several apps in a process). */
+const services = new WeakMap<Connection, EnrolmentService>();
 
 /**
  * Enrolment: editions (runs) of courses, the ways people get in (open, key, application with
@@ -56,14 +69,19 @@ export default definePlugin({
       Person: ctx.model<PersonDoc>(MODEL_NAMES.Person, personSchema),
       Membership: ctx.model<MembershipDoc>(MODEL_NAMES.Membership, membershipSchema),
     };
-    const service = serviceFor(ctx, models);
+    const notices = createEnrolmentNotices({
+      mail: ctx.mail, users: () => ctx.get(Users), catalog: () => ctx.get(CourseCatalog), logger: ctx.logger, reminderDays: ctx.config.reminderDays,
+      models: { ...models, Invitation: ctx.model<InvitationDoc>('invitation', invitationSchema) },
+    });
+    const service = serviceFor(ctx, models, notices);
+    services.set(ctx.connection, service);
 
     ctx.provide(EnrolmentDirectory, service.directory);
     ctx.contribute(LearningAccess, createLearningAccess(service));
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     // Staff pages first: '/manage/…' is more specific than the learner pages.
-    mountManageRoutes(ctx, service);
+    mountManageRoutes(ctx, service, notices);
     mountReportRoutes(ctx, service);
     mountImportRoutes(ctx, service);
     mountLearnerRoutes(ctx, service);
@@ -78,6 +96,31 @@ export default definePlugin({
       },
     });
 
+    ctx.contribute(MailTopics, { id: REMINDER_TOPIC, label: 'enrolment:mail.topics.reminders' });
+    ctx.jobs.every('reminders', ctx.config.reminderCheckMinutes * 60_000, async () => {
+      const recorded = await notices.remind(await service.publishedEditions());
+      if (recorded) ctx.logger.info({ reminders: recorded }, 'reminders before editions start recorded');
+    });
+    ctx.jobs.define<{ batchId: string; by: string }>(IMPORT_INVITATIONS_QUEUE, {
+      async run({ batchId, by }) {
+        const ImportBatch = ctx.connection.model<ImportBatchDoc>('enrolment_import_batch');
+        const batch = mongoose.isValidObjectId(batchId) ? await ImportBatch.findById(batchId).lean() : null;
+        if (!batch) return; // expired (a day old) or never there: nobody left to invite
+        if (batch.status !== 'committed') {
+          // The commit may still run for a while (a large file, or one resumed later): look less often as it ages.
+          throw new RetryLater('the import is not committed yet', Math.min(60_000, 1000 + (Date.now() - batch.updatedAt.getTime()) / 10));
+        }
+        for (const row of batch.rows) {
+          // Only the people this import placed: those already there were not invited by it.
+          if (row.result !== 'enrolled' && row.result !== 'waitlisted') continue;
+          const enrolment = (await service.memberships.enrolmentsOf({ email: row.email })).find((e) => e.editionId === batch.editionId);
+          if (!enrolment) continue;
+          const name = [row.person.givenName, row.person.familyName].filter(Boolean).join(' ');
+          await notices.invited(enrolment, by, { name: name || undefined });
+        }
+      },
+    });
+
     // Pre-enrolments (by e-mail, before the person had an account) are matched to the account.
     ctx.on(UserCreated, (e) => service.linkAccount(e.userId, e.email));
     ctx.on(UserSignedIn, async (e) => {
@@ -87,9 +130,9 @@ export default definePlugin({
   },
 
   async start(ctx) {
-    // Heal seats left inconsistent by a crash between two writes, and fill freed seats.
+    // Heal seats left inconsistent by a crash between two writes, and fill freed seats (people promoted are told).
     const models = modelsOf(ctx);
-    const service = serviceFor(ctx, models);
+    const service = services.get(ctx.connection) ?? serviceFor(ctx, models);
     // Enrolments made before people's lists existed get their entries (once per database).
     const listed = await service.memberships.backfill();
     if (listed) ctx.logger.info({ enrolments: listed }, 'enrolments listed under their people');

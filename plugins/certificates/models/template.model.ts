@@ -59,6 +59,8 @@ export interface StoredTemplateContent {
   logos: { programme?: StoredImage; partners: StoredImage[] };
   /** `title` per template language (`{ en: '…', fr: '…' }`). */
   signatories: Array<{ name: string; title: Record<string, string>; signature?: StoredImage }>;
+  /** Whether the e-mail telling the learner of their certificate carries the PDF; absent (versions saved before the option): yes. */
+  attachPdf?: boolean;
 }
 
 /**

@@ -43,6 +43,7 @@ function valuesOf(content: StoredTemplateContent | null, meta: { name?: string; 
     v[`signatories.${i}.name`] = s.name;
     c.languages.forEach((l, j) => { v[`signatories.${i}.title.${j}`] = s.title[l.lang] ?? ''; });
   });
+  v.attachPdf = c?.attachPdf === false ? '' : 'on';
   return v;
 }
 
@@ -124,6 +125,8 @@ function toInput(fields: Fields, files: Files, base: StoredTemplateContent | nul
   const partners = partnerSlots.map((i) => image(`logos.partners.${i}`, base?.logos.partners[i])).filter((p): p is ImageInput => !!p);
   const programme = image('logos.programme', base?.logos.programme);
   const baseVersion = Number(fields.baseVersion);
+  // An unticked box sends nothing: the form says it showed the box, so that its absence means "no".
+  const attachPdf = fields['attachPdf.shown'] ? fields.attachPdf === 'on' : true;
 
   const input: TemplateInput = {
     name: f('name'),
@@ -134,6 +137,7 @@ function toInput(fields: Fields, files: Files, base: StoredTemplateContent | nul
     languages,
     logos: { ...(programme ? { programme } : {}), partners },
     signatories,
+    attachPdf,
   };
   return { input, formIndex: { languages: langIdx, signatories: sigIdx } };
 }

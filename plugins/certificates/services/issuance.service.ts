@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mongoose, { type Connection, type Model } from 'mongoose';
 import type { Logger } from 'pino';
-import { conflict, HttpError, isDuplicateKey, notFound, type EventRef, type UsersService } from '../../../src/index.ts';
+import { conflict, HttpError, isDuplicateKey, notFound, type EventRef, type MailService, type UsersService } from '../../../src/index.ts';
 import type { CourseCatalogService, ProgressService } from '../../courses/contract.ts';
 import type { EditionSummary, EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import { generateCode, normaliseCode, verificationUrl } from '../code.ts';
@@ -39,6 +39,8 @@ export interface CertificateModels {
 export interface TemplateSource {
   templateFor(courseId: string, preferredTemplateId?: string): Promise<{ templateId: string; version: number }>;
   load(templateId: string, version: number): Promise<CertificateTemplate>;
+  /** Whether the version's PDFs go with the learner's e-mail; absent: they do. */
+  attachPdf?(templateId: string, version: number): Promise<boolean>;
 }
 
 type Emit = <P>(event: EventRef<P>, payload: P) => Promise<void>;
@@ -53,6 +55,8 @@ export interface IssuanceDeps {
   progress: () => ProgressService;
   users: () => UsersService;
   templates: () => TemplateSource;
+  /** E-mail to the learner when a certificate is issued, reissued or revoked; absent: nobody is told. */
+  mail?: MailService | undefined;
 }
 
 export type Via = CertificateDoc['via'];
@@ -106,8 +110,48 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     };
   }
 
-  /** Renders and stores the claim's certificate if it is not stored yet. Idempotent and race-safe. */
-  async function complete(claim: ClaimDoc): Promise<{ certificate: CertificateDoc; created: boolean }> {
+  /**
+   * Tells the learner by e-mail, with the verification link (and the PDF, when the template says
+   * so). Called by whoever wrote the fact, once; the key (`certificates.<kind>:<code>`) makes a
+   * second call one message anyway. A failure is logged: the certificate stands without its e-mail.
+   */
+  async function tell(kind: 'issued' | 'reissued' | 'revoked', c: CertificateDoc, extra: { reason?: string; replacedCode?: string } = {}): Promise<void> {
+    const mail = deps.mail;
+    if (!mail) return;
+    try {
+      const learner = await deps.users().findById(c.learnerId);
+      if (!learner) return;
+      const attach = kind !== 'revoked' && ((await deps.templates().attachPdf?.(c.templateId, c.templateVersion)) ?? true);
+      await mail.send({
+        key: `certificates.${kind}:${c._id}`, to: { userId: c.learnerId }, category: 'notice',
+        compose: (t, lang) => {
+          const course = c.snapshot.course[lang] || c.snapshot.course.en || Object.values(c.snapshot.course)[0] || '';
+          const editions = c.snapshot.edition ?? {};
+          const edition = editions[lang] || editions.en || Object.values(editions)[0] || '';
+          const values = { course, edition, code: c._id, oldCode: extra.replacedCode ?? '' };
+          return {
+            subject: t(`certificates:mail.${kind}.subject`, values),
+            paragraphs: [
+              t('mail.greeting', { name: learner.name }),
+              t(`certificates:mail.${kind}.body`, values),
+              ...(extra.reason ? [t('certificates:mail.reason', { reason: extra.reason })] : []),
+            ],
+            action: { label: t(`certificates:mail.${kind === 'revoked' ? 'status' : 'verify'}`), url: `/verify/${c._id}` },
+            footnote: attach ? t('certificates:mail.attached') : t('certificates:mail.download'),
+          };
+        },
+        ...(attach ? { attachments: [{ filename: `certificate-${c._id}.pdf`, contentType: 'application/pdf', bucket: PDF_BUCKET, fileId: String(c.fileId) }] } : {}),
+      });
+    } catch (err) {
+      logger.error({ err, code: c._id, kind }, 'certificate e-mail not recorded');
+    }
+  }
+
+  /**
+   * Renders and stores the claim's certificate if it is not stored yet. Idempotent and race-safe.
+   * `notify: false` records it without telling the learner (the demo data).
+   */
+  async function complete(claim: ClaimDoc, options: { notify?: boolean } = {}): Promise<{ certificate: CertificateDoc; created: boolean }> {
     const existing = await Certificate.findById(claim.code).lean();
     if (existing) return { certificate: existing, created: false };
     const template = await deps.templates().load(claim.templateId, claim.templateVersion);
@@ -147,9 +191,11 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       const reason = fact?.reason ?? '';
       await audit('reissued', claim.issuedBy, { code: doc._id, editionId: doc.editionId, details: `replaces ${claim.replaces}: ${reason}` });
       await deps.emit(CertificateReissued, eventOf(doc, claim.issuedBy, { replacedCode: claim.replaces, reason }));
+      if (options.notify !== false) await tell('reissued', doc, { reason, replacedCode: claim.replaces });
     } else {
       await audit('issued', claim.issuedBy, { code: doc._id, editionId: doc.editionId, details: claim.via });
       await deps.emit(CertificateIssued, eventOf(doc, claim.issuedBy, { via: claim.via }));
+      if (options.notify !== false) await tell('issued', doc);
     }
     return { certificate: doc, created: true };
   }
@@ -173,9 +219,10 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
    * Issues the certificate of an enrolment, or returns the one it has. `requireCompletion` is the
    * default: staff may issue without an online completion (e.g. an in-person seminar) by saying so.
    */
-  async function issue(input: { enrolmentId: string; via: Via; byUserId?: string | undefined; jobId?: string | undefined; requireCompletion?: boolean }): Promise<{ certificate: CertificateDoc; created: boolean }> {
+  async function issue(input: { enrolmentId: string; via: Via; byUserId?: string | undefined; jobId?: string | undefined; requireCompletion?: boolean; notify?: boolean }): Promise<{ certificate: CertificateDoc; created: boolean }> {
+    const options = { notify: input.notify !== false };
     const claimed = await Claim.findById(input.enrolmentId).lean();
-    if (claimed) return complete(claimed);
+    if (claimed) return complete(claimed, options);
 
     const enrolment = await deps.enrolments().enrolment(input.enrolmentId);
     if (!enrolment) throw notFound('No such enrolment.');
@@ -208,9 +255,9 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       await Claim.create(claim);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      return complete((await Claim.findById(enrolment.id).lean())!);
+      return complete((await Claim.findById(enrolment.id).lean())!, options);
     }
-    return complete(claim);
+    return complete(claim, options);
   }
 
   function eventOf<X extends object>(c: CertificateDoc, byUserId: string | undefined, extra: X) {
@@ -291,6 +338,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     }
     await audit('revoked', byUserId, { code: cert._id, editionId: cert.editionId, details: reason });
     await deps.emit(CertificateRevoked, eventOf(cert, byUserId, { reason }));
+    await tell('revoked', cert, { reason });
   }
 
   /** The stored PDF, exactly as issued. */

@@ -51,6 +51,8 @@ export interface TemplateInput {
   logos?: { programme?: ImageInput | null; partners?: ImageInput[] };
   /** `title[i]` is the position in the template's i-th language. */
   signatories: Array<{ name: string; title: string[]; signature?: ImageInput | null }>;
+  /** Attach the PDF to the e-mail that tells the learner of their certificate. Default: yes. */
+  attachPdf?: boolean;
 }
 
 export interface TemplateSummary {
@@ -77,6 +79,8 @@ export interface TemplateService {
   templateFor(courseId: string, preferredTemplateId?: string): Promise<{ templateId: string; version: number }>;
   /** A version, renderer-ready (image bytes included); cached, since versions never change. 404 if unknown. */
   load(templateId: string, version: number): Promise<CertificateTemplate>;
+  /** Whether certificates printed with this version have their PDF attached to the learner's e-mail. */
+  attachPdf(templateId: string, version: number): Promise<boolean>;
   /** Every template with its current version, newest change first. */
   list(): Promise<TemplateSummary[]>;
   /** A template with its current version's content; null if unknown. */
@@ -142,6 +146,7 @@ const inputSchema = z.object({
     title: z.array(z.string().trim().max(200, 'Keep the position under 200 characters.')),
     signature: imageInput.nullish(),
   })).min(1, 'A certificate needs at least one signatory.').max(MAX_SIGNATORIES, `A certificate has at most ${MAX_SIGNATORIES} signatories.`),
+  attachPdf: z.boolean({ error: 'Say whether the PDF is attached to the e-mail (yes or no).' }).default(true),
 }).superRefine((v, zctx) => {
   v.languages.forEach((l, i) => {
     for (const field of ['title', 'wording'] as const) {
@@ -163,6 +168,8 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
   const { Template, TemplateVersion } = models;
   const maxImageBytes = (options.maxImageKb ?? DEFAULT_MAX_IMAGE_KB) * 1024;
   const cache = new Map<string, Promise<CertificateTemplate>>();
+  /** Per version, whether its PDFs go with the e-mail: read once (a version never changes), without re-reading its images per certificate. */
+  const attachments = new Map<string, Promise<boolean>>();
 
   /** The last complete version, healing `currentVersion` when a save stopped between its two writes. */
   async function currentOf(doc: Pick<TemplateDoc, '_id' | 'currentVersion'>): Promise<number> {
@@ -221,6 +228,18 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     loading.catch(() => cache.delete(key));
     while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
     return loading;
+  }
+
+  function attachPdf(templateId: string, version: number): Promise<boolean> {
+    const key = versionId(templateId, version);
+    let known = attachments.get(key);
+    if (!known) {
+      known = readVersion(templateId, version).then((doc) => doc.content.attachPdf !== false);
+      known.catch(() => attachments.delete(key));
+      attachments.set(key, known);
+      while (attachments.size > CACHE_ENTRIES * 20) attachments.delete(attachments.keys().next().value!);
+    }
+    return known;
   }
 
   async function list(): Promise<TemplateSummary[]> {
@@ -310,6 +329,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
           ...(signature ? { signature } : {}),
         };
       }),
+      attachPdf: parsed.attachPdf,
     };
 
     // The renderer has the last word: a template that cannot print is never saved.
@@ -391,7 +411,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     return renderPreview(await load(String(doc._id), v));
   }
 
-  return { templateFor, load, list, get, versions, save, preview };
+  return { templateFor, load, attachPdf, list, get, versions, save, preview };
 }
 
 function invalid(fields: Record<string, string>, status = 400) {

@@ -111,3 +111,23 @@ export const membershipSchema = new mongoose.Schema<MembershipDoc>({
   courseId: { type: String, required: true },
   createdAt: { type: Date, required: true },
 }, { versionKey: false });
+
+/**
+ * Which message an invitation to an edition is (an account invitation with a set-your-password
+ * link, or a notice to an existing account), decided once per enrolment and round
+ * (`<enrolmentId>:<round>`, see services/notices.ts): a request or job that runs again sends the
+ * same kind, never the other one as well.
+ */
+export interface InvitationDoc {
+  _id: string;
+  kind: 'invitation' | 'notice';
+  by: string;
+  at: Date;
+}
+
+export const invitationSchema = new mongoose.Schema<InvitationDoc>({
+  _id: { type: String, required: true },
+  kind: { type: String, enum: ['invitation', 'notice'], required: true },
+  by: { type: String, required: true },
+  at: { type: Date, required: true },
+}, { versionKey: false });

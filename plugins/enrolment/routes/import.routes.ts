@@ -13,6 +13,7 @@ import type { EnrolmentService } from '../services/enrolment.service.ts';
 import {
   COMMIT_LEASE_MS, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, toCsv, type ImportField, type Issue, type StoredRow,
 } from '../services/import.service.ts';
+import { IMPORT_INVITATIONS_QUEUE } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
 
 /** Rows listed on a preview or result page unless the person asks for all of them (the page stays light). */
@@ -210,14 +211,23 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
   ctx.router.post('/manage/editions/:id/import/:batchId/commit', staff, async (req, res) => {
     const edition = await requireEdition(req);
     const before = await imports.requireBatch(edition._id.toString(), String(req.params.batchId));
+    // Invitations go once the commit is done (whenever and wherever it finishes): one job per batch,
+    // so a second click asking for them too is the same job.
+    const invite = async () => {
+      if (before.status === 'committed' || !(req.body?.invite === 'on' || req.body?.invite === true || req.body?.invite === 'true')) return;
+      await ctx.jobs.enqueue(IMPORT_INVITATIONS_QUEUE, { batchId: before._id.toString(), by: req.user!.id }, { key: before._id.toString() });
+    };
     let outcome: Awaited<ReturnType<typeof imports.commit>>;
     try {
       outcome = await imports.commit(edition._id.toString(), before._id.toString(), req.user!);
     } catch (err) {
       // A second click while the first one runs: show the running import, not an error page.
-      if (!(err instanceof HttpError) || err.code !== 'IMPORT_RUNNING' || wantsJson(req)) throw err;
+      if (!(err instanceof HttpError) || err.code !== 'IMPORT_RUNNING') throw err;
+      await invite();
+      if (wantsJson(req)) throw err;
       return res.redirect(303, `${pageOf(edition)}/${before._id}`);
     }
+    await invite();
     const { batch, finished } = outcome;
     if (wantsJson(req)) return res.status(finished ? 200 : 202).json({ batchId: batch._id.toString(), status: batch.status, counts: batch.counts ?? null });
     if (before.status === 'committed') req.flash('info', req.t('enrolment:import.result.already'));

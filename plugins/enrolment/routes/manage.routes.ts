@@ -6,6 +6,7 @@ import { CourseCatalog } from '../../courses/contract.ts';
 import { EDITION_STATUSES, ENROLMENT_METHODS, ENROLMENT_STATUSES } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
 import type { EditionInput, EnrolmentService } from '../services/enrolment.service.ts';
+import type { EnrolmentNotices } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
 import { courseTitle, formatDay } from './learner.routes.ts';
 
@@ -71,13 +72,16 @@ const decisionSchema = z.object({
   message: z.string().trim().max(2000, 'Keep the message under 2,000 characters.').optional(),
 });
 
-const addPersonSchema = z.object({ email: z.email({ error: 'Give a valid e-mail address.' }).max(254) });
+const addPersonSchema = z.object({ email: z.email({ error: 'Give a valid e-mail address.' }).max(254), invite: checkbox.default(false) });
 const moveSchema = z.object({ toEditionId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose the edition to move this person to.') });
 const withdrawSchema = z.object({ message: z.string().trim().max(2000).optional() });
 
 const toDateInput = (d?: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
 
-export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService) {
+/** Messages listed on a person's enrolment page (the newest). */
+const MESSAGES_SHOWN = 20;
+
+export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService, notices?: EnrolmentNotices) {
   const staff = allow.roles('staff');
   const { Edition, Enrolment, Person } = service.models;
   const catalog = () => ctx.get(CourseCatalog);
@@ -199,7 +203,11 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService)
 
   // The edition's page for staff: its facts, the applications to decide, the waiting list.
   ctx.router.get('/manage/editions/:id', staff, async (req, res) => {
-    const edition = await service.requireEdition(String(req.params.id));
+    await renderEdition(req, res, await service.requireEdition(String(req.params.id)));
+  });
+
+  /** The edition's staff page; `errors` and `values`: the add-person form shown again with what was wrong. */
+  async function renderEdition(req: Request, res: Response, edition: EditionDoc, errors: Record<string, string> = {}, values: Record<string, unknown> = {}) {
     const editionId = edition._id.toString();
     await service.repairSeats(editionId);
     const [course, people, seatsTaken] = await Promise.all([
@@ -230,19 +238,38 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService)
       pending: people.filter((e) => e.status === 'pending').map(describe),
       waiting: waiting.map(describe),
       formatDay: (d?: Date) => formatDay(req, d),
-      errors: {},
-      values: {},
+      errors,
+      values,
     });
-  });
+  }
 
   ctx.router.post('/manage/editions/:id/people', staff, async (req, res) => {
     const edition = await service.requireEdition(String(req.params.id));
-    const { email } = parseInput(addPersonSchema, req.body);
-    const { enrolment, created } = await service.addByStaff(edition._id.toString(), { email, source: 'staff' }, req.user!.id);
-    if (wantsJson(req)) return res.status(created ? 201 : 200).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status, created });
+    let input: z.output<typeof addPersonSchema>;
+    try {
+      input = parseInput(addPersonSchema, req.body);
+    } catch (err) {
+      // The edition's page again, with the reason next to the form; nothing was changed.
+      const errors = fieldErrors(err);
+      if (!errors || wantsJson(req)) throw err;
+      res.status(400);
+      return renderEdition(req, res, edition, errors, { email: typeof req.body?.email === 'string' ? req.body.email : '', invite: req.body?.invite === 'on' });
+    }
+    const { email, invite } = input;
     const account = await ctx.get(Users).findByEmail(email);
+    const { enrolment, created, placed } = await service.addByStaff(edition._id.toString(), { email, source: 'staff' }, req.user!.id);
+    // Only the request that placed the person invites them: a second click finds them there already.
+    let invited: Awaited<ReturnType<EnrolmentNotices['invited']>> = 'none';
+    if (invite && placed && notices) {
+      try {
+        invited = await notices.invited(enrolment, req.user!.id);
+      } catch (err) {
+        ctx.logger.error({ err, enrolment: enrolment._id.toString() }, 'invitation not recorded');
+      }
+    }
+    if (wantsJson(req)) return res.status(created ? 201 : 200).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status, created, invited });
     req.flash(created ? 'success' : 'info', created
-      ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) + (account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
+      ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) + (invited !== 'none' ? ` ${req.t(`enrolment:manage.added.${invited}`)}` : account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
       : req.t('enrolment:manage.added.already', { email, status: req.t(`enrolment:status.${enrolment.status}`) }));
     res.redirect(303, `/enrolment/manage/editions/${edition._id}`);
   });
@@ -263,11 +290,20 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService)
     for (const id of new Set(enrolment.history.map((h) => h.byUserId).filter((x): x is string => !!x))) {
       staffNames.set(id, (await ctx.get(Users).findById(id))?.name ?? '');
     }
+    // What was sent to the person, whatever it was about (an application here, an invitation, a
+    // certificate): staff answering "did you write to me?" need all of it. Their account's address
+    // too, should it differ from the one they were enrolled with.
+    const addresses = [...new Set([enrolment.email, ...(account ? [account.email.toLowerCase()] : [])])];
+    const messages = (await Promise.all(addresses.map((to) => ctx.mail.list({ to, pageSize: MESSAGES_SHOWN }))))
+      .flatMap((r) => r.messages)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, MESSAGES_SHOWN);
     res.render('enrolment/manage-enrolment', {
       title: account?.name ?? enrolment.email,
       enrolment, edition, course, courseTitle: courseTitle(req, course), person, account, others, position,
       answers: enrolment.answers.map((a) => ({ question: edition.questions.find((q) => q.id === a.questionId)?.label ?? '', answer: a.answer })),
       staffNames,
+      messages,
       countryName: (c: string) => countryName(c, req.language),
       formatDay: (d?: Date) => formatDay(req, d),
       formatTime: (d: Date) => new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(d),

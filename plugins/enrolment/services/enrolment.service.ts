@@ -24,6 +24,7 @@ import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts
 import type { EnrolmentDoc, EnrolmentHistoryEntry, MembershipDoc, SeatDoc } from '../models/enrolment.model.ts';
 import type { PersonDoc } from '../models/person.model.ts';
 import { createMemberships } from './memberships.ts';
+import type { EnrolmentNotices } from './notices.ts';
 
 export interface EnrolmentModels {
   Edition: Model<EditionDoc>;
@@ -42,6 +43,8 @@ export interface EnrolmentServiceDeps {
   progress: () => ProgressService;
   /** The host's accounts: staff may add people by e-mail who already have an account. */
   users: () => UsersService;
+  /** E-mail to the people concerned; absent where nobody is told (the demo data, tests of the rules alone). */
+  notices?: EnrolmentNotices | undefined;
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
@@ -125,7 +128,7 @@ type Actor = string | undefined;
 
 export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentServiceDeps) {
   const { Edition, Enrolment, Seat, Person } = models;
-  const { emit, logger } = deps;
+  const { emit, logger, notices } = deps;
   const memberships = createMemberships(models.Membership, Enrolment);
   /** Every writer of editions goes through `editionCache.changing` (see publishedEditions). */
   const editionCache = stampedCache(Edition.db, 'enrolment.editions', { logger });
@@ -231,6 +234,12 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     return deletedCount > 0;
   }
 
+  /** A waiting person got a seat: the event, and the person is told. */
+  async function announcePromotion(w: EnrolmentDoc): Promise<void> {
+    await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
+    await notices?.promoted(w);
+  }
+
   const promote = (id: mongoose.Types.ObjectId | string) => Enrolment.updateOne(
     { _id: id, status: 'waitlisted' },
     { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } },
@@ -284,7 +293,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
           continue;
         }
         promoted++;
-        await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
+        await announcePromotion(w);
         await settle(id);
       }
       if (!progressed) return promoted;
@@ -314,7 +323,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       if (s === 'waitlisted') {
         const res = await promote(seat.enrolmentId);
         const w = await Enrolment.findById(seat.enrolmentId).lean();
-        if (res.modifiedCount && w) await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
+        if (res.modifiedCount && w) await announcePromotion(w);
         continue;
       }
       if (Date.now() - seat.claimedAt.getTime() < graceMs) continue;
@@ -343,18 +352,20 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   /**
    * Puts a person into an edition: a seat if one is free and nobody is waiting before them,
    * otherwise the waiting list. Re-activates a withdrawn enrolment; an existing active one is
-   * returned as it is (idempotent). Returns the enrolment as stored.
+   * returned as it is (idempotent). Returns the enrolment as stored; `placed` when this call put the
+   * person in (created or re-activated the enrolment), so that what follows a placement (an
+   * invitation) happens once however often the request is sent.
    */
   async function place(edition: EditionDoc, input: {
     email: string; userId?: string | undefined; source: string; by: Actor; action: string;
     motivation?: string | undefined; answers?: { questionId: string; answer: string }[] | undefined; message?: string | undefined;
     /** Applications wait for a decision instead of taking a seat. */
     pending?: boolean;
-  }): Promise<{ enrolment: EnrolmentDoc; created: boolean }> {
+  }): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
     const editionId = edition._id.toString();
     const email = normaliseEmail(input.email);
     const existing = (await memberships.enrolmentsOf({ email })).find((e) => e.editionId === editionId);
-    if (existing && existing.status !== 'withdrawn') return { enrolment: existing, created: false };
+    if (existing && existing.status !== 'withdrawn') return { enrolment: existing, created: false, placed: false };
 
     const id = existing?._id ?? new mongoose.Types.ObjectId();
     // The person's lists point to the enrolment before it exists (see MembershipDoc): a crash in
@@ -392,7 +403,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
         // Re-activated concurrently by someone else: theirs stands, the seat we claimed goes back.
         await giveBack(claim, id.toString());
         await settle(id.toString());
-        return { enrolment: await Enrolment.findById(id).lean() as EnrolmentDoc, created: false };
+        return { enrolment: await Enrolment.findById(id).lean() as EnrolmentDoc, created: false, placed: false };
       }
     } else {
       try {
@@ -402,10 +413,11 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
         await giveBack(claim, id.toString());
         if (!isDuplicateKey(err)) throw err;
         // Enrolled concurrently (a double click, two tabs): the first one stands.
-        return { enrolment: await Enrolment.findOne({ editionId, email }).lean() as EnrolmentDoc, created: false };
+        return { enrolment: await Enrolment.findOne({ editionId, email }).lean() as EnrolmentDoc, created: false, placed: false };
       }
     }
     await emit(EnrolmentCreated, eventOf(doc, status, input.by));
+    if (status === 'pending') await notices?.applied(doc);
     // Two re-activations of one withdrawn enrolment may both have written (FerretDB): line up seat and status.
     if (existing) await settle(id.toString());
     if (status === 'waitlisted') {
@@ -414,7 +426,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       await promoteWaiting(editionId);
       doc = await Enrolment.findById(id).lean() as EnrolmentDoc;
     }
-    return { enrolment: doc, created };
+    return { enrolment: doc, created, placed: true };
   }
 
   // ---- What people do ------------------------------------------------------------------------------
@@ -461,7 +473,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
    * Staff add a person by e-mail (invitation, bulk import): enrolled, or waitlisted if the
    * edition is full. The person may have no account yet: they are matched at their first sign-in.
    */
-  async function addByStaff(editionId: string, input: { email: string; source: 'staff' | 'import'; message?: string }, by: string): Promise<{ enrolment: EnrolmentDoc; created: boolean }> {
+  async function addByStaff(editionId: string, input: { email: string; source: 'staff' | 'import'; message?: string }, by: string): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
     const edition = await requireEdition(editionId);
     if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
     const email = normaliseEmail(input.email);
@@ -497,6 +509,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       const doc = await setStatus('rejected', 'rejected');
       if (await releaseSeat(id)) await promoteWaiting(enrolment.editionId);
       await emit(EnrolmentRejected, eventOf(doc, 'rejected', by, message));
+      await notices?.decided(doc, 'rejected', message);
       return doc;
     }
     if (decision === 'waitlist') {
@@ -504,7 +517,10 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
       await emit(EnrolmentWaitlisted, eventOf(doc, 'waitlisted', by, message));
       // Seats may be free: the waiting list (this person included) moves up at once.
       await promoteWaiting(enrolment.editionId);
-      return (await Enrolment.findById(enrolment._id).lean()) ?? doc;
+      const after = (await Enrolment.findById(enrolment._id).lean()) ?? doc;
+      // Promoted at once: their message is the seat, not the waiting list they left a moment ago.
+      if (after.status === 'waitlisted') await notices?.decided(after, 'waitlisted', message);
+      return after;
     }
     // Accept: a seat if one is free, otherwise the waiting list (in the order of acceptance).
     if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived.');
@@ -520,6 +536,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     }
     await emit(EnrolmentApproved, eventOf(doc, doc.status, by, message));
     if (!seated) await emit(EnrolmentWaitlisted, eventOf(doc, 'waitlisted', by, message));
+    await notices?.decided(doc, 'accepted', message);
     // A withdrawal racing this decision may have taken the seat back: line them up again.
     await settle(id);
     return (await Enrolment.findById(enrolment._id).lean()) ?? doc;
@@ -564,6 +581,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     if (from.userId) await deps.progress().carryOver(from.userId, from.courseId, from.editionId, target._id.toString());
     await withdraw(enrolmentId, by, undefined, { movedToEditionId: target._id.toString() });
     await emit(EnrolmentMoved, { ...eventOf(moved, moved.status, by), fromEditionId: from.editionId, fromEnrolmentId: enrolmentId });
+    await notices?.moved(from, moved);
     return moved;
   }
 
@@ -616,7 +634,7 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     if (doc.capacity == null) {
       // No limit any more: everyone waiting is in.
       for (const w of await Enrolment.find({ editionId: id, status: 'waitlisted' }).sort({ waitlistedAt: 1 }).lean()) {
-        if ((await promote(w._id)).modifiedCount) await emit(EnrolmentPromoted, eventOf(w, 'enrolled'));
+        if ((await promote(w._id)).modifiedCount) await announcePromotion(w);
       }
     } else if (before.capacity == null) {
       // A limit where there was none: the people already enrolled take the first seats.

@@ -1,0 +1,184 @@
+/**
+ * What a learner is told by e-mail about their certificates, read from the real mail server the
+ * messages went through (Mailpit): issued, reissued and revoked, each with the verification link,
+ * the PDF attached when the template says so, once however often staff click.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { definePlugin } from '../../../src/index.ts';
+import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
+import courses from '../../courses/index.ts';
+import { CourseCatalog, CourseProgress, type CourseCatalogService, type ProgressService } from '../../courses/contract.ts';
+import enrolment from '../../enrolment/index.ts';
+import certificates from '../index.ts';
+
+type Agent = Awaited<ReturnType<typeof signIn>>;
+const BASE_URL = 'http://learn.example.org';
+
+/** The course services another plugin would get: the test completes courses through them. */
+function probe() {
+  const seen: { catalog?: CourseCatalogService; progress?: ProgressService } = {};
+  const plugin = definePlugin({
+    name: 'probe',
+    version: '1.0.0',
+    requires: [CourseCatalog, CourseProgress],
+    register() {},
+    start(ctx) {
+      seen.catalog = ctx.get(CourseCatalog);
+      seen.progress = ctx.get(CourseProgress);
+    },
+  });
+  return { plugin, seen };
+}
+
+async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
+  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) });
+}
+
+describe('certificates: e-mail to the learner', function () {
+  this.timeout(180_000);
+  let t: TestApp;
+  let staff: Agent;
+  let courseId: string;
+  let mailbox: ReturnType<typeof inbox>;
+  const p = probe();
+  let people = 0;
+
+  before(async () => {
+    const env = mailTestEnv({ BASE_URL });
+    mailbox = inbox(env.MAIL_FROM);
+    t = await createTestApp({ plugins: [courses, enrolment, certificates, p.plugin], seed: true, label: 'cert_mail', env });
+    staff = await signIn(t.app, 'staff@olive.example');
+    courseId = (await p.seen.catalog!.findBySlug('conflict-analysis'))!.id;
+  });
+  after(() => t.stop());
+
+  async function newEdition(title: string): Promise<string> {
+    const res = await post(staff, '/enrolment/manage/editions', {
+      courseId, title, language: 'en', method: 'open', status: 'published', place: 'Geneva', startsAt: '2026-03-02', endsAt: '2099-03-13',
+    }, '/enrolment/manage/editions/new');
+    expect(res.status, res.text.slice(0, 1500)).to.equal(303);
+    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
+  }
+
+  /** A learner enrolled in the edition who completed the whole course. */
+  async function graduate(editionId: string, options: { locale?: string; name?: string } = {}) {
+    const email = `graduate${++people}@example.org`;
+    const user = await t.app.olive.users.create({ email, name: options.name ?? `Graduate ${people}`, password: DEMO_PASSWORD, ...(options.locale ? { locale: options.locale } : {}) }, 'test');
+    const agent = await signIn(t.app, email);
+    expect((await post(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
+    for (const item of await p.seen.catalog!.items(courseId)) {
+      await p.seen.progress!.recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
+    }
+    const Enrolment = t.app.olive.connection.model('enrolment_enrolment');
+    const enrolmentId = String(((await Enrolment.findOne({ editionId, email }).lean()) as unknown as { _id: unknown })._id);
+    return { agent, email, id: user.id, enrolmentId };
+  }
+
+  /** Staff issue one person's certificate, as the edition page's button does; returns its code. */
+  async function issue(editionId: string, enrolmentId: string): Promise<string> {
+    const res = await post(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId }, `/certificates/editions/${editionId}`);
+    expect(res.status, res.text.slice(0, 1500)).to.equal(303);
+    const Certificate = t.app.olive.connection.model('certificates_certificate');
+    return ((await Certificate.findOne({ enrolmentId }).sort({ issuedAt: -1 }).lean()) as unknown as { _id: string })._id;
+  }
+
+  const to = (email: string, subject?: RegExp) => (m: DeliveredMail) => m.To.some((x) => x.Address === email) && (!subject || subject.test(m.Subject));
+  async function mailOf(email: string): Promise<DeliveredMail[]> {
+    await t.app.olive.jobs.idle(['host.mail'], 30_000);
+    return mailbox.to(email);
+  }
+  const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+  const storedSha = async (code: string) => ((await t.app.olive.connection.model('certificates_certificate').findById(code).lean()) as unknown as { sha256: string }).sha256;
+
+  it('an issued certificate is mailed once (staff clicking twice), with the verification link and the PDF itself', async () => {
+    const edition = await newEdition('Geneva seminar 2026');
+    const learner = await graduate(edition, { name: 'Amina Haddad' });
+    const token = await tokenFor(staff, `/certificates/editions/${edition}`);
+    const clicks = await Promise.all([1, 2].map(() => staff.post(`/certificates/editions/${edition}/issue`).type('form').send({ enrolmentId: learner.enrolmentId, _csrf: token })));
+    expect(clicks.map((r) => r.status)).to.deep.equal([303, 303]);
+    const code = ((await t.app.olive.connection.model('certificates_certificate').findOne({ enrolmentId: learner.enrolmentId }).lean()) as unknown as { _id: string })._id;
+
+    const [mail] = await mailbox.waitFor(to(learner.email));
+    expect(mail!.Subject).to.equal('Your certificate: Conflict Analysis');
+    const detail = await mailbox.read(mail!.ID);
+    expect(detail.Text).to.contain('Amina Haddad');
+    expect(detail.Text).to.contain(code);
+    expect(linkIn(detail.Text, `${BASE_URL}/verify/`)).to.equal(`${BASE_URL}/verify/${code}`);
+    expect(detail.HTML).to.contain(`href="${BASE_URL}/verify/${code}"`);
+    expect(detail.AttachmentsList).to.have.length(1);
+    const [attachment] = detail.AttachmentsList;
+    expect(attachment!.ContentType).to.equal('application/pdf');
+    expect(attachment!.FileName).to.equal(`certificate-${code}.pdf`);
+    const pdf = await mailbox.attachment(mail!.ID, attachment!.PartID);
+    expect(pdf.subarray(0, 5).toString()).to.equal('%PDF-');
+    // The very file that was issued: its hash is the one on record (what /verify checks an upload against).
+    expect(sha256(pdf)).to.equal(await storedSha(code));
+
+    expect(await mailOf(learner.email)).to.have.length(1);
+  });
+
+  it('a reissue and a revocation are mailed with the reason, in the learner’s language (the course’s French title too)', async () => {
+    const edition = await newEdition('Session de Dakar');
+    const learner = await graduate(edition, { locale: 'fr', name: 'Jean-Baptiste Nkurunziza' });
+    const first = await issue(edition, learner.enrolmentId);
+    await mailbox.waitFor(to(learner.email, /^Votre certificat/));
+
+    const reissued = await post(staff, `/certificates/c/${first}/reissue`, { name: 'Jean-Baptiste Nkurunziza Mugisha', reason: 'Nom de famille complété à la demande de la personne.' }, `/certificates/c/${first}/manage`);
+    expect(reissued.status, reissued.text.slice(0, 1500)).to.equal(303);
+    const second = /\/certificates\/c\/([^/]+)\/manage/.exec(reissued.headers.location as string)![1]!;
+    const [newMail] = await mailbox.waitFor(to(learner.email, /nouveau certificat/));
+    expect(newMail!.Subject).to.equal('Votre nouveau certificat : Analyse des conflits');
+    const newDetail = await mailbox.read(newMail!.ID);
+    expect(newDetail.Text).to.contain('Nom de famille complété à la demande de la personne.');
+    expect(newDetail.Text).to.contain(first);
+    expect(linkIn(newDetail.Text, `${BASE_URL}/verify/`)).to.equal(`${BASE_URL}/verify/${second}`);
+    const pdf = await mailbox.attachment(newMail!.ID, newDetail.AttachmentsList[0]!.PartID);
+    expect(sha256(pdf)).to.equal(await storedSha(second));
+
+    const revoked = await post(staff, `/certificates/c/${second}/revoke`, { reason: 'Participation non confirmée par le bureau régional.' }, `/certificates/c/${second}/manage`);
+    expect(revoked.status).to.equal(303);
+    const again = await post(staff, `/certificates/c/${second}/revoke`, { reason: 'Participation non confirmée par le bureau régional.' }, `/certificates/c/${second}/manage`);
+    expect(again.status).to.equal(409);
+    const [revokedMail] = await mailbox.waitFor(to(learner.email, /révoqué/));
+    expect(revokedMail!.Subject).to.equal('Votre certificat a été révoqué : Analyse des conflits');
+    const revokedDetail = await mailbox.read(revokedMail!.ID);
+    expect(revokedDetail.Text).to.contain('Participation non confirmée par le bureau régional.');
+    expect(linkIn(revokedDetail.Text, `${BASE_URL}/verify/`)).to.equal(`${BASE_URL}/verify/${second}`);
+    // A revoked certificate is not sent along: it is no longer valid.
+    expect(revokedDetail.AttachmentsList).to.have.length(0);
+
+    expect((await mailOf(learner.email)).map((m) => m.Subject).sort()).to.deep.equal([
+      'Votre certificat a été révoqué : Analyse des conflits', 'Votre certificat : Analyse des conflits', 'Votre nouveau certificat : Analyse des conflits',
+    ].sort());
+  });
+
+  it('a template that does not attach the PDF: the e-mail has the link only; the option is kept per version', async () => {
+    const form = await staff.get('/certificates/templates/new').expect(200);
+    expect(form.text, 'attached by default').to.match(/name="attachPdf" value="on" checked/);
+
+    // A template of this course's own, saved with the box unticked (an unticked box sends nothing).
+    const token = await tokenFor(staff, '/certificates/templates/new');
+    const fields: Record<string, string> = {
+      name: 'Conflict Analysis, no attachment', courseId, 'page.size': 'A4', 'page.orientation': 'landscape',
+      'languages.0.lang': 'en', 'languages.0.title': 'Certificate of completion', 'languages.0.wording': 'This is to certify that\r\n{name}\r\nhas completed\r\n{course}',
+      'languages.1.lang': '', 'signatories.0.name': 'Elena Marchetti', 'signatories.0.title.0': 'Director, Division for Peace', 'attachPdf.shown': '1',
+    };
+    let req = staff.post(`/certificates/templates?_csrf=${encodeURIComponent(token)}`);
+    for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
+    const saved = await req;
+    expect(saved.status, saved.text.slice(0, 3000)).to.equal(303);
+    const edit = await staff.get(saved.headers.location as string).expect(200);
+    expect(edit.text).to.match(/name="attachPdf" value="on">/);
+
+    const edition = await newEdition('Bangkok regional training');
+    const learner = await graduate(edition);
+    const code = await issue(edition, learner.enrolmentId);
+    const [mail] = await mailbox.waitFor(to(learner.email));
+    const detail = await mailbox.read(mail!.ID);
+    expect(detail.AttachmentsList).to.have.length(0);
+    expect(linkIn(detail.Text, `${BASE_URL}/verify/`)).to.equal(`${BASE_URL}/verify/${code}`);
+    expect(detail.Text).to.contain('You can download the certificate under My learning.');
+  });
+});
