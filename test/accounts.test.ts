@@ -41,6 +41,13 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     expect([first.status, second.status].sort()).to.deep.equal([303, 409]);
     const path = await linkFrom(test, from, 'nomvula@mediators.example', /Your account/, '/account/invitation/');
     expect(await inbox(from).to('nomvula@mediators.example')).to.have.length(1);
+    // Neither the outbox nor its admin page holds a usable link: the token is sealed in the database.
+    const secret = path.split('/').pop()!;
+    const stored = JSON.stringify(await test.app.olive.connection.collection('host_mail').find({}).toArray());
+    expect(stored).to.not.contain(secret);
+    const [record] = await test.app.olive.connection.collection('host_mail').find({ to: 'nomvula@mediators.example' }).toArray();
+    const shown = await admin.get(`/admin/mail/${encodeURIComponent(String(record!._id))}`).expect(200);
+    expect(shown.text).to.contain('/account/invitation/[hidden]').and.not.contain(secret);
 
     const person = supertest.agent(test.app);
     const setPage = await person.get(path).expect(200);

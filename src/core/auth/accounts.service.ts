@@ -13,7 +13,7 @@ import type { HostConfig } from '../config.ts';
 import { conflict, HttpError, isDuplicateKey, notFound } from '../errors.ts';
 import type { InviteInput, InviteOptions, UsersService } from '../host-contract.ts';
 import type { JobsService } from '../jobs/jobs.service.ts';
-import type { MailService } from '../mail/mail.service.ts';
+import { MAIL_SECRET, type MailService } from '../mail/mail.service.ts';
 import { createTokens, type AccountModels, type TokenCheck, type TokenPurpose } from './account-tokens.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import { normaliseEmail, toSessionUser, type UserModels } from './users.ts';
@@ -43,8 +43,8 @@ export function createAccountsService(deps: AccountsDeps) {
     return !!credential || !!user?.localSignIn;
   }
 
-  function linkMail(purpose: 'invite' | 'reset', t: TFunction, name: string, secret: string, extra?: string) {
-    const path = purpose === 'invite' ? `/account/invitation/${secret}` : `/account/reset/${secret}`;
+  function linkMail(purpose: 'invite' | 'reset', t: TFunction, name: string, extra?: string) {
+    const path = purpose === 'invite' ? `/account/invitation/${MAIL_SECRET}` : `/account/reset/${MAIL_SECRET}`;
     const hoursValid = hours(purpose === 'invite' ? 14 * 24 * 3600_000 : 3600_000);
     return {
       subject: t(`mail.${purpose}.subject`, { programme: config.PROGRAMME_NAME }),
@@ -65,8 +65,8 @@ export function createAccountsService(deps: AccountsDeps) {
     // The same key again records no second message (a link made for it is then never sent, and expires).
     const { secret } = await tokens.issue('invite', user.id);
     const result = await mail.send({
-      key, to: { userId: user.id }, category: 'account',
-      compose: (t) => linkMail('invite', t, user.name, secret, options.context?.(t)),
+      key, to: { userId: user.id }, category: 'account', secret,
+      compose: (t) => linkMail('invite', t, user.name, options.context?.(t)),
     });
     if (result.created) await audit.record({ actor: options.by, action: 'invitation-sent', userId: user.id });
     return { user, created, sent: result.created };
@@ -86,7 +86,7 @@ export function createAccountsService(deps: AccountsDeps) {
       return 'sso-only';
     }
     const { secret } = await tokens.issue('reset', id);
-    await mail.send({ key: `host.reset:${id}:${requestKey}`, to: { userId: id }, category: 'account', compose: (t) => linkMail('reset', t, user.name, secret) });
+    await mail.send({ key: `host.reset:${id}:${requestKey}`, to: { userId: id }, category: 'account', secret, compose: (t) => linkMail('reset', t, user.name) });
     return 'sent';
   }
 
@@ -158,8 +158,8 @@ export function createAccountsService(deps: AccountsDeps) {
   async function sendVerification(user: SessionUser): Promise<void> {
     const { secret, id } = await tokens.issue('verify', user.id);
     await mail.send({
-      key: `host.verify:${user.id}:${id.slice(0, 16)}`, to: { userId: user.id }, category: 'account',
-      compose: (t) => ({ subject: t('mail.verify.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.verify.body')], action: { label: t('mail.verify.action'), url: `/account/verify/${secret}` }, footnote: t('mail.verify.validity') }),
+      key: `host.verify:${user.id}:${id.slice(0, 16)}`, to: { userId: user.id }, category: 'account', secret,
+      compose: (t) => ({ subject: t('mail.verify.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.verify.body')], action: { label: t('mail.verify.action'), url: `/account/verify/${MAIL_SECRET}` }, footnote: t('mail.verify.validity') }),
     });
   }
 
@@ -185,8 +185,8 @@ export function createAccountsService(deps: AccountsDeps) {
     if (await User.exists({ email })) throw conflict('taken');
     const { secret, id } = await tokens.issue('email-change', user.id, email);
     await mail.send({
-      key: `host.email-change:${user.id}:${id.slice(0, 16)}`, to: { email, name: user.name, locale: user.locale }, category: 'account',
-      compose: (t) => ({ subject: t('mail.emailChange.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChange.body', { email })], action: { label: t('mail.emailChange.action'), url: `/account/confirm-email/${secret}` }, footnote: t('mail.emailChange.validity') }),
+      key: `host.email-change:${user.id}:${id.slice(0, 16)}`, to: { email, name: user.name, locale: user.locale }, category: 'account', secret,
+      compose: (t) => ({ subject: t('mail.emailChange.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChange.body', { email })], action: { label: t('mail.emailChange.action'), url: `/account/confirm-email/${MAIL_SECRET}` }, footnote: t('mail.emailChange.validity') }),
     });
     await mail.send({
       key: `host.email-change-requested:${user.id}:${id.slice(0, 16)}`, to: { userId: user.id }, category: 'account',

@@ -155,6 +155,8 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
   let again = false;
   let lastSlotSweep = 0;
   let lastHistorySweep = 0;
+  /** The recurring jobs' first runs being recorded at start. */
+  const starting: Promise<void>[] = [];
   /** Jobs enqueued while the database was away (`holdWhileUnavailable`), by id. */
   const held = new Map<string, { queue: string; key: string; payload: unknown; runAt: Date }>();
 
@@ -534,9 +536,8 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       started = true;
       stopping = false;
       for (const [queue, def] of queues) {
-        // A recurring job is one record per queue; its first run is due now.
         // This period's run, due now (a run of this period already made by any instance stands).
-        if (def.everyMs) void enqueue(queue, null, { key: `period-${Math.floor(Date.now() / def.everyMs)}` }).catch((err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)'));
+        if (def.everyMs) starting.push(enqueue(queue, null, { key: `period-${Math.floor(Date.now() / def.everyMs)}` }).then(() => undefined, (err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)')));
       }
       timer = setTimeout(tick, 0);
       timer.unref();
@@ -547,6 +548,8 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       if (timer) clearTimeout(timer);
       timer = undefined;
       for (const r of running.values()) r.abort.abort();
+      // A stop right after the start (a port already in use) waits for the start's own writes.
+      await Promise.all(starting.splice(0));
       await pass;
       await Promise.allSettled([...running.values()].map((r) => r.done));
       if (held.size) logger.warn({ jobs: [...held.keys()] }, 'jobs held while the database was away were never recorded: the app stopped first');

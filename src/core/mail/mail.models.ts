@@ -32,6 +32,8 @@ export interface MailDoc {
   /** For notices: the preference topic (`enrolment.reminders`), shown in List-Unsubscribe. */
   topic?: string;
   attachments: MailAttachmentRef[];
+  /** The message's secret (a link's token), encrypted with the app's key; see OutgoingMail.secret. */
+  sealed?: string;
   createdAt: Date;
 }
 
@@ -55,6 +57,7 @@ export function defineMailModels(connection: Connection): MailModels {
       type: [new mongoose.Schema<MailAttachmentRef>({ filename: String, contentType: String, bucket: String, fileId: String }, { _id: false })],
       default: [],
     },
+    sealed: String,
     createdAt: { type: Date, required: true },
   }, { versionKey: false, collection: 'host_mail' });
   schema.index({ to: 1, createdAt: -1 });

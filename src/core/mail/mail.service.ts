@@ -43,13 +43,22 @@ export interface OutgoingMail {
   topic?: string | undefined;
   compose(t: TFunction, lang: string): MailContent;
   attachments?: MailAttachmentRef[] | undefined;
+  /**
+   * A secret the message carries (a single-use link's token), written as {@link MAIL_SECRET} in the
+   * composed text. The outbox keeps it only encrypted with the app's secret, so neither admins
+   * reading the outbox nor a copy of the database can use the link; it is put in at sending.
+   */
+  secret?: string | undefined;
 }
+
+/** Stands for the message's secret in its composed text, e.g. `/account/reset/${MAIL_SECRET}`. */
+export const MAIL_SECRET = '__OLIVE_SECRET__';
 
 export type MailSendResult =
   | { id: string; created: boolean; skipped?: undefined }
   | { id: string; created: false; skipped: 'opted-out' | 'disabled' | 'unknown-person' };
 
-export interface MailMessage extends Omit<MailDoc, '_id'> {
+export interface MailMessage extends Omit<MailDoc, '_id' | 'sealed'> {
   id: string;
   /** When the mail server accepted it. */
   sentAt?: Date | undefined;
@@ -120,6 +129,20 @@ export function createMailService(deps: MailDeps): MailService {
   const from = mailFrom(config);
   const siteHost = new URL(config.BASE_URL).hostname || 'olive.localhost';
   const layoutFile = path.join(deps.viewsDir, 'mail', 'message.ejs');
+  // AES-256-GCM with a key of the app's own: the outbox never holds a usable link.
+  const sealKey = crypto.createHash('sha256').update(`olive mail secrets\n${config.SESSION_SECRET}`).digest();
+  const seal = (secret: string) => {
+    const iv = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv('aes-256-gcm', sealKey, iv);
+    const data = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+    return [iv, cipher.getAuthTag(), data].map((b) => b.toString('base64url')).join('.');
+  };
+  const unseal = (sealed: string) => {
+    const [iv, tag, data] = sealed.split('.').map((p) => Buffer.from(p, 'base64url'));
+    const decipher = crypto.createDecipheriv('aes-256-gcm', sealKey, iv!);
+    decipher.setAuthTag(tag!);
+    return Buffer.concat([decipher.update(data!), decipher.final()]).toString('utf8');
+  };
   const sign = (userId: string, topic: string) =>
     crypto.createHmac('sha256', config.SESSION_SECRET).update(`unsubscribe\n${userId}\n${topic}`).digest('base64url');
 
@@ -177,7 +200,7 @@ export function createMailService(deps: MailDeps): MailService {
       await Mail.create({
         _id: id, to: recipient.email, ...(recipient.name ? { toName: recipient.name } : {}), ...(recipient.userId ? { userId: recipient.userId } : {}),
         locale: lang, subject: content.subject, text, html, category: mail.category, ...(mail.topic ? { topic: mail.topic } : {}),
-        attachments: mail.attachments ?? [], createdAt: new Date(),
+        attachments: mail.attachments ?? [], createdAt: new Date(), ...(mail.secret ? { sealed: seal(mail.secret) } : {}),
       });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -213,6 +236,15 @@ export function createMailService(deps: MailDeps): MailService {
       async run({ messageId }) {
         const message = await Mail.findById(messageId).lean();
         if (!message) throw new PermanentFailure('the message is no longer in the outbox');
+        let secret = '';
+        if (message.sealed) {
+          try {
+            secret = unseal(message.sealed);
+          } catch {
+            throw new PermanentFailure('its link cannot be read any more (SESSION_SECRET changed): the person can ask for a new one');
+          }
+        }
+        const reveal = (text: string) => (secret ? text.replaceAll(MAIL_SECRET, secret) : text);
         const headers: Record<string, string> = { 'X-Olive-Message': crypto.createHash('sha256').update(message._id).digest('hex').slice(0, 16) };
         if (message.category === 'notice' && message.topic && message.userId) {
           headers['List-Unsubscribe'] = `<${unsubscribeUrl(message.userId, message.topic)}>`;
@@ -223,8 +255,8 @@ export function createMailService(deps: MailDeps): MailService {
             from,
             to: message.toName ? { name: message.toName, address: message.to } : message.to,
             subject: message.subject,
-            text: message.text,
-            html: message.html,
+            text: reveal(message.text),
+            html: reveal(message.html),
             headers,
             // The same Message-ID for every attempt: a receiver can tell a resend after a crash.
             messageId: `<${crypto.createHash('sha256').update(message._id).digest('hex').slice(0, 32)}@${siteHost}>`,
@@ -245,7 +277,10 @@ export function createMailService(deps: MailDeps): MailService {
   }
 
   const toMessage = (doc: MailDoc, job: JobSummary | undefined): MailMessage => {
-    const { _id, ...rest } = doc;
+    const { _id, sealed: _sealed, ...rest } = doc;
+    // What admins read: the message as sent, its secret link shown as hidden.
+    rest.text = rest.text.replaceAll(MAIL_SECRET, '[hidden]');
+    rest.html = rest.html.replaceAll(MAIL_SECRET, 'hidden');
     return { ...rest, id: _id, state: job?.state ?? 'unknown', attempts: job?.attempts ?? 0, lastError: job?.lastError, sentAt: job?.state === 'done' ? job.finishedAt : undefined };
   };
 
