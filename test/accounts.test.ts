@@ -40,6 +40,7 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     const [first, second] = await Promise.all([admin.post('/admin/users').type('form').send(body), admin.post('/admin/users').type('form').send(body)]);
     expect([first.status, second.status].sort()).to.deep.equal([303, 409]);
     const path = await linkFrom(test, from, 'nomvula@mediators.example', /Your account/, '/account/invitation/');
+    await test.app.olive.jobs.idle(['host.mail']);
     expect(await inbox(from).to('nomvula@mediators.example')).to.have.length(1);
     // Neither the outbox nor its admin page holds a usable link: the token is sealed in the database.
     const secret = path.split('/').pop()!;
@@ -77,7 +78,9 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     await test.app.olive.connection.collection('host_account_tokens').updateMany({ userId: user.id }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
     const agent = supertest.agent(test.app);
     const expired = await agent.get(path).expect(410);
-    expect(expired.text).to.contain('This link has expired').and.contain('value="late@mediators.example"');
+    expect(expired.text).to.contain('This link has expired').and.contain('Send me a new link');
+    // The page does not tell whoever holds the link which address the account has now.
+    expect(expired.text).to.not.contain('late@mediators.example');
     const unknown = await agent.get('/account/invitation/not-a-real-token').expect(404);
     expect(unknown.text).to.contain('This link is not valid');
     // Asking for a new link from the expired page sends a fresh invitation-style link (a reset, since the person may have a password).
@@ -106,8 +109,16 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     expect(bad.text).to.contain('Enter a valid e-mail address');
     expect(await test.app.olive.connection.collection('host_jobs').countDocuments()).to.equal(before);
 
+    // A second reset link, asked for before the first is used, is spent by the reset.
+    await visitor.post('/account/forgot').type('form').send({ _csrf: token, email: 'learner@olive.example' }).expect(200);
+    await inbox(from).waitFor((m) => m.To[0]!.Address === 'learner@olive.example' && /new password/.test(m.Subject), { count: 2 });
+    const both = (await Promise.all((await inbox(from).to('learner@olive.example')).map((m) => inbox(from).read(m.ID))))
+      .map((m) => linkIn(m.Text, `${test.app.olive.config.BASE_URL}/account/reset/`).slice(test.app.olive.config.BASE_URL.length));
+    const second = both.find((p) => p !== path)!;
     const resetPage = await visitor.get(path).expect(200);
     await visitor.post(path).type('form').send({ _csrf: csrfFrom(resetPage.text), password: 'my-new-passphrase', confirm: 'my-new-passphrase' }).expect(303);
+    const late = await visitor.post(second).type('form').send({ _csrf: csrfFrom(resetPage.text), password: 'attacker-passphrase', confirm: 'attacker-passphrase' }).expect(410);
+    expect(late.text).to.contain('already been used');
     expect(await sessionsOf(test, id)).to.equal(0);
     await learner.get('/account').expect(303);
     await other.get('/account').expect(303);
@@ -247,11 +258,14 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
 
   it('a change of address is confirmed through the new address, and the old one is told', async () => {
     const agent = await signIn(test.app, 'learner@olive.example');
+    const learnerId = (await test.app.olive.users.findByEmail('learner@olive.example'))!.id;
     const account = await agent.get('/account').expect(200);
     const wrong = await agent.post('/account/email').type('form').send({ _csrf: csrfFrom(account.text), email: 'new.me@mediators.example', current: 'not-my-password' }).expect(400);
     expect(wrong.text).to.contain('The current password is not right.');
-    const taken = await agent.post('/account/email').type('form').send({ _csrf: csrfFrom(account.text), email: 'staff@olive.example', current: 'olive-demo' }).expect(400);
-    expect(taken.text).to.contain('Another account already uses this address.');
+    // A taken address gets the same answer as a free one (no enumeration); its owner is told.
+    await agent.post('/account/email').type('form').send({ _csrf: csrfFrom(account.text), email: 'staff@olive.example', current: 'olive-demo' }).expect(303);
+    await inbox(from).waitFor((m) => m.To[0]!.Address === 'staff@olive.example' && /tried to use your address/.test(m.Subject));
+    expect(await test.app.olive.connection.collection('host_account_tokens').countDocuments({ purpose: 'email-change', email: 'staff@olive.example' })).to.equal(0);
     await agent.post('/account/email').type('form').send({ _csrf: csrfFrom(account.text), email: 'New.Me@mediators.example', current: 'olive-demo' }).expect(303);
     await inbox(from).waitFor((m) => m.To[0]!.Address === 'learner@olive.example' && /change of your e-mail address was requested/.test(m.Subject));
     expect((await test.app.olive.users.findByEmail('learner@olive.example'))).to.not.equal(null);
@@ -260,7 +274,8 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     expect(confirm.text).to.contain('new.me@mediators.example');
     await agent.post(path).type('form').send({ _csrf: csrfFrom(confirm.text) }).expect(303);
     expect(await test.app.olive.users.findByEmail('learner@olive.example')).to.equal(null);
-    expect((await test.app.olive.users.findByEmail('new.me@mediators.example'))!.name).to.not.equal('');
+    expect((await test.app.olive.users.findByEmail('new.me@mediators.example'))!.id).to.equal(learnerId);
+    await signIn(test.app, 'new.me@mediators.example');
     await inbox(from).waitFor((m) => m.To[0]!.Address === 'learner@olive.example' && /was changed/.test(m.Subject));
     await agent.post(path).type('form').send({ _csrf: csrfFrom(confirm.text) }).expect(410);
   });

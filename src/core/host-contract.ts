@@ -14,6 +14,10 @@ export interface NewUser {
   password?: string;
   locale?: string;
   organisation?: string;
+  /** May have a local password although none is set yet (invited, registered). */
+  localSignIn?: boolean;
+  /** False for a self-registered account until its address is confirmed (it cannot sign in before). */
+  emailVerified?: boolean;
 }
 
 export interface UserListQuery {

@@ -68,9 +68,13 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   });
 
   // ---- Setting a password through a link (invitation or reset) -------------------------------------
-  const linkProblem = (req: Request, res: Response, purpose: 'invite' | 'reset', reason: string, email?: string) => {
+  /**
+   * An unusable link says why and offers the way on for its kind. The address is not filled in: the
+   * page may be read by whoever has the old mailbox of a person who has since moved.
+   */
+  const linkProblem = (req: Request, res: Response, purpose: 'invite' | 'reset' | 'verify' | 'email-change', reason: string) => {
     res.status(reason === 'unknown' ? 404 : 410);
-    res.render('auth/link-problem', { title: req.t(`link.${reason}.title`), reason, purpose, email: email ?? '' });
+    res.render('auth/link-problem', { title: req.t(`link.${reason}.title`), reason, purpose });
   };
 
   const setPasswordForm = (purpose: 'invite' | 'reset') => {
@@ -79,7 +83,7 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     return {
       async show(req: Request, res: Response) {
         const checked = await accounts.tokens.check(purpose, req.params.token);
-        if (!checked.ok) return linkProblem(req, res, purpose, checked.reason, await emailForToken(checked.token?.userId));
+        if (!checked.ok) return linkProblem(req, res, purpose, checked.reason);
         // The address holds the link's secret: never sent on to another site.
         res.setHeader('Referrer-Policy', 'no-referrer');
         form(req, res);
@@ -95,23 +99,20 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
           return form(req, res, errors);
         }
         const result = await accounts.setPasswordWithLink(purpose, String(req.params.token), password);
-        if (!result.ok) return linkProblem(req, res, purpose, result.reason, await emailForToken(result.token?.userId));
+        if (!result.ok) return linkProblem(req, res, purpose, result.reason);
         req.flash('success', req.t(`setPassword.${purpose}.done`));
         res.redirect(303, `/login?email=${encodeURIComponent(result.user.email)}`);
       },
     };
   };
+  // Each attempt costs a password hash once its link checks out: limited per network address.
+  const setPasswordLimit = requestLimit('host.set-password-address', 15 * 60_000, 30, addressKey);
   const invitation = setPasswordForm('invite');
   const reset = setPasswordForm('reset');
   router.get('/account/invitation/:token', allow.public, invitation.show);
-  router.post('/account/invitation/:token', allow.public, invitation.save);
+  router.post('/account/invitation/:token', allow.public, setPasswordLimit, invitation.save);
   router.get('/account/reset/:token', allow.public, reset.show);
-  router.post('/account/reset/:token', allow.public, reset.save);
-
-  /** An expired or used link's page offers a new one for the same address (prefilled). */
-  async function emailForToken(userId: string | undefined): Promise<string | undefined> {
-    return userId ? (await accounts.emailOf(userId)) ?? undefined : undefined;
-  }
+  router.post('/account/reset/:token', allow.public, setPasswordLimit, reset.save);
 
   // ---- Self-registration ----------------------------------------------------------------------------
   const registerLimit = requestLimit('host.register-address', 60 * 60_000, 10, addressKey);
@@ -157,13 +158,13 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   // Links in mail open a page with a button: mail scanners follow links, and must not confirm anything.
   router.get('/account/verify/:token', allow.public, async (req, res) => {
     const checked = await accounts.tokens.check('verify', req.params.token);
-    if (!checked.ok) return linkProblem(req, res, 'reset', checked.reason);
+    if (!checked.ok) return linkProblem(req, res, 'verify', checked.reason);
     res.render('auth/confirm', { title: req.t('verify.title'), heading: req.t('verify.title'), body: req.t('verify.body'), button: req.t('verify.button'), action: req.originalUrl.split('?')[0] });
   });
 
   router.post('/account/verify/:token', allow.public, async (req, res) => {
     const result = await accounts.verify(String(req.params.token));
-    if (!result.ok) return linkProblem(req, res, 'reset', result.reason);
+    if (!result.ok) return linkProblem(req, res, 'verify', result.reason);
     req.flash('success', req.t('verify.done'));
     res.redirect(303, '/login');
   });
@@ -198,7 +199,7 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
 
   router.get('/account/confirm-email/:token', allow.public, async (req, res) => {
     const checked = await accounts.tokens.check('email-change', req.params.token);
-    if (!checked.ok) return linkProblem(req, res, 'reset', checked.reason);
+    if (!checked.ok) return linkProblem(req, res, 'email-change', checked.reason);
     res.render('auth/confirm', { title: req.t('confirmEmail.title'), heading: req.t('confirmEmail.title'), body: req.t('confirmEmail.body', { email: checked.token.email }), button: req.t('confirmEmail.button'), action: req.originalUrl.split('?')[0] });
   });
 
@@ -209,7 +210,7 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
         res.status(409);
         return notice(req, res, 'confirmEmail.taken');
       }
-      return linkProblem(req, res, 'reset', result.reason);
+      return linkProblem(req, res, 'email-change', result.reason);
     }
     req.flash('success', req.t('confirmEmail.done', { email: result.token.email }));
     res.redirect(303, req.user ? '/account' : '/login');

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { SessionUser } from '../access.ts';
 import type { Audit } from '../admin/audit.ts';
 import type { HostConfig } from '../config.ts';
-import { conflict, HttpError, isDuplicateKey, notFound } from '../errors.ts';
+import { HttpError, isDuplicateKey, notFound } from '../errors.ts';
 import type { InviteInput, InviteOptions, UsersService } from '../host-contract.ts';
 import type { JobsService } from '../jobs/jobs.service.ts';
 import { MAIL_SECRET, type MailService } from '../mail/mail.service.ts';
@@ -59,17 +59,32 @@ export function createAccountsService(deps: AccountsDeps) {
     // An account made for an invitation is a local one (its person sets a password); an existing
     // account without a password is one only if it was made that way or an admin allowed it.
     if (created) await User.updateOne({ _id: user.id }, { $set: { localSignIn: true } });
+    // A self-registration never confirmed may be someone else's claim on this address: its
+    // password is not the person's, and the invitation (to their mailbox) replaces it.
+    if (!created && (await User.exists({ _id: user.id, emailVerified: false }))) await Credential.deleteOne({ _id: user.id });
     const hasPassword = !!(await Credential.exists({ _id: user.id }));
     if (hasPassword || !(await mayUsePassword(user.id))) return { user, created, sent: false };
     const key = `host.invitation:${user.id}:${options.key}`;
     // The same key again records no second message (a link made for it is then never sent, and expires).
-    const { secret } = await tokens.issue('invite', user.id);
+    const { secret } = await tokens.issue('invite', user.id, user.email);
     const result = await mail.send({
       key, to: { userId: user.id }, category: 'account', secret,
       compose: (t) => linkMail('invite', t, user.name, options.context?.(t)),
     });
     if (result.created) await audit.record({ actor: options.by, action: 'invitation-sent', userId: user.id });
     return { user, created, sent: result.created };
+  }
+
+  /**
+   * A link made before the account's address or password last changed is spent: a reset mailed to
+   * an address the person has since left, or a second invitation once a password is set, must not
+   * set a password without the current one.
+   */
+  async function staleLink(token: { userId: string; email?: string | undefined; createdAt: Date; purpose: TokenPurpose }): Promise<{ ok: false; reason: 'used' } | null> {
+    const [user, credential] = await Promise.all([User.findById(token.userId, { email: 1 }).lean(), Credential.findById(token.userId, { updatedAt: 1 }).lean()]);
+    if (token.email && user && token.email !== user.email) return { ok: false, reason: 'used' };
+    if (credential && (token.purpose === 'invite' || credential.updatedAt.getTime() > token.createdAt.getTime())) return { ok: false, reason: 'used' };
+    return null;
   }
 
   /** A reset link for an account that may have a password; the job behind "Forgot your password?". */
@@ -85,7 +100,7 @@ export function createAccountsService(deps: AccountsDeps) {
       });
       return 'sso-only';
     }
-    const { secret } = await tokens.issue('reset', id);
+    const { secret } = await tokens.issue('reset', id, user.email);
     await mail.send({ key: `host.reset:${id}:${requestKey}`, to: { userId: id }, category: 'account', secret, compose: (t) => linkMail('reset', t, user.name) });
     return 'sent';
   }
@@ -112,7 +127,12 @@ export function createAccountsService(deps: AccountsDeps) {
    * confirmed too. Returns the person, or why the link cannot be used.
    */
   async function setPasswordWithLink(purpose: 'invite' | 'reset', secret: string, password: string): Promise<{ ok: true; user: SessionUser } | Extract<TokenCheck, { ok: false }>> {
-    // Hash before using the link: a failure there must not spend it.
+    // Checked before the (costly) hash, so that junk links cost nothing; hashed before the link is
+    // spent, so that a failure there does not spend it.
+    const checked = await tokens.check(purpose, secret);
+    if (!checked.ok) return checked;
+    const stale = await staleLink(checked.token);
+    if (stale) return stale;
     const passwordHash = await hashPassword(password);
     const used = await tokens.use(purpose, secret);
     if (!used.ok) return used;
@@ -136,7 +156,7 @@ export function createAccountsService(deps: AccountsDeps) {
     const passwordHash = await hashPassword(input.password);
     let created: SessionUser | undefined;
     try {
-      created = await deps.users.create({ email, name: input.name, locale: input.locale }, 'registration');
+      created = await deps.users.create({ email, name: input.name, locale: input.locale, localSignIn: true, emailVerified: false }, 'registration');
     } catch (err) {
       if (!(err instanceof HttpError && err.status === 409)) throw err;
     }
@@ -151,7 +171,6 @@ export function createAccountsService(deps: AccountsDeps) {
       return;
     }
     await Credential.create({ _id: created.id, passwordHash });
-    await User.updateOne({ _id: created.id }, { $set: { localSignIn: true, emailVerified: false } });
     await sendVerification(created);
   }
 
@@ -182,7 +201,15 @@ export function createAccountsService(deps: AccountsDeps) {
   async function requestEmailChange(user: SessionUser, newEmail: string): Promise<void> {
     const email = normaliseEmail(newEmail);
     if (email === user.email) throw new HttpError(400, 'VALIDATION_FAILED', 'same', { fields: { email: 'same' } });
-    if (await User.exists({ email })) throw conflict('taken');
+    if (await User.exists({ email })) {
+      // The answer does not say the address is taken (that would tell who has an account): its
+      // owner is told instead.
+      await mail.send({
+        key: `host.email-change-taken:${user.id}:${email}:${Math.floor(Date.now() / 3600_000)}`, to: { email }, category: 'account',
+        compose: (t) => ({ subject: t('mail.emailChangeTaken.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.emailChangeTaken.body')] }),
+      });
+      return;
+    }
     const { secret, id } = await tokens.issue('email-change', user.id, email);
     await mail.send({
       key: `host.email-change:${user.id}:${id.slice(0, 16)}`, to: { email, name: user.name, locale: user.locale }, category: 'account', secret,

@@ -91,6 +91,9 @@ export function createUsersService(models: UserModels, events: EventBus): Omit<U
         roles: input.roles?.length ? [...new Set(input.roles)] : ['learner'],
         locale: input.locale,
         organisation: input.organisation,
+        // In the one insert: an account must never exist, even briefly, without its restrictions.
+        ...(input.localSignIn === undefined ? {} : { localSignIn: input.localSignIn }),
+        ...(input.emailVerified === undefined ? {} : { emailVerified: input.emailVerified }),
       });
     } catch (err) {
       if (isDuplicateKey(err)) throw conflict(`An account with the e-mail address ${normaliseEmail(input.email)} already exists.`);

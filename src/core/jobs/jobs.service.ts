@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable, isDuplicateKey, notFound, OliveError } from '../errors.ts';
+import { HttpError, isDatabaseUnavailable, isDuplicateKey, notFound, OliveError } from '../errors.ts';
 import { findByKeys } from '../keyed-reads.ts';
 import type { JobDoc, JobLeaseDoc, JobModels, JobState } from './jobs.models.ts';
 
@@ -126,6 +126,8 @@ export interface JobsOptions {
 
 /** Operators written here, not taken from input (sanitizeFilter is on). */
 const trusted = <T>(operator: T): T => mongoose.trusted(operator) as T;
+/** The holder of a lease given back until the job's next try. */
+const RELEASED = '(released)';
 const QUEUE_NAME = /^[a-z][a-z0-9-]*\.[a-z][a-zA-Z0-9.-]*$/;
 const toSummary = (j: JobDoc): JobSummary => ({
   id: j._id, queue: j.queue, key: j.key, state: j.state, attempts: j.attempts, runAt: j.runAt,
@@ -190,8 +192,12 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     try {
       await Job.create({ _id: id, queue, key, payload: payload ?? null, state: 'waiting', attempts: 0, runAt, createdAt: now, updatedAt: now, ...(everyMs ? { everyMs } : {}) });
     } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
+      if (!isDuplicateKey(err)) throw err;
+      // Recorded before, perhaps by a request cut off between the two inserts: make sure an
+      // unfinished job is in the queue (generation 0 is never removed while it is unfinished).
+      const existing = await Job.findById(id, { state: 1, runAt: 1 }).lean();
+      if (existing && (existing.state === 'waiting' || existing.state === 'running')) await queueLease(id, queue, existing.runAt);
+      return false;
     }
     await queueLease(id, queue, runAt);
     dueSoon(id, queue, 0, runAt);
@@ -305,6 +311,18 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     await enqueue(queue, null, { key: `period-${period}`, runAt: new Date(period * everyMs) });
   }
 
+  /**
+   * At start: this period's run, due now, unless the queue's runs already follow one another (this
+   * period's or the next one is recorded, or the last one is still to run). A second chain of runs
+   * started beside a running one would overlap it whenever a run starts late.
+   */
+  async function startRecurring(queue: string, everyMs: number) {
+    const period = Math.floor(Date.now() / everyMs);
+    const near = await findByKeys(Job, [period - 1, period, period + 1].map((p) => `${queue}:period-${p}`));
+    const alive = near.some((j) => j.key !== `period-${period - 1}` || j.state === 'waiting' || j.state === 'running');
+    if (!alive) await enqueue(queue, null, { key: `period-${period}` });
+  }
+
   /** Runs one job under our lease and records what became of it. */
   async function runJob(lease: JobLeaseDoc, def: QueueOptions<unknown> & { everyMs?: number }, abort: AbortController): Promise<void> {
     const jobId = lease.jobId;
@@ -346,7 +364,8 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     }
 
     const now = new Date();
-    const setLease = (at: Date) => JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: at } });
+    // Released until `at`: no longer held (an admin may drop it), taken again when it is due.
+    const setLease = (at: Date) => JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: at, holder: RELEASED } });
     if (outcome.kind === 'done') {
       await Job.updateOne({ _id: jobId }, { $set: { state: 'done', attempts: attempt, finishedAt: now, updatedAt: now }, $unset: { lastError: 1 } });
       await removeLeases(jobId, lease.generation);
@@ -439,7 +458,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     known = keep.sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || (a.jobId < b.jobId ? -1 : 1));
   }
 
-  let swept = false;
+  let sweptAt = 0;
   /** At start: every unfinished job without a lease (a crash between its two inserts) is queued again. */
   async function sweep() {
     const unfinished = await Job.find({ state: trusted({ $in: ['waiting', 'running'] }) }, { _id: 1, queue: 1, runAt: 1 }).lean();
@@ -450,7 +469,9 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
   function tick() {
     timer = undefined;
     again = false;
-    pass = (swept ? runOnce() : sweep().then(() => { swept = true; return runOnce(); }))
+    // The sweep (jobs recorded without their queue entry) runs at start and then hourly.
+    const sweepNow = Date.now() - sweptAt >= 3600_000;
+    pass = (sweepNow ? sweep().then(() => { sweptAt = Date.now(); return runOnce(); }) : runOnce())
       .catch((err) => logger[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err }, 'job runner pass failed'))
       .finally(() => {
         pass = undefined;
@@ -513,6 +534,11 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       const job = await find(id);
       // A recurring job is part of the app (session clean-up, reminders): it cannot be given up.
       if (job.everyMs || (job.state !== 'failed' && job.state !== 'waiting')) return;
+      // Not while an instance works on it: its outcome would overwrite the drop.
+      const leases = await JobLease.find({ jobId: job._id }).lean();
+      if (leases.some((l) => l.generation > 0 && l.holder !== RELEASED && l.expiresAt.getTime() > Date.now())) {
+        throw new HttpError(409, 'JOB_RUNNING', 'This job is running now: it can be dropped once it stops (if it fails).');
+      }
       await Job.updateOne({ _id: job._id }, { $set: { state: 'dropped', finishedAt: new Date(), updatedAt: new Date() } });
       await JobLease.deleteMany({ jobId: job._id });
     },
@@ -536,8 +562,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       started = true;
       stopping = false;
       for (const [queue, def] of queues) {
-        // This period's run, due now (a run of this period already made by any instance stands).
-        if (def.everyMs) starting.push(enqueue(queue, null, { key: `period-${Math.floor(Date.now() / def.everyMs)}` }).then(() => undefined, (err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)')));
+        if (def.everyMs) starting.push(startRecurring(queue, def.everyMs).then(() => undefined, (err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)')));
       }
       timer = setTimeout(tick, 0);
       timer.unref();

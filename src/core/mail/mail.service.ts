@@ -268,7 +268,13 @@ export function createMailService(deps: MailDeps): MailService {
             // The relay is away: not this message's fault. The queue pauses; no attempt is spent.
             throw new RetryLater(`mail server unavailable: ${e.message ?? e.code}`, Math.min(config.MAIL_RETRY_MS, 30_000), { pauseQueue: true });
           }
-          if (e.responseCode && e.responseCode >= 500) throw new PermanentFailure(`refused by the mail server: ${e.message ?? e.responseCode}`);
+          // The relay refuses Olive itself (a rotated password, a sender it does not accept): every
+          // message would fail alike, so the queue waits for the configuration to be fixed.
+          if (e.code === 'EAUTH' || (e.code === 'EENVELOPE' && /sender|mail from/i.test(e.message ?? ''))) {
+            throw new RetryLater(`the mail server refuses Olive (check SMTP_URL and MAIL_FROM): ${e.message ?? e.code}`, 60_000, { pauseQueue: true });
+          }
+          // This recipient is refused for good: trying again cannot help.
+          if (e.code === 'EENVELOPE' && e.responseCode && e.responseCode >= 500) throw new PermanentFailure(`refused by the mail server: ${e.message ?? e.responseCode}`);
           throw err;
         }
         // Sent: the job's end is the message's record of it (state done, finishedAt), one write fewer.
