@@ -16,7 +16,7 @@ import { registerTemplateModels } from './models/template.model.ts';
 import { mountTemplateRoutes } from './routes/templates.routes.ts';
 import { seedTemplates } from './seed-templates.ts';
 import { createTemplateService, type TemplateService } from './services/template.service.ts';
-import { createJobService, type JobService } from './services/jobs.service.ts';
+import { createJobService, ISSUE_QUEUE, type JobService } from './services/jobs.service.ts';
 
 const config = z.object({
   /** Whether an edition's own trainers may issue its certificates (programme staff always may). */
@@ -25,12 +25,14 @@ const config = z.object({
   maxImageKb: z.number().int().min(16).max(4096).default(512),
   /** Verification look-ups per minute and address (public page, JSON and PDF check together). */
   verifyPerMinute: z.number().int().min(1).max(10000).default(30),
+  /** Pause after each person of a bulk job, in ms: on a small server, leaves CPU to the pages people use. */
+  jobPauseMs: z.number().int().min(0).max(10000).default(0),
 });
 
 export type CertificatesConfig = z.output<typeof config>;
 
-/** Each app's bulk issuance runner (one plugin definition may serve several apps in a process). */
-const jobRunners = new WeakMap<Connection, JobService>();
+/** Each app's bulk issuance jobs (one plugin definition may serve several apps in a process). */
+const jobServices = new WeakMap<Connection, JobService>();
 /** Per app (keyed by its connection), for `seed`: one definition may serve several apps in a process. */
 const templateServices = new WeakMap<Connection, TemplateService>();
 const issuanceServices = new WeakMap<Connection, IssuanceService>();
@@ -81,12 +83,15 @@ export default definePlugin({
     mountCertificateRoutes(ctx, issuance);
     mountTemplateRoutes(ctx, templates);
     const jobs = createJobService(registerJobModels(ctx), {
-      issuance, logger: ctx.logger,
+      issuance, logger: ctx.logger, jobs: ctx.jobs, mail: ctx.mail, pauseMs: ctx.config.jobPauseMs,
       enrolments: () => ctx.get(EnrolmentDirectory), progress: () => ctx.get(CourseProgress), users: () => ctx.get(Users),
     });
+    // What fails a run is the database or the mail outbox, never a person (theirs is an outcome):
+    // a job is retried until it ends, however long that takes.
+    ctx.jobs.define<{ jobId: string }>(ISSUE_QUEUE, { run: (payload, job) => jobs.run(payload, job), maxAttempts: Number.POSITIVE_INFINITY });
     mountJobRoutes(ctx, jobs, issuance);
     issuanceServices.set(ctx.connection, issuance);
-    jobRunners.set(ctx.connection, jobs);
+    jobServices.set(ctx.connection, jobs);
 
     ctx.contribute(Navigation, { label: 'certificates:nav.verify', href: '/verify', policy: allow.public, order: 90 });
     ctx.contribute(Navigation, { label: 'certificates:nav.manage', href: '/certificates', policy: allow.roles('staff'), order: 32 });
@@ -104,15 +109,11 @@ export default definePlugin({
     ctx.on(CourseCompleted, (e) => issuance.onCourseCompleted(e));
   },
 
-  // Bulk issuance jobs run in the background on every instance (each job on one at a time).
   async start(ctx) {
     // Certificates whose issuance was cut short (a crash between the claim and the record) are completed.
     const completed = await issuanceServices.get(ctx.connection)?.completeUnfinished();
     if (completed) ctx.logger.warn({ completed }, 'unfinished certificates completed at start');
-    jobRunners.get(ctx.connection)?.start();
-  },
-  async stop(ctx) {
-    await jobRunners.get(ctx.connection)?.stop();
+    await jobServices.get(ctx.connection)?.queueUnfinished();
   },
 
   async seed(ctx) {

@@ -54,6 +54,13 @@ export default definePlugin({
       maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),
       maxFiles: ctx.config.maxFilesPerUpload,
       logger: ctx.logger,
+      // Typically the database is what refused: the job is held until it answers, then recorded.
+      retryRemoval: (fileId) => ctx.jobs.enqueue('remove-material', { fileId }, { key: fileId, holdWhileUnavailable: true }),
+    });
+    // A partial or unlisted file is invisible but takes room: removed, however long it takes.
+    ctx.jobs.define<{ fileId: string }>('remove-material', {
+      run: ({ fileId }) => materials.removeOnce(fileId),
+      maxAttempts: Number.POSITIVE_INFINITY, backoffMs: 2000, maxBackoffMs: 10 * 60_000,
     });
     servicesByApp.set(ctx.connection, { courses, materials });
 

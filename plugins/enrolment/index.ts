@@ -15,6 +15,7 @@ import { mountManageRoutes } from './routes/manage.routes.ts';
 import { mountReportRoutes } from './routes/reports.routes.ts';
 import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
+import { COMMIT_WAIT_MS } from './services/import.service.ts';
 import { createEnrolmentService, type EnrolmentModels, type EnrolmentService } from './services/enrolment.service.ts';
 import { createEnrolmentNotices, IMPORT_INVITATIONS_QUEUE, REMINDER_TOPIC, type EnrolmentNotices } from './services/notices.ts';
 
@@ -23,6 +24,8 @@ const config = z.object({
   maxImportMb: z.number().positive().max(50).default(5),
   /** Rows in one bulk enrolment. */
   maxImportRows: z.number().int().min(1).max(50000).default(5000),
+  /** How long confirming an import waits for it to finish, in ms, before showing its progress page. */
+  importCommitWaitMs: z.number().int().min(0).max(60_000).default(COMMIT_WAIT_MS),
   /** Days before an edition starts when everyone enrolled gets a reminder by e-mail. */
   reminderDays: z.number().int().min(1).max(60).default(3),
   /** How often the reminder job looks for editions about to start, in minutes. */

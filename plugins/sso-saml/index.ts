@@ -10,8 +10,8 @@ import { createAccountService } from './services/accounts.ts';
 import { IdpRegistry } from './services/idp-registry.ts';
 import { removeExpired } from './services/request-cache.ts';
 
-/** Per app: the registry and clean-up timer `start` and `stop` work on (one definition may serve several apps). */
-const running = new WeakMap<object, { registry: IdpRegistry; timer?: NodeJS.Timeout; cleanUp: () => Promise<void> }>();
+/** Per app: the registry `start` and `stop` work on (one definition may serve several apps). */
+const running = new WeakMap<object, { registry: IdpRegistry }>();
 
 /**
  * SAML 2.0 sign-in: UN staff through Unite ID (Microsoft Entra), other organisations through their
@@ -33,15 +33,12 @@ export default definePlugin({
     const users = ctx.get(Users);
 
     const registry = new IdpRegistry(ctx.config, ctx.host.baseUrl, PendingRequest, ctx.logger);
-    const cleanUp = async () => {
-      try {
-        await removeExpired(PendingRequest);
-        await removeExpired(ConsumedAssertion);
-      } catch (err) {
-        ctx.logger.warn({ err }, 'could not remove expired SAML requests (will retry)');
-      }
-    };
-    running.set(ctx.connection, { registry, cleanUp });
+    // Expired requests and assertions are removed by Olive (FerretDB has no TTL indexes), on one instance at a time.
+    ctx.jobs.every('cleanup', 10 * 60 * 1000, async () => {
+      await removeExpired(PendingRequest);
+      await removeExpired(ConsumedAssertion);
+    });
+    running.set(ctx.connection, { registry });
 
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
@@ -60,15 +57,11 @@ export default definePlugin({
   async start(ctx) {
     const state = running.get(ctx.connection)!;
     await state.registry.start();
-    await state.cleanUp();
-    state.timer = setInterval(() => void state.cleanUp(), 10 * 60 * 1000);
-    state.timer.unref();
   },
 
   async stop(ctx) {
     const state = running.get(ctx.connection);
     if (!state) return;
-    clearInterval(state.timer);
     state.registry.stop();
   },
 });

@@ -1,15 +1,16 @@
 /**
- * Bulk issuance jobs, stored in MongoDB so that they survive a restart and run once across several
- * app instances. Nothing here is a growing array or a counter updated by several writers
- * (FerretDB applies an update as read-then-write, so concurrent updates of one document can lose
- * one): every contested step is an insert of a small document with a meaningful `_id`.
+ * Bulk issuance jobs: what staff asked for and what became of each person (the progress page, the
+ * ZIP and the CSV read these). Running them is the host job service's work (queue
+ * `certificates.issue`, keyed by the job's id). Nothing here is a growing array or a counter
+ * updated by several writers (FerretDB applies an update as read-then-write, so concurrent updates
+ * of one document can lose one): every contested step is an insert of a small document with a
+ * meaningful `_id`.
  *
  *  - `certificates_job`: the job, written once at creation (the list of people is fixed then);
- *    its only later change is `finishedAt`, written by the one worker whose end marker went in.
+ *    its only later change is `finishedAt`, which every finisher writes with the end marker's time.
  *  - `certificates_job_item`: one outcome per person, inserted once (`<jobId>:<enrolmentId>`).
- *  - `certificates_job_lease`: the queue, and who works on a job now. See {@link JobLeaseDoc}.
  *  - `certificates_job_end`: the end of a job, inserted once (`_id` = job id): exactly one worker
- *    finishes a job (sets `finishedAt`, writes the audit entry), whatever runs concurrently.
+ *    writes the finishing audit entry, whatever runs concurrently.
  */
 import mongoose from 'mongoose';
 
@@ -51,7 +52,7 @@ export type JobOutcome = 'issued' | 'already' | 'error';
 
 /**
  * The outcome for one person of a job, inserted once: `_id` = `<jobId>:<enrolmentId>`. Two workers
- * that both processed the person (a lease taken over while its holder was still busy) insert the
+ * that both processed the person (a job taken over while its holder was still busy) insert the
  * same `_id`: the first stands and the second is a duplicate key, ignored.
  */
 export interface JobItemDoc {
@@ -86,68 +87,28 @@ export const jobItemSchema = new mongoose.Schema<JobItemDoc>({
 }, { versionKey: false });
 jobItemSchema.index({ jobId: 1, position: 1 });
 
-/**
- * A lease on a job: `_id` = `<jobId>:<generation>`. The current lease of a job is its highest
- * generation. Creating a job inserts generation 0, held by nobody and already expired: the lease
- * collection is the queue of unfinished jobs (a job's leases are deleted when it ends), which is
- * what runners poll. Taking a job is inserting the generation after an *expired* current lease, so
- * of several instances racing for it, exactly one insert succeeds. No lease is ever deleted or rewritten by anyone but its holder: a take-over is
- * decided by the unique `_id` alone, not by a conditional update or delete (neither is a
- * compare-and-set on FerretDB).
- *
- * The holder extends `expiresAt` while it works (heartbeat) and sets it to now when it stops
- * (release). Before each person it checks that its lease is still the current one and unexpired.
- * If its lease expired meanwhile (a long pause, a lost database connection) and another instance
- * took the job over, the old holder stops at its next check; the person it was busy with may be
- * attempted by both, which still yields one certificate (issuance claims by enrolment id) and one
- * outcome (insert-once item).
- */
-export interface JobLeaseDoc {
-  _id: string;
-  jobId: string;
-  generation: number;
-  /** The instance holding it (random per runner). */
-  holder: string;
-  takenAt: Date;
-  expiresAt: Date;
-}
-
-export const jobLeaseSchema = new mongoose.Schema<JobLeaseDoc>({
-  _id: { type: String, required: true },
-  jobId: { type: String, required: true },
-  generation: { type: Number, required: true },
-  holder: { type: String, required: true },
-  takenAt: { type: Date, required: true },
-  expiresAt: { type: Date, required: true },
-}, { versionKey: false });
-jobLeaseSchema.index({ jobId: 1, generation: -1 });
-
 /** The end of a job, inserted once by the worker that finishes it. */
 export interface JobEndDoc {
   _id: string; // job id
   at: Date;
-  holder: string;
 }
 
 export const jobEndSchema = new mongoose.Schema<JobEndDoc>({
   _id: { type: String, required: true },
   at: { type: Date, required: true },
-  holder: { type: String, required: true },
 }, { versionKey: false });
 
 export interface JobModels {
   Job: mongoose.Model<JobDoc>;
   JobItem: mongoose.Model<JobItemDoc>;
-  JobLease: mongoose.Model<JobLeaseDoc>;
   JobEnd: mongoose.Model<JobEndDoc>;
 }
 
-/** Registers the job models on a plugin context (`certificates_job`, `_job_item`, `_job_lease`, `_job_end`). */
+/** Registers the job models on a plugin context (`certificates_job`, `_job_item`, `_job_end`). */
 export function registerJobModels(ctx: { model<T>(name: string, schema: mongoose.Schema<T>): mongoose.Model<T> }): JobModels {
   return {
     Job: ctx.model<JobDoc>('job', jobSchema),
     JobItem: ctx.model<JobItemDoc>('job_item', jobItemSchema),
-    JobLease: ctx.model<JobLeaseDoc>('job_lease', jobLeaseSchema),
     JobEnd: ctx.model<JobEndDoc>('job_end', jobEndSchema),
   };
 }

@@ -1,123 +1,87 @@
 /**
  * Bulk issuance jobs against the real database: outcomes, idempotence, the progress page, the ZIP
- * and the CSV, two app instances on one database, resumption after a restart and after a crashed
- * holder, and who may issue.
+ * and the CSV, the owner's e-mail, two app instances on one database, resumption after a restart
+ * and after a crashed holder, and who may issue.
  *
- * Certificates need a template; the template store is another service (tested on its own), so the
- * apps here run the certificates plugin's issuance, job service and job routes with a small
- * in-test template source. Everything else is real: courses, enrolment, progress, the database,
- * GridFS, the PDF renderer.
+ * The apps run the certificates plugin as it ships (its jobs on the host's job service, its demo
+ * templates, mail through the test run's real mail server), with a pause after each person set
+ * through its config so that a test can watch a job run. A small probe plugin gives the tests the
+ * other plugins' services (course items, progress recording). Which person each instance issued
+ * is read from its log (the job's debug line before each issuance).
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
 import mongoose, { type Connection } from 'mongoose';
+import { pino } from 'pino';
 import supertest from 'supertest';
-import { z } from 'zod';
-import { definePlugin, Users } from '../../../src/index.ts';
+import { definePlugin } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { launchBrowser } from '../../../test/helpers/browser.ts';
+import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseCompleted, CourseProgress, type ProgressService, type CourseCatalogService } from '../../courses/contract.ts';
+import { CourseCatalog, CourseProgress, type ProgressService, type CourseCatalogService } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import enrolment from '../../enrolment/index.ts';
-import {
-  auditSchema, certificateSchema, claimSchema, editionSettingSchema, factSchema, printedNameSchema,
-  type AuditDoc, type CertificateDoc, type ClaimDoc, type EditionSettingDoc, type FactDoc, type PrintedNameDoc,
-} from '../models/certificate.model.ts';
-import { registerJobModels, type JobModels } from '../models/job.model.ts';
-import type { CertificateTemplate } from '../render/index.ts';
-import { mountJobRoutes } from '../routes/jobs.routes.ts';
-import { createIssuanceService, type CertificateModels, type IssuanceService, type TemplateSource } from '../services/issuance.service.ts';
-import { createJobService, type JobService } from '../services/jobs.service.ts';
+import certificates from '../index.ts';
+import type { JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts';
+import type { AuditDoc, CertificateDoc } from '../models/certificate.model.ts';
+import type { JobEndDoc, JobItemDoc } from '../models/job.model.ts';
+import type { JobProgress } from '../services/jobs.service.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
-const TEMPLATE: CertificateTemplate = {
-  languages: [{ lang: 'en', title: 'Certificate of Completion', wording: 'This is to certify that\n{name}\nhas completed\n{course}\n{edition}', codeLabel: 'Verification code' }],
-  signatories: [{ name: 'Test Signatory', title: 'Director' }],
-};
-
-/** Milliseconds each template load waits: slows issuance down so a test can watch a job run. */
-let templateDelayMs = 0;
-const templates: TemplateSource = {
-  async templateFor() { return { templateId: 'test-template', version: 1 }; },
-  async load() {
-    if (templateDelayMs) await new Promise((r) => setTimeout(r, templateDelayMs));
-    return TEMPLATE;
-  },
-};
-
-/** Every call of issue() made by a job runner, on any app: how the tests see "processed once". */
-const issueCalls: { enrolmentId: string; jobId?: string | undefined; holder: string }[] = [];
-
-interface Handle {
-  jobs: JobService;
-  jobModels: JobModels;
-  issuance: IssuanceService;
+interface Probe {
   progress: () => ProgressService;
   catalog: () => CourseCatalogService;
   enrolments: () => EnrolmentDirectoryService;
 }
-const handles = new WeakMap<Connection, Handle>();
-const handle = (t: TestApp) => handles.get(t.app.olive.connection)!;
+const probes = new WeakMap<Connection, Probe>();
+/** Not part of the product: hands the tests the services the certificates plugin works with. */
+const probe = definePlugin({
+  name: 'cert-jobs-probe',
+  version: '0.0.0-test',
+  requires: [CourseCatalog, CourseProgress, EnrolmentDirectory],
+  register(ctx) {
+    probes.set(ctx.connection, { progress: () => ctx.get(CourseProgress), catalog: () => ctx.get(CourseCatalog), enrolments: () => ctx.get(EnrolmentDirectory) });
+  },
+});
+const plugins = [courses, enrolment, certificates, probe];
+
+/** Every issuance a job made, on any app: how the tests see "processed once" and by whom. */
+const issueCalls: { enrolmentId: string; jobId: string; holder: string }[] = [];
+/** One mail sender and fast job polling for every app of this file (they share one database); set before the first app. */
+let env: ReturnType<typeof mailTestEnv>;
+let mail: ReturnType<typeof inbox>;
 
 /**
- * The certificates plugin's job machinery as the real plugin mounts it (models, routes, runner
- * started and stopped with the app), with the in-test template source.
+ * An app instance named `holder` in `issueCalls`; `pauseMs` after each person of a job (the main
+ * app pauses 150 ms).
  */
-function certificatesPlugin(runner: { pollMs?: number; leaseMs?: number } = {}) {
-  return definePlugin({
-    name: 'certificates',
-    version: '0.0.0-test',
-    prefix: '/',
-    config: z.object({ trainersMayIssue: z.boolean().default(false), maxImageKb: z.number().default(512), verifyPerMinute: z.number().default(30) }),
-    requires: [EnrolmentDirectory, CourseCatalog, CourseProgress, CourseCompleted],
-    register(ctx) {
-      const models: CertificateModels = {
-        Certificate: ctx.model<CertificateDoc>('certificate', certificateSchema),
-        Claim: ctx.model<ClaimDoc>('claim', claimSchema),
-        Fact: ctx.model<FactDoc>('fact', factSchema),
-        PrintedName: ctx.model<PrintedNameDoc>('printed_name', printedNameSchema),
-        EditionSetting: ctx.model<EditionSettingDoc>('edition_setting', editionSettingSchema),
-        Audit: ctx.model<AuditDoc>('audit', auditSchema),
-      };
-      const issuance = createIssuanceService(models, {
-        connection: ctx.connection, baseUrl: ctx.host.baseUrl, logger: ctx.logger,
-        emit: (event, payload) => ctx.emit(event, payload),
-        enrolments: () => ctx.get(EnrolmentDirectory), catalog: () => ctx.get(CourseCatalog), progress: () => ctx.get(CourseProgress),
-        users: () => ctx.get(Users), templates: () => templates,
-      });
-      const jobModels = registerJobModels(ctx);
-      let jobs: JobService;
-      // The runner's issue() goes to the real service; the test only notes each call.
-      const observed: IssuanceService = {
-        ...issuance,
-        issue: (input) => {
-          issueCalls.push({ enrolmentId: input.enrolmentId, jobId: input.jobId, holder: jobs.holder });
-          return issuance.issue(input);
-        },
-      };
-      jobs = createJobService(jobModels, {
-        issuance: observed, logger: ctx.logger,
-        enrolments: () => ctx.get(EnrolmentDirectory), progress: () => ctx.get(CourseProgress), users: () => ctx.get(Users),
-        pollMs: runner.pollMs ?? 50, leaseMs: runner.leaseMs ?? 3000,
-      });
-      ctx.views(new URL('../views', import.meta.url));
-      ctx.translations(new URL('../locales', import.meta.url));
-      mountJobRoutes(ctx, jobs, issuance);
-      handles.set(ctx.connection, { jobs, jobModels, issuance, progress: () => ctx.get(CourseProgress), catalog: () => ctx.get(CourseCatalog), enrolments: () => ctx.get(EnrolmentDirectory) });
+async function instance(holder: string, options: { dbName?: string; pauseMs?: number; trainersMayIssue?: boolean; seed?: boolean } = {}): Promise<TestApp> {
+  const logger = pino({ level: 'debug' }, new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) {
+        if (!line.includes('"certificate job: issuing"')) continue;
+        const entry = JSON.parse(line) as { job: string; enrolment: string };
+        issueCalls.push({ enrolmentId: entry.enrolment, jobId: entry.job, holder });
+      }
+      done();
     },
-    start(ctx) { handles.get(ctx.connection)!.jobs.start(); },
-    async stop(ctx) { await handles.get(ctx.connection)!.jobs.stop(); },
+  }));
+  return createTestApp({
+    plugins, logger, env, label: 'cert-jobs', seed: options.seed, ...(options.dbName ? { dbName: options.dbName } : {}),
+    pluginConfig: { certificates: { jobPauseMs: options.pauseMs ?? 150, ...(options.trainersMayIssue ? { trainersMayIssue: true } : {}) } },
   });
 }
 
-const plugins = (runner?: { pollMs?: number; leaseMs?: number }) => [courses, enrolment, certificatesPlugin(runner)];
+const probeOf = (t: TestApp) => probes.get(t.app.olive.connection)!;
+const hostJob = (jobId: string) => `certificates.issue:${jobId}`;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -143,25 +107,44 @@ describe('certificates: bulk issuance jobs', function () {
   let courseId: string;
   let trainerId: string;
   const extraApps: TestApp[] = [];
+  const staffAgents = new WeakMap<TestApp, Agent>();
 
   before(async () => {
-    t = await createTestApp({ plugins: plugins(), seed: true, label: 'cert-jobs' });
+    env = mailTestEnv();
+    mail = inbox(env.MAIL_FROM);
+    t = await instance('main', { seed: true });
     staff = await signIn(t.app, 'staff@olive.example');
-    courseId = (await handle(t).catalog().findBySlug('interest-based-negotiation'))!.id;
+    staffAgents.set(t, staff);
+    courseId = (await probeOf(t).catalog().findBySlug('interest-based-negotiation'))!.id;
     trainerId = (await t.app.olive.users.findByEmail('trainer@olive.example'))!.id;
   });
   // Another test's second instance left running would take the next test's jobs (its runner
   // polls the same database): each test's extra instances stop when it ends.
   afterEach(async () => {
-    templateDelayMs = 0;
     for (const x of extraApps.splice(0)) await x.app.olive.stop().catch(() => undefined);
   });
   after(async () => {
     await t.stop();
   });
 
-  const Certificate = () => handle(t).issuance.models.Certificate;
-  const Audit = () => handle(t).issuance.models.Audit;
+  const db = () => t.app.olive.connection;
+  const Certificate = () => db().collection<CertificateDoc>('certificates_certificate');
+  const Audit = () => db().collection<AuditDoc>('certificates_audit');
+  const JobItem = () => db().collection<JobItemDoc>('certificates_job_item');
+  const Lease = () => db().collection<JobLeaseDoc>('host_job_leases');
+
+  /** Staff signed in on that app instance (sessions are shared: any instance knows them). */
+  async function staffOn(app: TestApp): Promise<Agent> {
+    let agent = staffAgents.get(app);
+    if (!agent) staffAgents.set(app, (agent = await signIn(app.app, 'staff@olive.example')));
+    return agent;
+  }
+
+  /** The job's progress as its page gives it (JSON), through that app instance. */
+  async function progressOn(app: TestApp, jobId: string): Promise<JobProgress> {
+    const res = await (await staffOn(app)).get(`/certificates/jobs/${jobId}`).set('Accept', 'application/json').expect(200);
+    return res.body as JobProgress;
+  }
 
   /** An edition of the short course (3 modules, 5 items), created by staff through the form. */
   async function newEdition(title: string): Promise<string> {
@@ -180,7 +163,7 @@ describe('certificates: bulk issuance jobs', function () {
    */
   async function participants(editionId: string, names: string[], completed = true): Promise<{ email: string; userId: string; enrolmentId: string; name: string }[]> {
     const token = await tokenFor(staff, `/enrolment/manage/editions/${editionId}`);
-    const items = await handle(t).catalog().items(courseId);
+    const items = await probeOf(t).catalog().items(courseId);
     const out = [];
     for (const name of names) {
       const email = `participant${++people}@example.org`;
@@ -189,10 +172,10 @@ describe('certificates: bulk issuance jobs', function () {
       expect(res.body.status).to.equal('enrolled');
       // The account appears after the invitation (the enrolment plugin links them on its creation).
       const user = await t.app.olive.users.create({ email, name }, 'test');
-      expect((await handle(t).enrolments().enrolment(res.body.enrolmentId as string))?.userId, 'enrolment linked to the account').to.equal(user.id);
+      expect((await probeOf(t).enrolments().enrolment(res.body.enrolmentId as string))?.userId, 'enrolment linked to the account').to.equal(user.id);
       if (completed) {
-        for (const item of items) await handle(t).progress().recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
-        expect((await handle(t).progress().progressOf(user.id, courseId, editionId)).completedAt, 'completed').to.be.instanceOf(Date);
+        for (const item of items) await probeOf(t).progress().recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
+        expect((await probeOf(t).progress().progressOf(user.id, courseId, editionId)).completedAt, 'completed').to.be.instanceOf(Date);
       }
       out.push({ email, userId: user.id, enrolmentId: res.body.enrolmentId as string, name });
     }
@@ -206,8 +189,15 @@ describe('certificates: bulk issuance jobs', function () {
       .set('x-csrf-token', await tokenFor(agent, '/')).send(body);
   }
 
+  /** Starts a job through that instance's page (as staff) and returns its id. */
+  async function jobOn(app: TestApp, editionId: string, body: Record<string, unknown>): Promise<string> {
+    const res = await startJob(editionId, body, await staffOn(app));
+    expect(res.status, res.text).to.equal(202);
+    return res.body.jobId as string;
+  }
+
   const finished = (app: TestApp, jobId: string, timeoutMs?: number) =>
-    until(`job ${jobId} to finish`, async () => { const p = await handle(app).jobs.progress(jobId); return p?.finished ? p : null; }, timeoutMs);
+    until(`job ${jobId} to finish`, async () => { const p = await progressOn(app, jobId); return p.finished ? p : null; }, timeoutMs);
 
   describe('one edition', () => {
     let editionId: string;
@@ -221,7 +211,6 @@ describe('certificates: bulk issuance jobs', function () {
     });
 
     it('issues one certificate to each person who completed; the page refreshes while it runs and links the ZIP and CSV when finished', async () => {
-      templateDelayMs = 150;
       const res = await staff.post(`/certificates/editions/${editionId}/jobs`).type('form')
         .send({ _csrf: await tokenFor(staff, '/'), scope: 'all-completed' });
       expect(res.status).to.equal(303);
@@ -241,7 +230,7 @@ describe('certificates: bulk issuance jobs', function () {
       expect(p.total).to.equal(5);
       expect([p.issued, p.already, p.errors]).to.deep.equal([5, 0, 0]);
       expect(p.items.map((i) => i.enrolmentId)).to.deep.equal(done.map((d) => d.enrolmentId));
-      const certs = await Certificate().find({ editionId }).lean();
+      const certs = await Certificate().find({ editionId }).toArray();
       expect(certs).to.have.length(5);
       expect(certs.every((c) => c.via === 'bulk' && c.jobId === jobId)).to.equal(true);
       expect(new Set(certs.map((c) => c.enrolmentId))).to.deep.equal(new Set(done.map((d) => d.enrolmentId)));
@@ -258,14 +247,24 @@ describe('certificates: bulk issuance jobs', function () {
       expect(after.text).to.contain(done[0]!.email);
       expect(after.text).to.not.contain('Not Yet Finished');
 
-      const ends = await Audit().find({ action: 'job-finished', details: new RegExp(jobId) }).lean();
+      const ends = await Audit().find({ action: 'job-finished', details: new RegExp(jobId) }).toArray();
       expect(ends).to.have.length(1);
       expect(ends[0]!.details).to.contain('5 issued');
-      expect(await handle(t).jobModels.JobLease.countDocuments({ jobId })).to.equal(0);
+      await until('no lease left', async () => (await Lease().countDocuments({ jobId: hostJob(jobId) })) === 0, 5000);
+    });
+
+    it('tells the person who started the job by e-mail once it has finished: what was done and a link to the job', async () => {
+      const staffEmail = 'staff@olive.example';
+      const [message] = await mail.waitFor((m) => m.To.some((to) => to.Address === staffEmail) && m.Subject.includes('Negotiation, bulk issuance'));
+      expect(message!.Subject).to.equal('Certificates issued: Negotiation, bulk issuance');
+      const text = (await mail.read(message!.ID)).Text;
+      expect(text).to.contain('5 issued, 0 already held, 0 not issued.');
+      expect(linkIn(text, t.app.olive.config.BASE_URL)).to.equal(`${t.app.olive.config.BASE_URL}/certificates/jobs/${jobId}`);
+      expect(await db().collection('host_mail').countDocuments({ _id: `certificates.job-finished:${jobId}` as never }), 'one message per job').to.equal(1);
     });
 
     it('a second job for the same people says "already" and issues nothing new; "all who completed" with nobody left is refused', async () => {
-      const before = await Certificate().find({ editionId }).lean();
+      const before = await Certificate().find({ editionId }).toArray();
       const res = await startJob(editionId, { scope: 'chosen', enrolmentIds: done.map((d) => d.enrolmentId) });
       expect(res.status).to.equal(202);
       expect(res.body.total).to.equal(5);
@@ -284,7 +283,7 @@ describe('certificates: bulk issuance jobs', function () {
     });
 
     it('a chosen person who has not completed gets "not issued" with the reason; people of another edition are refused', async () => {
-      const notYet = (await handle(t).issuance.models.Claim.find({ editionId }).lean()).map((c) => c._id);
+      const notYet = (await db().collection('certificates_claim').find({ editionId }).toArray()).map((c) => c._id);
       const all = await staff.get(`/certificates/jobs/${jobId}`).set('Accept', 'application/json').expect(200);
       expect(all.body.total).to.equal(5);
       const other = await newEdition('Another edition');
@@ -301,7 +300,7 @@ describe('certificates: bulk issuance jobs', function () {
       expect(p.items[0]!.outcome).to.equal('error');
       expect(p.items[0]!.message).to.match(/not completed/);
       expect(p.items[1]!.outcome).to.equal('already');
-      expect(await handle(t).issuance.models.Claim.countDocuments({ editionId })).to.equal(notYet.length);
+      expect(await db().collection('certificates_claim').countDocuments({ editionId })).to.equal(notYet.length);
     });
   });
 
@@ -311,7 +310,7 @@ describe('certificates: bulk issuance jobs', function () {
     const res = await startJob(editionId, { scope: 'all-completed' });
     const jobId = res.body.jobId as string;
     await finished(t, jobId);
-    const certs = await Certificate().find({ editionId }).lean();
+    const certs = await Certificate().find({ editionId }).toArray();
     expect(certs).to.have.length(people.length);
     const codeOf = (name: string) => certs.find((c) => c.snapshot.name === name)!._id;
 
@@ -347,7 +346,7 @@ describe('certificates: bulk issuance jobs', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    const downloads = await Audit().find({ action: 'downloaded', editionId }).lean();
+    const downloads = await Audit().find({ action: 'downloaded', editionId }).toArray();
     expect(downloads).to.have.length(1);
     expect(downloads[0]!.details).to.contain(jobId);
     console.log(`      ZIP of ${certs.length} PDFs (${body.length} bytes) streamed in ${ms.toFixed(0)} ms`);
@@ -379,119 +378,121 @@ describe('certificates: bulk issuance jobs', function () {
     expect(last[5]).to.match(/not completed/);
   });
 
-  it('two app instances on one database: every person is processed once, one certificate each, one end', async () => {
-    const b = await createTestApp({ plugins: plugins(), dbName: t.dbName });
+  it('two app instances on one database: every person is processed once, one certificate each, one end, one e-mail', async () => {
+    const b = await instance('second', { dbName: t.dbName, pauseMs: 60 });
     extraApps.push(b);
     const editionId = await newEdition('Negotiation, two instances');
     const people = await participants(editionId, names(12, 'Twin'));
-    templateDelayMs = 60;
     // Two jobs queued while no runner runs, then both runners start at the same moment: they race
     // for the first job (one insert wins), the loser takes the second.
-    await Promise.all([handle(t).jobs.stop(), handle(b).jobs.stop()]);
-    const jobs = [
-      (await startJob(editionId, { scope: 'chosen', enrolmentIds: people.slice(0, 6).map((p) => p.enrolmentId) })).body.jobId as string,
-      String((await handle(b).jobs.create(editionId, people.slice(6).map((p) => p.enrolmentId), trainerId))._id),
-    ];
-    // One pass of each at the same instant (what their pollers do), then the pollers themselves.
-    await Promise.all([handle(t).jobs.runOnce(), handle(b).jobs.runOnce()]);
-    handle(t).jobs.start();
-    handle(b).jobs.start();
-    for (const id of jobs) await finished(t, id);
+    await Promise.all([t.app.olive.jobs.stop(), b.app.olive.jobs.stop()]);
+    try {
+      const jobs = [
+        await jobOn(t, editionId, { scope: 'chosen', enrolmentIds: people.slice(0, 6).map((p) => p.enrolmentId) }),
+        await jobOn(b, editionId, { scope: 'chosen', enrolmentIds: people.slice(6).map((p) => p.enrolmentId) }),
+      ];
+      t.app.olive.jobs.start();
+      b.app.olive.jobs.start();
+      for (const id of jobs) await finished(t, id);
 
-    const calls = issueCalls.filter((c) => jobs.includes(c.jobId ?? ''));
-    const perPerson = new Map<string, number>();
-    for (const c of calls) perPerson.set(c.enrolmentId, (perPerson.get(c.enrolmentId) ?? 0) + 1);
-    expect([...perPerson.values()].every((n) => n === 1), JSON.stringify([...perPerson])).to.equal(true);
-    expect(perPerson.size).to.equal(12);
-    expect(await Certificate().countDocuments({ editionId })).to.equal(12);
-    expect(await handle(t).jobModels.JobItem.countDocuments({ jobId: mongoose.trusted({ $in: jobs }) })).to.equal(12);
-    expect(await Audit().countDocuments({ action: 'issued', editionId })).to.equal(12);
-    expect(await Audit().countDocuments({ action: 'job-finished', editionId })).to.equal(2);
-    expect(await handle(t).jobModels.JobEnd.countDocuments({ _id: mongoose.trusted({ $in: jobs }) })).to.equal(2);
-    const holders = new Set(calls.map((c) => c.holder));
-    expect(holders.size, 'each instance worked on a job').to.equal(2);
-    expect(await handle(t).jobModels.JobLease.countDocuments({ jobId: mongoose.trusted({ $in: jobs }) }), 'no lease left').to.equal(0);
-    await b.app.olive.stop();
+      const calls = issueCalls.filter((c) => jobs.includes(c.jobId));
+      const perPerson = new Map<string, number>();
+      for (const c of calls) perPerson.set(c.enrolmentId, (perPerson.get(c.enrolmentId) ?? 0) + 1);
+      expect([...perPerson.values()].every((n) => n === 1), JSON.stringify([...perPerson])).to.equal(true);
+      expect(perPerson.size).to.equal(12);
+      expect(await Certificate().countDocuments({ editionId })).to.equal(12);
+      expect(await JobItem().countDocuments({ jobId: { $in: jobs } })).to.equal(12);
+      expect(await Audit().countDocuments({ action: 'issued', editionId })).to.equal(12);
+      expect(await Audit().countDocuments({ action: 'job-finished', editionId })).to.equal(2);
+      expect(await db().collection<JobEndDoc>('certificates_job_end').countDocuments({ _id: { $in: jobs } })).to.equal(2);
+      const holders = new Set(calls.map((c) => c.holder));
+      expect(holders.size, 'each instance worked on a job').to.equal(2);
+      await until('no lease left', async () => (await Lease().countDocuments({ jobId: { $in: jobs.map(hostJob) } })) === 0, 5000);
+      const sent = (m: { Subject: string }) => m.Subject === 'Certificates issued: Negotiation, two instances';
+      await mail.waitFor(sent, { count: 2 });
+      // Whatever else would arrive comes with them (each is delivered as soon as it is recorded).
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await mail.messages()).filter(sent), 'one e-mail per job').to.have.length(2);
+    } finally {
+      t.app.olive.jobs.start();
+    }
   });
 
   it('resumes after a restart: a job stopped after a few people is finished by a new app, nobody twice', async () => {
     const editionId = await newEdition('Negotiation, restart');
     const people = await participants(editionId, names(15, 'Restart'));
     // Only the app that is restarted runs jobs in this test: the main app's runner pauses.
-    await handle(t).jobs.stop();
+    await t.app.olive.jobs.stop();
     try {
-      const r1 = await createTestApp({ plugins: plugins(), dbName: t.dbName });
+      const r1 = await instance('before-restart', { dbName: t.dbName, pauseMs: 100 });
       extraApps.push(r1);
-      templateDelayMs = 100;
-      const jobId = String((await handle(r1).jobs.create(editionId, 'all-completed', trainerId))._id);
-      await until('a few people done', async () => ((await handle(r1).jobs.progress(jobId))!.done >= 3 ? true : null));
+      const jobId = await jobOn(r1, editionId, { scope: 'all-completed' });
+      await until('a few people done', async () => ((await progressOn(t, jobId)).done >= 3 ? true : null));
       const t0 = performance.now();
       await r1.app.olive.stop();
       const stopMs = performance.now() - t0;
-      const atStop = (await handle(t).jobs.progress(jobId))!;
+      const atStop = await progressOn(t, jobId);
       expect(atStop.done).to.be.within(3, 14);
       expect(atStop.finished).to.equal(false);
-      const lease = await handle(t).jobModels.JobLease.findOne({ jobId }).sort({ generation: -1 }).lean();
+      const lease = await Lease().find({ jobId: hostJob(jobId) }).sort({ generation: -1 }).limit(1).next();
       expect(lease!.expiresAt.getTime(), 'lease released at stop').to.be.at.most(Date.now());
       await new Promise((r) => setTimeout(r, 300));
-      expect((await handle(t).jobs.progress(jobId))!.done, 'nothing runs while no app does').to.equal(atStop.done);
-      const before = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
+      expect((await progressOn(t, jobId)).done, 'nothing runs while no app does').to.equal(atStop.done);
+      const before = (await JobItem().find({ jobId }).toArray()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
 
       const t1 = performance.now();
-      const r2 = await createTestApp({ plugins: plugins(), dbName: t.dbName });
+      const r2 = await instance('after-restart', { dbName: t.dbName, pauseMs: 100 });
       extraApps.push(r2);
       const p = await finished(r2, jobId);
       const resumeMs = performance.now() - t1;
       expect([p.total, p.issued, p.already, p.errors]).to.deep.equal([15, 15, 0, 0]);
       expect(await Certificate().countDocuments({ editionId })).to.equal(15);
-      const kept = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
+      const kept = (await JobItem().find({ jobId }).toArray()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
       expect(kept.filter((k) => before.includes(k)), 'outcomes recorded before the restart are kept').to.have.length(before.length);
       const calls = issueCalls.filter((c) => c.jobId === jobId);
       expect(calls).to.have.length(15);
       expect(new Set(calls.map((c) => c.enrolmentId)).size).to.equal(people.length);
-      expect(new Set(calls.map((c) => c.holder)).size, 'two runners did the work').to.equal(2);
+      expect(new Set(calls.map((c) => c.holder)), 'two runners did the work').to.deep.equal(new Set(['before-restart', 'after-restart']));
       console.log(`      stopped after ${atStop.done}/15 in ${stopMs.toFixed(0)} ms; the new app finished the other ${15 - atStop.done} in ${resumeMs.toFixed(0)} ms (boot included)`);
     } finally {
-      handle(t).jobs.start();
+      t.app.olive.jobs.start();
     }
   });
 
   it('a crashed holder’s lease is waited for, then taken over once it expires', async () => {
     const editionId = await newEdition('Negotiation, crashed holder');
     await participants(editionId, names(3, 'Crash'));
-    await handle(t).jobs.stop();
+    await t.app.olive.jobs.stop();
     try {
-      const job = await handle(t).jobs.create(editionId, 'all-completed', trainerId);
-      const jobId = String(job._id);
+      const jobId = await jobOn(t, editionId, { scope: 'all-completed' });
       const expiresAt = new Date(Date.now() + 1500);
-      await handle(t).jobModels.JobLease.create({ _id: `${jobId}:1`, jobId, generation: 1, holder: 'crashed-instance', takenAt: new Date(), expiresAt });
-      handle(t).jobs.start();
+      // An instance took the job (generation 1 after the queue's 0) and died without a word.
+      await Lease().insertOne({ _id: `${hostJob(jobId)}#1`, jobId: hostJob(jobId), queue: 'certificates.issue', generation: 1, holder: 'crashed-instance', expiresAt });
+      t.app.olive.jobs.start();
       await new Promise((r) => setTimeout(r, 700));
-      expect((await handle(t).jobs.progress(jobId))!.done, 'a live lease is respected').to.equal(0);
+      expect((await progressOn(t, jobId)).done, 'a live lease is respected').to.equal(0);
       const p = await finished(t, jobId);
       expect(p.issued).to.equal(3);
-      const first = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).map((i) => i.at.getTime()).sort()[0]!;
+      const first = (await JobItem().find({ jobId }).toArray()).map((i) => i.at.getTime()).sort()[0]!;
       expect(first).to.be.at.least(expiresAt.getTime());
     } finally {
-      handle(t).jobs.start();
+      t.app.olive.jobs.start();
     }
   });
 
   it('a holder whose lease was taken over stops at its next person; the job still ends with one certificate each', async () => {
     const editionId = await newEdition('Negotiation, lease lost');
     const people = await participants(editionId, names(8, 'Usurped'));
-    templateDelayMs = 100;
-    const jobId = String((await handle(t).jobs.create(editionId, 'all-completed', trainerId))._id);
-    await until('two people done', async () => ((await handle(t).jobs.progress(jobId))!.done >= 2 ? true : null));
+    const jobId = await jobOn(t, editionId, { scope: 'all-completed' });
+    await until('two people done', async () => ((await progressOn(t, jobId)).done >= 2 ? true : null));
     // Another instance takes the job over, as if our lease had expired during a long pause.
-    const Lease = handle(t).jobModels.JobLease;
-    const ours = (await Lease.findOne({ jobId }).sort({ generation: -1 }).lean())!;
-    expect(ours.holder).to.equal(handle(t).jobs.holder);
+    const ours = (await Lease().find({ jobId: hostJob(jobId) }).sort({ generation: -1 }).limit(1).next())!;
+    expect(ours.holder).to.equal(t.app.olive.jobs.holder);
     const until2 = new Date(Date.now() + 1500);
-    await Lease.create({ _id: `${jobId}:${ours.generation + 1}`, jobId, generation: ours.generation + 1, holder: 'another-instance', takenAt: new Date(), expiresAt: until2 });
-    const atTakeOver = (await handle(t).jobs.progress(jobId))!.done;
+    await Lease().insertOne({ _id: `${hostJob(jobId)}#${ours.generation + 1}`, jobId: hostJob(jobId), queue: 'certificates.issue', generation: ours.generation + 1, holder: 'another-instance', expiresAt: until2 });
+    const atTakeOver = (await progressOn(t, jobId)).done;
     await new Promise((r) => setTimeout(r, 1000));
-    const meanwhile = (await handle(t).jobs.progress(jobId))!.done;
+    const meanwhile = (await progressOn(t, jobId)).done;
     expect(meanwhile, 'only the people in hand (at most 2) are finished').to.be.at.most(atTakeOver + 2);
     // The other instance "dies": its lease expires, our runner takes the job back and ends it.
     const p = await finished(t, jobId);
@@ -500,14 +501,19 @@ describe('certificates: bulk issuance jobs', function () {
     const calls = issueCalls.filter((c) => c.jobId === jobId);
     expect(new Set(calls.map((c) => c.enrolmentId)).size).to.equal(people.length);
     expect(calls, 'nobody issued twice').to.have.length(8);
-    const resumed = (await handle(t).jobModels.JobItem.find({ jobId }).lean()).filter((i) => i.at >= until2);
+    const resumed = (await JobItem().find({ jobId }).toArray()).filter((i) => i.at >= until2);
     expect(resumed, 'the rest after the foreign lease expired').to.have.length(8 - meanwhile);
   });
 
   it('in Chromium without JavaScript, the job page refreshes itself until the job has finished', async () => {
     const editionId = await newEdition('Negotiation, browser');
     await participants(editionId, names(4, 'Browser'));
-    const server = await listen(t.app);
+    // About 4 s for the job (2 s after each person, two at a time): the page must reload by itself
+    // to see the end. Only this slow instance runs it.
+    await t.app.olive.jobs.stop();
+    const slow = await instance('slow', { dbName: t.dbName, pauseMs: 2000 });
+    extraApps.push(slow);
+    const server = await listen(slow.app);
     const browser = await launchBrowser();
     try {
       const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
@@ -516,8 +522,7 @@ describe('certificates: bulk issuance jobs', function () {
       await page.getByLabel('Password').fill(DEMO_PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(`${server.url}/`);
-      templateDelayMs = 400; // about 4 s for the job: the page must reload by itself to see the end
-      const jobId = String((await handle(t).jobs.create(editionId, 'all-completed', trainerId))._id);
+      const jobId = await jobOn(slow, editionId, { scope: 'all-completed' });
       let loads = 0;
       page.on('load', () => { loads++; });
       await page.goto(`${server.url}/certificates/jobs/${jobId}`);
@@ -531,6 +536,7 @@ describe('certificates: bulk issuance jobs', function () {
     } finally {
       await browser.close();
       await server.close();
+      t.app.olive.jobs.start();
     }
   });
 
@@ -556,17 +562,22 @@ describe('certificates: bulk issuance jobs', function () {
       expect(anonymous.status).to.be.oneOf([302, 303]);
     });
 
-    it('with trainersMayIssue, the edition’s own trainers may, other trainers may not', async () => {
-      const tm = await createTestApp({ plugins: plugins(), dbName: t.dbName, pluginConfig: { certificates: { trainersMayIssue: true } } });
+    it('with trainersMayIssue, the edition’s own trainers may, other trainers may not; a trainer who reads French is told in French', async () => {
+      const tm = await instance('trainers-may-issue', { dbName: t.dbName, trainersMayIssue: true });
       extraApps.push(tm);
+      await db().collection('host_users').updateOne({ _id: new mongoose.Types.ObjectId(trainerId) }, { $set: { locale: 'fr' } });
       const trainer = await signIn(tm.app, 'trainer@olive.example');
       await trainer.get(`/certificates/jobs/${jobId}`).expect(200);
       await trainer.get(`/certificates/jobs/${jobId}/codes.csv`).expect(200);
       const [late] = await participants(editionId, ['Perm Late']);
       const res = await startJob(editionId, { scope: 'all-completed' }, trainer);
       expect(res.status).to.equal(202);
-      await finished(tm, res.body.jobId as string);
-      expect((await handle(tm).jobs.progress(res.body.jobId as string))!.items.map((i) => i.enrolmentId)).to.deep.equal([late!.enrolmentId]);
+      const p = await finished(tm, res.body.jobId as string);
+      expect(p.items.map((i) => i.enrolmentId)).to.deep.equal([late!.enrolmentId]);
+      const [message] = await mail.waitFor((m) => m.To.some((to) => to.Address === 'trainer@olive.example'));
+      expect(message!.Subject).to.equal('Certificats délivrés : Negotiation, permissions');
+      expect((await mail.read(message!.ID)).Text).to.contain('1 délivré(s), 0 déjà détenu(s), 0 non délivré(s).');
+      await db().collection('host_users').updateOne({ _id: new mongoose.Types.ObjectId(trainerId) }, { $unset: { locale: 1 } });
 
       await t.app.olive.users.create({ email: 'other.trainer@example.org', name: 'Other Trainer', roles: ['trainer'], password: 'olive-demo' }, 'test');
       const other = await signIn(tm.app, 'other.trainer@example.org');

@@ -20,8 +20,11 @@ export interface MaterialStoreOptions {
   maxFiles?: number;
   /** Where removals that must wait for the database are reported. */
   logger?: { warn(obj: object, msg: string): void };
-  /** Milliseconds between attempts at a removal the database refused; 2 s when not set. */
-  removalRetryMs?: number;
+  /**
+   * Records a removal the database refused so that it is retried until it succeeds (the courses
+   * plugin queues a job). Without it, a refused removal is only the error thrown.
+   */
+  retryRemoval?: (fileId: string) => Promise<unknown>;
 }
 
 export interface MaterialStore {
@@ -39,10 +42,11 @@ export interface MaterialStore {
   store(filename: string, data: Buffer | Readable): Promise<StoredFile>;
   /**
    * Deletes a stored file (its GridFS file and chunks). A missing file is not an error. When the
-   * database refuses (it is away), the error is thrown and the removal is retried in the background
-   * until it succeeds.
+   * database refuses (it is away), the error is thrown and the removal is handed to `retryRemoval`.
    */
   remove(fileId: mongoose.Types.ObjectId | string): Promise<void>;
+  /** `remove` without the hand-over: the retried removal's own step. */
+  removeOnce(fileId: mongoose.Types.ObjectId | string): Promise<void>;
   /** Streams a stored file with ranges, conditional requests and safe headers. */
   serve(req: express.Request, res: express.Response, file: StoredFile, opts?: { download?: boolean }): Promise<void>;
 }
@@ -161,42 +165,19 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     await chunksCollection().deleteMany({ files_id: id });
   }
 
-  // Removals the database refused (it failed under an upload, or was away during a delete): retried
-  // until they succeed, so that once it is back no partial or unlisted file is left. Retrying stops
-  // when the app closes its connection; what is still pending then is logged with the file ids.
-  const retryMs = options.removalRetryMs ?? 2000;
-  const pendingRemovals = new Map<string, mongoose.Types.ObjectId>();
-  let retryTimer: NodeJS.Timeout | undefined;
-  let closed = false;
-  connection.once('close', () => {
-    closed = true;
-    clearTimeout(retryTimer);
-    if (pendingRemovals.size) options.logger?.warn({ fileIds: [...pendingRemovals.keys()] }, 'course material: partial files left in GridFS (the database was away); remove them by these ids');
-  });
-  async function retryRemovals() {
-    retryTimer = undefined;
-    for (const [key, id] of pendingRemovals) {
-      try {
-        await deleteStored(id);
-        pendingRemovals.delete(key);
-      } catch {
-        break; // still away: all of them wait for the next attempt
-      }
-    }
-    if (pendingRemovals.size && !closed) retryTimer = setTimeout(retryRemovals, retryMs).unref();
-  }
-  function removeLater(id: mongoose.Types.ObjectId, err: unknown) {
-    if (closed) return;
-    if (!pendingRemovals.size) options.logger?.warn({ err, fileId: id.toHexString() }, 'course material: could not remove a file now; retrying until the database answers');
-    pendingRemovals.set(id.toHexString(), id);
-    retryTimer ??= setTimeout(retryRemovals, retryMs).unref();
-  }
-  /** deleteStored, or, when the database refuses, the same removal retried in the background. */
+  /**
+   * deleteStored, or, when the database refuses (it failed under an upload, or was away during a
+   * delete), the removal handed over to be retried until it succeeds, so that no partial or
+   * unlisted file is left once the database is back. Not awaited: the request answers now.
+   */
   async function deleteOrRetry(id: mongoose.Types.ObjectId): Promise<void> {
     try {
       await deleteStored(id);
     } catch (err) {
-      removeLater(id, err);
+      if (options.retryRemoval) {
+        options.logger?.warn({ err, fileId: id.toHexString() }, 'course material: could not remove a file now; it is retried until it succeeds');
+        options.retryRemoval(id.toHexString()).catch((failure: unknown) => options.logger?.warn({ err: failure, fileId: id.toHexString() }, 'course material: a removal could not be queued; the file stays in GridFS until removed by this id'));
+      }
       throw err;
     }
   }
@@ -357,6 +338,11 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     await deleteOrRetry(id);
   }
 
+  async function removeOnce(fileId: mongoose.Types.ObjectId | string): Promise<void> {
+    const id = typeof fileId === 'string' ? parseId(fileId) : fileId;
+    if (id) await deleteStored(id);
+  }
+
   async function serve(req: express.Request, res: express.Response, file: StoredFile, opts: { download?: boolean } = {}): Promise<void> {
     const stored = await filesCollection().findOne({ _id: file.fileId }, { projection: { length: 1 } });
     if (!stored) throw notFound('This file is no longer available.');
@@ -410,7 +396,7 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     }
   }
 
-  return { receive, store, remove, serve };
+  return { receive, store, remove, removeOnce, serve };
 }
 
 /** Ranges only for GET/HEAD, and only when If-Range (if sent) still names this content. */
@@ -440,7 +426,7 @@ class UploadSession {
 
   /**
    * Removes every file the request opened. Never throws: a removal the database refuses is retried
-   * by the store (deleteOrRetry), and the request's own failure is what the caller reports.
+   * (deleteOrRetry hands it over), and the request's own failure is what the caller reports.
    */
   async discard(deleteOrRetry: (id: mongoose.Types.ObjectId) => Promise<void>) {
     this.controller.abort();

@@ -17,14 +17,13 @@ export interface ImportBatchDoc {
   delimiter: ImportDelimiter;
   columns: { header: string; field: ImportField | null }[];
   rows: StoredRow[];
-  /** previewed → committing (an attempt runs, or died) → committed. */
+  /**
+   * previewed → committing (its commit job started; the job's state says whether it still runs) →
+   * committed. Written by the commit job only.
+   */
   status: 'previewed' | 'committing' | 'committed';
-  /** Commit attempts started; each one first inserted its claim (`<batch>:commit:<n>`). */
-  attempts: number;
   /** When the first commit attempt started: enrolments made since by an import count as this batch's. */
   commitStartedAt?: Date;
-  /** The running attempt's last sign of life. */
-  heartbeatAt?: Date;
   /** Rows the running attempt has been through. */
   progress?: number;
   counts?: ImportCounts;
@@ -46,9 +45,7 @@ export const importBatchSchema = new mongoose.Schema<ImportBatchDoc>({
   // Rows are written whole by the service (read, checked and planned there): stored as they are.
   rows: { type: mongoose.Schema.Types.Mixed, default: [] },
   status: { type: String, enum: ['previewed', 'committing', 'committed'], required: true },
-  attempts: { type: Number, default: 0 },
   commitStartedAt: Date,
-  heartbeatAt: Date,
   progress: Number,
   counts: { type: mongoose.Schema.Types.Mixed },
   committedBy: String,
@@ -56,23 +53,3 @@ export const importBatchSchema = new mongoose.Schema<ImportBatchDoc>({
 }, { timestamps: true, minimize: false });
 importBatchSchema.index({ editionId: 1 });
 importBatchSchema.index({ createdAt: 1 });
-
-/**
- * The claim of one commit attempt of a batch, `_id` `<batchId>:commit:<attempt>`: the unique `_id`
- * is what guarantees that two requests never run the same attempt (a conditional update of the
- * batch alone would not, on FerretDB).
- */
-export interface ImportClaimDoc {
-  _id: string;
-  batchId: string;
-  attempt: number;
-  at: Date;
-}
-
-export const importClaimSchema = new mongoose.Schema<ImportClaimDoc>({
-  _id: { type: String, required: true },
-  batchId: { type: String, required: true },
-  attempt: { type: Number, required: true },
-  at: { type: Date, required: true },
-}, { versionKey: false });
-importClaimSchema.index({ batchId: 1 });

@@ -8,10 +8,10 @@ import multer from 'multer';
 import { allow, formatBytes, HttpError, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../index.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
-import { importBatchSchema, importClaimSchema, type ImportBatchDoc, type ImportClaimDoc } from '../models/import-batch.model.ts';
+import { importBatchSchema, type ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
 import {
-  COMMIT_LEASE_MS, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, toCsv, type ImportField, type Issue, type StoredRow,
+  COMMIT_QUEUE, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, toCsv, type ImportField, type Issue, type StoredRow,
 } from '../services/import.service.ts';
 import { IMPORT_INVITATIONS_QUEUE } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
@@ -28,11 +28,11 @@ const TEMPLATE_ROWS: Record<ImportField, string>[] = [
 ];
 
 export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: EnrolmentService) {
-  const models = {
-    ImportBatch: ctx.model<ImportBatchDoc>('import_batch', importBatchSchema),
-    ImportClaim: ctx.model<ImportClaimDoc>('import_claim', importClaimSchema),
-  };
-  const imports = createImportService(models, service, { users: () => ctx.get(Users), logger: ctx.logger });
+  const models = { ImportBatch: ctx.model<ImportBatchDoc>('import_batch', importBatchSchema) };
+  const imports = createImportService(models, service, {
+    users: () => ctx.get(Users), jobs: ctx.jobs, mail: ctx.mail, jobId: (queue, key) => `${ctx.name}.${queue}:${key}`,
+  });
+  ctx.jobs.define(COMMIT_QUEUE, { run: imports.runCommit });
   const staff = allow.roles('staff');
   const maxBytes = () => Math.floor(ctx.config.maxImportMb * 1024 * 1024);
   const pageOf = (edition: Pick<EditionDoc, '_id'>) => `/enrolment/manage/editions/${edition._id}/import`;
@@ -171,7 +171,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     // Rows in error first on a preview: they are what staff need to look at.
     const ordered = batch.status === 'committed' ? rows : [...rows.filter((r) => r.action === 'error'), ...rows.filter((r) => r.action !== 'error')];
     const shown = all ? ordered : ordered.slice(0, ROWS_SHOWN);
-    const running = batch.status === 'committing' && !!batch.heartbeatAt && Date.now() - batch.heartbeatAt.getTime() < COMMIT_LEASE_MS;
+    const { running, stopped } = await imports.commitState(batch);
     // While a large file is being imported the page reloads itself (the Refresh header needs no script).
     if (running) res.setHeader('Refresh', '3');
     res.render(batch.status === 'committed' ? 'enrolment/import-result' : 'enrolment/import-preview', {
@@ -187,7 +187,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       read: batch.columns.filter((c) => c.field).map((c) => ({ header: c.header, field: req.t(`enrolment:import.fields.${c.field}`) })),
       running,
       progress: batch.progress ?? 0,
-      resumable: batch.status === 'committing' && !running,
+      resumable: !!stopped,
       uploadedAt: new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(batch.createdAt),
       closed: closed(edition),
     });
@@ -219,7 +219,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     };
     let outcome: Awaited<ReturnType<typeof imports.commit>>;
     try {
-      outcome = await imports.commit(edition._id.toString(), before._id.toString(), req.user!);
+      outcome = await imports.commit(edition._id.toString(), before._id.toString(), req.user!, ctx.config.importCommitWaitMs);
     } catch (err) {
       // A second click while the first one runs: show the running import, not an error page.
       if (!(err instanceof HttpError) || err.code !== 'IMPORT_RUNNING') throw err;
@@ -229,7 +229,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     }
     await invite();
     const { batch, finished } = outcome;
-    if (wantsJson(req)) return res.status(finished ? 200 : 202).json({ batchId: batch._id.toString(), status: batch.status, counts: batch.counts ?? null });
+    if (wantsJson(req)) return res.status(finished ? 200 : 202).json({ batchId: batch._id.toString(), status: finished ? batch.status : 'committing', counts: batch.counts ?? null });
     if (before.status === 'committed') req.flash('info', req.t('enrolment:import.result.already'));
     else if (finished && batch.counts) req.flash('success', String(req.t('enrolment:import.result.done', { ...batch.counts })));
     res.redirect(303, `${pageOf(edition)}/${batch._id}`);

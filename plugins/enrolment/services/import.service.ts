@@ -7,20 +7,22 @@
  * `readImportFile` and `planRows` are pure: no database, no HTTP, so they are tested directly
  * (with generated input too). `createImportService` joins them to the database.
  *
- * Every step of a commit is idempotent (person upserts, `addByStaff`, `$addToSet` of trainers), so
- * a commit cut short by an outage can simply run again; a claim document with a unique `_id` per
- * attempt keeps two commits of one batch from running at once (FerretDB applies a conditional
- * update as read-then-write, so a status check alone would not be enough).
+ * The commit is a job of the host's job service (queue `enrolment.import-commit`, keyed by the
+ * batch id): confirming twice is one job, one instance runs it at a time, and one cut short (an
+ * outage, a crash, a restart) runs again by itself. Every step of a commit is idempotent (person
+ * upserts, `addByStaff`, `$addToSet` of trainers), so running it again finishes it; only the job
+ * writes the batch once it is queued (FerretDB applies an update as read-then-write).
  */
 import { CsvError, parse, type InfoRecord } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import mongoose, { type Model } from 'mongoose';
-import type { Logger } from 'pino';
 import { z } from 'zod';
-import { conflict, HttpError, isDuplicateKey, notFound, type SessionUser, type UsersService } from '../../../src/index.ts';
+import {
+  HttpError, isDuplicateKey, notFound, PermanentFailure, RetryLater, type JobSummary, type MailService, type PluginJobs, type RunningJob, type SessionUser, type UsersService,
+} from '../../../src/index.ts';
 import type { EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
-import type { ImportBatchDoc, ImportClaimDoc } from '../models/import-batch.model.ts';
+import type { ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { PersonDoc } from '../models/person.model.ts';
 import { normaliseEmail, type EnrolmentService } from './enrolment.service.ts';
 import { parseCountry, parseGender, parseOrganisationType } from './profile.ts';
@@ -431,7 +433,6 @@ type CommitContext = Omit<PlanContext, 'enrolments'> & { enrolments: Map<string,
 
 export interface ImportModels {
   ImportBatch: Model<ImportBatchDoc>;
-  ImportClaim: Model<ImportClaimDoc>;
 }
 
 /** A stored row: what was read, what was planned at upload, and (after commit) what happened. */
@@ -442,14 +443,29 @@ export interface ImportCounts { enrolled: number; waitlisted: number; already: n
 
 /** Previews are kept a day; older ones are removed when the next file is uploaded. */
 export const BATCH_LIFETIME_MS = 24 * 60 * 60 * 1000;
-/** A commit that has not reported progress for this long is taken to have died: it may be run again. */
-export const COMMIT_LEASE_MS = 2 * 60 * 1000;
 
 const ACCOUNT_LOOKUPS_AT_ONCE = 8;
-/** How long a commit request waits for the import to finish before answering with its progress page. */
+/** How long a commit request waits for the import to finish before answering with its progress page (the default of `importCommitWaitMs`). */
 export const COMMIT_WAIT_MS = 10_000;
-/** How often a running commit records its progress (and so shows it is alive). */
-const HEARTBEAT_MS = 2_000;
+/** How often a running commit records how far it is (for its page). */
+const PROGRESS_EVERY_MS = 2_000;
+/** The host job queue of commits (`enrolment.import-commit`), one job per batch. */
+export const COMMIT_QUEUE = 'import-commit';
+
+/** What a commit job is given. */
+export interface CommitPayload {
+  batchId: string;
+  /** Who confirmed: the enrolments are theirs, and they are told when it is done. */
+  by: { id: string; name: string };
+}
+
+/** Where a batch's commit stands, for its page. */
+export interface CommitState {
+  /** Queued or running: it finishes by itself. */
+  running: boolean;
+  /** Given up after its retries (or dropped by an admin): confirming again starts it anew. */
+  stopped?: { reason?: string | undefined } | undefined;
+}
 const IN_CHUNK = 500;
 
 async function inChunks<T, R>(items: readonly T[], size: number, run: (chunk: T[]) => Promise<R[]>): Promise<R[]> {
@@ -466,15 +482,16 @@ export function cleanFileName(name: string): string {
 
 export interface ImportServiceDeps {
   users: () => UsersService;
-  logger: Logger;
-  /** How long a silent commit attempt is taken to be alive (COMMIT_LEASE_MS; shorter in tests). */
-  leaseMs?: number;
+  /** The plugin's job queues (the commit's worker is `runCommit`, declared on `COMMIT_QUEUE`). */
+  jobs: Pick<PluginJobs, 'enqueue' | 'get'>;
+  mail: Pick<MailService, 'send'>;
+  /** The host job id of a job of this plugin's queue (`<plugin>.<queue>:<key>`). */
+  jobId: (queue: string, key: string) => string;
 }
 
 export function createImportService(models: ImportModels, service: EnrolmentService, deps: ImportServiceDeps) {
   const { users } = deps;
-  const leaseMs = deps.leaseMs ?? COMMIT_LEASE_MS;
-  const { ImportBatch, ImportClaim } = models;
+  const { ImportBatch } = models;
   const { Edition, Enrolment, Person } = service.models;
 
   const closed = (edition: Pick<EditionDoc, 'status'>) => edition.status === 'cancelled' || edition.status === 'archived';
@@ -518,8 +535,6 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     const before = new Date(Date.now() - BATCH_LIFETIME_MS);
     const old = await ImportBatch.find({ createdAt: mongoose.trusted({ $lt: before }) }, { _id: 1 }).lean();
     if (!old.length) return;
-    const ids = old.map((b) => b._id.toString());
-    await ImportClaim.deleteMany({ batchId: mongoose.trusted({ $in: ids }) });
     await ImportBatch.deleteMany({ _id: mongoose.trusted({ $in: old.map((b) => b._id) }) });
   }
 
@@ -540,7 +555,7 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     const rows: StoredRow[] = read.rows.map((row, i) => ({ ...row, ...plans[i]! }));
     const doc = await ImportBatch.create({
       editionId, uploadedBy: by.id, uploadedByName: by.name, fileName: cleanFileName(file.name), encoding: read.encoding, bom: read.bom,
-      delimiter: read.delimiter, columns: read.columns, rows, status: 'previewed', attempts: 0,
+      delimiter: read.delimiter, columns: read.columns, rows, status: 'previewed',
     });
     return doc.toObject();
   }
@@ -554,25 +569,34 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     return doc;
   }
 
+  const pending = (job: JobSummary) => job.state === 'waiting' || job.state === 'running';
+
   /**
-   * Claims the right to run the commit: a unique claim per attempt, so two requests can never both
-   * run it. A new attempt is allowed only once the previous one failed or stopped reporting.
+   * The batch's latest commit job: the first is keyed by the batch id, and each one started again
+   * after the previous one stopped for good by `<batchId>.<n>`, so that two confirmations of the
+   * same round are still one job.
    */
-  async function claim(batch: ImportBatchDoc): Promise<number> {
-    if (batch.status === 'committing' && batch.heartbeatAt && Date.now() - batch.heartbeatAt.getTime() < leaseMs) {
-      throw new HttpError(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.');
+  async function latestCommit(batchId: string): Promise<{ round: number; job: JobSummary | null }> {
+    const keyOf = (round: number) => (round === 1 ? batchId : `${batchId}.${round}`);
+    let round = 1;
+    let job = await deps.jobs.get(deps.jobId(COMMIT_QUEUE, keyOf(round)));
+    for (;;) {
+      if (!job || pending(job)) return { round, job };
+      const next = await deps.jobs.get(deps.jobId(COMMIT_QUEUE, keyOf(round + 1)));
+      if (!next) return { round, job };
+      round += 1;
+      job = next;
     }
-    const attempt = (batch.attempts ?? 0) + 1;
-    const batchId = batch._id.toString();
-    try {
-      await ImportClaim.create({ _id: claimId(batchId, attempt), batchId, attempt, at: new Date() });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      throw new HttpError(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.');
-    }
-    const now = new Date();
-    await ImportBatch.updateOne({ _id: batch._id }, { $set: { status: 'committing', attempts: attempt, heartbeatAt: now, ...(batch.commitStartedAt ? {} : { commitStartedAt: now }) } });
-    return attempt;
+  }
+
+  /** Where the batch's commit stands (nothing to say for a committed or never confirmed batch). */
+  async function commitState(batch: ImportBatchDoc): Promise<CommitState> {
+    if (batch.status === 'committed') return { running: false };
+    const { job } = await latestCommit(batch._id.toString());
+    if (job && pending(job)) return { running: true };
+    // A commit that ended without committing, or one from before commits were jobs.
+    if (job || batch.status === 'committing') return { running: false, stopped: { reason: job?.lastError } };
+    return { running: false };
   }
 
   /** Writes the profile fields the file gives; existing values are never wiped by empty cells. */
@@ -592,84 +616,113 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
   }
 
   /**
-   * Carries out a previewed batch against the database as it is now (re-planned row by row), and
-   * stores what each row did. The work runs on its own once claimed; this waits for it up to
-   * `waitMs` (a large file goes on after the answer, and its page shows the progress). Committing
-   * a committed batch does nothing. Errors before the claim (expired, closed, running) are thrown.
+   * Queues the commit of a previewed batch and waits for it up to `waitMs` (a large file goes on
+   * after the answer, and its page shows the progress). Committing a committed batch does nothing.
+   * Throws (before queueing) when the batch expired or its edition is closed, and IMPORT_RUNNING
+   * when its commit is queued or running already.
    */
-  async function commit(editionId: string, batchId: string, by: SessionUser, waitMs = COMMIT_WAIT_MS): Promise<{ batch: ImportBatchDoc; finished: boolean }> {
+  async function commit(editionId: string, batchId: string, by: SessionUser, waitMs: number): Promise<{ batch: ImportBatchDoc; finished: boolean }> {
     const batch = await requireBatch(editionId, batchId);
     if (batch.status === 'committed') return { batch, finished: true };
     const edition = await service.requireEdition(editionId);
     if (closed(edition)) throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
-    const attempt = await claim(batch);
-    const run = execute(batch, edition, attempt, by);
-    let failure: { err: unknown } | undefined;
-    // Whatever happens after the answer is logged; the page shows the batch as it is stored.
-    run.catch((err: unknown) => {
-      failure = { err };
-      deps.logger.error({ err, batch: batchId, attempt }, 'bulk enrolment commit failed');
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const waited = await Promise.race([run.catch(() => null), new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), waitMs); })]);
-    clearTimeout(timer);
-    if (waited) return { batch: waited, finished: true };
-    // Failed within the wait: the request reports it (e.g. 503 while the database is away).
-    if (failure) throw failure.err;
-    return { batch: (await ImportBatch.findById(batch._id).lean()) ?? batch, finished: false };
+    const running = () => new HttpError(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.');
+    const latest = await latestCommit(batchId);
+    if (latest.job && pending(latest.job)) throw running();
+    const round = latest.job ? latest.round + 1 : 1;
+    const payload: CommitPayload = { batchId, by: { id: by.id, name: by.name } };
+    const { id, created } = await deps.jobs.enqueue(COMMIT_QUEUE, payload, { key: round === 1 ? batchId : `${batchId}.${round}` });
+    // Another confirmation queued this round first: its request shows the progress.
+    if (!created) throw running();
+    const deadline = Date.now() + waitMs;
+    for (let pause = 20; Date.now() < deadline; pause = Math.min(pause * 2, 250)) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - Date.now())));
+      const job = await deps.jobs.get(id);
+      if (job?.state === 'done') break;
+    }
+    const now = (await ImportBatch.findById(batch._id).lean()) ?? batch;
+    return { batch: now, finished: now.status === 'committed' };
   }
 
-  async function execute(batch: ImportBatchDoc, edition: EditionDoc, attempt: number, by: SessionUser): Promise<ImportBatchDoc> {
+  /**
+   * The commit job: carries out the batch against the database as it is now (re-planned row by
+   * row) and stores what each row did, then tells the person who confirmed it. Run again after an
+   * interruption, it finishes the work: people it placed before count as placed by it.
+   */
+  async function runCommit(payload: CommitPayload, job: RunningJob): Promise<void> {
+    const batch = mongoose.isValidObjectId(payload.batchId) ? await ImportBatch.findById(payload.batchId).lean() : null;
+    if (!batch) throw new PermanentFailure('the preview has expired (previews are kept for 24 hours)');
+    if (batch.status === 'committed') return tellCommitted(batch);
+    const edition = await Edition.findById(batch.editionId).lean();
+    if (!edition || closed(edition)) throw new PermanentFailure('the edition is cancelled, archived or gone: nobody can be added');
     const editionId = edition._id.toString();
     const startedAt = batch.commitStartedAt ?? new Date();
-    try {
-      const stored = batch.rows as StoredRow[];
-      const now = await context(edition, stored);
-      const plans = planRows(stored, now);
-      const out: StoredRow[] = [];
-      let lastBeat = Date.now();
-      for (const [i, row] of stored.entries()) {
-        const plan = plans[i]!;
-        const next: StoredRow = { ...row, ...plan, result: 'error' };
-        out.push(next);
-        if (plan.action !== 'error') {
-          const account = now.accounts.get(row.email);
-          await writePerson(row.email, row.person, account?.id);
-          if (row.role === 'trainer') {
-            if (!account) continue;
-            const res = await service.changingEditions(() => Edition.updateOne({ _id: edition._id }, { $addToSet: { trainerIds: account.id } }));
-            next.result = res.modifiedCount ? 'trainer' : 'alreadyTrainer';
-          } else {
-            const before = now.enrolments.get(row.email);
-            const { enrolment } = await service.addByStaff(editionId, { email: row.email, source: 'import' }, by.id);
-            // A person placed by an earlier, interrupted attempt of this same commit counts as placed by it.
-            const ours = !!before?.importedAt && before.importedAt >= startedAt;
-            const active = before && before.status !== 'withdrawn';
-            next.result = (active && !ours) || (enrolment.status !== 'enrolled' && enrolment.status !== 'waitlisted') ? 'already' : enrolment.status;
-          }
-        }
-        if (Date.now() - lastBeat > HEARTBEAT_MS) {
-          lastBeat = Date.now();
-          await ImportBatch.updateOne({ _id: batch._id, attempts: attempt }, { $set: { heartbeatAt: new Date(), progress: i + 1 } });
+    if (batch.status !== 'committing' || !batch.commitStartedAt) {
+      await ImportBatch.updateOne({ _id: batch._id }, { $set: { status: 'committing', commitStartedAt: startedAt, progress: 0 } });
+    }
+    const stored = batch.rows as StoredRow[];
+    const now = await context(edition, stored);
+    const plans = planRows(stored, now);
+    const out: StoredRow[] = [];
+    let lastReport = Date.now();
+    for (const [i, row] of stored.entries()) {
+      // Between two rows: each row's writes are whole, and the next attempt re-plans the rest.
+      if (job.signal.aborted) throw new RetryLater('the app is stopping', 0);
+      const plan = plans[i]!;
+      const next: StoredRow = { ...row, ...plan, result: 'error' };
+      out.push(next);
+      if (plan.action !== 'error') {
+        const account = now.accounts.get(row.email);
+        await writePerson(row.email, row.person, account?.id);
+        if (row.role === 'trainer') {
+          if (!account) continue;
+          const res = await service.changingEditions(() => Edition.updateOne({ _id: edition._id }, { $addToSet: { trainerIds: account.id } }));
+          next.result = res.modifiedCount ? 'trainer' : 'alreadyTrainer';
+        } else {
+          const before = now.enrolments.get(row.email);
+          const { enrolment } = await service.addByStaff(editionId, { email: row.email, source: 'import' }, payload.by.id);
+          // A person placed by an earlier, interrupted attempt of this same commit counts as placed by it.
+          const ours = !!before?.importedAt && before.importedAt >= startedAt;
+          const active = before && before.status !== 'withdrawn';
+          next.result = (active && !ours) || (enrolment.status !== 'enrolled' && enrolment.status !== 'waitlisted') ? 'already' : enrolment.status;
         }
       }
-      const counts = countResults(out);
-      const done = await ImportBatch.findOneAndUpdate(
-        { _id: batch._id, attempts: attempt },
-        { $set: { status: 'committed', rows: out, counts, progress: out.length, committedBy: by.id, committedAt: new Date(), heartbeatAt: new Date() } },
-        { returnDocument: 'after' },
-      ).lean();
-      if (!done) throw conflict('This import was taken over by another attempt meanwhile: reload the page to see the result.');
-      return done;
-    } catch (err) {
-      // Let the next attempt start at once instead of waiting for the lease (best effort: the
-      // database may be what failed).
-      await ImportBatch.updateOne({ _id: batch._id, attempts: attempt }, { $set: { heartbeatAt: new Date(0) } }).catch(() => undefined);
-      throw err;
+      if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
+        lastReport = Date.now();
+        if (!(await job.stillHolding())) throw new RetryLater('the commit was taken over by another instance', 0);
+        await ImportBatch.updateOne({ _id: batch._id }, { $set: { progress: i + 1 } });
+      }
     }
+    // The batch is ours to write only while we hold the job (another instance may have taken it over).
+    if (!(await job.stillHolding())) throw new RetryLater('the commit was taken over by another instance', 0);
+    const counts = countResults(out);
+    const committedAt = new Date();
+    await ImportBatch.updateOne({ _id: batch._id }, { $set: { status: 'committed', rows: out, counts, progress: out.length, committedBy: payload.by.id, committedAt } });
+    await tellCommitted({ ...batch, status: 'committed', rows: out, counts, committedBy: payload.by.id, committedAt });
   }
 
-  return { preview, commit, requireBatch, expireOld, context };
+  /** E-mails the person who confirmed the import what it did (once per batch, whoever sends it). */
+  async function tellCommitted(batch: ImportBatchDoc): Promise<void> {
+    if (!batch.committedBy || !batch.counts) return;
+    const edition = await Edition.findById(batch.editionId, { title: 1 }).lean();
+    const counts = batch.counts;
+    await deps.mail.send({
+      key: `enrolment.import-committed:${batch._id}`,
+      to: { userId: batch.committedBy },
+      category: 'notice',
+      compose: (t) => ({
+        subject: t('enrolment:import.mail.subject', { edition: edition?.title ?? batch.editionId }),
+        paragraphs: [
+          t('enrolment:import.mail.intro', { file: batch.fileName, edition: edition?.title ?? batch.editionId }),
+          t('enrolment:import.result.done', { ...counts }),
+        ],
+        action: { label: t('enrolment:import.mail.action'), url: `/enrolment/manage/editions/${batch.editionId}/import/${batch._id}` },
+      }),
+    });
+  }
+
+  return { preview, commit, runCommit, commitState, requireBatch, expireOld, context };
+
 }
 
 export function countResults(rows: readonly StoredRow[]): ImportCounts {
@@ -685,6 +738,3 @@ export function countResults(rows: readonly StoredRow[]): ImportCounts {
 }
 
 export type ImportService = ReturnType<typeof createImportService>;
-
-/** The claim of one commit attempt: inserting it is what lets that attempt run. */
-export const claimId = (batchId: string, attempt: number) => `${batchId}:commit:${attempt}`;
