@@ -80,7 +80,16 @@ export async function startMailpit(options: MailpitOptions = {}): Promise<LocalM
     fs.mkdirSync(options.dataDir, { recursive: true });
     args.push('--database', path.join(options.dataDir, 'mailpit.db'));
   }
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Through a small shell watchdog: Mailpit has no way to notice that the process that started it
+  // is gone (FerretDB's wrapper has -parent-pid), and a test run or server killed with SIGKILL
+  // would leave it holding its ports. The shell ends it when we are gone, or when told to stop.
+  const watchdog = [
+    '"$0" "$@" & child=$!',
+    `trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM INT`,
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done`,
+    'kill $child 2>/dev/null; wait $child',
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
