@@ -173,18 +173,23 @@ export async function startEmbeddedDatabase(options: StartOptions): Promise<Embe
     child.once('error', (err) => { clearTimeout(timer); reject(err); });
   });
 
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     uri: `mongodb://127.0.0.1:${port}/`,
     port,
     dataDir: options.dataDir,
     process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
-    },
+    stop: stopper(child),
+  };
+}
+
+/** Stops a local server we started: SIGTERM, then SIGKILL after a 5 s grace period. */
+export function stopper(child: ChildProcess): () => Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
   };
 }

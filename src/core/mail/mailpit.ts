@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OliveError } from '../errors.ts';
-import { freePort, run } from '../embedded-db.ts';
+import { freePort, run, stopper } from '../embedded-db.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TOOL_DIR = path.join(REPO_ROOT, 'tools', 'mailpit');
@@ -92,7 +92,7 @@ export async function startMailpit(options: MailpitOptions = {}): Promise<LocalM
   const child = spawn('/bin/sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = stopper(child);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
   for (;;) {
@@ -111,12 +111,6 @@ export async function startMailpit(options: MailpitOptions = {}): Promise<LocalM
     smtpPort,
     httpPort,
     process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
-    },
+    stop,
   };
 }
