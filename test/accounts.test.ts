@@ -207,6 +207,9 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     await signIn(test.app, 'trainer@olive.example');
     const audit = await test.app.olive.connection.collection('host_audit').find({ userId: id }).sort({ at: 1 }).toArray();
     expect(audit.map((a) => [a.action, a.actor])).to.deep.equal([['deactivated', adminId], ['reactivated', adminId]]);
+    // The history names who did it.
+    const history = await admin.get(`/admin/users/${id}`).expect(200);
+    expect(history.text).to.contain('Deactivated').and.contain('Reactivated').and.contain((await test.app.olive.users.findById(adminId))!.name);
     // Only admins.
     const staff = await signIn(test.app, 'staff@olive.example');
     const staffToken = await tokenFor(staff);

@@ -11,6 +11,8 @@ import type { UserModels } from '../auth/users.ts';
 import type { MailService } from '../mail/mail.service.ts';
 import type { Audit } from './audit.ts';
 import crypto from 'node:crypto';
+import mongoose from 'mongoose';
+import { findByKeys } from '../keyed-reads.ts';
 
 export interface AdminUserDeps {
   users: UsersService;
@@ -116,7 +118,10 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
     const [hasPassword, mayUsePassword, sent, log] = await Promise.all([
       accounts.hasPassword(id), accounts.mayUsePassword(id), mail.list({ to: doc.email, pageSize: 50 }), audit.of(id),
     ]);
-    res.render('admin/user', { title: doc.name, person: doc, id, hasPassword, mayUsePassword, sent: sent.messages, log, roles: ROLES, requestKey: crypto.randomUUID() });
+    // Who did what, by name: the actors are account ids (or labels such as 'self', 'cli').
+    const actors = new Map((await findByKeys(models.User, [...new Set(log.map((e) => e.actor))].filter(mongooseId).map((a) => new mongoose.Types.ObjectId(a))))
+      .map((u) => [String(u._id), u.name]));
+    res.render('admin/user', { title: doc.name, person: doc, id, hasPassword, mayUsePassword, sent: sent.messages, log, actors, roles: ROLES, requestKey: crypto.randomUUID() });
   });
 
   const person = async (req: Request) => {

@@ -180,13 +180,8 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
       if (hasPassword && !(await accounts.checkPassword(user.id, input.current ?? ''))) {
         throw new HttpError(400, 'VALIDATION_FAILED', 'wrong', { fields: { current: req.t('account.wrongPassword') } });
       }
-      try {
-        await accounts.requestEmailChange(user, input.email);
-      } catch (err) {
-        if (err instanceof HttpError && err.status === 409) throw new HttpError(400, 'VALIDATION_FAILED', 'taken', { fields: { email: req.t('account.emailTaken') } });
-        if (err instanceof HttpError && err.code === 'VALIDATION_FAILED') throw new HttpError(400, 'VALIDATION_FAILED', 'same', { fields: { email: req.t('account.emailSame') } });
-        throw err;
-      }
+      if (normaliseEmail(input.email) === user.email) throw new HttpError(400, 'VALIDATION_FAILED', 'same', { fields: { email: req.t('account.emailSame') } });
+      await accounts.requestEmailChange(user, input.email);
       req.flash('success', req.t('account.emailChangeSent', { email: normaliseEmail(input.email) }));
       res.redirect(303, '/account');
     } catch (err) {

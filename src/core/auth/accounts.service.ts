@@ -197,10 +197,10 @@ export function createAccountsService(deps: AccountsDeps) {
     if (user && user.emailVerified === false && !user.disabled) await sendVerification(toSessionUser(user));
   }
 
-  /** Asks to change a person's address: a link to the new address, a note to the old one. */
+  /** Asks to change a person's address: a link to the new address, a note to the old one (the route refuses the same address). */
   async function requestEmailChange(user: SessionUser, newEmail: string): Promise<void> {
     const email = normaliseEmail(newEmail);
-    if (email === user.email) throw new HttpError(400, 'VALIDATION_FAILED', 'same', { fields: { email: 'same' } });
+    if (email === user.email) return;
     if (await User.exists({ email })) {
       // The answer does not say the address is taken (that would tell who has an account): its
       // owner is told instead.

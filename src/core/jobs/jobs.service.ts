@@ -100,6 +100,8 @@ export interface JobsService {
   /** Records a job; the same queue and key twice is one job. `held`: see `holdWhileUnavailable`. */
   enqueue<P>(queue: string, payload: P, options?: EnqueueOptions): Promise<{ id: string; created: boolean; held?: boolean }>;
   get(id: string): Promise<JobSummary | null>;
+  /** Several jobs by id, in one query (those that exist). */
+  getMany(ids: readonly string[]): Promise<JobSummary[]>;
   list(query: { state?: JobState | undefined; queue?: string | undefined; page?: number; pageSize?: number }): Promise<{ jobs: JobSummary[]; total: number }>;
   /** Jobs per queue and state (recurring jobs excluded from `done`). */
   counts(): Promise<{ queue: string; state: JobState; count: number }[]>;
@@ -504,6 +506,9 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     async get(id) {
       const job = await Job.findById(String(id)).lean();
       return job ? toSummary(job) : null;
+    },
+    async getMany(ids) {
+      return (await findByKeys(Job, ids)).map(toSummary);
     },
     async list({ state, queue, page = 1, pageSize = 50 }) {
       const filter: Record<string, string> = {};

@@ -309,7 +309,7 @@ export function createMailService(deps: MailDeps): MailService {
         Mail.find(filter).sort({ createdAt: -1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
         Mail.countDocuments(filter),
       ]);
-      const states = new Map((await Promise.all(docs.map((d) => jobs.get(`${MAIL_QUEUE}:${d._id}`)))).filter((j) => j !== null).map((j) => [j.key, j]));
+      const states = new Map((await jobs.getMany(docs.map((d) => `${MAIL_QUEUE}:${d._id}`))).map((j) => [j.key, j]));
       return { messages: docs.map((d) => toMessage(d, states.get(d._id))), total };
     },
     async get(id) {
