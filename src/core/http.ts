@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { HttpError, isDatabaseUnavailable, notFound } from './errors.ts';
+import { renderInLayout } from './views.ts';
 
 /** JSON for API clients (Accept: application/json, or a JSON body), pages for browsers. */
 export function wantsJson(req: Request): boolean {
@@ -86,13 +87,24 @@ export function errorHandler(logger: Logger, databaseReachable: () => Promise<bo
     }
     // An error page never takes the queued flash messages: a stray request (the browser's favicon,
     // a missing image) must not swallow the "Saved." meant for the page being loaded.
-    const locals = { status, code, message, title: `${status}`, takeFlash: () => [] };
-    res.render('errors/error', locals, (renderErr: Error | null, html?: string) => {
+    const heading = errorHeading(res, status);
+    const locals = { status, code, message, heading, title: heading, takeFlash: () => [] };
+    // The bare view through `res.render` with a callback (the layout middleware's, or Express's own
+    // when the error came before it), then the layout once, as on every page.
+    const render = (view: string, viewLocals: object, done: (err: Error | null, html?: string) => void) => res.render(view, viewLocals, done);
+    renderInLayout(render, 'errors/error', locals, (renderErr, html) => {
       // A broken template or unreachable session must still give the person a page, even a plain one.
       if (renderErr) {
         logger.error({ err: renderErr }, 'error page failed to render');
         res.type('text/plain').send(`${status} – ${message}`);
-      } else res.render('layout', { ...locals, body: html });
+      } else res.send(html);
     });
   };
+}
+
+/** An error page's heading (and title): its status's own, else the one of its class (4xx, 5xx). */
+function errorHeading(res: Response, status: number): string {
+  const t = (res.locals.t ?? res.app.locals.t) as ((key: string, options?: object) => string) | undefined;
+  if (!t) return String(status);
+  return t(`errors.${status}`, { defaultValue: t(status < 500 ? 'errors.400' : 'errors.500') });
 }

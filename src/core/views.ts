@@ -16,29 +16,44 @@ export function createViewResolver(hostViews: string, pluginViews: Map<string, s
   };
 }
 
+type RenderCallback = (err: Error | null, html?: string) => void;
+type RawRender = (view: string, locals: object, done: RenderCallback) => void;
+
+/**
+ * A whole page: the view, then the shared layout around it. The one place the layout is drawn, for
+ * handlers' pages (through `layoutMiddleware`) and error pages alike, so no page gets it twice.
+ * `done` receives the page, or the first error of either step.
+ */
+export function renderInLayout(render: RawRender, view: string, locals: Record<string, unknown>, done: RenderCallback): void {
+  render(view, locals, (err, body) => {
+    if (err) return done(err);
+    render('layout', { ...locals, body }, done);
+  });
+}
+
 /**
  * Wraps `res.render` so every page is rendered into the shared layout (pass `layout: false` for a
  * bare fragment), with plugin view names resolved. Handlers keep writing `res.render('x/y', locals)`.
+ * With a callback, `res.render` renders the bare view and hands it over, as Express's own does.
  */
 export function layoutMiddleware(resolve: (name: string) => string) {
   return (_req: Request, res: Response, next: NextFunction) => {
-    const render = res.render.bind(res) as (view: string, locals: object, cb?: (err: Error | null, html?: string) => void) => void;
-    res.render = ((view: string, locals?: Record<string, unknown> | ((err: Error, html: string) => void), cb?: (err: Error, html: string) => void) => {
+    const render = res.render.bind(res) as RawRender;
+    const resolved: RawRender = (view, locals, done) => render(resolve(view), locals, done);
+    res.render = ((view: string, locals?: Record<string, unknown> | RenderCallback, cb?: RenderCallback) => {
       const opts = typeof locals === 'function' ? {} : (locals ?? {});
       const done = typeof locals === 'function' ? locals : cb;
-      if (opts.layout === false || done) return render(resolve(view), opts, done as never);
-      render(resolve(view), opts, (err, body) => {
-        if (err) return next(err);
-        render(resolve('layout'), { ...opts, body });
-      });
+      if (opts.layout === false || done) return resolved(view, opts, done ?? ((err, html) => (err ? next(err) : res.send(html))));
+      renderInLayout(resolved, view, opts, (err, html) => (err ? next(err) : res.send(html)));
     }) as Response['render'];
     next();
   };
 }
 
-/** File sizes as people read them, for every view (`formatBytes` in templates): "512 bytes", "7 KB", "4.2 MB". */
+/** File sizes as people read them, for every view (`formatBytes` in templates): "512 bytes", "5.9 KB", "4.2 MB", "5 MB". */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  for (const [unit, name] of [[1024 ** 3, 'GB'], [1024 ** 2, 'MB'], [1024, 'KB']] as const) {
+    if (bytes >= unit) return `${Number((bytes / unit).toFixed(1))} ${name}`;
+  }
+  return `${bytes} bytes`;
 }
