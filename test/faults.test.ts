@@ -21,12 +21,15 @@ import announcements from '../plugins/announcements/index.ts';
 import courses from '../plugins/courses/index.ts';
 import enrolment from '../plugins/enrolment/index.ts';
 import { captureLogger, createTestApp, listen, testDatabaseUri, type TestApp } from './helpers/app.ts';
+import { addLargeCourse, enrolledLearners, type LargeCourse } from './helpers/large-course.ts';
 import { Browser, gridfsState, multipartForm, pdfLike, pieces, send, sha256, sleep, startOwnDatabase, until, type HttpAnswer, type OwnDatabase, type SendOptions } from './helpers/faults.ts';
 import { REPO, runOlive } from './helpers/process.ts';
 
 const MATERIALS = 'courses_material';
 /** How long the database stays away. The issue says 10 s; the test keeps that. */
 const OUTAGE_MS = 10_000;
+/** New completions (of fresh learners) the database acknowledges before it is killed. */
+const COMPLETIONS_BEFORE_CRASH = 60;
 
 interface Outcome { client: string; at: number; status: number | string; ms: number; write?: string; retryAfter?: string | undefined; text?: string }
 
@@ -72,12 +75,15 @@ describe('faults: the database stops under load, then returns', function () {
   let t: TestApp;
   let url: string;
   let close: () => Promise<void>;
+  let large: LargeCourse;
   const { logger, lines } = captureLogger('warn');
 
   before(async () => {
     database = await startOwnDatabase('faults-db');
     t = await createTestApp({ mongodbUri: database.uri, plugins: [courses, enrolment, announcements], seed: true, label: 'faults_db', logger });
     ({ url, close } = await listen(t.app));
+    // More lessons than the learners can finish before the test ends, so every completion is new.
+    large = await addLargeCourse(t.app, await new Browser(url).signIn('staff@olive.example'), { slug: 'durability', modules: 8, lessonsPerModule: 40 });
   });
   after(async () => {
     await close?.();
@@ -87,9 +93,13 @@ describe('faults: the database stops under load, then returns', function () {
 
   it(`answers 503 with a clear page while it is away (${OUTAGE_MS / 1000} s), recovers by itself, and loses no acknowledged write`, async () => {
     const staff = await Promise.all([1, 2, 3].map(() => new Browser(url).signIn('staff@olive.example')));
-    const learner = await new Browser(url).signIn('learner@olive.example');
-    const learnerId = (await t.app.olive.users.findByEmail('learner@olive.example'))!.id;
-    const { moduleId, itemIds } = await lessonOf(t, 'conflict-analysis');
+    // Fresh learners: no completion of theirs exists before the load, so each one counted was made by it.
+    const learners = await enrolledLearners(t.app, url, large, 3);
+    const db = t.app.olive.connection.db!;
+    const progressOf = async (learnerId: string) => (await db.collection('courses_item_progress').find({ learnerId }).toArray()).map((p) => String(p.itemId));
+    for (const l of learners) expect(await progressOf(l.id), `${l.email} starts with no completion`).to.deep.equal([]);
+    const moduleId = String((await db.collection('courses_item').findOne({ _id: new mongoose.Types.ObjectId(large.itemIds[0]) }))!.moduleId);
+    const learnerClients = learners.map((_, i) => `learner${i}`);
     const outcomes: Outcome[] = [];
     let downAt = 0;
     let upAt = 0;
@@ -107,7 +117,7 @@ describe('faults: the database stops under load, then returns', function () {
       }
     };
 
-    // Three staff people publishing announcements, one learner marking items done and reading pages.
+    // Three staff people publishing announcements, three learners marking new items done and reading pages.
     const writers = staff.map(async (browser, w) => {
       const token = await browser.token('/announcements/new');
       for (let n = 0; running; n++) {
@@ -116,18 +126,20 @@ describe('faults: the database stops under load, then returns', function () {
         await record(`staff${w}`, title, () => browser.request('/announcements', { method: 'POST', body, timeoutMs: 20_000, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }));
       }
     });
-    const reader = (async () => {
-      const token = await learner.token(`/courses/conflict-analysis/modules/${moduleId}`);
+    const readers = learners.map(async ({ browser }, l) => {
+      const token = await browser.token(`/courses/${large.slug}/modules/${moduleId}`);
+      const body = new URLSearchParams({ _csrf: token }).toString();
       for (let n = 0; running; n++) {
-        const itemId = itemIds[n % itemIds.length]!;
-        const body = new URLSearchParams({ _csrf: token }).toString();
-        await record('learner', `item:${itemId}`, () => learner.request(`/courses/conflict-analysis/items/${itemId}/done`, { method: 'POST', body, timeoutMs: 20_000, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }));
-        await record('learner', undefined, () => learner.request(`/courses/conflict-analysis/modules/${moduleId}`, { timeoutMs: 20_000 }));
+        // Each lesson once, in order; a learner who finished them all (never expected) only reads.
+        const itemId = large.itemIds[n];
+        if (itemId) await record(`learner${l}`, `item:${itemId}`, () => browser.request(`/courses/${large.slug}/items/${itemId}/done`, { method: 'POST', body, timeoutMs: 20_000, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }));
+        if (!itemId || n % 10 === 9) await record(`learner${l}`, undefined, () => browser.request(`/courses/${large.slug}/modules/${moduleId}`, { timeoutMs: 20_000 }));
       }
-    })();
+    });
 
     try {
-      await sleep(2000);
+      // Many new completions acknowledged before the crash (a few hundred ms each on a busy machine).
+      await until('many completions to be acknowledged', async () => outcomes.filter((o) => o.write?.startsWith('item:') && o.status === 303).length >= COMPLETIONS_BEFORE_CRASH, 30_000, 20);
       expect(outcomes.filter((o) => o.write?.startsWith('Load')).length, 'writes went through before the outage').to.be.greaterThan(3);
       // A crash, not a polite stop: what the database acknowledged must be on its disk already.
       await database.kill();
@@ -139,13 +151,13 @@ describe('faults: the database stops under load, then returns', function () {
       // Recovered by itself: every client gets its writes through again, with no restart of the app.
       await until('every client to succeed again after the outage', async () => {
         const ok = (c: string) => outcomes.some((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400);
-        return ['staff0', 'staff1', 'staff2', 'learner'].every(ok);
+        return ['staff0', 'staff1', 'staff2', ...learnerClients].every(ok);
       }, 30_000, 100);
     } finally {
       running = false;
-      await Promise.all([...writers, reader]);
+      await Promise.all([...writers, ...readers]);
     }
-    const recoveredMs = Math.max(...['staff0', 'staff1', 'staff2', 'learner'].map((c) => outcomes.find((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400)!.at)) - upAt;
+    const recoveredMs = Math.max(...['staff0', 'staff1', 'staff2', ...learnerClients].map((c) => outcomes.find((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400)!.at)) - upAt;
 
     if (process.env.FAULTS_DEBUG) console.log(outcomes.map((o) => `${o.client} +${o.at - downAt} ${o.ms}ms ${o.status}`).join('\n'));
     // Every answer given while it was away (requests in flight at the crash included). A request
@@ -169,20 +181,31 @@ describe('faults: the database stops under load, then returns', function () {
     expect(tail.every((o) => o.status === 200 || o.status === 303), JSON.stringify(tail.filter((o) => o.status !== 200 && o.status !== 303).slice(0, 3))).to.equal(true);
 
     // Every acknowledged write is there, once.
-    const db = t.app.olive.connection.db!;
     const acknowledged = outcomes.filter((o) => o.write?.startsWith('Load') && o.status === 303).map((o) => o.write!);
     const stored = (await db.collection('announcements_announcement').find({ title: { $regex: '^Load w' } }).toArray()).map((a) => a.title as string);
     expect(acknowledged.length).to.be.greaterThan(5);
     expect(acknowledged.filter((title) => !stored.includes(title)), 'acknowledged announcements missing after the outage').to.deep.equal([]);
     expect(new Set(stored).size, 'no announcement stored twice').to.equal(stored.length);
-    const doneItems = new Set(outcomes.filter((o) => o.write?.startsWith('item:') && o.status === 303).map((o) => o.write!.slice(5)));
-    const progress = await db.collection('courses_item_progress').find({ learnerId }).toArray();
-    const progressItems = new Set(progress.map((p) => String(p.itemId)));
-    expect([...doneItems].filter((id) => !progressItems.has(id)), 'acknowledged completions missing').to.deep.equal([]);
+    let completions = 0;
+    for (const [l, learner] of learners.entries()) {
+      const posted = outcomes.filter((o) => o.client === `learner${l}` && o.write?.startsWith('item:'));
+      const acknowledgedItems = posted.filter((o) => o.status === 303).map((o) => o.write!.slice(5));
+      // Acknowledged right up to the crash: this learner's last one before it came within two requests' time.
+      const lastBeforeCrash = Math.max(...posted.filter((o) => o.status === 303 && o.at + o.ms < downAt).map((o) => o.at + o.ms));
+      expect(downAt - lastBeforeCrash, `${learner.email}'s last completion before the crash was acknowledged shortly before it`).to.be.lessThan(2000);
+      const stored = await progressOf(learner.id);
+      expect(acknowledgedItems.filter((id) => !stored.includes(id)), `${learner.email}'s acknowledged completions missing after the outage`).to.deep.equal([]);
+      // Nothing else: a completion stored without its 303 is one whose answer was lost in the outage.
+      const attempted = new Set(posted.map((o) => o.write!.slice(5)));
+      expect(stored.filter((id) => !attempted.has(id)), `${learner.email} has completions nobody posted`).to.deep.equal([]);
+      expect(new Set(stored).size, `no completion of ${learner.email} stored twice`).to.equal(stored.length);
+      completions += acknowledgedItems.length;
+    }
+    expect(completions, 'many completions were acknowledged').to.be.at.least(COMPLETIONS_BEFORE_CRASH);
     expect(lines.some((l) => l.msg === 'database unavailable'), 'the outage is logged as such').to.equal(true);
     expect(lines.filter((l) => l.msg === 'unhandled error'), 'no unhandled error logged').to.deep.equal([]);
     const seconds = (ms: number) => (ms / 1000).toFixed(1);
-    console.log(`      outage ${seconds(restartAt - downAt)} s; ${outcomes.length} requests (${during.length} answered while down, all 503 after ${seconds(Math.min(...during.map((o) => o.ms)))}-${seconds(Math.max(...during.map((o) => o.ms)))} s); recovered ${seconds(recoveredMs)} s after the restart; ${acknowledged.length} acknowledged announcements and ${doneItems.size} completions all present; run ${seconds(Date.now() - t0)} s`);
+    console.log(`      outage ${seconds(restartAt - downAt)} s; ${outcomes.length} requests (${during.length} answered while down, all 503 after ${seconds(Math.min(...during.map((o) => o.ms)))}-${seconds(Math.max(...during.map((o) => o.ms)))} s); recovered ${seconds(recoveredMs)} s after the restart; ${acknowledged.length} acknowledged announcements and ${completions} new completions all present; run ${seconds(Date.now() - t0)} s`);
   });
 
   it('a file being uploaded when the database fails (a storage failure) is refused with 503 and leaves no partial file', async () => {
