@@ -34,7 +34,7 @@ import { loadHostConfig } from '../src/core/config.ts';
 import { startEmbeddedDatabase } from '../src/core/embedded-db.ts';
 import { progressKey } from '../plugins/courses/models/progress.model.ts';
 import { FULL_SIZE, generateBenchData, SMOKE_SIZE } from './data.ts';
-import { CAPTURE_COLLECTION, CAPTURE_HEADER, CEILING_CSRF, CEILING_PROGRESS_COLLECTION } from './server.ts';
+import { CAPTURE_COLLECTION, CAPTURE_HEADER, CEILING_PROGRESS_COLLECTION } from './server.ts';
 import { flag, median, printTable, writeResults } from './report.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

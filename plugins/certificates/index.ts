@@ -1,8 +1,8 @@
 import type { Connection } from 'mongoose';
-import { z } from 'zod';
 import { allow, definePlugin, Navigation, Users } from '../../src/index.ts';
 import { CourseCatalog, CourseCompleted, CourseProgress } from '../courses/contract.ts';
 import { EnrolmentDirectory, MyLearningSections } from '../enrolment/contract.ts';
+import { certificatesConfigSchema } from './config.ts';
 import {
   auditSchema, certificateSchema, claimSchema, editionSettingSchema, factSchema, printedNameSchema,
   type AuditDoc, type CertificateDoc, type ClaimDoc, type EditionSettingDoc, type FactDoc, type PrintedNameDoc,
@@ -17,19 +17,6 @@ import { mountTemplateRoutes } from './routes/templates.routes.ts';
 import { seedTemplates } from './seed-templates.ts';
 import { createTemplateService, type TemplateService } from './services/template.service.ts';
 import { createJobService, ISSUE_QUEUE, type JobService } from './services/jobs.service.ts';
-
-const config = z.object({
-  /** Whether an edition's own trainers may issue its certificates (programme staff always may). */
-  trainersMayIssue: z.boolean().default(false),
-  /** Largest logo or signature image in a template, in kilobytes. */
-  maxImageKb: z.number().int().min(16).max(4096).default(512),
-  /** Verification look-ups per minute and address (public page, JSON and PDF check together). */
-  verifyPerMinute: z.number().int().min(1).max(10000).default(30),
-  /** Pause after each person of a bulk job, in ms: on a small server, leaves CPU to the pages people use. */
-  jobPauseMs: z.number().int().min(0).max(10000).default(0),
-});
-
-export type CertificatesConfig = z.output<typeof config>;
 
 /** Each app's bulk issuance jobs (one plugin definition may serve several apps in a process). */
 const jobServices = new WeakMap<Connection, JobService>();
@@ -46,7 +33,7 @@ export default definePlugin({
   name: 'certificates',
   version: '1.0.0',
   description: 'Verifiable PDF certificates: templates, issuance, reissue, revocation, public verification.',
-  config,
+  config: certificatesConfigSchema,
   prefix: '/',
   requires: [EnrolmentDirectory, CourseCatalog, CourseProgress, CourseCompleted, MyLearningSections],
 

@@ -1,7 +1,7 @@
 import mongoose, { type Connection } from 'mongoose';
-import { z } from 'zod';
 import { allow, DashboardPanels, definePlugin, MailTopics, Navigation, RetryLater, UserCreated, UserSignedIn, Users, type PluginContext } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
+import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
 import { EnrolmentDirectory } from './contract.ts';
 import { editionSchema, type EditionDoc } from './models/edition.model.ts';
 import {
@@ -15,24 +15,9 @@ import { mountManageRoutes } from './routes/manage.routes.ts';
 import { mountReportRoutes } from './routes/reports.routes.ts';
 import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
-import { COMMIT_WAIT_MS } from './services/import.service.ts';
 import { createEnrolmentService, type EnrolmentModels, type EnrolmentService } from './services/enrolment.service.ts';
 import { createEnrolmentNotices, IMPORT_INVITATIONS_QUEUE, REMINDER_TOPIC, type EnrolmentNotices } from './services/notices.ts';
 
-const config = z.object({
-  /** Largest CSV file staff may upload for a bulk enrolment, in megabytes. */
-  maxImportMb: z.number().positive().max(50).default(5),
-  /** Rows in one bulk enrolment. */
-  maxImportRows: z.number().int().min(1).max(50000).default(5000),
-  /** How long confirming an import waits for it to finish, in ms, before showing its progress page. */
-  importCommitWaitMs: z.number().int().min(0).max(60_000).default(COMMIT_WAIT_MS),
-  /** Days before an edition starts when everyone enrolled gets a reminder by e-mail. */
-  reminderDays: z.number().int().min(1).max(60).default(3),
-  /** How often the reminder job looks for editions about to start, in minutes. */
-  reminderCheckMinutes: z.number().positive().max(1440).default(60),
-});
-
-export type EnrolmentConfig = z.output<typeof config>;
 
 /** The plugin's collections, by the names `ctx.model` gives them (also reachable from `seed`). */
 const MODEL_NAMES = { Edition: 'edition', Enrolment: 'enrolment', Seat: 'seat', Person: 'person', Membership: 'membership' } as const;
@@ -61,7 +46,7 @@ export default definePlugin({
   name: 'enrolment',
   version: '1.0.0',
   description: 'Editions, enrolment methods, approvals, waiting lists, bulk enrolment, rosters and reports.',
-  config,
+  config: enrolmentConfigSchema,
   requires: [CourseCatalog, CourseProgress, LearningAccess],
 
   register(ctx) {

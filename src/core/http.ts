@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { HttpError, isDatabaseUnavailable, notFound } from './errors.ts';
 import { renderInLayout } from './views.ts';
 

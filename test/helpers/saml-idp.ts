@@ -217,7 +217,6 @@ export interface CapturedResponse {
 export async function signInAtIdp(authnRequestUrl: string, username: string, password: string): Promise<CapturedResponse> {
   const jar = new CookieJar();
   let url = authnRequestUrl;
-  let html = '';
   let method: 'GET' | 'POST' = 'GET';
   let body: URLSearchParams | undefined;
   for (let hop = 0; hop < 10; hop++) {
@@ -229,7 +228,7 @@ export async function signInAtIdp(authnRequestUrl: string, username: string, pas
       url = new URL(res.headers.get('location')!, url).toString();
       continue;
     }
-    html = await res.text();
+    const html = await res.text();
     if (res.status !== 200) throw new Error(`the IdP answered ${res.status} at ${url}: ${html.slice(0, 500)}`);
     const SAMLResponse = hidden(html, 'SAMLResponse');
     if (SAMLResponse) {

@@ -41,7 +41,7 @@ function valueOrHttpError<T>(fn: () => T): T | HttpError {
       expect(err.message, 'a clear message').to.be.a('string').and.not.equal('');
       return err;
     }
-    throw new Error(`threw something other than an HttpError: ${String(err)}`);
+    throw new Error(`threw something other than an HttpError: ${String(err)}`, { cause: err });
   }
 }
 

@@ -9,7 +9,7 @@
  * written with `TJ` into pdfkit's page, using pdfkit's font objects for embedding and subsetting.
  */
 import bidiImport, { type Bidi } from 'bidi-js';
-import type PDFDocument from 'pdfkit';
+import type {} from 'pdfkit'; // its global PDFKit namespace: the document this draws on
 import { face, familyFor, isInvisibleControl, naturalFamily, shape, type FontFace, type FontFamily, type FontWeight, type ShapedGlyph } from './fonts.ts';
 
 // bidi-js is CommonJS (`module.exports = factory`) while its types declare an ES default export.
@@ -139,7 +139,7 @@ const CJK_CHAR = /[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u
 /** CJK punctuation that must not start a line (it sticks to what precedes it). */
 const NO_LINE_START = /^[，。、：；！？）」』】》〉”’·%,.:;!?)\]]/u;
 /** CJK punctuation that must not end a line (it sticks to what follows it). */
-const NO_LINE_END = /[（「『【《〈“‘(\[]$/u;
+const NO_LINE_END = /[（「『【《〈“‘([]$/u;
 
 /** Break opportunities: between words, and between CJK characters (keeping punctuation attached). */
 function tokens(text: string): Array<{ space: boolean; text: string }> {

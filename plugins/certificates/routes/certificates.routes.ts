@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { allow, fieldErrors, forbidden, HttpError, notFound, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
-import type { CertificatesConfig } from '../index.ts';
+import type { CertificatesConfig } from '../config.ts';
 import { uncoveredCharacters } from '../render/index.ts';
 import type { IssuanceService } from '../services/issuance.service.ts';
 import { mayIssue } from '../services/permissions.ts';
@@ -40,7 +40,7 @@ const settingsSchema = z.object({
 });
 
 export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
-  const { Certificate, Claim, EditionSetting, Audit, Fact } = issuance.models;
+  const { Certificate, EditionSetting, Audit, Fact } = issuance.models;
   const staff = allow.roles('staff');
 
   /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */

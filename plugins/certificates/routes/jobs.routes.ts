@@ -13,7 +13,7 @@ import { allow, conflict, forbidden, HttpError, notFound, parseInput, Users, wan
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import { verificationUrl } from '../code.ts';
-import type { CertificatesConfig } from '../index.ts';
+import type { CertificatesConfig } from '../config.ts';
 import type { CertificateDoc } from '../models/certificate.model.ts';
 import type { IssuanceService } from '../services/issuance.service.ts';
 import type { JobProgress, JobService } from '../services/jobs.service.ts';

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
 import { addressKey, allow, HttpError, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { isValidCode, normaliseCode } from '../code.ts';
-import type { CertificatesConfig } from '../index.ts';
+import type { CertificatesConfig } from '../config.ts';
 import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
 
 /** Largest file the verification page reads (certificates are a few tens of KB). */

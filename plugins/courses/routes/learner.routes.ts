@@ -1,13 +1,12 @@
 import type { Request, Response } from 'express';
 import { allow, forbidden, HttpError, notFound, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
-import type { ItemDoc } from '../models/item.model.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, localized, type CourseService } from '../services/courses.service.ts';
 import { renderMarkdown } from '../services/markdown.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import type { ProgressRecorder } from '../services/progress.service.ts';
-import { createQuizAttempts, parseAnswers, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
+import { parseAnswers, type createQuizAttempts, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
 
 export interface LearnerDeps {
   courses: CourseService;

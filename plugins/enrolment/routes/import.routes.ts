@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import { allow, formatBytes, HttpError, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
-import type { EnrolmentConfig } from '../index.ts';
+import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import { importBatchSchema, type ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';

@@ -5,7 +5,7 @@ import type { Response } from 'supertest';
 import { generateKeyPair } from '../../../test/helpers/saml-idp.ts';
 import { signIn } from '../../../test/helpers/app.ts';
 import {
-  decode, DS, edit, encode, first, logoutRequestPost, logoutRequestQuery, parseXml, resign, RSA_SHA1, SAML, SAMLP, serialize, setAttributeValue,
+  decode, DS, edit, encode, first, logoutRequestPost, logoutRequestQuery, parseXml, resign, RSA_SHA1, SAML, SAMLP, setAttributeValue,
   setValidity, stripSignatures,
 } from './tamper.ts';
 import { bindingOf } from '../services/browser-binding.ts';

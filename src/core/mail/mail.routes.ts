@@ -40,7 +40,7 @@ export function mountMailRoutes(router: PluginRouter, deps: MailRouteDeps) {
     }
     return { ...parsed.data, topic: topics().find((t) => t.id === parsed.data.topic)! };
   };
-  const unsubscribe = async (req: Request, res: Response) => {
+  const unsubscribe = async (req: Request, _res: Response) => {
     const { u, topic } = checked(req);
     const off = await mail.optedOut(u);
     if (!off.includes(topic.id)) await mail.setOptedOut(u, [...off, topic.id]);

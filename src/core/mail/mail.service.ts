@@ -124,7 +124,7 @@ function createTransport(config: HostConfig): Transporter | undefined {
 }
 
 export function createMailService(deps: MailDeps): MailService {
-  const { models: { Mail }, jobs, config, logger } = deps;
+  const { models: { Mail }, jobs, config } = deps;
   const transport = createTransport(config);
   const from = mailFrom(config);
   const siteHost = new URL(config.BASE_URL).hostname || 'olive.localhost';
