@@ -2,7 +2,7 @@ import zlib from 'node:zlib';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import type { Response } from 'supertest';
-import { generateKeyPair } from '../../../test/helpers/saml-idp.ts';
+import { generateKeyPair, type KeyPair } from '../../../test/helpers/saml-idp.ts';
 import { signIn } from '../../../test/helpers/app.ts';
 import {
   decode, DS, edit, encode, first, logoutRequestPost, logoutRequestQuery, parseXml, resign, RSA_SHA1, SAML, SAMLP, setAttributeValue,
@@ -18,11 +18,13 @@ import { bindingCookieOf, ROLE_MAP, useSamlEnvironment } from './setup.ts';
  */
 describe('sso-saml: attacks on the assertion consumer and single logout are refused', function () {
   this.timeout(30000);
+  /** The IdP's retiring key during the rollover (the current one is the IdP's own). */
+  let retiring: KeyPair;
   const env = useSamlEnvironment({
     label: 'sso_attacks',
     idps: (idp, dir) => {
       const base = { metadataUrl: idp.metadataUrl, attributes: { key: 'staffIndex' }, roles: ROLE_MAP, clockSkewSeconds: 5 };
-      const retiring = generateKeyPair(dir, 'retiring', { days: 10, commonName: 'Retiring IdP key' });
+      retiring = generateKeyPair(dir, 'retiring', { days: 10, commonName: 'Retiring IdP key' });
       return [
         { ...base, id: 'ssp-lenient', label: 'Lenient', wantResponseSigned: false },
         { ...base, id: 'ssp-verified', label: 'Verified e-mails', emailsVerified: true },
@@ -103,9 +105,17 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     });
 
     it('the same response posted twice at once signs in exactly once', async () => {
-      const captured = await env.capture('amina');
-      const results = await Promise.all([post(captured.SAMLResponse), post(captured.SAMLResponse)]);
-      expect(results.map((r) => r.status).sort()).to.deep.equal([303, 401]);
+      // A person Olive knows, then one new to it (the answer that gets through creates the account).
+      await post((await env.capture('amina')).SAMLResponse).expect(303);
+      for (const [captured, newAccounts] of [[(await env.capture('amina')).SAMLResponse, 0], [await forge(await env.capture('amina'), { change: newcomer('posted-twice') }), 1]] as const) {
+        const sessionsBefore = await signedInSessions();
+        const accountsBefore = await accountCount();
+        const results = await Promise.all([post(captured), post(captured)]);
+        expect(results.map((r) => r.status).sort()).to.deep.equal([303, 401]);
+        expect(await signedInSessions(), 'one signed-in session').to.equal(sessionsBefore + 1);
+        expect(await accountCount(), `${newAccounts} new account`).to.equal(accountsBefore + newAccounts);
+      }
+      expect(await db().collection('host_users').countDocuments({ email: 'posted-twice@un.example' })).to.equal(1);
     });
 
     it('an answer to a request older than its lifetime is refused', async () => {
@@ -389,8 +399,16 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     });
 
     it('during a certificate rollover both certificates are trusted, and the admin page warns of the expiring one', async () => {
-      const captured = await env.capture('pierre');
-      await post(await forge(captured, { idp: 'ssp-rollover', change: newcomer('rollover') }), 'ssp-rollover').expect(303);
+      const signedWith = async (key: KeyPair, tag: string) => {
+        const agent = supertest.agent(env.app);
+        const res = await post(await forge(await env.capture('pierre'), { idp: 'ssp-rollover', key, change: newcomer(tag) }), 'ssp-rollover', '/', agent);
+        expect(res.status, `signed with the ${tag} key: ${res.text.slice(0, 300)}`).to.equal(303);
+        expect((await agent.get('/account').expect(200)).text).to.contain(`${tag}@un.example`);
+      };
+      await signedWith(env.idp.keys, 'rollover-current');
+      await signedWith(retiring, 'rollover-retiring');
+      // Trust stops at the two: the plain IdP (its metadata names the current key only) refuses the retiring one.
+      await expectRefused(async () => post(await forge(await env.capture('pierre'), { key: retiring, change: newcomer('retiring-elsewhere') })), 401, 'INVALID_SIGNATURE');
       expect(env.logs.some((l) => l.idp === 'ssp-rollover' && /expires in \d+ days/.test(String(l.msg)))).to.equal(true);
       const admin = await signIn(env.app, 'admin@olive.example');
       const page = await admin.get('/auth/saml/admin').expect(200);
@@ -413,13 +431,15 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
   });
 
   describe('single logout started by the IdP', () => {
-    async function signedInAmina() {
-      const agent = supertest.agent(env.app);
+    async function signedInAmina(app = env.app) {
+      const agent = supertest.agent(app);
       const captured = await env.capture('amina');
-      await post(captured.SAMLResponse, 'ssp', '/', agent).expect(303);
+      const signedIn = await post(captured.SAMLResponse, 'ssp', '/', agent).expect(303);
+      /** Her session cookie, to carry to the other instance as a load balancer would. */
+      const cookie = ([] as string[]).concat(signedIn.headers['set-cookie'] ?? []).find((c) => c.startsWith('olive.sid='))!.split(';')[0]!;
       await agent.get('/account').expect(200);
       const session = await db().collection('host_sessions').findOne({ 'session.saml.nameID': 'amina.diallo' }, { sort: { expires: -1 } });
-      return { agent, sessionIndex: String((session!.session as { saml: { sessionIndex: string } }).saml.sessionIndex) };
+      return { agent, cookie, sessionIndex: String((session!.session as { saml: { sessionIndex: string } }).saml.sessionIndex) };
     }
     const slo = () => `${env.baseUrl}/auth/saml/ssp/slo`;
 
@@ -434,15 +454,35 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     });
 
     it('a signed logout request ends the person\'s sessions on every instance and answers the IdP', async () => {
-      const { agent, sessionIndex } = await signedInAmina();
-      const res = await supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', sessionIndex, key: env.idp.keys })}`).expect(303);
-      const answer = new URL(res.headers.location!);
-      expect(answer.origin + answer.pathname).to.equal(`${env.idp.url}/saml2/idp/SingleLogoutService.php`);
-      expect(answer.searchParams.get('SAMLResponse')).to.be.a('string');
-      expect(answer.searchParams.get('Signature')).to.be.a('string');
-      const after = await agent.get('/account');
-      expect(after.status).to.equal(303);
-      expect(after.headers.location).to.match(/^\/login/);
+      const second = await env.secondInstance();
+      try {
+        // Two browsers of the same person, one signed in through each instance (both live on both); someone else's session too.
+        const first = await signedInAmina();
+        const other = await signedInAmina(second);
+        const bystander = supertest.agent(env.app);
+        await post(await forge(await env.capture('pierre'), { change: newcomer('slo-bystander') }), 'ssp', '/', bystander).expect(303);
+        const amina = () => db().collection('host_sessions').countDocuments({ 'session.saml.idp': 'ssp', 'session.saml.nameID': 'amina.diallo', 'session.passport.user': { $exists: true } });
+        for (const app of [env.app, second]) {
+          for (const { cookie } of [first, other]) await supertest(app).get('/account').set('Cookie', cookie).expect(200);
+        }
+        // No SessionIndex: the IdP ends every session of this person.
+        const res = await supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: env.idp.keys })}`).expect(303);
+        const answer = new URL(res.headers.location!);
+        expect(answer.origin + answer.pathname).to.equal(`${env.idp.url}/saml2/idp/SingleLogoutService.php`);
+        expect(answer.searchParams.get('SAMLResponse')).to.be.a('string');
+        expect(answer.searchParams.get('Signature')).to.be.a('string');
+        expect(await amina(), 'none of her sessions through this IdP is left (those of earlier tests included)').to.equal(0);
+        for (const app of [env.app, second]) {
+          for (const { cookie } of [first, other]) {
+            const after = await supertest(app).get('/account').set('Cookie', cookie);
+            expect(after.status, 'signed out on this instance').to.equal(303);
+            expect(after.headers.location).to.match(/^\/login/);
+          }
+        }
+        await bystander.get('/account').expect(200);
+      } finally {
+        await second.olive.stop();
+      }
     });
   });
 });
