@@ -14,6 +14,10 @@ export { HttpError, OliveError, badRequest, unauthorized, forbidden, notFound, c
 export { parseInput, fieldErrors, wantsJson } from './core/http.ts';
 export { safeReturnTo } from './core/auth/return-to.ts';
 export { formatBytes } from './core/views.ts';
+export { safeFileName } from './core/file-names.ts';
+export { toCsv, sendCsv, spreadsheetCell, type CsvCell } from './core/csv.ts';
+export { UN_LANGUAGES, localized, type UnLanguage } from './core/languages.ts';
+export { OBJECT_ID_PATTERN, isObjectId, toObjectId, objectIdSchema } from './core/ids.ts';
 export { loadHostConfig, type HostConfig } from './core/config.ts';
 export { startEmbeddedDatabase, ensureFerretdbBinary, type EmbeddedDatabase } from './core/embedded-db.ts';
 export { defineOliveConfig, type OliveConfigFile } from './core/config-file.ts';

@@ -11,9 +11,8 @@
 import fs from 'node:fs';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { HttpError, Users, type SeedContext, type SessionUser } from '../../src/index.ts';
+import { HttpError, UN_LANGUAGES, Users, type SeedContext, type SessionUser } from '../../src/index.ts';
 import type { ItemDoc, QuizQuestion, StoredFile } from './models/item.model.ts';
-import { COURSE_LANGUAGES } from './routes/authoring.routes.ts';
 import { RESERVED_SLUGS, type CourseService } from './services/courses.service.ts';
 import type { MaterialStore } from './services/materials.service.ts';
 import { parseQuizText } from './services/quiz.service.ts';
@@ -89,7 +88,7 @@ const moduleEntry = z.strictObject({
   items: z.array(item),
 });
 
-const languageCode = z.enum(COURSE_LANGUAGES, { error: `Languages are among ${COURSE_LANGUAGES.join(', ')}.` });
+const languageCode = z.enum(UN_LANGUAGES, { error: `Languages are among ${UN_LANGUAGES.join(', ')}.` });
 
 const course = z.strictObject({
   slug: z.string()

@@ -1,14 +1,14 @@
 import type { Request } from 'express';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, fieldErrors, forbidden, HttpError, notFound, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, fieldErrors, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import type { CertificatesConfig } from '../config.ts';
 import { uncoveredCharacters } from '../render/index.ts';
 import type { IssuanceService } from '../services/issuance.service.ts';
 import { mayIssue } from '../services/permissions.ts';
-import { pick, publicView } from './verify.routes.ts';
+import { publicView } from './verify.routes.ts';
 
 /** A name as people write it: trimmed, single spaces, no control characters, printable with our fonts. */
 const printableName = (what: string) => z.string()
@@ -31,12 +31,12 @@ const reissueSchema = z.object({
 });
 const revokeSchema = z.object({ reason: z.string().trim().min(5, 'Say why it is revoked (at least 5 characters).').max(2000) });
 const issueSchema = z.object({
-  enrolmentId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose a person.'),
+  enrolmentId: objectIdSchema('Choose a person.'),
   force: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
 });
 const settingsSchema = z.object({
   autoIssue: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
-  templateId: z.string().regex(/^[0-9a-f]{24}$/i).optional().or(z.literal('').transform(() => undefined)),
+  templateId: objectIdSchema().optional().or(z.literal('').transform(() => undefined)),
 });
 
 export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
@@ -45,7 +45,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
 
   /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */
   async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
-    const edition = /^[0-9a-f]{24}$/i.test(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
+    const edition = isObjectId(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
     if (!edition) throw notFound('No such edition.');
     if (!mayIssue(req.user!, edition, ctx.config)) throw forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.');
     return edition;
@@ -106,7 +106,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     for (const course of await catalog.listPublished()) {
       for (const edition of await directory.editionsOfCourse(course.id)) {
         if (edition.status === 'draft') continue;
-        editions.push({ edition, course: pick(course.title, req.language), issued: new Set((await Certificate.find({ editionId: edition.id }, { enrolmentId: 1 }).lean()).map((c) => c.enrolmentId)).size });
+        editions.push({ edition, course: localized(course.title, req.language), issued: new Set((await Certificate.find({ editionId: edition.id }, { enrolmentId: 1 }).lean()).map((c) => c.enrolmentId)).size });
       }
     }
     res.render('certificates/index', { title: req.t('certificates:manage.title'), editions });
@@ -140,7 +140,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     }
     res.render('certificates/edition', {
       title: req.t('certificates:edition.title', { edition: edition.title }),
-      edition, course, courseTitle: course ? pick(course.title, req.language) : '', rows, setting,
+      edition, course, courseTitle: localized(course?.title, req.language), rows, setting,
       templates: await templateChoices(),
       completedWithout: rows.filter((r) => r.completedAt && !r.code).length,
     });

@@ -7,9 +7,8 @@ import type { Readable } from 'node:stream';
 import type { Request } from 'express';
 import mongoose from 'mongoose';
 import yazl from 'yazl';
-import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { allow, conflict, forbidden, HttpError, notFound, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, conflict, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import { verificationUrl } from '../code.ts';
@@ -18,15 +17,13 @@ import type { CertificateDoc } from '../models/certificate.model.ts';
 import type { IssuanceService } from '../services/issuance.service.ts';
 import type { JobProgress, JobService } from '../services/jobs.service.ts';
 import { mayIssue } from '../services/permissions.ts';
-import { pick } from './verify.routes.ts';
 
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 const jobForm = z.object({
   scope: z.enum(['all-completed', 'chosen'], { error: 'Choose who receives a certificate.' }),
   enrolmentIds: z.preprocess(
     (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
-    z.array(z.string().regex(OBJECT_ID, 'Choose people from the list.')).max(5000, 'At most 5,000 people in one job.'),
+    z.array(objectIdSchema('Choose people from the list.')).max(5000, 'At most 5,000 people in one job.'),
   ),
 }).superRefine((v, c) => {
   if (v.scope === 'chosen' && !v.enrolmentIds.length) c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'Tick the people who should receive a certificate.' });
@@ -72,7 +69,7 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
   const refusal = 'Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.';
 
   async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
-    const edition = OBJECT_ID.test(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
+    const edition = isObjectId(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
     if (!edition) throw notFound('No such edition.');
     if (!mayIssue(req.user!, edition, ctx.config)) throw forbidden(refusal);
     return edition;
@@ -122,7 +119,7 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     res.set('Cache-Control', 'no-store');
     res.render('certificates/job', {
       title: req.t('certificates:jobs.title', { edition: edition?.title ?? progress.editionId }),
-      progress, edition, courseTitle: course ? pick(course.title, req.language) : '', requester: requester?.name ?? '',
+      progress, edition, courseTitle: localized(course?.title, req.language), requester: requester?.name ?? '',
       refreshSeconds: JOB_PAGE_REFRESH_SECONDS, baseUrl: ctx.host.baseUrl, follow,
     });
   });
@@ -181,13 +178,6 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     const rows = progress.items.map((i) => [
       i.printedName ?? i.name, i.email, i.code ?? '', i.code ? verificationUrl(ctx.host.baseUrl, i.code) : '', i.outcome ?? 'pending', i.message ?? '',
     ]);
-    // BOM for spreadsheets to read UTF-8; text starting with = + - @ gets a quote (no formula runs).
-    const csv = stringify([['name', 'email', 'code', 'verification_url', 'outcome', 'message'], ...rows], { bom: true, escape_formulas: true, record_delimiter: '\r\n' });
-    res.set({
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="certificate-codes-${progress.id}.csv"`,
-      'Cache-Control': 'private, no-store',
-    });
-    res.send(csv);
+    sendCsv(res, `certificate-codes-${progress.id}.csv`, ['name', 'email', 'code', 'verification_url', 'outcome', 'message'], rows);
   });
 }

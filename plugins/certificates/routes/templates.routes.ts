@@ -4,11 +4,11 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, HttpError, notFound, Users, type PluginContext } from '../../../src/index.ts';
+import { allow, HttpError, localized, notFound, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, type CourseSummary } from '../../courses/contract.ts';
 import type { StoredImage, StoredTemplateContent } from '../models/template.model.ts';
 import {
-  DEFAULT_MAX_IMAGE_KB, MAX_PARTNER_LOGOS, MAX_SIGNATORIES, TEMPLATE_LANGUAGES,
+  DEFAULT_MAX_IMAGE_KB, MAX_PARTNER_LOGOS, MAX_SIGNATORIES,
   type ImageInput, type TemplateInput, type TemplateService,
 } from '../services/template.service.ts';
 import { DEFAULT_COLOURS } from '../render/index.ts';
@@ -153,7 +153,7 @@ function formErrors(errors: Record<string, string>, formIndex: { languages: numb
   return out;
 }
 
-const courseTitle = (c: CourseSummary, lang: string) => c.title[lang] ?? c.title[c.languages[0] ?? 'en'] ?? Object.values(c.title)[0] ?? c.slug;
+const courseTitle = (c: CourseSummary, lang: string) => localized(c.title, lang) || c.slug;
 
 export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | undefined }>, templates: TemplateService) {
   const staff = allow.roles('staff');
@@ -183,7 +183,7 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
       currentVersion: o.version ?? null,
       versions,
       uploadsDropped: !!o.uploadsDropped,
-      unLanguages: TEMPLATE_LANGUAGES,
+      unLanguages: UN_LANGUAGES,
       courses: await courseOptions(req, o.values.courseId),
       languageBlocks: LANGUAGE_BLOCKS,
       signatoryBlocks: MAX_SIGNATORIES,

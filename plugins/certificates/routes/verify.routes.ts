@@ -1,20 +1,13 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
-import { addressKey, allow, HttpError, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { addressKey, allow, HttpError, localized, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { isValidCode, normaliseCode } from '../code.ts';
 import type { CertificatesConfig } from '../config.ts';
 import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
 
 /** Largest file the verification page reads (certificates are a few tens of KB). */
 const MAX_CHECKED_PDF = 10 * 1024 * 1024;
-
-/** A snapshot text in the reader's language, else English, else the first one given. */
-export function pick(text: Record<string, string> | string | undefined, lang: string): string {
-  if (!text) return '';
-  if (typeof text === 'string') return text;
-  return text[lang] ?? text.en ?? Object.values(text)[0] ?? '';
-}
 
 /** What the public learns about a certificate: who, which course and edition, when issued, and its status; nothing more. */
 export function publicView(s: CertificateStatus, lang: string) {
@@ -25,8 +18,8 @@ export function publicView(s: CertificateStatus, lang: string) {
     valid: s.state === 'valid',
     name: snap.name,
     ...(snap.nameAlt ? { nameAlt: snap.nameAlt } : {}),
-    course: pick(snap.course, lang),
-    edition: pick(snap.edition, lang),
+    course: localized(snap.course, lang),
+    edition: localized(snap.edition, lang),
     issuedOn: snap.issueDate,
     ...(s.replacedBy ? { replacedBy: s.replacedBy } : {}),
     ...(s.revokedAt ? { revokedOn: s.revokedAt.toISOString().slice(0, 10) } : {}),

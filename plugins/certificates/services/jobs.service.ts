@@ -18,7 +18,7 @@
  */
 import mongoose from 'mongoose';
 import type { Logger } from 'pino';
-import { badRequest, HttpError, isDatabaseUnavailable, isDuplicateKey, notFound, RetryLater, type MailService, type PluginJobs, type RunningJob, type UsersService } from '../../../src/index.ts';
+import { badRequest, HttpError, isDatabaseUnavailable, isDuplicateKey, isObjectId, notFound, RetryLater, type MailService, type PluginJobs, type RunningJob, type UsersService } from '../../../src/index.ts';
 import type { ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import type { JobDoc, JobItemDoc, JobModels, JobOutcome, JobPerson } from '../models/job.model.ts';
@@ -73,8 +73,6 @@ export interface JobProgress {
   items: JobProgressItem[];
 }
 
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
-
 export function createJobService(models: JobModels, deps: JobServiceDeps) {
   const { Job, JobItem, JobEnd } = models;
   const { issuance, logger } = deps;
@@ -90,7 +88,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
    * enrolled in this edition). It is queued at once.
    */
   async function create(editionId: string, who: readonly string[] | 'all-completed', byUserId: string): Promise<JobDoc> {
-    const edition = OBJECT_ID.test(editionId) ? await deps.enrolments().edition(editionId) : null;
+    const edition = isObjectId(editionId) ? await deps.enrolments().edition(editionId) : null;
     if (!edition) throw notFound('No such edition.');
     const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
     let chosen: typeof enrolled;
@@ -131,7 +129,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
   }
 
   async function find(jobId: string): Promise<JobDoc | null> {
-    return OBJECT_ID.test(jobId) ? Job.findById(jobId).lean() : null;
+    return isObjectId(jobId) ? Job.findById(jobId).lean() : null;
   }
 
   /** Where a job stands: counts, and every person with their outcome so far, in the job's order. */

@@ -1,59 +1,20 @@
 /**
- * Certificate templates: validated, saved as immutable versions, loaded renderer-ready (cached),
- * and previewed with sample data.
+ * Certificate templates: saved as immutable versions once checked (`templates/input.ts`), loaded
+ * renderer-ready (cached: a version never changes), and previewed with sample data.
  */
-import crypto from 'node:crypto';
-import { FileTypeParser } from 'file-type';
 import mongoose, { type Connection } from 'mongoose';
-import PDFDocument from 'pdfkit';
-import { z } from 'zod';
-import { HttpError, isDuplicateKey, notFound } from '../../../src/index.ts';
-import {
-  DEFAULT_COLOURS, PLACEHOLDERS, TemplateError, renderPreview, uncoveredCharacters, unprintableTexts, SAMPLE_DATA,
-  type CertificateTemplate,
-} from '../render/index.ts';
-import {
-  scopeOf, versionId,
-  type StoredImage, type StoredTemplateContent, type TemplateDoc, type TemplateModels, type TemplateVersionDoc,
-} from '../models/template.model.ts';
+import { HttpError, isDuplicateKey, notFound, toObjectId } from '../../../src/index.ts';
+import { renderPreview, type CertificateTemplate } from '../render/index.ts';
+import { scopeOf, versionId, type StoredTemplateContent, type TemplateDoc, type TemplateModels, type TemplateVersionDoc } from '../models/template.model.ts';
+import { normaliseContent, toRenderable } from './templates/content.ts';
+import { DEFAULT_MAX_IMAGE_KB, invalid, validateTemplate, type TemplateInput } from './templates/input.ts';
 
-/** The six UN languages a template may be written in. */
-export const TEMPLATE_LANGUAGES = ['en', 'fr', 'es', 'ar', 'ru', 'zh'] as const;
-export type TemplateLanguageCode = (typeof TEMPLATE_LANGUAGES)[number];
+export { toRenderable } from './templates/content.ts';
+export type { ImageInput } from './templates/images.ts';
+export { DEFAULT_MAX_IMAGE_KB, MAX_PARTNER_LOGOS, MAX_SIGNATORIES, type TemplateInput } from './templates/input.ts';
 
-export const DEFAULT_MAX_IMAGE_KB = 512;
-/** Partner logos a template may carry, besides the programme logo. */
-export const MAX_PARTNER_LOGOS = 4;
-export const MAX_SIGNATORIES = 4;
-/** All images of one version together: keeps a version document well under MongoDB's 16 MB. */
-const MAX_TOTAL_IMAGE_BYTES = 12 * 1024 * 1024;
 /** Renderer-ready templates kept in memory (versions never change, so entries never go stale). */
 const CACHE_ENTRIES = 50;
-
-/** An image given to {@link TemplateService.save}: a new upload, or an image of an earlier version kept. */
-export interface ImageInput {
-  filename: string;
-  data: Buffer;
-  /** The form field it came from, so that a refusal is shown next to it. */
-  field?: string;
-}
-
-/** What {@link TemplateService.save} takes: the form, read into shape (it is checked again here). */
-export interface TemplateInput {
-  name: string;
-  /** The course it is for; empty or absent: the programme's default template. */
-  courseId?: string | null;
-  /** The version the person edited; a save on top of another version is a 409. Absent: the current one. */
-  baseVersion?: number;
-  page: { size: 'A4' | 'LETTER'; orientation: 'landscape' | 'portrait' };
-  colours?: Partial<StoredTemplateContent['colours']>;
-  languages: Array<{ lang: string; title: string; wording: string; codeLabel?: string }>;
-  logos?: { programme?: ImageInput | null; partners?: ImageInput[] };
-  /** `title[i]` is the position in the template's i-th language. */
-  signatories: Array<{ name: string; title: string[]; signature?: ImageInput | null }>;
-  /** Attach the PDF to the e-mail that tells the learner of their certificate. Default: yes. */
-  attachPdf?: boolean;
-}
 
 export interface TemplateSummary {
   id: string;
@@ -104,66 +65,6 @@ export interface TemplateServiceOptions {
   courseExists?: ((courseId: string) => Promise<boolean>) | undefined;
 }
 
-const hex = z.string().trim().toLowerCase().regex(/^#[0-9a-f]{6}$/, 'Give a colour as #rrggbb, e.g. #1f3a5f.');
-const known = new Set<string>(PLACEHOLDERS);
-const placeholderList = PLACEHOLDERS.map((p) => `{${p}}`).join(' ');
-
-/** Unknown `{placeholders}` of a text, reported by name. */
-function placeholderIssue(text: string): string | null {
-  const unknown = [...text.matchAll(/\{([^{}\s]*)\}/g)].map((m) => m[1]!).filter((p) => !known.has(p));
-  if (!unknown.length) return null;
-  return `Unknown placeholder ${[...new Set(unknown)].map((p) => `{${p}}`).join(', ')}: use only ${placeholderList}.`;
-}
-
-const imageInput = z.object({ filename: z.string(), data: z.instanceof(Buffer), field: z.string().optional() });
-
-const inputSchema = z.object({
-  name: z.string().trim().min(1, 'Give the template a name.').max(120, 'Keep the name under 120 characters.'),
-  courseId: z.string().trim().regex(/^[0-9a-f]{24}$/i, 'Choose a course from the list.').nullish().or(z.literal('')),
-  baseVersion: z.number().int().min(1).optional(),
-  page: z.object({
-    size: z.enum(['A4', 'LETTER'], { error: 'Choose A4 or Letter.' }),
-    orientation: z.enum(['landscape', 'portrait'], { error: 'Choose landscape or portrait.' }),
-  }),
-  colours: z.object({
-    primary: hex.default(DEFAULT_COLOURS.primary),
-    accent: hex.default(DEFAULT_COLOURS.accent),
-    text: hex.default(DEFAULT_COLOURS.text),
-    muted: hex.default(DEFAULT_COLOURS.muted),
-  }).default(DEFAULT_COLOURS),
-  languages: z.array(z.object({
-    lang: z.enum(TEMPLATE_LANGUAGES, { error: 'Choose one of the six UN languages (English, French, Spanish, Arabic, Russian, Chinese).' }),
-    title: z.string().trim().min(1, 'Give the title in this language.').max(200, 'Keep the title under 200 characters.'),
-    wording: z.string().trim().min(1, 'Write the wording in this language.').max(2000, 'Keep the wording under 2,000 characters.'),
-    codeLabel: z.string().trim().max(60, 'Keep the label under 60 characters.').optional(),
-  })).min(1, 'A certificate needs one language, or two (bilingual).').max(2, 'A certificate has one or two languages, not more.'),
-  logos: z.object({
-    programme: imageInput.nullish(),
-    partners: z.array(imageInput).max(MAX_PARTNER_LOGOS, `At most ${MAX_PARTNER_LOGOS} partner logos.`).default([]),
-  }).default({ partners: [] }),
-  signatories: z.array(z.object({
-    name: z.string().trim().min(1, 'Give the signatory’s name.').max(120, 'Keep the name under 120 characters.'),
-    title: z.array(z.string().trim().max(200, 'Keep the position under 200 characters.')),
-    signature: imageInput.nullish(),
-  })).min(1, 'A certificate needs at least one signatory.').max(MAX_SIGNATORIES, `A certificate has at most ${MAX_SIGNATORIES} signatories.`),
-  attachPdf: z.boolean({ error: 'Say whether the PDF is attached to the e-mail (yes or no).' }).default(true),
-}).superRefine((v, zctx) => {
-  v.languages.forEach((l, i) => {
-    for (const field of ['title', 'wording'] as const) {
-      const issue = placeholderIssue(l[field]);
-      if (issue) zctx.addIssue({ code: 'custom', path: ['languages', i, field], message: issue });
-    }
-    if (v.languages.findIndex((o) => o.lang === l.lang) !== i) zctx.addIssue({ code: 'custom', path: ['languages', i, 'lang'], message: 'The two languages must differ.' });
-  });
-  v.signatories.forEach((s, i) => {
-    v.languages.forEach((_l, j) => {
-      if (!s.title[j]) zctx.addIssue({ code: 'custom', path: ['signatories', i, 'title', j], message: 'Give the signatory’s position in each language of the certificate.' });
-    });
-  });
-});
-
-type ParsedInput = z.output<typeof inputSchema>;
-
 export function createTemplateService(models: TemplateModels, _connection: Connection, options: TemplateServiceOptions = {}): TemplateService {
   const { Template, TemplateVersion } = models;
   const maxImageBytes = (options.maxImageKb ?? DEFAULT_MAX_IMAGE_KB) * 1024;
@@ -180,10 +81,8 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     return v;
   }
 
-  const objectId = (id: string) => (/^[0-9a-f]{24}$/i.test(id) ? new mongoose.Types.ObjectId(id) : null);
-
   async function findTemplate(id: string) {
-    const oid = objectId(id);
+    const oid = toObjectId(id);
     return oid ? Template.findById(oid).lean() : null;
   }
 
@@ -270,87 +169,10 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     return found.map((v) => ({ version: v.version, savedBy: v.savedBy, savedAt: v.savedAt })).sort((a, b) => b.version - a.version);
   }
 
-  /** Checks everything, builds the stored content, and proves it prints; throws every problem at once. */
-  async function validate(input: TemplateInput): Promise<{ parsed: ParsedInput; content: StoredTemplateContent }> {
-    const fields: Record<string, string> = {};
-    const result = inputSchema.safeParse(input);
-    if (!result.success) {
-      for (const issue of result.error.issues) fields[issue.path.join('.') || '_'] ??= issue.message;
-    }
-    // Images are checked even when other fields are wrong, so that every problem shows at once.
-    const images = new Map<ImageInput, StoredImage>();
-    let total = 0;
-    const checkImage = async (img: ImageInput | null | undefined, path: string) => {
-      if (!img) return;
-      const field = img.field ?? path;
-      const problem = await imageProblem(img, maxImageBytes);
-      if (problem) fields[field] ??= problem;
-      else {
-        images.set(img, storedImage(img));
-        total += img.data.length;
-      }
-    };
-    await checkImage(input.logos?.programme, 'logos.programme');
-    for (const [i, p] of (input.logos?.partners ?? []).slice(0, MAX_PARTNER_LOGOS).entries()) await checkImage(p, `logos.partners.${i}`);
-    for (const [i, s] of (input.signatories ?? []).slice(0, MAX_SIGNATORIES).entries()) await checkImage(s?.signature, `signatories.${i}.signature`);
-    const courseId = typeof input.courseId === 'string' && /^[0-9a-f]{24}$/i.test(input.courseId) ? input.courseId : null;
-    if (courseId && options.courseExists && !(await options.courseExists(courseId))) fields.courseId ??= 'This course does not exist (any more): choose one from the list.';
-    if (total > MAX_TOTAL_IMAGE_BYTES) fields._ ??= `The images together are larger than ${MAX_TOTAL_IMAGE_BYTES / 1024 / 1024} MB: use smaller images.`;
-
-    // Characters no bundled font has, per field, in the words people typed.
-    const texts: Array<[string, string | undefined]> = [];
-    (input.languages ?? []).forEach((l, i) => texts.push([`languages.${i}.title`, l?.title], [`languages.${i}.wording`, l?.wording], [`languages.${i}.codeLabel`, l?.codeLabel]));
-    (input.signatories ?? []).forEach((s, i) => {
-      texts.push([`signatories.${i}.name`, s?.name]);
-      (s?.title ?? []).forEach((t, j) => texts.push([`signatories.${i}.title.${j}`, t]));
-    });
-    for (const [field, text] of texts) {
-      if (typeof text !== 'string') continue;
-      const missing = uncoveredCharacters(text);
-      if (missing.length) fields[field] ??= unprintableMessage(missing);
-    }
-
-    if (!result.success || Object.keys(fields).length) throw invalid(fields);
-    const parsed = result.data;
-    const image = (img: ImageInput | null | undefined) => (img ? images.get(img as ImageInput) : undefined);
-    const content: StoredTemplateContent = {
-      page: parsed.page,
-      colours: parsed.colours,
-      languages: parsed.languages.map((l) => ({ lang: l.lang, title: l.title, wording: l.wording, ...(l.codeLabel ? { codeLabel: l.codeLabel } : {}) })),
-      logos: {
-        ...(image(input.logos?.programme) ? { programme: image(input.logos?.programme)! } : {}),
-        partners: (input.logos?.partners ?? []).map((p) => image(p)!),
-      },
-      signatories: parsed.signatories.map((s, i) => {
-        const signature = image(input.signatories[i]?.signature);
-        return {
-          name: s.name,
-          title: Object.fromEntries(parsed.languages.map((l, j) => [l.lang, s.title[j]!])),
-          ...(signature ? { signature } : {}),
-        };
-      }),
-      attachPdf: parsed.attachPdf,
-    };
-
-    // The renderer has the last word: a template that cannot print is never saved.
-    const renderable = toRenderable(content);
-    for (const u of unprintableTexts(renderable, SAMPLE_DATA)) fields._ ??= `${unprintableMessage(u.characters)} (in “${u.text}”)`;
-    if (!fields._) {
-      try {
-        await renderPreview(renderable);
-      } catch (err) {
-        if (err instanceof TemplateError) fields._ = `This template cannot be printed: ${err.problems.join('; ')}.`;
-        else fields._ = `This template cannot be printed: ${err instanceof Error ? err.message : String(err)}.`;
-      }
-    }
-    if (Object.keys(fields).length) throw invalid(fields);
-    return { parsed, content };
-  }
-
   async function save(id: string | null, input: TemplateInput, byUserId: string): Promise<{ id: string; version: number }> {
     const existing = id === null ? null : await findTemplate(id);
     if (id !== null && !existing) throw notFound('This certificate template does not exist.');
-    const { parsed, content } = await validate(input);
+    const { parsed, content } = await validateTemplate(input, { maxImageBytes, courseExists: options.courseExists });
     const courseId = parsed.courseId || undefined;
     const scope = scopeOf(courseId);
     const now = new Date();
@@ -414,109 +236,6 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
   return { templateFor, load, attachPdf, list, get, versions, save, preview };
 }
 
-function invalid(fields: Record<string, string>, status = 400) {
-  return new HttpError(status, 'VALIDATION_FAILED', 'Some fields need attention. Nothing was saved.', { fields });
-}
-
 function changedMeanwhile(version: number) {
   return new HttpError(409, 'TEMPLATE_CHANGED', `Someone saved this template meanwhile (version ${version}). Reload it to see their changes, then make yours again. Nothing was saved.`, { version });
-}
-
-function unprintableMessage(characters: string[]): string {
-  const list = characters.map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ');
-  return `These characters cannot be printed with the certificate fonts: ${list}.`;
-}
-
-/** What is wrong with an image, or null: PNG or JPEG by content, within the size limit, readable. */
-async function imageProblem(img: ImageInput, maxBytes: number): Promise<string | null> {
-  const name = img.filename || 'The image';
-  if (img.data.length === 0) return `${name} is empty.`;
-  if (img.data.length > maxBytes) return `${name} is larger than the ${Math.round(maxBytes / 1024)} KB limit for images (it is ${Math.ceil(img.data.length / 1024)} KB): make it smaller.`;
-  const kind = await imageKind(img.data);
-  if (!kind) {
-    let detected: string | undefined;
-    try {
-      detected = (await new FileTypeParser().fromBuffer(img.data))?.ext;
-    } catch {
-      detected = undefined;
-    }
-    const head = img.data.subarray(0, 512).toString('utf8').trimStart().toLowerCase();
-    const what = detected ? DESCRIBED[detected] ?? `a .${detected} file`
-      : head.startsWith('<') ? 'XML or SVG (SVG can carry script)' : 'not a recognised image';
-    return `${name} is not a PNG or JPEG image: its content is ${what}. Save it as PNG or JPEG and choose it again.`;
-  }
-  try {
-    // pdfkit reads the image's header here, as it will when printing.
-    (new PDFDocument({ autoFirstPage: false }) as unknown as { openImage(b: Buffer): unknown }).openImage(img.data);
-  } catch {
-    return `${name} could not be read as a ${kind === 'image/png' ? 'PNG' : 'JPEG'} image (it may be damaged). Save it again and choose it again.`;
-  }
-  return null;
-}
-
-const DESCRIBED: Record<string, string> = {
-  exe: 'a Windows program', elf: 'a Linux program', pdf: 'a PDF document', gif: 'a GIF image', webp: 'a WebP image',
-  bmp: 'a BMP image', tif: 'a TIFF image', ico: 'an icon', xml: 'XML or SVG (SVG can carry script)', zip: 'a ZIP archive',
-  heic: 'a HEIC photo', avif: 'an AVIF image',
-};
-
-async function imageKind(data: Buffer): Promise<StoredImage['contentType'] | null> {
-  let ext: string | undefined;
-  try {
-    ext = (await new FileTypeParser().fromBuffer(data))?.ext;
-  } catch {
-    return null;
-  }
-  return ext === 'png' ? 'image/png' : ext === 'jpg' ? 'image/jpeg' : null;
-}
-
-function storedImage(img: ImageInput): StoredImage {
-  const contentType = img.data[0] === 0x89 ? 'image/png' : 'image/jpeg';
-  return {
-    contentType,
-    filename: img.filename.replace(/[\p{Cc}\p{Cf}\\/]/gu, '').slice(-120) || 'image',
-    size: img.data.length,
-    sha256: crypto.createHash('sha256').update(img.data).digest('hex'),
-    data: img.data,
-  };
-}
-
-/** BSON binary read back from the database (mongodb `Binary`) as a Buffer. */
-function toBuffer(value: unknown): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  const bin = value as { buffer?: Uint8Array; value?: () => Uint8Array } | undefined;
-  if (bin?.buffer instanceof Uint8Array) return Buffer.from(bin.buffer.buffer, bin.buffer.byteOffset, bin.buffer.byteLength);
-  throw new Error('certificates: a stored template image is not binary data');
-}
-
-function normaliseImage(img: StoredImage | undefined): StoredImage | undefined {
-  return img ? { ...img, data: toBuffer(img.data) } : undefined;
-}
-
-/** Stored content with every image as a Buffer. */
-function normaliseContent(c: StoredTemplateContent): StoredTemplateContent {
-  const programme = normaliseImage(c.logos?.programme);
-  return {
-    ...c,
-    logos: { ...(programme ? { programme } : {}), partners: (c.logos?.partners ?? []).map((p) => normaliseImage(p)!) },
-    signatories: c.signatories.map((s) => {
-      const signature = normaliseImage(s.signature);
-      return { name: s.name, title: s.title, ...(signature ? { signature } : {}) };
-    }),
-  };
-}
-
-/** The renderer's template from stored content. */
-export function toRenderable(c: StoredTemplateContent): CertificateTemplate {
-  const languages = c.languages.map((l) => ({ lang: l.lang, title: l.title, wording: l.wording, ...(l.codeLabel ? { codeLabel: l.codeLabel } : {}) }));
-  return {
-    page: { size: c.page.size, orientation: c.page.orientation },
-    colours: { ...c.colours },
-    languages: languages as unknown as CertificateTemplate['languages'],
-    logos: {
-      ...(c.logos.programme ? { programme: c.logos.programme.data } : {}),
-      partners: c.logos.partners.map((p) => p.data),
-    },
-    signatories: c.signatories.map((s) => ({ name: s.name, title: { ...s.title }, ...(s.signature ? { signature: s.signature.data } : {}) })),
-  };
 }

@@ -1,20 +1,19 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { allow, fieldErrors, forbidden, HttpError, parseInput, Users, type PluginContext } from '../../../src/index.ts';
+import { allow, fieldErrors, forbidden, HttpError, localized, parseInput, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import type { CourseSummary } from '../contract.ts';
 import type { ItemDoc, StoredFile } from '../models/item.model.ts';
-import { canEdit, localized, type CourseInput, type CourseService } from '../services/courses.service.ts';
+import { canEdit, type CourseInput, type CourseService } from '../services/courses.service.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import { parseQuizText, quizToText } from '../services/quiz.service.ts';
 
 /** The six UN languages, in which course titles and summaries may be written. */
-export const COURSE_LANGUAGES = ['en', 'fr', 'es', 'ar', 'ru', 'zh'] as const;
 
 const asArray = (v: unknown) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]);
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
 
 const courseFields = {
-  languages: z.preprocess(asArray, z.array(z.enum(COURSE_LANGUAGES, { error: 'Unknown language.' })).min(1, 'Choose at least one language.')),
+  languages: z.preprocess(asArray, z.array(z.enum(UN_LANGUAGES, { error: 'Unknown language.' })).min(1, 'Choose at least one language.')),
   hours: z.coerce.number({ error: 'Give the hours as a number.' }).min(0, 'Hours cannot be negative.').max(1000, 'At most 1,000 hours.'),
   durationWeeks: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('Whole weeks, please.').min(0).max(104).optional()),
 };
@@ -32,7 +31,7 @@ function parseCourseForm(body: unknown, withSlug: boolean): CourseInput {
   const fields: Record<string, string> = {};
   const base = z.object({ ...(withSlug ? { slug: slugField } : {}), ...courseFields }).safeParse(raw);
   if (!base.success) for (const issue of base.error.issues) fields[issue.path.join('.')] ??= issue.message;
-  const languages = z.array(z.enum(COURSE_LANGUAGES)).catch([]).parse(asArray(raw.languages));
+  const languages = z.array(z.enum(UN_LANGUAGES)).catch([]).parse(asArray(raw.languages));
   const title: Record<string, string> = {};
   const summary: Record<string, string> = {};
   for (const lang of languages) {
@@ -105,7 +104,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     return course;
   }
 
-  const languageNames = (req: Request) => Object.fromEntries(COURSE_LANGUAGES.map((l) => [l, req.t(`courses:languages.${l}`)]));
+  const languageNames = (req: Request) => Object.fromEntries(UN_LANGUAGES.map((l) => [l, req.t(`courses:languages.${l}`)]));
 
   async function renderCourseEditor(req: Request, res: Response, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
     const users = ctx.get(Users);
@@ -118,11 +117,11 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     const trainers = [...listed.users];
     for (const person of current) if (person && !trainers.some((t) => t.id === person.id)) trainers.push({ ...person, createdAt: new Date(0) });
     res.render('courses/manage-course', {
-      title: localized(course.title, req.language, course.languages),
+      title: localized(course.title, req.language),
       course,
       modules,
       trainers,
-      languages: COURSE_LANGUAGES,
+      languages: UN_LANGUAGES,
       languageNames: languageNames(req),
       values: form.values ?? { ...course, ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])), ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])) },
       errors: form.errors ?? {},
@@ -134,8 +133,8 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     const list = await courses.editableBy(req.user!);
     res.render('courses/manage-list', {
       title: req.t('courses:manage.title'),
-      courses: list.map((c) => ({ ...c, displayTitle: localized(c.title, req.language, c.languages) })),
-      languages: COURSE_LANGUAGES,
+      courses: list.map((c) => ({ ...c, displayTitle: localized(c.title, req.language) })),
+      languages: UN_LANGUAGES,
       languageNames: languageNames(req),
       values: form.values ?? { languages: ['en'] },
       errors: form.errors ?? {},
@@ -230,7 +229,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.render('courses/manage-module', {
       title: module.title,
       course,
-      courseTitle: localized(course.title, req.language, course.languages),
+      courseTitle: localized(course.title, req.language),
       module,
       values: form.values ?? {},
       errors: form.errors ?? {},
@@ -307,7 +306,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.render('courses/manage-item', {
       title: item.title,
       course,
-      courseTitle: localized(course.title, req.language, course.languages),
+      courseTitle: localized(course.title, req.language),
       item,
       values: form.values ?? { title: item.title, body: item.body, url: item.url, questions: item.quiz ? quizToText(item.quiz.questions) : '', passMark: item.quiz?.passMark, maxAttempts: item.quiz?.maxAttempts, required: item.quiz?.required },
       errors: form.errors ?? {},
@@ -343,7 +342,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
   ctx.router.get('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {
     const course = await editable(req);
     const item = await courses.findItem(course.id, String(req.params.itemId));
-    res.render('courses/confirm-delete', { title: item.title, course, courseTitle: localized(course.title, req.language, course.languages), item });
+    res.render('courses/confirm-delete', { title: item.title, course, courseTitle: localized(course.title, req.language), item });
   });
 
   ctx.router.post('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { allow, forbidden, HttpError, notFound, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, forbidden, HttpError, localized, notFound, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
-import { canEdit, localized, type CourseService } from '../services/courses.service.ts';
+import { canEdit, type CourseService } from '../services/courses.service.ts';
 import { renderMarkdown } from '../services/markdown.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import type { ProgressRecorder } from '../services/progress.service.ts';
@@ -18,8 +18,8 @@ export interface LearnerDeps {
 /** What a page needs to show a course in the reader's language. */
 export const courseLocals = (req: Request, course: CourseSummary) => ({
   course,
-  courseTitle: localized(course.title, req.language, course.languages),
-  courseSummary: localized(course.summary, req.language, course.languages),
+  courseTitle: localized(course.title, req.language),
+  courseSummary: localized(course.summary, req.language),
 });
 
 export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quizzes, materials }: LearnerDeps) {
@@ -70,7 +70,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     }
     res.render('courses/outline', {
       ...courseLocals(req, course),
-      title: localized(course.title, req.language, course.languages),
+      title: localized(course.title, req.language),
       access,
       modules: modules.map((m) => ({ ...m, doneCount: m.items.filter((i) => done.has(i.id)).length, complete: summary?.completedModuleIds.includes(m.id) ?? false })),
       progress: summary,

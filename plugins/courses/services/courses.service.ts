@@ -31,11 +31,6 @@ const toModuleSummary = (m: ModuleDoc): ModuleSummary => ({
   id: m._id.toString(), courseId: m.courseId.toString(), title: m.title, position: m.position, required: m.required,
 });
 
-/** Text in the reader's language if the course has it, else in the course's main language. */
-export function localized(text: Record<string, string>, lang: string, languages: string[]): string {
-  return text[lang] || text[languages[0] ?? 'en'] || Object.values(text)[0] || '';
-}
-
 /** Who may change a course: its trainers, programme staff and admins. */
 export function canEdit(user: SessionUser | undefined, course: Pick<CourseSummary, 'trainerIds'>): boolean {
   if (!user) return false;

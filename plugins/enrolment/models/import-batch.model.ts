@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
-import type { ImportCounts, ImportDelimiter, ImportEncoding, ImportField, StoredRow } from '../services/import.service.ts';
+import type { ImportCounts, StoredRow } from '../services/import/plan.ts';
+import type { ImportDelimiter, ImportEncoding, ImportField } from '../services/import/read.ts';
 
 /**
  * One uploaded CSV file for a bulk enrolment: its rows as read and checked, the plan shown in the

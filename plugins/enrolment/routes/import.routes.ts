@@ -5,13 +5,13 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, formatBytes, HttpError, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, formatBytes, HttpError, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import { importBatchSchema, type ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
 import {
-  COMMIT_QUEUE, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, toCsv, type ImportField, type Issue, type StoredRow,
+  COMMIT_QUEUE, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, type ImportField, type Issue, type StoredRow,
 } from '../services/import.service.ts';
 import { IMPORT_INVITATIONS_QUEUE } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
@@ -138,9 +138,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     await requireEdition(req);
     const header = IMPORT_FIELDS.map((f) => TEMPLATE_HEADERS[f]);
     const lines = TEMPLATE_ROWS.map((r) => IMPORT_FIELDS.map((f) => r[f]));
-    res.attachment('enrolment-template.csv').type('text/csv; charset=utf-8');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.send(toCsv(header, lines));
+    sendCsv(res, 'enrolment-template.csv', header, lines);
   });
 
   // Upload: the CSRF token travels in the form's action URL (multipart, read here after the host's check).
@@ -203,9 +201,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     const lines = batch.rows
       .filter((r) => (r.result ?? r.action) === 'error')
       .map((r) => [String(r.line), r.errors.map(t).join(' '), ...present.map((f) => r.cells[f] ?? '')]);
-    res.attachment(`errors-${batch.fileName.replace(/\.[^.]*$/, '')}.csv`).type('text/csv; charset=utf-8');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.send(toCsv(header, lines));
+    sendCsv(res, `errors-${batch.fileName.replace(/\.[^.]*$/, '')}.csv`, header, lines);
   });
 
   ctx.router.post('/manage/editions/:id/import/:batchId/commit', staff, async (req, res) => {

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { allow, HttpError, notFound, parseInput, renderFragment, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, HttpError, localized, notFound, parseInput, renderFragment, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
 import { MyLearningSections } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -8,10 +8,9 @@ import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import { enrolmentWindow, normaliseEmail, type EnrolmentService } from '../services/enrolment.service.ts';
 import { countryOptions, GENDERS, ORGANISATION_TYPES } from '../services/profile.ts';
 
-/** A course's title in the reader's language, else its main language. */
-export function courseTitle(req: Request, course: Pick<CourseSummary, 'title' | 'languages'> | null): string {
-  if (!course) return '';
-  return course.title[req.language] || course.title[course.languages[0] ?? 'en'] || Object.values(course.title)[0] || '';
+/** A course's title in the reader's language (the host's rule for text in several languages). */
+export function courseTitle(req: Request, course: Pick<CourseSummary, 'title'> | null): string {
+  return localized(course?.title, req.language);
 }
 
 /** Dates as the reader reads them (the page's language), without time: editions are days. */

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, fieldErrors, HttpError, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, fieldErrors, HttpError, objectIdSchema, parseInput, UN_LANGUAGES, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EDITION_STATUSES, ENROLMENT_METHODS, ENROLMENT_STATUSES } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
@@ -11,7 +11,6 @@ import { countryName } from '../services/profile.ts';
 import { courseTitle, formatDay } from './learner.routes.ts';
 
 /** The six UN languages, in which an edition may be taught. */
-export const EDITION_LANGUAGES = ['en', 'fr', 'es', 'ar', 'ru', 'zh'] as const;
 
 const optionalDate = z.preprocess(
   (v) => (v === '' || v === undefined ? undefined : v),
@@ -20,7 +19,7 @@ const optionalDate = z.preprocess(
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
 
 const editionForm = z.object({
-  courseId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose the course.'),
+  courseId: objectIdSchema('Choose the course.'),
   title: z.string().trim().min(3, 'Give the edition a title, e.g. “Fellowship 2027, Holmenkollen”.').max(200, 'Keep the title under 200 characters.'),
   description: z.string().trim().max(5000, 'Keep the description under 5,000 characters.').default(''),
   selfPaced: checkbox.default(false),
@@ -30,11 +29,11 @@ const editionForm = z.object({
   place: z.string().trim().max(200).default(''),
   online: checkbox.default(false),
   capacity: z.preprocess((v) => (v === '' || v === undefined ? null : v), z.coerce.number({ error: 'Give the number of seats, or leave it empty for no limit.' }).int('Whole seats, please.').min(1, 'At least one seat (or leave it empty for no limit).').max(100000).nullable()),
-  language: z.enum(EDITION_LANGUAGES, { error: 'Choose the language it is taught in.' }),
+  language: z.enum(UN_LANGUAGES, { error: 'Choose the language it is taught in.' }),
   method: z.enum(ENROLMENT_METHODS, { error: 'Choose how people enrol.' }),
   enrolmentKey: z.string().trim().max(100).optional(),
   questions: z.string().max(10000, 'Keep the questions under 10,000 characters.').default(''),
-  trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^[0-9a-f]{24}$/i))),
+  trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(objectIdSchema())),
   status: z.enum(EDITION_STATUSES, { error: 'Choose a status.' }),
 }).superRefine((v, ctx) => {
   if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'Give the start date (or tick “self-paced”).' });
@@ -73,7 +72,7 @@ const decisionSchema = z.object({
 });
 
 const addPersonSchema = z.object({ email: z.email({ error: 'Give a valid e-mail address.' }).max(254), invite: checkbox.default(false) });
-const moveSchema = z.object({ toEditionId: z.string().regex(/^[0-9a-f]{24}$/i, 'Choose the edition to move this person to.') });
+const moveSchema = z.object({ toEditionId: objectIdSchema('Choose the edition to move this person to.') });
 const withdrawSchema = z.object({ message: z.string().trim().max(2000).optional() });
 
 const toDateInput = (d?: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
@@ -91,7 +90,7 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     return {
       courses: courses.map((c) => ({ id: c.id, title: courseTitle(req, c) })),
       trainers: trainers.users,
-      languages: EDITION_LANGUAGES,
+      languages: UN_LANGUAGES,
       methods: ENROLMENT_METHODS,
       statuses: EDITION_STATUSES,
     };
@@ -129,7 +128,7 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
 
   ctx.router.get('/manage', staff, async (req, res) => {
     const filter = parseInput(z.object({
-      courseId: z.string().regex(/^[0-9a-f]{24}$/i).optional().catch(undefined),
+      courseId: objectIdSchema().optional().catch(undefined),
       status: z.enum(EDITION_STATUSES).optional().catch(undefined),
     }), req.query);
     const query: Record<string, unknown> = {};

@@ -5,14 +5,14 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { allow, badRequest, Users, type PluginContext } from '../../../src/index.ts';
+import { allow, badRequest, objectIdSchema, sendCsv, Users, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { ENROLMENT_STATUSES } from '../contract.ts';
 import { CHART_COLOURS, horizontalBarChart, type ChartRow } from '../services/charts.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
 import { countryName } from '../services/profile.ts';
 import {
-  createReportService, DEFAULT_DIRECTION, filterRoster, ROSTER_SORTS, sortRoster, toCsv,
+  createReportService, DEFAULT_DIRECTION, filterRoster, ROSTER_SORTS, sortRoster,
   type BreakdownRow, type Report, type RosterQuery, type RosterRow, type RosterSort,
 } from '../services/report.service.ts';
 import { courseTitle, formatDay } from './learner.routes.ts';
@@ -31,7 +31,7 @@ function rosterQuery(req: Request): RosterQuery {
 }
 
 const reportQuerySchema = z.object({
-  course: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^[0-9a-f]{24}$/i, 'Choose a course from the list.').optional()),
+  course: z.preprocess((v) => (v === '' ? undefined : v), objectIdSchema('Choose a course from the list.').optional()),
   year: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number({ error: 'Choose a year from the list.' }).int('Choose a year from the list.').min(1990, 'Choose a year from the list.').max(2100, 'Choose a year from the list.').optional()),
 });
 
@@ -110,7 +110,7 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService)
   ctx.router.get('/manage/editions/:id/roster.csv', allow.signedIn, async (req, res) => {
     const { edition, rows } = await loadRoster(req);
     const t = (key: string) => req.t(`enrolment:roster.csv.${key}`);
-    const csv = toCsv(
+    sendCsv(res, `roster-${fileNamePart(edition.title)}.csv`,
       ['name', 'account', 'email', 'organisation', 'country', 'status', 'waitlistPosition', 'progress', 'completed', 'lastActivity', 'enrolledSince'].map(t),
       rows.map((r) => [
         r.name, r.hasAccount ? t('hasAccount') : t('noAccount'), r.email, r.organisation, countryName(r.country, req.language),
@@ -118,8 +118,6 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService)
         isoDay(r.completedAt), isoDay(r.lastActivityAt), isoDay(r.enrolledSince),
       ]),
     );
-    res.attachment(`roster-${fileNamePart(edition.title)}.csv`);
-    res.type('text/csv; charset=utf-8').send(csv);
   });
 
   // ---- Donor reports ----
@@ -184,7 +182,6 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService)
       for (const r of list) rows.push([req.t(`enrolment:reports.csv.${dimension}`), r.label, '', '', r.participants, r.completions]);
     }
     const parts = ['report', filter.year ? String(filter.year) : '', filter.courseId ? fileNamePart(courseTitle(req, report.courses.find((c) => c.id === filter.courseId) ?? null)) : ''].filter(Boolean);
-    res.attachment(`${parts.join('-')}.csv`);
-    res.type('text/csv; charset=utf-8').send(toCsv(['breakdown', 'category', 'course', 'starts', 'participants', 'completions'].map(t), rows));
+    sendCsv(res, `${parts.join('-')}.csv`, ['breakdown', 'category', 'course', 'starts', 'participants', 'completions'].map(t), rows);
   });
 }

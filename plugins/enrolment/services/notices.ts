@@ -18,7 +18,7 @@
 import type { TFunction } from 'i18next';
 import type { Model } from 'mongoose';
 import type { Logger } from 'pino';
-import { isDuplicateKey, type MailRecipient, type MailService, type UsersService } from '../../../src/index.ts';
+import { isDuplicateKey, isObjectId, localized, type MailRecipient, type MailService, type UsersService } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseSummary } from '../../courses/contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc, InvitationDoc } from '../models/enrolment.model.ts';
@@ -69,7 +69,7 @@ export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
   const { mail, logger, models: { Edition, Enrolment, Person, Invitation } } = deps;
 
   async function editionOf(id: string): Promise<EditionDoc | null> {
-    return /^[0-9a-f]{24}$/i.test(id) ? Edition.findById(id).lean() : null;
+    return isObjectId(id) ? Edition.findById(id).lean() : null;
   }
 
   /** Where the message goes and the name it greets: the account when there is one, else the profile or the address. */
@@ -82,12 +82,9 @@ export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
     return { to: { email: e.email, name, locale: edition.language }, name };
   }
 
-  const courseTitle = (course: CourseSummary | null, lang: string) =>
-    course ? course.title[lang] || course.title[course.languages[0] ?? 'en'] || Object.values(course.title)[0] || '' : '';
-
   /** The values every enrolment message uses, in the recipient's language. */
   function facts(edition: EditionDoc, course: CourseSummary | null, lang: string) {
-    return { edition: edition.title, course: courseTitle(course, lang), date: edition.startsAt && !edition.selfPaced ? day(lang, edition.startsAt) : '' };
+    return { edition: edition.title, course: localized(course?.title, lang), date: edition.startsAt && !edition.selfPaced ? day(lang, edition.startsAt) : '' };
   }
 
   const staffMessage = (t: TFunction, message: string | undefined) => (message?.trim() ? [t('enrolment:mail.staffMessage', { message: message.trim() })] : []);

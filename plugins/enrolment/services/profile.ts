@@ -7,9 +7,13 @@
 import { createRequire } from 'node:module';
 import countries from 'i18n-iso-countries';
 import type { Country } from 'world-countries';
+import { UN_LANGUAGES } from '../../../src/index.ts';
 
 const require = createRequire(import.meta.url);
-for (const lang of ['en', 'fr', 'es', 'ru', 'ar', 'zh']) countries.registerLocale(require(`i18n-iso-countries/langs/${lang}.json`));
+for (const lang of UN_LANGUAGES) countries.registerLocale(require(`i18n-iso-countries/langs/${lang}.json`));
+
+/** A person is known by their e-mail address, written one way whatever its case or spaces. */
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
 export const GENDERS = ['woman', 'man', 'non-binary', 'undisclosed'] as const;
 export type Gender = (typeof GENDERS)[number];
@@ -43,7 +47,7 @@ export function parseCountry(input: string): string | null {
     const code = countries.alpha3ToAlpha2(text.toUpperCase());
     if (code) return code;
   }
-  for (const lang of ['en', 'fr', 'es', 'ru', 'ar', 'zh']) {
+  for (const lang of UN_LANGUAGES) {
     const code = countries.getAlpha2Code(text, lang);
     if (code) return code;
   }

@@ -9,7 +9,6 @@
  * edition (never one per learner).
  */
 import mongoose from 'mongoose';
-import { stringify } from 'csv-stringify/sync';
 import { badRequest, type UsersService } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseSummary, LearnerProgress, ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentStatus } from '../contract.ts';
@@ -176,17 +175,6 @@ function add(counts: Map<string, Figures>, key: string, completed: boolean) {
   f.participants += 1;
   if (completed) f.completions += 1;
   counts.set(key, f);
-}
-
-// ---- CSV ------------------------------------------------------------------------------------------
-
-/**
- * CSV for spreadsheets: UTF-8 with a byte order mark (so Excel reads accents right), every field
- * quoted when needed, and text that a spreadsheet would run as a formula (starting with = + - @,
- * tab or carriage return) prefixed with a ' (CSV injection).
- */
-export function toCsv(header: string[], rows: (string | number)[][]): string {
-  return stringify([header, ...rows], { bom: true, escape_formulas: true, record_delimiter: '\r\n' });
 }
 
 // ---- The service ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import type { Audit } from './audit.ts';
 import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { findByKeys } from '../keyed-reads.ts';
+import { isObjectId } from '../ids.ts';
 
 export interface AdminUserDeps {
   users: UsersService;
@@ -112,14 +113,14 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   /** One person: their account, how they sign in, what was sent to them, what was done to their account. */
   router.get('/admin/users/:id', admin, async (req, res) => {
-    const doc = mongooseId(req.params.id) ? await models.User.findById(String(req.params.id)).lean() : null;
+    const doc = isObjectId(req.params.id) ? await models.User.findById(String(req.params.id)).lean() : null;
     if (!doc) throw notFound('No such user.');
     const id = String(doc._id);
     const [hasPassword, mayUsePassword, sent, log] = await Promise.all([
       accounts.hasPassword(id), accounts.mayUsePassword(id), mail.list({ to: doc.email, pageSize: 50 }), audit.of(id),
     ]);
     // Who did what, by name: the actors are account ids (or labels such as 'self', 'cli').
-    const actors = new Map((await findByKeys(models.User, [...new Set(log.map((e) => e.actor))].filter(mongooseId).map((a) => new mongoose.Types.ObjectId(a))))
+    const actors = new Map((await findByKeys(models.User, [...new Set(log.map((e) => e.actor))].filter(isObjectId).map((a) => new mongoose.Types.ObjectId(a))))
       .map((u) => [String(u._id), u.name]));
     res.render('admin/user', { title: doc.name, person: doc, id, hasPassword, mayUsePassword, sent: sent.messages, log, actors, roles: ROLES, requestKey: crypto.randomUUID() });
   });
@@ -173,6 +174,5 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
   });
 }
 
-const mongooseId = (id: unknown) => typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id);
 /** Only the admin's own pages are places to return to. */
 const safeBack = (back: unknown, fallback: string) => (typeof back === 'string' && /^\/admin\/users(\/[0-9a-f]{24})?$/.test(back) ? back : fallback);

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { allow } from '../access.ts';
 import { HttpError } from '../errors.ts';
+import { objectIdSchema } from '../ids.ts';
 import { MailTopics, type MailTopic } from '../host-contract.ts';
 import type { PluginRouter } from '../plugin.ts';
 import type { MailService } from './mail.service.ts';
@@ -11,7 +12,7 @@ export interface MailRouteDeps {
   extensions: Map<string, unknown[]>;
 }
 
-const unsubscribeQuery = z.object({ u: z.string().regex(/^[0-9a-f]{24}$/i), topic: z.string().max(100), s: z.string().max(100) });
+const unsubscribeQuery = z.object({ u: objectIdSchema(), topic: z.string().max(100), s: z.string().max(100) });
 
 /** A person's choice of optional notices, and the one-click unsubscribe link those notices carry. */
 export function mountMailRoutes(router: PluginRouter, deps: MailRouteDeps) {

@@ -1,0 +1,50 @@
+/**
+ * What other plugins may read of editions and enrolments (the `EnrolmentDirectory` contract), as
+ * summaries: never the stored documents.
+ */
+import mongoose from 'mongoose';
+import { isObjectId } from '../../../src/index.ts';
+import type { EnrolmentDirectoryService, EnrolmentSummary } from '../contract.ts';
+import type { EnrolmentDoc } from '../models/enrolment.model.ts';
+import { toEditionSummary } from './editions.ts';
+import type { createMemberships } from './memberships.ts';
+import type { EnrolmentModels } from './records.ts';
+
+export const toEnrolmentSummary = (d: EnrolmentDoc): EnrolmentSummary => ({
+  id: d._id.toString(),
+  editionId: d.editionId,
+  courseId: d.courseId,
+  email: d.email,
+  userId: d.userId ?? undefined,
+  status: d.status,
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
+
+export function createDirectory(models: Pick<EnrolmentModels, 'Edition' | 'Enrolment'>, memberships: ReturnType<typeof createMemberships>): EnrolmentDirectoryService {
+  const { Edition, Enrolment } = models;
+  return {
+    async edition(id) {
+      if (!isObjectId(id)) return null;
+      const d = await Edition.findById(id).lean();
+      return d ? toEditionSummary(d) : null;
+    },
+    async enrolment(id) {
+      if (!isObjectId(id)) return null;
+      const d = await Enrolment.findById(id).lean();
+      return d ? toEnrolmentSummary(d) : null;
+    },
+    async editionsOfCourse(courseId) {
+      return (await Edition.find({ courseId }).sort({ startsAt: 1, _id: 1 }).lean()).map(toEditionSummary);
+    },
+    async enrolmentOf(userId, editionId) {
+      const d = (await memberships.enrolmentsOf({ userId })).find((e) => e.editionId === editionId);
+      return d ? toEnrolmentSummary(d) : null;
+    },
+    async enrolmentsOf(editionId, statuses) {
+      const filter: Record<string, unknown> = { editionId };
+      if (statuses?.length) filter.status = mongoose.trusted({ $in: statuses });
+      return (await Enrolment.find(filter).sort({ createdAt: 1 }).lean()).map(toEnrolmentSummary);
+    },
+  };
+}
