@@ -1,18 +1,28 @@
 import { expect } from 'chai';
 import { z } from 'zod';
 import { OliveError } from '../src/core/errors.ts';
-import { allow, defineEvent, defineService, definePlugin, type PluginDefinition } from '../src/index.ts';
+import { allow, defineEvent, defineService, definePlugin, type PluginContext, type PluginDefinition } from '../src/index.ts';
 import { captureLogger, createTestApp } from './helpers/app.ts';
 
+interface Extra extends Partial<Omit<PluginDefinition, 'register'>> {
+  register?: (ctx: PluginContext) => void;
+  start?: (ctx: PluginContext) => unknown;
+}
+
 /** Builds a minimal plugin; `calls` records lifecycle calls in order. */
-function plugin(name: string, calls: string[] = [], extra: Partial<PluginDefinition> = {}): PluginDefinition {
+function plugin(name: string, calls: string[] = [], { register, start, ...extra }: Extra = {}): PluginDefinition {
   return definePlugin({
     name,
     version: '0.0.1',
-    register: () => { calls.push(`register:${name}`); },
-    start: () => { calls.push(`start:${name}`); },
-    stop: () => { calls.push(`stop:${name}`); },
     ...extra,
+    register: (ctx) => {
+      if (register) register(ctx);
+      else calls.push(`register:${name}`);
+      return {
+        start: () => (start ? start(ctx) : calls.push(`start:${name}`)),
+        stop: () => { calls.push(`stop:${name}`); },
+      };
+    },
   });
 }
 

@@ -4,7 +4,7 @@ import { allow, DashboardPanels, definePlugin, Navigation, Users } from '../../s
 import { AnnouncementPublished, Announcements } from './contract.ts';
 import { announcementSchema, type AnnouncementDoc } from './models/announcement.model.ts';
 import { mountAnnouncementRoutes } from './routes/announcements.routes.ts';
-import { announcementsCache, createAnnouncementsService } from './services/announcements.service.ts';
+import { createAnnouncementsService } from './services/announcements.service.ts';
 
 /**
  * Announcements: programme staff post notices ("Fellowship 2027: visa letters are out"), everyone
@@ -21,8 +21,8 @@ export default definePlugin({
   }),
 
   register(ctx) {
-    const Announcement = ctx.model<AnnouncementDoc>('announcement', announcementSchema);
-    const service = createAnnouncementsService(ctx, Announcement);
+    const { model: Announcement, cache } = ctx.cachedModel<AnnouncementDoc>('announcement', announcementSchema);
+    const service = createAnnouncementsService(ctx, Announcement, cache);
     ctx.provide(Announcements, service);
 
     ctx.views(new URL('./views', import.meta.url));
@@ -50,21 +50,21 @@ export default definePlugin({
       published.inc({ audience: event.audience });
       ctx.logger.info({ announcement: event.id, audience: event.audience }, 'announcement published');
     });
-  },
 
-  async seed(ctx) {
-    const Announcement = ctx.connection.model<AnnouncementDoc>('announcements_announcement');
-    const cache = announcementsCache(ctx);
-    const items = await ctx.readFixture<{ title: string; body: string; audience: AnnouncementDoc['audience']; author: string; daysAgo: number }[]>('announcements.json');
-    for (const item of items) {
-      // Seeding is idempotent: an announcement with this title is only added once.
-      if (await Announcement.exists({ title: item.title })) continue;
-      const author = await ctx.get(Users).findByEmail(item.author);
-      if (!author) throw new Error(`announcements fixture: no demo account ${item.author}`);
-      await cache.changing(() => Announcement.create({
-        title: item.title, body: item.body, audience: item.audience, authorId: author.id, authorName: author.name,
-        publishedAt: new Date(Date.now() - item.daysAgo * 86400000),
-      }));
-    }
+    return {
+      async seed(seed) {
+        const items = await seed.readFixture<{ title: string; body: string; audience: AnnouncementDoc['audience']; author: string; daysAgo: number }[]>('announcements.json');
+        for (const item of items) {
+          // Seeding is idempotent: an announcement with this title is only added once.
+          if (await Announcement.exists({ title: item.title })) continue;
+          const author = await ctx.get(Users).findByEmail(item.author);
+          if (!author) throw new Error(`announcements fixture: no demo account ${item.author}`);
+          await Announcement.create({
+            title: item.title, body: item.body, audience: item.audience, authorId: author.id, authorName: author.name,
+            publishedAt: new Date(Date.now() - item.daysAgo * 86400000),
+          });
+        }
+      },
+    };
   },
 });

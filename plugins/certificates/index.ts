@@ -1,4 +1,3 @@
-import type { Connection } from 'mongoose';
 import { allow, definePlugin, Navigation, Users } from '../../src/index.ts';
 import { CourseCatalog, CourseCompleted, CourseProgress } from '../courses/contract.ts';
 import { EnrolmentDirectory, MyLearningSections } from '../enrolment/contract.ts';
@@ -11,18 +10,12 @@ import { registerJobModels } from './models/job.model.ts';
 import { mountCertificateRoutes } from './routes/certificates.routes.ts';
 import { mountJobRoutes } from './routes/jobs.routes.ts';
 import { mountVerificationRoutes } from './routes/verify.routes.ts';
-import { createIssuanceService, type CertificateModels, type IssuanceService } from './services/issuance.service.ts';
+import { createIssuanceService, type CertificateModels } from './services/issuance.service.ts';
 import { registerTemplateModels } from './models/template.model.ts';
 import { mountTemplateRoutes } from './routes/templates.routes.ts';
 import { seedTemplates } from './seed-templates.ts';
-import { createTemplateService, type TemplateService } from './services/template.service.ts';
-import { createJobService, ISSUE_QUEUE, type JobService } from './services/jobs.service.ts';
-
-/** Each app's bulk issuance jobs (one plugin definition may serve several apps in a process). */
-const jobServices = new WeakMap<Connection, JobService>();
-/** Per app (keyed by its connection), for `seed`: one definition may serve several apps in a process. */
-const templateServices = new WeakMap<Connection, TemplateService>();
-const issuanceServices = new WeakMap<Connection, IssuanceService>();
+import { createTemplateService } from './services/template.service.ts';
+import { createJobService, ISSUE_QUEUE } from './services/jobs.service.ts';
 
 /**
  * Certificates: PDF certificates in the six UN languages from templates, issued on completion or
@@ -50,7 +43,6 @@ export default definePlugin({
       maxImageKb: ctx.config.maxImageKb,
       courseExists: async (id) => !!(await ctx.get(CourseCatalog).findById(id)),
     });
-    templateServices.set(ctx.connection, templates);
     const issuance = createIssuanceService(models, {
       connection: ctx.connection,
       baseUrl: ctx.host.baseUrl,
@@ -77,8 +69,6 @@ export default definePlugin({
     // a job is retried until it ends, however long that takes.
     ctx.jobs.define<{ jobId: string }>(ISSUE_QUEUE, { run: (payload, job) => jobs.run(payload, job), maxAttempts: Number.POSITIVE_INFINITY });
     mountJobRoutes(ctx, jobs, issuance);
-    issuanceServices.set(ctx.connection, issuance);
-    jobServices.set(ctx.connection, jobs);
 
     ctx.contribute(Navigation, { label: 'certificates:nav.verify', href: '/verify', policy: allow.public, order: 90 });
     ctx.contribute(Navigation, { label: 'certificates:nav.manage', href: '/certificates', policy: allow.roles('staff'), order: 32 });
@@ -94,33 +84,32 @@ export default definePlugin({
       },
     });
     ctx.on(CourseCompleted, (e) => issuance.onCourseCompleted(e));
-  },
 
-  async start(ctx) {
-    // Certificates whose issuance was cut short (a crash between the claim and the record) are completed.
-    const completed = await issuanceServices.get(ctx.connection)?.completeUnfinished();
-    if (completed) ctx.logger.warn({ completed }, 'unfinished certificates completed at start');
-    await jobServices.get(ctx.connection)?.queueUnfinished();
-  },
+    return {
+      async start() {
+        // Certificates whose issuance was cut short (a crash between the claim and the record) are completed.
+        const completed = await issuance.completeUnfinished();
+        if (completed) ctx.logger.warn({ completed }, 'unfinished certificates completed at start');
+        await jobs.queueUnfinished();
+      },
 
-  async seed(ctx) {
-    const templates = templateServices.get(ctx.connection);
-    if (!templates) throw new Error('certificates: seed ran before register');
-    await seedTemplates(ctx, templates);
-    // The demo's finished participants hold their certificates, so the verification page, the
-    // learner's list and the staff pages show real ones on first start. Issuing is idempotent.
-    const issuance = issuanceServices.get(ctx.connection)!;
-    const staff = await ctx.get(Users).findByEmail('staff@olive.example');
-    const directory = ctx.get(EnrolmentDirectory);
-    for (const course of await ctx.get(CourseCatalog).listPublished()) {
-      for (const edition of await directory.editionsOfCourse(course.id)) {
-        const progress = await ctx.get(CourseProgress).editionProgress(course.id, edition.id);
-        for (const enrolment of await directory.enrolmentsOf(edition.id, ['enrolled'])) {
-          if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt) continue;
-          // The demo's participants are not e-mailed about certificates they never asked for.
-          await issuance.issue({ enrolmentId: enrolment.id, via: 'staff', byUserId: staff?.id, notify: false });
+      async seed(seed) {
+        await seedTemplates(seed, templates);
+        // The demo's finished participants hold their certificates, so the verification page, the
+        // learner's list and the staff pages show real ones on first start. Issuing is idempotent.
+        const staff = await ctx.get(Users).findByEmail('staff@olive.example');
+        const directory = ctx.get(EnrolmentDirectory);
+        for (const course of await ctx.get(CourseCatalog).listPublished()) {
+          for (const edition of await directory.editionsOfCourse(course.id)) {
+            const progress = await ctx.get(CourseProgress).editionProgress(course.id, edition.id);
+            for (const enrolment of await directory.enrolmentsOf(edition.id, ['enrolled'])) {
+              if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt) continue;
+              // The demo's participants are not e-mailed about certificates they never asked for.
+              await issuance.issue({ enrolmentId: enrolment.id, via: 'staff', byUserId: staff?.id, notify: false });
+            }
+          }
         }
-      }
-    }
+      },
+    };
   },
 });

@@ -15,7 +15,7 @@ import { courseLocals, mountLearnerRoutes } from './routes/learner.routes.ts';
 import { seedCourses } from './seed.ts';
 import { resolveAccess } from './services/access.ts';
 import { createCourseService } from './services/courses.service.ts';
-import { createMaterialStore, type MaterialStore } from './services/materials.service.ts';
+import { createMaterialStore } from './services/materials.service.ts';
 import { createProgressService } from './services/progress.service.ts';
 import { createQuizAttempts } from './services/quiz.service.ts';
 
@@ -62,7 +62,6 @@ export default definePlugin({
       run: ({ fileId }) => materials.removeOnce(fileId),
       maxAttempts: Number.POSITIVE_INFINITY, backoffMs: 2000, maxBackoffMs: 10 * 60_000,
     });
-    servicesByApp.set(ctx.connection, { courses, materials });
 
     ctx.provide(CourseCatalog, courses.catalog);
     ctx.provide(CourseProgress, progress);
@@ -101,27 +100,16 @@ export default definePlugin({
 
     ctx.on(ModuleCompleted, (e) => ctx.logger.info({ learner: e.learnerId, course: e.courseId, module: e.moduleId }, 'module completed'));
     ctx.on(CourseCompleted, (e) => ctx.logger.info({ learner: e.learnerId, course: e.courseId, edition: e.editionId }, 'course completed'));
-  },
 
-  async start(ctx) {
-    // Courses from before structure stamps get one, so that their outlines are kept like the
-    // others' (without, every page read them afresh until the course's first change). A fresh
-    // stamp is always safe: at worst an instance reads an outline once more.
-    const Course = ctx.connection.model<CourseDoc>('courses_course');
-    const stamped = await Course.updateMany({ structureStamp: mongoose.trusted({ $exists: false }) }, { $set: { structureStamp: crypto.randomUUID() } }, { timestamps: false });
-    if (stamped.modifiedCount) ctx.logger.info({ courses: stamped.modifiedCount }, 'courses given a structure stamp');
-  },
-
-  async seed(ctx) {
-    const deps = servicesByApp.get(ctx.connection);
-    if (!deps) throw new Error('courses: seed ran before register');
-    await seedCourses(ctx, deps);
+    return {
+      async start() {
+        // Courses from before structure stamps get one, so that their outlines are kept like the
+        // others' (without, every page read them afresh until the course's first change). A fresh
+        // stamp is always safe: at worst an instance reads an outline once more.
+        const stamped = await Course.updateMany({ structureStamp: mongoose.trusted({ $exists: false }) }, { $set: { structureStamp: crypto.randomUUID() } }, { timestamps: false });
+        if (stamped.modifiedCount) ctx.logger.info({ courses: stamped.modifiedCount }, 'courses given a structure stamp');
+      },
+      seed: (seed) => seedCourses(seed, { courses, materials }),
+    };
   },
 });
-
-/**
- * The services built in register(), per app (keyed by its connection), for seed(): one plugin
- * definition can serve several apps in one process (tests), so nothing is kept in module state
- * that is not keyed by app.
- */
-const servicesByApp = new WeakMap<object, { courses: ReturnType<typeof createCourseService>; materials: MaterialStore }>();

@@ -1,4 +1,4 @@
-import mongoose, { type Connection } from 'mongoose';
+import mongoose from 'mongoose';
 import { allow, DashboardPanels, definePlugin, MailTopics, Navigation, RetryLater, UserCreated, UserSignedIn, Users, type PluginContext } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
@@ -7,7 +7,7 @@ import { editionSchema, type EditionDoc } from './models/edition.model.ts';
 import {
   enrolmentSchema, invitationSchema, membershipSchema, seatSchema, type EnrolmentDoc, type InvitationDoc, type MembershipDoc, type SeatDoc,
 } from './models/enrolment.model.ts';
-import type { ImportBatchDoc } from './models/import-batch.model.ts';
+import { importBatchSchema, type ImportBatchDoc } from './models/import-batch.model.ts';
 import { personSchema, type PersonDoc } from './models/person.model.ts';
 import { mountLearnerRoutes, myLearning } from './routes/learner.routes.ts';
 import { mountImportRoutes } from './routes/import.routes.ts';
@@ -15,15 +15,13 @@ import { mountManageRoutes } from './routes/manage.routes.ts';
 import { mountReportRoutes } from './routes/reports.routes.ts';
 import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
-import { createEnrolmentService, type EnrolmentModels, type EnrolmentService } from './services/enrolment.service.ts';
+import { COMMIT_QUEUE, createImportService } from './services/import.service.ts';
+import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
 import { createEnrolmentNotices, IMPORT_INVITATIONS_QUEUE, REMINDER_TOPIC, type EnrolmentNotices } from './services/notices.ts';
 
 
-/** The plugin's collections, by the names `ctx.model` gives them (also reachable from `seed`). */
-const MODEL_NAMES = { Edition: 'edition', Enrolment: 'enrolment', Seat: 'seat', Person: 'person', Membership: 'membership' } as const;
-
 /** The service; with `notices`, the people concerned are told by e-mail (the demo data is loaded without). */
-export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels, notices?: EnrolmentNotices) {
+function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels, notices?: EnrolmentNotices) {
   return createEnrolmentService(models, {
     emit: (event, payload) => ctx.emit(event, payload),
     logger: ctx.logger,
@@ -32,9 +30,6 @@ export function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: Enrolmen
     notices,
   });
 }
-
-/** Each app's service as `register` built it (one plugin definition may serve several apps in a process). */
-const services = new WeakMap<Connection, EnrolmentService>();
 
 /**
  * Enrolment: editions (runs) of courses, the ways people get in (open, key, application with
@@ -51,18 +46,22 @@ export default definePlugin({
 
   register(ctx) {
     const models: EnrolmentModels = {
-      Edition: ctx.model<EditionDoc>(MODEL_NAMES.Edition, editionSchema),
-      Enrolment: ctx.model<EnrolmentDoc>(MODEL_NAMES.Enrolment, enrolmentSchema),
-      Seat: ctx.model<SeatDoc>(MODEL_NAMES.Seat, seatSchema),
-      Person: ctx.model<PersonDoc>(MODEL_NAMES.Person, personSchema),
-      Membership: ctx.model<MembershipDoc>(MODEL_NAMES.Membership, membershipSchema),
+      Edition: ctx.model<EditionDoc>('edition', editionSchema),
+      Enrolment: ctx.model<EnrolmentDoc>('enrolment', enrolmentSchema),
+      Seat: ctx.model<SeatDoc>('seat', seatSchema),
+      Person: ctx.model<PersonDoc>('person', personSchema),
+      Membership: ctx.model<MembershipDoc>('membership', membershipSchema),
     };
+    const ImportBatch = ctx.model<ImportBatchDoc>('import_batch', importBatchSchema);
     const notices = createEnrolmentNotices({
       mail: ctx.mail, users: () => ctx.get(Users), catalog: () => ctx.get(CourseCatalog), logger: ctx.logger, reminderDays: ctx.config.reminderDays,
       models: { ...models, Invitation: ctx.model<InvitationDoc>('invitation', invitationSchema) },
     });
     const service = serviceFor(ctx, models, notices);
-    services.set(ctx.connection, service);
+    const imports = createImportService({ ImportBatch }, service, {
+      users: () => ctx.get(Users), jobs: ctx.jobs, mail: ctx.mail, jobId: (queue, key) => `${ctx.name}.${queue}:${key}`,
+    });
+    ctx.jobs.define(COMMIT_QUEUE, { run: imports.runCommit });
 
     ctx.provide(EnrolmentDirectory, service.directory);
     ctx.contribute(LearningAccess, createLearningAccess(service));
@@ -71,7 +70,7 @@ export default definePlugin({
     // Staff pages first: '/manage/…' is more specific than the learner pages.
     mountManageRoutes(ctx, service, notices);
     mountReportRoutes(ctx, service);
-    mountImportRoutes(ctx, service);
+    mountImportRoutes(ctx, service, imports);
     mountLearnerRoutes(ctx, service);
 
     ctx.contribute(Navigation, { label: 'enrolment:nav.myLearning', href: '/enrolment/my', policy: allow.signedIn, order: 5 });
@@ -91,7 +90,6 @@ export default definePlugin({
     });
     ctx.jobs.define<{ batchId: string; by: string }>(IMPORT_INVITATIONS_QUEUE, {
       async run({ batchId, by }) {
-        const ImportBatch = ctx.connection.model<ImportBatchDoc>('enrolment_import_batch');
         const batch = mongoose.isValidObjectId(batchId) ? await ImportBatch.findById(batchId).lean() : null;
         if (!batch) return; // expired (a day old) or never there: nobody left to invite
         if (batch.status !== 'committed') {
@@ -115,33 +113,20 @@ export default definePlugin({
       const user = await ctx.get(Users).findById(e.userId);
       if (user) await service.linkAccount(user.id, user.email);
     });
-  },
 
-  async start(ctx) {
-    // Heal seats left inconsistent by a crash between two writes, and fill freed seats (people promoted are told).
-    const models = modelsOf(ctx);
-    const service = services.get(ctx.connection) ?? serviceFor(ctx, models);
-    // Enrolments made before people's lists existed get their entries (once per database).
-    const listed = await service.memberships.backfill();
-    if (listed) ctx.logger.info({ enrolments: listed }, 'enrolments listed under their people');
-    for (const edition of await models.Edition.find({ capacity: mongoose.trusted({ $ne: null }), status: 'published' }, { _id: 1 }).lean()) {
-      await service.repairSeats(edition._id.toString());
-    }
-  },
-
-  async seed(ctx) {
-    await seedEnrolment(ctx, { service: serviceFor(ctx, modelsOf(ctx)) });
+    return {
+      async start() {
+        // Enrolments made before people's lists existed get their entries (once per database).
+        const listed = await service.memberships.backfill();
+        if (listed) ctx.logger.info({ enrolments: listed }, 'enrolments listed under their people');
+        // Heal seats left inconsistent by a crash between two writes, and fill freed seats (people promoted are told).
+        for (const edition of await models.Edition.find({ capacity: mongoose.trusted({ $ne: null }), status: 'published' }, { _id: 1 }).lean()) {
+          await service.repairSeats(edition._id.toString());
+        }
+      },
+      // The demo's people are not e-mailed: the demo is loaded through a service without notices
+      // (the same models and the same edition cache stamp, so nothing else differs).
+      seed: (seed) => seedEnrolment(seed, { service: serviceFor(ctx, models) }),
+    };
   },
 });
-
-/** The models registered in `register`, looked up on the connection (for start and seed). */
-export function modelsOf(ctx: PluginContext<EnrolmentConfig>): EnrolmentModels {
-  const get = <T>(name: string) => ctx.connection.model<T>(`${ctx.name}_${name}`);
-  return {
-    Edition: get<EditionDoc>(MODEL_NAMES.Edition),
-    Enrolment: get<EnrolmentDoc>(MODEL_NAMES.Enrolment),
-    Seat: get<SeatDoc>(MODEL_NAMES.Seat),
-    Person: get<PersonDoc>(MODEL_NAMES.Person),
-    Membership: get<MembershipDoc>(MODEL_NAMES.Membership),
-  };
-}

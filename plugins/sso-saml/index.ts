@@ -10,9 +10,6 @@ import { createAccountService } from './services/accounts.ts';
 import { IdpRegistry } from './services/idp-registry.ts';
 import { removeExpired } from './services/request-cache.ts';
 
-/** Per app: the registry `start` and `stop` work on (one definition may serve several apps). */
-const running = new WeakMap<object, { registry: IdpRegistry }>();
-
 /**
  * SAML 2.0 sign-in: UN staff through Unite ID (Microsoft Entra), other organisations through their
  * own identity providers, next to the local accounts. With no IdP configured it offers nothing and
@@ -38,7 +35,6 @@ export default definePlugin({
       await removeExpired(PendingRequest);
       await removeExpired(ConsumedAssertion);
     });
-    running.set(ctx.connection, { registry });
 
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
@@ -47,21 +43,16 @@ export default definePlugin({
     mountAdminRoutes(ctx, { registry, users, Identity, LastSignIn });
 
     // Nothing is offered until an identity provider is configured.
-    if (!ctx.config.idps.length) return;
-    for (const idp of ctx.config.idps) {
-      ctx.contribute(SignInMethods, { id: `saml-${idp.id}`, label: idp.label, href: `/auth/saml/${idp.id}/login` });
+    if (ctx.config.idps.length) {
+      for (const idp of ctx.config.idps) {
+        ctx.contribute(SignInMethods, { id: `saml-${idp.id}`, label: idp.label, href: `/auth/saml/${idp.id}/login` });
+      }
+      ctx.contribute(Navigation, { label: 'sso-saml:nav', href: '/auth/saml/admin', policy: allow.roles('admin'), order: 91 });
     }
-    ctx.contribute(Navigation, { label: 'sso-saml:nav', href: '/auth/saml/admin', policy: allow.roles('admin'), order: 91 });
-  },
 
-  async start(ctx) {
-    const state = running.get(ctx.connection)!;
-    await state.registry.start();
-  },
-
-  async stop(ctx) {
-    const state = running.get(ctx.connection);
-    if (!state) return;
-    state.registry.stop();
+    return {
+      start: () => registry.start(),
+      stop: () => registry.stop(),
+    };
   },
 });

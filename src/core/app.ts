@@ -13,7 +13,8 @@ import { createPassport } from './auth/passport.ts';
 import { createUsersService, defineUserModels, type UserModels } from './auth/users.ts';
 import { loadHostConfig, type HostConfig } from './config.ts';
 import { connectDatabase, pingDatabase } from './db.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, OliveError } from './errors.ts';
+import type { ServiceOverride, ServiceRef } from './refs.ts';
 import { EventBus } from './events.ts';
 import { flashMiddleware } from './flash.ts';
 import { Navigation, Users, type UsersService } from './host-contract.ts';
@@ -23,7 +24,7 @@ import { registerPlugins, seedPlugins, startPlugins, stopPlugins, orderPlugins, 
 import { createMetrics } from './metrics.ts';
 import { mountPageRoutes } from './pages.routes.ts';
 import type { NavEntry, PluginDefinition } from './plugin.ts';
-import { createPolicyRouter } from './router.ts';
+import { checkRoutes, createPolicyRouter, type DeclaredRoute } from './router.ts';
 import { createCsrf, csrfUnlessCrossSite, securityHeaders } from './security.ts';
 import { createSessions, saveBeforeRedirect } from './sessions.ts';
 import { createViewResolver, formatBytes, layoutMiddleware } from './views.ts';
@@ -59,6 +60,8 @@ export interface CreateAppOptions {
   fixturesDir?: string;
   /** Where people read mail in development (the local Mailpit's address), shown on the admin page. */
   devInbox?: string;
+  /** Services used instead of the ones their plugins provide (tests: `overrideService(ref, impl)`). */
+  services?: readonly ServiceOverride[];
 }
 
 export interface BootReport {
@@ -88,6 +91,11 @@ export interface OliveRuntime {
   drain(): void;
   /** Stops plugins in reverse order, then closes the database connection. */
   stop(): Promise<void>;
+  /**
+   * A service some plugin provides, as plugins get it: for tools and tests that work with the
+   * running plugins (the host's own code never calls a plugin's service).
+   */
+  service<T>(ref: ServiceRef<T>): T;
 }
 
 export type OliveApp = Express & { olive: OliveRuntime };
@@ -139,12 +147,14 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     events,
     metrics: metrics.registry,
     host: { baseUrl: config.BASE_URL, production: config.production, version: VERSION },
-    services: new Map<string, unknown>([[Users.id, users]]),
+    services: new Map<string, unknown>([[Users.id, users], ...(options.services ?? []).map((o) => [o.ref.id, o.impl] as const)]),
+    overridden: new Set((options.services ?? []).map((o) => o.ref.id)),
     extensions: new Map(),
     viewDirs: new Map(),
     translationDirs: new Map([['host', path.join(ROOT, 'locales')]]),
     fixturesDir: options.fixturesDir ?? path.join(ROOT, 'fixtures'),
     crossSiteRoutes: [],
+    routes: [],
     jobs,
     mail,
   };
@@ -242,7 +252,11 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     // The host's routes are declared before the CSRF check is built: it must know which of them
     // take signed cross-site posts (one-click unsubscribe), as it knows the plugins' ones.
     const hostRouter = express.Router();
-    const hostRoutes = createPolicyRouter('host', hostRouter, undefined, (method, routePath) => { runtime.crossSiteRoutes.push({ method, path: routePath }); });
+    const hostRouteList: DeclaredRoute[] = [];
+    const hostRoutes = createPolicyRouter('host', hostRouter, undefined, (method, routePath, crossSite) => {
+      hostRouteList.push({ owner: 'host', method, path: routePath });
+      if (crossSite) runtime.crossSiteRoutes.push({ method, path: routePath });
+    });
     mountPageRoutes(hostRoutes, runtime.extensions);
     mountAuthRoutes(hostRoutes, {
       passport: passport as never, models, users, events, extensions: runtime.extensions,
@@ -253,6 +267,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     mountAdminUserRoutes(hostRoutes, { users, models, accounts, mail, audit });
     mountAdminOperationsRoutes(hostRoutes, { jobs, mail, config });
     mountMailRoutes(hostRoutes, { mail, extensions: runtime.extensions });
+    // The host's routes are tried first, then each plugin's in boot order.
+    checkRoutes([...hostRouteList, ...runtime.routes]);
     app.use(csrfUnlessCrossSite(csrf.csrfSynchronisedProtection, runtime.crossSiteRoutes));
     app.use(hostRouter);
     for (const p of loaded) app.use(p.prefix, p.router);
@@ -289,6 +305,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       },
       drain() {
         stopping = true;
+      },
+      service<T>(ref: ServiceRef<T>): T {
+        if (!runtime.services.has(ref.id)) throw new OliveError('OLIVE_SERVICE_NOT_PROVIDED', `no enabled plugin provides service '${ref.id}'`, { plugins: [ref.owner] });
+        return runtime.services.get(ref.id) as T;
       },
       stop() {
         stopping = true;

@@ -8,9 +8,10 @@ import type { Registry } from 'prom-client';
 import { formatIssues } from './config.ts';
 import { OliveError } from './errors.ts';
 import type { EventBus } from './events.ts';
-import type { HostInfo, PluginContext, PluginDefinition, SeedContext } from './plugin.ts';
-import { createPolicyRouter, type CrossSiteRoute } from './router.ts';
+import type { HostInfo, PluginContext, PluginDefinition, PluginLifecycle, SeedContext } from './plugin.ts';
+import { createPolicyRouter, type CrossSiteRoute, type DeclaredRoute } from './router.ts';
 import { isValidPluginName, type AnyRef, type ServiceRef } from './refs.ts';
+import { renewOnWrite, stampedCache } from './stamped-cache.ts';
 import type { JobsService } from './jobs/jobs.service.ts';
 import type { MailService } from './mail/mail.service.ts';
 
@@ -22,6 +23,8 @@ export interface HostRuntime {
   metrics: Registry;
   host: HostInfo;
   services: Map<string, unknown>;
+  /** Services replaced from outside (tests): a plugin's `provide` of one of these is ignored. */
+  overridden: ReadonlySet<string>;
   extensions: Map<string, unknown[]>;
   /** View namespace ('announcements') to absolute folder. */
   viewDirs: Map<string, string>;
@@ -30,6 +33,8 @@ export interface HostRuntime {
   fixturesDir: string;
   /** Routes declared with `allow.signedMessage`: the CSRF check lets their cross-site posts through. */
   crossSiteRoutes: CrossSiteRoute[];
+  /** Every plugin route, in the order the app tries them (checked at boot: see checkRoutes). */
+  routes: DeclaredRoute[];
   jobs: JobsService;
   mail: MailService;
 }
@@ -38,6 +43,8 @@ export interface LoadedPlugin {
   def: PluginDefinition;
   config: unknown;
   ctx: PluginContext;
+  /** What `register` returned: the plugin's start, stop and seed. */
+  lifecycle: PluginLifecycle;
   prefix: string;
   router: express.Router;
   models: Model<unknown>[];
@@ -144,7 +151,7 @@ function findCycle(remaining: string[], deps: Map<string, Set<string>>): string[
 }
 
 /** Builds the context a plugin sees; register-only methods refuse to run after the register phase. */
-function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, loaded: Omit<LoadedPlugin, 'ctx'>): { ctx: PluginContext; endRegister: () => void } {
+function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, loaded: Omit<LoadedPlugin, 'ctx' | 'lifecycle'>): { ctx: PluginContext; endRegister: () => void } {
   let registering = true;
   const name = def.name;
   const onlyInRegister = (what: string) => {
@@ -156,6 +163,14 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
       throw new OliveError('OLIVE_UNDECLARED_REQUIREMENT', `plugin '${name}' uses service '${ref.id}' without listing it in requires or optional`, { plugins: [name, ref.owner] });
     }
   };
+  function declareModel<T>(modelName: string, schema: Schema<T>): Model<T> {
+    onlyInRegister('model()');
+    const collection = `${name}_${modelName}`;
+    schema.set('collection', collection);
+    const model = rt.connection.model<T>(collection, schema);
+    loaded.models.push(model as unknown as Model<unknown>);
+    return model;
+  }
   const ctx: PluginContext = {
     name,
     config,
@@ -177,16 +192,17 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
       kick: () => rt.jobs.kick(),
     },
     mail: rt.mail,
-    model<T>(modelName: string, schema: Schema<T>) {
-      onlyInRegister('model()');
-      const collection = `${name}_${modelName}`;
-      schema.set('collection', collection);
-      const model = rt.connection.model<T>(collection, schema);
-      loaded.models.push(model as unknown as Model<unknown>);
-      return model;
+    model: declareModel,
+    cachedModel<T>(modelName: string, schema: Schema<T>, options: { maxAgeMs?: number } = {}) {
+      onlyInRegister('cachedModel()');
+      const cache = stampedCache(rt.connection, `${name}_${modelName}`, { logger: rt.logger.child({ plugin: name }), maxAgeMs: options.maxAgeMs });
+      renewOnWrite(schema as Schema, cache.renew);
+      return { model: declareModel(modelName, schema), cache: { get: cache.get } };
     },
-    router: createPolicyRouter(name, loaded.router, () => onlyInRegister('adding a route'), (method, routePath) => {
-      rt.crossSiteRoutes.push({ method, path: `${loaded.prefix.replace(/\/$/, '')}${routePath}` });
+    router: createPolicyRouter(name, loaded.router, () => onlyInRegister('adding a route'), (method, routePath, crossSite) => {
+      const full = `${loaded.prefix.replace(/\/$/, '')}${routePath}`;
+      rt.routes.push({ owner: name, method, path: full });
+      if (crossSite) rt.crossSiteRoutes.push({ method, path: full });
     }),
     views(dir) {
       onlyInRegister('views()');
@@ -208,7 +224,7 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
       if (service.owner !== name) {
         throw new OliveError('OLIVE_FOREIGN_SERVICE', `plugin '${name}' cannot provide '${service.id}': it belongs to plugin '${service.owner}'`, { plugins: [name, service.owner] });
       }
-      rt.services.set(service.id, impl);
+      if (!rt.overridden.has(service.id)) rt.services.set(service.id, impl);
     },
     get(service) {
       checkDeclared(service);
@@ -248,8 +264,9 @@ export async function registerPlugins(ordered: readonly PluginDefinition[], conf
     const partial = { def, config: configs.get(def.name), prefix, router: express.Router(), models: [] as Model<unknown>[], timings: { registerMs: 0 } };
     const { ctx, endRegister } = createContext(def, partial.config, rt, partial);
     const t0 = process.hrtime.bigint();
+    let lifecycle: PluginLifecycle;
     try {
-      await def.register(ctx);
+      lifecycle = (await def.register(ctx)) ?? {};
     } catch (err) {
       if (err instanceof OliveError) throw err;
       throw new OliveError('OLIVE_PLUGIN_REGISTER_FAILED', `plugin '${def.name}' failed to register: ${(err as Error).message}`, { plugins: [def.name], cause: err });
@@ -257,7 +274,7 @@ export async function registerPlugins(ordered: readonly PluginDefinition[], conf
       endRegister();
     }
     partial.timings.registerMs = ms(t0);
-    loaded.push({ ...partial, ctx });
+    loaded.push({ ...partial, ctx, lifecycle });
   }
   for (const p of loaded) {
     for (const ref of p.def.requires ?? []) {
@@ -283,7 +300,7 @@ export async function startPlugins(loaded: readonly LoadedPlugin[], timeoutMs: n
           // init() resolves once the declared indexes are built (and rejects if one cannot be):
           // the unique indexes are our invariants, so a missing one must fail the boot.
           for (const model of p.models) await model.init();
-          await p.def.start?.(p.ctx);
+          await p.lifecycle.start?.();
         })(),
         timeoutMs,
         () => new OliveError('OLIVE_PLUGIN_START_TIMEOUT', `plugin '${p.def.name}' did not start within ${timeoutMs} ms`, { plugins: [p.def.name] }),
@@ -301,9 +318,10 @@ export async function startPlugins(loaded: readonly LoadedPlugin[], timeoutMs: n
 /** Stops plugins in reverse boot order; a failing or hanging stop is logged and the others still stop. */
 export async function stopPlugins(loaded: readonly LoadedPlugin[], timeoutMs: number, logger: Logger): Promise<void> {
   for (const p of [...loaded].reverse()) {
-    if (!p.def.stop) continue;
+    const { stop } = p.lifecycle;
+    if (!stop) continue;
     try {
-      await withTimeout(Promise.resolve(p.def.stop(p.ctx)), timeoutMs,
+      await withTimeout(Promise.resolve(stop()), timeoutMs,
         () => new OliveError('OLIVE_PLUGIN_STOP_TIMEOUT', `plugin '${p.def.name}' did not stop within ${timeoutMs} ms`, { plugins: [p.def.name] }));
     } catch (err) {
       logger.error({ err, plugin: p.def.name }, `plugin '${p.def.name}' failed to stop cleanly`);
@@ -315,7 +333,8 @@ export async function stopPlugins(loaded: readonly LoadedPlugin[], timeoutMs: nu
 export async function seedPlugins(loaded: readonly LoadedPlugin[], fixturesDir: string): Promise<string[]> {
   const seeded: string[] = [];
   for (const p of loaded) {
-    if (!p.def.seed) continue;
+    const { seed } = p.lifecycle;
+    if (!seed) continue;
     const dir = path.join(fixturesDir, p.def.name);
     const fixturePath = (file: string) => {
       const full = path.resolve(dir, file);
@@ -329,7 +348,7 @@ export async function seedPlugins(loaded: readonly LoadedPlugin[], fixturesDir: 
         return JSON.parse(await fs.readFile(fixturePath(file), 'utf8'));
       },
     };
-    await p.def.seed(seedCtx);
+    await seed(seedCtx);
     seeded.push(p.def.name);
   }
   return seeded;

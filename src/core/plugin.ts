@@ -36,6 +36,16 @@ export interface PluginRouter {
   delete(path: string, policy: AccessPolicy, ...handlers: Handler[]): void;
 }
 
+/** Values computed from a cached model (see `PluginContext.cachedModel`). */
+export interface ModelCache {
+  /**
+   * The value kept under `key` if no write went through the model since it was computed (on any
+   * instance) and it is younger than the cache's maximum age; otherwise `load()`, kept for next
+   * time. Shared between requests: callers must not modify it.
+   */
+  get<T>(key: string, load: () => Promise<T>): Promise<T>;
+}
+
 /** What the host knows of itself and shares with plugins. */
 export interface HostInfo {
   readonly baseUrl: string;
@@ -61,6 +71,12 @@ export interface PluginContext<Config = unknown> {
 
   /** Declares a model; its collection is `<plugin>_<name>`. Register phase only. */
   model<T>(name: string, schema: Schema<T>): Model<T>;
+  /**
+   * Declares a model whose query results pages may keep (`cache.get(key, load)`): every write
+   * through the model renews the cache on every instance, so no writer can forget to. For data
+   * many pages read and few requests change. Register phase only.
+   */
+  cachedModel<T>(name: string, schema: Schema<T>, options?: { maxAgeMs?: number }): { model: Model<T>; cache: ModelCache };
   /** Routes, mounted under the plugin's prefix. Register phase only. */
   readonly router: PluginRouter;
   /** The plugin's view folder; its templates render as `<plugin>/<view>`. Register phase only. */
@@ -81,12 +97,26 @@ export interface PluginContext<Config = unknown> {
   extensions<T>(point: ExtensionPoint<T>): readonly T[];
 }
 
-/** Extra context for `seed`: the demo data of the plugin lives in `fixtures/<plugin>/`. */
+/** What `seed` receives: the plugin's context, and its demo data in `fixtures/<plugin>/`. */
 export interface SeedContext<Config = unknown> extends PluginContext<Config> {
   /** Reads and parses `fixtures/<plugin>/<file>` (JSON). */
   readFixture<T = unknown>(file: string): Promise<T>;
   /** Absolute path of a file in `fixtures/<plugin>/`. */
   fixturePath(file: string): string;
+}
+
+/**
+ * What a plugin does after it registered, returned by `register`: the functions close over what
+ * `register` created (its models and services), so a plugin keeps its state in one place and the
+ * same definition serves several apps in one process (tests, scale-out) without a look-up.
+ */
+export interface PluginLifecycle<Config = unknown> {
+  /** Start background work; indexes of the plugin's models are already built. Bounded by a timeout. */
+  start?(): unknown;
+  /** Stop background work; called in reverse boot order. */
+  stop?(): unknown;
+  /** Load the plugin's demo data. Must be idempotent: it never overwrites what people changed. */
+  seed?(ctx: SeedContext<Config>): unknown;
 }
 
 type AnyRequirement = ServiceRef<unknown> | EventRef<unknown> | ExtensionPoint<unknown>;
@@ -104,14 +134,11 @@ export interface PluginDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly optional?: readonly AnyRequirement[];
   /** Where the plugin's router is mounted; defaults to `/<name>`. Use '/' for root-level routes. */
   readonly prefix?: string;
-  /** Declare only: models, routes, views, listeners, services, contributions. No I/O. */
-  register(ctx: PluginContext<z.output<Schema>>): void | Promise<void>;
-  /** Start background work; indexes of the plugin's models are already built. Bounded by a timeout. */
-  start?(ctx: PluginContext<z.output<Schema>>): void | Promise<void>;
-  /** Stop background work; called in reverse boot order. */
-  stop?(ctx: PluginContext<z.output<Schema>>): void | Promise<void>;
-  /** Load the plugin's demo data. Must be idempotent: it never overwrites what people changed. */
-  seed?(ctx: SeedContext<z.output<Schema>>): void | Promise<void>;
+  /**
+   * Declare only: models, routes, views, listeners, services, contributions. No I/O. Returns what
+   * the plugin does later (start, stop, seed), closing over what it declared here.
+   */
+  register(ctx: PluginContext<z.output<Schema>>): void | PluginLifecycle<z.output<Schema>> | Promise<void | PluginLifecycle<z.output<Schema>>>;
 }
 
 /** Declares a plugin. Returns the definition as is, typed, so that `config` types flow into `ctx`. */

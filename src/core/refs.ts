@@ -58,4 +58,19 @@ export function defineExtensionPoint<T>(id: string): ExtensionPoint<T> {
   return Object.freeze({ kind: 'extension', ...owned('extension', id, 2) });
 }
 
+/** A service implementation that replaces the one its plugin provides (see `overrideService`). */
+export interface ServiceOverride {
+  readonly ref: ServiceRef<unknown>;
+  readonly impl: unknown;
+}
+
+/**
+ * Replaces a plugin's service for the plugins that use it (`createApp({ services: [...] })`):
+ * how a test boots the real plugins with one collaborator of its own, without copying any
+ * plugin's `register`. The owner's `provide` of that service is then ignored.
+ */
+export function overrideService<T>(ref: ServiceRef<T>, impl: T): ServiceOverride {
+  return Object.freeze({ ref: ref as ServiceRef<unknown>, impl });
+}
+
 export const isValidPluginName = (name: string) => NAME.test(name) && name !== 'host';

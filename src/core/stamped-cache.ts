@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Connection } from 'mongoose';
+import type { Connection, Schema } from 'mongoose';
 import type { Logger } from 'pino';
 import { HttpError, isDuplicateKey } from './errors.ts';
 import { readOncePerPage } from './page-reads.ts';
@@ -41,6 +41,8 @@ export interface StampedCache {
    * written); not when it was refused before writing (an HttpError), which changes nothing.
    */
   changing<R>(write: () => PromiseLike<R>): Promise<R>;
+  /** Tells every instance its values are stale (never throws: a failed renewal is logged, values age out). */
+  renew(): Promise<void>;
 }
 
 /**
@@ -87,8 +89,35 @@ export function stampedCache(connection: Connection, name: string, options: { lo
     },
 
     changing<R>(write: () => PromiseLike<R>): Promise<R> {
-      // The write is done: a renewal that fails does not make it fail (values age out instead).
-      return writeThenRenew(write, () => renew().catch((err: unknown) => options.logger.warn({ err, cache: name }, 'stamp not renewed: other instances may show the old value for up to a minute')));
+      return writeThenRenew(write, renewLogged);
     },
+
+    renew: renewLogged,
   };
+
+  // The write is done: a renewal that fails does not make it fail (values age out instead).
+  function renewLogged(): Promise<void> {
+    return renew().catch((err: unknown) => options.logger.warn({ err, cache: name }, 'stamp not renewed: other instances may show the old value for up to a minute'));
+  }
+}
+
+/** Every way mongoose writes through a model: document, query and model middleware. */
+const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
+
+/**
+ * Makes every write through a model's methods renew a cache, after the write (also a failed one:
+ * part of it may be written), so that no writer can forget to. Writes that bypass mongoose
+ * (`Model.collection.*`) are not seen: a cached model is written through its methods only.
+ */
+export function renewOnWrite(schema: Schema, renew: () => Promise<void>): void {
+  const after = async () => { await renew(); };
+  const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => { renew().finally(() => next(err)); };
+  schema.post('save', after);
+  schema.post('save', afterFailure as never);
+  schema.post([...QUERY_WRITES] as never, { document: true, query: true }, after);
+  schema.post([...QUERY_WRITES] as never, { document: true, query: true }, afterFailure as never);
+  schema.post('insertMany', after);
+  schema.post('insertMany', afterFailure as never);
+  schema.post('bulkWrite', after);
+  schema.post('bulkWrite', afterFailure as never);
 }

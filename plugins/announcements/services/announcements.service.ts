@@ -1,6 +1,6 @@
 import mongoose, { type Model } from 'mongoose';
-import type { PluginContext, Role, SessionUser } from '../../../src/index.ts';
-import { notFound, stampedCache } from '../../../src/index.ts';
+import type { ModelCache, PluginContext, Role, SessionUser } from '../../../src/index.ts';
+import { notFound } from '../../../src/index.ts';
 import { AnnouncementPublished, type Audience, type AnnouncementView, type AnnouncementsService } from '../contract.ts';
 import type { AnnouncementDoc } from '../models/announcement.model.ts';
 
@@ -14,15 +14,11 @@ function audiencesOf(roles: readonly Role[]): Audience[] | null {
 }
 
 /**
- * The announcements as pages show them, kept per instance and read again when any instance
+ * `cache` keeps the announcements as pages show them, per instance, read again once any instance
  * publishes or withdraws one (every home page shows them; FerretDB answers the query by decoding
- * every announcement ever posted). Every write of announcements goes through `changing`.
+ * every announcement ever posted). The model is a cached one: each write renews it.
  */
-export const announcementsCache = (ctx: Pick<PluginContext, 'connection' | 'logger'>) => stampedCache(ctx.connection, 'announcements', { logger: ctx.logger });
-
-export function createAnnouncementsService(ctx: PluginContext, Announcement: Model<AnnouncementDoc>) {
-  const cache = announcementsCache(ctx);
-
+export function createAnnouncementsService(ctx: PluginContext, Announcement: Model<AnnouncementDoc>, cache: ModelCache) {
   function visibleTo(user: { roles: Role[] }, limit: number): Promise<AnnouncementView[]> {
     const audiences = audiencesOf(user.roles);
     return cache.get(`${audiences?.join(',') ?? '*'}:${limit}`, async () => {
@@ -34,18 +30,15 @@ export function createAnnouncementsService(ctx: PluginContext, Announcement: Mod
   }
 
   async function publish(input: { title: string; body: string; audience: Audience }, author: SessionUser): Promise<AnnouncementView> {
-    const doc = await cache.changing(() => Announcement.create({ ...input, authorId: author.id, authorName: author.name, publishedAt: new Date() }));
+    const doc = await Announcement.create({ ...input, authorId: author.id, authorName: author.name, publishedAt: new Date() });
     await ctx.emit(AnnouncementPublished, { id: doc.id, title: doc.title, audience: doc.audience, authorId: author.id });
     return toView(doc);
   }
 
   async function withdraw(id: string): Promise<void> {
     if (!mongoose.isValidObjectId(id)) throw notFound('No such announcement.');
-    await cache.changing(async () => {
-      const result = await Announcement.updateOne({ _id: id, withdrawnAt: null }, { $set: { withdrawnAt: new Date() } });
-      // Inside: a refusal here changed nothing, so the kept announcements stay valid.
-      if (result.matchedCount === 0) throw notFound('No such announcement, or it was already withdrawn.');
-    });
+    const result = await Announcement.updateOne({ _id: id, withdrawnAt: null }, { $set: { withdrawnAt: new Date() } });
+    if (result.matchedCount === 0) throw notFound('No such announcement, or it was already withdrawn.');
   }
 
   const service: AnnouncementsService = { visibleTo };

@@ -23,10 +23,8 @@ function probe() {
     name: 'probe',
     version: '1.0.0',
     requires: [CourseCatalog, CourseProgress],
-    register() {},
-    start(ctx) {
-      seen.catalog = ctx.get(CourseCatalog);
-      seen.progress = ctx.get(CourseProgress);
+    register(ctx) {
+      return { start() { seen.catalog = ctx.get(CourseCatalog); seen.progress = ctx.get(CourseProgress); } };
     },
   });
   return { plugin, seen };

@@ -5,16 +5,18 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, formatBytes, HttpError, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, formatBytes, HttpError, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
-import { importBatchSchema, type ImportBatchDoc } from '../models/import-batch.model.ts';
+import type { ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
 import {
-  COMMIT_QUEUE, createImportService, IMPORT_FIELDS, TEMPLATE_HEADERS, type ImportField, type Issue, type StoredRow,
+  IMPORT_FIELDS, TEMPLATE_HEADERS, type ImportField, type Issue, type StoredRow, type createImportService,
 } from '../services/import.service.ts';
 import { IMPORT_INVITATIONS_QUEUE } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
+
+type ImportService = ReturnType<typeof createImportService>;
 
 /** Rows listed on a preview or result page unless the person asks for all of them (the page stays light). */
 const ROWS_SHOWN = 200;
@@ -27,12 +29,7 @@ const TEMPLATE_ROWS: Record<ImportField, string>[] = [
   { email: 'lucas.moreau@example.org', givenName: 'Lucas', familyName: 'Moreau', organisation: 'MINUSCA', organisationType: 'un-secretariat', country: 'FR', gender: 'man', jobTitle: 'Civil Affairs Officer', role: 'learner' },
 ];
 
-export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: EnrolmentService) {
-  const models = { ImportBatch: ctx.model<ImportBatchDoc>('import_batch', importBatchSchema) };
-  const imports = createImportService(models, service, {
-    users: () => ctx.get(Users), jobs: ctx.jobs, mail: ctx.mail, jobId: (queue, key) => `${ctx.name}.${queue}:${key}`,
-  });
-  ctx.jobs.define(COMMIT_QUEUE, { run: imports.runCommit });
+export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: EnrolmentService, imports: ImportService) {
   const staff = allow.roles('staff');
   const maxBytes = () => Math.floor(ctx.config.maxImportMb * 1024 * 1024);
   const pageOf = (edition: Pick<EditionDoc, '_id'>) => `/enrolment/manage/editions/${edition._id}/import`;

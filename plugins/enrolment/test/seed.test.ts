@@ -1,16 +1,14 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { pino } from 'pino';
-import type { SeedContext } from '../../../src/index.ts';
 import { createTestApp, type TestApp } from '../../../test/helpers/app.ts';
 import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
-import enrolment, { modelsOf, serviceFor } from '../index.ts';
+import enrolment from '../index.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import type { PersonDoc } from '../models/person.model.ts';
-import { editionTitle, seedEnrolment } from '../seed.ts';
+import { editionTitle } from '../seed.ts';
 
 const FIXTURES = path.resolve('fixtures/enrolment');
 const people = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'people.json'), 'utf8')).people as { email: string; account: boolean; givenName: string; familyName: string }[];
@@ -158,65 +156,56 @@ describe('enrolment: demo programme (seed)', function () {
 
   describe('a fixture with mistakes', () => {
     let t: TestApp;
+    let dir: string;
     before(async () => {
       t = await createTestApp({ plugins: [courses, enrolment], label: 'enrol_seed_bad' });
       await t.app.olive.seedDemo();
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-bad-fixtures-'));
     });
     after(async () => {
       await t?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    /** A seed context around fixtures of the test's own, on the test app's plugins. */
-    function contextFor(files: Record<string, unknown>): SeedContext {
-      const host = t.app.olive;
-      return {
-        name: 'enrolment',
-        connection: host.connection,
-        logger: pino({ level: 'silent' }),
-        config: {},
-        emit: async () => undefined,
-        get: (ref: unknown) => {
-          if (ref === CourseCatalog || ref === CourseProgress) throw new Error('not needed before validation');
-          return host.users;
-        },
-        readFixture: async (file: string) => files[file],
-        fixturePath: (file: string) => path.join(FIXTURES, file),
-      } as unknown as SeedContext;
+    /**
+     * Seeds the test's database again with the demo fixtures, enrolment's files replaced by
+     * `files`: the shipped plugins, through the seed's own path (a fixtures folder of the test's).
+     */
+    async function seedWith(files: Record<string, unknown>): Promise<string> {
+      const fixtures = path.join(dir, String(fs.readdirSync(dir).length));
+      fs.cpSync(path.resolve('fixtures'), fixtures, { recursive: true });
+      for (const [file, content] of Object.entries(files)) fs.writeFileSync(path.join(fixtures, 'enrolment', file), JSON.stringify(content));
+      const again = await createTestApp({ plugins: [courses, enrolment], dbName: t.dbName, fixturesDir: fixtures });
+      try {
+        await again.app.olive.seedDemo();
+        return '';
+      } catch (err) {
+        return (err as Error).message;
+      } finally {
+        await again.app.olive.stop();
+      }
     }
 
     it('lists every problem of both files at once and writes nothing', async () => {
       const Edition = t.app.olive.connection.model<EditionDoc>('enrolment_edition');
       const before = await Edition.countDocuments({});
-      const ctx = contextFor({
+      let message = await seedWith({
         'people.json': { people: [
           { email: 'a@x.example', givenName: 'A', familyName: 'B', gender: 'robot', country: 'XX', organisation: '', organisationType: 'government', account: true },
         ] },
         'editions.json': { staff: 'staff@olive.example', editions: [] },
       });
-      const service = serviceFor(ctx as never, modelsOf(ctx as never));
-      let message = '';
-      try {
-        await seedEnrolment(ctx, { service });
-      } catch (err) {
-        message = (err as Error).message;
-      }
       expect(message).to.match(/people\.json is not valid/);
       expect(message).to.match(/Gender is one of/);
       expect(message).to.match(/ISO 3166/);
 
-      const ctx2 = contextFor({
+      message = await seedWith({
         'people.json': { people: [] },
         'editions.json': { staff: 'staff@olive.example', editions: [{
           course: 'conflict-analysis', title: 'Bad', selfPaced: false, online: false, place: '', capacity: 1, language: 'en', method: 'open',
           participants: [{ email: 'a@x.example', status: 'pending' }, { email: 'b@x.example', status: 'enrolled' }, { email: 'c@x.example', status: 'enrolled' }],
         }] },
       });
-      message = '';
-      try {
-        await seedEnrolment(ctx2, { service });
-      } catch (err) {
-        message = (err as Error).message;
-      }
       expect(message).to.match(/Only editions taking applications have pending/);
       expect(message).to.match(/needs startsInDays and lengthDays/);
       expect(message).to.match(/Say where it takes place/);
