@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { definePlugin, allow } from '../../../src/index.ts';
 import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { progressRecords } from '../../../test/helpers/progress.ts';
 import { CourseCompleted, LearningAccess, ModuleCompleted, type CourseCompletedEvent, type ModuleCompletedEvent } from '../contract.ts';
 import courses from '../index.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
@@ -200,9 +201,14 @@ describe('courses plugin', () => {
 
     it('does not record anything for previews by trainers', async () => {
       const trainer = await signIn(t.app, 'trainer@olive.example');
-      const [item] = await itemIds(trainer, 'idempotent-course');
-      const res = await trainer.post(`/courses/idempotent-course/items/${item!.itemId}/done`).type('form').send({ _csrf: await tokenFor(trainer, '/courses') }).expect(409);
-      expect(res.text).to.contain('This is a preview: nothing was recorded.');
+      const items = await itemIds(trainer, 'idempotent-course');
+      const before = await progressRecords(t.app.olive.connection.db!);
+      // Every item of the course, so a recorded preview would also complete modules and the course.
+      for (const item of items) {
+        const res = await trainer.post(`/courses/idempotent-course/items/${item.itemId}/done`).type('form').send({ _csrf: await tokenFor(trainer, '/courses') }).expect(409);
+        expect(res.text).to.contain('This is a preview: nothing was recorded.');
+      }
+      expect(await progressRecords(t.app.olive.connection.db!)).to.deep.equal(before);
     });
   });
 

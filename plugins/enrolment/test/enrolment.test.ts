@@ -3,6 +3,7 @@ import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { definePlugin } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { progressRecords } from '../../../test/helpers/progress.ts';
 import courses from '../../courses/index.ts';
 import {
   EnrolmentApproved, EnrolmentCreated, EnrolmentMoved, EnrolmentPromoted, EnrolmentRejected, EnrolmentWaitlisted, EnrolmentWithdrawn,
@@ -548,8 +549,16 @@ describe('enrolment plugin', function () {
       const trainer = await signIn(t.app, 'guest.trainer@example.org');
       const outline = await trainer.get('/courses/interest-based-negotiation').expect(200);
       expect(outline.text).to.contain('Preview');
-      const { moduleId } = await firstModule(staff, 'interest-based-negotiation');
+      const { moduleId, items } = await firstModule(staff, 'interest-based-negotiation');
       await trainer.get(`/courses/interest-based-negotiation/modules/${moduleId}`).expect(200);
+      // Marking the module's items done: refused as a preview, and not a record is written.
+      const before = await progressRecords(t.app.olive.connection.db!);
+      for (const item of items) {
+        const done = await post(trainer, `/courses/interest-based-negotiation/items/${item}/done`, {}, `/courses/interest-based-negotiation/modules/${moduleId}`);
+        expect(done.status).to.equal(409);
+        expect(done.text).to.contain('This is a preview: nothing was recorded.');
+      }
+      expect(await progressRecords(t.app.olive.connection.db!)).to.deep.equal(before);
       const other = await signIn(t.app, 'other.trainer@example.org');
       await other.get(`/courses/interest-based-negotiation/modules/${moduleId}`).expect(403);
     });
