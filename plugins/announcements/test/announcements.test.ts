@@ -74,11 +74,20 @@ describe('announcements plugin', () => {
 
   it('lets staff withdraw an announcement, which then disappears for everyone', async () => {
     const staff = await signIn(t.app, 'staff@olive.example');
+    const learner = await signIn(t.app, 'learner@olive.example');
+    const title = 'Mediation seminar: venue changed';
+    await staff.post('/announcements').type('form').send({ title, body: 'The seminar moves to the second floor.', audience: 'everyone', _csrf: await tokenFor(staff, '/announcements/new') }).expect(303);
+    // Where a learner reads announcements: the list and the home page's panel.
+    const learnerPages = async () => Promise.all(['/announcements', '/'].map(async (url) => [url, (await learner.get(url).expect(200)).text] as const));
+    for (const [url, page] of await learnerPages()) expect(page, `the learner's ${url}`).to.contain(title);
     const page = (await staff.get('/announcements').expect(200)).text;
-    const id = /action="\/announcements\/([a-f0-9]{24})\/withdraw"/.exec(page)![1]!;
+    const id = new RegExp(`${title}[\\s\\S]*?action="/announcements/([a-f0-9]{24})/withdraw"`).exec(page)![1]!;
     const token = await tokenFor(staff, '/announcements');
     await staff.post(`/announcements/${id}/withdraw`).type('form').send({ _csrf: token }).expect(303);
-    expect((await staff.get('/announcements').expect(200)).text).to.not.contain(`/announcements/${id}/withdraw`);
+    const after = (await staff.get('/announcements').expect(200)).text;
+    expect(after).to.not.contain(`/announcements/${id}/withdraw`);
+    expect(after, 'the staff list').to.not.contain(title);
+    for (const [url, page] of await learnerPages()) expect(page, `the learner's ${url}`).to.not.contain(title);
     await staff.post(`/announcements/${id}/withdraw`).type('form').send({ _csrf: await tokenFor(staff, '/announcements') }).expect(404);
     await staff.post('/announcements/nonsense/withdraw').type('form').send({ _csrf: await tokenFor(staff, '/announcements') }).expect(404);
   });
