@@ -22,7 +22,23 @@ export const spreadsheetCell = (value: string): string => stringify([[value]], {
  * data: browsers and proxies are told not to keep them.
  */
 export function sendCsv(res: Response, fileName: string, header: readonly string[], rows: readonly (readonly CsvCell[])[]): void {
-  res.attachment(safeFileName(fileName, 'download.csv')).type('text/csv; charset=utf-8');
-  res.set({ 'Cache-Control': 'private, no-store', 'X-Content-Type-Options': 'nosniff' });
+  res.set({
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': attachment(safeFileName(fileName, 'download.csv')),
+    'Cache-Control': 'private, no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
   res.send(toCsv(header, rows));
+}
+
+/**
+ * `attachment; filename="…"`, always quoted (content-disposition quotes only when it must, and some
+ * download tools read only a quoted name), with an ASCII stand-in for other scripts and the exact
+ * name as RFC 5987's `filename*`.
+ */
+function attachment(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  if (ascii === name) return `attachment; filename="${name}"`;
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
