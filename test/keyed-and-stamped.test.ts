@@ -12,7 +12,8 @@ import { badRequest } from '../src/core/errors.ts';
 import { findByKeys, findNumbered } from '../src/core/keyed-reads.ts';
 import { pageReadsMiddleware, readEachOncePerPage } from '../src/core/page-reads.ts';
 import { STAMPS_COLLECTION, stampedCache } from '../src/core/stamped-cache.ts';
-import { freshDbName, testDatabaseUri } from './helpers/app.ts';
+import { allow, definePlugin } from '../src/index.ts';
+import { createTestApp, freshDbName, testDatabaseUri } from './helpers/app.ts';
 
 describe('reading by key and keeping what many pages read', function () {
   this.timeout(30_000);
@@ -156,6 +157,62 @@ describe('reading by key and keeping what many pages read', function () {
       expect(await flaky().catch((e: Error) => e.message)).to.equal('away');
       fail = false;
       expect(await flaky()).to.equal('back');
+    });
+  });
+
+  describe('a cached model (ctx.cachedModel)', () => {
+    interface NoteDoc { _id: mongoose.Types.ObjectId; text: string; n: number }
+    /** A plugin that keeps the list of notes; `loads` counts the queries behind the kept values. */
+    function notesPlugin(loads: { n: number }) {
+      return definePlugin({
+        name: 'notes',
+        version: '0.0.0-test',
+        register(ctx) {
+          const { model: Note, cache } = ctx.cachedModel<NoteDoc>('note', new mongoose.Schema<NoteDoc>({ text: String, n: Number }, { versionKey: false }));
+          ctx.router.get('/', allow.public, async (_req, res) => {
+            const texts = await cache.get('all', async () => { loads.n++; return (await Note.find().sort({ text: 1 }).lean()).map((d) => `${d.text}:${d.n}`); });
+            res.json(texts);
+          });
+        },
+      });
+    }
+
+    it('every kind of write through the model, on any instance, renews what every instance kept', async () => {
+      const loads = { n: 0 };
+      const a = await createTestApp({ plugins: [notesPlugin(loads)], label: 'cached_model' });
+      const b = await createTestApp({ plugins: [notesPlugin({ n: 0 })], dbName: a.dbName });
+      try {
+        const Note = b.app.olive.connection.model<NoteDoc>('notes_note');
+        const seen = async () => (await supertest(a.app).get('/notes').expect(200)).body as string[];
+        expect(await seen()).to.deep.equal([]);
+        expect(await seen()).to.deep.equal([]);
+        expect(loads.n, 'kept between two reads').to.equal(1);
+
+        const writes: [string, () => Promise<unknown>, string[]][] = [
+          ['create', () => Note.create({ text: 'a', n: 1 }), ['a:1']],
+          ['insertMany', () => Note.insertMany([{ text: 'b', n: 1 }, { text: 'c', n: 1 }]), ['a:1', 'b:1', 'c:1']],
+          ['updateOne', () => Note.updateOne({ text: 'a' }, { $set: { n: 2 } }), ['a:2', 'b:1', 'c:1']],
+          ['updateMany', () => Note.updateMany({}, { $inc: { n: 1 } }), ['a:3', 'b:2', 'c:2']],
+          ['findOneAndUpdate', () => Note.findOneAndUpdate({ text: 'b' }, { $set: { n: 9 } }), ['a:3', 'b:9', 'c:2']],
+          ['save', async () => { const d = (await Note.findOne({ text: 'c' }))!; d.n = 7; await d.save(); }, ['a:3', 'b:9', 'c:7']],
+          ['replaceOne', () => Note.replaceOne({ text: 'c' }, { text: 'd', n: 0 }), ['a:3', 'b:9', 'd:0']],
+          ['deleteOne', () => Note.deleteOne({ text: 'd' }), ['a:3', 'b:9']],
+          ['findOneAndDelete', () => Note.findOneAndDelete({ text: 'b' }), ['a:3']],
+          ['bulkWrite', () => Note.bulkWrite([{ insertOne: { document: { text: 'e', n: 5 } } }]), ['a:3', 'e:5']],
+          ['deleteMany', () => Note.deleteMany({}), []],
+        ];
+        for (const [how, write, expected] of writes) {
+          const before = loads.n;
+          await write();
+          expect(await seen(), `after ${how} on the other instance`).to.deep.equal(expected);
+          expect(loads.n, `${how}: read again once, then kept`).to.equal(before + 1);
+          await seen();
+          expect(loads.n).to.equal(before + 1);
+        }
+      } finally {
+        await b.app.olive.stop();
+        await a.stop();
+      }
     });
   });
 });

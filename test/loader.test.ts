@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { z } from 'zod';
 import { OliveError } from '../src/core/errors.ts';
-import { allow, defineEvent, defineService, definePlugin, type PluginContext, type PluginDefinition } from '../src/index.ts';
+import supertest from 'supertest';
+import { allow, defineEvent, defineService, definePlugin, overrideService, type PluginContext, type PluginDefinition } from '../src/index.ts';
 import { captureLogger, createTestApp } from './helpers/app.ts';
 
 interface Extra extends Partial<Omit<PluginDefinition, 'register'>> {
@@ -179,5 +180,58 @@ describe('plugin loader', () => {
     const sneaky = plugin('sneaky', [], { start: (ctx) => { ctx.get(S); } });
     const err = await bootError({ plugins: [provider, sneaky] });
     expect(err.message).to.contain("plugin 'sneaky' uses service 'provider.value' without listing it in requires or optional");
+  });
+
+  it('refuses a route declared twice, or one an earlier route always answers first, naming both', async () => {
+    const twice = plugin('twice', [], { register: (ctx) => {
+      ctx.router.get('/items/:id', allow.public, (_q, r) => { r.send('a'); });
+      ctx.router.get('/items/:itemId', allow.public, (_q, r) => { r.send('b'); });
+    } });
+    let err = await bootError({ plugins: [twice] });
+    expect(err.code).to.equal('OLIVE_ROUTE_UNREACHABLE');
+    expect(err.message).to.contain('GET /twice/items/:itemId (twice) is declared twice: /twice/items/:id (twice) already answers it');
+
+    const shadowed = plugin('shadowed', [], { register: (ctx) => {
+      ctx.router.get('/:slug', allow.public, (_q, r) => { r.send('a'); });
+      ctx.router.get('/manage', allow.public, (_q, r) => { r.send('b'); });
+      ctx.router.post('/manage', allow.public, (_q, r) => { r.send('c'); });
+    } });
+    err = await bootError({ plugins: [shadowed] });
+    expect(err.message).to.contain('GET /shadowed/manage (shadowed) is never reached: /shadowed/:slug (shadowed), declared before it, answers it first');
+    expect(err.message, 'another method is another route').not.to.contain('POST');
+
+    // Across owners: a plugin mounted at the root cannot take a path of the host's.
+    const rooted = definePlugin({ name: 'rooted', version: '0.0.1', prefix: '/', register: (ctx) => { ctx.router.get('/login', allow.public, (_q, r) => { r.send('mine'); }); } });
+    err = await bootError({ plugins: [rooted] });
+    expect(err.message).to.contain('GET /login (rooted) is declared twice: /login (host) already answers it');
+    expect(err.plugins).to.deep.equal(['rooted']);
+
+    // The order that works boots: the literal route first.
+    const ordered = plugin('ordered', [], { register: (ctx) => {
+      ctx.router.get('/manage', allow.public, (_q, r) => { r.send('manage'); });
+      ctx.router.get('/:slug', allow.public, (q, r) => { r.send(`slug ${String(q.params.slug)}`); });
+    } });
+    const t = await createTestApp({ plugins: [ordered] });
+    expect((await supertest(t.app).get('/ordered/manage').expect(200)).text).to.equal('manage');
+    expect((await supertest(t.app).get('/ordered/other').expect(200)).text).to.equal('slug other');
+    await t.stop();
+  });
+
+  it('boots the real plugins with a service of the test\'s own in place of one (overrideService), and hands services to tests', async () => {
+    const Greeting = defineService<{ hello(): string }>('greeter.greeting');
+    const greeter = plugin('greeter', [], { register: (ctx) => ctx.provide(Greeting, { hello: () => 'from the plugin' }) });
+    const user = plugin('user', [], { requires: [Greeting], register: (ctx) => {
+      ctx.router.get('/', allow.public, (_q, r) => { r.send(ctx.get(Greeting).hello()); });
+    } });
+    const real = await createTestApp({ plugins: [greeter, user] });
+    expect((await supertest(real.app).get('/user').expect(200)).text).to.equal('from the plugin');
+    expect(real.app.olive.service(Greeting).hello()).to.equal('from the plugin');
+    await real.stop();
+
+    const replaced = await createTestApp({ plugins: [greeter, user], services: [overrideService(Greeting, { hello: () => 'from the test' })] });
+    expect((await supertest(replaced.app).get('/user').expect(200)).text).to.equal('from the test');
+    expect(replaced.app.olive.service(Greeting).hello()).to.equal('from the test');
+    expect(() => replaced.app.olive.service(defineService('nobody.thing'))).to.throw("no enabled plugin provides service 'nobody.thing'");
+    await replaced.stop();
   });
 });

@@ -111,7 +111,7 @@ const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'del
  */
 export function renewOnWrite(schema: Schema, renew: () => Promise<void>): void {
   const after = async () => { await renew(); };
-  const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => { renew().finally(() => next(err)); };
+  const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => { renew().catch(() => undefined).then(() => next(err)); };
   schema.post('save', after);
   schema.post('save', afterFailure as never);
   schema.post([...QUERY_WRITES] as never, { document: true, query: true }, after);
