@@ -137,6 +137,8 @@ export interface EmbeddedDatabase {
   /** Stops the server (SIGTERM, then SIGKILL after the grace period). */
   stop(): Promise<void>;
   readonly process: ChildProcess;
+  /** The last lines the server wrote on stderr (its log): for the message of a failure. */
+  recentLog(): string;
 }
 
 export interface StartOptions {
@@ -179,6 +181,7 @@ export async function startEmbeddedDatabase(options: StartOptions): Promise<Embe
     dataDir: options.dataDir,
     process: child,
     stop: stopper(child),
+    recentLog: () => stderr,
   };
 }
 

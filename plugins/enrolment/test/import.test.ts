@@ -755,16 +755,21 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
     await database.stop();
     await new Promise((resolve) => setTimeout(resolve, 6000));
     database = await startEmbeddedDatabase({ dataDir: dir, port: database.port });
-    for (let i = 0; i < 120 && (await supertest(t.app).get('/readyz')).status !== 200; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+    const backBy = Date.now() + 90_000;
+    while ((await supertest(t.app).get('/readyz')).status !== 200) {
+      if (Date.now() > backBy) throw new Error(`the app did not see the database again within 90 s; the database's log:\n${database.recentLog()}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
 
     // The driver may still hold a connection from before the restart: the first read on it fails
-    // (in a loaded run), the next ones go through. Only the test's own reads are retried.
+    // (in a loaded run), the next ones go through. Only the test's own reads are retried, for as
+    // long as the app took to see the database again.
     const read = async <T>(run: () => Promise<T>): Promise<T> => {
-      for (let i = 0; ; i++) {
+      for (const until = Date.now() + 60_000; ;) {
         try {
           return await run();
         } catch (err) {
-          if (i >= 20 || !isDatabaseUnavailable(err)) throw err;
+          if (Date.now() > until || !isDatabaseUnavailable(err)) throw new Error(`${(err as Error).message}; the database's log:\n${database.recentLog()}`, { cause: err });
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
       }
