@@ -19,6 +19,8 @@ import { useBrowserApp } from '../helpers/browser.ts';
 
 const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WCAG_21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+/** How long a bulk certificate job waits after each person here (its running page must be seen). */
+const JOB_PAUSE_MS = 4000;
 
 type Role = 'public' | 'learner' | 'trainer' | 'staff' | 'admin';
 const ACCOUNTS: Record<Exclude<Role, 'public'>, string> = {
@@ -220,7 +222,9 @@ async function pressAndLoad(page: Page, key: string) {
 
 describe('accessibility: axe-core scans and the keyboard, in Chromium', function () {
   this.timeout(60_000);
-  const env = useBrowserApp({ plugins: config.plugins, pluginConfig: config.pluginConfig, label: 'a11y' });
+  // A bulk certificate job waits after each person, so its page is always seen (and scanned) while it runs.
+  const pluginConfig = { ...config.pluginConfig, certificates: { ...(config.pluginConfig?.certificates as object), jobPauseMs: JOB_PAUSE_MS } };
+  const env = useBrowserApp({ plugins: config.plugins, pluginConfig, label: 'a11y' });
   const ids = {} as Ids;
   const contexts = new Map<Role, { context: BrowserContext; page: Page }>();
 
@@ -306,11 +310,13 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       await page.getByRole('button', { name: 'Issue to the people ticked' }).click();
       await page.waitForURL(/\/certificates\/jobs\/[0-9a-f]{24}$/);
       const path = new URL(page.url()).pathname;
-      const running = await page.locator('a[download]').count() === 0;
-      const found = running ? await seriousViolations(page) : [];
-      const report = running ? describeViolations(`staff ${path} (running)`, found) : '';
+      expect(await page.locator('#state').textContent(), 'the job page shows the job running').to.equal('In progress');
+      expect(await page.locator('a[download]').count(), 'no ZIP while it runs').to.equal(0);
+      const found = await seriousViolations(page);
+      const report = describeViolations(`staff ${path} (running)`, found);
       // Reloads until the ZIP link shows (the job has finished), then scans that state too.
-      for (let i = 0; i < 50 && await page.locator('a[download]').count() === 0; i += 1) {
+      const deadline = Date.now() + JOB_PAUSE_MS + 20_000;
+      while (Date.now() < deadline && await page.locator('a[download]').count() === 0) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         await open(page, path);
       }
