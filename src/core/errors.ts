@@ -18,18 +18,30 @@ export class OliveError extends Error {
   }
 }
 
-/** An error meant for the person or client making a request: its message is shown to them. */
+/** Where the words of an error are in the catalogues: a key (`'certificates:errors.alreadyRevoked'`) and its values. */
+export interface ErrorText {
+  key: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * An error meant for the person or client making a request: its message is shown to them. A
+ * service, which has no reader, writes `message` in English (logs, JSON clients) and names with
+ * `text` the catalogue entry its code means, so that pages show it in the reader's language.
+ */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: unknown;
+  readonly text: ErrorText | undefined;
 
-  constructor(status: number, code: string, message: string, details?: unknown) {
+  constructor(status: number, code: string, message: string, details?: unknown, text?: ErrorText) {
     super(message);
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
     this.details = details;
+    this.text = text;
   }
 }
 
@@ -40,7 +52,12 @@ export const unauthorized = (message = 'Please sign in to continue.') =>
 export const forbidden = (message = 'You do not have permission to do this.') =>
   new HttpError(403, 'FORBIDDEN', message);
 export const notFound = (message = 'We could not find that page.') => new HttpError(404, 'NOT_FOUND', message);
-export const conflict = (message: string, details?: unknown) => new HttpError(409, 'CONFLICT', message, details);
+export const conflict = (message: string, details?: unknown, text?: ErrorText) => new HttpError(409, 'CONFLICT', message, details, text);
+
+/** The message of an error in the reader's language: its catalogue entry if it names one, else its own. */
+export function errorMessage(t: (key: string, options?: object) => string, err: HttpError): string {
+  return err.text ? t(err.text.key, { ...err.text.params, defaultValue: err.message }) : err.message;
+}
 
 /** Mongo error codes and driver error names that mean "the database is not reachable right now". */
 export function isDatabaseUnavailable(err: unknown): boolean {

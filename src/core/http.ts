@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { HttpError, isDatabaseUnavailable, notFound } from './errors.ts';
+import { errorMessage, HttpError, isDatabaseUnavailable, notFound } from './errors.ts';
 import { renderInLayout } from './views.ts';
 
 /** JSON for API clients (Accept: application/json, or a JSON body), pages for browsers. */
@@ -18,13 +18,24 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, messa
     const key = issue.path.join('.') || '_';
     fields[key] ??= issue.message;
   }
-  throw new HttpError(400, 'VALIDATION_FAILED', message, { fields });
+  throw invalidFields(fields, message);
 }
 
-/** Field errors of a validation failure, for re-rendering a form with messages next to the fields. */
+/** A 400 naming the fields at fault, as a schema's failure does: for checks a schema cannot make (a wrong password). */
+export function invalidFields(fields: Record<string, string>, message = 'Some fields need attention.'): HttpError {
+  return new HttpError(400, 'VALIDATION_FAILED', message, { fields });
+}
+
+/** The messages by field of an error that names fields (a validation failure, a refusal of one field). */
 export function fieldErrors(err: unknown): Record<string, string> | null {
-  if (err instanceof HttpError && err.code === 'VALIDATION_FAILED') return (err.details as { fields: Record<string, string> }).fields;
-  return null;
+  if (!(err instanceof HttpError)) return null;
+  const fields = (err.details as { fields?: unknown } | undefined)?.fields;
+  return fields && typeof fields === 'object' ? (fields as Record<string, string>) : null;
+}
+
+/** How every error reaches a JSON client: `{ error: { code, message, details } }` (no `details` when there are none). */
+export function errorBody(err: { code: string; message: string; details?: unknown }) {
+  return { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
 }
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
@@ -82,9 +93,12 @@ export function errorHandler(logger: Logger, databaseReachable: () => Promise<bo
     if (res.headersSent) return;
     res.status(status);
     if (wantsJson(req)) {
-      res.json({ error: { code, message, ...(details === undefined ? {} : { details }) } });
+      res.json(errorBody({ code, message, details }));
       return;
     }
+    // People read a typed error in their language when it names its catalogue entry; JSON clients
+    // keep the English message, which is stable.
+    if (err instanceof HttpError && res.locals.t) message = errorMessage(res.locals.t, err);
     // An error page never takes the queued flash messages: a stray request (the browser's favicon,
     // a missing image) must not swallow the "Saved." meant for the page being loaded.
     const heading = errorHeading(res, status);

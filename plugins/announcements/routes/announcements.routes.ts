@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { allow, fieldErrors, parseInput, type PluginContext } from '../../../src/index.ts';
+import { allow, form, type PluginContext } from '../../../src/index.ts';
 import { AUDIENCES } from '../models/announcement.model.ts';
 import type { createAnnouncementsService } from '../services/announcements.service.ts';
 
@@ -23,19 +23,18 @@ export function mountAnnouncementRoutes(ctx: PluginContext<{ pageSize: number }>
     res.render('announcements/new', { title: req.t('announcements:new'), values: { audience: 'everyone' }, errors: {}, audiences: AUDIENCES });
   });
 
-  ctx.router.post('/', staff, async (req, res) => {
-    try {
-      const input = parseInput(publishSchema, req.body);
+  // A form on the host's form path: the schema, the page that shows it again with the messages by
+  // the fields (also when the service refuses it), and the work once the input is valid.
+  ctx.router.post('/', staff, form({
+    schema: publishSchema,
+    view: 'announcements/new',
+    locals: (req, { values, errors }) => ({ title: req.t('announcements:new'), values, errors, audiences: AUDIENCES }),
+    async handle(req, res, input) {
       await service.publish(input, req.user!);
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors) throw err;
-      res.status(400);
-      return res.render('announcements/new', { title: req.t('announcements:new'), values: req.body ?? {}, errors, audiences: AUDIENCES });
-    }
-    req.flash('success', req.t('announcements:published'));
-    res.redirect(303, '/announcements');
-  });
+      req.flash('success', req.t('announcements:published'));
+      res.redirect(303, '/announcements');
+    },
+  }));
 
   ctx.router.post('/:id/withdraw', staff, async (req, res) => {
     await service.withdraw(String(req.params.id));

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, fieldErrors, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, form, forbidden, HttpError, invalidFields, isObjectId, localized, notFound, objectIdSchema, parseInput, respond, Users, type FormFailure, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import type { CertificatesConfig } from '../config.ts';
@@ -24,12 +24,12 @@ const nameSchema = z.object({
   nameAlt: z.string().optional().transform((s) => s ?? '').pipe(z.union([z.literal(''), printableName('name in another script')])),
 });
 
-const reissueSchema = z.object({
+const reissueSchema = (req: Request) => z.object({
   name: printableName('corrected name'),
   nameAlt: z.string().optional().transform((s) => s ?? '').pipe(z.union([z.literal(''), printableName('name in another script')])),
-  reason: z.string().trim().min(5, 'Say why it is reissued (at least 5 characters).').max(2000),
+  reason: z.string().trim().min(5, req.t('certificates:manage.reasonReissue')).max(2000),
 });
-const revokeSchema = z.object({ reason: z.string().trim().min(5, 'Say why it is revoked (at least 5 characters).').max(2000) });
+const revokeSchema = (req: Request) => z.object({ reason: z.string().trim().min(5, req.t('certificates:manage.reasonRevoke')).max(2000) });
 const issueSchema = z.object({
   enrolmentId: objectIdSchema('Choose a person.'),
   force: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
@@ -58,21 +58,19 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     res.render('certificates/name', { title: req.t('certificates:name.title'), values: current, errors: {}, confirmed: current.confirmed });
   });
 
-  ctx.router.post('/certificates/name', allow.signedIn, async (req, res) => {
-    let input: z.output<typeof nameSchema>;
-    try {
-      input = parseInput(nameSchema, req.body);
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors || wantsJson(req)) throw err;
-      res.status(400);
-      return res.render('certificates/name', { title: req.t('certificates:name.title'), values: req.body ?? {}, errors, confirmed: false });
-    }
-    const issued = await issuance.confirmName(req.user!.id, input.name, input.nameAlt || undefined);
-    if (wantsJson(req)) return res.json({ name: input.name, issued: issued.map((c) => c._id) });
-    req.flash('success', req.t(issued.length ? 'certificates:name.savedIssued' : 'certificates:name.saved', { count: issued.length }));
-    res.redirect(303, '/enrolment/my');
-  });
+  ctx.router.post('/certificates/name', allow.signedIn, form({
+    schema: nameSchema,
+    view: 'certificates/name',
+    locals: (req, { values, errors }) => ({ title: req.t('certificates:name.title'), values, errors, confirmed: false }),
+    async handle(req, res, input) {
+      const issued = await issuance.confirmName(req.user!.id, input.name, input.nameAlt || undefined);
+      respond(req, res, {
+        json: { name: input.name, issued: issued.map((c) => c._id) },
+        flash: ['success', req.t(issued.length ? 'certificates:name.savedIssued' : 'certificates:name.saved', { count: issued.length })],
+        redirect: '/enrolment/my',
+      });
+    },
+  }));
 
   // The PDF as issued, byte for byte. Its holder, and staff (each staff download is audited).
   ctx.router.get('/certificates/c/:code/certificate.pdf', allow.signedIn, async (req, res) => {
@@ -156,15 +154,17 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   ctx.router.post('/certificates/editions/:editionId/settings', staff, async (req, res) => {
     const edition = await issuableEdition(req, String(req.params.editionId));
     const input = parseInput(settingsSchema, req.body);
-    if (input.templateId && !(await templateChoices()).some((t) => t.id === input.templateId)) throw new HttpError(400, 'VALIDATION_FAILED', 'Choose one of the templates.', { fields: { templateId: 'Choose one of the templates.' } });
+    if (input.templateId && !(await templateChoices()).some((t) => t.id === input.templateId)) throw invalidFields({ templateId: 'Choose one of the templates.' }, 'Choose one of the templates.');
     await EditionSetting.updateOne(
       { _id: edition.id },
       { $set: { autoIssue: input.autoIssue, updatedBy: req.user!.id, updatedAt: new Date(), ...(input.templateId ? { templateId: input.templateId } : {}) }, ...(input.templateId ? {} : { $unset: { templateId: 1 } }) },
       { upsert: true },
     );
-    if (wantsJson(req)) return res.json({ autoIssue: input.autoIssue, templateId: input.templateId ?? null });
-    req.flash('success', req.t('certificates:edition.settingsSaved'));
-    res.redirect(303, `/certificates/editions/${edition.id}`);
+    respond(req, res, {
+      json: { autoIssue: input.autoIssue, templateId: input.templateId ?? null },
+      flash: ['success', req.t('certificates:edition.settingsSaved')],
+      redirect: `/certificates/editions/${edition.id}`,
+    });
   });
 
   // One person's certificate, now (bulk issuance is a background job: see jobs.routes.ts).
@@ -174,41 +174,71 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const enrolment = await ctx.get(EnrolmentDirectory).enrolment(enrolmentId);
     if (!enrolment || enrolment.editionId !== edition.id) throw notFound('This person is not in this edition.');
     const { certificate, created } = await issuance.issue({ enrolmentId, via: 'staff', byUserId: req.user!.id, requireCompletion: !force });
-    if (wantsJson(req)) return res.status(created ? 201 : 200).json({ code: certificate._id, created });
-    req.flash(created ? 'success' : 'info', req.t(created ? 'certificates:edition.issued' : 'certificates:edition.alreadyIssued', { code: certificate._id }));
-    res.redirect(303, `/certificates/editions/${edition.id}`);
+    respond(req, res, {
+      status: created ? 201 : 200,
+      json: { code: certificate._id, created },
+      flash: [created ? 'success' : 'info', req.t(created ? 'certificates:edition.issued' : 'certificates:edition.alreadyIssued', { code: certificate._id })],
+      redirect: `/certificates/editions/${edition.id}`,
+    });
   });
 
   // ---- Staff: one certificate: reissue, revoke -----------------------------------------------------
 
-  ctx.router.get('/certificates/c/:code/manage', staff, async (req, res) => {
+  const certificateStatus = async (req: Request) => {
     const status = await issuance.status(String(req.params.code));
     if (!status) throw notFound('No certificate has this code.');
+    return status;
+  };
+
+  /** The certificate's page; a reissue or revocation refused comes back to it, messages by the form sent (`form`). */
+  const manageLocals = async (req: Request, failure?: FormFailure & { form: 'reissue' | 'revoke' }) => {
+    const status = await certificateStatus(req);
     const facts = await Fact.find({ code: status.certificate._id }).lean();
-    res.render('certificates/manage', {
-      title: status.certificate._id, status, view: publicView(status, req.language), facts, values: { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' }, errors: {},
-    });
+    const saved = { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' };
+    return {
+      title: status.certificate._id, status, view: publicView(status, req.language), facts,
+      values: failure?.form === 'reissue' ? { ...saved, ...failure.values } : saved,
+      revokeValues: failure?.form === 'revoke' ? failure.values : {},
+      errors: failure?.form === 'reissue' ? failure.errors : {},
+      revokeErrors: failure?.form === 'revoke' ? failure.errors : {},
+    };
+  };
+
+  ctx.router.get('/certificates/c/:code/manage', staff, async (req, res) => {
+    res.render('certificates/manage', await manageLocals(req));
   });
 
-  ctx.router.post('/certificates/c/:code/reissue', staff, async (req, res) => {
-    const status = await issuance.status(String(req.params.code));
-    if (!status) throw notFound('No certificate has this code.');
-    const input = parseInput(reissueSchema, req.body);
-    const next = await issuance.reissue(status.certificate._id, { name: input.name, nameAlt: input.nameAlt || undefined, reason: input.reason }, req.user!.id);
-    if (wantsJson(req)) return res.status(201).json({ code: next._id, replaces: status.certificate._id });
-    req.flash('success', req.t('certificates:manage.reissued', { code: next._id }));
-    res.redirect(303, `/certificates/c/${next._id}/manage`);
-  });
+  ctx.router.post('/certificates/c/:code/reissue', staff, form({
+    schema: reissueSchema,
+    view: 'certificates/manage',
+    locals: (req, failure) => manageLocals(req, { ...failure, form: 'reissue' }),
+    fields: { UNPRINTABLE: 'name' },
+    async handle(req, res, input) {
+      const status = await certificateStatus(req);
+      const next = await issuance.reissue(status.certificate._id, { name: input.name, nameAlt: input.nameAlt || undefined, reason: input.reason }, req.user!.id);
+      respond(req, res, {
+        status: 201,
+        json: { code: next._id, replaces: status.certificate._id },
+        flash: ['success', req.t('certificates:manage.reissued', { code: next._id })],
+        redirect: `/certificates/c/${next._id}/manage`,
+      });
+    },
+  }));
 
-  ctx.router.post('/certificates/c/:code/revoke', staff, async (req, res) => {
-    const status = await issuance.status(String(req.params.code));
-    if (!status) throw notFound('No certificate has this code.');
-    const { reason } = parseInput(revokeSchema, req.body);
-    await issuance.revoke(status.certificate._id, reason, req.user!.id);
-    if (wantsJson(req)) return res.json({ code: status.certificate._id, status: 'revoked' });
-    req.flash('success', req.t('certificates:manage.revoked'));
-    res.redirect(303, `/certificates/c/${status.certificate._id}/manage`);
-  });
+  ctx.router.post('/certificates/c/:code/revoke', staff, form({
+    schema: revokeSchema,
+    view: 'certificates/manage',
+    locals: (req, failure) => manageLocals(req, { ...failure, form: 'revoke' }),
+    async handle(req, res, { reason }) {
+      const status = await certificateStatus(req);
+      await issuance.revoke(status.certificate._id, reason, req.user!.id);
+      respond(req, res, {
+        json: { code: status.certificate._id, status: 'revoked' },
+        flash: ['success', req.t('certificates:manage.revoked')],
+        redirect: `/certificates/c/${status.certificate._id}/manage`,
+      });
+    },
+  }));
 
   // ---- Admins: the audit log -----------------------------------------------------------------------
 

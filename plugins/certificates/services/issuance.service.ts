@@ -291,13 +291,13 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   async function reissue(code: string, input: { name: string; nameAlt?: string | undefined; reason: string }, byUserId: string): Promise<CertificateDoc> {
     const old = await requireCertificate(code);
     const facts = await Fact.find({ code: old._id }).lean();
-    if (facts.some((f) => f.kind === 'revoked')) throw conflict('This certificate is revoked: it cannot be reissued.');
+    if (facts.some((f) => f.kind === 'revoked')) throw conflict('This certificate is revoked: it cannot be reissued.', undefined, { key: 'certificates:errors.revokedNoReissue' });
     const replaced = facts.find((f) => f.kind === 'replaced');
     const claim = await Claim.findById(old.enrolmentId).lean();
     if (!claim) throw notFound('This certificate has no enrolment record.');
     const template = await deps.templates().load(claim.templateId, claim.templateVersion);
     let newCode = replaced?.replacedBy;
-    if (replaced && await Certificate.exists({ _id: newCode })) throw conflict(`This certificate was already replaced by ${newCode}.`);
+    if (replaced && await Certificate.exists({ _id: newCode })) throw conflict(`This certificate was already replaced by ${newCode}.`, undefined, { key: 'certificates:errors.alreadyReplaced', params: { code: newCode } });
     const issuedAt = new Date();
     newCode ??= generateCode();
     const snapshot: CertificateSnapshot = {
@@ -305,12 +305,12 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     };
     if (input.nameAlt) snapshot.nameAlt = input.nameAlt; else delete snapshot.nameAlt;
     const unprintable = unprintableTexts(template, snapshot);
-    if (unprintable.length) throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed: ${unprintable.flatMap((u) => u.characters).join(' ')}.`);
+    if (unprintable.length) throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed: ${unprintable.flatMap((u) => u.characters).join(' ')}.`, undefined, { key: 'certificates:errors.unprintable', params: { characters: unprintable.flatMap((u) => u.characters).join(' ') } });
     if (!replaced) {
       try {
         await Fact.create({ _id: `${old._id}:replaced`, code: old._id, kind: 'replaced', reason: input.reason, byUserId, at: issuedAt, replacedBy: newCode });
       } catch (err) {
-        if (isDuplicateKey(err)) throw conflict('Someone reissued this certificate meanwhile: reload the page.');
+        if (isDuplicateKey(err)) throw conflict('Someone reissued this certificate meanwhile: reload the page.', undefined, { key: 'certificates:errors.reissuedMeanwhile' });
         throw err;
       }
     }
@@ -328,12 +328,12 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const cert = await requireCertificate(code);
     const replaced = await Fact.findById(`${cert._id}:replaced`).lean();
     if (replaced && await Certificate.exists({ _id: replaced.replacedBy })) {
-      throw conflict(`This certificate was replaced by ${replaced.replacedBy}: revoke that one (the current certificate) instead.`);
+      throw conflict(`This certificate was replaced by ${replaced.replacedBy}: revoke that one (the current certificate) instead.`, undefined, { key: 'certificates:errors.replacedRevokeCurrent', params: { code: replaced.replacedBy } });
     }
     try {
       await Fact.create({ _id: `${cert._id}:revoked`, code: cert._id, kind: 'revoked', reason, byUserId, at: new Date() });
     } catch (err) {
-      if (isDuplicateKey(err)) throw conflict('This certificate is already revoked.');
+      if (isDuplicateKey(err)) throw conflict('This certificate is already revoked.', undefined, { key: 'certificates:errors.alreadyRevoked' });
       throw err;
     }
     await audit('revoked', byUserId, { code: cert._id, editionId: cert.editionId, details: reason });

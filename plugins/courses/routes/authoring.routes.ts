@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { allow, fieldErrors, forbidden, HttpError, localized, parseInput, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
+import { allow, form, forbidden, HttpError, invalidFields, localized, parseInput, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import type { CourseSummary } from '../contract.ts';
 import type { ItemDoc, StoredFile } from '../models/item.model.ts';
 import { canEdit, type CourseInput, type CourseService } from '../services/courses.service.ts';
@@ -43,7 +43,7 @@ function parseCourseForm(body: unknown, withSlug: boolean): CourseInput {
     title[lang] = t;
     if (s) summary[lang] = s;
   }
-  if (!base.success || Object.keys(fields).length) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields });
+  if (!base.success || Object.keys(fields).length) throw invalidFields(fields);
   const v = base.data as { slug?: string; languages: CourseInput['languages']; hours: number; durationWeeks?: number };
   return { slug: v.slug ?? '', languages: v.languages, hours: v.hours, durationWeeks: v.durationWeeks, title, summary };
 }
@@ -106,7 +106,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
 
   const languageNames = (req: Request) => Object.fromEntries(UN_LANGUAGES.map((l) => [l, req.t(`courses:languages.${l}`)]));
 
-  async function renderCourseEditor(req: Request, res: Response, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+  async function courseEditorPage(req: Request, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
     const users = ctx.get(Users);
     const [modules, listed, current] = await Promise.all([
       courses.outline(course.id),
@@ -116,7 +116,7 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     // The course's own trainers are always offered, even beyond the first 200 listed.
     const trainers = [...listed.users];
     for (const person of current) if (person && !trainers.some((t) => t.id === person.id)) trainers.push({ ...person, createdAt: new Date(0) });
-    res.render('courses/manage-course', {
+    return {
       title: localized(course.title, req.language),
       course,
       modules,
@@ -126,32 +126,24 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
       values: form.values ?? { ...course, ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])), ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])) },
       errors: form.errors ?? {},
       isStaff: req.user!.roles.includes('staff') || req.user!.roles.includes('admin'),
-    });
+    };
   }
 
-  async function renderList(req: Request, res: Response, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+  async function listPage(req: Request, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
     const list = await courses.editableBy(req.user!);
-    res.render('courses/manage-list', {
+    return {
       title: req.t('courses:manage.title'),
       courses: list.map((c) => ({ ...c, displayTitle: localized(c.title, req.language) })),
       languages: UN_LANGUAGES,
       languageNames: languageNames(req),
       values: form.values ?? { languages: ['en'] },
       errors: form.errors ?? {},
-    });
+    };
   }
 
-  /** Runs a form action; validation problems re-render the form with messages, nothing changed. */
-  async function withForm(res: Response, action: () => Promise<void>, onInvalid: (errors: Record<string, string>) => Promise<void>) {
-    try {
-      await action();
-    } catch (err) {
-      const errors = fieldErrors(err) ?? (err instanceof HttpError && err.status === 409 ? { _: err.message } : null);
-      if (!errors) throw err;
-      res.status(err instanceof HttpError ? err.status : 400);
-      await onInvalid(errors);
-    }
-  }
+  /** The course form shown again keeps the languages ticked (one box sends a string, several an array). */
+  const courseValues = (values: Record<string, unknown>) => ({ ...values, languages: asArray(values.languages) });
+  const moduleProblem = (errors: Record<string, string>) => ({ module: Object.values(errors).join(' ') });
 
   /** Receives uploaded files; a refused upload shows the form again with the reason (nothing kept). */
   async function receiveOr(req: Request, res: Response, showForm: (errors: Record<string, string>) => Promise<void>): Promise<StoredFile[] | null> {
@@ -165,39 +157,52 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     }
   }
 
-  ctx.router.get('/manage', authors, (req, res) => renderList(req, res));
+  ctx.router.get('/manage', authors, async (req, res) => res.render('courses/manage-list', await listPage(req)));
 
-  ctx.router.post('/manage', authors, async (req, res) => {
-    await withForm(res, async () => {
-      const input = parseCourseForm(req.body, true);
+  ctx.router.post('/manage', authors, form({
+    read: (req) => parseCourseForm(req.body, true),
+    view: 'courses/manage-list',
+    locals: (req, { values, errors }) => listPage(req, { values: courseValues(values), errors }),
+    async handle(req, res, input) {
       const course = await courses.create(input, req.user!);
       req.flash('success', req.t('courses:manage.created'));
       res.redirect(303, base(course));
-    }, (errors) => renderList(req, res, { values: { ...req.body, languages: asArray(req.body?.languages) }, errors }));
-  });
+    },
+  }));
 
-  ctx.router.get('/manage/:slug', authors, async (req, res) => renderCourseEditor(req, res, await editable(req)));
+  ctx.router.get('/manage/:slug', authors, async (req, res) => res.render('courses/manage-course', await courseEditorPage(req, await editable(req))));
 
-  ctx.router.post('/manage/:slug/settings', authors, async (req, res) => {
-    const course = await editable(req);
-    await withForm(res, async () => {
-      const { slug: _slug, ...input } = parseCourseForm(req.body, false);
+  // The course's page again, with the problem: its forms are refused there (a conflict on `_`).
+  const courseEditorAgain = (form: (failure: { values: Record<string, unknown>; errors: Record<string, string> }) => { values?: Record<string, unknown>; errors: Record<string, string> }) =>
+    async (req: Request, failure: { values: Record<string, unknown>; errors: Record<string, string> }) => courseEditorPage(req, await editable(req), form(failure));
+
+  ctx.router.post('/manage/:slug/settings', authors, form({
+    read: (req) => parseCourseForm(req.body, false),
+    view: 'courses/manage-course',
+    locals: courseEditorAgain(({ values, errors }) => ({ values: courseValues(values), errors })),
+    async handle(req, res, { slug: _slug, ...input }) {
+      const course = await editable(req);
       await courses.update(course.id, input);
       req.flash('success', req.t('courses:manage.saved'));
       res.redirect(303, base(course));
-    }, (errors) => renderCourseEditor(req, res, course, { values: { ...req.body, languages: asArray(req.body?.languages) }, errors }));
-  });
+    },
+  }));
 
-  ctx.router.post('/manage/:slug/status', authors, async (req, res) => {
-    const course = await editable(req);
-    const status = z.enum(['draft', 'published', 'archived']).safeParse(req.body?.status);
-    if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.');
-    await withForm(res, async () => {
-      await courses.setStatus(course.id, status.data);
-      req.flash('success', req.t(`courses:manage.status.${status.data}`));
+  ctx.router.post('/manage/:slug/status', authors, form({
+    read: (req) => {
+      const status = z.enum(['draft', 'published', 'archived']).safeParse(req.body?.status);
+      if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.');
+      return status.data;
+    },
+    view: 'courses/manage-course',
+    locals: courseEditorAgain(({ errors }) => ({ errors })),
+    async handle(req, res, status) {
+      const course = await editable(req);
+      await courses.setStatus(course.id, status);
+      req.flash('success', req.t(`courses:manage.status.${status}`));
       res.redirect(303, base(course));
-    }, (errors) => renderCourseEditor(req, res, course, { errors }));
-  });
+    },
+  }));
 
   // Assigning trainers is programme staff's decision, not the trainers' own.
   ctx.router.post('/manage/:slug/trainers', staff, async (req, res) => {
@@ -212,21 +217,23 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, base(course));
   });
 
-  ctx.router.post('/manage/:slug/modules', authors, async (req, res) => {
-    const course = await editable(req);
-    await withForm(res, async () => {
-      const input = parseInput(moduleSchema, req.body);
+  ctx.router.post('/manage/:slug/modules', authors, form({
+    schema: moduleSchema,
+    view: 'courses/manage-course',
+    locals: courseEditorAgain(({ errors }) => ({ errors: moduleProblem(errors) })),
+    async handle(req, res, input) {
+      const course = await editable(req);
       const module = await courses.addModule(course.id, input);
       req.flash('success', req.t('courses:manage.moduleAdded'));
       res.redirect(303, `${base(course)}/modules/${module._id}`);
-    }, (errors) => renderCourseEditor(req, res, course, { errors: { module: Object.values(errors).join(' ') } }));
-  });
+    },
+  }));
 
-  async function renderModuleEditor(req: Request, res: Response, course: CourseSummary, moduleId: string, form: { values?: Record<string, unknown>; errors?: Record<string, string>; type?: string } = {}) {
+  async function moduleEditorPage(req: Request, res: Response, course: CourseSummary, moduleId: string, form: { values?: Record<string, unknown>; errors?: Record<string, string>; type?: string } = {}) {
     const modules = await courses.outline(course.id);
     const module = modules.find((m) => m.id === moduleId);
     if (!module) throw new HttpError(404, 'NOT_FOUND', 'No such module in this course.');
-    res.render('courses/manage-module', {
+    return {
       title: module.title,
       course,
       courseTitle: localized(course.title, req.language),
@@ -236,23 +243,28 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
       formType: form.type,
       uploadToken: res.locals.csrfToken(),
       maxUploadMb: (ctx.config as { maxUploadMb: number }).maxUploadMb,
-    });
+    };
   }
+  const renderModuleEditor = async (req: Request, res: Response, course: CourseSummary, moduleId: string, form: Parameters<typeof moduleEditorPage>[4] = {}) =>
+    res.render('courses/manage-module', await moduleEditorPage(req, res, course, moduleId, form));
 
   ctx.router.get('/manage/:slug/modules/:moduleId', authors, async (req, res) => {
     const course = await editable(req);
     await renderModuleEditor(req, res, course, String(req.params.moduleId));
   });
 
-  ctx.router.post('/manage/:slug/modules/:moduleId', authors, async (req, res) => {
-    const course = await editable(req);
-    const moduleId = String(req.params.moduleId);
-    await withForm(res, async () => {
-      await courses.updateModule(course.id, moduleId, parseInput(moduleSchema, req.body));
+  ctx.router.post('/manage/:slug/modules/:moduleId', authors, form({
+    schema: moduleSchema,
+    view: 'courses/manage-module',
+    locals: async (req, { errors }, res) => moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { errors: moduleProblem(errors) }),
+    async handle(req, res, input) {
+      const course = await editable(req);
+      const moduleId = String(req.params.moduleId);
+      await courses.updateModule(course.id, moduleId, input);
       req.flash('success', req.t('courses:manage.saved'));
       res.redirect(303, `${base(course)}/modules/${moduleId}`);
-    }, (errors) => renderModuleEditor(req, res, course, moduleId, { errors: { module: Object.values(errors).join(' ') } }));
-  });
+    },
+  }));
 
   ctx.router.post('/manage/:slug/modules/:moduleId/move', authors, async (req, res) => {
     const course = await editable(req);
@@ -260,26 +272,37 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, `${base(course)}#modules`);
   });
 
-  ctx.router.post('/manage/:slug/modules/:moduleId/delete', authors, async (req, res) => {
-    const course = await editable(req);
-    await withForm(res, async () => {
+  ctx.router.post('/manage/:slug/modules/:moduleId/delete', authors, form({
+    // Nothing to read: a module that still has content is refused (a conflict), shown on the course's page.
+    read: () => ({}),
+    view: 'courses/manage-course',
+    locals: courseEditorAgain(({ errors }) => ({ errors })),
+    async handle(req, res) {
+      const course = await editable(req);
       await courses.deleteModule(course.id, String(req.params.moduleId));
       req.flash('success', req.t('courses:manage.moduleDeleted'));
       res.redirect(303, `${base(course)}#modules`);
-    }, (errors) => renderCourseEditor(req, res, course, { errors }));
-  });
+    },
+  }));
 
-  ctx.router.post('/manage/:slug/modules/:moduleId/items', authors, async (req, res) => {
-    const course = await editable(req);
-    const moduleId = String(req.params.moduleId);
+  const newItemType = (req: Request) => {
     const type = z.enum(['lesson', 'link', 'quiz']).safeParse(req.body?.type);
     if (!type.success) throw new HttpError(400, 'BAD_ITEM_TYPE', 'Unknown kind of content.');
-    await withForm(res, async () => {
-      await courses.addItem(course.id, moduleId, parseItem(type.data, req.body));
+    return type.data;
+  };
+
+  ctx.router.post('/manage/:slug/modules/:moduleId/items', authors, form({
+    read: (req) => parseItem(newItemType(req), req.body),
+    view: 'courses/manage-module',
+    locals: async (req, { errors }, res) => moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { values: formValues(req.body), errors, type: newItemType(req) }),
+    async handle(req, res, input) {
+      const course = await editable(req);
+      const moduleId = String(req.params.moduleId);
+      await courses.addItem(course.id, moduleId, input);
       req.flash('success', req.t('courses:manage.itemAdded'));
       res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
-    }, (errors) => renderModuleEditor(req, res, course, moduleId, { values: formValues(req.body), errors, type: type.data }));
-  });
+    },
+  }));
 
   // Several files at once, one item each. The CSRF token is in the form's action URL (multipart).
   ctx.router.post('/manage/:slug/modules/:moduleId/uploads', authors, async (req, res) => {
@@ -302,8 +325,8 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
   });
 
-  async function renderItemEditor(req: Request, res: Response, course: CourseSummary, item: ItemDoc, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
-    res.render('courses/manage-item', {
+  async function itemEditorPage(req: Request, res: Response, course: CourseSummary, item: ItemDoc, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+    return {
       title: item.title,
       course,
       courseTitle: localized(course.title, req.language),
@@ -312,24 +335,40 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
       errors: form.errors ?? {},
       uploadToken: res.locals.csrfToken(),
       maxUploadMb: (ctx.config as { maxUploadMb: number }).maxUploadMb,
-    });
+    };
   }
+  const renderItemEditor = async (req: Request, res: Response, course: CourseSummary, item: ItemDoc, form: Parameters<typeof itemEditorPage>[4] = {}) =>
+    res.render('courses/manage-item', await itemEditorPage(req, res, course, item, form));
+
+  /** The item of the address, in a course this person may change. */
+  const editableItem = async (req: Request) => {
+    const course = await editable(req);
+    return { course, item: await courses.findItem(course.id, String(req.params.itemId)) };
+  };
 
   ctx.router.get('/manage/:slug/items/:itemId', authors, async (req, res) => {
-    const course = await editable(req);
-    await renderItemEditor(req, res, course, await courses.findItem(course.id, String(req.params.itemId)));
+    const { course, item } = await editableItem(req);
+    await renderItemEditor(req, res, course, item);
   });
 
-  ctx.router.post('/manage/:slug/items/:itemId', authors, async (req, res) => {
-    const course = await editable(req);
-    const item = await courses.findItem(course.id, String(req.params.itemId));
-    await withForm(res, async () => {
+  ctx.router.post('/manage/:slug/items/:itemId', authors, form({
+    // An item's fields are those of its type, which only the stored item tells.
+    read: async (req) => {
+      const { course, item } = await editableItem(req);
       const { type: _type, ...changes } = parseItem(item.type, req.body);
+      return { course, item, changes };
+    },
+    view: 'courses/manage-item',
+    locals: async (req, { errors }, res) => {
+      const { course, item } = await editableItem(req);
+      return itemEditorPage(req, res, course, item, { values: formValues(req.body), errors });
+    },
+    async handle(req, res, { course, item, changes }) {
       await courses.updateItem(course.id, item._id.toString(), changes);
       req.flash('success', req.t('courses:manage.saved'));
       res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
-    }, (errors) => renderItemEditor(req, res, course, item, { values: formValues(req.body), errors }));
-  });
+    },
+  }));
 
   ctx.router.post('/manage/:slug/items/:itemId/move', authors, async (req, res) => {
     const course = await editable(req);

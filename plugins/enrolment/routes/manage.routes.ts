@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, fieldErrors, HttpError, objectIdSchema, parseInput, UN_LANGUAGES, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, form, HttpError, invalidFields, objectIdSchema, parseInput, respond, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EDITION_STATUSES, ENROLMENT_METHODS, ENROLMENT_STATUSES } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
@@ -96,14 +96,14 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     };
   }
 
-  async function renderForm(req: Request, res: Response, edition: EditionDoc | null, values: Record<string, unknown>, errors: Record<string, string> = {}) {
-    res.render('enrolment/edition-form', {
+  async function editionFormPage(req: Request, edition: EditionDoc | null, values: Record<string, unknown>, errors: Record<string, string> = {}) {
+    return {
       title: edition ? req.t('enrolment:manage.editTitle', { edition: edition.title }) : req.t('enrolment:manage.newTitle'),
       edition,
       values,
       errors,
       ...(await formLocals(req)),
-    });
+    };
   }
 
   const valuesOf = (e: EditionDoc) => ({
@@ -112,10 +112,10 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     capacity: e.capacity ?? '', questions: questionsToText(e.questions),
   });
 
-  async function readForm(req: Request, previous: ApplicationQuestion[] = []): Promise<EditionInput> {
-    const v = parseInput(editionForm, req.body);
+  /** The edition form's input, once it passed its schema: the course must exist, the questions read. */
+  async function editionInput(v: z.output<typeof editionForm>, previous: ApplicationQuestion[] = []): Promise<EditionInput> {
     const course = await catalog().findById(v.courseId);
-    if (!course) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { courseId: 'Choose the course.' } });
+    if (!course) throw invalidFields({ courseId: 'Choose the course.' });
     return {
       ...v,
       enrolmentKey: v.enrolmentKey || undefined,
@@ -160,53 +160,51 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
 
   ctx.router.get('/manage/editions/new', staff, async (req, res) => {
     const courseId = typeof req.query.courseId === 'string' ? req.query.courseId : '';
-    await renderForm(req, res, null, { courseId, method: 'application', status: 'draft', language: 'en', questions: '' });
+    res.render('enrolment/edition-form', await editionFormPage(req, null, { courseId, method: 'application', status: 'draft', language: 'en', questions: '' }));
   });
 
-  ctx.router.post('/manage/editions', staff, async (req, res) => {
-    let input: EditionInput;
-    try {
-      input = await readForm(req);
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors || wantsJson(req)) throw err;
-      res.status(400);
-      return renderForm(req, res, null, req.body ?? {}, errors);
-    }
-    const edition = await service.createEdition(input, req.user!.id);
-    if (wantsJson(req)) return res.status(201).json({ id: edition._id.toString() });
-    req.flash('success', req.t('enrolment:manage.created', { edition: edition.title }));
-    res.redirect(303, `/enrolment/manage/editions/${edition._id}`);
-  });
+  ctx.router.post('/manage/editions', staff, form({
+    schema: editionForm,
+    view: 'enrolment/edition-form',
+    locals: (req, { values, errors }) => editionFormPage(req, null, values, errors),
+    async handle(req, res, v) {
+      const edition = await service.createEdition(await editionInput(v), req.user!.id);
+      respond(req, res, {
+        status: 201,
+        json: { id: edition._id.toString() },
+        flash: ['success', req.t('enrolment:manage.created', { edition: edition.title })],
+        redirect: `/enrolment/manage/editions/${edition._id}`,
+      });
+    },
+  }));
 
   ctx.router.get('/manage/editions/:id/edit', staff, async (req, res) => {
     const edition = await service.requireEdition(String(req.params.id));
-    await renderForm(req, res, edition, valuesOf(edition));
+    res.render('enrolment/edition-form', await editionFormPage(req, edition, valuesOf(edition)));
   });
 
-  ctx.router.post('/manage/editions/:id', staff, async (req, res) => {
-    const edition = await service.requireEdition(String(req.params.id));
-    let updated: EditionDoc;
-    try {
-      updated = await service.updateEdition(edition._id.toString(), await readForm(req, edition.questions));
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors || wantsJson(req)) throw err;
-      res.status(400);
-      return renderForm(req, res, edition, req.body ?? {}, errors);
-    }
-    if (wantsJson(req)) return res.json({ id: updated._id.toString() });
-    req.flash('success', req.t('enrolment:manage.saved'));
-    res.redirect(303, `/enrolment/manage/editions/${updated._id}`);
-  });
+  ctx.router.post('/manage/editions/:id', staff, form({
+    schema: editionForm,
+    view: 'enrolment/edition-form',
+    locals: async (req, { values, errors }) => editionFormPage(req, await service.requireEdition(String(req.params.id)), values, errors),
+    async handle(req, res, v) {
+      const edition = await service.requireEdition(String(req.params.id));
+      const updated = await service.updateEdition(edition._id.toString(), await editionInput(v, edition.questions));
+      respond(req, res, {
+        json: { id: updated._id.toString() },
+        flash: ['success', req.t('enrolment:manage.saved')],
+        redirect: `/enrolment/manage/editions/${updated._id}`,
+      });
+    },
+  }));
 
   // The edition's page for staff: its facts, the applications to decide, the waiting list.
   ctx.router.get('/manage/editions/:id', staff, async (req, res) => {
-    await renderEdition(req, res, await service.requireEdition(String(req.params.id)));
+    res.render('enrolment/manage-edition', await editionPage(req, await service.requireEdition(String(req.params.id))));
   });
 
   /** The edition's staff page; `errors` and `values`: the add-person form shown again with what was wrong. */
-  async function renderEdition(req: Request, res: Response, edition: EditionDoc, errors: Record<string, string> = {}, values: Record<string, unknown> = {}) {
+  async function editionPage(req: Request, edition: EditionDoc, errors: Record<string, string> = {}, values: Record<string, unknown> = {}) {
     const editionId = edition._id.toString();
     await service.repairSeats(editionId);
     const [course, people, seatsTaken] = await Promise.all([
@@ -227,7 +225,7 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
       };
     };
     const waiting = people.filter((e) => e.status === 'waitlisted').sort((a, b) => (a.waitlistedAt?.getTime() ?? 0) - (b.waitlistedAt?.getTime() ?? 0));
-    res.render('enrolment/manage-edition', {
+    return {
       title: edition.title,
       edition,
       course,
@@ -239,22 +237,19 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
       formatDay: (d?: Date) => formatDay(req, d),
       errors,
       values,
-    });
+    };
   }
 
-  ctx.router.post('/manage/editions/:id/people', staff, async (req, res) => {
+  ctx.router.post('/manage/editions/:id/people', staff, form({
+    schema: addPersonSchema,
+    // The edition's page again, with the reason next to the form; nothing was changed.
+    view: 'enrolment/manage-edition',
+    locals: async (req, { errors }) => editionPage(req, await service.requireEdition(String(req.params.id)), errors, { email: typeof req.body?.email === 'string' ? req.body.email : '', invite: req.body?.invite === 'on' }),
+    handle: addPerson,
+  }));
+
+  async function addPerson(req: Request, res: Response, { email, invite }: z.output<typeof addPersonSchema>) {
     const edition = await service.requireEdition(String(req.params.id));
-    let input: z.output<typeof addPersonSchema>;
-    try {
-      input = parseInput(addPersonSchema, req.body);
-    } catch (err) {
-      // The edition's page again, with the reason next to the form; nothing was changed.
-      const errors = fieldErrors(err);
-      if (!errors || wantsJson(req)) throw err;
-      res.status(400);
-      return renderEdition(req, res, edition, errors, { email: typeof req.body?.email === 'string' ? req.body.email : '', invite: req.body?.invite === 'on' });
-    }
-    const { email, invite } = input;
     const account = await ctx.get(Users).findByEmail(email);
     const { enrolment, created, placed } = await service.addByStaff(edition._id.toString(), { email, source: 'staff' }, req.user!.id);
     // Only the request that placed the person invites them: a second click finds them there already.
@@ -266,12 +261,15 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
         ctx.logger.error({ err, enrolment: enrolment._id.toString() }, 'invitation not recorded');
       }
     }
-    if (wantsJson(req)) return res.status(created ? 201 : 200).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status, created, invited });
-    req.flash(created ? 'success' : 'info', created
-      ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) + (invited !== 'none' ? ` ${req.t(`enrolment:manage.added.${invited}`)}` : account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
-      : req.t('enrolment:manage.added.already', { email, status: req.t(`enrolment:status.${enrolment.status}`) }));
-    res.redirect(303, `/enrolment/manage/editions/${edition._id}`);
-  });
+    respond(req, res, {
+      status: created ? 201 : 200,
+      json: { enrolmentId: enrolment._id.toString(), status: enrolment.status, created, invited },
+      flash: [created ? 'success' : 'info', created
+        ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) + (invited !== 'none' ? ` ${req.t(`enrolment:manage.added.${invited}`)}` : account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
+        : req.t('enrolment:manage.added.already', { email, status: req.t(`enrolment:status.${enrolment.status}`) })],
+      redirect: `/enrolment/manage/editions/${edition._id}`,
+    });
+  }
 
   // ---- One person's enrolment --------------------------------------------------------------------
 
@@ -313,28 +311,34 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     const enrolment = await service.requireEnrolment(String(req.params.id));
     const { decision, message } = parseInput(decisionSchema, req.body);
     const after = await service.decide(enrolment._id.toString(), decision, message || undefined, req.user!.id);
-    if (wantsJson(req)) return res.json({ status: after.status });
-    req.flash('success', req.t(`enrolment:manage.decided.${after.status}`, { email: after.email }));
-    res.redirect(303, safeBack(req, `/enrolment/manage/editions/${after.editionId}`));
+    respond(req, res, {
+      json: { status: after.status },
+      flash: ['success', req.t(`enrolment:manage.decided.${after.status}`, { email: after.email })],
+      redirect: safeBack(req, `/enrolment/manage/editions/${after.editionId}`),
+    });
   });
 
   ctx.router.post('/manage/enrolments/:id/withdraw', staff, async (req, res) => {
     const enrolment = await service.requireEnrolment(String(req.params.id));
     const { message } = parseInput(withdrawSchema, req.body);
     await service.withdraw(enrolment._id.toString(), req.user!.id, message || undefined);
-    if (wantsJson(req)) return res.json({ status: 'withdrawn' });
-    req.flash('success', req.t('enrolment:manage.withdrawn', { email: enrolment.email }));
-    res.redirect(303, `/enrolment/manage/enrolments/${enrolment._id}`);
+    respond(req, res, {
+      json: { status: 'withdrawn' },
+      flash: ['success', req.t('enrolment:manage.withdrawn', { email: enrolment.email })],
+      redirect: `/enrolment/manage/enrolments/${enrolment._id}`,
+    });
   });
 
   ctx.router.post('/manage/enrolments/:id/move', staff, async (req, res) => {
     const enrolment = await service.requireEnrolment(String(req.params.id));
     const { toEditionId } = parseInput(moveSchema, req.body);
     const moved = await service.move(enrolment._id.toString(), toEditionId, req.user!.id);
-    if (wantsJson(req)) return res.json({ enrolmentId: moved._id.toString(), status: moved.status });
     const target = await service.requireEdition(toEditionId);
-    req.flash('success', req.t(`enrolment:manage.moved.${moved.status === 'enrolled' ? 'enrolled' : 'waitlisted'}`, { email: enrolment.email, edition: target.title }));
-    res.redirect(303, `/enrolment/manage/enrolments/${moved._id}`);
+    respond(req, res, {
+      json: { enrolmentId: moved._id.toString(), status: moved.status },
+      flash: ['success', req.t(`enrolment:manage.moved.${moved.status === 'enrolled' ? 'enrolled' : 'waitlisted'}`, { email: enrolment.email, edition: target.title })],
+      redirect: `/enrolment/manage/enrolments/${moved._id}`,
+    });
   });
 }
 

@@ -1,9 +1,9 @@
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
 import { allow, ROLES, type Role } from '../access.ts';
 import { HttpError, notFound } from '../errors.ts';
 import type { UsersService } from '../host-contract.ts';
-import { fieldErrors, parseInput } from '../http.ts';
+import { form } from '../forms.ts';
 import type { PluginRouter } from '../plugin.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/password.ts';
 import type { AccountsService } from '../auth/accounts.service.ts';
@@ -55,10 +55,10 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
   const { users, models, accounts, mail, audit } = deps;
   const admin = allow.roles('admin');
 
-  const renderList = async (req: Request, res: Response, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) => {
+  const listLocals = async (req: Request, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) => {
     const query = listSchema.parse(req.query);
     const { users: list, total } = await users.list({ search: query.q, role: query.role, page: query.page, pageSize: PAGE_SIZE });
-    res.render('admin/users', {
+    return {
       title: req.t('admin.users.title'),
       list,
       total,
@@ -69,14 +69,19 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
       values: form.values ?? { roles: ['learner'], invite: 'on' },
       requestKey: crypto.randomUUID(),
       errors: form.errors ?? {},
-    });
+    };
   };
 
-  router.get('/admin/users', admin, (req, res) => renderList(req, res));
+  router.get('/admin/users', admin, async (req, res) => res.render('admin/users', await listLocals(req)));
 
-  router.post('/admin/users', admin, async (req, res) => {
-    try {
-      const input = parseInput(newUserSchema, req.body);
+  router.post('/admin/users', admin, form({
+    schema: newUserSchema,
+    view: 'admin/users',
+    locals: (req, { values, errors }) => listLocals(req, { values, errors }),
+    // The one refusal of a valid form: the address is another account's.
+    fields: { CONFLICT: 'email' },
+    secret: ['password'],
+    async handle(req, res, input) {
       const created = await users.create({ email: input.email, name: input.name, organisation: input.organisation, roles: input.roles, password: input.password }, `admin:${req.user!.id}`);
       await models.User.updateOne({ _id: created.id }, { $set: { localSignIn: true } });
       await audit.record({ actor: req.user!.id, action: 'account-created', userId: created.id, details: input.roles.join(', ') });
@@ -84,15 +89,9 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
         await users.invite({ email: created.email, name: created.name }, { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` });
         req.flash('success', req.t('admin.users.createdInvited', { email: created.email }));
       } else req.flash('success', req.t('admin.users.created', { email: created.email }));
-      return res.redirect(303, `/admin/users/${created.id}`);
-    } catch (err) {
-      const errors = fieldErrors(err) ?? (err instanceof HttpError && err.status === 409 ? { email: err.message } : null);
-      if (!errors) throw err;
-      res.status(err instanceof HttpError ? err.status : 400);
-      const { password: _omit, ...values } = (req.body ?? {}) as Record<string, unknown>;
-      return renderList(req, res, { values, errors });
-    }
-  });
+      res.redirect(303, `/admin/users/${created.id}`);
+    },
+  }));
 
   router.post('/admin/users/:id/roles', admin, async (req, res) => {
     const id = String(req.params.id);

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import crypto from 'node:crypto';
 import { allow } from '../access.ts';
 import type { HostConfig } from '../config.ts';
-import { HttpError, notFound } from '../errors.ts';
-import { fieldErrors, parseInput } from '../http.ts';
+import { notFound } from '../errors.ts';
+import { form } from '../forms.ts';
+import { invalidFields } from '../http.ts';
 import type { PluginRouter } from '../plugin.ts';
 import { addressKey, sharedRateLimit } from '../rate-limit-store.ts';
 import type { AccountsService } from './accounts.service.ts';
@@ -52,20 +53,16 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     res.render('auth/forgot', { title: req.t('forgot.title'), email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '', errors: {} });
   });
 
-  router.post('/account/forgot', allow.public, forgotPerAddress, forgotPerAccount, async (req, res) => {
-    let email: string;
-    try {
-      email = parseInput(z.object({ email: emailField(req) }), req.body).email;
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors) throw err;
-      res.status(400);
-      return res.render('auth/forgot', { title: req.t('forgot.title'), email: String(req.body?.email ?? '').slice(0, 254), errors });
-    }
-    // The same single insert whatever the address: the work (and any mail) happens in a job.
-    await accounts.requestReset(email, crypto.randomUUID());
-    notice(req, res, 'forgot.sent', { email });
-  });
+  router.post('/account/forgot', allow.public, forgotPerAddress, forgotPerAccount, form({
+    schema: (req) => z.object({ email: emailField(req) }),
+    view: 'auth/forgot',
+    locals: (req, { errors }) => ({ title: req.t('forgot.title'), email: String(req.body?.email ?? '').slice(0, 254), errors }),
+    async handle(req, res, { email }) {
+      // The same single insert whatever the address: the work (and any mail) happens in a job.
+      await accounts.requestReset(email, crypto.randomUUID());
+      notice(req, res, 'forgot.sent', { email });
+    },
+  }));
 
   // ---- Setting a password through a link (invitation or reset) -------------------------------------
   /**
@@ -78,31 +75,27 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   };
 
   const setPasswordForm = (purpose: 'invite' | 'reset') => {
-    const form = (req: Request, res: Response, errors: Record<string, string> = {}) =>
-      res.render('auth/set-password', { title: req.t(`setPassword.${purpose}.title`), purpose, action: req.originalUrl.split('?')[0], errors });
+    const page = (req: Request, errors: Record<string, string> = {}) =>
+      ({ title: req.t(`setPassword.${purpose}.title`), purpose, action: req.originalUrl.split('?')[0], errors });
     return {
       async show(req: Request, res: Response) {
         const checked = await accounts.tokens.check(purpose, req.params.token);
         if (!checked.ok) return linkProblem(req, res, purpose, checked.reason);
         // The address holds the link's secret: never sent on to another site.
         res.setHeader('Referrer-Policy', 'no-referrer');
-        form(req, res);
+        res.render('auth/set-password', page(req));
       },
-      async save(req: Request, res: Response) {
-        let password: string;
-        try {
-          password = parseInput(passwordPair(req), req.body).password;
-        } catch (err) {
-          const errors = fieldErrors(err);
-          if (!errors) throw err;
-          res.status(400);
-          return form(req, res, errors);
-        }
-        const result = await accounts.setPasswordWithLink(purpose, String(req.params.token), password);
-        if (!result.ok) return linkProblem(req, res, purpose, result.reason);
-        req.flash('success', req.t(`setPassword.${purpose}.done`));
-        res.redirect(303, `/login?email=${encodeURIComponent(result.user.email)}`);
-      },
+      save: form({
+        schema: passwordPair,
+        view: 'auth/set-password',
+        locals: (req, { errors }) => page(req, errors),
+        async handle(req, res, { password }) {
+          const result = await accounts.setPasswordWithLink(purpose, String(req.params.token), password);
+          if (!result.ok) return linkProblem(req, res, purpose, result.reason);
+          req.flash('success', req.t(`setPassword.${purpose}.done`));
+          res.redirect(303, `/login?email=${encodeURIComponent(result.user.email)}`);
+        },
+      }),
     };
   };
   // Each attempt costs a password hash once its link checks out: limited per network address.
@@ -119,35 +112,29 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   const registrationOpen = (_req: Request) => {
     if (registration === 'off') throw notFound();
   };
-  const registerForm = (req: Request, res: Response, values: Record<string, unknown> = {}, errors: Record<string, string> = {}) =>
-    res.render('auth/register', { title: req.t('register.title'), values, errors, domains: registration === 'domains' ? config.registrationDomains : [] });
+  const registerPage = (req: Request, values: Record<string, unknown> = {}, errors: Record<string, string> = {}) =>
+    ({ title: req.t('register.title'), values, errors, domains: registration === 'domains' ? config.registrationDomains : [] });
 
   router.get('/register', allow.public, (req, res) => {
     registrationOpen(req);
     if (req.user) return res.redirect(303, '/');
-    registerForm(req, res);
+    res.render('auth/register', registerPage(req));
   });
 
-  router.post('/register', allow.public, registerLimit, async (req, res) => {
-    registrationOpen(req);
-    const schema = z.object({ name: z.string().trim().min(1, req.t('register.enterName')).max(200, req.t('register.nameTooLong')), email: emailField(req) }).and(passwordPair(req));
-    let input: z.infer<typeof schema>;
-    try {
-      input = parseInput(schema, req.body);
+  router.post('/register', allow.public, registerLimit, (req, _res, next) => { registrationOpen(req); next(); }, form({
+    schema: (req) => z.object({ name: z.string().trim().min(1, req.t('register.enterName')).max(200, req.t('register.nameTooLong')), email: emailField(req) }).and(passwordPair(req)),
+    view: 'auth/register',
+    locals: (req, { values, errors }) => registerPage(req, values, errors),
+    secret: ['password', 'confirm'],
+    async handle(req, res, input) {
       const domain = input.email.split('@')[1]!.toLowerCase();
       if (registration === 'domains' && !config.registrationDomains.includes(domain)) {
-        throw new HttpError(400, 'VALIDATION_FAILED', 'domain', { fields: { email: req.t('register.domainNotAllowed', { domains: config.registrationDomains.join(', ') }) } });
+        throw invalidFields({ email: req.t('register.domainNotAllowed', { domains: config.registrationDomains.join(', ') }) });
       }
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors) throw err;
-      res.status(400);
-      const { password: _p, confirm: _c, ...values } = (req.body ?? {}) as Record<string, unknown>;
-      return registerForm(req, res, values, errors);
-    }
-    await accounts.register({ name: input.name, email: input.email, password: input.password, locale: req.language });
-    notice(req, res, 'register.sent', { email: input.email });
-  });
+      await accounts.register({ name: input.name, email: input.email, password: input.password, locale: req.language });
+      notice(req, res, 'register.sent', { email: input.email });
+    },
+  }));
 
   router.post('/account/verify-again', allow.public, forgotPerAddress, forgotPerAccount, async (req, res) => {
     const parsed = z.object({ email: emailField(req) }).safeParse(req.body);
@@ -170,27 +157,22 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   });
 
   // ---- Changing one's address -----------------------------------------------------------------------
-  router.post('/account/email', allow.signedIn, forgotPerAddress, async (req, res) => {
-    const user = req.user!;
-    const hasPassword = await accounts.hasPassword(user.id);
-    const schema = z.object({ email: emailField(req), current: hasPassword ? z.string().min(1, req.t('account.enterCurrent')).max(PASSWORD_MAX_LENGTH) : z.string().optional() });
-    try {
-      const input = parseInput(schema, req.body);
+  // The current password is asked for only of people who have one: read once, before the form.
+  const readHasPassword = async (req: Request, res: Response, next: () => void) => { res.locals.hasPassword = await accounts.hasPassword(req.user!.id); next(); };
+  router.post('/account/email', allow.signedIn, forgotPerAddress, readHasPassword, form({
+    schema: (req, res) => z.object({ email: emailField(req), current: res.locals.hasPassword ? z.string().min(1, req.t('account.enterCurrent')).max(PASSWORD_MAX_LENGTH) : z.string().optional() }),
+    view: 'auth/account',
+    locals: (req, { errors }, res) => ({ title: req.t('account.title'), hasPassword: res.locals.hasPassword, errors: {}, emailErrors: errors, newEmail: String(req.body?.email ?? '').slice(0, 254) }),
+    async handle(req, res, input) {
+      const user = req.user!;
       // A borrowed session must not be enough to take over the account by moving its address.
-      if (hasPassword && !(await accounts.checkPassword(user.id, input.current ?? ''))) {
-        throw new HttpError(400, 'VALIDATION_FAILED', 'wrong', { fields: { current: req.t('account.wrongPassword') } });
-      }
-      if (normaliseEmail(input.email) === user.email) throw new HttpError(400, 'VALIDATION_FAILED', 'same', { fields: { email: req.t('account.emailSame') } });
+      if (res.locals.hasPassword && !(await accounts.checkPassword(user.id, input.current ?? ''))) throw invalidFields({ current: req.t('account.wrongPassword') });
+      if (normaliseEmail(input.email) === user.email) throw invalidFields({ email: req.t('account.emailSame') });
       await accounts.requestEmailChange(user, input.email);
       req.flash('success', req.t('account.emailChangeSent', { email: normaliseEmail(input.email) }));
       res.redirect(303, '/account');
-    } catch (err) {
-      const errors = fieldErrors(err);
-      if (!errors) throw err;
-      res.status(400);
-      res.render('auth/account', { title: req.t('account.title'), hasPassword, errors: {}, emailErrors: errors, newEmail: String(req.body?.email ?? '').slice(0, 254) });
-    }
-  });
+    },
+  }));
 
   router.get('/account/confirm-email/:token', allow.public, async (req, res) => {
     const checked = await accounts.tokens.check('email-change', req.params.token);

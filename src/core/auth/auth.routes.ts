@@ -1,11 +1,12 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { PassportStatic } from 'passport';
 import { z } from 'zod';
 import { allow, type SessionUser } from '../access.ts';
 import { HttpError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { SignInMethods, type UsersService } from '../host-contract.ts';
-import { fieldErrors, parseInput } from '../http.ts';
+import { form } from '../forms.ts';
+import { invalidFields } from '../http.ts';
 import { isSupportedLanguage, LANGUAGE_COOKIE } from '../i18n.ts';
 import type { PluginRouter } from '../plugin.ts';
 import { loginRateLimit } from '../security.ts';
@@ -37,8 +38,7 @@ const loginSchema = z.object({
 export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
   const { passport, models, users } = deps;
 
-  const renderLogin = (req: Request, res: Response, extra: Record<string, unknown> = {}) =>
-    res.render('auth/login', {
+  const loginLocals = (req: Request, extra: Record<string, unknown> = {}) => ({
       title: req.t('login.title'),
       methods: deps.extensions.get(SignInMethods.id) ?? [],
       returnTo: safeReturnTo(req.query.returnTo ?? req.body?.returnTo, ''),
@@ -49,6 +49,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
       registration: deps.registration,
       ...extra,
     });
+  const renderLogin = (req: Request, res: Response, extra: Record<string, unknown> = {}) => res.render('auth/login', loginLocals(req, extra));
 
   router.get('/login', allow.public, (req, res) => {
     if (req.user) return res.redirect(303, safeReturnTo(req.query.returnTo));
@@ -59,29 +60,28 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
   });
 
-  router.post('/login', allow.public, limiter, async (req: Request, res: Response, next: NextFunction) => {
-    let input: z.infer<typeof loginSchema>;
-    try {
-      input = parseInput(loginSchema, req.body);
-    } catch (err) {
-      res.status(400);
-      return renderLogin(req, res, { errors: fieldErrors(err) ?? {}, email: String(req.body?.email ?? '') });
-    }
-    const user = await new Promise<SessionUser | { unconfirmed: true; email: string } | false>((resolve, reject) => {
-      passport.authenticate('local', { session: false }, (err: unknown, u: SessionUser | false) => (err ? reject(err) : resolve(u)))(req, res, next);
-    });
-    if (user && 'unconfirmed' in user) {
-      res.status(403);
-      return renderLogin(req, res, { errors: { _: req.t('login.unconfirmed') }, email: input.email, unconfirmed: true });
-    }
-    if (!user) {
-      res.status(401);
-      return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
-    }
-    await signInPerson(req, user, users, { method: 'local' });
-    req.flash('success', req.t('login.welcome', { name: user.name }));
-    res.redirect(303, safeReturnTo(input.returnTo));
-  });
+  router.post('/login', allow.public, limiter, form({
+    schema: loginSchema,
+    view: 'auth/login',
+    locals: (req, { errors }) => loginLocals(req, { errors, email: String(req.body?.email ?? '') }),
+    async handle(req, res, input) {
+      const user = await new Promise<SessionUser | { unconfirmed: true; email: string } | false>((resolve, reject) => {
+        passport.authenticate('local', { session: false }, (err: unknown, u: SessionUser | false) => (err ? reject(err) : resolve(u)))(req, res, reject);
+      });
+      // Not refusals of the form's fields: the page says why, with the address kept.
+      if (user && 'unconfirmed' in user) {
+        res.status(403);
+        return renderLogin(req, res, { errors: { _: req.t('login.unconfirmed') }, email: input.email, unconfirmed: true });
+      }
+      if (!user) {
+        res.status(401);
+        return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
+      }
+      await signInPerson(req, user, users, { method: 'local' });
+      req.flash('success', req.t('login.welcome', { name: user.name }));
+      res.redirect(303, safeReturnTo(input.returnTo));
+    },
+  }));
 
   router.post('/logout', allow.public, async (req, res) => {
     // A sign-in method with more to end (single logout at an identity provider) continues the
@@ -118,30 +118,23 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
   });
 
-  router.post('/account/password', allow.signedIn, passwordLimiter, async (req, res) => {
+  router.post('/account/password', allow.signedIn, passwordLimiter, form({
+    schema: passwordSchema,
+    view: 'auth/account',
+    locals: async (req, { errors }) => ({ title: req.t('account.title'), hasPassword: !!(await models.Credential.exists({ _id: req.user!.id })), errors, emailErrors: {}, newEmail: '' }),
+    handle: changePassword,
+  }));
+
+  async function changePassword(req: Request, res: Response, input: z.output<typeof passwordSchema>) {
     const user = req.user!;
     const credential = await models.Credential.findById(user.id).lean();
-    let errors: Record<string, string> | null = null;
-    try {
-      const input = parseInput(passwordSchema, req.body);
-      if (!credential || !(await verifyPassword(input.current, credential.passwordHash))) {
-        errors = { current: req.t('account.wrongPassword') };
-      } else {
-        await users.setPassword(user.id, input.password);
-      }
-    } catch (err) {
-      errors = fieldErrors(err);
-      if (!errors) throw err;
-    }
-    if (errors) {
-      res.status(400);
-      return res.render('auth/account', { title: req.t('account.title'), hasPassword: !!credential, errors, emailErrors: {}, newEmail: '' });
-    }
+    if (!credential || !(await verifyPassword(input.current, credential.passwordHash))) throw invalidFields({ current: req.t('account.wrongPassword') });
+    await users.setPassword(user.id, input.password);
     // A new password ends every other session of this person (a shared computer, a stolen
     // cookie), and this one continues under a new id.
     await models.User.db.collection(SESSIONS_COLLECTION).deleteMany({ 'session.passport.user': user.id, _id: { $ne: req.sessionID } } as never);
     await new Promise<void>((resolve, reject) => req.logIn(user, (err) => (err ? reject(err) : resolve())));
     req.flash('success', req.t('account.passwordChanged'));
     res.redirect(303, '/account');
-  });
+  }
 }

@@ -96,7 +96,7 @@ export function createUsersService(models: UserModels, events: EventBus): Omit<U
         ...(input.emailVerified === undefined ? {} : { emailVerified: input.emailVerified }),
       });
     } catch (err) {
-      if (isDuplicateKey(err)) throw conflict(`An account with the e-mail address ${normaliseEmail(input.email)} already exists.`);
+      if (isDuplicateKey(err)) throw conflict(`An account with the e-mail address ${normaliseEmail(input.email)} already exists.`, undefined, { key: 'admin.users.emailTaken', params: { email: normaliseEmail(input.email) } });
       throw err;
     }
     if (passwordHash) await Credential.create({ _id: doc._id, passwordHash });
