@@ -11,7 +11,7 @@
  */
 import { expect } from 'chai';
 import oliveConfig from '../olive.config.ts';
-import { createTestApp, listen, type TestApp } from './helpers/app.ts';
+import { createTestApp, DEMO_PASSWORD, listen, type TestApp } from './helpers/app.ts';
 import { Browser, multipartForm, pdfLike, sha256 } from './helpers/faults.ts';
 
 describe('scale-out: two app instances on one database', function () {
@@ -48,15 +48,24 @@ describe('scale-out: two app instances on one database', function () {
   }
 
   it('a session started on one instance works on the other: pages, CSRF-protected forms, flash messages, sign-out', async () => {
-    const onA = await new Browser(urlA).signIn('learner@olive.example');
+    // A newcomer, enrolled in the open edition: none of the progress counted below is the seed's.
+    const email = 'scale.out.newcomer@example.org';
+    const learner = await a.app.olive.users.create({ email, name: 'Scale Out Newcomer', password: DEMO_PASSWORD }, 'test');
+    const onA = await new Browser(urlA).signIn(email);
     const onB = onA.at(urlB);
+    const db = a.app.olive.connection.db!;
+    const { courseId, moduleId, itemId } = await firstLessonOf('conflict-analysis');
+    const edition = await db.collection('enrolment_edition').findOne({ courseId: String(courseId), selfPaced: true, method: 'open' });
+    expect((await onA.post(`/enrolment/editions/${String(edition!._id)}/enrol`, {}, `/enrolment/editions/${String(edition!._id)}`)).status).to.equal(303);
+    onB.cookie = onA.cookie;
 
     const account = await onB.get('/account');
     expect(account.status).to.equal(200);
-    expect(account.text).to.contain('learner@olive.example');
+    expect(account.text).to.contain(email);
 
     // A form whose token came from a page of A, posted to B; B's redirect shows its flash on A.
-    const { moduleId, itemId } = await firstLessonOf('conflict-analysis');
+    const progress = () => db.collection('courses_item_progress').countDocuments({ learnerId: learner.id, itemId });
+    expect(await progress(), 'no progress before').to.equal(0);
     const token = await onA.token(`/courses/conflict-analysis/modules/${moduleId}`);
     const body = new URLSearchParams({ _csrf: token }).toString();
     const done = await onB.request(`/courses/conflict-analysis/items/${itemId}/done`, {
@@ -67,8 +76,7 @@ describe('scale-out: two app instances on one database', function () {
     const page = await onA.get(done.headers.location!);
     expect(page.status).to.equal(200);
     expect(page.text).to.match(/<p class="flash flash-success" role="status">“[^”]+” is marked as done\.<\/p>/);
-    const learner = await a.app.olive.users.findByEmail('learner@olive.example');
-    expect(await a.app.olive.connection.db!.collection('courses_item_progress').countDocuments({ learnerId: learner!.id, itemId })).to.equal(1);
+    expect(await progress(), 'the completion posted to B').to.equal(1);
 
     // A token forged on neither instance is refused by both.
     const forged = new URLSearchParams({ _csrf: 'not-a-token' }).toString();
