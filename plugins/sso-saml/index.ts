@@ -8,7 +8,7 @@ import { mountAdminRoutes } from './routes/admin.routes.ts';
 import { mountSamlRoutes } from './routes/saml.routes.ts';
 import { createAccountService } from './services/accounts.ts';
 import { IdpRegistry } from './services/idp-registry.ts';
-import { removeExpired } from './services/request-cache.ts';
+import { createMessageLedger } from './services/request-cache.ts';
 
 /**
  * SAML 2.0 sign-in: UN staff through Unite ID (Microsoft Entra), other organisations through their
@@ -31,16 +31,14 @@ export default definePlugin({
 
     const registry = new IdpRegistry(ctx.config, ctx.host.baseUrl, PendingRequest, ctx.logger);
     // Expired requests and assertions are removed by Olive (FerretDB has no TTL indexes), on one instance at a time.
-    ctx.jobs.every('cleanup', 10 * 60 * 1000, async () => {
-      await removeExpired(PendingRequest);
-      await removeExpired(ConsumedAssertion);
-    });
+    const ledger = createMessageLedger(PendingRequest, ConsumedAssertion);
+    ctx.jobs.every('cleanup', 10 * 60 * 1000, () => ledger.removeExpired());
 
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     const accounts = createAccountService(users, Identity, LastSignIn);
-    mountSamlRoutes(ctx, { registry, accounts, users, ConsumedAssertion, Identity, PendingRequest });
-    mountAdminRoutes(ctx, { registry, users, Identity, LastSignIn });
+    mountSamlRoutes(ctx, { registry, accounts, users, ledger });
+    mountAdminRoutes(ctx, { registry, users, accounts });
 
     // Nothing is offered until an identity provider is configured.
     if (ctx.config.idps.length) {

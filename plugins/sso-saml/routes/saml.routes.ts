@@ -1,15 +1,13 @@
 import type { Request, Response } from 'express';
-import type { Model } from 'mongoose';
 import type { Profile } from '@node-saml/passport-saml';
 import { allow, safeReturnTo, signInPerson, signOutPerson, type Handler, type PluginContext, type UsersService } from '../../../src/index.ts';
 import type { SsoConfig } from '../config.ts';
-import type { ConsumedAssertionDoc, IdentityDoc, PendingRequestDoc } from '../models/saml.models.ts';
 import type { AccountService } from '../services/accounts.ts';
 import { attributesFrom, mapPerson } from '../services/accounts.ts';
 import type { ActiveIdp, IdpRegistry, IdpStatus } from '../services/idp-registry.ts';
 import { refusalFromValidationError, SamlRefusal } from '../services/refusal.ts';
 import { bindBrowser, bindingOf, readBindingCookie, whileBinding } from '../services/browser-binding.ts';
-import { consumeAssertion, pendingRequest } from '../services/request-cache.ts';
+import type { MessageLedger } from '../services/request-cache.ts';
 import { checkPostedMessage, readVerifiedAssertion, REDIRECT_SIGNATURE_ALGORITHMS } from '../services/response-checks.ts';
 import { runStrategy } from '../services/run-strategy.ts';
 
@@ -33,9 +31,7 @@ export interface SamlRouteDeps {
   registry: IdpRegistry;
   accounts: AccountService;
   users: UsersService;
-  ConsumedAssertion: Model<ConsumedAssertionDoc>;
-  Identity: Model<IdentityDoc>;
-  PendingRequest: Model<PendingRequestDoc>;
+  ledger: MessageLedger;
 }
 
 /** Only the form fields a strategy should see: never the query string of a POST, never the session. */
@@ -49,7 +45,7 @@ const param = (req: Request, name: string) => String(req.params[name] ?? '');
  * consumer, sign-out started by Olive, and the single-logout service the IdP talks to.
  */
 export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDeps) {
-  const { registry, accounts, users, ConsumedAssertion, Identity, PendingRequest } = deps;
+  const { registry, accounts, users, ledger } = deps;
   // Behind TLS when the public address is https, as the host's own cookies are by default.
   const secure = ctx.host.baseUrl.startsWith('https://');
   const requestLifetimeMs = ctx.config.requestLifetimeMinutes * 60 * 1000;
@@ -103,7 +99,7 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
 
     // Only in the browser that started this sign-in. An unknown or expired request is left to
     // node-saml, which refuses it (UNKNOWN_REQUEST), as it refuses unsolicited responses.
-    const request = posted.inResponseTo ? await pendingRequest(PendingRequest, idp.config.id, posted.inResponseTo) : null;
+    const request = posted.inResponseTo ? await ledger.pendingRequest(idp.config.id, posted.inResponseTo) : null;
     if (request) {
       const cookie = readBindingCookie(req, secure);
       if (!cookie) throw new SamlRefusal('OTHER_BROWSER', `no sign-in cookie came with the answer to ${posted.inResponseTo} (another browser, or the cookie expired or was not sent)`);
@@ -129,7 +125,7 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
     if (!facts.id || !facts.nameID) throw new SamlRefusal('INVALID_RESPONSE', 'the assertion has no ID or no NameID');
     if (facts.nameID !== profile.nameID) throw new SamlRefusal('INVALID_RESPONSE', 'the NameID reads differently depending on the parser');
     const rememberUntil = new Date(facts.notOnOrAfter.getTime() + idp.config.clockSkewSeconds * 1000);
-    if (!(await consumeAssertion(ConsumedAssertion, idp.config.id, facts.id, rememberUntil))) {
+    if (!(await ledger.consumeAssertion(idp.config.id, facts.id, rememberUntil))) {
       throw new SamlRefusal('REPLAYED', `assertion ${facts.id} was already used`);
     }
 
@@ -187,8 +183,8 @@ export function mountSamlRoutes(ctx: PluginContext<SsoConfig>, deps: SamlRouteDe
       let ended = 0;
       const where: Record<string, string> = { 'saml.idp': idp.config.id, 'saml.nameID': profile.nameID };
       if (profile.sessionIndex) where['saml.sessionIndex'] = profile.sessionIndex;
-      for (const identity of await Identity.find({ idp: idp.config.id, nameID: profile.nameID }).lean()) {
-        ended += await users.endSessions(identity.userId, where);
+      for (const userId of await accounts.accountsNamed(idp.config.id, profile.nameID)) {
+        ended += await users.endSessions(userId, where);
       }
       // This browser's own session, if the request came with it, is gone from the store; end it here too.
       if (req.user && req.session.saml?.idp === idp.config.id && req.session.saml.nameID === profile.nameID) await signOutPerson(req, res);

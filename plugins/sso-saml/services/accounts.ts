@@ -142,6 +142,17 @@ export function createAccountService(users: UsersService, Identity: Model<Identi
     }, { upsert: true });
   }
 
-  return { findOrCreate, refresh, recordAttributes };
+  /** The accounts linked to this IdP's name for a person: single logout ends their sessions. */
+  async function accountsNamed(idpId: string, nameID: string): Promise<string[]> {
+    const identities = await Identity.find({ idp: idpId, nameID }).lean();
+    return identities.map((identity) => identity.userId);
+  }
+
+  /** For the admins' page: an account's links to IdPs and what the IdP sent at its last sign-in. */
+  async function signInRecordOf(userId: string): Promise<{ identities: IdentityDoc[]; last: LastSignInDoc | null }> {
+    return { identities: await Identity.find({ userId }).lean(), last: await LastSignIn.findById(userId).lean() };
+  }
+
+  return { findOrCreate, refresh, recordAttributes, accountsNamed, signInRecordOf };
 }
 export type AccountService = ReturnType<typeof createAccountService>;

@@ -46,28 +46,38 @@ export class MongoRequestCache implements CacheProvider {
   }
 }
 
-/** A request sent to this IdP and still waiting for its answer, or null. */
-export async function pendingRequest(model: Model<PendingRequestDoc>, idpId: string, requestId: string): Promise<PendingRequestDoc | null> {
-  const doc = await model.findById(requestKey(idpId, requestId)).lean();
-  return doc && doc.expiresAt.getTime() > Date.now() ? doc : null;
-}
-
 /**
- * Remembers assertions already used: the first use inserts its id, any later one (a replay, or
- * the same answer posted twice at once) hits the unique `_id` and is refused.
+ * The messages exchanged with IdPs that Olive remembers for a while: requests waiting for their
+ * answer, and assertions already used.
  */
-export async function consumeAssertion(model: Model<ConsumedAssertionDoc>, idpId: string, assertionId: string, expiresAt: Date): Promise<boolean> {
-  try {
-    await model.create({ _id: `${idpId}:${assertionId}`, expiresAt });
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
+export function createMessageLedger(PendingRequest: Model<PendingRequestDoc>, ConsumedAssertion: Model<ConsumedAssertionDoc>) {
+  /** A request sent to this IdP and still waiting for its answer, or null. */
+  async function pendingRequest(idpId: string, requestId: string): Promise<PendingRequestDoc | null> {
+    const doc = await PendingRequest.findById(requestKey(idpId, requestId)).lean();
+    return doc && doc.expiresAt.getTime() > Date.now() ? doc : null;
   }
-}
 
-/** Removes expired entries (pending requests, consumed assertions): FerretDB has no TTL index. */
-export async function removeExpired<T extends { expiresAt: Date }>(model: Model<T>): Promise<number> {
-  const { deletedCount } = await model.deleteMany({ expiresAt: mongoose.trusted({ $lt: new Date() }) });
-  return deletedCount;
+  /**
+   * Remembers assertions already used: the first use inserts its id, any later one (a replay, or
+   * the same answer posted twice at once) hits the unique `_id` and is refused.
+   */
+  async function consumeAssertion(idpId: string, assertionId: string, expiresAt: Date): Promise<boolean> {
+    try {
+      await ConsumedAssertion.create({ _id: `${idpId}:${assertionId}`, expiresAt });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Removes expired pending requests and consumed assertions: FerretDB has no TTL index. */
+  async function removeExpired(): Promise<void> {
+    const expired = { expiresAt: mongoose.trusted({ $lt: new Date() }) };
+    await PendingRequest.deleteMany(expired);
+    await ConsumedAssertion.deleteMany(expired);
+  }
+
+  return { pendingRequest, consumeAssertion, removeExpired };
 }
+export type MessageLedger = ReturnType<typeof createMessageLedger>;
