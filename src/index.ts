@@ -28,4 +28,4 @@ export { renderFragment } from './core/pages.routes.ts';
 export { readEachOncePerPage, readOncePerPage } from './core/page-reads.ts';
 export { findByKeys, findNumbered } from './core/keyed-reads.ts';
 export { sharedRateLimit, addressKey, type SharedRateLimitOptions } from './core/rate-limit-store.ts';
-export { stampedCache, writeThenRenew, type StampedCache } from './core/stamped-cache.ts';
+export { writeThenRenew } from './core/stamped-cache.ts';

@@ -1,5 +1,5 @@
 import mongoose from 'mongoose';
-import { allow, DashboardPanels, definePlugin, MailTopics, Navigation, RetryLater, UserCreated, UserSignedIn, Users, type PluginContext } from '../../src/index.ts';
+import { allow, DashboardPanels, definePlugin, MailTopics, Navigation, RetryLater, UserCreated, UserSignedIn, Users, type ModelCache, type PluginContext } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
 import { EnrolmentDirectory } from './contract.ts';
@@ -17,12 +17,14 @@ import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
 import { COMMIT_QUEUE, createImportService } from './services/import.service.ts';
 import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
+import { createReportService } from './services/report.service.ts';
 import { createEnrolmentNotices, IMPORT_INVITATIONS_QUEUE, REMINDER_TOPIC, type EnrolmentNotices } from './services/notices.ts';
 
 
 /** The service; with `notices`, the people concerned are told by e-mail (the demo data is loaded without). */
-function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels, notices?: EnrolmentNotices) {
+function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels, editionCache: ModelCache, notices?: EnrolmentNotices) {
   return createEnrolmentService(models, {
+    editionCache,
     emit: (event, payload) => ctx.emit(event, payload),
     logger: ctx.logger,
     progress: () => ctx.get(CourseProgress),
@@ -45,8 +47,9 @@ export default definePlugin({
   requires: [CourseCatalog, CourseProgress, LearningAccess],
 
   register(ctx) {
+    const { model: Edition, cache: editionCache } = ctx.cachedModel<EditionDoc>('edition', editionSchema);
     const models: EnrolmentModels = {
-      Edition: ctx.model<EditionDoc>('edition', editionSchema),
+      Edition,
       Enrolment: ctx.model<EnrolmentDoc>('enrolment', enrolmentSchema),
       Seat: ctx.model<SeatDoc>('seat', seatSchema),
       Person: ctx.model<PersonDoc>('person', personSchema),
@@ -57,8 +60,8 @@ export default definePlugin({
       mail: ctx.mail, users: () => ctx.get(Users), catalog: () => ctx.get(CourseCatalog), logger: ctx.logger, reminderDays: ctx.config.reminderDays,
       models: { ...models, Invitation: ctx.model<InvitationDoc>('invitation', invitationSchema) },
     });
-    const service = serviceFor(ctx, models, notices);
-    const imports = createImportService({ ImportBatch }, service, {
+    const service = serviceFor(ctx, models, editionCache, notices);
+    const imports = createImportService({ ImportBatch, Edition, Enrolment: models.Enrolment, Person: models.Person }, service, {
       users: () => ctx.get(Users), jobs: ctx.jobs, mail: ctx.mail, jobId: (queue, key) => `${ctx.name}.${queue}:${key}`,
     });
     ctx.jobs.define(COMMIT_QUEUE, { run: imports.runCommit });
@@ -69,7 +72,9 @@ export default definePlugin({
     ctx.translations(new URL('./locales', import.meta.url));
     // Staff pages first: '/manage/…' is more specific than the learner pages.
     mountManageRoutes(ctx, service, notices);
-    mountReportRoutes(ctx, service);
+    mountReportRoutes(ctx, service, createReportService({
+      models, progress: () => ctx.get(CourseProgress), catalog: () => ctx.get(CourseCatalog), users: () => ctx.get(Users),
+    }));
     mountImportRoutes(ctx, service, imports);
     mountLearnerRoutes(ctx, service);
 
@@ -126,7 +131,7 @@ export default definePlugin({
       },
       // The demo's people are not e-mailed: the demo is loaded through a service without notices
       // (the same models and the same edition cache stamp, so nothing else differs).
-      seed: (seed) => seedEnrolment(seed, { service: serviceFor(ctx, models) }),
+      seed: (seed) => seedEnrolment(seed, { service: serviceFor(ctx, models, editionCache) }),
     };
   },
 });

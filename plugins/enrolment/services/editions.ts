@@ -4,7 +4,7 @@
  * which move the waiting list when seats are added.
  */
 import mongoose from 'mongoose';
-import { conflict, findByKeys, HttpError, isObjectId, notFound, readEachOncePerPage, stampedCache } from '../../../src/index.ts';
+import { conflict, findByKeys, HttpError, isObjectId, notFound, readEachOncePerPage } from '../../../src/index.ts';
 import type { EditionSummary } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
 import { objectIdOr404, type EnrolmentModels, type EnrolmentServiceDeps } from './records.ts';
@@ -58,11 +58,11 @@ export interface EditionInput {
   status: EditionDoc['status'];
 }
 
-export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolment'>, deps: Pick<EnrolmentServiceDeps, 'logger'>, seats: Seats) {
+export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolment'>, deps: Pick<EnrolmentServiceDeps, 'editionCache'>, seats: Seats) {
   const { Edition, Enrolment } = models;
   const { promote, announcePromotion, repairSeats, promoteWaiting } = seats;
-  /** Every writer of editions goes through `editionCache.changing` (see publishedEditions). */
-  const editionCache = stampedCache(Edition.db, 'enrolment.editions', { logger: deps.logger });
+  /** Editions is a cached model: every write through it renews what this cache keeps, on every instance. */
+  const { editionCache } = deps;
 
   /**
    * The published editions, soonest first (then by id): every learner's home page lists those open
@@ -81,11 +81,6 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
     return editionCache.get(`course:${courseId}`, async () => Edition.find({ courseId }).sort({ startsAt: -1, _id: 1 }).lean<EditionDoc[]>());
   }
 
-  /** Runs a write of editions (create, update, trainers), then has every instance read them again. */
-  function changingEditions<R>(write: () => PromiseLike<R>): Promise<R> {
-    return editionCache.changing(write);
-  }
-
   async function requireEdition(id: string): Promise<EditionDoc> {
     const doc = await Edition.findById(objectIdOr404(id, 'edition')).lean();
     if (!doc) throw notFound('No such edition.');
@@ -102,7 +97,7 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
   }
 
   async function createEdition(input: EditionInput, by: string): Promise<EditionDoc> {
-    const doc = await changingEditions(() => Edition.create({ ...input, createdBy: by }));
+    const doc = await Edition.create({ ...input, createdBy: by });
     return doc.toObject();
   }
 
@@ -119,11 +114,8 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
     }
     const unset = Object.fromEntries(['startsAt', 'endsAt', 'enrolmentDeadline', 'enrolmentKey'].filter((k) => input[k as keyof EditionInput] === undefined).map((k) => [k, 1]));
     const set = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    const doc = await changingEditions(async () => {
-      const updated = await Edition.findByIdAndUpdate(id, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) }, { returnDocument: 'after', runValidators: true }).lean();
-      if (!updated) throw notFound('No such edition.');
-      return updated;
-    });
+    const doc = await Edition.findByIdAndUpdate(id, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) }, { returnDocument: 'after', runValidators: true }).lean();
+    if (!doc) throw notFound('No such edition.');
     if (doc.capacity == null) {
       // No limit any more: everyone waiting is in.
       for (const w of await Enrolment.find({ editionId: id, status: 'waitlisted' }).sort({ waitlistedAt: 1 }).lean()) {
@@ -139,7 +131,7 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
     return doc;
   }
 
-  return { requireEdition, editionsById, publishedEditions, editionsOfCourse, changingEditions, createEdition, updateEdition };
+  return { requireEdition, editionsById, publishedEditions, editionsOfCourse, createEdition, updateEdition };
 }
 
 export type Editions = ReturnType<typeof createEditions>;

@@ -15,21 +15,21 @@ import {
 import type { EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
+import type { EnrolmentModels } from './records.ts';
 import type { EnrolmentService } from './enrolment.service.ts';
 import { countResults, planRows, type PlanContext, type StoredRow } from './import/plan.ts';
 import { readImportFile, type ImportRow, type PersonFields } from './import/read.ts';
 
 export * from './import/read.ts';
 export * from './import/plan.ts';
-/** The import's CSV files are written by the host's `toCsv`; under these names for the tests that check them here. */
-export { spreadsheetCell as safeCell, toCsv } from '../../../src/index.ts';
 
 // ---- Database --------------------------------------------------------------------------------------
 
 /** The plan's context, plus when each enrolment was last imported (to recognise an interrupted commit's own work). */
 type CommitContext = Omit<PlanContext, 'enrolments'> & { enrolments: Map<string, { status: EnrolmentStatus; importedAt?: Date | undefined }> };
 
-export interface ImportModels {
+/** The batches are the import's own; it reads and writes people, enrolments and editions' trainers as the enrolment service's other parts do. */
+export interface ImportModels extends Pick<EnrolmentModels, 'Edition' | 'Enrolment' | 'Person'> {
   ImportBatch: Model<ImportBatchDoc>;
 }
 
@@ -77,8 +77,7 @@ export interface ImportServiceDeps {
 
 export function createImportService(models: ImportModels, service: EnrolmentService, deps: ImportServiceDeps) {
   const { users } = deps;
-  const { ImportBatch } = models;
-  const { Edition, Enrolment, Person } = service.models;
+  const { ImportBatch, Edition, Enrolment, Person } = models;
 
   const closed = (edition: Pick<EditionDoc, 'status'>) => edition.status === 'cancelled' || edition.status === 'archived';
 
@@ -262,7 +261,7 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
         await writePerson(row.email, row.person, account?.id);
         if (row.role === 'trainer') {
           if (!account) continue;
-          const res = await service.changingEditions(() => Edition.updateOne({ _id: edition._id }, { $addToSet: { trainerIds: account.id } }));
+          const res = await Edition.updateOne({ _id: edition._id }, { $addToSet: { trainerIds: account.id } });
           next.result = res.modifiedCount ? 'trainer' : 'alreadyTrainer';
         } else {
           const before = now.enrolments.get(row.email);

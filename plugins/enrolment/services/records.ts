@@ -6,7 +6,7 @@
 import type { Model } from 'mongoose';
 import type mongoose from 'mongoose';
 import type { Logger } from 'pino';
-import { notFound, toObjectId, type EventRef, type UsersService } from '../../../src/index.ts';
+import { notFound, toObjectId, type EventRef, type ModelCache, type UsersService } from '../../../src/index.ts';
 import type { ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentEvent, EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -33,6 +33,8 @@ export interface EnrolmentServiceDeps {
   users: () => UsersService;
   /** E-mail to the people concerned; absent where nobody is told (the demo data, tests of the rules alone). */
   notices?: EnrolmentNotices | undefined;
+  /** What pages keep of the editions (the Edition model is a cached one: its writes renew it). */
+  editionCache: ModelCache;
 }
 
 /** Who acted: a staff member (their id), or the person themselves / the system (undefined). */
