@@ -162,7 +162,8 @@ describe('hostile input: CSRF on every state-changing route', function () {
     const before = await dbState(t);
     for (const url of ['/auth/saml/unite/acs', '/auth/saml/unite/slo']) {
       const res = await supertest(t.app).post(url).type('form').set('Accept', 'application/json').send({ SAMLResponse: Buffer.from('<x/>').toString('base64') });
-      refused(res, [400, 403, 404], url);
+      refused(res, 404, url);
+      expect(/<code>([A-Z_]+)<\/code>/.exec(res.text)?.[1], `${url}: the refusal's reason`).to.equal('UNKNOWN_IDP');
       expect(res.body?.error?.code, url).not.to.equal('CSRF_INVALID');
       expect(res.text, url).not.to.contain('was not sent from this site');
     }
