@@ -8,7 +8,7 @@ import type { Request } from 'express';
 import mongoose from 'mongoose';
 import yazl from 'yazl';
 import { z } from 'zod';
-import { allow, conflict, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, conflict, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, respond, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import { verificationUrl } from '../code.ts';
@@ -102,8 +102,8 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
       throw err;
     }
     const href = `/certificates/jobs/${job._id}`;
-    if (wantsJson(req)) return res.status(202).location(href).json({ jobId: String(job._id), total: job.people.length, href });
-    res.redirect(303, href);
+    res.location(href);
+    respond(req, res, { status: 202, json: { jobId: String(job._id), total: job.people.length, href }, redirect: href });
   });
 
   ctx.router.get('/certificates/jobs/:id', allow.signedIn, async (req, res) => {

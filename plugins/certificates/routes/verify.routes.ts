@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
-import { addressKey, allow, HttpError, localized, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { addressKey, allow, HttpError, localized, respond, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { isValidCode, normaliseCode } from '../code.ts';
 import type { CertificatesConfig } from '../config.ts';
 import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
@@ -45,10 +45,11 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
   });
 
   const notFoundPage = (req: Request, res: Response, reason: 'malformed' | 'mistyped' | 'unknown') => {
-    if (wantsJson(req)) {
-      return res.status(404).json({ error: { code: { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason], message: req.t(`certificates:verify.${reason}`) } });
-    }
-    res.status(404).render('certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) });
+    // Not the error page: the verification page again, saying what is wrong with the code.
+    respond(req, res, {
+      json: new HttpError(404, { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason], req.t(`certificates:verify.${reason}`)),
+      render: ['certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) }],
+    });
   };
 
   ctx.router.get('/verify', allow.public, limiter, (req, res) => {
@@ -72,8 +73,7 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
     // The canonical address shows the grouped code (a QR scanner or a typed code may differ in case).
     if (code !== req.params.code && !wantsJson(req)) return res.redirect(301, `/verify/${code}`);
     const view = publicView(status, req.language);
-    if (wantsJson(req)) return res.json(view);
-    res.render('certificates/verify', { title: req.t('certificates:verify.title'), result: view, miss: null, code });
+    respond(req, res, { json: view, render: ['certificates/verify', { title: req.t('certificates:verify.title'), result: view, miss: null, code }] });
   });
 
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_CHECKED_PDF, files: 1, fields: 5, parts: 6 } });
@@ -99,9 +99,10 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
     const certificate = await issuance.byHash(sha256);
     const status = certificate ? await issuance.status(certificate._id) : null;
     const view = status ? publicView(status, req.language) : null;
-    if (wantsJson(req)) return res.status(view ? 200 : 404).json(view ? { match: true, ...view } : { match: false, sha256 });
-    res.status(view ? 200 : 404).render('certificates/verify-file', {
-      title: req.t('certificates:verify.fileTitle'), result: view, fileName: file.originalname.slice(0, 200), sha256,
+    respond(req, res, {
+      status: view ? 200 : 404,
+      json: view ? { match: true, ...view } : { match: false, sha256 },
+      render: ['certificates/verify-file', { title: req.t('certificates:verify.fileTitle'), result: view, fileName: file.originalname.slice(0, 200), sha256 }],
     });
   });
 }

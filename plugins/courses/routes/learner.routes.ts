@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { allow, forbidden, HttpError, localized, notFound, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, forbidden, HttpError, localized, notFound, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
@@ -109,9 +109,11 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     if (item.type === 'quiz') throw new HttpError(409, 'QUIZ_NOT_MARKABLE', req.t('courses:quiz.completeBySubmitting'));
     // Only answered after the record is written: "done" on the page means it is stored.
     await progress.completeItem({ learnerId: req.user!.id, courseId: course.id, editionId: access.editionId, item, structure: await courses.outlineOf(course) });
-    if (wantsJson(req)) return res.json({ done: true, itemId: item._id.toString() });
-    req.flash('success', req.t('courses:item.markedDone', { title: item.title }));
-    res.redirect(303, `/courses/${course.slug}/modules/${item.moduleId}#item-${item._id}`);
+    respond(req, res, {
+      json: { done: true, itemId: item._id.toString() },
+      flash: ['success', req.t('courses:item.markedDone', { title: item.title })],
+      redirect: `/courses/${course.slug}/modules/${item.moduleId}#item-${item._id}`,
+    });
   });
 
   ctx.router.get('/:slug/items/:itemId/quiz', allow.signedIn, async (req, res) => {

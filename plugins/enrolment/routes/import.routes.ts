@@ -5,7 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, formatBytes, HttpError, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, formatBytes, HttpError, respond, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
@@ -42,8 +42,8 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     return req.t(`enrolment:import.issues.${issue.code}`, params);
   };
 
-  function renderForm(req: Request, res: Response, edition: EditionDoc, problems: string[] = []) {
-    res.render('enrolment/import', {
+  function formPage(req: Request, res: Response, edition: EditionDoc, problems: string[] = []) {
+    return {
       title: req.t('enrolment:import.title'),
       edition,
       closed: closed(edition),
@@ -52,7 +52,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       maxSize: formatBytes(maxBytes()),
       maxRows: ctx.config.maxImportRows,
       uploadToken: res.locals.csrfToken(),
-    });
+    };
   }
 
   /** The uploaded file, read into memory (at most maxImportMb): multer's refusals become clear messages. */
@@ -127,7 +127,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
   }
 
   ctx.router.get('/manage/editions/:id/import', staff, async (req, res) => {
-    renderForm(req, res, await requireEdition(req));
+    res.render('enrolment/import', formPage(req, res, await requireEdition(req)));
   });
 
   // The template: UTF-8 with a BOM so that Excel shows accents right when it opens it.
@@ -150,12 +150,13 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
       const problems = (err.details as { problems?: Issue[] } | undefined)?.problems;
       const status = problems?.some((p) => NOT_CSV.has(p.code)) ? 415 : err.status;
-      if (wantsJson(req)) return res.status(status).json({ error: { code: err.code, message: err.message, ...(problems ? { details: { problems: problems.map(describe(req)) } } : {}) } });
-      res.status(status);
-      return renderForm(req, res, edition, problems ? problems.map(describe(req)) : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : err.message]);
+      // The upload form again with the file's problems; JSON clients get them as the error's details.
+      return respond(req, res, {
+        json: new HttpError(status, err.code, err.message, problems ? { problems: problems.map(describe(req)) } : undefined),
+        render: ['enrolment/import', formPage(req, res, edition, problems ? problems.map(describe(req)) : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : err.message])],
+      });
     }
-    if (wantsJson(req)) return res.status(201).json({ batchId: batch._id.toString(), rows: batch.rows.length, counts: planCounts(batch.rows) });
-    res.redirect(303, `${pageOf(edition)}/${batch._id}`);
+    respond(req, res, { status: 201, json: { batchId: batch._id.toString(), rows: batch.rows.length, counts: planCounts(batch.rows) }, redirect: `${pageOf(edition)}/${batch._id}` });
   });
 
   ctx.router.get('/manage/editions/:id/import/:batchId', staff, async (req, res) => {

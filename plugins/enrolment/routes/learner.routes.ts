@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { allow, HttpError, localized, notFound, parseInput, renderFragment, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, HttpError, invalidFields, localized, notFound, parseInput, renderFragment, respond, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
 import { MyLearningSections } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -187,7 +187,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     if (!parsed.success) for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issue.message;
     for (const q of edition.questions) if (q.required && !answers[q.id]?.trim()) errors[`answer_${q.id}`] = req.t('enrolment:apply.answerRequired');
     if (!parsed.success || Object.keys(errors).length) {
-      if (wantsJson(req)) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: errors });
+      if (wantsJson(req)) throw invalidFields(errors);
       res.status(400);
       return renderEdition(req, res, edition, course, { values: body, errors });
     }
@@ -200,9 +200,12 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
       { $set: { userId: req.user!.id, organisation: input.organisation, organisationType: input.organisationType, country: input.country, gender: input.gender, jobTitle: input.jobTitle } },
       { upsert: true },
     );
-    if (wantsJson(req)) return res.status(201).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
-    req.flash('success', req.t('enrolment:apply.sent'));
-    res.redirect(303, backTo(edition));
+    respond(req, res, {
+      status: 201,
+      json: { enrolmentId: enrolment._id.toString(), status: enrolment.status },
+      flash: ['success', req.t('enrolment:apply.sent')],
+      redirect: backTo(edition),
+    });
   });
 
   ctx.router.get('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
@@ -217,9 +220,11 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const enrolment = (await service.memberships.enrolmentsOf({ userId: req.user!.id }, edition.courseId)).find((e) => e.editionId === edition._id.toString());
     if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
     await service.withdraw(enrolment._id.toString(), undefined);
-    if (wantsJson(req)) return res.json({ status: 'withdrawn' });
-    req.flash('success', req.t('enrolment:withdraw.done', { edition: edition.title }));
-    res.redirect(303, '/enrolment/my');
+    respond(req, res, {
+      json: { status: 'withdrawn' },
+      flash: ['success', req.t('enrolment:withdraw.done', { edition: edition.title })],
+      redirect: '/enrolment/my',
+    });
   });
 
   ctx.router.get('/my', allow.signedIn, async (req, res) => {
