@@ -25,10 +25,7 @@ function probe() {
     requires: [CourseCatalog, CourseProgress, CertificateIssued],
     register(ctx) {
       for (const ref of [CertificateIssued, CertificateReissued, CertificateRevoked] as EventRef<CertificateEvent>[]) ctx.on(ref, (e) => { seen.events.push(`${ref.id}:${e.code}`); });
-    },
-    start(ctx) {
-      seen.catalog = ctx.get(CourseCatalog);
-      seen.progress = ctx.get(CourseProgress);
+      return { start() { seen.catalog = ctx.get(CourseCatalog); seen.progress = ctx.get(CourseProgress); } };
     },
   });
   return { plugin, seen };
@@ -261,7 +258,11 @@ describe('certificates: issuance, verification, reissue and revocation', functio
 
     const admin = await signIn(t.app, 'admin@olive.example');
     const audit = await admin.get('/certificates/audit').expect(200);
-    for (const what of ['issued', 'reissued', 'revoked']) expect(audit.text).to.contain(`<td>${what}</td>`);
+    // This test's three facts, each a row naming who, what, which certificate and why.
+    const row = (what: string, code: string, details: string) => `<td>staff@olive.example</td><td>${what}</td><td><a href="/certificates/c/${code}/manage">${code}</a></td><td>${details}</td></tr>`;
+    expect(audit.text).to.contain(row('issued', old, 'staff'));
+    expect(audit.text).to.contain(row('reissued', fresh, `replaces ${old}: Misspelt family name`));
+    expect(audit.text).to.contain(row('revoked', fresh, 'Issued in error'));
   });
 
   it('an issuance cut short after its claim is completed later with the same code, announced once', async () => {
@@ -287,9 +288,13 @@ describe('certificates: issuance, verification, reissue and revocation', functio
   it('a name no certificate font can print is refused before anything is issued', async () => {
     const edition = await newEdition('Unprintable name run');
     const learner = await participant(edition, { complete: true });
+    const db = t.app.olive.connection.db!;
+    const before = { names: await db.collection('certificates_printed_name').countDocuments(), certificates: await Certificate().countDocuments(), claims: await db.collection('certificates_claim').countDocuments() };
     const res = await post(learner.agent, '/certificates/name', { name: 'Ur-Nammu \u{12000}' }, '/certificates/name');
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('cannot be printed on a certificate');
+    expect({ names: await db.collection('certificates_printed_name').countDocuments(), certificates: await Certificate().countDocuments(), claims: await db.collection('certificates_claim').countDocuments() }, 'no name kept, nothing issued').to.deep.equal(before);
+    expect(await Certificate().countDocuments({ editionId: edition })).to.equal(0);
   });
 
   it('learners and trainers cannot issue (403); staff pages are closed to them', async () => {
