@@ -16,10 +16,9 @@
  * edition is always open to applications and the past edition always over; a `{year}` in a title
  * is the year the edition starts.
  */
-import mongoose from 'mongoose';
 import countries from 'i18n-iso-countries';
 import { z } from 'zod';
-import { isDuplicateKey, Users, type SeedContext, type SessionUser } from '../../src/index.ts';
+import { Users, type SeedContext, type SessionUser } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../courses/contract.ts';
 import { ENROLMENT_METHODS, ENROLMENT_STATUSES, type EnrolmentStatus } from './contract.ts';
 import type { EditionDoc } from './models/edition.model.ts';
@@ -167,7 +166,6 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
   const started = Date.now();
   const now = deps.now ?? new Date();
   const { service } = deps;
-  const { Edition, Person } = service.models;
   const peopleFile = parseFixture(peopleFixtureSchema, await ctx.readFixture(PEOPLE_FIXTURE), `fixtures/enrolment/${PEOPLE_FIXTURE}`);
   const editionsFile = parseFixture(editionsFixtureSchema, await ctx.readFixture(EDITIONS_FIXTURE), `fixtures/enrolment/${EDITIONS_FIXTURE}`);
   const people = new Map(peopleFile.people.map((p) => [p.email, p]));
@@ -215,7 +213,7 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
   const missing: EditionEntry[] = [];
   for (const e of editionsFile.editions) {
     const course = courses.get(e.course)!;
-    if (await Edition.exists({ courseId: course.id, title: editionTitle(e, now) })) ctx.logger.debug({ edition: editionTitle(e, now) }, 'demo edition already present: left as it is');
+    if (await service.hasEdition(course.id, editionTitle(e, now))) ctx.logger.debug({ edition: editionTitle(e, now) }, 'demo edition already present: left as it is');
     else missing.push(e);
   }
   if (!missing.length) return { editions: 0, people: 0, progressItems: 0 };
@@ -227,20 +225,14 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
     const { user } = await users.ensure({ email: p.email, name: `${p.givenName} ${p.familyName}`, roles: ['learner'], organisation: p.organisation }, 'demo');
     accounts.set(p.email, user);
   });
-  const existing = new Set((await Person.find({ _id: mongoose.trusted({ $in: needed.map((p) => p.email) }) }, { _id: 1 }).lean()).map((p) => p._id));
+  const existing = await service.profiled(needed.map((p) => p.email));
   const newProfiles = needed.filter((p) => !existing.has(p.email)).map((p: PersonEntry) => ({
     _id: p.email, givenName: p.givenName, familyName: p.familyName, gender: p.gender, country: p.country,
     organisation: p.organisation, organisationType: p.organisationType, jobTitle: p.jobTitle,
     ...(accounts.get(p.email) ? { userId: accounts.get(p.email)!.id } : {}),
   }));
-  if (newProfiles.length) {
-    try {
-      await Person.insertMany(newProfiles, { ordered: false });
-    } catch (err) {
-      // A profile created meanwhile (a second instance seeding, someone importing): theirs stands.
-      if (!isDuplicateKey(err)) throw err;
-    }
-  }
+  // A profile created meanwhile (a second instance seeding, someone importing): theirs stands.
+  await service.addProfiles(newProfiles);
 
   const progress: { learnerId: string; courseId: string; editionId: string; modules: number | 'all' }[] = [];
   for (const entry of missing) {

@@ -70,7 +70,6 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
 }
 
 export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService) {
-  const { Person } = service.models;
   const catalog = () => ctx.get(CourseCatalog);
 
   async function editionWithCourse(id: string) {
@@ -84,7 +83,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   async function renderEdition(req: Request, res: Response, edition: EditionDoc, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
     // The person's own enrolments by key (a query by edition and e-mail reads every enrolment on FerretDB).
     const enrolment = req.user ? (await service.memberships.enrolmentsOf({ email: normaliseEmail(req.user.email) })).find((e) => e.editionId === edition._id.toString()) ?? null : null;
-    const person = req.user ? await Person.findById(normaliseEmail(req.user.email)).lean() : null;
+    const person = req.user ? await service.personOf(normaliseEmail(req.user.email)) : null;
     const seatsTaken = edition.capacity != null ? await service.seatsTaken(edition._id.toString()) : 0;
     res.render('enrolment/edition', {
       title: edition.title,
@@ -195,11 +194,9 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const enrolment = await service.apply(req.user!, edition._id.toString(), { motivation: input.motivation, answers });
     const email = normaliseEmail(req.user!.email);
     // Only once the application is accepted by the service: the profile answers the questions donors ask (gender, region, organisation type).
-    await Person.updateOne(
-      { _id: email },
-      { $set: { userId: req.user!.id, organisation: input.organisation, organisationType: input.organisationType, country: input.country, gender: input.gender, jobTitle: input.jobTitle } },
-      { upsert: true },
-    );
+    await service.saveApplicantProfile(email, req.user!.id, {
+      organisation: input.organisation, organisationType: input.organisationType, country: input.country, gender: input.gender, jobTitle: input.jobTitle,
+    });
     respond(req, res, {
       status: 201,
       json: { enrolmentId: enrolment._id.toString(), status: enrolment.status },

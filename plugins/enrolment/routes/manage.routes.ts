@@ -3,7 +3,7 @@ import mongoose from 'mongoose';
 import { z } from 'zod';
 import { allow, form, HttpError, invalidFields, objectIdSchema, parseInput, respond, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
-import { EDITION_STATUSES, ENROLMENT_METHODS, ENROLMENT_STATUSES } from '../contract.ts';
+import { EDITION_STATUSES, ENROLMENT_METHODS } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
 import type { EditionInput, EnrolmentService } from '../services/enrolment.service.ts';
 import type { EnrolmentNotices } from '../services/notices.ts';
@@ -82,7 +82,6 @@ const MESSAGES_SHOWN = 20;
 
 export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService, notices?: EnrolmentNotices) {
   const staff = allow.roles('staff');
-  const { Edition, Enrolment, Person } = service.models;
   const catalog = () => ctx.get(CourseCatalog);
 
   async function formLocals(req: Request) {
@@ -131,16 +130,8 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
       courseId: objectIdSchema().optional().catch(undefined),
       status: z.enum(EDITION_STATUSES).optional().catch(undefined),
     }), req.query);
-    const query: Record<string, unknown> = {};
-    if (filter.courseId) query.courseId = filter.courseId;
-    if (filter.status) query.status = filter.status;
-    const editions = await Edition.find(query).sort({ startsAt: -1, _id: -1 }).limit(500).lean();
-    // Counts per edition and status: one $group with one accumulator (FerretDB computes only the first).
-    const counts = await Enrolment.aggregate<{ _id: { editionId: string; status: string }; n: number }>([
-      { $match: { editionId: mongoose.trusted({ $in: editions.map((e) => e._id.toString()) }) } },
-      { $group: { _id: { editionId: '$editionId', status: '$status' }, n: { $sum: 1 } } },
-    ]);
-    const count = (editionId: string, status: string) => counts.find((c) => c._id.editionId === editionId && c._id.status === status)?.n ?? 0;
+    const editions = await service.editionsListed(filter);
+    const count = await service.statusCountsOf(editions.map((e) => e._id.toString()));
     const courses = new Map((await catalog().listPublished()).map((c) => [c.id, c]));
     res.render('enrolment/manage-list', {
       title: req.t('enrolment:manage.title'),
@@ -209,11 +200,11 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     await service.repairSeats(editionId);
     const [course, people, seatsTaken] = await Promise.all([
       catalog().findById(edition.courseId),
-      Enrolment.find({ editionId, status: mongoose.trusted({ $in: ['pending', 'waitlisted'] }) }).sort({ createdAt: 1 }).lean(),
+      service.awaitingDecision(editionId),
       service.seatsTaken(editionId),
     ]);
-    const counts = Object.fromEntries(await Promise.all(ENROLMENT_STATUSES.map(async (s) => [s, await Enrolment.countDocuments({ editionId, status: s })] as const)));
-    const profiles = new Map((await Person.find({ _id: mongoose.trusted({ $in: people.map((p) => p.email) }) }).lean()).map((p) => [p._id, p]));
+    const counts = await service.statusCounts(editionId);
+    const profiles = new Map((await service.peopleOf(people.map((p) => p.email))).map((p) => [p._id, p]));
     const describe = (e: (typeof people)[number]) => {
       const p = profiles.get(e.email);
       return {
@@ -278,9 +269,9 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     const edition = await service.requireEdition(enrolment.editionId);
     const [course, person, account, others, position] = await Promise.all([
       catalog().findById(enrolment.courseId),
-      Person.findById(enrolment.email).lean(),
+      service.personOf(enrolment.email),
       enrolment.userId ? ctx.get(Users).findById(enrolment.userId) : null,
-      Edition.find({ courseId: enrolment.courseId, _id: mongoose.trusted({ $ne: edition._id }), status: mongoose.trusted({ $in: ['draft', 'published'] }) }).sort({ startsAt: 1 }).lean(),
+      service.otherEditions(enrolment.courseId, edition._id),
       service.waitlistPosition(enrolment),
     ]);
     const staffNames = new Map<string, string>();

@@ -5,15 +5,15 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { allow, badRequest, objectIdSchema, sendCsv, Users, type PluginContext } from '../../../src/index.ts';
-import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
+import { allow, badRequest, objectIdSchema, sendCsv, type PluginContext } from '../../../src/index.ts';
+import { CourseCatalog } from '../../courses/contract.ts';
 import { ENROLMENT_STATUSES } from '../contract.ts';
 import { CHART_COLOURS, horizontalBarChart, type ChartRow } from '../services/charts.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
 import { countryName } from '../services/profile.ts';
 import {
-  createReportService, DEFAULT_DIRECTION, filterRoster, ROSTER_SORTS, sortRoster,
-  type BreakdownRow, type Report, type RosterQuery, type RosterRow, type RosterSort,
+  DEFAULT_DIRECTION, filterRoster, ROSTER_SORTS, sortRoster,
+  type BreakdownRow, type Report, type ReportService, type RosterQuery, type RosterRow, type RosterSort,
 } from '../services/report.service.ts';
 import { courseTitle, formatDay } from './learner.routes.ts';
 
@@ -52,13 +52,7 @@ const isoDay = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 /** A short date ("28 Nov 2026") for the roster's narrow columns. */
 const shortDay = (req: Request, d: Date | undefined) => (d ? new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeZone: 'UTC' }).format(d) : '');
 
-export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService) {
-  const reports = createReportService({
-    models: service.models,
-    progress: () => ctx.get(CourseProgress),
-    catalog: () => ctx.get(CourseCatalog),
-    users: () => ctx.get(Users),
-  });
+export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService, reports: ReportService) {
 
   async function loadRoster(req: Request) {
     const edition = await service.requireEdition(String(req.params.id));

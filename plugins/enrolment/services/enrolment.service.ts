@@ -1,7 +1,8 @@
 /**
  * Editions, enrolments, seats and the waiting list: the heart of the enrolment plugin, composed of
  * its parts: `editions.ts` (editions and their cache), `seats.ts` (seats and the waiting list),
- * `placement.ts` (what people and staff do), `directory.ts` (what other plugins read).
+ * `placement.ts` (what people and staff do), `people.ts` (profiles), `overview.ts` (what staff
+ * pages read), `directory.ts` (what other plugins read). Its collections stay inside it.
  *
  * The invariants hold with single-document writes and unique indexes only (docs/architecture.md,
  * data rules: FerretDB has no transactions and applies updates read-then-write): one enrolment per
@@ -13,6 +14,8 @@ import type { EditionDoc } from '../models/edition.model.ts';
 import { createDirectory } from './directory.ts';
 import { createEditions } from './editions.ts';
 import { createMemberships } from './memberships.ts';
+import { createOverview } from './overview.ts';
+import { createPeople } from './people.ts';
 import { createPlacement } from './placement.ts';
 import type { EnrolmentModels, EnrolmentServiceDeps } from './records.ts';
 import { createSeats } from './seats.ts';
@@ -28,6 +31,8 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   const editions = createEditions(models, deps, seats);
   const placement = createPlacement(models, deps, { editions, seats, memberships });
   const directory = createDirectory(models, memberships);
+  const people = createPeople(models.Person);
+  const overview = createOverview(models);
 
   /** Who may manage an edition: programme staff and admins. Its trainers may see its roster. */
   function canSeeRoster(user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>): boolean {
@@ -40,8 +45,8 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
 
   const { claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition } = seats;
   return {
-    models, directory, memberships,
-    ...editions, ...placement,
+    directory, memberships,
+    ...editions, ...placement, ...people, ...overview,
     claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition,
     canSeeRoster, requireRosterAccess,
   };

@@ -6,7 +6,7 @@ import mongoose from 'mongoose';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import supertest from 'supertest';
-import { isDatabaseUnavailable, startEmbeddedDatabase, type EmbeddedDatabase } from '../../../src/index.ts';
+import { isDatabaseUnavailable, spreadsheetCell, startEmbeddedDatabase, toCsv, type EmbeddedDatabase } from '../../../src/index.ts';
 import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { signedInPage, useBrowserApp } from '../../../test/helpers/browser.ts';
 import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
@@ -14,7 +14,7 @@ import type { JobDoc, JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts'
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
 import {
-  fieldOfHeader, planRows, readImportFile, safeCell, toCsv, type CommitPayload, type ImportFile, type ImportRow, type PlanContext,
+  fieldOfHeader, planRows, readImportFile, type CommitPayload, type ImportFile, type ImportRow, type PlanContext,
 } from '../services/import.service.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
@@ -191,7 +191,7 @@ describe('bulk enrolment from CSV: reading files', () => {
   });
 
   it('writes CSV that spreadsheets open safely: formulas are neutralised, accents survive (UTF-8 with BOM)', () => {
-    expect(['=HYPERLINK("http://x")', '+1', '-2', '@SUM(A1)', 'Núñez', '', 'a=b'].map(safeCell))
+    expect(['=HYPERLINK("http://x")', '+1', '-2', '@SUM(A1)', 'Núñez', '', 'a=b'].map(spreadsheetCell))
       .to.deep.equal(['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", 'Núñez', '', 'a=b']);
     const csv = toCsv(['line', 'problem'], [['3', '=cmd|\' /C calc\'!A0']]);
     expect(csv.startsWith('\ufeffline,problem\r\n')).to.equal(true);
