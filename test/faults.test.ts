@@ -376,7 +376,7 @@ describe('faults: a plugin that throws at start', function () {
     fs.writeFileSync(config, `
       import { definePlugin, defineOliveConfig } from ${src('src/index.ts')};
       import base from ${src('olive.config.ts')};
-      const broken = definePlugin({ name: 'broken', version: '1.0.0', register() {}, start() { throw new Error('cannot reach the mail relay'); } });
+      const broken = definePlugin({ name: 'broken', version: '1.0.0', register: () => ({ start() { throw new Error('cannot reach the mail relay'); } }) });
       export default defineOliveConfig({ plugins: [...base.plugins, broken], pluginConfig: base.pluginConfig });
     `);
     const port = await freePort();
