@@ -160,7 +160,8 @@ describe('reading by key and keeping what many pages read', function () {
     });
   });
 
-  describe('a cached model (ctx.cachedModel)', () => {
+  describe('a cached model (ctx.cachedModel)', function () {
+    this.timeout(60_000);
     interface NoteDoc { _id: mongoose.Types.ObjectId; text: string; n: number }
     /** A plugin that keeps the list of notes; `loads` counts the queries behind the kept values. */
     function notesPlugin(loads: { n: number }) {
@@ -209,6 +210,15 @@ describe('reading by key and keeping what many pages read', function () {
           await seen();
           expect(loads.n).to.equal(before + 1);
         }
+
+        // A write that changed nothing, or was refused before it reached the database, renews nothing.
+        const before = loads.n;
+        await Note.updateOne({ text: 'nobody' }, { $set: { n: 1 } });
+        await Note.deleteMany({ text: 'nobody' });
+        expect(await Note.updateOne({ _id: 'not-an-id' }, { $set: { n: 1 } }).catch((e: Error) => e.name)).to.equal('CastError');
+        expect(await Note.create({ text: 'x', n: 'many' }).catch((e: Error) => e.name)).to.equal('ValidationError');
+        await seen();
+        expect(loads.n, 'nothing changed: still kept').to.equal(before);
       } finally {
         await b.app.olive.stop();
         await a.stop();

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Connection, Schema } from 'mongoose';
+import mongoose, { type Connection, type Schema } from 'mongoose';
 import type { Logger } from 'pino';
 import { HttpError, isDuplicateKey } from './errors.ts';
 import { readOncePerPage } from './page-reads.ts';
@@ -104,20 +104,31 @@ export function stampedCache(connection: Connection, name: string, options: { lo
 /** Every way mongoose writes through a model: document, query and model middleware. */
 const QUERY_WRITES = ['updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'] as const;
 
+/** Whether a write's result says it changed something (a filter that matched nothing did not). */
+function changedSomething(result: unknown): boolean {
+  if (result == null) return false;
+  if (Array.isArray(result)) return result.length > 0;
+  const r = result as { modifiedCount?: unknown; upsertedCount?: unknown; deletedCount?: unknown; insertedCount?: unknown };
+  const counts = [r.modifiedCount, r.upsertedCount, r.deletedCount, r.insertedCount].filter((n): n is number => typeof n === 'number');
+  // A document (save, findOneAndUpdate, …): it was written.
+  return counts.length === 0 || counts.some((n) => n > 0);
+}
+
 /**
- * Makes every write through a model's methods renew a cache, after the write (also a failed one:
- * part of it may be written), so that no writer can forget to. Writes that bypass mongoose
+ * Makes every write through a model's methods renew a cache, after a write that changed something,
+ * and after a write the database failed part-way (part of it may be written) — not after one
+ * refused before it reached the database (an id of the wrong shape, a validation error) nor a
+ * duplicate key, which wrote nothing. No writer can forget to. Writes that bypass mongoose
  * (`Model.collection.*`) are not seen: a cached model is written through its methods only.
  */
 export function renewOnWrite(schema: Schema, renew: () => Promise<void>): void {
-  const after = async () => { await renew(); };
-  const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => { renew().catch(() => undefined).then(() => next(err)); };
-  schema.post('save', after);
-  schema.post('save', afterFailure as never);
-  schema.post([...QUERY_WRITES] as never, { document: true, query: true }, after);
-  schema.post([...QUERY_WRITES] as never, { document: true, query: true }, afterFailure as never);
-  schema.post('insertMany', after);
-  schema.post('insertMany', afterFailure as never);
-  schema.post('bulkWrite', after);
-  schema.post('bulkWrite', afterFailure as never);
+  const after = async (result: unknown) => { if (changedSomething(result)) await renew(); };
+  const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => {
+    if (!(err instanceof mongoose.mongo.MongoError) || isDuplicateKey(err)) return next(err);
+    renew().catch(() => undefined).then(() => next(err));
+  };
+  for (const op of ['save', ...QUERY_WRITES, 'insertMany', 'bulkWrite'] as const) {
+    schema.post(op as never, { document: true, query: true }, after as never);
+    schema.post(op as never, { document: true, query: true }, afterFailure as never);
+  }
 }
