@@ -59,7 +59,7 @@ export default definePlugin({
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     mountVerificationRoutes(ctx, issuance);
-    mountCertificateRoutes(ctx, issuance);
+    mountCertificateRoutes(ctx, issuance, templates);
     mountTemplateRoutes(ctx, templates);
     const jobs = createJobService(registerJobModels(ctx), {
       issuance, logger: ctx.logger, jobs: ctx.jobs, mail: ctx.mail, pauseMs: ctx.config.jobPauseMs,

@@ -1,5 +1,4 @@
 import type { Request } from 'express';
-import mongoose from 'mongoose';
 import { z } from 'zod';
 import { allow, form, forbidden, HttpError, invalidFields, isObjectId, localized, notFound, objectIdSchema, parseInput, respond, Users, type FormFailure, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
@@ -8,6 +7,7 @@ import type { CertificatesConfig } from '../config.ts';
 import { uncoveredCharacters } from '../render/index.ts';
 import type { IssuanceService } from '../services/issuance.service.ts';
 import { mayIssue } from '../services/permissions.ts';
+import type { TemplateService } from '../services/template.service.ts';
 import { publicView } from './verify.routes.ts';
 
 /** A name as people write it: trimmed, single spaces, no control characters, printable with our fonts. */
@@ -39,8 +39,7 @@ const settingsSchema = z.object({
   templateId: objectIdSchema().optional().or(z.literal('').transform(() => undefined)),
 });
 
-export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService) {
-  const { Certificate, EditionSetting, Audit, Fact } = issuance.models;
+export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService, templates: Pick<TemplateService, 'choices'>) {
   const staff = allow.roles('staff');
 
   /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */
@@ -104,7 +103,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     for (const course of await catalog.listPublished()) {
       for (const edition of await directory.editionsOfCourse(course.id)) {
         if (edition.status === 'draft') continue;
-        editions.push({ edition, course: localized(course.title, req.language), issued: new Set((await Certificate.find({ editionId: edition.id }, { enrolmentId: 1 }).lean()).map((c) => c.enrolmentId)).size });
+        editions.push({ edition, course: localized(course.title, req.language), issued: (await issuance.holdersIn(edition.id)).size });
       }
     }
     res.render('certificates/index', { title: req.t('certificates:manage.title'), editions });
@@ -115,13 +114,12 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const [course, enrolled, setting, issued] = await Promise.all([
       ctx.get(CourseCatalog).findById(edition.courseId),
       ctx.get(EnrolmentDirectory).enrolmentsOf(edition.id, ['enrolled']),
-      EditionSetting.findById(edition.id).lean(),
-      Certificate.find({ editionId: edition.id }, { _id: 1, enrolmentId: 1, issuedAt: 1 }).sort({ issuedAt: 1 }).lean(),
+      issuance.editionSetting(edition.id),
+      issuance.issuedIn(edition.id),
     ]);
     const progress = await ctx.get(CourseProgress).editionProgress(edition.courseId, edition.id);
     const users = ctx.get(Users);
-    const names = issuance.models.PrintedName;
-    const confirmed = new Set((await names.find({ _id: mongoose.trusted({ $in: enrolled.map((e) => e.userId).filter((x): x is string => !!x) }) }, { _id: 1 }).lean()).map((n) => n._id));
+    const confirmed = await issuance.namesConfirmed(enrolled.map((e) => e.userId).filter((x): x is string => !!x));
     // The current certificate of each enrolment is its newest record (a reissue comes after the original).
     const byEnrolment = new Map(issued.map((c) => [c.enrolmentId, c]));
     const rows = [];
@@ -139,27 +137,16 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     res.render('certificates/edition', {
       title: req.t('certificates:edition.title', { edition: edition.title }),
       edition, course, courseTitle: localized(course?.title, req.language), rows, setting,
-      templates: await templateChoices(),
+      templates: await templates.choices(),
       completedWithout: rows.filter((r) => r.completedAt && !r.code).length,
     });
   });
 
-  /** The templates staff can choose from for an edition (the template service, if present). */
-  async function templateChoices(): Promise<{ id: string; name: string }[]> {
-    const Template = ctx.connection.models.certificates_template;
-    if (!Template) return [];
-    return (await Template.find({}, { name: 1 }).sort({ name: 1 }).lean() as unknown as { _id: unknown; name: string }[]).map((t) => ({ id: String(t._id), name: t.name }));
-  }
-
   ctx.router.post('/certificates/editions/:editionId/settings', staff, async (req, res) => {
     const edition = await issuableEdition(req, String(req.params.editionId));
     const input = parseInput(settingsSchema, req.body);
-    if (input.templateId && !(await templateChoices()).some((t) => t.id === input.templateId)) throw invalidFields({ templateId: 'Choose one of the templates.' }, 'Choose one of the templates.');
-    await EditionSetting.updateOne(
-      { _id: edition.id },
-      { $set: { autoIssue: input.autoIssue, updatedBy: req.user!.id, updatedAt: new Date(), ...(input.templateId ? { templateId: input.templateId } : {}) }, ...(input.templateId ? {} : { $unset: { templateId: 1 } }) },
-      { upsert: true },
-    );
+    if (input.templateId && !(await templates.choices()).some((t) => t.id === input.templateId)) throw invalidFields({ templateId: 'Choose one of the templates.' }, 'Choose one of the templates.');
+    await issuance.saveEditionSetting(edition.id, input, req.user!.id);
     respond(req, res, {
       json: { autoIssue: input.autoIssue, templateId: input.templateId ?? null },
       flash: ['success', req.t('certificates:edition.settingsSaved')],
@@ -193,7 +180,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   /** The certificate's page; a reissue or revocation refused comes back to it, messages by the form sent (`form`). */
   const manageLocals = async (req: Request, failure?: FormFailure & { form: 'reissue' | 'revoke' }) => {
     const status = await certificateStatus(req);
-    const facts = await Fact.find({ code: status.certificate._id }).lean();
+    const facts = await issuance.factsOf(status.certificate._id);
     const saved = { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' };
     return {
       title: status.certificate._id, status, view: publicView(status, req.language), facts,
@@ -245,10 +232,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   ctx.router.get('/certificates/audit', allow.roles('admin'), async (req, res) => {
     const page = Math.max(1, Math.min(10000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
     const pageSize = 50;
-    const [entries, total] = await Promise.all([
-      Audit.find({}).sort({ at: -1, _id: -1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
-      Audit.countDocuments({}),
-    ]);
+    const { entries, total } = await issuance.auditPage(page, pageSize);
     const users = ctx.get(Users);
     const actors = new Map<string, string>();
     for (const id of new Set(entries.map((e) => e.actorId).filter((x): x is string => !!x))) actors.set(id, (await users.findById(id))?.email ?? id);

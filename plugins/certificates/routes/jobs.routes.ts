@@ -5,7 +5,6 @@
  */
 import type { Readable } from 'node:stream';
 import type { Request } from 'express';
-import mongoose from 'mongoose';
 import yazl from 'yazl';
 import { z } from 'zod';
 import { allow, conflict, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, respond, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
@@ -128,7 +127,7 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     const { progress } = await issuableJob(req);
     if (!progress.finished) throw conflict('This job is still running: the ZIP is ready when it has finished.');
     const withCode = progress.items.filter((i) => i.code);
-    const certificates: CertificateDoc[] = await issuance.models.Certificate.find({ _id: mongoose.trusted({ $in: withCode.map((i) => i.code!) }) }).lean();
+    const certificates = await issuance.byCodes(withCode.map((i) => i.code!));
     const byCode = new Map(certificates.map((c) => [c._id, c]));
     const ordered = withCode.map((i) => byCode.get(i.code!)).filter((c): c is CertificateDoc => !!c);
 

@@ -25,6 +25,7 @@ import type {
   AuditDoc, CertificateDoc, CertificateSnapshot, ClaimDoc, EditionSettingDoc, FactDoc, PrintedNameDoc,
 } from '../models/certificate.model.ts';
 import { renderCertificate, unprintableTexts, type CertificateTemplate } from '../render/index.ts';
+import { createCertificateRecords } from './records.ts';
 
 export interface CertificateModels {
   Certificate: Model<CertificateDoc>;
@@ -402,7 +403,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   }
 
   return {
-    models, issue, complete, completeUnfinished, reissue, revoke, status, requireCertificate, openPdf, byHash, ofLearner,
+    ...createCertificateRecords(models), issue, complete, completeUnfinished, reissue, revoke, status, requireCertificate, openPdf, byHash, ofLearner,
     printedName, confirmName, issueWaiting, onCourseCompleted, audit, bucket,
   };
 }

@@ -93,12 +93,10 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
     let chosen: typeof enrolled;
     if (who === 'all-completed') {
-      const [progress, claimed] = await Promise.all([
+      const [progress, has] = await Promise.all([
         deps.progress().editionProgress(edition.courseId, edition.id),
-        // Who holds a certificate: the records, not the claims (a claim cut short still needs its PDF).
-        issuance.models.Certificate.find({ editionId: edition.id }, { enrolmentId: 1 }).lean(),
+        issuance.holdersIn(edition.id),
       ]);
-      const has = new Set(claimed.map((c) => c.enrolmentId));
       chosen = enrolled.filter((e) => e.userId && progress.get(e.userId)?.completedAt && !has.has(e.id));
       if (!chosen.length) throw new HttpError(400, 'NOTHING_TO_ISSUE', 'Everyone who completed this edition already has a certificate (or nobody has completed it yet).');
     } else {
@@ -300,7 +298,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     await finish(job);
   }
 
-  return { models, create, find, progress, ofEdition, run, queueUnfinished };
+  return { create, find, progress, ofEdition, run, queueUnfinished };
 }
 
 /** Waits, or less when the signal aborts. */

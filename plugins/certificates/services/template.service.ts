@@ -44,6 +44,8 @@ export interface TemplateService {
   attachPdf(templateId: string, version: number): Promise<boolean>;
   /** Every template with its current version, newest change first. */
   list(): Promise<TemplateSummary[]>;
+  /** Every template by name, A to Z: what staff choose from for an edition. */
+  choices(): Promise<Array<{ id: string; name: string }>>;
   /** A template with its current version's content; null if unknown. */
   get(id: string): Promise<TemplateDetail | null>;
   /** The versions of a template, newest first (no content). */
@@ -233,7 +235,11 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     return renderPreview(await load(String(doc._id), v));
   }
 
-  return { templateFor, load, attachPdf, list, get, versions, save, preview };
+  async function choices(): Promise<Array<{ id: string; name: string }>> {
+    return (await Template.find({}, { name: 1 }).sort({ name: 1 }).lean()).map((t) => ({ id: String(t._id), name: t.name }));
+  }
+
+  return { templateFor, load, attachPdf, list, choices, get, versions, save, preview };
 }
 
 function changedMeanwhile(version: number) {
