@@ -4,6 +4,7 @@
  *   npm run bench:certificates                 # 1,000 certificates per scenario
  *   npm run bench:certificates -- --smoke      # 20 per scenario (CI)
  *   npm run bench:certificates -- --n 200 --out results.json
+ *   npm run bench:certificates -- --smoke --pdf-dir /tmp/pdfs   # also keeps each engine's first PDF
  *
  * For Latin, Arabic and Chinese names (bilingual certificates, two PNG logos with transparency, a
  * signature, a QR code), each scenario runs in a fresh process of its own so that peak memory is
@@ -16,6 +17,8 @@
  * what our text pipeline (shaping, bidi, subset fonts) costs over pdfkit's floor.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
@@ -141,14 +144,19 @@ interface Measured {
   peakRssMb: number;
   sizeMedianKb: number;
   sizeMaxKb: number;
+  /** With --pdf-dir: the first certificate's file and the name printed on it, to read back. */
+  sample?: { name: string; pdf: string } | undefined;
 }
 
 async function child(s: Scenario, engine: Engine): Promise<Measured> {
   const { template, data, images } = await inputs(s);
   const render = engine === 'olive' ? (d: CertificateData) => renderCertificate(template, d) : (d: CertificateData) => renderCeiling(template, d, images);
   let t = performance.now();
-  await render(data(0));
+  const first = await render(data(0));
   const firstMs = performance.now() - t;
+  const pdfDir = arg('--pdf-dir');
+  const sample = pdfDir ? { name: data(0).name, pdf: path.join(pdfDir, `${s}-${engine}.pdf`) } : undefined;
+  if (sample) fs.writeFileSync(sample.pdf, first);
   for (let i = 1; i <= 10; i++) await render(data(i));
   const times: number[] = [];
   for (let i = 0; i < singles; i++) {
@@ -164,7 +172,7 @@ async function child(s: Scenario, engine: Engine): Promise<Measured> {
   return {
     scenario: s, engine, n, firstMs, singleMedianMs: median(times), batchSeconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
-    sizeMedianKb: median(sizes) / 1024, sizeMaxKb: Math.max(...sizes) / 1024,
+    sizeMedianKb: median(sizes) / 1024, sizeMaxKb: Math.max(...sizes) / 1024, sample,
   };
 }
 
@@ -183,7 +191,8 @@ async function main() {
   for (const s of SCENARIOS) {
     for (const engine of ['olive', 'ceiling'] as Engine[]) {
       process.stderr.write(`${s} ${engine}: ${n} certificates…\n`);
-      const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', s, '--engine', engine, '--n', String(n), ...(smoke ? ['--smoke'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const pdfDir = arg('--pdf-dir');
+      const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', s, '--engine', engine, '--n', String(n), ...(smoke ? ['--smoke'] : []), ...(pdfDir ? ['--pdf-dir', pdfDir] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
       results.push(JSON.parse(out) as Measured);
     }
   }
