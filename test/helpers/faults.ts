@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,9 +43,28 @@ export interface OwnDatabase {
   remove(): Promise<void>;
 }
 
+/**
+ * A free port below the ephemeral range (32768 and up on Linux). A database that is stopped and
+ * started again keeps its port; while it is down, a port from the ephemeral range can be taken by
+ * anything that asks the system for one (every supertest request listens on one, every outgoing
+ * connection binds one, and a reconnecting driver can even connect to itself on it), and the app
+ * then talks to the wrong thing on the database's address.
+ */
+export async function portOutsideEphemeralRange(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 export async function startOwnDatabase(label: string): Promise<OwnDatabase> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `olive-${label}-`));
-  let current = await startEmbeddedDatabase({ dataDir: dir });
+  let current = await startEmbeddedDatabase({ dataDir: dir, port: await portOutsideEphemeralRange() });
   const port = current.port;
   return {
     uri: current.uri,

@@ -10,6 +10,7 @@ import { isDatabaseUnavailable, spreadsheetCell, startEmbeddedDatabase, toCsv, t
 import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { signedInPage, useBrowserApp } from '../../../test/helpers/browser.ts';
 import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
+import { portOutsideEphemeralRange } from '../../../test/helpers/faults.ts';
 import type { JobDoc, JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
@@ -716,7 +717,7 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
   before(async () => {
     // A database of this test's own, so stopping it disturbs no other test.
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-import-'));
-    database = await startEmbeddedDatabase({ dataDir: dir });
+    database = await startEmbeddedDatabase({ dataDir: dir, port: await portOutsideEphemeralRange() });
     // Confirmations answer at once (the commit goes on as a job); jobs are looked for often; mail as in the other tests.
     t = await createTestApp({
       mongodbUri: database.uri, plugins: [courses, enrolment], seed: true, label: 'import_outage',
