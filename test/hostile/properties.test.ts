@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { HttpError } from '../../src/core/errors.ts';
 import { safeReturnTo } from '../../src/core/auth/return-to.ts';
-import { sanitizeFilename } from '../../plugins/courses/services/materials.service.ts';
+import { safeFileName } from '../../src/index.ts';
 import { renderMarkdown } from '../../plugins/courses/services/markdown.ts';
 import { parseAnswers, parseQuizText, quizToText, QUIZ_LIMITS } from '../../plugins/courses/services/quiz.service.ts';
 import { parseQuestions, questionsToText } from '../../plugins/enrolment/routes/manage.routes.ts';
@@ -270,7 +270,7 @@ describe('hostile input: properties of the validators (fast-check)', () => {
     });
   });
 
-  describe('sanitizeFilename (names of uploaded material, shown on pages and sent back in downloads)', () => {
+  describe('safeFileName (names of uploaded material, shown on pages and sent back in downloads)', () => {
     const name = fc.oneof(
       hostileString(80),
       fc.tuple(fc.constantFrom('../../etc/passwd', '..\\..\\win.ini', '/abs/path/', 'C:\\x\\', '.htaccess', '...', '\u202egpj.exe', 'a\u0000b', ''), hostileString(20))
@@ -280,13 +280,13 @@ describe('hostile input: properties of the validators (fast-check)', () => {
 
     it('gives a non-empty name of at most 200 units, without path, control, bidi or Windows-reserved characters', () => {
       fc.assert(fc.property(name, (n) => {
-        const out = sanitizeFilename(n);
+        const out = safeFileName(n);
         expect(out.length, JSON.stringify(n)).to.be.within(1, 200);
         expect(out).not.to.match(/[/\\<>:"|?*\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
         expect(out).not.to.match(/^[.\s]/);
         expect(out).not.to.match(/^\.\.?$/);
         // Stable: a name once cleaned stays as it is.
-        expect(sanitizeFilename(out)).to.equal(out);
+        expect(safeFileName(out)).to.equal(out);
       }), { numRuns: 2000 });
     });
   });

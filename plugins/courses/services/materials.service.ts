@@ -11,9 +11,6 @@ import type { StoredFile } from '../models/item.model.ts';
 import { serveFile } from './materials/serve.ts';
 import { createUploads } from './materials/upload.ts';
 
-/** Under its former name for the tests that import it from here: the cleaner is the host's `safeFileName`. */
-export { safeFileName as sanitizeFilename } from '../../../src/index.ts';
-
 export interface MaterialStoreOptions {
   maxBytes: number;
   /** Files in one request; 20 when not set. */

@@ -9,10 +9,10 @@ import express from 'express';
 import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { connectDatabase } from '../../../src/core/db.ts';
-import { HttpError } from '../../../src/index.ts';
+import { HttpError, safeFileName } from '../../../src/index.ts';
 import { freshDbName, testDatabaseUri } from '../../../test/helpers/app.ts';
 import type { StoredFile } from '../models/item.model.ts';
-import { createMaterialStore, sanitizeFilename } from '../services/materials.service.ts';
+import { createMaterialStore } from '../services/materials.service.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
 
 // ---- Samples, made here so that each test says what its bytes are --------------------------------
@@ -230,39 +230,39 @@ describe('courses: material store', function () {
     await connection?.close();
   });
 
-  describe('sanitizeFilename', () => {
+  describe('safeFileName', () => {
     it('keeps only the last path segment, whatever the separator', () => {
-      expect(sanitizeFilename('../../etc/passwd')).to.equal('passwd');
-      expect(sanitizeFilename('C:\\evil\\x.pdf')).to.equal('x.pdf');
-      expect(sanitizeFilename('a/b\\c/d.txt')).to.equal('d.txt');
+      expect(safeFileName('../../etc/passwd')).to.equal('passwd');
+      expect(safeFileName('C:\\evil\\x.pdf')).to.equal('x.pdf');
+      expect(safeFileName('a/b\\c/d.txt')).to.equal('d.txt');
     });
 
     it('keeps letters of every script', () => {
-      expect(sanitizeFilename('تقرير المرحلة الأولى.pdf')).to.equal('تقرير المرحلة الأولى.pdf');
-      expect(sanitizeFilename('会议纪要 2027.docx')).to.equal('会议纪要 2027.docx');
-      expect(sanitizeFilename('Genève – séance 1.pptx')).to.equal('Genève – séance 1.pptx');
+      expect(safeFileName('تقرير المرحلة الأولى.pdf')).to.equal('تقرير المرحلة الأولى.pdf');
+      expect(safeFileName('会议纪要 2027.docx')).to.equal('会议纪要 2027.docx');
+      expect(safeFileName('Genève – séance 1.pptx')).to.equal('Genève – séance 1.pptx');
       // Decomposed accents (as macOS sends them) become the composed form.
-      expect(sanitizeFilename('Gene\u0300ve.pdf')).to.equal('Genève.pdf');
+      expect(safeFileName('Gene\u0300ve.pdf')).to.equal('Genève.pdf');
     });
 
     it('removes control and bidi characters, leading dots; collapses whitespace', () => {
-      expect(sanitizeFilename('a\u0000b\u0007c\r\n.txt')).to.equal('abc.txt');
+      expect(safeFileName('a\u0000b\u0007c\r\n.txt')).to.equal('abc.txt');
       // "invoice<RLO>fdp.exe" displays as "invoiceexe.pdf".
-      expect(sanitizeFilename('invoice\u202efdp.exe')).to.equal('invoicefdp.exe');
-      expect(sanitizeFilename('...hidden.md')).to.equal('hidden.md');
-      expect(sanitizeFilename('  notes \t\n  week   1 .txt ')).to.equal('notes week 1 .txt');
-      expect(sanitizeFilename('what?.pdf')).to.equal('what_.pdf');
+      expect(safeFileName('invoice\u202efdp.exe')).to.equal('invoicefdp.exe');
+      expect(safeFileName('...hidden.md')).to.equal('hidden.md');
+      expect(safeFileName('  notes \t\n  week   1 .txt ')).to.equal('notes week 1 .txt');
+      expect(safeFileName('what?.pdf')).to.equal('what_.pdf');
     });
 
     it('falls back to "file" when nothing is left', () => {
-      for (const name of ['', '   ', '..', '../', '\u0001\u0002', '/']) expect(sanitizeFilename(name)).to.equal('file');
+      for (const name of ['', '   ', '..', '../', '\u0001\u0002', '/']) expect(safeFileName(name)).to.equal('file');
     });
 
     it('caps the length at 200 characters and keeps the extension', () => {
-      const long = sanitizeFilename(`${'x'.repeat(300)}.pdf`);
+      const long = safeFileName(`${'x'.repeat(300)}.pdf`);
       expect(long).to.have.length(200);
       expect(long.endsWith('x.pdf')).to.equal(true);
-      const arabic = sanitizeFilename(`${'ع'.repeat(300)}.docx`);
+      const arabic = safeFileName(`${'ع'.repeat(300)}.docx`);
       expect(Array.from(arabic)).to.have.length(200);
       expect(arabic.endsWith('ع.docx')).to.equal(true);
     });
