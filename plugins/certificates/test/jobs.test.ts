@@ -5,8 +5,8 @@
  *
  * The apps run the certificates plugin as it ships (its jobs on the host's job service, its demo
  * templates, mail through the test run's real mail server), with a pause after each person set
- * through its config so that a test can watch a job run. A small probe plugin gives the tests the
- * other plugins' services (course items, progress recording). Which person each instance issued
+ * through its config so that a test can watch a job run. The tests reach the other plugins'
+ * services (course items, progress recording) through the running app. Which person each instance issued
  * is read from its log (the job's debug line before each issuance).
  */
 import { execFileSync } from 'node:child_process';
@@ -17,16 +17,15 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
-import mongoose, { type Connection } from 'mongoose';
+import mongoose from 'mongoose';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { definePlugin } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { launchBrowser } from '../../../test/helpers/browser.ts';
 import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseProgress, type ProgressService, type CourseCatalogService } from '../../courses/contract.ts';
-import { EnrolmentDirectory, type EnrolmentDirectoryService } from '../../enrolment/contract.ts';
+import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
+import { EnrolmentDirectory } from '../../enrolment/contract.ts';
 import enrolment from '../../enrolment/index.ts';
 import certificates from '../index.ts';
 import type { JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts';
@@ -36,22 +35,7 @@ import type { JobProgress } from '../services/jobs.service.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
-interface Probe {
-  progress: () => ProgressService;
-  catalog: () => CourseCatalogService;
-  enrolments: () => EnrolmentDirectoryService;
-}
-const probes = new WeakMap<Connection, Probe>();
-/** Not part of the product: hands the tests the services the certificates plugin works with. */
-const probe = definePlugin({
-  name: 'cert-jobs-probe',
-  version: '0.0.0-test',
-  requires: [CourseCatalog, CourseProgress, EnrolmentDirectory],
-  register(ctx) {
-    probes.set(ctx.connection, { progress: () => ctx.get(CourseProgress), catalog: () => ctx.get(CourseCatalog), enrolments: () => ctx.get(EnrolmentDirectory) });
-  },
-});
-const plugins = [courses, enrolment, certificates, probe];
+const plugins = [courses, enrolment, certificates];
 
 /** Every issuance a job made, on any app: how the tests see "processed once" and by whom. */
 const issueCalls: { enrolmentId: string; jobId: string; holder: string }[] = [];
@@ -80,7 +64,12 @@ async function instance(holder: string, options: { dbName?: string; pauseMs?: nu
   });
 }
 
-const probeOf = (t: TestApp) => probes.get(t.app.olive.connection)!;
+/** The services the certificates plugin works with, as the running app provides them. */
+const probeOf = (t: TestApp) => ({
+  progress: () => t.app.olive.service(CourseProgress),
+  catalog: () => t.app.olive.service(CourseCatalog),
+  enrolments: () => t.app.olive.service(EnrolmentDirectory),
+});
 const hostJob = (jobId: string) => `certificates.issue:${jobId}`;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
