@@ -18,6 +18,9 @@
  *     acknowledged completion is looked for in the database: lost records are counted.
  *  5. Page weight of the main pages (HTML and stylesheet, gzip and not), scripts counted.
  *  6. Resident memory of the app after the load, against the ceiling process's.
+ *
+ * Over 400 lines: the scaled-up demo, the load, the ceiling and the report belong to one run and
+ * are read together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

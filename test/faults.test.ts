@@ -7,6 +7,8 @@
  * A client that disconnects mid-upload is tested where the upload code lives:
  * plugins/courses/test/materials.test.ts ("removes what was written when the client disconnects in
  * the middle of a file"); the SIGTERM test here also cuts an upload's client off, through the real app.
+ *
+ * Over 400 lines: each fault needs its own real processes and database around it, set up here.
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -189,7 +189,7 @@ function filesOf(entry: CourseEntry): string[] {
 
 /**
  * Creates one course with all its content, then publishes it if the fixture says so. There are no
- * transactions (DESIGN.md), so a failure part-way removes what this call wrote: otherwise the
+ * transactions (docs/architecture.md), so a failure part-way removes what this call wrote: otherwise the
  * half-built course would exist, and every later seed would skip it as "already present".
  */
 async function seedCourse(ctx: SeedContext, { courses, materials }: { courses: CourseService; materials: MaterialStore }, entry: CourseEntry, trainers: SessionUser[]) {

@@ -7,6 +7,8 @@
  *
  * axe-core is injected into each page; the contexts bypass the app's CSP for that (test only).
  * Runs on the plugin set of the composition root (olive.config.ts) with the demo data.
+ *
+ * Over 400 lines: one browser and one seeded app serve every page scanned.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

@@ -3,7 +3,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { CreateAppOptions } from '../../src/core/app.ts';
 import { createTestApp, DEMO_PASSWORD, listen, type TestApp } from './app.ts';
 
-/** Debian's Chromium, driven headless; see DESIGN.md (no browser download is possible here). */
+/** Debian's Chromium, driven headless; see docs/architecture.md (no browser download is possible here). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export async function launchBrowser(): Promise<Browser> {

@@ -1,7 +1,7 @@
 /**
  * Issuing, reissuing and revoking certificates, and reading them back.
  *
- * Invariants without transactions (DESIGN.md data rules):
+ * Invariants without transactions (docs/architecture.md, data rules):
  *  - one current certificate per enrolment: the first issuance inserts a claim whose `_id` is the
  *    enrolment id; concurrent or repeated issuance finds the claim and returns its certificate;
  *  - the claim holds the code and the snapshot *before* rendering, so an issuance cut short is
@@ -10,6 +10,9 @@
  *    revocation are facts inserted once (`<code>:replaced`, `<code>:revoked`);
  *  - the PDF is stored in GridFS and its SHA-256 recorded, so a later download is byte-identical
  *    and an uploaded copy can be checked.
+ *
+ * Over 400 lines: issuing, reissuing and revoking share the claim-then-record steps that keep the
+ * invariants below; apart, each would need the others' internals (its records are in records.ts).
  */
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';

@@ -8,6 +8,8 @@
  * through its config so that a test can watch a job run. The tests reach the other plugins'
  * services (course items, progress recording) through the running app. Which person each instance issued
  * is read from its log (the job's debug line before each issuance).
+ *
+ * Over 400 lines: the instances, the log of who issued whom and the job helpers serve every test.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';

@@ -1,3 +1,7 @@
+/**
+ * Certificate templates against the real database and the PDF renderer: editing, images, languages,
+ * previews and who may. Over 400 lines: each test follows one template from form to printed PDF.
+ */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

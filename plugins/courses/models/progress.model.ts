@@ -4,7 +4,7 @@ import mongoose from 'mongoose';
  * Progress is a set of small insert-once records whose `_id` is their natural key
  * (`<learner>:<edition>:<thing>`). Recording is therefore idempotent (a second insert is a
  * duplicate key, code 11000) and concurrent completions of different things never touch the same
- * document: the data rules of DESIGN.md (no read-then-write on shared documents, FerretDB-safe).
+ * document: the data rules of docs/architecture.md (no read-then-write on shared documents, FerretDB-safe).
  */
 export interface ItemProgressDoc {
   _id: string; // learner:edition:item

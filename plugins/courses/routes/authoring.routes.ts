@@ -1,3 +1,7 @@
+/**
+ * The trainers' pages: courses, modules, items and their material. Over 400 lines because each
+ * form's route sits beside the re-rendering it needs; the services hold the logic.
+ */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { allow, form, forbidden, HttpError, invalidFields, localized, parseInput, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';

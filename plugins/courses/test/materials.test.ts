@@ -1,3 +1,7 @@
+/**
+ * Course material against the real database and GridFS: uploads (types, sizes, failures mid-way),
+ * serving with ranges and caching, removal. Over 400 lines: each test needs the same upload helpers.
+ */
 import crypto from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';

@@ -52,7 +52,7 @@ export const enrolmentSchema = new mongoose.Schema<EnrolmentDoc>({
     default: [],
   },
 }, { timestamps: true });
-// One enrolment per person and edition: the unique index is the invariant (DESIGN.md data rules).
+// One enrolment per person and edition: the unique index is the invariant (docs/architecture.md, data rules).
 enrolmentSchema.index({ editionId: 1, email: 1 }, { unique: true });
 enrolmentSchema.index({ userId: 1 });
 enrolmentSchema.index({ email: 1 });

@@ -1,3 +1,8 @@
+/**
+ * Enrolment against the real database: every way in (open, key, application, invitation, closed),
+ * seats and the waiting list under concurrency, moves, withdrawal, access. Over 400 lines: the
+ * rules share one seeded programme and its helpers.
+ */
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import supertest from 'supertest';

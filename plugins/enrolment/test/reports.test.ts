@@ -1,3 +1,7 @@
+/**
+ * Donor reports and rosters, through pages, CSV and the browser. Over 400 lines: the figures of one
+ * seeded programme are checked from every side (counts, filters, sorting, exports, access).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';

@@ -1,3 +1,8 @@
+/**
+ * Attacks on SAML sign-in against a real identity provider: forged, replayed, wrapped and misdirected
+ * messages, certificate rollover, single logout. Over 400 lines: each attack needs the same signed
+ * setting, built once here.
+ */
 import zlib from 'node:zlib';
 import { expect } from 'chai';
 import supertest from 'supertest';
