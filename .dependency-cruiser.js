@@ -32,7 +32,7 @@ export default {
     },
     {
       name: 'plugin-uses-other-plugins-contract',
-      comment: "A plugin imports another plugin only through its contract.ts (refs, event names, types); its own files freely.",
+      comment: 'A plugin imports another plugin only through its contract.ts (refs, event names, types); its own files freely.',
       severity: 'error',
       from: { path: '^plugins/([^/]+)/', pathNot: TESTS },
       to: { path: '^plugins/', pathNot: ['^plugins/$1/', '^plugins/[^/]+/contract\\.ts$'] },

@@ -59,10 +59,23 @@ function nameFor(s: Scenario, i: number): string {
   return i >= 100 ? `${name} ${i}` : name;
 }
 
-const en = { lang: 'en', title: 'Certificate of Completion', wording: 'This is to certify that\n{name}\nhas successfully completed\n{course}\n{edition}, {place}, from {startDate} to {endDate}, {hours} hours', codeLabel: 'Verification code' };
+const en = {
+  lang: 'en',
+  title: 'Certificate of Completion',
+  wording: 'This is to certify that\n{name}\nhas successfully completed\n{course}\n{edition}, {place}, from {startDate} to {endDate}, {hours} hours',
+  codeLabel: 'Verification code',
+};
 const SECOND = {
-  latin: { lang: 'fr', title: 'Certificat de réussite', wording: 'Nous certifions que\n{name}\na suivi avec succès\n{course}\n{edition}, {place}, du {startDate} au {endDate}, {hours} heures' },
-  arabic: { lang: 'ar', title: 'شهادة إتمام', wording: 'نشهد بأن\n{name}\nقد أتم بنجاح\n{course}\n{edition}، {place}، من {startDate} إلى {endDate}، {hours} ساعة' },
+  latin: {
+    lang: 'fr',
+    title: 'Certificat de réussite',
+    wording: 'Nous certifions que\n{name}\na suivi avec succès\n{course}\n{edition}, {place}, du {startDate} au {endDate}, {hours} heures',
+  },
+  arabic: {
+    lang: 'ar',
+    title: 'شهادة إتمام',
+    wording: 'نشهد بأن\n{name}\nقد أتم بنجاح\n{course}\n{edition}، {place}، من {startDate} إلى {endDate}، {hours} ساعة',
+  },
   chinese: { lang: 'zh', title: '结业证书', wording: '兹证明\n{name}\n已圆满完成\n{course}\n{edition}，{place}，{startDate}至{endDate}，共{hours}小时' },
 };
 
@@ -82,7 +95,10 @@ async function inputs(s: Scenario) {
     course: { en: 'Negotiation and Mediation', fr: 'Négociation et médiation', ar: 'التفاوض والوساطة', zh: '谈判与调解' },
     edition: { en: 'Fellowship 2027', fr: 'Bourse 2027', ar: 'زمالة ٢٠٢٧', zh: '2027年研修班' },
     place: { en: 'Oslo', fr: 'Oslo', ar: 'أوسلو', zh: '奥斯陆' },
-    startDate: '2027-06-07', endDate: '2027-06-18', hours: 60, issueDate: '2027-06-18',
+    startDate: '2027-06-07',
+    endDate: '2027-06-18',
+    hours: 60,
+    issueDate: '2027-06-18',
   };
   const data = (i: number): CertificateData => {
     const code = generateCode();
@@ -97,35 +113,78 @@ async function renderCeiling(template: CertificateTemplate, d: CertificateData, 
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const ended = new Promise((r) => doc.on('end', r));
-  const W = 841.89, H = 595.28;
-  doc.lineWidth(2.2).strokeColor('#1f3a5f').rect(24, 24, W - 48, H - 48).stroke();
-  doc.lineWidth(0.7).strokeColor('#b08d3c').rect(30, 30, W - 60, H - 60).stroke();
+  const W = 841.89,
+    H = 595.28;
+  doc
+    .lineWidth(2.2)
+    .strokeColor('#1f3a5f')
+    .rect(24, 24, W - 48, H - 48)
+    .stroke();
+  doc
+    .lineWidth(0.7)
+    .strokeColor('#b08d3c')
+    .rect(30, 30, W - 60, H - 60)
+    .stroke();
   doc.image(images.logo, 330, 44, { height: 52 });
   doc.image(images.partner, 450, 44, { height: 52 });
   let y = 120;
   for (const l of template.languages) {
     const lang = l.lang as 'en';
-    const fill = (t: string) => t.replace('{name}', d.name).replace('{course}', (d.course as Record<string, string>)[lang] ?? '')
-      .replace('{edition}', (d.edition as Record<string, string>)[lang] ?? '').replace('{place}', (d.place as Record<string, string>)[lang] ?? '')
-      .replace('{startDate}', '7 June 2027').replace('{endDate}', '18 June 2027').replace('{hours}', '60');
-    doc.font('Helvetica-Bold').fontSize(lang === 'en' ? 30 : 17).fillColor('#1f3a5f').text(fill(l.title), 64, y, { width: W - 128, align: 'center' });
+    const fill = (t: string) =>
+      t
+        .replace('{name}', d.name)
+        .replace('{course}', (d.course as Record<string, string>)[lang] ?? '')
+        .replace('{edition}', (d.edition as Record<string, string>)[lang] ?? '')
+        .replace('{place}', (d.place as Record<string, string>)[lang] ?? '')
+        .replace('{startDate}', '7 June 2027')
+        .replace('{endDate}', '18 June 2027')
+        .replace('{hours}', '60');
+    doc
+      .font('Helvetica-Bold')
+      .fontSize(lang === 'en' ? 30 : 17)
+      .fillColor('#1f3a5f')
+      .text(fill(l.title), 64, y, { width: W - 128, align: 'center' });
     y = doc.y + 6;
     for (const line of l.wording.split('\n')) {
       const big = line === '{name}';
-      doc.font(big ? 'Helvetica-Bold' : 'Helvetica').fontSize(big ? 26 : 11).fillColor('#222222').text(fill(line), 64, y, { width: W - 128, align: 'center' });
+      doc
+        .font(big ? 'Helvetica-Bold' : 'Helvetica')
+        .fontSize(big ? 26 : 11)
+        .fillColor('#222222')
+        .text(fill(line), 64, y, { width: W - 128, align: 'center' });
       y = doc.y + 2;
     }
   }
   doc.image(images.signature, 200, H - 120, { height: 36 });
   for (const [i, s] of template.signatories.entries()) {
-    doc.font('Helvetica-Bold').fontSize(10.5).text(s.name, 120 + i * 220, H - 80, { width: 200, align: 'center' });
-    doc.font('Helvetica').fontSize(8.5).text(Object.values(s.title as Record<string, string>).slice(0, 2).join(' / '), 120 + i * 220, doc.y, { width: 200, align: 'center' });
+    doc
+      .font('Helvetica-Bold')
+      .fontSize(10.5)
+      .text(s.name, 120 + i * 220, H - 80, { width: 200, align: 'center' });
+    doc
+      .font('Helvetica')
+      .fontSize(8.5)
+      .text(
+        Object.values(s.title as Record<string, string>)
+          .slice(0, 2)
+          .join(' / '),
+        120 + i * 220,
+        doc.y,
+        { width: 200, align: 'center' },
+      );
   }
   const m = qrMatrix(d.verificationUrl);
   const size = 70 / m.length;
-  m.forEach((row, r) => row.forEach((dark, c) => { if (dark) doc.rect(W - 126 + c * size, H - 150 + r * size, size, size); }));
+  m.forEach((row, r) =>
+    row.forEach((dark, c) => {
+      if (dark) doc.rect(W - 126 + c * size, H - 150 + r * size, size, size);
+    }),
+  );
   doc.fill('#222222');
-  doc.font('Helvetica-Bold').fontSize(8.5).text(d.code, W - 160, H - 72, { width: 140, align: 'center' });
+  doc
+    .font('Helvetica-Bold')
+    .fontSize(8.5)
+    .text(d.code, W - 160, H - 72, { width: 140, align: 'center' });
   doc.end();
   await ended;
   return Buffer.concat(chunks);
@@ -170,9 +229,16 @@ async function child(s: Scenario, engine: Engine): Promise<Measured> {
   for (let i = 0; i < n; i++) sizes.push((await render(data(i))).length);
   const batchSeconds = (performance.now() - t) / 1000;
   return {
-    scenario: s, engine, n, firstMs, singleMedianMs: median(times), batchSeconds,
+    scenario: s,
+    engine,
+    n,
+    firstMs,
+    singleMedianMs: median(times),
+    batchSeconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
-    sizeMedianKb: median(sizes) / 1024, sizeMaxKb: Math.max(...sizes) / 1024, sample,
+    sizeMedianKb: median(sizes) / 1024,
+    sizeMaxKb: Math.max(...sizes) / 1024,
+    sample,
   };
 }
 
@@ -192,7 +258,11 @@ async function main() {
     for (const engine of ['olive', 'ceiling'] as Engine[]) {
       process.stderr.write(`${s} ${engine}: ${n} certificates…\n`);
       const pdfDir = arg('--pdf-dir');
-      const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', s, '--engine', engine, '--n', String(n), ...(smoke ? ['--smoke'] : []), ...(pdfDir ? ['--pdf-dir', pdfDir] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', self, '--child', s, '--engine', engine, '--n', String(n), ...(smoke ? ['--smoke'] : []), ...(pdfDir ? ['--pdf-dir', pdfDir] : [])],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      );
       results.push(JSON.parse(out) as Measured);
     }
   }
@@ -203,7 +273,15 @@ async function main() {
     const o = results.find((r) => r.scenario === s && r.engine === 'olive')!;
     const c = results.find((r) => r.scenario === s && r.engine === 'ceiling')!;
     const row = (measure: string, a: number, b: number, target: number | null, digits = 1) =>
-      rows.push([s, measure, f(a, digits), f(b, digits), `${f(a / b, 2)}×`, target === null ? '' : `< ${target}`, target === null ? '' : a < target ? 'yes' : 'NO']);
+      rows.push([
+        s,
+        measure,
+        f(a, digits),
+        f(b, digits),
+        `${f(a / b, 2)}×`,
+        target === null ? '' : `< ${target}`,
+        target === null ? '' : a < target ? 'yes' : 'NO',
+      ]);
     row('first certificate (cold), ms', o.firstMs, c.firstMs, null);
     row('one certificate (warm, median), ms', o.singleMedianMs, c.singleMedianMs, TARGETS.singleMs);
     row(`${n} certificates, s`, o.batchSeconds, c.batchSeconds, n === 1000 ? TARGETS.batchS : null, 2);

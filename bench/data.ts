@@ -101,7 +101,15 @@ function recordsFor(course: CourseShape, done: number) {
   const doneModules = course.modules.filter((m) => m.itemIds.length && m.itemIds.every((id) => doneSet.has(id)));
   const counted = countedModules(course);
   const complete = counted.length > 0 && counted.every((m) => doneModules.includes(m));
-  return { doneItems, doneModules, complete, left: items.slice(done).map((i) => i.itemId).filter((id) => !course.quizIds.has(id)) };
+  return {
+    doneItems,
+    doneModules,
+    complete,
+    left: items
+      .slice(done)
+      .map((i) => i.itemId)
+      .filter((id) => !course.quizIds.has(id)),
+  };
 }
 
 /**
@@ -122,14 +130,33 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
   if (!staff || !trainer || !credential) throw new Error('The demo accounts are missing: load the demo programme first.');
 
   // People: names, countries and organisations recombined from the demo's participants.
-  const fixture = JSON.parse(fs.readFileSync(path.resolve('fixtures/enrolment/people.json'), 'utf8')).people as
-    { givenName: string; familyName: string; gender: string; country: string; organisation: string; organisationType: string; jobTitle: string }[];
+  const fixture = JSON.parse(fs.readFileSync(path.resolve('fixtures/enrolment/people.json'), 'utf8')).people as {
+    givenName: string;
+    familyName: string;
+    gender: string;
+    country: string;
+    organisation: string;
+    organisationType: string;
+    jobTitle: string;
+  }[];
   const now = new Date();
   const emails = Array.from({ length: size.learners }, (_, i) => benchLearnerEmail(i + 1));
   const userIds = emails.map(() => new mongoose.Types.ObjectId());
   const people = emails.map((email, i) => {
-    const a = pick(fixture), b = pick(fixture), c = pick(fixture);
-    return { email, userId: userIds[i]!.toString(), givenName: a.givenName, familyName: b.familyName, gender: a.gender, country: c.country, organisation: c.organisation, organisationType: c.organisationType, jobTitle: c.jobTitle };
+    const a = pick(fixture),
+      b = pick(fixture),
+      c = pick(fixture);
+    return {
+      email,
+      userId: userIds[i]!.toString(),
+      givenName: a.givenName,
+      familyName: b.familyName,
+      gender: a.gender,
+      country: c.country,
+      organisation: c.organisation,
+      organisationType: c.organisationType,
+      jobTitle: c.jobTitle,
+    };
   });
   const User = db.model('host_user');
   const Credential = db.model('host_credential');
@@ -137,10 +164,31 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
   const batch = 1000;
   for (let i = 0; i < people.length; i += batch) {
     const slice = people.slice(i, i + batch);
-    await User.insertMany(slice.map((p) => ({ _id: new mongoose.Types.ObjectId(p.userId), email: p.email, name: `${p.givenName} ${p.familyName}`, roles: ['learner'], organisation: p.organisation, locale: 'en' })));
+    await User.insertMany(
+      slice.map((p) => ({
+        _id: new mongoose.Types.ObjectId(p.userId),
+        email: p.email,
+        name: `${p.givenName} ${p.familyName}`,
+        roles: ['learner'],
+        organisation: p.organisation,
+        locale: 'en',
+      })),
+    );
     // Every generated learner signs in with the demo password: the demo learner's hash, copied.
     await Credential.insertMany(slice.map((p) => ({ _id: new mongoose.Types.ObjectId(p.userId), passwordHash: credential.passwordHash })));
-    await Person.insertMany(slice.map((p) => ({ _id: p.email, userId: p.userId, givenName: p.givenName, familyName: p.familyName, gender: p.gender, country: p.country, organisation: p.organisation, organisationType: p.organisationType, jobTitle: p.jobTitle })));
+    await Person.insertMany(
+      slice.map((p) => ({
+        _id: p.email,
+        userId: p.userId,
+        givenName: p.givenName,
+        familyName: p.familyName,
+        gender: p.gender,
+        country: p.country,
+        organisation: p.organisation,
+        organisationType: p.organisationType,
+        jobTitle: p.jobTitle,
+      })),
+    );
   }
   log(`${people.length} learners with accounts and profiles`);
 
@@ -153,11 +201,21 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
     const place = places[i % places.length]!;
     const startsAt = new Date(now.getTime() - (20 + i) * DAY);
     return {
-      courseId: course.id, title: `${course.title}: cohort ${Math.floor(i / courses.length) + 1} (${place})`,
-      description: 'A cohort generated for the benchmarks.', selfPaced: false,
-      startsAt, endsAt: new Date(startsAt.getTime() + 90 * DAY), enrolmentDeadline: new Date(startsAt.getTime() + 14 * DAY),
-      place: place === 'online' ? '' : place, online: place === 'online', capacity: null, language: 'en', method: 'open',
-      trainerIds: [trainer._id.toString()], status: 'published', createdBy: staff._id.toString(),
+      courseId: course.id,
+      title: `${course.title}: cohort ${Math.floor(i / courses.length) + 1} (${place})`,
+      description: 'A cohort generated for the benchmarks.',
+      selfPaced: false,
+      startsAt,
+      endsAt: new Date(startsAt.getTime() + 90 * DAY),
+      enrolmentDeadline: new Date(startsAt.getTime() + 14 * DAY),
+      place: place === 'online' ? '' : place,
+      online: place === 'online',
+      capacity: null,
+      language: 'en',
+      method: 'open',
+      trainerIds: [trainer._id.toString()],
+      status: 'published',
+      createdBy: staff._id.toString(),
     };
   });
   const editions = await Edition.insertMany(editionDocs);
@@ -166,23 +224,37 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
 
   // Enrolments: each learner in one edition of each published course.
   const Enrolment = db.model('enrolment_enrolment');
-  const enrolments = people.flatMap((p, i) => courses.flatMap((c) => {
-    const choices = editionsOf.get(c.id)!;
-    if (!choices.length) return [];
-    const edition = choices[i % choices.length]!;
-    return [{ editionId: edition._id.toString(), courseId: c.id, email: p.email, userId: p.userId, status: 'enrolled', source: 'import', history: [{ at: now, status: 'enrolled', action: 'imported', byUserId: staff._id.toString() }] }];
-  }));
+  const enrolments = people.flatMap((p, i) =>
+    courses.flatMap((c) => {
+      const choices = editionsOf.get(c.id)!;
+      if (!choices.length) return [];
+      const edition = choices[i % choices.length]!;
+      return [
+        {
+          editionId: edition._id.toString(),
+          courseId: c.id,
+          email: p.email,
+          userId: p.userId,
+          status: 'enrolled',
+          source: 'import',
+          history: [{ at: now, status: 'enrolled', action: 'imported', byUserId: staff._id.toString() }],
+        },
+      ];
+    }),
+  );
   const inserted = [];
-  for (let i = 0; i < enrolments.length; i += batch) inserted.push(...await Enrolment.insertMany(enrolments.slice(i, i + batch)));
+  for (let i = 0; i < enrolments.length; i += batch) inserted.push(...(await Enrolment.insertMany(enrolments.slice(i, i + batch))));
   // Each person's list of enrolments, by e-mail and by account (what the enrolment service writes
   // with every enrolment; see MembershipDoc): every learner is new, so each list starts at 1.
   const Membership = db.model('enrolment_membership');
   const entries = new Map<string, number>();
-  const membershipDocs = inserted.flatMap((e) => [`e:${e.get('email')}`, `u:${e.get('userId')}`].map((owner) => {
-    const n = (entries.get(owner) ?? 0) + 1;
-    entries.set(owner, n);
-    return { _id: `${owner}:${n}`, owner, n, enrolmentId: e._id.toString(), editionId: e.get('editionId'), courseId: e.get('courseId'), createdAt: now };
-  }));
+  const membershipDocs = inserted.flatMap((e) =>
+    [`e:${e.get('email')}`, `u:${e.get('userId')}`].map((owner) => {
+      const n = (entries.get(owner) ?? 0) + 1;
+      entries.set(owner, n);
+      return { _id: `${owner}:${n}`, owner, n, enrolmentId: e._id.toString(), editionId: e.get('editionId'), courseId: e.get('courseId'), createdAt: now };
+    }),
+  );
   for (let i = 0; i < membershipDocs.length; i += batch) await Membership.insertMany(membershipDocs.slice(i, i + batch));
   log(`${enrolments.length} enrolments`);
 
@@ -192,14 +264,17 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
   const fractions = enrolments.map(() => rnd());
   const itemsIn = (c: CourseShape) => c.modules.reduce((n, m) => n + m.itemIds.length, 0);
   const doneCount = (a: number, i: number) => Math.round(itemsIn(byId.get(enrolments[i]!.courseId)!) * fractions[i]! ** a);
-  const total = (a: number) => enrolments.reduce((n, e, i) => {
-    const r = recordsFor(byId.get(e.courseId)!, doneCount(a, i));
-    return n + r.doneItems.length + r.doneModules.length + (r.complete ? 1 : 0);
-  }, 0);
-  let lo = 0.01, hi = 50;
+  const total = (a: number) =>
+    enrolments.reduce((n, e, i) => {
+      const r = recordsFor(byId.get(e.courseId)!, doneCount(a, i));
+      return n + r.doneItems.length + r.doneModules.length + (r.complete ? 1 : 0);
+    }, 0);
+  let lo = 0.01,
+    hi = 50;
   for (let k = 0; k < 40; k++) {
     const mid = Math.sqrt(lo * hi);
-    if (total(mid) > size.progressRecords) lo = mid; else hi = mid;
+    if (total(mid) > size.progressRecords) lo = mid;
+    else hi = mid;
   }
   const a = hi;
   const ItemProgress = db.model('courses_item_progress');
@@ -207,11 +282,25 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
   const CourseCompletion = db.model('courses_course_completion');
   const unfinished = new Map<string, { slug: string; itemIds: string[] }[]>();
   const counts = { itemRecords: 0, moduleRecords: 0, courseCompletions: 0 };
-  let items: object[] = [], modules: object[] = [], completions: object[] = [];
+  let items: object[] = [],
+    modules: object[] = [],
+    completions: object[] = [];
   const flush = async (force = false) => {
-    if (items.length >= batch || force) { await ItemProgress.insertMany(items); counts.itemRecords += items.length; items = []; }
-    if (modules.length >= batch || force) { await ModuleProgress.insertMany(modules); counts.moduleRecords += modules.length; modules = []; }
-    if (completions.length >= batch || force) { await CourseCompletion.insertMany(completions); counts.courseCompletions += completions.length; completions = []; }
+    if (items.length >= batch || force) {
+      await ItemProgress.insertMany(items);
+      counts.itemRecords += items.length;
+      items = [];
+    }
+    if (modules.length >= batch || force) {
+      await ModuleProgress.insertMany(modules);
+      counts.moduleRecords += modules.length;
+      modules = [];
+    }
+    if (completions.length >= batch || force) {
+      await CourseCompletion.insertMany(completions);
+      counts.courseCompletions += completions.length;
+      completions = [];
+    }
   };
   for (const [i, e] of enrolments.entries()) {
     const course = byId.get(e.courseId)!;
@@ -219,7 +308,14 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
     // Completed a little while ago, in order, so "last activity" on rosters varies.
     let at = now.getTime() - Math.floor(rnd() * 20) * DAY;
     const base = { learnerId: e.userId, courseId: e.courseId, editionId: e.editionId };
-    for (const d of r.doneItems) items.push({ _id: progressKey(e.userId, e.editionId, d.itemId), ...base, moduleId: d.moduleId, itemId: d.itemId, completedAt: new Date(at += 3600000) });
+    for (const d of r.doneItems)
+      items.push({
+        _id: progressKey(e.userId, e.editionId, d.itemId),
+        ...base,
+        moduleId: d.moduleId,
+        itemId: d.itemId,
+        completedAt: new Date((at += 3600000)),
+      });
     for (const m of r.doneModules) modules.push({ _id: progressKey(e.userId, e.editionId, m.id), ...base, moduleId: m.id, completedAt: new Date(at) });
     if (r.complete) completions.push({ _id: progressKey(e.userId, e.editionId, e.courseId), ...base, completedAt: new Date(at) });
     if (r.left.length) unfinished.set(e.email, [...(unfinished.get(e.email) ?? []), { slug: course.slug, itemIds: r.left }]);

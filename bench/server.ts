@@ -41,15 +41,18 @@ const args = process.argv.slice(2);
 const arg = (name: string) => flag(name, args);
 
 async function olive(uri: string, dbName: string, port: number, capture: boolean) {
-  const config = loadHostConfig({
-    NODE_ENV: 'production',
-    SESSION_SECRET: crypto.randomBytes(32).toString('hex'),
-    BASE_URL: `http://127.0.0.1:${port}`,
-    LOG_LEVEL: 'warn',
-    DEMO_DATA: 'off',
-    // The benchmark signs in a few hundred learners from one address within seconds.
-    LOGIN_RATE_LIMIT: '100000',
-  }, ROOT);
+  const config = loadHostConfig(
+    {
+      NODE_ENV: 'production',
+      SESSION_SECRET: crypto.randomBytes(32).toString('hex'),
+      BASE_URL: `http://127.0.0.1:${port}`,
+      LOG_LEVEL: 'warn',
+      DEMO_DATA: 'off',
+      // The benchmark signs in a few hundred learners from one address within seconds.
+      LOGIN_RATE_LIMIT: '100000',
+    },
+    ROOT,
+  );
   const { plugins, pluginConfig } = await loadConfigFile(path.join(ROOT, 'olive.config.ts'));
   if (capture) await captureRenders(uri, dbName);
   const app = await createApp({ config, plugins, pluginConfig, mongodbUri: uri, dbName, logger: pino({ level: 'warn' }, pino.destination(2)) });
@@ -77,7 +80,8 @@ async function captureRenders(uri: string, dbName: string) {
       } else if (lastRender.has(this)) {
         const { user, currentPath, lang, dir } = this.locals;
         const nav = (this.locals.nav as { label: string; href: string }[]).map(({ label, href }) => ({ label, href }));
-        void pages.replaceOne({ _id: page }, { ...lastRender.get(this)!, locals: { user, currentPath, lang, dir, nav } }, { upsert: true, ignoreUndefined: true })
+        void pages
+          .replaceOne({ _id: page }, { ...lastRender.get(this)!, locals: { user, currentPath, lang, dir, nav } }, { upsert: true, ignoreUndefined: true })
           .catch((err: unknown) => process.stderr.write(`capture of ${page} failed: ${String(err)}\n`));
       }
     }
@@ -88,7 +92,9 @@ async function captureRenders(uri: string, dbName: string) {
 async function ceiling(uri: string, dbName: string) {
   const client = await new MongoClient(uri).connect();
   const db = client.db(dbName);
-  const pages = db.collection<{ _id: string; view: string; options: Record<string, unknown>; locals: Record<string, unknown> & { lang: string } }>(CAPTURE_COLLECTION);
+  const pages = db.collection<{ _id: string; view: string; options: Record<string, unknown>; locals: Record<string, unknown> & { lang: string } }>(
+    CAPTURE_COLLECTION,
+  );
   const progress = db.collection<{ _id: string; learnerId?: string; editionId?: string; itemId?: string; completedAt: Date }>(CEILING_PROGRESS_COLLECTION);
   const catalogues = new Map([['host', path.join(ROOT, 'locales')]]);
   for (const dir of fs.readdirSync(path.join(ROOT, 'plugins'))) {
@@ -132,7 +138,10 @@ async function main() {
   const server = http.createServer(app);
   server.keepAliveTimeout = 60000;
   server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${port}\n`));
-  process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)); });
+  process.on('SIGTERM', () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  });
 }
 
 // Run as a program; imported (for the names above) it does nothing.

@@ -59,24 +59,32 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-interface Server { url: string; child: ChildProcess; stop(): Promise<void> }
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
 
 async function startServer(mode: 'olive' | 'ceiling', uri: string, db: string, extra: string[] = []): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'server.ts'), '--mode', mode, '--uri', uri, '--db', db, ...extra], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<string>((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).on('line', (l) => { if (l.startsWith('ready ')) resolve(l.slice(6)); });
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.startsWith('ready ')) resolve(l.slice(6));
+    });
     child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code}) before it was ready`)));
   });
   return {
     url: `http://127.0.0.1:${port}`,
     child,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -111,10 +119,18 @@ function memoryOf(pid: number): { rssMb: number; peakMb: number } {
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
-interface Session { email: string; cookie: string; csrf: string }
+interface Session {
+  email: string;
+  cookie: string;
+  csrf: string;
+}
 
 const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-const cookieOf = (res: Response) => res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
 
 /** Signs in through the real form and keeps what a browser would: the session cookie and the form token. */
 async function signIn(base: string, email: string): Promise<Session> {
@@ -122,7 +138,8 @@ async function signIn(base: string, email: string): Promise<Session> {
   const token = csrfIn(await form.text());
   if (!token) throw new Error('no CSRF token on the sign-in page');
   const res = await fetch(`${base}/login`, {
-    method: 'POST', redirect: 'manual',
+    method: 'POST',
+    redirect: 'manual',
     headers: { cookie: cookieOf(form), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ email, password: PASSWORD, _csrf: token }),
   });
@@ -139,29 +156,48 @@ async function signInAll(base: string, emails: string[]): Promise<Session[]> {
   const out: Session[] = new Array(emails.length);
   let next = 0;
   // Password hashing is deliberately slow (scrypt): a few at a time, as many as the cores can take.
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < emails.length) {
-      const i = next++;
-      out[i] = await signIn(base, emails[i]!);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < emails.length) {
+        const i = next++;
+        out[i] = await signIn(base, emails[i]!);
+      }
+    }),
+  );
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Load
 
-interface LoadFigures { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; errors: number; non2xx: number }
+interface LoadFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
 
 function figures(r: autocannon.Result): LoadFigures {
-  return { requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return {
+    requestsPerSecond: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    requests: r.requests.total,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
 }
 
 /** GET one page on N connections for the duration, connection i signed in as sessions[i]. */
 async function loadPage(url: string, sessions: Session[], seconds: number): Promise<LoadFigures> {
   let next = 0;
   const result = await autocannon({
-    url, connections, duration: seconds, timeout: TIMEOUT_S,
+    url,
+    connections,
+    duration: seconds,
+    timeout: TIMEOUT_S,
     headers: { 'accept-encoding': 'gzip' },
     setupClient: (client) => {
       const s = sessions[next++ % sessions.length];
@@ -171,7 +207,11 @@ async function loadPage(url: string, sessions: Session[], seconds: number): Prom
   return figures(result);
 }
 
-interface Completion { path: string; key: string; session?: Session }
+interface Completion {
+  path: string;
+  key: string;
+  session?: Session;
+}
 
 /** POSTs every completion once, N at a time; returns the figures and the keys acknowledged with 2xx. */
 async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadFigures & { acknowledged: string[]; refused: string[] }> {
@@ -180,25 +220,37 @@ async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadF
   /** What the server said when it did not acknowledge (status and the start of the body), for the log. */
   const refused: string[] = [];
   const result = await autocannon({
-    url: base, connections, amount: tasks.length, method: 'POST', timeout: TIMEOUT_S,
-    requests: [{
-      method: 'POST',
-      setupRequest: (req, context) => {
-        const task = tasks[next++];
-        (context as { task?: Completion }).task = task;
-        if (!task) return req;
-        return {
-          ...req, path: task.path,
-          headers: { ...req.headers, accept: 'application/json', 'content-type': 'application/json', ...(task.session ? { cookie: task.session.cookie, 'x-csrf-token': task.session.csrf } : {}) },
-          body: '{}',
-        };
+    url: base,
+    connections,
+    amount: tasks.length,
+    method: 'POST',
+    timeout: TIMEOUT_S,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req, context) => {
+          const task = tasks[next++];
+          (context as { task?: Completion }).task = task;
+          if (!task) return req;
+          return {
+            ...req,
+            path: task.path,
+            headers: {
+              ...req.headers,
+              accept: 'application/json',
+              'content-type': 'application/json',
+              ...(task.session ? { cookie: task.session.cookie, 'x-csrf-token': task.session.csrf } : {}),
+            },
+            body: '{}',
+          };
+        },
+        onResponse: (status, body, context) => {
+          const task = (context as { task?: Completion }).task;
+          if (task && status >= 200 && status < 300) acknowledged.push(task.key);
+          else refused.push(`${status} ${String(body ?? '').slice(0, 200)}`);
+        },
       },
-      onResponse: (status, body, context) => {
-        const task = (context as { task?: Completion }).task;
-        if (task && status >= 200 && status < 300) acknowledged.push(task.key);
-        else refused.push(`${status} ${String(body ?? '').slice(0, 200)}`);
-      },
-    }],
+    ],
   });
   // A fixed amount, not a fixed time: the rate is the amount over the run's own length (autocannon's
   // average is per whole second, so a 3-second run could only read 1/3, 1/2 or all of the amount).
@@ -208,7 +260,14 @@ async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadF
 // ---------------------------------------------------------------------------------------------
 // Page weight
 
-interface Weight { page: string; htmlBytes: number; htmlGzip: number; cssBytes: number; cssGzip: number; scripts: number }
+interface Weight {
+  page: string;
+  htmlBytes: number;
+  htmlGzip: number;
+  cssBytes: number;
+  cssGzip: number;
+  scripts: number;
+}
 
 async function weigh(base: string, page: string, urlPath: string, cookie?: string): Promise<Weight> {
   const res = await fetch(`${base}${urlPath}`, { headers: { ...(cookie ? { cookie } : {}), 'accept-encoding': 'identity' } });
@@ -216,7 +275,8 @@ async function weigh(base: string, page: string, urlPath: string, cookie?: strin
   const html = Buffer.from(await res.arrayBuffer());
   const text = html.toString('utf8');
   const css = [...text.matchAll(/<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"/g)].map((m) => m[1]!);
-  let cssBytes = 0, cssGzip = 0;
+  let cssBytes = 0,
+    cssGzip = 0;
   for (const href of css) {
     const body = Buffer.from(await (await fetch(new URL(href, base))).arrayBuffer());
     cssBytes += body.length;
@@ -244,14 +304,20 @@ async function main() {
     const { plugins, pluginConfig } = await loadConfigFile(path.join(ROOT, 'olive.config.ts'));
     const prepare = await createApp({
       config: loadHostConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent', DEMO_DATA: 'off' }, ROOT),
-      plugins, pluginConfig, mongodbUri: database.uri, dbName, logger: pino({ level: 'silent' }),
+      plugins,
+      pluginConfig,
+      mongodbUri: database.uri,
+      dbName,
+      logger: pino({ level: 'silent' }),
     });
     await prepare.olive.seedDemo();
     const data = await generateBenchData(prepare.olive.connection, size, (l) => log(`  ${l}`));
     const db = prepare.olive.connection;
     const course = await db.collection('courses_course').findOne({ slug: 'conflict-analysis' });
     const modules = await db.collection('courses_module').find({ courseId: course!._id }).sort({ position: 1 }).toArray();
-    const edition = await db.collection('enrolment_edition').findOne({ courseId: course!._id.toString(), description: 'A cohort generated for the benchmarks.' });
+    const edition = await db
+      .collection('enrolment_edition')
+      .findOne({ courseId: course!._id.toString(), description: 'A cohort generated for the benchmarks.' });
     await prepare.olive.stop();
     log(`  prepared in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -259,11 +325,16 @@ async function main() {
     const olive = await startServer('olive', database.uri, dbName, ['--capture']);
     servers.push(olive);
     // Learners part-way through the conflict analysis course: every page has done and undone parts.
-    const midway = data.emails.filter((e) => (data.unfinished.get(e) ?? []).some((u) => u.slug === 'conflict-analysis' && u.itemIds.length > 3 && u.itemIds.length < 12));
+    const midway = data.emails.filter((e) =>
+      (data.unfinished.get(e) ?? []).some((u) => u.slug === 'conflict-analysis' && u.itemIds.length > 3 && u.itemIds.length < 12),
+    );
     const pageLearners = midway.slice(0, connections);
     // Those with the most left to do: the completions are spread over few learners' sessions.
     const leftOf = (e: string) => (data.unfinished.get(e) ?? []).reduce((n, u) => n + u.itemIds.length, 0);
-    const progressEmails = data.emails.filter((e) => !pageLearners.includes(e) && leftOf(e) > 0).sort((a, b) => leftOf(b) - leftOf(a)).slice(0, progressLearners);
+    const progressEmails = data.emails
+      .filter((e) => !pageLearners.includes(e) && leftOf(e) > 0)
+      .sort((a, b) => leftOf(b) - leftOf(a))
+      .slice(0, progressLearners);
     log(`signing in ${pageLearners.length + progressEmails.length} learners and a staff member…`);
     const sessions = await signInAll(olive.url, pageLearners);
     const progressSessions = await signInAll(olive.url, progressEmails);
@@ -297,7 +368,9 @@ async function main() {
       if (a !== b) {
         let i = 0;
         while (i < a.length && a[i] === b[i]) i++;
-        log(`  warning: ${p.name}: the ceiling's page differs from the app's at character ${i}: …${JSON.stringify(a.slice(i, i + 80))} vs …${JSON.stringify(b.slice(i, i + 80))}`);
+        log(
+          `  warning: ${p.name}: the ceiling's page differs from the app's at character ${i}: …${JSON.stringify(a.slice(i, i + 80))} vs …${JSON.stringify(b.slice(i, i + 80))}`,
+        );
       }
     }
 
@@ -315,9 +388,21 @@ async function main() {
     };
     const aloneMs: Record<string, { olive: number; ceiling: number }> = {};
     await settle(busy);
-    for (const p of pages) aloneMs[p.name] = { olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie), ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`) };
+    for (const p of pages)
+      aloneMs[p.name] = {
+        olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie),
+        ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`),
+      };
     type Cpu = { app: number; database: number | null };
-    const pageResults: { page: string; floor: boolean; olive: LoadFigures; ceiling: LoadFigures; oliveBacklogSeconds: number; cpuSeconds: Cpu; ceilingCpuSeconds: Cpu }[] = [];
+    const pageResults: {
+      page: string;
+      floor: boolean;
+      olive: LoadFigures;
+      ceiling: LoadFigures;
+      oliveBacklogSeconds: number;
+      cpuSeconds: Cpu;
+      ceilingCpuSeconds: Cpu;
+    }[] = [];
     // Where the time goes under load: CPU seconds of a server (the app or the ceiling) and of the
     // embedded database during a run.
     const cpuDuring = async <T>(server: Server, run: () => Promise<T>): Promise<{ result: T; cpu: Cpu }> => {
@@ -327,14 +412,17 @@ async function main() {
       return { result, cpu: { app: cpuSeconds(server.child.pid!) - app0, database: database.pid ? cpuSeconds(database.pid) - db0 : null } };
     };
     /** CPU milliseconds per request: the server's, and the database's ("app / database"). */
-    const perRequest = (cpu: Cpu, requests: number) => `${(cpu.app * 1000 / requests).toFixed(1)} / ${cpu.database === null ? '–' : (cpu.database * 1000 / requests).toFixed(1)}`;
+    const perRequest = (cpu: Cpu, requests: number) =>
+      `${((cpu.app * 1000) / requests).toFixed(1)} / ${cpu.database === null ? '–' : ((cpu.database * 1000) / requests).toFixed(1)}`;
     for (const p of pages) {
       log(`load: ${p.name} (${p.path}), ${connections} connections, ${duration} s each…`);
       await settle(busy);
       await loadPage(`${olive.url}${p.path}`, sessions, 1); // warm-up
       await settle(busy);
       const { result: o, cpu } = await cpuDuring(olive, () => loadPage(`${olive.url}${p.path}`, sessions, duration));
-      log(`  ${Math.round(o.requestsPerSecond)} requests/s; CPU during the run: app ${cpu.app.toFixed(1)} s, database ${cpu.database?.toFixed(1) ?? 'elsewhere'} s (of ${duration} s on ${os.cpus().length} cores)`);
+      log(
+        `  ${Math.round(o.requestsPerSecond)} requests/s; CPU during the run: app ${cpu.app.toFixed(1)} s, database ${cpu.database?.toFixed(1) ?? 'elsewhere'} s (of ${duration} s on ${os.cpus().length} cores)`,
+      );
       const oliveBacklogSeconds = await settle(busy);
       await loadPage(`${ceiling.url}/page/${encodeURIComponent(p.name)}`, [], 1);
       await settle(busy);
@@ -343,13 +431,31 @@ async function main() {
     }
 
     // 4. Progress recording against the bare insert
-    const learnerIds = new Map((await benchDb.collection('host_users').find({ email: { $in: progressEmails } }).toArray()).map((u) => [u.email as string, u._id.toString()]));
-    const enrolled = new Map((await benchDb.collection('enrolment_enrolment').find({ email: { $in: progressEmails } }).toArray()).map((e) => [`${e.email}:${e.courseId}`, e.editionId as string]));
+    const learnerIds = new Map(
+      (
+        await benchDb
+          .collection('host_users')
+          .find({ email: { $in: progressEmails } })
+          .toArray()
+      ).map((u) => [u.email as string, u._id.toString()]),
+    );
+    const enrolled = new Map(
+      (
+        await benchDb
+          .collection('enrolment_enrolment')
+          .find({ email: { $in: progressEmails } })
+          .toArray()
+      ).map((e) => [`${e.email}:${e.courseId}`, e.editionId as string]),
+    );
     const slugs = new Map((await benchDb.collection('courses_course').find({}).toArray()).map((c) => [c.slug as string, c._id.toString()]));
-    const perLearner = progressSessions.map((s) => (data.unfinished.get(s.email) ?? []).flatMap((u) => u.itemIds.map((itemId) => {
-      const editionId = enrolled.get(`${s.email}:${slugs.get(u.slug)}`)!;
-      return { path: `/courses/${u.slug}/items/${itemId}/done`, key: progressKey(learnerIds.get(s.email)!, editionId, itemId), session: s };
-    })));
+    const perLearner = progressSessions.map((s) =>
+      (data.unfinished.get(s.email) ?? []).flatMap((u) =>
+        u.itemIds.map((itemId) => {
+          const editionId = enrolled.get(`${s.email}:${slugs.get(u.slug)}`)!;
+          return { path: `/courses/${u.slug}/items/${itemId}/done`, key: progressKey(learnerIds.get(s.email)!, editionId, itemId), session: s };
+        }),
+      ),
+    );
     // Round robin over learners: concurrent requests come from different people, as they would.
     const tasks: Completion[] = [];
     for (let i = 0; perLearner.some((l) => l.length > i); i++) for (const l of perLearner) if (l[i]) tasks.push(l[i]!);
@@ -358,7 +464,9 @@ async function main() {
     const before = await benchDb.collection('courses_item_progress').countDocuments();
     await settle(busy);
     const { result: progressOlive, cpu: progressCpu } = await cpuDuring(olive, () => loadCompletions(olive.url, tasks));
-    log(`  ${Math.round(progressOlive.requestsPerSecond)} completions/s; CPU during the run: app ${progressCpu.app.toFixed(1)} s, database ${progressCpu.database?.toFixed(1) ?? 'elsewhere'} s`);
+    log(
+      `  ${Math.round(progressOlive.requestsPerSecond)} completions/s; CPU during the run: app ${progressCpu.app.toFixed(1)} s, database ${progressCpu.database?.toFixed(1) ?? 'elsewhere'} s`,
+    );
     for (const r of progressOlive.refused.slice(0, 5)) log(`  not acknowledged: ${r}`);
     await settle(busy);
     const stored = await benchDb.collection('courses_item_progress').countDocuments({ _id: { $in: progressOlive.acknowledged } as never });
@@ -372,11 +480,19 @@ async function main() {
     const weights: Weight[] = [];
     const learner = sessions[0]!.cookie;
     for (const [page, urlPath, cookie] of [
-      ['home (visitor)', '/', undefined], ['sign-in', '/login', undefined], ['course catalogue', '/courses', undefined],
-      ['open editions', '/enrolment', undefined], ['certificate verification', '/verify', undefined],
-      ['dashboard', '/', learner], ['my learning', '/enrolment/my', learner], ['course outline', pages[1]!.path, learner], ['module page', pages[2]!.path, learner],
-      ['edition roster (staff)', `/enrolment/manage/editions/${edition!._id.toString()}/roster`, staff!.cookie], ['reports (staff)', '/enrolment/reports', staff!.cookie],
-    ] as [string, string, string | undefined][]) weights.push(await weigh(olive.url, page, urlPath, cookie));
+      ['home (visitor)', '/', undefined],
+      ['sign-in', '/login', undefined],
+      ['course catalogue', '/courses', undefined],
+      ['open editions', '/enrolment', undefined],
+      ['certificate verification', '/verify', undefined],
+      ['dashboard', '/', learner],
+      ['my learning', '/enrolment/my', learner],
+      ['course outline', pages[1]!.path, learner],
+      ['module page', pages[2]!.path, learner],
+      ['edition roster (staff)', `/enrolment/manage/editions/${edition!._id.toString()}/roster`, staff!.cookie],
+      ['reports (staff)', '/enrolment/reports', staff!.cookie],
+    ] as [string, string, string | undefined][])
+      weights.push(await weigh(olive.url, page, urlPath, cookie));
 
     // 6. Memory
     const memory = { olive: memoryOf(olive.child.pid!), ceiling: memoryOf(ceiling.child.pid!) };
@@ -385,30 +501,123 @@ async function main() {
     // ---- Report
     const f = (x: number, d = 0) => x.toFixed(d);
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-    console.log(`\nOlive web benchmark: ${data.learners} learners, ${data.editions} editions, ${data.enrolments} enrolments, ${data.itemRecords + data.moduleRecords + data.courseCompletions} progress records (${data.itemRecords} items, ${data.moduleRecords} modules, ${data.courseCompletions} courses); ${connections} connections, ${duration} s per run${smoke ? ' (smoke: figures not meaningful)' : ''}\n`);
+    console.log(
+      `\nOlive web benchmark: ${data.learners} learners, ${data.editions} editions, ${data.enrolments} enrolments, ${data.itemRecords + data.moduleRecords + data.courseCompletions} progress records (${data.itemRecords} items, ${data.moduleRecords} modules, ${data.courseCompletions} courses); ${connections} connections, ${duration} s per run${smoke ? ' (smoke: figures not meaningful)' : ''}\n`,
+    );
     const rows = [['page', 'measure', 'olive', 'ceiling', 'ratio', 'target', 'ok']];
     for (const r of pageResults) {
       const ok = r.olive.requestsPerSecond / r.ceiling.requestsPerSecond >= TARGETS.pagesRatio && r.olive.errors + r.olive.non2xx === 0;
-      rows.push([r.page, 'one request alone (median), ms', f(aloneMs[r.page]!.olive), f(aloneMs[r.page]!.ceiling), ratio(aloneMs[r.page]!.olive, aloneMs[r.page]!.ceiling), '', '']);
-      rows.push([r.page, 'requests/s', f(r.olive.requestsPerSecond), f(r.ceiling.requestsPerSecond), ratio(r.olive.requestsPerSecond, r.ceiling.requestsPerSecond), r.floor ? '(no target)' : `≥ ${TARGETS.pagesRatio}×`, r.floor ? '' : ok ? 'yes' : 'NO']);
+      rows.push([
+        r.page,
+        'one request alone (median), ms',
+        f(aloneMs[r.page]!.olive),
+        f(aloneMs[r.page]!.ceiling),
+        ratio(aloneMs[r.page]!.olive, aloneMs[r.page]!.ceiling),
+        '',
+        '',
+      ]);
+      rows.push([
+        r.page,
+        'requests/s',
+        f(r.olive.requestsPerSecond),
+        f(r.ceiling.requestsPerSecond),
+        ratio(r.olive.requestsPerSecond, r.ceiling.requestsPerSecond),
+        r.floor ? '(no target)' : `≥ ${TARGETS.pagesRatio}×`,
+        r.floor ? '' : ok ? 'yes' : 'NO',
+      ]);
       rows.push([r.page, 'latency p50, ms', f(r.olive.p50Ms), f(r.ceiling.p50Ms), ratio(r.olive.p50Ms, r.ceiling.p50Ms), '', '']);
       rows.push([r.page, 'latency p99, ms', f(r.olive.p99Ms), f(r.ceiling.p99Ms), ratio(r.olive.p99Ms, r.ceiling.p99Ms), '', '']);
-      rows.push([r.page, 'errors and non-2xx', String(r.olive.errors + r.olive.non2xx), String(r.ceiling.errors + r.ceiling.non2xx), '', '0', r.olive.errors + r.olive.non2xx === 0 ? 'yes' : 'NO']);
-      rows.push([r.page, 'CPU per request, ms: server / database', perRequest(r.cpuSeconds, r.olive.requests), perRequest(r.ceilingCpuSeconds, r.ceiling.requests), '', '', '']);
+      rows.push([
+        r.page,
+        'errors and non-2xx',
+        String(r.olive.errors + r.olive.non2xx),
+        String(r.ceiling.errors + r.ceiling.non2xx),
+        '',
+        '0',
+        r.olive.errors + r.olive.non2xx === 0 ? 'yes' : 'NO',
+      ]);
+      rows.push([
+        r.page,
+        'CPU per request, ms: server / database',
+        perRequest(r.cpuSeconds, r.olive.requests),
+        perRequest(r.ceilingCpuSeconds, r.ceiling.requests),
+        '',
+        '',
+        '',
+      ]);
       rows.push([r.page, 'busy after the run, s', f(r.oliveBacklogSeconds, 1), '', '', '', '']);
-      rows.push([r.page, 'HTML bytes (same page?)', String(sameHtml[r.page]!.olive), String(sameHtml[r.page]!.ceiling), '', 'identical', sameHtml[r.page]!.identical ? 'yes' : 'NO']);
+      rows.push([
+        r.page,
+        'HTML bytes (same page?)',
+        String(sameHtml[r.page]!.olive),
+        String(sameHtml[r.page]!.ceiling),
+        '',
+        'identical',
+        sameHtml[r.page]!.identical ? 'yes' : 'NO',
+      ]);
     }
     const lost = progressOlive.acknowledged.length - stored;
-    const progressOk = progressOlive.requestsPerSecond / progressCeiling.requestsPerSecond >= TARGETS.progressRatio && progressOlive.errors + progressOlive.non2xx === 0 && lost === 0;
-    rows.push(['progress', 'completions/s', f(progressOlive.requestsPerSecond), f(progressCeiling.requestsPerSecond), ratio(progressOlive.requestsPerSecond, progressCeiling.requestsPerSecond), `≥ ${TARGETS.progressRatio}×`, progressOk ? 'yes' : 'NO']);
+    const progressOk =
+      progressOlive.requestsPerSecond / progressCeiling.requestsPerSecond >= TARGETS.progressRatio &&
+      progressOlive.errors + progressOlive.non2xx === 0 &&
+      lost === 0;
+    rows.push([
+      'progress',
+      'completions/s',
+      f(progressOlive.requestsPerSecond),
+      f(progressCeiling.requestsPerSecond),
+      ratio(progressOlive.requestsPerSecond, progressCeiling.requestsPerSecond),
+      `≥ ${TARGETS.progressRatio}×`,
+      progressOk ? 'yes' : 'NO',
+    ]);
     rows.push(['progress', 'latency p50, ms', f(progressOlive.p50Ms), f(progressCeiling.p50Ms), ratio(progressOlive.p50Ms, progressCeiling.p50Ms), '', '']);
     rows.push(['progress', 'latency p99, ms', f(progressOlive.p99Ms), f(progressCeiling.p99Ms), ratio(progressOlive.p99Ms, progressCeiling.p99Ms), '', '']);
-    rows.push(['progress', 'CPU per completion, ms: server / database', perRequest(progressCpu, tasks.length), perRequest(progressCeilingCpu, tasks.length), '', '', '']);
-    rows.push(['progress', 'errors and non-2xx', String(progressOlive.errors + progressOlive.non2xx), String(progressCeiling.errors + progressCeiling.non2xx), '', '0', progressOlive.errors + progressOlive.non2xx === 0 ? 'yes' : 'NO']);
-    rows.push(['progress', `acknowledged of ${tasks.length}`, String(progressOlive.acknowledged.length), String(progressCeiling.acknowledged.length), '', String(tasks.length), progressOlive.acknowledged.length === tasks.length ? 'yes' : 'NO']);
-    rows.push(['progress', 'acknowledged but not stored', String(lost), String(progressCeiling.acknowledged.length - ceilingStored), '', '0', lost === 0 ? 'yes' : 'NO']);
+    rows.push([
+      'progress',
+      'CPU per completion, ms: server / database',
+      perRequest(progressCpu, tasks.length),
+      perRequest(progressCeilingCpu, tasks.length),
+      '',
+      '',
+      '',
+    ]);
+    rows.push([
+      'progress',
+      'errors and non-2xx',
+      String(progressOlive.errors + progressOlive.non2xx),
+      String(progressCeiling.errors + progressCeiling.non2xx),
+      '',
+      '0',
+      progressOlive.errors + progressOlive.non2xx === 0 ? 'yes' : 'NO',
+    ]);
+    rows.push([
+      'progress',
+      `acknowledged of ${tasks.length}`,
+      String(progressOlive.acknowledged.length),
+      String(progressCeiling.acknowledged.length),
+      '',
+      String(tasks.length),
+      progressOlive.acknowledged.length === tasks.length ? 'yes' : 'NO',
+    ]);
+    rows.push([
+      'progress',
+      'acknowledged but not stored',
+      String(lost),
+      String(progressCeiling.acknowledged.length - ceilingStored),
+      '',
+      '0',
+      lost === 0 ? 'yes' : 'NO',
+    ]);
     rows.push(['progress', 'item records before → after', `${before} → ${after}`, '', '', '', '']);
-    rows.push(['memory', 'resident after the load, MB', f(memory.olive.rssMb), f(memory.ceiling.rssMb), ratio(memory.olive.rssMb, memory.ceiling.rssMb), '', '']);
+    rows.push([
+      'memory',
+      'resident after the load, MB',
+      f(memory.olive.rssMb),
+      f(memory.ceiling.rssMb),
+      ratio(memory.olive.rssMb, memory.ceiling.rssMb),
+      '',
+      '',
+    ]);
     rows.push(['memory', 'peak resident, MB', f(memory.olive.peakMb), f(memory.ceiling.peakMb), ratio(memory.olive.peakMb, memory.ceiling.peakMb), '', '']);
     printTable(rows);
 
@@ -417,17 +626,49 @@ async function main() {
     const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
     for (const w of weights) {
       const total = w.htmlGzip + w.cssGzip;
-      wrows.push([w.page, kb(w.htmlBytes), kb(w.htmlGzip), kb(w.cssBytes), kb(w.cssGzip), kb(total), String(w.scripts), `< ${TARGETS.pageWeightKb} KB, 0 scripts`, total < TARGETS.pageWeightKb * 1024 && w.scripts === 0 ? 'yes' : 'NO']);
+      wrows.push([
+        w.page,
+        kb(w.htmlBytes),
+        kb(w.htmlGzip),
+        kb(w.cssBytes),
+        kb(w.cssGzip),
+        kb(total),
+        String(w.scripts),
+        `< ${TARGETS.pageWeightKb} KB, 0 scripts`,
+        total < TARGETS.pageWeightKb * 1024 && w.scripts === 0 ? 'yes' : 'NO',
+      ]);
     }
     printTable(wrows, 1);
 
-    const out = writeResults('web', {
-      smoke, connections, durationSeconds: duration, targets: TARGETS,
-      data: { learners: data.learners, editions: data.editions, enrolments: data.enrolments, itemRecords: data.itemRecords, moduleRecords: data.moduleRecords, courseCompletions: data.courseCompletions, generateSeconds: data.ms / 1000 },
-      pages: pageResults, aloneMs, sameHtml,
-      progress: { completions: tasks.length, olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, cpuSeconds: progressCpu }, ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored, cpuSeconds: progressCeilingCpu } },
-      pageWeight: weights, memory,
-    }, flag('--out'));
+    const out = writeResults(
+      'web',
+      {
+        smoke,
+        connections,
+        durationSeconds: duration,
+        targets: TARGETS,
+        data: {
+          learners: data.learners,
+          editions: data.editions,
+          enrolments: data.enrolments,
+          itemRecords: data.itemRecords,
+          moduleRecords: data.moduleRecords,
+          courseCompletions: data.courseCompletions,
+          generateSeconds: data.ms / 1000,
+        },
+        pages: pageResults,
+        aloneMs,
+        sameHtml,
+        progress: {
+          completions: tasks.length,
+          olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, cpuSeconds: progressCpu },
+          ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored, cpuSeconds: progressCeilingCpu },
+        },
+        pageWeight: weights,
+        memory,
+      },
+      flag('--out'),
+    );
     console.log(`\nresults: ${out} (${((performance.now() - t0) / 1000).toFixed(0)} s in all)`);
     const failed = [...rows, ...wrows].slice(1).some((r) => r.at(-1) === 'NO');
     if (failed && !smoke) process.exitCode = 1;

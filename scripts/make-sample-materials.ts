@@ -9,6 +9,8 @@
  * WinAnsi encoding for the few typographic characters, uncompressed content streams, and a
  * cross-reference table with exact byte offsets. The output is the same bytes on every run (no
  * dates or ids in it), so running the script again leaves git with nothing to commit.
+ *
+ * Over 400 lines: most of it is the reading list's text.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,49 +20,104 @@ const OUTPUT = fileURLToPath(new URL('../fixtures/courses/materials/conflict-ana
 
 // ---- The reading list --------------------------------------------------------------------------
 
-interface Reference { cite: string; note: string }
-interface Section { heading: string; references: Reference[] }
+interface Reference {
+  cite: string;
+  note: string;
+}
+interface Section {
+  heading: string;
+  references: Reference[];
+}
 
 const TITLE = 'Conflict Analysis: reading list';
 const SUBTITLE = 'Olive demo programme · four-week self-paced e-learning course · about 20 hours';
-const INTRODUCTION = 'Start with the three core texts in week 1; the others go with the modules named in each heading. '
-  + 'The notes say why each text is worth your time. Most UN documents listed are freely available online: search for their titles or document symbols.';
+const INTRODUCTION =
+  'Start with the three core texts in week 1; the others go with the modules named in each heading. ' +
+  'The notes say why each text is worth your time. Most UN documents listed are freely available online: search for their titles or document symbols.';
 
 const SECTIONS: Section[] = [
   {
     heading: 'Core texts (week 1)',
     references: [
-      { cite: 'United Nations (2012). Guidance for Effective Mediation. New York: United Nations.', note: 'The eight fundamentals of UN mediation, from preparedness to quality peace agreements. Short and practical.' },
-      { cite: 'United Nations and World Bank (2018). Pathways for Peace: Inclusive Approaches to Preventing Violent Conflict. Washington, DC: World Bank.', note: 'The evidence for prevention, and why exclusion from power and services drives violent conflict.' },
-      { cite: 'United Nations Development Group (2016). Conducting a Conflict and Development Analysis. New York: UNDG.', note: 'A step-by-step method used by UN country teams; its templates suit the case in module 6.' },
+      {
+        cite: 'United Nations (2012). Guidance for Effective Mediation. New York: United Nations.',
+        note: 'The eight fundamentals of UN mediation, from preparedness to quality peace agreements. Short and practical.',
+      },
+      {
+        cite: 'United Nations and World Bank (2018). Pathways for Peace: Inclusive Approaches to Preventing Violent Conflict. Washington, DC: World Bank.',
+        note: 'The evidence for prevention, and why exclusion from power and services drives violent conflict.',
+      },
+      {
+        cite: 'United Nations Development Group (2016). Conducting a Conflict and Development Analysis. New York: UNDG.',
+        note: 'A step-by-step method used by UN country teams; its templates suit the case in module 6.',
+      },
     ],
   },
   {
     heading: 'Module 1: understanding the sources of conflict',
     references: [
-      { cite: 'Galtung, J. (1969). “Violence, Peace, and Peace Research.” Journal of Peace Research 6(3): 167–191.', note: 'The origin of “structural violence”: harm built into social arrangements rather than done by anyone in particular.' },
-      { cite: 'Azar, E. E. (1990). The Management of Protracted Social Conflict: Theory and Cases. Aldershot: Dartmouth.', note: 'Why conflicts over identity, recognition and basic needs last, and resist bargaining.' },
-      { cite: 'Stewart, F., ed. (2008). Horizontal Inequalities and Conflict. Basingstoke: Palgrave Macmillan.', note: 'Inequality between groups, not just individuals, as a cause of mobilisation and violence.' },
-      { cite: 'Collier, P. and Hoeffler, A. (2004). “Greed and Grievance in Civil War.” Oxford Economic Papers 56(4): 563–595.', note: 'The opportunity-based account; read it alongside Stewart and judge the debate for yourself.' },
+      {
+        cite: 'Galtung, J. (1969). “Violence, Peace, and Peace Research.” Journal of Peace Research 6(3): 167–191.',
+        note: 'The origin of “structural violence”: harm built into social arrangements rather than done by anyone in particular.',
+      },
+      {
+        cite: 'Azar, E. E. (1990). The Management of Protracted Social Conflict: Theory and Cases. Aldershot: Dartmouth.',
+        note: 'Why conflicts over identity, recognition and basic needs last, and resist bargaining.',
+      },
+      {
+        cite: 'Stewart, F., ed. (2008). Horizontal Inequalities and Conflict. Basingstoke: Palgrave Macmillan.',
+        note: 'Inequality between groups, not just individuals, as a cause of mobilisation and violence.',
+      },
+      {
+        cite: 'Collier, P. and Hoeffler, A. (2004). “Greed and Grievance in Civil War.” Oxford Economic Papers 56(4): 563–595.',
+        note: 'The opportunity-based account; read it alongside Stewart and judge the debate for yourself.',
+      },
     ],
   },
   {
     heading: 'Modules 2 and 3: actors, interests and dynamics',
     references: [
-      { cite: 'Fisher, S. et al. (2000). Working with Conflict: Skills and Strategies for Action. London: Zed Books.', note: 'Practical tools: actor mapping, the conflict tree, timelines. The basis of this course’s exercises.' },
-      { cite: 'Stedman, S. J. (1997). “Spoiler Problems in Peace Processes.” International Security 22(2): 5–53.', note: 'Types of spoilers, and strategies for managing each.' },
-      { cite: 'Zartman, I. W. (2000). “Ripeness: The Hurting Stalemate and Beyond.” In P. C. Stern and D. Druckman, eds., International Conflict Resolution After the Cold War. Washington, DC: National Academy Press.', note: 'When parties are ready to negotiate, and what a mediator can do before then.' },
-      { cite: 'Glasl, F. (1999). Confronting Conflict: A First-Aid Kit for Handling Conflict. Stroud: Hawthorn Press.', note: 'The nine stages of escalation, and which kinds of help fit each.' },
-      { cite: 'Anderson, M. B. (1999). Do No Harm: How Aid Can Support Peace – or War. Boulder: Lynne Rienner.', note: 'Connectors and dividers: how outsiders’ presence and resources affect a conflict.' },
+      {
+        cite: 'Fisher, S. et al. (2000). Working with Conflict: Skills and Strategies for Action. London: Zed Books.',
+        note: 'Practical tools: actor mapping, the conflict tree, timelines. The basis of this course’s exercises.',
+      },
+      {
+        cite: 'Stedman, S. J. (1997). “Spoiler Problems in Peace Processes.” International Security 22(2): 5–53.',
+        note: 'Types of spoilers, and strategies for managing each.',
+      },
+      {
+        cite: 'Zartman, I. W. (2000). “Ripeness: The Hurting Stalemate and Beyond.” In P. C. Stern and D. Druckman, eds., International Conflict Resolution After the Cold War. Washington, DC: National Academy Press.',
+        note: 'When parties are ready to negotiate, and what a mediator can do before then.',
+      },
+      {
+        cite: 'Glasl, F. (1999). Confronting Conflict: A First-Aid Kit for Handling Conflict. Stroud: Hawthorn Press.',
+        note: 'The nine stages of escalation, and which kinds of help fit each.',
+      },
+      {
+        cite: 'Anderson, M. B. (1999). Do No Harm: How Aid Can Support Peace – or War. Boulder: Lynne Rienner.',
+        note: 'Connectors and dividers: how outsiders’ presence and resources affect a conflict.',
+      },
     ],
   },
   {
     heading: 'Modules 4 and 5: mechanisms, early warning and prevention',
     references: [
-      { cite: 'Charter of the United Nations (1945), Chapter VI, in particular Article 33.', note: 'The peaceful means of settlement, in the Charter’s own words.' },
-      { cite: 'Boutros-Ghali, B. (1992). An Agenda for Peace: Preventive Diplomacy, Peacemaking and Peace-keeping. UN document A/47/277 – S/24111.', note: 'The report that put preventive diplomacy at the centre of the UN’s work.' },
-      { cite: 'Fisher, R., Ury, W. and Patton, B. (2011). Getting to Yes: Negotiating Agreement Without Giving In. 3rd ed. New York: Penguin.', note: 'Interest-based negotiation; also the core text of this programme’s negotiation course.' },
-      { cite: 'Ramsbotham, O., Woodhouse, T. and Miall, H. (2016). Contemporary Conflict Resolution. 4th ed. Cambridge: Polity.', note: 'A broad textbook; its chapters on prevention and on ending violent conflict suit modules 4 and 5.' },
+      {
+        cite: 'Charter of the United Nations (1945), Chapter VI, in particular Article 33.',
+        note: 'The peaceful means of settlement, in the Charter’s own words.',
+      },
+      {
+        cite: 'Boutros-Ghali, B. (1992). An Agenda for Peace: Preventive Diplomacy, Peacemaking and Peace-keeping. UN document A/47/277 – S/24111.',
+        note: 'The report that put preventive diplomacy at the centre of the UN’s work.',
+      },
+      {
+        cite: 'Fisher, R., Ury, W. and Patton, B. (2011). Getting to Yes: Negotiating Agreement Without Giving In. 3rd ed. New York: Penguin.',
+        note: 'Interest-based negotiation; also the core text of this programme’s negotiation course.',
+      },
+      {
+        cite: 'Ramsbotham, O., Woodhouse, T. and Miall, H. (2016). Contemporary Conflict Resolution. 4th ed. Cambridge: Polity.',
+        note: 'A broad textbook; its chapters on prevention and on ending violent conflict suit modules 4 and 5.',
+      },
     ],
   },
 ];
@@ -75,18 +132,113 @@ const FOOTNOTE = 'Compiled for the Olive demo programme. An illustrative list, n
  * of a table of its own, since only headings use it.
  */
 const HELVETICA_WIDTHS = [
-  278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, // space ! " # $ % & ' ( ) * + , - . /
-  556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, // 0-9 : ; < = > ?
-  1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, // @ A-O
-  667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556, // P-Z [ \ ] ^ _
-  333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, // ` a-o
-  556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, // p-z { | } ~
+  278,
+  278,
+  355,
+  556,
+  556,
+  889,
+  667,
+  191,
+  333,
+  333,
+  389,
+  584,
+  278,
+  333,
+  278,
+  278, // space ! " # $ % & ' ( ) * + , - . /
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  278,
+  278,
+  584,
+  584,
+  584,
+  556, // 0-9 : ; < = > ?
+  1015,
+  667,
+  667,
+  722,
+  722,
+  667,
+  611,
+  778,
+  722,
+  278,
+  500,
+  667,
+  556,
+  833,
+  722,
+  778, // @ A-O
+  667,
+  778,
+  722,
+  667,
+  611,
+  722,
+  667,
+  944,
+  667,
+  667,
+  611,
+  278,
+  278,
+  278,
+  469,
+  556, // P-Z [ \ ] ^ _
+  333,
+  556,
+  556,
+  500,
+  556,
+  556,
+  278,
+  556,
+  556,
+  222,
+  222,
+  500,
+  222,
+  833,
+  556,
+  556, // ` a-o
+  556,
+  556,
+  333,
+  500,
+  278,
+  556,
+  500,
+  722,
+  500,
+  500,
+  500,
+  334,
+  260,
+  334,
+  584, // p-z { | } ~
 ];
 
 /** The typographic characters used above, as WinAnsiEncoding bytes, with their Helvetica widths. */
 const WIN_ANSI: Record<string, [byte: number, width: number]> = {
-  '‘': [0x91, 222], '’': [0x92, 222], '“': [0x93, 333], '”': [0x94, 333],
-  '•': [0x95, 350], '–': [0x96, 556], '—': [0x97, 1000], '·': [0xb7, 278],
+  '‘': [0x91, 222],
+  '’': [0x92, 222],
+  '“': [0x93, 333],
+  '”': [0x94, 333],
+  '•': [0x95, 350],
+  '–': [0x96, 556],
+  '—': [0x97, 1000],
+  '·': [0xb7, 278],
 };
 
 type Font = 'regular' | 'bold' | 'italic';
@@ -141,7 +293,13 @@ const MARGIN = { left: 56, right: 56, top: 52, bottom: 56 };
 const TEXT_WIDTH = PAGE.width - MARGIN.left - MARGIN.right;
 const HANGING_INDENT = 14;
 
-interface Run { font: Font; size: number; x: number; y: number; text: string }
+interface Run {
+  font: Font;
+  size: number;
+  x: number;
+  y: number;
+  text: string;
+}
 
 function layout(): Run[][] {
   const pages: Run[][] = [[]];
@@ -174,7 +332,8 @@ function layout(): Run[][] {
     block(section.heading, 'bold', 11.5, 16);
     y -= 2;
     for (const ref of section.references) {
-      const height = 12 * (wrap(ref.cite, 'regular', 9.5, TEXT_WIDTH - HANGING_INDENT).length + wrap(ref.note, 'italic', 9, TEXT_WIDTH - HANGING_INDENT).length) + 4;
+      const height =
+        12 * (wrap(ref.cite, 'regular', 9.5, TEXT_WIDTH - HANGING_INDENT).length + wrap(ref.note, 'italic', 9, TEXT_WIDTH - HANGING_INDENT).length) + 4;
       ensure(height); // an entry and its note stay together
       y -= 4;
       block(ref.cite, 'regular', 9.5, 12, 0, HANGING_INDENT);
@@ -235,8 +394,8 @@ export function readingListPdf(): Buffer {
   pages.forEach((runs, i) => {
     const content = contentStream(runs, i + 1, pages.length);
     objects.push(
-      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${num(PAGE.width)} ${num(PAGE.height)}] /Contents ${firstPage + 2 * i + 1} 0 R `
-      + '/Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >> >> >>',
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${num(PAGE.width)} ${num(PAGE.height)}] /Contents ${firstPage + 2 * i + 1} 0 R ` +
+        '/Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >> >> >>',
       `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
     );
   });

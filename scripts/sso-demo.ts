@@ -19,7 +19,7 @@ const DIR = path.resolve(process.env.OLIVE_DATA_DIR ?? path.join(ROOT, 'data'), 
 const PORT = Number(process.env.PORT ?? 3000);
 const HOST = process.env.HOST ?? '127.0.0.1';
 const BASE_URL = process.env.BASE_URL ?? `http://${HOST === '0.0.0.0' ? '127.0.0.1' : HOST}:${PORT}`;
-const IDP_PORT = Number(process.env.SSO_DEMO_IDP_PORT ?? 0) || await freePort();
+const IDP_PORT = Number(process.env.SSO_DEMO_IDP_PORT ?? 0) || (await freePort());
 const IDP_ID = 'demo';
 
 fs.mkdirSync(DIR, { recursive: true });
@@ -32,17 +32,26 @@ const users: IdpUser[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures', 
 const idp = await startSimpleSamlPhp({ users, port: IDP_PORT, dir: idpDir });
 
 const settingsFile = path.join(DIR, 'saml.json');
-fs.writeFileSync(settingsFile, JSON.stringify({
-  serviceProvider: { privateKey: sp.keyFile, certificate: sp.certFile },
-  idps: [{
-    id: IDP_ID,
-    label: 'Demo organisation (SimpleSAMLphp)',
-    metadataUrl: idp.metadataUrl,
-    attributes: { key: 'staffIndex' },
-    roles: { 'ppcp-trainers': ['trainer'], 'unitar-staff': ['staff'] },
-    defaultOrganisation: 'Demo organisation',
-  }],
-}, null, 2));
+fs.writeFileSync(
+  settingsFile,
+  JSON.stringify(
+    {
+      serviceProvider: { privateKey: sp.keyFile, certificate: sp.certFile },
+      idps: [
+        {
+          id: IDP_ID,
+          label: 'Demo organisation (SimpleSAMLphp)',
+          metadataUrl: idp.metadataUrl,
+          attributes: { key: 'staffIndex' },
+          roles: { 'ppcp-trainers': ['trainer'], 'unitar-staff': ['staff'] },
+          defaultOrganisation: 'Demo organisation',
+        },
+      ],
+    },
+    null,
+    2,
+  ),
+);
 
 const olive = spawn(process.execPath, [path.join(ROOT, 'bin', 'olive.js'), 'serve'], {
   cwd: ROOT,
@@ -78,7 +87,9 @@ for (;;) {
       console.error('\nThe sso-saml plugin is not enabled: add it to olive.config.ts with configFile: process.env.OLIVE_SAML_CONFIG (see docs/sso.md).');
       await stop(1);
     }
-  } catch { /* not listening yet */ }
+  } catch {
+    /* not listening yet */
+  }
   if (Date.now() > deadline) {
     console.error('Olive did not start in time.');
     await stop(1);

@@ -90,11 +90,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { if (code >= 0) process.exit(code); },
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
   (err: unknown) => {
     const e = err as Error & { code?: string };
     // Known problems (configuration, plugins, usage) are explained without a stack trace.
-    process.stderr.write(`olive: ${e instanceof OliveError || e?.name === 'HttpError' ? e.message : e?.stack ?? String(err)}\n`);
+    process.stderr.write(`olive: ${e instanceof OliveError || e?.name === 'HttpError' ? e.message : (e?.stack ?? String(err))}\n`);
     process.exit(1);
   },
 );

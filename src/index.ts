@@ -3,14 +3,61 @@
  * from here (and from other plugins' `contract.ts`), never from `src/core/*` directly.
  */
 export { createApp, type CreateAppOptions, type OliveApp, type OliveRuntime, type BootReport } from './core/app.ts';
-export { definePlugin, type PluginDefinition, type PluginContext, type PluginLifecycle, type ModelCache, type SeedContext, type PluginRouter, type PluginJobs, type Handler, type HostInfo, type NavEntry, type SignInMethod, type DashboardPanel } from './core/plugin.ts';
-export { defineService, defineEvent, defineExtensionPoint, overrideService, type ServiceOverride, type ServiceRef, type EventRef, type ExtensionPoint } from './core/refs.ts';
+export {
+  definePlugin,
+  type PluginDefinition,
+  type PluginContext,
+  type PluginLifecycle,
+  type ModelCache,
+  type SeedContext,
+  type PluginRouter,
+  type PluginJobs,
+  type Handler,
+  type HostInfo,
+  type NavEntry,
+  type SignInMethod,
+  type DashboardPanel,
+} from './core/plugin.ts';
+export {
+  defineService,
+  defineEvent,
+  defineExtensionPoint,
+  overrideService,
+  type ServiceOverride,
+  type ServiceRef,
+  type EventRef,
+  type ExtensionPoint,
+} from './core/refs.ts';
 export { allow, hasRole, ROLES, type Role, type SessionUser, type AccessPolicy } from './core/access.ts';
-export { Users, UserCreated, UserSignedIn, UserRolesChanged, Navigation, SignInMethods, DashboardPanels, MailTopics, type MailTopic, type UsersService, type NewUser } from './core/host-contract.ts';
+export {
+  Users,
+  UserCreated,
+  UserSignedIn,
+  UserRolesChanged,
+  Navigation,
+  SignInMethods,
+  DashboardPanels,
+  MailTopics,
+  type MailTopic,
+  type UsersService,
+  type NewUser,
+} from './core/host-contract.ts';
 export { RetryLater, PermanentFailure, type RunningJob, type QueueOptions, type EnqueueOptions, type JobSummary } from './core/jobs/jobs.service.ts';
 export { type MailService, type OutgoingMail, type MailContent, type MailRecipient } from './core/mail/mail.service.ts';
 export { type MailAttachmentRef } from './core/mail/mail.models.ts';
-export { HttpError, OliveError, errorMessage, type ErrorText, badRequest, unauthorized, forbidden, notFound, conflict, isDuplicateKey, isDatabaseUnavailable } from './core/errors.ts';
+export {
+  HttpError,
+  OliveError,
+  errorMessage,
+  type ErrorText,
+  badRequest,
+  unauthorized,
+  forbidden,
+  notFound,
+  conflict,
+  isDuplicateKey,
+  isDatabaseUnavailable,
+} from './core/errors.ts';
 export { parseInput, fieldErrors, invalidFields, wantsJson } from './core/http.ts';
 export { form, respond, type FormRoute, type FormFailure, type Answer } from './core/forms.ts';
 export { safeReturnTo } from './core/auth/return-to.ts';

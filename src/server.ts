@@ -59,10 +59,19 @@ export async function serve(): Promise<Started> {
     config = { ...config, SMTP_URL: mailServer.smtpUrl };
     logger.info({ smtp: mailServer.smtpUrl, api: mailServer.httpUrl }, 'development mail server (Mailpit) started');
   }
-  if (config.production && !config.SMTP_URL) logger.warn('SMTP_URL is not set: no e-mail is sent (invitations, password resets and notifications wait in the outbox)');
+  if (config.production && !config.SMTP_URL)
+    logger.warn('SMTP_URL is not set: no e-mail is sent (invitations, password resets and notifications wait in the outbox)');
   let app: OliveApp;
   try {
-    app = await createApp({ config, plugins, pluginConfig, mongodbUri: db.uri, dbName: db.dbName, logger, ...(mailServer ? { devInbox: mailServer.httpUrl } : {}) });
+    app = await createApp({
+      config,
+      plugins,
+      pluginConfig,
+      mongodbUri: db.uri,
+      dbName: db.dbName,
+      logger,
+      ...(mailServer ? { devInbox: mailServer.httpUrl } : {}),
+    });
   } catch (err) {
     await mailServer?.stop();
     await db.embedded?.stop();
@@ -87,7 +96,11 @@ export async function serve(): Promise<Started> {
     await mailServer?.stop();
     await db.embedded?.stop();
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new OliveError('OLIVE_PORT_IN_USE', `Port ${config.PORT} on ${config.HOST} is already in use: stop the other program, or choose another port with PORT=3001.`);
+    if (code === 'EADDRINUSE')
+      throw new OliveError(
+        'OLIVE_PORT_IN_USE',
+        `Port ${config.PORT} on ${config.HOST} is already in use: stop the other program, or choose another port with PORT=3001.`,
+      );
     if (code === 'EACCES') throw new OliveError('OLIVE_PORT_DENIED', `Not allowed to listen on port ${config.PORT}: choose a port above 1024 with PORT.`);
     throw err;
   }
@@ -117,10 +130,13 @@ export async function serve(): Promise<Started> {
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      shutdown(signal).then(() => process.exit(0), (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
+      shutdown(signal).then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
     });
   }
   return { app, server, config, database: db.embedded, mailServer, shutdown };

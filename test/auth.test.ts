@@ -4,7 +4,9 @@ import { createTestApp, csrfFrom, DEMO_PASSWORD, signIn, tokenFor, type TestApp 
 
 describe('accounts, sign-in and guards', () => {
   let t: TestApp;
-  before(async () => { t = await createTestApp({ seed: true, label: 'auth', env: { LOGIN_RATE_LIMIT: '5' } }); });
+  before(async () => {
+    t = await createTestApp({ seed: true, label: 'auth', env: { LOGIN_RATE_LIMIT: '5' } });
+  });
   after(() => t.stop());
 
   it('signs in with e-mail and password, regenerating the session id', async () => {
@@ -12,11 +14,17 @@ describe('accounts, sign-in and guards', () => {
     const page = await agent.get('/login').expect(200);
     const before = (page.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('olive.sid='));
     expect(before, 'a session exists before sign-in (it holds the CSRF token)').to.exist;
-    const res = await agent.post('/login').type('form').send({ email: 'Learner@Olive.example ', password: DEMO_PASSWORD, _csrf: csrfFrom(page.text) }).expect(303);
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({ email: 'Learner@Olive.example ', password: DEMO_PASSWORD, _csrf: csrfFrom(page.text) })
+      .expect(303);
     expect(res.headers.location).to.equal('/');
     const after = (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('olive.sid='));
     expect(after!.split(';')[0]).to.not.equal(before!.split(';')[0]);
-    expect(after).to.match(/HttpOnly/i).and.match(/SameSite=Lax/i);
+    expect(after)
+      .to.match(/HttpOnly/i)
+      .and.match(/SameSite=Lax/i);
     const home = await agent.get('/').expect(200);
     expect(home.text).to.contain('Welcome back, Leila Haddad.');
     expect(home.text).to.contain('Welcome, Leila Haddad');
@@ -25,7 +33,11 @@ describe('accounts, sign-in and guards', () => {
   it('refuses a wrong password with a clear message and no session for the account', async () => {
     const agent = supertest.agent(t.app);
     const page = await agent.get('/login');
-    const res = await agent.post('/login').type('form').send({ email: 'staff@olive.example', password: 'wrong-password', _csrf: csrfFrom(page.text) }).expect(401);
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({ email: 'staff@olive.example', password: 'wrong-password', _csrf: csrfFrom(page.text) })
+      .expect(401);
     expect(res.text).to.contain('The e-mail address or the password is not right.');
     expect(res.text).to.contain('value="staff@olive.example"');
     await agent.get('/admin/users').expect(303);
@@ -34,7 +46,11 @@ describe('accounts, sign-in and guards', () => {
   it('says which field is missing', async () => {
     const agent = supertest.agent(t.app);
     const page = await agent.get('/login');
-    const res = await agent.post('/login').type('form').send({ email: '', password: '', _csrf: csrfFrom(page.text) }).expect(400);
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({ email: '', password: '', _csrf: csrfFrom(page.text) })
+      .expect(400);
     expect(res.text).to.contain('Enter your e-mail address.');
     expect(res.text).to.contain('Enter your password.');
   });
@@ -42,17 +58,33 @@ describe('accounts, sign-in and guards', () => {
   it('treats operator injection in the sign-in form as plain text', async () => {
     const agent = supertest.agent(t.app);
     const page = await agent.get('/login');
-    await agent.post('/login').type('form').send(`email[$ne]=x&password[$ne]=x&_csrf=${encodeURIComponent(csrfFrom(page.text))}`).expect(400);
-    await agent.post('/login').set('content-type', 'application/json').set('x-csrf-token', csrfFrom(page.text))
-      .send({ email: { $gt: '' }, password: { $gt: '' } }).expect(400);
+    await agent
+      .post('/login')
+      .type('form')
+      .send(`email[$ne]=x&password[$ne]=x&_csrf=${encodeURIComponent(csrfFrom(page.text))}`)
+      .expect(400);
+    await agent
+      .post('/login')
+      .set('content-type', 'application/json')
+      .set('x-csrf-token', csrfFrom(page.text))
+      .send({ email: { $gt: '' }, password: { $gt: '' } })
+      .expect(400);
     await agent.get('/account').expect(303);
   });
 
   it('rejects a form without a valid CSRF token and changes nothing', async () => {
     const admin = await signIn(t.app, 'admin@olive.example');
-    const res = await admin.post('/admin/users').type('form').send({ email: 'csrf@olive.example', name: 'No Token', password: 'long-enough-pw', roles: 'learner' }).expect(403);
+    const res = await admin
+      .post('/admin/users')
+      .type('form')
+      .send({ email: 'csrf@olive.example', name: 'No Token', password: 'long-enough-pw', roles: 'learner' })
+      .expect(403);
     expect(res.text).to.contain('This form has expired or was not sent from this site');
-    await admin.post('/admin/users').type('form').send({ email: 'csrf@olive.example', name: 'Bad Token', password: 'long-enough-pw', roles: 'learner', _csrf: 'forged' }).expect(403);
+    await admin
+      .post('/admin/users')
+      .type('form')
+      .send({ email: 'csrf@olive.example', name: 'Bad Token', password: 'long-enough-pw', roles: 'learner', _csrf: 'forged' })
+      .expect(403);
     expect(await t.app.olive.users.findByEmail('csrf@olive.example')).to.equal(null);
   });
 
@@ -95,10 +127,19 @@ describe('accounts, sign-in and guards', () => {
   });
 
   it('returns to the requested local page after sign-in, never to another site', async () => {
-    for (const [returnTo, expected] of [['/admin/users?q=a', '/admin/users?q=a'], ['//evil.example/x', '/'], ['https://evil.example', '/'], ['/\\evil.example', '/']] as const) {
+    for (const [returnTo, expected] of [
+      ['/admin/users?q=a', '/admin/users?q=a'],
+      ['//evil.example/x', '/'],
+      ['https://evil.example', '/'],
+      ['/\\evil.example', '/'],
+    ] as const) {
       const agent = supertest.agent(t.app);
       const page = await agent.get('/login');
-      const res = await agent.post('/login').type('form').send({ email: 'admin@olive.example', password: DEMO_PASSWORD, returnTo, _csrf: csrfFrom(page.text) }).expect(303);
+      const res = await agent
+        .post('/login')
+        .type('form')
+        .send({ email: 'admin@olive.example', password: DEMO_PASSWORD, returnTo, _csrf: csrfFrom(page.text) })
+        .expect(303);
       expect(res.headers.location, returnTo).to.equal(expected);
     }
   });
@@ -108,7 +149,11 @@ describe('accounts, sign-in and guards', () => {
     const page = await learner.get('/admin/users').expect(403);
     expect(page.text).to.contain('You do not have access to this page');
     const token = await tokenFor(learner);
-    await learner.post('/admin/users').type('form').send({ email: 'x@olive.example', name: 'X', password: 'long-enough-pw', roles: 'admin', _csrf: token }).expect(403);
+    await learner
+      .post('/admin/users')
+      .type('form')
+      .send({ email: 'x@olive.example', name: 'X', password: 'long-enough-pw', roles: 'admin', _csrf: token })
+      .expect(403);
     expect(await t.app.olive.users.findByEmail('x@olive.example')).to.equal(null);
 
     await supertest(t.app).get('/admin/users').expect(303).expect('location', '/login?returnTo=%2Fadmin%2Fusers');
@@ -125,8 +170,17 @@ describe('accounts, sign-in and guards', () => {
     expect(bad.text).to.contain('Choose at least one role.');
 
     token = await tokenFor(admin, '/admin/users');
-    await admin.post('/admin/users').type('form')
-      .send({ email: 'Nadia.Benali@olive.example', name: 'Nadia Benali', organisation: 'African Union', password: 'a-good-passphrase', roles: ['learner', 'trainer'], _csrf: token })
+    await admin
+      .post('/admin/users')
+      .type('form')
+      .send({
+        email: 'Nadia.Benali@olive.example',
+        name: 'Nadia Benali',
+        organisation: 'African Union',
+        password: 'a-good-passphrase',
+        roles: ['learner', 'trainer'],
+        _csrf: token,
+      })
       .expect(303);
     const created = await t.app.olive.users.findByEmail('nadia.benali@olive.example');
     expect(created).to.include({ name: 'Nadia Benali' });
@@ -134,7 +188,11 @@ describe('accounts, sign-in and guards', () => {
     await signIn(t.app, 'nadia.benali@olive.example', 'a-good-passphrase');
 
     token = await tokenFor(admin, '/admin/users');
-    const dup = await admin.post('/admin/users').type('form').send({ email: 'nadia.benali@olive.example', name: 'Again', password: 'a-good-passphrase', roles: 'learner', _csrf: token }).expect(409);
+    const dup = await admin
+      .post('/admin/users')
+      .type('form')
+      .send({ email: 'nadia.benali@olive.example', name: 'Again', password: 'a-good-passphrase', roles: 'learner', _csrf: token })
+      .expect(409);
     expect(dup.text).to.contain('An account with the e-mail address nadia.benali@olive.example already exists.');
     const { total } = await t.app.olive.users.list({ search: 'nadia' });
     expect(total).to.equal(1);
@@ -144,7 +202,11 @@ describe('accounts, sign-in and guards', () => {
     const admin = await signIn(t.app, 'admin@olive.example');
     const trainer = (await t.app.olive.users.findByEmail('trainer@olive.example'))!;
     let token = await tokenFor(admin, '/admin/users');
-    await admin.post(`/admin/users/${trainer.id}/roles`).type('form').send({ roles: ['trainer', 'staff'], _csrf: token }).expect(303);
+    await admin
+      .post(`/admin/users/${trainer.id}/roles`)
+      .type('form')
+      .send({ roles: ['trainer', 'staff'], _csrf: token })
+      .expect(303);
     expect((await t.app.olive.users.findById(trainer.id))!.roles).to.have.members(['trainer', 'staff']);
     // The change applies to the next request of that person: roles are read per request.
     const asTrainer = await signIn(t.app, 'trainer@olive.example');
@@ -179,13 +241,25 @@ describe('accounts, sign-in and guards', () => {
     const agent = await signIn(t.app, 'joseph.mwangi@olive.example');
     const otherDevice = await signIn(t.app, 'joseph.mwangi@olive.example');
     let token = await tokenFor(agent, '/account');
-    const wrong = await agent.post('/account/password').type('form').send({ current: 'nope-nope-nope', password: 'new-passphrase-1', confirm: 'new-passphrase-1', _csrf: token }).expect(400);
+    const wrong = await agent
+      .post('/account/password')
+      .type('form')
+      .send({ current: 'nope-nope-nope', password: 'new-passphrase-1', confirm: 'new-passphrase-1', _csrf: token })
+      .expect(400);
     expect(wrong.text).to.contain('The current password is not right.');
     token = await tokenFor(agent, '/account');
-    const mismatch = await agent.post('/account/password').type('form').send({ current: DEMO_PASSWORD, password: 'new-passphrase-1', confirm: 'other', _csrf: token }).expect(400);
+    const mismatch = await agent
+      .post('/account/password')
+      .type('form')
+      .send({ current: DEMO_PASSWORD, password: 'new-passphrase-1', confirm: 'other', _csrf: token })
+      .expect(400);
     expect(mismatch.text).to.contain('The two new passwords differ.');
     token = await tokenFor(agent, '/account');
-    await agent.post('/account/password').type('form').send({ current: DEMO_PASSWORD, password: 'new-passphrase-1', confirm: 'new-passphrase-1', _csrf: token }).expect(303);
+    await agent
+      .post('/account/password')
+      .type('form')
+      .send({ current: DEMO_PASSWORD, password: 'new-passphrase-1', confirm: 'new-passphrase-1', _csrf: token })
+      .expect(303);
     // This session goes on; the one on the other device is ended.
     expect((await agent.get('/account').expect(200)).text).to.contain('you are signed out everywhere else');
     await otherDevice.get('/account').expect(303);
@@ -193,7 +267,10 @@ describe('accounts, sign-in and guards', () => {
     // The old password is refused as a wrong password (not a limit, not an error).
     const browser = supertest.agent(t.app);
     const page = await browser.get('/login').expect(200);
-    const old = await browser.post('/login').type('form').send({ email: 'joseph.mwangi@olive.example', password: DEMO_PASSWORD, _csrf: csrfFrom(page.text) });
+    const old = await browser
+      .post('/login')
+      .type('form')
+      .send({ email: 'joseph.mwangi@olive.example', password: DEMO_PASSWORD, _csrf: csrfFrom(page.text) });
     expect(old.status, 'old password no longer works').to.equal(401);
     expect(old.text).to.contain('The e-mail address or the password is not right.');
     await browser.get('/account').expect(303);
@@ -204,7 +281,11 @@ describe('accounts, sign-in and guards', () => {
     const page = await agent.get('/login');
     const token = csrfFrom(page.text);
     for (let i = 0; i < 5; i++) {
-      await agent.post('/login').type('form').send({ email: 'ana.ruiz@olive.example', password: `guess-${i}`, _csrf: token }).expect(401);
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ email: 'ana.ruiz@olive.example', password: `guess-${i}`, _csrf: token })
+        .expect(401);
     }
     const limited = await agent.post('/login').type('form').send({ email: 'ana.ruiz@olive.example', password: DEMO_PASSWORD, _csrf: token }).expect(429);
     expect(limited.text).to.contain('Too many sign-in attempts');
@@ -222,7 +303,10 @@ describe('request logs', () => {
       const agent = await signIn(t.app, 'learner@olive.example');
       await agent.get('/account?token=secret-in-url').expect(200);
       const text = JSON.stringify(lines);
-      expect(lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/account'), 'requests are logged').to.equal(true);
+      expect(
+        lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/account'),
+        'requests are logged',
+      ).to.equal(true);
       expect(text).to.not.contain('olive.sid');
       expect(text).to.not.contain(DEMO_PASSWORD);
       expect(text).to.not.contain('secret-in-url');

@@ -42,11 +42,19 @@ describe('benchmarks (smoke size)', function () {
     await run('bench/certificates.bench.ts', out, ['--pdf-dir', pdfs]);
     const r = JSON.parse(fs.readFileSync(out, 'utf8'));
     type Result = { scenario: string; engine: string; sizeMedianKb: number; sample: { name: string; pdf: string } };
-    expect(r.results.map((x: Result) => `${x.scenario}/${x.engine}`)).to.have.members(
-      ['latin/olive', 'latin/ceiling', 'arabic/olive', 'arabic/ceiling', 'chinese/olive', 'chinese/ceiling'],
-    );
+    expect(r.results.map((x: Result) => `${x.scenario}/${x.engine}`)).to.have.members([
+      'latin/olive',
+      'latin/ceiling',
+      'arabic/olive',
+      'arabic/ceiling',
+      'chinese/olive',
+      'chinese/ceiling',
+    ]);
     // pdftotext marks right-to-left runs with bidi controls and spaces words by the gaps it sees.
-    const text = (file: string) => execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' }).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]/g, '').replace(/\s+/g, ' ');
+    const text = (file: string) =>
+      execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' })
+        .replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]/g, '')
+        .replace(/\s+/g, ' ');
     for (const x of r.results as Result[]) {
       expect(x.sizeMedianKb, `${x.scenario}/${x.engine}`).to.be.greaterThan(1);
       // The ceiling prints with Helvetica alone: Arabic and Chinese come out as garbage there, by design.

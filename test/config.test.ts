@@ -16,7 +16,14 @@ const fail = (env: Record<string, string>) => {
 describe('host configuration', () => {
   it('has working defaults for a development machine', () => {
     const cfg = loadHostConfig({}, '/srv/olive');
-    expect(cfg).to.include({ PORT: 3000, HOST: '127.0.0.1', BASE_URL: 'http://127.0.0.1:3000', production: false, secureCookies: false, dataDir: '/srv/olive/data' });
+    expect(cfg).to.include({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      BASE_URL: 'http://127.0.0.1:3000',
+      production: false,
+      secureCookies: false,
+      dataDir: '/srv/olive/data',
+    });
     expect(cfg.MONGODB_URI).to.equal(undefined);
   });
 

@@ -65,7 +65,9 @@ describe('the embedded database (FerretDB, as built with tools/ferretdb/patches.
     const { insertedIds } = await other.insertMany([{ a: 1 }, { a: 2 }, { a: 3 }]);
     // Object ids and strings in one list, a key twice: each document once.
     await other.insertOne({ _id: 'text-key' as never, a: 4 });
-    expect((await other.find({ _id: { $in: [insertedIds[1]!, 'text-key', insertedIds[1]!] } } as never).toArray()).map((d) => d.a).sort()).to.deep.equal([2, 4]);
+    expect((await other.find({ _id: { $in: [insertedIds[1]!, 'text-key', insertedIds[1]!] } } as never).toArray()).map((d) => d.a).sort()).to.deep.equal([
+      2, 4,
+    ]);
     expect(plan(await other.find({ _id: { $in: [insertedIds[0]!, insertedIds[2]!] } }).explain())).to.match(/SEARCH .* USING INDEX/);
     expect((await other.deleteMany({ _id: { $in: [insertedIds[0]!, insertedIds[2]!] } })).deletedCount).to.equal(2);
     expect((await other.find().toArray()).map((d) => d.a).sort()).to.deep.equal([2, 4]);

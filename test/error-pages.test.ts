@@ -12,10 +12,18 @@ const failing = definePlugin({
   name: 'failing',
   version: '1.0.0',
   register(ctx) {
-    ctx.router.get('/gone', allow.public, () => { throw new HttpError(410, 'GONE', 'This page was removed.'); });
-    ctx.router.get('/closed', allow.public, () => { throw forbidden(); });
-    ctx.router.get('/broken', allow.public, () => { throw new Error('a bug'); });
-    ctx.router.get('/teapot', allow.public, () => { throw new HttpError(418, 'TEAPOT', 'Not here.'); });
+    ctx.router.get('/gone', allow.public, () => {
+      throw new HttpError(410, 'GONE', 'This page was removed.');
+    });
+    ctx.router.get('/closed', allow.public, () => {
+      throw forbidden();
+    });
+    ctx.router.get('/broken', allow.public, () => {
+      throw new Error('a bug');
+    });
+    ctx.router.get('/teapot', allow.public, () => {
+      throw new HttpError(418, 'TEAPOT', 'Not here.');
+    });
   },
 });
 
@@ -31,8 +39,12 @@ function expectOneLayout(html: string, label: string) {
 
 describe('error pages', () => {
   let t: TestApp;
-  before(async () => { t = await createTestApp({ plugins: [failing], label: 'error-pages' }); });
-  after(async () => { await t?.stop(); });
+  before(async () => {
+    t = await createTestApp({ plugins: [failing], label: 'error-pages' });
+  });
+  after(async () => {
+    await t?.stop();
+  });
 
   const cases: { path: string; status: number; heading: string; code: string }[] = [
     { path: '/no-such-page', status: 404, heading: 'Page not found', code: 'NOT_FOUND' },

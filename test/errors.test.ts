@@ -8,7 +8,10 @@ import { errorHandler } from '../src/core/http.ts';
 import { HttpError, isDatabaseUnavailable, isDuplicateKey } from '../src/index.ts';
 
 /** The driver's own error classes, including those it does not export (it throws them all the same). */
-const internal = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as { PoolClearedOnNetworkError: new (pool: { address: string }) => Error; PoolClearedError: new (pool: { address: string }) => Error };
+const internal = createRequire(import.meta.url)('mongodb/lib/cmap/errors.js') as {
+  PoolClearedOnNetworkError: new (pool: { address: string }) => Error;
+  PoolClearedError: new (pool: { address: string }) => Error;
+};
 
 describe('database errors: which ones mean "the database is away" (503, not 500)', () => {
   it('recognises every way the driver says the server cannot be reached', () => {
@@ -43,7 +46,9 @@ describe('database errors: which ones mean "the database is away" (503, not 500)
   it('an error of a kind not known while the database cannot be reached is the outage’s 503; with the database there, a 500', async () => {
     let reachable = false;
     const app = express();
-    app.get('/', () => { throw new mongoose.mongo.MongoUnexpectedServerResponseError('cut off mid-answer'); });
+    app.get('/', () => {
+      throw new mongoose.mongo.MongoUnexpectedServerResponseError('cut off mid-answer');
+    });
     app.use(errorHandler(pino({ level: 'silent' }), async () => reachable));
     const down = await supertest(app).get('/').set('accept', 'application/json').expect(503);
     expect(down.headers['retry-after']).to.equal('30');

@@ -10,7 +10,9 @@ describe('extension points and production rules', () => {
       version: '1.0.0',
       register(ctx) {
         ctx.contribute(SignInMethods, { id: 'unite', label: 'UN staff (Unite ID)', href: '/fake-sso/login' });
-        ctx.router.get('/login', allow.public, (_req, res) => { res.send('redirecting to the identity provider'); });
+        ctx.router.get('/login', allow.public, (_req, res) => {
+          res.send('redirecting to the identity provider');
+        });
       },
     });
     const t = await createTestApp({ plugins: [sso] });
@@ -32,7 +34,9 @@ describe('extension points and production rules', () => {
     });
     try {
       let refused: Error | undefined;
-      await t.app.olive.seedDemo().catch((err: Error) => { refused = err; });
+      await t.app.olive.seedDemo().catch((err: Error) => {
+        refused = err;
+      });
       expect(refused?.message).to.equal('Demo data is never loaded in production.');
       expect(await t.app.olive.isEmpty()).to.equal(true);
       // Behind the TLS proxy the session cookie is Secure; over plain HTTP it is never sent at all.

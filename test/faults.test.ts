@@ -24,7 +24,21 @@ import courses from '../plugins/courses/index.ts';
 import enrolment from '../plugins/enrolment/index.ts';
 import { captureLogger, createTestApp, listen, testDatabaseUri, type TestApp } from './helpers/app.ts';
 import { addLargeCourse, enrolledLearners, type LargeCourse } from './helpers/large-course.ts';
-import { Browser, gridfsState, multipartForm, pdfLike, pieces, send, sha256, sleep, startOwnDatabase, until, type HttpAnswer, type OwnDatabase, type SendOptions } from './helpers/faults.ts';
+import {
+  Browser,
+  gridfsState,
+  multipartForm,
+  pdfLike,
+  pieces,
+  send,
+  sha256,
+  sleep,
+  startOwnDatabase,
+  until,
+  type HttpAnswer,
+  type OwnDatabase,
+  type SendOptions,
+} from './helpers/faults.ts';
 import { REPO, runOlive } from './helpers/process.ts';
 
 const MATERIALS = 'courses_material';
@@ -33,18 +47,35 @@ const OUTAGE_MS = 10_000;
 /** New completions (of fresh learners) the database acknowledges before it is killed. */
 const COMPLETIONS_BEFORE_CRASH = 60;
 
-interface Outcome { client: string; at: number; status: number | string; ms: number; write?: string; retryAfter?: string | undefined; text?: string }
+interface Outcome {
+  client: string;
+  at: number;
+  status: number | string;
+  ms: number;
+  write?: string;
+  retryAfter?: string | undefined;
+  text?: string;
+}
 
 /** The module of a demo course holding a lesson, and that lesson. */
 async function lessonOf(t: TestApp, slug: string, index = 0) {
   const db = t.app.olive.connection.db!;
   const course = await db.collection('courses_course').findOne({ slug });
-  const items = await db.collection('courses_item').find({ courseId: course!._id, type: { $in: ['lesson', 'link', 'file'] } }).toArray();
+  const items = await db
+    .collection('courses_item')
+    .find({ courseId: course!._id, type: { $in: ['lesson', 'link', 'file'] } })
+    .toArray();
   const item = items[index]!;
   return { moduleId: String(item.moduleId), itemId: String(item._id), itemIds: items.map((i) => String(i._id)) };
 }
 
-async function upload(browser: Browser, moduleId: string, name: string, content: Buffer, options: { pauseMs?: number; pieceBytes?: number; onPiece?: SendOptions['onPiece']; beforeSend?: () => Promise<unknown> } = {}) {
+async function upload(
+  browser: Browser,
+  moduleId: string,
+  name: string,
+  content: Buffer,
+  options: { pauseMs?: number; pieceBytes?: number; onPiece?: SendOptions['onPiece']; beforeSend?: () => Promise<unknown> } = {},
+) {
   const form = await multipartForm([{ name, content, type: 'application/pdf' }]);
   const token = await browser.token(`/courses/manage/conflict-analysis/modules/${moduleId}`);
   await options.beforeSend?.();
@@ -113,7 +144,15 @@ describe('faults: the database stops under load, then returns', function () {
       const started = Date.now();
       try {
         const res = await run();
-        outcomes.push({ client, at: started, ms: Date.now() - started, status: res.status, write, retryAfter: res.headers['retry-after'] as string | undefined, text: res.status >= 400 ? res.text : undefined });
+        outcomes.push({
+          client,
+          at: started,
+          ms: Date.now() - started,
+          status: res.status,
+          write,
+          retryAfter: res.headers['retry-after'] as string | undefined,
+          text: res.status >= 400 ? res.text : undefined,
+        });
       } catch (err) {
         outcomes.push({ client, at: started, ms: Date.now() - started, status: (err as NodeJS.ErrnoException).code ?? String(err), write });
       }
@@ -125,7 +164,14 @@ describe('faults: the database stops under load, then returns', function () {
       for (let n = 0; running; n++) {
         const title = `Load w${w} n${n}`;
         const body = new URLSearchParams({ title, body: `Announcement ${n} of writer ${w}.`, audience: 'everyone', _csrf: token }).toString();
-        await record(`staff${w}`, title, () => browser.request('/announcements', { method: 'POST', body, timeoutMs: 20_000, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }));
+        await record(`staff${w}`, title, () =>
+          browser.request('/announcements', {
+            method: 'POST',
+            body,
+            timeoutMs: 20_000,
+            headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+          }),
+        );
       }
     });
     const readers = learners.map(async ({ browser }, l) => {
@@ -134,14 +180,28 @@ describe('faults: the database stops under load, then returns', function () {
       for (let n = 0; running; n++) {
         // Each lesson once, in order; a learner who finished them all (never expected) only reads.
         const itemId = large.itemIds[n];
-        if (itemId) await record(`learner${l}`, `item:${itemId}`, () => browser.request(`/courses/${large.slug}/items/${itemId}/done`, { method: 'POST', body, timeoutMs: 20_000, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }));
-        if (!itemId || n % 10 === 9) await record(`learner${l}`, undefined, () => browser.request(`/courses/${large.slug}/modules/${moduleId}`, { timeoutMs: 20_000 }));
+        if (itemId)
+          await record(`learner${l}`, `item:${itemId}`, () =>
+            browser.request(`/courses/${large.slug}/items/${itemId}/done`, {
+              method: 'POST',
+              body,
+              timeoutMs: 20_000,
+              headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+            }),
+          );
+        if (!itemId || n % 10 === 9)
+          await record(`learner${l}`, undefined, () => browser.request(`/courses/${large.slug}/modules/${moduleId}`, { timeoutMs: 20_000 }));
       }
     });
 
     try {
       // Many new completions acknowledged before the crash (a few hundred ms each on a busy machine).
-      await until('many completions to be acknowledged', async () => outcomes.filter((o) => o.write?.startsWith('item:') && o.status === 303).length >= COMPLETIONS_BEFORE_CRASH, 30_000, 20);
+      await until(
+        'many completions to be acknowledged',
+        async () => outcomes.filter((o) => o.write?.startsWith('item:') && o.status === 303).length >= COMPLETIONS_BEFORE_CRASH,
+        30_000,
+        20,
+      );
       expect(outcomes.filter((o) => o.write?.startsWith('Load')).length, 'writes went through before the outage').to.be.greaterThan(3);
       // A crash, not a polite stop: what the database acknowledged must be on its disk already.
       await database.kill();
@@ -151,15 +211,25 @@ describe('faults: the database stops under load, then returns', function () {
       await database.restart();
       upAt = Date.now();
       // Recovered by itself: every client gets its writes through again, with no restart of the app.
-      await until('every client to succeed again after the outage', async () => {
-        const ok = (c: string) => outcomes.some((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400);
-        return ['staff0', 'staff1', 'staff2', ...learnerClients].every(ok);
-      }, 30_000, 100);
+      await until(
+        'every client to succeed again after the outage',
+        async () => {
+          const ok = (c: string) => outcomes.some((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400);
+          return ['staff0', 'staff1', 'staff2', ...learnerClients].every(ok);
+        },
+        30_000,
+        100,
+      );
     } finally {
       running = false;
       await Promise.all([...writers, ...readers]);
     }
-    const recoveredMs = Math.max(...['staff0', 'staff1', 'staff2', ...learnerClients].map((c) => outcomes.find((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400)!.at)) - upAt;
+    const recoveredMs =
+      Math.max(
+        ...['staff0', 'staff1', 'staff2', ...learnerClients].map(
+          (c) => outcomes.find((o) => o.client === c && o.at >= upAt && typeof o.status === 'number' && o.status < 400)!.at,
+        ),
+      ) - upAt;
 
     if (process.env.FAULTS_DEBUG) console.log(outcomes.map((o) => `${o.client} +${o.at - downAt} ${o.ms}ms ${o.status}`).join('\n'));
     // Every answer given while it was away (requests in flight at the crash included). A request
@@ -168,7 +238,10 @@ describe('faults: the database stops under load, then returns', function () {
     const during = outcomes.filter((o) => o.at + o.ms > downAt + 200 && o.at + o.ms < restartAt);
     expect(during.length, 'answers were given while the database was away').to.be.at.least(2);
     const unexpected = outcomes.filter((o) => !(o.status === 200 || o.status === 303 || o.status === 503));
-    expect(unexpected.map((o) => ({ ...o, text: o.text?.slice(0, 300) })), 'only 200, 303 or 503, never a 500 or a dropped connection').to.deep.equal([]);
+    expect(
+      unexpected.map((o) => ({ ...o, text: o.text?.slice(0, 300) })),
+      'only 200, 303 or 503, never a 500 or a dropped connection',
+    ).to.deep.equal([]);
     for (const o of during) {
       expect(o.status, `${o.client} at +${o.at - downAt} ms while down`).to.equal(503);
       expect(o.retryAfter).to.equal('30');
@@ -180,13 +253,24 @@ describe('faults: the database stops under load, then returns', function () {
     }
     // The first requests after the restart may still see the driver's cleared pool, then all succeed.
     const tail = outcomes.filter((o) => o.at > upAt + recoveredMs + 3000);
-    expect(tail.every((o) => o.status === 200 || o.status === 303), JSON.stringify(tail.filter((o) => o.status !== 200 && o.status !== 303).slice(0, 3))).to.equal(true);
+    expect(
+      tail.every((o) => o.status === 200 || o.status === 303),
+      JSON.stringify(tail.filter((o) => o.status !== 200 && o.status !== 303).slice(0, 3)),
+    ).to.equal(true);
 
     // Every acknowledged write is there, once.
     const acknowledged = outcomes.filter((o) => o.write?.startsWith('Load') && o.status === 303).map((o) => o.write!);
-    const stored = (await db.collection('announcements_announcement').find({ title: { $regex: '^Load w' } }).toArray()).map((a) => a.title as string);
+    const stored = (
+      await db
+        .collection('announcements_announcement')
+        .find({ title: { $regex: '^Load w' } })
+        .toArray()
+    ).map((a) => a.title as string);
     expect(acknowledged.length).to.be.greaterThan(5);
-    expect(acknowledged.filter((title) => !stored.includes(title)), 'acknowledged announcements missing after the outage').to.deep.equal([]);
+    expect(
+      acknowledged.filter((title) => !stored.includes(title)),
+      'acknowledged announcements missing after the outage',
+    ).to.deep.equal([]);
     expect(new Set(stored).size, 'no announcement stored twice').to.equal(stored.length);
     let completions = 0;
     for (const [l, learner] of learners.entries()) {
@@ -196,18 +280,32 @@ describe('faults: the database stops under load, then returns', function () {
       const lastBeforeCrash = Math.max(...posted.filter((o) => o.status === 303 && o.at + o.ms < downAt).map((o) => o.at + o.ms));
       expect(downAt - lastBeforeCrash, `${learner.email}'s last completion before the crash was acknowledged shortly before it`).to.be.lessThan(2000);
       const stored = await progressOf(learner.id);
-      expect(acknowledgedItems.filter((id) => !stored.includes(id)), `${learner.email}'s acknowledged completions missing after the outage`).to.deep.equal([]);
+      expect(
+        acknowledgedItems.filter((id) => !stored.includes(id)),
+        `${learner.email}'s acknowledged completions missing after the outage`,
+      ).to.deep.equal([]);
       // Nothing else: a completion stored without its 303 is one whose answer was lost in the outage.
       const attempted = new Set(posted.map((o) => o.write!.slice(5)));
-      expect(stored.filter((id) => !attempted.has(id)), `${learner.email} has completions nobody posted`).to.deep.equal([]);
+      expect(
+        stored.filter((id) => !attempted.has(id)),
+        `${learner.email} has completions nobody posted`,
+      ).to.deep.equal([]);
       expect(new Set(stored).size, `no completion of ${learner.email} stored twice`).to.equal(stored.length);
       completions += acknowledgedItems.length;
     }
     expect(completions, 'many completions were acknowledged').to.be.at.least(COMPLETIONS_BEFORE_CRASH);
-    expect(lines.some((l) => l.msg === 'database unavailable'), 'the outage is logged as such').to.equal(true);
-    expect(lines.filter((l) => l.msg === 'unhandled error'), 'no unhandled error logged').to.deep.equal([]);
+    expect(
+      lines.some((l) => l.msg === 'database unavailable'),
+      'the outage is logged as such',
+    ).to.equal(true);
+    expect(
+      lines.filter((l) => l.msg === 'unhandled error'),
+      'no unhandled error logged',
+    ).to.deep.equal([]);
     const seconds = (ms: number) => (ms / 1000).toFixed(1);
-    console.log(`      outage ${seconds(restartAt - downAt)} s; ${outcomes.length} requests (${during.length} answered while down, all 503 after ${seconds(Math.min(...during.map((o) => o.ms)))}-${seconds(Math.max(...during.map((o) => o.ms)))} s); recovered ${seconds(recoveredMs)} s after the restart; ${acknowledged.length} acknowledged announcements and ${completions} new completions all present; run ${seconds(Date.now() - t0)} s`);
+    console.log(
+      `      outage ${seconds(restartAt - downAt)} s; ${outcomes.length} requests (${during.length} answered while down, all 503 after ${seconds(Math.min(...during.map((o) => o.ms)))}-${seconds(Math.max(...during.map((o) => o.ms)))} s); recovered ${seconds(recoveredMs)} s after the restart; ${acknowledged.length} acknowledged announcements and ${completions} new completions all present; run ${seconds(Date.now() - t0)} s`,
+    );
   });
 
   it('a file being uploaded when the database fails (a storage failure) is refused with 503 and leaves no partial file', async () => {
@@ -222,7 +320,10 @@ describe('faults: the database stops under load, then returns', function () {
       pieceBytes: 256 * 1024,
       pauseMs: 30,
       // Sessions are touched at most once a minute: make this one due, so that the page's end writes it (and fails).
-      beforeSend: () => db().collection('host_sessions').updateMany({}, { $set: { lastModified: new Date(Date.now() - 120_000) } }),
+      beforeSend: () =>
+        db()
+          .collection('host_sessions')
+          .updateMany({}, { $set: { lastModified: new Date(Date.now() - 120_000) } }),
       onPiece: async () => {
         if (killed) return;
         // Once some chunks of this file are in GridFS, the storage fails under it.
@@ -231,7 +332,7 @@ describe('faults: the database stops under load, then returns', function () {
           await database.kill();
         }
       },
-    }).catch((err: Error) => ({ status: 0, text: String(err), headers: {}, body: Buffer.alloc(0) } as HttpAnswer));
+    }).catch((err: Error) => ({ status: 0, text: String(err), headers: {}, body: Buffer.alloc(0) }) as HttpAnswer);
     expect(killed, 'the database failed mid-upload').to.equal(true);
     expect(answer.status, answer.text.slice(0, 300)).to.equal(503);
     expect(answer.text).to.contain('The service is briefly unavailable');
@@ -246,10 +347,15 @@ describe('faults: the database stops under load, then returns', function () {
     expect(page.status).to.equal(200);
     expect(page.text).to.not.contain(name);
     expect(await db().collection('courses_item').countDocuments({ title: name })).to.equal(0);
-    const state = await until('the partial chunks to be removed', async () => {
-      const s = await materialsConsistent(db());
-      return s.orphanChunks === 0 ? s : null;
-    }, 20_000, 250).catch(async () => materialsConsistent(db()));
+    const state = await until(
+      'the partial chunks to be removed',
+      async () => {
+        const s = await materialsConsistent(db());
+        return s.orphanChunks === 0 ? s : null;
+      },
+      20_000,
+      250,
+    ).catch(async () => materialsConsistent(db()));
     expect(state).to.deep.equal(CONSISTENT);
     // And a new upload works.
     const again = await upload(trainer, moduleId, `after-${name}`, pdfLike(300_000));
@@ -265,12 +371,18 @@ describe('faults: SIGTERM to `olive serve` under load', function () {
   before(async () => {
     seeded = await createTestApp({ plugins: oliveConfig.plugins, pluginConfig: oliveConfig.pluginConfig, seed: true, label: 'faults_sigterm' });
   });
-  after(async () => { await seeded?.stop(); });
+  after(async () => {
+    await seeded?.stop();
+  });
 
   it('finishes the requests in flight (a slow download, a slow upload), refuses new connections, exits 0, leaves no half-written file', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const olive = runOlive(['serve'], { PORT: String(port), MONGODB_URI: `${testDatabaseUri().replace(/\/$/, '')}/${seeded.dbName}`, SHUTDOWN_TIMEOUT_MS: '20000' });
+    const olive = runOlive(['serve'], {
+      PORT: String(port),
+      MONGODB_URI: `${testDatabaseUri().replace(/\/$/, '')}/${seeded.dbName}`,
+      SHUTDOWN_TIMEOUT_MS: '20000',
+    });
     let exitCode: number | null | undefined;
     try {
       await olive.waitFor('Olive ready in');
@@ -303,13 +415,23 @@ describe('faults: SIGTERM to `olive serve` under load', function () {
       // The slow download: headers read, then the reader pauses (the server is held by back-pressure).
       const download = new Promise<{ status: number; sha: string; length: number }>((resolve, reject) => {
         import('node:http').then(({ default: http }) => {
-          const req = http.get(`${base}/courses/conflict-analysis/items/${String(bigItem!._id)}/file`, { headers: { Cookie: learner.cookie }, agent: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.pause();
-            setTimeout(() => { res.on('data', (c: Buffer) => chunks.push(c)); res.resume(); }, 2500);
-            res.on('end', () => { const body = Buffer.concat(chunks); resolve({ status: res.statusCode!, sha: sha256(body), length: body.length }); });
-            res.on('error', reject);
-          });
+          const req = http.get(
+            `${base}/courses/conflict-analysis/items/${String(bigItem!._id)}/file`,
+            { headers: { Cookie: learner.cookie }, agent: false },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.pause();
+              setTimeout(() => {
+                res.on('data', (c: Buffer) => chunks.push(c));
+                res.resume();
+              }, 2500);
+              res.on('end', () => {
+                const body = Buffer.concat(chunks);
+                resolve({ status: res.statusCode!, sha: sha256(body), length: body.length });
+              });
+              res.on('error', reject);
+            },
+          );
           req.on('error', reject);
         }, reject);
       });
@@ -322,7 +444,10 @@ describe('faults: SIGTERM to `olive serve` under load', function () {
         pieceBytes: 128 * 1024,
         pauseMs: 100,
         onPiece: (i: number) => {
-          if (i === 4 && !signalled) { signalled = Date.now(); olive.child.kill('SIGTERM'); }
+          if (i === 4 && !signalled) {
+            signalled = Date.now();
+            olive.child.kill('SIGTERM');
+          }
         },
       });
 
@@ -331,7 +456,10 @@ describe('faults: SIGTERM to `olive serve` under load', function () {
       // New connections are refused. (One opened in the very moment the listener closes may be reset
       // before the server read anything from it: the kernel's backlog, or Node closing it as idle.)
       await sleep(200);
-      const fresh = await send(`${base}/healthz`).then((r) => r.status, (err: NodeJS.ErrnoException) => err.code);
+      const fresh = await send(`${base}/healthz`).then(
+        (r) => r.status,
+        (err: NodeJS.ErrnoException) => err.code,
+      );
       expect(fresh).to.equal('ECONNREFUSED');
 
       const uploaded = await slowUpload;
@@ -354,14 +482,19 @@ describe('faults: SIGTERM to `olive serve` under load', function () {
       // Nothing half-written: the upload that arrived during shutdown is whole; no stray chunk anywhere.
       const stored = await db.collection('courses_item').findOne({ title: slowName });
       expect(stored, 'the upload answered 303 is stored').to.not.equal(null);
-      const file = (stored!.file as { sha256: string; size: number });
+      const file = stored!.file as { sha256: string; size: number };
       expect(file).to.include({ sha256: sha256(slowContent), size: slowContent.length });
       expect(await materialsConsistent(db)).to.deep.equal(CONSISTENT);
       expect(olive.output()).to.contain('"msg":"stopped"');
       const refused = outcomes.filter((o) => o.status === 'ECONNREFUSED').length;
-      console.log(`      ${outcomes.length} page loads, ${afterSignal.length} after the signal (${refused} refused, ${outcomes.filter(atTheMoment).length} reset at the moment the listener closed); in-flight download of ${big.length >> 20} MB and upload of ${slowContent.length >> 20} MB completed; exit 0`);
+      console.log(
+        `      ${outcomes.length} page loads, ${afterSignal.length} after the signal (${refused} refused, ${outcomes.filter(atTheMoment).length} reset at the moment the listener closed); in-flight download of ${big.length >> 20} MB and upload of ${slowContent.length >> 20} MB completed; exit 0`,
+      );
     } finally {
-      if (exitCode === undefined) { olive.child.kill('SIGKILL'); await olive.exited; }
+      if (exitCode === undefined) {
+        olive.child.kill('SIGKILL');
+        await olive.exited;
+      }
     }
   });
 });
@@ -369,24 +502,34 @@ describe('faults: SIGTERM to `olive serve` under load', function () {
 describe('faults: a plugin that throws at start', function () {
   this.timeout(60_000);
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-broken-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-broken-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('`olive serve` never listens and exits 1, naming the plugin (stopping the others is tested in test/loader.test.ts)', async () => {
     const config = path.join(dir, 'broken.config.mts');
     const src = (p: string) => JSON.stringify(path.join(REPO, p));
-    fs.writeFileSync(config, `
+    fs.writeFileSync(
+      config,
+      `
       import { definePlugin, defineOliveConfig } from ${src('src/index.ts')};
       import base from ${src('olive.config.ts')};
       const broken = definePlugin({ name: 'broken', version: '1.0.0', register: () => ({ start() { throw new Error('cannot reach the mail relay'); } }) });
       export default defineOliveConfig({ plugins: [...base.plugins, broken], pluginConfig: base.pluginConfig });
-    `);
+    `,
+    );
     const port = await freePort();
     const olive = runOlive(['serve'], { PORT: String(port), MONGODB_URI: `${testDatabaseUri().replace(/\/$/, '')}/olive_faults_broken`, OLIVE_CONFIG: config });
     let accepted = false;
     const probing = (async () => {
       while (olive.child.exitCode === null && olive.child.signalCode === null) {
-        await send(`http://127.0.0.1:${port}/healthz`).then(() => { accepted = true; }, () => undefined);
+        await send(`http://127.0.0.1:${port}/healthz`).then(
+          () => {
+            accepted = true;
+          },
+          () => undefined,
+        );
         await sleep(50);
       }
     })();
@@ -404,35 +547,62 @@ describe('faults: a listener that throws', function () {
   const { logger, lines } = captureLogger('info');
   const received: string[] = [];
   const faulty = definePlugin({
-    name: 'faulty-listener', version: '1.0.0',
+    name: 'faulty-listener',
+    version: '1.0.0',
     requires: [ModuleCompleted],
     register(ctx) {
-      ctx.on(ModuleCompleted, () => { throw new Error('the listener broke'); });
-      ctx.on(UserSignedIn, async () => { await sleep(5); throw new Error('the sign-in listener broke'); });
+      ctx.on(ModuleCompleted, () => {
+        throw new Error('the listener broke');
+      });
+      ctx.on(UserSignedIn, async () => {
+        await sleep(5);
+        throw new Error('the sign-in listener broke');
+      });
     },
   });
   const witness = definePlugin({
-    name: 'witness', version: '1.0.0',
+    name: 'witness',
+    version: '1.0.0',
     requires: [ModuleCompleted],
-    register(ctx) { ctx.on(ModuleCompleted, (e) => { received.push(e.moduleId); }); },
+    register(ctx) {
+      ctx.on(ModuleCompleted, (e) => {
+        received.push(e.moduleId);
+      });
+    },
   });
   let t: TestApp;
-  before(async () => { t = await createTestApp({ plugins: [courses, enrolment, faulty, witness], seed: true, label: 'faults_listener', logger }); });
-  after(async () => { await t?.stop(); });
+  before(async () => {
+    t = await createTestApp({ plugins: [courses, enrolment, faulty, witness], seed: true, label: 'faults_listener', logger });
+  });
+  after(async () => {
+    await t?.stop();
+  });
 
   it('the request still succeeds and its data are stored; the error is logged with the plugin; other listeners still hear the event', async () => {
     const { url, close } = await listen(t.app);
     try {
       const learner = await new Browser(url).signIn('learner@olive.example'); // its sign-in listener throws too
-      expect(lines.some((l) => l.listener === 'faulty-listener' && l.event === 'host.user.signedIn' && (l.err as { message?: string })?.message === 'the sign-in listener broke')).to.equal(true);
+      expect(
+        lines.some(
+          (l) =>
+            l.listener === 'faulty-listener' && l.event === 'host.user.signedIn' && (l.err as { message?: string })?.message === 'the sign-in listener broke',
+        ),
+      ).to.equal(true);
       // A one-lesson module of a course the learner is enrolled in: marking it done completes the module.
       const db = t.app.olive.connection.db!;
       const course = await db.collection('courses_course').findOne({ slug: 'interest-based-negotiation' });
       const modules = await db.collection('courses_module').find({ courseId: course!._id }).toArray();
       const items = await db.collection('courses_item').find({ courseId: course!._id }).toArray();
-      const single = modules.find((m) => items.filter((i) => String(i.moduleId) === String(m._id)).length === 1 && items.find((i) => String(i.moduleId) === String(m._id))!.type === 'lesson')!;
+      const single = modules.find(
+        (m) =>
+          items.filter((i) => String(i.moduleId) === String(m._id)).length === 1 && items.find((i) => String(i.moduleId) === String(m._id))!.type === 'lesson',
+      )!;
       const lesson = items.find((i) => String(i.moduleId) === String(single._id))!;
-      const done = await learner.post(`/courses/interest-based-negotiation/items/${String(lesson._id)}/done`, {}, `/courses/interest-based-negotiation/modules/${String(single._id)}`);
+      const done = await learner.post(
+        `/courses/interest-based-negotiation/items/${String(lesson._id)}/done`,
+        {},
+        `/courses/interest-based-negotiation/modules/${String(single._id)}`,
+      );
       expect(done.status, done.text.slice(0, 300)).to.equal(303);
       const learnerId = (await t.app.olive.users.findByEmail('learner@olive.example'))!.id;
       expect(await db.collection('courses_item_progress').countDocuments({ learnerId, itemId: String(lesson._id) })).to.equal(1);

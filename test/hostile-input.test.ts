@@ -17,10 +17,15 @@ import { csrfFrom, DEMO_PASSWORD, listen, tokenFor as tokenOf, type TestApp } fr
 import { as, cookieSession, dbState, demoIds, expectUnchanged, no5xx, oid, rawPost, refused, sharedHostileApp, type Agent } from './hostile/support.ts';
 
 /** The problems a re-rendered form lists (for assertion messages). */
-const problems = (html: string) => [
-  ...html.matchAll(/class="field-error"[^>]*>([\s\S]*?)<\/p>/g),
-  ...html.matchAll(/class="flash flash-error"[^>]*>([\s\S]*?)<\/div>/g),
-].map((m) => m[1]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()).join(' | ');
+const problems = (html: string) =>
+  [...html.matchAll(/class="field-error"[^>]*>([\s\S]*?)<\/p>/g), ...html.matchAll(/class="flash flash-error"[^>]*>([\s\S]*?)<\/div>/g)]
+    .map((m) =>
+      m[1]!
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
+    .join(' | ');
 
 /**
  * The file name a browser saves a download under: `filename*` (RFC 5987) when given, else the quoted
@@ -39,7 +44,12 @@ function multipart(parts: { name: string; filename?: string; type?: string; data
   const chunks: Buffer[] = [];
   for (const p of parts) {
     const disposition = `form-data; name="${p.name}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.filename !== undefined ? `Content-Type: ${p.type ?? 'application/octet-stream'}\r\n` : ''}\r\n`, 'utf8'));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.filename !== undefined ? `Content-Type: ${p.type ?? 'application/octet-stream'}\r\n` : ''}\r\n`,
+        'utf8',
+      ),
+    );
     chunks.push(Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data, 'utf8'));
     chunks.push(Buffer.from('\r\n'));
   }
@@ -48,10 +58,19 @@ function multipart(parts: { name: string; filename?: string; type?: string; data
 }
 
 const TEMPLATE_FIELDS: Record<string, string> = {
-  name: 'Hostile test template', courseId: '', 'page.size': 'A4', 'page.orientation': 'landscape',
-  'colours.primary': '#1f3a5f', 'colours.accent': '#b08d3c', 'colours.text': '#222222', 'colours.muted': '#555555',
-  'languages.0.lang': 'en', 'languages.0.title': 'Certificate of completion', 'languages.0.wording': 'This is to certify that\r\n{name}\r\nhas completed\r\n{course}',
-  'signatories.0.name': 'Elena Marchetti', 'signatories.0.title.0': 'Director',
+  name: 'Hostile test template',
+  courseId: '',
+  'page.size': 'A4',
+  'page.orientation': 'landscape',
+  'colours.primary': '#1f3a5f',
+  'colours.accent': '#b08d3c',
+  'colours.text': '#222222',
+  'colours.muted': '#555555',
+  'languages.0.lang': 'en',
+  'languages.0.title': 'Certificate of completion',
+  'languages.0.wording': 'This is to certify that\r\n{name}\r\nhas completed\r\n{course}',
+  'signatories.0.name': 'Elena Marchetti',
+  'signatories.0.title.0': 'Director',
 };
 
 describe('hostile input: injection, bodies, content types, multipart and file names', function () {
@@ -85,9 +104,16 @@ describe('hostile input: injection, bodies, content types, multipart and file na
   });
 
   const json = (agent: Agent, url: string, body: unknown, token: string) =>
-    agent.post(url).set('Accept', 'application/json').set('x-csrf-token', token).send(body as object);
+    agent
+      .post(url)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', token)
+      .send(body as object);
   const form = (agent: Agent, url: string, body: string, token: string) =>
-    agent.post(url).type('form').send(`${body}&_csrf=${encodeURIComponent(token)}`);
+    agent
+      .post(url)
+      .type('form')
+      .send(`${body}&_csrf=${encodeURIComponent(token)}`);
 
   describe('NoSQL operator injection', () => {
     it('sign-in with operators in JSON or urlencoded fields is a 400 and signs nobody in', async () => {
@@ -105,9 +131,16 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       for (const a of attempts) {
         const visitor = supertest.agent(t.app);
         const token = csrfFrom((await visitor.get('/login').expect(200)).text);
-        const res = a.type === 'json'
-          ? await visitor.post('/login').set('Accept', 'application/json').send({ ...(a.body as object), _csrf: token })
-          : await visitor.post('/login').type('form').send(`${a.body}&_csrf=${encodeURIComponent(token)}`);
+        const res =
+          a.type === 'json'
+            ? await visitor
+                .post('/login')
+                .set('Accept', 'application/json')
+                .send({ ...(a.body as object), _csrf: token })
+            : await visitor
+                .post('/login')
+                .type('form')
+                .send(`${a.body}&_csrf=${encodeURIComponent(token)}`);
         refused(res, 400, `sign-in with ${JSON.stringify(a.body)}`);
         expect(res.headers['set-cookie'] ?? [], 'no new session').to.satisfy((c: string[]) => c.every((x) => !/passport/.test(x)));
         // Still a visitor: the account page sends them to sign in.
@@ -130,14 +163,26 @@ describe('hostile input: injection, bodies, content types, multipart and file na
         [admin.agent, '/admin/users', '/admin/users?q=a&q=b&role=admin&role=learner&page=1&page=2'],
         [staff.agent, '/enrolment/manage', '/enrolment/manage?courseId[$ne]=x&status[$ne]=published'],
         [staff.agent, '/enrolment/manage', '/enrolment/manage?courseId=a&courseId=b&status=draft&status=published'],
-        [staff.agent, `/enrolment/manage/editions/${open}/roster`, `/enrolment/manage/editions/${open}/roster?status[$ne]=enrolled&q[$gt]=&sort[$ne]=name&dir[$gt]=a`],
-        [staff.agent, `/enrolment/manage/editions/${open}/roster`, `/enrolment/manage/editions/${open}/roster?status=enrolled&status=withdrawn&sort=name&sort=email`],
+        [
+          staff.agent,
+          `/enrolment/manage/editions/${open}/roster`,
+          `/enrolment/manage/editions/${open}/roster?status[$ne]=enrolled&q[$gt]=&sort[$ne]=name&dir[$gt]=a`,
+        ],
+        [
+          staff.agent,
+          `/enrolment/manage/editions/${open}/roster`,
+          `/enrolment/manage/editions/${open}/roster?status=enrolled&status=withdrawn&sort=name&sort=email`,
+        ],
         [staff.agent, '/enrolment/reports', '/enrolment/reports?course[$ne]=x&year[$gt]=0'],
         [admin.agent, '/certificates/audit', '/certificates/audit?page[$gt]=0'],
         [admin.agent, '/auth/saml/admin', '/auth/saml/admin?email[$ne]=x'],
       ];
       // Form tokens and one-time form keys differ on every render; everything else must match.
-      const strip = (html: string) => html.replace(/name="_csrf" value="[^"]+"/g, '').replace(/_csrf=[^"&]+/g, '').replace(/name="requestKey" value="[^"]+"/g, '');
+      const strip = (html: string) =>
+        html
+          .replace(/name="_csrf" value="[^"]+"/g, '')
+          .replace(/_csrf=[^"&]+/g, '')
+          .replace(/name="requestKey" value="[^"]+"/g, '');
       for (const [agent, plain, hostile] of lenient) {
         const expected = await page(agent, plain);
         const res = await page(agent, hostile);
@@ -160,13 +205,39 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       const cases: [Agent, string, string, unknown, number[]][] = [
         [learner.agent, learner.token, `/enrolment/editions/${keyEdition}/enrol`, { key: { $ne: null } }, [400]],
         [learner.agent, learner.token, `/enrolment/editions/${keyEdition}/enrol`, { key: { $gt: '' } }, [400]],
-        [learner.agent, learner.token, `/enrolment/editions/${appEdition}/apply`, { motivation: { $gt: '' }, organisationType: 'government', country: { $ne: 'XX' }, gender: 'woman' }, [400]],
+        [
+          learner.agent,
+          learner.token,
+          `/enrolment/editions/${appEdition}/apply`,
+          { motivation: { $gt: '' }, organisationType: 'government', country: { $ne: 'XX' }, gender: 'woman' },
+          [400],
+        ],
         [staff.agent, staff.token, `/enrolment/manage/editions/${openEdition}/people`, { email: { $ne: null } }, [400]],
         [staff.agent, staff.token, `/enrolment/manage/enrolments/${someone}/decision`, { decision: { $in: ['accept'] } }, [400]],
         [staff.agent, staff.token, `/enrolment/manage/enrolments/${someone}/move`, { toEditionId: { $ne: null } }, [400]],
         [staff.agent, staff.token, `/enrolment/manage/enrolments/${someone}/withdraw`, { message: { $ne: null } }, [400]],
-        [staff.agent, staff.token, '/enrolment/manage/editions', { courseId: { $ne: null }, title: { $gt: '' }, language: 'en', method: 'open', status: 'draft' }, [400]],
-        [staff.agent, staff.token, `/enrolment/manage/editions/${openEdition}`, { courseId: ids.course('conflict-analysis'), title: 'Renamed', method: { $ne: 'x' }, language: 'en', status: 'published', online: 'on', selfPaced: 'on' }, [400]],
+        [
+          staff.agent,
+          staff.token,
+          '/enrolment/manage/editions',
+          { courseId: { $ne: null }, title: { $gt: '' }, language: 'en', method: 'open', status: 'draft' },
+          [400],
+        ],
+        [
+          staff.agent,
+          staff.token,
+          `/enrolment/manage/editions/${openEdition}`,
+          {
+            courseId: ids.course('conflict-analysis'),
+            title: 'Renamed',
+            method: { $ne: 'x' },
+            language: 'en',
+            status: 'published',
+            online: 'on',
+            selfPaced: 'on',
+          },
+          [400],
+        ],
         [staff.agent, staff.token, `/certificates/editions/${openEdition}/issue`, { enrolmentId: { $ne: null }, force: 'on' }, [400]],
         [staff.agent, staff.token, `/certificates/editions/${openEdition}/settings`, { autoIssue: 'on', templateId: { $ne: null } }, [400]],
         [staff.agent, staff.token, `/certificates/editions/${openEdition}/jobs`, { scope: 'chosen', enrolmentIds: [{ $ne: null }] }, [400]],
@@ -216,7 +287,14 @@ describe('hostile input: injection, bodies, content types, multipart and file na
         refused(await anyone.get(`/verify/${code}`).set('Accept', 'application/json'), 404, `code ${code}`);
       }
       // An operator where the PDF should be: the form has no file.
-      refused(await visitor.agent.post('/verify/file').set('Accept', 'application/json').set('x-csrf-token', visitor.token).send({ pdf: { $ne: null } }), 400);
+      refused(
+        await visitor.agent
+          .post('/verify/file')
+          .set('Accept', 'application/json')
+          .set('x-csrf-token', visitor.token)
+          .send({ pdf: { $ne: null } }),
+        400,
+      );
       await expectUnchanged(t, before, 'verification');
     });
   });
@@ -228,7 +306,13 @@ describe('hostile input: injection, bodies, content types, multipart and file na
         ['application/json', '{"__proto__": {"polluted": "yes", "roles": ["admin"]}, "constructor": {"prototype": {"polluted": "yes"}}, "title": "x"}'],
         ['application/x-www-form-urlencoded', '__proto__[polluted]=yes&constructor[prototype][polluted]=yes&__proto__[roles][]=admin&title=x'],
       ];
-      for (const url of ['/announcements', `/enrolment/manage/editions/${ids.edition('open')}/people`, '/certificates/name', '/account/password', '/language']) {
+      for (const url of [
+        '/announcements',
+        `/enrolment/manage/editions/${ids.edition('open')}/people`,
+        '/certificates/name',
+        '/account/password',
+        '/language',
+      ]) {
         for (const [type, body] of payloads) {
           const who = url.startsWith('/certificates') || url.startsWith('/account') || url === '/language' ? learner : staff;
           const res = await who.agent.post(url).set('Content-Type', type).set('Accept', 'application/json').set('x-csrf-token', who.token).send(body);
@@ -248,10 +332,17 @@ describe('hostile input: injection, bodies, content types, multipart and file na
         const token = csrfFrom((await visitor.get(`/login?returnTo=${encodeURIComponent(target)}`).expect(200)).text);
         const res = await visitor.post('/login').type('form').send({ email: 'learner@olive.example', password: DEMO_PASSWORD, returnTo: target, _csrf: token });
         expect(res.status).to.equal(303);
-        expect(new URL(res.headers.location as string, 'https://olive.example').origin, `${target} → ${res.headers.location}`).to.equal('https://olive.example');
-        const lang = await visitor.post('/language').type('form').send({ lang: 'en', returnTo: target, _csrf: await tokenOf(visitor) });
+        expect(new URL(res.headers.location as string, 'https://olive.example').origin, `${target} → ${res.headers.location}`).to.equal(
+          'https://olive.example',
+        );
+        const lang = await visitor
+          .post('/language')
+          .type('form')
+          .send({ lang: 'en', returnTo: target, _csrf: await tokenOf(visitor) });
         expect(lang.status).to.equal(303);
-        expect(new URL(lang.headers.location as string, 'https://olive.example').origin, `${target} → ${lang.headers.location}`).to.equal('https://olive.example');
+        expect(new URL(lang.headers.location as string, 'https://olive.example').origin, `${target} → ${lang.headers.location}`).to.equal(
+          'https://olive.example',
+        );
       }
     });
   });
@@ -260,10 +351,29 @@ describe('hostile input: injection, bodies, content types, multipart and file na
     it('bodies above the 200 KB limit (JSON and urlencoded) and above 1,000 fields are refused with 413', async () => {
       const before = await dbState(t);
       const big = 'x'.repeat(201 * 1024);
-      refused(await staff.agent.post('/announcements').set('Accept', 'application/json').set('x-csrf-token', staff.token).send({ title: 'Big', body: big, audience: 'everyone' }), 413);
-      refused(await staff.agent.post('/announcements').type('form').send(`title=Big&audience=everyone&_csrf=${encodeURIComponent(staff.token)}&body=${big}`), 413);
+      refused(
+        await staff.agent
+          .post('/announcements')
+          .set('Accept', 'application/json')
+          .set('x-csrf-token', staff.token)
+          .send({ title: 'Big', body: big, audience: 'everyone' }),
+        413,
+      );
+      refused(
+        await staff.agent
+          .post('/announcements')
+          .type('form')
+          .send(`title=Big&audience=everyone&_csrf=${encodeURIComponent(staff.token)}&body=${big}`),
+        413,
+      );
       const many = Array.from({ length: 1001 }, (_, i) => `f${i}=1`).join('&');
-      refused(await staff.agent.post('/announcements').type('form').send(`${many}&_csrf=${encodeURIComponent(staff.token)}`), 413);
+      refused(
+        await staff.agent
+          .post('/announcements')
+          .type('form')
+          .send(`${many}&_csrf=${encodeURIComponent(staff.token)}`),
+        413,
+      );
       // The limit is checked before anything else: a visitor's oversized sign-in is refused too.
       refused(await supertest(t.app).post('/login').set('Accept', 'application/json').send({ email: big, password: 'x' }), 413);
       await expectUnchanged(t, before, 'oversized bodies');
@@ -272,7 +382,16 @@ describe('hostile input: injection, bodies, content types, multipart and file na
     it('malformed JSON is a 400 naming the problem', async () => {
       const before = await dbState(t);
       for (const body of ['{"title": "x",', '{"title": "x"}}', "{'title': 'x'}", '\u0000', '[', '{"__proto__": {"admin": true}, "title": ']) {
-        const res = refused(await staff.agent.post('/announcements').set('Content-Type', 'application/json').set('Accept', 'application/json').set('x-csrf-token', staff.token).send(body), 400, body);
+        const res = refused(
+          await staff.agent
+            .post('/announcements')
+            .set('Content-Type', 'application/json')
+            .set('Accept', 'application/json')
+            .set('x-csrf-token', staff.token)
+            .send(body),
+          400,
+          body,
+        );
         expect(res.body.error.code).to.equal('MALFORMED_BODY');
       }
       await expectUnchanged(t, before, 'malformed JSON');
@@ -280,18 +399,40 @@ describe('hostile input: injection, bodies, content types, multipart and file na
 
     it('XML, text/plain and other wrong content types where a form is expected are refused, not guessed at', async () => {
       const before = await dbState(t);
-      const xml = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><announcement><title>&e;</title><body>x</body><audience>everyone</audience></announcement>';
-      for (const [type, body] of [['application/xml', xml], ['text/xml', xml], ['text/plain', 'title=Hello&body=World&audience=everyone'], ['application/octet-stream', 'title=x'], ['application/x-www-form-urlencoded; charset=utf-16', 'title=x']] as const) {
+      const xml =
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><announcement><title>&e;</title><body>x</body><audience>everyone</audience></announcement>';
+      for (const [type, body] of [
+        ['application/xml', xml],
+        ['text/xml', xml],
+        ['text/plain', 'title=Hello&body=World&audience=everyone'],
+        ['application/octet-stream', 'title=x'],
+        ['application/x-www-form-urlencoded; charset=utf-16', 'title=x'],
+      ] as const) {
         // Without the token in a header, the CSRF check cannot find one in a body it does not read.
         refused(await staff.agent.post('/announcements').set('Content-Type', type).send(body), [403, 415], `${type} without token`);
         // With the token in the header, the form is simply missing its fields.
-        refused(await staff.agent.post('/announcements').set('Content-Type', type).set('x-csrf-token', staff.token).send(body), [400, 415], `${type} with token`);
+        refused(
+          await staff.agent.post('/announcements').set('Content-Type', type).set('x-csrf-token', staff.token).send(body),
+          [400, 415],
+          `${type} with token`,
+        );
       }
       // A multipart body (token in the URL, as upload forms do) sent to a form that takes no files: not read, refused.
-      refused(await staff.agent.post(`/announcements?_csrf=${encodeURIComponent(staff.token)}`).field('title', 'Multipart').field('body', 'x').field('audience', 'everyone'), 400, 'multipart to a plain form');
+      refused(
+        await staff.agent
+          .post(`/announcements?_csrf=${encodeURIComponent(staff.token)}`)
+          .field('title', 'Multipart')
+          .field('body', 'x')
+          .field('audience', 'everyone'),
+        400,
+        'multipart to a plain form',
+      );
       const visitor = supertest.agent(t.app);
       const token = csrfFrom((await visitor.get('/login').expect(200)).text);
-      refused(await visitor.post('/login').set('Content-Type', 'text/plain').set('x-csrf-token', token).send(`email=admin@olive.example&password=${DEMO_PASSWORD}`), 400);
+      refused(
+        await visitor.post('/login').set('Content-Type', 'text/plain').set('x-csrf-token', token).send(`email=admin@olive.example&password=${DEMO_PASSWORD}`),
+        400,
+      );
       expect((await visitor.get('/account')).status).to.equal(303);
       await expectUnchanged(t, before, 'wrong content types');
     });
@@ -300,17 +441,27 @@ describe('hostile input: injection, bodies, content types, multipart and file na
   describe('uploads: malformed multipart and hostile file names', () => {
     /** Every upload endpoint, with the field its file goes in and the text fields it needs. */
     const endpoints = () => [
-      { name: 'course material', agent: trainer, url: `/courses/manage/conflict-analysis/modules/${moduleId}/uploads`, field: 'files', fields: {} as Record<string, string> },
+      {
+        name: 'course material',
+        agent: trainer,
+        url: `/courses/manage/conflict-analysis/modules/${moduleId}/uploads`,
+        field: 'files',
+        fields: {} as Record<string, string>,
+      },
       { name: 'CSV bulk enrolment', agent: staff, url: `/enrolment/manage/editions/${ids.edition('open')}/import`, field: 'file', fields: {} },
       { name: 'certificate template images', agent: staff, url: '/certificates/templates', field: 'logos.programme', fields: TEMPLATE_FIELDS },
       { name: 'PDF verification', agent: visitor, url: '/verify/file', field: 'pdf', fields: {} },
     ];
-    const post = (e: ReturnType<typeof endpoints>[number]) => e.agent.agent.post(`${e.url}?_csrf=${encodeURIComponent(e.agent.token)}`).set('Accept', 'text/html');
+    const post = (e: ReturnType<typeof endpoints>[number]) =>
+      e.agent.agent.post(`${e.url}?_csrf=${encodeURIComponent(e.agent.token)}`).set('Accept', 'text/html');
 
     it('a multipart body without boundary, cut short, with a wrong boundary, or JSON instead is a 400; nothing is stored', async () => {
       const before = await dbState(t);
       for (const e of endpoints()) {
-        const good = multipart([...Object.entries(e.fields).map(([name, data]) => ({ name, data })), { name: e.field, filename: 'list.csv', type: 'text/csv', data: 'email\nsomeone@example.org\n' }]);
+        const good = multipart([
+          ...Object.entries(e.fields).map(([name, data]) => ({ name, data })),
+          { name: e.field, filename: 'list.csv', type: 'text/csv', data: 'email\nsomeone@example.org\n' },
+        ]);
         const truncated = good.subarray(0, good.length - 30);
         const variants: [string, string, Buffer | string][] = [
           ['no boundary', 'multipart/form-data', good],
@@ -322,7 +473,11 @@ describe('hostile input: injection, bodies, content types, multipart and file na
         for (const [what, type, body] of variants) {
           refused(await post(e).set('Content-Type', type).send(body), [400], `${e.name}: ${what}`);
         }
-        const asJson = await e.agent.agent.post(e.url).set('Accept', 'application/json').set('x-csrf-token', e.agent.token).send({ [e.field]: 'x', ...e.fields });
+        const asJson = await e.agent.agent
+          .post(e.url)
+          .set('Accept', 'application/json')
+          .set('x-csrf-token', e.agent.token)
+          .send({ [e.field]: 'x', ...e.fields });
         refused(asJson, [400], `${e.name}: JSON instead of multipart`);
       }
       await expectUnchanged(t, before, 'malformed multipart');
@@ -332,8 +487,12 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       const before = await dbState(t);
       for (const e of endpoints()) {
         // The file in a field of another name.
-        const body = multipart([...Object.entries(e.fields).filter(([k]) => k !== 'name').map(([name, data]) => ({ name, data })),
-          { name: e.name === 'certificate template images' ? 'name' : 'title', filename: 'x.png', type: 'image/png', data: PNG }]);
+        const body = multipart([
+          ...Object.entries(e.fields)
+            .filter(([k]) => k !== 'name')
+            .map(([name, data]) => ({ name, data })),
+          { name: e.name === 'certificate template images' ? 'name' : 'title', filename: 'x.png', type: 'image/png', data: PNG },
+        ]);
         refused(await post(e).set('Content-Type', 'multipart/form-data; boundary=HostileBoundary42').send(body), [400], `${e.name}: file in a text field`);
       }
       await expectUnchanged(t, before, 'files in text fields');
@@ -350,17 +509,42 @@ describe('hostile input: injection, bodies, content types, multipart and file na
         const line = 'someone@example.org,Some,Body\n';
         const bigCsv = Buffer.from(`email,givenName,familyName\n${line.repeat(Math.ceil((5 * 1024 * 1024 + 10) / line.length))}`);
         const tooLarge: [string, string, string, string, Buffer][] = [
-          ['CSV over 5 MB', `/enrolment/manage/editions/${ids.edition('open')}/import`, staffSession.cookie, staffSession.token,
-            multipart([{ name: 'file', filename: 'big.csv', type: 'text/csv', data: bigCsv }])],
-          ['template image over 4 × 512 KB', '/certificates/templates', staffSession.cookie, staffSession.token,
-            multipart([...Object.entries(TEMPLATE_FIELDS).map(([name, data]) => ({ name, data })), { name: 'logos.programme', filename: 'huge.png', type: 'image/png', data: Buffer.concat([PNG, Buffer.alloc(4 * 512 * 1024 + 1)]) }])],
-          ['PDF over 10 MB', '/verify/file', visitorCookie, visitorToken,
-            multipart([{ name: 'pdf', filename: 'huge.pdf', type: 'application/pdf', data: Buffer.alloc(10 * 1024 * 1024 + 1, 0x25) }])],
+          [
+            'CSV over 5 MB',
+            `/enrolment/manage/editions/${ids.edition('open')}/import`,
+            staffSession.cookie,
+            staffSession.token,
+            multipart([{ name: 'file', filename: 'big.csv', type: 'text/csv', data: bigCsv }]),
+          ],
+          [
+            'template image over 4 × 512 KB',
+            '/certificates/templates',
+            staffSession.cookie,
+            staffSession.token,
+            multipart([
+              ...Object.entries(TEMPLATE_FIELDS).map(([name, data]) => ({ name, data })),
+              { name: 'logos.programme', filename: 'huge.png', type: 'image/png', data: Buffer.concat([PNG, Buffer.alloc(4 * 512 * 1024 + 1)]) },
+            ]),
+          ],
+          [
+            'PDF over 10 MB',
+            '/verify/file',
+            visitorCookie,
+            visitorToken,
+            multipart([{ name: 'pdf', filename: 'huge.pdf', type: 'application/pdf', data: Buffer.alloc(10 * 1024 * 1024 + 1, 0x25) }]),
+          ],
         ];
         for (const [what, path, cookie, token, body] of tooLarge) {
-          const res = await rawPost(server.url, `${path}?_csrf=${encodeURIComponent(token)}`, {
-            Cookie: cookie, Accept: 'text/html', 'Content-Type': 'multipart/form-data; boundary=HostileBoundary42',
-          }, body);
+          const res = await rawPost(
+            server.url,
+            `${path}?_csrf=${encodeURIComponent(token)}`,
+            {
+              Cookie: cookie,
+              Accept: 'text/html',
+              'Content-Type': 'multipart/form-data; boundary=HostileBoundary42',
+            },
+            body,
+          );
           expect(res.status, `${what}: POST ${path} → ${res.status} ${problems(res.text) || res.text.slice(0, 300)}`).to.equal(413);
           expect(problems(res.text) || res.text, what).to.match(/larger|too large|limit|MB|KB/i);
         }
@@ -370,7 +554,18 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       await expectUnchanged(t, before, 'oversized files');
     });
 
-    const HOSTILE_NAMES = ['../../etc/passwd', '..\\..\\win.ini', '/etc/shadow', 'C:\\Windows\\system.ini', 'a\u0000b.csv', `${'n'.repeat(1000)}.csv`, '.htaccess', '\u202egpj.exe', 'x";\tfilename*=UTF-8\'\'evil.exe', 'x\u0085\u2028y'];
+    const HOSTILE_NAMES = [
+      '../../etc/passwd',
+      '..\\..\\win.ini',
+      '/etc/shadow',
+      'C:\\Windows\\system.ini',
+      'a\u0000b.csv',
+      `${'n'.repeat(1000)}.csv`,
+      '.htaccess',
+      '\u202egpj.exe',
+      "x\";\tfilename*=UTF-8''evil.exe",
+      'x\u0085\u2028y',
+    ];
 
     it('path traversal, NUL and very long names in uploaded material are stored as plain, short names', async () => {
       const db = t.app.olive.connection.db!;
@@ -378,12 +573,18 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       // As sent, and with an extension of an allowed type (so that the name, not the type, is what is judged).
       const names = [...HOSTILE_NAMES, ...HOSTILE_NAMES.map((n) => `${n}.txt`)];
       for (const name of names) {
-        const before = await db.collection('courses_item').find({}, { projection: { _id: 1 } }).toArray();
+        const before = await db
+          .collection('courses_item')
+          .find({}, { projection: { _id: 1 } })
+          .toArray();
         const res = no5xx(await post(endpoints()[0]!).attach('files', Buffer.from('Notes for the session.\n'), name), name);
         // Which outcome each name gets: a NUL makes the form unreadable; a text file needs a text file's extension.
         const expected = name.includes('\u0000') ? 400 : /\.(txt|md|csv)$/.test(name) ? 303 : 415;
         expect(res.status, `${name} → ${res.status} ${problems(res.text)}`).to.equal(expected);
-        const added = await db.collection('courses_item').find({ _id: { $nin: before.map((d) => d._id) } }).toArray();
+        const added = await db
+          .collection('courses_item')
+          .find({ _id: { $nin: before.map((d) => d._id) } })
+          .toArray();
         if (res.status !== 303) {
           refused(res, expected, name);
           expect(problems(res.text), name).to.match(expected === 400 ? /could not be read/ : /is not an allowed type/);
@@ -409,7 +610,10 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       const db = t.app.olive.connection.db!;
       for (const name of HOSTILE_NAMES) {
         const batches = await db.collection('enrolment_import_batch').countDocuments();
-        const res = no5xx(await post(endpoints()[1]!).attach('file', Buffer.from('email,givenName,familyName\nnew.person@example.org,New,Person\n'), name), name);
+        const res = no5xx(
+          await post(endpoints()[1]!).attach('file', Buffer.from('email,givenName,familyName\nnew.person@example.org,New,Person\n'), name),
+          name,
+        );
         if (name.includes('\u0000')) {
           // busboy refuses a NUL in the part's header: the form says the upload could not be read.
           refused(res, 400, name);
@@ -437,7 +641,12 @@ describe('hostile input: injection, bodies, content types, multipart and file na
       let version = 0;
       for (const name of ['../../etc/passwd.png', '..\\..\\win.ini.png', 'a\u0000b.png', `${'n'.repeat(1000)}.png`]) {
         let req = endpoints()[2]!.agent.agent.post(`${url}?_csrf=${encodeURIComponent(staff.token)}`);
-        const fields: Record<string, string> = { ...TEMPLATE_FIELDS, name: 'Hostile image names', courseId: course, ...(version ? { baseVersion: String(version) } : {}) };
+        const fields: Record<string, string> = {
+          ...TEMPLATE_FIELDS,
+          name: 'Hostile image names',
+          courseId: course,
+          ...(version ? { baseVersion: String(version) } : {}),
+        };
         for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
         const res = no5xx(await req.attach('logos.programme', PNG, name), name);
         if (name.includes('\u0000')) {

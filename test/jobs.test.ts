@@ -16,7 +16,15 @@ import sso from '../plugins/sso-saml/index.ts';
 import { captureLogger, createTestApp, type TestApp } from './helpers/app.ts';
 import { sleep, startOwnDatabase, until } from './helpers/faults.ts';
 
-interface Run { queue: string; key: string; instance: string; attempt: number; at: number; end?: number; payload?: unknown }
+interface Run {
+  queue: string;
+  key: string;
+  instance: string;
+  attempt: number;
+  at: number;
+  end?: number;
+  payload?: unknown;
+}
 const runs: Run[] = [];
 const ranOf = (queue: string, key?: string) => runs.filter((r) => r.queue === queue && (key === undefined || r.key === key));
 
@@ -27,7 +35,9 @@ const gated = new Set<string>();
 let release: () => void = () => undefined;
 let gate = Promise.resolve();
 function closeGate() {
-  gate = new Promise<void>((resolve) => { release = resolve; });
+  gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
 }
 let ticking = 0;
 let mostTicking = 0;
@@ -118,13 +128,21 @@ describe('jobs: the host job service across app instances', function () {
     const perKey = new Map<string, number>();
     for (const r of done) perKey.set(r.key, (perKey.get(r.key) ?? 0) + 1);
     expect(perKey.size).to.equal(200);
-    expect([...perKey].filter(([, n]) => n !== 1), 'run more than once').to.deep.equal([]);
+    expect(
+      [...perKey].filter(([, n]) => n !== 1),
+      'run more than once',
+    ).to.deep.equal([]);
     expect(done.every((r) => (r.payload as { n: number }).n === Number(r.key.slice(4)))).to.equal(true);
     expect(new Set(done.map((r) => r.instance)), 'both instances ran some').to.deep.equal(new Set(['a', 'b']));
     const records = await Jobs().find({ queue: 'jobtest.work' }).toArray();
     expect(records).to.have.length(200);
     expect(records.every((j) => j.state === 'done' && j.attempts === 1 && j.finishedAt instanceof Date)).to.equal(true);
-    await until('no lease left (a runner with an old view of the queue may still be removing one)', async () => (await Leases().countDocuments({ queue: 'jobtest.work' })) === 0, 5000, 50);
+    await until(
+      'no lease left (a runner with an old view of the queue may still be removing one)',
+      async () => (await Leases().countDocuments({ queue: 'jobtest.work' })) === 0,
+      5000,
+      50,
+    );
   });
 
   it('a failing job is retried after growing delays, then marked failed with the reason', async () => {
@@ -221,7 +239,14 @@ describe('jobs: the host job service across app instances', function () {
       // Another instance takes the job over, as if a's lease had expired during a long pause.
       const ours = (await currentLease(id))!;
       const foreignUntil = new Date(Date.now() + 1500);
-      await Leases().insertOne({ _id: `${id}#${ours.generation + 1}`, jobId: id, queue: 'jobtest.long', generation: ours.generation + 1, holder: 'another-instance', expiresAt: foreignUntil });
+      await Leases().insertOne({
+        _id: `${id}#${ours.generation + 1}`,
+        jobId: id,
+        queue: 'jobtest.long',
+        generation: ours.generation + 1,
+        holder: 'another-instance',
+        expiresAt: foreignUntil,
+      });
       // Busy past half its lease, as a holder must be before anyone could take its job over.
       await sleep(400);
       gated.delete('a');
@@ -258,7 +283,10 @@ describe('jobs: the host job service across app instances', function () {
     expect(states.filter((j) => j!.state === 'done')).to.have.length(5);
     const waiting = states.filter((j) => j!.state === 'waiting');
     expect(waiting).to.have.length(7);
-    expect(waiting.every((j) => j!.attempts === 0), 'no attempt spent').to.equal(true);
+    expect(
+      waiting.every((j) => j!.attempts === 0),
+      'no attempt spent',
+    ).to.equal(true);
   });
 });
 
@@ -270,14 +298,31 @@ describe('jobs: the plugins’ clean-ups', function () {
     const past = new Date(Date.now() - 60_000);
     const future = new Date(Date.now() + 600_000);
     const db = before.app.olive.connection;
-    await db.collection<{ _id: string; value: string; expiresAt: Date }>('sso-saml_request').insertMany([{ _id: 'old', value: 'x', expiresAt: past }, { _id: 'live', value: 'y', expiresAt: future }]);
-    await db.collection<{ _id: string; expiresAt: Date }>('sso-saml_assertion').insertMany([{ _id: 'old', expiresAt: past }, { _id: 'live', expiresAt: future }]);
+    await db.collection<{ _id: string; value: string; expiresAt: Date }>('sso-saml_request').insertMany([
+      { _id: 'old', value: 'x', expiresAt: past },
+      { _id: 'live', value: 'y', expiresAt: future },
+    ]);
+    await db.collection<{ _id: string; expiresAt: Date }>('sso-saml_assertion').insertMany([
+      { _id: 'old', expiresAt: past },
+      { _id: 'live', expiresAt: future },
+    ]);
     await before.app.olive.stop();
     const t = await createTestApp({ plugins: [sso], dbName: before.dbName, env: { JOB_POLL_MS: '50' } });
     try {
       expect(t.app.olive.jobs.queues).to.include('sso-saml.cleanup');
-      const left = async (name: string) => (await t.app.olive.connection.collection(name).find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
-      await until('the expired ones to be removed', async () => (await left('sso-saml_request')).length === 1 && (await left('sso-saml_assertion')).length === 1, 10_000, 50);
+      const left = async (name: string) =>
+        (
+          await t.app.olive.connection
+            .collection(name)
+            .find({}, { projection: { _id: 1 } })
+            .toArray()
+        ).map((d) => String(d._id));
+      await until(
+        'the expired ones to be removed',
+        async () => (await left('sso-saml_request')).length === 1 && (await left('sso-saml_assertion')).length === 1,
+        10_000,
+        50,
+      );
       expect(await left('sso-saml_request')).to.deep.equal(['live']);
       expect(await left('sso-saml_assertion')).to.deep.equal(['live']);
     } finally {
@@ -297,7 +342,10 @@ describe('jobs: enqueued while the database is away', function () {
       await database.kill();
       const held = await t.app.olive.jobs.enqueue('jobtest.work', { n: 1 }, { key: 'while-away', holdWhileUnavailable: true });
       expect(held).to.deep.equal({ id: 'jobtest.work:while-away', created: false, held: true });
-      const refused = await t.app.olive.jobs.enqueue('jobtest.work', { n: 2 }, { key: 'refused' }).then(() => null, (err: unknown) => err);
+      const refused = await t.app.olive.jobs.enqueue('jobtest.work', { n: 2 }, { key: 'refused' }).then(
+        () => null,
+        (err: unknown) => err,
+      );
       // The driver's error (or, right after the server died, the socket's own EPIPE).
       expect(refused, 'the caller hears the failure').to.be.instanceOf(Error);
       expect(isDatabaseUnavailable(refused) || (refused as NodeJS.ErrnoException).code === 'EPIPE', String(refused)).to.equal(true);
@@ -319,7 +367,13 @@ describe('jobs: enqueued while the database is away', function () {
   it('a held job still unrecorded when the app stops is logged with its id', async () => {
     const database = await startOwnDatabase('jobs-held-lost');
     const { logger, lines } = captureLogger('warn');
-    const t = await createTestApp({ mongodbUri: database.uri, plugins: [jobsPlugin('held-lost')], env: { JOB_POLL_MS: '50' }, label: 'jobs_held_lost', logger });
+    const t = await createTestApp({
+      mongodbUri: database.uri,
+      plugins: [jobsPlugin('held-lost')],
+      env: { JOB_POLL_MS: '50' },
+      label: 'jobs_held_lost',
+      logger,
+    });
     try {
       await database.kill();
       await t.app.olive.jobs.enqueue('jobtest.work', { n: 3 }, { key: 'never-recorded', holdWhileUnavailable: true });

@@ -35,8 +35,12 @@ describe('reading by key and keeping what many pages read', function () {
 
   describe('findByKeys and findNumbered', () => {
     type Thing = { _id: string; n: number };
-    const Keyed = () => (one.models.keyed_thing as mongoose.Model<Thing> | undefined) ?? one.model<Thing>('keyed_thing', new mongoose.Schema<Thing>({ _id: String, n: Number }, { versionKey: false }));
-    const ById = () => (one.models.object_thing as mongoose.Model<{ n: number }> | undefined) ?? one.model<{ n: number }>('object_thing', new mongoose.Schema<{ n: number }>({ n: Number }, { versionKey: false }));
+    const Keyed = () =>
+      (one.models.keyed_thing as mongoose.Model<Thing> | undefined) ??
+      one.model<Thing>('keyed_thing', new mongoose.Schema<Thing>({ _id: String, n: Number }, { versionKey: false }));
+    const ById = () =>
+      (one.models.object_thing as mongoose.Model<{ n: number }> | undefined) ??
+      one.model<{ n: number }>('object_thing', new mongoose.Schema<{ n: number }>({ n: Number }, { versionKey: false }));
 
     it('answers the keys that exist, in the order asked, each as often as asked, in one query', async () => {
       await Keyed().insertMany(Array.from({ length: 30 }, (_, n) => ({ _id: `k:${n}`, n })));
@@ -64,7 +68,12 @@ describe('reading by key and keeping what many pages read', function () {
       one.getClient().off('commandStarted', listen);
       expect(found.map((d) => d.n)).to.deep.equal(Array.from({ length: 30 }, (_, n) => n));
       expect(queries).to.deep.equal(['find', 'find', 'find']);
-      await Keyed().insertMany([{ _id: 'run:1', n: 1 }, { _id: 'run:2', n: 2 }, { _id: 'run:3', n: 3 }, { _id: 'run:5', n: 5 }]);
+      await Keyed().insertMany([
+        { _id: 'run:1', n: 1 },
+        { _id: 'run:2', n: 2 },
+        { _id: 'run:3', n: 3 },
+        { _id: 'run:5', n: 5 },
+      ]);
       expect((await findNumbered(Keyed(), (n) => `run:${n}`, 2)).map((d) => d.n)).to.deep.equal([1, 2, 3]);
       expect(await findNumbered(Keyed(), (n) => `none:${n}`)).to.deep.equal([]);
     });
@@ -73,7 +82,10 @@ describe('reading by key and keeping what many pages read', function () {
   describe('readEachOncePerPage', () => {
     it('loads together only the ids no part of the page has asked for, and nothing is kept after the page', async () => {
       const batches: string[][] = [];
-      const loadMany = async (ids: string[]) => { batches.push(ids); return new Map(ids.filter((id) => id !== 'gone').map((id) => [id, { id }])); };
+      const loadMany = async (ids: string[]) => {
+        batches.push(ids);
+        return new Map(ids.filter((id) => id !== 'gone').map((id) => [id, { id }]));
+      };
       const app = express();
       app.use(pageReadsMiddleware);
       app.get('/', async (_req, res) => {
@@ -94,14 +106,17 @@ describe('reading by key and keeping what many pages read', function () {
       const app = express();
       app.use(pageReadsMiddleware);
       app.get('/', async (_req, res) => {
-        const failing = async () => { await new Promise((r) => setTimeout(r, 5)); throw new Error('database away'); };
-        const slow = async (ids: string[]) => { await new Promise((r) => setTimeout(r, 30)); return new Map(ids.map((id) => [id, id])); };
+        const failing = async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          throw new Error('database away');
+        };
+        const slow = async (ids: string[]) => {
+          await new Promise((r) => setTimeout(r, 30));
+          return new Map(ids.map((id) => [id, id]));
+        };
         // Two parts of the page at once: the second loads 'c' itself and waits on the first one's
         // load for 'a', which fails while 'c' is still on its way.
-        const answers = await Promise.allSettled([
-          readEachOncePerPage('thing', ['a'], failing),
-          readEachOncePerPage('thing', ['c', 'a'], slow),
-        ]);
+        const answers = await Promise.allSettled([readEachOncePerPage('thing', ['a'], failing), readEachOncePerPage('thing', ['c', 'a'], slow)]);
         res.json(answers.map((a) => (a.status === 'rejected' ? (a.reason as Error).message : [...a.value.keys()])));
       });
       expect((await supertest(app).get('/').expect(200)).body).to.deep.equal(['database away', 'database away']);
@@ -115,7 +130,11 @@ describe('reading by key and keeping what many pages read', function () {
       const onA = stampedCache(one, 'test.list', { logger });
       const onB = stampedCache(two, 'test.list', { logger });
       const List = one.collection<{ _id: string }>('stamped_list');
-      const read = (cache: typeof onA, count: () => void) => cache.get('all', async () => { count(); return (await List.find().toArray()).map((d) => d._id).sort(); });
+      const read = (cache: typeof onA, count: () => void) =>
+        cache.get('all', async () => {
+          count();
+          return (await List.find().toArray()).map((d) => d._id).sort();
+        });
 
       expect(await read(onA, () => loadsA++)).to.deep.equal([]);
       expect(await read(onB, () => loadsB++)).to.deep.equal([]);
@@ -153,7 +172,11 @@ describe('reading by key and keeping what many pages read', function () {
       expect(await read()).to.equal(2);
 
       let fail = true;
-      const flaky = () => cache.get('flaky', async () => { if (fail) throw new Error('away'); return 'back'; });
+      const flaky = () =>
+        cache.get('flaky', async () => {
+          if (fail) throw new Error('away');
+          return 'back';
+        });
       expect(await flaky().catch((e: Error) => e.message)).to.equal('away');
       fail = false;
       expect(await flaky()).to.equal('back');
@@ -162,7 +185,11 @@ describe('reading by key and keeping what many pages read', function () {
 
   describe('a cached model (ctx.cachedModel)', function () {
     this.timeout(60_000);
-    interface NoteDoc { _id: mongoose.Types.ObjectId; text: string; n: number }
+    interface NoteDoc {
+      _id: mongoose.Types.ObjectId;
+      text: string;
+      n: number;
+    }
     /** A plugin that keeps the list of notes; `loads` counts the queries behind the kept values. */
     function notesPlugin(loads: { n: number }) {
       return definePlugin({
@@ -171,7 +198,10 @@ describe('reading by key and keeping what many pages read', function () {
         register(ctx) {
           const { model: Note, cache } = ctx.cachedModel<NoteDoc>('note', new mongoose.Schema<NoteDoc>({ text: String, n: Number }, { versionKey: false }));
           ctx.router.get('/', allow.public, async (_req, res) => {
-            const texts = await cache.get('all', async () => { loads.n++; return (await Note.find().sort({ text: 1 }).lean()).map((d) => `${d.text}:${d.n}`); });
+            const texts = await cache.get('all', async () => {
+              loads.n++;
+              return (await Note.find().sort({ text: 1 }).lean()).map((d) => `${d.text}:${d.n}`);
+            });
             res.json(texts);
           });
         },
@@ -191,11 +221,27 @@ describe('reading by key and keeping what many pages read', function () {
 
         const writes: [string, () => Promise<unknown>, string[]][] = [
           ['create', () => Note.create({ text: 'a', n: 1 }), ['a:1']],
-          ['insertMany', () => Note.insertMany([{ text: 'b', n: 1 }, { text: 'c', n: 1 }]), ['a:1', 'b:1', 'c:1']],
+          [
+            'insertMany',
+            () =>
+              Note.insertMany([
+                { text: 'b', n: 1 },
+                { text: 'c', n: 1 },
+              ]),
+            ['a:1', 'b:1', 'c:1'],
+          ],
           ['updateOne', () => Note.updateOne({ text: 'a' }, { $set: { n: 2 } }), ['a:2', 'b:1', 'c:1']],
           ['updateMany', () => Note.updateMany({}, { $inc: { n: 1 } }), ['a:3', 'b:2', 'c:2']],
           ['findOneAndUpdate', () => Note.findOneAndUpdate({ text: 'b' }, { $set: { n: 9 } }), ['a:3', 'b:9', 'c:2']],
-          ['save', async () => { const d = (await Note.findOne({ text: 'c' }))!; d.n = 7; await d.save(); }, ['a:3', 'b:9', 'c:7']],
+          [
+            'save',
+            async () => {
+              const d = (await Note.findOne({ text: 'c' }))!;
+              d.n = 7;
+              await d.save();
+            },
+            ['a:3', 'b:9', 'c:7'],
+          ],
           ['replaceOne', () => Note.replaceOne({ text: 'c' }, { text: 'd', n: 0 }), ['a:3', 'b:9', 'd:0']],
           ['deleteOne', () => Note.deleteOne({ text: 'd' }), ['a:3', 'b:9']],
           ['findOneAndDelete', () => Note.findOneAndDelete({ text: 'b' }), ['a:3']],

@@ -21,7 +21,9 @@ function plugin(name: string, calls: string[] = [], { register, start, ...extra 
       else calls.push(`register:${name}`);
       return {
         start: () => (start ? start(ctx) : calls.push(`start:${name}`)),
-        stop: () => { calls.push(`stop:${name}`); },
+        stop: () => {
+          calls.push(`stop:${name}`);
+        },
       };
     },
   });
@@ -43,7 +45,12 @@ describe('plugin loader', () => {
     const calls: string[] = [];
     const ServiceB = defineService<{ hello(): string }>('b.service');
     const a = plugin('a', calls, { requires: [ServiceB] });
-    const b = plugin('b', calls, { register: (ctx) => { calls.push('register:b'); ctx.provide(ServiceB, { hello: () => 'hi' }); } });
+    const b = plugin('b', calls, {
+      register: (ctx) => {
+        calls.push('register:b');
+        ctx.provide(ServiceB, { hello: () => 'hi' });
+      },
+    });
     const c = plugin('c', calls);
     const t = await createTestApp({ plugins: [a, b, c] });
     expect(calls).to.deep.equal(['register:b', 'register:a', 'register:c', 'start:b', 'start:a', 'start:c']);
@@ -67,7 +74,12 @@ describe('plugin loader', () => {
 
   it('applies configuration defaults and hands the validated config to the plugin', async () => {
     let seen: unknown;
-    const p = plugin('configured', [], { config: z.object({ size: z.number().default(7), name: z.string() }), register: (ctx) => { seen = ctx.config; } });
+    const p = plugin('configured', [], {
+      config: z.object({ size: z.number().default(7), name: z.string() }),
+      register: (ctx) => {
+        seen = ctx.config;
+      },
+    });
     const t = await createTestApp({ plugins: [p], pluginConfig: { configured: { name: 'x' } } });
     expect(seen).to.deep.equal({ size: 7, name: 'x' });
     await t.stop();
@@ -104,14 +116,24 @@ describe('plugin loader', () => {
   });
 
   it('refuses a route that does not say who may use it', async () => {
-    const p = plugin('open', [], { register: (ctx) => { (ctx.router.get as (...a: unknown[]) => void)('/', (_req: unknown, res: { send(s: string): void }) => res.send('hi')); } });
+    const p = plugin('open', [], {
+      register: (ctx) => {
+        (ctx.router.get as (...a: unknown[]) => void)('/', (_req: unknown, res: { send(s: string): void }) => res.send('hi'));
+      },
+    });
     const err = await bootError({ plugins: [p] });
     expect(err.code).to.equal('OLIVE_ROUTE_WITHOUT_POLICY');
     expect(err.message).to.contain("plugin 'open': route GET / must name who may use it");
   });
 
   it('refuses register-only calls after register', async () => {
-    const p = plugin('late', [], { start: (ctx) => { ctx.router.get('/x', allow.public, (_q, r) => { r.send('x'); }); } });
+    const p = plugin('late', [], {
+      start: (ctx) => {
+        ctx.router.get('/x', allow.public, (_q, r) => {
+          r.send('x');
+        });
+      },
+    });
     const err = await bootError({ plugins: [p] });
     expect(err.code).to.equal('OLIVE_PLUGIN_PHASE');
   });
@@ -127,7 +149,11 @@ describe('plugin loader', () => {
 
   it('names the plugin whose start throws, and stops the others in reverse order', async () => {
     const calls: string[] = [];
-    const broken = plugin('broken', calls, { start: () => { throw new Error('disk on fire'); } });
+    const broken = plugin('broken', calls, {
+      start: () => {
+        throw new Error('disk on fire');
+      },
+    });
     const err = await bootError({ plugins: [plugin('p1', calls), plugin('p2', calls), broken] });
     expect(err.code).to.equal('OLIVE_PLUGIN_START_FAILED');
     expect(err.message).to.equal("plugin 'broken' failed to start: disk on fire");
@@ -152,9 +178,15 @@ describe('plugin loader', () => {
     const listeners = plugin('listener', [], {
       requires: [Happened],
       register: (ctx) => {
-        ctx.on(Happened, () => { throw new Error('listener exploded'); });
+        ctx.on(Happened, () => {
+          throw new Error('listener exploded');
+        });
         ctx.on(Happened, (e) => {
-          try { (e.tags as string[]).push('mutated'); } catch (err) { mutationError = err; }
+          try {
+            (e.tags as string[]).push('mutated');
+          } catch (err) {
+            mutationError = err;
+          }
           received.push(e);
         });
       },
@@ -177,52 +209,90 @@ describe('plugin loader', () => {
   it('lets a plugin use only services it declared', async () => {
     const S = defineService<string>('provider.value');
     const provider = plugin('provider', [], { register: (ctx) => ctx.provide(S, 'v') });
-    const sneaky = plugin('sneaky', [], { start: (ctx) => { ctx.get(S); } });
+    const sneaky = plugin('sneaky', [], {
+      start: (ctx) => {
+        ctx.get(S);
+      },
+    });
     const err = await bootError({ plugins: [provider, sneaky] });
     expect(err.message).to.contain("plugin 'sneaky' uses service 'provider.value' without listing it in requires or optional");
   });
 
   it('refuses a route declared twice, or one an earlier route always answers first, naming both', async () => {
-    const twice = plugin('twice', [], { register: (ctx) => {
-      ctx.router.get('/items/:id', allow.public, (_q, r) => { r.send('a'); });
-      ctx.router.get('/items/:itemId', allow.public, (_q, r) => { r.send('b'); });
-    } });
+    const twice = plugin('twice', [], {
+      register: (ctx) => {
+        ctx.router.get('/items/:id', allow.public, (_q, r) => {
+          r.send('a');
+        });
+        ctx.router.get('/items/:itemId', allow.public, (_q, r) => {
+          r.send('b');
+        });
+      },
+    });
     let err = await bootError({ plugins: [twice] });
     expect(err.code).to.equal('OLIVE_ROUTE_UNREACHABLE');
     expect(err.message).to.contain('GET /twice/items/:itemId (twice) is declared twice: /twice/items/:id (twice) already answers it');
 
-    const shadowed = plugin('shadowed', [], { register: (ctx) => {
-      ctx.router.get('/:slug', allow.public, (_q, r) => { r.send('a'); });
-      ctx.router.get('/manage', allow.public, (_q, r) => { r.send('b'); });
-      ctx.router.post('/manage', allow.public, (_q, r) => { r.send('c'); });
-    } });
+    const shadowed = plugin('shadowed', [], {
+      register: (ctx) => {
+        ctx.router.get('/:slug', allow.public, (_q, r) => {
+          r.send('a');
+        });
+        ctx.router.get('/manage', allow.public, (_q, r) => {
+          r.send('b');
+        });
+        ctx.router.post('/manage', allow.public, (_q, r) => {
+          r.send('c');
+        });
+      },
+    });
     err = await bootError({ plugins: [shadowed] });
     expect(err.message).to.contain('GET /shadowed/manage (shadowed) is never reached: /shadowed/:slug (shadowed), declared before it, answers it first');
     expect(err.message, 'another method is another route').not.to.contain('POST');
 
     // Across owners: a plugin mounted at the root cannot take a path of the host's.
-    const rooted = definePlugin({ name: 'rooted', version: '0.0.1', prefix: '/', register: (ctx) => { ctx.router.get('/login', allow.public, (_q, r) => { r.send('mine'); }); } });
+    const rooted = definePlugin({
+      name: 'rooted',
+      version: '0.0.1',
+      prefix: '/',
+      register: (ctx) => {
+        ctx.router.get('/login', allow.public, (_q, r) => {
+          r.send('mine');
+        });
+      },
+    });
     err = await bootError({ plugins: [rooted] });
     expect(err.message).to.contain('GET /login (rooted) is declared twice: /login (host) already answers it');
     expect(err.plugins).to.deep.equal(['rooted']);
 
     // The order that works boots: the literal route first.
-    const ordered = plugin('ordered', [], { register: (ctx) => {
-      ctx.router.get('/manage', allow.public, (_q, r) => { r.send('manage'); });
-      ctx.router.get('/:slug', allow.public, (q, r) => { r.send(`slug ${String(q.params.slug)}`); });
-    } });
+    const ordered = plugin('ordered', [], {
+      register: (ctx) => {
+        ctx.router.get('/manage', allow.public, (_q, r) => {
+          r.send('manage');
+        });
+        ctx.router.get('/:slug', allow.public, (q, r) => {
+          r.send(`slug ${String(q.params.slug)}`);
+        });
+      },
+    });
     const t = await createTestApp({ plugins: [ordered] });
     expect((await supertest(t.app).get('/ordered/manage').expect(200)).text).to.equal('manage');
     expect((await supertest(t.app).get('/ordered/other').expect(200)).text).to.equal('slug other');
     await t.stop();
   });
 
-  it('boots the real plugins with a service of the test\'s own in place of one (overrideService), and hands services to tests', async () => {
+  it("boots the real plugins with a service of the test's own in place of one (overrideService), and hands services to tests", async () => {
     const Greeting = defineService<{ hello(): string }>('greeter.greeting');
     const greeter = plugin('greeter', [], { register: (ctx) => ctx.provide(Greeting, { hello: () => 'from the plugin' }) });
-    const user = plugin('user', [], { requires: [Greeting], register: (ctx) => {
-      ctx.router.get('/', allow.public, (_q, r) => { r.send(ctx.get(Greeting).hello()); });
-    } });
+    const user = plugin('user', [], {
+      requires: [Greeting],
+      register: (ctx) => {
+        ctx.router.get('/', allow.public, (_q, r) => {
+          r.send(ctx.get(Greeting).hello());
+        });
+      },
+    });
     const real = await createTestApp({ plugins: [greeter, user] });
     expect((await supertest(real.app).get('/user').expect(200)).text).to.equal('from the plugin');
     expect(real.app.olive.service(Greeting).hello()).to.equal('from the plugin');

@@ -37,8 +37,14 @@ describe('e-mail: the outbox and its delivery through a real SMTP server', funct
   it('sends multipart mail in the recipient’s language, with the programme’s name and links on BASE_URL only', async () => {
     const user = await seedUser(test, 'aicha@example.org', 'fr');
     const result = await test.app.olive.mail.send({
-      key: `test.hello:${user.id}`, to: { userId: user.id }, category: 'account',
-      compose: (t) => ({ subject: t('mail.invite.subject', { programme: 'UNITAR PPCP' }), paragraphs: [t('mail.greeting', { name: 'Aïcha' }), 'Ligne <b>non</b> balisée'], action: { label: 'Ouvrir', url: '/account' } }),
+      key: `test.hello:${user.id}`,
+      to: { userId: user.id },
+      category: 'account',
+      compose: (t) => ({
+        subject: t('mail.invite.subject', { programme: 'UNITAR PPCP' }),
+        paragraphs: [t('mail.greeting', { name: 'Aïcha' }), 'Ligne <b>non</b> balisée'],
+        action: { label: 'Ouvrir', url: '/account' },
+      }),
     });
     expect(result.created).to.equal(true);
     const [delivered] = await inbox(from).waitFor((m) => m.To[0]!.Address === 'aicha@example.org');
@@ -54,7 +60,12 @@ describe('e-mail: the outbox and its delivery through a real SMTP server', funct
 
   it('records one message per key, whatever is retried or raced', async () => {
     const user = await seedUser(test, 'once@example.org');
-    const mail = { key: `test.once:${user.id}`, to: { userId: user.id }, category: 'account' as const, compose: () => ({ subject: 'Only once', paragraphs: ['Hello'] }) };
+    const mail = {
+      key: `test.once:${user.id}`,
+      to: { userId: user.id },
+      category: 'account' as const,
+      compose: () => ({ subject: 'Only once', paragraphs: ['Hello'] }),
+    };
     const results = await Promise.all(Array.from({ length: 8 }, () => test.app.olive.mail.send(mail)));
     expect(results.filter((r) => r.created)).to.have.length(1);
     await inbox(from).waitFor((m) => m.Subject === 'Only once');
@@ -65,7 +76,14 @@ describe('e-mail: the outbox and its delivery through a real SMTP server', funct
 
   it('optional notices carry List-Unsubscribe; the one-click post and the preference page turn them off', async () => {
     const user = await seedUser(test, 'notices@example.org');
-    const send = (n: number) => test.app.olive.mail.send({ key: `digest.weekly:${user.id}:${n}`, to: { userId: user.id }, category: 'notice', topic: 'digest.weekly', compose: () => ({ subject: `Digest ${n}`, paragraphs: ['News'] }) });
+    const send = (n: number) =>
+      test.app.olive.mail.send({
+        key: `digest.weekly:${user.id}:${n}`,
+        to: { userId: user.id },
+        category: 'notice',
+        topic: 'digest.weekly',
+        compose: () => ({ subject: `Digest ${n}`, paragraphs: ['News'] }),
+      });
     await send(1);
     const [first] = await inbox(from).waitFor((m) => m.Subject === 'Digest 1');
     const headers = (await inbox(from).read(first!.ID)).Headers;
@@ -75,7 +93,11 @@ describe('e-mail: the outbox and its delivery through a real SMTP server', funct
     const target = link.slice(test.app.olive.config.BASE_URL.length);
 
     // A tampered signature changes nothing.
-    await supertest(test.app).post(target.replace(/s=[^&]+/, 's=AAAA')).type('form').send({ 'List-Unsubscribe': 'One-Click' }).expect(400);
+    await supertest(test.app)
+      .post(target.replace(/s=[^&]+/, 's=AAAA'))
+      .type('form')
+      .send({ 'List-Unsubscribe': 'One-Click' })
+      .expect(400);
     expect(await test.app.olive.mail.optedOut(user.id)).to.deep.equal([]);
     // The mail program's one-click post: cross-site, no session, no form token.
     await supertest(test.app).post(target).type('form').send({ 'List-Unsubscribe': 'One-Click' }).expect(200);
@@ -86,20 +108,35 @@ describe('e-mail: the outbox and its delivery through a real SMTP server', funct
     const agent = await signIn(test.app, 'notices@example.org', 'a-long-password');
     const page = await agent.get('/account/notifications').expect(200);
     expect(page.text).to.contain('Weekly digest');
-    await agent.post('/account/notifications').type('form').send({ _csrf: csrfFrom(page.text), on: 'digest.weekly' }).expect(303);
+    await agent
+      .post('/account/notifications')
+      .type('form')
+      .send({ _csrf: csrfFrom(page.text), on: 'digest.weekly' })
+      .expect(303);
     expect(await test.app.olive.mail.optedOut(user.id)).to.deep.equal([]);
-    await agent.post('/account/notifications').type('form').send({ _csrf: csrfFrom(page.text), on: 'nonsense.topic' }).expect(400);
+    await agent
+      .post('/account/notifications')
+      .type('form')
+      .send({ _csrf: csrfFrom(page.text), on: 'nonsense.topic' })
+      .expect(400);
     expect(await test.app.olive.mail.optedOut(user.id)).to.deep.equal([]);
   });
 
   it('shows admins every message with its state; a refused message is marked failed with the reason, and can be sent again or dropped', async () => {
     const user = await seedUser(test, 'shown@example.org');
-    await test.app.olive.mail.send({ key: `test.shown:${user.id}`, to: { userId: user.id }, category: 'account', compose: () => ({ subject: 'Shown to admins', paragraphs: ['Hi'] }) });
+    await test.app.olive.mail.send({
+      key: `test.shown:${user.id}`,
+      to: { userId: user.id },
+      category: 'account',
+      compose: () => ({ subject: 'Shown to admins', paragraphs: ['Hi'] }),
+    });
     // An address the SMTP server refuses for good (no domain part is accepted by nodemailer, so a
     // recipient the relay answers with 5xx: Mailpit refuses a message over its size limit; here a
     // missing GridFS attachment fails every attempt instead).
     await test.app.olive.mail.send({
-      key: 'test.broken', to: { email: 'broken@example.org' }, category: 'account',
+      key: 'test.broken',
+      to: { email: 'broken@example.org' },
+      category: 'account',
       compose: () => ({ subject: 'Never arrives', paragraphs: ['x'] }),
       attachments: [{ filename: 'missing.pdf', contentType: 'application/pdf', bucket: 'nowhere', fileId: '0123456789abcdef01234567' }],
     });
@@ -152,9 +189,14 @@ describe('e-mail: nothing is lost when the mail server goes away', function () {
     try {
       const { smtpPort, httpPort } = server;
       await server.stop();
-      const sends = Array.from({ length: 100 }, (_, i) => test.app.olive.mail.send({
-        key: `outage:${i}`, to: { email: `person${i}@example.org` }, category: 'account', compose: () => ({ subject: `Outage ${i}`, paragraphs: ['x'] }),
-      }));
+      const sends = Array.from({ length: 100 }, (_, i) =>
+        test.app.olive.mail.send({
+          key: `outage:${i}`,
+          to: { email: `person${i}@example.org` },
+          category: 'account',
+          compose: () => ({ subject: `Outage ${i}`, paragraphs: ['x'] }),
+        }),
+      );
       await Promise.all(sends);
       await new Promise((r) => setTimeout(r, 10_000));
       // While it was away: none sent, none failed, none given up.
@@ -177,9 +219,16 @@ describe('e-mail: nothing is lost when the mail server goes away', function () {
     // The first instance records the messages with no mail server configured: they wait.
     const quiet = await createTestApp({ dbName, env: { ...env, SMTP_URL: '' } as never, label: 'mail-two' });
     for (let i = 0; i < 500; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, j) => quiet.app.olive.mail.send({
-        key: `pair:${i + j}`, to: { email: `pair${i + j}@example.org` }, category: 'account', compose: () => ({ subject: `Pair ${i + j}`, paragraphs: ['x'] }),
-      })));
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          quiet.app.olive.mail.send({
+            key: `pair:${i + j}`,
+            to: { email: `pair${i + j}@example.org` },
+            category: 'account',
+            compose: () => ({ subject: `Pair ${i + j}`, paragraphs: ['x'] }),
+          }),
+        ),
+      );
     }
     await quiet.app.olive.stop();
     const one = await createTestApp({ dbName, env, label: 'mail-two' });
@@ -204,16 +253,25 @@ describe('e-mail: nothing is lost when the mail server goes away', function () {
     const two = await createTestApp({ dbName, env, label: 'mail-throttle' });
     try {
       const started = Date.now();
-      await Promise.all(Array.from({ length: 20 }, (_, i) => one.app.olive.mail.send({
-        key: `throttle:${i}`, to: { email: `t${i}@example.org` }, category: 'account', compose: () => ({ subject: `Throttle ${i}`, paragraphs: ['x'] }),
-      })));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          one.app.olive.mail.send({
+            key: `throttle:${i}`,
+            to: { email: `t${i}@example.org` },
+            category: 'account',
+            compose: () => ({ subject: `Throttle ${i}`, paragraphs: ['x'] }),
+          }),
+        ),
+      );
       // The minute's seven go out at once; the rest wait for the next minute (no attempt spent).
       await inbox(env.MAIL_FROM, server.httpUrl).waitFor(() => true, { count: 7 });
       await new Promise((r) => setTimeout(r, 1500));
       const sent = (await inbox(env.MAIL_FROM, server.httpUrl).messages()).length;
       // Seven per minute begun since the start, across both instances (the test may straddle a minute).
       const minutes = Math.floor(Date.now() / 60_000) - Math.floor(started / 60_000) + 1;
-      expect(sent).to.be.at.least(7).and.at.most(7 * minutes);
+      expect(sent)
+        .to.be.at.least(7)
+        .and.at.most(7 * minutes);
       const counts = (await one.app.olive.jobs.counts()).filter((c) => c.queue === 'host.mail');
       const count = (state: string) => counts.find((c) => c.state === state)?.count ?? 0;
       expect(count('failed') + count('dropped'), 'none given up').to.equal(0);

@@ -6,7 +6,11 @@ import { pageReadsMiddleware, readOncePerPage } from '../src/core/page-reads.ts'
 describe('reads shared by the parts of one page', () => {
   function app() {
     let loads = 0;
-    const load = async () => { loads++; await new Promise((r) => setTimeout(r, 5)); return { loads }; };
+    const load = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 5));
+      return { loads };
+    };
     const a = express();
     a.use(pageReadsMiddleware);
     const twice = async (_req: express.Request, res: express.Response) => {
@@ -43,7 +47,10 @@ describe('reads shared by the parts of one page', () => {
     a.use(pageReadsMiddleware);
     let calls = 0;
     a.get('/', async (_req, res) => {
-      const failing = () => { calls++; return calls === 1 ? Promise.reject(new Error('database away')) : Promise.resolve('ok'); };
+      const failing = () => {
+        calls++;
+        return calls === 1 ? Promise.reject(new Error('database away')) : Promise.resolve('ok');
+      };
       const first = await readOncePerPage('k', failing).catch((e: Error) => e.message);
       const second = await readOncePerPage('k', failing);
       res.json({ first, second, calls });

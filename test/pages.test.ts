@@ -5,7 +5,9 @@ import { createTestApp, csrfFrom, signIn, tokenFor, type TestApp } from './helpe
 
 describe('pages, languages and probes', () => {
   let t: TestApp;
-  before(async () => { t = await createTestApp({ plugins: [announcements], seed: true, label: 'pages' }); });
+  before(async () => {
+    t = await createTestApp({ plugins: [announcements], seed: true, label: 'pages' });
+  });
   after(() => t.stop());
 
   it('shows visitors a public home page with landmarks, a skip link and a sign-in link', async () => {
@@ -51,8 +53,16 @@ describe('pages, languages and probes', () => {
     const elsewhere = await signIn(t.app, 'staff@olive.example');
     expect((await elsewhere.get('/').expect(200)).text).to.contain('Bienvenue, Ingrid Solberg');
 
-    await agent.post('/language').type('form').send({ lang: 'xx', _csrf: await tokenFor(agent) }).expect(400);
-    const back = await agent.post('/language').type('form').send({ lang: 'en', returnTo: 'https://evil.example', _csrf: await tokenFor(agent) }).expect(303);
+    await agent
+      .post('/language')
+      .type('form')
+      .send({ lang: 'xx', _csrf: await tokenFor(agent) })
+      .expect(400);
+    const back = await agent
+      .post('/language')
+      .type('form')
+      .send({ lang: 'en', returnTo: 'https://evil.example', _csrf: await tokenFor(agent) })
+      .expect(303);
     expect(back.headers.location).to.equal('/');
   });
 
@@ -67,9 +77,20 @@ describe('pages, languages and probes', () => {
   it('rejects malformed and oversized bodies with a clear error', async () => {
     const agent = supertest.agent(t.app);
     const token = csrfFrom((await agent.get('/login')).text);
-    const broken = await agent.post('/login').set('content-type', 'application/json').set('accept', 'application/json').set('x-csrf-token', token).send('{"email": ').expect(400);
+    const broken = await agent
+      .post('/login')
+      .set('content-type', 'application/json')
+      .set('accept', 'application/json')
+      .set('x-csrf-token', token)
+      .send('{"email": ')
+      .expect(400);
     expect(broken.body.error.code).to.equal('MALFORMED_BODY');
-    const big = await agent.post('/login').set('accept', 'application/json').type('form').send(`email=${'a'.repeat(300 * 1024)}`).expect(413);
+    const big = await agent
+      .post('/login')
+      .set('accept', 'application/json')
+      .type('form')
+      .send(`email=${'a'.repeat(300 * 1024)}`)
+      .expect(413);
     expect(big.body.error.code).to.equal('PAYLOAD_TOO_LARGE');
   });
 
@@ -85,7 +106,10 @@ describe('pages, languages and probes', () => {
   it('answers health, readiness and Prometheus metrics', async () => {
     await supertest(t.app).get('/healthz').expect(200, { status: 'ok' });
     await supertest(t.app).get('/readyz').expect(200, { status: 'ready' });
-    const metrics = await supertest(t.app).get('/metrics').expect(200).expect('content-type', /text\/plain/);
+    const metrics = await supertest(t.app)
+      .get('/metrics')
+      .expect(200)
+      .expect('content-type', /text\/plain/);
     expect(metrics.text).to.contain('# TYPE olive_http_requests_total counter');
     expect(metrics.text).to.match(/olive_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
     expect(metrics.text).to.contain('olive_process_resident_memory_bytes');

@@ -21,9 +21,13 @@ const probe = definePlugin({
       windowMs: 3600_000,
       limit: 10,
       key: () => 'everyone',
-      onLimited: () => { throw new HttpError(429, 'TOO_MANY', 'Too many.'); },
+      onLimited: () => {
+        throw new HttpError(429, 'TOO_MANY', 'Too many.');
+      },
     });
-    ctx.router.get('/burst', allow.public, limiter, (_req, res) => { res.json({ ok: true }); });
+    ctx.router.get('/burst', allow.public, limiter, (_req, res) => {
+      res.json({ ok: true });
+    });
   },
 });
 
@@ -75,7 +79,10 @@ describe('rate limits shared by every app instance (in the database)', function 
   it('a successful sign-in on one instance is not counted on the other', async () => {
     const email = 'joseph.mwangi@olive.example';
     for (let i = 0; i < 4; i++) expect((await (await at(i % 2 ? b : a))(email, `guess-${i}`)).status).to.equal(401);
-    const credits = () => db().collection(RATE_LIMITS_COLLECTION).countDocuments({ _id: { $regex: '\\|c\\|' } as never });
+    const credits = () =>
+      db()
+        .collection(RATE_LIMITS_COLLECTION)
+        .countDocuments({ _id: { $regex: '\\|c\\|' } as never });
     const before = await credits();
     expect((await (await at(a))(email, DEMO_PASSWORD)).status).to.equal(303);
     // The library takes a success back after the answer has gone: wait for it to be written.
@@ -89,7 +96,13 @@ describe('rate limits shared by every app instance (in the database)', function 
   });
 
   it('40 simultaneous requests over two instances, limit 10: exactly 10 are served', async () => {
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => supertest((i % 2 ? b : a).app).get('/probe/burst').set('Accept', 'application/json')));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        supertest((i % 2 ? b : a).app)
+          .get('/probe/burst')
+          .set('Accept', 'application/json'),
+      ),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).to.have.length(10);
     expect(statuses.filter((s) => s === 429)).to.have.length(30);
@@ -127,8 +140,11 @@ describe('rate limits shared by every app instance (in the database)', function 
     await long.increment('x');
     await new Promise((r) => setTimeout(r, 350));
     expect(await short.get('x'), 'the window has ended').to.equal(undefined);
-    expect(await removeExpiredRateLimits(a.app.olive.connection), 'the short window\'s start and hits').to.equal(3);
-    const left = await db().collection(RATE_LIMITS_COLLECTION).find({ expiresAt: { $lt: new Date() } }).toArray();
+    expect(await removeExpiredRateLimits(a.app.olive.connection), "the short window's start and hits").to.equal(3);
+    const left = await db()
+      .collection(RATE_LIMITS_COLLECTION)
+      .find({ expiresAt: { $lt: new Date() } })
+      .toArray();
     expect(left).to.deep.equal([]);
     expect((await long.get('x'))!.totalHits, 'a running window is kept').to.equal(1);
     expect((await short.increment('x')).totalHits, 'a new window').to.equal(1);

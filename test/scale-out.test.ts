@@ -69,7 +69,9 @@ describe('scale-out: two app instances on one database', function () {
     const token = await onA.token(`/courses/conflict-analysis/modules/${moduleId}`);
     const body = new URLSearchParams({ _csrf: token }).toString();
     const done = await onB.request(`/courses/conflict-analysis/items/${itemId}/done`, {
-      method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
     });
     expect(done.status, done.text.slice(0, 500)).to.equal(303);
     onA.cookie = onB.cookie;
@@ -82,7 +84,9 @@ describe('scale-out: two app instances on one database', function () {
     const forged = new URLSearchParams({ _csrf: 'not-a-token' }).toString();
     for (const who of [onA, onB]) {
       const res = await who.request(`/courses/conflict-analysis/items/${itemId}/done`, {
-        method: 'POST', body: forged, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(forged) },
+        method: 'POST',
+        body: forged,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(forged) },
       });
       expect(res.status).to.equal(403);
     }
@@ -104,13 +108,21 @@ describe('scale-out: two app instances on one database', function () {
     expect((await learnerB.get('/courses/conflict-analysis')).status).to.equal(200);
 
     const trainerA = await new Browser(urlA).signIn('trainer@olive.example');
-    const added = await trainerA.post(`/courses/manage/conflict-analysis/modules/${moduleId}/items`, { type: 'lesson', title, body: 'A short lesson.' }, `/courses/manage/conflict-analysis/modules/${moduleId}`);
+    const added = await trainerA.post(
+      `/courses/manage/conflict-analysis/modules/${moduleId}/items`,
+      { type: 'lesson', title, body: 'A short lesson.' },
+      `/courses/manage/conflict-analysis/modules/${moduleId}`,
+    );
     expect(added.status, added.text.slice(0, 500)).to.equal(303);
     const page = await learnerB.get(modulePage);
     expect(page.text, 'the item added on A is on B’s next page').to.contain(title);
 
     const item = await a.app.olive.connection.db!.collection('courses_item').findOne({ title });
-    const removed = await trainerA.post(`/courses/manage/conflict-analysis/items/${String(item!._id)}/delete`, {}, `/courses/manage/conflict-analysis/modules/${moduleId}`);
+    const removed = await trainerA.post(
+      `/courses/manage/conflict-analysis/items/${String(item!._id)}/delete`,
+      {},
+      `/courses/manage/conflict-analysis/modules/${moduleId}`,
+    );
     expect(removed.status).to.equal(303);
     expect((await learnerB.get(modulePage)).text, 'and gone from B once deleted on A').not.to.contain(title);
   });
@@ -126,9 +138,20 @@ describe('scale-out: two app instances on one database', function () {
     expect((await learnerB.get('/')).text).not.to.contain(notice);
 
     const { courseId } = await firstLessonOf('conflict-analysis');
-    const created = await staffA.post('/enrolment/manage/editions', {
-      courseId: String(courseId), title: editionTitle, language: 'en', method: 'open', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31',
-    }, '/enrolment/manage/editions/new');
+    const created = await staffA.post(
+      '/enrolment/manage/editions',
+      {
+        courseId: String(courseId),
+        title: editionTitle,
+        language: 'en',
+        method: 'open',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+      },
+      '/enrolment/manage/editions/new',
+    );
     expect(created.status, created.text.slice(0, 500)).to.equal(303);
     const published = await staffA.post('/announcements', { title: notice, body: 'Read me.', audience: 'everyone' }, '/announcements');
     expect(published.status, published.text.slice(0, 500)).to.equal(303);
@@ -139,9 +162,20 @@ describe('scale-out: two app instances on one database', function () {
 
     // Changed and withdrawn on A: B follows.
     const editionId = /editions\/([0-9a-f]{24})/.exec(created.headers.location!)![1]!;
-    const closed = await staffA.post(`/enrolment/manage/editions/${editionId}`, {
-      courseId: String(courseId), title: `${editionTitle} (closed)`, language: 'en', method: 'closed', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31',
-    }, `/enrolment/manage/editions/${editionId}/edit`);
+    const closed = await staffA.post(
+      `/enrolment/manage/editions/${editionId}`,
+      {
+        courseId: String(courseId),
+        title: `${editionTitle} (closed)`,
+        language: 'en',
+        method: 'closed',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+      },
+      `/enrolment/manage/editions/${editionId}/edit`,
+    );
     expect(closed.status, closed.text.slice(0, 500)).to.equal(303);
     expect((await learnerB.get('/enrolment')).text, 'closed on A, no longer open on B').not.to.contain(editionTitle);
     expect((await learnerB.get('/enrolment/courses/conflict-analysis')).text, 'renamed on A, renamed on B').to.contain(`${editionTitle} (closed)`);
@@ -159,7 +193,9 @@ describe('scale-out: two app instances on one database', function () {
     const form = await multipartForm([{ name, content, type: 'application/pdf' }]);
     const token = await trainer.token(`/courses/manage/conflict-analysis/modules/${moduleId}`);
     const up = await trainer.request(`/courses/manage/conflict-analysis/modules/${moduleId}/uploads?_csrf=${encodeURIComponent(token)}`, {
-      method: 'POST', body: form.body, headers: { 'Content-Type': form.contentType, 'Content-Length': form.body.length },
+      method: 'POST',
+      body: form.body,
+      headers: { 'Content-Type': form.contentType, 'Content-Length': form.body.length },
     });
     expect(up.status, up.text.slice(0, 500)).to.equal(303);
     const item = await a.app.olive.connection.db!.collection('courses_item').findOne({ title: name });

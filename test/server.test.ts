@@ -6,11 +6,15 @@ import { runOlive } from './helpers/process.ts';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -34,7 +38,9 @@ describe('the olive command', function () {
     expect(answer).to.deep.equal({ status: 200, body: 'finished' });
     expect(await olive.exited).to.equal(0);
     let refused = false;
-    await get(`http://127.0.0.1:${port}/healthz`).catch((err: NodeJS.ErrnoException) => { refused = err.code === 'ECONNREFUSED'; });
+    await get(`http://127.0.0.1:${port}/healthz`).catch((err: NodeJS.ErrnoException) => {
+      refused = err.code === 'ECONNREFUSED';
+    });
     expect(refused, 'new connections are refused after shutdown').to.equal(true);
     expect(olive.output()).to.contain('slow plugin stopped');
     expect(olive.output().indexOf('slow plugin stopped')).to.be.lessThan(olive.output().lastIndexOf('stopped'));

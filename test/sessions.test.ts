@@ -23,9 +23,19 @@ describe('sessions: no write after the redirect has gone out', function () {
 
   before(async () => {
     connection = await connectDatabase({ uri: testDatabaseUri(), dbName: freshDbName('sessions') });
-    sessions = createSessions(connection, loadHostConfig({ SESSION_SECRET: 'a-test-secret-of-sufficient-length-123' }, process.cwd()), pino({ level: 'silent' }));
-    MongoStore.prototype.set = function (sid, session, cb) { writes.push(`set ${(session as { step?: string }).step ?? ''}`); return realSet.call(this, sid, session, cb); };
-    MongoStore.prototype.touch = function (sid, session, cb) { writes.push('touch'); return realTouch.call(this, sid, session, cb); };
+    sessions = createSessions(
+      connection,
+      loadHostConfig({ SESSION_SECRET: 'a-test-secret-of-sufficient-length-123' }, process.cwd()),
+      pino({ level: 'silent' }),
+    );
+    MongoStore.prototype.set = function (sid, session, cb) {
+      writes.push(`set ${(session as { step?: string }).step ?? ''}`);
+      return realSet.call(this, sid, session, cb);
+    };
+    MongoStore.prototype.touch = function (sid, session, cb) {
+      writes.push('touch');
+      return realTouch.call(this, sid, session, cb);
+    };
     app = express();
     app.use(sessions.middleware);
     app.use(saveBeforeRedirect);

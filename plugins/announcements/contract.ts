@@ -23,6 +23,4 @@ export interface AnnouncementsService {
 export const Announcements = defineService<AnnouncementsService>('announcements.service');
 
 /** Fired once an announcement is stored and visible. */
-export const AnnouncementPublished = defineEvent<{ id: string; title: string; audience: Audience; authorId: string }>(
-  'announcements.announcement.published',
-);
+export const AnnouncementPublished = defineEvent<{ id: string; title: string; audience: Audience; authorId: string }>('announcements.announcement.published');

@@ -53,14 +53,21 @@ export default definePlugin({
 
     return {
       async seed(seed) {
-        const items = await seed.readFixture<{ title: string; body: string; audience: AnnouncementDoc['audience']; author: string; daysAgo: number }[]>('announcements.json');
+        const items =
+          await seed.readFixture<{ title: string; body: string; audience: AnnouncementDoc['audience']; author: string; daysAgo: number }[]>(
+            'announcements.json',
+          );
         for (const item of items) {
           // Seeding is idempotent: an announcement with this title is only added once.
           if (await Announcement.exists({ title: item.title })) continue;
           const author = await ctx.get(Users).findByEmail(item.author);
           if (!author) throw new Error(`announcements fixture: no demo account ${item.author}`);
           await Announcement.create({
-            title: item.title, body: item.body, audience: item.audience, authorId: author.id, authorName: author.name,
+            title: item.title,
+            body: item.body,
+            audience: item.audience,
+            authorId: author.id,
+            authorName: author.name,
             publishedAt: new Date(Date.now() - item.daysAgo * 86400000),
           });
         }

@@ -3,8 +3,18 @@ import { CourseCatalog, CourseCompleted, CourseProgress } from '../courses/contr
 import { EnrolmentDirectory, MyLearningSections } from '../enrolment/contract.ts';
 import { certificatesConfigSchema } from './config.ts';
 import {
-  auditSchema, certificateSchema, claimSchema, editionSettingSchema, factSchema, printedNameSchema,
-  type AuditDoc, type CertificateDoc, type ClaimDoc, type EditionSettingDoc, type FactDoc, type PrintedNameDoc,
+  auditSchema,
+  certificateSchema,
+  claimSchema,
+  editionSettingSchema,
+  factSchema,
+  printedNameSchema,
+  type AuditDoc,
+  type CertificateDoc,
+  type ClaimDoc,
+  type EditionSettingDoc,
+  type FactDoc,
+  type PrintedNameDoc,
 } from './models/certificate.model.ts';
 import { registerJobModels } from './models/job.model.ts';
 import { mountCertificateRoutes } from './routes/certificates.routes.ts';
@@ -62,8 +72,14 @@ export default definePlugin({
     mountCertificateRoutes(ctx, issuance, templates);
     mountTemplateRoutes(ctx, templates);
     const jobs = createJobService(registerJobModels(ctx), {
-      issuance, logger: ctx.logger, jobs: ctx.jobs, mail: ctx.mail, pauseMs: ctx.config.jobPauseMs,
-      enrolments: () => ctx.get(EnrolmentDirectory), progress: () => ctx.get(CourseProgress), users: () => ctx.get(Users),
+      issuance,
+      logger: ctx.logger,
+      jobs: ctx.jobs,
+      mail: ctx.mail,
+      pauseMs: ctx.config.jobPauseMs,
+      enrolments: () => ctx.get(EnrolmentDirectory),
+      progress: () => ctx.get(CourseProgress),
+      users: () => ctx.get(Users),
     });
     // What fails a run is the database or the mail outbox, never a person (theirs is an outcome):
     // a job is retried until it ends, however long that takes.

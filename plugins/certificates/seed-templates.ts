@@ -16,16 +16,18 @@ const fileName = z.string().regex(/^[A-Za-z0-9][\w.-]*\.(png|jpe?g)$/, 'Name a P
 const lines = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v.join('\n') : v));
 
 const fixtureSchema = z.strictObject({
-  templates: z.array(z.strictObject({
-    name: z.string(),
-    /** A course's slug, or null for the programme default. */
-    course: z.string().nullable(),
-    page: z.strictObject({ size: z.enum(['A4', 'LETTER']), orientation: z.enum(['landscape', 'portrait']) }),
-    colours: z.record(z.string(), z.string()).optional(),
-    languages: z.array(z.strictObject({ lang: z.string(), title: z.string(), wording: lines, codeLabel: z.string().optional() })),
-    logos: z.strictObject({ programme: fileName.optional(), partners: z.array(fileName).default([]) }).default({ partners: [] }),
-    signatories: z.array(z.strictObject({ name: z.string(), title: z.array(z.string()), signature: fileName.optional() })),
-  })),
+  templates: z.array(
+    z.strictObject({
+      name: z.string(),
+      /** A course's slug, or null for the programme default. */
+      course: z.string().nullable(),
+      page: z.strictObject({ size: z.enum(['A4', 'LETTER']), orientation: z.enum(['landscape', 'portrait']) }),
+      colours: z.record(z.string(), z.string()).optional(),
+      languages: z.array(z.strictObject({ lang: z.string(), title: z.string(), wording: lines, codeLabel: z.string().optional() })),
+      logos: z.strictObject({ programme: fileName.optional(), partners: z.array(fileName).default([]) }).default({ partners: [] }),
+      signatories: z.array(z.strictObject({ name: z.string(), title: z.array(z.string()), signature: fileName.optional() })),
+    }),
+  ),
 });
 
 /** Seeds the demo templates; returns the names of those created. */
@@ -34,7 +36,7 @@ export async function seedTemplates(ctx: SeedContext, templates: TemplateService
   const existing = await templates.list();
   const by = (await ctx.get(Users).findByEmail('staff@olive.example'))?.id ?? 'seed';
   const image = async (file: string | undefined): Promise<ImageInput | undefined> =>
-    (file ? { filename: file, data: await fs.readFile(ctx.fixturePath(file)) } : undefined);
+    file ? { filename: file, data: await fs.readFile(ctx.fixturePath(file)) } : undefined;
   const created: string[] = [];
 
   for (const t of fixture.templates) {
@@ -57,10 +59,12 @@ export async function seedTemplates(ctx: SeedContext, templates: TemplateService
       ...(t.colours ? { colours: t.colours } : {}),
       languages: t.languages,
       logos: { ...(programme ? { programme } : {}), partners: await Promise.all(t.logos.partners.map(async (p) => (await image(p))!)) },
-      signatories: await Promise.all(t.signatories.map(async (s) => {
-        const signature = await image(s.signature);
-        return { name: s.name, title: s.title, ...(signature ? { signature } : {}) };
-      })),
+      signatories: await Promise.all(
+        t.signatories.map(async (s) => {
+          const signature = await image(s.signature);
+          return { name: s.name, title: s.title, ...(signature ? { signature } : {}) };
+        }),
+      ),
     };
     // A fixture the service refuses fails the seed with the service's own field messages.
     await templates.save(null, input, by);

@@ -114,9 +114,28 @@ export const LearningAccess = defineExtensionPoint<LearningAccessProvider>('cour
 /** The edition id used when no access provider decides (self-paced, open to everyone signed in). */
 export const OPEN_EDITION = 'open';
 
-export interface ModuleCompletedEvent { learnerId: string; courseId: string; editionId: string; moduleId: string; completedAt: Date }
-export interface CourseCompletedEvent { learnerId: string; courseId: string; editionId: string; completedAt: Date }
-export interface QuizSubmittedEvent { learnerId: string; courseId: string; editionId: string; itemId: string; score: number; passed: boolean; attempt: number }
+export interface ModuleCompletedEvent {
+  learnerId: string;
+  courseId: string;
+  editionId: string;
+  moduleId: string;
+  completedAt: Date;
+}
+export interface CourseCompletedEvent {
+  learnerId: string;
+  courseId: string;
+  editionId: string;
+  completedAt: Date;
+}
+export interface QuizSubmittedEvent {
+  learnerId: string;
+  courseId: string;
+  editionId: string;
+  itemId: string;
+  score: number;
+  passed: boolean;
+  attempt: number;
+}
 
 /** Fired once per learner, edition and module, when the module's last requirement is met. */
 export const ModuleCompleted = defineEvent<ModuleCompletedEvent>('courses.module.completed');

@@ -7,8 +7,14 @@ import { courseSchema, type CourseDoc } from './models/course.model.ts';
 import { itemSchema, type ItemDoc } from './models/item.model.ts';
 import { moduleSchema, type ModuleDoc } from './models/module.model.ts';
 import {
-  courseCompletionSchema, itemProgressSchema, moduleProgressSchema, quizAttemptSchema,
-  type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc,
+  courseCompletionSchema,
+  itemProgressSchema,
+  moduleProgressSchema,
+  quizAttemptSchema,
+  type CourseCompletionDoc,
+  type ItemProgressDoc,
+  type ModuleProgressDoc,
+  type QuizAttemptDoc,
 } from './models/progress.model.ts';
 import { mountAuthoringRoutes } from './routes/authoring.routes.ts';
 import { courseLocals, mountLearnerRoutes } from './routes/learner.routes.ts';
@@ -21,7 +27,11 @@ import { createQuizAttempts } from './services/quiz.service.ts';
 
 const config = z.object({
   /** Largest material file a trainer may upload, in megabytes. */
-  maxUploadMb: z.number().positive().max(10 * 1024).default(100),
+  maxUploadMb: z
+    .number()
+    .positive()
+    .max(10 * 1024)
+    .default(100),
   /** Files per upload request. */
   maxFilesPerUpload: z.number().int().min(1).max(100).default(20),
 });
@@ -48,7 +58,11 @@ export default definePlugin({
     const QuizAttempt = ctx.model<QuizAttemptDoc>('quiz_attempt', quizAttemptSchema);
 
     const courses = createCourseService({ Course, Module, Item });
-    const progress = createProgressService({ Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt }, (event, payload) => ctx.emit(event, payload), courses.outline);
+    const progress = createProgressService(
+      { Item, ItemProgress, ModuleProgress, CourseCompletion, QuizAttempt },
+      (event, payload) => ctx.emit(event, payload),
+      courses.outline,
+    );
     const quizzes = createQuizAttempts(QuizAttempt);
     const materials = createMaterialStore(ctx.connection, {
       maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),
@@ -60,7 +74,9 @@ export default definePlugin({
     // A partial or unlisted file is invisible but takes room: removed, however long it takes.
     ctx.jobs.define<{ fileId: string }>('remove-material', {
       run: ({ fileId }) => materials.removeOnce(fileId),
-      maxAttempts: Number.POSITIVE_INFINITY, backoffMs: 2000, maxBackoffMs: 10 * 60_000,
+      maxAttempts: Number.POSITIVE_INFINITY,
+      backoffMs: 2000,
+      maxBackoffMs: 10 * 60_000,
     });
 
     ctx.provide(CourseCatalog, courses.catalog);
@@ -106,7 +122,11 @@ export default definePlugin({
         // Courses from before structure stamps get one, so that their outlines are kept like the
         // others' (without, every page read them afresh until the course's first change). A fresh
         // stamp is always safe: at worst an instance reads an outline once more.
-        const stamped = await Course.updateMany({ structureStamp: mongoose.trusted({ $exists: false }) }, { $set: { structureStamp: crypto.randomUUID() } }, { timestamps: false });
+        const stamped = await Course.updateMany(
+          { structureStamp: mongoose.trusted({ $exists: false }) },
+          { $set: { structureStamp: crypto.randomUUID() } },
+          { timestamps: false },
+        );
         if (stamped.modifiedCount) ctx.logger.info({ courses: stamped.modifiedCount }, 'courses given a structure stamp');
       },
       seed: (seed) => seedCourses(seed, { courses, materials }),

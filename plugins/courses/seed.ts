@@ -26,7 +26,7 @@ export const MATERIALS_DIR = 'materials';
 /** Cross-field checks run even on a malformed value: see courseProblems(). */
 const everyTime = { when: () => true };
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {});
+const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
 /**
  * Lessons and quizzes are long text; JSON has no multi-line strings, so such a field may also be
@@ -90,34 +90,40 @@ const moduleEntry = z.strictObject({
 
 const languageCode = z.enum(UN_LANGUAGES, { error: `Languages are among ${UN_LANGUAGES.join(', ')}.` });
 
-const course = z.strictObject({
-  slug: z.string()
-    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.')
-    .min(3).max(80)
-    .refine((s) => !RESERVED_SLUGS.has(s), 'This address is reserved for a page of its own.'),
-  languages: z.array(languageCode).min(1, 'Name at least one language.'),
-  title: z.record(z.string(), z.string().trim().min(1).max(200)),
-  summary: z.record(z.string(), z.string().trim().max(5000)).default({}),
-  hours: z.number().min(0).max(1000),
-  durationWeeks: z.number().int().min(0).max(104).optional(),
-  /** Demo courses are in progress or open to learners; published ones are published once their content exists. */
-  status: z.enum(['draft', 'published']),
-  /** E-mail addresses of demo accounts with the trainer role. */
-  trainers: z.array(z.email()).min(1, 'Name the course’s trainer (a demo account with the trainer role).'),
-  modules: z.array(moduleEntry),
-}).superRefine((c, ctx) => courseProblems(c, ctx), everyTime);
+const course = z
+  .strictObject({
+    slug: z
+      .string()
+      .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.')
+      .min(3)
+      .max(80)
+      .refine((s) => !RESERVED_SLUGS.has(s), 'This address is reserved for a page of its own.'),
+    languages: z.array(languageCode).min(1, 'Name at least one language.'),
+    title: z.record(z.string(), z.string().trim().min(1).max(200)),
+    summary: z.record(z.string(), z.string().trim().max(5000)).default({}),
+    hours: z.number().min(0).max(1000),
+    durationWeeks: z.number().int().min(0).max(104).optional(),
+    /** Demo courses are in progress or open to learners; published ones are published once their content exists. */
+    status: z.enum(['draft', 'published']),
+    /** E-mail addresses of demo accounts with the trainer role. */
+    trainers: z.array(z.email()).min(1, 'Name the course’s trainer (a demo account with the trainer role).'),
+    modules: z.array(moduleEntry),
+  })
+  .superRefine((c, ctx) => courseProblems(c, ctx), everyTime);
 
-export const coursesFixtureSchema = z.strictObject({
-  courses: z.array(course),
-}).superRefine((f, ctx) => {
-  const seen = new Set<string>();
-  asArray(f?.courses).forEach((c, i) => {
-    const slug = (c as { slug?: unknown } | null)?.slug;
-    if (typeof slug !== 'string') return;
-    if (seen.has(slug)) ctx.addIssue({ code: 'custom', path: ['courses', i, 'slug'], message: `The slug “${slug}” is used twice.` });
-    seen.add(slug);
-  });
-}, everyTime);
+export const coursesFixtureSchema = z
+  .strictObject({
+    courses: z.array(course),
+  })
+  .superRefine((f, ctx) => {
+    const seen = new Set<string>();
+    asArray(f?.courses).forEach((c, i) => {
+      const slug = (c as { slug?: unknown } | null)?.slug;
+      if (typeof slug !== 'string') return;
+      if (seen.has(slug)) ctx.addIssue({ code: 'custom', path: ['courses', i, 'slug'], message: `The slug “${slug}” is used twice.` });
+      seen.add(slug);
+    });
+  }, everyTime);
 
 /**
  * The checks across fields run even when some field is malformed (zod skips them by default), so
@@ -132,14 +138,16 @@ function courseProblems(c: Record<string, unknown> | null, ctx: z.RefinementCtx)
     if (!title[lang]) ctx.addIssue({ code: 'custom', path: ['title', lang], message: `Give the title in each of the course’s languages (missing: ${lang}).` });
   }
   for (const key of [...Object.keys(title), ...Object.keys(asRecord(c.summary))]) {
-    if (!languages.includes(key)) ctx.addIssue({ code: 'custom', path: ['languages'], message: `Text is given in “${key}”, which is not among the course’s languages.` });
+    if (!languages.includes(key))
+      ctx.addIssue({ code: 'custom', path: ['languages'], message: `Text is given in “${key}”, which is not among the course’s languages.` });
   }
   // Publishing checks this too, but only after the course is written: say it before writing anything.
   if (c.status === 'draft' || !Array.isArray(c.modules)) return;
   if (c.modules.length === 0) ctx.addIssue({ code: 'custom', path: ['modules'], message: 'A course to be published needs at least one module.' });
   c.modules.forEach((m: unknown, i) => {
     const items = (m as { items?: unknown } | null)?.items;
-    if (Array.isArray(items) && items.length === 0) ctx.addIssue({ code: 'custom', path: ['modules', i, 'items'], message: 'A course to be published cannot have a module without items.' });
+    if (Array.isArray(items) && items.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['modules', i, 'items'], message: 'A course to be published cannot have a module without items.' });
   });
 }
 
@@ -180,7 +188,13 @@ export async function seedCourses(ctx: SeedContext, deps: { courses: CourseServi
   }
   if (problems.length) throw new Error(`courses: ${where} refers to what does not exist:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
-  for (const entry of missing) await seedCourse(ctx, deps, entry, entry.trainers.map((email) => trainers.get(email)!));
+  for (const entry of missing)
+    await seedCourse(
+      ctx,
+      deps,
+      entry,
+      entry.trainers.map((email) => trainers.get(email)!),
+    );
 }
 
 function filesOf(entry: CourseEntry): string[] {
@@ -192,17 +206,25 @@ function filesOf(entry: CourseEntry): string[] {
  * transactions (docs/architecture.md), so a failure part-way removes what this call wrote: otherwise the
  * half-built course would exist, and every later seed would skip it as "already present".
  */
-async function seedCourse(ctx: SeedContext, { courses, materials }: { courses: CourseService; materials: MaterialStore }, entry: CourseEntry, trainers: SessionUser[]) {
+async function seedCourse(
+  ctx: SeedContext,
+  { courses, materials }: { courses: CourseService; materials: MaterialStore },
+  entry: CourseEntry,
+  trainers: SessionUser[],
+) {
   let courseId: string;
   try {
-    const created = await courses.create({
-      slug: entry.slug,
-      title: entry.title,
-      summary: entry.summary,
-      languages: entry.languages,
-      hours: entry.hours,
-      durationWeeks: entry.durationWeeks,
-    }, trainers[0]!);
+    const created = await courses.create(
+      {
+        slug: entry.slug,
+        title: entry.title,
+        summary: entry.summary,
+        languages: entry.languages,
+        hours: entry.hours,
+        durationWeeks: entry.durationWeeks,
+      },
+      trainers[0]!,
+    );
     courseId = created.id;
   } catch (err) {
     // Another seed (a second instance starting on the same empty database) created it meanwhile.
@@ -215,7 +237,10 @@ async function seedCourse(ctx: SeedContext, { courses, materials }: { courses: C
 
   const storedFiles: StoredFile[] = [];
   try {
-    await courses.setTrainers(courseId, trainers.map((t) => t.id));
+    await courses.setTrainers(
+      courseId,
+      trainers.map((t) => t.id),
+    );
     let items = 0;
     for (const m of entry.modules) {
       const created = await courses.addModule(courseId, { title: m.title, intro: m.intro, required: m.required });
@@ -245,7 +270,9 @@ async function itemInput(ctx: SeedContext, materials: MaterialStore, it: ItemEnt
       return { type: 'link', title: it.title, body: it.body, url: it.url };
     case 'quiz':
       return {
-        type: 'quiz', title: it.title, body: it.body,
+        type: 'quiz',
+        title: it.title,
+        body: it.body,
         quiz: { questions: it.questions, passMark: it.passMark, maxAttempts: it.maxAttempts, required: it.required },
       };
     case 'file': {

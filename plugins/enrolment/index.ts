@@ -1,11 +1,30 @@
 import mongoose from 'mongoose';
-import { allow, DashboardPanels, definePlugin, MailTopics, Navigation, RetryLater, UserCreated, UserSignedIn, Users, type ModelCache, type PluginContext } from '../../src/index.ts';
+import {
+  allow,
+  DashboardPanels,
+  definePlugin,
+  MailTopics,
+  Navigation,
+  RetryLater,
+  UserCreated,
+  UserSignedIn,
+  Users,
+  type ModelCache,
+  type PluginContext,
+} from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
 import { EnrolmentDirectory } from './contract.ts';
 import { editionSchema, type EditionDoc } from './models/edition.model.ts';
 import {
-  enrolmentSchema, invitationSchema, membershipSchema, seatSchema, type EnrolmentDoc, type InvitationDoc, type MembershipDoc, type SeatDoc,
+  enrolmentSchema,
+  invitationSchema,
+  membershipSchema,
+  seatSchema,
+  type EnrolmentDoc,
+  type InvitationDoc,
+  type MembershipDoc,
+  type SeatDoc,
 } from './models/enrolment.model.ts';
 import { importBatchSchema, type ImportBatchDoc } from './models/import-batch.model.ts';
 import { personSchema, type PersonDoc } from './models/person.model.ts';
@@ -19,7 +38,6 @@ import { COMMIT_QUEUE, createImportService } from './services/import.service.ts'
 import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
 import { createReportService } from './services/report.service.ts';
 import { createEnrolmentNotices, IMPORT_INVITATIONS_QUEUE, REMINDER_TOPIC, type EnrolmentNotices } from './services/notices.ts';
-
 
 /** The service; with `notices`, the people concerned are told by e-mail (the demo data is loaded without). */
 function serviceFor(ctx: PluginContext<EnrolmentConfig>, models: EnrolmentModels, editionCache: ModelCache, notices?: EnrolmentNotices) {
@@ -57,12 +75,19 @@ export default definePlugin({
     };
     const ImportBatch = ctx.model<ImportBatchDoc>('import_batch', importBatchSchema);
     const notices = createEnrolmentNotices({
-      mail: ctx.mail, users: () => ctx.get(Users), catalog: () => ctx.get(CourseCatalog), logger: ctx.logger, reminderDays: ctx.config.reminderDays,
+      mail: ctx.mail,
+      users: () => ctx.get(Users),
+      catalog: () => ctx.get(CourseCatalog),
+      logger: ctx.logger,
+      reminderDays: ctx.config.reminderDays,
       models: { ...models, Invitation: ctx.model<InvitationDoc>('invitation', invitationSchema) },
     });
     const service = serviceFor(ctx, models, editionCache, notices);
     const imports = createImportService({ ImportBatch, Edition, Enrolment: models.Enrolment, Person: models.Person }, service, {
-      users: () => ctx.get(Users), jobs: ctx.jobs, mail: ctx.mail, jobId: (queue, key) => `${ctx.name}.${queue}:${key}`,
+      users: () => ctx.get(Users),
+      jobs: ctx.jobs,
+      mail: ctx.mail,
+      jobId: (queue, key) => `${ctx.name}.${queue}:${key}`,
     });
     ctx.jobs.define(COMMIT_QUEUE, { run: imports.runCommit });
 
@@ -72,9 +97,16 @@ export default definePlugin({
     ctx.translations(new URL('./locales', import.meta.url));
     // Staff pages first: '/manage/…' is more specific than the learner pages.
     mountManageRoutes(ctx, service, notices);
-    mountReportRoutes(ctx, service, createReportService({
-      models, progress: () => ctx.get(CourseProgress), catalog: () => ctx.get(CourseCatalog), users: () => ctx.get(Users),
-    }));
+    mountReportRoutes(
+      ctx,
+      service,
+      createReportService({
+        models,
+        progress: () => ctx.get(CourseProgress),
+        catalog: () => ctx.get(CourseCatalog),
+        users: () => ctx.get(Users),
+      }),
+    );
     mountImportRoutes(ctx, service, imports);
     mountLearnerRoutes(ctx, service);
 

@@ -68,26 +68,30 @@ const participant = z.strictObject({
   answers: z.record(z.string(), z.string().max(5000)).optional(),
 });
 
-const edition = z.strictObject({
-  course: z.string().min(1, 'Name the course by its slug.'),
-  title: z.string().trim().min(3).max(190),
-  description: z.string().max(5000).default(''),
-  selfPaced: z.boolean(),
-  /** Days from the day of seeding (negative: in the past). Dated editions only. */
-  startsInDays: z.number().int().min(-3650).max(3650).optional(),
-  lengthDays: z.number().int().min(1).max(730).optional(),
-  deadlineInDays: z.number().int().min(-3650).max(3650).optional(),
-  online: z.boolean(),
-  place: z.string().trim().max(200),
-  capacity: z.number().int().min(1).max(100000).nullable(),
-  language: z.string().min(2).max(10),
-  method: z.enum(ENROLMENT_METHODS),
-  enrolmentKey: z.string().min(6, 'Use at least 6 characters for a key.').max(100).optional(),
-  questions: z.array(z.strictObject({ id: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/), label: z.string().min(1).max(500), required: z.boolean() })).default([]),
-  /** E-mail addresses of demo accounts with the trainer role. */
-  trainers: z.array(email).default([]),
-  participants: z.array(participant),
-}).superRefine((e, ctx) => editionProblems(e, ctx), everyTime);
+const edition = z
+  .strictObject({
+    course: z.string().min(1, 'Name the course by its slug.'),
+    title: z.string().trim().min(3).max(190),
+    description: z.string().max(5000).default(''),
+    selfPaced: z.boolean(),
+    /** Days from the day of seeding (negative: in the past). Dated editions only. */
+    startsInDays: z.number().int().min(-3650).max(3650).optional(),
+    lengthDays: z.number().int().min(1).max(730).optional(),
+    deadlineInDays: z.number().int().min(-3650).max(3650).optional(),
+    online: z.boolean(),
+    place: z.string().trim().max(200),
+    capacity: z.number().int().min(1).max(100000).nullable(),
+    language: z.string().min(2).max(10),
+    method: z.enum(ENROLMENT_METHODS),
+    enrolmentKey: z.string().min(6, 'Use at least 6 characters for a key.').max(100).optional(),
+    questions: z
+      .array(z.strictObject({ id: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/), label: z.string().min(1).max(500), required: z.boolean() }))
+      .default([]),
+    /** E-mail addresses of demo accounts with the trainer role. */
+    trainers: z.array(email).default([]),
+    participants: z.array(participant),
+  })
+  .superRefine((e, ctx) => editionProblems(e, ctx), everyTime);
 
 export const editionsFixtureSchema = z.strictObject({
   /** The demo staff account that creates the editions and takes the decisions. */
@@ -105,15 +109,18 @@ function editionProblems(e: Record<string, unknown> | null, ctx: z.RefinementCtx
   people.forEach((p, i) => {
     if (seen.has(p?.email)) issue(['participants', i, 'email'], `${String(p?.email)} is listed twice in this edition.`);
     seen.add(p?.email);
-    if ((p?.status === 'pending' || p?.status === 'rejected') && e.method !== 'application') issue(['participants', i, 'status'], 'Only editions taking applications have pending or rejected people.');
+    if ((p?.status === 'pending' || p?.status === 'rejected') && e.method !== 'application')
+      issue(['participants', i, 'status'], 'Only editions taking applications have pending or rejected people.');
   });
   if (e.selfPaced === true && (e.startsInDays !== undefined || e.lengthDays !== undefined)) issue(['selfPaced'], 'A self-paced edition has no dates.');
-  if (e.selfPaced === false && (typeof e.startsInDays !== 'number' || typeof e.lengthDays !== 'number')) issue(['startsInDays'], 'A dated edition needs startsInDays and lengthDays.');
+  if (e.selfPaced === false && (typeof e.startsInDays !== 'number' || typeof e.lengthDays !== 'number'))
+    issue(['startsInDays'], 'A dated edition needs startsInDays and lengthDays.');
   if (e.online === false && !e.place) issue(['place'], 'Say where it takes place, or make it online.');
   if (e.method === 'key' && !e.enrolmentKey) issue(['enrolmentKey'], 'An edition with the key method needs its enrolmentKey.');
   const capacity = typeof e.capacity === 'number' ? e.capacity : null;
   if (capacity !== null && count('enrolled') > capacity) issue(['participants'], `${count('enrolled')} people enrolled for ${capacity} seats.`);
-  if (count('waitlisted') && (capacity === null || count('enrolled') !== capacity)) issue(['participants'], 'People wait only when every seat is taken: enrol as many people as there are seats.');
+  if (count('waitlisted') && (capacity === null || count('enrolled') !== capacity))
+    issue(['participants'], 'People wait only when every seat is taken: enrol as many people as there are seats.');
   // Applications and self-enrolment go through the same checks as for people: the window must be open.
   const deadline = typeof e.deadlineInDays === 'number' ? e.deadlineInDays : undefined;
   const ends = typeof e.startsInDays === 'number' && typeof e.lengthDays === 'number' ? e.startsInDays + e.lengthDays : undefined;
@@ -150,9 +157,11 @@ function parseFixture<S extends z.ZodType>(schema: S, value: unknown, where: str
 /** Runs `work` over the list with at most `limit` calls in flight. */
 async function inParallel<T>(list: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, list.length) }, async () => {
-    while (next < list.length) await work(list[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, list.length) }, async () => {
+      while (next < list.length) await work(list[next++]!);
+    }),
+  );
 }
 
 // ---- Seeding ---------------------------------------------------------------------------------------
@@ -181,9 +190,15 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
   const moduleIds = new Map<string, string[]>();
   for (const slug of new Set(editionsFile.editions.map((e) => e.course))) {
     const course = await catalog.findBySlug(slug);
-    if (!course) { problems.push(`course ${slug}: no such course (the demo courses are in fixtures/courses/courses.json)`); continue; }
+    if (!course) {
+      problems.push(`course ${slug}: no such course (the demo courses are in fixtures/courses/courses.json)`);
+      continue;
+    }
     courses.set(slug, course);
-    moduleIds.set(slug, (await catalog.modules(course.id)).map((m) => m.id));
+    moduleIds.set(
+      slug,
+      (await catalog.modules(course.id)).map((m) => m.id),
+    );
   }
   const trainers = new Map<string, SessionUser>();
   for (const address of new Set(editionsFile.editions.flatMap((e) => e.trainers))) {
@@ -196,24 +211,31 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
     const where = `editions[${i}] “${e.title}”`;
     for (const p of e.participants) {
       const who = people.get(p.email);
-      if (!who) { problems.push(`${where}: ${p.email} is not in ${PEOPLE_FIXTURE}`); continue; }
+      if (!who) {
+        problems.push(`${where}: ${p.email} is not in ${PEOPLE_FIXTURE}`);
+        continue;
+      }
       const viaApplication = e.method === 'application' && p.status !== 'enrolled';
       if (!who.account && viaApplication) problems.push(`${where}: ${p.email} has no account, so cannot apply (only staff can enrol them)`);
       if (p.modulesDone !== undefined) {
         if (!who.account) problems.push(`${where}: ${p.email} has no account, so has no progress`);
-        if (p.status !== 'enrolled' && p.status !== 'withdrawn') problems.push(`${where}: ${p.email} is ${p.status}: only enrolled or withdrawn people have progress`);
+        if (p.status !== 'enrolled' && p.status !== 'withdrawn')
+          problems.push(`${where}: ${p.email} is ${p.status}: only enrolled or withdrawn people have progress`);
         const modules = moduleIds.get(e.course);
-        if (modules && typeof p.modulesDone === 'number' && p.modulesDone > modules.length) problems.push(`${where}: ${p.email} cannot have done ${p.modulesDone} modules of a course with ${modules.length}`);
+        if (modules && typeof p.modulesDone === 'number' && p.modulesDone > modules.length)
+          problems.push(`${where}: ${p.email} cannot have done ${p.modulesDone} modules of a course with ${modules.length}`);
       }
     }
   });
-  if (problems.length) throw new Error(`enrolment: the demo editions refer to what does not exist or cannot be:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  if (problems.length)
+    throw new Error(`enrolment: the demo editions refer to what does not exist or cannot be:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
   // Which editions are missing (same course, same title).
   const missing: EditionEntry[] = [];
   for (const e of editionsFile.editions) {
     const course = courses.get(e.course)!;
-    if (await service.hasEdition(course.id, editionTitle(e, now))) ctx.logger.debug({ edition: editionTitle(e, now) }, 'demo edition already present: left as it is');
+    if (await service.hasEdition(course.id, editionTitle(e, now)))
+      ctx.logger.debug({ edition: editionTitle(e, now) }, 'demo edition already present: left as it is');
     else missing.push(e);
   }
   if (!missing.length) return { editions: 0, people: 0, progressItems: 0 };
@@ -221,44 +243,60 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
   // People: accounts (no password) and profiles, only those missing.
   const needed = [...new Set(missing.flatMap((e) => e.participants.map((p) => p.email)))].map((address) => people.get(address)!);
   const accounts = new Map<string, SessionUser>();
-  await inParallel(needed.filter((p) => p.account), 6, async (p) => {
-    const { user } = await users.ensure({ email: p.email, name: `${p.givenName} ${p.familyName}`, roles: ['learner'], organisation: p.organisation }, 'demo');
-    accounts.set(p.email, user);
-  });
+  await inParallel(
+    needed.filter((p) => p.account),
+    6,
+    async (p) => {
+      const { user } = await users.ensure({ email: p.email, name: `${p.givenName} ${p.familyName}`, roles: ['learner'], organisation: p.organisation }, 'demo');
+      accounts.set(p.email, user);
+    },
+  );
   const existing = await service.profiled(needed.map((p) => p.email));
-  const newProfiles = needed.filter((p) => !existing.has(p.email)).map((p: PersonEntry) => ({
-    _id: p.email, givenName: p.givenName, familyName: p.familyName, gender: p.gender, country: p.country,
-    organisation: p.organisation, organisationType: p.organisationType, jobTitle: p.jobTitle,
-    ...(accounts.get(p.email) ? { userId: accounts.get(p.email)!.id } : {}),
-  }));
+  const newProfiles = needed
+    .filter((p) => !existing.has(p.email))
+    .map((p: PersonEntry) => ({
+      _id: p.email,
+      givenName: p.givenName,
+      familyName: p.familyName,
+      gender: p.gender,
+      country: p.country,
+      organisation: p.organisation,
+      organisationType: p.organisationType,
+      jobTitle: p.jobTitle,
+      ...(accounts.get(p.email) ? { userId: accounts.get(p.email)!.id } : {}),
+    }));
   // A profile created meanwhile (a second instance seeding, someone importing): theirs stands.
   await service.addProfiles(newProfiles);
 
   const progress: { learnerId: string; courseId: string; editionId: string; modules: number | 'all' }[] = [];
   for (const entry of missing) {
     const course = courses.get(entry.course)!;
-    const editionDoc = await service.createEdition({
-      courseId: course.id,
-      title: editionTitle(entry, now),
-      description: entry.description,
-      selfPaced: entry.selfPaced,
-      startsAt: entry.startsInDays !== undefined ? dayFromNow(entry.startsInDays, now) : undefined,
-      endsAt: entry.startsInDays !== undefined && entry.lengthDays !== undefined ? dayFromNow(entry.startsInDays + entry.lengthDays, now) : undefined,
-      enrolmentDeadline: entry.deadlineInDays !== undefined ? dayFromNow(entry.deadlineInDays, now) : undefined,
-      place: entry.place,
-      online: entry.online,
-      capacity: entry.capacity,
-      language: entry.language,
-      method: entry.method,
-      enrolmentKey: entry.enrolmentKey,
-      questions: entry.questions,
-      trainerIds: entry.trainers.map((t) => trainers.get(t)!.id),
-      status: 'published',
-    }, staff!.id);
+    const editionDoc = await service.createEdition(
+      {
+        courseId: course.id,
+        title: editionTitle(entry, now),
+        description: entry.description,
+        selfPaced: entry.selfPaced,
+        startsAt: entry.startsInDays !== undefined ? dayFromNow(entry.startsInDays, now) : undefined,
+        endsAt: entry.startsInDays !== undefined && entry.lengthDays !== undefined ? dayFromNow(entry.startsInDays + entry.lengthDays, now) : undefined,
+        enrolmentDeadline: entry.deadlineInDays !== undefined ? dayFromNow(entry.deadlineInDays, now) : undefined,
+        place: entry.place,
+        online: entry.online,
+        capacity: entry.capacity,
+        language: entry.language,
+        method: entry.method,
+        enrolmentKey: entry.enrolmentKey,
+        questions: entry.questions,
+        trainerIds: entry.trainers.map((t) => trainers.get(t)!.id),
+        status: 'published',
+      },
+      staff!.id,
+    );
     await seedParticipants(service, editionDoc, entry, people, accounts, staff!.id);
     for (const p of entry.participants) {
       const account = accounts.get(p.email);
-      if (p.modulesDone !== undefined && account) progress.push({ learnerId: account.id, courseId: course.id, editionId: editionDoc._id.toString(), modules: p.modulesDone });
+      if (p.modulesDone !== undefined && account)
+        progress.push({ learnerId: account.id, courseId: course.id, editionId: editionDoc._id.toString(), modules: p.modulesDone });
     }
     ctx.logger.info({ edition: editionDoc.title, people: entry.participants.length }, 'demo edition added');
   }
@@ -270,7 +308,10 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
     const itemsOf = new Map<string, string[][]>();
     for (const courseId of new Set(progress.map((p) => p.courseId))) {
       const items = await catalog.items(courseId);
-      itemsOf.set(courseId, (await catalog.modules(courseId)).map((m) => items.filter((i) => i.moduleId === m.id).map((i) => i.id)));
+      itemsOf.set(
+        courseId,
+        (await catalog.modules(courseId)).map((m) => items.filter((i) => i.moduleId === m.id).map((i) => i.id)),
+      );
     }
     const recorder = ctx.get(CourseProgress);
     await inParallel(progress, 6, async (p) => {
@@ -292,8 +333,12 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
  * waiting list (in the fixture's order: its positions), then rejected and pending applications.
  */
 async function seedParticipants(
-  service: EnrolmentService, edition: EditionDoc, entry: EditionEntry,
-  people: Map<string, PersonEntry>, accounts: Map<string, SessionUser>, staffId: string,
+  service: EnrolmentService,
+  edition: EditionDoc,
+  entry: EditionEntry,
+  people: Map<string, PersonEntry>,
+  accounts: Map<string, SessionUser>,
+  staffId: string,
 ) {
   const editionId = edition._id.toString();
   const order: EnrolmentStatus[] = ['withdrawn', 'enrolled', 'waitlisted', 'rejected', 'pending'];
@@ -302,10 +347,12 @@ async function seedParticipants(
     const account = accounts.get(p.email);
     const person = people.get(p.email)!;
     const applies = entry.method === 'application' && !!account;
-    const application = () => service.apply(account!, editionId, {
-      motivation: p.motivation ?? `As ${person.jobTitle || 'a practitioner'} at ${person.organisation}, I want to strengthen my skills in negotiation and mediation.`,
-      answers: Object.fromEntries(entry.questions.map((q) => [q.id, p.answers?.[q.id] ?? (q.required ? `${person.jobTitle}, ${person.organisation}.` : '')])),
-    });
+    const application = () =>
+      service.apply(account!, editionId, {
+        motivation:
+          p.motivation ?? `As ${person.jobTitle || 'a practitioner'} at ${person.organisation}, I want to strengthen my skills in negotiation and mediation.`,
+        answers: Object.fromEntries(entry.questions.map((q) => [q.id, p.answers?.[q.id] ?? (q.required ? `${person.jobTitle}, ${person.organisation}.` : '')])),
+      });
     /** Enrolled, or waitlisted when full: what staff or the person themselves would do for this method. */
     const enrol = async () => {
       if (applies) return service.decide((await application())._id.toString(), 'accept', undefined, staffId);

@@ -1,8 +1,14 @@
 import { allow, definePlugin, Navigation, SignInMethods, Users } from '../../src/index.ts';
 import { ssoConfigSchema } from './config.ts';
 import {
-  consumedAssertionSchema, identitySchema, lastSignInSchema, pendingRequestSchema,
-  type ConsumedAssertionDoc, type IdentityDoc, type LastSignInDoc, type PendingRequestDoc,
+  consumedAssertionSchema,
+  identitySchema,
+  lastSignInSchema,
+  pendingRequestSchema,
+  type ConsumedAssertionDoc,
+  type IdentityDoc,
+  type LastSignInDoc,
+  type PendingRequestDoc,
 } from './models/saml.models.ts';
 import { mountAdminRoutes } from './routes/admin.routes.ts';
 import { mountSamlRoutes } from './routes/saml.routes.ts';

@@ -72,8 +72,12 @@ export const allow = {
 };
 
 export function isAccessPolicy(value: unknown): value is AccessPolicy {
-  return typeof value === 'object' && value !== null && typeof (value as AccessPolicy).allows === 'function'
-    && typeof (value as AccessPolicy).description === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AccessPolicy).allows === 'function' &&
+    typeof (value as AccessPolicy).description === 'string'
+  );
 }
 
 /** Express middleware enforcing a policy: anonymous people are sent to sign in, others get 403. */

@@ -136,9 +136,19 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
   // Messages are composed in the recipient's language: the catalogues exist once plugins registered.
   let i18n: I18n | undefined;
   const mail = createMailService({
-    models: mailModels, jobs, config, logger, connection, users: models.User as never,
-    i18n: () => i18n ?? (() => { throw new Error('mail composed before the app was built'); })(),
-    viewsDir: path.join(ROOT, 'views'), devInbox: options.devInbox,
+    models: mailModels,
+    jobs,
+    config,
+    logger,
+    connection,
+    users: models.User as never,
+    i18n: () =>
+      i18n ??
+      (() => {
+        throw new Error('mail composed before the app was built');
+      })(),
+    viewsDir: path.join(ROOT, 'views'),
+    devInbox: options.devInbox,
   });
   accounts = createAccountsService({ models, accountModels, users, mail, jobs, audit, config, logger });
   const runtime: HostRuntime = {
@@ -168,9 +178,22 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
   let loaded: LoadedPlugin[] = [];
   let sessions: ReturnType<typeof createSessions> | undefined;
   // Expired sessions are removed by Olive (FerretDB has no TTL indexes), on one instance at a time.
-  jobs.every('host.sessions-cleanup', 10 * 60 * 1000, async () => { await sessions?.removeExpired(); });
+  jobs.every('host.sessions-cleanup', 10 * 60 * 1000, async () => {
+    await sessions?.removeExpired();
+  });
   try {
-    for (const model of [models.User, models.Credential, jobModels.Job, jobModels.JobLease, jobModels.JobSlot, mailModels.Mail, accountModels.Token, accountModels.TokenUse, audit.model]) await model.init();
+    for (const model of [
+      models.User,
+      models.Credential,
+      jobModels.Job,
+      jobModels.JobLease,
+      jobModels.JobSlot,
+      mailModels.Mail,
+      accountModels.Token,
+      accountModels.TokenUse,
+      audit.model,
+    ])
+      await model.init();
     const hostMs = ms(hostStart);
     loaded = await registerPlugins(ordered, configs, runtime);
     i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE);
@@ -190,20 +213,31 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     if (config.production) app.set('view cache', true);
     // Defaults so that even an error page rendered before the request's own locals exist has them.
     Object.assign(app.locals, {
-      t: i18n.getFixedT('en'), lang: 'en', dir: 'ltr', languages: {}, nav: [], user: undefined,
-      takeFlash: () => [], csrfToken: () => '', currentPath: '/', appVersion: VERSION, formatBytes,
+      t: i18n.getFixedT('en'),
+      lang: 'en',
+      dir: 'ltr',
+      languages: {},
+      nav: [],
+      user: undefined,
+      takeFlash: () => [],
+      csrfToken: () => '',
+      currentPath: '/',
+      appVersion: VERSION,
+      formatBytes,
     });
 
     app.use(metrics.middleware);
-    app.use(pinoHttp({
-      logger,
-      autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics|static\/)/.test(req.url ?? '') },
-      // Method, path and status only: headers carry session cookies and tokens that logs must never hold.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }));
+    app.use(
+      pinoHttp({
+        logger,
+        autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics|static\/)/.test(req.url ?? '') },
+        // Method, path and status only: headers carry session cookies and tokens that logs must never hold.
+        serializers: {
+          req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        },
+      }),
+    );
     app.use((_req, res, next) => {
       // During shutdown each answer closes its connection, so keep-alive clients move elsewhere.
       if (stopping) res.setHeader('Connection', 'close');
@@ -212,11 +246,15 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     app.use(securityHeaders(config));
     app.use(compression());
     // Browsers ask for /favicon.ico on every page; answer from the stylesheet's folder, before sessions.
-    app.get('/favicon.ico', (_req, res) => { res.redirect(301, '/static/favicon.svg'); });
+    app.get('/favicon.ico', (_req, res) => {
+      res.redirect(301, '/static/favicon.svg');
+    });
     app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: config.production ? '1d' : 0, index: false }));
 
     // Probes come before sessions: they must answer cheaply and whatever the session store does.
-    app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
     app.get('/readyz', async (_req, res) => {
       const ok = await app.olive.ready();
       res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : stopping ? 'stopping' : 'database unavailable' });
@@ -259,10 +297,18 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     });
     mountPageRoutes(hostRoutes, runtime.extensions);
     mountAuthRoutes(hostRoutes, {
-      passport: passport as never, models, users, events, extensions: runtime.extensions,
-      loginRateLimit: config.LOGIN_RATE_LIMIT, secureCookies: config.secureCookies, registration: config.REGISTRATION !== 'off',
+      passport: passport as never,
+      models,
+      users,
+      events,
+      extensions: runtime.extensions,
+      loginRateLimit: config.LOGIN_RATE_LIMIT,
+      secureCookies: config.secureCookies,
+      registration: config.REGISTRATION !== 'off',
     });
-    const limiterMessage = (req: express.Request) => { throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany')); };
+    const limiterMessage = (req: express.Request) => {
+      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
+    };
     mountAccountRoutes(hostRoutes, { accounts, config, connection, onLimited: limiterMessage });
     mountAdminUserRoutes(hostRoutes, { users, models, accounts, mail, audit });
     mountAdminOperationsRoutes(hostRoutes, { jobs, mail, config });
@@ -285,13 +331,27 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       totalMs: ms(t0),
       plugins: [
         { name: 'host', version: VERSION, registerMs: hostMs, startMs: 0 },
-        ...loaded.map((p) => ({ name: p.def.name, version: p.def.version, registerMs: Math.round(p.timings.registerMs * 10) / 10, startMs: Math.round((p.timings.startMs ?? 0) * 10) / 10 })),
+        ...loaded.map((p) => ({
+          name: p.def.name,
+          version: p.def.version,
+          registerMs: Math.round(p.timings.registerMs * 10) / 10,
+          startMs: Math.round((p.timings.startMs ?? 0) * 10) / 10,
+        })),
       ],
     };
     let stopped: Promise<void> | undefined;
     app.olive = {
-      config, connection, logger, boot, users, jobs, mail, version: VERSION,
-      get stopping() { return stopping; },
+      config,
+      connection,
+      logger,
+      boot,
+      users,
+      jobs,
+      mail,
+      version: VERSION,
+      get stopping() {
+        return stopping;
+      },
       async ready() {
         return !stopping && (await pingDatabase(connection));
       },
@@ -307,7 +367,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
         stopping = true;
       },
       service<T>(ref: ServiceRef<T>): T {
-        if (!runtime.services.has(ref.id)) throw new OliveError('OLIVE_SERVICE_NOT_PROVIDED', `no enabled plugin provides service '${ref.id}'`, { plugins: [ref.owner] });
+        if (!runtime.services.has(ref.id))
+          throw new OliveError('OLIVE_SERVICE_NOT_PROVIDED', `no enabled plugin provides service '${ref.id}'`, { plugins: [ref.owner] });
         return runtime.services.get(ref.id) as T;
       },
       stop() {

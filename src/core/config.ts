@@ -6,9 +6,7 @@ import { OliveError } from './errors.ts';
 /** Secrets the app refuses in production: the development default and anything shorter than 32 chars. */
 export const DEV_SESSION_SECRET = 'olive-development-secret-change-me';
 
-const boolean = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /**
  * The host's configuration, read from environment variables (and `.env`). Each entry documents one
@@ -27,7 +25,11 @@ export const hostConfigSchema = z
     OLIVE_DATA_DIR: z.string().min(1).default('data'),
     OLIVE_CONFIG: z.string().min(1).default('olive.config.ts'),
     SESSION_SECRET: z.string().min(1).default(DEV_SESSION_SECRET),
-    SESSION_MAX_AGE_HOURS: z.coerce.number().positive().max(24 * 30).default(12),
+    SESSION_MAX_AGE_HOURS: z.coerce
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(12),
     TRUST_PROXY: z.string().default('false'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DEFAULT_LOCALE: z.string().min(2).default('en'),
@@ -54,7 +56,11 @@ export const hostConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     if (cfg.REGISTRATION === 'domains' && !cfg.REGISTRATION_DOMAINS?.trim()) {
-      ctx.addIssue({ code: 'custom', path: ['REGISTRATION_DOMAINS'], message: 'must list the e-mail domains allowed to register (comma-separated) when REGISTRATION=domains' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REGISTRATION_DOMAINS'],
+        message: 'must list the e-mail domains allowed to register (comma-separated) when REGISTRATION=domains',
+      });
     }
     if ([cfg.DKIM_DOMAIN, cfg.DKIM_SELECTOR, cfg.DKIM_PRIVATE_KEY_FILE].filter(Boolean).length % 3 !== 0) {
       ctx.addIssue({ code: 'custom', path: ['DKIM_DOMAIN'], message: 'DKIM signing needs all three of DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE' });
@@ -101,10 +107,7 @@ export function loadHostConfig(env: Record<string, string | undefined> = process
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = hostConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new OliveError(
-      'OLIVE_CONFIG_INVALID',
-      `Invalid configuration:\n${formatIssues(parsed.error.issues, '  - ').join('\n')}`,
-    );
+    throw new OliveError('OLIVE_CONFIG_INVALID', `Invalid configuration:\n${formatIssues(parsed.error.issues, '  - ').join('\n')}`);
   }
   const cfg = parsed.data;
   const baseUrl = (cfg.BASE_URL ?? `http://${cfg.HOST === '0.0.0.0' ? '127.0.0.1' : cfg.HOST}:${cfg.PORT}`).replace(/\/+$/, '');
@@ -115,7 +118,10 @@ export function loadHostConfig(env: Record<string, string | undefined> = process
     secureCookies: cfg.SECURE_COOKIES ?? baseUrl.startsWith('https://'),
     dataDir: path.resolve(cwd, cfg.OLIVE_DATA_DIR),
     trustProxy: parseTrustProxy(cfg.TRUST_PROXY),
-    registrationDomains: (cfg.REGISTRATION_DOMAINS ?? '').split(',').map((d) => d.trim().toLowerCase().replace(/^@/, '')).filter(Boolean),
+    registrationDomains: (cfg.REGISTRATION_DOMAINS ?? '')
+      .split(',')
+      .map((d) => d.trim().toLowerCase().replace(/^@/, ''))
+      .filter(Boolean),
   };
 }
 

@@ -36,8 +36,13 @@ export async function pingDatabase(connection: Connection, timeoutMs = 2000): Pr
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      connection.db.admin().command({ ping: 1 }).then(() => true),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
+      connection.db
+        .admin()
+        .command({ ping: 1 })
+        .then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
     ]);
   } catch {
     return false;

@@ -33,8 +33,10 @@ export async function ensureFerretdbBinary(log: (line: string) => void = (l) => 
   if (fs.existsSync(binary)) return binary;
   const goVersion = await run('go', ['version']).catch(() => null);
   if (goVersion === null) {
-    throw new OliveError('OLIVE_GO_MISSING',
-      'Go is needed once to build the local database (FerretDB), but `go` is not on the PATH. Install Go 1.22 or newer, or set MONGODB_URI to use a MongoDB server.');
+    throw new OliveError(
+      'OLIVE_GO_MISSING',
+      'Go is needed once to build the local database (FerretDB), but `go` is not on the PATH. Install Go 1.22 or newer, or set MONGODB_URI to use a MongoDB server.',
+    );
   }
   fs.mkdirSync(path.dirname(binary), { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
@@ -75,7 +77,12 @@ function makeWritable(dir: string): void {
   }
 }
 
-interface SourcePatch { file: string; find: string; replace: string; why: string }
+interface SourcePatch {
+  file: string;
+  find: string;
+  replace: string;
+  why: string;
+}
 
 /**
  * A copy of FerretDB's module source (from Go's module cache, fetched through the module proxy)
@@ -84,7 +91,10 @@ interface SourcePatch { file: string; find: string; replace: string; why: string
  * build with the patch named, instead of building without the fix. Returns the go.mod's path.
  */
 async function patchedFerretdbSource(buildDir: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const info = JSON.parse(await run('go', ['mod', 'download', '-json', FERRETDB_MODULE], { cwd: WRAPPER_DIR, env, stdout: true })) as { Dir?: string; Error?: string };
+  const info = JSON.parse(await run('go', ['mod', 'download', '-json', FERRETDB_MODULE], { cwd: WRAPPER_DIR, env, stdout: true })) as {
+    Dir?: string;
+    Error?: string;
+  };
   if (!info.Dir) throw new Error(`go mod download ${FERRETDB_MODULE}: ${info.Error ?? 'no source directory'}`);
   const source = path.join(buildDir, 'FerretDB');
   fs.rmSync(buildDir, { recursive: true, force: true });
@@ -95,8 +105,12 @@ async function patchedFerretdbSource(buildDir: string, env: NodeJS.ProcessEnv): 
   for (const patch of patches) {
     const file = path.join(source, patch.file);
     const text = fs.readFileSync(file, 'utf8');
-    if (text.split(patch.find).length !== 2) throw new Error(`tools/ferretdb/patches.json: ${patch.file} does not contain ${JSON.stringify(patch.find)} exactly once (was FerretDB upgraded?)`);
-    fs.writeFileSync(file, text.replace(patch.find, () => patch.replace));
+    if (text.split(patch.find).length !== 2)
+      throw new Error(`tools/ferretdb/patches.json: ${patch.file} does not contain ${JSON.stringify(patch.find)} exactly once (was FerretDB upgraded?)`);
+    fs.writeFileSync(
+      file,
+      text.replace(patch.find, () => patch.replace),
+    );
   }
   const modfile = path.join(buildDir, 'go.mod');
   fs.writeFileSync(modfile, `${fs.readFileSync(path.join(WRAPPER_DIR, 'go.mod'), 'utf8')}\nreplace ${FERRETDB_MODULE} => ${source}\n`);
@@ -110,8 +124,13 @@ export function run(cmd: string, args: string[], options: { cwd?: string; env?: 
     const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { if (options.stdout) err += d; else out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      if (options.stdout) err += d;
+      else out += d;
+    });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${(out + err).slice(-4000)}`))));
   });
@@ -157,7 +176,9 @@ export async function startEmbeddedDatabase(options: StartOptions): Promise<Embe
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  child.stderr!.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
   const lines = readline.createInterface({ input: child.stdout! });
 
   await new Promise<void>((resolve, reject) => {
@@ -166,13 +187,19 @@ export async function startEmbeddedDatabase(options: StartOptions): Promise<Embe
       reject(new OliveError('OLIVE_DB_START_FAILED', `The local database did not start within ${options.startTimeoutMs ?? 30000} ms.\n${stderr}`));
     }, options.startTimeoutMs ?? 30000);
     lines.on('line', (line) => {
-      if (line.startsWith('ready')) { clearTimeout(timer); resolve(); }
+      if (line.startsWith('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new OliveError('OLIVE_DB_START_FAILED', `The local database exited before it was ready (${signal ?? `code ${code}`}):\n${stderr.trim()}`));
     });
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 
   return {

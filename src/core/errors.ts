@@ -45,12 +45,9 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: unknown) =>
-  new HttpError(400, 'BAD_REQUEST', message, details);
-export const unauthorized = (message = 'Please sign in to continue.') =>
-  new HttpError(401, 'UNAUTHENTICATED', message);
-export const forbidden = (message = 'You do not have permission to do this.') =>
-  new HttpError(403, 'FORBIDDEN', message);
+export const badRequest = (message: string, details?: unknown) => new HttpError(400, 'BAD_REQUEST', message, details);
+export const unauthorized = (message = 'Please sign in to continue.') => new HttpError(401, 'UNAUTHENTICATED', message);
+export const forbidden = (message = 'You do not have permission to do this.') => new HttpError(403, 'FORBIDDEN', message);
 export const notFound = (message = 'We could not find that page.') => new HttpError(404, 'NOT_FOUND', message);
 export const conflict = (message: string, details?: unknown, text?: ErrorText) => new HttpError(409, 'CONFLICT', message, details, text);
 
@@ -66,10 +63,18 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   // waiting when the monitor loses the server fails at once with PoolClearedOnNetworkError, a
   // MongoNetworkError), and an unrecognised one became a 500 in the outage test.
   const { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } = mongoose.mongo;
-  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError || err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError) return true;
-  return /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed|PoolCleared)Error$/.test(err.name)
-    || err.name === 'MongooseServerSelectionError'
-    || (err.name === 'MongooseError' && /buffering timed out|Connection was force closed|not connected/i.test(err.message));
+  if (
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError
+  )
+    return true;
+  return (
+    /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed|PoolCleared)Error$/.test(err.name) ||
+    err.name === 'MongooseServerSelectionError' ||
+    (err.name === 'MongooseError' && /buffering timed out|Connection was force closed|not connected/i.test(err.message))
+  );
 }
 
 /** True for MongoDB's duplicate key error, the one signal our unique-index invariants rely on. */

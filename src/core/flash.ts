@@ -1,7 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 
 export type FlashType = 'success' | 'info' | 'error';
-export interface FlashMessage { type: FlashType; message: string }
+export interface FlashMessage {
+  type: FlashType;
+  message: string;
+}
 
 declare module 'express-session' {
   interface SessionData {

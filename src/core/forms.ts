@@ -67,7 +67,9 @@ export function form<T>(route: FormRoute<T>): RequestHandler {
     } catch (err) {
       const errors = wantsJson(req) || res.headersSent ? null : refusalFields(req, err, route.fields);
       if (!errors) return next(err);
-      const values = Object.fromEntries(Object.entries((req.body ?? {}) as Record<string, unknown>).filter(([name]) => name !== '_csrf' && !route.secret?.includes(name)));
+      const values = Object.fromEntries(
+        Object.entries((req.body ?? {}) as Record<string, unknown>).filter(([name]) => name !== '_csrf' && !route.secret?.includes(name)),
+      );
       try {
         const locals = await route.locals(req, { errors, values, error: err as HttpError }, res);
         res.status((err as HttpError).status).render(route.view, locals);

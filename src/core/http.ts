@@ -52,7 +52,11 @@ export function errorHandler(logger: Logger, databaseReachable: () => Promise<bo
   const unavailable = (err: unknown, req: Request, res: Response) => {
     res.setHeader('Retry-After', '30');
     logger.warn({ err, url: req.originalUrl }, 'database unavailable');
-    return { status: 503, code: 'DATABASE_UNAVAILABLE', message: 'The service is briefly unavailable: its database cannot be reached. Please try again in a minute.' };
+    return {
+      status: 503,
+      code: 'DATABASE_UNAVAILABLE',
+      message: 'The service is briefly unavailable: its database cannot be reached. Please try again in a minute.',
+    };
   };
   return async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
@@ -79,7 +83,12 @@ export function errorHandler(logger: Logger, databaseReachable: () => Promise<bo
       // body-parser and friends: a malformed or oversized body is the client's problem, described safely.
       status = (anyErr.status ?? anyErr.statusCode)!;
       code = anyErr.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : anyErr.type === 'entity.parse.failed' ? 'MALFORMED_BODY' : 'BAD_REQUEST';
-      message = code === 'PAYLOAD_TOO_LARGE' ? 'The request is too large.' : code === 'MALFORMED_BODY' ? 'The request body could not be read.' : anyErr.message ?? message;
+      message =
+        code === 'PAYLOAD_TOO_LARGE'
+          ? 'The request is too large.'
+          : code === 'MALFORMED_BODY'
+            ? 'The request body could not be read.'
+            : (anyErr.message ?? message);
     } else if (err instanceof URIError || (anyErr?.status === 400 && /decode param/i.test(anyErr.message ?? ''))) {
       // A malformed percent-encoding in the address (`/verify/%E0%A4%A`): the router cannot decode it.
       status = 400;

@@ -24,10 +24,15 @@ export async function findByKeys<T>(model: Model<T>, keys: readonly (string | Ty
   if (!unique.length) return [];
   const slices = [];
   for (let i = 0; i < unique.length; i += KEYS_PER_QUERY) slices.push(unique.slice(i, i + KEYS_PER_QUERY));
-  const found = (await Promise.all(slices.map((slice) => model.collection.find(
-    (slice.length === 1 ? { _id: slice[0] } : { _id: { $in: slice } }) as never,
-    projection ? { projection: { ...projection, _id: 1 } } : {},
-  ).toArray()))).flat();
+  const found = (
+    await Promise.all(
+      slices.map((slice) =>
+        model.collection
+          .find((slice.length === 1 ? { _id: slice[0] } : { _id: { $in: slice } }) as never, projection ? { projection: { ...projection, _id: 1 } } : {})
+          .toArray(),
+      ),
+    )
+  ).flat();
   const byKey = new Map(found.map((doc) => [String((doc as { _id: unknown })._id), doc]));
   return keys.flatMap((key) => (byKey.has(String(key)) ? [byKey.get(String(key)) as T] : []));
 }

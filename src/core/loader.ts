@@ -130,7 +130,10 @@ export function orderPlugins(defs: readonly PluginDefinition[]): PluginDefinitio
   while (ordered.length < defs.length) {
     const next = defs.find((d) => !done.has(d.name) && [...deps.get(d.name)!].every((n) => done.has(n)));
     if (!next) {
-      const cycle = findCycle(defs.filter((d) => !done.has(d.name)).map((d) => d.name), deps);
+      const cycle = findCycle(
+        defs.filter((d) => !done.has(d.name)).map((d) => d.name),
+        deps,
+      );
       throw new OliveError('OLIVE_PLUGIN_CYCLE', `Plugins require each other in a cycle: ${cycle.join(' → ')}`, { plugins: [...new Set(cycle)] });
     }
     ordered.push(next);
@@ -151,7 +154,12 @@ function findCycle(remaining: string[], deps: Map<string, Set<string>>): string[
 }
 
 /** Builds the context a plugin sees; register-only methods refuse to run after the register phase. */
-function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, loaded: Omit<LoadedPlugin, 'ctx' | 'lifecycle'>): { ctx: PluginContext; endRegister: () => void } {
+function createContext(
+  def: PluginDefinition,
+  config: unknown,
+  rt: HostRuntime,
+  loaded: Omit<LoadedPlugin, 'ctx' | 'lifecycle'>,
+): { ctx: PluginContext; endRegister: () => void } {
   let registering = true;
   const name = def.name;
   const onlyInRegister = (what: string) => {
@@ -160,7 +168,9 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
   const declared = new Set<string>([...(def.requires ?? []), ...(def.optional ?? [])].map((r: AnyRef) => r.id));
   const checkDeclared = (ref: ServiceRef<unknown>) => {
     if (ref.owner !== 'host' && ref.owner !== name && !declared.has(ref.id)) {
-      throw new OliveError('OLIVE_UNDECLARED_REQUIREMENT', `plugin '${name}' uses service '${ref.id}' without listing it in requires or optional`, { plugins: [name, ref.owner] });
+      throw new OliveError('OLIVE_UNDECLARED_REQUIREMENT', `plugin '${name}' uses service '${ref.id}' without listing it in requires or optional`, {
+        plugins: [name, ref.owner],
+      });
     }
   };
   function declareModel<T>(modelName: string, schema: Schema<T>): Model<T> {
@@ -199,11 +209,16 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
       renewOnWrite(schema as Schema, cache.renew);
       return { model: declareModel(modelName, schema), cache: { get: cache.get } };
     },
-    router: createPolicyRouter(name, loaded.router, () => onlyInRegister('adding a route'), (method, routePath, crossSite) => {
-      const full = `${loaded.prefix.replace(/\/$/, '')}${routePath}`;
-      rt.routes.push({ owner: name, method, path: full });
-      if (crossSite) rt.crossSiteRoutes.push({ method, path: full });
-    }),
+    router: createPolicyRouter(
+      name,
+      loaded.router,
+      () => onlyInRegister('adding a route'),
+      (method, routePath, crossSite) => {
+        const full = `${loaded.prefix.replace(/\/$/, '')}${routePath}`;
+        rt.routes.push({ owner: name, method, path: full });
+        if (crossSite) rt.crossSiteRoutes.push({ method, path: full });
+      },
+    ),
     views(dir) {
       onlyInRegister('views()');
       rt.viewDirs.set(name, toPath(dir));
@@ -222,14 +237,18 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
     provide(service, impl) {
       onlyInRegister('provide()');
       if (service.owner !== name) {
-        throw new OliveError('OLIVE_FOREIGN_SERVICE', `plugin '${name}' cannot provide '${service.id}': it belongs to plugin '${service.owner}'`, { plugins: [name, service.owner] });
+        throw new OliveError('OLIVE_FOREIGN_SERVICE', `plugin '${name}' cannot provide '${service.id}': it belongs to plugin '${service.owner}'`, {
+          plugins: [name, service.owner],
+        });
       }
       if (!rt.overridden.has(service.id)) rt.services.set(service.id, impl);
     },
     get(service) {
       checkDeclared(service);
       if (!rt.services.has(service.id)) {
-        throw new OliveError('OLIVE_SERVICE_NOT_PROVIDED', `plugin '${name}' needs service '${service.id}', which plugin '${service.owner}' has not provided`, { plugins: [name, service.owner] });
+        throw new OliveError('OLIVE_SERVICE_NOT_PROVIDED', `plugin '${name}' needs service '${service.id}', which plugin '${service.owner}' has not provided`, {
+          plugins: [name, service.owner],
+        });
       }
       return rt.services.get(service.id) as never;
     },
@@ -247,12 +266,19 @@ function createContext(def: PluginDefinition, config: unknown, rt: HostRuntime, 
       return (rt.extensions.get(point.id) ?? []) as never;
     },
   };
-  return { ctx, endRegister: () => { registering = false; } };
+  return {
+    ctx,
+    endRegister: () => {
+      registering = false;
+    },
+  };
 }
 
 function withTimeout<T>(work: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(onTimeout()), timeoutMs); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+  });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -269,7 +295,10 @@ export async function registerPlugins(ordered: readonly PluginDefinition[], conf
       lifecycle = (await def.register(ctx)) ?? {};
     } catch (err) {
       if (err instanceof OliveError) throw err;
-      throw new OliveError('OLIVE_PLUGIN_REGISTER_FAILED', `plugin '${def.name}' failed to register: ${(err as Error).message}`, { plugins: [def.name], cause: err });
+      throw new OliveError('OLIVE_PLUGIN_REGISTER_FAILED', `plugin '${def.name}' failed to register: ${(err as Error).message}`, {
+        plugins: [def.name],
+        cause: err,
+      });
     } finally {
       endRegister();
     }
@@ -279,7 +308,11 @@ export async function registerPlugins(ordered: readonly PluginDefinition[], conf
   for (const p of loaded) {
     for (const ref of p.def.requires ?? []) {
       if (ref.kind === 'service' && !rt.services.has(ref.id)) {
-        throw new OliveError('OLIVE_SERVICE_NOT_PROVIDED', `plugin '${p.def.name}' requires service '${ref.id}', but plugin '${ref.owner}' did not provide it in register()`, { plugins: [p.def.name, ref.owner] });
+        throw new OliveError(
+          'OLIVE_SERVICE_NOT_PROVIDED',
+          `plugin '${p.def.name}' requires service '${ref.id}', but plugin '${ref.owner}' did not provide it in register()`,
+          { plugins: [p.def.name, ref.owner] },
+        );
       }
     }
   }
@@ -308,7 +341,10 @@ export async function startPlugins(loaded: readonly LoadedPlugin[], timeoutMs: n
     } catch (err) {
       await stopPlugins(started, timeoutMs, logger);
       if (err instanceof OliveError) throw err;
-      throw new OliveError('OLIVE_PLUGIN_START_FAILED', `plugin '${p.def.name}' failed to start: ${(err as Error).message}`, { plugins: [p.def.name], cause: err });
+      throw new OliveError('OLIVE_PLUGIN_START_FAILED', `plugin '${p.def.name}' failed to start: ${(err as Error).message}`, {
+        plugins: [p.def.name],
+        cause: err,
+      });
     }
     p.timings.startMs = ms(t0);
     started.push(p);
@@ -321,8 +357,11 @@ export async function stopPlugins(loaded: readonly LoadedPlugin[], timeoutMs: nu
     const { stop } = p.lifecycle;
     if (!stop) continue;
     try {
-      await withTimeout(Promise.resolve(stop()), timeoutMs,
-        () => new OliveError('OLIVE_PLUGIN_STOP_TIMEOUT', `plugin '${p.def.name}' did not stop within ${timeoutMs} ms`, { plugins: [p.def.name] }));
+      await withTimeout(
+        Promise.resolve(stop()),
+        timeoutMs,
+        () => new OliveError('OLIVE_PLUGIN_STOP_TIMEOUT', `plugin '${p.def.name}' did not stop within ${timeoutMs} ms`, { plugins: [p.def.name] }),
+      );
     } catch (err) {
       logger.error({ err, plugin: p.def.name }, `plugin '${p.def.name}' failed to stop cleanly`);
     }
@@ -338,7 +377,8 @@ export async function seedPlugins(loaded: readonly LoadedPlugin[], fixturesDir: 
     const dir = path.join(fixturesDir, p.def.name);
     const fixturePath = (file: string) => {
       const full = path.resolve(dir, file);
-      if (!full.startsWith(dir + path.sep)) throw new OliveError('OLIVE_FIXTURE_PATH', `plugin '${p.def.name}': fixture '${file}' is outside its folder`, { plugins: [p.def.name] });
+      if (!full.startsWith(dir + path.sep))
+        throw new OliveError('OLIVE_FIXTURE_PATH', `plugin '${p.def.name}': fixture '${file}' is outside its folder`, { plugins: [p.def.name] });
       return full;
     };
     const seedCtx: SeedContext = {

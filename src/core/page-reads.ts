@@ -36,7 +36,11 @@ export function readOncePerPage<T>(key: string, load: () => Promise<T>): Promise
  * (under `<prefix>:<id>`): the ids no part has asked for yet are loaded together with one call
  * of `loadMany`, which answers the ones it found. Outside a page, simply `loadMany`.
  */
-export async function readEachOncePerPage<T>(prefix: string, ids: readonly string[], loadMany: (ids: string[]) => Promise<Map<string, T>>): Promise<Map<string, T>> {
+export async function readEachOncePerPage<T>(
+  prefix: string,
+  ids: readonly string[],
+  loadMany: (ids: string[]) => Promise<Map<string, T>>,
+): Promise<Map<string, T>> {
   const unique = [...new Set(ids)];
   const reads = scope.getStore();
   if (!reads) return loadMany(unique);

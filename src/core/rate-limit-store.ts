@@ -30,11 +30,14 @@ interface RateLimitDoc {
   expiresAt: Date;
 }
 
-const schema = new mongoose.Schema<RateLimitDoc>({
-  _id: { type: String, required: true },
-  start: { type: Number },
-  expiresAt: { type: Date, required: true },
-}, { versionKey: false, collection: RATE_LIMITS_COLLECTION });
+const schema = new mongoose.Schema<RateLimitDoc>(
+  {
+    _id: { type: String, required: true },
+    start: { type: Number },
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: RATE_LIMITS_COLLECTION },
+);
 
 function modelOf(connection: Connection): Model<RateLimitDoc> {
   return (connection.models.host_rate_limit as Model<RateLimitDoc> | undefined) ?? connection.model<RateLimitDoc>('host_rate_limit', schema);
@@ -73,7 +76,15 @@ async function runLengths(model: Model<RateLimitDoc>, prefixes: string[], known:
   let open = prefixes.map((_, i) => i);
   while (open.length) {
     const probes = open.flatMap((i) => PROBES.map((offset) => ({ i, offset, id: `${prefixes[i]}|${lengths[i]! + offset}` })));
-    const present = new Set((await findByKeys(model, probes.map((p) => p.id), { expiresAt: 1 })).map((doc) => doc._id));
+    const present = new Set(
+      (
+        await findByKeys(
+          model,
+          probes.map((p) => p.id),
+          { expiresAt: 1 },
+        )
+      ).map((doc) => doc._id),
+    );
     const stillOpen: number[] = [];
     for (const i of open) {
       const highest = probes.filter((p) => p.i === i && present.has(p.id)).reduce((max, p) => Math.max(max, p.offset), 0);
@@ -101,7 +112,10 @@ export class MongoRateLimitStore implements Store {
   private limit: number | undefined;
   private readonly model: Model<RateLimitDoc>;
 
-  constructor(private readonly connection: Connection, name: string) {
+  constructor(
+    private readonly connection: Connection,
+    name: string,
+  ) {
     this.prefix = `${name}|`;
     this.model = modelOf(connection);
   }
@@ -125,7 +139,10 @@ export class MongoRateLimitStore implements Store {
       const windows = await findByKeys(this.model, ids);
       // The earliest running one: were two started at once across a bucket boundary, every
       // instance still counts in the same one from then on.
-      const running = windows.map((w) => w.start!).filter((start) => start + this.windowMs > now).sort((a, b) => a - b)[0];
+      const running = windows
+        .map((w) => w.start!)
+        .filter((start) => start + this.windowMs > now)
+        .sort((a, b) => a - b)[0];
       if (running !== undefined || !open) return running;
       try {
         await this.model.collection.insertOne({ _id: ids[1]!, start: now, expiresAt: new Date(now + this.windowMs) } as never);

@@ -32,13 +32,16 @@ export function createPolicyRouter(
   beforeAdd: () => void = () => undefined,
   onRoute: (method: RouteMethod, routePath: string, crossSite: boolean) => void = () => undefined,
 ): PluginRouter {
-  const add = (method: RouteMethod) =>
+  const add =
+    (method: RouteMethod) =>
     (routePath: string, policy: AccessPolicy, ...handlers: Handler[]) => {
       beforeAdd();
       if (!isAccessPolicy(policy)) {
-        throw new OliveError('OLIVE_ROUTE_WITHOUT_POLICY',
+        throw new OliveError(
+          'OLIVE_ROUTE_WITHOUT_POLICY',
           `plugin '${owner}': route ${method.toUpperCase()} ${routePath} must name who may use it (allow.public, allow.signedIn, allow.roles(...), allow.when(...))`,
-          { plugins: [owner] });
+          { plugins: [owner] },
+        );
       }
       onRoute(method, routePath, !!policy.crossSite);
       router[method](routePath, guard(policy), ...handlers);
@@ -57,7 +60,11 @@ const samplePath = (pattern: string) => pattern.replace(/:(\w+)/g, 'x-$1-0').rep
 export function checkRoutes(routes: readonly DeclaredRoute[]): void {
   const problems: string[] = [];
   const owners = new Set<string>();
-  const normalised = (p: string) => p.replace(/:(\w+)/g, ':p').replace(/\*(\w+)/g, '*p').replace(/(.)\/$/, '$1');
+  const normalised = (p: string) =>
+    p
+      .replace(/:(\w+)/g, ':p')
+      .replace(/\*(\w+)/g, '*p')
+      .replace(/(.)\/$/, '$1');
   routes.forEach((later, i) => {
     for (const earlier of routes.slice(0, i)) {
       if (earlier.method !== later.method) continue;
@@ -72,6 +79,8 @@ export function checkRoutes(routes: readonly DeclaredRoute[]): void {
     }
   });
   if (problems.length) {
-    throw new OliveError('OLIVE_ROUTE_UNREACHABLE', `Routes that can never answer:\n  - ${problems.join('\n  - ')}`, { plugins: [...owners].filter((o) => o !== 'host') });
+    throw new OliveError('OLIVE_ROUTE_UNREACHABLE', `Routes that can never answer:\n  - ${problems.join('\n  - ')}`, {
+      plugins: [...owners].filter((o) => o !== 'host'),
+    });
   }
 }

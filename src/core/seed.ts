@@ -4,14 +4,16 @@ import { z } from 'zod';
 import { ROLES } from './access.ts';
 import type { UsersService } from './host-contract.ts';
 
-const demoUsers = z.array(z.object({
-  email: z.email(),
-  name: z.string().min(1),
-  roles: z.array(z.enum(ROLES)).min(1),
-  password: z.string().min(10),
-  organisation: z.string().optional(),
-  locale: z.string().optional(),
-}));
+const demoUsers = z.array(
+  z.object({
+    email: z.email(),
+    name: z.string().min(1),
+    roles: z.array(z.enum(ROLES)).min(1),
+    password: z.string().min(10),
+    organisation: z.string().optional(),
+    locale: z.string().optional(),
+  }),
+);
 
 /** Creates the demo accounts of fixtures/host/users.json that do not exist yet; never touches existing ones. */
 export async function seedHost(users: UsersService, fixturesDir: string): Promise<void> {

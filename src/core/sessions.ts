@@ -25,7 +25,10 @@ export const SESSION_COOKIE = 'olive.sid';
 const SAVED = Symbol('olive.savedBeforeRedirect');
 type MarkedSession = SessionData & { [SAVED]?: string };
 /** The session's own content: not its cookie, nor the store's `lastModified` (connect-mongo removes it as it saves). */
-const contentOf = (session: SessionData) => JSON.stringify(session, function (key, value: unknown) { return this === session && (key === 'cookie' || key === 'lastModified') ? undefined : value; });
+const contentOf = (session: SessionData) =>
+  JSON.stringify(session, function (key, value: unknown) {
+    return this === session && (key === 'cookie' || key === 'lastModified') ? undefined : value;
+  });
 const savedAlready = (session: SessionData) => (session as MarkedSession)[SAVED] !== undefined && (session as MarkedSession)[SAVED] === contentOf(session);
 
 class SessionStore extends MongoStore {

@@ -84,7 +84,9 @@ export function stampedCache(connection: Connection, name: string, options: { lo
       kept.delete(key);
       if (kept.size >= MAX_KEYS) kept.delete(kept.keys().next().value!);
       kept.set(key, entry);
-      entry.value.catch(() => { if (kept.get(key) === entry) kept.delete(key); });
+      entry.value.catch(() => {
+        if (kept.get(key) === entry) kept.delete(key);
+      });
       return entry.value;
     },
 
@@ -97,7 +99,9 @@ export function stampedCache(connection: Connection, name: string, options: { lo
 
   // The write is done: a renewal that fails does not make it fail (values age out instead).
   function renewLogged(): Promise<void> {
-    return renew().catch((err: unknown) => options.logger.warn({ err, cache: name }, 'stamp not renewed: other instances may show the old value for up to a minute'));
+    return renew().catch((err: unknown) =>
+      options.logger.warn({ err, cache: name }, 'stamp not renewed: other instances may show the old value for up to a minute'),
+    );
   }
 }
 
@@ -122,10 +126,14 @@ function changedSomething(result: unknown): boolean {
  * (`Model.collection.*`) are not seen: a cached model is written through its methods only.
  */
 export function renewOnWrite(schema: Schema, renew: () => Promise<void>): void {
-  const after = async (result: unknown) => { if (changedSomething(result)) await renew(); };
+  const after = async (result: unknown) => {
+    if (changedSomething(result)) await renew();
+  };
   const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => {
     if (!(err instanceof mongoose.mongo.MongoError) || isDuplicateKey(err)) return next(err);
-    renew().catch(() => undefined).then(() => next(err));
+    renew()
+      .catch(() => undefined)
+      .then(() => next(err));
   };
   for (const op of ['save', ...QUERY_WRITES, 'insertMany', 'bulkWrite'] as const) {
     schema.post(op as never, { document: true, query: true }, after as never);

@@ -32,7 +32,13 @@ const ACCOUNTS: Record<Exclude<Role, 'public'>, string> = {
   admin: 'admin@olive.example',
 };
 
-interface Violation { id: string; impact: string | null; help: string; helpUrl: string; nodes: { target: unknown[]; failureSummary?: string }[] }
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  helpUrl: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
 
 /** Ids of demo records the pages need, read from the database once the demo data is in. */
 interface Ids {
@@ -111,17 +117,27 @@ async function seriousViolations(page: Page): Promise<Violation[]> {
   const violations = await page.evaluate(async (tags) => {
     const axe = (window as unknown as { axe: { run(ctx: Document, options: object): Promise<{ violations: Violation[] }> } }).axe;
     const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl, nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }));
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })),
+    }));
   }, WCAG_21_AA);
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
 function describeViolations(where: string, violations: Violation[]): string {
-  return violations.map((v) => [
-    `${where}: ${v.id} (${v.impact}) ${v.help} <${v.helpUrl}>`,
-    ...v.nodes.slice(0, 10).map((n) => `    ${n.target.join(' ')}${n.failureSummary ? `\n      ${n.failureSummary.replace(/\n/g, '\n      ')}` : ''}`),
-    ...(v.nodes.length > 10 ? [`    … and ${v.nodes.length - 10} more`] : []),
-  ].join('\n')).join('\n');
+  return violations
+    .map((v) =>
+      [
+        `${where}: ${v.id} (${v.impact}) ${v.help} <${v.helpUrl}>`,
+        ...v.nodes.slice(0, 10).map((n) => `    ${n.target.join(' ')}${n.failureSummary ? `\n      ${n.failureSummary.replace(/\n/g, '\n      ')}` : ''}`),
+        ...(v.nodes.length > 10 ? [`    … and ${v.nodes.length - 10} more`] : []),
+      ].join('\n'),
+    )
+    .join('\n');
 }
 
 /** Asserts that the page has no serious or critical violation, listing each one found. */
@@ -139,7 +155,18 @@ async function focused(page: Page): Promise<Focus> {
   return page.evaluate(FOCUS_PROBE) as Promise<Focus>;
 }
 
-interface Focus { tag: string; text: string; id: string; name: string; visible: boolean; indicated: boolean; focusVisible: boolean; inMain: boolean; value: string; outlineContrast: number }
+interface Focus {
+  tag: string;
+  text: string;
+  id: string;
+  name: string;
+  visible: boolean;
+  indicated: boolean;
+  focusVisible: boolean;
+  inMain: boolean;
+  value: string;
+  outlineContrast: number;
+}
 
 // Plain JavaScript, given as a string: code compiled by tsx carries helpers (__name) the page lacks.
 const FOCUS_PROBE = `(() => {
@@ -185,7 +212,6 @@ function expectVisibleFocus(f: Focus, where: string) {
   expect(f.focusVisible && f.visible && f.indicated, `focus not visible on ${where}`).to.equal(true);
   if (f.outlineContrast) expect(f.outlineContrast, `focus outline contrast on ${where}`).to.be.at.least(3);
 }
-
 
 /**
  * Presses Tab (or Shift+Tab) until the focus is on the element `wanted` describes, checking at every
@@ -318,13 +344,16 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       const report = describeViolations(`staff ${path} (running)`, found);
       // Reloads until the ZIP link shows (the job has finished), then scans that state too.
       const deadline = Date.now() + JOB_PAUSE_MS + 20_000;
-      while (Date.now() < deadline && await page.locator('a[download]').count() === 0) {
+      while (Date.now() < deadline && (await page.locator('a[download]').count()) === 0) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         await open(page, path);
       }
       expect(await page.locator('a[download]').count(), 'the job did not finish').to.be.greaterThan(0);
       const finished = await seriousViolations(page);
-      expect([...found, ...finished], `axe-core found serious or critical violations:\n${[report, describeViolations(`staff ${path} (finished)`, finished)].filter(Boolean).join('\n')}\n`).to.deep.equal([]);
+      expect(
+        [...found, ...finished],
+        `axe-core found serious or critical violations:\n${[report, describeViolations(`staff ${path} (finished)`, finished)].filter(Boolean).join('\n')}\n`,
+      ).to.deep.equal([]);
     });
 
     it('staff: a bulk import preview with refused rows', async () => {
@@ -333,7 +362,9 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       await page.getByLabel('CSV file').setInputFiles({
         name: 'people.csv',
         mimeType: 'text/csv',
-        buffer: Buffer.from('email,given name,family name,country,gender,role\ngood.one@example.org,Good,One,Kenya,woman,learner\nnot-an-address,No,Address,Kenya,woman,learner\n'),
+        buffer: Buffer.from(
+          'email,given name,family name,country,gender,role\ngood.one@example.org,Good,One,Kenya,woman,learner\nnot-an-address,No,Address,Kenya,woman,learner\n',
+        ),
       });
       await page.getByRole('button', { name: /upload/i }).click();
       await page.waitForURL(/\/import\/[0-9a-f]{24}$/);
@@ -345,7 +376,12 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       await open(page, `/courses/conflict-analysis/items/${ids.quizItemId}/quiz`);
       for (const group of await page.locator('fieldset').all()) await group.locator('input').first().check();
       await page.locator('form[action$="/quiz"] button[type="submit"]').click();
-      expect(await page.getByRole('status').filter({ hasText: /^\s*You scored/ }).count()).to.equal(1);
+      expect(
+        await page
+          .getByRole('status')
+          .filter({ hasText: /^\s*You scored/ })
+          .count(),
+      ).to.equal(1);
       await expectAccessible(page, 'learner POST quiz');
     });
 
@@ -355,7 +391,9 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       expect(await page.getByRole('button', { name: 'Send my application' }).count()).to.equal(1);
       await expectAccessible(page, `learner /enrolment/editions/${ids.fellowshipEditionId} (application form)`);
       // The browser's own checks stop an empty form first; turned off, the server's messages show.
-      await page.locator('form[action$="/apply"]').evaluate((form) => { (form as HTMLFormElement).noValidate = true; });
+      await page.locator('form[action$="/apply"]').evaluate((form) => {
+        (form as HTMLFormElement).noValidate = true;
+      });
       await page.getByRole('button', { name: 'Send my application' }).click();
       expect(await page.getByRole('alert').count()).to.be.greaterThan(0);
       expect(await page.locator('[aria-invalid="true"]').count()).to.be.greaterThan(0);
@@ -378,7 +416,9 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       const page = await pageAs('public');
       await open(page, '/');
       await page.evaluate(() => {
-        document.querySelector('main')!.insertAdjacentHTML('beforeend', '<input type="text" id="planted-field"><p id="planted-text" style="color:#ccc;background:#fff">faint</p>');
+        document
+          .querySelector('main')!
+          .insertAdjacentHTML('beforeend', '<input type="text" id="planted-field"><p id="planted-text" style="color:#ccc;background:#fff">faint</p>');
       });
       const found = await seriousViolations(page);
       expect(found.map((v) => v.id)).to.include.members(['label', 'color-contrast']);
@@ -393,7 +433,7 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
         await page.setViewportSize({ width: 320, height: 640 });
         try {
           await open(page, path(ids));
-          const wide = await page.evaluate(WIDEST_ELEMENTS) as { overflow: number; culprits: string[] };
+          const wide = (await page.evaluate(WIDEST_ELEMENTS)) as { overflow: number; culprits: string[] };
           if (wide.overflow > 0) problems.push(`${role} ${path(ids)}: the page scrolls sideways by ${wide.overflow} px (${wide.culprits.join('; ')})`);
         } finally {
           await page.setViewportSize({ width: 1280, height: 720 });
@@ -443,7 +483,15 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       await open(page, '/');
       // From the skip link to the footer's language button, the last control of the page.
       const stops: Focus[] = [];
-      const last = await tabTo(page, (f) => { stops.push(f); return f.tag === 'button' && f.text === 'Change'; }, 'the language button', { max: 150 });
+      const last = await tabTo(
+        page,
+        (f) => {
+          stops.push(f);
+          return f.tag === 'button' && f.text === 'Change';
+        },
+        'the language button',
+        { max: 150 },
+      );
       expect(stops[0]!.text).to.equal('Skip to main content');
       expect(stops.filter((f) => !f.inMain).length, 'header and footer stops').to.be.greaterThan(5);
       expect(stops.filter((f) => f.inMain).length, 'content stops').to.be.greaterThan(0);
@@ -497,8 +545,9 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       await page.keyboard.type('Kenya');
       await tabTo(page, (f) => f.id === 'gender', 'the gender', { max: 1 });
       await page.keyboard.type('Man');
-      expect(await page.evaluate(() => ['organisationType', 'country', 'gender'].map((id) => (document.getElementById(id) as HTMLSelectElement).value)))
-        .to.deep.equal(['regional-organisation', 'KE', 'man']);
+      expect(
+        await page.evaluate(() => ['organisationType', 'country', 'gender'].map((id) => (document.getElementById(id) as HTMLSelectElement).value)),
+      ).to.deep.equal(['regional-organisation', 'KE', 'man']);
       await tabTo(page, (f) => f.tag === 'button' && f.text === 'Send my application', 'the send button', { max: 1 });
       await pressAndLoad(page, 'Enter');
       expect(await page.getByRole('status').allTextContents()).to.deep.include('Your application is sent. You will find the decision under My learning.');

@@ -69,7 +69,10 @@ export function csrfFrom(html: string): string {
 export async function signIn(app: OliveApp, email: string, password = DEMO_PASSWORD) {
   const agent = supertest.agent(app);
   const page = await agent.get('/login').expect(200);
-  const res = await agent.post('/login').type('form').send({ email, password, _csrf: csrfFrom(page.text) });
+  const res = await agent
+    .post('/login')
+    .type('form')
+    .send({ email, password, _csrf: csrfFrom(page.text) });
   if (res.status !== 303) throw new Error(`sign-in as ${email} failed with ${res.status}`);
   return agent;
 }
@@ -86,6 +89,10 @@ export async function listen(app: OliveApp): Promise<{ url: string; close(): Pro
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

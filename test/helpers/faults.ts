@@ -68,7 +68,9 @@ export async function startOwnDatabase(label: string): Promise<OwnDatabase> {
   const port = current.port;
   return {
     uri: current.uri,
-    get current() { return current; },
+    get current() {
+      return current;
+    },
     stop: () => current.stop(),
     async kill() {
       const child = current.process;
@@ -182,7 +184,11 @@ export class Browser {
   async post(p: string, fields: Record<string, string>, tokenPage = '/'): Promise<HttpAnswer> {
     const token = await this.token(tokenPage);
     const body = new URLSearchParams({ ...fields, _csrf: token }).toString();
-    return this.request(p, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } });
+    return this.request(p, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+    });
   }
 
   async token(page = '/'): Promise<string> {
@@ -195,7 +201,11 @@ export class Browser {
   async signIn(email: string, password = DEMO_PASSWORD): Promise<this> {
     const page = await this.get('/login');
     const body = new URLSearchParams({ email, password, _csrf: csrfFrom(page.text) }).toString();
-    const res = await this.request('/login', { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } });
+    const res = await this.request('/login', {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+    });
     if (res.status !== 303) throw new Error(`sign-in as ${email} answered ${res.status}`);
     return this;
   }
@@ -213,8 +223,14 @@ export class Browser {
  * left of half-written ones (chunks of no file, files whose chunks do not add up).
  */
 export async function gridfsState(db: mongo.Db, bucket: string) {
-  const files = await db.collection(`${bucket}.files`).find({}, { projection: { length: 1, chunkSize: 1 } }).toArray();
-  const chunks = await db.collection(`${bucket}.chunks`).find({}, { projection: { files_id: 1, n: 1, data: 1 } }).toArray();
+  const files = await db
+    .collection(`${bucket}.files`)
+    .find({}, { projection: { length: 1, chunkSize: 1 } })
+    .toArray();
+  const chunks = await db
+    .collection(`${bucket}.chunks`)
+    .find({}, { projection: { files_id: 1, n: 1, data: 1 } })
+    .toArray();
   const bytesOf = new Map<string, number>();
   for (const c of chunks) {
     const id = String(c.files_id);

@@ -48,7 +48,10 @@ export function inbox(from: string, base?: string) {
   async function messages(): Promise<DeliveredMail[]> {
     const all: DeliveredMail[] = [];
     for (let start = 0; ; start += 500) {
-      const page = await api<{ messages: DeliveredMail[]; messages_count: number }>(`/search?query=${encodeURIComponent(`from:"${from}"`)}&start=${start}&limit=500`, base);
+      const page = await api<{ messages: DeliveredMail[]; messages_count: number }>(
+        `/search?query=${encodeURIComponent(`from:"${from}"`)}&start=${start}&limit=500`,
+        base,
+      );
       all.push(...page.messages);
       if (page.messages.length < 500) break;
     }

@@ -23,7 +23,11 @@ export function runOlive(args: string[], env: Record<string, string>, input?: st
   const waiters: { test: (s: string) => boolean; resolve: () => void }[] = [];
   const onData = (d: Buffer) => {
     out += d;
-    for (const w of [...waiters]) if (w.test(out)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+    for (const w of [...waiters])
+      if (w.test(out)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
@@ -38,8 +42,17 @@ export function runOlive(args: string[], env: Record<string, string>, input?: st
       if (test(out)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${text}; output:\n${out}`)), timeoutMs);
-        waiters.push({ test, resolve: () => { clearTimeout(timer); resolve(); } });
-        void exited.then((code) => { clearTimeout(timer); if (!test(out)) reject(new Error(`olive exited (${code}) before printing ${text}:\n${out}`)); });
+        waiters.push({
+          test,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          if (!test(out)) reject(new Error(`olive exited (${code}) before printing ${text}:\n${out}`));
+        });
       });
     },
   };

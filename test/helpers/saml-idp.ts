@@ -26,8 +26,26 @@ export function generateKeyPair(dir: string, name: string, options: { days?: num
   fs.mkdirSync(dir, { recursive: true });
   const keyFile = path.join(dir, `${name}.key`);
   const certFile = path.join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-sha256', '-nodes', '-keyout', keyFile, '-out', certFile,
-    '-days', String(options.days ?? 3650), '-subj', `/CN=${options.commonName ?? name}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-sha256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      String(options.days ?? 3650),
+      '-subj',
+      `/CN=${options.commonName ?? name}`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { keyFile, certFile, keyPem: fs.readFileSync(keyFile, 'utf8'), certPem: fs.readFileSync(certFile, 'utf8') };
 }
 
@@ -58,7 +76,9 @@ const php = (value: unknown): string => {
   if (typeof value === 'number') return String(value);
   if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   if (Array.isArray(value)) return `[${value.map(php).join(', ')}]`;
-  return `[${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${php(k)} => ${php(v)}`).join(', ')}]`;
+  return `[${Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${php(k)} => ${php(v)}`)
+    .join(', ')}]`;
 };
 
 /** Starts SimpleSAMLphp as an IdP; resolves once it answers its metadata URL. */
@@ -67,7 +87,7 @@ export async function startSimpleSamlPhp(options: { users: IdpUser[]; port?: num
     throw new Error('SimpleSAMLphp is not installed: apt-get install simplesamlphp php-cli php-xml php-mbstring');
   }
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'olive-ssp-'));
-  const port = options.port ?? await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   for (const sub of ['config', 'metadata', 'cert', 'log', 'data', 'tmp', 'sessions']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   const keys = options.keys ?? generateKeyPair(path.join(dir, 'cert'), 'idp', { commonName: 'Olive test IdP' });
@@ -111,23 +131,26 @@ export async function startSimpleSamlPhp(options: { users: IdpUser[]; port?: num
   for (const user of options.users) users[`${user.username}:${user.password}`] = user.attributes;
   // exampleauth:UserPass takes its class name at index 0 and 'user:password' => attributes after it.
   fs.writeFileSync(path.join(dir, 'config', 'authsources.php'), `<?php\n$config = ['test-users' => array_merge(['exampleauth:UserPass'], ${php(users)})];\n`);
-  fs.writeFileSync(path.join(dir, 'metadata', 'saml20-idp-hosted.php'), `<?php\n$metadata['__DYNAMIC:1__'] = ${php({
-    host: '__DEFAULT__',
-    privatekey: keys.keyFile,
-    certificate: keys.certFile,
-    auth: 'test-users',
-    'simplesaml.nameidattribute': 'uid',
-    NameIDFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
-    'attributes.NameFormat': 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic',
-    'signature.algorithm': 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-    'saml20.sign.response': true,
-    'saml20.sign.assertion': true,
-    // Olive signs its requests and logout messages; the IdP checks them, and signs its own.
-    'validate.authnrequest': true,
-    'validate.logout': true,
-    'sign.logout': true,
-    'redirect.sign': true,
-  })};\n`);
+  fs.writeFileSync(
+    path.join(dir, 'metadata', 'saml20-idp-hosted.php'),
+    `<?php\n$metadata['__DYNAMIC:1__'] = ${php({
+      host: '__DEFAULT__',
+      privatekey: keys.keyFile,
+      certificate: keys.certFile,
+      auth: 'test-users',
+      'simplesaml.nameidattribute': 'uid',
+      NameIDFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      'attributes.NameFormat': 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic',
+      'signature.algorithm': 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+      'saml20.sign.response': true,
+      'saml20.sign.assertion': true,
+      // Olive signs its requests and logout messages; the IdP checks them, and signs its own.
+      'validate.authnrequest': true,
+      'validate.logout': true,
+      'sign.logout': true,
+      'redirect.sign': true,
+    })};\n`,
+  );
   fs.writeFileSync(path.join(dir, 'metadata', 'saml20-sp-remote.php'), '<?php\n');
 
   const child: ChildProcess = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', SIMPLESAMLPHP_WWW], {
@@ -135,7 +158,9 @@ export async function startSimpleSamlPhp(options: { users: IdpUser[]; port?: num
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => { stderr = (stderr + String(chunk)).slice(-4000); });
+  child.stderr!.on('data', (chunk) => {
+    stderr = (stderr + String(chunk)).slice(-4000);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const metadataUrl = `${url}/saml2/idp/metadata.php`;
@@ -145,7 +170,9 @@ export async function startSimpleSamlPhp(options: { users: IdpUser[]; port?: num
     try {
       const res = await fetch(metadataUrl);
       if (res.ok && (await res.text()).includes('IDPSSODescriptor')) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`SimpleSAMLphp did not answer ${metadataUrl}: ${stderr}\n${readLog(dir)}`);
@@ -201,7 +228,14 @@ const hidden = (html: string, name: string) => {
   const match = new RegExp(`name="${name}"\\s+value="([^"]*)"`).exec(html) ?? new RegExp(`value="([^"]*)"\\s+name="${name}"`).exec(html);
   return match ? decodeEntities(match[1]!) : undefined;
 };
-const decodeEntities = (s: string) => s.replace(/&quot;/g, '"').replace(/&#0?39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#x2F;/g, '/').replace(/&amp;/g, '&');
+const decodeEntities = (s: string) =>
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#0?39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&#x2F;/g, '/')
+    .replace(/&amp;/g, '&');
 
 export interface CapturedResponse {
   SAMLResponse: string;
@@ -220,7 +254,12 @@ export async function signInAtIdp(authnRequestUrl: string, username: string, pas
   let method: 'GET' | 'POST' = 'GET';
   let body: URLSearchParams | undefined;
   for (let hop = 0; hop < 10; hop++) {
-    const res = await fetch(url, { method, body, redirect: 'manual', headers: { cookie: jar.header(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } });
+    const res = await fetch(url, {
+      method,
+      body,
+      redirect: 'manual',
+      headers: { cookie: jar.header(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+    });
     jar.store(res);
     method = 'GET';
     body = undefined;

@@ -37,69 +37,189 @@ describe('hostile input: CSRF on every state-changing route', function () {
     // A certificate and an import preview to act on (made through the app, before any snapshot).
     let certificate = await db.collection('certificates_certificate').findOne({});
     if (!certificate) {
-      await agents.staff!.agent.post(`/certificates/editions/${open}/issue`).set('Accept', 'application/json').set('x-csrf-token', agents.staff!.token)
-        .send({ enrolmentId: learnerEnrolment, force: 'on' }).expect(201);
+      await agents
+        .staff!.agent.post(`/certificates/editions/${open}/issue`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', agents.staff!.token)
+        .send({ enrolmentId: learnerEnrolment, force: 'on' })
+        .expect(201);
       certificate = await db.collection('certificates_certificate').findOne({});
     }
-    const preview = await agents.staff!.agent.post(`/enrolment/manage/editions/${open}/import?_csrf=${encodeURIComponent(agents.staff!.token)}`)
-      .attach('file', Buffer.from('email,givenName,familyName\ncsrf.person@example.org,Csrf,Person\n'), 'people.csv').expect(303);
+    const preview = await agents
+      .staff!.agent.post(`/enrolment/manage/editions/${open}/import?_csrf=${encodeURIComponent(agents.staff!.token)}`)
+      .attach('file', Buffer.from('email,givenName,familyName\ncsrf.person@example.org,Csrf,Person\n'), 'people.csv')
+      .expect(303);
     const batch = /import\/([0-9a-f]{24})$/.exec(preview.headers.location as string)![1]!;
     const pending = ids.enrolments.find((e) => e.editionId === application && e.status === 'pending');
 
     const slug = 'conflict-analysis';
     const m = String(module!._id);
-    const editionForm = { courseId: course, title: 'Renamed by a forged form', language: 'en', method: 'open', status: 'published', online: 'on', selfPaced: 'on' };
-    const templateFields = { name: 'Forged', 'page.size': 'A4', 'page.orientation': 'landscape', 'languages.0.lang': 'en', 'languages.0.title': 'Forged', 'languages.0.wording': '{name}', 'signatories.0.name': 'X', 'signatories.0.title.0': 'Y' };
+    const editionForm = {
+      courseId: course,
+      title: 'Renamed by a forged form',
+      language: 'en',
+      method: 'open',
+      status: 'published',
+      online: 'on',
+      selfPaced: 'on',
+    };
+    const templateFields = {
+      name: 'Forged',
+      'page.size': 'A4',
+      'page.orientation': 'landscape',
+      'languages.0.lang': 'en',
+      'languages.0.title': 'Forged',
+      'languages.0.wording': '{name}',
+      'signatories.0.name': 'X',
+      'signatories.0.title.0': 'Y',
+    };
     rows = [
       { route: 'POST /login', who: 'visitor', url: '/login', body: { email: 'admin@olive.example', password: 'olive-demo' } },
       { route: 'POST /logout', who: 'learner', url: '/logout' },
       { route: 'POST /language', who: 'learner', url: '/language', body: { lang: 'fr', returnTo: '/' } },
-      { route: 'POST /account/password', who: 'learner', url: '/account/password', body: { current: 'olive-demo', password: 'forged password 123', confirm: 'forged password 123' } },
-      { route: 'POST /admin/users', who: 'admin', url: '/admin/users', body: { email: 'forged@example.org', name: 'Forged', password: 'forged password 123', roles: 'admin' } },
+      {
+        route: 'POST /account/password',
+        who: 'learner',
+        url: '/account/password',
+        body: { current: 'olive-demo', password: 'forged password 123', confirm: 'forged password 123' },
+      },
+      {
+        route: 'POST /admin/users',
+        who: 'admin',
+        url: '/admin/users',
+        body: { email: 'forged@example.org', name: 'Forged', password: 'forged password 123', roles: 'admin' },
+      },
       { route: 'POST /admin/users/:id/roles', who: 'admin', url: `/admin/users/${learnerId}/roles`, body: { roles: ['admin'] } },
       { route: 'POST /announcements', who: 'staff', url: '/announcements', body: { title: 'Forged', body: 'Forged', audience: 'everyone' } },
       { route: 'POST /announcements/:id/withdraw', who: 'staff', url: `/announcements/${announcement!._id}/withdraw` },
       { route: 'POST /certificates/name', who: 'learner', url: '/certificates/name', body: { name: 'Forged Name' } },
       { route: 'POST /certificates/editions/:editionId/settings', who: 'staff', url: `/certificates/editions/${open}/settings`, body: { autoIssue: 'on' } },
-      { route: 'POST /certificates/editions/:editionId/issue', who: 'staff', url: `/certificates/editions/${open}/issue`, body: { enrolmentId: learnerEnrolment, force: 'on' } },
-      { route: 'POST /certificates/c/:code/reissue', who: 'staff', url: `/certificates/c/${certificate!._id}/reissue`, body: { name: 'Forged', reason: 'forged request' } },
+      {
+        route: 'POST /certificates/editions/:editionId/issue',
+        who: 'staff',
+        url: `/certificates/editions/${open}/issue`,
+        body: { enrolmentId: learnerEnrolment, force: 'on' },
+      },
+      {
+        route: 'POST /certificates/c/:code/reissue',
+        who: 'staff',
+        url: `/certificates/c/${certificate!._id}/reissue`,
+        body: { name: 'Forged', reason: 'forged request' },
+      },
       { route: 'POST /certificates/c/:code/revoke', who: 'staff', url: `/certificates/c/${certificate!._id}/revoke`, body: { reason: 'forged request' } },
       { route: 'POST /certificates/editions/:editionId/jobs', who: 'staff', url: `/certificates/editions/${open}/jobs`, body: { scope: 'all-completed' } },
       { route: 'POST /certificates/templates', who: 'staff', url: '/certificates/templates', body: templateFields, multipart: true },
       { route: 'POST /certificates/templates/:id', who: 'staff', url: `/certificates/templates/${template!._id}`, body: templateFields, multipart: true },
       { route: 'POST /verify/file', who: 'visitor', url: '/verify/file', body: {}, multipart: true },
-      { route: 'POST /courses/manage', who: 'trainer', url: '/courses/manage', body: { slug: 'forged-course', languages: 'en', title_en: 'Forged', hours: '1' } },
-      { route: 'POST /courses/manage/:slug/settings', who: 'trainer', url: `/courses/manage/${slug}/settings`, body: { languages: 'en', title_en: 'Forged', hours: '1' } },
+      {
+        route: 'POST /courses/manage',
+        who: 'trainer',
+        url: '/courses/manage',
+        body: { slug: 'forged-course', languages: 'en', title_en: 'Forged', hours: '1' },
+      },
+      {
+        route: 'POST /courses/manage/:slug/settings',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/settings`,
+        body: { languages: 'en', title_en: 'Forged', hours: '1' },
+      },
       { route: 'POST /courses/manage/:slug/status', who: 'trainer', url: `/courses/manage/${slug}/status`, body: { status: 'archived' } },
       { route: 'POST /courses/manage/:slug/trainers', who: 'staff', url: `/courses/manage/${slug}/trainers`, body: { trainerIds: [] } },
       { route: 'POST /courses/manage/:slug/modules', who: 'trainer', url: `/courses/manage/${slug}/modules`, body: { title: 'Forged' } },
       { route: 'POST /courses/manage/:slug/modules/:moduleId', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}`, body: { title: 'Forged' } },
-      { route: 'POST /courses/manage/:slug/modules/:moduleId/move', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}/move`, body: { direction: 'down' } },
+      {
+        route: 'POST /courses/manage/:slug/modules/:moduleId/move',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/modules/${m}/move`,
+        body: { direction: 'down' },
+      },
       { route: 'POST /courses/manage/:slug/modules/:moduleId/delete', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}/delete` },
-      { route: 'POST /courses/manage/:slug/modules/:moduleId/items', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}/items`, body: { type: 'lesson', title: 'Forged', body: 'Forged' } },
-      { route: 'POST /courses/manage/:slug/modules/:moduleId/uploads', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}/uploads`, body: {}, multipart: true },
-      { route: 'POST /courses/manage/:slug/items/:itemId', who: 'trainer', url: `/courses/manage/${slug}/items/${lesson!._id}`, body: { title: 'Forged', body: 'Forged' } },
-      { route: 'POST /courses/manage/:slug/items/:itemId/move', who: 'trainer', url: `/courses/manage/${slug}/items/${lesson!._id}/move`, body: { direction: 'down' } },
+      {
+        route: 'POST /courses/manage/:slug/modules/:moduleId/items',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/modules/${m}/items`,
+        body: { type: 'lesson', title: 'Forged', body: 'Forged' },
+      },
+      {
+        route: 'POST /courses/manage/:slug/modules/:moduleId/uploads',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/modules/${m}/uploads`,
+        body: {},
+        multipart: true,
+      },
+      {
+        route: 'POST /courses/manage/:slug/items/:itemId',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/items/${lesson!._id}`,
+        body: { title: 'Forged', body: 'Forged' },
+      },
+      {
+        route: 'POST /courses/manage/:slug/items/:itemId/move',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/items/${lesson!._id}/move`,
+        body: { direction: 'down' },
+      },
       { route: 'POST /courses/manage/:slug/items/:itemId/delete', who: 'trainer', url: `/courses/manage/${slug}/items/${lesson!._id}/delete` },
-      { route: 'POST /courses/manage/:slug/items/:itemId/replace', who: 'trainer', url: `/courses/manage/${slug}/items/${file!._id}/replace`, body: {}, multipart: true },
+      {
+        route: 'POST /courses/manage/:slug/items/:itemId/replace',
+        who: 'trainer',
+        url: `/courses/manage/${slug}/items/${file!._id}/replace`,
+        body: {},
+        multipart: true,
+      },
       { route: 'POST /courses/:slug/items/:itemId/done', who: 'learner', url: `/courses/${slug}/items/${lesson!._id}/done` },
       { route: 'POST /courses/:slug/items/:itemId/quiz', who: 'learner', url: `/courses/${slug}/items/${quiz!._id}/quiz`, body: { q1: 'a' } },
       { route: 'POST /enrolment/manage/editions/:id/import', who: 'staff', url: `/enrolment/manage/editions/${open}/import`, body: {}, multipart: true },
       { route: 'POST /enrolment/manage/editions/:id/import/:batchId/commit', who: 'staff', url: `/enrolment/manage/editions/${open}/import/${batch}/commit` },
       { route: 'POST /enrolment/editions/:id/enrol', who: 'learner', url: `/enrolment/editions/${ids.edition('key')}/enrol`, body: { key: 'anything' } },
-      { route: 'POST /enrolment/editions/:id/apply', who: 'learner', url: `/enrolment/editions/${application}/apply`, body: { motivation: 'x'.repeat(60), organisationType: 'government', country: 'JO', gender: 'woman' } },
+      {
+        route: 'POST /enrolment/editions/:id/apply',
+        who: 'learner',
+        url: `/enrolment/editions/${application}/apply`,
+        body: { motivation: 'x'.repeat(60), organisationType: 'government', country: 'JO', gender: 'woman' },
+      },
       { route: 'POST /enrolment/editions/:id/withdraw', who: 'learner', url: `/enrolment/editions/${open}/withdraw` },
       { route: 'POST /enrolment/manage/editions', who: 'staff', url: '/enrolment/manage/editions', body: editionForm },
       { route: 'POST /enrolment/manage/editions/:id', who: 'staff', url: `/enrolment/manage/editions/${open}`, body: editionForm },
-      { route: 'POST /enrolment/manage/editions/:id/people', who: 'staff', url: `/enrolment/manage/editions/${open}/people`, body: { email: 'forged@example.org' } },
-      { route: 'POST /enrolment/manage/enrolments/:id/decision', who: 'staff', url: `/enrolment/manage/enrolments/${pending?._id ?? learnerEnrolment}/decision`, body: { decision: 'accept' } },
+      {
+        route: 'POST /enrolment/manage/editions/:id/people',
+        who: 'staff',
+        url: `/enrolment/manage/editions/${open}/people`,
+        body: { email: 'forged@example.org' },
+      },
+      {
+        route: 'POST /enrolment/manage/enrolments/:id/decision',
+        who: 'staff',
+        url: `/enrolment/manage/enrolments/${pending?._id ?? learnerEnrolment}/decision`,
+        body: { decision: 'accept' },
+      },
       { route: 'POST /enrolment/manage/enrolments/:id/withdraw', who: 'staff', url: `/enrolment/manage/enrolments/${learnerEnrolment}/withdraw` },
-      { route: 'POST /enrolment/manage/enrolments/:id/move', who: 'staff', url: `/enrolment/manage/enrolments/${learnerEnrolment}/move`, body: { toEditionId: application } },
+      {
+        route: 'POST /enrolment/manage/enrolments/:id/move',
+        who: 'staff',
+        url: `/enrolment/manage/enrolments/${learnerEnrolment}/move`,
+        body: { toEditionId: application },
+      },
       { route: 'POST /auth/saml/:idp/logout', who: 'learner', url: '/auth/saml/unite/logout' },
       { route: 'POST /account/forgot', who: 'visitor', url: '/account/forgot', body: { email: 'learner@olive.example' } },
-      { route: 'POST /account/invitation/:token', who: 'visitor', url: `/account/invitation/${'A'.repeat(43)}`, body: { password: 'forged password 123', confirm: 'forged password 123' } },
-      { route: 'POST /account/reset/:token', who: 'visitor', url: `/account/reset/${'A'.repeat(43)}`, body: { password: 'forged password 123', confirm: 'forged password 123' } },
-      { route: 'POST /register', who: 'visitor', url: '/register', body: { name: 'Forged', email: 'forged@example.org', password: 'forged password 123', confirm: 'forged password 123' } },
+      {
+        route: 'POST /account/invitation/:token',
+        who: 'visitor',
+        url: `/account/invitation/${'A'.repeat(43)}`,
+        body: { password: 'forged password 123', confirm: 'forged password 123' },
+      },
+      {
+        route: 'POST /account/reset/:token',
+        who: 'visitor',
+        url: `/account/reset/${'A'.repeat(43)}`,
+        body: { password: 'forged password 123', confirm: 'forged password 123' },
+      },
+      {
+        route: 'POST /register',
+        who: 'visitor',
+        url: '/register',
+        body: { name: 'Forged', email: 'forged@example.org', password: 'forged password 123', confirm: 'forged password 123' },
+      },
       { route: 'POST /account/verify-again', who: 'visitor', url: '/account/verify-again', body: { email: 'learner@olive.example' } },
       { route: 'POST /account/verify/:token', who: 'visitor', url: `/account/verify/${'A'.repeat(43)}` },
       { route: 'POST /account/email', who: 'learner', url: '/account/email', body: { email: 'forged@example.org', current: 'olive-demo' } },
@@ -132,16 +252,44 @@ describe('hostile input: CSRF on every state-changing route', function () {
       const otherToken = agents[row.who === 'learner' ? 'staff' : 'learner']!.token;
       const attempts: [string, () => supertest.Test][] = row.multipart
         ? [
-          ['multipart, no token in the URL', () => fields(agent.post(row.url), row.body)],
-          ['multipart, another session’s token', () => fields(agent.post(`${row.url}?_csrf=${encodeURIComponent(otherToken)}`), row.body)],
-          ['multipart, token in a body field only', () => fields(agent.post(row.url).field('_csrf', agents[row.who]!.token), row.body)],
-        ]
+            ['multipart, no token in the URL', () => fields(agent.post(row.url), row.body)],
+            ['multipart, another session’s token', () => fields(agent.post(`${row.url}?_csrf=${encodeURIComponent(otherToken)}`), row.body)],
+            ['multipart, token in a body field only', () => fields(agent.post(row.url).field('_csrf', agents[row.who]!.token), row.body)],
+          ]
         : [
-          ['form without token', () => agent.post(row.url).type('form').send(row.body ?? {})],
-          ['form with another session’s token', () => agent.post(row.url).type('form').send({ ...row.body, _csrf: otherToken })],
-          ['JSON without token', () => agent.post(row.url).set('Accept', 'application/json').send(row.body ?? {})],
-          ['token in the query string of a form', () => agent.post(`${row.url}?_csrf=${encodeURIComponent(agents[row.who]!.token)}`).type('form').send(row.body ?? {})],
-        ];
+            [
+              'form without token',
+              () =>
+                agent
+                  .post(row.url)
+                  .type('form')
+                  .send(row.body ?? {}),
+            ],
+            [
+              'form with another session’s token',
+              () =>
+                agent
+                  .post(row.url)
+                  .type('form')
+                  .send({ ...row.body, _csrf: otherToken }),
+            ],
+            [
+              'JSON without token',
+              () =>
+                agent
+                  .post(row.url)
+                  .set('Accept', 'application/json')
+                  .send(row.body ?? {}),
+            ],
+            [
+              'token in the query string of a form',
+              () =>
+                agent
+                  .post(`${row.url}?_csrf=${encodeURIComponent(agents[row.who]!.token)}`)
+                  .type('form')
+                  .send(row.body ?? {}),
+            ],
+          ];
       for (const [what, send] of attempts) {
         const res = await send().set('Accept', 'application/json');
         try {
@@ -161,7 +309,11 @@ describe('hostile input: CSRF on every state-changing route', function () {
   it('signed SAML endpoints take no token but refuse an unsigned message (no identity provider here: 404), never a 5xx', async () => {
     const before = await dbState(t);
     for (const url of ['/auth/saml/unite/acs', '/auth/saml/unite/slo']) {
-      const res = await supertest(t.app).post(url).type('form').set('Accept', 'application/json').send({ SAMLResponse: Buffer.from('<x/>').toString('base64') });
+      const res = await supertest(t.app)
+        .post(url)
+        .type('form')
+        .set('Accept', 'application/json')
+        .send({ SAMLResponse: Buffer.from('<x/>').toString('base64') });
       refused(res, 404, url);
       expect(/<code>([A-Z_]+)<\/code>/.exec(res.text)?.[1], `${url}: the refusal's reason`).to.equal('UNKNOWN_IDP');
       expect(res.body?.error?.code, url).not.to.equal('CSRF_INVALID');

@@ -26,7 +26,12 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
 
   before(async () => {
     t = await sharedHostileApp();
-    [staff, admin, trainer, learner] = [await as(t, 'staff@olive.example'), await as(t, 'admin@olive.example'), await as(t, 'trainer@olive.example'), await as(t, 'learner@olive.example')];
+    [staff, admin, trainer, learner] = [
+      await as(t, 'staff@olive.example'),
+      await as(t, 'admin@olive.example'),
+      await as(t, 'trainer@olive.example'),
+      await as(t, 'learner@olive.example'),
+    ];
     await t.app.olive.users.create({ email: 'idor.newcomer@example.org', name: 'New Comer', password: DEMO_PASSWORD }, 'test');
     newcomer = await signInAs(t, 'idor.newcomer@example.org', DEMO_PASSWORD);
     ids = await demoIds(t);
@@ -38,7 +43,12 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
     let other = await db.collection('certificates_certificate').findOne({ learnerId: { $ne: learnerId } });
     if (!other) {
       const someone = ids.enrolments.find((e) => e.editionId === ids.edition('open') && e.status === 'enrolled' && e.userId && e.userId !== learnerId)!;
-      await staff.agent.post(`/certificates/editions/${ids.edition('open')}/issue`).set('Accept', 'application/json').set('x-csrf-token', staff.token).send({ enrolmentId: String(someone._id), force: 'on' }).expect(201);
+      await staff.agent
+        .post(`/certificates/editions/${ids.edition('open')}/issue`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', staff.token)
+        .send({ enrolmentId: String(someone._id), force: 'on' })
+        .expect(201);
       other = await db.collection('certificates_certificate').findOne({ learnerId: { $ne: learnerId } });
     }
     data.otherCode = String(other!._id);
@@ -65,11 +75,17 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
     data.announcement = String((await db.collection('announcements_announcement').findOne({}))!._id);
     data.learnerId = learnerId;
     // An import preview of one edition, to be asked for under another.
-    const preview = await staff.agent.post(`/enrolment/manage/editions/${ids.edition('open')}/import?_csrf=${encodeURIComponent(staff.token)}`)
-      .attach('file', Buffer.from('email\nidor.import@example.org\n'), 'idor.csv').expect(303);
+    const preview = await staff.agent
+      .post(`/enrolment/manage/editions/${ids.edition('open')}/import?_csrf=${encodeURIComponent(staff.token)}`)
+      .attach('file', Buffer.from('email\nidor.import@example.org\n'), 'idor.csv')
+      .expect(303);
     data.batch = /import\/([0-9a-f]{24})$/.exec(preview.headers.location as string)![1]!;
     // A course of staff's own that the trainer does not teach.
-    await staff.agent.post('/courses/manage').type('form').send({ slug: 'idor-course', languages: 'en', title_en: 'Not the trainer’s', hours: '1', _csrf: staff.token }).expect(303);
+    await staff.agent
+      .post('/courses/manage')
+      .type('form')
+      .send({ slug: 'idor-course', languages: 'en', title_en: 'Not the trainer’s', hours: '1', _csrf: staff.token })
+      .expect(303);
   });
 
   it('someone else’s certificate PDF is a 404 for another learner and for a trainer; staff see it (the code is real)', async () => {
@@ -87,7 +103,14 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
   it('certificate staff pages and actions by code or edition are 403 for learners and for trainers (trainers may not issue here)', async () => {
     const before = await dbState(t);
     for (const who of [learner, trainer]) {
-      for (const url of [`/certificates/c/${data.otherCode}/manage`, `/certificates/editions/${data.otherEdition}`, '/certificates', '/certificates/templates', `/certificates/templates/${data.template}`, `/certificates/templates/${data.template}/preview.pdf`]) {
+      for (const url of [
+        `/certificates/c/${data.otherCode}/manage`,
+        `/certificates/editions/${data.otherEdition}`,
+        '/certificates',
+        '/certificates/templates',
+        `/certificates/templates/${data.template}`,
+        `/certificates/templates/${data.template}/preview.pdf`,
+      ]) {
         refused(await who.agent.get(url).set('Accept', 'application/json'), 403, url);
       }
       const posts: [string, Record<string, unknown>][] = [
@@ -114,7 +137,14 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
   it('enrolments: a learner cannot withdraw, decide, move or read another person’s enrolment', async () => {
     const before = await dbState(t);
     // The learner's own withdraw route acts on their own enrolment only: in an edition they are not in, nothing.
-    refused(await learner.agent.post(`/enrolment/editions/${data.theirEdition}/withdraw`).set('Accept', 'application/json').set('x-csrf-token', learner.token).send({}), 404);
+    refused(
+      await learner.agent
+        .post(`/enrolment/editions/${data.theirEdition}/withdraw`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', learner.token)
+        .send({}),
+      404,
+    );
     refused(await learner.agent.get(`/enrolment/editions/${data.theirEdition}/withdraw`).set('Accept', 'application/json'), [404]);
     for (const [url, body] of [
       [`/enrolment/manage/enrolments/${data.theirEnrolment}/withdraw`, {}],
@@ -123,10 +153,20 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
       [`/enrolment/manage/editions/${data.theirEdition}/people`, { email: 'learner@olive.example' }],
       [`/enrolment/manage/editions/${data.theirEdition}`, { title: 'Taken over' }],
     ] as const) {
-      for (const who of [learner, trainer]) refused(await who.agent.post(url).set('Accept', 'application/json').set('x-csrf-token', who.token).send(body), 403, url);
+      for (const who of [learner, trainer])
+        refused(await who.agent.post(url).set('Accept', 'application/json').set('x-csrf-token', who.token).send(body), 403, url);
     }
-    for (const url of [`/enrolment/manage/enrolments/${data.theirEnrolment}`, `/enrolment/manage/editions/${data.theirEdition}`, `/enrolment/manage/editions/${data.theirEdition}/edit`,
-      `/enrolment/manage/editions/${data.theirEdition}/import`, `/enrolment/manage/editions/${ids.edition('open')}/import/${data.batch}`, '/enrolment/reports', '/admin/users', '/auth/saml/admin', `/courses/manage/conflict-analysis`]) {
+    for (const url of [
+      `/enrolment/manage/enrolments/${data.theirEnrolment}`,
+      `/enrolment/manage/editions/${data.theirEdition}`,
+      `/enrolment/manage/editions/${data.theirEdition}/edit`,
+      `/enrolment/manage/editions/${data.theirEdition}/import`,
+      `/enrolment/manage/editions/${ids.edition('open')}/import/${data.batch}`,
+      '/enrolment/reports',
+      '/admin/users',
+      '/auth/saml/admin',
+      `/courses/manage/conflict-analysis`,
+    ]) {
       refused(await learner.agent.get(url).set('Accept', 'application/json'), 403, url);
     }
     await expectUnchanged(t, before, 'enrolment actions refused');
@@ -137,7 +177,14 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
     const other = data.notTaught === ids.edition('open') ? data.taught : data.notTaught;
     refused(await staff.agent.get(`/enrolment/manage/editions/${other}/import/${data.batch}`).set('Accept', 'application/json'), 404);
     refused(await staff.agent.get(`/enrolment/manage/editions/${other}/import/${data.batch}/errors.csv`).set('Accept', 'application/json'), 404);
-    refused(await staff.agent.post(`/enrolment/manage/editions/${other}/import/${data.batch}/commit`).set('Accept', 'application/json').set('x-csrf-token', staff.token).send({}), 404);
+    refused(
+      await staff.agent
+        .post(`/enrolment/manage/editions/${other}/import/${data.batch}/commit`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', staff.token)
+        .send({}),
+      404,
+    );
     await expectUnchanged(t, before, 'cross-edition import');
   });
 
@@ -147,22 +194,69 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
     refused(await newcomer.agent.get(`/courses/${ca}/modules/${data.moduleCa}`).set('Accept', 'application/json'), 403);
     refused(await newcomer.agent.get(`/courses/${ca}/items/${data.fileCa}/file`).set('Accept', 'application/json'), 403);
     refused(await newcomer.agent.get(`/courses/${ca}/items/${data.quizCa}/quiz`).set('Accept', 'application/json'), 403);
-    refused(await newcomer.agent.post(`/courses/${ca}/items/${data.quizCa}/quiz`).set('Accept', 'application/json').set('x-csrf-token', newcomer.token).send({ q1: 'a' }), 403);
-    refused(await newcomer.agent.post(`/courses/${ca}/items/${data.itemCa}/done`).set('Accept', 'application/json').set('x-csrf-token', newcomer.token).send({}), 403);
+    refused(
+      await newcomer.agent
+        .post(`/courses/${ca}/items/${data.quizCa}/quiz`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', newcomer.token)
+        .send({ q1: 'a' }),
+      403,
+    );
+    refused(
+      await newcomer.agent.post(`/courses/${ca}/items/${data.itemCa}/done`).set('Accept', 'application/json').set('x-csrf-token', newcomer.token).send({}),
+      403,
+    );
     // The learner is enrolled in Conflict Analysis: an item or module of another course under its address is not found.
-    refused(await learner.agent.post(`/courses/${ca}/items/${data.itemIbn}/done`).set('Accept', 'application/json').set('x-csrf-token', learner.token).send({}), 404);
+    refused(
+      await learner.agent.post(`/courses/${ca}/items/${data.itemIbn}/done`).set('Accept', 'application/json').set('x-csrf-token', learner.token).send({}),
+      404,
+    );
     refused(await learner.agent.get(`/courses/${ca}/modules/${data.moduleIbn}`).set('Accept', 'application/json'), 404);
     refused(await learner.agent.get(`/courses/${ca}/items/${data.itemIbn}/file`).set('Accept', 'application/json'), 404);
     // The same for the course's trainer in the editor.
     refused(await trainer.agent.get(`/courses/manage/${ca}/items/${data.itemIbn}`).set('Accept', 'application/json'), 404);
-    refused(await trainer.agent.post(`/courses/manage/${ca}/items/${data.itemIbn}/delete`).set('Accept', 'application/json').set('x-csrf-token', trainer.token).send({}), 404);
-    refused(await trainer.agent.post(`/courses/manage/${ca}/modules/${data.moduleIbn}/delete`).set('Accept', 'application/json').set('x-csrf-token', trainer.token).send({}), [404]);
+    refused(
+      await trainer.agent
+        .post(`/courses/manage/${ca}/items/${data.itemIbn}/delete`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', trainer.token)
+        .send({}),
+      404,
+    );
+    refused(
+      await trainer.agent
+        .post(`/courses/manage/${ca}/modules/${data.moduleIbn}/delete`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', trainer.token)
+        .send({}),
+      [404],
+    );
     // A course the trainer does not teach, and course-wide staff decisions.
     refused(await trainer.agent.get('/courses/manage/idor-course').set('Accept', 'application/json'), 403);
-    refused(await trainer.agent.post('/courses/manage/idor-course/settings').set('Accept', 'application/json').set('x-csrf-token', trainer.token).send({ languages: 'en', title_en: 'Mine now', hours: 1 }), 403);
-    refused(await trainer.agent.post(`/courses/manage/${ca}/trainers`).set('Accept', 'application/json').set('x-csrf-token', trainer.token).send({ trainerIds: [] }), 403);
-    refused(await learner.agent.post(`/announcements/${data.announcement}/withdraw`).set('Accept', 'application/json').set('x-csrf-token', learner.token).send({}), 403);
-    refused(await learner.agent.post(`/admin/users/${data.learnerId}/roles`).set('Accept', 'application/json').set('x-csrf-token', learner.token).send({ roles: ['admin'] }), 403);
+    refused(
+      await trainer.agent
+        .post('/courses/manage/idor-course/settings')
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', trainer.token)
+        .send({ languages: 'en', title_en: 'Mine now', hours: 1 }),
+      403,
+    );
+    refused(
+      await trainer.agent.post(`/courses/manage/${ca}/trainers`).set('Accept', 'application/json').set('x-csrf-token', trainer.token).send({ trainerIds: [] }),
+      403,
+    );
+    refused(
+      await learner.agent.post(`/announcements/${data.announcement}/withdraw`).set('Accept', 'application/json').set('x-csrf-token', learner.token).send({}),
+      403,
+    );
+    refused(
+      await learner.agent
+        .post(`/admin/users/${data.learnerId}/roles`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', learner.token)
+        .send({ roles: ['admin'] }),
+      403,
+    );
     await expectUnchanged(t, before, 'course IDOR');
   });
 
@@ -202,9 +296,7 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
           for (const param of params) {
             for (const bad of badValues(param)) {
               const url = route.replace(/:(\w+)/g, (_s, p: string) => (p === param ? (bad.includes('%') ? bad : encodeURIComponent(bad)) : valid(route, p)));
-              const req = method === 'get'
-                ? who.agent.get(url)
-                : who.agent.post(url).set('x-csrf-token', who.token).send({});
+              const req = method === 'get' ? who.agent.get(url) : who.agent.post(url).set('x-csrf-token', who.token).send({});
               const res = await req.set('Accept', 'application/json');
               sent++;
               const ok = res.status >= 400 && res.status < 500 && (!/json/.test(res.type) || typeof res.body?.error?.message === 'string');

@@ -71,11 +71,21 @@ export async function as(t: TestApp, email: string): Promise<{ agent: Agent; tok
 export async function dbState(t: TestApp): Promise<Map<string, string>> {
   const db = t.app.olive.connection.db!;
   // Rate-limit counts are left out: counting a refused attempt is what they are for.
-  const names = (await db.listCollections().toArray()).map((c) => c.name).filter((n) => n !== SESSIONS_COLLECTION && n !== 'host_rate_limits').sort();
+  const names = (await db.listCollections().toArray())
+    .map((c) => c.name)
+    .filter((n) => n !== SESSIONS_COLLECTION && n !== 'host_rate_limits')
+    .sort();
   const state = new Map<string, string>();
   // Recurring background jobs (session clean-up…) run on their own clock, not because of a
   // request: their runs are left out. Every other job, such as a reset a forged form might queue, counts.
-  const recurring = new Set((await db.collection('host_jobs').find({ everyMs: { $exists: true } }, { projection: { _id: 1 } }).toArray()).map((j) => String(j._id)));
+  const recurring = new Set(
+    (
+      await db
+        .collection('host_jobs')
+        .find({ everyMs: { $exists: true } }, { projection: { _id: 1 } })
+        .toArray()
+    ).map((j) => String(j._id)),
+  );
   for (const name of names) {
     let docs = await db.collection(name).find({}).sort({ _id: 1 }).toArray();
     if (name === 'host_jobs') docs = docs.filter((d) => !recurring.has(String(d._id)));
@@ -178,7 +188,11 @@ export async function cookieSession(t: TestApp, email: string, password = DEMO_P
   const cookieOf = (res: Res) => ((res.headers['set-cookie'] ?? []) as unknown as string[]).map((c) => c.split(';')[0]).join('; ');
   const page = await st(t.app).get('/login');
   let cookie = cookieOf(page);
-  const login = await st(t.app).post('/login').set('Cookie', cookie).type('form').send({ email, password, _csrf: csrfFrom(page.text) });
+  const login = await st(t.app)
+    .post('/login')
+    .set('Cookie', cookie)
+    .type('form')
+    .send({ email, password, _csrf: csrfFrom(page.text) });
   if (login.status !== 303) throw new Error(`sign-in as ${email} failed with ${login.status}`);
   cookie = cookieOf(login) || cookie;
   const home = await st(t.app).get('/').set('Cookie', cookie);
@@ -186,7 +200,12 @@ export async function cookieSession(t: TestApp, email: string, password = DEMO_P
 }
 
 /** Posts a body with node's http client and returns the answer, even when the server stops reading early. */
-export function rawPost(base: string, path: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+export function rawPost(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${base}${path}`, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -221,8 +240,10 @@ function pluginPrefix(dir: string): string {
 /** Every route of these methods declared in the host's and the plugins' routes files, as `METHOD /full/pattern`. */
 export function declaredRoutes(methods: string[]): string[] {
   const files: { file: string; prefix: string }[] = [];
-  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true })
-    .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith('.routes.ts') ? [path.join(dir, d.name)] : []));
+  const walk = (dir: string): string[] =>
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith('.routes.ts') ? [path.join(dir, d.name)] : []));
   for (const file of walk(path.join(REPO, 'src'))) files.push({ file, prefix: '' });
   for (const dir of fs.readdirSync(path.join(REPO, 'plugins'))) {
     const routes = path.join(REPO, 'plugins', dir, 'routes');
@@ -241,4 +262,3 @@ export function declaredRoutes(methods: string[]): string[] {
   }
   return found.sort();
 }
-

@@ -8,9 +8,7 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
 import type { TestApp } from '../helpers/app.ts';
-import {
-  as, demoIds, expectEscapedPayload, expectNoInjectedMarkup, IMG, oid, SCRIPT, sharedHostileApp, signInAs, XSS, type Agent,
-} from './support.ts';
+import { as, demoIds, expectEscapedPayload, expectNoInjectedMarkup, IMG, oid, SCRIPT, sharedHostileApp, signInAs, XSS, type Agent } from './support.ts';
 
 type Who = { agent: Agent; token: string };
 
@@ -25,11 +23,20 @@ describe('hostile input: script injection in every text shown back on a page', f
 
   before(async () => {
     t = await sharedHostileApp();
-    [staff, trainer, learner, admin] = [await as(t, 'staff@olive.example'), await as(t, 'trainer@olive.example'), await as(t, 'learner@olive.example'), await as(t, 'admin@olive.example')];
+    [staff, trainer, learner, admin] = [
+      await as(t, 'staff@olive.example'),
+      await as(t, 'trainer@olive.example'),
+      await as(t, 'learner@olive.example'),
+      await as(t, 'admin@olive.example'),
+    ];
     ids = await demoIds(t);
   });
 
-  const post = (who: Who, url: string, body: Record<string, unknown>) => who.agent.post(url).type('form').send({ ...body, _csrf: who.token });
+  const post = (who: Who, url: string, body: Record<string, unknown>) =>
+    who.agent
+      .post(url)
+      .type('form')
+      .send({ ...body, _csrf: who.token });
   /** Posts a form that must succeed (303), then opens where it leads (which shows the flash message). */
   async function submit(who: Who, url: string, body: Record<string, unknown>): Promise<{ location: string; html: string }> {
     const res = await post(who, url, body);
@@ -47,7 +54,12 @@ describe('hostile input: script injection in every text shown back on a page', f
   it('the CSP forbids inline script, plugins and foreign bases on every page', async () => {
     for (const url of ['/', '/login', '/courses', '/verify', '/enrolment']) {
       const csp = (await supertest(t.app).get(url)).headers['content-security-policy'] as string;
-      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
+      const directives = new Map(
+        csp
+          .split(';')
+          .map((d) => d.trim().split(/\s+/))
+          .map(([k, ...v]) => [k!, v]),
+      );
       expect(directives.get('script-src'), url).to.deep.equal(["'self'"]);
       expect(directives.get('default-src'), url).to.deep.equal(["'self'"]);
       expect(directives.get('object-src'), url).to.deep.equal(["'none'"]);
@@ -62,7 +74,10 @@ describe('hostile input: script injection in every text shown back on a page', f
     expectEscapedPayload(created.html, 'course editor after creation');
     expectEscapedPayload(await page(trainer, '/courses/manage'), 'courses to manage');
 
-    const moduleRes = await submit(trainer, '/courses/manage/xss-course/modules', { title: XSS, intro: `${XSS}\n\n[click](javascript:alert(1)) <a href="javascript:alert(1)">x</a>` });
+    const moduleRes = await submit(trainer, '/courses/manage/xss-course/modules', {
+      title: XSS,
+      intro: `${XSS}\n\n[click](javascript:alert(1)) <a href="javascript:alert(1)">x</a>`,
+    });
     const moduleId = /modules\/([0-9a-f]{24})/.exec(moduleRes.location)![1]!;
     expectEscapedPayload(moduleRes.html, 'module editor');
     // Publishing refuses an empty module and names it: the message shows the title escaped.
@@ -70,17 +85,29 @@ describe('hostile input: script injection in every text shown back on a page', f
     expect(refusedPublish.status).to.equal(409);
     expectEscapedPayload(refusedPublish.text, 'refused publication naming the empty module');
 
-    const lesson = await submit(trainer, `/courses/manage/xss-course/modules/${moduleId}/items`, { type: 'lesson', title: XSS, body: `${XSS}\n\n<img src="x" onerror="alert(1)"> [x](javascript:alert(1))` });
+    const lesson = await submit(trainer, `/courses/manage/xss-course/modules/${moduleId}/items`, {
+      type: 'lesson',
+      title: XSS,
+      body: `${XSS}\n\n<img src="x" onerror="alert(1)"> [x](javascript:alert(1))`,
+    });
     expectEscapedPayload(lesson.html, 'module editor with a lesson');
     const quiz = await submit(trainer, `/courses/manage/xss-course/modules/${moduleId}/items`, {
-      type: 'quiz', title: XSS, body: XSS, questions: `? ${XSS}\n+ ${SCRIPT}\n- ${IMG}\n> ${XSS}`, passMark: '50', maxAttempts: '0',
+      type: 'quiz',
+      title: XSS,
+      body: XSS,
+      questions: `? ${XSS}\n+ ${SCRIPT}\n- ${IMG}\n> ${XSS}`,
+      passMark: '50',
+      maxAttempts: '0',
     });
     expectNoInjectedMarkup(quiz.html, 'module editor with a quiz');
     await submit(trainer, '/courses/manage/xss-course/status', { status: 'published' });
 
     const db = t.app.olive.connection.db!;
     const courseId = String((await db.collection('courses_course').findOne({ slug: 'xss-course' }))!._id);
-    const items = await db.collection('courses_item').find({ courseId: oid(courseId) }).toArray();
+    const items = await db
+      .collection('courses_item')
+      .find({ courseId: oid(courseId) })
+      .toArray();
     const quizId = String(items.find((i) => i.type === 'quiz')!._id);
     const lessonId = String(items.find((i) => i.type === 'lesson')!._id);
 
@@ -111,8 +138,16 @@ describe('hostile input: script injection in every text shown back on a page', f
   it('editions and applications: title, description, place, questions, motivation, answers, profile', async () => {
     const courseId = ids.course('conflict-analysis');
     const created = await submit(staff, '/enrolment/manage/editions', {
-      courseId, title: XSS, description: XSS, place: XSS, questions: `* ${XSS}`, method: 'application', status: 'published',
-      language: 'en', startsAt: '2026-01-10', endsAt: '2099-12-31',
+      courseId,
+      title: XSS,
+      description: XSS,
+      place: XSS,
+      questions: `* ${XSS}`,
+      method: 'application',
+      status: 'published',
+      language: 'en',
+      startsAt: '2026-01-10',
+      endsAt: '2099-12-31',
     });
     expectEscapedPayload(created.html, 'edition page for staff (with the flash naming it)');
     const editionId = /editions\/([0-9a-f]{24})/.exec(created.location)![1]!;
@@ -122,24 +157,51 @@ describe('hostile input: script injection in every text shown back on a page', f
     for (const url of [`/enrolment/editions/${editionId}`, '/enrolment', '/enrolment/courses/conflict-analysis', '/enrolment/my']) {
       expectEscapedPayload(await page(learner, url), `${url} (learner)`);
     }
-    for (const url of ['/enrolment/manage', `/enrolment/manage/editions/${editionId}/edit`, '/enrolment/reports', `/enrolment/manage/editions/${editionId}/roster`, '/certificates', `/certificates/editions/${editionId}`]) {
+    for (const url of [
+      '/enrolment/manage',
+      `/enrolment/manage/editions/${editionId}/edit`,
+      '/enrolment/reports',
+      `/enrolment/manage/editions/${editionId}/roster`,
+      '/certificates',
+      `/certificates/editions/${editionId}`,
+    ]) {
       expectEscapedPayload(await page(staff, url), `${url} (staff)`);
     }
     // A form sent back with a problem keeps what was typed, escaped.
-    const invalid = await post(staff, '/enrolment/manage/editions', { courseId, title: XSS, description: XSS, place: XSS, questions: XSS, method: 'key', status: 'published', language: 'en' });
+    const invalid = await post(staff, '/enrolment/manage/editions', {
+      courseId,
+      title: XSS,
+      description: XSS,
+      place: XSS,
+      questions: XSS,
+      method: 'key',
+      status: 'published',
+      language: 'en',
+    });
     expect(invalid.status).to.equal(400);
     expectEscapedPayload(invalid.text, 'edition form shown again');
 
     const motivation = `${XSS} ${'I work on mediation in my region and want to learn more. '.repeat(2)}`;
     const applied = await submit(learner, `/enrolment/editions/${editionId}/apply`, {
-      motivation, organisation: XSS, organisationType: 'government', country: 'JO', gender: 'woman', jobTitle: XSS, [`answer_${questionId}`]: XSS,
+      motivation,
+      organisation: XSS,
+      organisationType: 'government',
+      country: 'JO',
+      gender: 'woman',
+      jobTitle: XSS,
+      [`answer_${questionId}`]: XSS,
     });
     expectEscapedPayload(applied.html, 'edition page after applying');
     const enrolment = await t.app.olive.connection.db!.collection('enrolment_enrolment').findOne({ editionId, email: 'learner@olive.example' });
     expectEscapedPayload(await page(staff, `/enrolment/manage/editions/${editionId}`), 'applications to decide');
     expectEscapedPayload(await page(staff, `/enrolment/manage/enrolments/${enrolment!._id}`), 'one application');
     // The application form sent back with a problem keeps the answers, escaped.
-    const again = await post(learner, `/enrolment/editions/${editionId}/apply`, { motivation: XSS, organisation: XSS, jobTitle: XSS, [`answer_${questionId}`]: XSS });
+    const again = await post(learner, `/enrolment/editions/${editionId}/apply`, {
+      motivation: XSS,
+      organisation: XSS,
+      jobTitle: XSS,
+      [`answer_${questionId}`]: XSS,
+    });
     expect(again.status).to.equal(400);
     expectEscapedPayload(again.text, 'application form shown again');
   });
@@ -173,9 +235,13 @@ describe('hostile input: script injection in every text shown back on a page', f
       ['email', 'givenName', 'familyName', 'organisation', 'jobTitle', 'country', 'gender'],
       ['csv.xss@example.org', SCRIPT, IMG, XSS, XSS, 'JO', 'woman'],
       [XSS, SCRIPT, IMG, XSS, XSS, XSS, XSS],
-    ].map((r) => r.map(cell).join(',')).join('\r\n');
+    ]
+      .map((r) => r.map(cell).join(','))
+      .join('\r\n');
     const open = ids.edition('open');
-    const res = await staff.agent.post(`/enrolment/manage/editions/${open}/import?_csrf=${encodeURIComponent(staff.token)}`).attach('file', Buffer.from(csv), `${IMG}.csv`);
+    const res = await staff.agent
+      .post(`/enrolment/manage/editions/${open}/import?_csrf=${encodeURIComponent(staff.token)}`)
+      .attach('file', Buffer.from(csv), `${IMG}.csv`);
     expect(res.status, res.text.slice(0, 400)).to.equal(303);
     const preview = await page(staff, res.headers.location as string);
     expectEscapedPayload(preview, 'import preview');
@@ -192,11 +258,19 @@ describe('hostile input: script injection in every text shown back on a page', f
     const existing = await db.collection('certificates_claim').findOne({ _id: enrolmentId as never });
     let code = existing?.code as string | undefined;
     if (!code) {
-      const issued = await staff.agent.post(`/certificates/editions/${open}/issue`).set('Accept', 'application/json').set('x-csrf-token', staff.token).send({ enrolmentId, force: 'on' });
+      const issued = await staff.agent
+        .post(`/certificates/editions/${open}/issue`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', staff.token)
+        .send({ enrolmentId, force: 'on' });
       expect(issued.status, issued.text).to.be.oneOf([200, 201]);
       code = issued.body.code as string;
     } else {
-      const reissued = await staff.agent.post(`/certificates/c/${code}/reissue`).set('Accept', 'application/json').set('x-csrf-token', staff.token).send({ name: XSS, reason: 'name corrected' });
+      const reissued = await staff.agent
+        .post(`/certificates/c/${code}/reissue`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', staff.token)
+        .send({ name: XSS, reason: 'name corrected' });
       expect(reissued.status, reissued.text).to.equal(201);
       code = reissued.body.code as string;
     }
@@ -206,9 +280,16 @@ describe('hostile input: script injection in every text shown back on a page', f
 
     const course = String((await db.collection('courses_course').findOne({ slug: 'xss-course' }))?._id ?? '');
     const fields: Record<string, string> = {
-      name: XSS, courseId: course, 'page.size': 'A4', 'page.orientation': 'landscape',
-      'languages.0.lang': 'en', 'languages.0.title': XSS, 'languages.0.wording': `{name} ${XSS}`, 'languages.0.codeLabel': 'Code',
-      'signatories.0.name': XSS, 'signatories.0.title.0': XSS,
+      name: XSS,
+      courseId: course,
+      'page.size': 'A4',
+      'page.orientation': 'landscape',
+      'languages.0.lang': 'en',
+      'languages.0.title': XSS,
+      'languages.0.wording': `{name} ${XSS}`,
+      'languages.0.codeLabel': 'Code',
+      'signatories.0.name': XSS,
+      'signatories.0.title.0': XSS,
     };
     let req = staff.agent.post(`/certificates/templates?_csrf=${encodeURIComponent(staff.token)}`);
     for (const [k, v] of Object.entries(fields)) req = req.field(k, v);

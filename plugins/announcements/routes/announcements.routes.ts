@@ -25,16 +25,20 @@ export function mountAnnouncementRoutes(ctx: PluginContext<{ pageSize: number }>
 
   // A form on the host's form path: the schema, the page that shows it again with the messages by
   // the fields (also when the service refuses it), and the work once the input is valid.
-  ctx.router.post('/', staff, form({
-    schema: publishSchema,
-    view: 'announcements/new',
-    locals: (req, { values, errors }) => ({ title: req.t('announcements:new'), values, errors, audiences: AUDIENCES }),
-    async handle(req, res, input) {
-      await service.publish(input, req.user!);
-      req.flash('success', req.t('announcements:published'));
-      res.redirect(303, '/announcements');
-    },
-  }));
+  ctx.router.post(
+    '/',
+    staff,
+    form({
+      schema: publishSchema,
+      view: 'announcements/new',
+      locals: (req, { values, errors }) => ({ title: req.t('announcements:new'), values, errors, audiences: AUDIENCES }),
+      async handle(req, res, input) {
+        await service.publish(input, req.user!);
+        req.flash('success', req.t('announcements:published'));
+        res.redirect(303, '/announcements');
+      },
+    }),
+  );
 
   ctx.router.post('/:id/withdraw', staff, async (req, res) => {
     await service.withdraw(String(req.params.id));

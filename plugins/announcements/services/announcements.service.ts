@@ -5,7 +5,12 @@ import { AnnouncementPublished, type Audience, type AnnouncementView, type Annou
 import type { AnnouncementDoc } from '../models/announcement.model.ts';
 
 const toView = (d: AnnouncementDoc): AnnouncementView => ({
-  id: d._id.toString(), title: d.title, body: d.body, audience: d.audience, authorName: d.authorName, publishedAt: d.publishedAt,
+  id: d._id.toString(),
+  title: d.title,
+  body: d.body,
+  audience: d.audience,
+  authorName: d.authorName,
+  publishedAt: d.publishedAt,
 });
 
 /** Audiences a person belongs to: everyone, plus each of their roles (admins read everything). */

@@ -5,7 +5,9 @@ import announcements from '../index.ts';
 
 describe('announcements plugin', () => {
   let t: TestApp;
-  before(async () => { t = await createTestApp({ plugins: [announcements], seed: true, label: 'announcements' }); });
+  before(async () => {
+    t = await createTestApp({ plugins: [announcements], seed: true, label: 'announcements' });
+  });
   after(() => t.stop());
 
   it('shows each person the announcements meant for them, newest first', async () => {
@@ -33,9 +35,17 @@ describe('announcements plugin', () => {
     }
     const staff = await signIn(t.app, 'staff@olive.example');
     const token = await tokenFor(staff, '/announcements/new');
-    await staff.post('/announcements').type('form')
-      .send({ title: 'Seminar for special representatives: programme online', body: 'The programme of the seminar is online.\n\nPlease read the briefing notes.', audience: 'everyone', _csrf: token })
-      .expect(303).expect('location', '/announcements');
+    await staff
+      .post('/announcements')
+      .type('form')
+      .send({
+        title: 'Seminar for special representatives: programme online',
+        body: 'The programme of the seminar is online.\n\nPlease read the briefing notes.',
+        audience: 'everyone',
+        _csrf: token,
+      })
+      .expect(303)
+      .expect('location', '/announcements');
     const page = (await staff.get('/announcements').expect(200)).text;
     expect(page).to.contain('The announcement is published.');
     expect(page).to.contain('<p>The programme of the seminar is online.</p>');
@@ -56,7 +66,11 @@ describe('announcements plugin', () => {
   it('escapes what people write', async () => {
     const staff = await signIn(t.app, 'staff@olive.example');
     const token = await tokenFor(staff, '/announcements/new');
-    await staff.post('/announcements').type('form').send({ title: '<script>alert(1)</script> title', body: '<img src=x onerror=alert(1)>', audience: 'staff', _csrf: token }).expect(303);
+    await staff
+      .post('/announcements')
+      .type('form')
+      .send({ title: '<script>alert(1)</script> title', body: '<img src=x onerror=alert(1)>', audience: 'staff', _csrf: token })
+      .expect(303);
     const page = (await staff.get('/announcements').expect(200)).text;
     expect(page).to.contain('&lt;script&gt;alert(1)&lt;/script&gt; title');
     expect(page).to.not.contain('<script>alert(1)');
@@ -67,7 +81,11 @@ describe('announcements plugin', () => {
     const before = (await supertest(t.app).get('/metrics')).text.match(/olive_announcements_published_total\{audience="trainer"\} (\d+)/);
     const staff = await signIn(t.app, 'staff@olive.example');
     const token = await tokenFor(staff, '/announcements/new');
-    await staff.post('/announcements').type('form').send({ title: 'For trainers only', body: 'Hello trainers.', audience: 'trainer', _csrf: token }).expect(303);
+    await staff
+      .post('/announcements')
+      .type('form')
+      .send({ title: 'For trainers only', body: 'Hello trainers.', audience: 'trainer', _csrf: token })
+      .expect(303);
     const after = (await supertest(t.app).get('/metrics')).text.match(/olive_announcements_published_total\{audience="trainer"\} (\d+)/);
     expect(Number(after?.[1])).to.equal(Number(before?.[1] ?? 0) + 1);
   });
@@ -76,7 +94,11 @@ describe('announcements plugin', () => {
     const staff = await signIn(t.app, 'staff@olive.example');
     const learner = await signIn(t.app, 'learner@olive.example');
     const title = 'Mediation seminar: venue changed';
-    await staff.post('/announcements').type('form').send({ title, body: 'The seminar moves to the second floor.', audience: 'everyone', _csrf: await tokenFor(staff, '/announcements/new') }).expect(303);
+    await staff
+      .post('/announcements')
+      .type('form')
+      .send({ title, body: 'The seminar moves to the second floor.', audience: 'everyone', _csrf: await tokenFor(staff, '/announcements/new') })
+      .expect(303);
     // Where a learner reads announcements: the list and the home page's panel.
     const learnerPages = async () => Promise.all(['/announcements', '/'].map(async (url) => [url, (await learner.get(url).expect(200)).text] as const));
     for (const [url, page] of await learnerPages()) expect(page, `the learner's ${url}`).to.contain(title);
@@ -88,14 +110,24 @@ describe('announcements plugin', () => {
     expect(after).to.not.contain(`/announcements/${id}/withdraw`);
     expect(after, 'the staff list').to.not.contain(title);
     for (const [url, page] of await learnerPages()) expect(page, `the learner's ${url}`).to.not.contain(title);
-    await staff.post(`/announcements/${id}/withdraw`).type('form').send({ _csrf: await tokenFor(staff, '/announcements') }).expect(404);
-    await staff.post('/announcements/nonsense/withdraw').type('form').send({ _csrf: await tokenFor(staff, '/announcements') }).expect(404);
+    await staff
+      .post(`/announcements/${id}/withdraw`)
+      .type('form')
+      .send({ _csrf: await tokenFor(staff, '/announcements') })
+      .expect(404);
+    await staff
+      .post('/announcements/nonsense/withdraw')
+      .type('form')
+      .send({ _csrf: await tokenFor(staff, '/announcements') })
+      .expect(404);
   });
 
   it('seeds its demo announcements only once', async () => {
     const collection = t.app.olive.connection.collection('announcements_announcement');
     const count = await collection.countDocuments({ title: 'Fellowship Programme 2027 near Oslo: selection results' });
     await t.app.olive.seedDemo();
-    expect(await collection.countDocuments({ title: 'Fellowship Programme 2027 near Oslo: selection results' })).to.equal(count).and.equal(1);
+    expect(await collection.countDocuments({ title: 'Fellowship Programme 2027 near Oslo: selection results' }))
+      .to.equal(count)
+      .and.equal(1);
   });
 });

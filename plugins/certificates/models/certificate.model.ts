@@ -42,24 +42,27 @@ export interface CertificateDoc {
   jobId?: string;
 }
 
-export const certificateSchema = new mongoose.Schema<CertificateDoc>({
-  _id: { type: String, required: true },
-  enrolmentId: { type: String, required: true },
-  editionId: { type: String, required: true },
-  courseId: { type: String, required: true },
-  learnerId: { type: String, required: true },
-  snapshot: { type: mongoose.Schema.Types.Mixed, required: true },
-  templateId: { type: String, required: true },
-  templateVersion: { type: Number, required: true },
-  sha256: { type: String, required: true },
-  fileId: { type: mongoose.Schema.Types.ObjectId, required: true },
-  size: { type: Number, required: true },
-  via: { type: String, required: true },
-  issuedBy: String,
-  issuedAt: { type: Date, required: true },
-  replaces: String,
-  jobId: String,
-}, { versionKey: false });
+export const certificateSchema = new mongoose.Schema<CertificateDoc>(
+  {
+    _id: { type: String, required: true },
+    enrolmentId: { type: String, required: true },
+    editionId: { type: String, required: true },
+    courseId: { type: String, required: true },
+    learnerId: { type: String, required: true },
+    snapshot: { type: mongoose.Schema.Types.Mixed, required: true },
+    templateId: { type: String, required: true },
+    templateVersion: { type: Number, required: true },
+    sha256: { type: String, required: true },
+    fileId: { type: mongoose.Schema.Types.ObjectId, required: true },
+    size: { type: Number, required: true },
+    via: { type: String, required: true },
+    issuedBy: String,
+    issuedAt: { type: Date, required: true },
+    replaces: String,
+    jobId: String,
+  },
+  { versionKey: false },
+);
 certificateSchema.index({ sha256: 1 });
 certificateSchema.index({ learnerId: 1 });
 certificateSchema.index({ editionId: 1 });
@@ -86,21 +89,24 @@ export interface ClaimDoc {
   claimedAt: Date;
 }
 
-export const claimSchema = new mongoose.Schema<ClaimDoc>({
-  _id: { type: String, required: true },
-  code: { type: String, required: true },
-  snapshot: { type: mongoose.Schema.Types.Mixed, required: true },
-  templateId: { type: String, required: true },
-  templateVersion: { type: Number, required: true },
-  editionId: { type: String, required: true },
-  courseId: { type: String, required: true },
-  learnerId: { type: String, required: true },
-  via: { type: String, required: true },
-  issuedBy: String,
-  jobId: String,
-  replaces: String,
-  claimedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const claimSchema = new mongoose.Schema<ClaimDoc>(
+  {
+    _id: { type: String, required: true },
+    code: { type: String, required: true },
+    snapshot: { type: mongoose.Schema.Types.Mixed, required: true },
+    templateId: { type: String, required: true },
+    templateVersion: { type: Number, required: true },
+    editionId: { type: String, required: true },
+    courseId: { type: String, required: true },
+    learnerId: { type: String, required: true },
+    via: { type: String, required: true },
+    issuedBy: String,
+    jobId: String,
+    replaces: String,
+    claimedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 claimSchema.index({ editionId: 1 });
 
 /**
@@ -118,15 +124,18 @@ export interface FactDoc {
   replacedBy?: string;
 }
 
-export const factSchema = new mongoose.Schema<FactDoc>({
-  _id: { type: String, required: true },
-  code: { type: String, required: true },
-  kind: { type: String, required: true },
-  reason: { type: String, required: true, maxlength: 2000 },
-  byUserId: { type: String, required: true },
-  at: { type: Date, required: true },
-  replacedBy: String,
-}, { versionKey: false });
+export const factSchema = new mongoose.Schema<FactDoc>(
+  {
+    _id: { type: String, required: true },
+    code: { type: String, required: true },
+    kind: { type: String, required: true },
+    reason: { type: String, required: true, maxlength: 2000 },
+    byUserId: { type: String, required: true },
+    at: { type: Date, required: true },
+    replacedBy: String,
+  },
+  { versionKey: false },
+);
 factSchema.index({ code: 1 });
 
 /** The name a learner confirmed for their certificates, in their own script. */
@@ -137,12 +146,15 @@ export interface PrintedNameDoc {
   confirmedAt: Date;
 }
 
-export const printedNameSchema = new mongoose.Schema<PrintedNameDoc>({
-  _id: { type: String, required: true },
-  name: { type: String, required: true, trim: true, maxlength: 200 },
-  nameAlt: { type: String, trim: true, maxlength: 200 },
-  confirmedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const printedNameSchema = new mongoose.Schema<PrintedNameDoc>(
+  {
+    _id: { type: String, required: true },
+    name: { type: String, required: true, trim: true, maxlength: 200 },
+    nameAlt: { type: String, trim: true, maxlength: 200 },
+    confirmedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 /** Per edition: whether completing the course issues the certificate, and with which template. */
 export interface EditionSettingDoc {
@@ -153,13 +165,16 @@ export interface EditionSettingDoc {
   updatedAt: Date;
 }
 
-export const editionSettingSchema = new mongoose.Schema<EditionSettingDoc>({
-  _id: { type: String, required: true },
-  autoIssue: { type: Boolean, default: false },
-  templateId: String,
-  updatedBy: { type: String, required: true },
-  updatedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const editionSettingSchema = new mongoose.Schema<EditionSettingDoc>(
+  {
+    _id: { type: String, required: true },
+    autoIssue: { type: Boolean, default: false },
+    templateId: String,
+    updatedBy: { type: String, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 /** Who did what with certificates: issuance, reissue, revocation, downloads by staff. */
 export interface AuditDoc {
@@ -172,12 +187,15 @@ export interface AuditDoc {
   details?: string;
 }
 
-export const auditSchema = new mongoose.Schema<AuditDoc>({
-  at: { type: Date, required: true },
-  actorId: String,
-  action: { type: String, required: true },
-  code: String,
-  editionId: String,
-  details: { type: String, maxlength: 2000 },
-}, { versionKey: false });
+export const auditSchema = new mongoose.Schema<AuditDoc>(
+  {
+    at: { type: Date, required: true },
+    actorId: String,
+    action: { type: String, required: true },
+    code: String,
+    editionId: String,
+    details: { type: String, maxlength: 2000 },
+  },
+  { versionKey: false },
+);
 auditSchema.index({ at: -1 });

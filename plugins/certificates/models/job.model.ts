@@ -34,18 +34,26 @@ export interface JobDoc {
   finishedAt?: Date;
 }
 
-export const jobSchema = new mongoose.Schema<JobDoc>({
-  editionId: { type: String, required: true },
-  courseId: { type: String, required: true },
-  scope: { type: String, required: true, enum: ['all-completed', 'chosen'] },
-  people: {
-    type: [new mongoose.Schema<JobPerson>({ enrolmentId: { type: String, required: true }, email: { type: String, required: true }, name: { type: String, required: true } }, { _id: false })],
-    required: true,
+export const jobSchema = new mongoose.Schema<JobDoc>(
+  {
+    editionId: { type: String, required: true },
+    courseId: { type: String, required: true },
+    scope: { type: String, required: true, enum: ['all-completed', 'chosen'] },
+    people: {
+      type: [
+        new mongoose.Schema<JobPerson>(
+          { enrolmentId: { type: String, required: true }, email: { type: String, required: true }, name: { type: String, required: true } },
+          { _id: false },
+        ),
+      ],
+      required: true,
+    },
+    requestedBy: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    finishedAt: Date,
   },
-  requestedBy: { type: String, required: true },
-  createdAt: { type: Date, required: true },
-  finishedAt: Date,
-}, { versionKey: false });
+  { versionKey: false },
+);
 jobSchema.index({ editionId: 1, createdAt: -1 });
 
 export type JobOutcome = 'issued' | 'already' | 'error';
@@ -74,17 +82,20 @@ export interface JobItemDoc {
   at: Date;
 }
 
-export const jobItemSchema = new mongoose.Schema<JobItemDoc>({
-  _id: { type: String, required: true },
-  jobId: { type: String, required: true },
-  enrolmentId: { type: String, required: true },
-  position: { type: Number, required: true },
-  outcome: { type: String, required: true, enum: ['issued', 'already', 'error'] },
-  code: String,
-  name: String,
-  message: { type: String, maxlength: 2000 },
-  at: { type: Date, required: true },
-}, { versionKey: false });
+export const jobItemSchema = new mongoose.Schema<JobItemDoc>(
+  {
+    _id: { type: String, required: true },
+    jobId: { type: String, required: true },
+    enrolmentId: { type: String, required: true },
+    position: { type: Number, required: true },
+    outcome: { type: String, required: true, enum: ['issued', 'already', 'error'] },
+    code: String,
+    name: String,
+    message: { type: String, maxlength: 2000 },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 jobItemSchema.index({ jobId: 1, position: 1 });
 
 /** The end of a job, inserted once by the worker that finishes it. */
@@ -93,10 +104,13 @@ export interface JobEndDoc {
   at: Date;
 }
 
-export const jobEndSchema = new mongoose.Schema<JobEndDoc>({
-  _id: { type: String, required: true },
-  at: { type: Date, required: true },
-}, { versionKey: false });
+export const jobEndSchema = new mongoose.Schema<JobEndDoc>(
+  {
+    _id: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 export interface JobModels {
   Job: mongoose.Model<JobDoc>;

@@ -24,14 +24,17 @@ export interface TemplateDoc {
   updatedAt: Date;
 }
 
-export const templateSchema = new mongoose.Schema<TemplateDoc>({
-  name: { type: String, required: true },
-  courseId: String,
-  scope: { type: String, required: true, unique: true },
-  currentVersion: { type: Number, required: true },
-  updatedBy: { type: String, required: true },
-  updatedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const templateSchema = new mongoose.Schema<TemplateDoc>(
+  {
+    name: { type: String, required: true },
+    courseId: String,
+    scope: { type: String, required: true, unique: true },
+    currentVersion: { type: Number, required: true },
+    updatedBy: { type: String, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 /** An image of a template version, stored inline (see {@link TemplateVersionDoc}). */
 export interface StoredImage {
@@ -87,15 +90,18 @@ export interface TemplateVersionDoc {
   savedAt: Date;
 }
 
-export const templateVersionSchema = new mongoose.Schema<TemplateVersionDoc>({
-  _id: { type: String, required: true },
-  templateId: { type: String, required: true },
-  version: { type: Number, required: true },
-  name: { type: String, required: true },
-  content: { type: mongoose.Schema.Types.Mixed, required: true },
-  savedBy: { type: String, required: true },
-  savedAt: { type: Date, required: true },
-}, { versionKey: false, minimize: false });
+export const templateVersionSchema = new mongoose.Schema<TemplateVersionDoc>(
+  {
+    _id: { type: String, required: true },
+    templateId: { type: String, required: true },
+    version: { type: Number, required: true },
+    name: { type: String, required: true },
+    content: { type: mongoose.Schema.Types.Mixed, required: true },
+    savedBy: { type: String, required: true },
+    savedAt: { type: Date, required: true },
+  },
+  { versionKey: false, minimize: false },
+);
 
 export const versionId = (templateId: string, version: number) => `${templateId}:${version}`;
 

@@ -1,13 +1,26 @@
 /**
  * One certificate as a PDF: frame, logos, title and wording in one or two languages, the name,
  * signatories, and the verification code with its QR code.
+ *
+ * Over 400 lines: the layout of one page is one drawing, read top to bottom.
  */
 import { createHash } from 'node:crypto';
 import PDFDocument from 'pdfkit';
 import { drawQr, qrMatrix, type QrPlacement } from './qr.ts';
 import {
-  DEFAULT_COLOURS, baseLanguage, dateValue, fill, languageDirection, placeholderValues, templateProblems, textIn,
-  type CertificateColours, type CertificateData, type CertificateTemplate, type ImageBytes, type TemplateLanguage,
+  DEFAULT_COLOURS,
+  baseLanguage,
+  dateValue,
+  fill,
+  languageDirection,
+  placeholderValues,
+  templateProblems,
+  textIn,
+  type CertificateColours,
+  type CertificateData,
+  type CertificateTemplate,
+  type ImageBytes,
+  type TemplateLanguage,
 } from './template.ts';
 import { directionOf, drawAligned, fitText, lineMetrics, shapeLine, UncoveredCharactersError, wrap, type Direction, type ShapedLine } from './text.ts';
 import { uncoveredCharacters, type FontWeight } from './fonts.ts';
@@ -54,7 +67,10 @@ export function unprintableTexts(template: CertificateTemplate, data: Certificat
   const primary = template.languages[0].lang;
   for (const l of template.languages) {
     const values = placeholderValues(data, l, primary);
-    texts.add(fill(l.title, values)).add(fill(l.wording, values)).add(l.codeLabel ?? '');
+    texts
+      .add(fill(l.title, values))
+      .add(fill(l.wording, values))
+      .add(l.codeLabel ?? '');
     for (const s of template.signatories) texts.add(s.name).add(textIn(s.title, l.lang, primary));
   }
   const out: Array<{ text: string; characters: string[] }> = [];
@@ -74,7 +90,14 @@ export async function renderCertificate(template: CertificateTemplate, data: Cer
 export const SAMPLE_DATA: CertificateData = {
   name: 'Amina Haddad',
   nameAlt: 'أمينة حداد',
-  course: { en: 'Negotiation and Mediation', fr: 'Négociation et médiation', es: 'Negociación y mediación', ru: 'Переговоры и посредничество', zh: '谈判与调解', ar: 'التفاوض والوساطة' },
+  course: {
+    en: 'Negotiation and Mediation',
+    fr: 'Négociation et médiation',
+    es: 'Negociación y mediación',
+    ru: 'Переговоры и посредничество',
+    zh: '谈判与调解',
+    ar: 'التفاوض والوساطة',
+  },
   edition: { en: 'Fellowship 2027, Holmenkollen', fr: 'Programme de bourses 2027, Holmenkollen' },
   startDate: '2027-06-07',
   endDate: '2027-06-18',
@@ -91,7 +114,11 @@ export async function renderPreview(template: CertificateTemplate, sample: Parti
 }
 
 /** Renders a certificate and tells where the QR code is (see {@link renderCertificate}). */
-export async function renderCertificateDetailed(template: CertificateTemplate, data: CertificateData, options: RenderOptions = {}): Promise<RenderedCertificate> {
+export async function renderCertificateDetailed(
+  template: CertificateTemplate,
+  data: CertificateData,
+  options: RenderOptions = {},
+): Promise<RenderedCertificate> {
   const problems = templateProblems(template);
   if (problems.length) throw new TemplateError(problems);
   const colours: CertificateColours = { ...DEFAULT_COLOURS, ...template.colours };
@@ -163,8 +190,16 @@ export async function renderCertificateDetailed(template: CertificateTemplate, d
   const images = await embedImages(doc, [...logos, ...template.signatories.map((s) => s.signature).filter((b): b is ImageBytes => !!b)]);
 
   // Frame.
-  doc.lineWidth(2.2).strokeColor(colours.primary).rect(frame, frame, W - 2 * frame, H - 2 * frame).stroke();
-  doc.lineWidth(0.7).strokeColor(colours.accent).rect(frame + 6, frame + 6, W - 2 * frame - 12, H - 2 * frame - 12).stroke();
+  doc
+    .lineWidth(2.2)
+    .strokeColor(colours.primary)
+    .rect(frame, frame, W - 2 * frame, H - 2 * frame)
+    .stroke();
+  doc
+    .lineWidth(0.7)
+    .strokeColor(colours.accent)
+    .rect(frame + 6, frame + 6, W - 2 * frame - 12, H - 2 * frame - 12)
+    .stroke();
 
   if (specimen) {
     doc.save();
@@ -216,7 +251,12 @@ export async function renderCertificateDetailed(template: CertificateTemplate, d
       const sc = Math.min(inner / img.width, 40 / img.height);
       doc.image(img as unknown as Buffer, x + (colWidth - img.width * sc) / 2, ruleY - 2 - img.height * sc, { width: img.width * sc, height: img.height * sc });
     }
-    doc.lineWidth(0.6).strokeColor(colours.accent).moveTo(x + 10, ruleY).lineTo(x + colWidth - 10, ruleY).stroke();
+    doc
+      .lineWidth(0.6)
+      .strokeColor(colours.accent)
+      .moveTo(x + 10, ruleY)
+      .lineTo(x + colWidth - 10, ruleY)
+      .stroke();
     const name = fitText(s.name, { direction: directionOf(s.name), weight: 'bold', size: 10.5, minSize: 6.5, maxWidth: inner, maxLines: 1 });
     doc.fillColor(colours.text);
     drawAligned(doc, name.lines[0]!, x, colWidth, ruleY + 13, name.size);
@@ -289,7 +329,10 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
   const out: BodyLine[] = [];
   const languages = template.languages;
   const primaryLang = languages[0].lang;
-  const add = (text: string, o: { direction: Direction; weight: FontWeight; size: number; minSize?: number; maxLines?: number; colour: string; gap: number }) => {
+  const add = (
+    text: string,
+    o: { direction: Direction; weight: FontWeight; size: number; minSize?: number; maxLines?: number; colour: string; gap: number },
+  ) => {
     if (!text.trim()) return;
     const lines = o.minSize
       ? fitText(text, { direction: o.direction, weight: o.weight, size: o.size, minSize: o.minSize, maxWidth: width, maxLines: o.maxLines ?? 2 })
@@ -301,7 +344,14 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
   languages.forEach((l: TemplateLanguage, i) => {
     const values = placeholderValues(data, l, primaryLang);
     const a = naskhScale(l.lang);
-    add(fill(l.title, values), { direction: languageDirection(l.lang), weight: 'bold', size: (i ? 17 : 30) * k * a, minSize: (i ? 11 : 18) * k * a, colour: i ? colours.muted : colours.primary, gap: i ? 2 * k : 0 });
+    add(fill(l.title, values), {
+      direction: languageDirection(l.lang),
+      weight: 'bold',
+      size: (i ? 17 : 30) * k * a,
+      minSize: (i ? 11 : 18) * k * a,
+      colour: i ? colours.muted : colours.primary,
+      gap: i ? 2 * k : 0,
+    });
   });
 
   languages.forEach((l: TemplateLanguage, i) => {
@@ -312,16 +362,35 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
     let gap = (secondary ? 14 : 18) * k;
     for (const raw of l.wording.split('\n')) {
       const line = raw.trim();
-      if (!line) { gap += 6 * s; continue; }
+      if (!line) {
+        gap += 6 * s;
+        continue;
+      }
       if (line === '{name}') {
         const name = values.name;
         add(name, { direction: directionOf(name, dir), weight: 'bold', size: 30 * s, minSize: 15 * s, maxLines: 2, colour: colours.primary, gap: gap + 4 * s });
         if (!bilingual(template) && data.nameAlt) {
-          add(data.nameAlt, { direction: directionOf(data.nameAlt, dir), weight: 'bold', size: 19 * s, minSize: 11 * s, maxLines: 1, colour: colours.primary, gap: 0 });
+          add(data.nameAlt, {
+            direction: directionOf(data.nameAlt, dir),
+            weight: 'bold',
+            size: 19 * s,
+            minSize: 11 * s,
+            maxLines: 1,
+            colour: colours.primary,
+            gap: 0,
+          });
         }
         gap = 4 * s;
       } else if (line === '{course}') {
-        add(values.course, { direction: directionOf(values.course, dir), weight: 'bold', size: 18 * s, minSize: 11 * s, maxLines: 2, colour: colours.text, gap: gap + 2 * s });
+        add(values.course, {
+          direction: directionOf(values.course, dir),
+          weight: 'bold',
+          size: 18 * s,
+          minSize: 11 * s,
+          maxLines: 2,
+          colour: colours.text,
+          gap: gap + 2 * s,
+        });
         gap = 4 * s;
       } else {
         add(fill(line, values), { direction: dir, weight: 'regular', size: 12.5 * s, colour: secondary ? colours.muted : colours.text, gap });

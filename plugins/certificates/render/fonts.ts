@@ -94,16 +94,38 @@ function covers(family: FontFamily, codePoint: number): boolean {
 
 /** Characters that carry no glyph of their own: bidi controls, joiners, variation selectors. */
 export function isInvisibleControl(cp: number): boolean {
-  return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-    cp === 0x061c || cp === 0xfeff || cp === 0x00ad || (cp >= 0xfe00 && cp <= 0xfe0f);
+  return (
+    (cp >= 0x200b && cp <= 0x200f) ||
+    (cp >= 0x202a && cp <= 0x202e) ||
+    (cp >= 0x2066 && cp <= 0x2069) ||
+    cp === 0x061c ||
+    cp === 0xfeff ||
+    cp === 0x00ad ||
+    (cp >= 0xfe00 && cp <= 0xfe0f)
+  );
 }
 
 /** Characters where a whole word is expected to be of one script (not a neutral like a space or a digit). */
 const CJK_RANGES: Array<[number, number]> = [
-  [0x2e80, 0x2fdf], [0x3000, 0x303f], [0x3040, 0x30ff], [0x3100, 0x312f], [0x31a0, 0x31ff], [0x3400, 0x4dbf],
-  [0x4e00, 0x9fff], [0xf900, 0xfaff], [0xfe30, 0xfe4f], [0xff00, 0xffef], [0x20000, 0x3134f],
+  [0x2e80, 0x2fdf],
+  [0x3000, 0x303f],
+  [0x3040, 0x30ff],
+  [0x3100, 0x312f],
+  [0x31a0, 0x31ff],
+  [0x3400, 0x4dbf],
+  [0x4e00, 0x9fff],
+  [0xf900, 0xfaff],
+  [0xfe30, 0xfe4f],
+  [0xff00, 0xffef],
+  [0x20000, 0x3134f],
 ];
-const ARABIC_RANGES: Array<[number, number]> = [[0x0600, 0x06ff], [0x0750, 0x077f], [0x08a0, 0x08ff], [0xfb50, 0xfdff], [0xfe70, 0xfeff]];
+const ARABIC_RANGES: Array<[number, number]> = [
+  [0x0600, 0x06ff],
+  [0x0750, 0x077f],
+  [0x08a0, 0x08ff],
+  [0xfb50, 0xfdff],
+  [0xfe70, 0xfeff],
+];
 const inRanges = (cp: number, ranges: Array<[number, number]>) => ranges.some(([a, b]) => cp >= a && cp <= b);
 
 /** The family a character naturally belongs to, when it belongs to one (otherwise `null`: neutral). */

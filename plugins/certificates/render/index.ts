@@ -2,11 +2,33 @@
  * The certificate renderer: no database, no HTTP. The certificates plugin builds on this module.
  * See README.md in this folder for what was measured and what extracts per script.
  */
-export { renderCertificate, renderCertificateDetailed, renderPreview, unprintableTexts, SAMPLE_DATA, TemplateError, type RenderedCertificate, type RenderOptions } from './certificate.ts';
 export {
-  PLACEHOLDERS, DEFAULT_COLOURS, templateProblems, formatDate, formatNumber, localeOf, languageDirection,
-  type CertificateTemplate, type CertificateData, type TemplateLanguage, type Signatory, type CertificateColours,
-  type LocalisedText, type ImageBytes, type CalendarDate, type Placeholder,
+  renderCertificate,
+  renderCertificateDetailed,
+  renderPreview,
+  unprintableTexts,
+  SAMPLE_DATA,
+  TemplateError,
+  type RenderedCertificate,
+  type RenderOptions,
+} from './certificate.ts';
+export {
+  PLACEHOLDERS,
+  DEFAULT_COLOURS,
+  templateProblems,
+  formatDate,
+  formatNumber,
+  localeOf,
+  languageDirection,
+  type CertificateTemplate,
+  type CertificateData,
+  type TemplateLanguage,
+  type Signatory,
+  type CertificateColours,
+  type LocalisedText,
+  type ImageBytes,
+  type CalendarDate,
+  type Placeholder,
 } from './template.ts';
 export { uncoveredCharacters } from './fonts.ts';
 export { UncoveredCharactersError, shapeLine, type ShapedLine } from './text.ts';

@@ -36,7 +36,10 @@ export function drawQr(doc: PDFKit.PDFDocument, matrix: boolean[][], x: number, 
   for (let r = 0; r < n; r++) {
     const row = matrix[r]!;
     for (let c = 0; c < n;) {
-      if (!row[c]) { c++; continue; }
+      if (!row[c]) {
+        c++;
+        continue;
+      }
       let end = c;
       while (end < n && row[end]) end++;
       doc.rect(x + c * m, y + r * m, (end - c) * m, m);

@@ -179,7 +179,10 @@ export function templateProblems(t: CertificateTemplate): string[] {
   if (t.signatories.length < 1 || t.signatories.length > 4) problems.push('a template has one to four signatories');
   const known = new Set<string>(PLACEHOLDERS);
   for (const l of t.languages) {
-    for (const [field, text] of [['title', l.title], ['wording', l.wording]] as const) {
+    for (const [field, text] of [
+      ['title', l.title],
+      ['wording', l.wording],
+    ] as const) {
       for (const m of text.matchAll(/\{(\w*)\}/g)) {
         if (!known.has(m[1]!)) problems.push(`${l.lang} ${field}: unknown placeholder {${m[1]}} (known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')})`);
       }

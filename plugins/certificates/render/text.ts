@@ -38,8 +38,13 @@ export interface ShapedLine {
 /** Characters that no bundled font has, found while shaping. */
 export class UncoveredCharactersError extends Error {
   readonly code = 'CERTIFICATES_UNCOVERED_CHARACTERS';
-  constructor(readonly characters: string[], readonly text: string) {
-    super(`no bundled font can print ${characters.map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ')} in ${JSON.stringify(text)}`);
+  constructor(
+    readonly characters: string[],
+    readonly text: string,
+  ) {
+    super(
+      `no bundled font can print ${characters.map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ')} in ${JSON.stringify(text)}`,
+    );
   }
 }
 
@@ -91,7 +96,7 @@ export function shapeLine(input: string, direction: Direction, weight: FontWeigh
         if (!missing.includes(ch)) missing.push(ch);
       } else {
         if (naturalFamily(cp)) preferred = family;
-        units.push({ index, ch: levels[index]! % 2 ? mirrored.get(index) ?? ch : ch, family, level: levels[index]! });
+        units.push({ index, ch: levels[index]! % 2 ? (mirrored.get(index) ?? ch) : ch, family, level: levels[index]! });
       }
     }
     index += ch.length;
@@ -112,7 +117,10 @@ export function shapeLine(input: string, direction: Direction, weight: FontWeigh
   const minOdd = visual.reduce((m, r) => (r.level % 2 ? Math.min(m, r.level) : m), Infinity);
   for (let level = maxLevel; level >= minOdd; level--) {
     for (let i = 0; i < visual.length;) {
-      if (visual[i]!.level < level) { i++; continue; }
+      if (visual[i]!.level < level) {
+        i++;
+        continue;
+      }
       let j = i;
       while (j < visual.length && visual[j]!.level >= level) j++;
       visual.splice(i, j - i, ...visual.slice(i, j).reverse());
@@ -147,12 +155,18 @@ function tokens(text: string): Array<{ space: boolean; text: string }> {
   let pendingSpace = false;
   for (const part of text.split(/(\s+)/)) {
     if (part === '') continue;
-    if (/^\s+$/.test(part)) { pendingSpace = out.length > 0; continue; }
+    if (/^\s+$/.test(part)) {
+      pendingSpace = out.length > 0;
+      continue;
+    }
     const pieces: string[] = [];
     let buf = '';
     for (const ch of part) {
       if (CJK_CHAR.test(ch)) {
-        if (buf && !NO_LINE_END.test(buf)) { pieces.push(buf); buf = ''; }
+        if (buf && !NO_LINE_END.test(buf)) {
+          pieces.push(buf);
+          buf = '';
+        }
         buf += ch;
       } else if (NO_LINE_START.test(ch) || !buf || !CJK_CHAR.test(buf.slice(-1))) {
         buf += ch;
@@ -343,7 +357,15 @@ export type Align = 'start' | 'center' | 'end';
  * Draws a line aligned in a box [x, x + width]: `start` and `end` follow the line's direction
  * (start is the right edge for right-to-left text).
  */
-export function drawAligned(doc: PDFKit.PDFDocument, line: ShapedLine, x: number, width: number, baseline: number, size: number, align: Align = 'center'): void {
+export function drawAligned(
+  doc: PDFKit.PDFDocument,
+  line: ShapedLine,
+  x: number,
+  width: number,
+  baseline: number,
+  size: number,
+  align: Align = 'center',
+): void {
   const w = line.em * size;
   const side = align === 'center' ? 'center' : (align === 'start') === (line.direction === 'ltr') ? 'left' : 'right';
   const left = side === 'center' ? x + (width - w) / 2 : side === 'left' ? x : x + width - w;
@@ -352,7 +374,8 @@ export function drawAligned(doc: PDFKit.PDFDocument, line: ShapedLine, x: number
 
 /** Ascent and descent (positive, at size 1) of the fonts a line uses, for line spacing. */
 export function lineMetrics(line: ShapedLine): { ascent: number; descent: number } {
-  let ascent = 0.8, descent = 0.25;
+  let ascent = 0.8,
+    descent = 0.25;
   for (const r of line.runs) {
     const f = r.face.font;
     ascent = Math.max(ascent, Math.min(f.ascent / f.unitsPerEm, 1.1));

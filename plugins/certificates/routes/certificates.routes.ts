@@ -1,6 +1,21 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { allow, form, forbidden, HttpError, invalidFields, isObjectId, localized, notFound, objectIdSchema, parseInput, respond, Users, type FormFailure, type PluginContext } from '../../../src/index.ts';
+import {
+  allow,
+  form,
+  forbidden,
+  HttpError,
+  invalidFields,
+  isObjectId,
+  localized,
+  notFound,
+  objectIdSchema,
+  parseInput,
+  respond,
+  Users,
+  type FormFailure,
+  type PluginContext,
+} from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import type { CertificatesConfig } from '../config.ts';
@@ -11,24 +26,45 @@ import type { TemplateService } from '../services/template.service.ts';
 import { publicView } from './verify.routes.ts';
 
 /** A name as people write it: trimmed, single spaces, no control characters, printable with our fonts. */
-const printableName = (what: string) => z.string()
-  .transform((s) => s.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').replace(/\s+/g, ' ').trim())
-  .pipe(z.string().min(1, `Write the ${what}.`).max(120, 'Keep it under 120 characters.'))
-  .superRefine((s, c) => {
-    const missing = uncoveredCharacters(s);
-    if (missing.length) c.addIssue({ code: 'custom', message: `These characters cannot be printed on a certificate: ${missing.join(' ')}. Write the name without them, or in another script.` });
-  });
+const printableName = (what: string) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .normalize('NFC')
+        .replace(/[\u0000-\u001f\u007f]/g, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
+    .pipe(z.string().min(1, `Write the ${what}.`).max(120, 'Keep it under 120 characters.'))
+    .superRefine((s, c) => {
+      const missing = uncoveredCharacters(s);
+      if (missing.length)
+        c.addIssue({
+          code: 'custom',
+          message: `These characters cannot be printed on a certificate: ${missing.join(' ')}. Write the name without them, or in another script.`,
+        });
+    });
 
 const nameSchema = z.object({
   name: printableName('name as it should be printed'),
-  nameAlt: z.string().optional().transform((s) => s ?? '').pipe(z.union([z.literal(''), printableName('name in another script')])),
+  nameAlt: z
+    .string()
+    .optional()
+    .transform((s) => s ?? '')
+    .pipe(z.union([z.literal(''), printableName('name in another script')])),
 });
 
-const reissueSchema = (req: Request) => z.object({
-  name: printableName('corrected name'),
-  nameAlt: z.string().optional().transform((s) => s ?? '').pipe(z.union([z.literal(''), printableName('name in another script')])),
-  reason: z.string().trim().min(5, req.t('certificates:manage.reasonReissue')).max(2000),
-});
+const reissueSchema = (req: Request) =>
+  z.object({
+    name: printableName('corrected name'),
+    nameAlt: z
+      .string()
+      .optional()
+      .transform((s) => s ?? '')
+      .pipe(z.union([z.literal(''), printableName('name in another script')])),
+    reason: z.string().trim().min(5, req.t('certificates:manage.reasonReissue')).max(2000),
+  });
 const revokeSchema = (req: Request) => z.object({ reason: z.string().trim().min(5, req.t('certificates:manage.reasonRevoke')).max(2000) });
 const issueSchema = z.object({
   enrolmentId: objectIdSchema('Choose a person.'),
@@ -36,7 +72,9 @@ const issueSchema = z.object({
 });
 const settingsSchema = z.object({
   autoIssue: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
-  templateId: objectIdSchema().optional().or(z.literal('').transform(() => undefined)),
+  templateId: objectIdSchema()
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
 });
 
 export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService, templates: Pick<TemplateService, 'choices'>) {
@@ -46,7 +84,8 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
     const edition = isObjectId(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
     if (!edition) throw notFound('No such edition.');
-    if (!mayIssue(req.user!, edition, ctx.config)) throw forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.');
+    if (!mayIssue(req.user!, edition, ctx.config))
+      throw forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.');
     return edition;
   }
 
@@ -57,19 +96,23 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     res.render('certificates/name', { title: req.t('certificates:name.title'), values: current, errors: {}, confirmed: current.confirmed });
   });
 
-  ctx.router.post('/certificates/name', allow.signedIn, form({
-    schema: nameSchema,
-    view: 'certificates/name',
-    locals: (req, { values, errors }) => ({ title: req.t('certificates:name.title'), values, errors, confirmed: false }),
-    async handle(req, res, input) {
-      const issued = await issuance.confirmName(req.user!.id, input.name, input.nameAlt || undefined);
-      respond(req, res, {
-        json: { name: input.name, issued: issued.map((c) => c._id) },
-        flash: ['success', req.t(issued.length ? 'certificates:name.savedIssued' : 'certificates:name.saved', { count: issued.length })],
-        redirect: '/enrolment/my',
-      });
-    },
-  }));
+  ctx.router.post(
+    '/certificates/name',
+    allow.signedIn,
+    form({
+      schema: nameSchema,
+      view: 'certificates/name',
+      locals: (req, { values, errors }) => ({ title: req.t('certificates:name.title'), values, errors, confirmed: false }),
+      async handle(req, res, input) {
+        const issued = await issuance.confirmName(req.user!.id, input.name, input.nameAlt || undefined);
+        respond(req, res, {
+          json: { name: input.name, issued: issued.map((c) => c._id) },
+          flash: ['success', req.t(issued.length ? 'certificates:name.savedIssued' : 'certificates:name.saved', { count: issued.length })],
+          redirect: '/enrolment/my',
+        });
+      },
+    }),
+  );
 
   // The PDF as issued, byte for byte. Its holder, and staff (each staff download is audited).
   ctx.router.get('/certificates/c/:code/certificate.pdf', allow.signedIn, async (req, res) => {
@@ -136,7 +179,11 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     }
     res.render('certificates/edition', {
       title: req.t('certificates:edition.title', { edition: edition.title }),
-      edition, course, courseTitle: localized(course?.title, req.language), rows, setting,
+      edition,
+      course,
+      courseTitle: localized(course?.title, req.language),
+      rows,
+      setting,
       templates: await templates.choices(),
       completedWithout: rows.filter((r) => r.completedAt && !r.code).length,
     });
@@ -145,7 +192,8 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   ctx.router.post('/certificates/editions/:editionId/settings', staff, async (req, res) => {
     const edition = await issuableEdition(req, String(req.params.editionId));
     const input = parseInput(settingsSchema, req.body);
-    if (input.templateId && !(await templates.choices()).some((t) => t.id === input.templateId)) throw invalidFields({ templateId: 'Choose one of the templates.' }, 'Choose one of the templates.');
+    if (input.templateId && !(await templates.choices()).some((t) => t.id === input.templateId))
+      throw invalidFields({ templateId: 'Choose one of the templates.' }, 'Choose one of the templates.');
     await issuance.saveEditionSetting(edition.id, input, req.user!.id);
     respond(req, res, {
       json: { autoIssue: input.autoIssue, templateId: input.templateId ?? null },
@@ -183,7 +231,10 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const facts = await issuance.factsOf(status.certificate._id);
     const saved = { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' };
     return {
-      title: status.certificate._id, status, view: publicView(status, req.language), facts,
+      title: status.certificate._id,
+      status,
+      view: publicView(status, req.language),
+      facts,
       values: failure?.form === 'reissue' ? { ...saved, ...failure.values } : saved,
       revokeValues: failure?.form === 'revoke' ? failure.values : {},
       errors: failure?.form === 'reissue' ? failure.errors : {},
@@ -195,37 +246,49 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     res.render('certificates/manage', await manageLocals(req));
   });
 
-  ctx.router.post('/certificates/c/:code/reissue', staff, form({
-    schema: reissueSchema,
-    view: 'certificates/manage',
-    locals: (req, failure) => manageLocals(req, { ...failure, form: 'reissue' }),
-    fields: { UNPRINTABLE: 'name' },
-    async handle(req, res, input) {
-      const status = await certificateStatus(req);
-      const next = await issuance.reissue(status.certificate._id, { name: input.name, nameAlt: input.nameAlt || undefined, reason: input.reason }, req.user!.id);
-      respond(req, res, {
-        status: 201,
-        json: { code: next._id, replaces: status.certificate._id },
-        flash: ['success', req.t('certificates:manage.reissued', { code: next._id })],
-        redirect: `/certificates/c/${next._id}/manage`,
-      });
-    },
-  }));
+  ctx.router.post(
+    '/certificates/c/:code/reissue',
+    staff,
+    form({
+      schema: reissueSchema,
+      view: 'certificates/manage',
+      locals: (req, failure) => manageLocals(req, { ...failure, form: 'reissue' }),
+      fields: { UNPRINTABLE: 'name' },
+      async handle(req, res, input) {
+        const status = await certificateStatus(req);
+        const next = await issuance.reissue(
+          status.certificate._id,
+          { name: input.name, nameAlt: input.nameAlt || undefined, reason: input.reason },
+          req.user!.id,
+        );
+        respond(req, res, {
+          status: 201,
+          json: { code: next._id, replaces: status.certificate._id },
+          flash: ['success', req.t('certificates:manage.reissued', { code: next._id })],
+          redirect: `/certificates/c/${next._id}/manage`,
+        });
+      },
+    }),
+  );
 
-  ctx.router.post('/certificates/c/:code/revoke', staff, form({
-    schema: revokeSchema,
-    view: 'certificates/manage',
-    locals: (req, failure) => manageLocals(req, { ...failure, form: 'revoke' }),
-    async handle(req, res, { reason }) {
-      const status = await certificateStatus(req);
-      await issuance.revoke(status.certificate._id, reason, req.user!.id);
-      respond(req, res, {
-        json: { code: status.certificate._id, status: 'revoked' },
-        flash: ['success', req.t('certificates:manage.revoked')],
-        redirect: `/certificates/c/${status.certificate._id}/manage`,
-      });
-    },
-  }));
+  ctx.router.post(
+    '/certificates/c/:code/revoke',
+    staff,
+    form({
+      schema: revokeSchema,
+      view: 'certificates/manage',
+      locals: (req, failure) => manageLocals(req, { ...failure, form: 'revoke' }),
+      async handle(req, res, { reason }) {
+        const status = await certificateStatus(req);
+        await issuance.revoke(status.certificate._id, reason, req.user!.id);
+        respond(req, res, {
+          json: { code: status.certificate._id, status: 'revoked' },
+          flash: ['success', req.t('certificates:manage.revoked')],
+          redirect: `/certificates/c/${status.certificate._id}/manage`,
+        });
+      },
+    }),
+  );
 
   // ---- Admins: the audit log -----------------------------------------------------------------------
 

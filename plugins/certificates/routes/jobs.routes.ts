@@ -7,7 +7,22 @@ import type { Readable } from 'node:stream';
 import type { Request } from 'express';
 import yazl from 'yazl';
 import { z } from 'zod';
-import { allow, conflict, forbidden, HttpError, isObjectId, localized, notFound, objectIdSchema, parseInput, respond, sendCsv, Users, wantsJson, type PluginContext } from '../../../src/index.ts';
+import {
+  allow,
+  conflict,
+  forbidden,
+  HttpError,
+  isObjectId,
+  localized,
+  notFound,
+  objectIdSchema,
+  parseInput,
+  respond,
+  sendCsv,
+  Users,
+  wantsJson,
+  type PluginContext,
+} from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import { verificationUrl } from '../code.ts';
@@ -17,25 +32,85 @@ import type { IssuanceService } from '../services/issuance.service.ts';
 import type { JobProgress, JobService } from '../services/jobs.service.ts';
 import { mayIssue } from '../services/permissions.ts';
 
-
-const jobForm = z.object({
-  scope: z.enum(['all-completed', 'chosen'], { error: 'Choose who receives a certificate.' }),
-  enrolmentIds: z.preprocess(
-    (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
-    z.array(objectIdSchema('Choose people from the list.')).max(5000, 'At most 5,000 people in one job.'),
-  ),
-}).superRefine((v, c) => {
-  if (v.scope === 'chosen' && !v.enrolmentIds.length) c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'Tick the people who should receive a certificate.' });
-});
+const jobForm = z
+  .object({
+    scope: z.enum(['all-completed', 'chosen'], { error: 'Choose who receives a certificate.' }),
+    enrolmentIds: z.preprocess(
+      (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
+      z.array(objectIdSchema('Choose people from the list.')).max(5000, 'At most 5,000 people in one job.'),
+    ),
+  })
+  .superRefine((v, c) => {
+    if (v.scope === 'chosen' && !v.enrolmentIds.length)
+      c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'Tick the people who should receive a certificate.' });
+  });
 
 /** Seconds between automatic refreshes of a running job's page. */
 export const JOB_PAGE_REFRESH_SECONDS = 2;
 
 // Letters that do not decompose into a Latin letter and a mark (NFKD), and Cyrillic, spelt in ASCII.
 const SPELLED: Record<string, string> = {
-  ß: 'ss', æ: 'ae', Æ: 'AE', œ: 'oe', Œ: 'OE', ø: 'o', Ø: 'O', đ: 'd', Đ: 'D', ð: 'd', Ð: 'D', ł: 'l', Ł: 'L', þ: 'th', Þ: 'Th', ı: 'i', ħ: 'h', Ħ: 'H',
-  а: 'a', б: 'b', в: 'v', г: 'g', д: 'd', е: 'e', ё: 'e', ж: 'zh', з: 'z', и: 'i', й: 'y', к: 'k', л: 'l', м: 'm', н: 'n', о: 'o', п: 'p', р: 'r', с: 's', т: 't',
-  у: 'u', ф: 'f', х: 'kh', ц: 'ts', ч: 'ch', ш: 'sh', щ: 'shch', ъ: '', ы: 'y', ь: '', э: 'e', ю: 'yu', я: 'ya', і: 'i', ї: 'yi', є: 'ye', ґ: 'g', ј: 'j', љ: 'lj', њ: 'nj', ћ: 'c', ђ: 'dj', џ: 'dz',
+  ß: 'ss',
+  æ: 'ae',
+  Æ: 'AE',
+  œ: 'oe',
+  Œ: 'OE',
+  ø: 'o',
+  Ø: 'O',
+  đ: 'd',
+  Đ: 'D',
+  ð: 'd',
+  Ð: 'D',
+  ł: 'l',
+  Ł: 'L',
+  þ: 'th',
+  Þ: 'Th',
+  ı: 'i',
+  ħ: 'h',
+  Ħ: 'H',
+  а: 'a',
+  б: 'b',
+  в: 'v',
+  г: 'g',
+  д: 'd',
+  е: 'e',
+  ё: 'e',
+  ж: 'zh',
+  з: 'z',
+  и: 'i',
+  й: 'y',
+  к: 'k',
+  л: 'l',
+  м: 'm',
+  н: 'n',
+  о: 'o',
+  п: 'p',
+  р: 'r',
+  с: 's',
+  т: 't',
+  у: 'u',
+  ф: 'f',
+  х: 'kh',
+  ц: 'ts',
+  ч: 'ch',
+  ш: 'sh',
+  щ: 'shch',
+  ъ: '',
+  ы: 'y',
+  ь: '',
+  э: 'e',
+  ю: 'yu',
+  я: 'ya',
+  і: 'i',
+  ї: 'yi',
+  є: 'ye',
+  ґ: 'g',
+  ј: 'j',
+  љ: 'lj',
+  њ: 'nj',
+  ћ: 'c',
+  ђ: 'dj',
+  џ: 'dz',
 };
 
 /** A name in ASCII letters, digits and dashes, or '' when its script has no ASCII spelling here (Arabic, Chinese, …). */
@@ -44,11 +119,18 @@ export function asciiName(text: string): string {
     .map((ch) => {
       const lower = ch.toLowerCase();
       if (SPELLED[ch] !== undefined) return SPELLED[ch];
-      if (SPELLED[lower] !== undefined) { const s = SPELLED[lower]!; return s.charAt(0).toUpperCase() + s.slice(1); }
+      if (SPELLED[lower] !== undefined) {
+        const s = SPELLED[lower]!;
+        return s.charAt(0).toUpperCase() + s.slice(1);
+      }
       return ch;
     })
     .join('');
-  return spelled.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60).replace(/-+$/, '');
+  return spelled
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60)
+    .replace(/-+$/, '');
 }
 
 /**
@@ -59,8 +141,11 @@ export function asciiName(text: string): string {
  */
 export function certificateFileName(snapshot: { name: string; nameAlt?: string | undefined }, code: string): string {
   const lastWord = (s: string) => s.trim().split(/\s+/).pop() ?? '';
-  const stem = asciiName(lastWord(snapshot.name)) || asciiName(snapshot.name)
-    || (snapshot.nameAlt ? asciiName(lastWord(snapshot.nameAlt)) || asciiName(snapshot.nameAlt) : '') || 'certificate';
+  const stem =
+    asciiName(lastWord(snapshot.name)) ||
+    asciiName(snapshot.name) ||
+    (snapshot.nameAlt ? asciiName(lastWord(snapshot.nameAlt)) || asciiName(snapshot.nameAlt) : '') ||
+    'certificate';
   return `${stem}-${code.replace(/[^A-Z0-9-]/gi, '')}.pdf`;
 }
 
@@ -118,8 +203,13 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     res.set('Cache-Control', 'no-store');
     res.render('certificates/job', {
       title: req.t('certificates:jobs.title', { edition: edition?.title ?? progress.editionId }),
-      progress, edition, courseTitle: localized(course?.title, req.language), requester: requester?.name ?? '',
-      refreshSeconds: JOB_PAGE_REFRESH_SECONDS, baseUrl: ctx.host.baseUrl, follow,
+      progress,
+      edition,
+      courseTitle: localized(course?.title, req.language),
+      requester: requester?.name ?? '',
+      refreshSeconds: JOB_PAGE_REFRESH_SECONDS,
+      baseUrl: ctx.host.baseUrl,
+      follow,
     });
   });
 
@@ -154,7 +244,9 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     let length = -1;
     // Sizes are known and nothing is compressed, so yazl knows the ZIP's length before writing it.
     // (@types/yazl declares this callback without its argument.)
-    zip.end({ forceZip64Format: false, comment: '' }, ((size: number) => { length = size; }) as () => void);
+    zip.end({ forceZip64Format: false, comment: '' }, ((size: number) => {
+      length = size;
+    }) as () => void);
     await issuance.audit('downloaded', req.user!.id, { editionId: progress.editionId, details: `ZIP of job ${progress.id} (${ordered.length} certificates)` });
     res.set({
       'Content-Type': 'application/zip',
@@ -175,7 +267,12 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
   ctx.router.get('/certificates/jobs/:id/codes.csv', allow.signedIn, async (req, res) => {
     const { progress } = await issuableJob(req);
     const rows = progress.items.map((i) => [
-      i.printedName ?? i.name, i.email, i.code ?? '', i.code ? verificationUrl(ctx.host.baseUrl, i.code) : '', i.outcome ?? 'pending', i.message ?? '',
+      i.printedName ?? i.name,
+      i.email,
+      i.code ?? '',
+      i.code ? verificationUrl(ctx.host.baseUrl, i.code) : '',
+      i.outcome ?? 'pending',
+      i.message ?? '',
     ]);
     sendCsv(res, `certificate-codes-${progress.id}.csv`, ['name', 'email', 'code', 'verification_url', 'outcome', 'message'], rows);
   });

@@ -8,8 +8,12 @@ import { allow, HttpError, localized, notFound, UN_LANGUAGES, Users, type Plugin
 import { CourseCatalog, type CourseSummary } from '../../courses/contract.ts';
 import type { StoredImage, StoredTemplateContent } from '../models/template.model.ts';
 import {
-  DEFAULT_MAX_IMAGE_KB, MAX_PARTNER_LOGOS, MAX_SIGNATORIES,
-  type ImageInput, type TemplateInput, type TemplateService,
+  DEFAULT_MAX_IMAGE_KB,
+  MAX_PARTNER_LOGOS,
+  MAX_SIGNATORIES,
+  type ImageInput,
+  type TemplateInput,
+  type TemplateService,
 } from '../services/template.service.ts';
 import { DEFAULT_COLOURS } from '../render/index.ts';
 
@@ -41,7 +45,9 @@ function valuesOf(content: StoredTemplateContent | null, meta: { name?: string; 
   if (!c) v['languages.0.lang'] = 'en';
   c?.signatories.forEach((s, i) => {
     v[`signatories.${i}.name`] = s.name;
-    c.languages.forEach((l, j) => { v[`signatories.${i}.title.${j}`] = s.title[l.lang] ?? ''; });
+    c.languages.forEach((l, j) => {
+      v[`signatories.${i}.title.${j}`] = s.title[l.lang] ?? '';
+    });
   });
   v.attachPdf = c?.attachPdf === false ? '' : 'on';
   return v;
@@ -61,9 +67,10 @@ async function readForm(req: Request, maxImageBytes: number): Promise<{ fields: 
     await new Promise<void>((resolve, reject) => parse(req, req.res!, (err?: unknown) => (err ? reject(err) : resolve())));
   } catch (err) {
     if (err instanceof multer.MulterError) {
-      const message = err.code === 'LIMIT_FILE_SIZE'
-        ? `An image is far larger than the ${Math.round(maxImageBytes / 1024)} KB limit: make it smaller.`
-        : `The form could not be read: ${err.message.toLowerCase()}.`;
+      const message =
+        err.code === 'LIMIT_FILE_SIZE'
+          ? `An image is far larger than the ${Math.round(maxImageBytes / 1024)} KB limit: make it smaller.`
+          : `The form could not be read: ${err.message.toLowerCase()}.`;
       throw new HttpError(err.code === 'LIMIT_FILE_SIZE' ? 413 : 400, 'VALIDATION_FAILED', message, { fields: { [err.field ?? '_']: message } });
     }
     throw new HttpError(400, 'MALFORMED_UPLOAD', 'The form could not be read. Please try again.');
@@ -96,7 +103,11 @@ const kept = (img: StoredImage | undefined, field: string): ImageInput | undefin
  * The form as the service's input. `base` is the version edited, whose images are kept unless
  * replaced or removed. Returns, per service path, the form field it came from.
  */
-function toInput(fields: Fields, files: Files, base: StoredTemplateContent | null): { input: TemplateInput; formIndex: { languages: number[]; signatories: number[] } } {
+function toInput(
+  fields: Fields,
+  files: Files,
+  base: StoredTemplateContent | null,
+): { input: TemplateInput; formIndex: { languages: number[]; signatories: number[] } } {
   const f = (k: string) => (fields[k] ?? '').replace(/\r\n/g, '\n');
   const image = (field: string, existing: StoredImage | undefined) => files.get(field) ?? (fields[`remove.${field}`] ? undefined : kept(existing, field));
 
@@ -104,7 +115,9 @@ function toInput(fields: Fields, files: Files, base: StoredTemplateContent | nul
     // A later block counts when its language is chosen: "None" drops it, whatever is typed in it.
     .filter((i) => i === 0 || f(`languages.${i}.lang`).trim() !== '');
   const languages = langIdx.map((i) => ({
-    lang: f(`languages.${i}.lang`), title: f(`languages.${i}.title`), wording: f(`languages.${i}.wording`),
+    lang: f(`languages.${i}.lang`),
+    title: f(`languages.${i}.title`),
+    wording: f(`languages.${i}.wording`),
     ...(f(`languages.${i}.codeLabel`).trim() ? { codeLabel: f(`languages.${i}.codeLabel`) } : {}),
   }));
 
@@ -121,7 +134,9 @@ function toInput(fields: Fields, files: Files, base: StoredTemplateContent | nul
     };
   });
 
-  const partnerSlots = [...new Set([...Array.from({ length: MAX_PARTNER_LOGOS }, (_, i) => i), ...indices('logos.partners', fields, files)])].sort((a, b) => a - b);
+  const partnerSlots = [...new Set([...Array.from({ length: MAX_PARTNER_LOGOS }, (_, i) => i), ...indices('logos.partners', fields, files)])].sort(
+    (a, b) => a - b,
+  );
   const partners = partnerSlots.map((i) => image(`logos.partners.${i}`, base?.logos.partners[i])).filter((p): p is ImageInput => !!p);
   const programme = image('logos.programme', base?.logos.programme);
   const baseVersion = Number(fields.baseVersion);
@@ -170,9 +185,18 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
     return list.map((c) => ({ id: c.id, title: courseTitle(c, req.language) })).sort((a, b) => a.title.localeCompare(b.title));
   }
 
-  async function renderForm(req: Request, res: Response, o: {
-    id?: string; values: Fields; errors?: Record<string, string>; content: StoredTemplateContent | null; version?: number; uploadsDropped?: boolean;
-  }) {
+  async function renderForm(
+    req: Request,
+    res: Response,
+    o: {
+      id?: string;
+      values: Fields;
+      errors?: Record<string, string>;
+      content: StoredTemplateContent | null;
+      version?: number;
+      uploadsDropped?: boolean;
+    },
+  ) {
     const versions = o.id ? await templates.versions(o.id) : [];
     res.render('certificates/template-form', {
       title: o.id ? req.t('certificates:templates.editTitle', { name: o.values.name || '' }) : req.t('certificates:templates.newTitle'),
@@ -209,11 +233,10 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
       res.redirect(303, `${BASE}/${saved.id}`);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
-      const errors = err.code === 'VALIDATION_FAILED'
-        ? formErrors((err.details as { fields: Record<string, string> }).fields, formIndex)
-        : { _: err.message };
+      const errors = err.code === 'VALIDATION_FAILED' ? formErrors((err.details as { fields: Record<string, string> }).fields, formIndex) : { _: err.message };
       // With a single general message the page shows no "Nothing was saved" heading: the message says it.
-      if (Object.keys(errors).length === 1 && errors._ && err.code !== 'TEMPLATE_SCOPE_TAKEN' && !errors._.includes('Nothing was saved')) errors._ = `${errors._} Nothing was saved.`;
+      if (Object.keys(errors).length === 1 && errors._ && err.code !== 'TEMPLATE_SCOPE_TAKEN' && !errors._.includes('Nothing was saved'))
+        errors._ = `${errors._} Nothing was saved.`;
       res.status(err.status);
       if (!Object.keys(fields).length) {
         // The read stopped early (a file far too large): keep whatever text fields came before it.
@@ -222,8 +245,12 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
       const values = { ...fields };
       if (!values['page.size']) Object.assign(values, { ...valuesOf(null, {}), ...fields });
       await renderForm(req, res, {
-        ...(id ? { id } : {}), values, errors, content: detail?.content ?? null,
-        ...(detail ? { version: detail.version } : {}), uploadsDropped: files.size > 0,
+        ...(id ? { id } : {}),
+        values,
+        errors,
+        content: detail?.content ?? null,
+        ...(detail ? { version: detail.version } : {}),
+        uploadsDropped: files.size > 0,
       });
     }
   }
@@ -252,7 +279,9 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
     const detail = await templates.get(String(req.params.id));
     if (!detail) throw notFound('This certificate template does not exist.');
     await renderForm(req, res, {
-      id: detail.id, content: detail.content, version: detail.version,
+      id: detail.id,
+      content: detail.content,
+      version: detail.version,
       values: valuesOf(detail.content, { name: detail.name, ...(detail.courseId ? { courseId: detail.courseId } : {}), version: detail.version }),
     });
   });

@@ -47,8 +47,15 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
   const notFoundPage = (req: Request, res: Response, reason: 'malformed' | 'mistyped' | 'unknown') => {
     // Not the error page: the verification page again, saying what is wrong with the code.
     respond(req, res, {
-      json: new HttpError(404, { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason], req.t(`certificates:verify.${reason}`)),
-      render: ['certificates/verify', { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) }],
+      json: new HttpError(
+        404,
+        { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason],
+        req.t(`certificates:verify.${reason}`),
+      ),
+      render: [
+        'certificates/verify',
+        { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) },
+      ],
     });
   };
 
@@ -77,19 +84,26 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
   });
 
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_CHECKED_PDF, files: 1, fields: 5, parts: 6 } });
-  const readPdf = (req: Request, res: Response, next: NextFunction) => upload.single('pdf')(req, res, (err: unknown) => {
-    if (!err) return next();
-    if (err instanceof multer.MulterError) {
-      return next(new HttpError(err.code === 'LIMIT_FILE_SIZE' ? 413 : 400, 'BAD_UPLOAD', req.t(err.code === 'LIMIT_FILE_SIZE' ? 'certificates:verify.fileTooLarge' : 'certificates:verify.badUpload')));
-    }
-    // busboy's words for a body that is not a well-formed multipart form (no boundary, a broken part
-    // header, cut short): the sender's problem, not ours.
-    const message = err instanceof Error ? err.message : '';
-    if (/^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found|Request (aborted|closed))/.test(message)) {
-      return next(new HttpError(400, 'BAD_UPLOAD', req.t('certificates:verify.badUpload')));
-    }
-    next(err);
-  });
+  const readPdf = (req: Request, res: Response, next: NextFunction) =>
+    upload.single('pdf')(req, res, (err: unknown) => {
+      if (!err) return next();
+      if (err instanceof multer.MulterError) {
+        return next(
+          new HttpError(
+            err.code === 'LIMIT_FILE_SIZE' ? 413 : 400,
+            'BAD_UPLOAD',
+            req.t(err.code === 'LIMIT_FILE_SIZE' ? 'certificates:verify.fileTooLarge' : 'certificates:verify.badUpload'),
+          ),
+        );
+      }
+      // busboy's words for a body that is not a well-formed multipart form (no boundary, a broken part
+      // header, cut short): the sender's problem, not ours.
+      const message = err instanceof Error ? err.message : '';
+      if (/^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found|Request (aborted|closed))/.test(message)) {
+        return next(new HttpError(400, 'BAD_UPLOAD', req.t('certificates:verify.badUpload')));
+      }
+      next(err);
+    });
 
   // Was this exact file issued by Olive? Its SHA-256 is compared with every certificate's.
   ctx.router.post('/verify/file', allow.public, limiter, readPdf, async (req, res) => {

@@ -24,9 +24,7 @@ import type { CourseCatalogService, ProgressService } from '../../courses/contra
 import type { EditionSummary, EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import { generateCode, normaliseCode, verificationUrl } from '../code.ts';
 import { CertificateIssued, CertificateReissued, CertificateRevoked } from '../contract.ts';
-import type {
-  AuditDoc, CertificateDoc, CertificateSnapshot, ClaimDoc, EditionSettingDoc, FactDoc, PrintedNameDoc,
-} from '../models/certificate.model.ts';
+import type { AuditDoc, CertificateDoc, CertificateSnapshot, ClaimDoc, EditionSettingDoc, FactDoc, PrintedNameDoc } from '../models/certificate.model.ts';
 import { renderCertificate, unprintableTexts, type CertificateTemplate } from '../render/index.ts';
 import { createCertificateRecords } from './records.ts';
 
@@ -96,7 +94,14 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     return { name: user.name, confirmed: false };
   }
 
-  function snapshotOf(input: { edition: EditionSummary; course: { title: Record<string, string>; hours: number }; name: string; nameAlt?: string | undefined; code: string; issuedAt: Date }): CertificateSnapshot {
+  function snapshotOf(input: {
+    edition: EditionSummary;
+    course: { title: Record<string, string>; hours: number };
+    name: string;
+    nameAlt?: string | undefined;
+    code: string;
+    issuedAt: Date;
+  }): CertificateSnapshot {
     const { edition, course } = input;
     const place = edition.place ? edition.place : edition.online ? 'Online' : '';
     return {
@@ -127,7 +132,9 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       if (!learner) return;
       const attach = kind !== 'revoked' && ((await deps.templates().attachPdf?.(c.templateId, c.templateVersion)) ?? true);
       await mail.send({
-        key: `certificates.${kind}:${c._id}`, to: { userId: c.learnerId }, category: 'notice',
+        key: `certificates.${kind}:${c._id}`,
+        to: { userId: c.learnerId },
+        category: 'notice',
         compose: (t, lang) => {
           const course = c.snapshot.course[lang] || c.snapshot.course.en || Object.values(c.snapshot.course)[0] || '';
           const editions = c.snapshot.edition ?? {};
@@ -144,7 +151,9 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
             footnote: attach ? t('certificates:mail.attached') : t('certificates:mail.download'),
           };
         },
-        ...(attach ? { attachments: [{ filename: `certificate-${c._id}.pdf`, contentType: 'application/pdf', bucket: PDF_BUCKET, fileId: String(c.fileId) }] } : {}),
+        ...(attach
+          ? { attachments: [{ filename: `certificate-${c._id}.pdf`, contentType: 'application/pdf', bucket: PDF_BUCKET, fileId: String(c.fileId) }] }
+          : {}),
       });
     } catch (err) {
       logger.error({ err, code: c._id, kind }, 'certificate e-mail not recorded');
@@ -185,7 +194,9 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       await Certificate.create(doc);
     } catch (err) {
       // Someone completed the same claim meanwhile: theirs stands, our copy of the file goes.
-      await bucket().delete(fileId).catch(() => undefined);
+      await bucket()
+        .delete(fileId)
+        .catch(() => undefined);
       if (!isDuplicateKey(err)) throw err;
       return { certificate: (await Certificate.findById(claim.code).lean())!, created: false };
     }
@@ -223,7 +234,14 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
    * Issues the certificate of an enrolment, or returns the one it has. `requireCompletion` is the
    * default: staff may issue without an online completion (e.g. an in-person seminar) by saying so.
    */
-  async function issue(input: { enrolmentId: string; via: Via; byUserId?: string | undefined; jobId?: string | undefined; requireCompletion?: boolean; notify?: boolean }): Promise<{ certificate: CertificateDoc; created: boolean }> {
+  async function issue(input: {
+    enrolmentId: string;
+    via: Via;
+    byUserId?: string | undefined;
+    jobId?: string | undefined;
+    requireCompletion?: boolean;
+    notify?: boolean;
+  }): Promise<{ certificate: CertificateDoc; created: boolean }> {
     const options = { notify: input.notify !== false };
     const claimed = await Claim.findById(input.enrolmentId).lean();
     if (claimed) return complete(claimed, options);
@@ -247,12 +265,24 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const template = await deps.templates().load(templateId, version);
     const unprintable = unprintableTexts(template, snapshot);
     if (unprintable.length) {
-      throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed with the certificate fonts: ${[...new Set(unprintable.flatMap((u) => u.characters))].join(' ')} (in “${unprintable[0]!.text}”). Correct the name first.`);
+      throw new HttpError(
+        400,
+        'UNPRINTABLE',
+        `These characters cannot be printed with the certificate fonts: ${[...new Set(unprintable.flatMap((u) => u.characters))].join(' ')} (in “${unprintable[0]!.text}”). Correct the name first.`,
+      );
     }
     const claim: ClaimDoc = {
-      _id: enrolment.id, code, snapshot, templateId, templateVersion: version,
-      editionId: edition.id, courseId: course.id, learnerId: enrolment.userId, via: input.via,
-      ...(input.byUserId ? { issuedBy: input.byUserId } : {}), ...(input.jobId ? { jobId: input.jobId } : {}),
+      _id: enrolment.id,
+      code,
+      snapshot,
+      templateId,
+      templateVersion: version,
+      editionId: edition.id,
+      courseId: course.id,
+      learnerId: enrolment.userId,
+      via: input.via,
+      ...(input.byUserId ? { issuedBy: input.byUserId } : {}),
+      ...(input.jobId ? { jobId: input.jobId } : {}),
       claimedAt: issuedAt,
     };
     try {
@@ -280,11 +310,14 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     if (!normal) return null;
     // Facts have natural ids: three _id look-ups (the only kind FerretDB indexes) per verification.
     const [certificate, revoked, replaced] = await Promise.all([
-      Certificate.findById(normal).lean(), Fact.findById(`${normal}:revoked`).lean(), Fact.findById(`${normal}:replaced`).lean(),
+      Certificate.findById(normal).lean(),
+      Fact.findById(`${normal}:revoked`).lean(),
+      Fact.findById(`${normal}:replaced`).lean(),
     ]);
     if (!certificate) return null;
     if (revoked) return { certificate, state: 'revoked', revokedAt: revoked.at, reason: revoked.reason };
-    if (replaced && await Certificate.exists({ _id: replaced.replacedBy })) return { certificate, state: 'replaced', replacedBy: replaced.replacedBy, reason: replaced.reason };
+    if (replaced && (await Certificate.exists({ _id: replaced.replacedBy })))
+      return { certificate, state: 'replaced', replacedBy: replaced.replacedBy, reason: replaced.reason };
     return { certificate, state: 'valid' };
   }
 
@@ -295,26 +328,41 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   async function reissue(code: string, input: { name: string; nameAlt?: string | undefined; reason: string }, byUserId: string): Promise<CertificateDoc> {
     const old = await requireCertificate(code);
     const facts = await Fact.find({ code: old._id }).lean();
-    if (facts.some((f) => f.kind === 'revoked')) throw conflict('This certificate is revoked: it cannot be reissued.', undefined, { key: 'certificates:errors.revokedNoReissue' });
+    if (facts.some((f) => f.kind === 'revoked'))
+      throw conflict('This certificate is revoked: it cannot be reissued.', undefined, { key: 'certificates:errors.revokedNoReissue' });
     const replaced = facts.find((f) => f.kind === 'replaced');
     const claim = await Claim.findById(old.enrolmentId).lean();
     if (!claim) throw notFound('This certificate has no enrolment record.');
     const template = await deps.templates().load(claim.templateId, claim.templateVersion);
     let newCode = replaced?.replacedBy;
-    if (replaced && await Certificate.exists({ _id: newCode })) throw conflict(`This certificate was already replaced by ${newCode}.`, undefined, { key: 'certificates:errors.alreadyReplaced', params: { code: newCode } });
+    if (replaced && (await Certificate.exists({ _id: newCode })))
+      throw conflict(`This certificate was already replaced by ${newCode}.`, undefined, {
+        key: 'certificates:errors.alreadyReplaced',
+        params: { code: newCode },
+      });
     const issuedAt = new Date();
     newCode ??= generateCode();
     const snapshot: CertificateSnapshot = {
-      ...old.snapshot, name: input.name, code: newCode, verificationUrl: verificationUrl(deps.baseUrl, newCode), issueDate: day(issuedAt)!,
+      ...old.snapshot,
+      name: input.name,
+      code: newCode,
+      verificationUrl: verificationUrl(deps.baseUrl, newCode),
+      issueDate: day(issuedAt)!,
     };
-    if (input.nameAlt) snapshot.nameAlt = input.nameAlt; else delete snapshot.nameAlt;
+    if (input.nameAlt) snapshot.nameAlt = input.nameAlt;
+    else delete snapshot.nameAlt;
     const unprintable = unprintableTexts(template, snapshot);
-    if (unprintable.length) throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed: ${unprintable.flatMap((u) => u.characters).join(' ')}.`, undefined, { key: 'certificates:errors.unprintable', params: { characters: unprintable.flatMap((u) => u.characters).join(' ') } });
+    if (unprintable.length)
+      throw new HttpError(400, 'UNPRINTABLE', `These characters cannot be printed: ${unprintable.flatMap((u) => u.characters).join(' ')}.`, undefined, {
+        key: 'certificates:errors.unprintable',
+        params: { characters: unprintable.flatMap((u) => u.characters).join(' ') },
+      });
     if (!replaced) {
       try {
         await Fact.create({ _id: `${old._id}:replaced`, code: old._id, kind: 'replaced', reason: input.reason, byUserId, at: issuedAt, replacedBy: newCode });
       } catch (err) {
-        if (isDuplicateKey(err)) throw conflict('Someone reissued this certificate meanwhile: reload the page.', undefined, { key: 'certificates:errors.reissuedMeanwhile' });
+        if (isDuplicateKey(err))
+          throw conflict('Someone reissued this certificate meanwhile: reload the page.', undefined, { key: 'certificates:errors.reissuedMeanwhile' });
         throw err;
       }
     }
@@ -331,8 +379,11 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   async function revoke(code: string, reason: string, byUserId: string): Promise<void> {
     const cert = await requireCertificate(code);
     const replaced = await Fact.findById(`${cert._id}:replaced`).lean();
-    if (replaced && await Certificate.exists({ _id: replaced.replacedBy })) {
-      throw conflict(`This certificate was replaced by ${replaced.replacedBy}: revoke that one (the current certificate) instead.`, undefined, { key: 'certificates:errors.replacedRevokeCurrent', params: { code: replaced.replacedBy } });
+    if (replaced && (await Certificate.exists({ _id: replaced.replacedBy }))) {
+      throw conflict(`This certificate was replaced by ${replaced.replacedBy}: revoke that one (the current certificate) instead.`, undefined, {
+        key: 'certificates:errors.replacedRevokeCurrent',
+        params: { code: replaced.replacedBy },
+      });
     }
     try {
       await Fact.create({ _id: `${cert._id}:revoked`, code: cert._id, kind: 'revoked', reason, byUserId, at: new Date() });
@@ -380,7 +431,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const settings = await EditionSetting.find({ autoIssue: true }).lean();
     for (const s of settings) {
       const enrolment = await deps.enrolments().enrolmentOf(learnerId, s._id);
-      if (!enrolment || enrolment.status !== 'enrolled' || await Claim.exists({ _id: enrolment.id })) continue;
+      if (!enrolment || enrolment.status !== 'enrolled' || (await Claim.exists({ _id: enrolment.id }))) continue;
       const progress = await deps.progress().progressOf(learnerId, enrolment.courseId, enrolment.editionId);
       if (!progress.completedAt) continue;
       try {
@@ -406,8 +457,23 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   }
 
   return {
-    ...createCertificateRecords(models), issue, complete, completeUnfinished, reissue, revoke, status, requireCertificate, openPdf, byHash, ofLearner,
-    printedName, confirmName, issueWaiting, onCourseCompleted, audit, bucket,
+    ...createCertificateRecords(models),
+    issue,
+    complete,
+    completeUnfinished,
+    reissue,
+    revoke,
+    status,
+    requireCertificate,
+    openPdf,
+    byHash,
+    ofLearner,
+    printedName,
+    confirmName,
+    issueWaiting,
+    onCourseCompleted,
+    audit,
+    bucket,
   };
 }
 

@@ -18,7 +18,19 @@
  */
 import mongoose from 'mongoose';
 import type { Logger } from 'pino';
-import { badRequest, HttpError, isDatabaseUnavailable, isDuplicateKey, isObjectId, notFound, RetryLater, type MailService, type PluginJobs, type RunningJob, type UsersService } from '../../../src/index.ts';
+import {
+  badRequest,
+  HttpError,
+  isDatabaseUnavailable,
+  isDuplicateKey,
+  isObjectId,
+  notFound,
+  RetryLater,
+  type MailService,
+  type PluginJobs,
+  type RunningJob,
+  type UsersService,
+} from '../../../src/index.ts';
 import type { ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import type { JobDoc, JobItemDoc, JobModels, JobOutcome, JobPerson } from '../models/job.model.ts';
@@ -93,19 +105,23 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
     let chosen: typeof enrolled;
     if (who === 'all-completed') {
-      const [progress, has] = await Promise.all([
-        deps.progress().editionProgress(edition.courseId, edition.id),
-        issuance.holdersIn(edition.id),
-      ]);
+      const [progress, has] = await Promise.all([deps.progress().editionProgress(edition.courseId, edition.id), issuance.holdersIn(edition.id)]);
       chosen = enrolled.filter((e) => e.userId && progress.get(e.userId)?.completedAt && !has.has(e.id));
-      if (!chosen.length) throw new HttpError(400, 'NOTHING_TO_ISSUE', 'Everyone who completed this edition already has a certificate (or nobody has completed it yet).');
+      if (!chosen.length)
+        throw new HttpError(400, 'NOTHING_TO_ISSUE', 'Everyone who completed this edition already has a certificate (or nobody has completed it yet).');
     } else {
       const ids = [...new Set(who)];
-      if (!ids.length) throw new HttpError(400, 'VALIDATION_FAILED', 'Choose at least one person.', { fields: { enrolmentIds: 'Choose at least one person.' } });
+      if (!ids.length)
+        throw new HttpError(400, 'VALIDATION_FAILED', 'Choose at least one person.', { fields: { enrolmentIds: 'Choose at least one person.' } });
       const byId = new Map(enrolled.map((e) => [e.id, e]));
       const unknown = ids.filter((id) => !byId.has(id));
       if (unknown.length) {
-        throw new HttpError(400, 'VALIDATION_FAILED', `${unknown.length === 1 ? 'One person chosen is' : `${unknown.length} people chosen are`} not enrolled in this edition.`, { fields: { enrolmentIds: 'Choose people enrolled in this edition.' }, enrolmentIds: unknown.slice(0, 50) });
+        throw new HttpError(
+          400,
+          'VALIDATION_FAILED',
+          `${unknown.length === 1 ? 'One person chosen is' : `${unknown.length} people chosen are`} not enrolled in this edition.`,
+          { fields: { enrolmentIds: 'Choose people enrolled in this edition.' }, enrolmentIds: unknown.slice(0, 50) },
+        );
       }
       chosen = ids.map((id) => byId.get(id)!);
     }
@@ -116,12 +132,21 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
       const account = e.userId ? await users.findById(e.userId) : null;
       people.push({ enrolmentId: e.id, email: e.email, name: account?.name ?? e.email });
     }
-    const job = (await Job.create({
-      editionId: edition.id, courseId: edition.courseId, scope: who === 'all-completed' ? 'all-completed' : 'chosen',
-      people, requestedBy: byUserId, createdAt: new Date(),
-    })).toObject();
+    const job = (
+      await Job.create({
+        editionId: edition.id,
+        courseId: edition.courseId,
+        scope: who === 'all-completed' ? 'all-completed' : 'chosen',
+        people,
+        requestedBy: byUserId,
+        createdAt: new Date(),
+      })
+    ).toObject();
     await queue(String(job._id));
-    await issuance.audit('job-started', byUserId, { editionId: edition.id, details: `job ${job._id}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${job.scope})` });
+    await issuance.audit('job-started', byUserId, {
+      editionId: edition.id,
+      details: `job ${job._id}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${job.scope})`,
+    });
     logger.info({ job: String(job._id), edition: edition.id, people: people.length }, 'certificate job created');
     return job;
   }
@@ -167,7 +192,10 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
   }
 
   /** An edition's jobs, newest first (for the edition page). */
-  async function ofEdition(editionId: string, limit = 10): Promise<{ id: string; createdAt: Date; finishedAt?: Date | undefined; total: number; scope: JobDoc['scope'] }[]> {
+  async function ofEdition(
+    editionId: string,
+    limit = 10,
+  ): Promise<{ id: string; createdAt: Date; finishedAt?: Date | undefined; total: number; scope: JobDoc['scope'] }[]> {
     const jobs = await Job.find({ editionId }).sort({ createdAt: -1 }).limit(limit).lean();
     return jobs.map((j) => ({ id: String(j._id), createdAt: j.createdAt, finishedAt: j.finishedAt, total: j.people.length, scope: j.scope }));
   }
@@ -199,7 +227,13 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     const base = { _id: `${jobId}:${person.enrolmentId}`, jobId, enrolmentId: person.enrolmentId, position };
     logger.debug({ job: jobId, enrolment: person.enrolmentId }, 'certificate job: issuing');
     try {
-      const { certificate, created } = await issuance.issue({ enrolmentId: person.enrolmentId, via: 'bulk', byUserId: job.requestedBy, jobId, requireCompletion: true });
+      const { certificate, created } = await issuance.issue({
+        enrolmentId: person.enrolmentId,
+        via: 'bulk',
+        byUserId: job.requestedBy,
+        jobId,
+        requireCompletion: true,
+      });
       // Issued by this job also when an earlier attempt of this job (cut short) made it.
       const outcome: JobOutcome = created || certificate.jobId === jobId ? 'issued' : 'already';
       await record({ ...base, outcome, code: certificate._id, name: certificate.snapshot.name, at: new Date() });
@@ -232,7 +266,10 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     }
     const p = await progressOf(job);
     if (won) {
-      await issuance.audit('job-finished', job.requestedBy, { editionId: job.editionId, details: `job ${jobId}: ${p.issued} issued, ${p.already} already held, ${p.errors} not issued` });
+      await issuance.audit('job-finished', job.requestedBy, {
+        editionId: job.editionId,
+        details: `job ${jobId}: ${p.issued} issued, ${p.already} already held, ${p.errors} not issued`,
+      });
       logger.info({ job: jobId, issued: p.issued, already: p.already, errors: p.errors }, 'certificate job finished');
     }
     await tellOwner(job, p);

@@ -49,7 +49,10 @@ export function createCertificateRecords(models: RecordModels) {
   async function saveEditionSetting(editionId: string, input: { autoIssue: boolean; templateId?: string | undefined }, byUserId: string): Promise<void> {
     await EditionSetting.updateOne(
       { _id: editionId },
-      { $set: { autoIssue: input.autoIssue, updatedBy: byUserId, updatedAt: new Date(), ...(input.templateId ? { templateId: input.templateId } : {}) }, ...(input.templateId ? {} : { $unset: { templateId: 1 } }) },
+      {
+        $set: { autoIssue: input.autoIssue, updatedBy: byUserId, updatedAt: new Date(), ...(input.templateId ? { templateId: input.templateId } : {}) },
+        ...(input.templateId ? {} : { $unset: { templateId: 1 } }),
+      },
       { upsert: true },
     );
   }
@@ -57,7 +60,11 @@ export function createCertificateRecords(models: RecordModels) {
   /** One page of the audit log, newest first, and how many entries it has in all. */
   async function auditPage(page: number, pageSize: number): Promise<{ entries: AuditDoc[]; total: number }> {
     const [entries, total] = await Promise.all([
-      Audit.find({}).sort({ at: -1, _id: -1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+      Audit.find({})
+        .sort({ at: -1, _id: -1 })
+        .skip((page - 1) * pageSize)
+        .limit(pageSize)
+        .lean(),
       Audit.countDocuments({}),
     ]);
     return { entries, total };

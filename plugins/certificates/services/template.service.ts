@@ -91,7 +91,14 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
   async function summary(doc: TemplateDoc): Promise<TemplateSummary | null> {
     const version = await currentOf(doc);
     if (version === 0) return null;
-    return { id: String(doc._id), name: doc.name, ...(doc.courseId ? { courseId: doc.courseId } : {}), version, updatedBy: doc.updatedBy, updatedAt: doc.updatedAt };
+    return {
+      id: String(doc._id),
+      name: doc.name,
+      ...(doc.courseId ? { courseId: doc.courseId } : {}),
+      version,
+      updatedBy: doc.updatedBy,
+      updatedAt: doc.updatedAt,
+    };
   }
 
   async function templateFor(courseId: string, preferredTemplateId?: string) {
@@ -178,14 +185,22 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     const courseId = parsed.courseId || undefined;
     const scope = scopeOf(courseId);
     const now = new Date();
-    const taken = () => invalid({ courseId: courseId ? 'This course already has a certificate template: edit that one instead.' : 'A programme default template already exists: edit that one instead, or choose a course.' }, 409);
+    const taken = () =>
+      invalid(
+        {
+          courseId: courseId
+            ? 'This course already has a certificate template: edit that one instead.'
+            : 'A programme default template already exists: edit that one instead, or choose a course.',
+        },
+        409,
+      );
 
     if (existing) {
       const templateId = String(existing._id);
       const current = await currentOf(existing);
       const base = parsed.baseVersion ?? current;
       if (base !== current) throw changedMeanwhile(current);
-      if (scope !== existing.scope && await Template.exists({ scope })) throw taken();
+      if (scope !== existing.scope && (await Template.exists({ scope }))) throw taken();
       const version = base + 1;
       try {
         await TemplateVersion.create({ _id: versionId(templateId, version), templateId, version, name: parsed.name, content, savedBy: byUserId, savedAt: now });
@@ -195,14 +210,22 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
       }
       const metadata = { currentVersion: version, updatedBy: byUserId, updatedAt: now };
       try {
-        await Template.updateOne({ _id: existing._id }, courseId
-          ? { $set: { ...metadata, name: parsed.name, scope, courseId } }
-          : { $set: { ...metadata, name: parsed.name, scope }, $unset: { courseId: 1 } });
+        await Template.updateOne(
+          { _id: existing._id },
+          courseId
+            ? { $set: { ...metadata, name: parsed.name, scope, courseId } }
+            : { $set: { ...metadata, name: parsed.name, scope }, $unset: { courseId: 1 } },
+        );
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Another template took this course between the check and now: the version is saved, the scope stays.
         await Template.updateOne({ _id: existing._id }, { $set: { ...metadata, name: parsed.name } });
-        throw new HttpError(409, 'TEMPLATE_SCOPE_TAKEN', `Version ${version} was saved, but another template was given this course meanwhile: this one keeps what it was used for before.`, { version });
+        throw new HttpError(
+          409,
+          'TEMPLATE_SCOPE_TAKEN',
+          `Version ${version} was saved, but another template was given this course meanwhile: this one keeps what it was used for before.`,
+          { version },
+        );
       }
       return { id: templateId, version };
     }
@@ -230,7 +253,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
   async function preview(id: string, version?: number): Promise<Buffer> {
     const doc = await findTemplate(id);
     if (!doc) throw notFound('This certificate template does not exist.');
-    const v = version ?? await currentOf(doc);
+    const v = version ?? (await currentOf(doc));
     if (!Number.isSafeInteger(v) || v < 1) throw notFound('This certificate template has no saved version.');
     return renderPreview(await load(String(doc._id), v));
   }
@@ -243,5 +266,10 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
 }
 
 function changedMeanwhile(version: number) {
-  return new HttpError(409, 'TEMPLATE_CHANGED', `Someone saved this template meanwhile (version ${version}). Reload it to see their changes, then make yours again. Nothing was saved.`, { version });
+  return new HttpError(
+    409,
+    'TEMPLATE_CHANGED',
+    `Someone saved this template meanwhile (version ${version}). Reload it to see their changes, then make yours again. Nothing was saved.`,
+    { version },
+  );
 }

@@ -24,15 +24,26 @@ function probe() {
     version: '1.0.0',
     requires: [CourseCatalog, CourseProgress, CertificateIssued],
     register(ctx) {
-      for (const ref of [CertificateIssued, CertificateReissued, CertificateRevoked] as EventRef<CertificateEvent>[]) ctx.on(ref, (e) => { seen.events.push(`${ref.id}:${e.code}`); });
-      return { start() { seen.catalog = ctx.get(CourseCatalog); seen.progress = ctx.get(CourseProgress); } };
+      for (const ref of [CertificateIssued, CertificateReissued, CertificateRevoked] as EventRef<CertificateEvent>[])
+        ctx.on(ref, (e) => {
+          seen.events.push(`${ref.id}:${e.code}`);
+        });
+      return {
+        start() {
+          seen.catalog = ctx.get(CourseCatalog);
+          seen.progress = ctx.get(CourseProgress);
+        },
+      };
     },
   });
   return { plugin, seen };
 }
 
 async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) });
+  return agent
+    .post(url)
+    .type('form')
+    .send({ ...fields, _csrf: await tokenFor(agent, page) });
 }
 
 function pdfText(pdf: Buffer): string {
@@ -62,9 +73,22 @@ describe('certificates: issuance, verification, reissue and revocation', functio
 
   /** An edition of Conflict Analysis, created by staff through the form. */
   async function newEdition(title: string, fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await post(staff, '/enrolment/manage/editions', {
-      courseId, title, language: 'en', method: 'open', status: 'published', place: 'Geneva', startsAt: '2026-03-02', endsAt: '2099-03-13', ...fields,
-    }, '/enrolment/manage/editions/new');
+    const res = await post(
+      staff,
+      '/enrolment/manage/editions',
+      {
+        courseId,
+        title,
+        language: 'en',
+        method: 'open',
+        status: 'published',
+        place: 'Geneva',
+        startsAt: '2026-03-02',
+        endsAt: '2099-03-13',
+        ...fields,
+      },
+      '/enrolment/manage/editions/new',
+    );
     expect(res.status, res.text.slice(0, 1500)).to.equal(303);
     return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
   }
@@ -92,7 +116,12 @@ describe('certificates: issuance, verification, reissue and revocation', functio
   const Certificate = () => t.app.olive.connection.model('certificates_certificate');
 
   before(async () => {
-    t = await createTestApp({ plugins: [courses, enrolment, certificates, p.plugin], seed: true, label: 'certificates', env: { BASE_URL: 'http://learn.example.org' } });
+    t = await createTestApp({
+      plugins: [courses, enrolment, certificates, p.plugin],
+      seed: true,
+      label: 'certificates',
+      env: { BASE_URL: 'http://learn.example.org' },
+    });
     staff = await signIn(t.app, 'staff@olive.example');
     courseId = (await p.seen.catalog!.findBySlug('conflict-analysis'))!.id;
   });
@@ -109,7 +138,11 @@ describe('certificates: issuance, verification, reissue and revocation', functio
 
     const confirm = await post(learner.agent, '/certificates/name', { name: '  Amina   Haddad ', nameAlt: 'أمينة حداد' }, '/certificates/name');
     expect(confirm.status).to.equal(303);
-    const certs = await Certificate().find({ learnerId: learner.id }).lean() as unknown as { _id: string; sha256: string; snapshot: { name: string; verificationUrl: string } }[];
+    const certs = (await Certificate().find({ learnerId: learner.id }).lean()) as unknown as {
+      _id: string;
+      sha256: string;
+      snapshot: { name: string; verificationUrl: string };
+    }[];
     expect(certs).to.have.length(1);
     const code = certs[0]!._id;
     expect(isValidCode(code)).to.equal(true);
@@ -142,8 +175,15 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     expect(await Certificate().countDocuments({ editionId: edition })).to.equal(0);
 
     const token = await tokenFor(staff, `/certificates/editions/${edition}`);
-    const results = await Promise.all(Array.from({ length: 8 }, () => staff.post(`/certificates/editions/${edition}/issue`)
-      .set('Accept', 'application/json').set('x-csrf-token', token).send({ enrolmentId: done.enrolmentId })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        staff
+          .post(`/certificates/editions/${edition}/issue`)
+          .set('Accept', 'application/json')
+          .set('x-csrf-token', token)
+          .send({ enrolmentId: done.enrolmentId }),
+      ),
+    );
     expect(results.map((r) => r.status).every((s) => s === 200 || s === 201)).to.equal(true);
     const codes = new Set(results.map((r) => r.body.code as string));
     expect(codes.size).to.equal(1);
@@ -163,8 +203,11 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     before(async () => {
       const edition = await newEdition('Verification run');
       const learner = await participant(edition, { complete: true, name: 'Jean-Baptiste Nkurunziza' });
-      const res = await staff.post(`/certificates/editions/${edition}/issue`).set('Accept', 'application/json')
-        .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`)).send({ enrolmentId: learner.enrolmentId });
+      const res = await staff
+        .post(`/certificates/editions/${edition}/issue`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`))
+        .send({ enrolmentId: learner.enrolmentId });
       code = res.body.code;
       pdf = (await learner.agent.get(`/certificates/c/${code}/certificate.pdf`).buffer(true).parse(binary).expect(200)).body as Buffer;
     });
@@ -186,7 +229,9 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       const chars = code.split('');
       const i = chars.findIndex((c) => c !== '-');
       chars[i] = chars[i] === 'A' ? 'B' : 'A';
-      const typo = await supertest(t.app).get(`/verify/${chars.join('')}`).expect(404);
+      const typo = await supertest(t.app)
+        .get(`/verify/${chars.join('')}`)
+        .expect(404);
       expect(typo.text).to.contain('a character was probably mistyped');
       const unknown = await supertest(t.app).get('/verify/0000-0000-0000-0000-0').set('Accept', 'application/json').expect(404);
       expect(unknown.body.error.code).to.equal('UNKNOWN_CODE');
@@ -221,8 +266,11 @@ describe('certificates: issuance, verification, reissue and revocation', functio
   it('reissue replaces (old page points to the new one); revocation shows the date; neither can happen twice', async () => {
     const edition = await newEdition('Reissue run');
     const learner = await participant(edition, { complete: true, name: 'Jon Smiht' });
-    const issued = await staff.post(`/certificates/editions/${edition}/issue`).set('Accept', 'application/json')
-      .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`)).send({ enrolmentId: learner.enrolmentId });
+    const issued = await staff
+      .post(`/certificates/editions/${edition}/issue`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`))
+      .send({ enrolmentId: learner.enrolmentId });
     const old = issued.body.code as string;
     const noReason = await post(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: '' }, `/certificates/c/${old}/manage`);
     expect(noReason.status).to.equal(400);
@@ -236,7 +284,9 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     expect(oldPage.text).to.contain(`/verify/${fresh}`);
     const newJson = await supertest(t.app).get(`/verify/${fresh}`).set('Accept', 'application/json').expect(200);
     expect(newJson.body).to.include({ status: 'valid', name: 'Jon Smith' });
-    expect((await post(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: 'Again' }, `/certificates/c/${fresh}/manage`)).status).to.equal(409);
+    expect((await post(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: 'Again' }, `/certificates/c/${fresh}/manage`)).status).to.equal(
+      409,
+    );
     // The learner's list shows the current certificate only.
     const my = await learner.agent.get('/enrolment/my').expect(200);
     expect(my.text).to.contain(fresh);
@@ -259,7 +309,8 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     const admin = await signIn(t.app, 'admin@olive.example');
     const audit = await admin.get('/certificates/audit').expect(200);
     // This test's three facts, each a row naming who, what, which certificate and why.
-    const row = (what: string, code: string, details: string) => `<td>staff@olive.example</td><td>${what}</td><td><a href="/certificates/c/${code}/manage">${code}</a></td><td>${details}</td></tr>`;
+    const row = (what: string, code: string, details: string) =>
+      `<td>staff@olive.example</td><td>${what}</td><td><a href="/certificates/c/${code}/manage">${code}</a></td><td>${details}</td></tr>`;
     expect(audit.text).to.contain(row('issued', old, 'staff'));
     expect(audit.text).to.contain(row('reissued', fresh, `replaces ${old}: Misspelt family name`));
     expect(audit.text).to.contain(row('revoked', fresh, 'Issued in error'));
@@ -269,16 +320,24 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     const edition = await newEdition('Crash run');
     const learner = await participant(edition, { complete: true });
     const token = await tokenFor(staff, `/certificates/editions/${edition}`);
-    const first = await staff.post(`/certificates/editions/${edition}/issue`).set('Accept', 'application/json').set('x-csrf-token', token).send({ enrolmentId: learner.enrolmentId });
+    const first = await staff
+      .post(`/certificates/editions/${edition}/issue`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', token)
+      .send({ enrolmentId: learner.enrolmentId });
     const code = first.body.code as string;
     // As if the process had died after the claim: the record and its PDF are gone, the claim stays.
-    const cert = await Certificate().findById(code).lean() as unknown as { fileId: unknown };
+    const cert = (await Certificate().findById(code).lean()) as unknown as { fileId: unknown };
     await t.app.olive.connection.db!.collection('certificates_pdf.files').deleteOne({ _id: cert.fileId as never });
     await Certificate().deleteOne({ _id: code });
     const eventsBefore = p.seen.events.filter((e) => e.endsWith(code)).length;
     const page = await staff.get(`/certificates/editions/${edition}`).expect(200);
     expect(page.text, 'the person can be issued again').to.contain(`name="enrolmentId" value="${learner.enrolmentId}"`);
-    const again = await staff.post(`/certificates/editions/${edition}/issue`).set('Accept', 'application/json').set('x-csrf-token', token).send({ enrolmentId: learner.enrolmentId });
+    const again = await staff
+      .post(`/certificates/editions/${edition}/issue`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', token)
+      .send({ enrolmentId: learner.enrolmentId });
     expect(again.body).to.include({ code, created: true });
     expect(p.seen.events.filter((e) => e.endsWith(code)).length).to.equal(eventsBefore + 1);
     const json = await supertest(t.app).get(`/verify/${code}`).set('Accept', 'application/json').expect(200);
@@ -289,11 +348,22 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     const edition = await newEdition('Unprintable name run');
     const learner = await participant(edition, { complete: true });
     const db = t.app.olive.connection.db!;
-    const before = { names: await db.collection('certificates_printed_name').countDocuments(), certificates: await Certificate().countDocuments(), claims: await db.collection('certificates_claim').countDocuments() };
+    const before = {
+      names: await db.collection('certificates_printed_name').countDocuments(),
+      certificates: await Certificate().countDocuments(),
+      claims: await db.collection('certificates_claim').countDocuments(),
+    };
     const res = await post(learner.agent, '/certificates/name', { name: 'Ur-Nammu \u{12000}' }, '/certificates/name');
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('cannot be printed on a certificate');
-    expect({ names: await db.collection('certificates_printed_name').countDocuments(), certificates: await Certificate().countDocuments(), claims: await db.collection('certificates_claim').countDocuments() }, 'no name kept, nothing issued').to.deep.equal(before);
+    expect(
+      {
+        names: await db.collection('certificates_printed_name').countDocuments(),
+        certificates: await Certificate().countDocuments(),
+        claims: await db.collection('certificates_claim').countDocuments(),
+      },
+      'no name kept, nothing issued',
+    ).to.deep.equal(before);
     expect(await Certificate().countDocuments({ editionId: edition })).to.equal(0);
   });
 

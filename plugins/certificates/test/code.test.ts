@@ -33,21 +33,27 @@ describe('certificates: verification codes', () => {
   });
 
   it('detect every single-symbol substitution (property)', () => {
-    fc.assert(fc.property(validCode, fc.integer({ min: 0, max: 16 }), fc.integer({ min: 1, max: 31 }), (code, at, delta) => {
-      const bare = code.replace(/-/g, '');
-      const wrong = CODE_ALPHABET[(CODE_ALPHABET.indexOf(bare[at]!) + delta) % 32]!;
-      const typo = bare.slice(0, at) + wrong + bare.slice(at + 1);
-      expect(isValidCode(typo), `${code} → ${typo}`).to.equal(false);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(validCode, fc.integer({ min: 0, max: 16 }), fc.integer({ min: 1, max: 31 }), (code, at, delta) => {
+        const bare = code.replace(/-/g, '');
+        const wrong = CODE_ALPHABET[(CODE_ALPHABET.indexOf(bare[at]!) + delta) % 32]!;
+        const typo = bare.slice(0, at) + wrong + bare.slice(at + 1);
+        expect(isValidCode(typo), `${code} → ${typo}`).to.equal(false);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('detect every transposition of two different adjacent symbols, the check symbol included (property)', () => {
-    fc.assert(fc.property(validCode, fc.integer({ min: 0, max: 15 }), (code, at) => {
-      const bare = code.replace(/-/g, '');
-      fc.pre(bare[at] !== bare[at + 1]);
-      const swapped = bare.slice(0, at) + bare[at + 1] + bare[at] + bare.slice(at + 2);
-      expect(isValidCode(swapped), `${code} → ${swapped}`).to.equal(false);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(validCode, fc.integer({ min: 0, max: 15 }), (code, at) => {
+        const bare = code.replace(/-/g, '');
+        fc.pre(bare[at] !== bare[at + 1]);
+        const swapped = bare.slice(0, at) + bare[at + 1] + bare[at] + bare.slice(at + 2);
+        expect(isValidCode(swapped), `${code} → ${swapped}`).to.equal(false);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('every substitution and adjacent transposition of one code, exhaustively', () => {
@@ -67,15 +73,20 @@ describe('certificates: verification codes', () => {
   });
 
   it('are read the way people type them: lower case, spaces, no dashes, O for 0, I and L for 1', () => {
-    fc.assert(fc.property(validCode, fc.array(fc.constantFrom(' ', '-', '  ', '–'), { minLength: 17, maxLength: 17 }), (code, seps) => {
-      const bare = code.replace(/-/g, '');
-      const sloppy = [...bare].map((c, i) => {
-        const typed = c === '0' ? 'O' : c === '1' ? (i % 2 ? 'l' : 'I') : c;
-        return (i % 3 ? typed.toLowerCase() : typed) + (i % 4 === 0 ? seps[i]! : '');
-      }).join('');
-      expect(normaliseCode(sloppy)).to.equal(code);
-      expect(isValidCode(sloppy)).to.equal(true);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(validCode, fc.array(fc.constantFrom(' ', '-', '  ', '–'), { minLength: 17, maxLength: 17 }), (code, seps) => {
+        const bare = code.replace(/-/g, '');
+        const sloppy = [...bare]
+          .map((c, i) => {
+            const typed = c === '0' ? 'O' : c === '1' ? (i % 2 ? 'l' : 'I') : c;
+            return (i % 3 ? typed.toLowerCase() : typed) + (i % 4 === 0 ? seps[i]! : '');
+          })
+          .join('');
+        expect(normaliseCode(sloppy)).to.equal(code);
+        expect(isValidCode(sloppy)).to.equal(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('refuse inputs that cannot be a code', () => {

@@ -21,15 +21,20 @@ describe('certificates: the revoke and reissue forms come back with their messag
     t = await createTestApp({ plugins: [courses, enrolment, certificates], seed: true, label: 'cert-forms' });
     staff = await signIn(t.app, 'staff@olive.example');
     // The demo's finished participants hold certificates (see the plugin's seed).
-    const issued = await t.app.olive.connection.models.certificates_certificate!.findOne({}, { _id: 1 }).lean() as { _id: string } | null;
+    const issued = (await t.app.olive.connection.models.certificates_certificate!.findOne({}, { _id: 1 }).lean()) as { _id: string } | null;
     expect(issued, 'a demo certificate').to.not.equal(null);
     code = issued!._id;
   });
-  after(async () => { await t?.stop(); });
+  after(async () => {
+    await t?.stop();
+  });
 
   const manage = () => `/certificates/c/${code}/manage`;
   const post = async (action: 'revoke' | 'reissue', fields: Record<string, string>) =>
-    staff.post(`/certificates/c/${code}/${action}`).type('form').send({ ...fields, _csrf: await tokenFor(staff, manage()) });
+    staff
+      .post(`/certificates/c/${code}/${action}`)
+      .type('form')
+      .send({ ...fields, _csrf: await tokenFor(staff, manage()) });
   const fieldError = (html: string, id: string) => new RegExp(`<p class="field-error" id="${id}-error">([^<]*)</p>`).exec(html)?.[1];
 
   it('a revocation with a too-short reason shows the certificate page again, the reason kept and its message by the field (400), in English and in French', async () => {
@@ -46,14 +51,22 @@ describe('certificates: the revoke and reissue forms come back with their messag
     expect(reissue.text).to.match(/id="r-name"[^>]*value="Amina Haddad-Benali"/);
     expect(fieldError(reissue.text, 'r-reason')).to.equal('Say why it is reissued (at least 5 characters).');
 
-    await staff.post('/language').type('form').send({ lang: 'fr', returnTo: manage(), _csrf: await tokenFor(staff, manage()) }).expect(303);
+    await staff
+      .post('/language')
+      .type('form')
+      .send({ lang: 'fr', returnTo: manage(), _csrf: await tokenFor(staff, manage()) })
+      .expect(303);
     try {
       const french = await post('revoke', { reason: 'oups' });
       expect(french.status).to.equal(400);
       expect(french.text).to.contain(`action="/certificates/c/${code}/revoke"`);
       expect(fieldError(french.text, 'v-reason')).to.equal('Indiquez pourquoi il est révoqué (au moins 5 caractères).');
     } finally {
-      await staff.post('/language').type('form').send({ lang: 'en', returnTo: manage(), _csrf: await tokenFor(staff, manage()) }).expect(303);
+      await staff
+        .post('/language')
+        .type('form')
+        .send({ lang: 'en', returnTo: manage(), _csrf: await tokenFor(staff, manage()) })
+        .expect(303);
     }
     // Nothing was revoked.
     const verify = await staff.get(`/verify/${code}`).set('Accept', 'application/json').expect(200);
@@ -61,9 +74,19 @@ describe('certificates: the revoke and reissue forms come back with their messag
   });
 
   it('JSON clients still get the validation error, in its English words', async () => {
-    const res = await staff.post(`/certificates/c/${code}/revoke`).set('Accept', 'application/json')
-      .set('x-csrf-token', await tokenFor(staff, manage())).send({ reason: 'no' }).expect(400);
-    expect(res.body).to.deep.equal({ error: { code: 'VALIDATION_FAILED', message: 'Some fields need attention.', details: { fields: { reason: 'Say why it is revoked (at least 5 characters).' } } } });
+    const res = await staff
+      .post(`/certificates/c/${code}/revoke`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', await tokenFor(staff, manage()))
+      .send({ reason: 'no' })
+      .expect(400);
+    expect(res.body).to.deep.equal({
+      error: {
+        code: 'VALIDATION_FAILED',
+        message: 'Some fields need attention.',
+        details: { fields: { reason: 'Say why it is revoked (at least 5 characters).' } },
+      },
+    });
   });
 
   it('a revocation the service refuses (already revoked) shows the page with the refusal in the reader’s language (409)', async () => {
@@ -73,16 +96,28 @@ describe('certificates: the revoke and reissue forms come back with their messag
     expect(again.text).to.contain('<p class="flash flash-error" role="alert">This certificate is already revoked.</p>');
     expect(again.text).not.to.contain('error-title');
 
-    await staff.post('/language').type('form').send({ lang: 'fr', returnTo: manage(), _csrf: await tokenFor(staff, manage()) }).expect(303);
+    await staff
+      .post('/language')
+      .type('form')
+      .send({ lang: 'fr', returnTo: manage(), _csrf: await tokenFor(staff, manage()) })
+      .expect(303);
     try {
       const french = await post('revoke', { reason: 'Délivré par erreur' });
       expect(french.status).to.equal(409);
       expect(french.text).to.contain('Ce certificat est déjà révoqué.');
-      const json = await staff.post(`/certificates/c/${code}/revoke`).set('Accept', 'application/json')
-        .set('x-csrf-token', await tokenFor(staff, manage())).send({ reason: 'Délivré par erreur' }).expect(409);
+      const json = await staff
+        .post(`/certificates/c/${code}/revoke`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', await tokenFor(staff, manage()))
+        .send({ reason: 'Délivré par erreur' })
+        .expect(409);
       expect(json.body.error).to.deep.equal({ code: 'CONFLICT', message: 'This certificate is already revoked.' });
     } finally {
-      await staff.post('/language').type('form').send({ lang: 'en', returnTo: manage(), _csrf: await tokenFor(staff, manage()) }).expect(303);
+      await staff
+        .post('/language')
+        .type('form')
+        .send({ lang: 'en', returnTo: manage(), _csrf: await tokenFor(staff, manage()) })
+        .expect(303);
     }
   });
 });

@@ -50,18 +50,26 @@ let mail: ReturnType<typeof inbox>;
  * app pauses 150 ms).
  */
 async function instance(holder: string, options: { dbName?: string; pauseMs?: number; trainersMayIssue?: boolean; seed?: boolean } = {}): Promise<TestApp> {
-  const logger = pino({ level: 'debug' }, new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) {
-        if (!line.includes('"certificate job: issuing"')) continue;
-        const entry = JSON.parse(line) as { job: string; enrolment: string };
-        issueCalls.push({ enrolmentId: entry.enrolment, jobId: entry.job, holder });
-      }
-      done();
-    },
-  }));
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) {
+          if (!line.includes('"certificate job: issuing"')) continue;
+          const entry = JSON.parse(line) as { job: string; enrolment: string };
+          issueCalls.push({ enrolmentId: entry.enrolment, jobId: entry.job, holder });
+        }
+        done();
+      },
+    }),
+  );
   return createTestApp({
-    plugins, logger, env, label: 'cert-jobs', seed: options.seed, ...(options.dbName ? { dbName: options.dbName } : {}),
+    plugins,
+    logger,
+    env,
+    label: 'cert-jobs',
+    seed: options.seed,
+    ...(options.dbName ? { dbName: options.dbName } : {}),
     pluginConfig: { certificates: { jobPauseMs: options.pauseMs ?? 150, ...(options.trainersMayIssue ? { trainersMayIssue: true } : {}) } },
   });
 }
@@ -139,10 +147,21 @@ describe('certificates: bulk issuance jobs', function () {
 
   /** An edition of the short course (3 modules, 5 items), created by staff through the form. */
   async function newEdition(title: string): Promise<string> {
-    const res = await staff.post('/enrolment/manage/editions').type('form').send({
-      _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
-      courseId, title, language: 'en', method: 'closed', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31', trainerIds: trainerId,
-    });
+    const res = await staff
+      .post('/enrolment/manage/editions')
+      .type('form')
+      .send({
+        _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
+        courseId,
+        title,
+        language: 'en',
+        method: 'closed',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+        trainerIds: trainerId,
+      });
     expect(res.status, res.text.slice(0, 2000)).to.equal(303);
     return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
   }
@@ -152,18 +171,33 @@ describe('certificates: bulk issuance jobs', function () {
    * People with accounts, added to the edition by staff (the real page, as JSON) and, unless
    * `completed` is false, with every item of the course done (the progress service's own recording).
    */
-  async function participants(editionId: string, names: string[], completed = true): Promise<{ email: string; userId: string; enrolmentId: string; name: string }[]> {
+  async function participants(
+    editionId: string,
+    names: string[],
+    completed = true,
+  ): Promise<{ email: string; userId: string; enrolmentId: string; name: string }[]> {
     const token = await tokenFor(staff, `/enrolment/manage/editions/${editionId}`);
     const items = await probeOf(t).catalog().items(courseId);
     const out = [];
     for (const name of names) {
       const email = `participant${++people}@example.org`;
-      const res = await staff.post(`/enrolment/manage/editions/${editionId}/people`).set('Accept', 'application/json').set('x-csrf-token', token).send({ email });
+      const res = await staff
+        .post(`/enrolment/manage/editions/${editionId}/people`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', token)
+        .send({ email });
       expect(res.status, res.text).to.equal(201);
       expect(res.body.status).to.equal('enrolled');
       // The account appears after the invitation (the enrolment plugin links them on its creation).
       const user = await t.app.olive.users.create({ email, name }, 'test');
-      expect((await probeOf(t).enrolments().enrolment(res.body.enrolmentId as string))?.userId, 'enrolment linked to the account').to.equal(user.id);
+      expect(
+        (
+          await probeOf(t)
+            .enrolments()
+            .enrolment(res.body.enrolmentId as string)
+        )?.userId,
+        'enrolment linked to the account',
+      ).to.equal(user.id);
       if (completed) {
         for (const item of items) await probeOf(t).progress().recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
         expect((await probeOf(t).progress().progressOf(user.id, courseId, editionId)).completedAt, 'completed').to.be.instanceOf(Date);
@@ -176,8 +210,11 @@ describe('certificates: bulk issuance jobs', function () {
   const names = (n: number, prefix = 'Participant') => Array.from({ length: n }, (_, i) => `${prefix} Number${i + 1}`);
 
   async function startJob(editionId: string, body: Record<string, unknown>, agent = staff) {
-    return agent.post(`/certificates/editions/${editionId}/jobs`).set('Accept', 'application/json')
-      .set('x-csrf-token', await tokenFor(agent, '/')).send(body);
+    return agent
+      .post(`/certificates/editions/${editionId}/jobs`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', await tokenFor(agent, '/'))
+      .send(body);
   }
 
   /** Starts a job through that instance's page (as staff) and returns its id. */
@@ -188,7 +225,14 @@ describe('certificates: bulk issuance jobs', function () {
   }
 
   const finished = (app: TestApp, jobId: string, timeoutMs?: number) =>
-    until(`job ${jobId} to finish`, async () => { const p = await progressOn(app, jobId); return p.finished ? p : null; }, timeoutMs);
+    until(
+      `job ${jobId} to finish`,
+      async () => {
+        const p = await progressOn(app, jobId);
+        return p.finished ? p : null;
+      },
+      timeoutMs,
+    );
 
   describe('one edition', () => {
     let editionId: string;
@@ -202,7 +246,9 @@ describe('certificates: bulk issuance jobs', function () {
     });
 
     it('issues one certificate to each person who completed; the page refreshes while it runs and links the ZIP and CSV when finished', async () => {
-      const res = await staff.post(`/certificates/editions/${editionId}/jobs`).type('form')
+      const res = await staff
+        .post(`/certificates/editions/${editionId}/jobs`)
+        .type('form')
         .send({ _csrf: await tokenFor(staff, '/'), scope: 'all-completed' });
       expect(res.status).to.equal(303);
       const match = /^\/certificates\/jobs\/([0-9a-f]{24})$/.exec(res.headers.location as string);
@@ -238,7 +284,9 @@ describe('certificates: bulk issuance jobs', function () {
       expect(after.text).to.contain(done[0]!.email);
       expect(after.text).to.not.contain('Not Yet Finished');
 
-      const ends = await Audit().find({ action: 'job-finished', details: new RegExp(jobId) }).toArray();
+      const ends = await Audit()
+        .find({ action: 'job-finished', details: new RegExp(jobId) })
+        .toArray();
       expect(ends).to.have.length(1);
       expect(ends[0]!.details).to.contain('5 issued');
       await until('no lease left', async () => (await Lease().countDocuments({ jobId: hostJob(jobId) })) === 0, 5000);
@@ -251,7 +299,12 @@ describe('certificates: bulk issuance jobs', function () {
       const text = (await mail.read(message!.ID)).Text;
       expect(text).to.contain('5 issued, 0 already held, 0 not issued.');
       expect(linkIn(text, t.app.olive.config.BASE_URL)).to.equal(`${t.app.olive.config.BASE_URL}/certificates/jobs/${jobId}`);
-      expect(await db().collection('host_mail').countDocuments({ _id: `certificates.job-finished:${jobId}` as never }), 'one message per job').to.equal(1);
+      expect(
+        await db()
+          .collection('host_mail')
+          .countDocuments({ _id: `certificates.job-finished:${jobId}` as never }),
+        'one message per job',
+      ).to.equal(1);
     });
 
     it('a second job for the same people says "already" and issues nothing new; "all who completed" with nobody left is refused', async () => {
@@ -268,7 +321,10 @@ describe('certificates: bulk issuance jobs', function () {
       expect(again.status).to.equal(400);
       expect(again.body.error.code).to.equal('NOTHING_TO_ISSUE');
       // A person at the page gets the message there.
-      const form = await staff.post(`/certificates/editions/${editionId}/jobs`).type('form').send({ _csrf: await tokenFor(staff, '/'), scope: 'all-completed' });
+      const form = await staff
+        .post(`/certificates/editions/${editionId}/jobs`)
+        .type('form')
+        .send({ _csrf: await tokenFor(staff, '/'), scope: 'all-completed' });
       expect(form.status).to.equal(303);
       expect(form.headers.location).to.equal(`/certificates/editions/${editionId}`);
     });
@@ -318,15 +374,17 @@ describe('certificates: bulk issuance jobs', function () {
       const file = path.join(dir, 'c.zip');
       fs.writeFileSync(file, body);
       const entries = execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n').sort();
-      expect(entries).to.deep.equal([
-        `Haddad-${codeOf('Leila Haddad')}.pdf`,
-        `Nunez-${codeOf('José Núñez')}.pdf`,
-        `Petrova-${codeOf('Елена Петрова')}.pdf`,
-        `certificate-${codeOf('محمد الراشد')}.pdf`,
-        `certificate-${codeOf('李明华')}.pdf`,
-        `Ruiz-Torres-${codeOf('Ana Ruiz/Torres')}.pdf`,
-        `etc-${codeOf('Zoë ../../etc')}.pdf`,
-      ].sort());
+      expect(entries).to.deep.equal(
+        [
+          `Haddad-${codeOf('Leila Haddad')}.pdf`,
+          `Nunez-${codeOf('José Núñez')}.pdf`,
+          `Petrova-${codeOf('Елена Петрова')}.pdf`,
+          `certificate-${codeOf('محمد الراشد')}.pdf`,
+          `certificate-${codeOf('李明华')}.pdf`,
+          `Ruiz-Torres-${codeOf('Ana Ruiz/Torres')}.pdf`,
+          `etc-${codeOf('Zoë ../../etc')}.pdf`,
+        ].sort(),
+      );
       for (const entry of entries) {
         expect(entry).to.match(/^[A-Za-z0-9-]+\.pdf$/);
         const pdf = execFileSync('unzip', ['-p', file, entry]);
@@ -358,9 +416,7 @@ describe('certificates: bulk issuance jobs', function () {
     const rows = parse(bytes.toString('utf8').slice(1)) as string[][];
     expect(rows[0]).to.deep.equal(['name', 'email', 'code', 'verification_url', 'outcome', 'message']);
     expect(rows).to.have.length(1 + people.length + 1);
-    expect(rows.slice(1, 5).map((r) => r[0])).to.deep.equal([
-      '\'=HYPERLINK("http://evil.example","x")', '\'+SUM(1+1) Plus', '\'@cmd At', '\'-2+3 Minus',
-    ]);
+    expect(rows.slice(1, 5).map((r) => r[0])).to.deep.equal(['\'=HYPERLINK("http://evil.example","x")', "'+SUM(1+1) Plus", "'@cmd At", "'-2+3 Minus"]);
     const amina = rows[5]!;
     const item = p.items[4]!;
     expect(amina).to.deep.equal(['Amina Haddad', people[4]!.email, item.code, `${t.app.olive.config.BASE_URL}/verify/${item.code}`, 'issued', '']);
@@ -389,13 +445,20 @@ describe('certificates: bulk issuance jobs', function () {
       const calls = issueCalls.filter((c) => jobs.includes(c.jobId));
       const perPerson = new Map<string, number>();
       for (const c of calls) perPerson.set(c.enrolmentId, (perPerson.get(c.enrolmentId) ?? 0) + 1);
-      expect([...perPerson.values()].every((n) => n === 1), JSON.stringify([...perPerson])).to.equal(true);
+      expect(
+        [...perPerson.values()].every((n) => n === 1),
+        JSON.stringify([...perPerson]),
+      ).to.equal(true);
       expect(perPerson.size).to.equal(12);
       expect(await Certificate().countDocuments({ editionId })).to.equal(12);
       expect(await JobItem().countDocuments({ jobId: { $in: jobs } })).to.equal(12);
       expect(await Audit().countDocuments({ action: 'issued', editionId })).to.equal(12);
       expect(await Audit().countDocuments({ action: 'job-finished', editionId })).to.equal(2);
-      expect(await db().collection<JobEndDoc>('certificates_job_end').countDocuments({ _id: { $in: jobs } })).to.equal(2);
+      expect(
+        await db()
+          .collection<JobEndDoc>('certificates_job_end')
+          .countDocuments({ _id: { $in: jobs } }),
+      ).to.equal(2);
       const holders = new Set(calls.map((c) => c.holder));
       expect(holders.size, 'each instance worked on a job').to.equal(2);
       await until('no lease left', async () => (await Lease().countDocuments({ jobId: { $in: jobs.map(hostJob) } })) === 0, 5000);
@@ -425,7 +488,11 @@ describe('certificates: bulk issuance jobs', function () {
       const atStop = await progressOn(t, jobId);
       expect(atStop.done).to.be.within(3, 14);
       expect(atStop.finished).to.equal(false);
-      const lease = await Lease().find({ jobId: hostJob(jobId) }).sort({ generation: -1 }).limit(1).next();
+      const lease = await Lease()
+        .find({ jobId: hostJob(jobId) })
+        .sort({ generation: -1 })
+        .limit(1)
+        .next();
       expect(lease!.expiresAt.getTime(), 'lease released at stop').to.be.at.most(Date.now());
       await new Promise((r) => setTimeout(r, 300));
       expect((await progressOn(t, jobId)).done, 'nothing runs while no app does').to.equal(atStop.done);
@@ -439,12 +506,17 @@ describe('certificates: bulk issuance jobs', function () {
       expect([p.total, p.issued, p.already, p.errors]).to.deep.equal([15, 15, 0, 0]);
       expect(await Certificate().countDocuments({ editionId })).to.equal(15);
       const kept = (await JobItem().find({ jobId }).toArray()).map((i) => `${i._id}@${i.at.toISOString()}`).sort();
-      expect(kept.filter((k) => before.includes(k)), 'outcomes recorded before the restart are kept').to.have.length(before.length);
+      expect(
+        kept.filter((k) => before.includes(k)),
+        'outcomes recorded before the restart are kept',
+      ).to.have.length(before.length);
       const calls = issueCalls.filter((c) => c.jobId === jobId);
       expect(calls).to.have.length(15);
       expect(new Set(calls.map((c) => c.enrolmentId)).size).to.equal(people.length);
       expect(new Set(calls.map((c) => c.holder)), 'two runners did the work').to.deep.equal(new Set(['before-restart', 'after-restart']));
-      console.log(`      stopped after ${atStop.done}/15 in ${stopMs.toFixed(0)} ms; the new app finished the other ${15 - atStop.done} in ${resumeMs.toFixed(0)} ms (boot included)`);
+      console.log(
+        `      stopped after ${atStop.done}/15 in ${stopMs.toFixed(0)} ms; the new app finished the other ${15 - atStop.done} in ${resumeMs.toFixed(0)} ms (boot included)`,
+      );
     } finally {
       t.app.olive.jobs.start();
     }
@@ -458,7 +530,14 @@ describe('certificates: bulk issuance jobs', function () {
       const jobId = await jobOn(t, editionId, { scope: 'all-completed' });
       const expiresAt = new Date(Date.now() + 1500);
       // An instance took the job (generation 1 after the queue's 0) and died without a word.
-      await Lease().insertOne({ _id: `${hostJob(jobId)}#1`, jobId: hostJob(jobId), queue: 'certificates.issue', generation: 1, holder: 'crashed-instance', expiresAt });
+      await Lease().insertOne({
+        _id: `${hostJob(jobId)}#1`,
+        jobId: hostJob(jobId),
+        queue: 'certificates.issue',
+        generation: 1,
+        holder: 'crashed-instance',
+        expiresAt,
+      });
       t.app.olive.jobs.start();
       await new Promise((r) => setTimeout(r, 700));
       expect((await progressOn(t, jobId)).done, 'a live lease is respected').to.equal(0);
@@ -477,10 +556,21 @@ describe('certificates: bulk issuance jobs', function () {
     const jobId = await jobOn(t, editionId, { scope: 'all-completed' });
     await until('two people done', async () => ((await progressOn(t, jobId)).done >= 2 ? true : null));
     // Another instance takes the job over, as if our lease had expired during a long pause.
-    const ours = (await Lease().find({ jobId: hostJob(jobId) }).sort({ generation: -1 }).limit(1).next())!;
+    const ours = (await Lease()
+      .find({ jobId: hostJob(jobId) })
+      .sort({ generation: -1 })
+      .limit(1)
+      .next())!;
     expect(ours.holder).to.equal(t.app.olive.jobs.holder);
     const until2 = new Date(Date.now() + 1500);
-    await Lease().insertOne({ _id: `${hostJob(jobId)}#${ours.generation + 1}`, jobId: hostJob(jobId), queue: 'certificates.issue', generation: ours.generation + 1, holder: 'another-instance', expiresAt: until2 });
+    await Lease().insertOne({
+      _id: `${hostJob(jobId)}#${ours.generation + 1}`,
+      jobId: hostJob(jobId),
+      queue: 'certificates.issue',
+      generation: ours.generation + 1,
+      holder: 'another-instance',
+      expiresAt: until2,
+    });
     const atTakeOver = (await progressOn(t, jobId)).done;
     await new Promise((r) => setTimeout(r, 1000));
     const meanwhile = (await progressOn(t, jobId)).done;
@@ -515,7 +605,9 @@ describe('certificates: bulk issuance jobs', function () {
       await page.waitForURL(`${server.url}/`);
       const jobId = await jobOn(slow, editionId, { scope: 'all-completed' });
       let loads = 0;
-      page.on('load', () => { loads++; });
+      page.on('load', () => {
+        loads++;
+      });
       await page.goto(`${server.url}/certificates/jobs/${jobId}`);
       expect(await page.locator('a[href$="certificates.zip"]').count(), 'no ZIP while running').to.equal(0);
       await page.locator('a[href$="certificates.zip"]').waitFor({ timeout: 30_000 });
@@ -556,7 +648,9 @@ describe('certificates: bulk issuance jobs', function () {
     it('with trainersMayIssue, the edition’s own trainers may, other trainers may not; a trainer who reads French is told in French', async () => {
       const tm = await instance('trainers-may-issue', { dbName: t.dbName, trainersMayIssue: true });
       extraApps.push(tm);
-      await db().collection('host_users').updateOne({ _id: new mongoose.Types.ObjectId(trainerId) }, { $set: { locale: 'fr' } });
+      await db()
+        .collection('host_users')
+        .updateOne({ _id: new mongoose.Types.ObjectId(trainerId) }, { $set: { locale: 'fr' } });
       const trainer = await signIn(tm.app, 'trainer@olive.example');
       await trainer.get(`/certificates/jobs/${jobId}`).expect(200);
       await trainer.get(`/certificates/jobs/${jobId}/codes.csv`).expect(200);
@@ -568,7 +662,9 @@ describe('certificates: bulk issuance jobs', function () {
       const [message] = await mail.waitFor((m) => m.To.some((to) => to.Address === 'trainer@olive.example'));
       expect(message!.Subject).to.equal('Certificats délivrés : Negotiation, permissions');
       expect((await mail.read(message!.ID)).Text).to.contain('1 délivré(s), 0 déjà détenu(s), 0 non délivré(s).');
-      await db().collection('host_users').updateOne({ _id: new mongoose.Types.ObjectId(trainerId) }, { $unset: { locale: 1 } });
+      await db()
+        .collection('host_users')
+        .updateOne({ _id: new mongoose.Types.ObjectId(trainerId) }, { $unset: { locale: 1 } });
 
       await t.app.olive.users.create({ email: 'other.trainer@example.org', name: 'Other Trainer', roles: ['trainer'], password: 'olive-demo' }, 'test');
       const other = await signIn(tm.app, 'other.trainer@example.org');

@@ -24,14 +24,22 @@ function probe() {
     version: '1.0.0',
     requires: [CourseCatalog, CourseProgress],
     register(ctx) {
-      return { start() { seen.catalog = ctx.get(CourseCatalog); seen.progress = ctx.get(CourseProgress); } };
+      return {
+        start() {
+          seen.catalog = ctx.get(CourseCatalog);
+          seen.progress = ctx.get(CourseProgress);
+        },
+      };
     },
   });
   return { plugin, seen };
 }
 
 async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) });
+  return agent
+    .post(url)
+    .type('form')
+    .send({ ...fields, _csrf: await tokenFor(agent, page) });
 }
 
 describe('certificates: e-mail to the learner', function () {
@@ -53,9 +61,21 @@ describe('certificates: e-mail to the learner', function () {
   after(() => t.stop());
 
   async function newEdition(title: string): Promise<string> {
-    const res = await post(staff, '/enrolment/manage/editions', {
-      courseId, title, language: 'en', method: 'open', status: 'published', place: 'Geneva', startsAt: '2026-03-02', endsAt: '2099-03-13',
-    }, '/enrolment/manage/editions/new');
+    const res = await post(
+      staff,
+      '/enrolment/manage/editions',
+      {
+        courseId,
+        title,
+        language: 'en',
+        method: 'open',
+        status: 'published',
+        place: 'Geneva',
+        startsAt: '2026-03-02',
+        endsAt: '2099-03-13',
+      },
+      '/enrolment/manage/editions/new',
+    );
     expect(res.status, res.text.slice(0, 1500)).to.equal(303);
     return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
   }
@@ -63,7 +83,10 @@ describe('certificates: e-mail to the learner', function () {
   /** A learner enrolled in the edition who completed the whole course. */
   async function graduate(editionId: string, options: { locale?: string; name?: string } = {}) {
     const email = `graduate${++people}@example.org`;
-    const user = await t.app.olive.users.create({ email, name: options.name ?? `Graduate ${people}`, password: DEMO_PASSWORD, ...(options.locale ? { locale: options.locale } : {}) }, 'test');
+    const user = await t.app.olive.users.create(
+      { email, name: options.name ?? `Graduate ${people}`, password: DEMO_PASSWORD, ...(options.locale ? { locale: options.locale } : {}) },
+      'test',
+    );
     const agent = await signIn(t.app, email);
     expect((await post(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
     for (const item of await p.seen.catalog!.items(courseId)) {
@@ -88,15 +111,20 @@ describe('certificates: e-mail to the learner', function () {
     return mailbox.to(email);
   }
   const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
-  const storedSha = async (code: string) => ((await t.app.olive.connection.model('certificates_certificate').findById(code).lean()) as unknown as { sha256: string }).sha256;
+  const storedSha = async (code: string) =>
+    ((await t.app.olive.connection.model('certificates_certificate').findById(code).lean()) as unknown as { sha256: string }).sha256;
 
   it('an issued certificate is mailed once (staff clicking twice), with the verification link and the PDF itself', async () => {
     const edition = await newEdition('Geneva seminar 2026');
     const learner = await graduate(edition, { name: 'Amina Haddad' });
     const token = await tokenFor(staff, `/certificates/editions/${edition}`);
-    const clicks = await Promise.all([1, 2].map(() => staff.post(`/certificates/editions/${edition}/issue`).type('form').send({ enrolmentId: learner.enrolmentId, _csrf: token })));
+    const clicks = await Promise.all(
+      [1, 2].map(() => staff.post(`/certificates/editions/${edition}/issue`).type('form').send({ enrolmentId: learner.enrolmentId, _csrf: token })),
+    );
     expect(clicks.map((r) => r.status)).to.deep.equal([303, 303]);
-    const code = ((await t.app.olive.connection.model('certificates_certificate').findOne({ enrolmentId: learner.enrolmentId }).lean()) as unknown as { _id: string })._id;
+    const code = (
+      (await t.app.olive.connection.model('certificates_certificate').findOne({ enrolmentId: learner.enrolmentId }).lean()) as unknown as { _id: string }
+    )._id;
 
     const [mail] = await mailbox.waitFor(to(learner.email));
     expect(mail!.Subject).to.equal('Your certificate: Conflict Analysis');
@@ -123,7 +151,12 @@ describe('certificates: e-mail to the learner', function () {
     const first = await issue(edition, learner.enrolmentId);
     await mailbox.waitFor(to(learner.email, /^Votre certificat/));
 
-    const reissued = await post(staff, `/certificates/c/${first}/reissue`, { name: 'Jean-Baptiste Nkurunziza Mugisha', reason: 'Nom de famille complété à la demande de la personne.' }, `/certificates/c/${first}/manage`);
+    const reissued = await post(
+      staff,
+      `/certificates/c/${first}/reissue`,
+      { name: 'Jean-Baptiste Nkurunziza Mugisha', reason: 'Nom de famille complété à la demande de la personne.' },
+      `/certificates/c/${first}/manage`,
+    );
     expect(reissued.status, reissued.text.slice(0, 1500)).to.equal(303);
     const second = /\/certificates\/c\/([^/]+)\/manage/.exec(reissued.headers.location as string)![1]!;
     const [newMail] = await mailbox.waitFor(to(learner.email, /nouveau certificat/));
@@ -135,9 +168,19 @@ describe('certificates: e-mail to the learner', function () {
     const pdf = await mailbox.attachment(newMail!.ID, newDetail.AttachmentsList[0]!.PartID);
     expect(sha256(pdf)).to.equal(await storedSha(second));
 
-    const revoked = await post(staff, `/certificates/c/${second}/revoke`, { reason: 'Participation non confirmée par le bureau régional.' }, `/certificates/c/${second}/manage`);
+    const revoked = await post(
+      staff,
+      `/certificates/c/${second}/revoke`,
+      { reason: 'Participation non confirmée par le bureau régional.' },
+      `/certificates/c/${second}/manage`,
+    );
     expect(revoked.status).to.equal(303);
-    const again = await post(staff, `/certificates/c/${second}/revoke`, { reason: 'Participation non confirmée par le bureau régional.' }, `/certificates/c/${second}/manage`);
+    const again = await post(
+      staff,
+      `/certificates/c/${second}/revoke`,
+      { reason: 'Participation non confirmée par le bureau régional.' },
+      `/certificates/c/${second}/manage`,
+    );
     expect(again.status).to.equal(409);
     const [revokedMail] = await mailbox.waitFor(to(learner.email, /révoqué/));
     expect(revokedMail!.Subject).to.equal('Votre certificat a été révoqué : Analyse des conflits');
@@ -147,9 +190,13 @@ describe('certificates: e-mail to the learner', function () {
     // A revoked certificate is not sent along: it is no longer valid.
     expect(revokedDetail.AttachmentsList).to.have.length(0);
 
-    expect((await mailOf(learner.email)).map((m) => m.Subject).sort()).to.deep.equal([
-      'Votre certificat a été révoqué : Analyse des conflits', 'Votre certificat : Analyse des conflits', 'Votre nouveau certificat : Analyse des conflits',
-    ].sort());
+    expect((await mailOf(learner.email)).map((m) => m.Subject).sort()).to.deep.equal(
+      [
+        'Votre certificat a été révoqué : Analyse des conflits',
+        'Votre certificat : Analyse des conflits',
+        'Votre nouveau certificat : Analyse des conflits',
+      ].sort(),
+    );
   });
 
   it('a template that does not attach the PDF: the e-mail has the link only; the option is kept per version', async () => {
@@ -159,9 +206,17 @@ describe('certificates: e-mail to the learner', function () {
     // A template of this course's own, saved with the box unticked (an unticked box sends nothing).
     const token = await tokenFor(staff, '/certificates/templates/new');
     const fields: Record<string, string> = {
-      name: 'Conflict Analysis, no attachment', courseId, 'page.size': 'A4', 'page.orientation': 'landscape',
-      'languages.0.lang': 'en', 'languages.0.title': 'Certificate of completion', 'languages.0.wording': 'This is to certify that\r\n{name}\r\nhas completed\r\n{course}',
-      'languages.1.lang': '', 'signatories.0.name': 'Elena Marchetti', 'signatories.0.title.0': 'Director, Division for Peace', 'attachPdf.shown': '1',
+      name: 'Conflict Analysis, no attachment',
+      courseId,
+      'page.size': 'A4',
+      'page.orientation': 'landscape',
+      'languages.0.lang': 'en',
+      'languages.0.title': 'Certificate of completion',
+      'languages.0.wording': 'This is to certify that\r\n{name}\r\nhas completed\r\n{course}',
+      'languages.1.lang': '',
+      'signatories.0.name': 'Elena Marchetti',
+      'signatories.0.title.0': 'Director, Division for Peace',
+      'attachPdf.shown': '1',
     };
     let req = staff.post(`/certificates/templates?_csrf=${encodeURIComponent(token)}`);
     for (const [k, v] of Object.entries(fields)) req = req.field(k, v);

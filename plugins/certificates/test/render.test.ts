@@ -1,6 +1,8 @@
 /**
  * Rendering tests: PDFs are written to a temporary folder and read back with poppler-utils
  * (pdftotext, pdffonts, pdftoppm), a PDF reader independent of pdfkit.
+ *
+ * Over 400 lines: every script and engine is checked through the same read-back helpers.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -11,9 +13,17 @@ import { join } from 'node:path';
 import bidiImport, { type Bidi } from 'bidi-js';
 import QRCode from 'qrcode';
 import {
-  renderCertificate, renderCertificateDetailed, renderPreview, unprintableTexts, uncoveredCharacters, formatDate,
-  TemplateError, UncoveredCharactersError,
-  type CertificateData, type CertificateTemplate, type TemplateLanguage,
+  renderCertificate,
+  renderCertificateDetailed,
+  renderPreview,
+  unprintableTexts,
+  uncoveredCharacters,
+  formatDate,
+  TemplateError,
+  UncoveredCharactersError,
+  type CertificateData,
+  type CertificateTemplate,
+  type TemplateLanguage,
 } from '../render/index.ts';
 import { fitText, wrap } from '../render/text.ts';
 
@@ -50,7 +60,10 @@ function lines(pdf: Buffer): string[] {
 
 /** pdffonts rows: name, type, embedded, subset, unicode map. */
 function fonts(pdf: Buffer): Array<{ name: string; type: string; emb: string; sub: string; uni: string }> {
-  const out = execFileSync('pdffonts', [save(pdf)], { encoding: 'utf8' }).split('\n').slice(2).filter(Boolean);
+  const out = execFileSync('pdffonts', [save(pdf)], { encoding: 'utf8' })
+    .split('\n')
+    .slice(2)
+    .filter(Boolean);
   return out.map((row) => {
     const m = /^(\S+)\s+(.+?)\s{2,}(\S+)\s+(yes|no)\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+$/.exec(row);
     if (!m) throw new Error(`unexpected pdffonts row: ${row}`);
@@ -76,23 +89,55 @@ function expectNoReplacement(text: string) {
 const logo = await QRCode.toBuffer('Olive programme logo', { margin: 1, color: { dark: '#1f3a5fff', light: '#00000000' } });
 const signature = await QRCode.toBuffer('signature', { margin: 0, scale: 2 });
 /** A 16×16 baseline JPEG (543 bytes; CPython's test image `imghdrdata/python.jpg`). */
-const jpeg = Buffer.from('/9j/4AAQSkZJRgABAQEAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/2wBDAQMDAwQDBAgEBAgQCwkLEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBD/wAARCAAQABADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAABwQF/8QAJBAAAQQBBAICAwAAAAAAAAAAAQIDBAYFBwgSExEiABQJMTL/xAAVAQEBAAAAAAAAAAAAAAAAAAAABv/EACMRAAECBQMFAAAAAAAAAAAAAAECEQMEBQYhABIxFRZhgeH/2gAMAwEAAhEDEQA/ABSm0mobc8HmExLUlRzzEWPkJWW+ulrsaUVAseUgslSlH9LKuPryIKuWPZdskzXmm3fX5m2nF4GlVxx/HOpx4ks51+MiU/Iaad7UcUo4tILoS4kqcWkezS0hO/HvuRp0rO6hWnWO1UisZVuFi4GFeyEpmGepa5S5SWVPuciFKRFLgSrwetnyPIB+Vb4N9mKhQMzo5po9XLdDs9d6ZVix2VEhiL9kuNPxw2gEKcDQ/rs8AuA8VAe0vdl7VOYn+27flGAUgmITjbhSmCg3BYlyeWDkMolvw4KOp1KM6iCNvngZHwetf//Z', 'base64');
+const jpeg = Buffer.from(
+  '/9j/4AAQSkZJRgABAQEAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/2wBDAQMDAwQDBAgEBAgQCwkLEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBD/wAARCAAQABADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAABwQF/8QAJBAAAQQBBAICAwAAAAAAAAAAAQIDBAYFBwgSExEiABQJMTL/xAAVAQEBAAAAAAAAAAAAAAAAAAAABv/EACMRAAECBQMFAAAAAAAAAAAAAAECEQMEBQYhABIxFRZhgeH/2gAMAwEAAhEDEQA/ABSm0mobc8HmExLUlRzzEWPkJWW+ulrsaUVAseUgslSlH9LKuPryIKuWPZdskzXmm3fX5m2nF4GlVxx/HOpx4ks51+MiU/Iaad7UcUo4tILoS4kqcWkezS0hO/HvuRp0rO6hWnWO1UisZVuFi4GFeyEpmGepa5S5SWVPuciFKRFLgSrwetnyPIB+Vb4N9mKhQMzo5po9XLdDs9d6ZVix2VEhiL9kuNPxw2gEKcDQ/rs8AuA8VAe0vdl7VOYn+27flGAUgmITjbhSmCg3BYlyeWDkMolvw4KOp1KM6iCNvngZHwetf//Z',
+  'base64',
+);
 
 /** The same certificate wording in the six UN languages. */
 const WORDING: Record<string, TemplateLanguage> = {
-  en: { lang: 'en', title: 'Certificate of Completion', wording: 'This is to certify that\n{name}\nhas successfully completed\n{course}\n{edition}, {place}, from {startDate} to {endDate}, {hours} hours', codeLabel: 'Verification code' },
-  fr: { lang: 'fr', title: 'Certificat de réussite', wording: 'Nous certifions que\n{name}\na suivi avec succès\n{course}\n{edition}, {place}, du {startDate} au {endDate}, {hours} heures' },
-  es: { lang: 'es', title: 'Certificado de finalización', wording: 'Se certifica que\n{name}\nha completado con éxito\n{course}\n{edition}, {place}, del {startDate} al {endDate}, {hours} horas' },
-  ru: { lang: 'ru', title: 'Сертификат об окончании', wording: 'Настоящим удостоверяется, что\n{name}\nуспешно завершил(а) курс\n{course}\n{edition}, {place}, с {startDate} по {endDate}, {hours} часов' },
+  en: {
+    lang: 'en',
+    title: 'Certificate of Completion',
+    wording: 'This is to certify that\n{name}\nhas successfully completed\n{course}\n{edition}, {place}, from {startDate} to {endDate}, {hours} hours',
+    codeLabel: 'Verification code',
+  },
+  fr: {
+    lang: 'fr',
+    title: 'Certificat de réussite',
+    wording: 'Nous certifions que\n{name}\na suivi avec succès\n{course}\n{edition}, {place}, du {startDate} au {endDate}, {hours} heures',
+  },
+  es: {
+    lang: 'es',
+    title: 'Certificado de finalización',
+    wording: 'Se certifica que\n{name}\nha completado con éxito\n{course}\n{edition}, {place}, del {startDate} al {endDate}, {hours} horas',
+  },
+  ru: {
+    lang: 'ru',
+    title: 'Сертификат об окончании',
+    wording: 'Настоящим удостоверяется, что\n{name}\nуспешно завершил(а) курс\n{course}\n{edition}, {place}, с {startDate} по {endDate}, {hours} часов',
+  },
   zh: { lang: 'zh', title: '结业证书', wording: '兹证明\n{name}\n已圆满完成\n{course}\n{edition}，{place}，{startDate}至{endDate}，共{hours}小时' },
   ar: { lang: 'ar', title: 'شهادة إتمام', wording: 'نشهد بأن\n{name}\nقد أتم بنجاح\n{course}\n{edition}، {place}، من {startDate} إلى {endDate}، {hours} ساعة' },
 };
 
-const COURSE = { en: 'Negotiation and Mediation', fr: 'Négociation et médiation', es: 'Negociación y mediación', ru: 'Переговоры и посредничество', zh: '谈判与调解', ar: 'التفاوض والوساطة' };
+const COURSE = {
+  en: 'Negotiation and Mediation',
+  fr: 'Négociation et médiation',
+  es: 'Negociación y mediación',
+  ru: 'Переговоры и посредничество',
+  zh: '谈判与调解',
+  ar: 'التفاوض والوساطة',
+};
 const EDITION = { en: 'Fellowship 2027', fr: 'Bourse 2027', es: 'Beca 2027', ru: 'Стипендия 2027', zh: '2027年研修班', ar: 'زمالة ٢٠٢٧' };
 const PLACE = { en: 'Oslo', fr: 'Oslo', es: 'Oslo', ru: 'Осло', zh: '奥斯陆', ar: 'أوسلو' };
 const NAMES: Record<string, string> = {
-  en: 'Amina Haddad', fr: 'Élodie Lefèvre-Dubœuf', es: 'José Ángel Muñoz Peña', ru: 'Анна Сергеевна Иванова', zh: '李明华', ar: 'محمد بن عبد الله',
+  en: 'Amina Haddad',
+  fr: 'Élodie Lefèvre-Dubœuf',
+  es: 'José Ángel Muñoz Peña',
+  ru: 'Анна Сергеевна Иванова',
+  zh: '李明华',
+  ar: 'محمد بن عبد الله',
 };
 
 function template(langs: string[], extra: Partial<CertificateTemplate> = {}): CertificateTemplate {
@@ -100,7 +145,18 @@ function template(langs: string[], extra: Partial<CertificateTemplate> = {}): Ce
     languages: langs.map((l) => WORDING[l]!) as unknown as CertificateTemplate['languages'],
     logos: { programme: logo, partners: [logo] },
     signatories: [
-      { name: 'Nikhil Seth', title: { en: 'Executive Director', fr: 'Directeur exécutif', ar: 'المدير التنفيذي', zh: '执行主任', ru: 'Исполнительный директор', es: 'Director Ejecutivo' }, signature },
+      {
+        name: 'Nikhil Seth',
+        title: {
+          en: 'Executive Director',
+          fr: 'Directeur exécutif',
+          ar: 'المدير التنفيذي',
+          zh: '执行主任',
+          ru: 'Исполнительный директор',
+          es: 'Director Ejecutivo',
+        },
+        signature,
+      },
       { name: 'Marie Dupont', title: 'PPCP' },
     ],
     ...extra,
@@ -109,8 +165,16 @@ function template(langs: string[], extra: Partial<CertificateTemplate> = {}): Ce
 
 function data(name: string, extra: Partial<CertificateData> = {}): CertificateData {
   return {
-    name, course: COURSE, edition: EDITION, place: PLACE, startDate: '2027-06-07', endDate: '2027-06-18', hours: 60,
-    code: '7K3M-Q9ZD-2W4H-XR8N-P', verificationUrl: 'https://olive.example/verify/7K3M-Q9ZD-2W4H-XR8N-P', issueDate: '2027-06-18',
+    name,
+    course: COURSE,
+    edition: EDITION,
+    place: PLACE,
+    startDate: '2027-06-07',
+    endDate: '2027-06-18',
+    hours: 60,
+    code: '7K3M-Q9ZD-2W4H-XR8N-P',
+    verificationUrl: 'https://olive.example/verify/7K3M-Q9ZD-2W4H-XR8N-P',
+    issueDate: '2027-06-18',
     ...extra,
   };
 }
@@ -153,7 +217,10 @@ function poppler(logical: string, leftToRightPage: boolean): string {
     for (let i = c.length - 1; i >= 0;) {
       let j = i;
       while (j >= 0 && !(isL(c[j]!) || isNum(c[j]!))) j--;
-      out += c.slice(j + 1, i + 1).reverse().join('');
+      out += c
+        .slice(j + 1, i + 1)
+        .reverse()
+        .join('');
       i = j;
       while (j >= 0 && !isR(c[j]!)) j--;
       out += c.slice(j + 1, i + 1).join('');
@@ -167,8 +234,12 @@ const squash = (s: string) => s.replace(BIDI_CONTROLS, '').replace(/\s+/g, '');
 
 describe('certificates: rendering', function () {
   this.timeout(60000);
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'olive-cert-')); });
-  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'olive-cert-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   for (const lang of ['en', 'fr', 'es', 'ru', 'zh', 'ar']) {
     it(`prints and extracts a ${lang} certificate in logical order, fonts embedded`, async () => {
@@ -180,9 +251,14 @@ describe('certificates: rendering', function () {
       const l = lang as keyof typeof COURSE;
       const dates = { start: formatDate('2027-06-07', w), end: formatDate('2027-06-18', w) };
       const hours = lang === 'ar' ? '٦٠' : '60';
-      const last = w.wording.split('\n').at(-1)!
-        .replace('{edition}', EDITION[l]).replace('{place}', PLACE[l]).replace('{startDate}', dates.start)
-        .replace('{endDate}', dates.end).replace('{hours}', hours);
+      const last = w.wording
+        .split('\n')
+        .at(-1)!
+        .replace('{edition}', EDITION[l])
+        .replace('{place}', PLACE[l])
+        .replace('{startDate}', dates.start)
+        .replace('{endDate}', dates.end)
+        .replace('{hours}', hours);
       // Every printed line comes back whole and in logical order, the name on its own line.
       expect(got).to.include.members([norm(w.title), NAMES[lang]!, COURSE[l], norm(w.wording.split('\n')[0]!)]);
       if (lang === 'ar') {
@@ -251,7 +327,16 @@ describe('certificates: rendering', function () {
     const pdf = await renderCertificate(template(['zh', 'ru']), data('李明华', { nameAlt: 'Ли Минхуа' }));
     const got = lines(pdf);
     expectNoReplacement(extract(pdf));
-    expect(got).to.include.members(['结业证书', 'Сертификат об окончании', '李明华', 'Ли Минхуа', '谈判与调解', 'Переговоры и посредничество', '执行主任', 'Исполнительный директор']);
+    expect(got).to.include.members([
+      '结业证书',
+      'Сертификат об окончании',
+      '李明华',
+      'Ли Минхуа',
+      '谈判与调解',
+      'Переговоры и посредничество',
+      '执行主任',
+      'Исполнительный директор',
+    ]);
     expect(got).to.include('2027年研修班，奥斯陆，2027年6月7日至2027年6月18日，共60小时');
     expectCleanFonts(pdf, ['NotoSansSC', 'NotoSans']);
     expect(pdf.length).to.be.below(40 * 1024);
@@ -297,7 +382,10 @@ describe('certificates: rendering', function () {
     expect(r.qr.matrix.length).to.equal(expected.size);
     for (let y = 0; y < expected.size; y++) for (let x = 0; x < expected.size; x++) expect(r.qr.matrix[y]![x], `${x},${y}`).to.equal(expected.get(y, x) === 1);
     // No raster image for it: the only images are the two logos and the signature.
-    const list = execFileSync('pdfimages', ['-list', save(r.pdf)], { encoding: 'utf8' }).split('\n').slice(2).filter(Boolean);
+    const list = execFileSync('pdfimages', ['-list', save(r.pdf)], { encoding: 'utf8' })
+      .split('\n')
+      .slice(2)
+      .filter(Boolean);
     expect(list.map((l) => l.trim().split(/\s+/)[2]).filter((type) => type === 'image')).to.have.length(3);
     // Rasterised by poppler, each module's centre is dark exactly where the matrix says.
     const dpi = 216;
@@ -335,7 +423,9 @@ describe('certificates: rendering', function () {
     expect(other.equals(first)).to.equal(false);
     // A fresh process renders the same bytes.
     const script = join(dir, 'render.mts');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { renderCertificate } from ${JSON.stringify(new URL('../render/index.ts', import.meta.url).pathname)};
       import { createHash } from 'node:crypto';
       const input = JSON.parse(process.argv[2]);
@@ -343,7 +433,8 @@ describe('certificates: rendering', function () {
       input.t.logos = { programme: revive(input.t.logos.programme), partners: input.t.logos.partners.map(revive) };
       input.t.signatories = input.t.signatories.map((s) => ({ ...s, signature: revive(s.signature) }));
       process.stdout.write(createHash('sha256').update(await renderCertificate(input.t, input.d)).digest('hex'));
-    `);
+    `,
+    );
     const hash = execFileSync(process.execPath, ['--import', 'tsx', script, JSON.stringify({ t, d })], { encoding: 'utf8', cwd: process.cwd() });
     expect(hash).to.equal(createHash('sha256').update(first).digest('hex'));
   });
@@ -353,7 +444,11 @@ describe('certificates: rendering', function () {
     expect(uncoveredCharacters('Amina 𓂀 Haddad 😀')).to.deep.equal(['𓂀', '😀']);
     expect(unprintableTexts(template(['en']), data('Amina 𓂀'))).to.deep.include({ text: 'Amina 𓂀', characters: ['𓂀'] });
     let error: unknown;
-    try { await renderCertificate(template(['en']), data('Amina 𓂀')); } catch (e) { error = e; }
+    try {
+      await renderCertificate(template(['en']), data('Amina 𓂀'));
+    } catch (e) {
+      error = e;
+    }
     expect(error).to.be.instanceOf(UncoveredCharactersError);
     expect((error as UncoveredCharactersError).characters).to.deep.equal(['𓂀']);
   });
@@ -361,25 +456,48 @@ describe('certificates: rendering', function () {
   it('refuses a template with five signatories or an unknown placeholder', async () => {
     const s = { name: 'A', title: 'B' };
     let error: unknown;
-    try { await renderCertificate(template(['en'], { signatories: [s, s, s, s, s] }), data('X')); } catch (e) { error = e; }
+    try {
+      await renderCertificate(template(['en'], { signatories: [s, s, s, s, s] }), data('X'));
+    } catch (e) {
+      error = e;
+    }
     expect(error).to.be.instanceOf(TemplateError);
     const t = template([], { languages: [{ ...WORDING.en!, wording: 'Dear {nmae}' }] });
     error = undefined;
-    try { await renderCertificate(t, data('X')); } catch (e) { error = e; }
+    try {
+      await renderCertificate(t, data('X'));
+    } catch (e) {
+      error = e;
+    }
     expect((error as TemplateError).problems.join()).to.include('{nmae}');
   });
 
   it('embeds JPEG images as they are (no re-encoding)', async () => {
-    const pdf = await renderCertificate(template(['en'], { logos: { programme: jpeg }, signatories: [{ name: 'Nikhil Seth', title: 'Executive Director', signature: jpeg }] }), data('Amina Haddad'));
-    const list = execFileSync('pdfimages', ['-list', save(pdf)], { encoding: 'utf8' }).split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(/\s+/));
+    const pdf = await renderCertificate(
+      template(['en'], { logos: { programme: jpeg }, signatories: [{ name: 'Nikhil Seth', title: 'Executive Director', signature: jpeg }] }),
+      data('Amina Haddad'),
+    );
+    const list = execFileSync('pdfimages', ['-list', save(pdf)], { encoding: 'utf8' })
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.trim().split(/\s+/));
     // Drawn twice (logo, signature), embedded once: one PDF object.
-    expect(list.map((c) => [c[2], c[3], c[4], c[8]])).to.deep.equal([['image', '16', '16', 'jpeg'], ['image', '16', '16', 'jpeg']]);
+    expect(list.map((c) => [c[2], c[3], c[4], c[8]])).to.deep.equal([
+      ['image', '16', '16', 'jpeg'],
+      ['image', '16', '16', 'jpeg'],
+    ]);
     expect(new Set(list.map((c) => c[10])).size).to.equal(1);
     expect(lines(pdf)).to.include('Amina Haddad');
   });
 
   it('previews a template with sample data and SPECIMEN across it, portrait too', async () => {
-    const pdf = await renderPreview(template(['fr', 'ar'], { page: { orientation: 'portrait' }, signatories: [1, 2, 3, 4].map((i) => ({ name: `Signataire ${i}`, title: { fr: 'Directrice', ar: 'مديرة' } })) }));
+    const pdf = await renderPreview(
+      template(['fr', 'ar'], {
+        page: { orientation: 'portrait' },
+        signatories: [1, 2, 3, 4].map((i) => ({ name: `Signataire ${i}`, title: { fr: 'Directrice', ar: 'مديرة' } })),
+      }),
+    );
     const got = lines(pdf);
     expect(got).to.include.members(['Amina Haddad', 'أمينة حداد', 'Certificat de réussite', 'Signataire 4']);
     // SPECIMEN is printed at an angle: poppler reads it in pieces.

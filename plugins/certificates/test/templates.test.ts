@@ -79,7 +79,10 @@ function formFields(overrides: Record<string, string> = {}): Record<string, stri
     courseId: '',
     'page.size': 'A4',
     'page.orientation': 'landscape',
-    'colours.primary': '#1f3a5f', 'colours.accent': '#b08d3c', 'colours.text': '#222222', 'colours.muted': '#555555',
+    'colours.primary': '#1f3a5f',
+    'colours.accent': '#b08d3c',
+    'colours.text': '#222222',
+    'colours.muted': '#555555',
     'languages.0.lang': 'en',
     'languages.0.title': 'Certificate of completion',
     'languages.0.wording': 'This is to certify that\r\n{name}\r\nhas completed\r\n{course}\r\n{edition}, {hours} hours',
@@ -91,9 +94,15 @@ function formFields(overrides: Record<string, string> = {}): Record<string, stri
     'signatories.0.name': 'Elena Marchetti',
     'signatories.0.title.0': 'Director, Division for Peace',
     'signatories.0.title.1': 'Directrice, Division de la paix',
-    'signatories.1.name': '', 'signatories.1.title.0': '', 'signatories.1.title.1': '',
-    'signatories.2.name': '', 'signatories.2.title.0': '', 'signatories.2.title.1': '',
-    'signatories.3.name': '', 'signatories.3.title.0': '', 'signatories.3.title.1': '',
+    'signatories.1.name': '',
+    'signatories.1.title.0': '',
+    'signatories.1.title.1': '',
+    'signatories.2.name': '',
+    'signatories.2.title.0': '',
+    'signatories.2.title.1': '',
+    'signatories.3.name': '',
+    'signatories.3.title.0': '',
+    'signatories.3.title.1': '',
     ...overrides,
   };
 }
@@ -171,11 +180,15 @@ describe('certificate templates', function () {
   });
 
   it('previews a template as a PDF with the sample name and the template’s titles', async () => {
-    const res = await staff.get(`/certificates/templates/${templateId}/preview.pdf`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    }).expect(200);
+    const res = await staff
+      .get(`/certificates/templates/${templateId}/preview.pdf`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
     expect(res.headers['content-type']).to.equal('application/pdf');
     expect(res.headers['content-disposition']).to.match(/^inline/);
     const pdf = res.body as Buffer;
@@ -190,14 +203,18 @@ describe('certificate templates', function () {
   });
 
   it('saves an edit as version 2, keeping images unless removed, while version 1 prints exactly as before', async () => {
-    const res = await postTemplate(staff, `/certificates/templates/${templateId}`, formFields({
-      baseVersion: '1',
-      'languages.0.title': 'Certificate of participation',
-      'remove.logos.partners.0': 'on',
-      'signatories.1.name': 'Samuel Okafor',
-      'signatories.1.title.0': 'Manager, Peacemaking and Conflict Prevention Programme',
-      'signatories.1.title.1': 'Responsable du programme',
-    }));
+    const res = await postTemplate(
+      staff,
+      `/certificates/templates/${templateId}`,
+      formFields({
+        baseVersion: '1',
+        'languages.0.title': 'Certificate of participation',
+        'remove.logos.partners.0': 'on',
+        'signatories.1.name': 'Samuel Okafor',
+        'signatories.1.title.0': 'Manager, Peacemaking and Conflict Prevention Programme',
+        'signatories.1.title.1': 'Responsable du programme',
+      }),
+    );
     expect(res.status, res.text).to.equal(303);
     const v2 = await db.collection('certificates_template_version').findOne({ _id: `${templateId}:2` as never });
     expect(v2!.content.languages[0].title).to.equal('Certificate of participation');
@@ -229,9 +246,17 @@ describe('certificate templates', function () {
     const jpeg = fs.readFileSync(path.join(dir, 'sig.jpg'));
     fs.rmSync(dir, { recursive: true });
     const course = await db.collection('courses_course').findOne({ slug: 'conflict-analysis' });
-    const res = await postTemplate(staff, '/certificates/templates', formFields({
-      name: 'English only', courseId: String(course!._id), 'languages.1.lang': '', 'signatories.0.title.1': '',
-    }), { 'signatories.0.signature': ['scan.jpeg', jpeg] });
+    const res = await postTemplate(
+      staff,
+      '/certificates/templates',
+      formFields({
+        name: 'English only',
+        courseId: String(course!._id),
+        'languages.1.lang': '',
+        'signatories.0.title.1': '',
+      }),
+      { 'signatories.0.signature': ['scan.jpeg', jpeg] },
+    );
     expect(res.status, res.text.slice(0, 500)).to.equal(303);
     const id = idFrom(res.headers.location as string);
     const v1 = await db.collection('certificates_template_version').findOne({ _id: `${id}:1` as never });
@@ -258,7 +283,10 @@ describe('certificate templates', function () {
     const { templates } = built.get(db)!;
     const detail = (await templates.get(templateId))!;
     const input = (title: string): TemplateInput => ({
-      name: detail.name, baseVersion: detail.version, page: detail.content.page, colours: detail.content.colours,
+      name: detail.name,
+      baseVersion: detail.version,
+      page: detail.content.page,
+      colours: detail.content.colours,
       languages: detail.content.languages.map((l, i) => (i === 0 ? { ...l, title } : l)),
       signatories: detail.content.signatories.map((s) => ({ name: s.name, title: detail.content.languages.map((l) => s.title[l.lang]!) })),
     });
@@ -274,7 +302,9 @@ describe('certificate templates', function () {
     const { templates } = built.get(db)!;
     const course = await db.collection('courses_course').findOne({ slug: 'mediation-process-design' });
     const input = (name: string): TemplateInput => ({
-      name, courseId: String(course!._id), page: { size: 'A4', orientation: 'portrait' },
+      name,
+      courseId: String(course!._id),
+      page: { size: 'A4', orientation: 'portrait' },
       languages: [{ lang: 'en', title: 'Certificate', wording: '{name}\n{course}' }],
       signatories: [{ name: 'Elena Marchetti', title: ['Director'] }],
     });
@@ -328,29 +358,70 @@ describe('certificate templates', function () {
   describe('refused forms: a clear message, the typed values kept, nothing changed', () => {
     const cases: Array<{ what: string; fields?: Record<string, string>; files?: Record<string, [string, Buffer]>; status?: number; message: RegExp }> = [
       { what: 'an unknown placeholder', fields: { 'languages.0.wording': 'Awarded to {name} for {foo}' }, message: /Unknown placeholder \{foo\}/ },
-      { what: 'three languages', fields: { 'languages.2.lang': 'es', 'languages.2.title': 'Certificado', 'languages.2.wording': '{name}' }, message: /one or two languages/ },
+      {
+        what: 'three languages',
+        fields: { 'languages.2.lang': 'es', 'languages.2.title': 'Certificado', 'languages.2.wording': '{name}' },
+        message: /one or two languages/,
+      },
       {
         what: 'five signatories',
-        fields: Object.fromEntries([0, 1, 2, 3, 4].flatMap((i) => [[`signatories.${i}.name`, `Signatory ${i}`], [`signatories.${i}.title.0`, 'Director'], [`signatories.${i}.title.1`, 'Directeur']])),
+        fields: Object.fromEntries(
+          [0, 1, 2, 3, 4].flatMap((i) => [
+            [`signatories.${i}.name`, `Signatory ${i}`],
+            [`signatories.${i}.title.0`, 'Director'],
+            [`signatories.${i}.title.1`, 'Directeur'],
+          ]),
+        ),
         message: /at most 4 signatories/,
       },
       { what: 'a signatory without a name', fields: { 'signatories.1.title.0': 'Director' }, message: /Give the signatory’s name/ },
       { what: 'a missing position in the second language', fields: { 'signatories.0.title.1': '' }, message: /position in each language/ },
       { what: 'a course that does not exist', fields: { courseId: 'abcdefabcdefabcdefabcdef' }, message: /This course does not exist/ },
       { what: 'a colour that is not #rrggbb', fields: { 'colours.primary': 'red' }, message: /#rrggbb/ },
-      { what: 'an SVG logo', files: { 'logos.programme': ['logo.png', svg] }, status: 400, message: /logo\.png is not a PNG or JPEG image: its content is XML or SVG/ },
-      { what: 'a Windows program as a logo', files: { 'logos.partners.1': ['partner.jpg', windowsProgram()] }, message: /partner\.jpg is not a PNG or JPEG image: its content is a Windows program/ },
-      { what: 'a PDF as a signature', files: { 'signatories.0.signature': ['sig.png', Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n')] }, message: /sig\.png is not a PNG or JPEG image: its content is a PDF document/ },
-      { what: 'an image over the size limit', files: { 'logos.programme': ['big.png', hugePng] }, message: new RegExp(`big\\.png is larger than the ${MAX_KB} KB limit`) },
-      { what: 'a name no font can print (Cuneiform)', fields: { 'signatories.0.name': 'Sargon \u{12000}' }, message: /cannot be printed with the certificate fonts: \u{12000} \(U\+12000\)/u },
+      {
+        what: 'an SVG logo',
+        files: { 'logos.programme': ['logo.png', svg] },
+        status: 400,
+        message: /logo\.png is not a PNG or JPEG image: its content is XML or SVG/,
+      },
+      {
+        what: 'a Windows program as a logo',
+        files: { 'logos.partners.1': ['partner.jpg', windowsProgram()] },
+        message: /partner\.jpg is not a PNG or JPEG image: its content is a Windows program/,
+      },
+      {
+        what: 'a PDF as a signature',
+        files: { 'signatories.0.signature': ['sig.png', Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n')] },
+        message: /sig\.png is not a PNG or JPEG image: its content is a PDF document/,
+      },
+      {
+        what: 'an image over the size limit',
+        files: { 'logos.programme': ['big.png', hugePng] },
+        message: new RegExp(`big\\.png is larger than the ${MAX_KB} KB limit`),
+      },
+      {
+        what: 'a name no font can print (Cuneiform)',
+        fields: { 'signatories.0.name': 'Sargon \u{12000}' },
+        message: /cannot be printed with the certificate fonts: \u{12000} \(U\+12000\)/u,
+      },
     ];
     for (const c of cases) {
       it(`refuses ${c.what}`, async () => {
         const before = await counts();
         const detail = (await built.get(db)!.templates.get(templateId))!;
-        const res = await postTemplate(staff, `/certificates/templates/${templateId}`, formFields({ baseVersion: String(detail.version), name: 'Typed name kept', ...c.fields }), c.files);
+        const res = await postTemplate(
+          staff,
+          `/certificates/templates/${templateId}`,
+          formFields({ baseVersion: String(detail.version), name: 'Typed name kept', ...c.fields }),
+          c.files,
+        );
         expect(res.status, res.text.slice(0, 300)).to.equal(c.status ?? 400);
-        const text = res.text.replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, '\'').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+        const text = res.text
+          .replace(/&#34;|&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&amp;/g, '&');
         expect(text).to.match(c.message);
         expect(text).to.contain('Nothing was saved');
         expect(res.text).to.contain('value="Typed name kept"');
@@ -365,9 +436,20 @@ describe('certificate templates', function () {
       const dup = await postTemplate(staff, '/certificates/templates', formFields({ name: 'Another default' }));
       expect(dup.status).to.equal(409);
       expect(dup.text).to.contain('A programme default template already exists');
-      const empty = await postTemplate(staff, '/certificates/templates', { name: '', 'page.size': 'A4', 'page.orientation': 'landscape', 'languages.0.lang': 'en' });
+      const empty = await postTemplate(staff, '/certificates/templates', {
+        name: '',
+        'page.size': 'A4',
+        'page.orientation': 'landscape',
+        'languages.0.lang': 'en',
+      });
       expect(empty.status).to.equal(400);
-      for (const m of ['Give the template a name.', 'Give the title in this language.', 'Write the wording in this language.', 'A certificate needs at least one signatory.']) expect(empty.text).to.contain(m);
+      for (const m of [
+        'Give the template a name.',
+        'Give the title in this language.',
+        'Write the wording in this language.',
+        'A certificate needs at least one signatory.',
+      ])
+        expect(empty.text).to.contain(m);
       expect(await counts()).to.deep.equal(before);
     });
   });
@@ -379,11 +461,17 @@ describe('certificate templates', function () {
     const defaultNow = await templates.templateFor(courseId);
     expect(defaultNow.templateId).to.equal(templateId);
     const detail = (await templates.get(templateId))!;
-    const own = await templates.save(null, {
-      name: 'Course template', courseId, page: { size: 'LETTER', orientation: 'portrait' },
-      languages: [{ lang: 'ar', title: 'شهادة إتمام', wording: 'تُمنح هذه الشهادة إلى\n{name}\n{course}' }],
-      signatories: [{ name: 'Elena Marchetti', title: ['مديرة شعبة السلام'] }],
-    }, 'test');
+    const own = await templates.save(
+      null,
+      {
+        name: 'Course template',
+        courseId,
+        page: { size: 'LETTER', orientation: 'portrait' },
+        languages: [{ lang: 'ar', title: 'شهادة إتمام', wording: 'تُمنح هذه الشهادة إلى\n{name}\n{course}' }],
+        signatories: [{ name: 'Elena Marchetti', title: ['مديرة شعبة السلام'] }],
+      },
+      'test',
+    );
     expect(await templates.templateFor(courseId)).to.deep.equal({ templateId: own.id, version: 1 });
     expect(await templates.templateFor(courseId, templateId)).to.deep.equal({ templateId, version: detail.version });
     // An unknown preferred template falls back to the course's.
@@ -395,14 +483,25 @@ describe('certificate templates', function () {
   it('refuses every template page to learners and trainers (403)', async () => {
     for (const email of ['learner@olive.example', 'trainer@olive.example']) {
       const agent = await signIn(t.app, email);
-      for (const url of ['/certificates/templates', '/certificates/templates/new', `/certificates/templates/${templateId}`,
-        `/certificates/templates/${templateId}/preview.pdf`, `/certificates/templates/${templateId}/versions/1/preview.pdf`]) {
+      for (const url of [
+        '/certificates/templates',
+        '/certificates/templates/new',
+        `/certificates/templates/${templateId}`,
+        `/certificates/templates/${templateId}/preview.pdf`,
+        `/certificates/templates/${templateId}/versions/1/preview.pdf`,
+      ]) {
         await agent.get(url).expect(403);
       }
       const token = await tokenFor(agent, '/');
       const before = await counts();
-      await agent.post(`/certificates/templates?_csrf=${encodeURIComponent(token)}`).field('name', 'x').expect(403);
-      await agent.post(`/certificates/templates/${templateId}?_csrf=${encodeURIComponent(token)}`).field('name', 'x').expect(403);
+      await agent
+        .post(`/certificates/templates?_csrf=${encodeURIComponent(token)}`)
+        .field('name', 'x')
+        .expect(403);
+      await agent
+        .post(`/certificates/templates/${templateId}?_csrf=${encodeURIComponent(token)}`)
+        .field('name', 'x')
+        .expect(403);
       expect(await counts()).to.deep.equal(before);
     }
   });
@@ -411,7 +510,9 @@ describe('certificate templates', function () {
 describe('certificate templates: demo data', function () {
   this.timeout(120000);
   let t: TestApp;
-  before(async () => { t = await createTestApp({ plugins: PLUGINS, seed: true, label: 'cert_tpl_seed' }); });
+  before(async () => {
+    t = await createTestApp({ plugins: PLUGINS, seed: true, label: 'cert_tpl_seed' });
+  });
   after(() => t.stop());
 
   it('seeds a bilingual programme default and an English + Arabic course template, once', async () => {

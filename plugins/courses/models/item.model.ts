@@ -49,30 +49,38 @@ export interface ItemDoc {
   quiz?: QuizSettings;
 }
 
-const fileSchema = new mongoose.Schema<StoredFile>({
-  fileId: { type: mongoose.Schema.Types.ObjectId, required: true },
-  filename: { type: String, required: true },
-  contentType: { type: String, required: true },
-  size: { type: Number, required: true },
-  sha256: { type: String, required: true },
-}, { _id: false });
-
-const quizSchema = new mongoose.Schema<QuizSettings>({
-  questions: {
-    type: [{
-      _id: false,
-      id: { type: String, required: true },
-      text: { type: String, required: true },
-      kind: { type: String, enum: ['single', 'multiple', 'truefalse'], required: true },
-      options: [{ _id: false, id: String, text: String, correct: Boolean }],
-      feedback: String,
-    }],
-    default: [],
+const fileSchema = new mongoose.Schema<StoredFile>(
+  {
+    fileId: { type: mongoose.Schema.Types.ObjectId, required: true },
+    filename: { type: String, required: true },
+    contentType: { type: String, required: true },
+    size: { type: Number, required: true },
+    sha256: { type: String, required: true },
   },
-  passMark: { type: Number, min: 0, max: 100, default: 70 },
-  maxAttempts: { type: Number, min: 0, max: 100, default: 3 },
-  required: { type: Boolean, default: true },
-}, { _id: false });
+  { _id: false },
+);
+
+const quizSchema = new mongoose.Schema<QuizSettings>(
+  {
+    questions: {
+      type: [
+        {
+          _id: false,
+          id: { type: String, required: true },
+          text: { type: String, required: true },
+          kind: { type: String, enum: ['single', 'multiple', 'truefalse'], required: true },
+          options: [{ _id: false, id: String, text: String, correct: Boolean }],
+          feedback: String,
+        },
+      ],
+      default: [],
+    },
+    passMark: { type: Number, min: 0, max: 100, default: 70 },
+    maxAttempts: { type: Number, min: 0, max: 100, default: 3 },
+    required: { type: Boolean, default: true },
+  },
+  { _id: false },
+);
 
 export const itemSchema = new mongoose.Schema<ItemDoc>({
   courseId: { type: mongoose.Schema.Types.ObjectId, required: true },

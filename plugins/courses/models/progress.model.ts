@@ -53,29 +53,47 @@ const base = {
   editionId: { type: String, required: true },
 };
 
-export const itemProgressSchema = new mongoose.Schema<ItemProgressDoc>({
-  ...base, moduleId: { type: String, required: true }, itemId: { type: String, required: true }, completedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const itemProgressSchema = new mongoose.Schema<ItemProgressDoc>(
+  {
+    ...base,
+    moduleId: { type: String, required: true },
+    itemId: { type: String, required: true },
+    completedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 itemProgressSchema.index({ learnerId: 1, courseId: 1 });
 
-export const moduleProgressSchema = new mongoose.Schema<ModuleProgressDoc>({
-  ...base, moduleId: { type: String, required: true }, completedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const moduleProgressSchema = new mongoose.Schema<ModuleProgressDoc>(
+  {
+    ...base,
+    moduleId: { type: String, required: true },
+    completedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 moduleProgressSchema.index({ learnerId: 1, courseId: 1 });
 
-export const courseCompletionSchema = new mongoose.Schema<CourseCompletionDoc>({
-  ...base, completedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const courseCompletionSchema = new mongoose.Schema<CourseCompletionDoc>(
+  {
+    ...base,
+    completedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
-export const quizAttemptSchema = new mongoose.Schema<QuizAttemptDoc>({
-  ...base,
-  itemId: { type: String, required: true },
-  attempt: { type: Number, required: true },
-  answers: { type: mongoose.Schema.Types.Mixed, required: true },
-  score: { type: Number, required: true },
-  passed: { type: Boolean, required: true },
-  submittedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const quizAttemptSchema = new mongoose.Schema<QuizAttemptDoc>(
+  {
+    ...base,
+    itemId: { type: String, required: true },
+    attempt: { type: Number, required: true },
+    answers: { type: mongoose.Schema.Types.Mixed, required: true },
+    score: { type: Number, required: true },
+    passed: { type: Boolean, required: true },
+    submittedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 quizAttemptSchema.index({ learnerId: 1, itemId: 1 });
 
 /** The natural key of a progress record; ids never contain ':' (ObjectIds, or 'open'). */

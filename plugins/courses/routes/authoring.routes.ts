@@ -22,9 +22,13 @@ const courseFields = {
   durationWeeks: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('Whole weeks, please.').min(0).max(104).optional()),
 };
 
-const slugField = z.string().trim().toLowerCase()
+const slugField = z
+  .string()
+  .trim()
+  .toLowerCase()
   .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.')
-  .min(3, 'At least 3 characters.').max(80);
+  .min(3, 'At least 3 characters.')
+  .max(80);
 
 /**
  * Reads the course form. The per-language titles are checked alongside the other fields (not
@@ -58,7 +62,10 @@ const moduleSchema = z.object({
   required: checkbox.default(false),
 });
 
-const itemBase = { title: z.string().trim().min(1, 'Give it a title.').max(200, 'Keep the title under 200 characters.'), body: z.string().max(200000).default('') };
+const itemBase = {
+  title: z.string().trim().min(1, 'Give it a title.').max(200, 'Keep the title under 200 characters.'),
+  body: z.string().max(200000).default(''),
+};
 const lessonSchema = z.object({ ...itemBase, body: z.string().trim().min(1, 'Write the lesson.').max(200000) });
 const linkSchema = z.object({ ...itemBase, url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000) });
 const quizSchema = z.object({
@@ -78,9 +85,12 @@ type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: string };
 /** Reads an item's fields for its type; quiz text errors are reported per line in `questions`. */
 function parseItem(type: ItemDoc['type'], body: unknown): ItemInput {
   switch (type) {
-    case 'lesson': return { type, ...parseInput(lessonSchema, body) };
-    case 'link': return { type, ...parseInput(linkSchema, body) };
-    case 'file': return { type, ...parseInput(fileItemSchema, body) };
+    case 'lesson':
+      return { type, ...parseInput(lessonSchema, body) };
+    case 'link':
+      return { type, ...parseInput(linkSchema, body) };
+    case 'file':
+      return { type, ...parseInput(fileItemSchema, body) };
     case 'quiz': {
       const input = parseInput(quizSchema, body);
       let questions;
@@ -91,12 +101,20 @@ function parseItem(type: ItemDoc['type'], body: unknown): ItemInput {
         if (!(err instanceof HttpError) || !lines?.lines) throw err;
         throw new HttpError(400, 'VALIDATION_FAILED', err.message, { fields: { questions: lines.lines.map((l) => `Line ${l.line}: ${l.message}`).join(' ') } });
       }
-      return { type, title: input.title, body: input.body, quiz: { questions, passMark: input.passMark, maxAttempts: input.maxAttempts, required: input.required } };
+      return {
+        type,
+        title: input.title,
+        body: input.body,
+        quiz: { questions, passMark: input.passMark, maxAttempts: input.maxAttempts, required: input.required },
+      };
     }
   }
 }
 
-export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }: { courses: CourseService; materials: ReturnType<typeof createMaterialStore> }) {
+export function mountAuthoringRoutes(
+  ctx: PluginContext,
+  { courses, materials }: { courses: CourseService; materials: ReturnType<typeof createMaterialStore> },
+) {
   const authors = allow.roles('trainer', 'staff');
   const staff = allow.roles('staff');
   const base = (course: CourseSummary) => `/courses/manage/${course.slug}`;
@@ -127,7 +145,11 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
       trainers,
       languages: UN_LANGUAGES,
       languageNames: languageNames(req),
-      values: form.values ?? { ...course, ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])), ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])) },
+      values: form.values ?? {
+        ...course,
+        ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])),
+        ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])),
+      },
       errors: form.errors ?? {},
       isStaff: req.user!.roles.includes('staff') || req.user!.roles.includes('admin'),
     };
@@ -163,50 +185,69 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
 
   ctx.router.get('/manage', authors, async (req, res) => res.render('courses/manage-list', await listPage(req)));
 
-  ctx.router.post('/manage', authors, form({
-    read: (req) => parseCourseForm(req.body, true),
-    view: 'courses/manage-list',
-    locals: (req, { values, errors }) => listPage(req, { values: courseValues(values), errors }),
-    async handle(req, res, input) {
-      const course = await courses.create(input, req.user!);
-      req.flash('success', req.t('courses:manage.created'));
-      res.redirect(303, base(course));
-    },
-  }));
+  ctx.router.post(
+    '/manage',
+    authors,
+    form({
+      read: (req) => parseCourseForm(req.body, true),
+      view: 'courses/manage-list',
+      locals: (req, { values, errors }) => listPage(req, { values: courseValues(values), errors }),
+      async handle(req, res, input) {
+        const course = await courses.create(input, req.user!);
+        req.flash('success', req.t('courses:manage.created'));
+        res.redirect(303, base(course));
+      },
+    }),
+  );
 
   ctx.router.get('/manage/:slug', authors, async (req, res) => res.render('courses/manage-course', await courseEditorPage(req, await editable(req))));
 
   // The course's page again, with the problem: its forms are refused there (a conflict on `_`).
-  const courseEditorAgain = (form: (failure: { values: Record<string, unknown>; errors: Record<string, string> }) => { values?: Record<string, unknown>; errors: Record<string, string> }) =>
-    async (req: Request, failure: { values: Record<string, unknown>; errors: Record<string, string> }) => courseEditorPage(req, await editable(req), form(failure));
+  const courseEditorAgain =
+    (
+      form: (failure: { values: Record<string, unknown>; errors: Record<string, string> }) => {
+        values?: Record<string, unknown>;
+        errors: Record<string, string>;
+      },
+    ) =>
+    async (req: Request, failure: { values: Record<string, unknown>; errors: Record<string, string> }) =>
+      courseEditorPage(req, await editable(req), form(failure));
 
-  ctx.router.post('/manage/:slug/settings', authors, form({
-    read: (req) => parseCourseForm(req.body, false),
-    view: 'courses/manage-course',
-    locals: courseEditorAgain(({ values, errors }) => ({ values: courseValues(values), errors })),
-    async handle(req, res, { slug: _slug, ...input }) {
-      const course = await editable(req);
-      await courses.update(course.id, input);
-      req.flash('success', req.t('courses:manage.saved'));
-      res.redirect(303, base(course));
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/settings',
+    authors,
+    form({
+      read: (req) => parseCourseForm(req.body, false),
+      view: 'courses/manage-course',
+      locals: courseEditorAgain(({ values, errors }) => ({ values: courseValues(values), errors })),
+      async handle(req, res, { slug: _slug, ...input }) {
+        const course = await editable(req);
+        await courses.update(course.id, input);
+        req.flash('success', req.t('courses:manage.saved'));
+        res.redirect(303, base(course));
+      },
+    }),
+  );
 
-  ctx.router.post('/manage/:slug/status', authors, form({
-    read: (req) => {
-      const status = z.enum(['draft', 'published', 'archived']).safeParse(req.body?.status);
-      if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.');
-      return status.data;
-    },
-    view: 'courses/manage-course',
-    locals: courseEditorAgain(({ errors }) => ({ errors })),
-    async handle(req, res, status) {
-      const course = await editable(req);
-      await courses.setStatus(course.id, status);
-      req.flash('success', req.t(`courses:manage.status.${status}`));
-      res.redirect(303, base(course));
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/status',
+    authors,
+    form({
+      read: (req) => {
+        const status = z.enum(['draft', 'published', 'archived']).safeParse(req.body?.status);
+        if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.');
+        return status.data;
+      },
+      view: 'courses/manage-course',
+      locals: courseEditorAgain(({ errors }) => ({ errors })),
+      async handle(req, res, status) {
+        const course = await editable(req);
+        await courses.setStatus(course.id, status);
+        req.flash('success', req.t(`courses:manage.status.${status}`));
+        res.redirect(303, base(course));
+      },
+    }),
+  );
 
   // Assigning trainers is programme staff's decision, not the trainers' own.
   ctx.router.post('/manage/:slug/trainers', staff, async (req, res) => {
@@ -221,19 +262,29 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, base(course));
   });
 
-  ctx.router.post('/manage/:slug/modules', authors, form({
-    schema: moduleSchema,
-    view: 'courses/manage-course',
-    locals: courseEditorAgain(({ errors }) => ({ errors: moduleProblem(errors) })),
-    async handle(req, res, input) {
-      const course = await editable(req);
-      const module = await courses.addModule(course.id, input);
-      req.flash('success', req.t('courses:manage.moduleAdded'));
-      res.redirect(303, `${base(course)}/modules/${module._id}`);
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/modules',
+    authors,
+    form({
+      schema: moduleSchema,
+      view: 'courses/manage-course',
+      locals: courseEditorAgain(({ errors }) => ({ errors: moduleProblem(errors) })),
+      async handle(req, res, input) {
+        const course = await editable(req);
+        const module = await courses.addModule(course.id, input);
+        req.flash('success', req.t('courses:manage.moduleAdded'));
+        res.redirect(303, `${base(course)}/modules/${module._id}`);
+      },
+    }),
+  );
 
-  async function moduleEditorPage(req: Request, res: Response, course: CourseSummary, moduleId: string, form: { values?: Record<string, unknown>; errors?: Record<string, string>; type?: string } = {}) {
+  async function moduleEditorPage(
+    req: Request,
+    res: Response,
+    course: CourseSummary,
+    moduleId: string,
+    form: { values?: Record<string, unknown>; errors?: Record<string, string>; type?: string } = {},
+  ) {
     const modules = await courses.outline(course.id);
     const module = modules.find((m) => m.id === moduleId);
     if (!module) throw new HttpError(404, 'NOT_FOUND', 'No such module in this course.');
@@ -257,18 +308,22 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     await renderModuleEditor(req, res, course, String(req.params.moduleId));
   });
 
-  ctx.router.post('/manage/:slug/modules/:moduleId', authors, form({
-    schema: moduleSchema,
-    view: 'courses/manage-module',
-    locals: async (req, { errors }, res) => moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { errors: moduleProblem(errors) }),
-    async handle(req, res, input) {
-      const course = await editable(req);
-      const moduleId = String(req.params.moduleId);
-      await courses.updateModule(course.id, moduleId, input);
-      req.flash('success', req.t('courses:manage.saved'));
-      res.redirect(303, `${base(course)}/modules/${moduleId}`);
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/modules/:moduleId',
+    authors,
+    form({
+      schema: moduleSchema,
+      view: 'courses/manage-module',
+      locals: async (req, { errors }, res) => moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { errors: moduleProblem(errors) }),
+      async handle(req, res, input) {
+        const course = await editable(req);
+        const moduleId = String(req.params.moduleId);
+        await courses.updateModule(course.id, moduleId, input);
+        req.flash('success', req.t('courses:manage.saved'));
+        res.redirect(303, `${base(course)}/modules/${moduleId}`);
+      },
+    }),
+  );
 
   ctx.router.post('/manage/:slug/modules/:moduleId/move', authors, async (req, res) => {
     const course = await editable(req);
@@ -276,18 +331,22 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, `${base(course)}#modules`);
   });
 
-  ctx.router.post('/manage/:slug/modules/:moduleId/delete', authors, form({
-    // Nothing to read: a module that still has content is refused (a conflict), shown on the course's page.
-    read: () => ({}),
-    view: 'courses/manage-course',
-    locals: courseEditorAgain(({ errors }) => ({ errors })),
-    async handle(req, res) {
-      const course = await editable(req);
-      await courses.deleteModule(course.id, String(req.params.moduleId));
-      req.flash('success', req.t('courses:manage.moduleDeleted'));
-      res.redirect(303, `${base(course)}#modules`);
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/modules/:moduleId/delete',
+    authors,
+    form({
+      // Nothing to read: a module that still has content is refused (a conflict), shown on the course's page.
+      read: () => ({}),
+      view: 'courses/manage-course',
+      locals: courseEditorAgain(({ errors }) => ({ errors })),
+      async handle(req, res) {
+        const course = await editable(req);
+        await courses.deleteModule(course.id, String(req.params.moduleId));
+        req.flash('success', req.t('courses:manage.moduleDeleted'));
+        res.redirect(303, `${base(course)}#modules`);
+      },
+    }),
+  );
 
   const newItemType = (req: Request) => {
     const type = z.enum(['lesson', 'link', 'quiz']).safeParse(req.body?.type);
@@ -295,18 +354,23 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     return type.data;
   };
 
-  ctx.router.post('/manage/:slug/modules/:moduleId/items', authors, form({
-    read: (req) => parseItem(newItemType(req), req.body),
-    view: 'courses/manage-module',
-    locals: async (req, { errors }, res) => moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { values: formValues(req.body), errors, type: newItemType(req) }),
-    async handle(req, res, input) {
-      const course = await editable(req);
-      const moduleId = String(req.params.moduleId);
-      await courses.addItem(course.id, moduleId, input);
-      req.flash('success', req.t('courses:manage.itemAdded'));
-      res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/modules/:moduleId/items',
+    authors,
+    form({
+      read: (req) => parseItem(newItemType(req), req.body),
+      view: 'courses/manage-module',
+      locals: async (req, { errors }, res) =>
+        moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { values: formValues(req.body), errors, type: newItemType(req) }),
+      async handle(req, res, input) {
+        const course = await editable(req);
+        const moduleId = String(req.params.moduleId);
+        await courses.addItem(course.id, moduleId, input);
+        req.flash('success', req.t('courses:manage.itemAdded'));
+        res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
+      },
+    }),
+  );
 
   // Several files at once, one item each. The CSRF token is in the form's action URL (multipart).
   ctx.router.post('/manage/:slug/modules/:moduleId/uploads', authors, async (req, res) => {
@@ -317,7 +381,8 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     if (!files) return;
     const created: string[] = [];
     try {
-      for (const file of files) created.push((await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file }))._id.toString());
+      for (const file of files)
+        created.push((await courses.addItem(course.id, moduleId, { type: 'file', title: file.filename, body: '', file }))._id.toString());
     } catch (err) {
       // Listing the files failed part-way: undo the whole upload, items and files, so that no
       // item points at a removed file and no file is left unlisted.
@@ -329,13 +394,27 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     res.redirect(303, `${base(course)}/modules/${moduleId}#items`);
   });
 
-  async function itemEditorPage(req: Request, res: Response, course: CourseSummary, item: ItemDoc, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+  async function itemEditorPage(
+    req: Request,
+    res: Response,
+    course: CourseSummary,
+    item: ItemDoc,
+    form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {},
+  ) {
     return {
       title: item.title,
       course,
       courseTitle: localized(course.title, req.language),
       item,
-      values: form.values ?? { title: item.title, body: item.body, url: item.url, questions: item.quiz ? quizToText(item.quiz.questions) : '', passMark: item.quiz?.passMark, maxAttempts: item.quiz?.maxAttempts, required: item.quiz?.required },
+      values: form.values ?? {
+        title: item.title,
+        body: item.body,
+        url: item.url,
+        questions: item.quiz ? quizToText(item.quiz.questions) : '',
+        passMark: item.quiz?.passMark,
+        maxAttempts: item.quiz?.maxAttempts,
+        required: item.quiz?.required,
+      },
       errors: form.errors ?? {},
       uploadToken: res.locals.csrfToken(),
       maxUploadMb: (ctx.config as { maxUploadMb: number }).maxUploadMb,
@@ -355,24 +434,28 @@ export function mountAuthoringRoutes(ctx: PluginContext, { courses, materials }:
     await renderItemEditor(req, res, course, item);
   });
 
-  ctx.router.post('/manage/:slug/items/:itemId', authors, form({
-    // An item's fields are those of its type, which only the stored item tells.
-    read: async (req) => {
-      const { course, item } = await editableItem(req);
-      const { type: _type, ...changes } = parseItem(item.type, req.body);
-      return { course, item, changes };
-    },
-    view: 'courses/manage-item',
-    locals: async (req, { errors }, res) => {
-      const { course, item } = await editableItem(req);
-      return itemEditorPage(req, res, course, item, { values: formValues(req.body), errors });
-    },
-    async handle(req, res, { course, item, changes }) {
-      await courses.updateItem(course.id, item._id.toString(), changes);
-      req.flash('success', req.t('courses:manage.saved'));
-      res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
-    },
-  }));
+  ctx.router.post(
+    '/manage/:slug/items/:itemId',
+    authors,
+    form({
+      // An item's fields are those of its type, which only the stored item tells.
+      read: async (req) => {
+        const { course, item } = await editableItem(req);
+        const { type: _type, ...changes } = parseItem(item.type, req.body);
+        return { course, item, changes };
+      },
+      view: 'courses/manage-item',
+      locals: async (req, { errors }, res) => {
+        const { course, item } = await editableItem(req);
+        return itemEditorPage(req, res, course, item, { values: formValues(req.body), errors });
+      },
+      async handle(req, res, { course, item, changes }) {
+        await courses.updateItem(course.id, item._id.toString(), changes);
+        req.flash('success', req.t('courses:manage.saved'));
+        res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
+      },
+    }),
+  );
 
   ctx.router.post('/manage/:slug/items/:itemId/move', authors, async (req, res) => {
     const course = await editable(req);

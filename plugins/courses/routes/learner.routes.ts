@@ -34,7 +34,6 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     return { course, access };
   }
 
-
   // The catalogue is public: visitors see what the programme offers before they have an account.
   ctx.router.get('/', allow.public, async (req, res) => {
     const list = await courses.catalog.listPublished();
@@ -47,7 +46,11 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
 
   ctx.router.get('/:slug', allow.public, async (req, res) => {
     const course = await courses.requireCourse(String(req.params.slug));
-    const access: CourseAccess = req.user ? await resolveAccess(req.user, course, providers(), req.t) : course.status === 'published' ? { mode: 'denied', reason: '' } : { mode: 'hidden' };
+    const access: CourseAccess = req.user
+      ? await resolveAccess(req.user, course, providers(), req.t)
+      : course.status === 'published'
+        ? { mode: 'denied', reason: '' }
+        : { mode: 'hidden' };
     if (access.mode === 'hidden') throw notFound('No such course.');
     const modules = await courses.outlineOf(course);
     let done = new Set<string>();
@@ -72,7 +75,11 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       ...courseLocals(req, course),
       title: localized(course.title, req.language),
       access,
-      modules: modules.map((m) => ({ ...m, doneCount: m.items.filter((i) => done.has(i.id)).length, complete: summary?.completedModuleIds.includes(m.id) ?? false })),
+      modules: modules.map((m) => ({
+        ...m,
+        doneCount: m.items.filter((i) => done.has(i.id)).length,
+        complete: summary?.completedModuleIds.includes(m.id) ?? false,
+      })),
       progress: summary,
       editable: canEdit(req.user, course),
     });
@@ -84,7 +91,14 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const index = modules.findIndex((m) => m.id === req.params.moduleId);
     const module = modules[index];
     if (!module) throw notFound('No such module in this course.');
-    const done = access.mode === 'learner' ? await progress.completedItemIds(req.user!.id, access.editionId, module.items.map((i) => i.id)) : new Set<string>();
+    const done =
+      access.mode === 'learner'
+        ? await progress.completedItemIds(
+            req.user!.id,
+            access.editionId,
+            module.items.map((i) => i.id),
+          )
+        : new Set<string>();
     const quizState = new Map<string, Awaited<ReturnType<typeof quizzes.history>>>();
     if (access.mode === 'learner') {
       const quizItems = module.items.filter((i) => i.type === 'quiz');
@@ -108,7 +122,13 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     if (access.mode !== 'learner') throw new HttpError(409, 'PREVIEW', req.t('courses:preview.notRecorded'));
     if (item.type === 'quiz') throw new HttpError(409, 'QUIZ_NOT_MARKABLE', req.t('courses:quiz.completeBySubmitting'));
     // Only answered after the record is written: "done" on the page means it is stored.
-    await progress.completeItem({ learnerId: req.user!.id, courseId: course.id, editionId: access.editionId, item, structure: await courses.outlineOf(course) });
+    await progress.completeItem({
+      learnerId: req.user!.id,
+      courseId: course.id,
+      editionId: access.editionId,
+      item,
+      structure: await courses.outlineOf(course),
+    });
     respond(req, res, {
       json: { done: true, itemId: item._id.toString() },
       flash: ['success', req.t('courses:item.markedDone', { title: item.title })],
@@ -141,7 +161,15 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     if (access.mode === 'learner') {
       const learnerId = req.user!.id;
       outcome = await quizzes.submit({ learnerId, courseId: course.id, editionId: access.editionId, itemId: item._id.toString(), quiz: item.quiz, answers });
-      await ctx.emit(QuizSubmitted, { learnerId, courseId: course.id, editionId: access.editionId, itemId: item._id.toString(), score: outcome.score, passed: outcome.passed, attempt: outcome.attempt! });
+      await ctx.emit(QuizSubmitted, {
+        learnerId,
+        courseId: course.id,
+        editionId: access.editionId,
+        itemId: item._id.toString(),
+        score: outcome.score,
+        passed: outcome.passed,
+        attempt: outcome.attempt!,
+      });
       // A required quiz completes its item when passed; an optional one when submitted.
       if (outcome.passed || !item.quiz.required) {
         await progress.completeItem({ learnerId, courseId: course.id, editionId: access.editionId, item, structure: await courses.outlineOf(course) });

@@ -16,7 +16,12 @@ export type CourseAccess =
  * and the word of the first access provider (the enrolment plugin) that has one; with no provider
  * deciding, a published course is open to everyone signed in, in its always-open edition.
  */
-export async function resolveAccess(user: SessionUser, course: CourseSummary, providers: readonly LearningAccessProvider[], t: Translate): Promise<CourseAccess> {
+export async function resolveAccess(
+  user: SessionUser,
+  course: CourseSummary,
+  providers: readonly LearningAccessProvider[],
+  t: Translate,
+): Promise<CourseAccess> {
   if (canEdit(user, course)) return { mode: 'preview' };
   if (course.status !== 'published') return { mode: 'hidden' };
   for (const provider of providers) {

@@ -28,7 +28,11 @@ export const toCourseSummary = (d: CourseDoc): CourseSummary => ({
 });
 
 const toModuleSummary = (m: ModuleDoc): ModuleSummary => ({
-  id: m._id.toString(), courseId: m.courseId.toString(), title: m.title, position: m.position, required: m.required,
+  id: m._id.toString(),
+  courseId: m.courseId.toString(),
+  title: m.title,
+  position: m.position,
+  required: m.required,
 });
 
 /** Who may change a course: its trainers, programme staff and admins. */
@@ -117,14 +121,14 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   async function loadOutline(courseId: string) {
-    const [modules, items] = await Promise.all([
-      Module.find({ courseId: oid(courseId) }).lean(),
-      Item.find({ courseId: oid(courseId) }).lean(),
-    ]);
+    const [modules, items] = await Promise.all([Module.find({ courseId: oid(courseId) }).lean(), Item.find({ courseId: oid(courseId) }).lean()]);
     return modules.sort(byPosition).map((m) => ({
       ...m,
       id: m._id.toString(),
-      items: items.filter((i) => i.moduleId.equals(m._id)).sort(byPosition).map((i) => ({ ...i, id: i._id.toString() })),
+      items: items
+        .filter((i) => i.moduleId.equals(m._id))
+        .sort(byPosition)
+        .map((i) => ({ ...i, id: i._id.toString() })),
     }));
   }
 
@@ -164,7 +168,9 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     const loading = loadOutline(courseId);
     if (!outlines.has(courseId) && outlines.size >= MAX_KEPT) outlines.delete(outlines.keys().next().value!);
     outlines.set(courseId, { stamp, outline: loading });
-    loading.catch(() => { if (outlines.get(courseId)?.outline === loading) outlines.delete(courseId); });
+    loading.catch(() => {
+      if (outlines.get(courseId)?.outline === loading) outlines.delete(courseId);
+    });
     return loading;
   }
 
@@ -182,7 +188,12 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   async function create(input: CourseInput, creator: SessionUser): Promise<CourseSummary> {
     if (RESERVED_SLUGS.has(input.slug)) throw conflict(`The address “${input.slug}” is reserved: choose another.`);
     try {
-      const doc = await Course.create({ ...input, status: 'draft', trainerIds: creator.roles.includes('trainer') ? [creator.id] : [], structureStamp: crypto.randomUUID() });
+      const doc = await Course.create({
+        ...input,
+        status: 'draft',
+        trainerIds: creator.roles.includes('trainer') ? [creator.id] : [],
+        structureStamp: crypto.randomUUID(),
+      });
       return toCourseSummary(doc.toObject());
     } catch (err) {
       if (isDuplicateKey(err)) throw conflict(`A course with the address “${input.slug}” already exists.`);
@@ -242,7 +253,9 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
 
   async function findModule(courseId: string, moduleId: string) {
     // By `_id` alone, the course checked here: FerretDB narrows no other filter (docs/design-notes.md).
-    const m = await Module.findById(oid(moduleId, 'module')).lean().then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
+    const m = await Module.findById(oid(moduleId, 'module'))
+      .lean()
+      .then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
     if (!m) throw notFound('No such module in this course.');
     return m;
   }
@@ -265,7 +278,9 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   async function findItem(courseId: string, itemId: string) {
-    const item = await Item.findById(oid(itemId, 'item')).lean().then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
+    const item = await Item.findById(oid(itemId, 'item'))
+      .lean()
+      .then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
     if (!item) throw notFound('No such item in this course.');
     return item;
   }
@@ -294,9 +309,26 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
   }
 
   return {
-    catalog, outline, outlineOf, learningItem, requireCourse, create, update, setStatus, setTrainers, editableBy,
-    addModule, findModule, updateModule, moveModule, deleteModule,
-    addItem, findItem, updateItem, moveItem, deleteItem,
+    catalog,
+    outline,
+    outlineOf,
+    learningItem,
+    requireCourse,
+    create,
+    update,
+    setStatus,
+    setTrainers,
+    editableBy,
+    addModule,
+    findModule,
+    updateModule,
+    moveModule,
+    deleteModule,
+    addItem,
+    findItem,
+    updateItem,
+    moveItem,
+    deleteItem,
   };
 }
 

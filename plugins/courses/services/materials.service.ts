@@ -82,7 +82,14 @@ export function createMaterialStore(connection: mongoose.Connection, options: Ma
     } catch (err) {
       if (options.retryRemoval) {
         options.logger?.warn({ err, fileId: id.toHexString() }, 'course material: could not remove a file now; it is retried until it succeeds');
-        options.retryRemoval(id.toHexString()).catch((failure: unknown) => options.logger?.warn({ err: failure, fileId: id.toHexString() }, 'course material: a removal could not be queued; the file stays in GridFS until removed by this id'));
+        options
+          .retryRemoval(id.toHexString())
+          .catch((failure: unknown) =>
+            options.logger?.warn(
+              { err: failure, fileId: id.toHexString() },
+              'course material: a removal could not be queued; the file stays in GridFS until removed by this id',
+            ),
+          );
       }
       throw err;
     }

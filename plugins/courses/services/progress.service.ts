@@ -3,10 +3,7 @@ import mongoose from 'mongoose';
 import { findByKeys, isDuplicateKey, notFound, readOncePerPage, type EventRef } from '../../../src/index.ts';
 import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
-import {
-  progressKey,
-  type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc,
-} from '../models/progress.model.ts';
+import { progressKey, type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc } from '../models/progress.model.ts';
 
 /** A course's modules in order, each with its items: what the recorder's checks need. */
 export type CourseStructure = { _id: { toString(): string }; required: boolean; items: { _id: { toString(): string }; moduleId: { toString(): string } }[] }[];
@@ -64,21 +61,37 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
    * Records an item done and runs the checks above it. `structure`: the course's outline when the
    * caller has it already (the learner's request read it), else it is read here.
    */
-  async function completeItem(input: { learnerId: string; courseId: string; editionId: string; item: Pick<ItemDoc, '_id' | 'moduleId'>; structure?: CourseStructure }): Promise<{ recorded: boolean }> {
+  async function completeItem(input: {
+    learnerId: string;
+    courseId: string;
+    editionId: string;
+    item: Pick<ItemDoc, '_id' | 'moduleId'>;
+    structure?: CourseStructure;
+  }): Promise<{ recorded: boolean }> {
     const { learnerId, courseId, editionId, item, structure: known } = input;
     const moduleId = item.moduleId.toString();
     const itemId = item._id.toString();
     const recorded = await insertOnce(ItemProgress, {
-      _id: progressKey(learnerId, editionId, itemId), learnerId, courseId, editionId, moduleId, itemId, completedAt: new Date(),
+      _id: progressKey(learnerId, editionId, itemId),
+      learnerId,
+      courseId,
+      editionId,
+      moduleId,
+      itemId,
+      completedAt: new Date(),
     });
     await checkModule(learnerId, courseId, editionId, moduleId, known);
     return { recorded };
   }
 
   async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string, known?: CourseStructure): Promise<void> {
-    const modules = known ?? await outline(courseId);
+    const modules = known ?? (await outline(courseId));
     const items = modules.find((m) => m._id.toString() === moduleId)?.items ?? [];
-    const done = await findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 });
+    const done = await findByKeys(
+      ItemProgress,
+      items.map((i) => progressKey(learnerId, editionId, i._id.toString())),
+      { itemId: 1 },
+    );
     const doneIds = new Set(done.map((d) => d.itemId));
     if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
     const completedAt = new Date();
@@ -89,9 +102,13 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
   }
 
   async function checkCourse(learnerId: string, courseId: string, editionId: string, known?: CourseStructure): Promise<void> {
-    const modules = known ?? await outline(courseId);
+    const modules = known ?? (await outline(courseId));
     const items = modules.flatMap((m) => m.items);
-    const done = await findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 });
+    const done = await findByKeys(
+      ModuleProgress,
+      modules.map((m) => progressKey(learnerId, editionId, m._id.toString())),
+      { moduleId: 1 },
+    );
     const doneIds = new Set(done.map((d) => d.moduleId));
     const counted = countedModules(modules, items);
     if (!counted.length || !counted.every((m) => doneIds.has(m._id.toString()))) return;
@@ -112,8 +129,16 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
       CourseCompletion.exists({ _id: progressKey(learnerId, editionId, courseId) }),
     ]);
     const [itemsDone, modulesDone] = await Promise.all([
-      findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1 }),
-      findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
+      findByKeys(
+        ItemProgress,
+        items.map((i) => progressKey(learnerId, editionId, i._id.toString())),
+        { itemId: 1 },
+      ),
+      findByKeys(
+        ModuleProgress,
+        modules.map((m) => progressKey(learnerId, editionId, m._id.toString())),
+        { moduleId: 1 },
+      ),
     ]);
     const doneItems = new Set(itemsDone.map((d) => d.itemId));
     const doneModules = new Set(modulesDone.map((d) => d.moduleId));
@@ -131,13 +156,18 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
   async function activeCourses(learnerId: string): Promise<{ courseId: string; editionId: string }[]> {
     const records = await ItemProgress.find({ learnerId }, { courseId: 1, editionId: 1, completedAt: 1 }).sort({ completedAt: -1 }).lean();
     const seen = new Map<string, { courseId: string; editionId: string }>();
-    for (const r of records) seen.set(`${r.courseId}:${r.editionId}`, seen.get(`${r.courseId}:${r.editionId}`) ?? { courseId: r.courseId, editionId: r.editionId });
+    for (const r of records)
+      seen.set(`${r.courseId}:${r.editionId}`, seen.get(`${r.courseId}:${r.editionId}`) ?? { courseId: r.courseId, editionId: r.editionId });
     return [...seen.values()];
   }
 
   /** Which of these items (ids the page has already loaded) this learner has completed in this edition. */
   async function completedItemIds(learnerId: string, editionId: string, itemIds: string[]): Promise<Set<string>> {
-    const done = await findByKeys(ItemProgress, itemIds.map((id) => progressKey(learnerId, editionId, id)), { itemId: 1 });
+    const done = await findByKeys(
+      ItemProgress,
+      itemIds.map((id) => progressKey(learnerId, editionId, id)),
+      { itemId: 1 },
+    );
     return new Set(done.map((d) => d.itemId));
   }
 
@@ -147,13 +177,24 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
    * same for callers without the structure.
    */
   async function standing(
-    learnerId: string, courseId: string, editionId: string,
-    modules: { _id: { toString(): string }; required: boolean }[], items: { _id: { toString(): string }; moduleId: { toString(): string } }[],
+    learnerId: string,
+    courseId: string,
+    editionId: string,
+    modules: { _id: { toString(): string }; required: boolean }[],
+    items: { _id: { toString(): string }; moduleId: { toString(): string } }[],
   ): Promise<{ done: Set<string>; summary: LearnerProgress }> {
     const [completion, modulesDone, itemsDone] = await Promise.all([
       CourseCompletion.findById(progressKey(learnerId, editionId, courseId)).lean(),
-      findByKeys(ModuleProgress, modules.map((m) => progressKey(learnerId, editionId, m._id.toString())), { moduleId: 1 }),
-      findByKeys(ItemProgress, items.map((i) => progressKey(learnerId, editionId, i._id.toString())), { itemId: 1, completedAt: 1 }),
+      findByKeys(
+        ModuleProgress,
+        modules.map((m) => progressKey(learnerId, editionId, m._id.toString())),
+        { moduleId: 1 },
+      ),
+      findByKeys(
+        ItemProgress,
+        items.map((i) => progressKey(learnerId, editionId, i._id.toString())),
+        { itemId: 1, completedAt: 1 },
+      ),
     ]);
     const lastActivity = itemsDone.reduce<Date | undefined>((last, r) => (!last || r.completedAt > last ? r.completedAt : last), undefined);
     return {
@@ -164,9 +205,12 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
 
   /** A learner's standing, computed from records already loaded (shared by one and many learners). */
   function summarise(
-    courseId: string, editionId: string,
+    courseId: string,
+    editionId: string,
     counted: { _id: { toString(): string } }[],
-    modulesDone: { moduleId: string }[], completion: { completedAt: Date } | undefined, lastActivityAt: Date | undefined,
+    modulesDone: { moduleId: string }[],
+    completion: { completedAt: Date } | undefined,
+    lastActivityAt: Date | undefined,
   ): LearnerProgress {
     const completed = new Set(modulesDone.map((d) => d.moduleId));
     const requiredCompleted = counted.filter((m) => completed.has(m._id.toString())).length;
@@ -213,7 +257,10 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
       const byLearnerCompletion = new Map(completions.map((c) => [c.learnerId, c]));
       const result = new Map<string, LearnerProgress>();
       for (const learnerId of new Set([...lastActivity.keys(), ...byLearnerModules.keys(), ...byLearnerCompletion.keys()])) {
-        result.set(learnerId, summarise(courseId, editionId, counted, byLearnerModules.get(learnerId) ?? [], byLearnerCompletion.get(learnerId), lastActivity.get(learnerId)));
+        result.set(
+          learnerId,
+          summarise(courseId, editionId, counted, byLearnerModules.get(learnerId) ?? [], byLearnerCompletion.get(learnerId), lastActivity.get(learnerId)),
+        );
       }
       return result;
     },

@@ -44,7 +44,10 @@ const TRUE_WORDS = new Set(['true', 'vrai']);
 const FALSE_WORDS = new Set(['false', 'faux']);
 const OPTION_IDS = 'abcdefghijklmnopqrstuvwxyz';
 
-export interface QuizProblem { line: number; message: string }
+export interface QuizProblem {
+  line: number;
+  message: string;
+}
 
 export interface PublicQuestion {
   id: string;
@@ -61,7 +64,11 @@ export interface QuestionResult {
   feedback?: string;
 }
 
-export interface QuizScore { score: number; passed: boolean; results: QuestionResult[] }
+export interface QuizScore {
+  score: number;
+  passed: boolean;
+  results: QuestionResult[];
+}
 
 export interface QuizSubmission extends QuizScore {
   attempt: number;
@@ -76,8 +83,17 @@ export interface QuizHistory {
   attemptsUsed: number;
 }
 
-interface DraftOption { line: number; text: string; correct: boolean }
-interface DraftQuestion { line: number; text: string; options: DraftOption[]; feedback: string[] }
+interface DraftOption {
+  line: number;
+  text: string;
+  correct: boolean;
+}
+interface DraftQuestion {
+  line: number;
+  text: string;
+  options: DraftOption[];
+  feedback: string[];
+}
 
 /** What the previous line was, to decide what an unmarked line continues. */
 type Last = 'none' | 'question' | 'option' | 'feedback' | 'blank';
@@ -93,7 +109,10 @@ export function parseQuizText(text: string): QuizQuestion[] {
   lines.forEach((raw, index) => {
     const lineNo = index + 1;
     const line = raw.trim();
-    if (line === '') { last = 'blank'; return; }
+    if (line === '') {
+      last = 'blank';
+      return;
+    }
     if (line.length > QUIZ_LIMITS.lineLength) {
       problems.push({ line: lineNo, message: `This line is longer than ${QUIZ_LIMITS.lineLength} characters.` });
     }
@@ -180,7 +199,10 @@ export function parseQuizText(text: string): QuizQuestion[] {
 
   if (problems.length > 0) {
     problems.sort((x, y) => x.line - y.line);
-    const shown = problems.slice(0, 5).map((p) => `line ${p.line}: ${p.message}`).join(' ');
+    const shown = problems
+      .slice(0, 5)
+      .map((p) => `line ${p.line}: ${p.message}`)
+      .join(' ');
     const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : '';
     throw new HttpError(400, 'QUIZ_INVALID', `The quiz has problems: ${shown}${more}`, { lines: problems });
   }
@@ -204,14 +226,18 @@ function kindOf(options: DraftOption[]): QuestionKind {
 const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 
 export function quizToText(questions: QuizQuestion[]): string {
-  return questions.map((q) => {
-    const lines = [`? ${oneLine(q.text)}`];
-    for (const o of q.options) lines.push(`${o.correct ? '+' : '-'} ${oneLine(o.text)}`);
-    if (q.feedback) {
-      for (const f of q.feedback.split(/\r\n|\r|\n/)) if (f.trim()) lines.push(`> ${f.trim()}`);
-    }
-    return lines.join('\n');
-  }).join('\n\n') + (questions.length ? '\n' : '');
+  return (
+    questions
+      .map((q) => {
+        const lines = [`? ${oneLine(q.text)}`];
+        for (const o of q.options) lines.push(`${o.correct ? '+' : '-'} ${oneLine(o.text)}`);
+        if (q.feedback) {
+          for (const f of q.feedback.split(/\r\n|\r|\n/)) if (f.trim()) lines.push(`> ${f.trim()}`);
+        }
+        return lines.join('\n');
+      })
+      .join('\n\n') + (questions.length ? '\n' : '')
+  );
 }
 
 /** What may be sent to the browser before submission: no `correct`, no `feedback`. */
@@ -226,8 +252,7 @@ export function publicQuestions(questions: QuizQuestion[]): PublicQuestion[] {
   }));
 }
 
-const answerInvalid = (field: string, message: string) =>
-  new HttpError(400, 'QUIZ_ANSWER_INVALID', message, { field });
+const answerInvalid = (field: string, message: string) => new HttpError(400, 'QUIZ_ANSWER_INVALID', message, { field });
 
 /**
  * Reads answers from a urlencoded form body: field `q1` = option id (single/truefalse) or array of
@@ -251,9 +276,7 @@ export function parseAnswers(questions: QuizQuestion[], body: unknown): Record<s
     const value = fields[question.id];
     // Only strings or arrays of strings: anything else (e.g. `q1[$ne]=a`, parsed into an object by
     // the extended urlencoded parser) is not an answer.
-    const values = typeof value === 'string' ? [value]
-      : Array.isArray(value) && value.every((v) => typeof v === 'string') ? value as string[]
-        : null;
+    const values = typeof value === 'string' ? [value] : Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : null;
     if (!values) throw answerInvalid(question.id, `The answer to question ${question.id} could not be read.`);
     const chosen = [...new Set(values.filter((v) => v !== ''))];
     const known = new Set(question.options.map((o) => o.id));
@@ -274,9 +297,7 @@ export function scoreQuiz(quiz: QuizSettings, answers: Record<string, string[]>)
     const given = Object.hasOwn(answers, q.id) ? answers[q.id] : undefined;
     const chosen = Array.isArray(given) ? [...new Set(given.filter((v) => typeof v === 'string'))] : [];
     const correctOptionIds = q.options.filter((o) => o.correct).map((o) => o.id);
-    const correct = correctOptionIds.length > 0
-      && chosen.length === correctOptionIds.length
-      && chosen.every((id) => correctOptionIds.includes(id));
+    const correct = correctOptionIds.length > 0 && chosen.length === correctOptionIds.length && chosen.every((id) => correctOptionIds.includes(id));
     return { questionId: q.id, correct, chosen, correctOptionIds, ...(q.feedback ? { feedback: q.feedback } : {}) };
   });
   const right = results.filter((r) => r.correct).length;
@@ -286,9 +307,10 @@ export function scoreQuiz(quiz: QuizSettings, answers: Record<string, string[]>)
 }
 
 export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) {
-  const noAttemptsLeft = (max: number) => new HttpError(409, 'NO_ATTEMPTS_LEFT',
-    max === 1 ? 'You have used your only attempt at this quiz.' : `You have used all ${max} attempts at this quiz.`,
-    { maxAttempts: max });
+  const noAttemptsLeft = (max: number) =>
+    new HttpError(409, 'NO_ATTEMPTS_LEFT', max === 1 ? 'You have used your only attempt at this quiz.' : `You have used all ${max} attempts at this quiz.`, {
+      maxAttempts: max,
+    });
   // Attempts are numbered slots (below), so a learner's attempts are read by key, oldest first.
   const attemptsOf = (learnerId: string, editionId: string, itemId: string) =>
     findNumbered(QuizAttempt, (n) => progressKey(learnerId, editionId, itemId, String(n)));
@@ -301,8 +323,12 @@ export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) 
      * who already passed may retry within the limit; the best attempt counts.
      */
     async submit(input: {
-      learnerId: string; courseId: string; editionId: string; itemId: string;
-      quiz: QuizSettings; answers: Record<string, string[]>;
+      learnerId: string;
+      courseId: string;
+      editionId: string;
+      itemId: string;
+      quiz: QuizSettings;
+      answers: Record<string, string[]>;
     }): Promise<QuizSubmission> {
       const { learnerId, courseId, editionId, itemId, quiz } = input;
       const max = quiz.maxAttempts;
@@ -318,8 +344,15 @@ export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) 
         try {
           await QuizAttempt.create({
             _id: progressKey(learnerId, editionId, itemId, String(n)),
-            learnerId, courseId, editionId, itemId,
-            attempt: n, answers, score: scored.score, passed: scored.passed, submittedAt: new Date(),
+            learnerId,
+            courseId,
+            editionId,
+            itemId,
+            attempt: n,
+            answers,
+            score: scored.score,
+            passed: scored.passed,
+            submittedAt: new Date(),
           });
           return { attempt: n, ...scored, attemptsLeft: max > 0 ? max - n : null };
         } catch (err) {

@@ -5,8 +5,6 @@ import courses from '../index.ts';
 import { formatBytes } from '../../../src/index.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
 
-
-
 describe('courses in a real browser', function () {
   this.timeout(60000);
   const env = useBrowserApp({ plugins: [courses], label: 'courses_e2e' });
@@ -29,7 +27,12 @@ describe('courses in a real browser', function () {
     return moduleTitle;
   }
 
-  const fileCards = (page: Page, filename: string) => page.locator('#items ~ ol.card-list').first().locator('li.card').filter({ has: page.getByRole('link', { name: filename, exact: true }) });
+  const fileCards = (page: Page, filename: string) =>
+    page
+      .locator('#items ~ ol.card-list')
+      .first()
+      .locator('li.card')
+      .filter({ has: page.getByRole('link', { name: filename, exact: true }) });
 
   it('a trainer uploads a PDF to a module; a learner opens it, marks a lesson done and sees their progress', async () => {
     const pdf = minimalPdf('Briefing note: actors and interests');
@@ -78,7 +81,10 @@ describe('courses in a real browser', function () {
     expect(download.headers()['content-disposition']).to.match(/^attachment; filename="?briefing-note\.pdf"?$/);
 
     // Marks the first lesson done: the page says so, and the lesson carries the "Done" badge.
-    const lesson = learner.getByRole('article').filter({ has: learner.locator('h2[id^="title-"] .badge', { hasText: /^Lesson$/ }) }).first();
+    const lesson = learner
+      .getByRole('article')
+      .filter({ has: learner.locator('h2[id^="title-"] .badge', { hasText: /^Lesson$/ }) })
+      .first();
     const lessonLabel = await lesson.getAttribute('aria-labelledby');
     const lessonTitle = (await learner.locator(`h2#${lessonLabel}`).evaluate((h) => h.firstChild?.textContent ?? '')).trim();
     expect(lessonTitle).to.not.equal('');

@@ -27,8 +27,17 @@ describe('courses: the address and outline copies make room only for a new cours
     t = await createTestApp({ plugins: [courses], label: 'course_caches' });
     const now = new Date();
     const docs = Array.from({ length: KEPT }, (_, i) => ({
-      _id: new mongoose.Types.ObjectId(), slug: slugOf(i), title: { en: `Kept ${i}` }, summary: {}, languages: ['en'], hours: 1,
-      status: 'published', trainerIds: [], structureStamp: crypto.randomUUID(), createdAt: now, updatedAt: now,
+      _id: new mongoose.Types.ObjectId(),
+      slug: slugOf(i),
+      title: { en: `Kept ${i}` },
+      summary: {},
+      languages: ['en'],
+      hours: 1,
+      status: 'published',
+      trainerIds: [],
+      structureStamp: crypto.randomUUID(),
+      createdAt: now,
+      updatedAt: now,
     }));
     await t.app.olive.connection.db!.collection('courses_course').insertMany(docs);
     ids.push(...docs.map((d) => String(d._id)));
@@ -39,7 +48,9 @@ describe('courses: the address and outline copies make room only for a new cours
   function instance() {
     const connection = t.app.olive.connection;
     const service = createCourseService({
-      Course: connection.model<CourseDoc>('courses_course'), Module: connection.model<ModuleDoc>('courses_module'), Item: connection.model<ItemDoc>('courses_item'),
+      Course: connection.model<CourseDoc>('courses_course'),
+      Module: connection.model<ModuleDoc>('courses_module'),
+      Item: connection.model<ItemDoc>('courses_item'),
     });
     const queries: string[] = [];
     connection.set('debug', (collection: string, method: string, filter: Record<string, unknown>) => {
@@ -52,12 +63,18 @@ describe('courses: the address and outline copies make room only for a new cours
     const { service, queries, done } = instance();
     try {
       for (let i = 0; i < KEPT; i++) await service.requireCourse(slugOf(i));
-      expect(queries.filter((q) => q.endsWith('by address')), 'each address looked up once').to.have.length(KEPT);
+      expect(
+        queries.filter((q) => q.endsWith('by address')),
+        'each address looked up once',
+      ).to.have.length(KEPT);
       queries.length = 0;
       // The newest one, again and again, then every other: all known, none looked up by address.
       for (let n = 0; n < 3; n++) await service.requireCourse(slugOf(KEPT - 1));
       for (let i = 0; i < KEPT; i++) await service.requireCourse(slugOf(i));
-      expect(queries.filter((q) => q.endsWith('by address')), 'addresses looked up again').to.deep.equal([]);
+      expect(
+        queries.filter((q) => q.endsWith('by address')),
+        'addresses looked up again',
+      ).to.deep.equal([]);
     } finally {
       done();
     }

@@ -1,3 +1,7 @@
+/**
+ * Courses against the real database: the catalogue, authoring, the learner's pages, progress and
+ * completion events. Over 400 lines: the pages share one seeded programme and its helpers.
+ */
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { definePlugin, allow } from '../../../src/index.ts';
@@ -16,8 +20,12 @@ function eventRecorder() {
     version: '1.0.0',
     requires: [ModuleCompleted, CourseCompleted],
     register(ctx) {
-      ctx.on(ModuleCompleted, (e) => { modules.push(e); });
-      ctx.on(CourseCompleted, (e) => { completions.push(e); });
+      ctx.on(ModuleCompleted, (e) => {
+        modules.push(e);
+      });
+      ctx.on(CourseCompleted, (e) => {
+        completions.push(e);
+      });
     },
   });
   return { plugin, modules, completions };
@@ -27,7 +35,11 @@ type Agent = Awaited<ReturnType<typeof signIn>>;
 
 /** Posts a form the way the browser does (with the page's CSRF token) and checks the status. */
 async function form(agent: Agent, url: string, fields: Record<string, unknown>, status: number, page = '/courses/manage') {
-  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) }).expect(status);
+  return agent
+    .post(url)
+    .type('form')
+    .send({ ...fields, _csrf: await tokenFor(agent, page) })
+    .expect(status);
 }
 
 /** Creates a published course through the authoring pages, as a trainer would. */
@@ -55,7 +67,9 @@ async function itemIds(agent: Agent, slug: string) {
 describe('courses plugin', () => {
   let t: TestApp;
   const recorder = eventRecorder();
-  before(async () => { t = await createTestApp({ plugins: [courses, recorder.plugin], seed: true, label: 'courses' }); });
+  before(async () => {
+    t = await createTestApp({ plugins: [courses, recorder.plugin], seed: true, label: 'courses' });
+  });
   after(() => t.stop());
 
   describe('authoring permissions', () => {
@@ -69,7 +83,13 @@ describe('courses plugin', () => {
 
       // A trainer who does not teach this course.
       const admin = await signIn(t.app, 'admin@olive.example');
-      await form(admin, '/admin/users', { email: 'other.trainer@olive.example', name: 'Other Trainer', password: 'another-passphrase', roles: 'trainer' }, 303, '/admin/users');
+      await form(
+        admin,
+        '/admin/users',
+        { email: 'other.trainer@olive.example', name: 'Other Trainer', password: 'another-passphrase', roles: 'trainer' },
+        303,
+        '/admin/users',
+      );
       const other = await signIn(t.app, 'other.trainer@olive.example', 'another-passphrase');
       await other.get('/courses/manage').expect(200);
       const denied = await other.get('/courses/manage/permissions-course').expect(403);
@@ -140,22 +160,34 @@ describe('courses plugin', () => {
       const item = await db.collection('courses_item').findOne({ type: 'file', 'file.filename': 'conflict-analysis-reading-list.pdf' });
       const editUrl = `/courses/manage/conflict-analysis/items/${item!._id}`;
       const token = await tokenFor(trainer, editUrl);
-      const refused = await trainer.post(`${editUrl}/replace?_csrf=${encodeURIComponent(token)}`).attach('files', windowsProgram(), 'reading-list.pdf').expect(415);
+      const refused = await trainer
+        .post(`${editUrl}/replace?_csrf=${encodeURIComponent(token)}`)
+        .attach('files', windowsProgram(), 'reading-list.pdf')
+        .expect(415);
       expect(refused.text).to.contain('reading-list.pdf is not an allowed type');
       expect(await db.collection('courses_material.files').countDocuments({ _id: item!.file.fileId })).to.equal(1);
 
       const replacement = minimalPdf('Reading list, second edition');
-      await trainer.post(`${editUrl}/replace?_csrf=${encodeURIComponent(token)}`).attach('files', replacement, 'reading-list-2.pdf').expect(303);
+      await trainer
+        .post(`${editUrl}/replace?_csrf=${encodeURIComponent(token)}`)
+        .attach('files', replacement, 'reading-list-2.pdf')
+        .expect(303);
       const after = await db.collection('courses_item').findOne({ _id: item!._id });
       expect(after!.file.filename).to.equal('reading-list-2.pdf');
       expect(await db.collection('courses_material.files').countDocuments({ _id: item!.file.fileId })).to.equal(0);
       expect(await db.collection('courses_material.chunks').countDocuments({ files_id: item!.file.fileId })).to.equal(0);
       const learner = await signIn(t.app, 'learner@olive.example');
-      const served = await learner.get(`/courses/conflict-analysis/items/${item!._id}/file`).buffer(true)
-        .parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(200);
+      const served = await learner
+        .get(`/courses/conflict-analysis/items/${item!._id}/file`)
+        .buffer(true)
+        .parse((res, cb) => {
+          const c: Buffer[] = [];
+          res.on('data', (d: Buffer) => c.push(d));
+          res.on('end', () => cb(null, Buffer.concat(c)));
+        })
+        .expect(200);
       expect((served.body as Buffer).equals(replacement)).to.equal(true);
     });
-
   });
 
   describe('progress', () => {
@@ -185,7 +217,8 @@ describe('courses plugin', () => {
       const token = await tokenFor(learner, '/courses');
       // 20 requests at once: each of the 10 modules' item twice.
       const requests = [...items, ...items].map((i) =>
-        learner.post(`/courses/concurrent-course/items/${i.itemId}/done`).set('accept', 'application/json').set('x-csrf-token', token).expect(200));
+        learner.post(`/courses/concurrent-course/items/${i.itemId}/done`).set('accept', 'application/json').set('x-csrf-token', token).expect(200),
+      );
       await Promise.all(requests);
       const db = t.app.olive.connection;
       const course = await db.collection('courses_course').findOne({ slug: 'concurrent-course' });
@@ -205,7 +238,11 @@ describe('courses plugin', () => {
       const before = await progressRecords(t.app.olive.connection.db!);
       // Every item of the course, so a recorded preview would also complete modules and the course.
       for (const item of items) {
-        const res = await trainer.post(`/courses/idempotent-course/items/${item.itemId}/done`).type('form').send({ _csrf: await tokenFor(trainer, '/courses') }).expect(409);
+        const res = await trainer
+          .post(`/courses/idempotent-course/items/${item.itemId}/done`)
+          .type('form')
+          .send({ _csrf: await tokenFor(trainer, '/courses') })
+          .expect(409);
         expect(res.text).to.contain('This is a preview: nothing was recorded.');
       }
       expect(await progressRecords(t.app.olive.connection.db!)).to.deep.equal(before);
@@ -213,13 +250,19 @@ describe('courses plugin', () => {
   });
 
   describe('quizzes', () => {
-    const quizText = '? Mediators impose a binding decision.\n- True\n+ False\n> That is arbitration.\n\n? Which are interests?\n+ Security\n+ Recognition\n- A demand for a ministry';
+    const quizText =
+      '? Mediators impose a binding decision.\n- True\n+ False\n> That is arbitration.\n\n? Which are interests?\n+ Security\n+ Recognition\n- A demand for a ministry';
 
     it('scores on the server, never sends the answers first, limits attempts and completes the module when passed', async () => {
       const trainer = await signIn(t.app, 'trainer@olive.example');
       await form(trainer, '/courses/manage', { slug: 'quiz-course', languages: 'en', title_en: 'Quiz course', hours: '1' }, 303);
       const moduleUrl = (await form(trainer, '/courses/manage/quiz-course/modules', { title: 'Only module', required: 'on' }, 303)).headers.location as string;
-      const bad = await form(trainer, `${moduleUrl}/items`, { type: 'quiz', title: 'Check', questions: '? Lonely question\n+ only option', passMark: '100', maxAttempts: '2', required: 'on' }, 400);
+      const bad = await form(
+        trainer,
+        `${moduleUrl}/items`,
+        { type: 'quiz', title: 'Check', questions: '? Lonely question\n+ only option', passMark: '100', maxAttempts: '2', required: 'on' },
+        400,
+      );
       expect(bad.text).to.match(/Line 1: /);
       await form(trainer, `${moduleUrl}/items`, { type: 'quiz', title: 'Check', questions: quizText, passMark: '100', maxAttempts: '2', required: 'on' }, 303);
       await form(trainer, '/courses/manage/quiz-course/status', { status: 'published' }, 303);
@@ -232,19 +275,35 @@ describe('courses plugin', () => {
       expect(page).to.not.contain('arbitration'); // feedback is not sent before submission
       expect(page).to.not.contain('correct');
 
-      const wrong = await learner.post(quizUrl).type('form').send({ q1: 'a', q2: 'a', _csrf: await tokenFor(learner, quizUrl) }).expect(200);
+      const wrong = await learner
+        .post(quizUrl)
+        .type('form')
+        .send({ q1: 'a', q2: 'a', _csrf: await tokenFor(learner, quizUrl) })
+        .expect(200);
       expect(wrong.text).to.contain('You scored 0%: not passed yet');
       expect(wrong.text).to.contain('1 attempt left');
       expect(wrong.text).to.not.contain('That is arbitration.'); // answers revealed only later
 
-      const right = await learner.post(quizUrl).type('form').send({ q1: 'b', q2: ['a', 'b'], _csrf: await tokenFor(learner, quizUrl) }).expect(200);
+      const right = await learner
+        .post(quizUrl)
+        .type('form')
+        .send({ q1: 'b', q2: ['a', 'b'], _csrf: await tokenFor(learner, quizUrl) })
+        .expect(200);
       expect(right.text).to.contain('You scored 100%: passed');
       expect(right.text).to.contain('That is arbitration.');
-      const none = await learner.post(quizUrl).type('form').send({ q1: 'b', _csrf: await tokenFor(learner, quizUrl) }).expect(409);
+      const none = await learner
+        .post(quizUrl)
+        .type('form')
+        .send({ q1: 'b', _csrf: await tokenFor(learner, quizUrl) })
+        .expect(409);
       expect(none.text).to.contain('You have used all 2 attempts at this quiz.');
       expect((await learner.get('/courses/quiz-course').expect(200)).text).to.contain('You completed this course on');
 
-      await learner.post(quizUrl).type('form').send({ q1: { $ne: 'x' }, _csrf: await tokenFor(learner, '/courses') }).expect(400);
+      await learner
+        .post(quizUrl)
+        .type('form')
+        .send({ q1: { $ne: 'x' }, _csrf: await tokenFor(learner, '/courses') })
+        .expect(400);
     });
   });
 
@@ -262,7 +321,9 @@ describe('courses plugin', () => {
                 : { allowed: true, editionId: '65f000000000000000000001' };
             },
           });
-          ctx.router.get('/', allow.public, (_req, res) => { res.send('ok'); });
+          ctx.router.get('/', allow.public, (_req, res) => {
+            res.send('ok');
+          });
         },
       });
       const gated = await createTestApp({ plugins: [courses, gate], seed: true, label: 'gated' });
@@ -270,13 +331,19 @@ describe('courses plugin', () => {
         const outsider = await signIn(gated.app, 'ana.ruiz@olive.example');
         const outline = await outsider.get('/courses/conflict-analysis').expect(200);
         expect(outline.text).to.contain('You are not enrolled in an edition of this course.');
-        const moduleId = /\/courses\/conflict-analysis\/modules\/([a-f0-9]{24})/.exec((await (await signIn(gated.app, 'learner@olive.example')).get('/courses/conflict-analysis')).text)![1];
+        const moduleId = /\/courses\/conflict-analysis\/modules\/([a-f0-9]{24})/.exec(
+          (await (await signIn(gated.app, 'learner@olive.example')).get('/courses/conflict-analysis')).text,
+        )![1];
         await outsider.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(403);
         // Progress is recorded in the edition the provider named.
         const insider = await signIn(gated.app, 'learner@olive.example');
         const page = (await insider.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(200)).text;
         const doneUrl = /action="(\/courses\/conflict-analysis\/items\/[a-f0-9]{24}\/done)"/.exec(page)![1]!;
-        await insider.post(doneUrl).set('accept', 'application/json').set('x-csrf-token', await tokenFor(insider, '/courses')).expect(200);
+        await insider
+          .post(doneUrl)
+          .set('accept', 'application/json')
+          .set('x-csrf-token', await tokenFor(insider, '/courses'))
+          .expect(200);
         const records = await gated.app.olive.connection.collection('courses_item_progress').find({}).toArray();
         expect(records).to.have.length(1);
         expect(records[0]!.editionId).to.equal('65f000000000000000000001');
@@ -291,10 +358,27 @@ describe('courses plugin', () => {
       const moduleId = /\/courses\/conflict-analysis\/modules\/([a-f0-9]{24})/.exec(outline)![1];
       const page = (await learner.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(200)).text;
       const fileUrl = /href="(\/courses\/conflict-analysis\/items\/[a-f0-9]{24}\/file)"/.exec(page)![1]!;
-      const full = await learner.get(fileUrl).buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(200);
+      const full = await learner
+        .get(fileUrl)
+        .buffer(true)
+        .parse((res, cb) => {
+          const c: Buffer[] = [];
+          res.on('data', (d: Buffer) => c.push(d));
+          res.on('end', () => cb(null, Buffer.concat(c)));
+        })
+        .expect(200);
       expect(full.headers['content-type']).to.equal('application/pdf');
       expect(full.headers['accept-ranges']).to.equal('bytes');
-      const part = await learner.get(fileUrl).set('range', 'bytes=0-9').buffer(true).parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(206);
+      const part = await learner
+        .get(fileUrl)
+        .set('range', 'bytes=0-9')
+        .buffer(true)
+        .parse((res, cb) => {
+          const c: Buffer[] = [];
+          res.on('data', (d: Buffer) => c.push(d));
+          res.on('end', () => cb(null, Buffer.concat(c)));
+        })
+        .expect(206);
       expect((part.body as Buffer).equals((full.body as Buffer).subarray(0, 10))).to.equal(true);
       expect((part.body as Buffer).subarray(0, 5).toString()).to.equal('%PDF-');
       await supertest(t.app).get(fileUrl).expect(303); // visitors are sent to sign in
@@ -330,11 +414,15 @@ describe('courses plugin', () => {
       const moduleId = /\/courses\/manage\/emoji-course\/modules\/([a-f0-9]{24})"/.exec(editor)![1];
       const url = `/courses/manage/emoji-course/modules/${moduleId}/uploads`;
       const token = await tokenFor(trainer, `/courses/manage/emoji-course/modules/${moduleId}`);
-      await trainer.post(`${url}?_csrf=${encodeURIComponent(token)}`)
+      await trainer
+        .post(`${url}?_csrf=${encodeURIComponent(token)}`)
         .attach('files', minimalPdf('good'), 'good.pdf')
         .attach('files', minimalPdf('emoji'), `${'😀'.repeat(150)}.pdf`)
         .expect(303);
-      const items = await t.app.olive.connection.collection('courses_item').find({ moduleId: new (await import('mongoose')).default.Types.ObjectId(moduleId), type: 'file' }).toArray();
+      const items = await t.app.olive.connection
+        .collection('courses_item')
+        .find({ moduleId: new (await import('mongoose')).default.Types.ObjectId(moduleId), type: 'file' })
+        .toArray();
       expect(items).to.have.length(2);
       const long = items.find((i) => i.title !== 'good.pdf')!;
       expect(long.title.length).to.be.at.most(200);
@@ -350,7 +438,11 @@ describe('courses plugin', () => {
       await form(trainer, '/courses/manage/healing-course/status', { status: 'published' }, 303);
       const learner = await signIn(t.app, 'learner@olive.example');
       const [first, second] = await itemIds(learner, 'healing-course');
-      await learner.post(`/courses/healing-course/items/${first!.itemId}/done`).type('form').send({ _csrf: await tokenFor(learner, '/courses') }).expect(303);
+      await learner
+        .post(`/courses/healing-course/items/${first!.itemId}/done`)
+        .type('form')
+        .send({ _csrf: await tokenFor(learner, '/courses') })
+        .expect(303);
       expect((await learner.get('/courses/healing-course').expect(200)).text).to.contain('0 of 1 required modules done');
       await form(trainer, `/courses/manage/healing-course/items/${second!.itemId}/delete`, {}, 303);
       const outline = (await learner.get('/courses/healing-course').expect(200)).text;
@@ -366,7 +458,11 @@ describe('courses plugin', () => {
       await form(trainer, '/courses/manage/optional-course/status', { status: 'published' }, 303);
       const learner = await signIn(t.app, 'learner@olive.example');
       const [item] = await itemIds(learner, 'optional-course');
-      await learner.post(`/courses/optional-course/items/${item!.itemId}/done`).type('form').send({ _csrf: await tokenFor(learner, '/courses') }).expect(303);
+      await learner
+        .post(`/courses/optional-course/items/${item!.itemId}/done`)
+        .type('form')
+        .send({ _csrf: await tokenFor(learner, '/courses') })
+        .expect(303);
       expect((await learner.get('/courses/optional-course').expect(200)).text).to.contain('You completed this course on');
     });
 
@@ -375,7 +471,13 @@ describe('courses plugin', () => {
       const editor = (await trainer.get('/courses/manage/healing-course').expect(200)).text;
       const moduleId = /\/courses\/manage\/healing-course\/modules\/([a-f0-9]{24})"/.exec(editor)![1];
       const page = `/courses/manage/healing-course/modules/${moduleId}`;
-      const res = await form(trainer, `${page}/items`, { type: 'quiz', title: 'Optional quiz', questions: '? Q\n+ yes\n- no', passMark: '150', maxAttempts: '1' }, 400, page);
+      const res = await form(
+        trainer,
+        `${page}/items`,
+        { type: 'quiz', title: 'Optional quiz', questions: '? Q\n+ yes\n- no', passMark: '150', maxAttempts: '1' },
+        400,
+        page,
+      );
       expect(res.text).to.contain('Between 0 and 100.');
       const box = /<input type="checkbox" name="required"[^>]*>/.exec(res.text.slice(res.text.indexOf('name="passMark"')))![0];
       expect(box).to.not.contain('checked');
@@ -384,7 +486,8 @@ describe('courses plugin', () => {
     it('opens external links in lessons in a new tab, safely', async () => {
       const { renderMarkdown } = await import('../services/markdown.ts');
       expect(renderMarkdown('[UN](https://un.org) and [page](/courses)')).to.equal(
-        '<p><a href="https://un.org" rel="noopener noreferrer" target="_blank">UN</a> and <a href="/courses">page</a></p>\n');
+        '<p><a href="https://un.org" rel="noopener noreferrer" target="_blank">UN</a> and <a href="/courses">page</a></p>\n',
+      );
       expect(renderMarkdown('<a href="https://x.org" target="_top" rel="opener" onclick="x()">x</a>')).to.not.match(/_top|opener"|onclick/);
     });
   });

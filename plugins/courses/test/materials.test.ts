@@ -21,7 +21,6 @@ import { minimalPdf, windowsProgram } from './samples.ts';
 
 // ---- Samples, made here so that each test says what its bytes are --------------------------------
 
-
 /** Several MB that file-type sees as a PDF (the signature is what detection reads). */
 function largePdfLike(bytes: number): Buffer {
   const out = crypto.randomBytes(bytes);
@@ -100,14 +99,18 @@ function minimalDocx(): Buffer {
   return zip([
     {
       name: '[Content_Types].xml',
-      content: '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        + '<Default Extension="xml" ContentType="application/xml"/>'
-        + '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+      content:
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
+        '<Default Extension="xml" ContentType="application/xml"/>' +
+        '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
     },
-    { name: 'word/document.xml', content: '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Mediation</w:t></w:r></w:p></w:body></w:document>' },
+    {
+      name: 'word/document.xml',
+      content:
+        '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Mediation</w:t></w:r></w:p></w:body></w:document>',
+    },
   ]);
 }
-
 
 /** A compound-file header: the container of .doc/.xls/.ppt, and also of .msi installers. */
 function compoundFile(): Buffer {
@@ -125,7 +128,12 @@ const csv = Buffer.from('name,city,role\nAmina Diallo,Dakar,mediator\nLi Wei,北
 
 // ---- Requests --------------------------------------------------------------------------------------
 
-interface Part { name: string; filename?: string; content: Buffer | string; type?: string }
+interface Part {
+  name: string;
+  filename?: string;
+  content: Buffer | string;
+  type?: string;
+}
 
 /** A multipart body written by hand, so names and bytes reach the server exactly as given. */
 function multipart(parts: Part[]) {
@@ -193,17 +201,19 @@ describe('courses: material store', function () {
     const smallStore = createMaterialStore(connection, { maxBytes: 600_000 });
 
     const app = express();
-    const receiveWith = (s: typeof store): express.RequestHandler => async (req, res) => {
-      try {
-        const result = await s.receive(req);
-        for (const file of result.files) stored.set(file.fileId.toHexString(), file);
-        settled.emit('settled', null);
-        res.json(result);
-      } catch (err) {
-        settled.emit('settled', err);
-        throw err;
-      }
-    };
+    const receiveWith =
+      (s: typeof store): express.RequestHandler =>
+      async (req, res) => {
+        try {
+          const result = await s.receive(req);
+          for (const file of result.files) stored.set(file.fileId.toHexString(), file);
+          settled.emit('settled', null);
+          res.json(result);
+        } catch (err) {
+          settled.emit('settled', err);
+          throw err;
+        }
+      };
     app.post('/upload', receiveWith(store));
     app.post('/upload-small', receiveWith(smallStore));
     app.get('/files/:id', async (req, res) => {
@@ -358,10 +368,13 @@ describe('courses: material store', function () {
     });
 
     it('removes the files already stored when a later file is too large', async () => {
-      await upload([
-        { name: 'files', filename: 'first.pdf', content: largePdfLike(400_000) },
-        { name: 'files', filename: 'second.pdf', content: largePdfLike(900_000) },
-      ], '/upload-small').expect(413);
+      await upload(
+        [
+          { name: 'files', filename: 'first.pdf', content: largePdfLike(400_000) },
+          { name: 'files', filename: 'second.pdf', content: largePdfLike(900_000) },
+        ],
+        '/upload-small',
+      ).expect(413);
       expect(await counts()).to.deep.equal({ files: 0, chunks: 0 });
     });
 
@@ -376,7 +389,11 @@ describe('courses: material store', function () {
       const cases: [string, Buffer, RegExp][] = [
         ['liste.csv', Buffer.from('nom,ville\nÉlodie,Genève\n', 'latin1'), /its text is not UTF-8/],
         ['notes.txt', Buffer.from('\ufeffhello', 'utf16le'), /its text is UTF-16/],
-        ['drawing.txt', Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), /its content is XML \(such as SVG/],
+        [
+          'drawing.txt',
+          Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+          /its content is XML \(such as SVG/,
+        ],
         ['drawing.svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'), /files named \.svg are not accepted/],
         ['slides.key', Buffer.from('plain words'), /text files are accepted only as \.txt, \.md or \.csv/],
         ['page.txt', Buffer.from('<?xml version="1.0"?><html><script>alert(1)</script></html>'), /its content is XML/],
@@ -407,12 +424,19 @@ describe('courses: material store', function () {
     it('refuses too many files, an empty file, no file, another field name and a malformed form with 400', async () => {
       const six = Array.from({ length: 6 }, (_, i) => ({ name: 'files', filename: `n${i}.txt`, content: `note ${i}\n` }));
       expect((await upload(six).expect(400)).body.error.code).to.equal('TOO_MANY_FILES');
-      expect((await upload([{ name: 'files', filename: 'empty.pdf', content: '' }]).expect(400)).body.error).to.deep.equal({ code: 'FILE_EMPTY', message: 'empty.pdf is empty.' });
+      expect((await upload([{ name: 'files', filename: 'empty.pdf', content: '' }]).expect(400)).body.error).to.deep.equal({
+        code: 'FILE_EMPTY',
+        message: 'empty.pdf is empty.',
+      });
       expect((await upload([{ name: 'title', content: 'no file here' }]).expect(400)).body.error.code).to.equal('NO_FILE');
       expect((await upload([{ name: 'attachment', filename: 'a.txt', content: 'x' }]).expect(400)).body.error.code).to.equal('MALFORMED_UPLOAD');
       expect((await request.post('/upload').send({ files: 'x' }).expect(400)).body.error.code).to.equal('MALFORMED_UPLOAD');
       const truncated = multipart([{ name: 'files', filename: 'a.txt', content: 'hello' }]);
-      const cut = await request.post('/upload').set('Content-Type', truncated.contentType).send(truncated.body.subarray(0, truncated.body.length - 30)).expect(400);
+      const cut = await request
+        .post('/upload')
+        .set('Content-Type', truncated.contentType)
+        .send(truncated.body.subarray(0, truncated.body.length - 30))
+        .expect(400);
       expect(cut.body.error.code).to.equal('MALFORMED_UPLOAD');
       const noBoundary = await request.post('/upload').set('Content-Type', 'multipart/form-data').send('--x\r\n').expect(400);
       expect(noBoundary.body.error.code).to.equal('MALFORMED_UPLOAD');
@@ -425,7 +449,13 @@ describe('courses: material store', function () {
         { name: 'files', filename: 'interrupted.pdf', content: largePdfLike(3 * 1024 * 1024) },
       ]);
       const { port } = server.address() as AddressInfo;
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { 'Content-Type': contentType, 'Content-Length': body.length } });
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/upload',
+        headers: { 'Content-Type': contentType, 'Content-Length': body.length },
+      });
       req.on('error', () => undefined);
       const outcome = once(settled, 'settled');
       req.write(body.subarray(0, 1_500_000));
@@ -499,7 +529,13 @@ describe('courses: material store', function () {
       const multi = await request.get(url).set('Range', 'bytes=0-9,20-29').buffer(true).parse(binaryParser).expect(200);
       expect((multi.body as Buffer).length).to.equal(big.length);
       await request.get(url).set('Range', 'bytes=0-9').set('If-Range', '"something-else"').buffer(true).parse(binaryParser).expect(200);
-      await request.get(url).set('Range', 'bytes=0-9').set('If-Range', `"${sha256(big)}"`).buffer(true).parse(binaryParser).expect(206);
+      await request
+        .get(url)
+        .set('Range', 'bytes=0-9')
+        .set('If-Range', `"${sha256(big)}"`)
+        .buffer(true)
+        .parse(binaryParser)
+        .expect(206);
     });
 
     it('answers HEAD with the headers and no body', async () => {
@@ -510,7 +546,10 @@ describe('courses: material store', function () {
     });
 
     it('answers If-None-Match with 304 when the content is unchanged', async () => {
-      const res = await request.get(url).set('If-None-Match', `"${sha256(big)}"`).expect(304);
+      const res = await request
+        .get(url)
+        .set('If-None-Match', `"${sha256(big)}"`)
+        .expect(304);
       expect(res.headers['etag']).to.equal(`"${sha256(big)}"`);
       await request.get(url).set('If-None-Match', '"other"').buffer(true).parse(binaryParser).expect(200);
     });
@@ -534,7 +573,7 @@ describe('courses: material store', function () {
       const outcome = once(served, 'served');
       const req = http.get({ host: '127.0.0.1', port, path: `/files/${large.fileId.toHexString()}` });
       req.on('error', () => undefined);
-      const [res] = await once(req, 'response') as [http.IncomingMessage];
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
       await once(res, 'data');
       req.destroy();
       const [err] = await outcome;
@@ -585,10 +624,16 @@ describe('courses: material store', function () {
         throw new Error('expected store() to refuse the file');
       };
       const program = await refusal(store.store('report.pdf', windowsProgram()));
-      expect([program.status, program.code, program.message]).to.deep.equal([415, 'FILE_TYPE_NOT_ALLOWED', 'report.pdf is not an allowed type: its content is a Windows program.']);
+      expect([program.status, program.code, program.message]).to.deep.equal([
+        415,
+        'FILE_TYPE_NOT_ALLOWED',
+        'report.pdf is not an allowed type: its content is a Windows program.',
+      ]);
       // Over the limit only after GridFS chunks were written: they are removed too.
       const big = largePdfLike(900_000);
-      const tooLarge = await refusal(store.store('slides.pdf', Readable.from(Array.from({ length: 9 }, (_, i) => big.subarray(i * 100_000, (i + 1) * 100_000)))));
+      const tooLarge = await refusal(
+        store.store('slides.pdf', Readable.from(Array.from({ length: 9 }, (_, i) => big.subarray(i * 100_000, (i + 1) * 100_000)))),
+      );
       expect([tooLarge.status, tooLarge.code]).to.deep.equal([413, 'FILE_TOO_LARGE']);
       expect((await refusal(store.store('empty.txt', Buffer.alloc(0)))).code).to.equal('FILE_EMPTY');
 

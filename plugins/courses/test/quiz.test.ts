@@ -1,3 +1,7 @@
+/**
+ * Quizzes against the real database: grading, attempts, pass marks, the item they complete, and
+ * hostile answers. Over 400 lines: each rule is checked through the service and through the page.
+ */
 import { expect } from 'chai';
 import type mongoose from 'mongoose';
 import { connectDatabase } from '../../../src/core/db.ts';
@@ -5,9 +9,7 @@ import { HttpError } from '../../../src/index.ts';
 import { testDatabaseUri, freshDbName } from '../../../test/helpers/app.ts';
 import type { QuizQuestion, QuizSettings } from '../models/item.model.ts';
 import { quizAttemptSchema, type QuizAttemptDoc } from '../models/progress.model.ts';
-import {
-  createQuizAttempts, parseAnswers, parseQuizText, publicQuestions, quizToText, scoreQuiz,
-} from '../services/quiz.service.ts';
+import { createQuizAttempts, parseAnswers, parseQuizText, publicQuestions, quizToText, scoreQuiz } from '../services/quiz.service.ts';
 
 const SAMPLE = `? Which approach focuses on the parties' underlying needs?
 - Positional bargaining
@@ -51,7 +53,9 @@ describe('courses: quizzes', () => {
       const questions = parseQuizText(SAMPLE);
       expect(questions).to.deep.equal([
         {
-          id: 'q1', kind: 'single', text: "Which approach focuses on the parties' underlying needs?",
+          id: 'q1',
+          kind: 'single',
+          text: "Which approach focuses on the parties' underlying needs?",
           options: [
             { id: 'a', text: 'Positional bargaining', correct: false },
             { id: 'b', text: 'Interest-based negotiation', correct: true },
@@ -60,12 +64,19 @@ describe('courses: quizzes', () => {
           feedback: 'Interest-based negotiation looks behind positions at interests.',
         },
         {
-          id: 'q2', kind: 'truefalse', text: 'Mediators impose a binding decision on the parties.',
-          options: [{ id: 'a', text: 'True', correct: false }, { id: 'b', text: 'False', correct: true }],
+          id: 'q2',
+          kind: 'truefalse',
+          text: 'Mediators impose a binding decision on the parties.',
+          options: [
+            { id: 'a', text: 'True', correct: false },
+            { id: 'b', text: 'False', correct: true },
+          ],
           feedback: 'That is arbitration; mediators help the parties reach their own agreement.',
         },
         {
-          id: 'q3', kind: 'multiple', text: 'Which are sources of conflict named in the course? (several answers)',
+          id: 'q3',
+          kind: 'multiple',
+          text: 'Which are sources of conflict named in the course? (several answers)',
           options: [
             { id: 'a', text: 'Competition over resources', correct: true },
             { id: 'b', text: 'Identity and exclusion', correct: true },
@@ -84,26 +95,29 @@ describe('courses: quizzes', () => {
     });
 
     it('forgives whitespace, Windows line ends, a byte-order mark and missing blank lines', () => {
-      const messy = '\uFEFF\r\n\r\n   ?Which approach focuses on the parties\' underlying needs?   \r\n'
-        + '\t-Positional bargaining\r\n\r\n+    Interest-based negotiation\t\r\n  -   Arbitration\r\n'
-        + '>Interest-based negotiation looks behind positions at interests.\r\n'
-        + '? Mediators impose a binding decision on the parties.\r\n-True\r\n+False\r\n'
-        + '> That is arbitration; mediators help the parties reach their own agreement.\r\n'
-        + '?Which are sources of conflict named in the course? (several answers)\r\n'
-        + '+Competition over resources\r\n+Identity and exclusion\r\n-Good governance';
+      const messy =
+        "\uFEFF\r\n\r\n   ?Which approach focuses on the parties' underlying needs?   \r\n" +
+        '\t-Positional bargaining\r\n\r\n+    Interest-based negotiation\t\r\n  -   Arbitration\r\n' +
+        '>Interest-based negotiation looks behind positions at interests.\r\n' +
+        '? Mediators impose a binding decision on the parties.\r\n-True\r\n+False\r\n' +
+        '> That is arbitration; mediators help the parties reach their own agreement.\r\n' +
+        '?Which are sources of conflict named in the course? (several answers)\r\n' +
+        '+Competition over resources\r\n+Identity and exclusion\r\n-Good governance';
       expect(parseQuizText(messy)).to.deep.equal(parseQuizText(SAMPLE));
     });
 
     it('joins several feedback lines, and continues wrapped question and feedback lines', () => {
-      const [q] = parseQuizText([
-        '? Which approach focuses',
-        "on the parties' underlying needs?",
-        '- Positional bargaining',
-        '+ Interest-based negotiation',
-        '> Interest-based negotiation looks',
-        'behind positions at interests.',
-        '> See module 2.',
-      ].join('\n'));
+      const [q] = parseQuizText(
+        [
+          '? Which approach focuses',
+          "on the parties' underlying needs?",
+          '- Positional bargaining',
+          '+ Interest-based negotiation',
+          '> Interest-based negotiation looks',
+          'behind positions at interests.',
+          '> See module 2.',
+        ].join('\n'),
+      );
       expect(q?.text).to.equal("Which approach focuses on the parties' underlying needs?");
       expect(q?.feedback).to.equal('Interest-based negotiation looks behind positions at interests.\nSee module 2.');
     });
@@ -129,16 +143,12 @@ describe('courses: quizzes', () => {
     });
 
     it('reports a repeated option', () => {
-      expect(problemsOf('? Q\n- Arbitration\n+ Mediation\n- arbitration')).to.deep.equal([
-        { line: 4, message: 'This option repeats the one on line 2.' },
-      ]);
+      expect(problemsOf('? Q\n- Arbitration\n+ Mediation\n- arbitration')).to.deep.equal([{ line: 4, message: 'This option repeats the one on line 2.' }]);
     });
 
     it('reports an empty quiz', () => {
       for (const text of ['', '   \n\n\t\n']) {
-        expect(problemsOf(text)).to.deep.equal([
-          { line: 1, message: "The quiz is empty: write at least one question starting with '?'." },
-        ]);
+        expect(problemsOf(text)).to.deep.equal([{ line: 1, message: "The quiz is empty: write at least one question starting with '?'." }]);
       }
     });
 
@@ -191,10 +201,17 @@ describe('courses: quizzes', () => {
     });
 
     it('keeps each question and option on one line even when stored text has newlines', () => {
-      const stored: QuizQuestion[] = [{
-        id: 'q1', kind: 'single', text: 'Line one\n- not an option',
-        options: [{ id: 'a', text: 'x', correct: true }, { id: 'b', text: 'y\n+ z', correct: false }],
-      }];
+      const stored: QuizQuestion[] = [
+        {
+          id: 'q1',
+          kind: 'single',
+          text: 'Line one\n- not an option',
+          options: [
+            { id: 'a', text: 'x', correct: true },
+            { id: 'b', text: 'y\n+ z', correct: false },
+          ],
+        },
+      ];
       const [q] = parseQuizText(quizToText(stored));
       expect(q?.text).to.equal('Line one - not an option');
       expect(q?.options).to.have.length(2);
@@ -209,8 +226,13 @@ describe('courses: quizzes', () => {
       expect(json).to.not.contain('feedback');
       expect(json).to.not.contain('looks behind positions');
       expect(publicQuestions(questions)[1]).to.deep.equal({
-        id: 'q2', text: 'Mediators impose a binding decision on the parties.', kind: 'truefalse',
-        options: [{ id: 'a', text: 'True' }, { id: 'b', text: 'False' }],
+        id: 'q2',
+        text: 'Mediators impose a binding decision on the parties.',
+        kind: 'truefalse',
+        options: [
+          { id: 'a', text: 'True' },
+          { id: 'b', text: 'False' },
+        ],
       });
     });
   });
@@ -225,8 +247,7 @@ describe('courses: quizzes', () => {
     };
 
     it('reads single, true/false and multiple answers, and ignores other form fields', () => {
-      expect(parseAnswers(questions, { _csrf: 'token', q1: 'b', q2: 'b', q3: ['a', 'b'] }))
-        .to.deep.equal({ q1: ['b'], q2: ['b'], q3: ['a', 'b'] });
+      expect(parseAnswers(questions, { _csrf: 'token', q1: 'b', q2: 'b', q3: ['a', 'b'] })).to.deep.equal({ q1: ['b'], q2: ['b'], q3: ['a', 'b'] });
       expect(parseAnswers(questions, { q3: 'a' })).to.deep.equal({ q3: ['a'] });
       expect(parseAnswers(questions, { q1: ['c'], q3: ['a', 'a'] })).to.deep.equal({ q1: ['c'], q3: ['a'] });
     });
@@ -266,7 +287,10 @@ describe('courses: quizzes', () => {
       expect(score).to.equal(100);
       expect(passed).to.equal(true);
       expect(results[0]).to.deep.equal({
-        questionId: 'q1', correct: true, chosen: ['b'], correctOptionIds: ['b'],
+        questionId: 'q1',
+        correct: true,
+        chosen: ['b'],
+        correctOptionIds: ['b'],
         feedback: 'Interest-based negotiation looks behind positions at interests.',
       });
       expect(results[2]).to.deep.equal({ questionId: 'q3', correct: true, chosen: ['b', 'a'], correctOptionIds: ['a', 'b'] });
@@ -301,8 +325,14 @@ describe('courses: quizzes', () => {
     let seq = 0;
     /** A learner of their own for each test. */
     const learner = () => `learner${++seq}`;
-    const base = (learnerId: string, maxAttempts: number, answers: Record<string, string[]> = {}) =>
-      ({ learnerId, courseId: 'c1', editionId: 'open', itemId: 'item1', quiz: quiz(maxAttempts), answers });
+    const base = (learnerId: string, maxAttempts: number, answers: Record<string, string[]> = {}) => ({
+      learnerId,
+      courseId: 'c1',
+      editionId: 'open',
+      itemId: 'item1',
+      quiz: quiz(maxAttempts),
+      answers,
+    });
 
     before(async () => {
       conn = await connectDatabase({ uri: testDatabaseUri(), dbName: freshDbName('quiz') });
@@ -323,7 +353,11 @@ describe('courses: quizzes', () => {
       expect(second).to.include({ attempt: 2, score: 67, passed: true, attemptsLeft: 0 });
 
       let err: unknown;
-      try { await attempts.submit(base(id, 2)); } catch (e) { err = e; }
+      try {
+        await attempts.submit(base(id, 2));
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.be.instanceOf(HttpError);
       expect(err).to.include({ status: 409, code: 'NO_ATTEMPTS_LEFT', message: 'You have used all 2 attempts at this quiz.' });
       expect(await M.countDocuments({ learnerId: id })).to.equal(2);
@@ -337,7 +371,11 @@ describe('courses: quizzes', () => {
       const id = learner();
       await attempts.submit(base(id, 1));
       let err: unknown;
-      try { await attempts.submit(base(id, 1)); } catch (e) { err = e; }
+      try {
+        await attempts.submit(base(id, 1));
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.include({ status: 409, message: 'You have used your only attempt at this quiz.' });
     });
 
@@ -368,7 +406,10 @@ describe('courses: quizzes', () => {
       await attempts.submit(base(id, 3, { q1: ['a'] }));
       const history = await attempts.history(id, 'open', 'item1');
       expect(history).to.include({ bestScore: 100, passed: true, attemptsUsed: 2 });
-      expect(history.attempts.map((a) => [a.attempt, a.score])).to.deep.equal([[1, 100], [2, 0]]);
+      expect(history.attempts.map((a) => [a.attempt, a.score])).to.deep.equal([
+        [1, 100],
+        [2, 0],
+      ]);
     });
 
     it('keeps attempts apart per edition and per quiz', async () => {

@@ -47,16 +47,17 @@ describe('courses: demo programme (seed)', function () {
   }
 
   /** The parts of a seed context seedCourses uses, around a fixture of the test's own. */
-  const contextFor = (fixture: unknown, findByEmail: (email: string) => Promise<SessionUser | null>) => ({
-    connection: t.app.olive.connection,
-    logger: pino({ level: 'silent' }),
-    get: (ref: unknown) => {
-      if (ref !== Users) throw new Error('unexpected service');
-      return { findByEmail };
-    },
-    readFixture: async () => fixture,
-    fixturePath: (file: string) => path.join(FIXTURES, file),
-  }) as unknown as SeedContext;
+  const contextFor = (fixture: unknown, findByEmail: (email: string) => Promise<SessionUser | null>) =>
+    ({
+      connection: t.app.olive.connection,
+      logger: pino({ level: 'silent' }),
+      get: (ref: unknown) => {
+        if (ref !== Users) throw new Error('unexpected service');
+        return { findByEmail };
+      },
+      readFixture: async () => fixture,
+      fixturePath: (file: string) => path.join(FIXTURES, file),
+    }) as unknown as SeedContext;
 
   before(async () => {
     t = await createTestApp({ plugins: [courses], seed: true, label: 'courses_seed' });
@@ -122,7 +123,10 @@ describe('courses: demo programme (seed)', function () {
     for (const q of quizzes) {
       for (const question of q.quiz!.questions) {
         expect(question.feedback, `${q.title}: ${question.text}`).to.be.a('string').and.not.equal('');
-        expect(question.options.some((o) => o.correct), question.text).to.equal(true);
+        expect(
+          question.options.some((o) => o.correct),
+          question.text,
+        ).to.equal(true);
       }
       // What a trainer sees in the editor parses back to the same questions.
       expect(parseQuizText(quizToText(q.quiz!.questions))).to.deep.equal(q.quiz!.questions);
@@ -184,7 +188,10 @@ describe('courses: demo programme (seed)', function () {
     };
     const failure = async (fixture: unknown) => {
       try {
-        await seedCourses(contextFor(fixture, async () => null), deps);
+        await seedCourses(
+          contextFor(fixture, async () => null),
+          deps,
+        );
       } catch (err) {
         return (err as Error).message;
       }
@@ -193,14 +200,25 @@ describe('courses: demo programme (seed)', function () {
     const before = await snapshot();
     const base = { slug: 'new-course', languages: ['en'], title: { en: 'New' }, hours: 2, status: 'published', trainers: ['nobody@olive.example'] };
 
-    const shape = await failure({ courses: [{ ...base, languages: ['en', 'fr'], modules: [
-      { title: 'One', items: [
-        { type: 'quiz', title: 'Quiz', questions: ['? Which?', '- a', '- b'] },
-        { type: 'link', title: 'Link', url: 'ftp://example.org' },
-        { type: 'video', title: 'Video' },
-      ] },
-      { title: 'Two', items: [] },
-    ] }] });
+    const shape = await failure({
+      courses: [
+        {
+          ...base,
+          languages: ['en', 'fr'],
+          modules: [
+            {
+              title: 'One',
+              items: [
+                { type: 'quiz', title: 'Quiz', questions: ['? Which?', '- a', '- b'] },
+                { type: 'link', title: 'Link', url: 'ftp://example.org' },
+                { type: 'video', title: 'Video' },
+              ],
+            },
+            { title: 'Two', items: [] },
+          ],
+        },
+      ],
+    });
     expect(shape).to.match(/^courses: fixtures\/courses\/courses\.json is not valid:/);
     expect(shape).to.include('missing: fr').and.include('courses[0].title.fr');
     expect(shape).to.include('no correct option').and.include('courses[0].modules[0].items[0].questions');
@@ -208,7 +226,9 @@ describe('courses: demo programme (seed)', function () {
     expect(shape).to.include('"type": lesson, link, file or quiz');
     expect(shape).to.include('cannot have a module without items').and.include('courses[0].modules[1].items');
 
-    const references = await failure({ courses: [{ ...base, modules: [{ title: 'One', items: [{ type: 'file', title: 'Notes', file: 'no-such-file.pdf' }] }] }] });
+    const references = await failure({
+      courses: [{ ...base, modules: [{ title: 'One', items: [{ type: 'file', title: 'Notes', file: 'no-such-file.pdf' }] }] }],
+    });
     expect(references).to.include('trainer nobody@olive.example: no such account');
     expect(references).to.include('material no-such-file.pdf: no such file');
 
@@ -218,13 +238,28 @@ describe('courses: demo programme (seed)', function () {
   it('removes a half-built course when a step fails, so that the next seed builds it whole', async () => {
     const trainer = await db().collection('host_users').findOne({ email: 'trainer@olive.example' });
     const findTrainer = async (email: string): Promise<SessionUser> => ({ id: trainer!._id.toString(), email, name: 'Trainer', roles: ['trainer'] });
-    const fixture = { courses: [{
-      slug: 'half-built', languages: ['en'], title: { en: 'Half built' }, hours: 1, status: 'published', trainers: ['trainer@olive.example'],
-      modules: [
-        { title: 'One', items: [{ type: 'lesson', title: 'Lesson', body: 'Some text.' }] },
-        { title: 'Two', items: [{ type: 'file', title: 'Notes', file: 'negotiation-case-study.txt' }, { type: 'file', title: 'Reading', file: 'conflict-analysis-reading-list.pdf' }] },
+    const fixture = {
+      courses: [
+        {
+          slug: 'half-built',
+          languages: ['en'],
+          title: { en: 'Half built' },
+          hours: 1,
+          status: 'published',
+          trainers: ['trainer@olive.example'],
+          modules: [
+            { title: 'One', items: [{ type: 'lesson', title: 'Lesson', body: 'Some text.' }] },
+            {
+              title: 'Two',
+              items: [
+                { type: 'file', title: 'Notes', file: 'negotiation-case-study.txt' },
+                { type: 'file', title: 'Reading', file: 'conflict-analysis-reading-list.pdf' },
+              ],
+            },
+          ],
+        },
       ],
-    }] };
+    };
     const courseService = createCourseService({ Course: Course(), Module: Module(), Item: Item() });
     const before = await snapshot();
 

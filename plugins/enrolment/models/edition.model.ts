@@ -34,29 +34,35 @@ export interface EditionDoc {
 }
 
 // `id: false`: a question's own `id` field is data, not mongoose's id virtual.
-const questionSchema = new mongoose.Schema<ApplicationQuestion>({
-  id: { type: String, required: true, maxlength: 40 },
-  label: { type: String, required: true, trim: true, maxlength: 500 },
-  required: { type: Boolean, default: false },
-}, { _id: false, id: false });
+const questionSchema = new mongoose.Schema<ApplicationQuestion>(
+  {
+    id: { type: String, required: true, maxlength: 40 },
+    label: { type: String, required: true, trim: true, maxlength: 500 },
+    required: { type: Boolean, default: false },
+  },
+  { _id: false, id: false },
+);
 
-export const editionSchema = new mongoose.Schema<EditionDoc>({
-  courseId: { type: String, required: true },
-  title: { type: String, required: true, trim: true, maxlength: 200 },
-  description: { type: String, default: '', maxlength: 5000 },
-  selfPaced: { type: Boolean, default: false },
-  startsAt: Date,
-  endsAt: Date,
-  enrolmentDeadline: Date,
-  place: { type: String, default: '', trim: true, maxlength: 200 },
-  online: { type: Boolean, default: false },
-  capacity: { type: Number, default: null, min: 1, max: 100000 },
-  language: { type: String, required: true, maxlength: 10 },
-  method: { type: String, enum: ENROLMENT_METHODS, required: true },
-  enrolmentKey: { type: String, maxlength: 100 },
-  questions: { type: [questionSchema], default: [] },
-  trainerIds: { type: [String], default: [] },
-  status: { type: String, enum: EDITION_STATUSES, default: 'draft' },
-  createdBy: { type: String, required: true },
-}, { timestamps: true });
+export const editionSchema = new mongoose.Schema<EditionDoc>(
+  {
+    courseId: { type: String, required: true },
+    title: { type: String, required: true, trim: true, maxlength: 200 },
+    description: { type: String, default: '', maxlength: 5000 },
+    selfPaced: { type: Boolean, default: false },
+    startsAt: Date,
+    endsAt: Date,
+    enrolmentDeadline: Date,
+    place: { type: String, default: '', trim: true, maxlength: 200 },
+    online: { type: Boolean, default: false },
+    capacity: { type: Number, default: null, min: 1, max: 100000 },
+    language: { type: String, required: true, maxlength: 10 },
+    method: { type: String, enum: ENROLMENT_METHODS, required: true },
+    enrolmentKey: { type: String, maxlength: 100 },
+    questions: { type: [questionSchema], default: [] },
+    trainerIds: { type: [String], default: [] },
+    status: { type: String, enum: EDITION_STATUSES, default: 'draft' },
+    createdBy: { type: String, required: true },
+  },
+  { timestamps: true },
+);
 editionSchema.index({ courseId: 1 });

@@ -35,23 +35,26 @@ export interface EnrolmentDoc {
   updatedAt: Date;
 }
 
-export const enrolmentSchema = new mongoose.Schema<EnrolmentDoc>({
-  editionId: { type: String, required: true },
-  courseId: { type: String, required: true },
-  email: { type: String, required: true, lowercase: true, trim: true, maxlength: 254 },
-  userId: String,
-  status: { type: String, enum: ENROLMENT_STATUSES, required: true },
-  source: { type: String, required: true },
-  motivation: { type: String, maxlength: 5000 },
-  answers: { type: [{ _id: false, questionId: String, answer: { type: String, maxlength: 5000 } }], default: [] },
-  decisionMessage: { type: String, maxlength: 2000 },
-  waitlistedAt: Date,
-  movedToEditionId: String,
-  history: {
-    type: [{ _id: false, at: Date, status: String, byUserId: String, action: String, message: String }],
-    default: [],
+export const enrolmentSchema = new mongoose.Schema<EnrolmentDoc>(
+  {
+    editionId: { type: String, required: true },
+    courseId: { type: String, required: true },
+    email: { type: String, required: true, lowercase: true, trim: true, maxlength: 254 },
+    userId: String,
+    status: { type: String, enum: ENROLMENT_STATUSES, required: true },
+    source: { type: String, required: true },
+    motivation: { type: String, maxlength: 5000 },
+    answers: { type: [{ _id: false, questionId: String, answer: { type: String, maxlength: 5000 } }], default: [] },
+    decisionMessage: { type: String, maxlength: 2000 },
+    waitlistedAt: Date,
+    movedToEditionId: String,
+    history: {
+      type: [{ _id: false, at: Date, status: String, byUserId: String, action: String, message: String }],
+      default: [],
+    },
   },
-}, { timestamps: true });
+  { timestamps: true },
+);
 // One enrolment per person and edition: the unique index is the invariant (docs/architecture.md, data rules).
 enrolmentSchema.index({ editionId: 1, email: 1 }, { unique: true });
 enrolmentSchema.index({ userId: 1 });
@@ -71,13 +74,16 @@ export interface SeatDoc {
   claimedAt: Date;
 }
 
-export const seatSchema = new mongoose.Schema<SeatDoc>({
-  _id: { type: String, required: true },
-  editionId: { type: String, required: true },
-  seat: { type: Number, required: true },
-  enrolmentId: { type: String, required: true },
-  claimedAt: { type: Date, required: true },
-}, { versionKey: false });
+export const seatSchema = new mongoose.Schema<SeatDoc>(
+  {
+    _id: { type: String, required: true },
+    editionId: { type: String, required: true },
+    seat: { type: Number, required: true },
+    enrolmentId: { type: String, required: true },
+    claimedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 seatSchema.index({ enrolmentId: 1 }, { unique: true });
 seatSchema.index({ editionId: 1 });
 
@@ -102,15 +108,18 @@ export interface MembershipDoc {
   createdAt: Date;
 }
 
-export const membershipSchema = new mongoose.Schema<MembershipDoc>({
-  _id: { type: String, required: true },
-  owner: { type: String, required: true },
-  n: { type: Number, required: true },
-  enrolmentId: { type: String, required: true },
-  editionId: { type: String, required: true },
-  courseId: { type: String, required: true },
-  createdAt: { type: Date, required: true },
-}, { versionKey: false });
+export const membershipSchema = new mongoose.Schema<MembershipDoc>(
+  {
+    _id: { type: String, required: true },
+    owner: { type: String, required: true },
+    n: { type: Number, required: true },
+    enrolmentId: { type: String, required: true },
+    editionId: { type: String, required: true },
+    courseId: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 /**
  * Which message an invitation to an edition is (an account invitation with a set-your-password
@@ -125,9 +134,12 @@ export interface InvitationDoc {
   at: Date;
 }
 
-export const invitationSchema = new mongoose.Schema<InvitationDoc>({
-  _id: { type: String, required: true },
-  kind: { type: String, enum: ['invitation', 'notice'], required: true },
-  by: { type: String, required: true },
-  at: { type: Date, required: true },
-}, { versionKey: false });
+export const invitationSchema = new mongoose.Schema<InvitationDoc>(
+  {
+    _id: { type: String, required: true },
+    kind: { type: String, enum: ['invitation', 'notice'], required: true },
+    by: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);

@@ -34,23 +34,26 @@ export interface ImportBatchDoc {
   updatedAt: Date;
 }
 
-export const importBatchSchema = new mongoose.Schema<ImportBatchDoc>({
-  editionId: { type: String, required: true },
-  uploadedBy: { type: String, required: true },
-  uploadedByName: { type: String, default: '' },
-  fileName: { type: String, required: true, maxlength: 200 },
-  encoding: { type: String, required: true },
-  bom: { type: Boolean, default: false },
-  delimiter: { type: String, required: true },
-  columns: { type: [{ _id: false, header: String, field: { type: String, default: null } }], default: [] },
-  // Rows are written whole by the service (read, checked and planned there): stored as they are.
-  rows: { type: mongoose.Schema.Types.Mixed, default: [] },
-  status: { type: String, enum: ['previewed', 'committing', 'committed'], required: true },
-  commitStartedAt: Date,
-  progress: Number,
-  counts: { type: mongoose.Schema.Types.Mixed },
-  committedBy: String,
-  committedAt: Date,
-}, { timestamps: true, minimize: false });
+export const importBatchSchema = new mongoose.Schema<ImportBatchDoc>(
+  {
+    editionId: { type: String, required: true },
+    uploadedBy: { type: String, required: true },
+    uploadedByName: { type: String, default: '' },
+    fileName: { type: String, required: true, maxlength: 200 },
+    encoding: { type: String, required: true },
+    bom: { type: Boolean, default: false },
+    delimiter: { type: String, required: true },
+    columns: { type: [{ _id: false, header: String, field: { type: String, default: null } }], default: [] },
+    // Rows are written whole by the service (read, checked and planned there): stored as they are.
+    rows: { type: mongoose.Schema.Types.Mixed, default: [] },
+    status: { type: String, enum: ['previewed', 'committing', 'committed'], required: true },
+    commitStartedAt: Date,
+    progress: Number,
+    counts: { type: mongoose.Schema.Types.Mixed },
+    committedBy: String,
+    committedAt: Date,
+  },
+  { timestamps: true, minimize: false },
+);
 importBatchSchema.index({ editionId: 1 });
 importBatchSchema.index({ createdAt: 1 });

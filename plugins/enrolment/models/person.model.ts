@@ -21,15 +21,18 @@ export interface PersonDoc {
   updatedAt: Date;
 }
 
-export const personSchema = new mongoose.Schema<PersonDoc>({
-  _id: { type: String, required: true },
-  userId: String,
-  givenName: { type: String, default: '', trim: true, maxlength: 100 },
-  familyName: { type: String, default: '', trim: true, maxlength: 100 },
-  organisation: { type: String, default: '', trim: true, maxlength: 200 },
-  organisationType: { type: String, default: '' },
-  country: { type: String, default: '', maxlength: 2 },
-  gender: { type: String, default: '' },
-  jobTitle: { type: String, default: '', trim: true, maxlength: 200 },
-}, { timestamps: true });
+export const personSchema = new mongoose.Schema<PersonDoc>(
+  {
+    _id: { type: String, required: true },
+    userId: String,
+    givenName: { type: String, default: '', trim: true, maxlength: 100 },
+    familyName: { type: String, default: '', trim: true, maxlength: 100 },
+    organisation: { type: String, default: '', trim: true, maxlength: 200 },
+    organisationType: { type: String, default: '' },
+    country: { type: String, default: '', maxlength: 2 },
+    gender: { type: String, default: '' },
+    jobTitle: { type: String, default: '', trim: true, maxlength: 200 },
+  },
+  { timestamps: true },
+);
 personSchema.index({ userId: 1 });

@@ -10,9 +10,7 @@ import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
-import {
-  IMPORT_FIELDS, TEMPLATE_HEADERS, type ImportField, type Issue, type StoredRow, type createImportService,
-} from '../services/import.service.ts';
+import { IMPORT_FIELDS, TEMPLATE_HEADERS, type ImportField, type Issue, type StoredRow, type createImportService } from '../services/import.service.ts';
 import { IMPORT_INVITATIONS_QUEUE } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
 
@@ -25,8 +23,28 @@ const ROWS_SHOWN = 200;
 const NOT_CSV = new Set(['workbook', 'legacyWorkbook', 'pdf', 'binary']);
 
 const TEMPLATE_ROWS: Record<ImportField, string>[] = [
-  { email: 'amina.diallo@example.org', givenName: 'Amina', familyName: 'Diallo', organisation: 'Ministry of Foreign Affairs, Senegal', organisationType: 'government', country: 'Senegal', gender: 'woman', jobTitle: 'Counsellor', role: 'learner' },
-  { email: 'lucas.moreau@example.org', givenName: 'Lucas', familyName: 'Moreau', organisation: 'MINUSCA', organisationType: 'un-secretariat', country: 'FR', gender: 'man', jobTitle: 'Civil Affairs Officer', role: 'learner' },
+  {
+    email: 'amina.diallo@example.org',
+    givenName: 'Amina',
+    familyName: 'Diallo',
+    organisation: 'Ministry of Foreign Affairs, Senegal',
+    organisationType: 'government',
+    country: 'Senegal',
+    gender: 'woman',
+    jobTitle: 'Counsellor',
+    role: 'learner',
+  },
+  {
+    email: 'lucas.moreau@example.org',
+    givenName: 'Lucas',
+    familyName: 'Moreau',
+    organisation: 'MINUSCA',
+    organisationType: 'un-secretariat',
+    country: 'FR',
+    gender: 'man',
+    jobTitle: 'Civil Affairs Officer',
+    role: 'learner',
+  },
 ];
 
 export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: EnrolmentService, imports: ImportService) {
@@ -68,8 +86,10 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       await new Promise<void>((resolve, reject) => upload(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
     } catch (err) {
       if (err instanceof multer.MulterError) {
-        if (err.code === 'LIMIT_FILE_SIZE') throw new HttpError(413, 'FILE_TOO_LARGE', req.t('enrolment:import.upload.tooLarge', { size: formatBytes(maxBytes()) }));
-        if (err.code === 'LIMIT_UNEXPECTED_FILE' || err.code === 'LIMIT_FILE_COUNT') throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.oneFile'));
+        if (err.code === 'LIMIT_FILE_SIZE')
+          throw new HttpError(413, 'FILE_TOO_LARGE', req.t('enrolment:import.upload.tooLarge', { size: formatBytes(maxBytes()) }));
+        if (err.code === 'LIMIT_UNEXPECTED_FILE' || err.code === 'LIMIT_FILE_COUNT')
+          throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.oneFile'));
         throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.unreadable'));
       }
       const message = err instanceof Error ? err.message : '';
@@ -97,13 +117,16 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       email: row.email || row.cells.email || '',
       name,
       organisation: row.cells.organisation ?? '',
-      country: row.person.country ? countryName(row.person.country, req.language) : row.cells.country ?? '',
+      country: row.person.country ? countryName(row.person.country, req.language) : (row.cells.country ?? ''),
       role: row.role,
       action,
       what,
-      profile: row.profile === 'update'
-        ? req.t('enrolment:import.profile.update', { fields: row.changed.map((f) => req.t(`enrolment:import.fields.${f}`)).join(', ') })
-        : row.profile ? req.t(`enrolment:import.profile.${row.profile}`) : '',
+      profile:
+        row.profile === 'update'
+          ? req.t('enrolment:import.profile.update', { fields: row.changed.map((f) => req.t(`enrolment:import.fields.${f}`)).join(', ') })
+          : row.profile
+            ? req.t(`enrolment:import.profile.${row.profile}`)
+            : '',
       account: action === 'error' ? '' : req.t(row.account ? 'enrolment:import.account.yes' : 'enrolment:import.account.no'),
     };
   }
@@ -153,10 +176,22 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       // The upload form again with the file's problems; JSON clients get them as the error's details.
       return respond(req, res, {
         json: new HttpError(status, err.code, err.message, problems ? { problems: problems.map(describe(req)) } : undefined),
-        render: ['enrolment/import', formPage(req, res, edition, problems ? problems.map(describe(req)) : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : err.message])],
+        render: [
+          'enrolment/import',
+          formPage(
+            req,
+            res,
+            edition,
+            problems ? problems.map(describe(req)) : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : err.message],
+          ),
+        ],
       });
     }
-    respond(req, res, { status: 201, json: { batchId: batch._id.toString(), rows: batch.rows.length, counts: planCounts(batch.rows) }, redirect: `${pageOf(edition)}/${batch._id}` });
+    respond(req, res, {
+      status: 201,
+      json: { batchId: batch._id.toString(), rows: batch.rows.length, counts: planCounts(batch.rows) },
+      redirect: `${pageOf(edition)}/${batch._id}`,
+    });
   });
 
   ctx.router.get('/manage/editions/:id/import/:batchId', staff, async (req, res) => {
@@ -223,7 +258,10 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     }
     await invite();
     const { batch, finished } = outcome;
-    if (wantsJson(req)) return res.status(finished ? 200 : 202).json({ batchId: batch._id.toString(), status: finished ? batch.status : 'committing', counts: batch.counts ?? null });
+    if (wantsJson(req))
+      return res
+        .status(finished ? 200 : 202)
+        .json({ batchId: batch._id.toString(), status: finished ? batch.status : 'committing', counts: batch.counts ?? null });
     if (before.status === 'committed') req.flash('info', req.t('enrolment:import.result.already'));
     else if (finished && batch.counts) req.flash('success', String(req.t('enrolment:import.result.done', { ...batch.counts })));
     res.redirect(303, `${pageOf(edition)}/${batch._id}`);

@@ -1,6 +1,18 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { allow, HttpError, invalidFields, localized, notFound, parseInput, renderFragment, respond, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
+import {
+  allow,
+  HttpError,
+  invalidFields,
+  localized,
+  notFound,
+  parseInput,
+  renderFragment,
+  respond,
+  sharedRateLimit,
+  wantsJson,
+  type PluginContext,
+} from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
 import { MyLearningSections } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -22,7 +34,10 @@ export function formatDay(req: Request, date: Date | undefined | null): string {
 const profileFields = {
   organisation: z.string().trim().max(200, 'Keep it under 200 characters.').default(''),
   organisationType: z.enum(ORGANISATION_TYPES, { error: 'Choose the kind of organisation.' }),
-  country: z.string().trim().regex(/^[A-Z]{2}$/, 'Choose a country.'),
+  country: z
+    .string()
+    .trim()
+    .regex(/^[A-Z]{2}$/, 'Choose a country.'),
   gender: z.enum(GENDERS, { error: 'Choose an answer (or “prefer not to say”).' }),
   jobTitle: z.string().trim().max(200, 'Keep it under 200 characters.').default(''),
 };
@@ -59,8 +74,9 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
   }
   // Editions open for enrolment that the person is not in yet, soonest first.
   const taken = new Set(mine.filter((e) => e.status !== 'withdrawn').map((e) => e.editionId));
-  const open = (await service.publishedEditions())
-    .filter((e) => ['open', 'key', 'application'].includes(e.method) && !taken.has(e._id.toString()) && enrolmentWindow(e).open);
+  const open = (await service.publishedEditions()).filter(
+    (e) => ['open', 'key', 'application'].includes(e.method) && !taken.has(e._id.toString()) && enrolmentWindow(e).open,
+  );
   const upcoming = [];
   for (const edition of open.slice(0, 10)) {
     const course = await courseOf(edition.courseId);
@@ -80,9 +96,17 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     return { edition, course };
   }
 
-  async function renderEdition(req: Request, res: Response, edition: EditionDoc, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+  async function renderEdition(
+    req: Request,
+    res: Response,
+    edition: EditionDoc,
+    course: CourseSummary,
+    form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {},
+  ) {
     // The person's own enrolments by key (a query by edition and e-mail reads every enrolment on FerretDB).
-    const enrolment = req.user ? (await service.memberships.enrolmentsOf({ email: normaliseEmail(req.user.email) })).find((e) => e.editionId === edition._id.toString()) ?? null : null;
+    const enrolment = req.user
+      ? ((await service.memberships.enrolmentsOf({ email: normaliseEmail(req.user.email) })).find((e) => e.editionId === edition._id.toString()) ?? null)
+      : null;
     const person = req.user ? await service.personOf(normaliseEmail(req.user.email)) : null;
     const seatsTaken = edition.capacity != null ? await service.seatsTaken(edition._id.toString()) : 0;
     res.render('enrolment/edition', {
@@ -195,7 +219,11 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const email = normaliseEmail(req.user!.email);
     // Only once the application is accepted by the service: the profile answers the questions donors ask (gender, region, organisation type).
     await service.saveApplicantProfile(email, req.user!.id, {
-      organisation: input.organisation, organisationType: input.organisationType, country: input.country, gender: input.gender, jobTitle: input.jobTitle,
+      organisation: input.organisation,
+      organisationType: input.organisationType,
+      country: input.country,
+      gender: input.gender,
+      jobTitle: input.jobTitle,
     });
     respond(req, res, {
       status: 201,

@@ -14,35 +14,50 @@ import { courseTitle, formatDay } from './learner.routes.ts';
 
 const optionalDate = z.preprocess(
   (v) => (v === '' || v === undefined ? undefined : v),
-  z.coerce.date({ error: 'Give a date (YYYY-MM-DD).' }).refine((d) => !Number.isNaN(d.getTime()), 'Give a date (YYYY-MM-DD).').optional(),
+  z.coerce
+    .date({ error: 'Give a date (YYYY-MM-DD).' })
+    .refine((d) => !Number.isNaN(d.getTime()), 'Give a date (YYYY-MM-DD).')
+    .optional(),
 );
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
 
-const editionForm = z.object({
-  courseId: objectIdSchema('Choose the course.'),
-  title: z.string().trim().min(3, 'Give the edition a title, e.g. “Fellowship 2027, Holmenkollen”.').max(200, 'Keep the title under 200 characters.'),
-  description: z.string().trim().max(5000, 'Keep the description under 5,000 characters.').default(''),
-  selfPaced: checkbox.default(false),
-  startsAt: optionalDate,
-  endsAt: optionalDate,
-  enrolmentDeadline: optionalDate,
-  place: z.string().trim().max(200).default(''),
-  online: checkbox.default(false),
-  capacity: z.preprocess((v) => (v === '' || v === undefined ? null : v), z.coerce.number({ error: 'Give the number of seats, or leave it empty for no limit.' }).int('Whole seats, please.').min(1, 'At least one seat (or leave it empty for no limit).').max(100000).nullable()),
-  language: z.enum(UN_LANGUAGES, { error: 'Choose the language it is taught in.' }),
-  method: z.enum(ENROLMENT_METHODS, { error: 'Choose how people enrol.' }),
-  enrolmentKey: z.string().trim().max(100).optional(),
-  questions: z.string().max(10000, 'Keep the questions under 10,000 characters.').default(''),
-  trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(objectIdSchema())),
-  status: z.enum(EDITION_STATUSES, { error: 'Choose a status.' }),
-}).superRefine((v, ctx) => {
-  if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'Give the start date (or tick “self-paced”).' });
-  if (v.startsAt && v.endsAt && v.endsAt < v.startsAt) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'The end cannot be before the start.' });
-  if (v.enrolmentDeadline && v.endsAt && v.enrolmentDeadline > v.endsAt) ctx.addIssue({ code: 'custom', path: ['enrolmentDeadline'], message: 'The enrolment deadline must be before the end.' });
-  if (!v.online && !v.place) ctx.addIssue({ code: 'custom', path: ['place'], message: 'Say where it takes place, or tick “online”.' });
-  if (v.method === 'key' && !v.enrolmentKey) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Choose the key people will type to enrol.' });
-  if (v.enrolmentKey && v.enrolmentKey.length < 6) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Use at least 6 characters, so that the key cannot be guessed.' });
-});
+const editionForm = z
+  .object({
+    courseId: objectIdSchema('Choose the course.'),
+    title: z.string().trim().min(3, 'Give the edition a title, e.g. “Fellowship 2027, Holmenkollen”.').max(200, 'Keep the title under 200 characters.'),
+    description: z.string().trim().max(5000, 'Keep the description under 5,000 characters.').default(''),
+    selfPaced: checkbox.default(false),
+    startsAt: optionalDate,
+    endsAt: optionalDate,
+    enrolmentDeadline: optionalDate,
+    place: z.string().trim().max(200).default(''),
+    online: checkbox.default(false),
+    capacity: z.preprocess(
+      (v) => (v === '' || v === undefined ? null : v),
+      z.coerce
+        .number({ error: 'Give the number of seats, or leave it empty for no limit.' })
+        .int('Whole seats, please.')
+        .min(1, 'At least one seat (or leave it empty for no limit).')
+        .max(100000)
+        .nullable(),
+    ),
+    language: z.enum(UN_LANGUAGES, { error: 'Choose the language it is taught in.' }),
+    method: z.enum(ENROLMENT_METHODS, { error: 'Choose how people enrol.' }),
+    enrolmentKey: z.string().trim().max(100).optional(),
+    questions: z.string().max(10000, 'Keep the questions under 10,000 characters.').default(''),
+    trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(objectIdSchema())),
+    status: z.enum(EDITION_STATUSES, { error: 'Choose a status.' }),
+  })
+  .superRefine((v, ctx) => {
+    if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'Give the start date (or tick “self-paced”).' });
+    if (v.startsAt && v.endsAt && v.endsAt < v.startsAt) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'The end cannot be before the start.' });
+    if (v.enrolmentDeadline && v.endsAt && v.enrolmentDeadline > v.endsAt)
+      ctx.addIssue({ code: 'custom', path: ['enrolmentDeadline'], message: 'The enrolment deadline must be before the end.' });
+    if (!v.online && !v.place) ctx.addIssue({ code: 'custom', path: ['place'], message: 'Say where it takes place, or tick “online”.' });
+    if (v.method === 'key' && !v.enrolmentKey) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Choose the key people will type to enrol.' });
+    if (v.enrolmentKey && v.enrolmentKey.length < 6)
+      ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Use at least 6 characters, so that the key cannot be guessed.' });
+  });
 
 /**
  * Application questions are written one per line; a line starting with "*" is a required question.
@@ -50,7 +65,10 @@ const editionForm = z.object({
  */
 export function parseQuestions(text: string, previous: ApplicationQuestion[] = []): ApplicationQuestion[] {
   // Every line end a browser or a pasted text may use; a lone "*" is no question.
-  const lines = text.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.replace(/^\*\s*/, ''));
+  const lines = text
+    .split(/\r\n|\r|\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.replace(/^\*\s*/, ''));
   if (lines.length > 20) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { questions: 'At most 20 questions.' } });
   const used = new Set<string>();
   return lines.map((line) => {
@@ -107,8 +125,11 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
 
   const valuesOf = (e: EditionDoc) => ({
     ...e,
-    startsAt: toDateInput(e.startsAt), endsAt: toDateInput(e.endsAt), enrolmentDeadline: toDateInput(e.enrolmentDeadline),
-    capacity: e.capacity ?? '', questions: questionsToText(e.questions),
+    startsAt: toDateInput(e.startsAt),
+    endsAt: toDateInput(e.endsAt),
+    enrolmentDeadline: toDateInput(e.enrolmentDeadline),
+    capacity: e.capacity ?? '',
+    questions: questionsToText(e.questions),
   });
 
   /** The edition form's input, once it passed its schema: the course must exist, the questions read. */
@@ -126,10 +147,13 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
   // ---- Editions ------------------------------------------------------------------------------------
 
   ctx.router.get('/manage', staff, async (req, res) => {
-    const filter = parseInput(z.object({
-      courseId: objectIdSchema().optional().catch(undefined),
-      status: z.enum(EDITION_STATUSES).optional().catch(undefined),
-    }), req.query);
+    const filter = parseInput(
+      z.object({
+        courseId: objectIdSchema().optional().catch(undefined),
+        status: z.enum(EDITION_STATUSES).optional().catch(undefined),
+      }),
+      req.query,
+    );
     const editions = await service.editionsListed(filter);
     const count = await service.statusCountsOf(editions.map((e) => e._id.toString()));
     const courses = new Map((await catalog().listPublished()).map((c) => [c.id, c]));
@@ -154,40 +178,48 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     res.render('enrolment/edition-form', await editionFormPage(req, null, { courseId, method: 'application', status: 'draft', language: 'en', questions: '' }));
   });
 
-  ctx.router.post('/manage/editions', staff, form({
-    schema: editionForm,
-    view: 'enrolment/edition-form',
-    locals: (req, { values, errors }) => editionFormPage(req, null, values, errors),
-    async handle(req, res, v) {
-      const edition = await service.createEdition(await editionInput(v), req.user!.id);
-      respond(req, res, {
-        status: 201,
-        json: { id: edition._id.toString() },
-        flash: ['success', req.t('enrolment:manage.created', { edition: edition.title })],
-        redirect: `/enrolment/manage/editions/${edition._id}`,
-      });
-    },
-  }));
+  ctx.router.post(
+    '/manage/editions',
+    staff,
+    form({
+      schema: editionForm,
+      view: 'enrolment/edition-form',
+      locals: (req, { values, errors }) => editionFormPage(req, null, values, errors),
+      async handle(req, res, v) {
+        const edition = await service.createEdition(await editionInput(v), req.user!.id);
+        respond(req, res, {
+          status: 201,
+          json: { id: edition._id.toString() },
+          flash: ['success', req.t('enrolment:manage.created', { edition: edition.title })],
+          redirect: `/enrolment/manage/editions/${edition._id}`,
+        });
+      },
+    }),
+  );
 
   ctx.router.get('/manage/editions/:id/edit', staff, async (req, res) => {
     const edition = await service.requireEdition(String(req.params.id));
     res.render('enrolment/edition-form', await editionFormPage(req, edition, valuesOf(edition)));
   });
 
-  ctx.router.post('/manage/editions/:id', staff, form({
-    schema: editionForm,
-    view: 'enrolment/edition-form',
-    locals: async (req, { values, errors }) => editionFormPage(req, await service.requireEdition(String(req.params.id)), values, errors),
-    async handle(req, res, v) {
-      const edition = await service.requireEdition(String(req.params.id));
-      const updated = await service.updateEdition(edition._id.toString(), await editionInput(v, edition.questions));
-      respond(req, res, {
-        json: { id: updated._id.toString() },
-        flash: ['success', req.t('enrolment:manage.saved')],
-        redirect: `/enrolment/manage/editions/${updated._id}`,
-      });
-    },
-  }));
+  ctx.router.post(
+    '/manage/editions/:id',
+    staff,
+    form({
+      schema: editionForm,
+      view: 'enrolment/edition-form',
+      locals: async (req, { values, errors }) => editionFormPage(req, await service.requireEdition(String(req.params.id)), values, errors),
+      async handle(req, res, v) {
+        const edition = await service.requireEdition(String(req.params.id));
+        const updated = await service.updateEdition(edition._id.toString(), await editionInput(v, edition.questions));
+        respond(req, res, {
+          json: { id: updated._id.toString() },
+          flash: ['success', req.t('enrolment:manage.saved')],
+          redirect: `/enrolment/manage/editions/${updated._id}`,
+        });
+      },
+    }),
+  );
 
   // The edition's page for staff: its facts, the applications to decide, the waiting list.
   ctx.router.get('/manage/editions/:id', staff, async (req, res) => {
@@ -231,13 +263,21 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     };
   }
 
-  ctx.router.post('/manage/editions/:id/people', staff, form({
-    schema: addPersonSchema,
-    // The edition's page again, with the reason next to the form; nothing was changed.
-    view: 'enrolment/manage-edition',
-    locals: async (req, { errors }) => editionPage(req, await service.requireEdition(String(req.params.id)), errors, { email: typeof req.body?.email === 'string' ? req.body.email : '', invite: req.body?.invite === 'on' }),
-    handle: addPerson,
-  }));
+  ctx.router.post(
+    '/manage/editions/:id/people',
+    staff,
+    form({
+      schema: addPersonSchema,
+      // The edition's page again, with the reason next to the form; nothing was changed.
+      view: 'enrolment/manage-edition',
+      locals: async (req, { errors }) =>
+        editionPage(req, await service.requireEdition(String(req.params.id)), errors, {
+          email: typeof req.body?.email === 'string' ? req.body.email : '',
+          invite: req.body?.invite === 'on',
+        }),
+      handle: addPerson,
+    }),
+  );
 
   async function addPerson(req: Request, res: Response, { email, invite }: z.output<typeof addPersonSchema>) {
     const edition = await service.requireEdition(String(req.params.id));
@@ -255,9 +295,13 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     respond(req, res, {
       status: created ? 201 : 200,
       json: { enrolmentId: enrolment._id.toString(), status: enrolment.status, created, invited },
-      flash: [created ? 'success' : 'info', created
-        ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) + (invited !== 'none' ? ` ${req.t(`enrolment:manage.added.${invited}`)}` : account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
-        : req.t('enrolment:manage.added.already', { email, status: req.t(`enrolment:status.${enrolment.status}`) })],
+      flash: [
+        created ? 'success' : 'info',
+        created
+          ? req.t(`enrolment:manage.added.${enrolment.status}`, { email }) +
+            (invited !== 'none' ? ` ${req.t(`enrolment:manage.added.${invited}`)}` : account ? '' : ` ${req.t('enrolment:manage.added.noAccount')}`)
+          : req.t('enrolment:manage.added.already', { email, status: req.t(`enrolment:status.${enrolment.status}`) }),
+      ],
       redirect: `/enrolment/manage/editions/${edition._id}`,
     });
   }
@@ -288,7 +332,14 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
       .slice(0, MESSAGES_SHOWN);
     res.render('enrolment/manage-enrolment', {
       title: account?.name ?? enrolment.email,
-      enrolment, edition, course, courseTitle: courseTitle(req, course), person, account, others, position,
+      enrolment,
+      edition,
+      course,
+      courseTitle: courseTitle(req, course),
+      person,
+      account,
+      others,
+      position,
       answers: enrolment.answers.map((a) => ({ question: edition.questions.find((q) => q.id === a.questionId)?.label ?? '', answer: a.answer })),
       staffNames,
       messages,
@@ -327,7 +378,10 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     const target = await service.requireEdition(toEditionId);
     respond(req, res, {
       json: { enrolmentId: moved._id.toString(), status: moved.status },
-      flash: ['success', req.t(`enrolment:manage.moved.${moved.status === 'enrolled' ? 'enrolled' : 'waitlisted'}`, { email: enrolment.email, edition: target.title })],
+      flash: [
+        'success',
+        req.t(`enrolment:manage.moved.${moved.status === 'enrolled' ? 'enrolled' : 'waitlisted'}`, { email: enrolment.email, edition: target.title }),
+      ],
       redirect: `/enrolment/manage/enrolments/${moved._id}`,
     });
   });

@@ -12,8 +12,16 @@ import { CHART_COLOURS, horizontalBarChart, type ChartRow } from '../services/ch
 import type { EnrolmentService } from '../services/enrolment.service.ts';
 import { countryName } from '../services/profile.ts';
 import {
-  DEFAULT_DIRECTION, filterRoster, ROSTER_SORTS, sortRoster,
-  type BreakdownRow, type Report, type ReportService, type RosterQuery, type RosterRow, type RosterSort,
+  DEFAULT_DIRECTION,
+  filterRoster,
+  ROSTER_SORTS,
+  sortRoster,
+  type BreakdownRow,
+  type Report,
+  type ReportService,
+  type RosterQuery,
+  type RosterRow,
+  type RosterSort,
 } from '../services/report.service.ts';
 import { courseTitle, formatDay } from './learner.routes.ts';
 
@@ -32,7 +40,15 @@ function rosterQuery(req: Request): RosterQuery {
 
 const reportQuerySchema = z.object({
   course: z.preprocess((v) => (v === '' ? undefined : v), objectIdSchema('Choose a course from the list.').optional()),
-  year: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number({ error: 'Choose a year from the list.' }).int('Choose a year from the list.').min(1990, 'Choose a year from the list.').max(2100, 'Choose a year from the list.').optional()),
+  year: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number({ error: 'Choose a year from the list.' })
+      .int('Choose a year from the list.')
+      .min(1990, 'Choose a year from the list.')
+      .max(2100, 'Choose a year from the list.')
+      .optional(),
+  ),
 });
 
 function reportFilter(req: Request) {
@@ -43,7 +59,12 @@ function reportFilter(req: Request) {
 
 /** A CSV file name part: letters, digits and dashes only (titles can hold anything). */
 export function fileNamePart(text: string): string {
-  const ascii = text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const ascii = text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return ascii.slice(0, 80).replace(/-+$/, '') || 'edition';
 }
 
@@ -53,7 +74,6 @@ const isoDay = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 const shortDay = (req: Request, d: Date | undefined) => (d ? new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeZone: 'UTC' }).format(d) : '');
 
 export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService, reports: ReportService) {
-
   async function loadRoster(req: Request) {
     const edition = await service.requireEdition(String(req.params.id));
     service.requireRosterAccess(req.user!, edition);
@@ -63,9 +83,10 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
     return { edition, query, everyone, rows };
   }
 
-  const statusText = (req: Request, r: Pick<RosterRow, 'status' | 'waitlistPosition'>) => (r.status === 'waitlisted' && r.waitlistPosition
-    ? req.t('enrolment:roster.waitlistedAt', { position: r.waitlistPosition })
-    : req.t(`enrolment:status.${r.status}`));
+  const statusText = (req: Request, r: Pick<RosterRow, 'status' | 'waitlistPosition'>) =>
+    r.status === 'waitlisted' && r.waitlistPosition
+      ? req.t('enrolment:roster.waitlistedAt', { position: r.waitlistPosition })
+      : req.t(`enrolment:status.${r.status}`);
 
   // Signed in, then the edition decides: staff, admins and its own trainers (read-only for them).
   ctx.router.get('/manage/editions/:id/roster', allow.signedIn, async (req, res) => {
@@ -89,7 +110,8 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
       total: everyone.length,
       isStaff: req.user!.roles.includes('staff') || req.user!.roles.includes('admin'),
       csvHref: `${base}.csv?${params({})}`,
-      sortHref: (col: RosterSort) => `${base}?${params({ sort: col, dir: query.sort === col ? (query.dir === 'asc' ? 'desc' : 'asc') : DEFAULT_DIRECTION[col] })}`,
+      sortHref: (col: RosterSort) =>
+        `${base}?${params({ sort: col, dir: query.sort === col ? (query.dir === 'asc' ? 'desc' : 'asc') : DEFAULT_DIRECTION[col] })}`,
       rows: rows.map((r) => ({
         ...r,
         countryName: countryName(r.country, req.language),
@@ -104,12 +126,22 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
   ctx.router.get('/manage/editions/:id/roster.csv', allow.signedIn, async (req, res) => {
     const { edition, rows } = await loadRoster(req);
     const t = (key: string) => req.t(`enrolment:roster.csv.${key}`);
-    sendCsv(res, `roster-${fileNamePart(edition.title)}.csv`,
+    sendCsv(
+      res,
+      `roster-${fileNamePart(edition.title)}.csv`,
       ['name', 'account', 'email', 'organisation', 'country', 'status', 'waitlistPosition', 'progress', 'completed', 'lastActivity', 'enrolledSince'].map(t),
       rows.map((r) => [
-        r.name, r.hasAccount ? t('hasAccount') : t('noAccount'), r.email, r.organisation, countryName(r.country, req.language),
-        req.t(`enrolment:status.${r.status}`), r.waitlistPosition ?? '', r.percent,
-        isoDay(r.completedAt), isoDay(r.lastActivityAt), isoDay(r.enrolledSince),
+        r.name,
+        r.hasAccount ? t('hasAccount') : t('noAccount'),
+        r.email,
+        r.organisation,
+        countryName(r.country, req.language),
+        req.t(`enrolment:status.${r.status}`),
+        r.waitlistPosition ?? '',
+        r.percent,
+        isoDay(r.completedAt),
+        isoDay(r.lastActivityAt),
+        isoDay(r.enrolledSince),
       ]),
     );
   });
@@ -118,9 +150,8 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
 
   // Gender and organisation type share the profile's labels; regions are the reports' own.
   const labelKey = { gender: 'enrolment:gender', organisationType: 'enrolment:organisationType', region: 'enrolment:reports.region' } as const;
-  const label = (req: Request, dimension: keyof typeof labelKey, row: BreakdownRow) => (row.known
-    ? req.t(`${labelKey[dimension]}.${row.key}`)
-    : row.key === 'unknown' ? req.t('enrolment:reports.unknown') : row.key);
+  const label = (req: Request, dimension: keyof typeof labelKey, row: BreakdownRow) =>
+    row.known ? req.t(`${labelKey[dimension]}.${row.key}`) : row.key === 'unknown' ? req.t('enrolment:reports.unknown') : row.key;
 
   function labelled(req: Request, report: Report) {
     const dims = [
@@ -138,16 +169,22 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
       { name: req.t('enrolment:reports.participants'), colour: CHART_COLOURS[0] },
       { name: req.t('enrolment:reports.completions'), colour: CHART_COLOURS[1] },
     ];
-    const chart = (id: string, title: string, rows: ChartRow[]) => horizontalBarChart({ id, title, series, rows, emptyText: req.t('enrolment:reports.noData') });
+    const chart = (id: string, title: string, rows: ChartRow[]) =>
+      horizontalBarChart({ id, title, series, rows, emptyText: req.t('enrolment:reports.noData') });
     const breakdowns = labelled(req, report).map((b) => ({
       ...b,
       title: req.t(`enrolment:reports.by.${b.dimension}`),
-      svg: chart(`chart-${b.dimension}`, req.t(`enrolment:reports.by.${b.dimension}`), b.rows.map((r) => ({ label: r.label, values: [r.participants, r.completions] }))),
+      svg: chart(
+        `chart-${b.dimension}`,
+        req.t(`enrolment:reports.by.${b.dimension}`),
+        b.rows.map((r) => ({ label: r.label, values: [r.participants, r.completions] })),
+      ),
     }));
     const editions = report.editions.map((e) => ({
       ...e,
       courseTitle: courseTitle(req, e.course),
-      when: e.selfPaced || !e.startsAt ? req.t('enrolment:reports.selfPaced') : [formatDay(req, e.startsAt), formatDay(req, e.endsAt)].filter(Boolean).join(' – '),
+      when:
+        e.selfPaced || !e.startsAt ? req.t('enrolment:reports.selfPaced') : [formatDay(req, e.startsAt), formatDay(req, e.endsAt)].filter(Boolean).join(' – '),
     }));
     const query = new URLSearchParams();
     if (filter.courseId) query.set('course', filter.courseId);
@@ -158,7 +195,11 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
       filter,
       courses: report.courses.map((c) => ({ id: c.id, title: courseTitle(req, c) })),
       editions,
-      editionsSvg: chart('chart-editions', req.t('enrolment:reports.by.edition'), editions.map((e) => ({ label: e.title, values: [e.participants, e.completions] }))),
+      editionsSvg: chart(
+        'chart-editions',
+        req.t('enrolment:reports.by.edition'),
+        editions.map((e) => ({ label: e.title, values: [e.participants, e.completions] })),
+      ),
       breakdowns,
       csvHref: `/enrolment/reports.csv${query.size ? `?${query}` : ''}`,
     });
@@ -169,13 +210,22 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
     const report = await reports.report(filter);
     const t = (key: string) => req.t(`enrolment:reports.csv.${key}`);
     const rows: (string | number)[][] = report.editions.map((e) => [
-      t('edition'), e.title, courseTitle(req, e.course), e.selfPaced || !e.startsAt ? '' : isoDay(e.startsAt), e.participants, e.completions,
+      t('edition'),
+      e.title,
+      courseTitle(req, e.course),
+      e.selfPaced || !e.startsAt ? '' : isoDay(e.startsAt),
+      e.participants,
+      e.completions,
     ]);
     rows.push([t('total'), t('allEditions'), '', '', report.totals.participants, report.totals.completions]);
     for (const { dimension, rows: list } of labelled(req, report)) {
       for (const r of list) rows.push([req.t(`enrolment:reports.csv.${dimension}`), r.label, '', '', r.participants, r.completions]);
     }
-    const parts = ['report', filter.year ? String(filter.year) : '', filter.courseId ? fileNamePart(courseTitle(req, report.courses.find((c) => c.id === filter.courseId) ?? null)) : ''].filter(Boolean);
+    const parts = [
+      'report',
+      filter.year ? String(filter.year) : '',
+      filter.courseId ? fileNamePart(courseTitle(req, report.courses.find((c) => c.id === filter.courseId) ?? null)) : '',
+    ].filter(Boolean);
     sendCsv(res, `${parts.join('-')}.csv`, ['breakdown', 'category', 'course', 'starts', 'participants', 'completions'].map(t), rows);
   });
 }

@@ -17,7 +17,11 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
       // Enrolled in a live edition; with several (a repeat, a move), the one that started last.
       const enrolled = mine
         .filter((e) => e.status === 'enrolled' && ['published', 'archived'].includes(byId.get(e.editionId)?.status ?? ''))
-        .sort((a, b) => (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) || b.createdAt.getTime() - a.createdAt.getTime());
+        .sort(
+          (a, b) =>
+            (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) ||
+            b.createdAt.getTime() - a.createdAt.getTime(),
+        );
       if (enrolled[0]) return { allowed: true, editionId: enrolled[0].editionId };
 
       const editions = await service.editionsOfCourse(course.id);
@@ -26,11 +30,16 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
 
       const href = `/enrolment/courses/${course.slug}`;
       const pending = mine.find((e) => e.status === 'pending');
-      if (pending) return { allowed: false, reason: t('enrolment:access.pending', { edition: byId.get(pending.editionId)?.title ?? '' }), href: '/enrolment/my' };
+      if (pending)
+        return { allowed: false, reason: t('enrolment:access.pending', { edition: byId.get(pending.editionId)?.title ?? '' }), href: '/enrolment/my' };
       const waiting = mine.find((e) => e.status === 'waitlisted');
       if (waiting) {
         const position = await service.waitlistPosition(waiting);
-        return { allowed: false, reason: t('enrolment:access.waitlisted', { edition: byId.get(waiting.editionId)?.title ?? '', position }), href: '/enrolment/my' };
+        return {
+          allowed: false,
+          reason: t('enrolment:access.waitlisted', { edition: byId.get(waiting.editionId)?.title ?? '', position }),
+          href: '/enrolment/my',
+        };
       }
       const offered = editions.some((e) => e.status === 'published');
       return { allowed: false, reason: t(offered ? 'enrolment:access.enrol' : 'enrolment:access.notOffered'), ...(offered ? { href } : {}) };

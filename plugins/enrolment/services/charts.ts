@@ -56,7 +56,12 @@ const safeColour = (c: string, fallback: string) => (/^#[0-9a-f]{3}([0-9a-f]{3})
 /** Shortens a label to what fits the label column (the full text stays in the row's `<title>`). */
 function shorten(label: string): string {
   const chars = [...label];
-  return chars.length <= MAX_LABEL_CHARS ? label : `${chars.slice(0, MAX_LABEL_CHARS - 1).join('').trimEnd()}…`;
+  return chars.length <= MAX_LABEL_CHARS
+    ? label
+    : `${chars
+        .slice(0, MAX_LABEL_CHARS - 1)
+        .join('')
+        .trimEnd()}…`;
 }
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
@@ -74,7 +79,7 @@ export function horizontalBarChart(input: BarChartInput): string {
   const { rows } = input;
   const series = input.series.map((s, i) => ({ ...s, colour: safeColour(s.colour, CHART_COLOURS[i % CHART_COLOURS.length]!) }));
   const id = input.id.replace(/[^A-Za-z0-9_-]/g, '-');
-  const desc = input.desc ?? (rows.length ? describeRows(series, rows) : input.emptyText ?? '');
+  const desc = input.desc ?? (rows.length ? describeRows(series, rows) : (input.emptyText ?? ''));
   const max = Math.max(0, ...rows.flatMap((r) => r.values.map((v) => (Number.isFinite(v) ? v : 0))));
   const barArea = WIDTH - LABEL_WIDTH - VALUE_WIDTH;
   const groupHeight = series.length * BAR_HEIGHT + Math.max(0, series.length - 1) * BAR_GAP;
@@ -83,8 +88,10 @@ export function horizontalBarChart(input: BarChartInput): string {
   const height = rows.length ? top + rows.length * (groupHeight + ROW_GAP) : top + 30;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" `
-    + `aria-labelledby="${id}-title ${id}-desc" font-family="system-ui, sans-serif" font-size="13">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" ` +
+      `aria-labelledby="${id}-title ${id}-desc" font-family="system-ui, sans-serif" font-size="13">`,
+  );
   out.push(`<title id="${id}-title">${escapeXml(input.title)}</title>`);
   out.push(`<desc id="${id}-desc">${escapeXml(desc)}</desc>`);
 

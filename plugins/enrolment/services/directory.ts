@@ -21,7 +21,10 @@ export const toEnrolmentSummary = (d: EnrolmentDoc): EnrolmentSummary => ({
   updatedAt: d.updatedAt,
 });
 
-export function createDirectory(models: Pick<EnrolmentModels, 'Edition' | 'Enrolment'>, memberships: ReturnType<typeof createMemberships>): EnrolmentDirectoryService {
+export function createDirectory(
+  models: Pick<EnrolmentModels, 'Edition' | 'Enrolment'>,
+  memberships: ReturnType<typeof createMemberships>,
+): EnrolmentDirectoryService {
   const { Edition, Enrolment } = models;
   return {
     async edition(id) {

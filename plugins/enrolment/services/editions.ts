@@ -30,7 +30,10 @@ export const toEditionSummary = (d: EditionDoc): EditionSummary => ({
 /** Why a person can or cannot enrol in an edition by themselves right now. */
 export type EnrolmentWindow = { open: true } | { open: false; reason: 'notPublished' | 'closed' | 'invitationOnly' | 'deadlinePassed' | 'ended' };
 
-export function enrolmentWindow(edition: Pick<EditionDoc, 'status' | 'method' | 'enrolmentDeadline' | 'endsAt' | 'selfPaced'>, now = new Date()): EnrolmentWindow {
+export function enrolmentWindow(
+  edition: Pick<EditionDoc, 'status' | 'method' | 'enrolmentDeadline' | 'endsAt' | 'selfPaced'>,
+  now = new Date(),
+): EnrolmentWindow {
   if (edition.status !== 'published') return { open: false, reason: 'notPublished' };
   if (edition.method === 'closed') return { open: false, reason: 'closed' };
   if (edition.method === 'invitation') return { open: false, reason: 'invitationOnly' };
@@ -92,8 +95,19 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
    * panels and the access decision all want the learner's editions).
    */
   function editionsById(ids: readonly string[]): Promise<Map<string, EditionDoc>> {
-    return readEachOncePerPage('enrolment.edition', ids.filter(isObjectId), async (missing) =>
-      new Map((await findByKeys(Edition, missing.map((id) => new mongoose.Types.ObjectId(id)))).map((e) => [e._id.toString(), e])));
+    return readEachOncePerPage(
+      'enrolment.edition',
+      ids.filter(isObjectId),
+      async (missing) =>
+        new Map(
+          (
+            await findByKeys(
+              Edition,
+              missing.map((id) => new mongoose.Types.ObjectId(id)),
+            )
+          ).map((e) => [e._id.toString(), e]),
+        ),
+    );
   }
 
   async function createEdition(input: EditionInput, by: string): Promise<EditionDoc> {
@@ -103,18 +117,26 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
 
   async function updateEdition(id: string, input: EditionInput): Promise<EditionDoc> {
     const before = await requireEdition(id);
-    if (input.courseId !== before.courseId && await Enrolment.exists({ editionId: id })) {
+    if (input.courseId !== before.courseId && (await Enrolment.exists({ editionId: id }))) {
       throw conflict('People are enrolled in this edition: it cannot move to another course.');
     }
     if (input.capacity != null) {
       const enrolled = await Enrolment.countDocuments({ editionId: id, status: 'enrolled' });
       if (enrolled > input.capacity) {
-        throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { capacity: `${enrolled} people are enrolled: the edition needs at least ${enrolled} seats (withdraw people first to have fewer).` } });
+        throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', {
+          fields: { capacity: `${enrolled} people are enrolled: the edition needs at least ${enrolled} seats (withdraw people first to have fewer).` },
+        });
       }
     }
-    const unset = Object.fromEntries(['startsAt', 'endsAt', 'enrolmentDeadline', 'enrolmentKey'].filter((k) => input[k as keyof EditionInput] === undefined).map((k) => [k, 1]));
+    const unset = Object.fromEntries(
+      ['startsAt', 'endsAt', 'enrolmentDeadline', 'enrolmentKey'].filter((k) => input[k as keyof EditionInput] === undefined).map((k) => [k, 1]),
+    );
     const set = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    const doc = await Edition.findByIdAndUpdate(id, { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) }, { returnDocument: 'after', runValidators: true }).lean();
+    const doc = await Edition.findByIdAndUpdate(
+      id,
+      { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
+      { returnDocument: 'after', runValidators: true },
+    ).lean();
     if (!doc) throw notFound('No such edition.');
     if (doc.capacity == null) {
       // No limit any more: everyone waiting is in.

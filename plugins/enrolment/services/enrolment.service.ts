@@ -45,10 +45,19 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
 
   const { claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition } = seats;
   return {
-    directory, memberships,
-    ...editions, ...placement, ...people, ...overview,
-    claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition,
-    canSeeRoster, requireRosterAccess,
+    directory,
+    memberships,
+    ...editions,
+    ...placement,
+    ...people,
+    ...overview,
+    claimSeat,
+    promoteWaiting,
+    repairSeats,
+    seatsTaken,
+    waitlistPosition,
+    canSeeRoster,
+    requireRosterAccess,
   };
 }
 

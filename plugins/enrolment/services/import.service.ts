@@ -10,7 +10,19 @@
  */
 import mongoose, { type Model } from 'mongoose';
 import {
-  HttpError, isDuplicateKey, isObjectId, notFound, PermanentFailure, RetryLater, safeFileName, type JobSummary, type MailService, type PluginJobs, type RunningJob, type SessionUser, type UsersService,
+  HttpError,
+  isDuplicateKey,
+  isObjectId,
+  notFound,
+  PermanentFailure,
+  RetryLater,
+  safeFileName,
+  type JobSummary,
+  type MailService,
+  type PluginJobs,
+  type RunningJob,
+  type SessionUser,
+  type UsersService,
 } from '../../../src/index.ts';
 import type { EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -91,12 +103,14 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     ]);
     const accounts = new Map<string, { id: string; roles: readonly string[] }>();
     const queue = [...emails];
-    await Promise.all(Array.from({ length: ACCOUNT_LOOKUPS_AT_ONCE }, async () => {
-      for (let email = queue.shift(); email !== undefined; email = queue.shift()) {
-        const user = await users().findByEmail(email);
-        if (user) accounts.set(email, { id: user.id, roles: user.roles });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: ACCOUNT_LOOKUPS_AT_ONCE }, async () => {
+        for (let email = queue.shift(); email !== undefined; email = queue.shift()) {
+          const user = await users().findByEmail(email);
+          if (user) accounts.set(email, { id: user.id, roles: user.roles });
+        }
+      }),
+    );
     let seatsLeft: number | null = null;
     if (edition.capacity != null) {
       // Someone waiting means no seat is free for a newcomer (service.place() keeps the order).
@@ -106,10 +120,18 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     return {
       seatsLeft,
       persons: new Map(persons.map((p) => [p._id, p])),
-      enrolments: new Map(enrolments.map((e) => [e.email, {
-        status: e.status,
-        importedAt: e.history.filter((h) => h.action === 'imported').map((h) => h.at).sort((a, b) => b.getTime() - a.getTime())[0],
-      }])),
+      enrolments: new Map(
+        enrolments.map((e) => [
+          e.email,
+          {
+            status: e.status,
+            importedAt: e.history
+              .filter((h) => h.action === 'imported')
+              .map((h) => h.at)
+              .sort((a, b) => b.getTime() - a.getTime())[0],
+          },
+        ]),
+      ),
       accounts,
       trainerIds: new Set(edition.trainerIds),
     };
@@ -139,8 +161,16 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     const plans = planRows(read.rows, await context(edition, read.rows));
     const rows: StoredRow[] = read.rows.map((row, i) => ({ ...row, ...plans[i]! }));
     const doc = await ImportBatch.create({
-      editionId, uploadedBy: by.id, uploadedByName: by.name, fileName: safeFileName(file.name, 'file.csv'), encoding: read.encoding, bom: read.bom,
-      delimiter: read.delimiter, columns: read.columns, rows, status: 'previewed',
+      editionId,
+      uploadedBy: by.id,
+      uploadedByName: by.name,
+      fileName: safeFileName(file.name, 'file.csv'),
+      encoding: read.encoding,
+      bom: read.bom,
+      delimiter: read.delimiter,
+      columns: read.columns,
+      rows,
+      status: 'previewed',
     });
     return doc.toObject();
   }
@@ -150,7 +180,8 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     if (!isObjectId(batchId)) throw notFound('No such import.');
     const doc = await ImportBatch.findById(batchId).lean();
     if (!doc || doc.editionId !== editionId) throw notFound('No such import.');
-    if (Date.now() - doc.createdAt.getTime() > BATCH_LIFETIME_MS) throw notFound('This preview has expired (previews are kept for 24 hours): upload the file again.');
+    if (Date.now() - doc.createdAt.getTime() > BATCH_LIFETIME_MS)
+      throw notFound('This preview has expired (previews are kept for 24 hours): upload the file again.');
     return doc;
   }
 
@@ -282,7 +313,10 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     if (!(await job.stillHolding())) throw new RetryLater('the commit was taken over by another instance', 0);
     const counts = countResults(out);
     const committedAt = new Date();
-    await ImportBatch.updateOne({ _id: batch._id }, { $set: { status: 'committed', rows: out, counts, progress: out.length, committedBy: payload.by.id, committedAt } });
+    await ImportBatch.updateOne(
+      { _id: batch._id },
+      { $set: { status: 'committed', rows: out, counts, progress: out.length, committedBy: payload.by.id, committedAt } },
+    );
     await tellCommitted({ ...batch, status: 'committed', rows: out, counts, committedBy: payload.by.id, committedAt });
   }
 
@@ -307,7 +341,6 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
   }
 
   return { preview, commit, runCommit, commitState, requireBatch, expireOld, context };
-
 }
 
 export type ImportService = ReturnType<typeof createImportService>;

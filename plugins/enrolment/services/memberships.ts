@@ -28,7 +28,15 @@ export function createMemberships(Membership: Model<MembershipDoc>, Enrolment: M
       if (list.some((e) => e.enrolmentId === enrolmentId)) return;
       const n = list.length + 1;
       try {
-        await Membership.create({ _id: entryId(key, n), owner: key, n, enrolmentId, editionId: enrolment.editionId, courseId: enrolment.courseId, createdAt: new Date() });
+        await Membership.create({
+          _id: entryId(key, n),
+          owner: key,
+          n,
+          enrolmentId,
+          editionId: enrolment.editionId,
+          courseId: enrolment.courseId,
+          createdAt: new Date(),
+        });
         return;
       } catch (err) {
         // Someone else took that number meanwhile: read again and take the next.
@@ -47,7 +55,10 @@ export function createMemberships(Membership: Model<MembershipDoc>, Enrolment: M
     const all = await readOncePerPage(`enrolment.of:${ownerKey(owner)}`, async () => {
       // Each enrolment once, even if a race listed it twice.
       const ids = [...new Set((await entries(ownerKey(owner))).map((e) => e.enrolmentId))].filter((id) => mongoose.isObjectIdOrHexString(id));
-      const docs = await findByKeys(Enrolment, ids.map((id) => new mongoose.Types.ObjectId(id)));
+      const docs = await findByKeys(
+        Enrolment,
+        ids.map((id) => new mongoose.Types.ObjectId(id)),
+      );
       return docs.filter((d) => ('userId' in owner ? d.userId === owner.userId : d.email === owner.email));
     });
     return all.filter((e) => !courseId || e.courseId === courseId);
@@ -76,13 +87,28 @@ export function createMemberships(Membership: Model<MembershipDoc>, Enrolment: M
         lists.set(key, list);
         if (list.has(e._id.toString())) continue;
         list.add(e._id.toString());
-        missing.push({ owner, enrolment: e, doc: { _id: entryId(key, list.size), owner: key, n: list.size, enrolmentId: e._id.toString(), editionId: e.editionId, courseId: e.courseId, createdAt: now } });
+        missing.push({
+          owner,
+          enrolment: e,
+          doc: {
+            _id: entryId(key, list.size),
+            owner: key,
+            n: list.size,
+            enrolmentId: e._id.toString(),
+            editionId: e.editionId,
+            courseId: e.courseId,
+            createdAt: now,
+          },
+        });
       }
     }
     for (let i = 0; i < missing.length; i += 500) {
       const chunk = missing.slice(i, i + 500);
       try {
-        await Membership.insertMany(chunk.map((m) => m.doc), { ordered: false });
+        await Membership.insertMany(
+          chunk.map((m) => m.doc),
+          { ordered: false },
+        );
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         for (const m of chunk) await add(m.owner, m.enrolment);

@@ -62,18 +62,29 @@ export interface EnrolmentNotices {
 export const roundOf = (e: Pick<EnrolmentDoc, 'history'>) => e.history.filter((h) => h.status === 'withdrawn').length;
 
 /** Whole days from one UTC calendar day to another (editions start on a day, not at an hour). */
-const calendarDaysBetween = (from: Date, to: Date) => Math.round((Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate()) - Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate())) / DAY_MS);
+const calendarDaysBetween = (from: Date, to: Date) =>
+  Math.round(
+    (Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate()) - Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate())) / DAY_MS,
+  );
 const day = (lang: string, d: Date) => new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeZone: 'UTC' }).format(d);
 
 export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
-  const { mail, logger, models: { Edition, Enrolment, Person, Invitation } } = deps;
+  const {
+    mail,
+    logger,
+    models: { Edition, Enrolment, Person, Invitation },
+  } = deps;
 
   async function editionOf(id: string): Promise<EditionDoc | null> {
     return isObjectId(id) ? Edition.findById(id).lean() : null;
   }
 
   /** Where the message goes and the name it greets: the account when there is one, else the profile or the address. */
-  async function recipientOf(e: Pick<EnrolmentDoc, 'email' | 'userId'>, edition: EditionDoc, fallbackName?: string): Promise<{ to: MailRecipient; name: string }> {
+  async function recipientOf(
+    e: Pick<EnrolmentDoc, 'email' | 'userId'>,
+    edition: EditionDoc,
+    fallbackName?: string,
+  ): Promise<{ to: MailRecipient; name: string }> {
     const account = e.userId ? await deps.users().findById(e.userId) : await deps.users().findByEmail(e.email);
     if (account) return { to: { userId: account.id }, name: account.name };
     const person = await Person.findById(e.email, { givenName: 1, familyName: 1 }).lean();
@@ -93,11 +104,14 @@ export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
 
   /** Records one message about an enrolment; true when this call recorded it. */
   async function record(e: EnrolmentDoc, key: string, build: Build, options: { edition?: EditionDoc; topic?: string } = {}): Promise<boolean> {
-    const edition = options.edition ?? await editionOf(e.editionId);
+    const edition = options.edition ?? (await editionOf(e.editionId));
     if (!edition) return false;
     const [course, recipient] = await Promise.all([deps.catalog().findById(edition.courseId), recipientOf(e, edition)]);
     const result = await mail.send({
-      key, to: recipient.to, category: 'notice', ...(options.topic ? { topic: options.topic } : {}),
+      key,
+      to: recipient.to,
+      category: 'notice',
+      ...(options.topic ? { topic: options.topic } : {}),
       compose: (t, lang) => {
         const content = build(t, lang, facts(edition, course, lang));
         return { ...content, paragraphs: [t('mail.greeting', { name: recipient.name }), ...content.paragraphs] };
@@ -179,19 +193,29 @@ export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
         const result = await deps.users().invite(
           { email: e.email, name, locale: edition.language },
           {
-            by, key: `enrolment:${id}`,
+            by,
+            key: `enrolment:${id}`,
             // A fixed t carries its language (`lng`); the host picks it from the new account's locale.
-            context: (t) => t(`enrolment:mail.invited.${waiting ? 'contextWaiting' : 'context'}`, facts(edition, course, (t as unknown as { lng?: string }).lng ?? edition.language)),
+            context: (t) =>
+              t(
+                `enrolment:mail.invited.${waiting ? 'contextWaiting' : 'context'}`,
+                facts(edition, course, (t as unknown as { lng?: string }).lng ?? edition.language),
+              ),
           },
         );
         if (result.sent || !result.created) return 'invitation';
         // A new account that signs in through its organisation gets no password link: a notice then.
       }
-      const created = await record(e, keyOf('invited', e), (t, _lang, f) => ({
-        subject: t('enrolment:mail.invited.subject', f),
-        paragraphs: [t(`enrolment:mail.invited.${waiting ? 'bodyWaiting' : 'body'}`, f)],
-        action: editionLink(t, e.editionId),
-      }), { edition });
+      const created = await record(
+        e,
+        keyOf('invited', e),
+        (t, _lang, f) => ({
+          subject: t('enrolment:mail.invited.subject', f),
+          paragraphs: [t(`enrolment:mail.invited.${waiting ? 'bodyWaiting' : 'body'}`, f)],
+          action: editionLink(t, e.editionId),
+        }),
+        { edition },
+      );
       return created ? 'notice' : 'none';
     },
 
@@ -208,14 +232,21 @@ export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
         for (const e of enrolled) {
           const key = `enrolment.reminder:${e._id.toString()}:${edition.startsAt.toISOString()}`;
           if (await recordedBefore(key)) continue;
-          const sent = await record(e, key, (t, _lang, f) => ({
-            subject: t('enrolment:mail.reminder.subject', f),
-            paragraphs: [
-              t('enrolment:mail.reminder.body', { ...f, count: calendarDaysBetween(now, edition.startsAt!) }),
-              edition.place ? t('enrolment:mail.reminder.place', { place: edition.place }) + (edition.online ? ` ${t('enrolment:mail.reminder.alsoOnline')}` : '') : t('enrolment:mail.reminder.online'),
-            ],
-            action: editionLink(t, e.editionId),
-          }), { edition, topic: REMINDER_TOPIC });
+          const sent = await record(
+            e,
+            key,
+            (t, _lang, f) => ({
+              subject: t('enrolment:mail.reminder.subject', f),
+              paragraphs: [
+                t('enrolment:mail.reminder.body', { ...f, count: calendarDaysBetween(now, edition.startsAt!) }),
+                edition.place
+                  ? t('enrolment:mail.reminder.place', { place: edition.place }) + (edition.online ? ` ${t('enrolment:mail.reminder.alsoOnline')}` : '')
+                  : t('enrolment:mail.reminder.online'),
+              ],
+              action: editionLink(t, e.editionId),
+            }),
+            { edition, topic: REMINDER_TOPIC },
+          );
           if (sent) recorded++;
         }
       }

@@ -33,17 +33,23 @@ export function createOverview(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
 
   /** How many enrolments of one edition are in each status. */
   async function statusCounts(editionId: string): Promise<Record<EnrolmentStatus, number>> {
-    return Object.fromEntries(await Promise.all(ENROLMENT_STATUSES.map(async (s) => [s, await Enrolment.countDocuments({ editionId, status: s })] as const))) as Record<EnrolmentStatus, number>;
+    return Object.fromEntries(
+      await Promise.all(ENROLMENT_STATUSES.map(async (s) => [s, await Enrolment.countDocuments({ editionId, status: s })] as const)),
+    ) as Record<EnrolmentStatus, number>;
   }
 
   /** The applications and the waiting list of an edition, oldest first. */
   function awaitingDecision(editionId: string): Promise<EnrolmentDoc[]> {
-    return Enrolment.find({ editionId, status: mongoose.trusted({ $in: ['pending', 'waitlisted'] }) }).sort({ createdAt: 1 }).lean();
+    return Enrolment.find({ editionId, status: mongoose.trusted({ $in: ['pending', 'waitlisted'] }) })
+      .sort({ createdAt: 1 })
+      .lean();
   }
 
   /** The course's editions other than this one still open to people (drafts and published), soonest first: where a person may move. */
   function otherEditions(courseId: string, except: EditionDoc['_id']): Promise<EditionDoc[]> {
-    return Edition.find({ courseId, _id: mongoose.trusted({ $ne: except }), status: mongoose.trusted({ $in: ['draft', 'published'] }) }).sort({ startsAt: 1 }).lean();
+    return Edition.find({ courseId, _id: mongoose.trusted({ $ne: except }), status: mongoose.trusted({ $in: ['draft', 'published'] }) })
+      .sort({ startsAt: 1 })
+      .lean();
   }
 
   /** Whether the course has an edition of this title (the demo data is loaded once). */

@@ -9,7 +9,13 @@ import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { badRequest, conflict, HttpError, isDuplicateKey, notFound, type SessionUser } from '../../../src/index.ts';
 import {
-  EnrolmentApproved, EnrolmentCreated, EnrolmentMoved, EnrolmentRejected, EnrolmentWaitlisted, EnrolmentWithdrawn, type EnrolmentStatus,
+  EnrolmentApproved,
+  EnrolmentCreated,
+  EnrolmentMoved,
+  EnrolmentRejected,
+  EnrolmentWaitlisted,
+  EnrolmentWithdrawn,
+  type EnrolmentStatus,
 } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
@@ -52,12 +58,21 @@ export function createPlacement(
    * person in (created or re-activated the enrolment), so that what follows a placement (an
    * invitation) happens once however often the request is sent.
    */
-  async function place(edition: EditionDoc, input: {
-    email: string; userId?: string | undefined; source: string; by: Actor; action: string;
-    motivation?: string | undefined; answers?: { questionId: string; answer: string }[] | undefined; message?: string | undefined;
-    /** Applications wait for a decision instead of taking a seat. */
-    pending?: boolean;
-  }): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
+  async function place(
+    edition: EditionDoc,
+    input: {
+      email: string;
+      userId?: string | undefined;
+      source: string;
+      by: Actor;
+      action: string;
+      motivation?: string | undefined;
+      answers?: { questionId: string; answer: string }[] | undefined;
+      message?: string | undefined;
+      /** Applications wait for a decision instead of taking a seat. */
+      pending?: boolean;
+    },
+  ): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
     const editionId = edition._id.toString();
     const email = normaliseEmail(input.email);
     const existing = (await memberships.enrolmentsOf({ email })).find((e) => e.editionId === editionId);
@@ -72,7 +87,7 @@ export function createPlacement(
     let seated = false;
     let claim: { held: boolean; seatId?: string } = { held: false };
     if (!input.pending) {
-      const someoneWaiting = edition.capacity != null && await Enrolment.exists({ editionId, status: 'waitlisted' });
+      const someoneWaiting = edition.capacity != null && (await Enrolment.exists({ editionId, status: 'waitlisted' }));
       if (!someoneWaiting) claim = await claimSeat(edition, id.toString());
       seated = claim.held;
     }
@@ -92,14 +107,18 @@ export function createPlacement(
     if (existing) {
       doc = await Enrolment.findOneAndUpdate(
         { _id: id, status: 'withdrawn' },
-        { $set: fields, $unset: { movedToEditionId: 1, decisionMessage: 1, ...(status === 'waitlisted' ? {} : { waitlistedAt: 1 }) }, $push: { history: entry } },
+        {
+          $set: fields,
+          $unset: { movedToEditionId: 1, decisionMessage: 1, ...(status === 'waitlisted' ? {} : { waitlistedAt: 1 }) },
+          $push: { history: entry },
+        },
         { returnDocument: 'after' },
       ).lean();
       if (!doc) {
         // Re-activated concurrently by someone else: theirs stands, the seat we claimed goes back.
         await giveBack(claim, id.toString());
         await settle(id.toString());
-        return { enrolment: await Enrolment.findById(id).lean() as EnrolmentDoc, created: false, placed: false };
+        return { enrolment: (await Enrolment.findById(id).lean()) as EnrolmentDoc, created: false, placed: false };
       }
     } else {
       try {
@@ -109,7 +128,7 @@ export function createPlacement(
         await giveBack(claim, id.toString());
         if (!isDuplicateKey(err)) throw err;
         // Enrolled concurrently (a double click, two tabs): the first one stands.
-        return { enrolment: await Enrolment.findOne({ editionId, email }).lean() as EnrolmentDoc, created: false, placed: false };
+        return { enrolment: (await Enrolment.findOne({ editionId, email }).lean()) as EnrolmentDoc, created: false, placed: false };
       }
     }
     await emit(EnrolmentCreated, eventOf(doc, status, input.by));
@@ -120,7 +139,7 @@ export function createPlacement(
       await emit(EnrolmentWaitlisted, eventOf(doc, status, input.by));
       // A seat may be free with everyone before us already served: fill it in order.
       await promoteWaiting(editionId);
-      doc = await Enrolment.findById(id).lean() as EnrolmentDoc;
+      doc = (await Enrolment.findById(id).lean()) as EnrolmentDoc;
     }
     return { enrolment: doc, created, placed: true };
   }
@@ -138,7 +157,11 @@ export function createPlacement(
     }
     await linkAccount(user.id, user.email);
     const { enrolment } = await place(edition, {
-      email: user.email, userId: user.id, source: edition.method === 'key' ? 'key' : 'self', by: undefined, action: 'enrolled',
+      email: user.email,
+      userId: user.id,
+      source: edition.method === 'key' ? 'key' : 'self',
+      by: undefined,
+      action: 'enrolled',
     });
     return enrolment;
   }
@@ -151,13 +174,21 @@ export function createPlacement(
     if (edition.method !== 'application') throw new HttpError(409, 'NOT_BY_APPLICATION', 'This edition does not take applications.');
     const missing = edition.questions.filter((q) => q.required && !input.answers[q.id]?.trim());
     if (missing.length) {
-      throw new HttpError(400, 'VALIDATION_FAILED', 'Answer every required question.', { fields: Object.fromEntries(missing.map((q) => [`answers.${q.id}`, 'Answer this question.'])) });
+      throw new HttpError(400, 'VALIDATION_FAILED', 'Answer every required question.', {
+        fields: Object.fromEntries(missing.map((q) => [`answers.${q.id}`, 'Answer this question.'])),
+      });
     }
     const answers = edition.questions.filter((q) => input.answers[q.id]?.trim()).map((q) => ({ questionId: q.id, answer: input.answers[q.id]!.trim() }));
     await linkAccount(user.id, user.email);
     const { enrolment, created } = await place(edition, {
-      email: user.email, userId: user.id, source: 'application', by: undefined, action: 'applied', pending: true,
-      motivation: input.motivation.trim(), answers,
+      email: user.email,
+      userId: user.id,
+      source: 'application',
+      by: undefined,
+      action: 'applied',
+      pending: true,
+      motivation: input.motivation.trim(),
+      answers,
     });
     if (!created && enrolment.status !== 'pending' && enrolment.history.at(-1)?.action !== 'applied') {
       throw conflict('You already have a place or an application in this edition.');
@@ -169,9 +200,14 @@ export function createPlacement(
    * Staff add a person by e-mail (invitation, bulk import): enrolled, or waitlisted if the
    * edition is full. The person may have no account yet: they are matched at their first sign-in.
    */
-  async function addByStaff(editionId: string, input: { email: string; source: 'staff' | 'import'; message?: string }, by: string): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
+  async function addByStaff(
+    editionId: string,
+    input: { email: string; source: 'staff' | 'import'; message?: string },
+    by: string,
+  ): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
     const edition = await requireEdition(editionId);
-    if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
+    if (edition.status === 'cancelled' || edition.status === 'archived')
+      throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
     const email = normaliseEmail(input.email);
     const person = await Person.findById(email, { userId: 1 }).lean();
     const userId = person?.userId ?? (await deps.users().findByEmail(email))?.id;
@@ -188,13 +224,21 @@ export function createPlacement(
       waitlist: ['pending'],
     };
     if (!allowedFrom[decision].includes(enrolment.status)) {
-      throw new HttpError(409, 'WRONG_STATUS', `This person is ${enrolment.status}: they cannot be ${decision === 'accept' ? 'accepted' : decision === 'reject' ? 'rejected' : 'waitlisted'} now.`);
+      throw new HttpError(
+        409,
+        'WRONG_STATUS',
+        `This person is ${enrolment.status}: they cannot be ${decision === 'accept' ? 'accepted' : decision === 'reject' ? 'rejected' : 'waitlisted'} now.`,
+      );
     }
     const id = enrolment._id.toString();
     const setStatus = async (status: EnrolmentStatus, action: string, extra: Record<string, unknown> = {}) => {
       const doc = await Enrolment.findOneAndUpdate(
         { _id: enrolment._id, status: enrolment.status },
-        { $set: { status, decisionMessage: message ?? '', ...extra }, ...(status === 'waitlisted' ? {} : { $unset: { waitlistedAt: 1 } }), $push: { history: historyEntry(status, action, by, message) } },
+        {
+          $set: { status, decisionMessage: message ?? '', ...extra },
+          ...(status === 'waitlisted' ? {} : { $unset: { waitlistedAt: 1 } }),
+          $push: { history: historyEntry(status, action, by, message) },
+        },
         { returnDocument: 'after' },
       ).lean();
       if (!doc) throw conflict('Someone changed this enrolment meanwhile: reload the page.');
@@ -222,7 +266,8 @@ export function createPlacement(
     if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived.');
     const claim = await claimSeat(edition, id);
     const seated = claim.held;
-    if (!seated && enrolment.status === 'waitlisted') throw new HttpError(409, 'EDITION_FULL', 'The edition is full: this person stays on the waiting list until a seat frees.');
+    if (!seated && enrolment.status === 'waitlisted')
+      throw new HttpError(409, 'EDITION_FULL', 'The edition is full: this person stays on the waiting list until a seat frees.');
     let doc: EnrolmentDoc;
     try {
       doc = await setStatus(seated ? 'enrolled' : 'waitlisted', 'accepted', seated ? {} : { waitlistedAt: new Date() });
@@ -246,7 +291,11 @@ export function createPlacement(
     }
     const doc = await Enrolment.findOneAndUpdate(
       { _id: enrolment._id, status: enrolment.status },
-      { $set: { status: 'withdrawn', ...extra }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('withdrawn', extra.movedToEditionId ? 'moved' : 'withdrawn', by, message) } },
+      {
+        $set: { status: 'withdrawn', ...extra },
+        $unset: { waitlistedAt: 1 },
+        $push: { history: historyEntry('withdrawn', extra.movedToEditionId ? 'moved' : 'withdrawn', by, message) },
+      },
       { returnDocument: 'after' },
     ).lean();
     if (!doc) throw conflict('Someone changed this enrolment meanwhile: reload the page.');
@@ -267,13 +316,22 @@ export function createPlacement(
     const target = await requireEdition(toEditionId);
     if (target._id.toString() === from.editionId) throw badRequest('Choose another edition than the current one.');
     if (target.courseId !== from.courseId) throw badRequest('People can only be moved to an edition of the same course.');
-    if (target.status === 'cancelled' || target.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'The chosen edition is cancelled or archived.');
-    if (from.status === 'withdrawn' || from.status === 'rejected') throw new HttpError(409, 'WRONG_STATUS', `This enrolment is ${from.status}: there is nobody to move.`);
+    if (target.status === 'cancelled' || target.status === 'archived')
+      throw new HttpError(409, 'EDITION_CLOSED', 'The chosen edition is cancelled or archived.');
+    if (from.status === 'withdrawn' || from.status === 'rejected')
+      throw new HttpError(409, 'WRONG_STATUS', `This enrolment is ${from.status}: there is nobody to move.`);
     if (from.status === 'pending') throw new HttpError(409, 'WRONG_STATUS', 'This application has not been decided yet: accept it before moving the person.');
     const { enrolment: moved } = await place(target, {
-      email: from.email, userId: from.userId, source: 'moved', by, action: 'moved-in', motivation: from.motivation, answers: from.answers,
+      email: from.email,
+      userId: from.userId,
+      source: 'moved',
+      by,
+      action: 'moved-in',
+      motivation: from.motivation,
+      answers: from.answers,
     });
-    if (moved.status === 'pending' || moved.status === 'rejected') throw conflict('This person already has an application in the chosen edition: decide on it there.');
+    if (moved.status === 'pending' || moved.status === 'rejected')
+      throw conflict('This person already has an application in the chosen edition: decide on it there.');
     if (from.userId) await deps.progress().carryOver(from.userId, from.courseId, from.editionId, target._id.toString());
     await withdraw(enrolmentId, by, undefined, { movedToEditionId: target._id.toString() });
     await emit(EnrolmentMoved, { ...eventOf(moved, moved.status, by), fromEditionId: from.editionId, fromEnrolmentId: enrolmentId });

@@ -19,7 +19,14 @@ export const GENDERS = ['woman', 'man', 'non-binary', 'undisclosed'] as const;
 export type Gender = (typeof GENDERS)[number];
 
 export const ORGANISATION_TYPES = [
-  'un-secretariat', 'un-agency', 'government', 'regional-organisation', 'civil-society', 'academia', 'private-sector', 'other',
+  'un-secretariat',
+  'un-agency',
+  'government',
+  'regional-organisation',
+  'civil-society',
+  'academia',
+  'private-sector',
+  'other',
 ] as const;
 export type OrganisationType = (typeof ORGANISATION_TYPES)[number];
 
@@ -32,7 +39,7 @@ const regionByCountry = new Map(worldCountries.map((c) => [c.cca2, c.region]));
 /** The UN M49 region of a country (ISO alpha-2), or '' when unknown. */
 export function regionOf(country: string): Region | '' {
   const region = regionByCountry.get(country.toUpperCase());
-  return region && (REGIONS as readonly string[]).includes(region) ? region as Region : '';
+  return region && (REGIONS as readonly string[]).includes(region) ? (region as Region) : '';
 }
 
 /**
@@ -63,7 +70,9 @@ export function countryName(code: string, lang: string): string {
 /** Every country, sorted by its name in the reader's language: for select lists. */
 export function countryOptions(lang: string): { code: string; name: string }[] {
   const names = countries.getNames(countries.langs().includes(lang) ? lang : 'en', { select: 'official' });
-  return Object.entries(names).map(([code, name]) => ({ code, name })).sort((a, b) => a.name.localeCompare(b.name, lang));
+  return Object.entries(names)
+    .map(([code, name]) => ({ code, name }))
+    .sort((a, b) => a.name.localeCompare(b.name, lang));
 }
 
 /**
@@ -74,10 +83,25 @@ export function parseGender(input: string): Gender | null {
   const t = input.trim().toLowerCase();
   if (!t) return 'undisclosed';
   const words: Record<string, Gender> = {
-    woman: 'woman', female: 'woman', f: 'woman', w: 'woman', femme: 'woman',
-    man: 'man', male: 'man', m: 'man', homme: 'man', h: 'man',
-    'non-binary': 'non-binary', nonbinary: 'non-binary', 'non binary': 'non-binary', 'non-binaire': 'non-binary', x: 'non-binary',
-    undisclosed: 'undisclosed', 'prefer not to say': 'undisclosed', 'not given': 'undisclosed', 'non communiqué': 'undisclosed',
+    woman: 'woman',
+    female: 'woman',
+    f: 'woman',
+    w: 'woman',
+    femme: 'woman',
+    man: 'man',
+    male: 'man',
+    m: 'man',
+    homme: 'man',
+    h: 'man',
+    'non-binary': 'non-binary',
+    nonbinary: 'non-binary',
+    'non binary': 'non-binary',
+    'non-binaire': 'non-binary',
+    x: 'non-binary',
+    undisclosed: 'undisclosed',
+    'prefer not to say': 'undisclosed',
+    'not given': 'undisclosed',
+    'non communiqué': 'undisclosed',
   };
   // Own keys only: a cell reading "constructor" or "__proto__" is not a gender.
   return Object.hasOwn(words, t) ? words[t]! : null;
@@ -85,16 +109,35 @@ export function parseGender(input: string): Gender | null {
 
 /** Organisation type as written in a spreadsheet: the code or its English label. */
 export function parseOrganisationType(input: string): OrganisationType | null {
-  const t = input.trim().toLowerCase().replace(/[\s_]+/g, '-');
+  const t = input
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, '-');
   if (!t) return 'other';
   if ((ORGANISATION_TYPES as readonly string[]).includes(t)) return t as OrganisationType;
   const aliases: Record<string, OrganisationType> = {
-    'un-secretariat': 'un-secretariat', secretariat: 'un-secretariat', 'united-nations-secretariat': 'un-secretariat',
-    'un-agency,-fund-or-programme': 'un-agency', 'un-agency-fund-or-programme': 'un-agency', 'un-system': 'un-agency', un: 'un-agency',
-    government: 'government', ministry: 'government', 'government-/-ministry': 'government', 'government-ministry': 'government',
-    'regional-organization': 'regional-organisation', 'regional-organisation': 'regional-organisation',
-    'civil-society': 'civil-society', ngo: 'civil-society', 'civil-society-/-ngo': 'civil-society', 'civil-society-ngo': 'civil-society',
-    academia: 'academia', university: 'academia', 'private-sector': 'private-sector', business: 'private-sector', other: 'other',
+    'un-secretariat': 'un-secretariat',
+    secretariat: 'un-secretariat',
+    'united-nations-secretariat': 'un-secretariat',
+    'un-agency,-fund-or-programme': 'un-agency',
+    'un-agency-fund-or-programme': 'un-agency',
+    'un-system': 'un-agency',
+    un: 'un-agency',
+    government: 'government',
+    ministry: 'government',
+    'government-/-ministry': 'government',
+    'government-ministry': 'government',
+    'regional-organization': 'regional-organisation',
+    'regional-organisation': 'regional-organisation',
+    'civil-society': 'civil-society',
+    ngo: 'civil-society',
+    'civil-society-/-ngo': 'civil-society',
+    'civil-society-ngo': 'civil-society',
+    academia: 'academia',
+    university: 'academia',
+    'private-sector': 'private-sector',
+    business: 'private-sector',
+    other: 'other',
   };
   return Object.hasOwn(aliases, t) ? aliases[t]! : null;
 }

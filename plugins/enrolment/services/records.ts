@@ -48,10 +48,20 @@ export function objectIdOr404(id: string, what: string): mongoose.Types.ObjectId
 }
 
 export const eventOf = (e: EnrolmentDoc, status: EnrolmentStatus, byUserId?: string, message?: string): EnrolmentEvent => ({
-  enrolmentId: e._id.toString(), editionId: e.editionId, courseId: e.courseId, email: e.email, userId: e.userId ?? undefined,
-  status, byUserId, message,
+  enrolmentId: e._id.toString(),
+  editionId: e.editionId,
+  courseId: e.courseId,
+  email: e.email,
+  userId: e.userId ?? undefined,
+  status,
+  byUserId,
+  message,
 });
 
 export const historyEntry = (status: EnrolmentStatus, action: string, by: Actor, message?: string): EnrolmentHistoryEntry => ({
-  at: new Date(), status, action, ...(by ? { byUserId: by } : {}), ...(message ? { message } : {}),
+  at: new Date(),
+  status,
+  action,
+  ...(by ? { byUserId: by } : {}),
+  ...(message ? { message } : {}),
 });

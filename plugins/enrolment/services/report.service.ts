@@ -90,15 +90,16 @@ export function sortRoster(rows: RosterRow[], sort: RosterSort, dir: SortDirecti
       const signed = dir === 'asc' ? s : -s;
       return signed || (a.waitlistPosition ?? 0) - (b.waitlistPosition ?? 0);
     },
-    progress: (a, b) => (dir === 'asc' ? 1 : -1) * (a.percent - b.percent)
-      || compareOptional(time(a.completedAt), time(b.completedAt), 'asc', (x, y) => x - y),
+    progress: (a, b) => (dir === 'asc' ? 1 : -1) * (a.percent - b.percent) || compareOptional(time(a.completedAt), time(b.completedAt), 'asc', (x, y) => x - y),
     lastActivity: (a, b) => compareOptional(time(a.lastActivityAt), time(b.lastActivityAt), dir, (x, y) => x - y),
   };
   return [...rows].sort((a, b) => primary[sort](a, b) || byName(a, b));
 }
 
 export function filterRoster(rows: RosterRow[], query: Pick<RosterQuery, 'status' | 'search'>): RosterRow[] {
-  const words = fold(query.search ?? '').split(/\s+/).filter(Boolean);
+  const words = fold(query.search ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
   return rows.filter((r) => {
     if (query.status && r.status !== query.status) return false;
     if (!words.length) return true;
@@ -200,17 +201,20 @@ export function createReportService(deps: ReportDeps) {
       deps.progress().editionProgress(edition.courseId, editionId),
     ]);
     const people = await peopleByEmail(enrolments.map((e) => e.email));
-    const waiting = enrolments.filter((e) => e.status === 'waitlisted')
+    const waiting = enrolments
+      .filter((e) => e.status === 'waitlisted')
       .sort((a, b) => (a.waitlistedAt?.getTime() ?? 0) - (b.waitlistedAt?.getTime() ?? 0) || a._id.toString().localeCompare(b._id.toString()));
     const position = new Map(waiting.map((e, i) => [e._id.toString(), i + 1]));
 
     const accountNames = new Map<string, string>();
     const users = deps.users();
     const nameless = [...new Set(enrolments.filter((e) => e.userId && !profileName(people.get(e.email))).map((e) => e.userId!))];
-    await Promise.all(nameless.map(async (id) => {
-      const user = await users.findById(id);
-      if (user) accountNames.set(id, user.name);
-    }));
+    await Promise.all(
+      nameless.map(async (id) => {
+        const user = await users.findById(id);
+        if (user) accountNames.set(id, user.name);
+      }),
+    );
 
     return enrolments.map((e): RosterRow => {
       const person = people.get(e.email);
@@ -218,7 +222,7 @@ export function createReportService(deps: ReportDeps) {
       return {
         enrolmentId: e._id.toString(),
         email: e.email,
-        name: profileName(person) || (e.userId ? accountNames.get(e.userId) ?? '' : ''),
+        name: profileName(person) || (e.userId ? (accountNames.get(e.userId) ?? '') : ''),
         hasAccount: !!e.userId,
         organisation: person?.organisation ?? '',
         organisationType: person?.organisationType ?? '',
@@ -239,17 +243,23 @@ export function createReportService(deps: ReportDeps) {
    * Breakdowns count participations: someone in two editions counts in both.
    */
   async function report(filter: ReportFilter): Promise<Report> {
-    const all = await Edition.find({ status: mongoose.trusted({ $in: REPORTED_STATUSES }) }).sort({ startsAt: -1, _id: 1 }).lean();
+    const all = await Edition.find({ status: mongoose.trusted({ $in: REPORTED_STATUSES }) })
+      .sort({ startsAt: -1, _id: 1 })
+      .lean();
     const courseIds = [...new Set(all.map((e) => e.courseId))];
     const catalog = deps.catalog();
     const courseList = (await Promise.all(courseIds.map((id) => catalog.findById(id)))).filter((c): c is CourseSummary => !!c);
     const courses = new Map(courseList.map((c) => [c.id, c]));
-    if (filter.courseId !== undefined && !courses.has(filter.courseId)) throw badRequest('No course with editions to report on has this id: choose one from the list.');
+    if (filter.courseId !== undefined && !courses.has(filter.courseId))
+      throw badRequest('No course with editions to report on has this id: choose one from the list.');
 
     const editions = all.filter((e) => !filter.courseId || e.courseId === filter.courseId);
     const inYear = filter.year === undefined ? editions : editions.filter((e) => !isDated(e) || e.startsAt!.getUTCFullYear() === filter.year);
     const enrolments = inYear.length
-      ? await Enrolment.find({ editionId: mongoose.trusted({ $in: inYear.map((e) => e._id.toString()) }), status: 'enrolled' }, { editionId: 1, email: 1, userId: 1, createdAt: 1 }).lean()
+      ? await Enrolment.find(
+          { editionId: mongoose.trusted({ $in: inYear.map((e) => e._id.toString()) }), status: 'enrolled' },
+          { editionId: 1, email: 1, userId: 1, createdAt: 1 },
+        ).lean()
       : [];
     const byId = new Map(inYear.map((e) => [e._id.toString(), e]));
     const counted = enrolments.filter((en) => {
@@ -261,9 +271,11 @@ export function createReportService(deps: ReportDeps) {
     // Completions: one progress read per edition that has participants.
     const withPeople = inYear.filter((e) => counted.some((en) => en.editionId === e._id.toString()));
     const progressOf = new Map<string, Map<string, LearnerProgress>>();
-    await Promise.all(withPeople.map(async (e) => {
-      progressOf.set(e._id.toString(), await deps.progress().editionProgress(e.courseId, e._id.toString()));
-    }));
+    await Promise.all(
+      withPeople.map(async (e) => {
+        progressOf.set(e._id.toString(), await deps.progress().editionProgress(e.courseId, e._id.toString()));
+      }),
+    );
 
     const perEdition = new Map<string, Figures>();
     const gender = new Map<string, Figures>();
@@ -284,13 +296,22 @@ export function createReportService(deps: ReportDeps) {
     for (const e of editions) if (isDated(e)) years.add(e.startsAt!.getUTCFullYear());
     const undated = editions.filter((e) => !isDated(e)).map((e) => e._id.toString());
     if (undated.length) {
-      const first = await Enrolment.find({ editionId: mongoose.trusted({ $in: undated }) }, { createdAt: 1 }).sort({ createdAt: 1 }).limit(1).lean();
+      const first = await Enrolment.find({ editionId: mongoose.trusted({ $in: undated }) }, { createdAt: 1 })
+        .sort({ createdAt: 1 })
+        .limit(1)
+        .lean();
       for (let y = first[0]?.createdAt.getUTCFullYear() ?? thisYear; y <= thisYear; y++) years.add(y);
     }
 
     const editionFigures = inYear.map((e): EditionFigures => ({
-      id: e._id.toString(), title: e.title, courseId: e.courseId, course: courses.get(e.courseId) ?? null,
-      selfPaced: e.selfPaced, startsAt: e.startsAt ?? undefined, endsAt: e.endsAt ?? undefined, status: e.status,
+      id: e._id.toString(),
+      title: e.title,
+      courseId: e.courseId,
+      course: courses.get(e.courseId) ?? null,
+      selfPaced: e.selfPaced,
+      startsAt: e.startsAt ?? undefined,
+      endsAt: e.endsAt ?? undefined,
+      status: e.status,
       ...(perEdition.get(e._id.toString()) ?? { participants: 0, completions: 0 }),
     }));
     return {

@@ -74,10 +74,11 @@ export function createSeats(models: Pick<EnrolmentModels, 'Edition' | 'Enrolment
     await notices?.promoted(w);
   }
 
-  const promote = (id: mongoose.Types.ObjectId | string) => Enrolment.updateOne(
-    { _id: id, status: 'waitlisted' },
-    { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } },
-  );
+  const promote = (id: mongoose.Types.ObjectId | string) =>
+    Enrolment.updateOne(
+      { _id: id, status: 'waitlisted' },
+      { $set: { status: 'enrolled' }, $unset: { waitlistedAt: 1 }, $push: { history: historyEntry('enrolled', 'promoted', undefined) } },
+    );
 
   /**
    * Brings one enrolment's status and seat back in line after a race (FerretDB applies conditional
@@ -93,7 +94,10 @@ export function createSeats(models: Pick<EnrolmentModels, 'Edition' | 'Enrolment
     if (enrolment.status === 'enrolled' && !seat) {
       if ((await claimSeat(edition, enrolmentId)).held) return;
       logger.warn({ enrolment: enrolmentId, edition: enrolment.editionId }, 'enrolled without a free seat after a race: back on the waiting list');
-      await Enrolment.updateOne({ _id: enrolment._id, status: 'enrolled' }, { $set: { status: 'waitlisted', waitlistedAt: new Date() }, $push: { history: historyEntry('waitlisted', 'waitlisted', undefined) } });
+      await Enrolment.updateOne(
+        { _id: enrolment._id, status: 'enrolled' },
+        { $set: { status: 'waitlisted', waitlistedAt: new Date() }, $push: { history: historyEntry('waitlisted', 'waitlisted', undefined) } },
+      );
     } else if (enrolment.status !== 'enrolled' && seat && enrolment.status !== 'waitlisted') {
       await releaseSeat(enrolmentId);
       await promoteWaiting(enrolment.editionId);

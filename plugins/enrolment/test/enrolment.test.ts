@@ -11,7 +11,13 @@ import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '..
 import { progressRecords } from '../../../test/helpers/progress.ts';
 import courses from '../../courses/index.ts';
 import {
-  EnrolmentApproved, EnrolmentCreated, EnrolmentMoved, EnrolmentPromoted, EnrolmentRejected, EnrolmentWaitlisted, EnrolmentWithdrawn,
+  EnrolmentApproved,
+  EnrolmentCreated,
+  EnrolmentMoved,
+  EnrolmentPromoted,
+  EnrolmentRejected,
+  EnrolmentWaitlisted,
+  EnrolmentWithdrawn,
   type EnrolmentEvent,
 } from '../contract.ts';
 import enrolment from '../index.ts';
@@ -28,7 +34,9 @@ function eventRecorder() {
     requires: [EnrolmentCreated],
     register(ctx) {
       for (const ref of [EnrolmentCreated, EnrolmentApproved, EnrolmentWaitlisted, EnrolmentPromoted, EnrolmentRejected, EnrolmentWithdrawn, EnrolmentMoved]) {
-        ctx.on(ref, (e) => { events.push({ name: ref.id, e }); });
+        ctx.on(ref, (e) => {
+          events.push({ name: ref.id, e });
+        });
       }
     },
   });
@@ -36,7 +44,10 @@ function eventRecorder() {
 }
 
 async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) });
+  return agent
+    .post(url)
+    .type('form')
+    .send({ ...fields, _csrf: await tokenFor(agent, page) });
 }
 
 const MOTIVATION = 'I mediate local land disputes in my district and want to learn how to design a mediation process.';
@@ -51,10 +62,22 @@ describe('enrolment plugin', function () {
 
   /** Creates an edition through the staff form, as staff do, and returns its id. */
   async function newEdition(fields: Record<string, unknown>, course = courseId): Promise<string> {
-    const res = await post(staff, '/enrolment/manage/editions', {
-      courseId: course, title: 'Test edition', language: 'en', method: 'open', status: 'published', online: 'on',
-      startsAt: '2026-01-10', endsAt: '2099-12-31', ...fields,
-    }, '/enrolment/manage/editions/new');
+    const res = await post(
+      staff,
+      '/enrolment/manage/editions',
+      {
+        courseId: course,
+        title: 'Test edition',
+        language: 'en',
+        method: 'open',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+        ...fields,
+      },
+      '/enrolment/manage/editions/new',
+    );
     expect(res.status, res.text.slice(0, 3000)).to.equal(303);
     return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
   }
@@ -96,7 +119,9 @@ describe('enrolment plugin', function () {
 
   describe('open enrolment and access to the course', () => {
     let edition: string;
-    before(async () => { edition = await newEdition({ title: 'Conflict Analysis, open run' }); });
+    before(async () => {
+      edition = await newEdition({ title: 'Conflict Analysis, open run' });
+    });
 
     it('a person who is not enrolled is sent to the editions, and gets 403 on modules and material', async () => {
       const staffView = await firstModule(staff, 'conflict-analysis');
@@ -118,14 +143,21 @@ describe('enrolment plugin', function () {
       expect(res.headers.location).to.equal('/courses/conflict-analysis');
       const { moduleId, items, file } = await firstModule(agent, 'conflict-analysis');
       await agent.get(`/courses/conflict-analysis/items/${file}/file`).expect(200);
-      await post(agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`).then((r) => expect(r.status).to.equal(303));
-      const progress = await t.app.olive.connection.model('courses_item_progress').findOne({ learnerId: id }).lean() as { editionId?: string } | null;
+      await post(agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`).then((r) =>
+        expect(r.status).to.equal(303),
+      );
+      const progress = (await t.app.olive.connection.model('courses_item_progress').findOne({ learnerId: id }).lean()) as { editionId?: string } | null;
       expect(progress?.editionId).to.equal(edition);
       const my = await agent.get('/enrolment/my').expect(200);
       expect(my.text).to.contain('Conflict Analysis, open run');
       expect(my.text).to.match(/<progress max="100" value="\d+"/);
       // One enrolment, one event: for this person, enrolled by themselves.
-      expect(recorder.of('enrolment.enrolment.created', edition).filter((x) => x.e.userId === id).map((x) => ({ status: x.e.status, byUserId: x.e.byUserId }))).to.deep.equal([{ status: 'enrolled', byUserId: undefined }]);
+      expect(
+        recorder
+          .of('enrolment.enrolment.created', edition)
+          .filter((x) => x.e.userId === id)
+          .map((x) => ({ status: x.e.status, byUserId: x.e.byUserId })),
+      ).to.deep.equal([{ status: 'enrolled', byUserId: undefined }]);
     });
 
     it('a learner of another course’s edition gets 403 on this course’s modules and material', async () => {
@@ -175,9 +207,21 @@ describe('enrolment plugin', function () {
 
     it('a key edition needs a key of at least 6 characters: the form says so and creates nothing', async () => {
       const before = await t.app.olive.connection.model('enrolment_edition').countDocuments();
-      const res = await post(staff, '/enrolment/manage/editions', {
-        courseId, title: 'No key', language: 'en', method: 'key', enrolmentKey: 'abc', status: 'published', online: 'on', startsAt: '2026-01-10',
-      }, '/enrolment/manage/editions/new');
+      const res = await post(
+        staff,
+        '/enrolment/manage/editions',
+        {
+          courseId,
+          title: 'No key',
+          language: 'en',
+          method: 'key',
+          enrolmentKey: 'abc',
+          status: 'published',
+          online: 'on',
+          startsAt: '2026-01-10',
+        },
+        '/enrolment/manage/editions/new',
+      );
       expect(res.status).to.equal(400);
       expect(res.text).to.contain('at least 6 characters');
       expect(await t.app.olive.connection.model('enrolment_edition').countDocuments()).to.equal(before);
@@ -188,14 +232,21 @@ describe('enrolment plugin', function () {
     let edition: string;
     before(async () => {
       edition = await newEdition({
-        title: 'Fellowship 2027', method: 'application', capacity: '1',
+        title: 'Fellowship 2027',
+        method: 'application',
+        capacity: '1',
         questions: '* Describe a conflict you worked on.\nWhich language do you work in?',
       });
     });
 
     it('an incomplete application is shown again with the problems and stores nothing', async () => {
       const { agent } = await learner();
-      const res = await post(agent, `/enrolment/editions/${edition}/apply`, { motivation: 'Too short.', organisationType: 'government', country: 'KE', gender: 'woman' }, `/enrolment/editions/${edition}`);
+      const res = await post(
+        agent,
+        `/enrolment/editions/${edition}/apply`,
+        { motivation: 'Too short.', organisationType: 'government', country: 'KE', gender: 'woman' },
+        `/enrolment/editions/${edition}`,
+      );
       expect(res.status).to.equal(400);
       expect(res.text).to.contain('at least 50 characters');
       expect(res.text).to.contain('Answer this question.');
@@ -205,15 +256,27 @@ describe('enrolment plugin', function () {
     it('applicants wait; staff accept (seat), waitlist and reject with a message the applicant sees', async () => {
       const apply = async () => {
         const p = await learner();
-        const res = await post(p.agent, `/enrolment/editions/${edition}/apply`, {
-          motivation: MOTIVATION, organisation: 'Ministry of Foreign Affairs', organisationType: 'government', country: 'KE', gender: 'woman',
-          jobTitle: 'Desk officer', [`answer_${await questionId()}`]: 'A dispute over grazing land between two communities.',
-        }, `/enrolment/editions/${edition}`);
+        const res = await post(
+          p.agent,
+          `/enrolment/editions/${edition}/apply`,
+          {
+            motivation: MOTIVATION,
+            organisation: 'Ministry of Foreign Affairs',
+            organisationType: 'government',
+            country: 'KE',
+            gender: 'woman',
+            jobTitle: 'Desk officer',
+            [`answer_${await questionId()}`]: 'A dispute over grazing land between two communities.',
+          },
+          `/enrolment/editions/${edition}`,
+        );
         expect(res.status, res.text.slice(0, 2000)).to.equal(303);
         return p;
       };
       const questionId = async () => {
-        const doc = await t.app.olive.connection.model('enrolment_edition').findById(edition).lean() as unknown as { questions: { id: string; required: boolean }[] };
+        const doc = (await t.app.olive.connection.model('enrolment_edition').findById(edition).lean()) as unknown as {
+          questions: { id: string; required: boolean }[];
+        };
         return doc.questions.find((q) => q.required)!.id;
       };
       const [a, b, c] = [await apply(), await apply(), await apply()];
@@ -225,11 +288,15 @@ describe('enrolment plugin', function () {
       expect(page.text).to.contain('3 applications to decide');
       expect(page.text).to.contain('A dispute over grazing land');
       const idOf = async (email: string) => String(((await Enrolment().findOne({ editionId: edition, email }).lean()) as { _id: unknown })._id);
-      const decide = (email: string, decision: string, message = '') => idOf(email).then((id) => post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/editions/${edition}`));
+      const decide = (email: string, decision: string, message = '') =>
+        idOf(email).then((id) => post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/editions/${edition}`));
 
       expect((await decide(a.email, 'accept')).status).to.equal(303);
       expect(await statusOf(edition, a.email)).to.equal('enrolled');
-      await a.agent.get('/courses/conflict-analysis').expect(200).then((r) => expect(r.text).not.to.contain('being reviewed'));
+      await a.agent
+        .get('/courses/conflict-analysis')
+        .expect(200)
+        .then((r) => expect(r.text).not.to.contain('being reviewed'));
 
       // The only seat is taken: accepting B puts B on the waiting list.
       expect((await decide(b.email, 'accept')).status).to.equal(303);
@@ -256,8 +323,11 @@ describe('enrolment plugin', function () {
 
     it('self-enrolment is refused on an application edition', async () => {
       const { agent } = await learner();
-      const res = await agent.post(`/enrolment/editions/${edition}/enrol`).set('Accept', 'application/json')
-        .set('x-csrf-token', await tokenFor(agent, `/enrolment/editions/${edition}`)).send({});
+      const res = await agent
+        .post(`/enrolment/editions/${edition}/enrol`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', await tokenFor(agent, `/enrolment/editions/${edition}`))
+        .send({});
       expect(res.status).to.equal(409);
       expect(res.body.error.code).to.equal('APPLICATION_REQUIRED');
     });
@@ -275,13 +345,21 @@ describe('enrolment plugin', function () {
       const email = 'Envoy.Newcomer@Example.org';
       const add = await post(staff, `/enrolment/manage/editions/${edition}/people`, { email }, `/enrolment/manage/editions/${edition}`);
       expect(add.status).to.equal(303);
-      const pre = await Enrolment().findOne({ editionId: edition, email: 'envoy.newcomer@example.org' }).lean() as unknown as { status: string; userId?: string };
+      const pre = (await Enrolment().findOne({ editionId: edition, email: 'envoy.newcomer@example.org' }).lean()) as unknown as {
+        status: string;
+        userId?: string;
+      };
       expect(pre.status).to.equal('enrolled');
       expect(pre.userId).to.equal(undefined);
 
       // The admin creates the account later; the person signs in and finds the seminar.
       const admin = await signIn(t.app, 'admin@olive.example');
-      const created = await post(admin, '/admin/users', { email: 'envoy.newcomer@example.org', name: 'Envoy Newcomer', password: 'a-long-password-1', roles: 'learner' }, '/admin/users');
+      const created = await post(
+        admin,
+        '/admin/users',
+        { email: 'envoy.newcomer@example.org', name: 'Envoy Newcomer', password: 'a-long-password-1', roles: 'learner' },
+        '/admin/users',
+      );
       expect(created.status).to.equal(303);
       const envoy = await signIn(t.app, 'envoy.newcomer@example.org', 'a-long-password-1');
       const my = await envoy.get('/enrolment/my').expect(200);
@@ -311,10 +389,12 @@ describe('enrolment plugin', function () {
       const edition = await newEdition({ title: 'Popular e-learning run', capacity: '40' });
       const agents: Agent[] = [];
       for (let batch = 0; batch < 10; batch++) {
-        agents.push(...await Promise.all(Array.from({ length: 10 }, async () => (await learner()).agent)));
+        agents.push(...(await Promise.all(Array.from({ length: 10 }, async () => (await learner()).agent))));
       }
       const tokens = await Promise.all(agents.map((a) => tokenFor(a, `/enrolment/editions/${edition}`)));
-      const results = await Promise.all(agents.map((a, i) => a.post(`/enrolment/editions/${edition}/enrol`).set('Accept', 'application/json').set('x-csrf-token', tokens[i]!).send({})));
+      const results = await Promise.all(
+        agents.map((a, i) => a.post(`/enrolment/editions/${edition}/enrol`).set('Accept', 'application/json').set('x-csrf-token', tokens[i]!).send({})),
+      );
       const statuses = results.map((r) => r.status);
       expect(statuses.filter((s) => s === 201)).to.have.length(40);
       expect(statuses.filter((s) => s === 202)).to.have.length(60);
@@ -325,10 +405,25 @@ describe('enrolment plugin', function () {
       // Raising the capacity moves the waiting list up at once, in order.
       const form = await staff.get(`/enrolment/manage/editions/${edition}/edit`).expect(200);
       expect(form.text).to.contain('value="40"');
-      const first = await Enrolment().find({ editionId: edition, status: 'waitlisted' }).sort({ waitlistedAt: 1, _id: 1 }).limit(5).lean() as unknown as { email: string }[];
-      const save = await post(staff, `/enrolment/manage/editions/${edition}`, {
-        courseId, title: 'Popular e-learning run', language: 'en', method: 'open', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31', capacity: '45',
-      }, `/enrolment/manage/editions/${edition}/edit`);
+      const first = (await Enrolment().find({ editionId: edition, status: 'waitlisted' }).sort({ waitlistedAt: 1, _id: 1 }).limit(5).lean()) as unknown as {
+        email: string;
+      }[];
+      const save = await post(
+        staff,
+        `/enrolment/manage/editions/${edition}`,
+        {
+          courseId,
+          title: 'Popular e-learning run',
+          language: 'en',
+          method: 'open',
+          status: 'published',
+          online: 'on',
+          startsAt: '2026-01-10',
+          endsAt: '2099-12-31',
+          capacity: '45',
+        },
+        `/enrolment/manage/editions/${edition}/edit`,
+      );
       expect(save.status).to.equal(303);
       expect(await Enrolment().countDocuments({ editionId: edition, status: 'enrolled' })).to.equal(45);
       for (const w of first) expect(await statusOf(edition, w.email)).to.equal('enrolled');
@@ -349,7 +444,9 @@ describe('enrolment plugin', function () {
       expect(denied.text).to.contain('waiting list');
       // Staff withdraw A: B (not C) gets the seat.
       const id = String(((await Enrolment().findOne({ editionId: edition, email: a.email }).lean()) as { _id: unknown })._id);
-      expect((await post(staff, `/enrolment/manage/enrolments/${id}/withdraw`, { message: 'Could not travel.' }, `/enrolment/manage/enrolments/${id}`)).status).to.equal(303);
+      expect(
+        (await post(staff, `/enrolment/manage/enrolments/${id}/withdraw`, { message: 'Could not travel.' }, `/enrolment/manage/enrolments/${id}`)).status,
+      ).to.equal(303);
       expect(await statusOf(edition, b.email)).to.equal('enrolled');
       expect(await statusOf(edition, c.email)).to.equal('waitlisted');
     });
@@ -375,7 +472,12 @@ describe('enrolment plugin', function () {
     it('two staff accepting the same application at once leave one enrolled person holding one seat', async () => {
       const edition = await newEdition({ title: 'Race: accept', method: 'application', capacity: '3' });
       const p = await learner();
-      await post(p.agent, `/enrolment/editions/${edition}/apply`, { motivation: MOTIVATION, organisationType: 'government', country: 'GH', gender: 'man' }, `/enrolment/editions/${edition}`);
+      await post(
+        p.agent,
+        `/enrolment/editions/${edition}/apply`,
+        { motivation: MOTIVATION, organisationType: 'government', country: 'GH', gender: 'man' },
+        `/enrolment/editions/${edition}`,
+      );
       const id = String(((await Enrolment().findOne({ editionId: edition, email: p.email }).lean()) as unknown as { _id: unknown })._id);
       const other = await signIn(t.app, 'admin@olive.example');
       const [t1, t2] = [await tokenFor(staff, `/enrolment/manage/editions/${edition}`), await tokenFor(other, `/enrolment/manage/editions/${edition}`)];
@@ -390,11 +492,22 @@ describe('enrolment plugin', function () {
     it('setting a seat limit counts the people already enrolled, and refuses fewer seats than them', async () => {
       const edition = await newEdition({ title: 'Race: limit later' });
       for (let i = 0; i < 3; i++) await enrol((await learner()).agent, edition);
-      const fields = { courseId, title: 'Race: limit later', language: 'en', method: 'open', status: 'published', online: 'on', startsAt: '2026-01-10', endsAt: '2099-12-31' };
+      const fields = {
+        courseId,
+        title: 'Race: limit later',
+        language: 'en',
+        method: 'open',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+      };
       const tooFew = await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '2' }, `/enrolment/manage/editions/${edition}/edit`);
       expect(tooFew.status).to.equal(400);
       expect(tooFew.text).to.contain('3 people are enrolled');
-      expect((await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '4' }, `/enrolment/manage/editions/${edition}/edit`)).status).to.equal(303);
+      expect(
+        (await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '4' }, `/enrolment/manage/editions/${edition}/edit`)).status,
+      ).to.equal(303);
       expect(await Seat().countDocuments({ editionId: edition })).to.equal(3);
       const late = [await learner(), await learner()];
       for (const p of late) await enrol(p.agent, edition);
@@ -405,7 +518,12 @@ describe('enrolment plugin', function () {
     it('putting an applicant on the waiting list while seats are free gives them a seat at once', async () => {
       const edition = await newEdition({ title: 'Race: waitlist with seats', method: 'application', capacity: '5' });
       const p = await learner();
-      await post(p.agent, `/enrolment/editions/${edition}/apply`, { motivation: MOTIVATION, organisationType: 'academia', country: 'PE', gender: 'woman' }, `/enrolment/editions/${edition}`);
+      await post(
+        p.agent,
+        `/enrolment/editions/${edition}/apply`,
+        { motivation: MOTIVATION, organisationType: 'academia', country: 'PE', gender: 'woman' },
+        `/enrolment/editions/${edition}`,
+      );
       const id = String(((await Enrolment().findOne({ editionId: edition, email: p.email }).lean()) as unknown as { _id: unknown })._id);
       await post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'waitlist' }, `/enrolment/manage/editions/${edition}`);
       expect(await statusOf(edition, p.email)).to.equal('enrolled');
@@ -427,7 +545,8 @@ describe('enrolment plugin', function () {
 
   describe('each person’s enrolments, found by key', () => {
     const Membership = () => t.app.olive.connection.model('enrolment_membership');
-    const entriesOf = async (owner: string) => (await Membership().find({ owner }).lean() as unknown as { n: number; enrolmentId: string }[]).sort((a, b) => a.n - b.n);
+    const entriesOf = async (owner: string) =>
+      ((await Membership().find({ owner }).lean()) as unknown as { n: number; enrolmentId: string }[]).sort((a, b) => a.n - b.n);
 
     it('enrolling in ten editions at once lists all ten under the person, numbered without gaps, each once', async () => {
       const editions: string[] = [];
@@ -437,11 +556,14 @@ describe('enrolment plugin', function () {
       const results = await Promise.all(editions.map((e) => p.agent.post(`/enrolment/editions/${e}/enrol`).type('form').send({ _csrf: token })));
       expect(results.map((r) => r.status)).to.deep.equal(editions.map(() => 303));
 
-      const enrolled = await Enrolment().find({ email: p.email }).lean() as unknown as { _id: unknown }[];
+      const enrolled = (await Enrolment().find({ email: p.email }).lean()) as unknown as { _id: unknown }[];
       expect(enrolled).to.have.length(10);
       for (const owner of [`u:${p.id}`, `e:${p.email}`]) {
         const entries = await entriesOf(owner);
-        expect(entries.map((e) => e.n), owner).to.deep.equal(entries.map((_, i) => i + 1));
+        expect(
+          entries.map((e) => e.n),
+          owner,
+        ).to.deep.equal(entries.map((_, i) => i + 1));
         expect(new Set(entries.map((e) => e.enrolmentId)), owner).to.deep.equal(new Set(enrolled.map((e) => String(e._id))));
       }
       // Read back as every page reads them: through the list, by key.
@@ -454,7 +576,15 @@ describe('enrolment plugin', function () {
       const first = await newEdition({ title: 'Dangling: first' });
       await enrol(p.agent, first);
       // What a crash between writing the entry and writing the enrolment leaves behind.
-      await Membership().create({ _id: `u:${p.id}:2`, owner: `u:${p.id}`, n: 2, enrolmentId: '0123456789abcdef01234567', editionId: first, courseId, createdAt: new Date() });
+      await Membership().create({
+        _id: `u:${p.id}:2`,
+        owner: `u:${p.id}`,
+        n: 2,
+        enrolmentId: '0123456789abcdef01234567',
+        editionId: first,
+        courseId,
+        createdAt: new Date(),
+      });
       const second = await newEdition({ title: 'Dangling: second' }, otherCourseId);
       await enrol(p.agent, second);
       expect((await entriesOf(`u:${p.id}`)).map((e) => e.n)).to.deep.equal([1, 2, 3]);
@@ -534,7 +664,12 @@ describe('enrolment plugin', function () {
         await who.get(`/enrolment/manage/editions/${edition}`).expect(403);
       }
       const victim = await learner();
-      await post(victim.agent, `/enrolment/editions/${edition}/apply`, { motivation: MOTIVATION, organisationType: 'academia', country: 'FR', gender: 'man' }, `/enrolment/editions/${edition}`);
+      await post(
+        victim.agent,
+        `/enrolment/editions/${edition}/apply`,
+        { motivation: MOTIVATION, organisationType: 'academia', country: 'FR', gender: 'man' },
+        `/enrolment/editions/${edition}`,
+      );
       const id = String(((await Enrolment().findOne({ editionId: edition, email: victim.email }).lean()) as { _id: unknown })._id);
       const res = await post(agent, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'reject' }, '/enrolment/my');
       expect(res.status).to.equal(403);
@@ -549,7 +684,10 @@ describe('enrolment plugin', function () {
 
     it('an edition’s own trainer sees the course as a preview, nothing recorded', async () => {
       // A guest trainer teaches one edition, not the course: they preview it; other trainers are refused.
-      const guest = await t.app.olive.users.create({ email: 'guest.trainer@example.org', name: 'Guest Trainer', password: DEMO_PASSWORD, roles: ['trainer'] }, 'test');
+      const guest = await t.app.olive.users.create(
+        { email: 'guest.trainer@example.org', name: 'Guest Trainer', password: DEMO_PASSWORD, roles: ['trainer'] },
+        'test',
+      );
       await t.app.olive.users.create({ email: 'other.trainer@example.org', name: 'Other Trainer', password: DEMO_PASSWORD, roles: ['trainer'] }, 'test');
       await newEdition({ title: 'Negotiation with guest trainer', trainerIds: guest.id }, otherCourseId);
       const trainer = await signIn(t.app, 'guest.trainer@example.org');
@@ -560,7 +698,12 @@ describe('enrolment plugin', function () {
       // Marking the module's items done: refused as a preview, and not a record is written.
       const before = await progressRecords(t.app.olive.connection.db!);
       for (const item of items) {
-        const done = await post(trainer, `/courses/interest-based-negotiation/items/${item}/done`, {}, `/courses/interest-based-negotiation/modules/${moduleId}`);
+        const done = await post(
+          trainer,
+          `/courses/interest-based-negotiation/items/${item}/done`,
+          {},
+          `/courses/interest-based-negotiation/modules/${moduleId}`,
+        );
         expect(done.status).to.equal(409);
         expect(done.text).to.contain('This is a preview: nothing was recorded.');
       }

@@ -15,9 +15,23 @@ describe('bulk enrolment from CSV in a real browser', function () {
     const course = await db.collection('courses_course').findOne({ slug: 'conflict-analysis' });
     const staffUser = await env.app.olive.users.findByEmail('staff@olive.example');
     const { insertedId } = await db.collection('enrolment_edition').insertOne({
-      courseId: String(course!._id), title: 'Negotiation Seminar, Addis Ababa', description: '', selfPaced: false, startsAt: new Date('2026-03-01'),
-      endsAt: new Date('2099-03-05'), place: 'Addis Ababa', online: false, capacity: 2, language: 'en', method: 'invitation', questions: [],
-      trainerIds: [], status: 'published', createdBy: staffUser!.id, createdAt: new Date(), updatedAt: new Date(),
+      courseId: String(course!._id),
+      title: 'Negotiation Seminar, Addis Ababa',
+      description: '',
+      selfPaced: false,
+      startsAt: new Date('2026-03-01'),
+      endsAt: new Date('2099-03-05'),
+      place: 'Addis Ababa',
+      online: false,
+      capacity: 2,
+      language: 'en',
+      method: 'invitation',
+      questions: [],
+      trainerIds: [],
+      status: 'published',
+      createdBy: staffUser!.id,
+      createdAt: new Date(),
+      updatedAt: new Date(),
     });
     const edition = insertedId.toString();
 
@@ -25,7 +39,8 @@ describe('bulk enrolment from CSV in a real browser', function () {
     await page.goto(`${env.url}/enrolment/manage/editions/${edition}`);
     await page.getByRole('link', { name: 'Bulk enrolment (CSV)' }).click();
     await page.waitForURL(`${env.url}/enrolment/manage/editions/${edition}/import`);
-    const file = 'Courriel;Prénom;Nom;Pays\r\nhanna.tesfaye@example.org;Hanna;Tesfaye;Éthiopie\r\nsamuel.okello@example.org;Samuel;Okello;Ouganda\r\nrita.mbeki@example.org;Rita;Mbeki;Afrique du Sud\r\nnot-an-address;Bad;Row;Kenya\r\n';
+    const file =
+      'Courriel;Prénom;Nom;Pays\r\nhanna.tesfaye@example.org;Hanna;Tesfaye;Éthiopie\r\nsamuel.okello@example.org;Samuel;Okello;Ouganda\r\nrita.mbeki@example.org;Rita;Mbeki;Afrique du Sud\r\nnot-an-address;Bad;Row;Kenya\r\n';
     await page.getByLabel('CSV file').setInputFiles({ name: 'seminar.csv', mimeType: 'text/csv', buffer: Buffer.from(file, 'latin1') });
     await page.getByRole('button', { name: 'Upload and preview' }).click();
     await page.waitForURL(new RegExp(`/enrolment/manage/editions/${edition}/import/[0-9a-f]{24}$`));
@@ -49,7 +64,9 @@ describe('bulk enrolment from CSV in a real browser', function () {
     const main = (await page.locator('main').textContent())!;
     expect(main).to.contain('Enrolled: 2');
     // The waiting list names the person who did not get a seat.
-    expect(await page.locator('#waiting ~ ol li').allTextContents()).to.satisfy((items: string[]) => items.length === 1 && items[0]!.includes('rita.mbeki@example.org'));
+    expect(await page.locator('#waiting ~ ol li').allTextContents()).to.satisfy(
+      (items: string[]) => items.length === 1 && items[0]!.includes('rita.mbeki@example.org'),
+    );
     const stored = await db.collection('enrolment_person').findOne({ _id: 'hanna.tesfaye@example.org' as never });
     expect(stored!.country).to.equal('ET');
   });

@@ -25,8 +25,12 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
     database = await startEmbeddedDatabase({ dataDir: dir, port: await portOutsideEphemeralRange() });
     // Confirmations answer at once (the commit goes on as a job); jobs are looked for often; mail as in the other tests.
     t = await createTestApp({
-      mongodbUri: database.uri, plugins: [courses, enrolment], seed: true, label: 'import_outage',
-      env: mailTestEnv(), pluginConfig: { enrolment: { importCommitWaitMs: 0 } },
+      mongodbUri: database.uri,
+      plugins: [courses, enrolment],
+      seed: true,
+      label: 'import_outage',
+      env: mailTestEnv(),
+      pluginConfig: { enrolment: { importCommitWaitMs: 0 } },
     });
   });
   after(async () => {
@@ -39,20 +43,35 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
     const staff = await signIn(t.app, 'staff@olive.example');
     const conn = t.app.olive.connection;
     const course = await conn.collection('courses_course').findOne({ slug: 'conflict-analysis' });
-    const form = await staff.post('/enrolment/manage/editions').type('form').send({
-      courseId: String(course!._id), title: 'Outage edition', language: 'en', method: 'invitation', status: 'published', online: 'on',
-      startsAt: '2026-01-10', capacity: '20', _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
-    });
+    const form = await staff
+      .post('/enrolment/manage/editions')
+      .type('form')
+      .send({
+        courseId: String(course!._id),
+        title: 'Outage edition',
+        language: 'en',
+        method: 'invitation',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        capacity: '20',
+        _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
+      });
     const edition = /editions\/([0-9a-f]{24})/.exec(form.headers.location as string)![1]!;
     const people = Array.from({ length: 120 }, (_, i) => `outage${String(i).padStart(3, '0')}@example.org`);
     const token = await tokenFor(staff, `/enrolment/manage/editions/${edition}/import`);
-    const up = await staff.post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
+    const up = await staff
+      .post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
       .attach('file', Buffer.from(`email,country\n${people.map((p) => `${p},Kenya`).join('\n')}\n`), 'outage.csv');
     expect(up.status).to.equal(303);
     const url = up.headers.location as string;
     const batchId = url.split('/').pop()!;
 
-    const started = await staff.post(`${url}/commit`).set('Accept', 'application/json').set('x-csrf-token', await tokenFor(staff, url)).send({});
+    const started = await staff
+      .post(`${url}/commit`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', await tokenFor(staff, url))
+      .send({});
     expect(started.status, 'the confirmation answers before the import is done').to.equal(202);
     const placed = () => conn.collection('enrolment_enrolment').countDocuments({ editionId: edition });
     for (let i = 0; i < 400 && (await placed()) < 8; i++) await new Promise((resolve) => setTimeout(resolve, 25));
@@ -75,7 +94,8 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
         try {
           return await run();
         } catch (err) {
-          if (Date.now() > until || !isDatabaseUnavailable(err)) throw new Error(`${(err as Error).message}; the database's log:\n${database.recentLog()}`, { cause: err });
+          if (Date.now() > until || !isDatabaseUnavailable(err))
+            throw new Error(`${(err as Error).message}; the database's log:\n${database.recentLog()}`, { cause: err });
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
       }
@@ -96,7 +116,10 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
     expect(done.counts).to.deep.equal({ enrolled: 20, waitlisted: 100, already: 0, trainers: 0, errors: 0 });
     const list = await conn.collection('enrolment_enrolment').find({ editionId: edition }).toArray();
     expect(list).to.have.length(120);
-    expect(list.every((e) => (e.history as unknown[]).length === 1), 'nobody placed twice').to.equal(true);
+    expect(
+      list.every((e) => (e.history as unknown[]).length === 1),
+      'nobody placed twice',
+    ).to.equal(true);
     expect(list.filter((e) => e.status === 'enrolled')).to.have.length(20);
     expect(await conn.collection('enrolment_seat').countDocuments({ editionId: edition })).to.equal(20);
     expect(await conn.collection('enrolment_person').countDocuments({ _id: { $regex: /^outage\d{3}@example\.org$/ } as never, country: 'KE' })).to.equal(120);

@@ -4,9 +4,7 @@ import { expect } from 'chai';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import { spreadsheetCell, toCsv } from '../../../src/index.ts';
-import {
-  fieldOfHeader, planRows, readImportFile, type ImportFile, type ImportRow, type PlanContext,
-} from '../services/import.service.ts';
+import { fieldOfHeader, planRows, readImportFile, type ImportFile, type ImportRow, type PlanContext } from '../services/import.service.ts';
 
 const fixture = (name: string) => fs.readFileSync(new URL(`./csv/${name}`, import.meta.url));
 const read = (bytes: Uint8Array | string, maxRows = 1000) => readImportFile(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes, { maxRows });
@@ -41,7 +39,8 @@ describe('bulk enrolment from CSV: reading files', () => {
     expect(a.columns[0]).to.deep.equal({ header: 'email', field: 'email' });
     expect(rowsOf(a)).to.deep.equal(rowsOf(b));
     expect(rowsOf(a).map((r) => [r.email, r.person.givenName, r.person.country])).to.deep.equal([
-      ['zoe.arnaud@example.org', 'Zoé', 'AT'], ['kwame.mensah@example.org', 'Kwame', 'GH'],
+      ['zoe.arnaud@example.org', 'Zoé', 'AT'],
+      ['kwame.mensah@example.org', 'Kwame', 'GH'],
     ]);
   });
 
@@ -50,7 +49,8 @@ describe('bulk enrolment from CSV: reading files', () => {
     expect(result.encoding).to.equal('utf-16le');
     expect(result.delimiter).to.equal('\t');
     expect(rowsOf(result).map((r) => [r.email, r.person.givenName, r.person.country])).to.deep.equal([
-      ['li.wei@example.org', 'Wei', 'CN'], ['olga.ivanova@example.org', 'Ольга', 'RU'],
+      ['li.wei@example.org', 'Wei', 'CN'],
+      ['olga.ivanova@example.org', 'Ольга', 'RU'],
     ]);
   });
 
@@ -77,8 +77,15 @@ describe('bulk enrolment from CSV: reading files', () => {
     expect(['E-Mail', ' COURRIEL ', 'Adresse électronique', 'adresse e-mail'].map(fieldOfHeader)).to.deep.equal(['email', 'email', 'email', 'email']);
     expect(['Prénom', 'PRENOM', 'First Name', 'given_name'].map(fieldOfHeader)).to.deep.equal(['givenName', 'givenName', 'givenName', 'givenName']);
     expect(['Nom', 'Last name', 'Surname', 'Nom de famille'].map(fieldOfHeader)).to.deep.equal(['familyName', 'familyName', 'familyName', 'familyName']);
-    expect(['Organization', 'Pays', 'Sexe', 'Rôle', 'Fonction', 'Type d’organisation', 'Notes'].map(fieldOfHeader))
-      .to.deep.equal(['organisation', 'country', 'gender', 'role', 'jobTitle', 'organisationType', null]);
+    expect(['Organization', 'Pays', 'Sexe', 'Rôle', 'Fonction', 'Type d’organisation', 'Notes'].map(fieldOfHeader)).to.deep.equal([
+      'organisation',
+      'country',
+      'gender',
+      'role',
+      'jobTitle',
+      'organisationType',
+      null,
+    ]);
     const doubled = read('email,courriel\na@example.org,a@example.org\n');
     expect(doubled.problems.map((p) => p.code)).to.deep.equal(['duplicateColumn']);
   });
@@ -106,7 +113,11 @@ describe('bulk enrolment from CSV: reading files', () => {
 
   it('reads on after an unclosed quote: only that line is lost', () => {
     const rows = rowsOf(read('email,name\na@example.org,Ann\n"b@example.org,Unclosed\nc@example.org,Cy\n'));
-    expect(rows.map((r) => [r.line, r.email, codes(r)])).to.deep.equal([[2, 'a@example.org', []], [3, '', ['quoteNotClosed']], [4, 'c@example.org', []]]);
+    expect(rows.map((r) => [r.line, r.email, codes(r)])).to.deep.equal([
+      [2, 'a@example.org', []],
+      [3, '', ['quoteNotClosed']],
+      [4, 'c@example.org', []],
+    ]);
   });
 
   it('reads a large file with many bad quotes quickly, one error per bad line; past 500 of them, the rest is one error', () => {
@@ -134,14 +145,21 @@ describe('bulk enrolment from CSV: reading files', () => {
   it('accepts "Name <address>" and mailto: addresses, and knows learner and trainer in English and French', () => {
     const rows = rowsOf(read('email,role\n"Amina Diallo <Amina@Example.org>",Participant\nmailto:li@example.org,Formatrice\nx@example.org,\n'));
     expect(rows.map((r) => [r.email, r.role, codes(r)])).to.deep.equal([
-      ['amina@example.org', 'learner', []], ['li@example.org', 'trainer', []], ['x@example.org', 'learner', []],
+      ['amina@example.org', 'learner', []],
+      ['li@example.org', 'trainer', []],
+      ['x@example.org', 'learner', []],
     ]);
   });
 
   describe('planning', () => {
     const rowsFor = (text: string) => rowsOf(read(text));
     const empty = (over: Partial<PlanContext> = {}): PlanContext => ({
-      seatsLeft: null, persons: new Map(), enrolments: new Map(), accounts: new Map(), trainerIds: new Set(), ...over,
+      seatsLeft: null,
+      persons: new Map(),
+      enrolments: new Map(),
+      accounts: new Map(),
+      trainerIds: new Set(),
+      ...over,
     });
 
     it('gives the free seats in order down the file and puts the rest on the waiting list', () => {
@@ -155,11 +173,17 @@ describe('bulk enrolment from CSV: reading files', () => {
     it('re-enrols people who had withdrawn; names the profile fields that change; empty cells change nothing', () => {
       const rows = rowsFor('email,organisation,country,gender\na@example.org,New Org,,\nb@example.org,Same Org,KE,\nc@example.org,,,\n');
       const old = { givenName: '', familyName: '', organisation: 'Old Org', organisationType: '', country: 'KE', gender: 'woman', jobTitle: '' };
-      const plan = planRows(rows, empty({
-        persons: new Map([['a@example.org', old], ['b@example.org', { ...old, organisation: 'Same Org' }]]),
-        enrolments: new Map([['a@example.org', { status: 'withdrawn' }]]),
-        accounts: new Map([['b@example.org', { id: 'u1', roles: ['learner'] }]]),
-      }));
+      const plan = planRows(
+        rows,
+        empty({
+          persons: new Map([
+            ['a@example.org', old],
+            ['b@example.org', { ...old, organisation: 'Same Org' }],
+          ]),
+          enrolments: new Map([['a@example.org', { status: 'withdrawn' }]]),
+          accounts: new Map([['b@example.org', { id: 'u1', roles: ['learner'] }]]),
+        }),
+      );
       expect(plan.map((p) => [p.action, p.profile, p.changed, p.account])).to.deep.equal([
         ['enrol', 'update', ['organisation'], false],
         ['enrol', 'unchanged', [], true],
@@ -169,71 +193,100 @@ describe('bulk enrolment from CSV: reading files', () => {
 
     it('adds trainers only when their account exists and has the trainer role', () => {
       const rows = rowsFor('email,role\nt@example.org,trainer\nl@example.org,trainer\nnobody@example.org,trainer\nold@example.org,trainer\n');
-      const plan = planRows(rows, empty({
-        accounts: new Map([['t@example.org', { id: 't', roles: ['trainer'] }], ['l@example.org', { id: 'l', roles: ['learner'] }], ['old@example.org', { id: 'o', roles: ['trainer'] }]]),
-        trainerIds: new Set(['o']),
-      }));
+      const plan = planRows(
+        rows,
+        empty({
+          accounts: new Map([
+            ['t@example.org', { id: 't', roles: ['trainer'] }],
+            ['l@example.org', { id: 'l', roles: ['learner'] }],
+            ['old@example.org', { id: 'o', roles: ['trainer'] }],
+          ]),
+          trainerIds: new Set(['o']),
+        }),
+      );
       expect(plan.map((p) => [p.action, p.errors.map((e) => e.code)])).to.deep.equal([
-        ['addTrainer', []], ['error', ['trainerNotTrainer']], ['error', ['trainerNoAccount']], ['alreadyTrainer', []],
+        ['addTrainer', []],
+        ['error', ['trainerNotTrainer']],
+        ['error', ['trainerNoAccount']],
+        ['alreadyTrainer', []],
       ]);
     });
   });
 
   it('writes CSV that spreadsheets open safely: formulas are neutralised, accents survive (UTF-8 with BOM)', () => {
-    expect(['=HYPERLINK("http://x")', '+1', '-2', '@SUM(A1)', 'Núñez', '', 'a=b'].map(spreadsheetCell))
-      .to.deep.equal(['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", 'Núñez', '', 'a=b']);
-    const csv = toCsv(['line', 'problem'], [['3', '=cmd|\' /C calc\'!A0']]);
+    expect(['=HYPERLINK("http://x")', '+1', '-2', '@SUM(A1)', 'Núñez', '', 'a=b'].map(spreadsheetCell)).to.deep.equal([
+      '\'=HYPERLINK("http://x")',
+      "'+1",
+      "'-2",
+      "'@SUM(A1)",
+      'Núñez',
+      '',
+      'a=b',
+    ]);
+    const csv = toCsv(['line', 'problem'], [['3', "=cmd|' /C calc'!A0"]]);
     expect(csv.startsWith('\ufeffline,problem\r\n')).to.equal(true);
     expect(csv).to.contain("'=cmd");
   });
 
   describe('properties', () => {
-    const email = fc.tuple(fc.stringMatching(/^[a-z][a-z0-9.]{0,10}$/), fc.constantFrom('example.org', 'un.org', 'example.co.ke'))
+    const email = fc
+      .tuple(fc.stringMatching(/^[a-z][a-z0-9.]{0,10}$/), fc.constantFrom('example.org', 'un.org', 'example.co.ke'))
       .map(([local, domain]) => `${local.replace(/\.+$/, '').replace(/\.{2,}/g, '.')}@${domain}`);
     const cell = fc.string({ maxLength: 30, unit: 'grapheme' });
 
     it('never throws on arbitrary bytes; every row gets exactly one outcome, in file order', () => {
       // Random bytes, and random text made of what CSV structure is made of (quotes, separators, line breaks).
-      const csvish = fc.string({ unit: fc.constantFrom('a', 'b', '@', '.', ',', ';', '"', '\n', '\r', ' ', '\t', 'é', 'x@y.org'), maxLength: 300 })
+      const csvish = fc
+        .string({ unit: fc.constantFrom('a', 'b', '@', '.', ',', ';', '"', '\n', '\r', ' ', '\t', 'é', 'x@y.org'), maxLength: 300 })
         .map((text) => Buffer.from(text, 'utf8'));
       const bytes = fc.oneof(fc.uint8Array({ maxLength: 600 }), csvish);
-      fc.assert(fc.property(bytes, fc.constantFrom('', 'email,name\n', 'courriel;nom\r\n', '\ufeffE-mail\n'), (bytes, header) => {
-        const input = Buffer.concat([Buffer.from(header), bytes]);
-        const result = readImportFile(input, { maxRows: 1000 });
-        if (!('rows' in result)) return;
-        let previous = 0;
-        for (const row of result.rows) {
-          expect(row.line).to.be.greaterThan(previous);
-          expect(row.lastLine).to.be.at.least(row.line);
-          previous = row.lastLine;
-          // One outcome: an error, or a valid e-mail to act on.
-          expect(row.errors.length > 0 || /@/.test(row.email)).to.equal(true);
-        }
-        const plan = planRows(result.rows, { seatsLeft: 3, persons: new Map(), enrolments: new Map(), accounts: new Map(), trainerIds: new Set() });
-        expect(plan).to.have.length(result.rows.length);
-        plan.forEach((p, i) => expect(p.action === 'error').to.equal(result.rows[i]!.errors.length > 0));
-      }), { numRuns: 300 });
+      fc.assert(
+        fc.property(bytes, fc.constantFrom('', 'email,name\n', 'courriel;nom\r\n', '\ufeffE-mail\n'), (bytes, header) => {
+          const input = Buffer.concat([Buffer.from(header), bytes]);
+          const result = readImportFile(input, { maxRows: 1000 });
+          if (!('rows' in result)) return;
+          let previous = 0;
+          for (const row of result.rows) {
+            expect(row.line).to.be.greaterThan(previous);
+            expect(row.lastLine).to.be.at.least(row.line);
+            previous = row.lastLine;
+            // One outcome: an error, or a valid e-mail to act on.
+            expect(row.errors.length > 0 || /@/.test(row.email)).to.equal(true);
+          }
+          const plan = planRows(result.rows, { seatsLeft: 3, persons: new Map(), enrolments: new Map(), accounts: new Map(), trainerIds: new Set() });
+          expect(plan).to.have.length(result.rows.length);
+          plan.forEach((p, i) => expect(p.action === 'error').to.equal(result.rows[i]!.errors.length > 0));
+        }),
+        { numRuns: 300 },
+      );
     });
 
     it('reads back every row of any CSV a spreadsheet writes, with or without BOM, comma or semicolon', () => {
       const person = fc.record({ email, givenName: cell, organisation: cell });
-      fc.assert(fc.property(fc.array(person, { minLength: 1, maxLength: 15 }), fc.constantFrom(',', ';'), fc.constantFrom('\n', '\r\n'), (people, delimiter, eol) => {
-        const text = stringify([['E-mail', 'Given name', 'Organisation'], ...people.map((p) => [p.email, p.givenName, p.organisation])], { delimiter, record_delimiter: eol === '\n' ? 'unix' : 'windows', quoted_match: /^\s|\s$|^sep=/ });
-        const plain = readImportFile(Buffer.from(text, 'utf8'), { maxRows: 100 }) as ImportFile;
-        const bom = readImportFile(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]), { maxRows: 100 }) as ImportFile;
-        expect(bom.problems).to.deep.equal([]);
-        expect(bom.rows).to.deep.equal(plain.rows);
-        expect(plain.delimiter).to.equal(delimiter);
-        // Rows whose cells are all blank are not rows; every other record is one row.
-        expect(plain.rows.map((r) => r.cells.email)).to.deep.equal(people.map((p) => p.email));
-        const seen = new Set<string>();
-        for (const [i, row] of plain.rows.entries()) {
-          const duplicate = seen.has(people[i]!.email);
-          seen.add(people[i]!.email);
-          expect(codes(row).includes('duplicate')).to.equal(duplicate);
-          if (!row.errors.length) expect(row.person.givenName ?? '').to.equal(people[i]!.givenName.replace(/[\s\u00a0]+/gu, ' ').trim());
-        }
-      }), { numRuns: 200 });
+      fc.assert(
+        fc.property(fc.array(person, { minLength: 1, maxLength: 15 }), fc.constantFrom(',', ';'), fc.constantFrom('\n', '\r\n'), (people, delimiter, eol) => {
+          const text = stringify([['E-mail', 'Given name', 'Organisation'], ...people.map((p) => [p.email, p.givenName, p.organisation])], {
+            delimiter,
+            record_delimiter: eol === '\n' ? 'unix' : 'windows',
+            quoted_match: /^\s|\s$|^sep=/,
+          });
+          const plain = readImportFile(Buffer.from(text, 'utf8'), { maxRows: 100 }) as ImportFile;
+          const bom = readImportFile(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]), { maxRows: 100 }) as ImportFile;
+          expect(bom.problems).to.deep.equal([]);
+          expect(bom.rows).to.deep.equal(plain.rows);
+          expect(plain.delimiter).to.equal(delimiter);
+          // Rows whose cells are all blank are not rows; every other record is one row.
+          expect(plain.rows.map((r) => r.cells.email)).to.deep.equal(people.map((p) => p.email));
+          const seen = new Set<string>();
+          for (const [i, row] of plain.rows.entries()) {
+            const duplicate = seen.has(people[i]!.email);
+            seen.add(people[i]!.email);
+            expect(codes(row).includes('duplicate')).to.equal(duplicate);
+            if (!row.errors.length) expect(row.person.givenName ?? '').to.equal(people[i]!.givenName.replace(/[\s\u00a0]+/gu, ' ').trim());
+          }
+        }),
+        { numRuns: 200 },
+      );
     });
   });
 });

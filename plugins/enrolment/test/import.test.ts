@@ -12,9 +12,7 @@ import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
 import type { JobDoc, JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
-import {
-  readImportFile, type CommitPayload, type ImportFile, type ImportRow, 
-} from '../services/import.service.ts';
+import { readImportFile, type CommitPayload, type ImportFile, type ImportRow } from '../services/import.service.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
@@ -35,14 +33,29 @@ describe('bulk enrolment from CSV: pages and database', function () {
   let courseId: string;
 
   async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-    return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) });
+    return agent
+      .post(url)
+      .type('form')
+      .send({ ...fields, _csrf: await tokenFor(agent, page) });
   }
 
   async function newEdition(fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await post(staff, '/enrolment/manage/editions', {
-      courseId, title: 'Import test edition', language: 'en', method: 'invitation', status: 'published', online: 'on',
-      startsAt: '2026-01-10', endsAt: '2099-12-31', ...fields,
-    }, '/enrolment/manage/editions/new');
+    const res = await post(
+      staff,
+      '/enrolment/manage/editions',
+      {
+        courseId,
+        title: 'Import test edition',
+        language: 'en',
+        method: 'invitation',
+        status: 'published',
+        online: 'on',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+        ...fields,
+      },
+      '/enrolment/manage/editions/new',
+    );
     expect(res.status, res.text.slice(0, 2000)).to.equal(303);
     return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
   }
@@ -50,7 +63,8 @@ describe('bulk enrolment from CSV: pages and database', function () {
   /** Uploads a file through the import form (multipart, the CSRF token in the action URL). */
   async function upload(agent: Agent, edition: string, name: string, bytes: Buffer | string) {
     const token = await tokenFor(agent, `/enrolment/manage/editions/${edition}/import`);
-    return agent.post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
+    return agent
+      .post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
       .attach('file', typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes, { filename: name, contentType: 'text/csv' });
   }
 
@@ -83,13 +97,19 @@ describe('bulk enrolment from CSV: pages and database', function () {
   it('is for programme staff and admins only; unknown editions and imports are 404', async () => {
     const edition = await newEdition();
     const page = `/enrolment/manage/editions/${edition}/import`;
-    await supertest(t.app).get(page).expect(303).expect('location', `/login?returnTo=${encodeURIComponent(page)}`);
+    await supertest(t.app)
+      .get(page)
+      .expect(303)
+      .expect('location', `/login?returnTo=${encodeURIComponent(page)}`);
     for (const email of ['learner@olive.example', 'trainer@olive.example']) {
       const agent = await signIn(t.app, email);
       await agent.get(page).expect(403);
       await agent.get(`${page}/template.csv`).expect(403);
       const token = await tokenFor(agent, '/');
-      await agent.post(`${page}?_csrf=${encodeURIComponent(token)}`).attach('file', Buffer.from('email\na@example.org\n'), 'people.csv').expect(403);
+      await agent
+        .post(`${page}?_csrf=${encodeURIComponent(token)}`)
+        .attach('file', Buffer.from('email\na@example.org\n'), 'people.csv')
+        .expect(403);
     }
     expect(await db().collection('enrolment_import_batch').countDocuments()).to.equal(0);
     const admin = await signIn(t.app, 'admin@olive.example');
@@ -115,11 +135,15 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
   it('offers a template that reads back without a problem', async () => {
     const edition = await newEdition();
-    const res = await staff.get(`/enrolment/manage/editions/${edition}/import/template.csv`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    }).expect(200);
+    const res = await staff
+      .get(`/enrolment/manage/editions/${edition}/import/template.csv`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
     expect(res.headers['content-type']).to.match(/^text\/csv/);
     expect(res.headers['content-disposition']).to.match(/^attachment; filename="?enrolment-template\.csv"?$/);
     const rows = rowsOf(read(res.body as Buffer));
@@ -143,10 +167,15 @@ describe('bulk enrolment from CSV: pages and database', function () {
       '8 rows in error',
       'No account yet: matched at their first sign-in',
       'Confirm: import 2 people',
-    ]) expect(page, message).to.contain(message);
+    ])
+      expect(page, message).to.contain(message);
     // Nothing has changed yet.
     expect(await enrolmentsOf(edition)).to.have.length(0);
-    expect(await db().collection('enrolment_person').countDocuments({ _id: 'good.one@example.org' as never })).to.equal(0);
+    expect(
+      await db()
+        .collection('enrolment_person')
+        .countDocuments({ _id: 'good.one@example.org' as never }),
+    ).to.equal(0);
 
     // The rows in error, downloadable with their reasons.
     const errorsCsv = await staff.get(`${url}/errors.csv`).expect(200);
@@ -162,9 +191,12 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect(result).to.match(/<dt>Not imported<\/dt><dd>8 · <a href="[^"]+\/errors\.csv"/);
     const enrolled = await enrolmentsOf(edition);
     expect(enrolled.map((e) => [e.email, e.status, e.source, e.userId])).to.deep.equal([
-      ['good.one@example.org', 'enrolled', 'import', undefined], ['good.two@example.org', 'enrolled', 'import', undefined],
+      ['good.one@example.org', 'enrolled', 'import', undefined],
+      ['good.two@example.org', 'enrolled', 'import', undefined],
     ]);
-    const person = await db().collection('enrolment_person').findOne({ _id: 'good.one@example.org' as never });
+    const person = await db()
+      .collection('enrolment_person')
+      .findOne({ _id: 'good.one@example.org' as never });
     expect([person!.givenName, person!.familyName, person!.country, person!.gender]).to.deep.equal(['Good', 'One', 'KE', 'woman']);
 
     // Committing again (a second click, the back button) does nothing twice.
@@ -188,8 +220,11 @@ describe('bulk enrolment from CSV: pages and database', function () {
     await commit(url);
     const statuses = Object.fromEntries((await enrolmentsOf(edition)).map((e) => [e.email, e.status]));
     expect(statuses).to.deep.equal({
-      'first.in@example.org': 'enrolled', 'seat.one@example.org': 'enrolled', 'seat.two@example.org': 'enrolled',
-      'wait.one@example.org': 'waitlisted', 'wait.two@example.org': 'waitlisted',
+      'first.in@example.org': 'enrolled',
+      'seat.one@example.org': 'enrolled',
+      'seat.two@example.org': 'enrolled',
+      'wait.one@example.org': 'waitlisted',
+      'wait.two@example.org': 'waitlisted',
     });
     const result = (await staff.get(url).expect(200)).text;
     expect(result).to.match(/<dt>On the waiting list<\/dt><dd>2<\/dd>/);
@@ -213,33 +248,59 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect(page).to.contain('José Núñez');
     expect(page).to.contain('Chloé Müller');
     await commit(url);
-    const person = await db().collection('enrolment_person').findOne({ _id: 'jose.nunez@example.org' as never });
+    const person = await db()
+      .collection('enrolment_person')
+      .findOne({ _id: 'jose.nunez@example.org' as never });
     expect([person!.givenName, person!.familyName, person!.country, person!.jobTitle]).to.deep.equal(['José', 'Núñez', 'CL', 'Conseiller']);
     expect(await enrolmentsOf(edition)).to.have.length(3);
   });
 
   it('updates only the profile fields given: empty cells never wipe what is known', async () => {
     const edition = await newEdition();
-    await db().collection('enrolment_person').insertOne({
-      _id: 'known.person@example.org' as never, givenName: 'Known', familyName: 'Person', organisation: 'Old Org', organisationType: 'government',
-      country: 'KE', gender: 'woman', jobTitle: 'Adviser', createdAt: new Date(), updatedAt: new Date(),
-    });
+    await db()
+      .collection('enrolment_person')
+      .insertOne({
+        _id: 'known.person@example.org' as never,
+        givenName: 'Known',
+        familyName: 'Person',
+        organisation: 'Old Org',
+        organisationType: 'government',
+        country: 'KE',
+        gender: 'woman',
+        jobTitle: 'Adviser',
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      });
     const { url, page } = await previewOf(edition, 'update.csv', 'email,given name,organisation,country,gender\nknown.person@example.org,Known,New Org,,\n');
     expect(page).to.contain('Updates: Organisation');
     await commit(url);
-    const person = await db().collection('enrolment_person').findOne({ _id: 'known.person@example.org' as never });
-    expect([person!.organisation, person!.country, person!.gender, person!.jobTitle, person!.organisationType]).to.deep.equal(['New Org', 'KE', 'woman', 'Adviser', 'government']);
+    const person = await db()
+      .collection('enrolment_person')
+      .findOne({ _id: 'known.person@example.org' as never });
+    expect([person!.organisation, person!.country, person!.gender, person!.jobTitle, person!.organisationType]).to.deep.equal([
+      'New Org',
+      'KE',
+      'woman',
+      'Adviser',
+      'government',
+    ]);
   });
 
   it('adds trainers to the edition when their account has the trainer role, and explains the rows it cannot', async () => {
     const edition = await newEdition();
-    const { url, page } = await previewOf(edition, 'trainers.csv', 'email,role\ntrainer@olive.example,trainer\nlearner@olive.example,Formateur\nno.account@example.org,trainer\n');
+    const { url, page } = await previewOf(
+      edition,
+      'trainers.csv',
+      'email,role\ntrainer@olive.example,trainer\nlearner@olive.example,Formateur\nno.account@example.org,trainer\n',
+    );
     expect(page).to.contain('Add as a trainer of the edition');
     expect(page).to.contain('This account does not have the trainer role');
     expect(page).to.contain('A trainer needs an account first');
     await commit(url);
     const trainer = await t.app.olive.users.findByEmail('trainer@olive.example');
-    const doc = await db().collection('enrolment_edition').findOne({ _id: new mongoose.Types.ObjectId(edition) });
+    const doc = await db()
+      .collection('enrolment_edition')
+      .findOne({ _id: new mongoose.Types.ObjectId(edition) });
     expect(doc!.trainerIds).to.deep.equal([trainer!.id]);
     expect(await enrolmentsOf(edition)).to.have.length(0);
   });
@@ -260,7 +321,9 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
     // A cancelled edition takes nobody: no form, uploads refused, a preview made before cannot be committed.
     const { url } = await previewOf(edition, 'before-cancel.csv', 'email\nbefore.cancel@example.org\n');
-    await db().collection('enrolment_edition').updateOne({ _id: new mongoose.Types.ObjectId(edition) }, { $set: { status: 'cancelled' } });
+    await db()
+      .collection('enrolment_edition')
+      .updateOne({ _id: new mongoose.Types.ObjectId(edition) }, { $set: { status: 'cancelled' } });
     const closedForm = (await staff.get(`/enrolment/manage/editions/${edition}/import`).expect(200)).text;
     expect(closedForm).to.contain('This edition is cancelled or archived: nobody can be added.');
     expect(closedForm).not.to.contain('type="file"');
@@ -268,13 +331,29 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect((await commit(url)).status).to.equal(409);
     expect(await enrolmentsOf(edition)).to.have.length(0);
 
-    const small = await createTestApp({ plugins: [courses, enrolment], seed: true, label: 'enrol_import_small', pluginConfig: { enrolment: { maxImportMb: 0.001 } } });
+    const small = await createTestApp({
+      plugins: [courses, enrolment],
+      seed: true,
+      label: 'enrol_import_small',
+      pluginConfig: { enrolment: { maxImportMb: 0.001 } },
+    });
     try {
       const smallStaff = await signIn(small.app, 'staff@olive.example');
       const course = await small.app.olive.connection.collection('courses_course').findOne({ slug: 'conflict-analysis' });
-      const created = await post(smallStaff, '/enrolment/manage/editions', {
-        courseId: String(course!._id), title: 'Small', language: 'en', method: 'invitation', status: 'published', online: 'on', startsAt: '2026-01-10',
-      }, '/enrolment/manage/editions/new');
+      const created = await post(
+        smallStaff,
+        '/enrolment/manage/editions',
+        {
+          courseId: String(course!._id),
+          title: 'Small',
+          language: 'en',
+          method: 'invitation',
+          status: 'published',
+          online: 'on',
+          startsAt: '2026-01-10',
+        },
+        '/enrolment/manage/editions/new',
+      );
       const smallEdition = /editions\/([0-9a-f]{24})/.exec(created.headers.location as string)![1]!;
       const big = await upload(smallStaff, smallEdition, 'big.csv', `email\n${'someone@example.org\n'.repeat(100)}`);
       expect(big.status).to.equal(413);
@@ -296,7 +375,9 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect(list.filter((e) => e.status === 'enrolled')).to.have.length(5);
     expect(list.every((e) => (e.history as unknown[]).length === 1)).to.equal(true);
     // One commit ran, once.
-    const commits = await Jobs().find({ queue: COMMIT_QUEUE, key: { $regex: `^${url.split('/').pop()}` } }).toArray();
+    const commits = await Jobs()
+      .find({ queue: COMMIT_QUEUE, key: { $regex: `^${url.split('/').pop()}` } })
+      .toArray();
     expect(commits.map((j) => [j.state, j.attempts])).to.deep.equal([['done', 1]]);
     // Once it has finished, the page shows the result and committing again changes nothing.
     expect((await staff.get(url).expect(200)).text).to.match(/<dt>Enrolled<\/dt><dd>5<\/dd>/);
@@ -314,12 +395,26 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const id = commitJobId(batchId);
     const failed = 'failed' in how;
     await Jobs().insertOne({
-      _id: id, queue: COMMIT_QUEUE, key: batchId, payload, state: failed ? 'failed' : 'running', attempts: failed ? 8 : 0, runAt: startedAt,
-      createdAt: startedAt, startedAt, updatedAt: new Date(), ...(failed ? { lastError: how.failed, finishedAt: new Date() } : {}),
+      _id: id,
+      queue: COMMIT_QUEUE,
+      key: batchId,
+      payload,
+      state: failed ? 'failed' : 'running',
+      attempts: failed ? 8 : 0,
+      runAt: startedAt,
+      createdAt: startedAt,
+      startedAt,
+      updatedAt: new Date(),
+      ...(failed ? { lastError: how.failed, finishedAt: new Date() } : {}),
     });
     const expiresAt = new Date(Date.now() + ('leaseMs' in how ? how.leaseMs : 0));
-    if (!failed) await db().collection<JobLeaseDoc>('host_job_leases').insertOne({ _id: `${id}#1`, jobId: id, queue: COMMIT_QUEUE, generation: 1, holder: 'lost-instance', expiresAt });
-    await db().collection('enrolment_import_batch').updateOne({ _id: new mongoose.Types.ObjectId(batchId) }, { $set: { status: 'committing', commitStartedAt: startedAt } });
+    if (!failed)
+      await db()
+        .collection<JobLeaseDoc>('host_job_leases')
+        .insertOne({ _id: `${id}#1`, jobId: id, queue: COMMIT_QUEUE, generation: 1, holder: 'lost-instance', expiresAt });
+    await db()
+      .collection('enrolment_import_batch')
+      .updateOne({ _id: new mongoose.Types.ObjectId(batchId) }, { $set: { status: 'committing', commitStartedAt: startedAt } });
     return expiresAt;
   }
 
@@ -341,7 +436,11 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect(running.text).to.contain('This file is being imported: 0 of 3 rows done.');
     expect(running.headers.refresh).to.equal('3');
     expect(running.text).not.to.contain('Confirm: import');
-    const json = await staff.post(`${url}/commit`).set('Accept', 'application/json').set('x-csrf-token', await tokenFor(staff, url)).send({});
+    const json = await staff
+      .post(`${url}/commit`)
+      .set('Accept', 'application/json')
+      .set('x-csrf-token', await tokenFor(staff, url))
+      .send({});
     expect(json.status).to.equal(409);
     expect(json.body.error.code).to.equal('IMPORT_RUNNING');
     expect(await enrolmentsOf(edition)).to.have.length(1);
@@ -357,7 +456,9 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect(result).to.match(/<dt>Already there<\/dt><dd>0<\/dd>/);
     const list = await enrolmentsOf(edition);
     expect(list.map((e) => [e.email, e.status, (e.history as unknown[]).length])).to.deep.equal([
-      ['half.one@example.org', 'enrolled', 1], ['half.three@example.org', 'waitlisted', 1], ['half.two@example.org', 'enrolled', 1],
+      ['half.one@example.org', 'enrolled', 1],
+      ['half.three@example.org', 'waitlisted', 1],
+      ['half.two@example.org', 'enrolled', 1],
     ]);
     expect((list[2]!.createdAt as Date).getTime(), 'the rest only after the lost lease expired').to.be.at.least(expiresAt.getTime());
     expect((await Jobs().findOne({ _id: commitJobId(batchId) }))!.state).to.equal('done');
@@ -383,10 +484,18 @@ describe('bulk enrolment from CSV: pages and database', function () {
     expect(result).to.match(/<dt>Already there<\/dt><dd>0<\/dd>/);
     const list = await enrolmentsOf(edition);
     expect(list.map((e) => [e.email, e.status, (e.history as unknown[]).length])).to.deep.equal([
-      ['stop.one@example.org', 'enrolled', 1], ['stop.three@example.org', 'waitlisted', 1], ['stop.two@example.org', 'enrolled', 1],
+      ['stop.one@example.org', 'enrolled', 1],
+      ['stop.three@example.org', 'waitlisted', 1],
+      ['stop.two@example.org', 'enrolled', 1],
     ]);
-    const commits = await Jobs().find({ queue: COMMIT_QUEUE, key: { $regex: `^${batchId}` } }).sort({ createdAt: 1 }).toArray();
-    expect(commits.map((j) => [j.key, j.state])).to.deep.equal([[batchId, 'failed'], [`${batchId}.2`, 'done']]);
+    const commits = await Jobs()
+      .find({ queue: COMMIT_QUEUE, key: { $regex: `^${batchId}` } })
+      .sort({ createdAt: 1 })
+      .toArray();
+    expect(commits.map((j) => [j.key, j.state])).to.deep.equal([
+      [batchId, 'failed'],
+      [`${batchId}.2`, 'done'],
+    ]);
   });
 
   it('a long import goes on after the answer: its page shows the progress and reloads itself until the result', async () => {
@@ -397,7 +506,11 @@ describe('bulk enrolment from CSV: pages and database', function () {
       const people = Array.from({ length: 30 }, (_, i) => `long${i}@example.org`);
       const { url } = await previewOf(edition, 'long.csv', `email\n${people.join('\n')}\n`);
       const quickStaff = await signIn(quick.app, 'staff@olive.example');
-      const answer = await quickStaff.post(`${url}/commit`).set('Accept', 'application/json').set('x-csrf-token', await tokenFor(quickStaff, url)).send({});
+      const answer = await quickStaff
+        .post(`${url}/commit`)
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', await tokenFor(quickStaff, url))
+        .send({});
       expect(answer.status).to.equal(202);
       expect(answer.body.status).to.equal('committing');
       const running = await staff.get(url).expect(200);
@@ -443,7 +556,12 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
     // An admin creates the account later (the admin users page), and the person signs in.
     const admin = await signIn(t.app, 'admin@olive.example');
-    const created = await post(admin, '/admin/users', { email: 'new.person@example.org', name: 'New Person', password: 'a-long-password-1', roles: 'learner' }, '/admin/users');
+    const created = await post(
+      admin,
+      '/admin/users',
+      { email: 'new.person@example.org', name: 'New Person', password: 'a-long-password-1', roles: 'learner' },
+      '/admin/users',
+    );
     expect(created.status).to.equal(303);
     const person = await signIn(t.app, 'new.person@example.org', 'a-long-password-1');
     const my = await person.get('/enrolment/my').expect(200);
@@ -461,11 +579,17 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const edition = await newEdition();
     const { url } = await previewOf(edition, 'old.csv', 'email\nold.preview@example.org\n');
     const batchId = url.split('/').pop()!;
-    await db().collection('enrolment_import_batch').updateOne({ _id: new mongoose.Types.ObjectId(batchId) }, { $set: { createdAt: new Date(Date.now() - 25 * 3600_000) } });
+    await db()
+      .collection('enrolment_import_batch')
+      .updateOne({ _id: new mongoose.Types.ObjectId(batchId) }, { $set: { createdAt: new Date(Date.now() - 25 * 3600_000) } });
     const expired = await staff.get(url).expect(404);
     expect(expired.text).to.contain('This preview has expired');
     await previewOf(edition, 'new.csv', 'email\nnew.preview@example.org\n');
-    expect(await db().collection('enrolment_import_batch').countDocuments({ _id: new mongoose.Types.ObjectId(batchId) })).to.equal(0);
+    expect(
+      await db()
+        .collection('enrolment_import_batch')
+        .countDocuments({ _id: new mongoose.Types.ObjectId(batchId) }),
+    ).to.equal(0);
   });
 
   it('shows the pages in French', async () => {

@@ -16,7 +16,10 @@ const MOTIVATION = 'I mediate local land disputes in my district and want to lea
 const PROFILE = { organisation: 'Ministry of Foreign Affairs', organisationType: 'government', country: 'KE', gender: 'woman' };
 
 async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent.post(url).type('form').send({ ...fields, _csrf: await tokenFor(agent, page) });
+  return agent
+    .post(url)
+    .type('form')
+    .send({ ...fields, _csrf: await tokenFor(agent, page) });
 }
 
 /** A calendar day `days` from today, as the edition form takes it. */
@@ -33,7 +36,10 @@ describe('enrolment: e-mail to the people concerned', function () {
     const env = mailTestEnv({ BASE_URL });
     mailbox = inbox(env.MAIL_FROM);
     t = await createTestApp({
-      plugins: [courses, enrolment], seed: true, label: 'enrol_mail', env,
+      plugins: [courses, enrolment],
+      seed: true,
+      label: 'enrol_mail',
+      env,
       // The reminder job looks every 0.6 s here (hourly by default), so that the test sees several runs.
       pluginConfig: { enrolment: { reminderCheckMinutes: 0.01 } },
     });
@@ -44,10 +50,22 @@ describe('enrolment: e-mail to the people concerned', function () {
   after(() => t.stop());
 
   async function newEdition(fields: Record<string, unknown>): Promise<string> {
-    const res = await post(staff, '/enrolment/manage/editions', {
-      courseId, title: 'Mail edition', language: 'en', method: 'application', status: 'published', place: 'Addis Ababa',
-      startsAt: '2026-01-10', endsAt: '2099-12-31', ...fields,
-    }, '/enrolment/manage/editions/new');
+    const res = await post(
+      staff,
+      '/enrolment/manage/editions',
+      {
+        courseId,
+        title: 'Mail edition',
+        language: 'en',
+        method: 'application',
+        status: 'published',
+        place: 'Addis Ababa',
+        startsAt: '2026-01-10',
+        endsAt: '2099-12-31',
+        ...fields,
+      },
+      '/enrolment/manage/editions/new',
+    );
     expect(res.status, res.text.slice(0, 2000)).to.equal(303);
     return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
   }
@@ -63,7 +81,8 @@ describe('enrolment: e-mail to the people concerned', function () {
 
   const Enrolment = () => t.app.olive.connection.model('enrolment_enrolment');
   const idOf = async (editionId: string, email: string) => String(((await Enrolment().findOne({ editionId, email }).lean()) as { _id: unknown })._id);
-  const apply = (agent: Agent, editionId: string) => post(agent, `/enrolment/editions/${editionId}/apply`, { motivation: MOTIVATION, ...PROFILE }, `/enrolment/editions/${editionId}`);
+  const apply = (agent: Agent, editionId: string) =>
+    post(agent, `/enrolment/editions/${editionId}/apply`, { motivation: MOTIVATION, ...PROFILE }, `/enrolment/editions/${editionId}`);
   const decide = async (editionId: string, email: string, decision: string, message = '') => {
     const id = await idOf(editionId, email);
     return post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/enrolments/${id}`);
@@ -101,7 +120,10 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(detail.HTML).to.contain(`href="${BASE_URL}/enrolment/editions/${edition}"`);
 
     const all = await mailOf(amina.email);
-    expect(all.map((m) => m.Subject).sort()).to.deep.equal(['Candidature acceptée : Atelier de médiation, Dakar', 'Candidature reçue : Atelier de médiation, Dakar']);
+    expect(all.map((m) => m.Subject).sort()).to.deep.equal([
+      'Candidature acceptée : Atelier de médiation, Dakar',
+      'Candidature reçue : Atelier de médiation, Dakar',
+    ]);
   });
 
   it('waiting list, rejection and a seat that frees: each person is told, with the staff message', async () => {
@@ -132,10 +154,15 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(promoted!.Subject).to.equal('A place for you: Mediation seminar, Nairobi');
 
     expect((await mailOf(second.email)).map((m) => m.Subject).sort()).to.deep.equal([
-      'A place for you: Mediation seminar, Nairobi', 'Application received: Mediation seminar, Nairobi', 'You are accepted, on the waiting list: Mediation seminar, Nairobi',
+      'A place for you: Mediation seminar, Nairobi',
+      'Application received: Mediation seminar, Nairobi',
+      'You are accepted, on the waiting list: Mediation seminar, Nairobi',
     ]);
     // A rejection says one thing once; the third is still waiting and was told nothing more.
-    expect((await mailOf(fourth.email)).map((m) => m.Subject).sort()).to.deep.equal(['Application received: Mediation seminar, Nairobi', 'Your application: Mediation seminar, Nairobi']);
+    expect((await mailOf(fourth.email)).map((m) => m.Subject).sort()).to.deep.equal([
+      'Application received: Mediation seminar, Nairobi',
+      'Your application: Mediation seminar, Nairobi',
+    ]);
     expect(await mailOf(third.email)).to.have.length(2);
   });
 
@@ -158,7 +185,9 @@ describe('enrolment: e-mail to the people concerned', function () {
 
   describe('invitations when staff add people', () => {
     let edition: string;
-    before(async () => { edition = await newEdition({ title: 'Fellowship 2027, Holmenkollen', method: 'invitation' }); });
+    before(async () => {
+      edition = await newEdition({ title: 'Fellowship 2027, Holmenkollen', method: 'invitation' });
+    });
     const add = (email: string, invite: boolean) =>
       post(staff, `/enrolment/manage/editions/${edition}/people`, { email, ...(invite ? { invite: 'on' } : {}) }, `/enrolment/manage/editions/${edition}`);
 
@@ -177,7 +206,10 @@ describe('enrolment: e-mail to the people concerned', function () {
       const agent = (await import('supertest')).default.agent(t.app);
       const form = await agent.get(link.slice(BASE_URL.length)).expect(200);
       const token = /name="_csrf" value="([^"]+)"/.exec(form.text)![1]!;
-      const set = await agent.post(link.slice(BASE_URL.length)).type('form').send({ password: 'a long new password', confirm: 'a long new password', _csrf: token });
+      const set = await agent
+        .post(link.slice(BASE_URL.length))
+        .type('form')
+        .send({ password: 'a long new password', confirm: 'a long new password', _csrf: token });
       expect(set.status, set.text.slice(0, 1000)).to.be.oneOf([200, 303]);
       const signedIn = await signIn(t.app, email, 'a long new password');
       const my = await signedIn.get('/enrolment/my').expect(200);
@@ -206,7 +238,9 @@ describe('enrolment: e-mail to the people concerned', function () {
       const csv = `email,given name,family name\n${known.email},Samuel,Okafor\nimported.newcomer@example.org,Ana,Pereira\n`;
       const pageUrl = `/enrolment/manage/editions/${edition}/import`;
       const token = await tokenFor(staff, pageUrl);
-      const up = await staff.post(`${pageUrl}?_csrf=${encodeURIComponent(token)}`).attach('file', Buffer.from(csv), { filename: 'people.csv', contentType: 'text/csv' });
+      const up = await staff
+        .post(`${pageUrl}?_csrf=${encodeURIComponent(token)}`)
+        .attach('file', Buffer.from(csv), { filename: 'people.csv', contentType: 'text/csv' });
       expect(up.status, up.text.slice(0, 2000)).to.equal(303);
       const url = up.headers.location as string;
       const preview = await staff.get(url).expect(200);
@@ -242,7 +276,12 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect((await post(leaver.agent, `/enrolment/editions/${soon}/withdraw`, {}, `/enrolment/editions/${soon}/withdraw`)).status).to.equal(303);
 
     // Now it starts in two days: the reminder (three days before) was due yesterday, and goes now.
-    const moved = await post(staff, `/enrolment/manage/editions/${soon}`, { ...fields, startsAt: dayFromNow(2), endsAt: dayFromNow(6) }, `/enrolment/manage/editions/${soon}/edit`);
+    const moved = await post(
+      staff,
+      `/enrolment/manage/editions/${soon}`,
+      { ...fields, startsAt: dayFromNow(2), endsAt: dayFromNow(6) },
+      `/enrolment/manage/editions/${soon}/edit`,
+    );
     expect(moved.status, moved.text.slice(0, 2000)).to.equal(303);
     const [reminder] = await mailbox.waitFor(to(english.email, /starts on/), { timeoutMs: 30_000 });
     expect(reminder!.Subject).to.match(/^Regional training, Addis Ababa starts on /);
@@ -263,7 +302,12 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(await mailOf(leaver.email)).to.have.length(0);
 
     // A new start date is news: it is reminded again, once.
-    const again = await post(staff, `/enrolment/manage/editions/${soon}`, { ...fields, startsAt: dayFromNow(1), endsAt: dayFromNow(6) }, `/enrolment/manage/editions/${soon}/edit`);
+    const again = await post(
+      staff,
+      `/enrolment/manage/editions/${soon}`,
+      { ...fields, startsAt: dayFromNow(1), endsAt: dayFromNow(6) },
+      `/enrolment/manage/editions/${soon}/edit`,
+    );
     expect(again.status).to.equal(303);
     await mailbox.waitFor(to(english.email, /starts on/), { count: 2, timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 2000));
@@ -288,14 +332,21 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(section).to.match(/<time datetime="\d{4}-\d\d-\d\dT/);
 
     const fresh = await learner();
-    expect((await post(staff, `/enrolment/manage/editions/${edition}/people`, { email: fresh.email }, `/enrolment/manage/editions/${edition}`)).status).to.equal(303);
+    expect(
+      (await post(staff, `/enrolment/manage/editions/${edition}/people`, { email: fresh.email }, `/enrolment/manage/editions/${edition}`)).status,
+    ).to.equal(303);
     const none = await staff.get(`/enrolment/manage/enrolments/${await idOf(edition, fresh.email)}`).expect(200);
     expect(none.text).to.contain('No e-mail has been sent to this person.');
   });
 
   it('a bad add-person form changes nothing and mails nobody', async () => {
     const edition = await newEdition({ title: 'Closed seminar', method: 'invitation' });
-    const res = await post(staff, `/enrolment/manage/editions/${edition}/people`, { email: 'not-an-address', invite: 'on' }, `/enrolment/manage/editions/${edition}`);
+    const res = await post(
+      staff,
+      `/enrolment/manage/editions/${edition}/people`,
+      { email: 'not-an-address', invite: 'on' },
+      `/enrolment/manage/editions/${edition}`,
+    );
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('Give a valid e-mail address.');
     expect(res.text).to.contain('value="not-an-address"');

@@ -21,12 +21,32 @@ import { countryName, regionOf } from '../services/profile.ts';
 // ---- The fixture, read as the test's source of truth ---------------------------------------------------
 
 const FIXTURES = path.resolve('fixtures');
-type FixturePerson = { email: string; givenName: string; familyName: string; gender: string; country: string; organisation: string; organisationType: string; account: boolean };
-type FixtureEdition = { course: string; title: string; method: string; selfPaced: boolean; startsInDays?: number; trainers: string[]; participants: { email: string; status: string; modulesDone?: number | 'all' }[] };
+type FixturePerson = {
+  email: string;
+  givenName: string;
+  familyName: string;
+  gender: string;
+  country: string;
+  organisation: string;
+  organisationType: string;
+  account: boolean;
+};
+type FixtureEdition = {
+  course: string;
+  title: string;
+  method: string;
+  selfPaced: boolean;
+  startsInDays?: number;
+  trainers: string[];
+  participants: { email: string; status: string; modulesDone?: number | 'all' }[];
+};
 const people: FixturePerson[] = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'enrolment/people.json'), 'utf8')).people;
 const editions: FixtureEdition[] = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'enrolment/editions.json'), 'utf8')).editions;
 const moduleCount: Record<string, number> = Object.fromEntries(
-  (JSON.parse(fs.readFileSync(path.join(FIXTURES, 'courses/courses.json'), 'utf8')).courses as { slug: string; modules: unknown[] }[]).map((c) => [c.slug, c.modules.length]),
+  (JSON.parse(fs.readFileSync(path.join(FIXTURES, 'courses/courses.json'), 'utf8')).courses as { slug: string; modules: unknown[] }[]).map((c) => [
+    c.slug,
+    c.modules.length,
+  ]),
 );
 const personOf = (email: string) => people.find((p) => p.email === email)!;
 
@@ -60,19 +80,22 @@ function expectedFigures(list: FixtureEdition[]) {
 
 // ---- The app: the demo programme with its progress ------------------------------------------------------
 
-
 /** Splits a CSV body (our own: quoted fields may hold commas and quotes, never line breaks) into rows. */
 function parseCsv(text: string): string[][] {
-  return text.replace(/^\uFEFF/, '').split('\r\n').filter(Boolean).map((line) => {
-    const cells: string[] = [];
-    const re = /("((?:[^"]|"")*)"|[^,]*)(,|$)/g;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(line)) && m[0] !== '') {
-      cells.push(m[2] !== undefined ? m[2].replace(/""/g, '"') : m[1]!);
-      if (m[3] === '') break;
-    }
-    return cells;
-  });
+  return text
+    .replace(/^\uFEFF/, '')
+    .split('\r\n')
+    .filter(Boolean)
+    .map((line) => {
+      const cells: string[] = [];
+      const re = /("((?:[^"]|"")*)"|[^,]*)(,|$)/g;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(line)) && m[0] !== '') {
+        cells.push(m[2] !== undefined ? m[2].replace(/""/g, '"') : m[1]!);
+        if (m[3] === '') break;
+      }
+      return cells;
+    });
 }
 
 /** Tags open and close in order (a parse-free check that markup is well formed). */
@@ -87,13 +110,30 @@ function balanced(markup: string): boolean {
 }
 
 const rowsOf = (html: string) => [...html.matchAll(/<tr>\s*<td>([\s\S]*?)<\/tr>/g)].map((m) => m[1]!);
-const cellsOf = (row: string) => [...`<td>${row}`.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+const cellsOf = (row: string) =>
+  [...`<td>${row}`.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((m) =>
+    m[1]!
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
 
 describe('enrolment: report charts (SVG)', () => {
-  const series = [{ name: 'Participants', colour: '#4e6b1f' }, { name: 'Completions', colour: '#0b5cad' }];
+  const series = [
+    { name: 'Participants', colour: '#4e6b1f' },
+    { name: 'Completions', colour: '#0b5cad' },
+  ];
 
   it('draws one labelled bar per value, scaled to the largest, each with its value as text', () => {
-    const svg = horizontalBarChart({ id: 'c1', title: 'By region', series, rows: [{ label: 'Africa', values: [20, 10] }, { label: 'Asia', values: [5, 0] }] });
+    const svg = horizontalBarChart({
+      id: 'c1',
+      title: 'By region',
+      series,
+      rows: [
+        { label: 'Africa', values: [20, 10] },
+        { label: 'Asia', values: [5, 0] },
+      ],
+    });
     expect(balanced(svg)).to.equal(true);
     expect(svg).to.match(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]* role="img"/);
     expect(svg).to.include('<title id="c1-title">By region</title>');
@@ -110,7 +150,9 @@ describe('enrolment: report charts (SVG)', () => {
 
   it('escapes every text and refuses colours that are not colours', () => {
     const svg = horizontalBarChart({
-      id: 'x" onload="alert(1)', title: 'Q&A <script>alert(1)</script>', series: [{ name: '<i>a</i>', colour: 'red" onclick="x' }],
+      id: 'x" onload="alert(1)',
+      title: 'Q&A <script>alert(1)</script>',
+      series: [{ name: '<i>a</i>', colour: 'red" onclick="x' }],
       rows: [{ label: 'Peace & "Security" <b>', values: [3] }],
     });
     expect(balanced(svg)).to.equal(true);
@@ -133,7 +175,8 @@ describe('enrolment: report charts (SVG)', () => {
   });
 
   it('has every roster and report text in French too', () => {
-    const keys = (o: unknown, prefix = ''): string[] => Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => (typeof v === 'object' ? keys(v, `${prefix}${k}.`) : [`${prefix}${k}`]));
+    const keys = (o: unknown, prefix = ''): string[] =>
+      Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => (typeof v === 'object' ? keys(v, `${prefix}${k}.`) : [`${prefix}${k}`]));
     const en = JSON.parse(fs.readFileSync('plugins/enrolment/locales/en.json', 'utf8'));
     const fr = JSON.parse(fs.readFileSync('plugins/enrolment/locales/fr.json', 'utf8'));
     for (const part of ['roster', 'reports']) expect(keys(fr[part]).sort(), part).to.deep.equal(keys(en[part]).sort());
@@ -146,7 +189,10 @@ describe('enrolment: rosters and reports', function () {
   let staff: ReturnType<typeof supertest.agent>;
   const Edition = () => t.app.olive.connection.model<EditionDoc>('enrolment_edition');
   const Person = () => t.app.olive.connection.model<PersonDoc>('enrolment_person');
-  const editionId = async (e: FixtureEdition) => (await Edition().findOne({ title: editionTitle(e) }).lean())!._id.toString();
+  const editionId = async (e: FixtureEdition) =>
+    (await Edition()
+      .findOne({ title: editionTitle(e) })
+      .lean())!._id.toString();
   const byMethod = (method: string) => editions.find((e) => e.method === method)!;
 
   before(async () => {
@@ -162,7 +208,9 @@ describe('enrolment: rosters and reports', function () {
       const expected = expectedFigures(editions);
       const res = await staff.get('/enrolment/reports').expect(200);
       for (const e of expected.perEdition) {
-        const m = new RegExp(`<th scope="row"><a href="[^"]+/roster">${escapeXml(e.title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</a></th>\\s*<td>[^<]*</td>\\s*<td>[^<]*</td>\\s*<td>(\\d+)</td>\\s*<td>(\\d+)</td>`).exec(res.text);
+        const m = new RegExp(
+          `<th scope="row"><a href="[^"]+/roster">${escapeXml(e.title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</a></th>\\s*<td>[^<]*</td>\\s*<td>[^<]*</td>\\s*<td>(\\d+)</td>\\s*<td>(\\d+)</td>`,
+        ).exec(res.text);
         expect(m, e.title).to.not.equal(null);
         expect([Number(m![1]), Number(m![2])], e.title).to.deep.equal([e.participants, e.completions]);
       }
@@ -182,12 +230,24 @@ describe('enrolment: rosters and reports', function () {
       const figures = (breakdown: string) => Object.fromEntries(rows.filter((r) => r[0] === breakdown).map((r) => [r[1], [Number(r[4]), Number(r[5])]]));
       const labels = {
         gender: { woman: 'Woman', man: 'Man', 'non-binary': 'Non-binary', undisclosed: 'Prefer not to say' } as Record<string, string>,
-        organisationType: { 'un-secretariat': 'UN Secretariat', 'un-agency': 'UN agency, fund or programme', government: 'Government or ministry', 'regional-organisation': 'Regional organisation', 'civil-society': 'Civil society / NGO', academia: 'Academia', 'private-sector': 'Private sector', other: 'Other' } as Record<string, string>,
+        organisationType: {
+          'un-secretariat': 'UN Secretariat',
+          'un-agency': 'UN agency, fund or programme',
+          government: 'Government or ministry',
+          'regional-organisation': 'Regional organisation',
+          'civil-society': 'Civil society / NGO',
+          academia: 'Academia',
+          'private-sector': 'Private sector',
+          other: 'Other',
+        } as Record<string, string>,
       };
-      const withZeros = (all: Record<string, string>, counts: Record<string, [number, number]>) => Object.fromEntries(Object.entries(all).map(([k, label]) => [label, counts[k] ?? [0, 0]]));
+      const withZeros = (all: Record<string, string>, counts: Record<string, [number, number]>) =>
+        Object.fromEntries(Object.entries(all).map(([k, label]) => [label, counts[k] ?? [0, 0]]));
       expect(figures('Gender')).to.deep.equal(withZeros(labels.gender, expected.gender));
       expect(figures('Type of organisation')).to.deep.equal(withZeros(labels.organisationType, expected.organisationType));
-      expect(figures('Region')).to.deep.equal(withZeros({ Africa: 'Africa', Americas: 'Americas', Asia: 'Asia', Europe: 'Europe', Oceania: 'Oceania' }, expected.region));
+      expect(figures('Region')).to.deep.equal(
+        withZeros({ Africa: 'Africa', Americas: 'Americas', Asia: 'Asia', Europe: 'Europe', Oceania: 'Oceania' }, expected.region),
+      );
       expect(figures('Edition')).to.deep.equal(Object.fromEntries(expected.perEdition.map((e) => [e.title, [e.participants, e.completions]])));
       expect(figures('Total')).to.deep.equal({ 'All editions': expected.totals });
     });
@@ -206,7 +266,12 @@ describe('enrolment: rosters and reports', function () {
       res = await staff.get(`/enrolment/reports.csv?year=${year}&course=${course!._id}`).expect(200);
       expected = expectedFigures(inYear.filter((e) => e.course === 'interest-based-negotiation'));
       const rows = parseCsv(res.text);
-      expect(rows.find((r) => r[0] === 'Total')!.slice(4).map(Number)).to.deep.equal(expected.totals);
+      expect(
+        rows
+          .find((r) => r[0] === 'Total')!
+          .slice(4)
+          .map(Number),
+      ).to.deep.equal(expected.totals);
       expect(res.headers['content-disposition']).to.match(new RegExp(`^attachment; filename="?report-${year}-interest-based-negotiation\\.csv"?$`));
       // A year with no edition: nothing to count, and the page says so.
       res = await staff.get('/enrolment/reports?year=1995').expect(200);
@@ -288,7 +353,9 @@ describe('enrolment: rosters and reports', function () {
 
       const regional = byMethod('invitation');
       const page = await staff.get(await url(regional)).expect(200);
-      const mwangi = rowsOf(page.text).map(cellsOf).find((r) => r[1] === 'joseph.mwangi@olive.example')!;
+      const mwangi = rowsOf(page.text)
+        .map(cellsOf)
+        .find((r) => r[1] === 'joseph.mwangi@olive.example')!;
       expect(mwangi[5]).to.equal('100 %');
       expect(mwangi[6]).to.not.equal('—');
       expect(page.text).to.match(/<progress max="100" value="100" aria-hidden="true"><\/progress> 100 %/);
@@ -297,11 +364,18 @@ describe('enrolment: rosters and reports', function () {
     it('filters by status and by free text (name, e-mail, organisation; accents ignored)', async () => {
       const fellowship = byMethod('application');
       let rows = rowsOf((await staff.get(await url(fellowship, '?status=pending')).expect(200)).text).map(cellsOf);
-      expect(rows.map((r) => r[1]).sort()).to.deep.equal(fellowship.participants.filter((p) => p.status === 'pending').map((p) => p.email).sort());
+      expect(rows.map((r) => r[1]).sort()).to.deep.equal(
+        fellowship.participants
+          .filter((p) => p.status === 'pending')
+          .map((p) => p.email)
+          .sort(),
+      );
       rows = rowsOf((await staff.get(await url(fellowship, '?q=aicha')).expect(200)).text).map(cellsOf);
       expect(rows.map((r) => r[0])).to.deep.equal(['Aïcha Traoré']);
       rows = rowsOf((await staff.get(await url(fellowship, `?q=${encodeURIComponent('ministry foreign')}&status=enrolled`)).expect(200)).text).map(cellsOf);
-      const expected = fellowship.participants.filter((p) => p.status === 'enrolled' && /ministry/i.test(personOf(p.email).organisation) && /foreign/i.test(personOf(p.email).organisation));
+      const expected = fellowship.participants.filter(
+        (p) => p.status === 'enrolled' && /ministry/i.test(personOf(p.email).organisation) && /foreign/i.test(personOf(p.email).organisation),
+      );
       expect(rows.map((r) => r[1]).sort()).to.deep.equal(expected.map((p) => p.email).sort());
       expect(expected.length).to.be.greaterThan(1);
       const none = await staff.get(await url(fellowship, '?q=nobody-like-this')).expect(200);
@@ -314,27 +388,37 @@ describe('enrolment: rosters and reports', function () {
       const selfPaced = byMethod('open');
       const base = await url(selfPaced);
       let res = await staff.get(base).expect(200);
-      let names = rowsOf(res.text).map(cellsOf).map((r) => r[0]!);
+      let names = rowsOf(res.text)
+        .map(cellsOf)
+        .map((r) => r[0]!);
       expect(names).to.deep.equal([...names].sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' })));
       expect(res.text).to.include('aria-sort="ascending"');
       // The name header's link reverses the order.
       const reverse = /<a href="([^"]*sort=name[^"]*)">Name/.exec(res.text)![1]!.replace(/&amp;/g, '&');
       expect(reverse).to.include('dir=desc');
-      names = rowsOf((await staff.get(reverse).expect(200)).text).map(cellsOf).map((r) => r[0]!);
+      names = rowsOf((await staff.get(reverse).expect(200)).text)
+        .map(cellsOf)
+        .map((r) => r[0]!);
       expect(names).to.deep.equal([...names].sort((a, b) => b.localeCompare(a, 'en', { sensitivity: 'base' })));
 
       res = await staff.get(`${base}?sort=progress`).expect(200);
-      const percents = rowsOf(res.text).map(cellsOf).map((r) => Number(r[5]!.replace(' %', '')));
+      const percents = rowsOf(res.text)
+        .map(cellsOf)
+        .map((r) => Number(r[5]!.replace(' %', '')));
       expect(percents).to.deep.equal([...percents].sort((a, b) => b - a));
       expect(percents[0]).to.equal(100);
       expect(percents.at(-1)).to.equal(0);
 
       res = await staff.get(`${base}?sort=status`).expect(200);
-      const statuses = rowsOf(res.text).map(cellsOf).map((r) => r[4]);
+      const statuses = rowsOf(res.text)
+        .map(cellsOf)
+        .map((r) => r[4]);
       expect(statuses.at(-1)).to.equal('Withdrawn');
 
       res = await staff.get(`${base}?sort=lastActivity`).expect(200);
-      const last = rowsOf(res.text).map(cellsOf).map((r) => r[7]);
+      const last = rowsOf(res.text)
+        .map(cellsOf)
+        .map((r) => r[7]);
       // Those who never did anything come last, whatever the direction.
       const noActivity = selfPaced.participants.filter((p) => !p.modulesDone).length;
       expect(last.slice(-noActivity).every((c) => c === '—')).to.equal(true);
@@ -348,10 +432,26 @@ describe('enrolment: rosters and reports', function () {
         await Person().updateOne({ _id: person!._id }, { $set: { organisation: '=HYPERLINK("http://evil.example","click")', familyName: '+Otieno' } });
         const res = await staff.get(await url(regional, '.csv?sort=name&status=enrolled')).expect(200);
         expect(res.headers['content-type']).to.match(/^text\/csv; charset=utf-8/);
-        expect(res.headers['content-disposition']).to.match(new RegExp(`^attachment; filename="?roster-regional-training-programme-for-africa-negotiation-and-mediation-${editionTitle(regional).slice(-4)}\\.csv"?$`));
+        expect(res.headers['content-disposition']).to.match(
+          new RegExp(
+            `^attachment; filename="?roster-regional-training-programme-for-africa-negotiation-and-mediation-${editionTitle(regional).slice(-4)}\\.csv"?$`,
+          ),
+        );
         expect(res.text.charCodeAt(0)).to.equal(0xfeff);
         const rows = parseCsv(res.text);
-        expect(rows[0]).to.deep.equal(['Name', 'Account', 'E-mail', 'Organisation', 'Country', 'Status', 'Waiting list position', 'Progress (%)', 'Completed on', 'Last activity', 'Enrolled since']);
+        expect(rows[0]).to.deep.equal([
+          'Name',
+          'Account',
+          'E-mail',
+          'Organisation',
+          'Country',
+          'Status',
+          'Waiting list position',
+          'Progress (%)',
+          'Completed on',
+          'Last activity',
+          'Enrolled since',
+        ]);
         expect(rows).to.have.length(1 + regional.participants.filter((p) => p.status === 'enrolled').length);
         const grace = rows.find((r) => r[2] === 'grace.otieno@npi.example')!;
         expect(grace[3]).to.equal('\'=HYPERLINK("http://evil.example","click")');

@@ -11,12 +11,22 @@ import type { PersonDoc } from '../models/person.model.ts';
 import { editionTitle } from '../seed.ts';
 
 const FIXTURES = path.resolve('fixtures/enrolment');
-const people = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'people.json'), 'utf8')).people as { email: string; account: boolean; givenName: string; familyName: string }[];
+const people = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'people.json'), 'utf8')).people as {
+  email: string;
+  account: boolean;
+  givenName: string;
+  familyName: string;
+}[];
 const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'editions.json'), 'utf8')) as {
   staff: string;
-  editions: { course: string; title: string; startsInDays?: number; capacity: number | null; participants: { email: string; status: string; modulesDone?: number | 'all' }[] }[];
+  editions: {
+    course: string;
+    title: string;
+    startsInDays?: number;
+    capacity: number | null;
+    participants: { email: string; status: string; modulesDone?: number | 'all' }[];
+  }[];
 };
-
 
 describe('enrolment: demo programme (seed)', function () {
   this.timeout(120000);
@@ -55,11 +65,16 @@ describe('enrolment: demo programme (seed)', function () {
 
     it('puts every person of the fixture in the status it says, the waiting list in the fixture’s order', async () => {
       for (const entry of fixture.editions) {
-        const edition = await Edition().findOne({ title: editionTitle(entry) }).lean();
+        const edition = await Edition()
+          .findOne({ title: editionTitle(entry) })
+          .lean();
         const list = await Enrolment().find({ editionId: edition!._id.toString() }).lean();
         const actual = Object.fromEntries(list.map((e) => [e.email, e.status]));
         expect(actual, entry.title).to.deep.equal(Object.fromEntries(entry.participants.map((p) => [p.email, p.status])));
-        const waiting = list.filter((e) => e.status === 'waitlisted').sort((a, b) => a.waitlistedAt!.getTime() - b.waitlistedAt!.getTime()).map((e) => e.email);
+        const waiting = list
+          .filter((e) => e.status === 'waitlisted')
+          .sort((a, b) => a.waitlistedAt!.getTime() - b.waitlistedAt!.getTime())
+          .map((e) => e.email);
         expect(waiting).to.deep.equal(entry.participants.filter((p) => p.status === 'waitlisted').map((p) => p.email));
         if (entry.capacity !== null) {
           const seats = await t.app.olive.connection.db!.collection('enrolment_seat').countDocuments({ editionId: edition!._id.toString() });
@@ -145,10 +160,23 @@ describe('enrolment: demo programme (seed)', function () {
         const completions = await t.app.olive.connection.db!.collection('courses_course_completion').find({ editionId: edition._id.toString() }).toArray();
         for (const p of entry.participants) {
           const user = await t.app.olive.users.findByEmail(p.email);
-          const expected = p.modulesDone === 'all' ? modules.length : p.modulesDone ?? 0;
-          const mine = user ? done.filter((d) => d.learnerId === user.id).map((d) => d.moduleId).sort() : [];
-          expect(mine, `${entry.title}: ${p.email}`).to.deep.equal(modules.slice(0, expected).map((m) => m._id.toString()).sort());
-          expect(completions.some((c) => c.learnerId === user?.id), `${p.email} completed`).to.equal(expected === modules.length && expected > 0);
+          const expected = p.modulesDone === 'all' ? modules.length : (p.modulesDone ?? 0);
+          const mine = user
+            ? done
+                .filter((d) => d.learnerId === user.id)
+                .map((d) => d.moduleId)
+                .sort()
+            : [];
+          expect(mine, `${entry.title}: ${p.email}`).to.deep.equal(
+            modules
+              .slice(0, expected)
+              .map((m) => m._id.toString())
+              .sort(),
+          );
+          expect(
+            completions.some((c) => c.learnerId === user?.id),
+            `${p.email} completed`,
+          ).to.equal(expected === modules.length && expected > 0);
         }
       }
     });
@@ -190,9 +218,20 @@ describe('enrolment: demo programme (seed)', function () {
       const Edition = t.app.olive.connection.model<EditionDoc>('enrolment_edition');
       const before = await Edition.countDocuments({});
       let message = await seedWith({
-        'people.json': { people: [
-          { email: 'a@x.example', givenName: 'A', familyName: 'B', gender: 'robot', country: 'XX', organisation: '', organisationType: 'government', account: true },
-        ] },
+        'people.json': {
+          people: [
+            {
+              email: 'a@x.example',
+              givenName: 'A',
+              familyName: 'B',
+              gender: 'robot',
+              country: 'XX',
+              organisation: '',
+              organisationType: 'government',
+              account: true,
+            },
+          ],
+        },
         'editions.json': { staff: 'staff@olive.example', editions: [] },
       });
       expect(message).to.match(/people\.json is not valid/);
@@ -201,10 +240,26 @@ describe('enrolment: demo programme (seed)', function () {
 
       message = await seedWith({
         'people.json': { people: [] },
-        'editions.json': { staff: 'staff@olive.example', editions: [{
-          course: 'conflict-analysis', title: 'Bad', selfPaced: false, online: false, place: '', capacity: 1, language: 'en', method: 'open',
-          participants: [{ email: 'a@x.example', status: 'pending' }, { email: 'b@x.example', status: 'enrolled' }, { email: 'c@x.example', status: 'enrolled' }],
-        }] },
+        'editions.json': {
+          staff: 'staff@olive.example',
+          editions: [
+            {
+              course: 'conflict-analysis',
+              title: 'Bad',
+              selfPaced: false,
+              online: false,
+              place: '',
+              capacity: 1,
+              language: 'en',
+              method: 'open',
+              participants: [
+                { email: 'a@x.example', status: 'pending' },
+                { email: 'b@x.example', status: 'enrolled' },
+                { email: 'c@x.example', status: 'enrolled' },
+              ],
+            },
+          ],
+        },
       });
       expect(message).to.match(/Only editions taking applications have pending/);
       expect(message).to.match(/needs startsInDays and lengthDays/);

@@ -14,12 +14,15 @@ export interface PendingRequestDoc {
   /** Sign-in requests: the hash of the cookie of the browser that started it (services/browser-binding.ts). */
   binding?: string;
 }
-export const pendingRequestSchema = new mongoose.Schema<PendingRequestDoc>({
-  _id: { type: String, required: true },
-  value: { type: String, required: true },
-  expiresAt: { type: Date, required: true },
-  binding: { type: String },
-}, { versionKey: false });
+export const pendingRequestSchema = new mongoose.Schema<PendingRequestDoc>(
+  {
+    _id: { type: String, required: true },
+    value: { type: String, required: true },
+    expiresAt: { type: Date, required: true },
+    binding: { type: String },
+  },
+  { versionKey: false },
+);
 
 /**
  * An assertion already used to sign in: `_id` is `<idp>:<assertion ID>`, inserted once (a unique
@@ -29,10 +32,13 @@ export interface ConsumedAssertionDoc {
   _id: string;
   expiresAt: Date;
 }
-export const consumedAssertionSchema = new mongoose.Schema<ConsumedAssertionDoc>({
-  _id: { type: String, required: true },
-  expiresAt: { type: Date, required: true },
-}, { versionKey: false });
+export const consumedAssertionSchema = new mongoose.Schema<ConsumedAssertionDoc>(
+  {
+    _id: { type: String, required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 
 /**
  * The link between a person at an IdP (their stable key: NameID or an attribute such as a staff
@@ -49,16 +55,19 @@ export interface IdentityDoc {
   createdAt: Date;
   lastSignInAt: Date;
 }
-export const identitySchema = new mongoose.Schema<IdentityDoc>({
-  _id: { type: String, required: true },
-  idp: { type: String, required: true },
-  key: { type: String, required: true },
-  userId: { type: String, required: true },
-  nameID: { type: String, required: true },
-  linkedBy: { type: String, enum: ['created', 'email'], required: true },
-  createdAt: { type: Date, required: true },
-  lastSignInAt: { type: Date, required: true },
-}, { versionKey: false });
+export const identitySchema = new mongoose.Schema<IdentityDoc>(
+  {
+    _id: { type: String, required: true },
+    idp: { type: String, required: true },
+    key: { type: String, required: true },
+    userId: { type: String, required: true },
+    nameID: { type: String, required: true },
+    linkedBy: { type: String, enum: ['created', 'email'], required: true },
+    createdAt: { type: Date, required: true },
+    lastSignInAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
 identitySchema.index({ idp: 1, nameID: 1 });
 identitySchema.index({ userId: 1 });
 
@@ -75,11 +84,14 @@ export interface LastSignInDoc {
   nameIDFormat: string;
   attributes: { name: string; values: string[] }[];
 }
-export const lastSignInSchema = new mongoose.Schema<LastSignInDoc>({
-  _id: { type: String, required: true },
-  idp: { type: String, required: true },
-  at: { type: Date, required: true },
-  nameID: { type: String, required: true },
-  nameIDFormat: { type: String, default: '' },
-  attributes: [{ _id: false, name: { type: String, required: true }, values: { type: [String], default: [] } }],
-}, { versionKey: false });
+export const lastSignInSchema = new mongoose.Schema<LastSignInDoc>(
+  {
+    _id: { type: String, required: true },
+    idp: { type: String, required: true },
+    at: { type: Date, required: true },
+    nameID: { type: String, required: true },
+    nameIDFormat: { type: String, default: '' },
+    attributes: [{ _id: false, name: { type: String, required: true }, values: { type: [String], default: [] } }],
+  },
+  { versionKey: false },
+);

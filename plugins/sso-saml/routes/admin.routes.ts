@@ -14,7 +14,9 @@ const lookupSchema = z.object({ email: z.string().trim().max(254).optional() });
 export function mountAdminRoutes(ctx: PluginContext<SsoConfig>, deps: { registry: IdpRegistry; users: UsersService; accounts: AccountService }) {
   ctx.router.get('/admin', allow.roles('admin'), async (req, res) => {
     const { email } = parseInput(lookupSchema, req.query);
-    let lookup: { email: string; user?: { id: string; name: string; email: string } | undefined; identities: IdentityDoc[]; last?: LastSignInDoc | null | undefined } | undefined;
+    let lookup:
+      | { email: string; user?: { id: string; name: string; email: string } | undefined; identities: IdentityDoc[]; last?: LastSignInDoc | null | undefined }
+      | undefined;
     if (email) {
       const user = await deps.users.findByEmail(email);
       const record = user ? await deps.accounts.signInRecordOf(user.id) : undefined;

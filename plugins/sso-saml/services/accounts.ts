@@ -34,7 +34,10 @@ export function attributesFrom(raw: unknown): Attributes {
 function pick(attributes: Attributes, source: AttributeSource, nameID: string): string[] {
   for (const name of Array.isArray(source) ? source : [source]) {
     if (name === 'nameID') return nameID ? [nameID] : [];
-    const values = attributes.get(name)?.map((v) => v.trim()).filter(Boolean);
+    const values = attributes
+      .get(name)
+      ?.map((v) => v.trim())
+      .filter(Boolean);
     if (values?.length) return values;
   }
   return [];
@@ -112,12 +115,15 @@ export function createAccountService(users: UsersService, Identity: Model<Identi
     }
     let user: SessionUser;
     try {
-      user = await users.create({
-        email: person.email,
-        name: person.name,
-        roles: person.roles.length ? person.roles : idp.defaultRoles,
-        ...(person.organisation ? { organisation: person.organisation } : {}),
-      }, `saml:${idp.id}`);
+      user = await users.create(
+        {
+          email: person.email,
+          name: person.name,
+          roles: person.roles.length ? person.roles : idp.defaultRoles,
+          ...(person.organisation ? { organisation: person.organisation } : {}),
+        },
+        `saml:${idp.id}`,
+      );
     } catch (err) {
       // The address was taken between our look-up and the insert (the unique index decides).
       if (err instanceof HttpError && err.status === 409) throw new SamlRefusal('EMAIL_TAKEN', `an account with ${person.email} was created meanwhile`);
@@ -137,9 +143,13 @@ export function createAccountService(users: UsersService, Identity: Model<Identi
   }
 
   async function recordAttributes(idp: ResolvedIdpConfig, userId: string, nameID: string, nameIDFormat: string, attributes: Attributes) {
-    await LastSignIn.updateOne({ _id: userId }, {
-      $set: { idp: idp.id, at: new Date(), nameID, nameIDFormat, attributes: [...attributes].map(([name, values]) => ({ name, values })) },
-    }, { upsert: true });
+    await LastSignIn.updateOne(
+      { _id: userId },
+      {
+        $set: { idp: idp.id, at: new Date(), nameID, nameIDFormat, attributes: [...attributes].map(([name, values]) => ({ name, values })) },
+      },
+      { upsert: true },
+    );
   }
 
   /** The accounts linked to this IdP's name for a person: single logout ends their sessions. */

@@ -28,7 +28,10 @@ const cookieName = (secure: boolean) => (secure ? SECURE_COOKIE : COOKIE);
 /** The browser's sign-in cookie, if it sent a well-formed one (under the name this deployment uses only). */
 export function readBindingCookie(req: Request, secure: boolean): string | undefined {
   const prefix = `${cookieName(secure)}=`;
-  const value = req.headers.cookie?.split(/;\s*/).find((c) => c.startsWith(prefix))?.slice(prefix.length);
+  const value = req.headers.cookie
+    ?.split(/;\s*/)
+    .find((c) => c.startsWith(prefix))
+    ?.slice(prefix.length);
   return value && VALUE.test(value) ? value : undefined;
 }
 
@@ -39,7 +42,9 @@ export function readBindingCookie(req: Request, secure: boolean): string | undef
 export function bindBrowser(req: Request, res: Response, secure: boolean, lifetimeMs: number): string {
   const value = readBindingCookie(req, secure) ?? crypto.randomBytes(32).toString('base64url');
   res.cookie(cookieName(secure), value, {
-    httpOnly: true, path: '/', maxAge: lifetimeMs,
+    httpOnly: true,
+    path: '/',
+    maxAge: lifetimeMs,
     ...(secure ? { secure: true, sameSite: 'none' as const } : {}),
   });
   return bindingOf(value);

@@ -1,7 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { DOMParser } from '@xmldom/xmldom';
-import { generateServiceProviderMetadata, SAML, Strategy as SamlStrategy, ValidateInResponseTo, type PassportSamlConfig, type VerifyWithoutRequest } from '@node-saml/passport-saml';
+import {
+  generateServiceProviderMetadata,
+  SAML,
+  Strategy as SamlStrategy,
+  ValidateInResponseTo,
+  type PassportSamlConfig,
+  type VerifyWithoutRequest,
+} from '@node-saml/passport-saml';
 import type { Model } from 'mongoose';
 import type { Logger } from 'pino';
 import type { ResolvedIdpConfig, SsoConfig } from '../config.ts';
@@ -61,19 +68,25 @@ export function toPem(base64Der: string): string {
 /** Reads entity id, endpoints and signing certificates from an IdP's SAML metadata XML. */
 export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpEndpoints {
   const errors: string[] = [];
-  const doc = new DOMParser({ errorHandler: { error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) } }).parseFromString(xml, 'text/xml');
+  const doc = new DOMParser({ errorHandler: { error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) } }).parseFromString(
+    xml,
+    'text/xml',
+  );
   if (errors.length || !doc?.documentElement) throw new Error(`the metadata is not well-formed XML (${errors[0] ?? 'empty'})`);
-  const entities = Array.from(doc.getElementsByTagNameNS(MD, 'EntityDescriptor'))
-    .filter((e) => e.getElementsByTagNameNS(MD, 'IDPSSODescriptor').length > 0);
+  const entities = Array.from(doc.getElementsByTagNameNS(MD, 'EntityDescriptor')).filter((e) => e.getElementsByTagNameNS(MD, 'IDPSSODescriptor').length > 0);
   const entity = wantedEntityId ? entities.find((e) => e.getAttribute('entityID') === wantedEntityId) : entities.length === 1 ? entities[0] : undefined;
   if (!entity) {
-    throw new Error(entities.length > 1 && !wantedEntityId
-      ? 'the metadata describes several identity providers: set entityId to choose one'
-      : `the metadata holds no identity provider${wantedEntityId ? ` with entity id ${wantedEntityId}` : ''}`);
+    throw new Error(
+      entities.length > 1 && !wantedEntityId
+        ? 'the metadata describes several identity providers: set entityId to choose one'
+        : `the metadata holds no identity provider${wantedEntityId ? ` with entity id ${wantedEntityId}` : ''}`,
+    );
   }
   const idp = entity.getElementsByTagNameNS(MD, 'IDPSSODescriptor')[0]!;
-  const endpoint = (name: string) => Array.from(idp.getElementsByTagNameNS(MD, name))
-    .find((e) => e.getAttribute('Binding') === REDIRECT_BINDING)?.getAttribute('Location') ?? undefined;
+  const endpoint = (name: string) =>
+    Array.from(idp.getElementsByTagNameNS(MD, name))
+      .find((e) => e.getAttribute('Binding') === REDIRECT_BINDING)
+      ?.getAttribute('Location') ?? undefined;
   const certificates = Array.from(idp.getElementsByTagNameNS(MD, 'KeyDescriptor'))
     .filter((k) => !k.getAttribute('use') || k.getAttribute('use') === 'signing')
     .flatMap((k) => Array.from(k.getElementsByTagNameNS(DS, 'X509Certificate')))
@@ -194,9 +207,12 @@ export class IdpRegistry {
       this.warnAboutCertificates(idp.id, status.active.certificates);
     } catch (err) {
       status.problem = (err as Error).message;
-      this.logger.error({ idp: idp.id, err: (err as Error).message }, status.active
-        ? 'identity provider metadata could not be refreshed; keeping the previous metadata'
-        : 'identity provider metadata could not be loaded; its sign-in is unavailable');
+      this.logger.error(
+        { idp: idp.id, err: (err as Error).message },
+        status.active
+          ? 'identity provider metadata could not be refreshed; keeping the previous metadata'
+          : 'identity provider metadata could not be loaded; its sign-in is unavailable',
+      );
     }
   }
 
@@ -204,17 +220,22 @@ export class IdpRegistry {
     for (const cert of certificates) {
       if (cert.state === 'ok') continue;
       const valid = certificates.some((c) => c.state !== 'expired');
-      this.logger.warn({ idp: idpId, subject: cert.subject, validTo: cert.validTo.toISOString(), daysLeft: cert.daysLeft },
+      this.logger.warn(
+        { idp: idpId, subject: cert.subject, validTo: cert.validTo.toISOString(), daysLeft: cert.daysLeft },
         cert.state === 'expired'
           ? `an identity provider certificate has expired${valid ? '' : ' and no other is configured'}`
-          : `an identity provider certificate expires in ${cert.daysLeft} days: add its successor before then`);
+          : `an identity provider certificate expires in ${cert.daysLeft} days: add its successor before then`,
+      );
     }
   }
 
   private checkServiceProviderCertificate() {
     const cert = this.spCertificate;
     if (cert && cert.state !== 'ok') {
-      this.logger.warn({ subject: cert.subject, validTo: cert.validTo.toISOString(), daysLeft: cert.daysLeft }, 'Olive\'s own SAML signing certificate expires soon or has expired');
+      this.logger.warn(
+        { subject: cert.subject, validTo: cert.validTo.toISOString(), daysLeft: cert.daysLeft },
+        "Olive's own SAML signing certificate expires soon or has expired",
+      );
     }
   }
 
@@ -281,8 +302,10 @@ export class IdpRegistry {
     });
     // node-saml lists the logout service with the POST binding only; the redirect binding is
     // offered first (most IdPs prefer it for logout), both answered by the same route.
-    return xml.replace(`<SingleLogoutService Binding="${POST_BINDING}"`,
-      `<SingleLogoutService Binding="${REDIRECT_BINDING}" Location="${urls.slo}"/><SingleLogoutService Binding="${POST_BINDING}"`);
+    return xml.replace(
+      `<SingleLogoutService Binding="${POST_BINDING}"`,
+      `<SingleLogoutService Binding="${REDIRECT_BINDING}" Location="${urls.slo}"/><SingleLogoutService Binding="${POST_BINDING}"`,
+    );
   }
 
   private urlsOf(idpId: string) {

@@ -29,7 +29,10 @@ export type RefusalReason = keyof typeof REFUSALS;
 
 export class SamlRefusal extends Error {
   readonly status: number;
-  constructor(readonly reason: RefusalReason, readonly detail: string) {
+  constructor(
+    readonly reason: RefusalReason,
+    readonly detail: string,
+  ) {
     super(`${reason}: ${detail}`);
     this.name = 'SamlRefusal';
     this.status = REFUSALS[reason];
@@ -40,13 +43,18 @@ export class SamlRefusal extends Error {
 export function refusalFromValidationError(err: unknown): SamlRefusal {
   if (err instanceof SamlRefusal) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const reason: RefusalReason =
-    /SAML provider returned/i.test(message) ? 'IDP_ERROR'
-      : /InResponseTo/i.test(message) ? 'UNKNOWN_REQUEST'
-      : /signature|multiple assertions|ID cannot refer|Referenced node|transforms/i.test(message) ? 'INVALID_SIGNATURE'
-      : /expired|not yet valid|too old|subject confirmation/i.test(message) ? 'OUTSIDE_VALIDITY'
-      : /audience/i.test(message) ? 'WRONG_AUDIENCE'
-      : /issuer/i.test(message) ? 'WRONG_ISSUER'
-      : 'INVALID_RESPONSE';
+  const reason: RefusalReason = /SAML provider returned/i.test(message)
+    ? 'IDP_ERROR'
+    : /InResponseTo/i.test(message)
+      ? 'UNKNOWN_REQUEST'
+      : /signature|multiple assertions|ID cannot refer|Referenced node|transforms/i.test(message)
+        ? 'INVALID_SIGNATURE'
+        : /expired|not yet valid|too old|subject confirmation/i.test(message)
+          ? 'OUTSIDE_VALIDITY'
+          : /audience/i.test(message)
+            ? 'WRONG_AUDIENCE'
+            : /issuer/i.test(message)
+              ? 'WRONG_ISSUER'
+              : 'INVALID_RESPONSE';
   return new SamlRefusal(reason, message);
 }

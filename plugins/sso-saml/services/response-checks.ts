@@ -20,7 +20,10 @@ function parse(xml: string) {
   // A DOCTYPE has no business in SAML and is how entity-expansion attacks start.
   if (/<!DOCTYPE/i.test(xml)) throw new SamlRefusal('MALFORMED', 'the message contains a DOCTYPE');
   const errors: string[] = [];
-  const doc = new DOMParser({ errorHandler: { error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) } }).parseFromString(xml, 'text/xml');
+  const doc = new DOMParser({ errorHandler: { error: (m: string) => errors.push(m), fatalError: (m: string) => errors.push(m) } }).parseFromString(
+    xml,
+    'text/xml',
+  );
   if (errors.length || !doc?.documentElement) throw new SamlRefusal('MALFORMED', `not well-formed XML: ${errors[0] ?? 'empty'}`);
   return doc;
 }
@@ -45,7 +48,8 @@ export function checkPostedMessage(message: unknown, expectedRoot: 'Response' | 
   const xml = Buffer.from(message, 'base64').toString('utf8');
   const doc = parse(xml);
   const root = doc.documentElement!;
-  if (root.localName !== expectedRoot || root.namespaceURI !== SAML_PROTOCOL) throw new SamlRefusal('MALFORMED', `expected a ${expectedRoot}, got ${root.localName}`);
+  if (root.localName !== expectedRoot || root.namespaceURI !== SAML_PROTOCOL)
+    throw new SamlRefusal('MALFORMED', `expected a ${expectedRoot}, got ${root.localName}`);
   for (const method of Array.from(doc.getElementsByTagNameNS(DS, 'SignatureMethod'))) {
     const algorithm = method.getAttribute('Algorithm') ?? '';
     if (!SIGNATURE_ALGORITHMS.has(algorithm)) throw new SamlRefusal('WEAK_ALGORITHM', `signature algorithm ${algorithm} is not accepted`);
@@ -54,7 +58,8 @@ export function checkPostedMessage(message: unknown, expectedRoot: 'Response' | 
     const algorithm = method.getAttribute('Algorithm') ?? '';
     if (!DIGEST_ALGORITHMS.has(algorithm)) throw new SamlRefusal('WEAK_ALGORITHM', `digest algorithm ${algorithm} is not accepted`);
   }
-  const ownChild = (ns: string, name: string) => Array.from(root.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === name && (n as Element).namespaceURI === ns);
+  const ownChild = (ns: string, name: string) =>
+    Array.from(root.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === name && (n as Element).namespaceURI === ns);
   const issuer = ownChild(SAML_ASSERTION, 'Issuer');
   return {
     xml,
@@ -84,14 +89,20 @@ export interface VerifiedAssertionFacts {
 export function readVerifiedAssertion(assertionXml: string): VerifiedAssertionFacts {
   const doc = parse(assertionXml);
   const assertion = doc.documentElement!;
-  if (assertion.localName !== 'Assertion' || assertion.namespaceURI !== SAML_ASSERTION) throw new SamlRefusal('INVALID_RESPONSE', 'the signed element is not an assertion');
-  const child = (parent: Element, name: string) => Array.from(parent.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === name && (n as Element).namespaceURI === SAML_ASSERTION);
+  if (assertion.localName !== 'Assertion' || assertion.namespaceURI !== SAML_ASSERTION)
+    throw new SamlRefusal('INVALID_RESPONSE', 'the signed element is not an assertion');
+  const child = (parent: Element, name: string) =>
+    Array.from(parent.childNodes).find(
+      (n): n is Element => n.nodeType === 1 && (n as Element).localName === name && (n as Element).namespaceURI === SAML_ASSERTION,
+    );
   const subject = child(assertion, 'Subject');
   const nameIdElement = subject && child(subject, 'NameID');
   const confirmations = subject ? Array.from(subject.getElementsByTagNameNS(SAML_ASSERTION, 'SubjectConfirmationData')) : [];
   const conditions = child(assertion, 'Conditions');
   const limits = [conditions?.getAttribute('NotOnOrAfter'), ...confirmations.map((c) => c.getAttribute('NotOnOrAfter'))]
-    .filter((v): v is string => !!v).map((v) => new Date(v).getTime()).filter((t) => Number.isFinite(t));
+    .filter((v): v is string => !!v)
+    .map((v) => new Date(v).getTime())
+    .filter((t) => Number.isFinite(t));
   return {
     id: assertion.getAttribute('ID') ?? '',
     issuer: (child(assertion, 'Issuer')?.textContent ?? '').trim(),

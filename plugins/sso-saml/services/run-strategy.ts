@@ -18,7 +18,8 @@ export function runStrategy(strategy: PassportStrategy, req: Request, options: R
   return new Promise((resolve) => {
     const attempt = Object.create(strategy) as PassportStrategy;
     attempt.success = (user) => resolve({ kind: 'success', user });
-    attempt.fail = ((challenge: unknown, status?: number) => resolve({ kind: 'fail', status: typeof challenge === 'number' ? challenge : status })) as PassportStrategy['fail'];
+    attempt.fail = ((challenge: unknown, status?: number) =>
+      resolve({ kind: 'fail', status: typeof challenge === 'number' ? challenge : status })) as PassportStrategy['fail'];
     attempt.redirect = (url) => resolve({ kind: 'redirect', url });
     attempt.pass = () => resolve({ kind: 'pass' });
     attempt.error = (err) => resolve({ kind: 'error', err });

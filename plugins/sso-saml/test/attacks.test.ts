@@ -10,8 +10,21 @@ import type { Response } from 'supertest';
 import { generateKeyPair, type KeyPair } from '../../../test/helpers/saml-idp.ts';
 import { signIn } from '../../../test/helpers/app.ts';
 import {
-  decode, DS, edit, encode, first, logoutRequestPost, logoutRequestQuery, parseXml, resign, RSA_SHA1, SAML, SAMLP, setAttributeValue,
-  setValidity, stripSignatures,
+  decode,
+  DS,
+  edit,
+  encode,
+  first,
+  logoutRequestPost,
+  logoutRequestQuery,
+  parseXml,
+  resign,
+  RSA_SHA1,
+  SAML,
+  SAMLP,
+  setAttributeValue,
+  setValidity,
+  stripSignatures,
 } from './tamper.ts';
 import { bindingOf } from '../services/browser-binding.ts';
 import { bindingCookieOf, ROLE_MAP, useSamlEnvironment } from './setup.ts';
@@ -35,13 +48,23 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
         { ...base, id: 'ssp-verified', label: 'Verified e-mails', emailsVerified: true },
         { ...base, id: 'ssp-restricted', label: 'Restricted domains', allowedEmailDomains: ['un.example'] },
         // Configured by hand, during a key rollover: the retiring certificate and the current one.
-        { id: 'ssp-rollover', label: 'Rollover', entityId: idp.entityId, ssoUrl: `${idp.url}/saml2/idp/SSOService.php`, certificates: [retiring.certPem, idp.keys.certPem], attributes: { key: 'staffIndex' } },
+        {
+          id: 'ssp-rollover',
+          label: 'Rollover',
+          entityId: idp.entityId,
+          ssoUrl: `${idp.url}/saml2/idp/SSOService.php`,
+          certificates: [retiring.certPem, idp.keys.certPem],
+          attributes: { key: 'staffIndex' },
+        },
       ];
     },
   });
 
   const db = () => env.app.olive.connection.db!;
-  const signedInSessions = () => db().collection('host_sessions').countDocuments({ 'session.passport.user': { $exists: true } });
+  const signedInSessions = () =>
+    db()
+      .collection('host_sessions')
+      .countDocuments({ 'session.passport.user': { $exists: true } });
   const accountCount = () => db().collection('host_users').countDocuments({});
   /** Posts as the IdP's page does, from the tests' browser (its sign-in cookie) unless `cookie` says otherwise. */
   const post = (SAMLResponse: string, idp = 'ssp', RelayState = '/', agent = supertest.agent(env.app), cookie = env.browser) => {
@@ -71,15 +94,29 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
   async function allowRequestFor(idp: string, xml: string) {
     const inResponseTo = /InResponseTo="([^"]+)"/.exec(xml)![1]!;
     const binding = bindingOf(env.browser!.split('=')[1]!);
-    await db().collection('sso-saml_request').updateOne({ _id: `${idp}:${inResponseTo}` as never },
-      { $set: { value: new Date().toISOString(), expiresAt: new Date(Date.now() + 600000), binding } }, { upsert: true });
+    await db()
+      .collection('sso-saml_request')
+      .updateOne(
+        { _id: `${idp}:${inResponseTo}` as never },
+        { $set: { value: new Date().toISOString(), expiresAt: new Date(Date.now() + 600000), binding } },
+        { upsert: true },
+      );
   }
 
   /**
    * A response valid in every respect for the given Olive-side IdP (re-addressed, re-signed with
    * the IdP's own key), except for what `change` does.
    */
-  async function forge(captured: { SAMLResponse: string }, options: { idp?: string; change?: (doc: Document) => void; response?: boolean; algorithm?: 'sha1' | 'sha256'; key?: { keyPem: string; certPem: string } } = {}) {
+  async function forge(
+    captured: { SAMLResponse: string },
+    options: {
+      idp?: string;
+      change?: (doc: Document) => void;
+      response?: boolean;
+      algorithm?: 'sha1' | 'sha256';
+      key?: { keyPem: string; certPem: string };
+    } = {},
+  ) {
     const idp = options.idp ?? 'ssp';
     const acs = `${env.baseUrl}/auth/saml/${idp}/acs`;
     let xml = edit(decode(captured.SAMLResponse), (doc) => {
@@ -112,7 +149,10 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     it('the same response posted twice at once signs in exactly once', async () => {
       // A person Olive knows, then one new to it (the answer that gets through creates the account).
       await post((await env.capture('amina')).SAMLResponse).expect(303);
-      for (const [captured, newAccounts] of [[(await env.capture('amina')).SAMLResponse, 0], [await forge(await env.capture('amina'), { change: newcomer('posted-twice') }), 1]] as const) {
+      for (const [captured, newAccounts] of [
+        [(await env.capture('amina')).SAMLResponse, 0],
+        [await forge(await env.capture('amina'), { change: newcomer('posted-twice') }), 1],
+      ] as const) {
         const sessionsBefore = await signedInSessions();
         const accountsBefore = await accountCount();
         const results = await Promise.all([post(captured), post(captured)]);
@@ -127,16 +167,20 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       const captured = await env.capture('amina');
       const inResponseTo = /InResponseTo="([^"]+)"/.exec(decode(captured.SAMLResponse))![1]!;
       // Expired, not yet cleaned up (FerretDB has no TTL index): the expiry is checked on read.
-      await db().collection('sso-saml_request').updateOne({ _id: `ssp:${inResponseTo}` as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+      await db()
+        .collection('sso-saml_request')
+        .updateOne({ _id: `ssp:${inResponseTo}` as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
       await expectRefused(() => post(captured.SAMLResponse), 401, 'UNKNOWN_REQUEST');
     });
 
     it('an unsolicited response (no InResponseTo we sent) is refused', async () => {
       const captured = await env.capture('amina');
-      const unsolicited = await forge(captured, { change: (doc) => {
-        doc.documentElement!.removeAttribute('InResponseTo');
-        first(doc, SAML, 'SubjectConfirmationData').removeAttribute('InResponseTo');
-      } });
+      const unsolicited = await forge(captured, {
+        change: (doc) => {
+          doc.documentElement!.removeAttribute('InResponseTo');
+          first(doc, SAML, 'SubjectConfirmationData').removeAttribute('InResponseTo');
+        },
+      });
       await expectRefused(() => post(unsolicited), 401, 'UNKNOWN_REQUEST');
     });
 
@@ -146,7 +190,7 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       await expectRefused(() => post(tampered), 401, 'INVALID_SIGNATURE');
     });
 
-    it('stripped signatures are refused: all, the response\'s (response signatures required), the assertion\'s', async () => {
+    it("stripped signatures are refused: all, the response's (response signatures required), the assertion's", async () => {
       const captured = await env.capture('amina');
       const xml = decode(captured.SAMLResponse);
       // A refused answer also burns its request id (node-saml removes it): each attempt gets it back.
@@ -167,7 +211,11 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     it('a response signed by an untrusted key is refused', async () => {
       const attacker = generateKeyPair(env.dir, 'attacker', { commonName: 'Olive test IdP' });
       const captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { key: attacker, change: (doc) => setAttributeValue(doc, 'groups', 'unitar-staff') })), 401, 'INVALID_SIGNATURE');
+      await expectRefused(
+        async () => post(await forge(captured, { key: attacker, change: (doc) => setAttributeValue(doc, 'groups', 'unitar-staff') })),
+        401,
+        'INVALID_SIGNATURE',
+      );
     });
 
     it('SHA-1 signatures are refused', async () => {
@@ -178,18 +226,46 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     it('a wrong Destination or Recipient is refused, even properly signed', async () => {
       const elsewhere = 'https://other-service.example/saml/acs';
       let captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { change: (doc) => doc.documentElement!.setAttribute('Destination', elsewhere) })), 401, 'WRONG_DESTINATION');
+      await expectRefused(
+        async () => post(await forge(captured, { change: (doc) => doc.documentElement!.setAttribute('Destination', elsewhere) })),
+        401,
+        'WRONG_DESTINATION',
+      );
       captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { change: (doc) => first(doc, SAML, 'SubjectConfirmationData').setAttribute('Recipient', elsewhere) })), 401, 'WRONG_DESTINATION');
+      await expectRefused(
+        async () => post(await forge(captured, { change: (doc) => first(doc, SAML, 'SubjectConfirmationData').setAttribute('Recipient', elsewhere) })),
+        401,
+        'WRONG_DESTINATION',
+      );
     });
 
     it('a wrong audience or issuer is refused, even properly signed', async () => {
       let captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { change: (doc) => { first(doc, SAML, 'Audience').textContent = 'https://other-service.example'; } })), 401, 'WRONG_AUDIENCE');
+      await expectRefused(
+        async () =>
+          post(
+            await forge(captured, {
+              change: (doc) => {
+                first(doc, SAML, 'Audience').textContent = 'https://other-service.example';
+              },
+            }),
+          ),
+        401,
+        'WRONG_AUDIENCE',
+      );
       captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { change: (doc) => {
-        for (const issuer of Array.from(doc.getElementsByTagNameNS(SAML, 'Issuer'))) issuer.textContent = 'https://another-idp.example';
-      } })), 401, 'WRONG_ISSUER');
+      await expectRefused(
+        async () =>
+          post(
+            await forge(captured, {
+              change: (doc) => {
+                for (const issuer of Array.from(doc.getElementsByTagNameNS(SAML, 'Issuer'))) issuer.textContent = 'https://another-idp.example';
+              },
+            }),
+          ),
+        401,
+        'WRONG_ISSUER',
+      );
     });
 
     it('expired and not-yet-valid assertions are refused (5 s of clock skew allowed)', async () => {
@@ -205,23 +281,56 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
 
   describe('what the Response says of itself', () => {
     /** The Response's own Issuer, not the assertion's. */
-    const responseIssuer = (doc: Document) => Array.from(doc.documentElement!.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === 'Issuer')!;
+    const responseIssuer = (doc: Document) =>
+      Array.from(doc.documentElement!.childNodes).find((n): n is Element => n.nodeType === 1 && (n as Element).localName === 'Issuer')!;
 
-    it('the Response\'s own Issuer, when present, must name the IdP (not only the assertion\'s)', async () => {
+    it("the Response's own Issuer, when present, must name the IdP (not only the assertion's)", async () => {
       let captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { change: (doc) => { responseIssuer(doc).textContent = 'https://another-idp.example'; } })), 401, 'WRONG_ISSUER');
-      expect(first(parseXml(decode(captured.SAMLResponse)), SAML, 'Assertion').getElementsByTagNameNS(SAML, 'Issuer')[0]!.textContent, 'the assertion\'s issuer was right').to.equal(env.idp.entityId);
+      await expectRefused(
+        async () =>
+          post(
+            await forge(captured, {
+              change: (doc) => {
+                responseIssuer(doc).textContent = 'https://another-idp.example';
+              },
+            }),
+          ),
+        401,
+        'WRONG_ISSUER',
+      );
+      expect(
+        first(parseXml(decode(captured.SAMLResponse)), SAML, 'Assertion').getElementsByTagNameNS(SAML, 'Issuer')[0]!.textContent,
+        "the assertion's issuer was right",
+      ).to.equal(env.idp.entityId);
       // SAML makes it optional: a Response without one is judged by its assertion's.
       captured = await env.capture('pierre');
-      const withoutIssuer = await forge(captured, { idp: 'ssp-lenient', response: false, change: (doc) => { doc.documentElement!.removeChild(responseIssuer(doc)); newcomer('no-response-issuer')(doc); } });
+      const withoutIssuer = await forge(captured, {
+        idp: 'ssp-lenient',
+        response: false,
+        change: (doc) => {
+          doc.documentElement!.removeChild(responseIssuer(doc));
+          newcomer('no-response-issuer')(doc);
+        },
+      });
       await post(withoutIssuer, 'ssp-lenient').expect(303);
     });
 
     it('a signed Response without a Destination is refused; an unsigned one (its assertion signed) may omit it', async () => {
       let captured = await env.capture('amina');
-      await expectRefused(async () => post(await forge(captured, { change: (doc) => doc.documentElement!.removeAttribute('Destination') })), 401, 'WRONG_DESTINATION');
+      await expectRefused(
+        async () => post(await forge(captured, { change: (doc) => doc.documentElement!.removeAttribute('Destination') })),
+        401,
+        'WRONG_DESTINATION',
+      );
       captured = await env.capture('amina');
-      const unsigned = await forge(captured, { idp: 'ssp-lenient', response: false, change: (doc) => { doc.documentElement!.removeAttribute('Destination'); newcomer('no-destination')(doc); } });
+      const unsigned = await forge(captured, {
+        idp: 'ssp-lenient',
+        response: false,
+        change: (doc) => {
+          doc.documentElement!.removeAttribute('Destination');
+          newcomer('no-destination')(doc);
+        },
+      });
       expect(decode(unsigned)).to.not.match(/<samlp:Response[^>]*Destination=/);
       await post(unsigned, 'ssp-lenient').expect(303);
     });
@@ -242,7 +351,7 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       await post(victims.SAMLResponse, 'ssp', '/', supertest.agent(env.app), victims.cookie).expect(303);
     });
 
-    it('the refusal says so in the reader\'s language', async () => {
+    it("the refusal says so in the reader's language", async () => {
       const captured = await env.capture('amina');
       const res = await post(captured.SAMLResponse, 'ssp', '/', supertest.agent(env.app), 'olive.lang=fr').expect(401);
       expect(res.text).to.include('Connexion refusée').and.include('<code>OTHER_BROWSER</code>').and.include('commencée dans un autre navigateur');
@@ -252,7 +361,11 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
 
     it('the signed assertion must answer the request whose browser was checked, even where the Response is unsigned', async () => {
       const captured = await env.capture('amina');
-      const detached = await forge(captured, { idp: 'ssp-lenient', response: false, change: (doc) => first(doc, SAML, 'SubjectConfirmationData').removeAttribute('InResponseTo') });
+      const detached = await forge(captured, {
+        idp: 'ssp-lenient',
+        response: false,
+        change: (doc) => first(doc, SAML, 'SubjectConfirmationData').removeAttribute('InResponseTo'),
+      });
       await expectRefused(() => post(detached, 'ssp-lenient'), 401, 'UNKNOWN_REQUEST');
     });
 
@@ -268,7 +381,9 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       expect(bindingCookieOf(again), 'a second sign-in in the same browser keeps it (two tabs)').to.equal(cookie);
       const authnRequest = zlib.inflateRawSync(Buffer.from(new URL(again.headers.location!).searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
       const requestId = /ID="([^"]+)"/.exec(authnRequest)![1]!;
-      const stored = await db().collection('sso-saml_request').findOne({ _id: `ssp:${requestId}` as never });
+      const stored = await db()
+        .collection('sso-saml_request')
+        .findOne({ _id: `ssp:${requestId}` as never });
       expect(stored!.binding).to.equal(bindingOf(cookie.split('=')[1]!));
       expect(JSON.stringify(stored)).to.not.include(cookie.split('=')[1]!);
 
@@ -288,10 +403,14 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     async function lenientXml() {
       const captured = await env.capture('mallory');
       const acs = `${env.baseUrl}/auth/saml/ssp-lenient/acs`;
-      const xml = resign(edit(decode(captured.SAMLResponse), (doc) => {
-        doc.documentElement!.setAttribute('Destination', acs);
-        first(doc, SAML, 'SubjectConfirmationData').setAttribute('Recipient', acs);
-      }), env.idp.keys, { response: false });
+      const xml = resign(
+        edit(decode(captured.SAMLResponse), (doc) => {
+          doc.documentElement!.setAttribute('Destination', acs);
+          first(doc, SAML, 'SubjectConfirmationData').setAttribute('Recipient', acs);
+        }),
+        env.idp.keys,
+        { response: false },
+      );
       await allowRequestFor('ssp-lenient', xml);
       return xml;
     }
@@ -319,7 +438,7 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       }
     });
 
-    it('the signed assertion moved into Extensions (or a Signature\'s Object), an unsigned one in its place, is refused', async () => {
+    it("the signed assertion moved into Extensions (or a Signature's Object), an unsigned one in its place, is refused", async () => {
       for (const hideIn of ['Extensions', 'Object'] as const) {
         for (const sameId of [false, true]) {
           const xml = edit(await lenientXml(), (doc) => {
@@ -348,23 +467,29 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       // Mallory's staff index is "S1023456.evil"; with a comment after "S1023456", a parser reading
       // only the first text node would take her for Amina (S1023456).
       const captured = await env.capture('mallory');
-      const xml = decode(captured.SAMLResponse).replace('>S1023456.evil<', '>S1023456<!---->.evil<').replace('>amina.diallo.evil<', '>amina.diallo<!---->.evil<');
+      const xml = decode(captured.SAMLResponse)
+        .replace('>S1023456.evil<', '>S1023456<!---->.evil<')
+        .replace('>amina.diallo.evil<', '>amina.diallo<!---->.evil<');
       expect(xml).to.include('S1023456<!---->.evil');
       const agent = supertest.agent(env.app);
       const res = await post(encode(xml), 'ssp', '/', agent);
       expect(res.status, res.text.slice(0, 300)).to.equal(303);
       const home = await agent.get('/').expect(200);
       expect(home.text).to.include('Mallory Example').and.not.include('Amina Diallo');
-      const identity = await db().collection('sso-saml_identity').findOne({ _id: 'ssp:S1023456.evil' as never });
+      const identity = await db()
+        .collection('sso-saml_identity')
+        .findOne({ _id: 'ssp:S1023456.evil' as never });
       expect(identity).to.include({ nameID: 'amina.diallo.evil' });
     });
   });
 
   /** Makes the captured person someone Olive has not seen yet. */
-  const newcomer = (tag: string, domain = 'un.example') => (doc: Document) => {
-    setAttributeValue(doc, 'staffIndex', `N-${tag}`);
-    setAttributeValue(doc, 'email', `${tag}@${domain}`);
-  };
+  const newcomer =
+    (tag: string, domain = 'un.example') =>
+    (doc: Document) => {
+      setAttributeValue(doc, 'staffIndex', `N-${tag}`);
+      setAttributeValue(doc, 'email', `${tag}@${domain}`);
+    };
 
   describe('accounts', () => {
     it('never links on an e-mail address the IdP does not vouch for, and never makes a duplicate', async () => {
@@ -373,19 +498,25 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       expect(await db().collection('host_users').countDocuments({ email: 'learner@olive.example' })).to.equal(1);
     });
 
-    it('links to the existing account when the IdP\'s e-mails are verified', async () => {
+    it("links to the existing account when the IdP's e-mails are verified", async () => {
       const local = await db().collection('host_users').findOne({ email: 'learner@olive.example' });
       const captured = await env.capture('learner');
       const agent = supertest.agent(env.app);
       await post(await forge(captured, { idp: 'ssp-verified' }), 'ssp-verified', '/', agent).expect(303);
-      const identity = await db().collection('sso-saml_identity').findOne({ _id: 'ssp-verified:P0000001' as never });
+      const identity = await db()
+        .collection('sso-saml_identity')
+        .findOne({ _id: 'ssp-verified:P0000001' as never });
       expect(identity).to.include({ userId: String(local!._id), linkedBy: 'email' });
       expect(await db().collection('host_users').countDocuments({ email: 'learner@olive.example' })).to.equal(1);
     });
 
     it('creates accounts only for allowed e-mail domains where the IdP is so configured', async () => {
       let captured = await env.capture('mallory');
-      await expectRefused(async () => post(await forge(captured, { idp: 'ssp-restricted', change: newcomer('outsider', 'partner.example') }), 'ssp-restricted'), 403, 'DOMAIN_NOT_ALLOWED');
+      await expectRefused(
+        async () => post(await forge(captured, { idp: 'ssp-restricted', change: newcomer('outsider', 'partner.example') }), 'ssp-restricted'),
+        403,
+        'DOMAIN_NOT_ALLOWED',
+      );
       captured = await env.capture('mallory');
       await post(await forge(captured, { idp: 'ssp-restricted', change: newcomer('insider') }), 'ssp-restricted').expect(303);
       expect(await db().collection('host_users').countDocuments({ email: 'insider@un.example' })).to.equal(1);
@@ -394,12 +525,16 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     it('a disabled account cannot sign in', async () => {
       const captured = await env.capture('pierre');
       await post(await forge(captured, { change: newcomer('soon-disabled') })).expect(303);
-      await db().collection('host_users').updateOne({ email: 'soon-disabled@un.example' }, { $set: { disabled: true } });
+      await db()
+        .collection('host_users')
+        .updateOne({ email: 'soon-disabled@un.example' }, { $set: { disabled: true } });
       try {
         const again = await env.capture('pierre');
         await expectRefused(async () => post(await forge(again, { change: newcomer('soon-disabled') })), 403, 'ACCOUNT_UNAVAILABLE');
       } finally {
-        await db().collection('host_users').updateOne({ email: 'soon-disabled@un.example' }, { $set: { disabled: false } });
+        await db()
+          .collection('host_users')
+          .updateOne({ email: 'soon-disabled@un.example' }, { $set: { disabled: false } });
       }
     });
 
@@ -413,7 +548,11 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       await signedWith(env.idp.keys, 'rollover-current');
       await signedWith(retiring, 'rollover-retiring');
       // Trust stops at the two: the plain IdP (its metadata names the current key only) refuses the retiring one.
-      await expectRefused(async () => post(await forge(await env.capture('pierre'), { key: retiring, change: newcomer('retiring-elsewhere') })), 401, 'INVALID_SIGNATURE');
+      await expectRefused(
+        async () => post(await forge(await env.capture('pierre'), { key: retiring, change: newcomer('retiring-elsewhere') })),
+        401,
+        'INVALID_SIGNATURE',
+      );
       expect(env.logs.some((l) => l.idp === 'ssp-rollover' && /expires in \d+ days/.test(String(l.msg)))).to.equal(true);
       const admin = await signIn(env.app, 'admin@olive.example');
       const page = await admin.get('/auth/saml/admin').expect(200);
@@ -441,9 +580,14 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
       const captured = await env.capture('amina');
       const signedIn = await post(captured.SAMLResponse, 'ssp', '/', agent).expect(303);
       /** Her session cookie, to carry to the other instance as a load balancer would. */
-      const cookie = ([] as string[]).concat(signedIn.headers['set-cookie'] ?? []).find((c) => c.startsWith('olive.sid='))!.split(';')[0]!;
+      const cookie = ([] as string[])
+        .concat(signedIn.headers['set-cookie'] ?? [])
+        .find((c) => c.startsWith('olive.sid='))!
+        .split(';')[0]!;
       await agent.get('/account').expect(200);
-      const session = await db().collection('host_sessions').findOne({ 'session.saml.nameID': 'amina.diallo' }, { sort: { expires: -1 } });
+      const session = await db()
+        .collection('host_sessions')
+        .findOne({ 'session.saml.nameID': 'amina.diallo' }, { sort: { expires: -1 } });
       return { agent, cookie, sessionIndex: String((session!.session as { saml: { sessionIndex: string } }).saml.sessionIndex) };
     }
     const slo = () => `${env.baseUrl}/auth/saml/ssp/slo`;
@@ -451,14 +595,40 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
     it('unsigned logout requests (redirect and POST bindings), or signed by an untrusted key, are refused and end nothing', async () => {
       const { agent } = await signedInAmina();
       const attacker = generateKeyPair(env.dir, 'attacker-slo');
-      await expectRefused(() => supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo' })}`), 401, 'UNSIGNED_LOGOUT');
-      await expectRefused(() => supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: env.idp.keys, sigAlg: RSA_SHA1 })}`), 401, 'UNSIGNED_LOGOUT');
-      await expectRefused(() => supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: attacker })}`), 401, 'INVALID_SIGNATURE');
-      await expectRefused(() => supertest(env.app).post('/auth/saml/ssp/slo').type('form').send({ SAMLRequest: logoutRequestPost({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo' }) }), 401, 'INVALID_SIGNATURE');
+      await expectRefused(
+        () => supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo' })}`),
+        401,
+        'UNSIGNED_LOGOUT',
+      );
+      await expectRefused(
+        () =>
+          supertest(env.app).get(
+            `/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: env.idp.keys, sigAlg: RSA_SHA1 })}`,
+          ),
+        401,
+        'UNSIGNED_LOGOUT',
+      );
+      await expectRefused(
+        () =>
+          supertest(env.app).get(
+            `/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: attacker })}`,
+          ),
+        401,
+        'INVALID_SIGNATURE',
+      );
+      await expectRefused(
+        () =>
+          supertest(env.app)
+            .post('/auth/saml/ssp/slo')
+            .type('form')
+            .send({ SAMLRequest: logoutRequestPost({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo' }) }),
+        401,
+        'INVALID_SIGNATURE',
+      );
       await agent.get('/account').expect(200);
     });
 
-    it('a signed logout request ends the person\'s sessions on every instance and answers the IdP', async () => {
+    it("a signed logout request ends the person's sessions on every instance and answers the IdP", async () => {
       const second = await env.secondInstance();
       try {
         // Two browsers of the same person, one signed in through each instance (both live on both); someone else's session too.
@@ -466,12 +636,17 @@ describe('sso-saml: attacks on the assertion consumer and single logout are refu
         const other = await signedInAmina(second);
         const bystander = supertest.agent(env.app);
         await post(await forge(await env.capture('pierre'), { change: newcomer('slo-bystander') }), 'ssp', '/', bystander).expect(303);
-        const amina = () => db().collection('host_sessions').countDocuments({ 'session.saml.idp': 'ssp', 'session.saml.nameID': 'amina.diallo', 'session.passport.user': { $exists: true } });
+        const amina = () =>
+          db()
+            .collection('host_sessions')
+            .countDocuments({ 'session.saml.idp': 'ssp', 'session.saml.nameID': 'amina.diallo', 'session.passport.user': { $exists: true } });
         for (const app of [env.app, second]) {
           for (const { cookie } of [first, other]) await supertest(app).get('/account').set('Cookie', cookie).expect(200);
         }
         // No SessionIndex: the IdP ends every session of this person.
-        const res = await supertest(env.app).get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: env.idp.keys })}`).expect(303);
+        const res = await supertest(env.app)
+          .get(`/auth/saml/ssp/slo?${logoutRequestQuery({ issuer: env.idp.entityId, destination: slo(), nameID: 'amina.diallo', key: env.idp.keys })}`)
+          .expect(303);
         const answer = new URL(res.headers.location!);
         expect(answer.origin + answer.pathname).to.equal(`${env.idp.url}/saml2/idp/SingleLogoutService.php`);
         expect(answer.searchParams.get('SAMLResponse')).to.be.a('string');

@@ -16,17 +16,21 @@ async function signInThroughIdp(env: SamlEnvironment, page: Page, username: stri
   await page.waitForURL(`${env.baseUrl}/`);
 }
 
-describe('sso-saml in a real browser: sign-in at the IdP\'s own form, single logout both ways', function () {
+describe("sso-saml in a real browser: sign-in at the IdP's own form, single logout both ways", function () {
   this.timeout(60000);
   const env = useSamlEnvironment({ label: 'sso_browser', listen: true, plugins: [announcements] });
   let browser: Browser;
-  before(async () => { browser = await launchBrowser(); });
-  after(async () => { await browser?.close(); });
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
 
   it('the sign-in page offers the organisation and keeps the local form', async () => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${env.baseUrl}/login`);
-    expect(await page.getByRole('heading', { name: 'With your organisation\'s account' }).count()).to.equal(1);
+    expect(await page.getByRole('heading', { name: "With your organisation's account" }).count()).to.equal(1);
     expect(await page.getByRole('link', { name: 'Partner organisation (test IdP)' }).count()).to.equal(1);
     expect(await page.getByLabel('Password').count()).to.equal(1);
   });
@@ -68,8 +72,12 @@ describe('sso-saml in a real browser, the IdP on another site, over plain http (
   // Olive at localhost, the IdP at 127.0.0.1: two sites, so the IdP's answer is a cross-site POST.
   const env = useSamlEnvironment({ label: 'sso_browser_xsite', listen: true, host: 'localhost' });
   let browser: Browser;
-  before(async () => { browser = await launchBrowser(); });
-  after(async () => { await browser?.close(); });
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
 
   it('the sign-in cookie (no SameSite attribute) comes with the cross-site POST, so the browser that started the sign-in is signed in', async () => {
     expect(new URL(env.baseUrl).hostname).to.not.equal(new URL(env.idp.url).hostname);

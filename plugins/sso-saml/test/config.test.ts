@@ -25,7 +25,9 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
 
   describe('with no identity provider (the demo start)', () => {
     let t: TestApp;
-    before(async () => { t = await createTestApp({ plugins: [sso], seed: true, label: 'sso_none' }); });
+    before(async () => {
+      t = await createTestApp({ plugins: [sso], seed: true, label: 'sso_none' });
+    });
     after(() => t.stop());
 
     it('offers nothing: no organisation on the sign-in page, no admin menu entry, and local sign-in works', async () => {
@@ -36,7 +38,7 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
       expect(home.text).not.to.include('/auth/saml/admin');
     });
 
-    it('an unknown IdP gets a clear page, not an error, in the person\'s language', async () => {
+    it("an unknown IdP gets a clear page, not an error, in the person's language", async () => {
       const res = await supertest(t.app).get('/auth/saml/unite/login').expect(404);
       expect(res.text).to.include('<code>UNKNOWN_IDP</code>').and.include('Sign-in refused');
       const fr = await supertest(t.app).get('/auth/saml/unite/login').set('Cookie', 'olive.lang=fr').expect(404);
@@ -49,13 +51,28 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
     let logs: Record<string, unknown>[];
     before(async () => {
       const file = path.join(dir, 'saml.json');
-      fs.writeFileSync(path.join(dir, 'partner-metadata.xml'), `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.partner.example/idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${idpCert.certPem.replace(/-----[A-Z ]+-----|\s/g, '')}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.partner.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>`);
-      fs.writeFileSync(file, JSON.stringify({
-        serviceProvider: { privateKey: 'sp.key', certificate: 'sp.crt' },   // relative to the file
-        idps: [{ id: 'unite', label: 'UN staff (Unite ID)', preset: 'entra', entityId: 'https://sts.windows.net/tenant/', ssoUrl: 'https://login.microsoftonline.com/tenant/saml2', certificates: ['idp.crt'] },
-          { id: 'down', label: 'Partner (unreachable)', metadataUrl: 'http://127.0.0.1:9/metadata' },
-          { id: 'from-file', label: 'Partner (metadata file)', metadataFile: 'partner-metadata.xml' }],
-      }));
+      fs.writeFileSync(
+        path.join(dir, 'partner-metadata.xml'),
+        `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.partner.example/idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${idpCert.certPem.replace(/-----[A-Z ]+-----|\s/g, '')}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.partner.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>`,
+      );
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          serviceProvider: { privateKey: 'sp.key', certificate: 'sp.crt' }, // relative to the file
+          idps: [
+            {
+              id: 'unite',
+              label: 'UN staff (Unite ID)',
+              preset: 'entra',
+              entityId: 'https://sts.windows.net/tenant/',
+              ssoUrl: 'https://login.microsoftonline.com/tenant/saml2',
+              certificates: ['idp.crt'],
+            },
+            { id: 'down', label: 'Partner (unreachable)', metadataUrl: 'http://127.0.0.1:9/metadata' },
+            { id: 'from-file', label: 'Partner (metadata file)', metadataFile: 'partner-metadata.xml' },
+          ],
+        }),
+      );
       const captured = captureLogger('info');
       logs = captured.lines;
       t = await createTestApp({ plugins: [sso], pluginConfig: { 'sso-saml': { configFile: file } }, seed: true, logger: captured.logger, label: 'sso_file' });
@@ -105,7 +122,11 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
       await agent.post('/login').type('form').send({ email: 'admin@olive.example', password: 'x' }).expect(403);
       const admin = await signIn(t.app, 'admin@olive.example');
       await admin.post('/auth/saml/unite/logout').type('form').send({}).expect(403);
-      await admin.post('/auth/saml/unite/logout').type('form').send({ _csrf: csrfFrom((await admin.get('/').expect(200)).text) }).expect(303);
+      await admin
+        .post('/auth/saml/unite/logout')
+        .type('form')
+        .send({ _csrf: csrfFrom((await admin.get('/').expect(200)).text) })
+        .expect(303);
     });
   });
 
@@ -119,13 +140,26 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
       }
       expect(error?.message).to.include("plugin 'sso-saml' config").and.include('metadataFile or metadataUrl').and.include('reserved');
       try {
-        await createTestApp({ plugins: [sso], pluginConfig: { 'sso-saml': { serviceProvider: { privateKey: '/nonexistent.key', certificate: sp.certFile }, idps: [{ id: 'x', label: 'X', metadataUrl: 'https://idp.example/md' }] } }, label: 'sso_bad' });
+        await createTestApp({
+          plugins: [sso],
+          pluginConfig: {
+            'sso-saml': {
+              serviceProvider: { privateKey: '/nonexistent.key', certificate: sp.certFile },
+              idps: [{ id: 'x', label: 'X', metadataUrl: 'https://idp.example/md' }],
+            },
+          },
+          label: 'sso_bad',
+        });
       } catch (err) {
         error = err as Error;
       }
       expect(error?.message).to.include('cannot read a key or certificate').and.include('/nonexistent.key');
       try {
-        await createTestApp({ plugins: [sso], pluginConfig: { 'sso-saml': { idps: [{ id: 'x', label: 'X', metadataUrl: 'https://idp.example/md' }] } }, label: 'sso_bad' });
+        await createTestApp({
+          plugins: [sso],
+          pluginConfig: { 'sso-saml': { idps: [{ id: 'x', label: 'X', metadataUrl: 'https://idp.example/md' }] } },
+          label: 'sso_bad',
+        });
       } catch (err) {
         error = err as Error;
       }
@@ -145,12 +179,19 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
   });
 
   describe('attribute mapping', () => {
-    const idp = (overrides: Record<string, unknown> = {}) => ({
-      id: 'unite', label: 'Unite', preset: 'entra', attributes: PRESETS.entra, roles: { 'b7e1c0de-trainers': ['trainer'] }, defaultRoles: ['learner'],
-      defaultOrganisation: 'UN Secretariat', ...overrides,
-    }) as never;
+    const idp = (overrides: Record<string, unknown> = {}) =>
+      ({
+        id: 'unite',
+        label: 'Unite',
+        preset: 'entra',
+        attributes: PRESETS.entra,
+        roles: { 'b7e1c0de-trainers': ['trainer'] },
+        defaultRoles: ['learner'],
+        defaultOrganisation: 'UN Secretariat',
+        ...overrides,
+      }) as never;
 
-    it('reads Microsoft Entra\'s namespaced claims with the preset', () => {
+    it("reads Microsoft Entra's namespaced claims with the preset", () => {
       const attributes = attributesFrom({
         'http://schemas.microsoft.com/identity/claims/objectidentifier': '7f0c2d8e-1111-4a4a-9b9b-0123456789ab',
         'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress': 'Jane.Doe@UN.org',
@@ -159,7 +200,13 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
         'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups': ['b7e1c0de-trainers', 'other'],
       });
       const person = mapPerson(idp(), 'jane.doe@un.org', attributes);
-      expect(person).to.deep.include({ key: '7f0c2d8e-1111-4a4a-9b9b-0123456789ab', email: 'jane.doe@un.org', name: 'Jane Doe', organisation: 'UN Secretariat', roles: ['trainer'] });
+      expect(person).to.deep.include({
+        key: '7f0c2d8e-1111-4a4a-9b9b-0123456789ab',
+        email: 'jane.doe@un.org',
+        name: 'Jane Doe',
+        organisation: 'UN Secretariat',
+        roles: ['trainer'],
+      });
     });
 
     it('refuses an assertion without the stable key', () => {

@@ -8,7 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { captureLogger, createTestApp, type TestApp } from '../../../test/helpers/app.ts';
-import { freePort, generateKeyPair, signInAtIdp, startSimpleSamlPhp, type CapturedResponse, type IdpUser, type KeyPair, type SimpleSamlPhp } from '../../../test/helpers/saml-idp.ts';
+import {
+  freePort,
+  generateKeyPair,
+  signInAtIdp,
+  startSimpleSamlPhp,
+  type CapturedResponse,
+  type IdpUser,
+  type KeyPair,
+  type SimpleSamlPhp,
+} from '../../../test/helpers/saml-idp.ts';
 import type { PluginDefinition } from '../../../src/index.ts';
 import sso from '../index.ts';
 
@@ -42,14 +51,23 @@ export interface SamlEnvironment {
 
 /** The `olive.saml=<value>` pair of a response's Set-Cookie. */
 export function bindingCookieOf(res: { headers: Record<string, unknown> }): string | undefined {
-  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []).find((c) => /^(__Host-)?olive\.saml=/.test(c))?.split(';')[0];
+  return ([] as string[])
+    .concat((res.headers['set-cookie'] as string[] | undefined) ?? [])
+    .find((c) => /^(__Host-)?olive\.saml=/.test(c))
+    ?.split(';')[0];
 }
 
 /**
  * `idps` adds Olive-side IdP configurations (ids other than 'ssp') pointing at the same IdP; the
  * tests reach them by re-addressing and re-signing responses captured for 'ssp'.
  */
-export function useSamlEnvironment(options: { label: string; idps?: (idp: SimpleSamlPhp, dir: string) => Record<string, unknown>[]; listen?: boolean; plugins?: PluginDefinition[]; host?: string }) {
+export function useSamlEnvironment(options: {
+  label: string;
+  idps?: (idp: SimpleSamlPhp, dir: string) => Record<string, unknown>[];
+  listen?: boolean;
+  plugins?: PluginDefinition[];
+  host?: string;
+}) {
   const env = {} as SamlEnvironment;
   let server: http.Server | undefined;
   before(async function () {
@@ -62,20 +80,30 @@ export function useSamlEnvironment(options: { label: string; idps?: (idp: Simple
     env.baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
     const { logger, lines } = captureLogger('info');
     env.logs = lines;
-    const strict = { id: 'ssp', label: 'Partner organisation (test IdP)', metadataUrl: env.idp.metadataUrl, attributes: { key: 'staffIndex' }, roles: ROLE_MAP, clockSkewSeconds: 5 };
+    const strict = {
+      id: 'ssp',
+      label: 'Partner organisation (test IdP)',
+      metadataUrl: env.idp.metadataUrl,
+      attributes: { key: 'staffIndex' },
+      roles: ROLE_MAP,
+      clockSkewSeconds: 5,
+    };
     const appOptions = {
       plugins: [sso, ...(options.plugins ?? [])],
-      pluginConfig: { 'sso-saml': {
-        serviceProvider: { privateKey: env.sp.keyPem, certificate: env.sp.certPem },
-        idps: [strict, ...(options.idps?.(env.idp, env.dir) ?? [])],
-      } },
+      pluginConfig: {
+        'sso-saml': {
+          serviceProvider: { privateKey: env.sp.keyPem, certificate: env.sp.certPem },
+          idps: [strict, ...(options.idps?.(env.idp, env.dir) ?? [])],
+        },
+      },
       env: { BASE_URL: env.baseUrl },
       logger,
       label: options.label,
     };
     env.testApp = await createTestApp({ ...appOptions, seed: true });
     // Another app instance on the same database, as behind a load balancer (stop it with app.olive.stop()).
-    env.secondInstance = async (hostEnv = {}) => (await createTestApp({ ...appOptions, env: { ...appOptions.env, ...hostEnv }, dbName: env.testApp.dbName })).app;
+    env.secondInstance = async (hostEnv = {}) =>
+      (await createTestApp({ ...appOptions, env: { ...appOptions.env, ...hostEnv }, dbName: env.testApp.dbName })).app;
     env.app = env.testApp.app;
     // The IdP learns about Olive from Olive's own metadata, as an administrator would set it up.
     const metadata = await supertest(env.app).get('/auth/saml/ssp/metadata').expect(200);
@@ -95,7 +123,11 @@ export function useSamlEnvironment(options: { label: string; idps?: (idp: Simple
     };
   });
   after(async () => {
-    if (server) await new Promise<void>((resolve) => { server!.closeAllConnections(); server!.close(() => resolve()); });
+    if (server)
+      await new Promise<void>((resolve) => {
+        server!.closeAllConnections();
+        server!.close(() => resolve());
+      });
     await env.testApp?.stop();
     await env.idp?.stop();
     if (env.dir) fs.rmSync(env.dir, { recursive: true, force: true });

@@ -64,12 +64,18 @@ export function resign(xml: string, key: SigningKey, options: { response?: boole
   let out = stripSignatures(xml);
   const sha1 = options.algorithm === 'sha1';
   const sign = (target: string, issuer: string) => {
-    const sig = new SignedXml({ privateKey: key.keyPem, publicCert: key.certPem, signatureAlgorithm: sha1 ? RSA_SHA1 : RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+    const sig = new SignedXml({
+      privateKey: key.keyPem,
+      publicCert: key.certPem,
+      signatureAlgorithm: sha1 ? RSA_SHA1 : RSA_SHA256,
+      canonicalizationAlgorithm: EXC_C14N,
+    });
     sig.addReference({ xpath: target, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: sha1 ? SHA1 : SHA256 });
     sig.computeSignature(out, { location: { reference: issuer, action: 'after' } });
     out = sig.getSignedXml();
   };
-  if (options.assertion !== false) sign("/*[local-name(.)='Response']/*[local-name(.)='Assertion']", "/*[local-name(.)='Response']/*[local-name(.)='Assertion']/*[local-name(.)='Issuer']");
+  if (options.assertion !== false)
+    sign("/*[local-name(.)='Response']/*[local-name(.)='Assertion']", "/*[local-name(.)='Response']/*[local-name(.)='Assertion']/*[local-name(.)='Issuer']");
   if (options.response !== false) sign("/*[local-name(.)='Response']", "/*[local-name(.)='Response']/*[local-name(.)='Issuer']");
   return out;
 }
@@ -85,11 +91,20 @@ export function setValidity(doc: Document, notBeforeOffsetMs: number, notOnOrAft
 }
 
 /** A logout request from the IdP (redirect binding), signed like SimpleSAMLphp signs it, or unsigned. */
-export function logoutRequestQuery(options: { issuer: string; destination: string; nameID: string; sessionIndex?: string; key?: SigningKey; sigAlg?: string }): string {
+export function logoutRequestQuery(options: {
+  issuer: string;
+  destination: string;
+  nameID: string;
+  sessionIndex?: string;
+  key?: SigningKey;
+  sigAlg?: string;
+}): string {
   const id = `_${crypto.randomBytes(16).toString('hex')}`;
-  const xml = `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${instant(0)}" Destination="${options.destination}">`
-    + `<saml:Issuer>${options.issuer}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${options.nameID}</saml:NameID>`
-    + (options.sessionIndex ? `<samlp:SessionIndex>${options.sessionIndex}</samlp:SessionIndex>` : '') + '</samlp:LogoutRequest>';
+  const xml =
+    `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${instant(0)}" Destination="${options.destination}">` +
+    `<saml:Issuer>${options.issuer}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${options.nameID}</saml:NameID>` +
+    (options.sessionIndex ? `<samlp:SessionIndex>${options.sessionIndex}</samlp:SessionIndex>` : '') +
+    '</samlp:LogoutRequest>';
   let query = `SAMLRequest=${encodeURIComponent(zlib.deflateRawSync(xml).toString('base64'))}`;
   if (options.key) {
     const sigAlg = options.sigAlg ?? RSA_SHA256;
@@ -103,10 +118,16 @@ export function logoutRequestQuery(options: { issuer: string; destination: strin
 /** The same request in the POST binding (enveloped signature, or none). */
 export function logoutRequestPost(options: { issuer: string; destination: string; nameID: string; key?: SigningKey }): string {
   const id = `_${crypto.randomBytes(16).toString('hex')}`;
-  let xml = `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${instant(0)}" Destination="${options.destination}">`
-    + `<saml:Issuer>${options.issuer}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${options.nameID}</saml:NameID></samlp:LogoutRequest>`;
+  let xml =
+    `<samlp:LogoutRequest xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${id}" Version="2.0" IssueInstant="${instant(0)}" Destination="${options.destination}">` +
+    `<saml:Issuer>${options.issuer}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${options.nameID}</saml:NameID></samlp:LogoutRequest>`;
   if (options.key) {
-    const sig = new SignedXml({ privateKey: options.key.keyPem, publicCert: options.key.certPem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+    const sig = new SignedXml({
+      privateKey: options.key.keyPem,
+      publicCert: options.key.certPem,
+      signatureAlgorithm: RSA_SHA256,
+      canonicalizationAlgorithm: EXC_C14N,
+    });
     sig.addReference({ xpath: "/*[local-name(.)='LogoutRequest']", transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
     sig.computeSignature(xml, { location: { reference: "/*[local-name(.)='LogoutRequest']/*[local-name(.)='Issuer']", action: 'after' } });
     xml = sig.getSignedXml();

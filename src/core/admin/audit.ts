@@ -17,13 +17,16 @@ export interface AuditDoc {
 }
 
 export function createAudit(connection: Connection) {
-  const schema = new mongoose.Schema<AuditDoc>({
-    at: { type: Date, required: true },
-    actor: { type: String, required: true },
-    action: { type: String, required: true },
-    userId: { type: String, required: true },
-    details: { type: String, maxlength: 1000 },
-  }, { versionKey: false, collection: 'host_audit' });
+  const schema = new mongoose.Schema<AuditDoc>(
+    {
+      at: { type: Date, required: true },
+      actor: { type: String, required: true },
+      action: { type: String, required: true },
+      userId: { type: String, required: true },
+      details: { type: String, maxlength: 1000 },
+    },
+    { versionKey: false, collection: 'host_audit' },
+  );
   schema.index({ userId: 1, at: -1 });
   const model = connection.model<AuditDoc>('host_audit', schema);
   return {
@@ -32,7 +35,11 @@ export function createAudit(connection: Connection) {
       await model.create({ ...entry, at: new Date() });
     },
     async of(userId: string, limit = 50): Promise<AuditDoc[]> {
-      return model.find({ userId: String(userId) }).sort({ at: -1 }).limit(limit).lean();
+      return model
+        .find({ userId: String(userId) })
+        .sort({ at: -1 })
+        .limit(limit)
+        .lean();
     },
   };
 }

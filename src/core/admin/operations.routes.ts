@@ -14,7 +14,10 @@ export interface OperationsDeps {
 
 const PAGE_SIZE = 50;
 const listQuery = z.object({
-  state: z.enum(JOB_STATES as [string, ...string[]]).optional().catch(undefined),
+  state: z
+    .enum(JOB_STATES as [string, ...string[]])
+    .optional()
+    .catch(undefined),
   queue: z.string().max(100).optional().catch(undefined),
   to: z.string().trim().max(254).optional().catch(undefined),
   page: z.coerce.number().int().min(1).max(100000).optional().catch(undefined),
@@ -37,8 +40,17 @@ export function mountAdminOperationsRoutes(router: PluginRouter, deps: Operation
     ]);
     const byState = Object.fromEntries(counts.filter((c) => c.queue === MAIL_QUEUE).map((c) => [c.state, c.count]));
     res.render('admin/mail', {
-      title: req.t('admin.mail.title'), messages, total, query, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
-      byState, delivering: mail.delivering, devInbox: mail.devInbox, production: config.production, states: JOB_STATES,
+      title: req.t('admin.mail.title'),
+      messages,
+      total,
+      query,
+      page,
+      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      byState,
+      delivering: mail.delivering,
+      devInbox: mail.devInbox,
+      production: config.production,
+      states: JOB_STATES,
     });
   });
 
@@ -72,7 +84,20 @@ export function mountAdminOperationsRoutes(router: PluginRouter, deps: Operation
       jobs.list({ state: query.state as never, queue: query.queue || undefined, page, pageSize: PAGE_SIZE }),
     ]);
     const queues = [...new Set([...jobs.queues, ...counts.map((c) => c.queue)])].sort();
-    const table = queues.map((queue) => ({ queue, ...Object.fromEntries(JOB_STATES.map((s) => [s, counts.find((c) => c.queue === queue && c.state === s)?.count ?? 0])) }));
-    res.render('admin/jobs', { title: req.t('admin.jobs.title'), table, list, total, query, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), states: JOB_STATES, mailQueue: MAIL_QUEUE });
+    const table = queues.map((queue) => ({
+      queue,
+      ...Object.fromEntries(JOB_STATES.map((s) => [s, counts.find((c) => c.queue === queue && c.state === s)?.count ?? 0])),
+    }));
+    res.render('admin/jobs', {
+      title: req.t('admin.jobs.title'),
+      table,
+      list,
+      total,
+      query,
+      page,
+      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      states: JOB_STATES,
+      mailQueue: MAIL_QUEUE,
+    });
   });
 }

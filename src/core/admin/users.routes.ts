@@ -30,19 +30,27 @@ const rolesField = z.preprocess(
   z.array(z.enum(ROLES, { error: 'Unknown role.' })).min(1, 'Choose at least one role.'),
 );
 
-const newUserSchema = z.object({
-  email: z.email('Enter a valid e-mail address.').max(254),
-  name: z.string().trim().min(1, 'Enter the person’s name.').max(200),
-  organisation: z.string().trim().max(200).optional(),
-  password: z.string().max(PASSWORD_MAX_LENGTH).optional()
-    .transform((v) => (v ? v : undefined))
-    .refine((v) => v === undefined || v.length >= PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`),
-  invite: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()),
-  roles: rolesField,
-}).refine((v) => v.invite || v.password, { path: ['password'], message: 'Set an initial password, or send an invitation so that the person sets their own.' });
+const newUserSchema = z
+  .object({
+    email: z.email('Enter a valid e-mail address.').max(254),
+    name: z.string().trim().min(1, 'Enter the person’s name.').max(200),
+    organisation: z.string().trim().max(200).optional(),
+    password: z
+      .string()
+      .max(PASSWORD_MAX_LENGTH)
+      .optional()
+      .transform((v) => (v ? v : undefined))
+      .refine((v) => v === undefined || v.length >= PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`),
+    invite: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()),
+    roles: rolesField,
+  })
+  .refine((v) => v.invite || v.password, { path: ['password'], message: 'Set an initial password, or send an invitation so that the person sets their own.' });
 
 /** A form's own key: the same form posted twice (a double click) does its work once. */
-const requestKey = z.string().regex(/^[a-f0-9-]{36}$/).catch(() => crypto.randomUUID());
+const requestKey = z
+  .string()
+  .regex(/^[a-f0-9-]{36}$/)
+  .catch(() => crypto.randomUUID());
 
 const listSchema = z.object({
   q: z.string().trim().max(100).optional().catch(undefined),
@@ -74,24 +82,31 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   router.get('/admin/users', admin, async (req, res) => res.render('admin/users', await listLocals(req)));
 
-  router.post('/admin/users', admin, form({
-    schema: newUserSchema,
-    view: 'admin/users',
-    locals: (req, { values, errors }) => listLocals(req, { values, errors }),
-    // The one refusal of a valid form: the address is another account's.
-    fields: { CONFLICT: 'email' },
-    secret: ['password'],
-    async handle(req, res, input) {
-      const created = await users.create({ email: input.email, name: input.name, organisation: input.organisation, roles: input.roles, password: input.password }, `admin:${req.user!.id}`);
-      await models.User.updateOne({ _id: created.id }, { $set: { localSignIn: true } });
-      await audit.record({ actor: req.user!.id, action: 'account-created', userId: created.id, details: input.roles.join(', ') });
-      if (input.invite && !input.password) {
-        await users.invite({ email: created.email, name: created.name }, { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` });
-        req.flash('success', req.t('admin.users.createdInvited', { email: created.email }));
-      } else req.flash('success', req.t('admin.users.created', { email: created.email }));
-      res.redirect(303, `/admin/users/${created.id}`);
-    },
-  }));
+  router.post(
+    '/admin/users',
+    admin,
+    form({
+      schema: newUserSchema,
+      view: 'admin/users',
+      locals: (req, { values, errors }) => listLocals(req, { values, errors }),
+      // The one refusal of a valid form: the address is another account's.
+      fields: { CONFLICT: 'email' },
+      secret: ['password'],
+      async handle(req, res, input) {
+        const created = await users.create(
+          { email: input.email, name: input.name, organisation: input.organisation, roles: input.roles, password: input.password },
+          `admin:${req.user!.id}`,
+        );
+        await models.User.updateOne({ _id: created.id }, { $set: { localSignIn: true } });
+        await audit.record({ actor: req.user!.id, action: 'account-created', userId: created.id, details: input.roles.join(', ') });
+        if (input.invite && !input.password) {
+          await users.invite({ email: created.email, name: created.name }, { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` });
+          req.flash('success', req.t('admin.users.createdInvited', { email: created.email }));
+        } else req.flash('success', req.t('admin.users.created', { email: created.email }));
+        res.redirect(303, `/admin/users/${created.id}`);
+      },
+    }),
+  );
 
   router.post('/admin/users/:id/roles', admin, async (req, res) => {
     const id = String(req.params.id);
@@ -116,12 +131,32 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
     if (!doc) throw notFound('No such user.');
     const id = String(doc._id);
     const [hasPassword, mayUsePassword, sent, log] = await Promise.all([
-      accounts.hasPassword(id), accounts.mayUsePassword(id), mail.list({ to: doc.email, pageSize: 50 }), audit.of(id),
+      accounts.hasPassword(id),
+      accounts.mayUsePassword(id),
+      mail.list({ to: doc.email, pageSize: 50 }),
+      audit.of(id),
     ]);
     // Who did what, by name: the actors are account ids (or labels such as 'self', 'cli').
-    const actors = new Map((await findByKeys(models.User, [...new Set(log.map((e) => e.actor))].filter(isObjectId).map((a) => new mongoose.Types.ObjectId(a))))
-      .map((u) => [String(u._id), u.name]));
-    res.render('admin/user', { title: doc.name, person: doc, id, hasPassword, mayUsePassword, sent: sent.messages, log, actors, roles: ROLES, requestKey: crypto.randomUUID() });
+    const actors = new Map(
+      (
+        await findByKeys(
+          models.User,
+          [...new Set(log.map((e) => e.actor))].filter(isObjectId).map((a) => new mongoose.Types.ObjectId(a)),
+        )
+      ).map((u) => [String(u._id), u.name]),
+    );
+    res.render('admin/user', {
+      title: doc.name,
+      person: doc,
+      id,
+      hasPassword,
+      mayUsePassword,
+      sent: sent.messages,
+      log,
+      actors,
+      roles: ROLES,
+      requestKey: crypto.randomUUID(),
+    });
   });
 
   const person = async (req: Request) => {
@@ -152,7 +187,10 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
   router.post('/admin/users/:id/invite', admin, async (req, res) => {
     const target = await person(req);
     if (await users.isDisabled(target.id)) throw new HttpError(409, 'ACCOUNT_DISABLED', req.t('admin.users.disabledNoMail'));
-    const { sent } = await users.invite({ email: target.email, name: target.name }, { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` });
+    const { sent } = await users.invite(
+      { email: target.email, name: target.name },
+      { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` },
+    );
     req.flash(sent ? 'success' : 'info', req.t(sent ? 'admin.users.invitationSent' : 'admin.users.invitationNotNeeded', { email: target.email }));
     res.redirect(303, `/admin/users/${target.id}`);
   });
@@ -161,7 +199,10 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
     const target = await person(req);
     if (await users.isDisabled(target.id)) throw new HttpError(409, 'ACCOUNT_DISABLED', req.t('admin.users.disabledNoMail'));
     const outcome = await accounts.sendResetByAdmin(target.id, req.user!.id, requestKey.parse(req.body?.requestKey));
-    req.flash(outcome === 'sent' ? 'success' : 'info', req.t(outcome === 'sent' ? 'admin.users.resetSent' : 'admin.users.resetSsoOnly', { email: target.email }));
+    req.flash(
+      outcome === 'sent' ? 'success' : 'info',
+      req.t(outcome === 'sent' ? 'admin.users.resetSent' : 'admin.users.resetSsoOnly', { email: target.email }),
+    );
     res.redirect(303, `/admin/users/${target.id}`);
   });
 

@@ -41,15 +41,21 @@ export interface AccountModels {
 }
 
 export function defineAccountModels(connection: Connection): AccountModels {
-  const token = new mongoose.Schema<TokenDoc>({
-    _id: { type: String, required: true },
-    purpose: { type: String, required: true, enum: ['invite', 'reset', 'verify', 'email-change'] },
-    userId: { type: String, required: true },
-    email: String,
-    createdAt: { type: Date, required: true },
-    expiresAt: { type: Date, required: true },
-  }, { versionKey: false, collection: 'host_account_tokens' });
-  const use = new mongoose.Schema<TokenUseDoc>({ _id: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false, collection: 'host_account_token_uses' });
+  const token = new mongoose.Schema<TokenDoc>(
+    {
+      _id: { type: String, required: true },
+      purpose: { type: String, required: true, enum: ['invite', 'reset', 'verify', 'email-change'] },
+      userId: { type: String, required: true },
+      email: String,
+      createdAt: { type: Date, required: true },
+      expiresAt: { type: Date, required: true },
+    },
+    { versionKey: false, collection: 'host_account_tokens' },
+  );
+  const use = new mongoose.Schema<TokenUseDoc>(
+    { _id: { type: String, required: true }, at: { type: Date, required: true } },
+    { versionKey: false, collection: 'host_account_token_uses' },
+  );
   return {
     Token: connection.model<TokenDoc>('host_account_token', token),
     TokenUse: connection.model<TokenUseDoc>('host_account_token_use', use),
@@ -60,9 +66,7 @@ const hash = (secret: string) => crypto.createHash('sha256').update(secret).dige
 /** Secrets are 43 characters of base64url; anything else is not a link of ours. */
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
-export type TokenCheck =
-  | { ok: true; token: TokenDoc }
-  | { ok: false; reason: 'unknown' | 'expired' | 'used'; token?: TokenDoc | undefined };
+export type TokenCheck = { ok: true; token: TokenDoc } | { ok: false; reason: 'unknown' | 'expired' | 'used'; token?: TokenDoc | undefined };
 
 export function createTokens({ Token, TokenUse }: AccountModels) {
   return {
@@ -71,7 +75,14 @@ export function createTokens({ Token, TokenUse }: AccountModels) {
       const secret = crypto.randomBytes(32).toString('base64url');
       const now = new Date();
       const id = hash(secret);
-      await Token.create({ _id: id, purpose, userId, ...(email ? { email } : {}), createdAt: now, expiresAt: new Date(now.getTime() + TOKEN_LIFETIME_MS[purpose]) });
+      await Token.create({
+        _id: id,
+        purpose,
+        userId,
+        ...(email ? { email } : {}),
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + TOKEN_LIFETIME_MS[purpose]),
+      });
       return { secret, id };
     },
     /** What a link is, without using it (to show its form). */

@@ -23,14 +23,24 @@ export interface AccountRouteDeps {
 const emailOf = (req: Request) => (typeof req.body?.email === 'string' ? normaliseEmail(req.body.email).slice(0, 254) : '');
 
 /** The person's new password, twice. */
-const passwordPair = (req: Request) => z
-  .object({
-    password: z.string().min(PASSWORD_MIN_LENGTH, req.t('account.passwordTooShort', { min: PASSWORD_MIN_LENGTH })).max(PASSWORD_MAX_LENGTH, req.t('account.passwordTooLong', { max: PASSWORD_MAX_LENGTH })),
-    confirm: z.string(),
-  })
-  .refine((v) => v.password === v.confirm, { path: ['confirm'], message: req.t('account.passwordsDiffer') });
+const passwordPair = (req: Request) =>
+  z
+    .object({
+      password: z
+        .string()
+        .min(PASSWORD_MIN_LENGTH, req.t('account.passwordTooShort', { min: PASSWORD_MIN_LENGTH }))
+        .max(PASSWORD_MAX_LENGTH, req.t('account.passwordTooLong', { max: PASSWORD_MAX_LENGTH })),
+      confirm: z.string(),
+    })
+    .refine((v) => v.password === v.confirm, { path: ['confirm'], message: req.t('account.passwordsDiffer') });
 
-const emailField = (req: Request) => z.string().trim().min(1, req.t('account.enterEmail')).max(254, req.t('account.invalidEmail')).pipe(z.email(req.t('account.invalidEmail')));
+const emailField = (req: Request) =>
+  z
+    .string()
+    .trim()
+    .min(1, req.t('account.enterEmail'))
+    .max(254, req.t('account.invalidEmail'))
+    .pipe(z.email(req.t('account.invalidEmail')));
 
 /** Invitations, password resets, self-registration, address confirmation and change. */
 export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps) {
@@ -53,16 +63,22 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     res.render('auth/forgot', { title: req.t('forgot.title'), email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '', errors: {} });
   });
 
-  router.post('/account/forgot', allow.public, forgotPerAddress, forgotPerAccount, form({
-    schema: (req) => z.object({ email: emailField(req) }),
-    view: 'auth/forgot',
-    locals: (req, { errors }) => ({ title: req.t('forgot.title'), email: String(req.body?.email ?? '').slice(0, 254), errors }),
-    async handle(req, res, { email }) {
-      // The same single insert whatever the address: the work (and any mail) happens in a job.
-      await accounts.requestReset(email, crypto.randomUUID());
-      notice(req, res, 'forgot.sent', { email });
-    },
-  }));
+  router.post(
+    '/account/forgot',
+    allow.public,
+    forgotPerAddress,
+    forgotPerAccount,
+    form({
+      schema: (req) => z.object({ email: emailField(req) }),
+      view: 'auth/forgot',
+      locals: (req, { errors }) => ({ title: req.t('forgot.title'), email: String(req.body?.email ?? '').slice(0, 254), errors }),
+      async handle(req, res, { email }) {
+        // The same single insert whatever the address: the work (and any mail) happens in a job.
+        await accounts.requestReset(email, crypto.randomUUID());
+        notice(req, res, 'forgot.sent', { email });
+      },
+    }),
+  );
 
   // ---- Setting a password through a link (invitation or reset) -------------------------------------
   /**
@@ -75,8 +91,12 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   };
 
   const setPasswordForm = (purpose: 'invite' | 'reset') => {
-    const page = (req: Request, errors: Record<string, string> = {}) =>
-      ({ title: req.t(`setPassword.${purpose}.title`), purpose, action: req.originalUrl.split('?')[0], errors });
+    const page = (req: Request, errors: Record<string, string> = {}) => ({
+      title: req.t(`setPassword.${purpose}.title`),
+      purpose,
+      action: req.originalUrl.split('?')[0],
+      errors,
+    });
     return {
       async show(req: Request, res: Response) {
         const checked = await accounts.tokens.check(purpose, req.params.token);
@@ -112,8 +132,12 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   const registrationOpen = (_req: Request) => {
     if (registration === 'off') throw notFound();
   };
-  const registerPage = (req: Request, values: Record<string, unknown> = {}, errors: Record<string, string> = {}) =>
-    ({ title: req.t('register.title'), values, errors, domains: registration === 'domains' ? config.registrationDomains : [] });
+  const registerPage = (req: Request, values: Record<string, unknown> = {}, errors: Record<string, string> = {}) => ({
+    title: req.t('register.title'),
+    values,
+    errors,
+    domains: registration === 'domains' ? config.registrationDomains : [],
+  });
 
   router.get('/register', allow.public, (req, res) => {
     registrationOpen(req);
@@ -121,20 +145,32 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     res.render('auth/register', registerPage(req));
   });
 
-  router.post('/register', allow.public, registerLimit, (req, _res, next) => { registrationOpen(req); next(); }, form({
-    schema: (req) => z.object({ name: z.string().trim().min(1, req.t('register.enterName')).max(200, req.t('register.nameTooLong')), email: emailField(req) }).and(passwordPair(req)),
-    view: 'auth/register',
-    locals: (req, { values, errors }) => registerPage(req, values, errors),
-    secret: ['password', 'confirm'],
-    async handle(req, res, input) {
-      const domain = input.email.split('@')[1]!.toLowerCase();
-      if (registration === 'domains' && !config.registrationDomains.includes(domain)) {
-        throw invalidFields({ email: req.t('register.domainNotAllowed', { domains: config.registrationDomains.join(', ') }) });
-      }
-      await accounts.register({ name: input.name, email: input.email, password: input.password, locale: req.language });
-      notice(req, res, 'register.sent', { email: input.email });
+  router.post(
+    '/register',
+    allow.public,
+    registerLimit,
+    (req, _res, next) => {
+      registrationOpen(req);
+      next();
     },
-  }));
+    form({
+      schema: (req) =>
+        z
+          .object({ name: z.string().trim().min(1, req.t('register.enterName')).max(200, req.t('register.nameTooLong')), email: emailField(req) })
+          .and(passwordPair(req)),
+      view: 'auth/register',
+      locals: (req, { values, errors }) => registerPage(req, values, errors),
+      secret: ['password', 'confirm'],
+      async handle(req, res, input) {
+        const domain = input.email.split('@')[1]!.toLowerCase();
+        if (registration === 'domains' && !config.registrationDomains.includes(domain)) {
+          throw invalidFields({ email: req.t('register.domainNotAllowed', { domains: config.registrationDomains.join(', ') }) });
+        }
+        await accounts.register({ name: input.name, email: input.email, password: input.password, locale: req.language });
+        notice(req, res, 'register.sent', { email: input.email });
+      },
+    }),
+  );
 
   router.post('/account/verify-again', allow.public, forgotPerAddress, forgotPerAccount, async (req, res) => {
     const parsed = z.object({ email: emailField(req) }).safeParse(req.body);
@@ -146,7 +182,13 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   router.get('/account/verify/:token', allow.public, async (req, res) => {
     const checked = await accounts.tokens.check('verify', req.params.token);
     if (!checked.ok) return linkProblem(req, res, 'verify', checked.reason);
-    res.render('auth/confirm', { title: req.t('verify.title'), heading: req.t('verify.title'), body: req.t('verify.body'), button: req.t('verify.button'), action: req.originalUrl.split('?')[0] });
+    res.render('auth/confirm', {
+      title: req.t('verify.title'),
+      heading: req.t('verify.title'),
+      body: req.t('verify.body'),
+      button: req.t('verify.button'),
+      action: req.originalUrl.split('?')[0],
+    });
   });
 
   router.post('/account/verify/:token', allow.public, async (req, res) => {
@@ -158,26 +200,52 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
 
   // ---- Changing one's address -----------------------------------------------------------------------
   // The current password is asked for only of people who have one: read once, before the form.
-  const readHasPassword = async (req: Request, res: Response, next: () => void) => { res.locals.hasPassword = await accounts.hasPassword(req.user!.id); next(); };
-  router.post('/account/email', allow.signedIn, forgotPerAddress, readHasPassword, form({
-    schema: (req, res) => z.object({ email: emailField(req), current: res.locals.hasPassword ? z.string().min(1, req.t('account.enterCurrent')).max(PASSWORD_MAX_LENGTH) : z.string().optional() }),
-    view: 'auth/account',
-    locals: (req, { errors }, res) => ({ title: req.t('account.title'), hasPassword: res.locals.hasPassword, errors: {}, emailErrors: errors, newEmail: String(req.body?.email ?? '').slice(0, 254) }),
-    async handle(req, res, input) {
-      const user = req.user!;
-      // A borrowed session must not be enough to take over the account by moving its address.
-      if (res.locals.hasPassword && !(await accounts.checkPassword(user.id, input.current ?? ''))) throw invalidFields({ current: req.t('account.wrongPassword') });
-      if (normaliseEmail(input.email) === user.email) throw invalidFields({ email: req.t('account.emailSame') });
-      await accounts.requestEmailChange(user, input.email);
-      req.flash('success', req.t('account.emailChangeSent', { email: normaliseEmail(input.email) }));
-      res.redirect(303, '/account');
-    },
-  }));
+  const readHasPassword = async (req: Request, res: Response, next: () => void) => {
+    res.locals.hasPassword = await accounts.hasPassword(req.user!.id);
+    next();
+  };
+  router.post(
+    '/account/email',
+    allow.signedIn,
+    forgotPerAddress,
+    readHasPassword,
+    form({
+      schema: (req, res) =>
+        z.object({
+          email: emailField(req),
+          current: res.locals.hasPassword ? z.string().min(1, req.t('account.enterCurrent')).max(PASSWORD_MAX_LENGTH) : z.string().optional(),
+        }),
+      view: 'auth/account',
+      locals: (req, { errors }, res) => ({
+        title: req.t('account.title'),
+        hasPassword: res.locals.hasPassword,
+        errors: {},
+        emailErrors: errors,
+        newEmail: String(req.body?.email ?? '').slice(0, 254),
+      }),
+      async handle(req, res, input) {
+        const user = req.user!;
+        // A borrowed session must not be enough to take over the account by moving its address.
+        if (res.locals.hasPassword && !(await accounts.checkPassword(user.id, input.current ?? '')))
+          throw invalidFields({ current: req.t('account.wrongPassword') });
+        if (normaliseEmail(input.email) === user.email) throw invalidFields({ email: req.t('account.emailSame') });
+        await accounts.requestEmailChange(user, input.email);
+        req.flash('success', req.t('account.emailChangeSent', { email: normaliseEmail(input.email) }));
+        res.redirect(303, '/account');
+      },
+    }),
+  );
 
   router.get('/account/confirm-email/:token', allow.public, async (req, res) => {
     const checked = await accounts.tokens.check('email-change', req.params.token);
     if (!checked.ok) return linkProblem(req, res, 'email-change', checked.reason);
-    res.render('auth/confirm', { title: req.t('confirmEmail.title'), heading: req.t('confirmEmail.title'), body: req.t('confirmEmail.body', { email: checked.token.email }), button: req.t('confirmEmail.button'), action: req.originalUrl.split('?')[0] });
+    res.render('auth/confirm', {
+      title: req.t('confirmEmail.title'),
+      heading: req.t('confirmEmail.title'),
+      body: req.t('confirmEmail.body', { email: checked.token.email }),
+      button: req.t('confirmEmail.button'),
+      action: req.originalUrl.split('?')[0],
+    });
   });
 
   router.post('/account/confirm-email/:token', allow.public, async (req, res) => {
@@ -193,4 +261,3 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     res.redirect(303, req.user ? '/account' : '/login');
   });
 }
-

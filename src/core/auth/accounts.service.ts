@@ -34,7 +34,12 @@ export interface AccountsDeps {
 const hours = (ms: number) => Math.round(ms / 3600_000);
 
 export function createAccountsService(deps: AccountsDeps) {
-  const { models: { User, Credential }, mail, audit, config } = deps;
+  const {
+    models: { User, Credential },
+    mail,
+    audit,
+    config,
+  } = deps;
   const tokens = createTokens(deps.accountModels);
 
   /** May this person have a local password? Those who have one, and those allowed one. */
@@ -55,7 +60,10 @@ export function createAccountsService(deps: AccountsDeps) {
   }
 
   async function invite(input: InviteInput, options: InviteOptions): Promise<{ user: SessionUser; created: boolean; sent: boolean }> {
-    const { user, created } = await deps.users.ensure({ email: input.email, name: input.name, locale: input.locale, organisation: input.organisation }, `invitation:${options.by}`);
+    const { user, created } = await deps.users.ensure(
+      { email: input.email, name: input.name, locale: input.locale, organisation: input.organisation },
+      `invitation:${options.by}`,
+    );
     // An account made for an invitation is a local one (its person sets a password); an existing
     // account without a password is one only if it was made that way or an admin allowed it.
     if (created) await User.updateOne({ _id: user.id }, { $set: { localSignIn: true } });
@@ -68,7 +76,10 @@ export function createAccountsService(deps: AccountsDeps) {
     // The same key again records no second message (a link made for it is then never sent, and expires).
     const { secret } = await tokens.issue('invite', user.id, user.email);
     const result = await mail.send({
-      key, to: { userId: user.id }, category: 'account', secret,
+      key,
+      to: { userId: user.id },
+      category: 'account',
+      secret,
       compose: (t) => linkMail('invite', t, user.name, options.context?.(t)),
     });
     if (result.created) await audit.record({ actor: options.by, action: 'invitation-sent', userId: user.id });
@@ -80,8 +91,16 @@ export function createAccountsService(deps: AccountsDeps) {
    * an address the person has since left, or a second invitation once a password is set, must not
    * set a password without the current one.
    */
-  async function staleLink(token: { userId: string; email?: string | undefined; createdAt: Date; purpose: TokenPurpose }): Promise<{ ok: false; reason: 'used' } | null> {
-    const [user, credential] = await Promise.all([User.findById(token.userId, { email: 1 }).lean(), Credential.findById(token.userId, { updatedAt: 1 }).lean()]);
+  async function staleLink(token: {
+    userId: string;
+    email?: string | undefined;
+    createdAt: Date;
+    purpose: TokenPurpose;
+  }): Promise<{ ok: false; reason: 'used' } | null> {
+    const [user, credential] = await Promise.all([
+      User.findById(token.userId, { email: 1 }).lean(),
+      Credential.findById(token.userId, { updatedAt: 1 }).lean(),
+    ]);
     if (token.email && user && token.email !== user.email) return { ok: false, reason: 'used' };
     if (credential && (token.purpose === 'invite' || credential.updatedAt.getTime() > token.createdAt.getTime())) return { ok: false, reason: 'used' };
     return null;
@@ -95,13 +114,25 @@ export function createAccountsService(deps: AccountsDeps) {
     if (!(await mayUsePassword(id))) {
       // Tell the address's owner why no link comes: their organisation holds their password.
       await mail.send({
-        key: `host.reset-sso:${id}:${requestKey}`, to: { userId: id }, category: 'account',
-        compose: (t) => ({ subject: t('mail.resetSso.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.resetSso.body')], action: { label: t('mail.resetSso.action'), url: '/login' } }),
+        key: `host.reset-sso:${id}:${requestKey}`,
+        to: { userId: id },
+        category: 'account',
+        compose: (t) => ({
+          subject: t('mail.resetSso.subject', { programme: config.PROGRAMME_NAME }),
+          paragraphs: [t('mail.greeting', { name: user.name }), t('mail.resetSso.body')],
+          action: { label: t('mail.resetSso.action'), url: '/login' },
+        }),
       });
       return 'sso-only';
     }
     const { secret } = await tokens.issue('reset', id, user.email);
-    await mail.send({ key: `host.reset:${id}:${requestKey}`, to: { userId: id }, category: 'account', secret, compose: (t) => linkMail('reset', t, user.name) });
+    await mail.send({
+      key: `host.reset:${id}:${requestKey}`,
+      to: { userId: id },
+      category: 'account',
+      secret,
+      compose: (t) => linkMail('reset', t, user.name),
+    });
     return 'sent';
   }
 
@@ -126,7 +157,11 @@ export function createAccountsService(deps: AccountsDeps) {
    * is what someone does when they fear another has their password); the address is thereby
    * confirmed too. Returns the person, or why the link cannot be used.
    */
-  async function setPasswordWithLink(purpose: 'invite' | 'reset', secret: string, password: string): Promise<{ ok: true; user: SessionUser } | Extract<TokenCheck, { ok: false }>> {
+  async function setPasswordWithLink(
+    purpose: 'invite' | 'reset',
+    secret: string,
+    password: string,
+  ): Promise<{ ok: true; user: SessionUser } | Extract<TokenCheck, { ok: false }>> {
     // Checked before the (costly) hash, so that junk links cost nothing; hashed before the link is
     // spent, so that a failure there does not spend it.
     const checked = await tokens.check(purpose, secret);
@@ -164,8 +199,14 @@ export function createAccountsService(deps: AccountsDeps) {
       const existing = await User.findOne({ email }).lean();
       if (existing && !existing.disabled) {
         await mail.send({
-          key: `host.registration-known:${existing._id}:${Math.floor(Date.now() / 3600_000)}`, to: { userId: String(existing._id) }, category: 'account',
-          compose: (t) => ({ subject: t('mail.registrationKnown.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: existing.name }), t('mail.registrationKnown.body')], action: { label: t('mail.registrationKnown.action'), url: '/account/forgot' } }),
+          key: `host.registration-known:${existing._id}:${Math.floor(Date.now() / 3600_000)}`,
+          to: { userId: String(existing._id) },
+          category: 'account',
+          compose: (t) => ({
+            subject: t('mail.registrationKnown.subject', { programme: config.PROGRAMME_NAME }),
+            paragraphs: [t('mail.greeting', { name: existing.name }), t('mail.registrationKnown.body')],
+            action: { label: t('mail.registrationKnown.action'), url: '/account/forgot' },
+          }),
         });
       }
       return;
@@ -177,8 +218,16 @@ export function createAccountsService(deps: AccountsDeps) {
   async function sendVerification(user: SessionUser): Promise<void> {
     const { secret, id } = await tokens.issue('verify', user.id);
     await mail.send({
-      key: `host.verify:${user.id}:${id.slice(0, 16)}`, to: { userId: user.id }, category: 'account', secret,
-      compose: (t) => ({ subject: t('mail.verify.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.verify.body')], action: { label: t('mail.verify.action'), url: `/account/verify/${MAIL_SECRET}` }, footnote: t('mail.verify.validity') }),
+      key: `host.verify:${user.id}:${id.slice(0, 16)}`,
+      to: { userId: user.id },
+      category: 'account',
+      secret,
+      compose: (t) => ({
+        subject: t('mail.verify.subject', { programme: config.PROGRAMME_NAME }),
+        paragraphs: [t('mail.greeting', { name: user.name }), t('mail.verify.body')],
+        action: { label: t('mail.verify.action'), url: `/account/verify/${MAIL_SECRET}` },
+        footnote: t('mail.verify.validity'),
+      }),
     });
   }
 
@@ -205,19 +254,34 @@ export function createAccountsService(deps: AccountsDeps) {
       // The answer does not say the address is taken (that would tell who has an account): its
       // owner is told instead.
       await mail.send({
-        key: `host.email-change-taken:${user.id}:${email}:${Math.floor(Date.now() / 3600_000)}`, to: { email }, category: 'account',
+        key: `host.email-change-taken:${user.id}:${email}:${Math.floor(Date.now() / 3600_000)}`,
+        to: { email },
+        category: 'account',
         compose: (t) => ({ subject: t('mail.emailChangeTaken.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.emailChangeTaken.body')] }),
       });
       return;
     }
     const { secret, id } = await tokens.issue('email-change', user.id, email);
     await mail.send({
-      key: `host.email-change:${user.id}:${id.slice(0, 16)}`, to: { email, name: user.name, locale: user.locale }, category: 'account', secret,
-      compose: (t) => ({ subject: t('mail.emailChange.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChange.body', { email })], action: { label: t('mail.emailChange.action'), url: `/account/confirm-email/${MAIL_SECRET}` }, footnote: t('mail.emailChange.validity') }),
+      key: `host.email-change:${user.id}:${id.slice(0, 16)}`,
+      to: { email, name: user.name, locale: user.locale },
+      category: 'account',
+      secret,
+      compose: (t) => ({
+        subject: t('mail.emailChange.subject', { programme: config.PROGRAMME_NAME }),
+        paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChange.body', { email })],
+        action: { label: t('mail.emailChange.action'), url: `/account/confirm-email/${MAIL_SECRET}` },
+        footnote: t('mail.emailChange.validity'),
+      }),
     });
     await mail.send({
-      key: `host.email-change-requested:${user.id}:${id.slice(0, 16)}`, to: { userId: user.id }, category: 'account',
-      compose: (t) => ({ subject: t('mail.emailChangeRequested.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChangeRequested.body', { email })] }),
+      key: `host.email-change-requested:${user.id}:${id.slice(0, 16)}`,
+      to: { userId: user.id },
+      category: 'account',
+      compose: (t) => ({
+        subject: t('mail.emailChangeRequested.subject', { programme: config.PROGRAMME_NAME }),
+        paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChangeRequested.body', { email })],
+      }),
     });
     await audit.record({ actor: 'self', action: 'address-change-requested', userId: user.id, details: email });
   }
@@ -238,8 +302,13 @@ export function createAccountsService(deps: AccountsDeps) {
       throw err;
     }
     await mail.send({
-      key: `host.email-changed:${userId}:${used.token._id.slice(0, 16)}`, to: { email: before.email, name: before.name, locale: before.locale }, category: 'account',
-      compose: (t) => ({ subject: t('mail.emailChanged.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.greeting', { name: before.name }), t('mail.emailChanged.body', { email })] }),
+      key: `host.email-changed:${userId}:${used.token._id.slice(0, 16)}`,
+      to: { email: before.email, name: before.name, locale: before.locale },
+      category: 'account',
+      compose: (t) => ({
+        subject: t('mail.emailChanged.subject', { programme: config.PROGRAMME_NAME }),
+        paragraphs: [t('mail.greeting', { name: before.name }), t('mail.emailChanged.body', { email })],
+      }),
     });
     await audit.record({ actor: 'self', action: 'address-changed', userId, details: `${before.email} → ${email}` });
     return used;
@@ -272,7 +341,19 @@ export function createAccountsService(deps: AccountsDeps) {
       const credential = await Credential.findById(userId).lean();
       return !!credential && (await verifyPassword(password, credential.passwordHash));
     },
-    tokens, invite, requestReset, setPasswordWithLink, register, verify, resendVerification, requestEmailChange, confirmEmailChange, allowLocalPassword, sendResetByAdmin, mayUsePassword };
+    tokens,
+    invite,
+    requestReset,
+    setPasswordWithLink,
+    register,
+    verify,
+    resendVerification,
+    requestEmailChange,
+    confirmEmailChange,
+    allowLocalPassword,
+    sendResetByAdmin,
+    mayUsePassword,
+  };
 }
 
 export type AccountsService = ReturnType<typeof createAccountsService>;

@@ -39,16 +39,16 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
   const { passport, models, users } = deps;
 
   const loginLocals = (req: Request, extra: Record<string, unknown> = {}) => ({
-      title: req.t('login.title'),
-      methods: deps.extensions.get(SignInMethods.id) ?? [],
-      returnTo: safeReturnTo(req.query.returnTo ?? req.body?.returnTo, ''),
-      email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '',
-      errors: {},
-      signedOut: req.query.signedOut === '1',
-      unconfirmed: false,
-      registration: deps.registration,
-      ...extra,
-    });
+    title: req.t('login.title'),
+    methods: deps.extensions.get(SignInMethods.id) ?? [],
+    returnTo: safeReturnTo(req.query.returnTo ?? req.body?.returnTo, ''),
+    email: typeof req.query.email === 'string' ? req.query.email.slice(0, 254) : '',
+    errors: {},
+    signedOut: req.query.signedOut === '1',
+    unconfirmed: false,
+    registration: deps.registration,
+    ...extra,
+  });
   const renderLogin = (req: Request, res: Response, extra: Record<string, unknown> = {}) => res.render('auth/login', loginLocals(req, extra));
 
   router.get('/login', allow.public, (req, res) => {
@@ -60,28 +60,33 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
   });
 
-  router.post('/login', allow.public, limiter, form({
-    schema: loginSchema,
-    view: 'auth/login',
-    locals: (req, { errors }) => loginLocals(req, { errors, email: String(req.body?.email ?? '') }),
-    async handle(req, res, input) {
-      const user = await new Promise<SessionUser | { unconfirmed: true; email: string } | false>((resolve, reject) => {
-        passport.authenticate('local', { session: false }, (err: unknown, u: SessionUser | false) => (err ? reject(err) : resolve(u)))(req, res, reject);
-      });
-      // Not refusals of the form's fields: the page says why, with the address kept.
-      if (user && 'unconfirmed' in user) {
-        res.status(403);
-        return renderLogin(req, res, { errors: { _: req.t('login.unconfirmed') }, email: input.email, unconfirmed: true });
-      }
-      if (!user) {
-        res.status(401);
-        return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
-      }
-      await signInPerson(req, user, users, { method: 'local' });
-      req.flash('success', req.t('login.welcome', { name: user.name }));
-      res.redirect(303, safeReturnTo(input.returnTo));
-    },
-  }));
+  router.post(
+    '/login',
+    allow.public,
+    limiter,
+    form({
+      schema: loginSchema,
+      view: 'auth/login',
+      locals: (req, { errors }) => loginLocals(req, { errors, email: String(req.body?.email ?? '') }),
+      async handle(req, res, input) {
+        const user = await new Promise<SessionUser | { unconfirmed: true; email: string } | false>((resolve, reject) => {
+          passport.authenticate('local', { session: false }, (err: unknown, u: SessionUser | false) => (err ? reject(err) : resolve(u)))(req, res, reject);
+        });
+        // Not refusals of the form's fields: the page says why, with the address kept.
+        if (user && 'unconfirmed' in user) {
+          res.status(403);
+          return renderLogin(req, res, { errors: { _: req.t('login.unconfirmed') }, email: input.email, unconfirmed: true });
+        }
+        if (!user) {
+          res.status(401);
+          return renderLogin(req, res, { errors: { _: req.t('login.failed') }, email: input.email });
+        }
+        await signInPerson(req, user, users, { method: 'local' });
+        req.flash('success', req.t('login.welcome', { name: user.name }));
+        res.redirect(303, safeReturnTo(input.returnTo));
+      },
+    }),
+  );
 
   router.post('/logout', allow.public, async (req, res) => {
     // A sign-in method with more to end (single logout at an identity provider) continues the
@@ -108,7 +113,10 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
   const passwordSchema = z
     .object({
       current: z.string().min(1, 'Enter your current password.').max(PASSWORD_MAX_LENGTH),
-      password: z.string().min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`).max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters.`),
+      password: z
+        .string()
+        .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`)
+        .max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters.`),
       confirm: z.string(),
     })
     .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'The two new passwords differ.' });
@@ -118,12 +126,23 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
     throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
   });
 
-  router.post('/account/password', allow.signedIn, passwordLimiter, form({
-    schema: passwordSchema,
-    view: 'auth/account',
-    locals: async (req, { errors }) => ({ title: req.t('account.title'), hasPassword: !!(await models.Credential.exists({ _id: req.user!.id })), errors, emailErrors: {}, newEmail: '' }),
-    handle: changePassword,
-  }));
+  router.post(
+    '/account/password',
+    allow.signedIn,
+    passwordLimiter,
+    form({
+      schema: passwordSchema,
+      view: 'auth/account',
+      locals: async (req, { errors }) => ({
+        title: req.t('account.title'),
+        hasPassword: !!(await models.Credential.exists({ _id: req.user!.id })),
+        errors,
+        emailErrors: {},
+        newEmail: '',
+      }),
+      handle: changePassword,
+    }),
+  );
 
   async function changePassword(req: Request, res: Response, input: z.output<typeof passwordSchema>) {
     const user = req.user!;

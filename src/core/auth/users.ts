@@ -96,7 +96,11 @@ export function createUsersService(models: UserModels, events: EventBus): Omit<U
         ...(input.emailVerified === undefined ? {} : { emailVerified: input.emailVerified }),
       });
     } catch (err) {
-      if (isDuplicateKey(err)) throw conflict(`An account with the e-mail address ${normaliseEmail(input.email)} already exists.`, undefined, { key: 'admin.users.emailTaken', params: { email: normaliseEmail(input.email) } });
+      if (isDuplicateKey(err))
+        throw conflict(`An account with the e-mail address ${normaliseEmail(input.email)} already exists.`, undefined, {
+          key: 'admin.users.emailTaken',
+          params: { email: normaliseEmail(input.email) },
+        });
       throw err;
     }
     if (passwordHash) await Credential.create({ _id: doc._id, passwordHash });
@@ -153,7 +157,11 @@ export function createUsersService(models: UserModels, events: EventBus): Omit<U
       }
       const q = filter;
       const [docs, total] = await Promise.all([
-        User.find(q).sort({ email: 1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+        User.find(q)
+          .sort({ email: 1 })
+          .skip((page - 1) * pageSize)
+          .limit(pageSize)
+          .lean(),
         User.countDocuments(q),
       ]);
       return {

@@ -37,7 +37,11 @@ export interface QueueOptions<P> {
 
 /** Thrown by a worker: not a failure of this job (a service it needs is away, the app stops). */
 export class RetryLater extends Error {
-  constructor(message: string, readonly delayMs: number, readonly options: { pauseQueue?: boolean } = {}) {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+    readonly options: { pauseQueue?: boolean } = {},
+  ) {
     super(message);
     this.name = 'RetryLater';
   }

@@ -65,34 +65,43 @@ export interface JobModels {
 }
 
 export function defineJobModels(connection: Connection): JobModels {
-  const job = new mongoose.Schema<JobDoc>({
-    _id: { type: String, required: true },
-    queue: { type: String, required: true },
-    key: { type: String, required: true },
-    payload: { type: mongoose.Schema.Types.Mixed },
-    state: { type: String, required: true, enum: JOB_STATES },
-    attempts: { type: Number, required: true, default: 0 },
-    runAt: { type: Date, required: true },
-    lastError: { type: String, maxlength: 2000 },
-    everyMs: Number,
-    createdAt: { type: Date, required: true },
-    startedAt: Date,
-    finishedAt: Date,
-    updatedAt: { type: Date, required: true },
-  }, { versionKey: false, collection: 'host_jobs', minimize: false });
+  const job = new mongoose.Schema<JobDoc>(
+    {
+      _id: { type: String, required: true },
+      queue: { type: String, required: true },
+      key: { type: String, required: true },
+      payload: { type: mongoose.Schema.Types.Mixed },
+      state: { type: String, required: true, enum: JOB_STATES },
+      attempts: { type: Number, required: true, default: 0 },
+      runAt: { type: Date, required: true },
+      lastError: { type: String, maxlength: 2000 },
+      everyMs: Number,
+      createdAt: { type: Date, required: true },
+      startedAt: Date,
+      finishedAt: Date,
+      updatedAt: { type: Date, required: true },
+    },
+    { versionKey: false, collection: 'host_jobs', minimize: false },
+  );
   job.index({ state: 1, queue: 1 });
-  const lease = new mongoose.Schema<JobLeaseDoc>({
-    _id: { type: String, required: true },
-    jobId: { type: String, required: true },
-    queue: { type: String, required: true },
-    generation: { type: Number, required: true },
-    holder: { type: String, required: true },
-    expiresAt: { type: Date, required: true },
-  }, { versionKey: false, collection: 'host_job_leases' });
-  const slot = new mongoose.Schema<JobSlotDoc>({
-    _id: { type: String, required: true },
-    at: { type: Date, required: true },
-  }, { versionKey: false, collection: 'host_job_slots' });
+  const lease = new mongoose.Schema<JobLeaseDoc>(
+    {
+      _id: { type: String, required: true },
+      jobId: { type: String, required: true },
+      queue: { type: String, required: true },
+      generation: { type: Number, required: true },
+      holder: { type: String, required: true },
+      expiresAt: { type: Date, required: true },
+    },
+    { versionKey: false, collection: 'host_job_leases' },
+  );
+  const slot = new mongoose.Schema<JobSlotDoc>(
+    {
+      _id: { type: String, required: true },
+      at: { type: Date, required: true },
+    },
+    { versionKey: false, collection: 'host_job_slots' },
+  );
   return {
     Job: connection.model<JobDoc>('host_job', job),
     JobLease: connection.model<JobLeaseDoc>('host_job_lease', lease),

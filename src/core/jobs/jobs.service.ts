@@ -24,8 +24,16 @@ export * from './jobs.api.ts';
 
 const QUEUE_NAME = /^[a-z][a-z0-9-]*\.[a-z][a-zA-Z0-9.-]*$/;
 const toSummary = (j: JobDoc): JobSummary => ({
-  id: j._id, queue: j.queue, key: j.key, state: j.state, attempts: j.attempts, runAt: j.runAt,
-  lastError: j.lastError, createdAt: j.createdAt, finishedAt: j.finishedAt, recurring: !!j.everyMs,
+  id: j._id,
+  queue: j.queue,
+  key: j.key,
+  state: j.state,
+  attempts: j.attempts,
+  runAt: j.runAt,
+  lastError: j.lastError,
+  createdAt: j.createdAt,
+  finishedAt: j.finishedAt,
+  recurring: !!j.everyMs,
 });
 /**
  * The database cannot be reached. Also a write on a socket the server closed (EPIPE), which the
@@ -40,8 +48,15 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
   const queues = new Map<string, QueueDefinition>();
   const leases = createLeases(JobLease, holder, logger);
   const runner = createRunner({
-    models, logger, pollMs: options.pollMs ?? 1000, queues, leases, throttle: createThrottle(JobSlot),
-    beforePass: async () => { if (held.size) await recordHeld(); },
+    models,
+    logger,
+    pollMs: options.pollMs ?? 1000,
+    queues,
+    leases,
+    throttle: createThrottle(JobSlot),
+    beforePass: async () => {
+      if (held.size) await recordHeld();
+    },
     scheduleNext: (queue, everyMs) => scheduleNext(queue, everyMs),
   });
   /** The recurring jobs' first runs being recorded at start. */
@@ -77,7 +92,18 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
     const now = new Date();
     const everyMs = queues.get(queue)?.everyMs;
     try {
-      await Job.create({ _id: id, queue, key, payload: payload ?? null, state: 'waiting', attempts: 0, runAt, createdAt: now, updatedAt: now, ...(everyMs ? { everyMs } : {}) });
+      await Job.create({
+        _id: id,
+        queue,
+        key,
+        payload: payload ?? null,
+        state: 'waiting',
+        attempts: 0,
+        runAt,
+        createdAt: now,
+        updatedAt: now,
+        ...(everyMs ? { everyMs } : {}),
+      });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // Recorded before, perhaps by a request cut off between the two inserts: make sure an
@@ -98,7 +124,8 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       if (!(await record(h.queue, h.key, h.payload, h.runAt))) {
         // Recorded before its queue entry failed: queued as the start-up sweep would.
         const job = await Job.findById(id, { state: 1, runAt: 1 }).lean();
-        if (job && (job.state === 'waiting' || job.state === 'running') && !(await JobLease.exists({ jobId: id }))) await leases.queueLease(id, h.queue, job.runAt);
+        if (job && (job.state === 'waiting' || job.state === 'running') && !(await JobLease.exists({ jobId: id })))
+          await leases.queueLease(id, h.queue, job.runAt);
       }
       held.delete(id);
       logger.info({ job: id }, 'held job recorded');
@@ -118,7 +145,10 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
    */
   async function startRecurring(queue: string, everyMs: number) {
     const period = Math.floor(Date.now() / everyMs);
-    const near = await findByKeys(Job, [period - 1, period, period + 1].map((p) => `${queue}:period-${p}`));
+    const near = await findByKeys(
+      Job,
+      [period - 1, period, period + 1].map((p) => `${queue}:period-${p}`),
+    );
     const alive = near.some((j) => j.key !== `period-${period - 1}` || j.state === 'waiting' || j.state === 'running');
     if (!alive) await enqueue(queue, null, { key: `period-${period}` });
   }
@@ -146,7 +176,11 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       if (state) filter.state = state;
       if (queue) filter.queue = queue;
       const [jobs, total] = await Promise.all([
-        Job.find(filter).sort({ updatedAt: -1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+        Job.find(filter)
+          .sort({ updatedAt: -1 })
+          .skip((page - 1) * pageSize)
+          .limit(pageSize)
+          .lean(),
         Job.countDocuments(filter),
       ]);
       return { jobs: jobs.map(toSummary), total };
@@ -191,13 +225,21 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    get queues() { return [...queues.keys()]; },
+    get queues() {
+      return [...queues.keys()];
+    },
     holder,
     start() {
       if (runner.started) return;
       runner.start();
       for (const [queue, def] of queues) {
-        if (def.everyMs) starting.push(startRecurring(queue, def.everyMs).then(() => undefined, (err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)')));
+        if (def.everyMs)
+          starting.push(
+            startRecurring(queue, def.everyMs).then(
+              () => undefined,
+              (err) => logger.warn({ err, queue }, 'recurring job not queued (retried at next start)'),
+            ),
+          );
       }
     },
     async stop() {

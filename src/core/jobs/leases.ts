@@ -37,7 +37,14 @@ export function createLeases(JobLease: JobModels['JobLease'], holder: string, lo
    */
   async function acquire(latest: Pick<JobLeaseDoc, 'jobId' | 'queue' | 'generation'>, leaseMs: number): Promise<JobLeaseDoc | null> {
     const generation = latest.generation + 1;
-    const lease: JobLeaseDoc = { _id: `${latest.jobId}#${generation}`, jobId: latest.jobId, queue: latest.queue, generation, holder, expiresAt: new Date(Date.now() + leaseMs) };
+    const lease: JobLeaseDoc = {
+      _id: `${latest.jobId}#${generation}`,
+      jobId: latest.jobId,
+      queue: latest.queue,
+      generation,
+      holder,
+      expiresAt: new Date(Date.now() + leaseMs),
+    };
     try {
       await JobLease.create(lease);
     } catch (err) {
@@ -59,11 +66,14 @@ export function createLeases(JobLease: JobModels['JobLease'], holder: string, lo
   /** Extends the lease every third of its length; beats are chained so none lands after the release. */
   function heartbeat(lease: JobLeaseDoc, leaseMs: number) {
     let beating: Promise<unknown> = Promise.resolve();
-    const beat = setInterval(() => {
-      beating = beating
-        .then(() => JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: new Date(Date.now() + leaseMs) } }))
-        .catch((err) => logger.warn({ err, job: lease.jobId }, 'job lease not extended'));
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const beat = setInterval(
+      () => {
+        beating = beating
+          .then(() => JobLease.updateOne({ _id: lease._id }, { $set: { expiresAt: new Date(Date.now() + leaseMs) } }))
+          .catch((err) => logger.warn({ err, job: lease.jobId }, 'job lease not extended'));
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     beat.unref();
     return async () => {
       clearInterval(beat);

@@ -26,7 +26,14 @@ export interface RunnerDeps {
 }
 
 export function createRunner(deps: RunnerDeps) {
-  const { models: { Job, JobLease }, logger, pollMs, queues, leases, throttle } = deps;
+  const {
+    models: { Job, JobLease },
+    logger,
+    pollMs,
+    queues,
+    leases,
+    throttle,
+  } = deps;
   const running = new Map<string, { queue: string; done: Promise<void>; abort: AbortController }>();
   const pausedUntil = new Map<string, number>();
   let started = false;
@@ -36,8 +43,7 @@ export function createRunner(deps: RunnerDeps) {
   let again = false;
   let lastHistorySweep = 0;
 
-  const backoff = (def: QueueOptions<unknown>, attempt: number) =>
-    Math.min((def.backoffMs ?? 5000) * 2 ** (attempt - 1), def.maxBackoffMs ?? 3_600_000);
+  const backoff = (def: QueueOptions<unknown>, attempt: number) => Math.min((def.backoffMs ?? 5000) * 2 ** (attempt - 1), def.maxBackoffMs ?? 3_600_000);
   /** Runs one job under our lease and records what became of it. */
   async function runJob(lease: JobLeaseDoc, def: QueueDefinition, abort: AbortController): Promise<void> {
     const jobId = lease.jobId;
@@ -53,8 +59,9 @@ export function createRunner(deps: RunnerDeps) {
     // the write would be one more on every job.
     let markedRunning: Promise<unknown> | undefined;
     const markRunning = setTimeout(() => {
-      markedRunning = Job.updateOne({ _id: jobId }, { $set: { state: 'running', startedAt: new Date(startedAt), updatedAt: new Date() } })
-        .catch((err) => logger.warn({ err, job: jobId }, 'job not marked running'));
+      markedRunning = Job.updateOne({ _id: jobId }, { $set: { state: 'running', startedAt: new Date(startedAt), updatedAt: new Date() } }).catch((err) =>
+        logger.warn({ err, job: jobId }, 'job not marked running'),
+      );
     }, 1000);
     const stopBeating = leases.heartbeat(lease, leaseMs);
     let outcome: { kind: 'done' } | { kind: 'later'; error: RetryLater } | { kind: 'failed'; error: unknown };
@@ -96,7 +103,8 @@ export function createRunner(deps: RunnerDeps) {
     const { error } = outcome;
     // A recurring job's next period is its retry.
     const giveUp = !!def.everyMs || error instanceof PermanentFailure || attempt >= (def.maxAttempts ?? 8);
-    if (!(error instanceof PermanentFailure)) logger.warn({ err: error, job: jobId, attempt }, giveUp ? 'job failed for good' : 'job failed; it will be retried');
+    if (!(error instanceof PermanentFailure))
+      logger.warn({ err: error, job: jobId, attempt }, giveUp ? 'job failed for good' : 'job failed; it will be retried');
     if (giveUp) {
       await Job.updateOne({ _id: jobId }, { $set: { state: 'failed', attempts: attempt, lastError: describe(error), finishedAt: now, updatedAt: now } });
       await leases.removeLeases(jobId, lease.generation);
@@ -145,10 +153,20 @@ export function createRunner(deps: RunnerDeps) {
       const candidate = known[i]!;
       const def = queues.get(candidate.queue);
       const now = Date.now();
-      if (stopping || candidate.expiresAt.getTime() > now) { keep.push(...known.slice(i)); break; }
+      if (stopping || candidate.expiresAt.getTime() > now) {
+        keep.push(...known.slice(i));
+        break;
+      }
       if (!def || def.notRunHere || running.has(candidate.jobId)) continue;
-      if (full.has(candidate.queue) || (pausedUntil.get(candidate.queue) ?? 0) > now) { keep.push(candidate); continue; }
-      if (runningIn(candidate.queue) >= (def.concurrency ?? 1)) { full.add(candidate.queue); keep.push(candidate); continue; }
+      if (full.has(candidate.queue) || (pausedUntil.get(candidate.queue) ?? 0) > now) {
+        keep.push(candidate);
+        continue;
+      }
+      if (runningIn(candidate.queue) >= (def.concurrency ?? 1)) {
+        full.add(candidate.queue);
+        keep.push(candidate);
+        continue;
+      }
       const lease = await leases.acquire(candidate, def.leaseMs ?? 30_000);
       if (!lease) continue;
       if (def.perMinute && !(await throttle.takeSlot(candidate.queue, def.perMinute))) {
@@ -162,7 +180,12 @@ export function createRunner(deps: RunnerDeps) {
       }
       const abort = new AbortController();
       const done = runJob(lease, def, abort)
-        .catch((err) => logger[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err, job: lease.jobId }, 'job outcome not recorded; the job runs again when its lease expires'))
+        .catch((err) =>
+          logger[isDatabaseUnavailable(err) ? 'warn' : 'error'](
+            { err, job: lease.jobId },
+            'job outcome not recorded; the job runs again when its lease expires',
+          ),
+        )
         .finally(() => {
           running.delete(lease.jobId);
           kick();
@@ -185,7 +208,14 @@ export function createRunner(deps: RunnerDeps) {
     again = false;
     // The sweep (jobs recorded without their queue entry) runs at start and then hourly.
     const sweepNow = Date.now() - sweptAt >= 3600_000;
-    pass = (sweepNow ? sweep().then(() => { sweptAt = Date.now(); return runOnce(); }) : runOnce())
+    pass = (
+      sweepNow
+        ? sweep().then(() => {
+            sweptAt = Date.now();
+            return runOnce();
+          })
+        : runOnce()
+    )
       .catch((err) => logger[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err }, 'job runner pass failed'))
       .finally(() => {
         pass = undefined;
@@ -197,23 +227,31 @@ export function createRunner(deps: RunnerDeps) {
 
   function kick() {
     if (!started || stopping) return;
-    if (pass) { again = true; return; }
+    if (pass) {
+      again = true;
+      return;
+    }
     if (timer) clearTimeout(timer);
     tick();
   }
-
 
   /** Runs of recurring jobs are history after a week (each period is a job of its own); looked for hourly. */
   async function sweepHistory() {
     if (Date.now() - lastHistorySweep < 3600_000) return;
     lastHistorySweep = Date.now();
-    await Job.deleteMany({ everyMs: trusted({ $exists: true }), state: trusted({ $in: ['done', 'failed'] }), finishedAt: trusted({ $lt: new Date(Date.now() - 7 * 24 * 3600_000) }) });
+    await Job.deleteMany({
+      everyMs: trusted({ $exists: true }),
+      state: trusted({ $in: ['done', 'failed'] }),
+      finishedAt: trusted({ $lt: new Date(Date.now() - 7 * 24 * 3600_000) }),
+    });
   }
 
   return {
     dueSoon,
     kick,
-    get started() { return started; },
+    get started() {
+      return started;
+    },
     start() {
       started = true;
       stopping = false;

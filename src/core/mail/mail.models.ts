@@ -42,24 +42,27 @@ export interface MailModels {
 }
 
 export function defineMailModels(connection: Connection): MailModels {
-  const schema = new mongoose.Schema<MailDoc>({
-    _id: { type: String, required: true },
-    to: { type: String, required: true, lowercase: true, trim: true },
-    toName: String,
-    userId: String,
-    locale: { type: String, required: true },
-    subject: { type: String, required: true },
-    text: { type: String, required: true },
-    html: { type: String, required: true },
-    category: { type: String, required: true, enum: ['account', 'notice'] },
-    topic: String,
-    attachments: {
-      type: [new mongoose.Schema<MailAttachmentRef>({ filename: String, contentType: String, bucket: String, fileId: String }, { _id: false })],
-      default: [],
+  const schema = new mongoose.Schema<MailDoc>(
+    {
+      _id: { type: String, required: true },
+      to: { type: String, required: true, lowercase: true, trim: true },
+      toName: String,
+      userId: String,
+      locale: { type: String, required: true },
+      subject: { type: String, required: true },
+      text: { type: String, required: true },
+      html: { type: String, required: true },
+      category: { type: String, required: true, enum: ['account', 'notice'] },
+      topic: String,
+      attachments: {
+        type: [new mongoose.Schema<MailAttachmentRef>({ filename: String, contentType: String, bucket: String, fileId: String }, { _id: false })],
+        default: [],
+      },
+      sealed: String,
+      createdAt: { type: Date, required: true },
     },
-    sealed: String,
-    createdAt: { type: Date, required: true },
-  }, { versionKey: false, collection: 'host_mail' });
+    { versionKey: false, collection: 'host_mail' },
+  );
   schema.index({ to: 1, createdAt: -1 });
   schema.index({ createdAt: -1 });
   return { Mail: connection.model<MailDoc>('host_mail', schema) };

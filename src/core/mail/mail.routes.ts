@@ -29,7 +29,10 @@ export function mountMailRoutes(router: PluginRouter, deps: MailRouteDeps) {
     const on = ([] as unknown[]).concat(req.body?.on ?? []).map(String);
     const unknown = on.filter((t) => !known.includes(t));
     if (unknown.length) throw new HttpError(400, 'VALIDATION_FAILED', req.t('notifications.unknownTopic'));
-    await mail.setOptedOut(req.user!.id, known.filter((t) => !on.includes(t)));
+    await mail.setOptedOut(
+      req.user!.id,
+      known.filter((t) => !on.includes(t)),
+    );
     req.flash('success', req.t('notifications.saved'));
     res.redirect(303, '/account/notifications');
   });
@@ -53,11 +56,22 @@ export function mountMailRoutes(router: PluginRouter, deps: MailRouteDeps) {
   // which is why this route takes cross-site posts: its proof is the signature in the address.
   router.get('/mail/unsubscribe', allow.public, (req, res) => {
     const { topic } = checked(req);
-    res.render('auth/confirm', { title: req.t('notifications.unsubscribeTitle'), heading: req.t('notifications.unsubscribeTitle'), body: req.t('notifications.unsubscribeBody', { topic: req.t(topic.label) }), button: req.t('notifications.unsubscribeButton'), action: req.originalUrl });
+    res.render('auth/confirm', {
+      title: req.t('notifications.unsubscribeTitle'),
+      heading: req.t('notifications.unsubscribeTitle'),
+      body: req.t('notifications.unsubscribeBody', { topic: req.t(topic.label) }),
+      button: req.t('notifications.unsubscribeButton'),
+      action: req.originalUrl,
+    });
   });
   router.post('/mail/unsubscribe', allow.signedMessage('one-click unsubscribe, signed link'), async (req, res) => {
     const topic = await unsubscribe(req, res);
     if (req.body?.['List-Unsubscribe'] === 'One-Click') return res.status(200).type('text/plain').send('unsubscribed\n');
-    res.render('auth/notice', { title: req.t('notifications.unsubscribedTitle'), heading: req.t('notifications.unsubscribedTitle'), paragraphs: [req.t('notifications.unsubscribedBody', { topic: req.t(topic.label) })], link: { href: '/account/notifications', label: req.t('notifications.manage') } });
+    res.render('auth/notice', {
+      title: req.t('notifications.unsubscribedTitle'),
+      heading: req.t('notifications.unsubscribedTitle'),
+      paragraphs: [req.t('notifications.unsubscribedBody', { topic: req.t(topic.label) })],
+      link: { href: '/account/notifications', label: req.t('notifications.manage') },
+    });
   });
 }

@@ -55,8 +55,7 @@ export interface OutgoingMail {
 export const MAIL_SECRET = '__OLIVE_SECRET__';
 
 export type MailSendResult =
-  | { id: string; created: boolean; skipped?: undefined }
-  | { id: string; created: false; skipped: 'opted-out' | 'disabled' | 'unknown-person' };
+  { id: string; created: boolean; skipped?: undefined } | { id: string; created: false; skipped: 'opted-out' | 'disabled' | 'unknown-person' };
 
 export interface MailMessage extends Omit<MailDoc, '_id' | 'sealed'> {
   id: string;
@@ -89,7 +88,14 @@ export interface MailService {
   close(): void;
 }
 
-interface UserLike { _id: mongoose.Types.ObjectId; email: string; name: string; locale?: string | undefined; disabled?: boolean; mailOptOut?: string[] | undefined }
+interface UserLike {
+  _id: mongoose.Types.ObjectId;
+  email: string;
+  name: string;
+  locale?: string | undefined;
+  disabled?: boolean;
+  mailOptOut?: string[] | undefined;
+}
 
 export interface MailDeps {
   models: MailModels;
@@ -115,16 +121,29 @@ export function mailFrom(config: HostConfig): string {
 
 function createTransport(config: HostConfig): Transporter | undefined {
   if (!config.SMTP_URL) return undefined;
-  const dkim = config.DKIM_DOMAIN && config.DKIM_SELECTOR && config.DKIM_PRIVATE_KEY_FILE
-    ? { domainName: config.DKIM_DOMAIN, keySelector: config.DKIM_SELECTOR, privateKey: fs.readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') }
-    : undefined;
+  const dkim =
+    config.DKIM_DOMAIN && config.DKIM_SELECTOR && config.DKIM_PRIVATE_KEY_FILE
+      ? { domainName: config.DKIM_DOMAIN, keySelector: config.DKIM_SELECTOR, privateKey: fs.readFileSync(config.DKIM_PRIVATE_KEY_FILE, 'utf8') }
+      : undefined;
   // TLS and authentication as the URL says (smtps:// for implicit TLS, user:pass@ for auth);
   // STARTTLS is used whenever the server offers it.
-  return nodemailer.createTransport({ url: config.SMTP_URL, pool: true, maxConnections: 4, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000, ...(dkim ? { dkim } : {}) } as never);
+  return nodemailer.createTransport({
+    url: config.SMTP_URL,
+    pool: true,
+    maxConnections: 4,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+    ...(dkim ? { dkim } : {}),
+  } as never);
 }
 
 export function createMailService(deps: MailDeps): MailService {
-  const { models: { Mail }, jobs, config } = deps;
+  const {
+    models: { Mail },
+    jobs,
+    config,
+  } = deps;
   const transport = createTransport(config);
   const from = mailFrom(config);
   const siteHost = new URL(config.BASE_URL).hostname || 'olive.localhost';
@@ -198,9 +217,19 @@ export function createMailService(deps: MailDeps): MailService {
     const { html, text } = await render(content, t, lang, unsubscribe);
     try {
       await Mail.create({
-        _id: id, to: recipient.email, ...(recipient.name ? { toName: recipient.name } : {}), ...(recipient.userId ? { userId: recipient.userId } : {}),
-        locale: lang, subject: content.subject, text, html, category: mail.category, ...(mail.topic ? { topic: mail.topic } : {}),
-        attachments: mail.attachments ?? [], createdAt: new Date(), ...(mail.secret ? { sealed: seal(mail.secret) } : {}),
+        _id: id,
+        to: recipient.email,
+        ...(recipient.name ? { toName: recipient.name } : {}),
+        ...(recipient.userId ? { userId: recipient.userId } : {}),
+        locale: lang,
+        subject: content.subject,
+        text,
+        html,
+        category: mail.category,
+        ...(mail.topic ? { topic: mail.topic } : {}),
+        attachments: mail.attachments ?? [],
+        createdAt: new Date(),
+        ...(mail.secret ? { sealed: seal(mail.secret) } : {}),
       });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -274,7 +303,8 @@ export function createMailService(deps: MailDeps): MailService {
             throw new RetryLater(`the mail server refuses Olive (check SMTP_URL and MAIL_FROM): ${e.message ?? e.code}`, 60_000, { pauseQueue: true });
           }
           // This recipient is refused for good: trying again cannot help.
-          if (e.code === 'EENVELOPE' && e.responseCode && e.responseCode >= 500) throw new PermanentFailure(`refused by the mail server: ${e.message ?? e.responseCode}`);
+          if (e.code === 'EENVELOPE' && e.responseCode && e.responseCode >= 500)
+            throw new PermanentFailure(`refused by the mail server: ${e.message ?? e.responseCode}`);
           throw err;
         }
         // Sent: the job's end is the message's record of it (state done, finishedAt), one write fewer.
@@ -287,7 +317,14 @@ export function createMailService(deps: MailDeps): MailService {
     // What admins read: the message as sent, its secret link shown as hidden.
     rest.text = rest.text.replaceAll(MAIL_SECRET, '[hidden]');
     rest.html = rest.html.replaceAll(MAIL_SECRET, 'hidden');
-    return { ...rest, id: _id, state: job?.state ?? 'unknown', attempts: job?.attempts ?? 0, lastError: job?.lastError, sentAt: job?.state === 'done' ? job.finishedAt : undefined };
+    return {
+      ...rest,
+      id: _id,
+      state: job?.state ?? 'unknown',
+      attempts: job?.attempts ?? 0,
+      lastError: job?.lastError,
+      sentAt: job?.state === 'done' ? job.finishedAt : undefined,
+    };
   };
 
   return {
@@ -299,14 +336,25 @@ export function createMailService(deps: MailDeps): MailService {
       if (state) {
         // By delivery state: the jobs know it; their keys are the messages' ids.
         const { jobs: found, total } = await jobs.list({ state: state as JobSummary['state'], queue: MAIL_QUEUE, page, pageSize });
-        const docs = new Map((await findByKeys(Mail, found.map((j) => j.key))).map((d) => [d._id, d]));
+        const docs = new Map(
+          (
+            await findByKeys(
+              Mail,
+              found.map((j) => j.key),
+            )
+          ).map((d) => [d._id, d]),
+        );
         const messages = found.filter((j) => docs.has(j.key)).map((j) => toMessage(docs.get(j.key)!, j));
         return { messages: to ? messages.filter((m) => m.to === to.trim().toLowerCase()) : messages, total };
       }
       const filter: Record<string, string> = {};
       if (to) filter.to = to.trim().toLowerCase();
       const [docs, total] = await Promise.all([
-        Mail.find(filter).sort({ createdAt: -1 }).skip((page - 1) * pageSize).limit(pageSize).lean(),
+        Mail.find(filter)
+          .sort({ createdAt: -1 })
+          .skip((page - 1) * pageSize)
+          .limit(pageSize)
+          .lean(),
         Mail.countDocuments(filter),
       ]);
       const states = new Map((await jobs.getMany(docs.map((d) => `${MAIL_QUEUE}:${d._id}`))).map((j) => [j.key, j]));

@@ -25,7 +25,10 @@ export async function ensureMailpitBinary(log: (line: string) => void = (l) => p
   const binary = mailpitBinaryPath();
   if (fs.existsSync(binary)) return binary;
   if ((await run('go', ['version']).catch(() => null)) === null) {
-    throw new OliveError('OLIVE_GO_MISSING', 'Go is needed once to build the development mail server (Mailpit), but `go` is not on the PATH. Install Go 1.26 or newer, or set SMTP_URL to use a mail server of your own.');
+    throw new OliveError(
+      'OLIVE_GO_MISSING',
+      'Go is needed once to build the development mail server (Mailpit), but `go` is not on the PATH. Install Go 1.26 or newer, or set SMTP_URL to use a mail server of your own.',
+    );
   }
   fs.mkdirSync(path.dirname(binary), { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
@@ -72,9 +75,17 @@ export async function startMailpit(options: MailpitOptions = {}): Promise<LocalM
   const smtpPort = options.smtpPort ?? (await freePort());
   const httpPort = options.httpPort ?? (await freePort());
   const args = [
-    '--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`,
-    '--max', String(options.max ?? 5000), '--disable-version-check', '--smtp-disable-rdns', '--quiet',
-    '--smtp-auth-accept-any', '--smtp-auth-allow-insecure',
+    '--smtp',
+    `127.0.0.1:${smtpPort}`,
+    '--listen',
+    `127.0.0.1:${httpPort}`,
+    '--max',
+    String(options.max ?? 5000),
+    '--disable-version-check',
+    '--smtp-disable-rdns',
+    '--quiet',
+    '--smtp-auth-accept-any',
+    '--smtp-auth-allow-insecure',
   ];
   if (options.dataDir) {
     fs.mkdirSync(options.dataDir, { recursive: true });
@@ -91,13 +102,18 @@ export async function startMailpit(options: MailpitOptions = {}): Promise<LocalM
   ].join('\n');
   const child = spawn('/bin/sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  child.stderr!.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
   const stop = stopper(child);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
   for (;;) {
     if (child.exitCode !== null) throw new OliveError('OLIVE_MAIL_START_FAILED', `The mail server exited before it was ready:\n${stderr.trim()}`);
-    const ok = await fetch(`${httpUrl}/api/v1/info`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${httpUrl}/api/v1/info`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

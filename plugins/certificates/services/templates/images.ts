@@ -19,7 +19,8 @@ export interface ImageInput {
 export async function imageProblem(img: ImageInput, maxBytes: number): Promise<string | null> {
   const name = img.filename || 'The image';
   if (img.data.length === 0) return `${name} is empty.`;
-  if (img.data.length > maxBytes) return `${name} is larger than the ${Math.round(maxBytes / 1024)} KB limit for images (it is ${Math.ceil(img.data.length / 1024)} KB): make it smaller.`;
+  if (img.data.length > maxBytes)
+    return `${name} is larger than the ${Math.round(maxBytes / 1024)} KB limit for images (it is ${Math.ceil(img.data.length / 1024)} KB): make it smaller.`;
   const kind = await imageKind(img.data);
   if (!kind) {
     let detected: string | undefined;
@@ -29,8 +30,11 @@ export async function imageProblem(img: ImageInput, maxBytes: number): Promise<s
       detected = undefined;
     }
     const head = img.data.subarray(0, 512).toString('utf8').trimStart().toLowerCase();
-    const what = detected ? DESCRIBED[detected] ?? `a .${detected} file`
-      : head.startsWith('<') ? 'XML or SVG (SVG can carry script)' : 'not a recognised image';
+    const what = detected
+      ? (DESCRIBED[detected] ?? `a .${detected} file`)
+      : head.startsWith('<')
+        ? 'XML or SVG (SVG can carry script)'
+        : 'not a recognised image';
     return `${name} is not a PNG or JPEG image: its content is ${what}. Save it as PNG or JPEG and choose it again.`;
   }
   try {
@@ -43,9 +47,18 @@ export async function imageProblem(img: ImageInput, maxBytes: number): Promise<s
 }
 
 const DESCRIBED: Record<string, string> = {
-  exe: 'a Windows program', elf: 'a Linux program', pdf: 'a PDF document', gif: 'a GIF image', webp: 'a WebP image',
-  bmp: 'a BMP image', tif: 'a TIFF image', ico: 'an icon', xml: 'XML or SVG (SVG can carry script)', zip: 'a ZIP archive',
-  heic: 'a HEIC photo', avif: 'an AVIF image',
+  exe: 'a Windows program',
+  elf: 'a Linux program',
+  pdf: 'a PDF document',
+  gif: 'a GIF image',
+  webp: 'a WebP image',
+  bmp: 'a BMP image',
+  tif: 'a TIFF image',
+  ico: 'an icon',
+  xml: 'XML or SVG (SVG can carry script)',
+  zip: 'a ZIP archive',
+  heic: 'a HEIC photo',
+  avif: 'an AVIF image',
 };
 
 async function imageKind(data: Buffer): Promise<StoredImage['contentType'] | null> {

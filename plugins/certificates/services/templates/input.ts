@@ -5,9 +5,7 @@
  */
 import { z } from 'zod';
 import { HttpError, isObjectId, OBJECT_ID_PATTERN, UN_LANGUAGES } from '../../../../src/index.ts';
-import {
-  DEFAULT_COLOURS, PLACEHOLDERS, TemplateError, renderPreview, uncoveredCharacters, unprintableTexts, SAMPLE_DATA,
-} from '../../render/index.ts';
+import { DEFAULT_COLOURS, PLACEHOLDERS, TemplateError, renderPreview, uncoveredCharacters, unprintableTexts, SAMPLE_DATA } from '../../render/index.ts';
 import type { StoredImage, StoredTemplateContent } from '../../models/template.model.ts';
 import { toRenderable } from './content.ts';
 import { imageProblem, storedImage, type ImageInput } from './images.ts';
@@ -36,7 +34,11 @@ export interface TemplateInput {
   attachPdf?: boolean;
 }
 
-const hex = z.string().trim().toLowerCase().regex(/^#[0-9a-f]{6}$/, 'Give a colour as #rrggbb, e.g. #1f3a5f.');
+const hex = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^#[0-9a-f]{6}$/, 'Give a colour as #rrggbb, e.g. #1f3a5f.');
 const known = new Set<string>(PLACEHOLDERS);
 const placeholderList = PLACEHOLDERS.map((p) => `{${p}}`).join(' ');
 
@@ -49,50 +51,72 @@ function placeholderIssue(text: string): string | null {
 
 const imageInput = z.object({ filename: z.string(), data: z.instanceof(Buffer), field: z.string().optional() });
 
-const inputSchema = z.object({
-  name: z.string().trim().min(1, 'Give the template a name.').max(120, 'Keep the name under 120 characters.'),
-  courseId: z.string().trim().regex(OBJECT_ID_PATTERN, 'Choose a course from the list.').nullish().or(z.literal('')),
-  baseVersion: z.number().int().min(1).optional(),
-  page: z.object({
-    size: z.enum(['A4', 'LETTER'], { error: 'Choose A4 or Letter.' }),
-    orientation: z.enum(['landscape', 'portrait'], { error: 'Choose landscape or portrait.' }),
-  }),
-  colours: z.object({
-    primary: hex.default(DEFAULT_COLOURS.primary),
-    accent: hex.default(DEFAULT_COLOURS.accent),
-    text: hex.default(DEFAULT_COLOURS.text),
-    muted: hex.default(DEFAULT_COLOURS.muted),
-  }).default(DEFAULT_COLOURS),
-  languages: z.array(z.object({
-    lang: z.enum(UN_LANGUAGES, { error: 'Choose one of the six UN languages (English, French, Spanish, Arabic, Russian, Chinese).' }),
-    title: z.string().trim().min(1, 'Give the title in this language.').max(200, 'Keep the title under 200 characters.'),
-    wording: z.string().trim().min(1, 'Write the wording in this language.').max(2000, 'Keep the wording under 2,000 characters.'),
-    codeLabel: z.string().trim().max(60, 'Keep the label under 60 characters.').optional(),
-  })).min(1, 'A certificate needs one language, or two (bilingual).').max(2, 'A certificate has one or two languages, not more.'),
-  logos: z.object({
-    programme: imageInput.nullish(),
-    partners: z.array(imageInput).max(MAX_PARTNER_LOGOS, `At most ${MAX_PARTNER_LOGOS} partner logos.`).default([]),
-  }).default({ partners: [] }),
-  signatories: z.array(z.object({
-    name: z.string().trim().min(1, 'Give the signatory’s name.').max(120, 'Keep the name under 120 characters.'),
-    title: z.array(z.string().trim().max(200, 'Keep the position under 200 characters.')),
-    signature: imageInput.nullish(),
-  })).min(1, 'A certificate needs at least one signatory.').max(MAX_SIGNATORIES, `A certificate has at most ${MAX_SIGNATORIES} signatories.`),
-  attachPdf: z.boolean({ error: 'Say whether the PDF is attached to the e-mail (yes or no).' }).default(true),
-}).superRefine((v, zctx) => {
-  v.languages.forEach((l, i) => {
-    for (const field of ['title', 'wording'] as const) {
-      const issue = placeholderIssue(l[field]);
-      if (issue) zctx.addIssue({ code: 'custom', path: ['languages', i, field], message: issue });
-    }
-    if (v.languages.findIndex((o) => o.lang === l.lang) !== i) zctx.addIssue({ code: 'custom', path: ['languages', i, 'lang'], message: 'The two languages must differ.' });
-  });
-  v.signatories.forEach((s, i) => {
-    v.languages.forEach((_l, j) => {
-      if (!s.title[j]) zctx.addIssue({ code: 'custom', path: ['signatories', i, 'title', j], message: 'Give the signatory’s position in each language of the certificate.' });
+const inputSchema = z
+  .object({
+    name: z.string().trim().min(1, 'Give the template a name.').max(120, 'Keep the name under 120 characters.'),
+    courseId: z.string().trim().regex(OBJECT_ID_PATTERN, 'Choose a course from the list.').nullish().or(z.literal('')),
+    baseVersion: z.number().int().min(1).optional(),
+    page: z.object({
+      size: z.enum(['A4', 'LETTER'], { error: 'Choose A4 or Letter.' }),
+      orientation: z.enum(['landscape', 'portrait'], { error: 'Choose landscape or portrait.' }),
+    }),
+    colours: z
+      .object({
+        primary: hex.default(DEFAULT_COLOURS.primary),
+        accent: hex.default(DEFAULT_COLOURS.accent),
+        text: hex.default(DEFAULT_COLOURS.text),
+        muted: hex.default(DEFAULT_COLOURS.muted),
+      })
+      .default(DEFAULT_COLOURS),
+    languages: z
+      .array(
+        z.object({
+          lang: z.enum(UN_LANGUAGES, { error: 'Choose one of the six UN languages (English, French, Spanish, Arabic, Russian, Chinese).' }),
+          title: z.string().trim().min(1, 'Give the title in this language.').max(200, 'Keep the title under 200 characters.'),
+          wording: z.string().trim().min(1, 'Write the wording in this language.').max(2000, 'Keep the wording under 2,000 characters.'),
+          codeLabel: z.string().trim().max(60, 'Keep the label under 60 characters.').optional(),
+        }),
+      )
+      .min(1, 'A certificate needs one language, or two (bilingual).')
+      .max(2, 'A certificate has one or two languages, not more.'),
+    logos: z
+      .object({
+        programme: imageInput.nullish(),
+        partners: z.array(imageInput).max(MAX_PARTNER_LOGOS, `At most ${MAX_PARTNER_LOGOS} partner logos.`).default([]),
+      })
+      .default({ partners: [] }),
+    signatories: z
+      .array(
+        z.object({
+          name: z.string().trim().min(1, 'Give the signatory’s name.').max(120, 'Keep the name under 120 characters.'),
+          title: z.array(z.string().trim().max(200, 'Keep the position under 200 characters.')),
+          signature: imageInput.nullish(),
+        }),
+      )
+      .min(1, 'A certificate needs at least one signatory.')
+      .max(MAX_SIGNATORIES, `A certificate has at most ${MAX_SIGNATORIES} signatories.`),
+    attachPdf: z.boolean({ error: 'Say whether the PDF is attached to the e-mail (yes or no).' }).default(true),
+  })
+  .superRefine((v, zctx) => {
+    v.languages.forEach((l, i) => {
+      for (const field of ['title', 'wording'] as const) {
+        const issue = placeholderIssue(l[field]);
+        if (issue) zctx.addIssue({ code: 'custom', path: ['languages', i, field], message: issue });
+      }
+      if (v.languages.findIndex((o) => o.lang === l.lang) !== i)
+        zctx.addIssue({ code: 'custom', path: ['languages', i, 'lang'], message: 'The two languages must differ.' });
+    });
+    v.signatories.forEach((s, i) => {
+      v.languages.forEach((_l, j) => {
+        if (!s.title[j])
+          zctx.addIssue({
+            code: 'custom',
+            path: ['signatories', i, 'title', j],
+            message: 'Give the signatory’s position in each language of the certificate.',
+          });
+      });
     });
   });
-});
 
 export type ParsedInput = z.output<typeof inputSchema>;
 
@@ -126,12 +150,15 @@ export async function validateTemplate(input: TemplateInput, checks: TemplateChe
   for (const [i, p] of (input.logos?.partners ?? []).slice(0, MAX_PARTNER_LOGOS).entries()) await checkImage(p, `logos.partners.${i}`);
   for (const [i, s] of (input.signatories ?? []).slice(0, MAX_SIGNATORIES).entries()) await checkImage(s?.signature, `signatories.${i}.signature`);
   const courseId = isObjectId(input.courseId) ? input.courseId : null;
-  if (courseId && checks.courseExists && !(await checks.courseExists(courseId))) fields.courseId ??= 'This course does not exist (any more): choose one from the list.';
+  if (courseId && checks.courseExists && !(await checks.courseExists(courseId)))
+    fields.courseId ??= 'This course does not exist (any more): choose one from the list.';
   if (total > MAX_TOTAL_IMAGE_BYTES) fields._ ??= `The images together are larger than ${MAX_TOTAL_IMAGE_BYTES / 1024 / 1024} MB: use smaller images.`;
 
   // Characters no bundled font has, per field, in the words people typed.
   const texts: Array<[string, string | undefined]> = [];
-  (input.languages ?? []).forEach((l, i) => texts.push([`languages.${i}.title`, l?.title], [`languages.${i}.wording`, l?.wording], [`languages.${i}.codeLabel`, l?.codeLabel]));
+  (input.languages ?? []).forEach((l, i) =>
+    texts.push([`languages.${i}.title`, l?.title], [`languages.${i}.wording`, l?.wording], [`languages.${i}.codeLabel`, l?.codeLabel]),
+  );
   (input.signatories ?? []).forEach((s, i) => {
     texts.push([`signatories.${i}.name`, s?.name]);
     (s?.title ?? []).forEach((t, j) => texts.push([`signatories.${i}.title.${j}`, t]));

@@ -83,9 +83,45 @@ const DESCRIBED: Record<string, string> = {
  * as .jar): refused whatever the content, since the name travels with the file to people's disks.
  */
 const DANGEROUS_EXTENSIONS = new Set([
-  'exe', 'msi', 'com', 'scr', 'bat', 'cmd', 'ps1', 'vbs', 'vbe', 'js', 'jse', 'wsf', 'wsh', 'hta', 'cpl', 'lnk', 'reg',
-  'jar', 'apk', 'xpi', 'crx', 'appx', 'msix', 'app', 'dmg', 'pkg', 'deb', 'rpm', 'sh', 'command',
-  'html', 'htm', 'xhtml', 'shtml', 'svg', 'svgz', 'xml', 'mht', 'mhtml',
+  'exe',
+  'msi',
+  'com',
+  'scr',
+  'bat',
+  'cmd',
+  'ps1',
+  'vbs',
+  'vbe',
+  'js',
+  'jse',
+  'wsf',
+  'wsh',
+  'hta',
+  'cpl',
+  'lnk',
+  'reg',
+  'jar',
+  'apk',
+  'xpi',
+  'crx',
+  'appx',
+  'msix',
+  'app',
+  'dmg',
+  'pkg',
+  'deb',
+  'rpm',
+  'sh',
+  'command',
+  'html',
+  'htm',
+  'xhtml',
+  'shtml',
+  'svg',
+  'svgz',
+  'xml',
+  'mht',
+  'mhtml',
 ]);
 
 export interface Classification {
@@ -99,7 +135,12 @@ export async function classify(head: Buffer, filename: string, complete: boolean
   // A UTF-16 byte-order mark looks like an MPEG audio frame to file-type; say what it really is.
   if (isUtf16(head)) throw notText(filename, UTF16_REASON);
   if (DANGEROUS_EXTENSIONS.has(extension)) {
-    throw new HttpError(415, 'FILE_TYPE_NOT_ALLOWED', `${filename} is not an allowed type: files named .${extension} are not accepted, whatever their content.`, { filename });
+    throw new HttpError(
+      415,
+      'FILE_TYPE_NOT_ALLOWED',
+      `${filename} is not an allowed type: files named .${extension} are not accepted, whatever their content.`,
+      { filename },
+    );
   }
   let detected: FileTypeResult | undefined;
   try {
@@ -110,13 +151,16 @@ export async function classify(head: Buffer, filename: string, complete: boolean
     // A parser failure on a truncated or hostile head means "not recognised", which is judged below.
     detected = undefined;
   }
-  const refuse = (reason: string) => new HttpError(415, 'FILE_TYPE_NOT_ALLOWED', `${filename} is not an allowed type: ${reason}.`, { filename, detected: detected?.mime ?? null });
+  const refuse = (reason: string) =>
+    new HttpError(415, 'FILE_TYPE_NOT_ALLOWED', `${filename} is not an allowed type: ${reason}.`, { filename, detected: detected?.mime ?? null });
 
   if (detected) {
     if (detected.ext === 'cfb') {
       const legacy = LEGACY_OFFICE_BY_EXTENSION[extension];
       if (legacy) return { contentType: legacy };
-      throw refuse('its content is a compound binary file (such as a Windows installer); only old Office files named .doc, .xls or .ppt are accepted in that format');
+      throw refuse(
+        'its content is a compound binary file (such as a Windows installer); only old Office files named .doc, .xls or .ppt are accepted in that format',
+      );
     }
     // Office files are ZIP packages; when the package's manifest lies beyond the sample file-type
     // can only say "zip", and the extension then names which Office type it is.

@@ -19,7 +19,13 @@ export interface StoredFiles {
 }
 
 /** Streams a stored file with ranges, conditional requests and safe headers. */
-export async function serveFile(stored: StoredFiles, req: express.Request, res: express.Response, file: StoredFile, opts: { download?: boolean } = {}): Promise<void> {
+export async function serveFile(
+  stored: StoredFiles,
+  req: express.Request,
+  res: express.Response,
+  file: StoredFile,
+  opts: { download?: boolean } = {},
+): Promise<void> {
   const found = await stored.files().findOne({ _id: file.fileId }, { projection: { length: 1 } });
   if (!found) throw notFound('This file is no longer available.');
   const size = found.length;

@@ -37,7 +37,9 @@ export function createUploads(options: UploadsOptions) {
     const tooLarge = () => new HttpError(413, 'FILE_TOO_LARGE', `${filename} is larger than the ${formatBytes(maxBytes)} limit.`, { filename, maxBytes });
     let truncated = false;
     // busboy stops the part at the limit and says so with 'limit' instead of an error.
-    source.once('limit', () => { truncated = true; });
+    source.once('limit', () => {
+      truncated = true;
+    });
     const onDiscard = () => source.destroy(new Error('upload discarded'));
     session.signal.addEventListener('abort', onDiscard, { once: true });
     // Pulled by hand rather than with for-await, which would end the iteration at the first break.
@@ -55,7 +57,10 @@ export function createUploads(options: UploadsOptions) {
       let ended = false;
       while (headLength < HEAD_BYTES) {
         const chunk = await nextChunk();
-        if (!chunk) { ended = true; break; }
+        if (!chunk) {
+          ended = true;
+          break;
+        }
         headParts.push(chunk);
         headLength += chunk.length;
         if (headLength > maxBytes) throw tooLarge();
@@ -120,7 +125,10 @@ export function createUploads(options: UploadsOptions) {
       _removeFile(_req, file, callback) {
         const id = toObjectId(file.filename);
         if (!id) return callback(null);
-        deleteOrRetry(id).then(() => callback(null), (err: Error) => callback(err));
+        deleteOrRetry(id).then(
+          () => callback(null),
+          (err: Error) => callback(err),
+        );
       },
     };
   }

@@ -63,12 +63,17 @@ export function planRows(rows: readonly ImportRow[], context: PlanContext): RowP
   });
 }
 
-
 /** A stored row: what was read, what was planned at upload, and (after commit) what happened. */
 export type StoredRow = ImportRow & RowPlan & { result?: RowResult };
 export type RowResult = 'enrolled' | 'waitlisted' | 'already' | 'trainer' | 'alreadyTrainer' | 'error';
 
-export interface ImportCounts { enrolled: number; waitlisted: number; already: number; trainers: number; errors: number }
+export interface ImportCounts {
+  enrolled: number;
+  waitlisted: number;
+  already: number;
+  trainers: number;
+  errors: number;
+}
 
 export function countResults(rows: readonly StoredRow[]): ImportCounts {
   const counts: ImportCounts = { enrolled: 0, waitlisted: 0, already: 0, trainers: 0, errors: 0 };
@@ -81,4 +86,3 @@ export function countResults(rows: readonly StoredRow[]): ImportCounts {
   }
   return counts;
 }
-

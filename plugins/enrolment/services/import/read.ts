@@ -22,14 +22,39 @@ export type PersonFields = Partial<Record<PersonField, string>>;
 const MAX_LENGTH: Partial<Record<PersonField, number>> = { givenName: 100, familyName: 100, organisation: 200, jobTitle: 200 };
 
 /** Header text folded for comparison: no accents, no case, only letters and digits. */
-export const foldHeader = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^a-z0-9]+/g, '');
+export const foldHeader = (text: string) =>
+  text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '');
 
 const HEADER_ALIASES: Record<ImportField, string[]> = {
-  email: ['email', 'e-mail', 'mail', 'courriel', 'email address', 'e-mail address', 'adresse e-mail', 'adresse email', 'adresse électronique', 'adresse courriel', 'mél'],
+  email: [
+    'email',
+    'e-mail',
+    'mail',
+    'courriel',
+    'email address',
+    'e-mail address',
+    'adresse e-mail',
+    'adresse email',
+    'adresse électronique',
+    'adresse courriel',
+    'mél',
+  ],
   givenName: ['given name', 'first name', 'forename', 'given names', 'first names', 'prénom', 'prénoms'],
   familyName: ['family name', 'last name', 'surname', 'nom', 'nom de famille'],
   organisation: ['organisation', 'organization', 'organisme', 'employer', 'employeur', 'institution'],
-  organisationType: ['organisation type', 'organization type', 'type of organisation', 'type of organization', "type d'organisation", 'type organisation', 'type de structure'],
+  organisationType: [
+    'organisation type',
+    'organization type',
+    'type of organisation',
+    'type of organization',
+    "type d'organisation",
+    'type organisation',
+    'type de structure',
+  ],
   country: ['country', 'pays'],
   gender: ['gender', 'sex', 'genre', 'sexe'],
   jobTitle: ['job title', 'position', 'function', 'fonction', 'poste', 'intitulé du poste'],
@@ -44,8 +69,15 @@ export const fieldOfHeader = (header: string): ImportField | null => FIELD_BY_HE
 
 /** The header line of the template: English names, which every alias list accepts. */
 export const TEMPLATE_HEADERS: Record<ImportField, string> = {
-  email: 'email', givenName: 'given name', familyName: 'family name', organisation: 'organisation', organisationType: 'organisation type',
-  country: 'country', gender: 'gender', jobTitle: 'job title', role: 'role',
+  email: 'email',
+  givenName: 'given name',
+  familyName: 'family name',
+  organisation: 'organisation',
+  organisationType: 'organisation type',
+  country: 'country',
+  gender: 'gender',
+  jobTitle: 'job title',
+  role: 'role',
 };
 
 // ---- Outcomes --------------------------------------------------------------------------------------
@@ -150,7 +182,12 @@ export function detectDelimiter(headerLine: string): ImportDelimiter {
 const cleanCell = (value: string) => value.replace(/[\s\u00a0]+/gu, ' ').trim();
 const countNewlines = (text: string) => (text.match(/\r\n|\r|\n/g) ?? []).length;
 
-interface ParsedRecord { record: string[] | null; line: number; lastLine: number; error?: Issue }
+interface ParsedRecord {
+  record: string[] | null;
+  line: number;
+  lastLine: number;
+  error?: Issue;
+}
 
 /** After this many unreadable records, the rest of the file is one unreadable stretch (keeps a hostile file cheap). */
 const MAX_RECOVERIES = 500;
@@ -173,7 +210,12 @@ function parseRecords(text: string, delimiter: ImportDelimiter, firstLine: numbe
   for (let recoveries = 0; from < lineStarts.length; recoveries++) {
     const lineOf = (n: number) => firstLine + from + n - 1;
     if (recoveries >= MAX_RECOVERIES) {
-      out.push({ record: null, line: lineOf(1), lastLine: firstLine + lineStarts.length - 1, error: { code: 'tooManyMalformed', params: { max: MAX_RECOVERIES } } });
+      out.push({
+        record: null,
+        line: lineOf(1),
+        lastLine: firstLine + lineStarts.length - 1,
+        error: { code: 'tooManyMalformed', params: { max: MAX_RECOVERIES } },
+      });
       break;
     }
     let lastEnd = 0; // the last line of the last good record of this pass
@@ -197,7 +239,12 @@ function parseRecords(text: string, delimiter: ImportDelimiter, firstLine: numbe
       const start = lastEnd + 1;
       const open = e.code === 'CSV_QUOTE_NOT_CLOSED' || e.code === 'CSV_MAX_RECORD_SIZE';
       const stop = open ? start : Math.max(start, e.lines ?? start);
-      out.push({ record: null, line: lineOf(start), lastLine: lineOf(stop), error: { code: open ? 'quoteNotClosed' : 'malformed', params: { detail: e.code } } });
+      out.push({
+        record: null,
+        line: lineOf(start),
+        lastLine: lineOf(stop),
+        error: { code: open ? 'quoteNotClosed' : 'malformed', params: { detail: e.code } },
+      });
       from += stop;
     }
   }
@@ -253,7 +300,16 @@ export function readImportFile(bytes: Uint8Array, options: { maxRows: number }):
     if (earlier !== undefined) problems.push({ code: 'duplicateColumn', params: { first: earlier, second: c.header } });
     else seen.set(c.field, c.header);
   }
-  if (!seen.has('email')) problems.push({ code: 'noEmailColumn', params: { headers: columns.map((c) => c.header).filter(Boolean).join(', ') } });
+  if (!seen.has('email'))
+    problems.push({
+      code: 'noEmailColumn',
+      params: {
+        headers: columns
+          .map((c) => c.header)
+          .filter(Boolean)
+          .join(', '),
+      },
+    });
 
   // Lines with nothing in them (a trailing empty line, an empty spreadsheet row) are not rows.
   const dataRecords = records.filter((r) => !r.record || r.record.some((cell) => cell.trim() !== ''));
