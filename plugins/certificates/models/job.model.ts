@@ -2,9 +2,8 @@
  * Bulk issuance jobs: what staff asked for and what became of each person (the progress page, the
  * ZIP and the CSV read these). Running them is the host job service's work (queue
  * `certificates.issue`, keyed by the job's id). Nothing here is a growing array or a counter
- * updated by several writers (FerretDB applies an update as read-then-write, so concurrent updates
- * of one document can lose one): every contested step is an insert of a small document with a
- * meaningful `_id`.
+ * updated by several writers (updates are not compare-and-set on FerretDB: docs/architecture.md,
+ * Data): every contested step is an insert of a small document with a meaningful `_id`.
  *
  *  - `certificates_job`: the job, written once at creation (the list of people is fixed then);
  *    its only later change is `finishedAt`, which every finisher writes with the end marker's time.

@@ -89,9 +89,8 @@ seatSchema.index({ editionId: 1 });
 
 /**
  * One entry of a person's list of enrolments, so that a person's enrolments are found by key.
- * FerretDB (1.24, SQLite) narrows a query in SQL only when its filter is `_id` alone: a query on
- * `userId` or `email` reads every enrolment of the programme (about 200 ms at 4,000 enrolments,
- * on every page a learner opens). A list is the documents `<owner>:1`, `<owner>:2`, … each
+ * A query on `userId` or `email` would read every enrolment on FerretDB (only `_id` is indexed:
+ * docs/architecture.md, Data; about 200 ms at 4,000 enrolments, on every page). A list is the documents `<owner>:1`, `<owner>:2`, … each
  * pointing to one enrolment; the owner is `u:<userId>` or `e:<normalised e-mail>`. Entries are
  * only ever inserted, at the first free number (unique `_id`), so two writers never overwrite each
  * other and the list has no gaps: it is read by looking up 1, 2, … until the first missing one.
