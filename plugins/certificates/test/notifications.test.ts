@@ -5,35 +5,15 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { definePlugin } from '../../../src/index.ts';
 import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseProgress, type CourseCatalogService, type ProgressService } from '../../courses/contract.ts';
+import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import enrolment from '../../enrolment/index.ts';
 import certificates from '../index.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 const BASE_URL = 'http://learn.example.org';
-
-/** The course services another plugin would get: the test completes courses through them. */
-function probe() {
-  const seen: { catalog?: CourseCatalogService; progress?: ProgressService } = {};
-  const plugin = definePlugin({
-    name: 'probe',
-    version: '1.0.0',
-    requires: [CourseCatalog, CourseProgress],
-    register(ctx) {
-      return {
-        start() {
-          seen.catalog = ctx.get(CourseCatalog);
-          seen.progress = ctx.get(CourseProgress);
-        },
-      };
-    },
-  });
-  return { plugin, seen };
-}
 
 async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
   return agent
@@ -48,15 +28,14 @@ describe('certificates: e-mail to the learner', function () {
   let staff: Agent;
   let courseId: string;
   let mailbox: ReturnType<typeof inbox>;
-  const p = probe();
   let people = 0;
 
   before(async () => {
     const env = mailTestEnv({ BASE_URL });
     mailbox = inbox(env.MAIL_FROM);
-    t = await createTestApp({ plugins: [courses, enrolment, certificates, p.plugin], seed: true, label: 'cert_mail', env });
+    t = await createTestApp({ plugins: [courses, enrolment, certificates], seed: true, label: 'cert_mail', env });
     staff = await signIn(t.app, 'staff@olive.example');
-    courseId = (await p.seen.catalog!.findBySlug('conflict-analysis'))!.id;
+    courseId = (await t.app.olive.service(CourseCatalog).findBySlug('conflict-analysis'))!.id;
   });
   after(() => t.stop());
 
@@ -89,8 +68,8 @@ describe('certificates: e-mail to the learner', function () {
     );
     const agent = await signIn(t.app, email);
     expect((await post(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
-    for (const item of await p.seen.catalog!.items(courseId)) {
-      await p.seen.progress!.recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
+    for (const item of await t.app.olive.service(CourseCatalog).items(courseId)) {
+      await t.app.olive.service(CourseProgress).recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
     }
     const Enrolment = t.app.olive.connection.model('enrolment_enrolment');
     const enrolmentId = String(((await Enrolment.findOne({ editionId, email }).lean()) as unknown as { _id: unknown })._id);
