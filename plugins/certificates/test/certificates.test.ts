@@ -6,7 +6,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { definePlugin, type EventRef } from '../../../src/index.ts';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import courses from '../../courses/index.ts';
 import { CourseCatalog, CourseProgress, type CourseCatalogService, type ProgressService } from '../../courses/contract.ts';
 import enrolment from '../../enrolment/index.ts';
@@ -39,13 +39,6 @@ function probe() {
   return { plugin, seen };
 }
 
-async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: await tokenFor(agent, page) });
-}
-
 function pdfText(pdf: Buffer): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-cert-'));
   const file = path.join(dir, 'c.pdf');
@@ -73,7 +66,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
 
   /** An edition of Conflict Analysis, created by staff through the form. */
   async function newEdition(title: string, fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await post(
+    const res = await postForm(
       staff,
       '/enrolment/manage/editions',
       {
@@ -98,7 +91,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     const email = `participant${++people}@example.org`;
     const user = await t.app.olive.users.create({ email, name: options.name ?? `Participant ${people}`, password: DEMO_PASSWORD }, 'test');
     const agent = await signIn(t.app, email);
-    const res = await post(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`);
+    const res = await postForm(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`);
     expect(res.status).to.equal(303);
     if (options.complete) {
       for (const item of await p.seen.catalog!.items(courseId)) {
@@ -111,7 +104,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
   }
 
   const issueOne = (editionId: string, enrolmentId: string, extra: Record<string, unknown> = {}) =>
-    post(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId, ...extra }, `/certificates/editions/${editionId}`);
+    postForm(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId, ...extra }, `/certificates/editions/${editionId}`);
 
   const Certificate = () => t.app.olive.connection.model('certificates_certificate');
 
@@ -129,14 +122,16 @@ describe('certificates: issuance, verification, reissue and revocation', functio
 
   it('a completion issues the certificate once the learner has confirmed their name; the PDF reads back right', async () => {
     const edition = await newEdition('Geneva seminar 2026');
-    expect((await post(staff, `/certificates/editions/${edition}/settings`, { autoIssue: 'on' }, `/certificates/editions/${edition}`)).status).to.equal(303);
+    expect((await postForm(staff, `/certificates/editions/${edition}/settings`, { autoIssue: 'on' }, `/certificates/editions/${edition}`)).status).to.equal(
+      303,
+    );
     const learner = await participant(edition, { complete: true, name: 'Amina Haddad' });
     // Completed, but the name to print is not confirmed yet: nothing is issued, the learner is asked.
     expect(await Certificate().countDocuments({ learnerId: learner.id })).to.equal(0);
     const my = await learner.agent.get('/enrolment/my').expect(200);
     expect(my.text).to.contain('confirm how your name should be printed');
 
-    const confirm = await post(learner.agent, '/certificates/name', { name: '  Amina   Haddad ', nameAlt: 'أمينة حداد' }, '/certificates/name');
+    const confirm = await postForm(learner.agent, '/certificates/name', { name: '  Amina   Haddad ', nameAlt: 'أمينة حداد' }, '/certificates/name');
     expect(confirm.status).to.equal(303);
     const certs = (await Certificate().find({ learnerId: learner.id }).lean()) as unknown as {
       _id: string;
@@ -272,10 +267,10 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`))
       .send({ enrolmentId: learner.enrolmentId });
     const old = issued.body.code as string;
-    const noReason = await post(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: '' }, `/certificates/c/${old}/manage`);
+    const noReason = await postForm(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: '' }, `/certificates/c/${old}/manage`);
     expect(noReason.status).to.equal(400);
 
-    const re = await post(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: 'Misspelt family name' }, `/certificates/c/${old}/manage`);
+    const re = await postForm(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: 'Misspelt family name' }, `/certificates/c/${old}/manage`);
     expect(re.status).to.equal(303);
     const fresh = /\/certificates\/c\/([^/]+)\/manage/.exec(re.headers.location as string)![1]!;
     expect(fresh).not.to.equal(old);
@@ -284,22 +279,22 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     expect(oldPage.text).to.contain(`/verify/${fresh}`);
     const newJson = await supertest(t.app).get(`/verify/${fresh}`).set('Accept', 'application/json').expect(200);
     expect(newJson.body).to.include({ status: 'valid', name: 'Jon Smith' });
-    expect((await post(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: 'Again' }, `/certificates/c/${fresh}/manage`)).status).to.equal(
-      409,
-    );
+    expect(
+      (await postForm(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: 'Again' }, `/certificates/c/${fresh}/manage`)).status,
+    ).to.equal(409);
     // The learner's list shows the current certificate only.
     const my = await learner.agent.get('/enrolment/my').expect(200);
     expect(my.text).to.contain(fresh);
     expect(my.text).not.to.contain(old);
 
     // The replaced certificate cannot be revoked: the current one is the one to revoke.
-    expect((await post(staff, `/certificates/c/${old}/revoke`, { reason: 'Wrong one' }, `/certificates/c/${old}/manage`)).status).to.equal(409);
-    const revoke = await post(staff, `/certificates/c/${fresh}/revoke`, { reason: 'Issued in error' }, `/certificates/c/${fresh}/manage`);
+    expect((await postForm(staff, `/certificates/c/${old}/revoke`, { reason: 'Wrong one' }, `/certificates/c/${old}/manage`)).status).to.equal(409);
+    const revoke = await postForm(staff, `/certificates/c/${fresh}/revoke`, { reason: 'Issued in error' }, `/certificates/c/${fresh}/manage`);
     expect(revoke.status).to.equal(303);
     const revoked = await supertest(t.app).get(`/verify/${fresh}`).set('Accept', 'application/json').expect(200);
     expect(revoked.body.status).to.equal('revoked');
     expect(revoked.body.revokedOn).to.match(/^\d{4}-\d{2}-\d{2}$/);
-    expect((await post(staff, `/certificates/c/${fresh}/revoke`, { reason: 'Issued in error' }, `/verify`)).status).to.equal(409);
+    expect((await postForm(staff, `/certificates/c/${fresh}/revoke`, { reason: 'Issued in error' }, `/verify`)).status).to.equal(409);
     // Its holder can no longer download it.
     await learner.agent.get(`/certificates/c/${fresh}/certificate.pdf`).expect(410);
     // Nothing is ever deleted: both records are still there.
@@ -353,7 +348,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       certificates: await Certificate().countDocuments(),
       claims: await db.collection('certificates_claim').countDocuments(),
     };
-    const res = await post(learner.agent, '/certificates/name', { name: 'Ur-Nammu \u{12000}' }, '/certificates/name');
+    const res = await postForm(learner.agent, '/certificates/name', { name: 'Ur-Nammu \u{12000}' }, '/certificates/name');
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('cannot be printed on a certificate');
     expect(
@@ -373,7 +368,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     const trainer = await signIn(t.app, 'trainer@olive.example');
     for (const who of [learner.agent, trainer]) {
       await who.get(`/certificates/editions/${edition}`).expect(403);
-      expect((await post(who, `/certificates/editions/${edition}/issue`, { enrolmentId: learner.enrolmentId }, '/enrolment/my')).status).to.equal(403);
+      expect((await postForm(who, `/certificates/editions/${edition}/issue`, { enrolmentId: learner.enrolmentId }, '/enrolment/my')).status).to.equal(403);
       await who.get('/certificates').expect(403);
     }
     expect(await Certificate().countDocuments({ editionId: edition })).to.equal(0);

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
@@ -14,13 +14,6 @@ import certificates from '../index.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 const BASE_URL = 'http://learn.example.org';
-
-async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: await tokenFor(agent, page) });
-}
 
 describe('certificates: e-mail to the learner', function () {
   this.timeout(180_000);
@@ -40,7 +33,7 @@ describe('certificates: e-mail to the learner', function () {
   after(() => t.stop());
 
   async function newEdition(title: string): Promise<string> {
-    const res = await post(
+    const res = await postForm(
       staff,
       '/enrolment/manage/editions',
       {
@@ -67,7 +60,7 @@ describe('certificates: e-mail to the learner', function () {
       'test',
     );
     const agent = await signIn(t.app, email);
-    expect((await post(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
+    expect((await postForm(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
     for (const item of await t.app.olive.service(CourseCatalog).items(courseId)) {
       await t.app.olive.service(CourseProgress).recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
     }
@@ -78,7 +71,7 @@ describe('certificates: e-mail to the learner', function () {
 
   /** Staff issue one person's certificate, as the edition page's button does; returns its code. */
   async function issue(editionId: string, enrolmentId: string): Promise<string> {
-    const res = await post(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId }, `/certificates/editions/${editionId}`);
+    const res = await postForm(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId }, `/certificates/editions/${editionId}`);
     expect(res.status, res.text.slice(0, 1500)).to.equal(303);
     const Certificate = t.app.olive.connection.model('certificates_certificate');
     return ((await Certificate.findOne({ enrolmentId }).sort({ issuedAt: -1 }).lean()) as unknown as { _id: string })._id;
@@ -130,7 +123,7 @@ describe('certificates: e-mail to the learner', function () {
     const first = await issue(edition, learner.enrolmentId);
     await mailbox.waitFor(to(learner.email, /^Votre certificat/));
 
-    const reissued = await post(
+    const reissued = await postForm(
       staff,
       `/certificates/c/${first}/reissue`,
       { name: 'Jean-Baptiste Nkurunziza Mugisha', reason: 'Nom de famille complété à la demande de la personne.' },
@@ -147,14 +140,14 @@ describe('certificates: e-mail to the learner', function () {
     const pdf = await mailbox.attachment(newMail!.ID, newDetail.AttachmentsList[0]!.PartID);
     expect(sha256(pdf)).to.equal(await storedSha(second));
 
-    const revoked = await post(
+    const revoked = await postForm(
       staff,
       `/certificates/c/${second}/revoke`,
       { reason: 'Participation non confirmée par le bureau régional.' },
       `/certificates/c/${second}/manage`,
     );
     expect(revoked.status).to.equal(303);
-    const again = await post(
+    const again = await postForm(
       staff,
       `/certificates/c/${second}/revoke`,
       { reason: 'Participation non confirmée par le bureau régional.' },

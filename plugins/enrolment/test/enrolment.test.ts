@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { definePlugin } from '../../../src/index.ts';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { progressRecords } from '../../../test/helpers/progress.ts';
 import courses from '../../courses/index.ts';
 import {
@@ -43,13 +43,6 @@ function eventRecorder() {
   return { plugin, events, of: (name: string, editionId: string) => events.filter((x) => x.name === name && x.e.editionId === editionId) };
 }
 
-async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: await tokenFor(agent, page) });
-}
-
 const MOTIVATION = 'I mediate local land disputes in my district and want to learn how to design a mediation process.';
 
 describe('enrolment plugin', function () {
@@ -62,7 +55,7 @@ describe('enrolment plugin', function () {
 
   /** Creates an edition through the staff form, as staff do, and returns its id. */
   async function newEdition(fields: Record<string, unknown>, course = courseId): Promise<string> {
-    const res = await post(
+    const res = await postForm(
       staff,
       '/enrolment/manage/editions',
       {
@@ -91,7 +84,7 @@ describe('enrolment plugin', function () {
   }
 
   const enrol = (agent: Agent, editionId: string, fields: Record<string, unknown> = {}) =>
-    post(agent, `/enrolment/editions/${editionId}/enrol`, fields, `/enrolment/editions/${editionId}`);
+    postForm(agent, `/enrolment/editions/${editionId}/enrol`, fields, `/enrolment/editions/${editionId}`);
 
   const Enrolment = () => t.app.olive.connection.model('enrolment_enrolment');
   const Seat = () => t.app.olive.connection.model('enrolment_seat');
@@ -132,7 +125,7 @@ describe('enrolment plugin', function () {
       expect(outline.text).to.contain('/enrolment/courses/conflict-analysis');
       await agent.get(`/courses/conflict-analysis/modules/${staffView.moduleId}`).expect(403);
       await agent.get(`/courses/conflict-analysis/items/${staffView.file}/file`).expect(403);
-      const done = await post(agent, `/courses/conflict-analysis/items/${staffView.items[0]}/done`, {}, '/enrolment/my');
+      const done = await postForm(agent, `/courses/conflict-analysis/items/${staffView.items[0]}/done`, {}, '/enrolment/my');
       expect(done.status).to.equal(403);
     });
 
@@ -143,7 +136,7 @@ describe('enrolment plugin', function () {
       expect(res.headers.location).to.equal('/courses/conflict-analysis');
       const { moduleId, items, file } = await firstModule(agent, 'conflict-analysis');
       await agent.get(`/courses/conflict-analysis/items/${file}/file`).expect(200);
-      await post(agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`).then((r) =>
+      await postForm(agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`).then((r) =>
         expect(r.status).to.equal(303),
       );
       const progress = (await t.app.olive.connection.model('courses_item_progress').findOne({ learnerId: id }).lean()) as { editionId?: string } | null;
@@ -183,9 +176,9 @@ describe('enrolment plugin', function () {
       const { agent, id } = await learner();
       await enrol(agent, edition);
       const { moduleId, items } = await firstModule(agent, 'conflict-analysis');
-      await post(agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`);
+      await postForm(agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`);
       await agent.get(`/enrolment/editions/${edition}/withdraw`).expect(200);
-      const res = await post(agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
+      const res = await postForm(agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
       expect(res.status).to.equal(303);
       await agent.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(403);
       expect(await t.app.olive.connection.model('courses_item_progress').countDocuments({ learnerId: id })).to.equal(1);
@@ -207,7 +200,7 @@ describe('enrolment plugin', function () {
 
     it('a key edition needs a key of at least 6 characters: the form says so and creates nothing', async () => {
       const before = await t.app.olive.connection.model('enrolment_edition').countDocuments();
-      const res = await post(
+      const res = await postForm(
         staff,
         '/enrolment/manage/editions',
         {
@@ -241,7 +234,7 @@ describe('enrolment plugin', function () {
 
     it('an incomplete application is shown again with the problems and stores nothing', async () => {
       const { agent } = await learner();
-      const res = await post(
+      const res = await postForm(
         agent,
         `/enrolment/editions/${edition}/apply`,
         { motivation: 'Too short.', organisationType: 'government', country: 'KE', gender: 'woman' },
@@ -256,7 +249,7 @@ describe('enrolment plugin', function () {
     it('applicants wait; staff accept (seat), waitlist and reject with a message the applicant sees', async () => {
       const apply = async () => {
         const p = await learner();
-        const res = await post(
+        const res = await postForm(
           p.agent,
           `/enrolment/editions/${edition}/apply`,
           {
@@ -289,7 +282,9 @@ describe('enrolment plugin', function () {
       expect(page.text).to.contain('A dispute over grazing land');
       const idOf = async (email: string) => String(((await Enrolment().findOne({ editionId: edition, email }).lean()) as { _id: unknown })._id);
       const decide = (email: string, decision: string, message = '') =>
-        idOf(email).then((id) => post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/editions/${edition}`));
+        idOf(email).then((id) =>
+          postForm(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/editions/${edition}`),
+        );
 
       expect((await decide(a.email, 'accept')).status).to.equal(303);
       expect(await statusOf(edition, a.email)).to.equal('enrolled');
@@ -315,7 +310,7 @@ describe('enrolment plugin', function () {
       expect(again.status).to.equal(409);
 
       // A withdraws: the seat goes to B, first on the waiting list, without anyone doing anything.
-      await post(a.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
+      await postForm(a.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
       expect(await statusOf(edition, b.email)).to.equal('enrolled');
       expect(recorder.of('enrolment.enrolment.promoted', edition).map((x) => x.e.email)).to.deep.equal([b.email]);
       expect(await Seat().countDocuments({ editionId: edition })).to.equal(1);
@@ -343,7 +338,7 @@ describe('enrolment plugin', function () {
       expect(self.status).to.equal(409);
 
       const email = 'Envoy.Newcomer@Example.org';
-      const add = await post(staff, `/enrolment/manage/editions/${edition}/people`, { email }, `/enrolment/manage/editions/${edition}`);
+      const add = await postForm(staff, `/enrolment/manage/editions/${edition}/people`, { email }, `/enrolment/manage/editions/${edition}`);
       expect(add.status).to.equal(303);
       const pre = (await Enrolment().findOne({ editionId: edition, email: 'envoy.newcomer@example.org' }).lean()) as unknown as {
         status: string;
@@ -354,7 +349,7 @@ describe('enrolment plugin', function () {
 
       // The admin creates the account later; the person signs in and finds the seminar.
       const admin = await signIn(t.app, 'admin@olive.example');
-      const created = await post(
+      const created = await postForm(
         admin,
         '/admin/users',
         { email: 'envoy.newcomer@example.org', name: 'Envoy Newcomer', password: 'a-long-password-1', roles: 'learner' },
@@ -379,7 +374,7 @@ describe('enrolment plugin', function () {
       const edition = await newEdition({ title: 'Draft run', status: 'draft' });
       const { agent } = await learner();
       await agent.get(`/enrolment/editions/${edition}`).expect(404);
-      expect((await post(agent, `/enrolment/editions/${edition}/enrol`, {}, '/enrolment/my')).status).to.equal(404);
+      expect((await postForm(agent, `/enrolment/editions/${edition}/enrol`, {}, '/enrolment/my')).status).to.equal(404);
     });
   });
 
@@ -408,7 +403,7 @@ describe('enrolment plugin', function () {
       const first = (await Enrolment().find({ editionId: edition, status: 'waitlisted' }).sort({ waitlistedAt: 1, _id: 1 }).limit(5).lean()) as unknown as {
         email: string;
       }[];
-      const save = await post(
+      const save = await postForm(
         staff,
         `/enrolment/manage/editions/${edition}`,
         {
@@ -445,7 +440,7 @@ describe('enrolment plugin', function () {
       // Staff withdraw A: B (not C) gets the seat.
       const id = String(((await Enrolment().findOne({ editionId: edition, email: a.email }).lean()) as { _id: unknown })._id);
       expect(
-        (await post(staff, `/enrolment/manage/enrolments/${id}/withdraw`, { message: 'Could not travel.' }, `/enrolment/manage/enrolments/${id}`)).status,
+        (await postForm(staff, `/enrolment/manage/enrolments/${id}/withdraw`, { message: 'Could not travel.' }, `/enrolment/manage/enrolments/${id}`)).status,
       ).to.equal(303);
       expect(await statusOf(edition, b.email)).to.equal('enrolled');
       expect(await statusOf(edition, c.email)).to.equal('waitlisted');
@@ -457,7 +452,7 @@ describe('enrolment plugin', function () {
       const edition = await newEdition({ title: 'Race: re-enrol', capacity: '2' });
       const a = await learner();
       await enrol(a.agent, edition);
-      await post(a.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
+      await postForm(a.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`);
       const token = await tokenFor(a.agent, `/enrolment/editions/${edition}`);
       const click = () => a.agent.post(`/enrolment/editions/${edition}/enrol`).type('form').send({ _csrf: token });
       await Promise.all([click(), click(), click()]);
@@ -472,7 +467,7 @@ describe('enrolment plugin', function () {
     it('two staff accepting the same application at once leave one enrolled person holding one seat', async () => {
       const edition = await newEdition({ title: 'Race: accept', method: 'application', capacity: '3' });
       const p = await learner();
-      await post(
+      await postForm(
         p.agent,
         `/enrolment/editions/${edition}/apply`,
         { motivation: MOTIVATION, organisationType: 'government', country: 'GH', gender: 'man' },
@@ -502,11 +497,11 @@ describe('enrolment plugin', function () {
         startsAt: '2026-01-10',
         endsAt: '2099-12-31',
       };
-      const tooFew = await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '2' }, `/enrolment/manage/editions/${edition}/edit`);
+      const tooFew = await postForm(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '2' }, `/enrolment/manage/editions/${edition}/edit`);
       expect(tooFew.status).to.equal(400);
       expect(tooFew.text).to.contain('3 people are enrolled');
       expect(
-        (await post(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '4' }, `/enrolment/manage/editions/${edition}/edit`)).status,
+        (await postForm(staff, `/enrolment/manage/editions/${edition}`, { ...fields, capacity: '4' }, `/enrolment/manage/editions/${edition}/edit`)).status,
       ).to.equal(303);
       expect(await Seat().countDocuments({ editionId: edition })).to.equal(3);
       const late = [await learner(), await learner()];
@@ -518,14 +513,14 @@ describe('enrolment plugin', function () {
     it('putting an applicant on the waiting list while seats are free gives them a seat at once', async () => {
       const edition = await newEdition({ title: 'Race: waitlist with seats', method: 'application', capacity: '5' });
       const p = await learner();
-      await post(
+      await postForm(
         p.agent,
         `/enrolment/editions/${edition}/apply`,
         { motivation: MOTIVATION, organisationType: 'academia', country: 'PE', gender: 'woman' },
         `/enrolment/editions/${edition}`,
       );
       const id = String(((await Enrolment().findOne({ editionId: edition, email: p.email }).lean()) as unknown as { _id: unknown })._id);
-      await post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'waitlist' }, `/enrolment/manage/editions/${edition}`);
+      await postForm(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'waitlist' }, `/enrolment/manage/editions/${edition}`);
       expect(await statusOf(edition, p.email)).to.equal('enrolled');
     });
 
@@ -624,13 +619,13 @@ describe('enrolment plugin', function () {
       await enrol(mover.agent, from);
       await enrol(waiting.agent, from);
       const { moduleId, items } = await firstModule(mover.agent, 'conflict-analysis');
-      await post(mover.agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`);
+      await postForm(mover.agent, `/courses/conflict-analysis/items/${items[0]}/done`, {}, `/courses/conflict-analysis/modules/${moduleId}`);
       const moduleBefore = (await mover.agent.get(`/courses/conflict-analysis/modules/${moduleId}`).expect(200)).text;
       const doneBefore = (moduleBefore.match(/badge-done/g) ?? []).length;
       expect(doneBefore).to.be.greaterThan(0);
 
       const id = String(((await Enrolment().findOne({ editionId: from, email: mover.email }).lean()) as { _id: unknown })._id);
-      const res = await post(staff, `/enrolment/manage/enrolments/${id}/move`, { toEditionId: to }, `/enrolment/manage/enrolments/${id}`);
+      const res = await postForm(staff, `/enrolment/manage/enrolments/${id}/move`, { toEditionId: to }, `/enrolment/manage/enrolments/${id}`);
       expect(res.status).to.equal(303);
       expect(await statusOf(from, mover.email)).to.equal('withdrawn');
       expect(await statusOf(to, mover.email)).to.equal('enrolled');
@@ -648,7 +643,7 @@ describe('enrolment plugin', function () {
       const p = await learner();
       await enrol(p.agent, from);
       const id = String(((await Enrolment().findOne({ editionId: from, email: p.email }).lean()) as { _id: unknown })._id);
-      const res = await post(staff, `/enrolment/manage/enrolments/${id}/move`, { toEditionId: other }, `/enrolment/manage/enrolments/${id}`);
+      const res = await postForm(staff, `/enrolment/manage/enrolments/${id}/move`, { toEditionId: other }, `/enrolment/manage/enrolments/${id}`);
       expect(res.status).to.equal(400);
       expect(await statusOf(from, p.email)).to.equal('enrolled');
     });
@@ -664,16 +659,16 @@ describe('enrolment plugin', function () {
         await who.get(`/enrolment/manage/editions/${edition}`).expect(403);
       }
       const victim = await learner();
-      await post(
+      await postForm(
         victim.agent,
         `/enrolment/editions/${edition}/apply`,
         { motivation: MOTIVATION, organisationType: 'academia', country: 'FR', gender: 'man' },
         `/enrolment/editions/${edition}`,
       );
       const id = String(((await Enrolment().findOne({ editionId: edition, email: victim.email }).lean()) as { _id: unknown })._id);
-      const res = await post(agent, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'reject' }, '/enrolment/my');
+      const res = await postForm(agent, `/enrolment/manage/enrolments/${id}/decision`, { decision: 'reject' }, '/enrolment/my');
       expect(res.status).to.equal(403);
-      const withdraw = await post(agent, `/enrolment/manage/enrolments/${id}/withdraw`, {}, '/enrolment/my');
+      const withdraw = await postForm(agent, `/enrolment/manage/enrolments/${id}/withdraw`, {}, '/enrolment/my');
       expect(withdraw.status).to.equal(403);
       expect(await statusOf(edition, victim.email)).to.equal('pending');
       await staff.get('/enrolment/manage/editions/000000000000000000000000').expect(404);
@@ -698,7 +693,7 @@ describe('enrolment plugin', function () {
       // Marking the module's items done: refused as a preview, and not a record is written.
       const before = await progressRecords(t.app.olive.connection.db!);
       for (const item of items) {
-        const done = await post(
+        const done = await postForm(
           trainer,
           `/courses/interest-based-negotiation/items/${item}/done`,
           {},

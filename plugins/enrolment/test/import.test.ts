@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import supertest from 'supertest';
-import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
 import type { JobDoc, JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts';
 import courses from '../../courses/index.ts';
@@ -32,15 +32,8 @@ describe('bulk enrolment from CSV: pages and database', function () {
   let staff: Agent;
   let courseId: string;
 
-  async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-    return agent
-      .post(url)
-      .type('form')
-      .send({ ...fields, _csrf: await tokenFor(agent, page) });
-  }
-
   async function newEdition(fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await post(
+    const res = await postForm(
       staff,
       '/enrolment/manage/editions',
       {
@@ -77,7 +70,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     return { url, page: (await staff.get(url).expect(200)).text };
   }
 
-  const commit = (url: string, agent = staff) => post(agent, `${url}/commit`, {}, url);
+  const commit = (url: string, agent = staff) => postForm(agent, `${url}/commit`, {}, url);
 
   const db = () => t.app.olive.connection;
   const enrolmentsOf = (editionId: string) => db().collection('enrolment_enrolment').find({ editionId }).sort({ email: 1 }).toArray();
@@ -123,7 +116,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const { url } = await previewOf(edition, 'p.csv', 'email\nsomeone@example.org\n');
     const other = await newEdition({ title: 'Other edition' });
     await staff.get(url.replace(edition, other)).expect(404);
-    await post(staff, `${url.replace(edition, other)}/commit`, {}, url).then((r) => expect(r.status).to.equal(404));
+    await postForm(staff, `${url.replace(edition, other)}/commit`, {}, url).then((r) => expect(r.status).to.equal(404));
   });
 
   it('refuses an upload without the CSRF token, changing nothing', async () => {
@@ -211,7 +204,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
   it('counts the seats left down the file: the rest go on the waiting list', async () => {
     const edition = await newEdition({ capacity: '3' });
-    await post(staff, `/enrolment/manage/editions/${edition}/people`, { email: 'first.in@example.org' }, `/enrolment/manage/editions/${edition}`);
+    await postForm(staff, `/enrolment/manage/editions/${edition}/people`, { email: 'first.in@example.org' }, `/enrolment/manage/editions/${edition}`);
     const file = 'email\nfirst.in@example.org\nseat.one@example.org\nseat.two@example.org\nwait.one@example.org\nwait.two@example.org\n';
     const { url, page } = await previewOf(edition, 'seats.csv', file);
     expect(page).to.contain('2 to enrol');
@@ -235,7 +228,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const edition = await newEdition({ capacity: '1' });
     const { url, page } = await previewOf(edition, 'race.csv', 'email\nlate.comer@example.org\n');
     expect(page).to.contain('1 to enrol');
-    await post(staff, `/enrolment/manage/editions/${edition}/people`, { email: 'late.comer@example.org' }, `/enrolment/manage/editions/${edition}`);
+    await postForm(staff, `/enrolment/manage/editions/${edition}/people`, { email: 'late.comer@example.org' }, `/enrolment/manage/editions/${edition}`);
     await commit(url);
     expect((await staff.get(url).expect(200)).text).to.match(/<dt>Already there<\/dt><dd>1<\/dd>/);
     expect(await enrolmentsOf(edition)).to.have.length(1);
@@ -340,7 +333,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     try {
       const smallStaff = await signIn(small.app, 'staff@olive.example');
       const course = await small.app.olive.connection.collection('courses_course').findOne({ slug: 'conflict-analysis' });
-      const created = await post(
+      const created = await postForm(
         smallStaff,
         '/enrolment/manage/editions',
         {
@@ -556,7 +549,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
     // An admin creates the account later (the admin users page), and the person signs in.
     const admin = await signIn(t.app, 'admin@olive.example');
-    const created = await post(
+    const created = await postForm(
       admin,
       '/admin/users',
       { email: 'new.person@example.org', name: 'New Person', password: 'a-long-password-1', roles: 'learner' },
@@ -595,7 +588,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
   it('shows the pages in French', async () => {
     const edition = await newEdition();
     const marie = await signIn(t.app, 'admin@olive.example');
-    await post(marie, '/language', { lang: 'fr', returnTo: '/' }, '/');
+    await postForm(marie, '/language', { lang: 'fr', returnTo: '/' }, '/');
     const form = (await marie.get(`/enrolment/manage/editions/${edition}/import`).expect(200)).text;
     expect(form).to.contain('Inscrire des personnes à partir d&#39;un fichier');
     const res = await upload(marie, edition, 'liste.csv', fixture('bad-rows.csv'));

@@ -4,7 +4,7 @@
  * and a link to the site, once, whatever is clicked twice or races.
  */
 import { expect } from 'chai';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
@@ -14,13 +14,6 @@ type Agent = Awaited<ReturnType<typeof signIn>>;
 const BASE_URL = 'http://learn.example.org';
 const MOTIVATION = 'I mediate local land disputes in my district and want to learn how to design a mediation process.';
 const PROFILE = { organisation: 'Ministry of Foreign Affairs', organisationType: 'government', country: 'KE', gender: 'woman' };
-
-async function post(agent: Agent, url: string, fields: Record<string, unknown>, page: string) {
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: await tokenFor(agent, page) });
-}
 
 /** A calendar day `days` from today, as the edition form takes it. */
 const dayFromNow = (days: number) => new Date(Date.now() + days * 24 * 3600_000).toISOString().slice(0, 10);
@@ -50,7 +43,7 @@ describe('enrolment: e-mail to the people concerned', function () {
   after(() => t.stop());
 
   async function newEdition(fields: Record<string, unknown>): Promise<string> {
-    const res = await post(
+    const res = await postForm(
       staff,
       '/enrolment/manage/editions',
       {
@@ -82,10 +75,10 @@ describe('enrolment: e-mail to the people concerned', function () {
   const Enrolment = () => t.app.olive.connection.model('enrolment_enrolment');
   const idOf = async (editionId: string, email: string) => String(((await Enrolment().findOne({ editionId, email }).lean()) as { _id: unknown })._id);
   const apply = (agent: Agent, editionId: string) =>
-    post(agent, `/enrolment/editions/${editionId}/apply`, { motivation: MOTIVATION, ...PROFILE }, `/enrolment/editions/${editionId}`);
+    postForm(agent, `/enrolment/editions/${editionId}/apply`, { motivation: MOTIVATION, ...PROFILE }, `/enrolment/editions/${editionId}`);
   const decide = async (editionId: string, email: string, decision: string, message = '') => {
     const id = await idOf(editionId, email);
-    return post(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/enrolments/${id}`);
+    return postForm(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/enrolments/${id}`);
   };
 
   /** Every message recorded so far has been handed to the mail server (delivered or given up). */
@@ -149,7 +142,7 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(rejectedText).to.contain(`${BASE_URL}/enrolment/my`);
 
     // The seated person withdraws: the first waiting gets the seat and is told so.
-    expect((await post(first.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`)).status).to.equal(303);
+    expect((await postForm(first.agent, `/enrolment/editions/${edition}/withdraw`, {}, `/enrolment/editions/${edition}/withdraw`)).status).to.equal(303);
     const [promoted] = await mailbox.waitFor(to(second.email, /A place for you/));
     expect(promoted!.Subject).to.equal('A place for you: Mediation seminar, Nairobi');
 
@@ -170,10 +163,10 @@ describe('enrolment: e-mail to the people concerned', function () {
     const from = await newEdition({ title: 'Negotiation, spring run', method: 'open' });
     const target = await newEdition({ title: 'Negotiation, autumn run', method: 'open' });
     const p = await learner();
-    expect((await post(p.agent, `/enrolment/editions/${from}/enrol`, {}, `/enrolment/editions/${from}`)).status).to.equal(303);
+    expect((await postForm(p.agent, `/enrolment/editions/${from}/enrol`, {}, `/enrolment/editions/${from}`)).status).to.equal(303);
     // Open enrolment: the person saw it happen on screen, nothing is mailed.
     const id = await idOf(from, p.email);
-    const moved = await post(staff, `/enrolment/manage/enrolments/${id}/move`, { toEditionId: target }, `/enrolment/manage/enrolments/${id}`);
+    const moved = await postForm(staff, `/enrolment/manage/enrolments/${id}/move`, { toEditionId: target }, `/enrolment/manage/enrolments/${id}`);
     expect(moved.status).to.equal(303);
     const [mail] = await mailbox.waitFor(to(p.email, /moved/));
     expect(mail!.Subject).to.equal('You have moved to Negotiation, autumn run');
@@ -189,7 +182,7 @@ describe('enrolment: e-mail to the people concerned', function () {
       edition = await newEdition({ title: 'Fellowship 2027, Holmenkollen', method: 'invitation' });
     });
     const add = (email: string, invite: boolean) =>
-      post(staff, `/enrolment/manage/editions/${edition}/people`, { email, ...(invite ? { invite: 'on' } : {}) }, `/enrolment/manage/editions/${edition}`);
+      postForm(staff, `/enrolment/manage/editions/${edition}/people`, { email, ...(invite ? { invite: 'on' } : {}) }, `/enrolment/manage/editions/${edition}`);
 
     it('someone without an account gets one invitation naming the edition, however often the form is sent', async () => {
       const email = 'new.fellow@example.org';
@@ -268,15 +261,15 @@ describe('enrolment: e-mail to the people concerned', function () {
     // Far off at first, so that nobody is reminded while the people below enrol, leave and opt out.
     const soon = await newEdition({ ...fields, startsAt: dayFromNow(20), endsAt: dayFromNow(24) });
     const later = await newEdition({ title: 'Regional training, Bangkok', method: 'open', startsAt: dayFromNow(10), endsAt: dayFromNow(14) });
-    const enrol = (p: { agent: Agent }, e: string) => post(p.agent, `/enrolment/editions/${e}/enrol`, {}, `/enrolment/editions/${e}`);
+    const enrol = (p: { agent: Agent }, e: string) => postForm(p.agent, `/enrolment/editions/${e}/enrol`, {}, `/enrolment/editions/${e}`);
     const [english, french, optedOut, leaver] = [await learner(), await learner({ locale: 'fr' }), await learner(), await learner()];
     for (const p of [english, french, optedOut, leaver]) expect((await enrol(p, soon)).status).to.equal(303);
     expect((await enrol(english, later)).status).to.equal(303);
     await t.app.olive.mail.setOptedOut(optedOut.id, ['enrolment.reminders']);
-    expect((await post(leaver.agent, `/enrolment/editions/${soon}/withdraw`, {}, `/enrolment/editions/${soon}/withdraw`)).status).to.equal(303);
+    expect((await postForm(leaver.agent, `/enrolment/editions/${soon}/withdraw`, {}, `/enrolment/editions/${soon}/withdraw`)).status).to.equal(303);
 
     // Now it starts in two days: the reminder (three days before) was due yesterday, and goes now.
-    const moved = await post(
+    const moved = await postForm(
       staff,
       `/enrolment/manage/editions/${soon}`,
       { ...fields, startsAt: dayFromNow(2), endsAt: dayFromNow(6) },
@@ -302,7 +295,7 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(await mailOf(leaver.email)).to.have.length(0);
 
     // A new start date is news: it is reminded again, once.
-    const again = await post(
+    const again = await postForm(
       staff,
       `/enrolment/manage/editions/${soon}`,
       { ...fields, startsAt: dayFromNow(1), endsAt: dayFromNow(6) },
@@ -333,7 +326,7 @@ describe('enrolment: e-mail to the people concerned', function () {
 
     const fresh = await learner();
     expect(
-      (await post(staff, `/enrolment/manage/editions/${edition}/people`, { email: fresh.email }, `/enrolment/manage/editions/${edition}`)).status,
+      (await postForm(staff, `/enrolment/manage/editions/${edition}/people`, { email: fresh.email }, `/enrolment/manage/editions/${edition}`)).status,
     ).to.equal(303);
     const none = await staff.get(`/enrolment/manage/enrolments/${await idOf(edition, fresh.email)}`).expect(200);
     expect(none.text).to.contain('No e-mail has been sent to this person.');
@@ -341,7 +334,7 @@ describe('enrolment: e-mail to the people concerned', function () {
 
   it('a bad add-person form changes nothing and mails nobody', async () => {
     const edition = await newEdition({ title: 'Closed seminar', method: 'invitation' });
-    const res = await post(
+    const res = await postForm(
       staff,
       `/enrolment/manage/editions/${edition}/people`,
       { email: 'not-an-address', invite: 'on' },
