@@ -85,6 +85,12 @@ function jobsPlugin(instance: string) {
           note('throttled', job);
         },
       });
+      ctx.jobs.define('metered', {
+        perMinute: 3,
+        async run(_payload, job) {
+          note('metered', job);
+        },
+      });
       ctx.jobs.every('tick', TICK_EVERY_MS, async (job) => {
         const run = note('tick', job);
         ticking += 1;
@@ -266,6 +272,34 @@ describe('jobs: the host job service across app instances', function () {
       gated.delete('a');
       release();
       b.app.olive.jobs.start();
+    }
+  });
+
+  it('an instance whose view of the queue is old spends none of the minute’s `perMinute` share on a job another instance has finished', async () => {
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 12_000) await sleep(left + 100);
+    const minute = Math.floor(Date.now() / 60_000);
+    // An instance that reads the queue once, at start, and then only when kicked: it learns of the
+    // job it enqueues, and of nothing that happens to it afterwards.
+    const late = await createTestApp({ plugins: [jobsPlugin('late')], env: { JOB_POLL_MS: '60000' }, dbName: a.dbName });
+    try {
+      const { id } = await late.app.olive.jobs.enqueue('jobtest.metered', null, { key: 'seen-late', runAt: new Date(Date.now() + 1000) });
+      await until('the job done by a or b', async () => (await a.app.olive.jobs.get(id))?.state === 'done', 10_000);
+      expect(ranOf('metered').map((r) => r.instance))
+        .to.have.length(1)
+        .and.not.include('late');
+      // Now due in its old view: it takes the next lease (the finished job's were removed), and must
+      // see that the job is done before it claims a slot.
+      late.app.olive.jobs.kick();
+      await sleep(500);
+      const slots = await a.app.olive.connection
+        .collection('host_job_slots')
+        .countDocuments({ _id: { $in: [1, 2, 3].map((n) => `jobtest.metered|${minute}|${n}`) } as never });
+      expect(slots, 'one slot for the one run').to.equal(1);
+      expect(ranOf('metered'), 'run once').to.have.length(1);
+      expect(await Leases().countDocuments({ jobId: id }), 'no lease left behind').to.equal(0);
+    } finally {
+      await late.app.olive.stop();
     }
   });
 

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { PermanentFailure, RetryLater, type QueueDefinition, type QueueOptions } from './jobs.api.ts';
-import type { JobLeaseDoc, JobModels } from './jobs.models.ts';
+import type { JobDoc, JobLeaseDoc, JobModels } from './jobs.models.ts';
 import { trusted, type Leases } from './leases.ts';
 import type { Throttle } from './throttle.ts';
 
@@ -45,13 +45,8 @@ export function createRunner(deps: RunnerDeps) {
 
   const backoff = (def: QueueOptions<unknown>, attempt: number) => Math.min((def.backoffMs ?? 5000) * 2 ** (attempt - 1), def.maxBackoffMs ?? 3_600_000);
   /** Runs one job under our lease and records what became of it. */
-  async function runJob(lease: JobLeaseDoc, def: QueueDefinition, abort: AbortController): Promise<void> {
+  async function runJob(lease: JobLeaseDoc, job: JobDoc, def: QueueDefinition, abort: AbortController): Promise<void> {
     const jobId = lease.jobId;
-    const job = await Job.findById(jobId).lean();
-    if (!job || job.state === 'done' || job.state === 'failed' || job.state === 'dropped') {
-      await leases.removeLeases(jobId, lease.generation);
-      return;
-    }
     const leaseMs = def.leaseMs ?? 30_000;
     const attempt = job.attempts + 1;
     const startedAt = Date.now();
@@ -169,6 +164,14 @@ export function createRunner(deps: RunnerDeps) {
       }
       const lease = await leases.acquire(candidate, def.leaseMs ?? 30_000);
       if (!lease) continue;
+      // A view of the queue up to half a second old may still list a job another instance has
+      // finished since (its leases removed, so the insert above succeeded): looked at before it
+      // takes one of the minute's slots, which it would otherwise spend on nothing.
+      const job = await Job.findById(lease.jobId).lean();
+      if (!job || job.state === 'done' || job.state === 'failed' || job.state === 'dropped') {
+        await leases.removeLeases(lease.jobId, lease.generation);
+        continue;
+      }
       if (def.perMinute && !(await throttle.takeSlot(candidate.queue, def.perMinute))) {
         // This minute's share is used up: the job waits for the next minute, no attempt spent.
         const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000;
@@ -179,7 +182,7 @@ export function createRunner(deps: RunnerDeps) {
         continue;
       }
       const abort = new AbortController();
-      const done = runJob(lease, def, abort)
+      const done = runJob(lease, job, def, abort)
         .catch((err) =>
           logger[isDatabaseUnavailable(err) ? 'warn' : 'error'](
             { err, job: lease.jobId },
