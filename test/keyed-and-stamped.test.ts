@@ -1,6 +1,7 @@
 /**
  * The host's read helpers for plugins, against the test database: reads by key (findByKeys,
- * findNumbered), reads shared by the parts of one page (readEachOncePerPage) and values kept per
+ * findNumbered) and insert-once records (insertOnce), each shared by the callers of one turn of the
+ * event loop, reads shared by the parts of one page (readEachOncePerPage) and values kept per
  * instance under a stamp (stampedCache), with two connections standing for two app instances.
  */
 import { expect } from 'chai';
@@ -9,6 +10,7 @@ import mongoose, { type Connection } from 'mongoose';
 import { pino } from 'pino';
 import supertest from 'supertest';
 import { badRequest } from '../src/core/errors.ts';
+import { insertOnce } from '../src/core/insert-once.ts';
 import { findByKeys, findNumbered } from '../src/core/keyed-reads.ts';
 import { pageReadsMiddleware, readEachOncePerPage } from '../src/core/page-reads.ts';
 import { STAMPS_COLLECTION, stampedCache } from '../src/core/stamped-cache.ts';
@@ -56,6 +58,67 @@ describe('reading by key and keeping what many pages read', function () {
       const [a, b] = await ById().insertMany([{ n: 1 }, { n: 2 }]);
       expect((await findByKeys(ById(), [b!._id, a!._id])).map((d) => d.n)).to.deep.equal([2, 1]);
       expect(queries, 'one round trip for all the keys').to.deep.equal(['find']);
+    });
+
+    it('reads of one collection asked for in the same turn, by different callers, go as one query; each caller gets documents of its own', async () => {
+      await Keyed().insertMany(Array.from({ length: 5 }, (_, n) => ({ _id: `turn:${n}`, n })));
+      const queries: { name: string; filter: unknown }[] = [];
+      const listen = (e: { commandName: string; command: { filter?: unknown } }) => queries.push({ name: e.commandName, filter: e.command.filter });
+      one.getClient().on('commandStarted', listen);
+      // Three requests at once, two wanting the same record; a fourth with another projection.
+      const [first, second, third, projected] = await Promise.all([
+        findByKeys(Keyed(), ['turn:0', 'turn:1']),
+        findByKeys(Keyed(), ['turn:1', 'turn:4', 'none']),
+        findByKeys(Keyed(), ['turn:1']),
+        findByKeys(Keyed(), ['turn:2'], { _id: 1 }),
+      ]);
+      // The next turn's read is a query of its own.
+      const later = await findByKeys(Keyed(), ['turn:3']);
+      one.getClient().off('commandStarted', listen);
+      expect(first!.map((d) => d.n)).to.deep.equal([0, 1]);
+      expect(second!.map((d) => d.n)).to.deep.equal([1, 4]);
+      expect(third!.map((d) => d.n)).to.deep.equal([1]);
+      expect(projected).to.deep.equal([{ _id: 'turn:2' }]);
+      expect(later.map((d) => d.n)).to.deep.equal([3]);
+      expect(queries.map((q) => q.name)).to.deep.equal(['find', 'find', 'find']);
+      expect(queries[0]!.filter).to.deep.equal({ _id: { $in: ['turn:0', 'turn:1', 'turn:4', 'none'] } });
+      // A caller changing what it read changes nobody else's copy.
+      first![1]!.n = 99;
+      expect([second![0]!.n, third![0]!.n]).to.deep.equal([1, 1]);
+    });
+
+    it('a failed query reaches every caller of its turn', async () => {
+      const closed = await mongoose.createConnection(testDatabaseUri(), { dbName: freshDbName('keyed-closed') }).asPromise();
+      const Model = closed.model<Thing>('keyed_thing', new mongoose.Schema<Thing>({ _id: String, n: Number }, { versionKey: false }));
+      await closed.close();
+      const outcomes = await Promise.allSettled([findByKeys(Model, ['a']), findByKeys(Model, ['b'])]);
+      expect(outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'rejected']);
+    });
+
+    it('insert-once records asked for in the same turn go as one write; each caller hears its own outcome', async () => {
+      await Keyed().create({ _id: 'once:there', n: 0 });
+      const commands: string[] = [];
+      const listen = (e: { commandName: string }) => commands.push(e.commandName);
+      one.getClient().on('commandStarted', listen);
+      const outcomes = await Promise.allSettled([
+        insertOnce(Keyed(), { _id: 'once:a', n: 1 }),
+        insertOnce(Keyed(), { _id: 'once:b', n: 2 }),
+        // The same record twice in one turn (a double click): one is created.
+        insertOnce(Keyed(), { _id: 'once:a', n: 3 }),
+        insertOnce(Keyed(), { _id: 'once:there', n: 4 }),
+        // Refused by the database for a reason of its own (a field name it does not store).
+        insertOnce(Keyed(), { _id: 'once:bad', n: 5, $bad: 1 } as Thing),
+      ]);
+      one.getClient().off('commandStarted', listen);
+      expect(commands, 'one write').to.deep.equal(['insert']);
+      expect(outcomes.slice(0, 4).map((o) => (o.status === 'fulfilled' ? o.value : 'rejected'))).to.deep.equal([true, true, false, false]);
+      expect(outcomes[4]!.status).to.equal('rejected');
+      const stored = await findByKeys(Keyed(), ['once:a', 'once:b', 'once:there', 'once:bad']);
+      expect(stored.map((d) => [d._id, d.n])).to.deep.equal([
+        ['once:a', 1],
+        ['once:b', 2],
+        ['once:there', 0],
+      ]);
     });
 
     it('reads more than a query can carry in slices, and a numbered run up to its first gap', async () => {

@@ -1,3 +1,5 @@
+import DataLoader from 'dataloader';
+import { BSON, type Document } from 'mongodb';
 import type { Model, Types } from 'mongoose';
 
 /**
@@ -10,31 +12,88 @@ import type { Model, Types } from 'mongoose';
  * They go to the driver directly, not through mongoose's query layer: a page makes many, and
  * under load the app's CPU was the limit (bench/web.bench.ts reports it). Keys are strings the
  * caller builds, never request input, so there is nothing for mongoose to cast or sanitise.
+ *
+ * Reads of one collection asked for in the same turn of the event loop, by any requests, go to the
+ * database together, as one `$in` query sent at the end of that turn (`dataloader`). Per key, an
+ * `$in` of ten costs FerretDB about a third of a look-up of its own, and the driver a tenth
+ * (docs/performance.md): under load most of a page's look-ups are shared this way. A read is sent
+ * after it was asked for, never before, so it sees every write acknowledged before it was asked.
+ * Each caller gets documents of its own (decoded from the bytes the database sent), never an
+ * object another request may change.
  */
 
 /** FerretDB's patch narrows an `$in` of up to 1,000 keys; longer lists are read in slices of this. */
 const KEYS_PER_QUERY = 1000;
 
+type Key = string | Types.ObjectId;
+/** What a read needs of a collection: the driver's, or mongoose's wrapper of it. */
+export interface KeyedCollection {
+  find(filter: never, options: { raw: true; projection?: Document }): { toArray(): Promise<unknown[]> };
+}
+
+/** A key as a map key: an object id and a string with the same characters are different keys. */
+const keyOf = (key: unknown) => (typeof key === 'string' ? `s:${key}` : `o:${String(key)}`);
+
+async function readBatch(collection: KeyedCollection, keys: readonly Key[], projection: Document | undefined): Promise<(Document | null)[]> {
+  const unique = [...new Map(keys.map((k) => [keyOf(k), k])).values()];
+  const found = (await collection
+    .find((unique.length === 1 ? { _id: unique[0] } : { _id: { $in: unique } }) as never, { raw: true, ...(projection ? { projection } : {}) })
+    .toArray()) as Uint8Array[];
+  const bytes = new Map<string, Uint8Array>();
+  const decoded = new Map<string, Document>();
+  for (const b of found) {
+    const doc = BSON.deserialize(b);
+    bytes.set(keyOf(doc._id), b);
+    decoded.set(keyOf(doc._id), doc);
+  }
+  // The first caller of a key takes the document decoded above; any other caller of the same key
+  // in this batch gets a copy decoded again.
+  return keys.map((k) => {
+    const first = decoded.get(keyOf(k));
+    if (first) {
+      decoded.delete(keyOf(k));
+      return first;
+    }
+    const b = bytes.get(keyOf(k));
+    return b ? BSON.deserialize(b) : null;
+  });
+}
+
+const loaders = new WeakMap<KeyedCollection, Map<string, DataLoader<Key, Document | null>>>();
+function loaderFor(collection: KeyedCollection, projection: Document | undefined) {
+  let byProjection = loaders.get(collection);
+  if (!byProjection) loaders.set(collection, (byProjection = new Map()));
+  const name = projection ? JSON.stringify(projection) : '';
+  let loader = byProjection.get(name);
+  if (!loader) {
+    loader = new DataLoader<Key, Document | null>((keys) => readBatch(collection, keys, projection), {
+      // Every read goes to the database: nothing is kept between batches.
+      cache: false,
+      maxBatchSize: KEYS_PER_QUERY,
+      // At the end of this turn of the event loop, once every request's callbacks of the turn ran.
+      batchScheduleFn: (send) => setImmediate(send),
+    });
+    byProjection.set(name, loader);
+  }
+  return loader;
+}
+
+/** The documents of a collection (the driver's) with these `_id`s that exist, in the keys' order. */
+export async function readByKeys<T = Document>(collection: KeyedCollection, keys: readonly Key[], projection?: Record<string, 1>): Promise<T[]> {
+  if (!keys.length) return [];
+  const found = await loaderFor(collection, projection ? { ...projection, _id: 1 } : undefined).loadMany(keys);
+  return found.flatMap((doc) => {
+    if (doc instanceof Error) throw doc;
+    return doc ? [doc as T] : [];
+  });
+}
+
 /**
  * The documents with these `_id`s (strings, or object ids for collections keyed by them) that
- * exist, in the keys' order: one query per 1,000 keys.
+ * exist, in the keys' order: one query per 1,000 keys, shared with the other reads of the turn.
  */
-export async function findByKeys<T>(model: Model<T>, keys: readonly (string | Types.ObjectId)[], projection?: Record<string, 1>): Promise<T[]> {
-  const unique = [...new Map(keys.map((k) => [String(k), k])).values()];
-  if (!unique.length) return [];
-  const slices = [];
-  for (let i = 0; i < unique.length; i += KEYS_PER_QUERY) slices.push(unique.slice(i, i + KEYS_PER_QUERY));
-  const found = (
-    await Promise.all(
-      slices.map((slice) =>
-        model.collection
-          .find((slice.length === 1 ? { _id: slice[0] } : { _id: { $in: slice } }) as never, projection ? { projection: { ...projection, _id: 1 } } : {})
-          .toArray(),
-      ),
-    )
-  ).flat();
-  const byKey = new Map(found.map((doc) => [String((doc as { _id: unknown })._id), doc]));
-  return keys.flatMap((key) => (byKey.has(String(key)) ? [byKey.get(String(key)) as T] : []));
+export function findByKeys<T>(model: Model<T>, keys: readonly Key[], projection?: Record<string, 1>): Promise<T[]> {
+  return readByKeys<T>(model.collection as unknown as KeyedCollection, keys, projection);
 }
 
 /**

@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Connection } from 'mongoose';
 import type { Logger } from 'pino';
 import type { HostConfig } from './config.ts';
+import { readByKeys, type KeyedCollection } from './keyed-reads.ts';
 
 export const SESSION_COOKIE = 'olive.sid';
 
@@ -45,7 +46,8 @@ class SessionStore extends MongoStore {
 
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
     this.collectionP
-      .then((sessions) => sessions.findOne({ _id: sid }))
+      // Shared with the other look-ups of this turn (keyed-reads.ts): every request reads its session.
+      .then(async (sessions) => (await readByKeys<{ session: unknown; expires?: Date; lastModified?: Date }>(sessions as unknown as KeyedCollection, [sid]))[0])
       .then((doc) => {
         if (!doc || (doc.expires && doc.expires <= new Date())) return callback(null, null);
         // As connect-mongo's own get does with touchAfter: touch() skips the write when recent.

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
-import { conflict, hasRole, HttpError, isDuplicateKey, notFound, readOncePerPage, writeThenRenew, type SessionUser } from '../../../src/index.ts';
+import { conflict, findByKeys, hasRole, HttpError, isDuplicateKey, notFound, readOncePerPage, writeThenRenew, type SessionUser } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary } from '../contract.ts';
 import type { CourseDoc } from '../models/course.model.ts';
 import type { ItemDoc } from '../models/item.model.ts';
@@ -63,7 +63,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
    * A course by id, read once per page: the page's own look-up, the outline's stamp check and
    * every panel that names the course all want it.
    */
-  const courseDoc = (id: string) => readOncePerPage(`courses.course:${id}`, () => Course.findById(oid(id)).lean<CourseDoc>().exec());
+  const courseDoc = (id: string) => readOncePerPage(`courses.course:${id}`, async () => (await findByKeys(Course, [oid(id)]))[0] ?? null);
 
   /**
    * Course ids by address, as this instance last found them. A course is read by its address on

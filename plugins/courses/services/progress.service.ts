@@ -1,6 +1,6 @@
 import type { Model } from 'mongoose';
 import mongoose from 'mongoose';
-import { findByKeys, isDuplicateKey, notFound, readOncePerPage, type EventRef } from '../../../src/index.ts';
+import { findByKeys, insertOnce, notFound, readOncePerPage, type EventRef } from '../../../src/index.ts';
 import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import { progressKey, type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc } from '../models/progress.model.ts';
@@ -26,17 +26,6 @@ function countedModules<M extends { _id: { toString(): string }; required: boole
   const withContent = modules.filter((m) => items.some((i) => i.moduleId.toString() === m._id.toString()));
   const required = withContent.filter((m) => m.required);
   return required.length ? required : withContent;
-}
-
-/** Inserts an insert-once record; true if this call created it, false if it already existed. */
-async function insertOnce<T>(model: Model<T>, doc: T): Promise<boolean> {
-  try {
-    await model.create(doc);
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
 }
 
 /**
@@ -80,19 +69,28 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
       itemId,
       completedAt: new Date(),
     });
-    await checkModule(learnerId, courseId, editionId, moduleId, known);
+    await checkModule(learnerId, courseId, editionId, moduleId, known, itemId);
     return { recorded };
   }
 
-  async function checkModule(learnerId: string, courseId: string, editionId: string, moduleId: string, known?: CourseStructure): Promise<void> {
+  /** `justDone`: an item whose record the caller has just written (not read again). */
+  async function checkModule(
+    learnerId: string,
+    courseId: string,
+    editionId: string,
+    moduleId: string,
+    known?: CourseStructure,
+    justDone?: string,
+  ): Promise<void> {
     const modules = known ?? (await outline(courseId));
     const items = modules.find((m) => m._id.toString() === moduleId)?.items ?? [];
     const done = await findByKeys(
       ItemProgress,
-      items.map((i) => progressKey(learnerId, editionId, i._id.toString())),
+      items.filter((i) => i._id.toString() !== justDone).map((i) => progressKey(learnerId, editionId, i._id.toString())),
       { itemId: 1 },
     );
     const doneIds = new Set(done.map((d) => d.itemId));
+    if (justDone) doneIds.add(justDone);
     if (!items.length || !items.every((i) => doneIds.has(i._id.toString()))) return;
     const completedAt = new Date();
     if (await insertOnce(ModuleProgress, { _id: progressKey(learnerId, editionId, moduleId), learnerId, courseId, editionId, moduleId, completedAt })) {

@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
+import { findByKeys } from '../keyed-reads.ts';
 import { normaliseEmail, toSessionUser, type UserModels } from './users.ts';
 import { PASSWORD_MAX_LENGTH, verifyAgainstDummy, verifyPassword } from './password.ts';
 
@@ -30,9 +31,8 @@ export function createPassport({ User, Credential }: UserModels) {
   passport.serializeUser((user, done) => done(null, user.id));
   passport.deserializeUser((id: string, done) => {
     if (!mongoose.isValidObjectId(id)) return done(null, false);
-    User.findById(id)
-      .lean()
-      .then((doc) => done(null, doc && !doc.disabled ? toSessionUser(doc) : false), done);
+    // By key, shared with the other look-ups of this turn: every signed-in request reads its person.
+    findByKeys(User, [new mongoose.Types.ObjectId(id)]).then(([doc]) => done(null, doc && !doc.disabled ? toSessionUser(doc) : false), done);
   });
   return passport;
 }
