@@ -2,10 +2,13 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import mongoose from 'mongoose';
 import { pino } from 'pino';
 import supertest from 'supertest';
 import { createApp, type CreateAppOptions, type OliveApp } from '../../src/core/app.ts';
 import { loadHostConfig } from '../../src/core/config.ts';
+import { hashPassword } from '../../src/core/auth/password.ts';
+import type { NewUser, SessionUser } from '../../src/index.ts';
 
 export const DEMO_PASSWORD = 'olive-demo';
 
@@ -56,6 +59,22 @@ export async function createTestApp(options: CreateAppOptions & { env?: Record<s
       await app.olive.stop();
     },
   };
+}
+
+let demoPasswordHash: Promise<string> | undefined;
+/**
+ * A new account (through `users.create`, so UserCreated fires) whose password is DEMO_PASSWORD,
+ * with a stored hash of it computed once per run: scrypt costs about 100 ms of CPU per hash on
+ * purpose, which a test creating a hundred accounts would spend for nothing. Signing in still
+ * checks the password against that hash for real.
+ */
+export async function createDemoPasswordUser(app: OliveApp, input: Omit<NewUser, 'password'>): Promise<SessionUser> {
+  demoPasswordHash ??= hashPassword(DEMO_PASSWORD);
+  const user = await app.olive.users.create(input, 'test');
+  await app.olive.connection
+    .collection('host_credentials')
+    .insertOne({ _id: new mongoose.Types.ObjectId(user.id), passwordHash: await demoPasswordHash } as never);
+  return user;
 }
 
 /** Reads the CSRF token from a page's form. */

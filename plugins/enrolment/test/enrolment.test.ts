@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { definePlugin } from '../../../src/index.ts';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
+import { createDemoPasswordUser, createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { progressRecords } from '../../../test/helpers/progress.ts';
 import courses from '../../courses/index.ts';
 import {
@@ -79,7 +79,7 @@ describe('enrolment plugin', function () {
   /** A fresh account, signed in through the real form. */
   async function learner(): Promise<{ agent: Agent; email: string; id: string }> {
     const email = `person${++people}@example.org`;
-    const user = await t.app.olive.users.create({ email, name: `Person ${people}`, password: DEMO_PASSWORD }, 'test');
+    const user = await createDemoPasswordUser(t.app, { email, name: `Person ${people}` });
     return { agent: await signIn(t.app, email), email, id: user.id };
   }
 
