@@ -27,12 +27,15 @@ describe('e-mail: the outbox and its delivery through a real SMTP server', funct
   let test: TestApp;
   let from: string;
 
-  beforeEach(async () => {
-    const env = mailTestEnv({ PROGRAMME_NAME: 'UNITAR PPCP', MAIL_RETRY_MS: '20' });
+  // One app for these tests: each writes to an account and message keys of its own, and reads the
+  // inbox by subject or recipient. Retries 2 ms apart, growing: the message that can never be sent
+  // spends its ten attempts in about a second (at 20 ms it took ten).
+  before(async () => {
+    const env = mailTestEnv({ PROGRAMME_NAME: 'UNITAR PPCP', MAIL_RETRY_MS: '2' });
     from = env.MAIL_FROM;
     test = await createTestApp({ env, plugins: [newsletter], seed: true, label: 'mail' });
   });
-  afterEach(() => test.stop());
+  after(() => test.stop());
 
   it('sends multipart mail in the recipient’s language, with the programme’s name and links on BASE_URL only', async () => {
     const user = await seedUser(test, 'aicha@example.org', 'fr');
