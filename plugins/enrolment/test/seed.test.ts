@@ -30,23 +30,24 @@ const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'editions.json'),
 
 describe('enrolment: demo programme (seed)', function () {
   this.timeout(120000);
+  // One seeded demo for the whole file (each seed is several seconds of work): the tests read it,
+  // seed it again expecting no change, and try fixtures with mistakes expecting nothing written.
+  let t: TestApp;
+  let seedMs = 0;
+  before(async () => {
+    t = await createTestApp({ plugins: [courses, enrolment], label: 'enrol_seed' });
+    const t0 = Date.now();
+    await t.app.olive.seedDemo();
+    seedMs = Date.now() - t0;
+  });
+  after(async () => {
+    await t?.stop();
+  });
 
   describe('through the plugin’s own seed hook', () => {
-    let t: TestApp;
-    let seedMs = 0;
     const Edition = () => t.app.olive.connection.model<EditionDoc>('enrolment_edition');
     const Enrolment = () => t.app.olive.connection.model<EnrolmentDoc>('enrolment_enrolment');
     const Person = () => t.app.olive.connection.model<PersonDoc>('enrolment_person');
-
-    before(async () => {
-      t = await createTestApp({ plugins: [courses, enrolment], label: 'enrol_seed' });
-      const t0 = Date.now();
-      await t.app.olive.seedDemo();
-      seedMs = Date.now() - t0;
-    });
-    after(async () => {
-      await t?.stop();
-    });
 
     it('adds every demo edition, published, with its title’s year filled in and dates relative to today', async () => {
       const editions = await Edition().find({}).lean();
@@ -131,23 +132,10 @@ describe('enrolment: demo programme (seed)', function () {
   });
 
   describe('with progress', () => {
-    let t: TestApp;
-    let seedMs = 0;
-
-    before(async () => {
-      t = await createTestApp({ plugins: [courses, enrolment], label: 'enrol_seed_progress' });
-      const t0 = Date.now();
-      await t.app.olive.seedDemo();
-      seedMs = Date.now() - t0;
-    });
-
     it('seeds the whole demo, progress included, in a few seconds', () => {
       // Host accounts, three courses with their material, four editions, 39 people, about 170 items done.
       expect(seedMs, `seeded in ${seedMs} ms`).to.be.lessThan(15000);
       console.log(`      (demo programme with progress seeded in ${seedMs} ms)`);
-    });
-    after(async () => {
-      await t?.stop();
     });
 
     it('records each person’s modules in course order, completing the course for “all”', async () => {
@@ -183,15 +171,11 @@ describe('enrolment: demo programme (seed)', function () {
   });
 
   describe('a fixture with mistakes', () => {
-    let t: TestApp;
     let dir: string;
-    before(async () => {
-      t = await createTestApp({ plugins: [courses, enrolment], label: 'enrol_seed_bad' });
-      await t.app.olive.seedDemo();
+    before(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'olive-bad-fixtures-'));
     });
-    after(async () => {
-      await t?.stop();
+    after(() => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
