@@ -4,7 +4,7 @@
  * and a link to the site, once, whatever is clicked twice or races.
  */
 import { expect } from 'chai';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
+import { createDemoPasswordUser, createTestApp, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
@@ -68,7 +68,7 @@ describe('enrolment: e-mail to the people concerned', function () {
     const n = ++people;
     const email = `mail-person${n}@example.org`;
     const name = options.name ?? `Person ${n}`;
-    const user = await t.app.olive.users.create({ email, name, password: DEMO_PASSWORD, ...(options.locale ? { locale: options.locale } : {}) }, 'test');
+    const user = await createDemoPasswordUser(t.app, { email, name, ...(options.locale ? { locale: options.locale } : {}) });
     return { agent: await signIn(t.app, email), email, name, id: user.id };
   }
 
@@ -80,6 +80,17 @@ describe('enrolment: e-mail to the people concerned', function () {
     const id = await idOf(editionId, email);
     return postForm(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/enrolments/${id}`);
   };
+
+  /**
+   * Waits until the reminder job has finished `runs` more runs than it had now (so at least
+   * `runs - 1` of them began after this call).
+   */
+  async function reminderRuns(runs: number) {
+    const done = () => t.app.olive.connection.collection('host_jobs').countDocuments({ queue: 'enrolment.reminders', state: 'done' });
+    const target = (await done()) + runs;
+    for (const until = Date.now() + 30_000; (await done()) < target; await new Promise((r) => setTimeout(r, 50)))
+      if (Date.now() > until) throw new Error(`the reminder job did not run ${runs} more times within 30 s`);
+  }
 
   /** Every message recorded so far has been handed to the mail server (delivered or given up). */
   const delivered = () => t.app.olive.jobs.idle(['host.mail'], 30_000);
@@ -288,7 +299,7 @@ describe('enrolment: e-mail to the people concerned', function () {
     expect(rappel!.Subject).to.match(/^Regional training, Addis Ababa commence le /);
 
     // The job runs every 0.6 s: several more runs add nothing.
-    await new Promise((r) => setTimeout(r, 3000));
+    await reminderRuns(4);
     expect((await mailOf(english.email)).filter((m) => /starts on/.test(m.Subject))).to.have.length(1);
     expect(await mailOf(french.email)).to.have.length(1);
     expect(await mailOf(optedOut.email)).to.have.length(0);
@@ -303,7 +314,7 @@ describe('enrolment: e-mail to the people concerned', function () {
     );
     expect(again.status).to.equal(303);
     await mailbox.waitFor(to(english.email, /starts on/), { count: 2, timeoutMs: 30_000 });
-    await new Promise((r) => setTimeout(r, 2000));
+    await reminderRuns(3);
     const reminders = (await mailOf(english.email)).filter((m) => /starts on/.test(m.Subject));
     expect(reminders).to.have.length(2);
     const texts = await Promise.all(reminders.map(async (m) => (await mailbox.read(m.ID)).Text));
