@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import mongoose, { type Connection } from 'mongoose';
+import type { Db } from 'mongodb';
 import { progressKey } from '../plugins/courses/models/progress.model.ts';
 
 export interface DataSize {
@@ -36,8 +37,11 @@ export interface GeneratedData {
   itemRecords: number;
   moduleRecords: number;
   courseCompletions: number;
-  /** Per learner: the items left to mark done in each course, quizzes aside (the progress benchmark completes these). */
-  unfinished: Map<string, { slug: string; itemIds: string[] }[]>;
+  /**
+   * Per learner: what is left to do in each course, in course order (the progress benchmark does it):
+   * `itemIds` to mark done, `steps` the same with the quizzes to pass among them.
+   */
+  unfinished: Map<string, { slug: string; itemIds: string[]; steps: { itemId: string; quiz: boolean }[] }[]>;
   /** The e-mail address of every generated learner, in order. */
   emails: string[];
   ms: number;
@@ -93,6 +97,55 @@ function countedModules(course: CourseShape) {
   return required.length ? required : withContent;
 }
 
+/**
+ * What the recorder must have derived from these learners' item records: a module record for every
+ * module whose items are all done, a course completion for every course whose counted modules all
+ * are. Counts those expected and those missing (each record is inserted once, by whoever emits its
+ * event, so a missing one is an event lost; a second one cannot exist under the same key).
+ */
+export async function derivedRecords(db: Db, learnerIds: readonly string[]) {
+  const courses = await publishedCourses(db as unknown as Connection);
+  const byLearner = { learnerId: { $in: [...learnerIds] } };
+  const keys = async (name: string) =>
+    new Set(
+      (
+        await db
+          .collection(name)
+          .find(byLearner, { projection: { _id: 1 } })
+          .toArray()
+      ).map((d) => String(d._id)),
+    );
+  const items = await db
+    .collection('courses_item_progress')
+    .find(byLearner, { projection: { learnerId: 1, editionId: 1, courseId: 1 } })
+    .toArray();
+  const [itemKeys, moduleKeys, courseKeys] = [
+    await keys('courses_item_progress'),
+    await keys('courses_module_progress'),
+    await keys('courses_course_completion'),
+  ];
+  const out = { modulesExpected: 0, modulesMissing: 0, coursesExpected: 0, coursesMissing: 0 };
+  const seen = new Set<string>();
+  for (const r of items) {
+    const course = courses.find((c) => c.id === String(r.courseId));
+    const who = `${r.learnerId}:${r.editionId}`;
+    if (!course || seen.has(`${who}:${course.id}`)) continue;
+    seen.add(`${who}:${course.id}`);
+    const done = (m: CourseShape['modules'][number]) =>
+      m.itemIds.length > 0 && m.itemIds.every((i) => itemKeys.has(progressKey(String(r.learnerId), String(r.editionId), i)));
+    for (const m of course.modules.filter(done)) {
+      out.modulesExpected += 1;
+      if (!moduleKeys.has(progressKey(String(r.learnerId), String(r.editionId), m.id))) out.modulesMissing += 1;
+    }
+    const counted = countedModules(course);
+    if (counted.length && counted.every((m) => moduleKeys.has(progressKey(String(r.learnerId), String(r.editionId), m.id)))) {
+      out.coursesExpected += 1;
+      if (!courseKeys.has(progressKey(String(r.learnerId), String(r.editionId), course.id))) out.coursesMissing += 1;
+    }
+  }
+  return out;
+}
+
 /** Records that `done` items (in course order) imply: the items, the modules they finish, the course. */
 function recordsFor(course: CourseShape, done: number) {
   const items = course.modules.flatMap((m) => m.itemIds.map((itemId) => ({ moduleId: m.id, itemId })));
@@ -105,10 +158,7 @@ function recordsFor(course: CourseShape, done: number) {
     doneItems,
     doneModules,
     complete,
-    left: items
-      .slice(done)
-      .map((i) => i.itemId)
-      .filter((id) => !course.quizIds.has(id)),
+    left: items.slice(done).map((i) => ({ itemId: i.itemId, quiz: course.quizIds.has(i.itemId) })),
   };
 }
 
@@ -280,7 +330,7 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
   const ItemProgress = db.model('courses_item_progress');
   const ModuleProgress = db.model('courses_module_progress');
   const CourseCompletion = db.model('courses_course_completion');
-  const unfinished = new Map<string, { slug: string; itemIds: string[] }[]>();
+  const unfinished: GeneratedData['unfinished'] = new Map();
   const counts = { itemRecords: 0, moduleRecords: 0, courseCompletions: 0 };
   let items: object[] = [],
     modules: object[] = [],
@@ -318,7 +368,10 @@ export async function generateBenchData(db: Connection, size: DataSize, log: (li
       });
     for (const m of r.doneModules) modules.push({ _id: progressKey(e.userId, e.editionId, m.id), ...base, moduleId: m.id, completedAt: new Date(at) });
     if (r.complete) completions.push({ _id: progressKey(e.userId, e.editionId, e.courseId), ...base, completedAt: new Date(at) });
-    if (r.left.length) unfinished.set(e.email, [...(unfinished.get(e.email) ?? []), { slug: course.slug, itemIds: r.left }]);
+    if (r.left.length) {
+      const left = { slug: course.slug, itemIds: r.left.filter((s) => !s.quiz).map((s) => s.itemId), steps: r.left };
+      unfinished.set(e.email, [...(unfinished.get(e.email) ?? []), left]);
+    }
     await flush();
   }
   await flush(true);

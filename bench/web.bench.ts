@@ -36,7 +36,7 @@ import { loadConfigFile } from '../src/core/config-file.ts';
 import { loadHostConfig } from '../src/core/config.ts';
 import { startEmbeddedDatabase } from '../src/core/embedded-db.ts';
 import { progressKey } from '../plugins/courses/models/progress.model.ts';
-import { FULL_SIZE, generateBenchData, SMOKE_SIZE } from './data.ts';
+import { derivedRecords, FULL_SIZE, generateBenchData, SMOKE_SIZE } from './data.ts';
 import { CAPTURE_COLLECTION, CAPTURE_HEADER, CEILING_PROGRESS_COLLECTION } from './server.ts';
 import { flag, median, printTable, writeResults } from './report.ts';
 
@@ -51,8 +51,13 @@ const progressLearners = Number(flag('--progress-learners') ?? (smoke ? 20 : 300
 const completions = Number(flag('--completions') ?? (smoke ? 60 : 1000));
 /** A response slower than this counts as an error (a person would have given up). */
 const TIMEOUT_S = 30;
+/** `--only progress`: the progress run alone (no page loads), for quicker turns while working on it. */
+const only = flag('--only');
+/** `--profile`: the app runs with a CPU profile, written as it stops to .tmp/bench/profiles (open in Chrome's DevTools). */
+const profile = args.includes('--profile');
 const PASSWORD = 'olive-demo';
-const TARGETS = { pagesRatio: 0.6, progressRatio: 0.5, pageWeightKb: 30 };
+// Progress: issue #18's (0.4 of the bare insert, p99 under half a second); it was 0.5 before, without a latency bound.
+const TARGETS = { pagesRatio: 0.6, progressRatio: 0.4, progressP99Ms: 500, pageWeightKb: 30 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -66,10 +71,15 @@ interface Server {
 }
 
 async function startServer(mode: 'olive' | 'ceiling', uri: string, db: string, extra: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'server.ts'), '--mode', mode, '--uri', uri, '--db', db, ...extra], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const profiling = profile && mode === 'olive' ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, '.tmp', 'bench', 'profiles')] : [];
+  const child = spawn(
+    process.execPath,
+    [...profiling, '--import', 'tsx', path.join(ROOT, 'bench', 'server.ts'), '--mode', mode, '--uri', uri, '--db', db, ...extra],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<string>((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).on('line', (l) => {
       if (l.startsWith('ready ')) resolve(l.slice(6));
@@ -209,8 +219,11 @@ async function loadPage(url: string, sessions: Session[], seconds: number): Prom
 
 interface Completion {
   path: string;
+  /** The item record the completion writes (a passed quiz completes its item too). */
   key: string;
   session?: Session;
+  /** What is posted: the answers for a quiz, nothing for an item marked done. */
+  body?: string;
 }
 
 /** POSTs every completion once, N at a time; returns the figures and the keys acknowledged with 2xx. */
@@ -241,7 +254,7 @@ async function loadCompletions(base: string, tasks: Completion[]): Promise<LoadF
               'content-type': 'application/json',
               ...(task.session ? { cookie: task.session.cookie, 'x-csrf-token': task.session.csrf } : {}),
             },
-            body: '{}',
+            body: task.body ?? '{}',
           };
         },
         onResponse: (status, body, context) => {
@@ -388,7 +401,8 @@ async function main() {
     };
     const aloneMs: Record<string, { olive: number; ceiling: number }> = {};
     await settle(busy);
-    for (const p of pages)
+    const loaded = only === 'progress' ? [] : pages;
+    for (const p of loaded)
       aloneMs[p.name] = {
         olive: await alone(`${olive.url}${p.path}`, sessions[1]!.cookie),
         ceiling: await alone(`${ceiling.url}/page/${encodeURIComponent(p.name)}`),
@@ -414,7 +428,7 @@ async function main() {
     /** CPU milliseconds per request: the server's, and the database's ("app / database"). */
     const perRequest = (cpu: Cpu, requests: number) =>
       `${((cpu.app * 1000) / requests).toFixed(1)} / ${cpu.database === null ? '–' : ((cpu.database * 1000) / requests).toFixed(1)}`;
-    for (const p of pages) {
+    for (const p of loaded) {
       log(`load: ${p.name} (${p.path}), ${connections} connections, ${duration} s each…`);
       await settle(busy);
       await loadPage(`${olive.url}${p.path}`, sessions, 1); // warm-up
@@ -448,11 +462,28 @@ async function main() {
       ).map((e) => [`${e.email}:${e.courseId}`, e.editionId as string]),
     );
     const slugs = new Map((await benchDb.collection('courses_course').find({}).toArray()).map((c) => [c.slug as string, c._id.toString()]));
+    // A quiz is passed with its right answers, as the course's author set them.
+    const rightAnswers = new Map(
+      (await benchDb.collection('courses_item').find({ type: 'quiz' }).toArray()).map((q) => [
+        q._id.toString(),
+        JSON.stringify(
+          Object.fromEntries(
+            (q.quiz.questions as { id: string; options: { id: string; correct: boolean }[] }[]).map((question) => [
+              question.id,
+              question.options.filter((o) => o.correct).map((o) => o.id),
+            ]),
+          ),
+        ),
+      ]),
+    );
     const perLearner = progressSessions.map((s) =>
       (data.unfinished.get(s.email) ?? []).flatMap((u) =>
-        u.itemIds.map((itemId) => {
+        u.steps.map(({ itemId, quiz }): Completion => {
           const editionId = enrolled.get(`${s.email}:${slugs.get(u.slug)}`)!;
-          return { path: `/courses/${u.slug}/items/${itemId}/done`, key: progressKey(learnerIds.get(s.email)!, editionId, itemId), session: s };
+          const key = progressKey(learnerIds.get(s.email)!, editionId, itemId);
+          return quiz
+            ? { path: `/courses/${u.slug}/items/${itemId}/quiz`, key, session: s, body: rightAnswers.get(itemId)! }
+            : { path: `/courses/${u.slug}/items/${itemId}/done`, key, session: s };
         }),
       ),
     );
@@ -460,8 +491,11 @@ async function main() {
     const tasks: Completion[] = [];
     for (let i = 0; perLearner.some((l) => l.length > i); i++) for (const l of perLearner) if (l[i]) tasks.push(l[i]!);
     tasks.splice(completions);
-    log(`load: ${tasks.length} completions by ${progressSessions.length} learners, ${connections} connections…`);
+    log(
+      `load: ${tasks.length} completions (${tasks.filter((t) => t.body).length} of them quizzes passed) by ${progressSessions.length} learners, ${connections} connections…`,
+    );
     const before = await benchDb.collection('courses_item_progress').countDocuments();
+    const modulesBefore = await benchDb.collection('courses_module_progress').countDocuments();
     await settle(busy);
     const { result: progressOlive, cpu: progressCpu } = await cpuDuring(olive, () => loadCompletions(olive.url, tasks));
     log(
@@ -471,6 +505,12 @@ async function main() {
     await settle(busy);
     const stored = await benchDb.collection('courses_item_progress').countDocuments({ _id: { $in: progressOlive.acknowledged } as never });
     const after = await benchDb.collection('courses_item_progress').countDocuments();
+    // Every module and course these completions finished has its one record (its event went out once).
+    const derived = {
+      ...(await derivedRecords(benchDb, [...learnerIds.values()])),
+      modulesFinishedByTheRun: (await benchDb.collection('courses_module_progress').countDocuments()) - modulesBefore,
+      quizzesPassed: tasks.filter((t) => t.body).length,
+    };
     const ceilingTasks = tasks.map((t) => ({ path: `/done/${encodeURIComponent(t.key)}`, key: t.key }));
     const { result: progressCeiling, cpu: progressCeilingCpu } = await cpuDuring(ceiling, () => loadCompletions(ceiling.url, ceilingTasks));
     await settle(busy);
@@ -559,8 +599,10 @@ async function main() {
     const lost = progressOlive.acknowledged.length - stored;
     const progressOk =
       progressOlive.requestsPerSecond / progressCeiling.requestsPerSecond >= TARGETS.progressRatio &&
+      progressOlive.p99Ms < TARGETS.progressP99Ms &&
       progressOlive.errors + progressOlive.non2xx === 0 &&
-      lost === 0;
+      lost === 0 &&
+      derived.modulesMissing + derived.coursesMissing === 0;
     rows.push([
       'progress',
       'completions/s',
@@ -571,7 +613,15 @@ async function main() {
       progressOk ? 'yes' : 'NO',
     ]);
     rows.push(['progress', 'latency p50, ms', f(progressOlive.p50Ms), f(progressCeiling.p50Ms), ratio(progressOlive.p50Ms, progressCeiling.p50Ms), '', '']);
-    rows.push(['progress', 'latency p99, ms', f(progressOlive.p99Ms), f(progressCeiling.p99Ms), ratio(progressOlive.p99Ms, progressCeiling.p99Ms), '', '']);
+    rows.push([
+      'progress',
+      'latency p99, ms',
+      f(progressOlive.p99Ms),
+      f(progressCeiling.p99Ms),
+      ratio(progressOlive.p99Ms, progressCeiling.p99Ms),
+      `< ${TARGETS.progressP99Ms}`,
+      progressOlive.p99Ms < TARGETS.progressP99Ms ? 'yes' : 'NO',
+    ]);
     rows.push([
       'progress',
       'CPU per completion, ms: server / database',
@@ -609,6 +659,15 @@ async function main() {
       lost === 0 ? 'yes' : 'NO',
     ]);
     rows.push(['progress', 'item records before → after', `${before} → ${after}`, '', '', '', '']);
+    rows.push([
+      'progress',
+      'finished modules / courses without their record',
+      `${derived.modulesMissing} of ${derived.modulesExpected} / ${derived.coursesMissing} of ${derived.coursesExpected} (${derived.modulesFinishedByTheRun} modules finished in the run)`,
+      '',
+      '',
+      '0',
+      derived.modulesMissing + derived.coursesMissing === 0 ? 'yes' : 'NO',
+    ]);
     rows.push([
       'memory',
       'resident after the load, MB',
@@ -661,7 +720,7 @@ async function main() {
         sameHtml,
         progress: {
           completions: tasks.length,
-          olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, cpuSeconds: progressCpu },
+          olive: { ...progressOlive, acknowledged: progressOlive.acknowledged.length, stored, lost, derived, cpuSeconds: progressCpu },
           ceiling: { ...progressCeiling, acknowledged: progressCeiling.acknowledged.length, stored: ceilingStored, cpuSeconds: progressCeilingCpu },
         },
         pageWeight: weights,

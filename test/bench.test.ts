@@ -30,6 +30,10 @@ describe('benchmarks (smoke size)', function () {
     expect(r.progress.olive.acknowledged, 'completions acknowledged').to.equal(COMPLETIONS);
     expect(r.progress.olive.stored, 'acknowledged completions stored').to.equal(COMPLETIONS);
     expect(r.progress.olive.lost).to.equal(0);
+    // Quizzes passed among them, and modules they finished: each of those has its one record.
+    expect(r.progress.olive.derived.quizzesPassed, 'quizzes passed').to.be.greaterThan(0);
+    expect(r.progress.olive.derived.modulesFinishedByTheRun, 'modules finished by the run').to.be.greaterThan(0);
+    expect(r.progress.olive.derived).to.include({ modulesMissing: 0, coursesMissing: 0 });
     expect(r.progress.ceiling.acknowledged).to.equal(COMPLETIONS);
     expect(r.progress.ceiling.stored).to.equal(COMPLETIONS);
     expect(r.pageWeight).to.have.length(11);

@@ -165,6 +165,8 @@ export interface StartOptions {
   port?: number;
   log?: (line: string) => void;
   startTimeoutMs?: number;
+  /** SQLite pragmas for the database files (measuring their effect: bench/README.md). */
+  pragmas?: readonly string[];
 }
 
 /** Starts FerretDB on a local port and resolves when it accepts connections. */
@@ -172,7 +174,8 @@ export async function startEmbeddedDatabase(options: StartOptions): Promise<Embe
   const binary = await ensureFerretdbBinary(options.log);
   const port = options.port ?? (await freePort());
   fs.mkdirSync(options.dataDir, { recursive: true });
-  const child = spawn(binary, ['-listen', `127.0.0.1:${port}`, '-data', options.dataDir, '-parent-pid', String(process.pid)], {
+  const pragmas = (options.pragmas ?? []).flatMap((p) => ['-pragma', p]);
+  const child = spawn(binary, ['-listen', `127.0.0.1:${port}`, '-data', options.dataDir, '-parent-pid', String(process.pid), ...pragmas], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -32,7 +32,20 @@ func main() {
 	dataDir := flag.String("data", "", "directory of the SQLite database files, created if missing (required)")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error; logs go to stderr")
 	parentPID := flag.Int("parent-pid", 0, "shut down when the process with this pid is gone")
+	var pragmas []string
+	flag.Func("pragma", "an SQLite pragma for every database file, as FerretDB's _pragma option takes it, e.g. cache_size(-20000); repeatable", func(v string) error {
+		pragmas = append(pragmas, v)
+		return nil
+	})
 	flag.Parse()
+	// With FerretDB's write-ahead log, synchronous(normal) makes a commit durable once it is in the
+	// log, which the kernel writes out even when this process or Olive is killed (test/faults.test.ts
+	// kills the database under load and counts); only a power loss or a kernel crash can roll back the
+	// last commits, as with MongoDB's default journal interval. FULL, SQLite's default, syncs the disk
+	// on every commit and doubled the cost of each write (docs/performance.md).
+	if !hasPragma(pragmas, "synchronous") {
+		pragmas = append(pragmas, "synchronous(normal)")
+	}
 
 	if flag.NArg() > 0 {
 		fail("unexpected arguments: %s", strings.Join(flag.Args(), " "))
@@ -60,7 +73,7 @@ func main() {
 		Logger:   logger,
 		Handler:  "sqlite",
 		// Built with url.URL so that a path with spaces, '?' or '#' survives FerretDB's URI parsing.
-		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
+		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: url.Values{"_pragma": pragmas}.Encode()}).String(),
 	})
 	if err != nil {
 		fail("cannot start on %s: %s", *listen, tidyError(err))
@@ -162,4 +175,14 @@ func tidyError(err error) string {
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "ferretdb-olive: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// hasPragma reports whether one of the pragmas sets the named one.
+func hasPragma(pragmas []string, name string) bool {
+	for _, p := range pragmas {
+		if strings.HasPrefix(p, name+"(") || strings.HasPrefix(p, name+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -34,7 +34,7 @@
  * Every problem is reported at once, with its line number, so a trainer fixes the text in one go.
  */
 import type mongoose from 'mongoose';
-import { findNumbered, HttpError, isDuplicateKey } from '../../../src/index.ts';
+import { findNumbered, HttpError, insertOnce } from '../../../src/index.ts';
 import type { QuestionKind, QuizQuestion, QuizSettings } from '../models/item.model.ts';
 import { progressKey, type QuizAttemptDoc } from '../models/progress.model.ts';
 
@@ -341,23 +341,19 @@ export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) 
       const used = (await attemptsOf(learnerId, editionId, itemId)).length;
       for (let n = used + 1; ; n++) {
         if (max > 0 && n > max) throw noAttemptsLeft(max);
-        try {
-          await QuizAttempt.create({
-            _id: progressKey(learnerId, editionId, itemId, String(n)),
-            learnerId,
-            courseId,
-            editionId,
-            itemId,
-            attempt: n,
-            answers,
-            score: scored.score,
-            passed: scored.passed,
-            submittedAt: new Date(),
-          });
-          return { attempt: n, ...scored, attemptsLeft: max > 0 ? max - n : null };
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-        }
+        const claimed = await insertOnce(QuizAttempt, {
+          _id: progressKey(learnerId, editionId, itemId, String(n)),
+          learnerId,
+          courseId,
+          editionId,
+          itemId,
+          attempt: n,
+          answers,
+          score: scored.score,
+          passed: scored.passed,
+          submittedAt: new Date(),
+        });
+        if (claimed) return { attempt: n, ...scored, attemptsLeft: max > 0 ? max - n : null };
       }
     },
 
