@@ -53,7 +53,11 @@ export interface CourseInput {
   durationWeeks?: number | undefined;
 }
 
-export function createCourseService({ Course, Module, Item }: CourseModels) {
+/**
+ * `maxKept`: courses this instance keeps an address or an outline for (the oldest is dropped first);
+ * more than a programme runs at once, few enough to bound the memory.
+ */
+export function createCourseService({ Course, Module, Item }: CourseModels, { maxKept = 500 }: { maxKept?: number } = {}) {
   const oid = (id: string, what = 'course') => {
     if (!mongoose.isValidObjectId(id)) throw notFound(`No such ${what}.`);
     return new mongoose.Types.ObjectId(id);
@@ -72,8 +76,6 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
    * course read no longer has that address (renamed, deleted) or the address is new here.
    */
   const idsBySlug = new Map<string, string>();
-  /** Courses this instance keeps an address or an outline for (the oldest is dropped first). */
-  const MAX_KEPT = 500;
 
   async function docBySlug(address: string): Promise<CourseDoc | null> {
     const slug = String(address).toLowerCase();
@@ -82,7 +84,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     const d = byId?.slug === slug ? byId : await Course.findOne({ slug }).lean();
     if (!d) return null;
     // Only a new address makes room: one already known must not push out another on every request.
-    if (!idsBySlug.has(slug) && idsBySlug.size >= MAX_KEPT) idsBySlug.delete(idsBySlug.keys().next().value!);
+    if (!idsBySlug.has(slug) && idsBySlug.size >= maxKept) idsBySlug.delete(idsBySlug.keys().next().value!);
     idsBySlug.set(slug, d._id.toString());
     return d;
   }
@@ -166,7 +168,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels) {
     const known = outlines.get(courseId);
     if (known?.stamp === stamp) return known.outline;
     const loading = loadOutline(courseId);
-    if (!outlines.has(courseId) && outlines.size >= MAX_KEPT) outlines.delete(outlines.keys().next().value!);
+    if (!outlines.has(courseId) && outlines.size >= maxKept) outlines.delete(outlines.keys().next().value!);
     outlines.set(courseId, { stamp, outline: loading });
     loading.catch(() => {
       if (outlines.get(courseId)?.outline === loading) outlines.delete(courseId);

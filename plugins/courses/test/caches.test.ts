@@ -1,7 +1,8 @@
 /**
- * The per-instance copies of course addresses and outlines keep at most 500 courses. Only a course
- * new to the copy makes room: reading a course already kept must push out no other, or once 500
- * are kept every read of a known course costs another course its place (and its next read a query
+ * The per-instance copies of course addresses and outlines keep at most `maxKept` courses (500 in
+ * the plugin; 20 here, the same rule on fewer courses). Only a course new to the copy makes room:
+ * reading a course already kept must push out no other, or once the copies are full every read of
+ * a known course costs another course its place (and its next read a query
  * FerretDB answers by decoding every course, module and item).
  */
 import crypto from 'node:crypto';
@@ -14,8 +15,8 @@ import type { ItemDoc } from '../models/item.model.ts';
 import type { ModuleDoc } from '../models/module.model.ts';
 import { createCourseService } from '../services/courses.service.ts';
 
-/** As many courses as the copies keep (MAX_KEPT in courses.service.ts). */
-const KEPT = 500;
+/** As many courses as the copies keep: the service is built with this `maxKept`. */
+const KEPT = 20;
 
 describe('courses: the address and outline copies make room only for a new course', function () {
   this.timeout(120_000);
@@ -47,11 +48,14 @@ describe('courses: the address and outline copies make room only for a new cours
   /** The service as an instance builds it, and the queries it sends, by collection and method. */
   function instance() {
     const connection = t.app.olive.connection;
-    const service = createCourseService({
-      Course: connection.model<CourseDoc>('courses_course'),
-      Module: connection.model<ModuleDoc>('courses_module'),
-      Item: connection.model<ItemDoc>('courses_item'),
-    });
+    const service = createCourseService(
+      {
+        Course: connection.model<CourseDoc>('courses_course'),
+        Module: connection.model<ModuleDoc>('courses_module'),
+        Item: connection.model<ItemDoc>('courses_item'),
+      },
+      { maxKept: KEPT },
+    );
     const queries: string[] = [];
     connection.set('debug', (collection: string, method: string, filter: Record<string, unknown>) => {
       queries.push(`${collection}.${method}${filter && 'slug' in filter ? ' by address' : ''}`);
@@ -59,7 +63,7 @@ describe('courses: the address and outline copies make room only for a new cours
     return { service, queries, done: () => connection.set('debug', false) };
   }
 
-  it('a known address, read again when 500 are kept, is not looked up by address and pushes none out', async () => {
+  it('a known address, read again when the copies are full, is not looked up by address and pushes none out', async () => {
     const { service, queries, done } = instance();
     try {
       for (let i = 0; i < KEPT; i++) await service.requireCourse(slugOf(i));
@@ -80,7 +84,7 @@ describe('courses: the address and outline copies make room only for a new cours
     }
   });
 
-  it('a kept outline loaded again after a change, when 500 are kept, pushes none out', async () => {
+  it('a kept outline loaded again after a change, when the copies are full, pushes none out', async () => {
     const { service, queries, done } = instance();
     try {
       for (const id of ids) await service.outline(id);
