@@ -41,6 +41,17 @@ describe('benchmarks (smoke size)', function () {
     expect(r.memory.olive.rssMb).to.be.greaterThan(0);
   });
 
+  it('database: every operation is measured, with its cost to the database and to the app', async () => {
+    const out = path.join(dir, 'database.json');
+    await run('bench/database.bench.ts', out);
+    const r = JSON.parse(fs.readFileSync(out, 'utf8'));
+    expect(Object.keys(r.results)).to.have.length(8);
+    for (const [name, m] of Object.entries(r.results as Record<string, { perSecond: number; databaseMs: number; appMs: number }>)) {
+      expect(m.perSecond, name).to.be.greaterThan(0);
+      expect(m.databaseMs + m.appMs, name).to.be.greaterThan(0);
+    }
+  });
+
   it('certificates: both engines render every scenario; Olive’s PDFs read back with the Latin, Arabic and Chinese names, the ceiling’s with the Latin one', async () => {
     const out = path.join(dir, 'certificates.json');
     const pdfs = fs.mkdtempSync(path.join(dir, 'pdfs-'));
