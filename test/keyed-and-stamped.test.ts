@@ -121,6 +121,16 @@ describe('reading by key and keeping what many pages read', function () {
       ]);
     });
 
+    it('an insert-once record the whole write refuses (too large to send) fails alone: the others of its turn are written', async () => {
+      const outcomes = await Promise.allSettled([
+        insertOnce(Keyed(), { _id: 'alone:fine', n: 1 }),
+        insertOnce(Keyed(), { _id: 'alone:huge', n: 2, text: 'x'.repeat(17 * 1024 * 1024) } as Thing),
+        insertOnce(Keyed(), { _id: 'alone:also-fine', n: 3 }),
+      ]);
+      expect(outcomes.map((o) => o.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await findByKeys(Keyed(), ['alone:fine', 'alone:huge', 'alone:also-fine'])).map((d) => d._id)).to.deep.equal(['alone:fine', 'alone:also-fine']);
+    });
+
     it('reads more than a query can carry in slices, and a numbered run up to its first gap', async () => {
       // 2,300 different keys, 30 of which exist: three queries of at most 1,000 keys.
       const keys = Array.from({ length: 2300 }, (_, n) => `k:${n}`);

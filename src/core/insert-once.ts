@@ -31,6 +31,19 @@ async function insertBatch(collection: InsertCollection, docs: readonly Document
     await collection.insertMany([...docs], { ordered: false });
     return docs.map(() => true);
   } catch (err) {
+    // The write as a whole refused (one document the driver will not send, too large for one): one
+    // caller's document must not fail the others', so each is tried alone, side by side. (In an
+    // outage each fails alike, as fast as the batch did.)
+    if (!(err instanceof MongoBulkWriteError) && docs.length > 1) {
+      return Promise.all(
+        docs.map((doc) =>
+          insertBatch(collection, [doc]).then(
+            ([outcome]) => outcome!,
+            (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+          ),
+        ),
+      );
+    }
     // Some of the batch refused (a duplicate key, mostly), the rest written: told apart by index.
     if (!(err instanceof MongoBulkWriteError) || err.writeConcernError || !err.writeErrors) throw err;
     const refused = new Map((Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).map((e) => [e.index, e]));
