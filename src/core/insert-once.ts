@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { MongoBulkWriteError, type Document } from 'mongodb';
+import { MongoAPIError, MongoBulkWriteError, type Document } from 'mongodb';
 import type { Model } from 'mongoose';
 import { isDuplicateKey } from './errors.ts';
 
@@ -31,10 +31,11 @@ async function insertBatch(collection: InsertCollection, docs: readonly Document
     await collection.insertMany([...docs], { ordered: false });
     return docs.map(() => true);
   } catch (err) {
-    // The write as a whole refused (one document the driver will not send, too large for one): one
-    // caller's document must not fail the others', so each is tried alone, side by side. (In an
-    // outage each fails alike, as fast as the batch did.)
-    if (!(err instanceof MongoBulkWriteError) && docs.length > 1) {
+    // The driver refused the whole write before sending it, for one document it will not send (too
+    // large): one caller's document must not fail the others', so each is tried alone, side by side.
+    // (Only then: after an error in transit part of the batch may be written, and a caller retrying
+    // alone would take its own record for someone else's.)
+    if (err instanceof MongoAPIError && docs.length > 1) {
       return Promise.all(
         docs.map((doc) =>
           insertBatch(collection, [doc]).then(
