@@ -170,6 +170,9 @@ describe('accounts without single sign-on: invitations, resets, registration, ad
     let n = 0;
     const time = async (email: string) => {
       n += 1;
+      // The work behind the previous answer (a known address's link and its mail) is done first:
+      // it would otherwise fall on this answer's time, which is what is compared.
+      await test.app.olive.jobs.idle();
       const t0 = process.hrtime.bigint();
       await visitor
         .post('/account/forgot')
