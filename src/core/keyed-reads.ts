@@ -15,8 +15,8 @@ import type { Model, Types } from 'mongoose';
  *
  * Reads of one collection asked for in the same turn of the event loop, by any requests, go to the
  * database together, as one `$in` query sent at the end of that turn (`dataloader`). Per key, an
- * `$in` of ten costs FerretDB about a third of a look-up of its own, and the driver a tenth
- * (docs/performance.md): under load most of a page's look-ups are shared this way. A read is sent
+ * `$in` of ten costs FerretDB about two fifths of a look-up of its own, and the app a sixth
+ * (`npm run bench:database`, docs/performance.md): under load a page's look-ups are shared so. A read is sent
  * after it was asked for, never before, so it sees every write acknowledged before it was asked.
  * Each caller gets documents of its own (decoded from the bytes the database sent), never an
  * object another request may change.
