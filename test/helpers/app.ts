@@ -77,6 +77,14 @@ export async function createDemoPasswordUser(app: OliveApp, input: Omit<NewUser,
   return user;
 }
 
+/** A supertest parser that keeps a response body as its bytes (a PDF, a CSV): `.buffer(true).parse(asBytes)`. */
+export function asBytes(res: supertest.Response, done: (err: Error | null, body: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  const stream = res as unknown as NodeJS.ReadableStream;
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
+}
+
 /** Reads the CSRF token from a page's form. */
 export function csrfFrom(html: string): string {
   const match = /name="_csrf" value="([^"]+)"/.exec(html);

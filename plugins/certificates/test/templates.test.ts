@@ -9,7 +9,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import mongoose, { type Connection } from 'mongoose';
 import { HttpError } from '../../../src/index.ts';
-import { createTestApp, listen, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, listen, signIn, tokenFor, type TestApp, asBytes } from '../../../test/helpers/app.ts';
 import { launchBrowser } from '../../../test/helpers/browser.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../../enrolment/index.ts';
@@ -207,15 +207,7 @@ describe('certificate templates', function () {
     });
 
     it('previews a template as a PDF with the sample name and the template’s titles', async () => {
-      const res = await staff
-        .get(`/certificates/templates/${templateId}/preview.pdf`)
-        .buffer(true)
-        .parse((r, cb) => {
-          const chunks: Buffer[] = [];
-          r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => cb(null, Buffer.concat(chunks)));
-        })
-        .expect(200);
+      const res = await staff.get(`/certificates/templates/${templateId}/preview.pdf`).buffer(true).parse(asBytes).expect(200);
       expect(res.headers['content-type']).to.equal('application/pdf');
       expect(res.headers['content-disposition']).to.match(/^inline/);
       const pdf = res.body as Buffer;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import supertest from 'supertest';
-import { createTestApp, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
+import { createTestApp, signIn, tokenFor, type TestApp, postForm, asBytes } from '../../../test/helpers/app.ts';
 import { inbox, linkIn, mailTestEnv } from '../../../test/helpers/mail.ts';
 import type { JobDoc, JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts';
 import courses from '../../courses/index.ts';
@@ -128,15 +128,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
   it('offers a template that reads back without a problem', async () => {
     const edition = await newEdition();
-    const res = await staff
-      .get(`/enrolment/manage/editions/${edition}/import/template.csv`)
-      .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      })
-      .expect(200);
+    const res = await staff.get(`/enrolment/manage/editions/${edition}/import/template.csv`).buffer(true).parse(asBytes).expect(200);
     expect(res.headers['content-type']).to.match(/^text\/csv/);
     expect(res.headers['content-disposition']).to.match(/^attachment; filename="?enrolment-template\.csv"?$/);
     const rows = rowsOf(read(res.body as Buffer));
