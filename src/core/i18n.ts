@@ -3,10 +3,17 @@ import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import i18next, { type i18n, type TFunction } from 'i18next';
 
-/** Languages with a host catalogue; a plugin may translate fewer, and then English fills in. */
+/**
+ * The interface's languages: the six official UN languages, in the UN's order, each named in
+ * itself (the switcher shows these names). Every catalogue holds every key of English (test/catalogues.test.ts).
+ */
 export const LANGUAGES: Record<string, { name: string; dir: 'ltr' | 'rtl' }> = {
+  ar: { name: 'العربية', dir: 'rtl' },
+  zh: { name: '中文', dir: 'ltr' },
   en: { name: 'English', dir: 'ltr' },
   fr: { name: 'Français', dir: 'ltr' },
+  ru: { name: 'Русский', dir: 'ltr' },
+  es: { name: 'Español', dir: 'ltr' },
 };
 
 export const LANGUAGE_COOKIE = 'olive.lang';
@@ -60,14 +67,17 @@ export function languageMiddleware(instance: i18n, defaultLocale: string) {
   return (req: Request, res: Response, next: NextFunction) => {
     const candidates = [req.user?.locale, cookieLanguage(req)];
     let lang = candidates.find(isSupportedLanguage);
-    if (!lang) lang = req.acceptsLanguages(...supported) || (isSupportedLanguage(defaultLocale) ? defaultLocale : 'en');
+    // Without an Accept-Language header `acceptsLanguages` answers the first language offered.
+    if (!lang && req.headers['accept-language']) lang = req.acceptsLanguages(...supported) || undefined;
+    lang ??= isSupportedLanguage(defaultLocale) ? defaultLocale : 'en';
     const t: TFunction = instance.getFixedT(lang);
     req.language = lang;
     req.t = t;
     res.locals.lang = lang;
     res.locals.dir = LANGUAGES[lang]!.dir;
     res.locals.t = t;
-    res.locals.languages = LANGUAGES;
+    // Named so that no page's own locals (a course's `languages`, say) can hide the switcher's list.
+    res.locals.interfaceLanguages = LANGUAGES;
     next();
   };
 }
