@@ -62,6 +62,7 @@ export { parseInput, fieldErrors, invalidFields, wantsJson } from './core/http.t
 export { form, respond, type FormRoute, type FormFailure, type Answer } from './core/forms.ts';
 export { safeReturnTo } from './core/auth/return-to.ts';
 export { formatBytes } from './core/views.ts';
+export { formatDate, formatDateTime, formatNumber, nameCollator, searchFold, matchesSearch } from './core/formats.ts';
 export { safeFileName } from './core/file-names.ts';
 export { toCsv, sendCsv, spreadsheetCell, type CsvCell } from './core/csv.ts';
 export { UN_LANGUAGES, localized, type UnLanguage } from './core/languages.ts';

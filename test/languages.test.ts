@@ -4,6 +4,7 @@ import announcements from '../plugins/announcements/index.ts';
 import certificates from '../plugins/certificates/index.ts';
 import courses from '../plugins/courses/index.ts';
 import enrolment from '../plugins/enrolment/index.ts';
+import { formatDate, formatDateTime, searchFold } from '../src/core/formats.ts';
 import { csrfFrom, createTestApp, signIn, type TestApp } from './helpers/app.ts';
 
 /** The language switcher as a person uses it: the options the page offers, sent back as they are. */
@@ -74,7 +75,11 @@ describe('interface languages', () => {
   it('keeps a signed-in person\u2019s language on their account, above the browser\u2019s', async () => {
     const agent = await signIn(t.app, 'learner@olive.example');
     const html = (await agent.get('/').expect(200)).text;
-    await agent.post('/language').type('form').send({ lang: 'ar', returnTo: '/', _csrf: csrfFrom(html) }).expect(303);
+    await agent
+      .post('/language')
+      .type('form')
+      .send({ lang: 'ar', returnTo: '/', _csrf: csrfFrom(html) })
+      .expect(303);
     const elsewhere = await signIn(t.app, 'learner@olive.example');
     const home = (await elsewhere.get('/').set('accept-language', 'fr').expect(200)).text;
     expect(home).to.contain('<html lang="ar" dir="rtl">');
@@ -83,5 +88,57 @@ describe('interface languages', () => {
       .type('form')
       .send({ lang: 'en', returnTo: '/', _csrf: csrfFrom(home) })
       .expect(303);
+  });
+
+  it('writes dates in one style, in the reader\u2019s language, on pages as in e-mails', async () => {
+    const day = new Date('2026-12-01T15:30:00Z');
+    expect(formatDate('en', day)).to.equal('1 December 2026'); // UN English, not "December 1, 2026"
+    expect(formatDate('fr', day)).to.equal('1 décembre 2026');
+    expect(formatDate('es', day)).to.equal('1 de diciembre de 2026');
+    expect(formatDate('ru', day)).to.equal('1 декабря 2026 г.');
+    expect(formatDate('zh', day)).to.equal('2026年12月1日');
+    expect(formatDate('ar', day)).to.match(/ديسمبر/);
+    expect(formatDateTime('fr', day)).to.equal('1 décembre 2026 à 15:30 UTC');
+    // The announcements page and the dashboard panel: the same style, no ISO dates left.
+    const agent = await signIn(t.app, 'trainer@olive.example');
+    await agent
+      .post('/language')
+      .type('form')
+      .send({ lang: 'fr', returnTo: '/', _csrf: csrfFrom((await agent.get('/')).text) })
+      .expect(303);
+    const home = (await agent.get('/').expect(200)).text;
+    const list = (await agent.get('/announcements').expect(200)).text;
+    for (const page of [home, list]) {
+      expect(page).to.not.match(/\b20\d\d-\d\d-\d\d\b(?![^<]*")/);
+      expect(page).to.match(/\d{1,2} (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) 20\d\d/);
+    }
+  });
+
+  it('finds and sorts people by name as their language does: accents, Arabic marks and letters', async () => {
+    const users = t.app.olive.users;
+    for (const [email, name] of [
+      ['zoe@mediators.example', 'Zoë Ødegård'],
+      ['ahmad@mediators.example', 'مُحَمَّد الصَّالِح'],
+      ['leila.h@mediators.example', 'ليلى حدّاد'],
+      ['eve@mediators.example', 'Ève Zola'],
+    ] as const)
+      await users.create({ email, name }, 'test');
+    expect(searchFold('Zoë ØDEGÅRD')).to.equal(searchFold('zoe ødegard'));
+    const admin = await signIn(t.app, 'admin@olive.example');
+    const names = async (q: string, lang = 'en') => {
+      const page = (
+        await admin
+          .get(`/admin/users?q=${encodeURIComponent(q)}`)
+          .set('accept-language', lang)
+          .expect(200)
+      ).text;
+      return [...page.matchAll(/<a href="\/admin\/users\/[0-9a-f]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    };
+    expect(await names('zoe')).to.deep.equal(['Zoë Ødegård']);
+    expect(await names('محمد')).to.deep.equal(['مُحَمَّد الصَّالِح']);
+    expect(await names('ليلي')).to.deep.equal(['ليلى حدّاد']);
+    // "Ève" sorts with the E's, before "Zoë", as a French or English reader expects (not after Z, by code point).
+    const latin = (await names('mediators.example')).filter((n) => /^[ÈEZ]/.test(n!));
+    expect(latin).to.deep.equal(['Ève Zola', 'Zoë Ødegård']);
   });
 });

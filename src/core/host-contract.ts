@@ -21,8 +21,11 @@ export interface NewUser {
 }
 
 export interface UserListQuery {
+  /** Part of a name or address; case, accents and Arabic vowel marks do not matter (`searchFold`). */
   search?: string;
   role?: Role;
+  /** Sorted by name as this language sorts (Intl.Collator); English when not given. */
+  lang?: string;
   page?: number;
   pageSize?: number;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import i18next, { type i18n, type TFunction } from 'i18next';
+import { formatDate, formatDateTime, formatNumber } from './formats.ts';
 
 /**
  * The interface's languages: the six official UN languages, in the UN's order, each named in
@@ -76,6 +77,10 @@ export function languageMiddleware(instance: i18n, defaultLocale: string) {
     res.locals.lang = lang;
     res.locals.dir = LANGUAGES[lang]!.dir;
     res.locals.t = t;
+    // One date style across every page (src/core/formats.ts).
+    res.locals.formatDate = (d: Date | string | null | undefined) => formatDate(lang, d);
+    res.locals.formatDateTime = (d: Date | string | null | undefined) => formatDateTime(lang, d);
+    res.locals.formatNumber = (n: number) => formatNumber(lang, n);
     // Named so that no page's own locals (a course's `languages`, say) can hide the switcher's list.
     res.locals.interfaceLanguages = LANGUAGES;
     next();

@@ -5,7 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, formatBytes, HttpError, respond, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, formatBytes, formatDateTime, HttpError, respond, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
@@ -219,7 +219,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       running,
       progress: batch.progress ?? 0,
       resumable: !!stopped,
-      uploadedAt: new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(batch.createdAt),
+      uploadedAt: formatDateTime(req.language, batch.createdAt),
       closed: closed(edition),
     });
   });

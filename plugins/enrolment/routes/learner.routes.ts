@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
   allow,
+  formatDate,
   HttpError,
   invalidFields,
   localized,
@@ -27,8 +28,7 @@ export function courseTitle(req: Request, course: Pick<CourseSummary, 'title'> |
 
 /** Dates as the reader reads them (the page's language), without time: editions are days. */
 export function formatDay(req: Request, date: Date | undefined | null): string {
-  if (!date) return '';
-  return new Intl.DateTimeFormat(req.language, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+  return formatDate(req.language, date);
 }
 
 const profileFields = {

@@ -345,7 +345,6 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
       messages,
       countryName: (c: string) => countryName(c, req.language),
       formatDay: (d?: Date) => formatDay(req, d),
-      formatTime: (d: Date) => new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(d),
     });
   });
 

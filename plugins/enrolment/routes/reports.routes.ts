@@ -5,7 +5,7 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { allow, badRequest, objectIdSchema, sendCsv, type PluginContext } from '../../../src/index.ts';
+import { allow, badRequest, formatDate, objectIdSchema, sendCsv, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { ENROLMENT_STATUSES } from '../contract.ts';
 import { CHART_COLOURS, horizontalBarChart, type ChartRow } from '../services/charts.ts';
@@ -70,8 +70,8 @@ export function fileNamePart(text: string): string {
 
 const isoDay = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 
-/** A short date ("28 Nov 2026") for the roster's narrow columns. */
-const shortDay = (req: Request, d: Date | undefined) => (d ? new Intl.DateTimeFormat(req.language, { dateStyle: 'medium', timeZone: 'UTC' }).format(d) : '');
+/** Dates in the roster as on every page (src/core/formats.ts). */
+const shortDay = (req: Request, d: Date | undefined) => formatDate(req.language, d);
 
 export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService, reports: ReportService) {
   async function loadRoster(req: Request) {

@@ -18,7 +18,7 @@
 import type { TFunction } from 'i18next';
 import type { Model } from 'mongoose';
 import type { Logger } from 'pino';
-import { isDuplicateKey, isObjectId, localized, type MailRecipient, type MailService, type UsersService } from '../../../src/index.ts';
+import { formatDate, isDuplicateKey, isObjectId, localized, type MailRecipient, type MailService, type UsersService } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseSummary } from '../../courses/contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc, InvitationDoc } from '../models/enrolment.model.ts';
@@ -66,7 +66,7 @@ const calendarDaysBetween = (from: Date, to: Date) =>
   Math.round(
     (Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate()) - Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate())) / DAY_MS,
   );
-const day = (lang: string, d: Date) => new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeZone: 'UTC' }).format(d);
+const day = formatDate;
 
 export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
   const {
