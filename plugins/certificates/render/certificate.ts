@@ -22,8 +22,19 @@ import {
   type ImageBytes,
   type TemplateLanguage,
 } from './template.ts';
-import { directionOf, drawAligned, fitText, lineMetrics, shapeLine, UncoveredCharactersError, wrap, type Direction, type ShapedLine } from './text.ts';
-import { uncoveredCharacters, type FontWeight } from './fonts.ts';
+import {
+  directionOf,
+  drawAligned,
+  fitText,
+  lineMetrics,
+  shapeLine,
+  uncoveredCharacters,
+  UncoveredCharactersError,
+  wrap,
+  type Direction,
+  type ShapedLine,
+} from './text.ts';
+import type { FontWeight } from './fonts.ts';
 
 /** Page sizes in points (portrait). */
 const PAGE_SIZES = { A4: [595.28, 841.89], LETTER: [612, 792] } as const;

@@ -30,6 +30,5 @@ export {
   type CalendarDate,
   type Placeholder,
 } from './template.ts';
-export { uncoveredCharacters } from './fonts.ts';
-export { UncoveredCharactersError, shapeLine, type ShapedLine } from './text.ts';
+export { UncoveredCharactersError, shapeLine, uncoveredCharacters, type ShapedLine } from './text.ts';
 export { qrMatrix, type QrPlacement } from './qr.ts';

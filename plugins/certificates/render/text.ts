@@ -10,7 +10,21 @@
  */
 import bidiImport, { type Bidi } from 'bidi-js';
 import type {} from 'pdfkit'; // its global PDFKit namespace: the document this draws on
-import { face, familyFor, isInvisibleControl, naturalFamily, shape, type FontFace, type FontFamily, type FontWeight, type ShapedGlyph } from './fonts.ts';
+import {
+  face,
+  familyFor,
+  isInheritedMark,
+  isInvisibleControl,
+  isJoiner,
+  missingCharacters,
+  naturalFamily,
+  scriptOf,
+  shape,
+  type FontFace,
+  type FontFamily,
+  type FontWeight,
+  type ShapedGlyph,
+} from './fonts.ts';
 
 // bidi-js is CommonJS (`module.exports = factory`) while its types declare an ES default export.
 const bidiFactory = ((bidiImport as unknown as { default?: () => Bidi }).default ?? bidiImport) as unknown as () => Bidi;
@@ -18,12 +32,16 @@ const bidi = bidiFactory();
 
 export type Direction = 'ltr' | 'rtl';
 
-/** One run of a line: one font, one direction, shaped whole. `em` is its width at font size 1. */
+/** One run of a line: one font, one script, one direction, shaped whole. `em` is its width at font size 1. */
 export interface ShapedRun {
   face: FontFace;
   text: string;
+  script: string;
   direction: Direction;
+  /** Glyphs in visual order. */
   glyphs: ShapedGlyph[];
+  /** HarfBuzz clusters in logical order: UTF-16 ranges of `text`. */
+  clusters: Array<{ start: number; end: number }>;
   em: number;
 }
 
@@ -35,17 +53,24 @@ export interface ShapedLine {
   em: number;
 }
 
-/** Characters that no bundled font has, found while shaping. */
+/**
+ * Text that cannot be printed correctly: characters no bundled font has, or a sequence the shaper
+ * could only draw with a dotted circle or a missing-glyph box (a vowel sign with no consonant, a
+ * mark on nothing…).
+ */
 export class UncoveredCharactersError extends Error {
   readonly code = 'CERTIFICATES_UNCOVERED_CHARACTERS';
   constructor(
     readonly characters: string[],
     readonly text: string,
   ) {
-    super(
-      `no bundled font can print ${characters.map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ')} in ${JSON.stringify(text)}`,
-    );
+    super(`no bundled font can print ${characters.map(describe).join(', ')} in ${JSON.stringify(text)}`);
   }
+}
+
+/** A character or sequence with its code points: "ि (U+093F)". */
+function describe(s: string): string {
+  return `${s} (${[...s].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(' ')})`;
 }
 
 /** The paragraph direction of a text by its first strong character (rule P2), or the fallback. */
@@ -61,54 +86,98 @@ export function directionOf(text: string, fallback: Direction = 'ltr'): Directio
 // Shaped lines are cached per process: a template's wording and the words of names repeat across
 // certificates. The cache is bounded, so memory stays flat over a long run.
 const CACHE_LIMIT = 4000;
-const cache = new Map<string, ShapedLine>();
+const cache = new Map<string, ShapedLine | { missing: string[]; broken: string[] }>();
+
+/** Shaping options for tests: OpenType features to set (`-liga`, `-rlig`…). Not part of the cache key. */
+let testFeatures: string[] = [];
+/** For tests only: shape with these OpenType feature settings (and an empty cache) until reset with `[]`. */
+export function setFeaturesForTests(features: string[]): void {
+  testFeatures = features;
+  cache.clear();
+}
 
 /**
  * Shapes one line (no line breaks) in a paragraph direction: bidi levels, font per character by
- * coverage (a neutral character such as a space or a digit keeps its neighbours' font when that
- * font has it), runs of one level and font, mirrored brackets in right-to-left runs, runs in visual
- * order. Throws {@link UncoveredCharactersError} rather than print a box.
+ * script and coverage (a neutral character such as a space or a digit keeps its neighbours' font when
+ * that font has it, a combining mark keeps its base's), runs of one level, font and script, mirrored
+ * brackets in right-to-left runs, runs in visual order, each shaped whole by HarfBuzz. Throws
+ * {@link UncoveredCharactersError} rather than print a box or a dotted circle.
  */
 export function shapeLine(input: string, direction: Direction, weight: FontWeight = 'regular'): ShapedLine {
+  const r = tryShapeLine(input, direction, weight);
+  if ('missing' in r) throw new UncoveredCharactersError([...r.missing, ...r.broken], input);
+  return r;
+}
+
+/** Like {@link shapeLine}, but tells what cannot be printed instead of throwing. */
+function tryShapeLine(input: string, direction: Direction, weight: FontWeight): ShapedLine | { missing: string[]; broken: string[] } {
   const key = `${direction}${weight}\u0000${input}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  const result = shapeUncached(input, direction, weight);
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(key, result);
+  return result;
+}
+
+function shapeUncached(input: string, direction: Direction, weight: FontWeight): ShapedLine | { missing: string[]; broken: string[] } {
   const text = input.normalize('NFC');
   const { levels } = bidi.getEmbeddingLevels(text, direction);
   const mirrored = bidi.getMirroredCharactersMap(text, levels);
 
-  // Font per character (index in UTF-16 units), carrying the previous strong font over neutrals.
-  type Unit = { index: number; ch: string; family: FontFamily; level: number };
+  // Font and script per character (index in UTF-16 units), carrying the previous strong font over
+  // neutrals; a combining mark or joiner stays with the character before it.
+  type Unit = { ch: string; family: FontFamily; script: string | null; level: number };
   const units: Unit[] = [];
   const missing: string[] = [];
   let preferred: FontFamily | null = null;
   for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    preferred = naturalFamily(cp);
+    preferred = naturalFamily(ch.codePointAt(0)!);
     if (preferred) break;
   }
   let index = 0;
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
-    if (!isInvisibleControl(cp)) {
+    const level = levels[index]!;
+    const prev = units[units.length - 1];
+    if (isInvisibleControl(cp)) {
+      // left out: bidi controls were applied by the bidi algorithm, the others draw nothing
+    } else if (isJoiner(cp)) {
+      if (prev) units.push({ ch, family: prev.family, script: prev.script, level: prev.level });
+    } else if (prev && isInheritedMark(cp) && face(prev.family, weight).font.hasGlyphForCodePoint(cp)) {
+      units.push({ ch, family: prev.family, script: prev.script, level: prev.level });
+    } else {
       const family = familyFor(cp, preferred);
       if (family === null) {
         if (!missing.includes(ch)) missing.push(ch);
       } else {
         if (naturalFamily(cp)) preferred = family;
-        units.push({ index, ch: levels[index]! % 2 ? (mirrored.get(index) ?? ch) : ch, family, level: levels[index]! });
+        units.push({ ch: level % 2 ? (mirrored.get(index) ?? ch) : ch, family, script: scriptOf(cp)?.[0] ?? null, level });
       }
     }
     index += ch.length;
   }
-  if (missing.length) throw new UncoveredCharactersError(missing, input);
+  if (missing.length) return { missing, broken: [] };
 
-  // Runs of one level and one font, in logical order.
-  const logical: Array<{ family: FontFamily; level: number; text: string }> = [];
+  // A neutral takes the script of the run it is in (the one before it, or else the one after it).
+  let last: string | null = null;
   for (const u of units) {
-    const last = logical[logical.length - 1];
-    if (last && last.family === u.family && last.level === u.level) last.text += u.ch;
-    else logical.push({ family: u.family, level: u.level, text: u.ch });
+    if (u.script === null) u.script = last;
+    else last = u.script;
+  }
+  let next: string | null = null;
+  for (let i = units.length - 1; i >= 0; i--) {
+    const u = units[i]!;
+    if (u.script === null) u.script = next;
+    else next = u.script;
+  }
+  // Runs of one level, one font and one script, in logical order.
+  const logical: Array<{ family: FontFamily; script: string; level: number; text: string }> = [];
+  for (const u of units) {
+    const script = u.script ?? 'Zyyy';
+    const run = logical[logical.length - 1];
+    if (run && run.family === u.family && run.level === u.level && (run.script === script || script === 'Zyyy')) run.text += u.ch;
+    else logical.push({ family: u.family, script, level: u.level, text: u.ch });
   }
   // Rule L2: from the highest level down to the lowest odd level, reverse every sequence of runs at
   // that level or higher. (Within a run, the shaper puts right-to-left glyphs in visual order.)
@@ -127,17 +196,38 @@ export function shapeLine(input: string, direction: Direction, weight: FontWeigh
       i = j;
     }
   }
+  const broken: string[] = [];
   const runs = visual.map((r): ShapedRun => {
     const f = face(r.family, weight);
     const dir: Direction = r.level % 2 ? 'rtl' : 'ltr';
-    const glyphs = shape(f, r.text, dir);
-    const em = glyphs.reduce((w, g) => w + g.xAdvance, 0) / f.font.unitsPerEm;
-    return { face: f, text: r.text, direction: dir, glyphs, em };
+    const shaped = shape(f, r.text, dir, r.script === 'Zyyy' ? 'Latn' : r.script, testFeatures);
+    for (const c of shaped.broken) {
+      const s = r.text.slice(c.start, c.end);
+      if (!broken.includes(s)) broken.push(s);
+    }
+    const em = shaped.glyphs.reduce((w, g) => w + g.xAdvance, 0) / f.font.unitsPerEm;
+    return { face: f, text: r.text, script: r.script, direction: dir, glyphs: shaped.glyphs, clusters: shaped.clusters, em };
   });
-  const line: ShapedLine = { text: input, direction, runs, em: runs.reduce((w, r) => w + r.em, 0) };
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-  cache.set(key, line);
-  return line;
+  if (broken.length) return { missing: [], broken };
+  return { text: input, direction, runs, em: runs.reduce((w, r) => w + r.em, 0) };
+}
+
+/**
+ * What of `text` cannot be printed: characters no bundled font has, and sequences that shape to a
+ * dotted circle or a missing glyph (in either weight), each once, in order. Empty means printable.
+ * Line breaks separate lines; each line is shaped in the direction of its first strong character.
+ */
+export function uncoveredCharacters(text: string): string[] {
+  const out = missingCharacters(text);
+  if (out.length) return out;
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    for (const weight of ['regular', 'bold'] as const) {
+      const r = tryShapeLine(line, directionOf(line), weight);
+      if ('missing' in r) for (const s of [...r.missing, ...r.broken]) if (!out.includes(s)) out.push(s);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,6 +339,8 @@ interface PdfkitEmbeddedFont {
   unicode: number[][];
   subset: { includeGlyph(id: number): number; glyphs: number[] };
   ref(): unknown;
+  toUnicodeCmap(): unknown;
+  document: { ref(): { end(s: string): void } };
 }
 interface PdfkitInternals {
   _font: PdfkitEmbeddedFont;
@@ -276,31 +368,105 @@ function embeddedFont(doc: PDFKit.PDFDocument, f: FontFace): PdfkitEmbeddedFont 
     names.add(f.key);
   }
   doc.font(f.key);
-  return d._font;
+  const font = d._font;
+  if (!cidMaps.has(font)) {
+    cidMaps.set(font, new Map());
+    font.toUnicodeCmap = () => toUnicodeCmap(font);
+  }
+  return font;
+}
+
+/** UTF-16BE hex of code points, as a CMap or a PDF string wants them. */
+function utf16Hex(codePoints: number[]): string {
+  let out = '';
+  for (const cp of codePoints) {
+    const units = cp > 0xffff ? [0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff)] : [cp];
+    for (const u of units) out += u.toString(16).padStart(4, '0');
+  }
+  return out;
 }
 
 /**
- * The glyph code (CID) of a glyph standing for some characters. A glyph shared by several
- * characters (one Arabic skeleton for ب ت ن ي) gets one CID per character it stands for, each a copy
- * of the glyph in the subset with its own ToUnicode entry, so copy and search give the real letter.
+ * The font's ToUnicode CMap, written by us instead of pdfkit: one `bfchar` entry per glyph code that
+ * stands for characters, none for a code that stands for none (the other glyphs of a cluster).
  */
-function cidFor(font: PdfkitEmbeddedFont, g: ShapedGlyph): number {
-  let map = cidMaps.get(font);
-  if (!map) cidMaps.set(font, (map = new Map()));
-  const key = `${g.id}:${g.codePoints.join(',')}`;
+function toUnicodeCmap(font: PdfkitEmbeddedFont): unknown {
+  const entries: string[] = [];
+  font.unicode.forEach((cps, cid) => {
+    if (cps && cps.length) entries.push(`<${cid.toString(16).padStart(4, '0')}> <${utf16Hex(cps)}>`);
+  });
+  const chunks: string[] = [];
+  for (let i = 0; i < entries.length; i += 100)
+    chunks.push(`${Math.min(100, entries.length - i)} beginbfchar\n${entries.slice(i, i + 100).join('\n')}\nendbfchar`);
+  const cmap = font.document.ref();
+  cmap.end(
+    [
+      '/CIDInit /ProcSet findresource begin',
+      '12 dict begin',
+      'begincmap',
+      '/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def',
+      '/CMapName /Adobe-Identity-UCS def',
+      '/CMapType 2 def',
+      '1 begincodespacerange',
+      '<0000> <ffff>',
+      'endcodespacerange',
+      ...chunks,
+      'endcmap',
+      'CMapName currentdict /CMap defineresource pop',
+      'end',
+      'end',
+    ].join('\n'),
+  );
+  return cmap;
+}
+
+/**
+ * The glyph code (CID) of a glyph standing for some characters. The same glyph standing for other
+ * characters elsewhere (one Arabic skeleton for ب ت ن ي) gets another code, a copy of the glyph in
+ * the subset with its own ToUnicode entry, so copy and search give the real letters.
+ */
+function cidFor(font: PdfkitEmbeddedFont, id: number, advanceWidth: number, codePoints: number[]): number {
+  const map = cidMaps.get(font)!;
+  const key = `${id}:${codePoints.join(',')}`;
   let cid = map.get(key);
   if (cid === undefined) {
-    cid = font.subset.includeGlyph(g.id);
+    cid = font.subset.includeGlyph(id);
     const known = font.unicode[cid];
-    if (known !== undefined && known.join(',') !== g.codePoints.join(',')) {
-      font.subset.glyphs.push(g.id);
+    if (known !== undefined && known.join(',') !== codePoints.join(',')) {
+      font.subset.glyphs.push(id);
       cid = font.subset.glyphs.length - 1;
     }
-    font.unicode[cid] = g.codePoints;
-    font.widths[cid] = g.advanceWidth * font.scale;
+    font.unicode[cid] = codePoints;
+    font.widths[cid] = advanceWidth * font.scale;
     map.set(key, cid);
   }
   return cid;
+}
+
+const codePointsOf = (s: string) => [...s].map((c) => c.codePointAt(0)!);
+
+/**
+ * The characters each glyph of a run stands for in the ToUnicode map, by cluster: the glyph that
+ * carries a cluster's text (its widest glyph, the base, and the first of equals in logical order)
+ * stands for all of it; the cluster's other glyphs (marks, pre-base vowel parts) for nothing.
+ */
+function glyphTexts(run: ShapedRun): number[][] {
+  const out: number[][] = run.glyphs.map(() => []);
+  const byCluster = new Map<number, number[]>();
+  run.glyphs.forEach((g, i) => {
+    let list = byCluster.get(g.cluster);
+    if (!list) byCluster.set(g.cluster, (list = []));
+    list.push(i);
+  });
+  for (const c of run.clusters) {
+    const idx = byCluster.get(c.start)!;
+    const logical = run.direction === 'rtl' ? idx.slice().reverse() : idx;
+    const chars = codePointsOf(run.text.slice(c.start, c.end));
+    let carrier = logical[0]!;
+    for (const gi of logical) if (run.glyphs[gi]!.xAdvance > run.glyphs[carrier]!.xAdvance) carrier = gi;
+    out[carrier] = chars;
+  }
+  return out;
 }
 
 /**
@@ -315,7 +481,9 @@ export function drawLine(doc: PDFKit.PDFDocument, line: ShapedLine, x: number, b
   for (const run of line.runs) {
     const font = embeddedFont(doc, run.face);
     if (d.page.fonts[font.id] == null) d.page.fonts[font.id] = font.ref();
-    const scale = size / run.face.font.unitsPerEm;
+    const upem = run.face.font.unitsPerEm;
+    const scale = size / upem;
+    const texts = glyphTexts(run);
     parts.push(`/${font.id} ${num(size)} Tf`, `1 0 0 1 ${num(cx)} ${num(y)} Tm`);
     let segment: string[] = [];
     let pendingTm = false;
@@ -323,8 +491,8 @@ export function drawLine(doc: PDFKit.PDFDocument, line: ShapedLine, x: number, b
       if (segment.length) parts.push(`[${segment.join(' ')}] TJ`);
       segment = [];
     };
-    for (const g of run.glyphs) {
-      const cid = cidFor(font, g).toString(16).padStart(4, '0');
+    run.glyphs.forEach((g, i) => {
+      const cid = cidFor(font, g.id, g.advanceWidth, texts[i]!).toString(16).padStart(4, '0');
       if (g.xOffset || g.yOffset) {
         flush();
         parts.push(`1 0 0 1 ${num(cx + g.xOffset * scale)} ${num(y + g.yOffset * scale)} Tm`, `<${cid}> Tj`);
@@ -336,11 +504,11 @@ export function drawLine(doc: PDFKit.PDFDocument, line: ShapedLine, x: number, b
         }
         segment.push(`<${cid}>`);
         // TJ moves by the glyph's width from the W array; correct for kerning and zero-width marks.
-        const adjust = (g.xAdvance - g.advanceWidth) * (1000 / run.face.font.unitsPerEm);
+        const adjust = (g.xAdvance - g.advanceWidth) * (1000 / upem);
         if (Math.abs(adjust) > 0.005) segment.push(num(-adjust));
       }
       cx += g.xAdvance * scale;
-    }
+    });
     flush();
   }
   parts.push('ET');
