@@ -65,7 +65,7 @@ export { formatBytes } from './core/views.ts';
 export { formatDate, formatDateTime, formatNumber, nameCollator, searchFold, matchesSearch } from './core/formats.ts';
 export { safeFileName } from './core/file-names.ts';
 export { toCsv, sendCsv, spreadsheetCell, type CsvCell } from './core/csv.ts';
-export { UN_LANGUAGES, localized, type UnLanguage } from './core/languages.ts';
+export { UN_LANGUAGES, localized, localizedText, textDirection, type Multilingual, type ShownText, type UnLanguage } from './core/languages.ts';
 export { OBJECT_ID_PATTERN, isObjectId, toObjectId, objectIdSchema } from './core/ids.ts';
 export { loadHostConfig, type HostConfig } from './core/config.ts';
 export { startEmbeddedDatabase, ensureFerretdbBinary, type EmbeddedDatabase } from './core/embedded-db.ts';
