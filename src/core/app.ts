@@ -275,7 +275,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     app.use(passport.initialize());
     app.use(passport.session());
     app.use(flashMiddleware);
-    app.use(languageMiddleware(i18n, config.DEFAULT_LOCALE));
+    const chooseLanguage = languageMiddleware(i18n, config.DEFAULT_LOCALE);
+    app.use(chooseLanguage);
     app.use(layoutMiddleware(resolveView));
     app.use(async (req, res, next) => {
       res.locals.user = req.user;
@@ -320,12 +321,15 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     for (const p of loaded) app.use(p.prefix, p.router);
 
     app.use(notFoundHandler);
-    app.use(errorHandler(logger, () => pingDatabase(connection)));
+    // An error raised before the language middleware ran (an unreadable or oversized body) is still
+    // shown in the reader's language: the handler chooses it as the middleware does.
+    const pageLanguage = (req: express.Request, res: express.Response) => chooseLanguage(req, res, () => undefined);
+    app.use(errorHandler(logger, () => pingDatabase(connection), pageLanguage));
     // Once more for errors raised after the error handler has answered: the session store failing
     // to save as an error page ends (the database is away) calls next(err) from where the chain
     // stands, past the handler above. Without a layer here Express's final handler would print the
     // stack outside the logs and destroy the socket of a response that was sent.
-    app.use(errorHandler(logger, () => pingDatabase(connection)));
+    app.use(errorHandler(logger, () => pingDatabase(connection), pageLanguage));
 
     const boot: BootReport = {
       totalMs: ms(t0),

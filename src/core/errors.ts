@@ -28,31 +28,47 @@ export interface ErrorText {
  * An error meant for the person or client making a request: its message is shown to them. A
  * service, which has no reader, writes `message` in English (logs, JSON clients) and names with
  * `text` the catalogue entry its code means, so that pages show it in the reader's language.
+ * An error about fields (a form's) names each field's entry in `fieldTexts`: see `invalidFields`.
  */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: unknown;
   readonly text: ErrorText | undefined;
+  /** The catalogue entry of each field's message (`details.fields`), for the reader's language. */
+  readonly fieldTexts: Readonly<Record<string, ErrorText>> | undefined;
 
-  constructor(status: number, code: string, message: string, details?: unknown, text?: ErrorText) {
+  constructor(status: number, code: string, message: string, details?: unknown, text?: ErrorText, fieldTexts?: Record<string, ErrorText>) {
     super(message);
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
     this.details = details;
     this.text = text;
+    this.fieldTexts = fieldTexts;
   }
 }
 
-export const badRequest = (message: string, details?: unknown) => new HttpError(400, 'BAD_REQUEST', message, details);
-export const unauthorized = (message = 'Please sign in to continue.') => new HttpError(401, 'UNAUTHENTICATED', message);
-export const forbidden = (message = 'You do not have permission to do this.') => new HttpError(403, 'FORBIDDEN', message);
-export const notFound = (message = 'We could not find that page.') => new HttpError(404, 'NOT_FOUND', message);
+export const badRequest = (message: string, details?: unknown, text?: ErrorText) => new HttpError(400, 'BAD_REQUEST', message, details, text);
+/** An error of a status, in its own words, or else in the host's words for that status (from the catalogue). */
+function statusError(status: number, code: string, words: readonly [english: string, key: string], message?: string, text?: ErrorText) {
+  return message === undefined ? new HttpError(status, code, words[0], undefined, { key: words[1] }) : new HttpError(status, code, message, undefined, text);
+}
+export const unauthorized = (message?: string, text?: ErrorText) =>
+  statusError(401, 'UNAUTHENTICATED', ['Please sign in to continue.', 'errors.signInToContinue'], message, text);
+export const forbidden = (message?: string, text?: ErrorText) =>
+  statusError(403, 'FORBIDDEN', ['You do not have permission to do this.', 'errors.noPermission'], message, text);
+export const notFound = (message?: string, text?: ErrorText) =>
+  statusError(404, 'NOT_FOUND', ['We could not find that page.', 'errors.pageNotFound'], message, text);
 export const conflict = (message: string, details?: unknown, text?: ErrorText) => new HttpError(409, 'CONFLICT', message, details, text);
+/** The one missing account, as the host's services and pages say it. */
+export const noSuchUser = () => notFound('No such user.', { key: 'errors.noSuchUser' });
+
+/** A translation function, as `req.t` and `res.locals.t` are. */
+export type Translate = (key: string, options?: object) => string;
 
 /** The message of an error in the reader's language: its catalogue entry if it names one, else its own. */
-export function errorMessage(t: (key: string, options?: object) => string, err: HttpError): string {
+export function errorMessage(t: Translate, err: { message: string; text?: ErrorText | undefined }): string {
   return err.text ? t(err.text.key, { ...err.text.params, defaultValue: err.message }) : err.message;
 }
 

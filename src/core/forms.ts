@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { errorMessage, HttpError } from './errors.ts';
 import type { FlashType } from './flash.ts';
-import { errorBody, fieldErrors, parseInput, wantsJson } from './http.ts';
+import { englishT, errorBody, fieldErrors, parseInput, wantsJson } from './http.ts';
 
 /**
  * The one path for forms: a route declares the body's schema, the page that shows the form again
@@ -23,7 +23,10 @@ export interface FormFailure {
 
 /** How a form's body becomes its input: a schema, or a reader for fields that depend on each other beyond one. */
 type FormReading<T> =
-  /** The body's schema; a function of the request for messages in the reader's language (`req.t`). */
+  /**
+   * The body's schema, whose messages are catalogue keys (see `parseInput`): the form comes back
+   * with them in the reader's language. A function of the request for a schema that depends on it.
+   */
   | { schema: z.ZodType<T> | ((req: Request, res: Response) => z.ZodType<T>); read?: never }
   /** Reads the body, throwing `invalidFields(…)` (or `parseInput`'s error) for every problem at once. */
   | { read: (req: Request, res: Response) => T | Promise<T>; schema?: never };
@@ -48,10 +51,11 @@ export type FormRoute<T> = FormReading<T> & {
  */
 export function refusalFields(req: Request, err: unknown, fields: Readonly<Record<string, string>> = {}): Record<string, string> | null {
   if (!(err instanceof HttpError)) return null;
-  const own = fieldErrors(err);
+  const t = (key: string, options?: object) => String(req.t(key, options as never));
+  const own = fieldErrors(err, t);
   if (own) return own;
   const field = Object.hasOwn(fields, err.code) ? fields[err.code] : err.status === 409 ? '_' : undefined;
-  return field === undefined ? null : { [field]: errorMessage((key, options) => String(req.t(key, options as never)), err) };
+  return field === undefined ? null : { [field]: errorMessage(t, err) };
 }
 
 /** A route handler for a form: see `FormRoute`. */
@@ -99,7 +103,7 @@ export function respond(req: Request, res: Response, answer: Answer): void {
   const status = answer.json instanceof HttpError ? answer.json.status : answer.status;
   if (wantsJson(req)) {
     if (status !== undefined) res.status(status);
-    res.json(answer.json instanceof HttpError ? errorBody(answer.json) : answer.json);
+    res.json(answer.json instanceof HttpError ? errorBody(answer.json, englishT(req)) : answer.json);
     return;
   }
   if (answer.flash) req.flash(answer.flash[0], answer.flash[1]);

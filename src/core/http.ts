@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { errorMessage, HttpError, isDatabaseUnavailable, notFound } from './errors.ts';
+import { errorMessage, HttpError, isDatabaseUnavailable, notFound, type ErrorText, type Translate } from './errors.ts';
 import { renderInLayout } from './views.ts';
 
 /** JSON for API clients (Accept: application/json, or a JSON body), pages for browsers. */
@@ -9,33 +9,111 @@ export function wantsJson(req: Request): boolean {
   return req.accepts(['html', 'json']) === 'json' || (!!req.is('application/json') && req.accepts('html') !== 'html');
 }
 
-/** Validates input at the edge: a zod failure becomes a 400 listing each field's problem. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, message = 'Some fields need attention.'): z.output<S> {
-  const result = schema.safeParse(input ?? {});
+/**
+ * Validates input at the edge: a zod failure becomes a 400 listing each field's problem. A
+ * schema's messages are catalogue keys (`z.string().min(1, 'courses:errors.titleRequired')`), as
+ * are the host's words for the checks that name none (`max(200)` alone: `errors.fields.tooLong`);
+ * the issue's limits are their values (`{{min}}`, `{{max}}`, `{{count}}`, or a refinement's
+ * `params`). Whoever shows the error puts them in a language: `fieldErrors(err, t)`.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, message?: string, text?: ErrorText): z.output<S> {
+  const result = schema.safeParse(input ?? {}, { error: hostIssueKey });
   if (result.success) return result.data;
-  const fields: Record<string, string> = {};
+  const fields: Record<string, ErrorText> = {};
   for (const issue of result.error.issues) {
     const key = issue.path.join('.') || '_';
-    fields[key] ??= issue.message;
+    fields[key] ??= { key: issue.message, params: issueParams(issue) };
   }
-  throw invalidFields(fields, message);
+  throw invalidFields(fields, message, text);
 }
 
-/** A 400 naming the fields at fault, as a schema's failure does: for checks a schema cannot make (a wrong password). */
-export function invalidFields(fields: Record<string, string>, message = 'Some fields need attention.'): HttpError {
-  return new HttpError(400, 'VALIDATION_FAILED', message, { fields });
+/** The host's words for the limits a schema sets without a message of its own, by the kind of value. */
+const LIMIT_KEYS: Record<string, { small: string; big: string }> = {
+  string: { small: 'errors.fields.tooShort', big: 'errors.fields.tooLong' },
+  number: { small: 'errors.fields.tooSmall', big: 'errors.fields.tooBig' },
+  int: { small: 'errors.fields.tooSmall', big: 'errors.fields.tooBig' },
+  array: { small: 'errors.fields.tooFew', big: 'errors.fields.tooMany' },
+  set: { small: 'errors.fields.tooFew', big: 'errors.fields.tooMany' },
+};
+
+/** The host's key for an issue whose schema gives no message of its own. */
+function hostIssueKey(issue: z.core.$ZodRawIssue): string {
+  const limits = LIMIT_KEYS[(issue as { origin?: string }).origin ?? ''];
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined || issue.input === null) return 'errors.fields.required';
+      return issue.expected === 'number' || issue.expected === 'int' ? 'errors.fields.notANumber' : 'errors.fields.invalid';
+    case 'too_small':
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'errors.fields.required';
+      return limits?.small ?? 'errors.fields.invalid';
+    case 'too_big':
+      return limits?.big ?? 'errors.fields.invalid';
+    case 'invalid_format':
+      return issue.format === 'email' ? 'errors.fields.email' : issue.format === 'url' ? 'errors.fields.url' : 'errors.fields.invalid';
+    case 'invalid_value':
+      return 'errors.fields.choose';
+    default:
+      return 'errors.fields.invalid';
+  }
 }
 
-/** The messages by field of an error that names fields (a validation failure, a refusal of one field). */
-export function fieldErrors(err: unknown): Record<string, string> | null {
+/** The values a message can name: a limit as `min`/`max` (and `count`, for plurals), a refinement's own `params`. */
+function issueParams(issue: z.core.$ZodIssue): Record<string, unknown> | undefined {
+  if (issue.code === 'too_small') return { min: Number(issue.minimum), count: Number(issue.minimum) };
+  if (issue.code === 'too_big') return { max: Number(issue.maximum), count: Number(issue.maximum) };
+  if (issue.code === 'custom') return issue.params;
+  return undefined;
+}
+
+/**
+ * A 400 naming the fields at fault, as a schema's failure does: for checks a schema cannot make (a
+ * wrong password). A field's message is its catalogue entry (`{ key, params }`), or words already
+ * in the reader's language (`req.t(…)`); `message` (English, with its `text`) is the error's own.
+ */
+export function invalidFields(
+  fields: Record<string, string | ErrorText>,
+  message = 'Some fields need attention.',
+  text: ErrorText | undefined = message === 'Some fields need attention.' ? { key: 'errors.fieldsNeedAttention' } : undefined,
+): HttpError {
+  const words: Record<string, string> = {};
+  const texts: Record<string, ErrorText> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === 'string') words[name] = value;
+    else {
+      words[name] = value.key;
+      texts[name] = value;
+    }
+  }
+  return new HttpError(400, 'VALIDATION_FAILED', message, { fields: words }, text, Object.keys(texts).length ? texts : undefined);
+}
+
+/**
+ * The messages by field of an error that names fields (a validation failure, a refusal of one
+ * field), in the language of `t`: the reader's for a page, English (`englishT(req)`) for JSON.
+ */
+export function fieldErrors(err: unknown, t: Translate): Record<string, string> | null {
   if (!(err instanceof HttpError)) return null;
   const fields = (err.details as { fields?: unknown } | undefined)?.fields;
-  return fields && typeof fields === 'object' ? (fields as Record<string, string>) : null;
+  if (!fields || typeof fields !== 'object') return null;
+  const out: Record<string, string> = {};
+  for (const [name, words] of Object.entries(fields as Record<string, string>)) {
+    const text = err.fieldTexts && Object.hasOwn(err.fieldTexts, name) ? err.fieldTexts[name] : undefined;
+    out[name] = text ? t(text.key, { ...text.params, defaultValue: words }) : words;
+  }
+  return out;
 }
 
-/** How every error reaches a JSON client: `{ error: { code, message, details } }` (no `details` when there are none). */
-export function errorBody(err: { code: string; message: string; details?: unknown }) {
-  return { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
+/** English, the language of JSON answers and logs (the app's default `t`). */
+export function englishT(req: Request): Translate {
+  const t = req.app?.locals?.t as Translate | undefined;
+  return t ?? ((key: string, options?: object) => String((options as { defaultValue?: unknown } | undefined)?.defaultValue ?? key));
+}
+
+/** How every error reaches a JSON client: `{ error: { code, message, details } }` (no `details` when there are none), its field messages in English. */
+export function errorBody(err: { code: string; message: string; details?: unknown }, t?: Translate) {
+  let details = err.details;
+  if (t && err instanceof HttpError && err.fieldTexts) details = { ...(details as object), fields: fieldErrors(err, t) };
+  return { error: { code: err.code, message: err.message, ...(details === undefined ? {} : { details }) } };
 }
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
@@ -47,15 +125,22 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
  * 500, unless the database cannot be reached at that moment (`databaseReachable`): then it is the
  * outage's 503. The driver fails in many ways when its server dies mid-operation, and an error of a
  * kind `isDatabaseUnavailable` does not know (yet) must not tell people the app is broken.
+ * Pages say it in the reader's language; an error raised before the request's language was chosen
+ * (an unreadable body) has it chosen by `chooseLanguage`, as the language middleware does.
  */
-export function errorHandler(logger: Logger, databaseReachable: () => Promise<boolean> = async () => true) {
-  const unavailable = (err: unknown, req: Request, res: Response) => {
+export function errorHandler(
+  logger: Logger,
+  databaseReachable: () => Promise<boolean> = async () => true,
+  chooseLanguage?: (req: Request, res: Response) => void,
+) {
+  const unavailable = (err: unknown, req: Request, res: Response): Shown => {
     res.setHeader('Retry-After', '30');
     logger.warn({ err, url: req.originalUrl }, 'database unavailable');
     return {
       status: 503,
       code: 'DATABASE_UNAVAILABLE',
       message: 'The service is briefly unavailable: its database cannot be reached. Please try again in a minute.',
+      text: { key: 'errors.databaseUnavailable' },
     };
   };
   return async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -66,48 +151,64 @@ export function errorHandler(logger: Logger, databaseReachable: () => Promise<bo
       if (!res.writableEnded) res.end();
       return;
     }
-    let status = 500;
-    let code = 'INTERNAL';
-    let message = 'Something went wrong on our side. The problem has been logged; please try again.';
-    let details: unknown;
+    let shown: Shown = {
+      status: 500,
+      code: 'INTERNAL',
+      message: 'Something went wrong on our side. The problem has been logged; please try again.',
+      text: { key: 'errors.internal' },
+    };
     const anyErr = err as { status?: number; statusCode?: number; code?: string; type?: string; expose?: boolean; message?: string };
     if (err instanceof HttpError) {
-      ({ status, code, message, details } = err);
+      shown = err;
     } else if (isDatabaseUnavailable(err)) {
-      ({ status, code, message } = unavailable(err, req, res));
+      shown = unavailable(err, req, res);
     } else if (anyErr?.code === 'EBADCSRFTOKEN') {
-      status = 403;
-      code = 'CSRF_INVALID';
-      message = 'This form has expired or was not sent from this site. Please go back, reload the page and try again.';
+      shown = {
+        status: 403,
+        code: 'CSRF_INVALID',
+        message: 'This form has expired or was not sent from this site. Please go back, reload the page and try again.',
+        text: { key: 'errors.csrf' },
+      };
     } else if (typeof (anyErr?.status ?? anyErr?.statusCode) === 'number' && anyErr.expose) {
       // body-parser and friends: a malformed or oversized body is the client's problem, described safely.
-      status = (anyErr.status ?? anyErr.statusCode)!;
-      code = anyErr.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : anyErr.type === 'entity.parse.failed' ? 'MALFORMED_BODY' : 'BAD_REQUEST';
-      message =
-        code === 'PAYLOAD_TOO_LARGE'
-          ? 'The request is too large.'
-          : code === 'MALFORMED_BODY'
-            ? 'The request body could not be read.'
-            : (anyErr.message ?? message);
+      const status = (anyErr.status ?? anyErr.statusCode)!;
+      if (anyErr.type === 'entity.too.large')
+        shown = { status, code: 'PAYLOAD_TOO_LARGE', message: 'The request is too large.', text: { key: 'errors.tooLarge' } };
+      else if (anyErr.type === 'entity.parse.failed')
+        shown = { status, code: 'MALFORMED_BODY', message: 'The request body could not be read.', text: { key: 'errors.malformedBody' } };
+      else
+        shown = {
+          status,
+          code: 'BAD_REQUEST',
+          message: anyErr.message ?? shown.message,
+          text: { key: status === 413 ? 'errors.tooLarge' : 'errors.badRequest' },
+        };
     } else if (err instanceof URIError || (anyErr?.status === 400 && /decode param/i.test(anyErr.message ?? ''))) {
       // A malformed percent-encoding in the address (`/verify/%E0%A4%A`): the router cannot decode it.
-      status = 400;
-      code = 'MALFORMED_URL';
-      message = 'This address is malformed. Check it and try again.';
+      shown = { status: 400, code: 'MALFORMED_URL', message: 'This address is malformed. Check it and try again.', text: { key: 'errors.malformedUrl' } };
     } else if (!(await databaseReachable())) {
-      ({ status, code, message } = unavailable(err, req, res));
+      shown = unavailable(err, req, res);
     } else {
       logger.error({ err, url: req.originalUrl, method: req.method }, 'unhandled error');
     }
     if (res.headersSent) return;
+    const { status, code } = shown;
     res.status(status);
     if (wantsJson(req)) {
-      res.json(errorBody({ code, message, details }));
+      // JSON clients keep the English words, which are stable.
+      res.json(errorBody(err instanceof HttpError ? err : { code, message: shown.message }, englishT(req)));
       return;
     }
-    // People read a typed error in their language when it names its catalogue entry; JSON clients
-    // keep the English message, which is stable.
-    if (err instanceof HttpError && res.locals.t) message = errorMessage(res.locals.t, err);
+    if (!res.locals.t && chooseLanguage) {
+      try {
+        chooseLanguage(req, res);
+      } catch (langErr) {
+        logger.warn({ err: langErr }, 'no language for the error page');
+      }
+    }
+    // People read an error in their language when it names its catalogue entry.
+    const t = res.locals.t as Translate | undefined;
+    const message = t ? errorMessage(t, shown) : shown.message;
     // An error page never takes the queued flash messages: a stray request (the browser's favicon,
     // a missing image) must not swallow the "Saved." meant for the page being loaded.
     const heading = errorHeading(res, status);
@@ -123,6 +224,14 @@ export function errorHandler(logger: Logger, databaseReachable: () => Promise<bo
       } else res.send(html);
     });
   };
+}
+
+/** What an error page or JSON answer says: an `HttpError`, or the host's words for another failure. */
+interface Shown {
+  status: number;
+  code: string;
+  message: string;
+  text?: ErrorText | undefined;
 }
 
 /** An error page's heading (and title): its status's own, else the one of its class (4xx, 5xx). */

@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { allow, ROLES, type Role } from '../access.ts';
-import { HttpError, notFound } from '../errors.ts';
+import { HttpError, noSuchUser } from '../errors.ts';
+import { englishT } from '../http.ts';
 import type { UsersService } from '../host-contract.ts';
 import { form } from '../forms.ts';
 import type { PluginRouter } from '../plugin.ts';
@@ -27,24 +28,24 @@ const PAGE_SIZE = 50;
 
 const rolesField = z.preprocess(
   (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]),
-  z.array(z.enum(ROLES, { error: 'Unknown role.' })).min(1, 'Choose at least one role.'),
+  z.array(z.enum(ROLES, { error: 'admin.users.errors.unknownRole' })).min(1, 'admin.users.errors.chooseRole'),
 );
 
 const newUserSchema = z
   .object({
-    email: z.email('Enter a valid e-mail address.').max(254),
-    name: z.string().trim().min(1, 'Enter the person’s name.').max(200),
+    email: z.email('errors.fields.email').max(254),
+    name: z.string().trim().min(1, 'admin.users.errors.name').max(200),
     organisation: z.string().trim().max(200).optional(),
     password: z
       .string()
       .max(PASSWORD_MAX_LENGTH)
       .optional()
       .transform((v) => (v ? v : undefined))
-      .refine((v) => v === undefined || v.length >= PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`),
+      .refine((v) => v === undefined || v.length >= PASSWORD_MIN_LENGTH, { message: 'account.passwordTooShort', params: { min: PASSWORD_MIN_LENGTH } }),
     invite: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()),
     roles: rolesField,
   })
-  .refine((v) => v.invite || v.password, { path: ['password'], message: 'Set an initial password, or send an invitation so that the person sets their own.' });
+  .refine((v) => v.invite || v.password, { path: ['password'], message: 'admin.users.errors.passwordOrInvite' });
 
 /** A form's own key: the same form posted twice (a double click) does its work once. */
 const requestKey = z
@@ -111,9 +112,13 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
   router.post('/admin/users/:id/roles', admin, async (req, res) => {
     const id = String(req.params.id);
     const target = await users.findById(id);
-    if (!target) throw notFound('No such user.');
+    if (!target) throw noSuchUser();
     const parsed = rolesField.safeParse(req.body?.roles);
-    if (!parsed.success) throw new HttpError(400, 'VALIDATION_FAILED', parsed.error.issues[0]!.message);
+    if (!parsed.success) {
+      // Not a form of its own (a row of the list): the error page says what is wrong.
+      const key = parsed.error.issues[0]!.message;
+      throw new HttpError(400, 'VALIDATION_FAILED', englishT(req)(key), undefined, { key });
+    }
     const roles = parsed.data as Role[];
     // Nobody can take away their own admin role: it is how a site loses its last administrator.
     if (id === req.user!.id && !roles.includes('admin')) {
@@ -128,7 +133,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
   /** One person: their account, how they sign in, what was sent to them, what was done to their account. */
   router.get('/admin/users/:id', admin, async (req, res) => {
     const doc = isObjectId(req.params.id) ? await models.User.findById(String(req.params.id)).lean() : null;
-    if (!doc) throw notFound('No such user.');
+    if (!doc) throw noSuchUser();
     const id = String(doc._id);
     const [hasPassword, mayUsePassword, sent, log] = await Promise.all([
       accounts.hasPassword(id),
@@ -161,7 +166,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   const person = async (req: Request) => {
     const target = await users.findById(String(req.params.id));
-    if (!target) throw notFound('No such user.');
+    if (!target) throw noSuchUser();
     return target;
   };
 

@@ -23,24 +23,14 @@ export interface AccountRouteDeps {
 const emailOf = (req: Request) => (typeof req.body?.email === 'string' ? normaliseEmail(req.body.email).slice(0, 254) : '');
 
 /** The person's new password, twice. */
-const passwordPair = (req: Request) =>
-  z
-    .object({
-      password: z
-        .string()
-        .min(PASSWORD_MIN_LENGTH, req.t('account.passwordTooShort', { min: PASSWORD_MIN_LENGTH }))
-        .max(PASSWORD_MAX_LENGTH, req.t('account.passwordTooLong', { max: PASSWORD_MAX_LENGTH })),
-      confirm: z.string(),
-    })
-    .refine((v) => v.password === v.confirm, { path: ['confirm'], message: req.t('account.passwordsDiffer') });
+const passwordPair = z
+  .object({
+    password: z.string().min(PASSWORD_MIN_LENGTH, 'account.passwordTooShort').max(PASSWORD_MAX_LENGTH, 'account.passwordTooLong'),
+    confirm: z.string(),
+  })
+  .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'account.passwordsDiffer' });
 
-const emailField = (req: Request) =>
-  z
-    .string()
-    .trim()
-    .min(1, req.t('account.enterEmail'))
-    .max(254, req.t('account.invalidEmail'))
-    .pipe(z.email(req.t('account.invalidEmail')));
+const emailField = z.string().trim().min(1, 'account.enterEmail').max(254, 'account.invalidEmail').pipe(z.email('account.invalidEmail'));
 
 /** Invitations, password resets, self-registration, address confirmation and change. */
 export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps) {
@@ -69,7 +59,7 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     forgotPerAddress,
     forgotPerAccount,
     form({
-      schema: (req) => z.object({ email: emailField(req) }),
+      schema: z.object({ email: emailField }),
       view: 'auth/forgot',
       locals: (req, { errors }) => ({ title: req.t('forgot.title'), email: String(req.body?.email ?? '').slice(0, 254), errors }),
       async handle(req, res, { email }) {
@@ -154,17 +144,14 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
       next();
     },
     form({
-      schema: (req) =>
-        z
-          .object({ name: z.string().trim().min(1, req.t('register.enterName')).max(200, req.t('register.nameTooLong')), email: emailField(req) })
-          .and(passwordPair(req)),
+      schema: z.object({ name: z.string().trim().min(1, 'register.enterName').max(200, 'register.nameTooLong'), email: emailField }).and(passwordPair),
       view: 'auth/register',
       locals: (req, { values, errors }) => registerPage(req, values, errors),
       secret: ['password', 'confirm'],
       async handle(req, res, input) {
         const domain = input.email.split('@')[1]!.toLowerCase();
         if (registration === 'domains' && !config.registrationDomains.includes(domain)) {
-          throw invalidFields({ email: req.t('register.domainNotAllowed', { domains: config.registrationDomains.join(', ') }) });
+          throw invalidFields({ email: { key: 'register.domainNotAllowed', params: { domains: config.registrationDomains.join(', ') } } });
         }
         await accounts.register({ name: input.name, email: input.email, password: input.password, locale: req.language });
         notice(req, res, 'register.sent', { email: input.email });
@@ -173,7 +160,7 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
   );
 
   router.post('/account/verify-again', allow.public, forgotPerAddress, forgotPerAccount, async (req, res) => {
-    const parsed = z.object({ email: emailField(req) }).safeParse(req.body);
+    const parsed = z.object({ email: emailField }).safeParse(req.body);
     if (parsed.success) await accounts.resendVerification(parsed.data.email);
     notice(req, res, 'register.sent', { email: parsed.success ? parsed.data.email : '' });
   });
@@ -210,10 +197,10 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
     forgotPerAddress,
     readHasPassword,
     form({
-      schema: (req, res) =>
+      schema: (_req, res) =>
         z.object({
-          email: emailField(req),
-          current: res.locals.hasPassword ? z.string().min(1, req.t('account.enterCurrent')).max(PASSWORD_MAX_LENGTH) : z.string().optional(),
+          email: emailField,
+          current: res.locals.hasPassword ? z.string().min(1, 'account.enterCurrent').max(PASSWORD_MAX_LENGTH) : z.string().optional(),
         }),
       view: 'auth/account',
       locals: (req, { errors }, res) => ({
@@ -227,8 +214,8 @@ export function mountAccountRoutes(router: PluginRouter, deps: AccountRouteDeps)
         const user = req.user!;
         // A borrowed session must not be enough to take over the account by moving its address.
         if (res.locals.hasPassword && !(await accounts.checkPassword(user.id, input.current ?? '')))
-          throw invalidFields({ current: req.t('account.wrongPassword') });
-        if (normaliseEmail(input.email) === user.email) throw invalidFields({ email: req.t('account.emailSame') });
+          throw invalidFields({ current: { key: 'account.wrongPassword' } });
+        if (normaliseEmail(input.email) === user.email) throw invalidFields({ email: { key: 'account.emailSame' } });
         await accounts.requestEmailChange(user, input.email);
         req.flash('success', req.t('account.emailChangeSent', { email: normaliseEmail(input.email) }));
         res.redirect(303, '/account');

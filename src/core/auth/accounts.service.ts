@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { SessionUser } from '../access.ts';
 import type { Audit } from '../admin/audit.ts';
 import type { HostConfig } from '../config.ts';
-import { HttpError, isDuplicateKey, notFound } from '../errors.ts';
+import { HttpError, isDuplicateKey, noSuchUser } from '../errors.ts';
 import type { InviteInput, InviteOptions, UsersService } from '../host-contract.ts';
 import type { JobsService } from '../jobs/jobs.service.ts';
 import { MAIL_SECRET, type MailService } from '../mail/mail.service.ts';
@@ -317,14 +317,14 @@ export function createAccountsService(deps: AccountsDeps) {
   /** Admin: let a person who signs in through an identity provider also have a local password. */
   async function allowLocalPassword(userId: string, by: string): Promise<void> {
     const res = await User.updateOne({ _id: userId }, { $set: { localSignIn: true } });
-    if (!res.matchedCount) throw notFound('No such user.');
+    if (!res.matchedCount) throw noSuchUser();
     await audit.record({ actor: by, action: 'local-password-allowed', userId });
   }
 
   /** Admin: a reset link for a person (never the password itself). */
   async function sendResetByAdmin(userId: string, by: string, requestKey: string): Promise<'sent' | 'sso-only' | 'none'> {
     const user = await User.findById(userId).lean();
-    if (!user) throw notFound('No such user.');
+    if (!user) throw noSuchUser();
     const outcome = await sendReset(user.email, `admin:${requestKey}`);
     if (outcome === 'sent') await audit.record({ actor: by, action: 'reset-link-sent', userId });
     return outcome;

@@ -29,8 +29,8 @@ export interface AuthDeps {
 }
 
 const loginSchema = z.object({
-  email: z.string().trim().min(1, 'Enter your e-mail address.').max(254),
-  password: z.string().min(1, 'Enter your password.').max(PASSWORD_MAX_LENGTH),
+  email: z.string().trim().min(1, 'account.enterEmail').max(254),
+  password: z.string().min(1, 'login.enterPassword').max(PASSWORD_MAX_LENGTH),
   returnTo: z.string().optional(),
 });
 
@@ -99,7 +99,8 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
 
   router.post('/language', allow.public, async (req, res) => {
     const lang = req.body?.lang;
-    if (!isSupportedLanguage(lang)) throw new HttpError(400, 'UNSUPPORTED_LANGUAGE', 'This language is not available.');
+    if (!isSupportedLanguage(lang))
+      throw new HttpError(400, 'UNSUPPORTED_LANGUAGE', 'This language is not available.', undefined, { key: 'errors.unsupportedLanguage' });
     res.cookie(LANGUAGE_COOKIE, lang, { maxAge: 365 * 24 * 3600 * 1000, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
     if (req.user) await models.User.updateOne({ _id: req.user.id }, { $set: { locale: lang } });
     res.redirect(303, safeReturnTo(req.body?.returnTo));
@@ -112,14 +113,11 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
 
   const passwordSchema = z
     .object({
-      current: z.string().min(1, 'Enter your current password.').max(PASSWORD_MAX_LENGTH),
-      password: z
-        .string()
-        .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`)
-        .max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters.`),
+      current: z.string().min(1, 'account.enterCurrent').max(PASSWORD_MAX_LENGTH),
+      password: z.string().min(PASSWORD_MIN_LENGTH, 'account.passwordTooShort').max(PASSWORD_MAX_LENGTH, 'account.passwordTooLong'),
       confirm: z.string(),
     })
-    .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'The two new passwords differ.' });
+    .refine((v) => v.password === v.confirm, { path: ['confirm'], message: 'account.newPasswordsDiffer' });
 
   // Guessing the current password from a borrowed session is as limited as guessing at sign-in.
   const passwordLimiter = loginRateLimit(models.User.db, 'host.password', deps.loginRateLimit, (req) => {
@@ -147,7 +145,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
   async function changePassword(req: Request, res: Response, input: z.output<typeof passwordSchema>) {
     const user = req.user!;
     const credential = await models.Credential.findById(user.id).lean();
-    if (!credential || !(await verifyPassword(input.current, credential.passwordHash))) throw invalidFields({ current: req.t('account.wrongPassword') });
+    if (!credential || !(await verifyPassword(input.current, credential.passwordHash))) throw invalidFields({ current: { key: 'account.wrongPassword' } });
     await users.setPassword(user.id, input.password);
     // A new password ends every other session of this person (a shared computer, a stolen
     // cookie), and this one continues under a new id.

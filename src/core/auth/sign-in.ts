@@ -34,7 +34,7 @@ export interface SignInOptions {
  * recorded (`lastSignInAt`, the `UserSignedIn` event).
  */
 export async function signInPerson(req: Request, user: SessionUser, users: UsersService, options: SignInOptions): Promise<void> {
-  if (await users.isDisabled(user.id)) throw forbidden('This account is disabled. Please contact the programme team.');
+  if (await users.isDisabled(user.id)) throw forbidden('This account is disabled. Please contact the programme team.', { key: 'login.disabled' });
   // passport regenerates the session here.
   await new Promise<void>((resolve, reject) => req.logIn(user, (err) => (err ? reject(err) : resolve())));
   for (const [key, value] of Object.entries(options.session ?? {})) {

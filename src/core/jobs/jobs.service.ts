@@ -154,7 +154,7 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
   }
   async function find(id: string): Promise<JobDoc> {
     const job = await Job.findById(String(id)).lean();
-    if (!job) throw notFound('No such job.');
+    if (!job) throw notFound('No such job.', { key: 'admin.jobs.noSuchJob' });
     return job;
   }
   return {
@@ -207,7 +207,9 @@ export function createJobsService(models: JobModels, options: JobsOptions): Jobs
       // Not while an instance works on it: its outcome would overwrite the drop.
       const leases = await JobLease.find({ jobId: job._id }).lean();
       if (leases.some((l) => l.generation > 0 && l.holder !== RELEASED && l.expiresAt.getTime() > Date.now())) {
-        throw new HttpError(409, 'JOB_RUNNING', 'This job is running now: it can be dropped once it stops (if it fails).');
+        throw new HttpError(409, 'JOB_RUNNING', 'This job is running now: it can be dropped once it stops (if it fails).', undefined, {
+          key: 'admin.jobs.runningNoDrop',
+        });
       }
       await Job.updateOne({ _id: job._id }, { $set: { state: 'dropped', finishedAt: new Date(), updatedAt: new Date() } });
       await JobLease.deleteMany({ jobId: job._id });

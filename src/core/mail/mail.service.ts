@@ -362,7 +362,7 @@ export function createMailService(deps: MailDeps): MailService {
     },
     async get(id) {
       const doc = await Mail.findById(String(id)).lean();
-      if (!doc) throw notFound('No such message.');
+      if (!doc) throw notFound('No such message.', { key: 'admin.mail.noSuchMessage' });
       return toMessage(doc, (await jobs.get(`${MAIL_QUEUE}:${doc._id}`)) ?? undefined);
     },
     async optedOut(userId) {

@@ -1,0 +1,120 @@
+/**
+ * Messages that the code raises (a schema's, a service's refusal, the host's own for an expired
+ * form or an oversized body) reach a French reader in French, through real requests; JSON clients
+ * keep the English words. The words come from the catalogues: this file checks a representative
+ * set of them, not every one (test/catalogues.test.ts checks the catalogues themselves).
+ */
+import { expect } from 'chai';
+import supertest from 'supertest';
+import oliveConfig from '../olive.config.ts';
+import { createTestApp, csrfFrom, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from './helpers/app.ts';
+
+type Agent = Awaited<ReturnType<typeof signIn>>;
+
+/** A signed-in person who chose French (saved on their account, as the switcher does). */
+async function inFrench(t: TestApp, email: string): Promise<Agent> {
+  const agent = await signIn(t.app, email);
+  await agent
+    .post('/language')
+    .type('form')
+    .send({ lang: 'fr', returnTo: '/', _csrf: await tokenFor(agent) })
+    .expect(303);
+  return agent;
+}
+
+/** The messages a page shows by its fields and at its top, as text. */
+const shownErrors = (html: string) =>
+  [...html.matchAll(/class="(?:field-error|flash flash-error)"[^>]*>([\s\S]*?)<\/(?:p|div|span)>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, ' ').trim());
+
+describe('messages raised in code reach the reader in their language', function () {
+  this.timeout(60_000);
+  let t: TestApp;
+
+  before(async () => {
+    t = await createTestApp({ plugins: oliveConfig.plugins, pluginConfig: oliveConfig.pluginConfig, seed: true, label: 'messages' });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  describe('the host', () => {
+    it('a schema’s messages (a too-short new password, the two that differ) are in French on the form, in English for JSON', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const res = await staff
+        .post('/account/password')
+        .type('form')
+        .send({ current: DEMO_PASSWORD, password: 'short', confirm: 'other', _csrf: await tokenFor(staff, '/account') })
+        .expect(400);
+      expect(shownErrors(res.text)).to.include.members(['Utilisez au moins 10 caractères.', 'Les deux nouveaux mots de passe diffèrent.']);
+      expect(res.text).not.to.contain('Use at least');
+      expect(res.text).not.to.contain('account.');
+
+      const json = await staff
+        .post('/account/password')
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', await tokenFor(staff, '/account'))
+        .send({ current: DEMO_PASSWORD, password: 'short', confirm: 'other' })
+        .expect(400);
+      expect(json.body.error).to.deep.equal({
+        code: 'VALIDATION_FAILED',
+        message: 'Some fields need attention.',
+        details: { fields: { password: 'Use at least 10 characters.', confirm: 'The two new passwords differ.' } },
+      });
+    });
+
+    it('a check the schema names no message for (a limit alone) is said by the host, with the limit', async () => {
+      const admin = await inFrench(t, 'admin@olive.example');
+      const page = await admin.get('/admin/users').expect(200);
+      const requestKey = /name="requestKey" value="([^"]+)"/.exec(page.text)![1]!;
+      const res = await admin
+        .post('/admin/users')
+        .type('form')
+        .send({ _csrf: csrfFrom(page.text), requestKey, name: 'x'.repeat(201), email: 'not an address', roles: 'learner', invite: 'on' })
+        .expect(400);
+      expect(shownErrors(res.text)).to.include.members(['Utilisez au plus 200 caractères.', 'Saisissez une adresse électronique valide.']);
+    });
+
+    it('a wrong current password (a check made after the schema) is in French', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const res = await staff
+        .post('/account/password')
+        .type('form')
+        .send({ current: 'not the password', password: 'a-long-enough-one', confirm: 'a-long-enough-one', _csrf: await tokenFor(staff, '/account') })
+        .expect(400);
+      expect(shownErrors(res.text)).to.include('Le mot de passe actuel est incorrect.');
+    });
+
+    it('an expired or forged form (CSRF) is refused in the visitor’s language', async () => {
+      const res = await supertest(t.app).post('/language').set('Accept-Language', 'fr').type('form').send({ lang: 'en' }).expect(403);
+      expect(res.text).to.contain('Ce formulaire a expiré ou n’a pas été envoyé depuis ce site.');
+      expect(res.text).not.to.contain('This form has expired');
+    });
+
+    it('an oversized body, refused before the page machinery runs, is still said in the visitor’s language', async () => {
+      const res = await supertest(t.app)
+        .post('/login')
+        .set('Accept-Language', 'fr')
+        .type('form')
+        .send(`email=a%40b.example&password=${'x'.repeat(201 * 1024)}`)
+        .expect(413);
+      expect(res.text).to.contain('La demande est trop volumineuse.');
+      expect(res.text).to.contain('<html lang="fr"');
+      const json = await supertest(t.app)
+        .post('/login')
+        .set('Accept-Language', 'fr')
+        .set('Accept', 'application/json')
+        .send({ email: 'x'.repeat(201 * 1024) })
+        .expect(413);
+      expect(json.body.error.message).to.equal('The request is too large.');
+    });
+
+    it('the default words of a missing page and of a refused one are in French', async () => {
+      const missing = await supertest(t.app).get('/no-such-page').set('Accept-Language', 'fr').expect(404);
+      expect(missing.text).to.contain('Nous n’avons pas trouvé cette page.');
+      const learner = await inFrench(t, 'learner@olive.example');
+      const refused = await learner.get('/admin/users').expect(403);
+      expect(refused.text).to.contain('Vous n’avez pas l’autorisation de faire cela.');
+      expect(refused.text).not.to.contain('You do not have permission');
+    });
+  });
+});
