@@ -117,4 +117,16 @@ describe('messages raised in code reach the reader in their language', function 
       expect(refused.text).not.to.contain('You do not have permission');
     });
   });
+
+  describe('the plugins', () => {
+    it('announcements: a schema’s messages, with their limit, are in French', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const res = await staff
+        .post('/announcements')
+        .type('form')
+        .send({ title: 'ab', body: '', audience: 'nobody', _csrf: await tokenFor(staff, '/announcements/new') })
+        .expect(400);
+      expect(shownErrors(res.text)).to.include.members(['Écrivez un titre d’au moins 3 caractères.', 'Écrivez l’annonce.', 'Choisissez qui doit la voir.']);
+    });
+  });
 });

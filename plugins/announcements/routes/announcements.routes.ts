@@ -4,9 +4,9 @@ import { AUDIENCES } from '../models/announcement.model.ts';
 import type { createAnnouncementsService } from '../services/announcements.service.ts';
 
 const publishSchema = z.object({
-  title: z.string().trim().min(3, 'Write a title of at least 3 characters.').max(200, 'Keep the title under 200 characters.'),
-  body: z.string().trim().min(1, 'Write the announcement.').max(10000, 'Keep the announcement under 10,000 characters.'),
-  audience: z.enum(AUDIENCES, { error: 'Choose who should see it.' }),
+  title: z.string().trim().min(3, 'announcements:errors.titleShort').max(200, 'announcements:errors.titleLong'),
+  body: z.string().trim().min(1, 'announcements:errors.bodyMissing').max(10000, 'announcements:errors.bodyLong'),
+  audience: z.enum(AUDIENCES, { error: 'announcements:errors.audience' }),
 });
 
 type Service = ReturnType<typeof createAnnouncementsService>;

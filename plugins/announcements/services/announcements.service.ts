@@ -41,9 +41,9 @@ export function createAnnouncementsService(ctx: PluginContext, Announcement: Mod
   }
 
   async function withdraw(id: string): Promise<void> {
-    if (!mongoose.isValidObjectId(id)) throw notFound('No such announcement.');
+    if (!mongoose.isValidObjectId(id)) throw notFound('No such announcement.', { key: 'announcements:errors.notFound' });
     const result = await Announcement.updateOne({ _id: id, withdrawnAt: null }, { $set: { withdrawnAt: new Date() } });
-    if (result.matchedCount === 0) throw notFound('No such announcement, or it was already withdrawn.');
+    if (result.matchedCount === 0) throw notFound('No such announcement, or it was already withdrawn.', { key: 'announcements:errors.notFoundOrWithdrawn' });
   }
 
   const service: AnnouncementsService = { visibleTo };
