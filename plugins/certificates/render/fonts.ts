@@ -97,6 +97,8 @@ export interface FontFace {
   hb: hb.Font;
   /** The font's dotted circle (U+25CC), which HarfBuzz inserts where a sequence is broken; 0 if none. */
   dottedCircle: number;
+  /** A glyph that draws nothing (the space), for invisible text. */
+  blank: number;
 }
 
 /** One glyph of a shaped run, in visual order. */
@@ -138,7 +140,7 @@ export function face(family: FontFamily, weight: FontWeight = 'regular'): FontFa
     const bytes = readFileSync(fontPath(family, weight));
     const font = fontkit.create(bytes);
     const hbFont = new hb.Font(new hb.Face(new hb.Blob(bytes)));
-    f = { key, family, weight, font, hb: hbFont, dottedCircle: hbFont.nominalGlyph(0x25cc) ?? 0 };
+    f = { key, family, weight, font, hb: hbFont, dottedCircle: hbFont.nominalGlyph(0x25cc) ?? 0, blank: hbFont.nominalGlyph(0x20) ?? 0 };
     faces.set(key, f);
   }
   return f;

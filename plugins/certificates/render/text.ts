@@ -19,6 +19,7 @@ import {
   missingCharacters,
   naturalFamily,
   scriptOf,
+  glyphPath,
   shape,
   type FontFace,
   type FontFamily,
@@ -421,23 +422,24 @@ function toUnicodeCmap(font: PdfkitEmbeddedFont): unknown {
 }
 
 /**
- * The glyph code (CID) of a glyph standing for some characters. The same glyph standing for other
- * characters elsewhere (one Arabic skeleton for ب ت ن ي) gets another code, a copy of the glyph in
- * the subset with its own ToUnicode entry, so copy and search give the real letters.
+ * The glyph code (CID) of a glyph standing for some characters, with a given width in the PDF's W
+ * array (thousandths of the font size). The same glyph standing for other characters elsewhere (one
+ * Arabic skeleton for ب ت ن ي), or given another width, gets another code: a copy of the glyph in the
+ * subset with its own ToUnicode entry and width.
  */
-function cidFor(font: PdfkitEmbeddedFont, id: number, advanceWidth: number, codePoints: number[]): number {
+function cidFor(font: PdfkitEmbeddedFont, id: number, codePoints: number[], width: number): number {
   const map = cidMaps.get(font)!;
-  const key = `${id}:${codePoints.join(',')}`;
+  const key = `${id}:${codePoints.join(',')}:${width}`;
   let cid = map.get(key);
   if (cid === undefined) {
     cid = font.subset.includeGlyph(id);
     const known = font.unicode[cid];
-    if (known !== undefined && known.join(',') !== codePoints.join(',')) {
+    if (known !== undefined && (known.join(',') !== codePoints.join(',') || font.widths[cid] !== width)) {
       font.subset.glyphs.push(id);
       cid = font.subset.glyphs.length - 1;
     }
     font.unicode[cid] = codePoints;
-    font.widths[cid] = advanceWidth * font.scale;
+    font.widths[cid] = width;
     map.set(key, cid);
   }
   return cid;
@@ -445,78 +447,228 @@ function cidFor(font: PdfkitEmbeddedFont, id: number, advanceWidth: number, code
 
 const codePointsOf = (s: string) => [...s].map((c) => c.codePointAt(0)!);
 
+/** One piece of the text layer: a glyph that stands for characters, at its place on the baseline. */
+interface TextPiece {
+  face: FontFace;
+  /** Glyph drawn (a blank one for invisible pieces). */
+  id: number;
+  codePoints: number[];
+  /** Drawn position (points, PDF's upward y). */
+  x: number;
+  y: number;
+  /** The glyph's own advance in points (used as its width when the next piece starts there). */
+  natural: number;
+  invisible: boolean;
+}
+
+/** A glyph drawn as a shape only (no text): the marks, dots and vowel parts of a cluster. */
+interface ShapePiece {
+  face: FontFace;
+  id: number;
+  x: number;
+  y: number;
+  scale: number;
+}
+
 /**
- * The characters each glyph of a run stands for in the ToUnicode map, by cluster: the glyph that
- * carries a cluster's text (its widest glyph, the base, and the first of equals in logical order)
- * stands for all of it; the cluster's other glyphs (marks, pre-base vowel parts) for nothing.
+ * Lays out a line into text pieces (in visual order) and shapes.
+ *
+ * Every HarfBuzz cluster (a letter with its marks, an Indic syllable, a ligature) puts its text on one
+ * glyph on the baseline, its widest: the base letter, the conjunct. Its other glyphs (marks, Arabic
+ * dots, the parts of a split vowel) are drawn as shapes, outside the text layer, so that no reader
+ * sees a glyph that stands for nothing (pdf.js would print its code as a character), and no mark
+ * raised above the baseline is read as a line of its own (poppler). In right-to-left text a cluster of
+ * several characters (a letter with vowel marks, a lam-alef) is drawn whole as shapes and its text
+ * written as invisible glyphs, one per character, in visual order across the cluster: readers rebuild
+ * right-to-left text from glyphs in visual order, and a glyph standing for several right-to-left
+ * characters comes out reversed in poppler.
  */
-function glyphTexts(run: ShapedRun): number[][] {
-  const out: number[][] = run.glyphs.map(() => []);
-  const byCluster = new Map<number, number[]>();
-  run.glyphs.forEach((g, i) => {
-    let list = byCluster.get(g.cluster);
-    if (!list) byCluster.set(g.cluster, (list = []));
-    list.push(i);
-  });
-  for (const c of run.clusters) {
-    const idx = byCluster.get(c.start)!;
-    const logical = run.direction === 'rtl' ? idx.slice().reverse() : idx;
-    const chars = codePointsOf(run.text.slice(c.start, c.end));
-    let carrier = logical[0]!;
-    for (const gi of logical) if (run.glyphs[gi]!.xAdvance > run.glyphs[carrier]!.xAdvance) carrier = gi;
-    out[carrier] = chars;
+function layoutPieces(line: ShapedLine, x: number, y: number, size: number): { pieces: TextPiece[]; shapes: ShapePiece[]; end: number } {
+  const pieces: TextPiece[] = [];
+  const shapes: ShapePiece[] = [];
+  let pen = x;
+  for (const run of line.runs) {
+    const scale = size / run.face.font.unitsPerEm;
+    const at: number[] = [];
+    for (const g of run.glyphs) {
+      at.push(pen);
+      pen += g.xAdvance * scale;
+    }
+    const end = new Map(run.clusters.map((c) => [c.start, c.end]));
+    for (let i = 0; i < run.glyphs.length;) {
+      const start = run.glyphs[i]!.cluster;
+      let j = i;
+      while (j < run.glyphs.length && run.glyphs[j]!.cluster === start) j++;
+      const idx = Array.from({ length: j - i }, (_, k) => i + k);
+      const chars = codePointsOf(run.text.slice(start, end.get(start)));
+      // The carrier: on the baseline, widest, first in logical order among equals.
+      const logical = run.direction === 'rtl' ? idx.slice().reverse() : idx;
+      let carrier = -1;
+      for (const gi of logical) {
+        const g = run.glyphs[gi]!;
+        if (g.yOffset !== 0 || g.xAdvance <= 0) continue;
+        if (carrier < 0 || g.xAdvance > run.glyphs[carrier]!.xAdvance) carrier = gi;
+      }
+      const left = at[i]!;
+      const right = at[j - 1]! + run.glyphs[j - 1]!.xAdvance * scale;
+      const whole = carrier < 0 || (run.direction === 'rtl' && chars.length > 1);
+      for (const gi of idx) {
+        const g = run.glyphs[gi]!;
+        const gx = at[gi]! + g.xOffset * scale;
+        if (!whole && gi === carrier)
+          pieces.push({ face: run.face, id: g.id, codePoints: chars, x: gx, y: y + g.yOffset * scale, natural: g.advanceWidth * scale, invisible: false });
+        else shapes.push({ face: run.face, id: g.id, x: gx, y: y + g.yOffset * scale, scale });
+      }
+      if (whole) {
+        const visual = run.direction === 'rtl' ? chars.slice().reverse() : chars;
+        const w = Math.max(right - left, 0.01 * size * visual.length) / visual.length;
+        visual.forEach((cp, k) => pieces.push({ face: run.face, id: run.face.blank, codePoints: [cp], x: left + k * w, y, natural: w, invisible: true }));
+      }
+      i = j;
+    }
   }
-  return out;
+  return { pieces, shapes, end: pen };
+}
+
+// Glyph outlines as PDF path operators, per face and glyph, for the life of the process.
+const outlineCache = new Map<string, { ops: string; bbox: [number, number, number, number] }>();
+
+/** A glyph's outline as PDF path operators in font units, with its bounding box. */
+function outline(f: FontFace, id: number): { ops: string; bbox: [number, number, number, number] } {
+  const key = `${f.key}:${id}`;
+  let o = outlineCache.get(key);
+  if (!o) {
+    const ops: string[] = [];
+    let bbox: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
+    const see = (px: number, py: number) => {
+      bbox = [Math.min(bbox[0], px), Math.min(bbox[1], py), Math.max(bbox[2], px), Math.max(bbox[3], py)];
+    };
+    const n = (v: number) => String(Math.round(v * 10) / 10);
+    let cx = 0,
+      cy = 0;
+    for (const cmd of pathCommands(glyphPath(f, id))) {
+      const v = cmd.values;
+      if (cmd.type === 'M' || cmd.type === 'L') {
+        ops.push(`${n(v[0]!)} ${n(v[1]!)} ${cmd.type === 'M' ? 'm' : 'l'}`);
+        [cx, cy] = [v[0]!, v[1]!];
+      } else if (cmd.type === 'Q') {
+        // A quadratic Bézier as the cubic that draws the same curve.
+        const [qx, qy, px, py] = v as [number, number, number, number];
+        ops.push(
+          `${n(cx + ((qx - cx) * 2) / 3)} ${n(cy + ((qy - cy) * 2) / 3)} ${n(px + ((qx - px) * 2) / 3)} ${n(py + ((qy - py) * 2) / 3)} ${n(px)} ${n(py)} c`,
+        );
+        [cx, cy] = [px, py];
+      } else if (cmd.type === 'C') {
+        ops.push(`${v.map(n).join(' ')} c`);
+        [cx, cy] = [v[4]!, v[5]!];
+      } else {
+        ops.push('h');
+        continue;
+      }
+      for (let k = 0; k < v.length; k += 2) see(v[k]!, v[k + 1]!);
+    }
+    if (bbox[0] === Infinity) bbox = [0, 0, 0, 0];
+    o = { ops: ops.length ? `${ops.join('\n')}\nf` : '', bbox };
+    outlineCache.set(key, o);
+  }
+  return o;
+}
+
+const forms = new WeakMap<object, Map<string, { name: string; ref: unknown }>>();
+
+/** The name of a form XObject drawing one glyph's outline in this document (made once per document). */
+function glyphForm(doc: PDFKit.PDFDocument, f: FontFace, id: number): string {
+  const d = doc as unknown as { page: { xobjects: Record<string, unknown> }; ref(data: object): { end(s: string): void } };
+  let byGlyph = forms.get(doc);
+  if (!byGlyph) forms.set(doc, (byGlyph = new Map()));
+  const key = `${f.key}:${id}`;
+  let form = byGlyph.get(key);
+  if (!form) {
+    const o = outline(f, id);
+    const ref = d.ref({ Type: 'XObject', Subtype: 'Form', BBox: o.bbox });
+    ref.end(o.ops);
+    form = { name: `G${byGlyph.size + 1}`, ref };
+    byGlyph.set(key, form);
+  }
+  if (d.page.xobjects[form.name] == null) d.page.xobjects[form.name] = form.ref;
+  return form.name;
 }
 
 /**
  * Draws a shaped line with its left end at `x` and its baseline at `baseline` (pdfkit's top-down
  * coordinates), in the current fill colour.
+ *
+ * The text layer is one `TJ` per font: each piece's width in the W array is the distance to the next
+ * piece (its own advance when that is within kerning of it), so the pen needs no moves and readers
+ * see the pieces of a word touching, as one word.
  */
 export function drawLine(doc: PDFKit.PDFDocument, line: ShapedLine, x: number, baseline: number, size: number): void {
   const d = doc as unknown as PdfkitInternals;
   const y = d.page.height - baseline;
+  const { pieces, shapes, end } = layoutPieces(line, x, y, size);
   const parts: string[] = ['BT'];
-  let cx = x;
-  for (const run of line.runs) {
-    const font = embeddedFont(doc, run.face);
-    if (d.page.fonts[font.id] == null) d.page.fonts[font.id] = font.ref();
-    const upem = run.face.font.unitsPerEm;
-    const scale = size / upem;
-    const texts = glyphTexts(run);
-    parts.push(`/${font.id} ${num(size)} Tf`, `1 0 0 1 ${num(cx)} ${num(y)} Tm`);
-    let segment: string[] = [];
-    let pendingTm = false;
-    const flush = () => {
-      if (segment.length) parts.push(`[${segment.join(' ')}] TJ`);
-      segment = [];
-    };
-    run.glyphs.forEach((g, i) => {
-      const cid = cidFor(font, g.id, g.advanceWidth, texts[i]!).toString(16).padStart(4, '0');
-      if (g.xOffset || g.yOffset) {
-        flush();
-        parts.push(`1 0 0 1 ${num(cx + g.xOffset * scale)} ${num(y + g.yOffset * scale)} Tm`, `<${cid}> Tj`);
-        pendingTm = true;
-      } else {
-        if (pendingTm) {
-          parts.push(`1 0 0 1 ${num(cx)} ${num(y)} Tm`);
-          pendingTm = false;
-        }
-        segment.push(`<${cid}>`);
-        // TJ moves by the glyph's width from the W array; correct for kerning and zero-width marks.
-        const adjust = (g.xAdvance - g.advanceWidth) * (1000 / upem);
-        if (Math.abs(adjust) > 0.005) segment.push(num(-adjust));
-      }
-      cx += g.xAdvance * scale;
-    });
-    flush();
-  }
+  let font: PdfkitEmbeddedFont | null = null;
+  let invisible = false;
+  let segment: string[] = [];
+  let penX = NaN;
+  let penY = NaN;
+  const flush = () => {
+    if (segment.length) parts.push(`[${segment.join(' ')}] TJ`);
+    segment = [];
+  };
+  pieces.forEach((p, i) => {
+    const f = embeddedFont(doc, p.face);
+    if (f !== font) {
+      flush();
+      font = f;
+      if (d.page.fonts[f.id] == null) d.page.fonts[f.id] = f.ref();
+      parts.push(`/${f.id} ${num(size)} Tf`);
+    }
+    if (p.invisible !== invisible) {
+      flush();
+      invisible = p.invisible;
+      parts.push(invisible ? '3 Tr' : '0 Tr');
+    }
+    if (Math.abs(p.x - penX) > 0.005 || p.y !== penY) {
+      flush();
+      parts.push(`1 0 0 1 ${num(p.x)} ${num(p.y)} Tm`);
+      penX = p.x;
+      penY = p.y;
+    }
+    const next = pieces[i + 1]?.x ?? end;
+    const distance = next - p.x;
+    // Within kerning of its own advance: keep the glyph's width (fewer glyph copies) and move the pen.
+    const width = Math.abs(distance - p.natural) < 0.03 * size && !p.invisible ? p.natural : Math.max(distance, 0.001 * size);
+    const w = Math.round((width / size) * 1000 * 100) / 100;
+    segment.push(`<${cidFor(f, p.id, p.codePoints, w).toString(16).padStart(4, '0')}>`);
+    const adjust = ((distance - (w * size) / 1000) / size) * 1000;
+    if (Math.abs(adjust) > 0.005 && i < pieces.length - 1) segment.push(num(-adjust));
+    penX = p.x + distance;
+  });
+  flush();
+  if (invisible) parts.push('0 Tr');
   parts.push('ET');
+  for (const s of shapes) {
+    if (!outline(s.face, s.id).ops) continue;
+    parts.push(`q ${num4(s.scale)} 0 0 ${num4(s.scale)} ${num(s.x)} ${num(s.y)} cm /${glyphForm(doc, s.face, s.id)} Do Q`);
+  }
   doc.save();
   // pdfkit's pages are drawn top-down (a flipped CTM); text needs the PDF's own upward y axis.
   doc.transform(1, 0, 0, -1, 0, d.page.height);
   d.addContent(parts.join('\n'));
   doc.restore();
+}
+
+/** A number with 4 decimals (glyph scales). */
+function num4(n: number): string {
+  return String(Math.round(n * 10000) / 10000);
+}
+
+/** SVG-style path data (HarfBuzz's) as commands. */
+export function pathCommands(path: string): Array<{ type: string; values: number[] }> {
+  const out: Array<{ type: string; values: number[] }> = [];
+  for (const m of path.matchAll(/([MLQCZ])([^MLQCZ]*)/g)) out.push({ type: m[1]!, values: m[2]!.split(/[ ,]+/).filter(Boolean).map(Number) });
+  return out;
 }
 
 export type Align = 'start' | 'center' | 'end';
