@@ -196,7 +196,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       await model.init();
     const hostMs = ms(hostStart);
     loaded = await registerPlugins(ordered, configs, runtime);
-    i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE);
+    i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE, { pseudo: !!config.PSEUDO_LOCALE && !config.production });
     await startPlugins(loaded, config.PLUGIN_START_TIMEOUT_MS, logger);
     sessions = createSessions(connection, config, logger);
 

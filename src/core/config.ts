@@ -33,6 +33,8 @@ export const hostConfigSchema = z
     TRUST_PROXY: z.string().default('false'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DEFAULT_LOCALE: z.string().min(2).default('en'),
+    /** Adds the pseudo-language `qps` (English, marked ⟦…⟧): text on a page without the marks is not from a catalogue. */
+    PSEUDO_LOCALE: boolean.optional(),
     DEMO_DATA: z.enum(['auto', 'off']).default('auto'),
     LOGIN_RATE_LIMIT: z.coerce.number().int().positive().default(10),
     PLUGIN_START_TIMEOUT_MS: z.coerce.number().int().positive().default(15000),

@@ -20,10 +20,32 @@ export const LANGUAGES: Record<string, { name: string; dir: 'ltr' | 'rtl' }> = {
 export const LANGUAGE_COOKIE = 'olive.lang';
 
 /**
+ * The pseudo-language (PSEUDO_LOCALE=true, never in production): every catalogue text in English,
+ * marked ⟦…⟧ and with accents, so that text on a page without the marks is plainly not from a
+ * catalogue (a literal in a view or in code), and text too long for its place shows. Chosen with
+ * the language cookie (`olive.lang=qps`); the switcher does not offer it.
+ */
+export const PSEUDO_LANGUAGE = 'qps';
+
+const PSEUDO_LETTERS: Record<string, string> = { a: 'á', e: 'é', i: 'í', o: 'ö', u: 'ü', c: 'ç', n: 'ñ', A: 'Å', E: 'É', I: 'Î', O: 'Ø', U: 'Ü' };
+
+/** English marked as pseudo-language; placeholders, nesting and markup stay as they are. */
+export function pseudoText(text: string): string {
+  const parts = text.split(/(\{\{[^}]*\}\}|\$t\([^)]*\)|<[^>]*>)/);
+  return `⟦${parts.map((p, i) => (i % 2 ? p : p.replace(/[a-zA-Z]/g, (c) => PSEUDO_LETTERS[c] ?? c))).join('')}⟧`;
+}
+
+function pseudoCatalogue(value: unknown): unknown {
+  if (typeof value === 'string') return pseudoText(value);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, pseudoCatalogue(v)]));
+  return value;
+}
+
+/**
  * One i18next instance per app, with one namespace per catalogue folder: 'host' for the host's
  * own pages, and each plugin's name for its pages (`t('announcements:title')`).
  */
-export function createI18n(dirs: Map<string, string>, defaultLocale: string): i18n {
+export function createI18n(dirs: Map<string, string>, defaultLocale: string, options: { pseudo?: boolean } = {}): i18n {
   const resources: Record<string, Record<string, unknown>> = {};
   for (const [ns, dir] of dirs) {
     for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json'))) {
@@ -32,12 +54,13 @@ export function createI18n(dirs: Map<string, string>, defaultLocale: string): i1
       resources[lang][ns] = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
     }
   }
+  if (options.pseudo) resources[PSEUDO_LANGUAGE] = pseudoCatalogue(resources.en) as Record<string, unknown>;
   const instance = i18next.createInstance();
   void instance.init({
     resources: resources as never,
     lng: defaultLocale,
     fallbackLng: 'en',
-    supportedLngs: Object.keys(LANGUAGES),
+    supportedLngs: [...Object.keys(LANGUAGES), ...(options.pseudo ? [PSEUDO_LANGUAGE] : [])],
     ns: [...dirs.keys()],
     defaultNS: 'host',
     initAsync: false,
@@ -65,17 +88,24 @@ function cookieLanguage(req: Request): string | undefined {
  */
 export function languageMiddleware(instance: i18n, defaultLocale: string) {
   const supported = Object.keys(LANGUAGES);
+  const pseudo = (instance.options.supportedLngs || []).includes(PSEUDO_LANGUAGE);
   return (req: Request, res: Response, next: NextFunction) => {
-    const candidates = [req.user?.locale, cookieLanguage(req)];
+    const cookie = cookieLanguage(req);
+    if (pseudo && cookie === PSEUDO_LANGUAGE) return answerIn(PSEUDO_LANGUAGE, req, res, next);
+    const candidates = [req.user?.locale, cookie];
     let lang = candidates.find(isSupportedLanguage);
     // Without an Accept-Language header `acceptsLanguages` answers the first language offered.
     if (!lang && req.headers['accept-language']) lang = req.acceptsLanguages(...supported) || undefined;
     lang ??= isSupportedLanguage(defaultLocale) ? defaultLocale : 'en';
+    answerIn(lang, req, res, next);
+  };
+
+  function answerIn(lang: string, req: Request, res: Response, next: NextFunction) {
     const t: TFunction = instance.getFixedT(lang);
     req.language = lang;
     req.t = t;
     res.locals.lang = lang;
-    res.locals.dir = LANGUAGES[lang]!.dir;
+    res.locals.dir = LANGUAGES[lang]?.dir ?? 'ltr';
     res.locals.t = t;
     // One date style across every page (src/core/formats.ts).
     res.locals.formatDate = (d: Date | string | null | undefined) => formatDate(lang, d);
@@ -84,7 +114,7 @@ export function languageMiddleware(instance: i18n, defaultLocale: string) {
     // Named so that no page's own locals (a course's `languages`, say) can hide the switcher's list.
     res.locals.interfaceLanguages = LANGUAGES;
     next();
-  };
+  }
 }
 
 declare global {
