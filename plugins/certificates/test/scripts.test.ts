@@ -5,33 +5,40 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderCertificate, type CertificateData, type CertificateTemplate } from '../render/index.ts';
+import { setFeaturesForTests } from '../render/text.ts';
+import { SAMPLE_NAMES } from './fixtures/names.ts';
+import { decodePng, encodePng, inkDifference, linePdf, rasterise, type Grey } from './pixels.ts';
 
-/** One name per script (and the Arabic names of issue #15, with and without vowel marks). */
-export const SAMPLE_NAMES: Record<string, string> = {
-  latin: 'Zoë Ødegård-Nuñez',
-  russian: 'Анна Сергеевна Иванова',
-  greek: 'Αικατερίνη Παπαδοπούλου',
-  chinese: '李明华',
-  'arabic-marks': 'عبد الله الصَّالِح',
-  'arabic-shadda': 'ليلى حدّاد',
-  arabic: 'محمد بن عبد الله',
-  hebrew: 'נועה לוי',
-  devanagari: 'प्रिया शर्मा',
-  bengali: 'সৌমিত্র চট্টোপাধ্যায়',
-  tamil: 'கார்த்திகேயன் சுப்பிரமணியம்',
-  thai: 'สมศักดิ์ รุ่งเรืองกิจ',
-  sinhala: 'ශ්‍රී ලංකා ප්‍රියන්ත',
-  khmer: 'សុខ ចន្ទ្រា ស្រីពេជ្រ',
-  myanmar: 'အောင်ဆန်းစုကြည်',
-  amharic: 'አበበ ቢቂላ',
-  georgian: 'ნინო ბერიძე',
-  armenian: 'Արամ Խաչատրյան',
-  korean: '김민준',
-};
+const FIXTURES = new URL('./fixtures/names/', import.meta.url).pathname;
+/** Set to write the reference images anew (then look at each one before committing it). */
+const UPDATE = process.env.OLIVE_UPDATE_FIXTURES === '1';
+const DPI = 96;
+
+/** The reference image of a sample name (written first when UPDATE is set). */
+async function reference(script: string): Promise<Grey> {
+  const file = join(FIXTURES, `${script}.png`);
+  if (UPDATE || !existsSync(file)) {
+    if (!UPDATE) throw new Error(`no reference image ${file}: run with OLIVE_UPDATE_FIXTURES=1 and look at it`);
+    writeFileSync(file, encodePng(rasterise(await linePdf(SAMPLE_NAMES[script]!), dir, DPI)));
+  }
+  return decodePng(readFileSync(file));
+}
+
+/** The name rendered now, on a page as wide as its reference. */
+async function rendered(script: string, ref: Grey, dx = 0): Promise<Grey> {
+  return rasterise(await linePdf(SAMPLE_NAMES[script]!, { dx, width: (ref.width * 72) / DPI }), dir, DPI);
+}
+
+/** Same glyphs in the same places, give or take anti-aliasing: at most 8 stray ink pixels and 0.2 %. */
+function expectSameInk(a: Grey, b: Grey, what: string) {
+  const d = inkDifference(a, b);
+  expect(d.stray <= 8 && d.share <= 0.002, `${what}: ${d.stray} of ${d.ink} ink pixels have no match`).to.equal(true);
+}
+
 const RIGHT_TO_LEFT = new Set(['arabic-marks', 'arabic-shadda', 'arabic', 'hebrew']);
 
 let dir: string;
@@ -85,6 +92,39 @@ describe('certificates: names in every script', function () {
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const script of Object.keys(SAMPLE_NAMES)) {
+    it(`prints a ${script} name as its reference image (checked by eye), give or take anti-aliasing`, async () => {
+      const ref = await reference(script);
+      expectSameInk(ref, await rendered(script, ref), script);
+      // Half a pixel to the side still matches: the comparison is not about exact pixels.
+      expectSameInk(ref, await rendered(script, ref, 0.35), `${script} moved by 0.35 pt`);
+    });
+  }
+
+  it('the pixel comparison fails on a missing conjunct or reph, and on Arabic letters that do not join', async () => {
+    const cases: Array<[string, string[]]> = [
+      // Devanagari without reph, half forms and conjuncts: प्रिया शर्मा with a visible virama and no reph.
+      ['devanagari', ['-rphf', '-half', '-pres', '-blwf', '-blws', '-cjct', '-akhn', '-abvs', '-psts']],
+      // Arabic without its joining forms: isolated letters.
+      ['arabic', ['-init', '-medi', '-fina']],
+      // Khmer without its subscript consonants, Thai without mark placement, Bengali without conjuncts.
+      ['khmer', ['-blwf', '-pres', '-abvs', '-blws', '-psts', '-pref', '-cfar']],
+      ['thai', ['-mark', '-mkmk', '-ccmp']],
+      ['bengali', ['-half', '-pres', '-blwf', '-blws', '-cjct', '-akhn', '-init', '-psts']],
+    ];
+    try {
+      for (const [script, features] of cases) {
+        const ref = await reference(script);
+        setFeaturesForTests(features);
+        const d = inkDifference(ref, await rendered(script, ref));
+        setFeaturesForTests([]);
+        expect(d.stray > 8 && d.share > 0.002, `${script} with ${features.join(' ')}: only ${d.stray} stray pixels`).to.equal(true);
+      }
+    } finally {
+      setFeaturesForTests([]);
+    }
   });
 
   for (const [script, name] of Object.entries(SAMPLE_NAMES)) {
