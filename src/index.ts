@@ -63,7 +63,7 @@ export { parseInput, fieldErrors, invalidFields, englishT, wantsJson } from './c
 export { form, respond, type FormRoute, type FormFailure, type Answer } from './core/forms.ts';
 export { safeReturnTo } from './core/auth/return-to.ts';
 export { formatBytes } from './core/views.ts';
-export { formatDate, formatDateTime, formatNumber, nameCollator, searchFold, matchesSearch } from './core/formats.ts';
+export { formatDate, formatDateTime, formatList, formatNumber, nameCollator, searchFold, matchesSearch } from './core/formats.ts';
 export { safeFileName } from './core/file-names.ts';
 export { toCsv, sendCsv, spreadsheetCell, type CsvCell } from './core/csv.ts';
 export { UN_LANGUAGES, localized, localizedText, textDirection, type Multilingual, type ShownText, type UnLanguage } from './core/languages.ts';

@@ -15,8 +15,9 @@ const DATE_TIME: Intl.DateTimeFormatOptions = { dateStyle: 'long', timeStyle: 's
 const FORMAT_LOCALE: Record<string, string> = { en: 'en-GB' };
 const formatLocale = (lang: string) => FORMAT_LOCALE[lang] ?? lang;
 
-const cache = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat | Intl.Collator>();
-function cached<T extends Intl.DateTimeFormat | Intl.NumberFormat | Intl.Collator>(key: string, make: () => T): T {
+type Formatter = Intl.DateTimeFormat | Intl.NumberFormat | Intl.Collator | Intl.ListFormat;
+const cache = new Map<string, Formatter>();
+function cached<T extends Formatter>(key: string, make: () => T): T {
   let f = cache.get(key) as T | undefined;
   if (!f) cache.set(key, (f = make()));
   return f;
@@ -36,10 +37,21 @@ export function formatDateTime(lang: string, d: Date | string | number | null | 
   return `${cached(`t:${lang}`, () => new Intl.DateTimeFormat(formatLocale(lang), DATE_TIME)).format(asDate(d))} UTC`;
 }
 
-/** A number with the language's grouping and decimal signs. */
+/** Intl's "group from five digits on" (Node has it; TypeScript's ES2022 library does not name it). */
+const MIN2 = 'min2' as unknown as boolean;
+
+/**
+ * A number with the language's grouping and decimal signs ("1 000 000" in French). Numbers below
+ * 10,000 are not grouped, so that a year or a count of hundreds reads as people write it.
+ */
 export function formatNumber(lang: string, n: number, options?: { maximumFractionDigits?: number }): string {
   const digits = options?.maximumFractionDigits ?? 2;
-  return cached(`n:${lang}:${digits}`, () => new Intl.NumberFormat(formatLocale(lang), { maximumFractionDigits: digits })).format(n);
+  return cached(`n:${lang}:${digits}`, () => new Intl.NumberFormat(formatLocale(lang), { maximumFractionDigits: digits, useGrouping: MIN2 })).format(n);
+}
+
+/** A list as the language writes one: "English, French and Arabic", "英文、法文和阿拉伯文". */
+export function formatList(lang: string, items: readonly string[]): string {
+  return cached(`l:${lang}`, () => new Intl.ListFormat(formatLocale(lang), { style: 'long', type: 'conjunction' })).format(items);
 }
 
 /** Compares people's names (or titles) as the reader's language sorts them: accents and case second. */

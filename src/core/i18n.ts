@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import i18next, { type i18n, type TFunction } from 'i18next';
-import { formatDate, formatDateTime, formatNumber } from './formats.ts';
+import { formatDate, formatDateTime, formatList, formatNumber } from './formats.ts';
 
 /**
  * The interface's languages: the six official UN languages, in the UN's order, each named in
@@ -56,6 +56,15 @@ export function createI18n(dirs: Map<string, string>, defaultLocale: string, opt
   }
   if (options.pseudo) resources[PSEUDO_LANGUAGE] = pseudoCatalogue(resources.en) as Record<string, unknown>;
   const instance = i18next.createInstance();
+  // Every number a text interpolates ("{{count}} accounts") is written the reader's way.
+  instance.use({
+    type: 'formatter',
+    init() {},
+    add() {},
+    addCached() {},
+    format: (value: unknown, _format: string | undefined, lng: string | undefined) =>
+      typeof value === 'number' && Number.isFinite(value) ? formatNumber(lng ?? 'en', value) : value,
+  } as never);
   void instance.init({
     resources: resources as never,
     lng: defaultLocale,
@@ -65,7 +74,7 @@ export function createI18n(dirs: Map<string, string>, defaultLocale: string, opt
     defaultNS: 'host',
     initAsync: false,
     // EJS escapes on output (<%= %>); escaping here too would show &amp; to people.
-    interpolation: { escapeValue: false },
+    interpolation: { escapeValue: false, alwaysFormat: true },
     returnNull: false,
   });
   return instance;
@@ -111,6 +120,7 @@ export function languageMiddleware(instance: i18n, defaultLocale: string) {
     res.locals.formatDate = (d: Date | string | null | undefined) => formatDate(lang, d);
     res.locals.formatDateTime = (d: Date | string | null | undefined) => formatDateTime(lang, d);
     res.locals.formatNumber = (n: number) => formatNumber(lang, n);
+    res.locals.formatList = (items: readonly string[]) => formatList(lang, items);
     // Named so that no page's own locals (a course's `languages`, say) can hide the switcher's list.
     res.locals.interfaceLanguages = LANGUAGES;
     next();

@@ -5,7 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, formatBytes, formatDateTime, HttpError, respond, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, formatBytes, formatDateTime, formatList, HttpError, respond, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
@@ -123,7 +123,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       what,
       profile:
         row.profile === 'update'
-          ? req.t('enrolment:import.profile.update', { fields: row.changed.map((f) => req.t(`enrolment:import.fields.${f}`)).join(', ') })
+          ? req.t('enrolment:import.profile.update', { fields: formatList(req.language, row.changed.map((f) => req.t(`enrolment:import.fields.${f}`))) })
           : row.profile
             ? req.t(`enrolment:import.profile.${row.profile}`)
             : '',
