@@ -64,8 +64,7 @@ function expectedKeys(english: Map<string, string>, lang: string): Set<string> {
   return out;
 }
 
-const placeholders = (text: string) =>
-  [...text.matchAll(/\{\{-?\s*([\w.]+)[^}]*\}\}|\$t\(([^)]*)\)/g)].map((m) => m[1] ?? `$t(${m[2]})`).sort();
+const placeholders = (text: string) => [...text.matchAll(/\{\{-?\s*([\w.]+)[^}]*\}\}|\$t\(([^)]*)\)/g)].map((m) => m[1] ?? `$t(${m[2]})`).sort();
 
 /** The English text a key of another language answers: for a plural form, English's `_other`. */
 function englishFor(english: Map<string, string>, key: string): string | undefined {
@@ -132,7 +131,7 @@ describe('catalogues', () => {
   const languages = Object.keys(LANGUAGES);
 
   it('the interface offers the six UN languages, each named in itself, Arabic right to left', () => {
-    expect(languages.toSorted()).to.deep.equal(['ar', 'en', 'es', 'fr', 'ru', 'zh']);
+    expect([...languages].sort()).to.deep.equal(['ar', 'en', 'es', 'fr', 'ru', 'zh']);
     expect(LANGUAGES.ar).to.deep.equal({ name: 'العربية', dir: 'rtl' });
     expect(Object.values(LANGUAGES).filter((l) => l.dir === 'rtl')).to.have.length(1);
   });
@@ -170,9 +169,7 @@ describe('catalogues', () => {
         if (['ar', 'zh', 'ru'].includes(lang)) {
           it(`${lang}: nothing left in English`, () => {
             const own = read(dir, lang) ?? new Map<string, string>();
-            const untranslated = [...own]
-              .filter(([key, text]) => text === englishFor(english, key) && !SAME_IN_EVERY_LANGUAGE.test(text))
-              .map(([key]) => key);
+            const untranslated = [...own].filter(([key, text]) => text === englishFor(english, key) && !SAME_IN_EVERY_LANGUAGE.test(text)).map(([key]) => key);
             expect(untranslated, `untranslated in ${ns}/${lang}`).to.deep.equal([]);
           });
         }
