@@ -137,9 +137,15 @@ function shapeUncached(input: string, direction: Direction, weight: FontWeight):
     if (preferred) break;
   }
   let index = 0;
+  // A combining mark with nothing to sit on (first, or after a space) is a broken sequence in any
+  // script, whether or not the shaper marks it with a dotted circle.
+  const broken: string[] = [];
+  let before: string | undefined;
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
     const level = levels[index]!;
+    if (/\p{M}/u.test(ch) && (before === undefined || /\s/u.test(before)) && !broken.includes(ch)) broken.push(ch);
+    if (!isInvisibleControl(cp) && !isJoiner(cp)) before = ch;
     const prev = units[units.length - 1];
     if (isInvisibleControl(cp)) {
       // left out: bidi controls were applied by the bidi algorithm, the others draw nothing
@@ -197,19 +203,19 @@ function shapeUncached(input: string, direction: Direction, weight: FontWeight):
       i = j;
     }
   }
-  const broken: string[] = [];
   const runs = visual.map((r): ShapedRun => {
     const f = face(r.family, weight);
     const dir: Direction = r.level % 2 ? 'rtl' : 'ltr';
     const shaped = shape(f, r.text, dir, r.script === 'Zyyy' ? 'Latn' : r.script, testFeatures);
     for (const c of shaped.broken) {
-      const s = r.text.slice(c.start, c.end);
-      if (!broken.includes(s)) broken.push(s);
+      const s = r.text.slice(c.start, c.end).trim();
+      if (s && !broken.includes(s)) broken.push(s);
     }
     const em = shaped.glyphs.reduce((w, g) => w + g.xAdvance, 0) / f.font.unitsPerEm;
     return { face: f, text: r.text, script: r.script, direction: dir, glyphs: shaped.glyphs, clusters: shaped.clusters, em };
   });
-  if (broken.length) return { missing: [], broken };
+  // A stray mark the shaper also flagged is named once, as the sequence the shaper saw.
+  if (broken.length) return { missing: [], broken: broken.filter((b) => !broken.some((o) => o !== b && o.includes(b))) };
   return { text: input, direction, runs, em: runs.reduce((w, r) => w + r.em, 0) };
 }
 

@@ -8,7 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderCertificate, type CertificateData, type CertificateTemplate } from '../render/index.ts';
+import {
+  renderCertificate,
+  uncoveredCharacters,
+  unprintableTexts,
+  UncoveredCharactersError,
+  type CertificateData,
+  type CertificateTemplate,
+} from '../render/index.ts';
 import { setFeaturesForTests } from '../render/text.ts';
 import { SAMPLE_NAMES } from './fixtures/names.ts';
 import { decodePng, encodePng, inkDifference, linePdf, rasterise, type Grey } from './pixels.ts';
@@ -140,4 +147,33 @@ describe('certificates: names in every script', function () {
       }
     });
   }
+
+  it('refuses a name that would print with a dotted circle (a broken sequence), naming the characters', async () => {
+    for (const name of Object.values(SAMPLE_NAMES)) expect(uncoveredCharacters(name), name).to.deep.equal([]);
+    const broken: Array<[string, string[]]> = [
+      ['ि', ['ि']], // a Devanagari vowel sign alone
+      ['Priya िप्र', ['ि']], // … before its consonant, as typed from what is seen
+      ['प्रिया ्र', ['्र']], // a virama starting a word
+      ['្កសុខ', ['្ក']], // a Khmer subscript with no consonant above it
+      ['ေ', ['ေ']], // a Myanmar vowel sign alone
+      ['ัสม', ['ั']], // a Thai vowel above nothing
+      ['َمحمد', ['َ']], // an Arabic fatha on nothing
+      ['محمد َ', ['َ']], // … or on a space
+    ];
+    for (const [name, characters] of broken) {
+      expect(uncoveredCharacters(name), name).to.deep.equal(characters);
+      expect(unprintableTexts(template([EN]), data(name)), name).to.deep.include({ text: name, characters });
+      let error: unknown;
+      try {
+        await renderCertificate(template([EN]), data(name));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, name).to.be.instanceOf(UncoveredCharactersError);
+      expect((error as UncoveredCharactersError).characters).to.deep.equal(characters);
+    }
+    // Characters no font has are still named as before; joiners and stacked accents are fine.
+    expect(uncoveredCharacters('Amina 𓂀')).to.deep.equal(['𓂀']);
+    expect(uncoveredCharacters('क्\u200dष ශ්\u200dරී a\u0301\u0301')).to.deep.equal([]);
+  });
 });
