@@ -8,6 +8,14 @@ export type CourseStatus = 'draft' | 'published' | 'archived';
 /** Text in one or more languages, keyed by language code ('en', 'fr', 'ar', ...). */
 export type LocalizedText = Record<string, string>;
 
+/**
+ * A text of a course's content as stored (module titles and introductions, item titles and
+ * bodies, quiz questions, options and feedback): per language, or, in documents from before texts
+ * had languages, one plain string, shown in every language as written in the course's first
+ * language. docs/architecture.md, "Languages".
+ */
+export type StoredText = string | LocalizedText;
+
 export interface CourseSummary {
   id: string;
   slug: string;
@@ -24,7 +32,8 @@ export interface CourseSummary {
 export interface ModuleSummary {
   id: string;
   courseId: string;
-  title: string;
+  /** Per language (an old plain-string title is given as the course's first language's). */
+  title: LocalizedText;
   position: number;
   /** Required modules count towards course completion. */
   required: boolean;
@@ -34,7 +43,8 @@ export interface ItemSummary {
   id: string;
   moduleId: string;
   type: 'lesson' | 'file' | 'quiz' | 'link';
-  title: string;
+  /** Per language, as ModuleSummary's. */
+  title: LocalizedText;
 }
 
 export interface CourseCatalogService {

@@ -1,4 +1,6 @@
 import mongoose from 'mongoose';
+import type { StoredText } from '../contract.ts';
+import { textPath } from './text.ts';
 
 export const ITEM_TYPES = ['lesson', 'file', 'quiz', 'link'] as const;
 export type ItemType = (typeof ITEM_TYPES)[number];
@@ -16,13 +18,17 @@ export interface StoredFile {
 
 export type QuestionKind = 'single' | 'multiple' | 'truefalse';
 
+/** Limits of a quiz's texts, in characters, in each language. */
+export const QUIZ_TEXT_LIMITS = { line: 2000, feedback: 20000 } as const;
+
+/** A question; its texts per language (see StoredText), the same options and answers in all. */
 export interface QuizQuestion {
   id: string;
-  text: string;
+  text: StoredText;
   kind: QuestionKind;
-  options: { id: string; text: string; correct: boolean }[];
+  options: { id: string; text: StoredText; correct: boolean }[];
   /** Shown after submission. */
-  feedback?: string;
+  feedback?: StoredText;
 }
 
 export interface QuizSettings {
@@ -40,10 +46,11 @@ export interface ItemDoc {
   courseId: mongoose.Types.ObjectId;
   moduleId: mongoose.Types.ObjectId;
   type: ItemType;
-  title: string;
+  /** Per language (see StoredText); a file's name when it was uploaded. */
+  title: StoredText;
   position: number;
-  /** Lesson text (Markdown), or a short description of a file, quiz or link. */
-  body: string;
+  /** Lesson text (Markdown), or a short description of a file, quiz or link, per language. */
+  body: StoredText;
   file?: StoredFile;
   url?: string;
   quiz?: QuizSettings;
@@ -67,10 +74,10 @@ const quizSchema = new mongoose.Schema<QuizSettings>(
         {
           _id: false,
           id: { type: String, required: true },
-          text: { type: String, required: true },
+          text: textPath(QUIZ_TEXT_LIMITS.line, { required: true }),
           kind: { type: String, enum: ['single', 'multiple', 'truefalse'], required: true },
-          options: [{ _id: false, id: String, text: String, correct: Boolean }],
-          feedback: String,
+          options: [{ _id: false, id: String, text: textPath(QUIZ_TEXT_LIMITS.line), correct: Boolean }],
+          feedback: textPath(QUIZ_TEXT_LIMITS.feedback),
         },
       ],
       default: [],
@@ -86,9 +93,9 @@ export const itemSchema = new mongoose.Schema<ItemDoc>({
   courseId: { type: mongoose.Schema.Types.ObjectId, required: true },
   moduleId: { type: mongoose.Schema.Types.ObjectId, required: true },
   type: { type: String, enum: ITEM_TYPES, required: true },
-  title: { type: String, required: true, maxlength: 200 },
+  title: textPath(200, { required: true }),
   position: { type: Number, required: true },
-  body: { type: String, default: '', maxlength: 200000 },
+  body: textPath(200000, { default: '' }),
   file: fileSchema,
   url: { type: String, maxlength: 2000 },
   quiz: quizSchema,

@@ -1,11 +1,14 @@
 import mongoose from 'mongoose';
+import type { StoredText } from '../contract.ts';
+import { textPath } from './text.ts';
 
 export interface ModuleDoc {
   _id: mongoose.Types.ObjectId;
   courseId: mongoose.Types.ObjectId;
-  title: string;
-  /** Short Markdown introduction shown on the module page. */
-  intro: string;
+  /** Per language (see StoredText). */
+  title: StoredText;
+  /** Short Markdown introduction shown on the module page, per language. */
+  intro: StoredText;
   /** Ordering key; gaps are fine, ties are broken by _id. */
   position: number;
   required: boolean;
@@ -13,8 +16,8 @@ export interface ModuleDoc {
 
 export const moduleSchema = new mongoose.Schema<ModuleDoc>({
   courseId: { type: mongoose.Schema.Types.ObjectId, required: true },
-  title: { type: String, required: true, maxlength: 200 },
-  intro: { type: String, default: '', maxlength: 20000 },
+  title: textPath(200, { required: true }),
+  intro: textPath(20000, { default: '' }),
   position: { type: Number, required: true },
   required: { type: Boolean, default: true },
 });

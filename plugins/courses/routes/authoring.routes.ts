@@ -4,14 +4,37 @@
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { allow, form, forbidden, HttpError, invalidFields, localized, parseInput, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
+import {
+  allow,
+  fieldErrors,
+  form,
+  forbidden,
+  HttpError,
+  invalidFields,
+  localized,
+  parseInput,
+  UN_LANGUAGES,
+  Users,
+  type PluginContext,
+} from '../../../src/index.ts';
 import type { CourseSummary } from '../contract.ts';
 import type { ItemDoc, StoredFile } from '../models/item.model.ts';
 import { canEdit, type CourseInput, type CourseService } from '../services/courses.service.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
-import { parseQuizText, quizToText } from '../services/quiz.service.ts';
+import { readQuizLanguages } from '../services/quiz-languages.ts';
+import { quizToText } from '../services/quiz.service.ts';
+import { byShownText, languageNames, mainLanguage, readText, shownTo, textIn, type TextField } from '../services/texts.ts';
 
-/** The six UN languages, in which course titles and summaries may be written. */
+/** The texts of each form, written in each of the course's languages (`title_en`, `title_fr`, …): services/texts.ts. */
+const TEXTS = {
+  courseTitle: { name: 'title', max: 200, required: true },
+  courseSummary: { name: 'summary', max: 5000, required: false },
+  moduleTitle: { name: 'title', max: 200, required: true },
+  moduleIntro: { name: 'intro', max: 20000, required: false, trim: false },
+  itemTitle: { name: 'title', max: 200, required: true },
+  lessonBody: { name: 'body', max: 200000, required: true, trim: false },
+  itemBody: { name: 'body', max: 200000, required: false, trim: false },
+} satisfies Record<string, TextField>;
 
 const asArray = (v: unknown) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]);
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
@@ -32,83 +55,104 @@ const slugField = z
 
 /**
  * Reads the course form. The per-language titles are checked alongside the other fields (not
- * after them), so that a person sees every problem of the form at once.
+ * after them), so that a person sees every problem of the form at once. The course's first
+ * language is `mainLanguage` (else the first one ticked): its title is required, the others'
+ * optional.
  */
-function parseCourseForm(body: unknown, withSlug: boolean): CourseInput {
-  const raw = (body ?? {}) as Record<string, unknown>;
+function parseCourseForm(req: Request, withSlug: boolean): CourseInput {
+  const raw = (req.body ?? {}) as Record<string, unknown>;
   const fields: Record<string, string> = {};
-  const base = z.object({ ...(withSlug ? { slug: slugField } : {}), ...courseFields }).safeParse(raw);
-  if (!base.success) for (const issue of base.error.issues) fields[issue.path.join('.')] ??= issue.message;
-  const languages = z.array(z.enum(UN_LANGUAGES)).catch([]).parse(asArray(raw.languages));
-  const title: Record<string, string> = {};
-  const summary: Record<string, string> = {};
-  for (const lang of languages) {
-    const t = String(raw[`title_${lang}`] ?? '').trim();
-    const s = String(raw[`summary_${lang}`] ?? '').trim();
-    if (!t) fields[`title_${lang}`] = 'Give the title in each language the course is offered in.';
-    else if (t.length > 200) fields[`title_${lang}`] = 'Keep the title under 200 characters.';
-    if (s.length > 5000) fields[`summary_${lang}`] = 'Keep the summary under 5,000 characters.';
-    title[lang] = t;
-    if (s) summary[lang] = s;
+  const base = check(req, z.object({ ...(withSlug ? { slug: slugField } : {}), ...courseFields }), raw, fields);
+  // An unknown code is said of the languages as a whole (`languages.1` has no place on the page).
+  for (const key of Object.keys(fields).filter((k) => k.startsWith('languages.'))) {
+    fields.languages ??= fields[key]!;
+    delete fields[key];
   }
-  if (!base.success || Object.keys(fields).length) throw invalidFields(fields);
-  const v = base.data as { slug?: string; languages: CourseInput['languages']; hours: number; durationWeeks?: number };
-  return { slug: v.slug ?? '', languages: v.languages, hours: v.hours, durationWeeks: v.durationWeeks, title, summary };
+  const ticked = z.array(z.enum(UN_LANGUAGES)).catch([]).parse(asArray(raw.languages));
+  const main = raw.mainLanguage === undefined || raw.mainLanguage === '' ? ticked[0] : z.enum(UN_LANGUAGES).safeParse(raw.mainLanguage).data;
+  if (!main && raw.mainLanguage !== undefined && raw.mainLanguage !== '') fields.mainLanguage = req.t('courses:texts.unknownMain');
+  const languages = main ? [main, ...ticked.filter((l) => l !== main)] : ticked;
+  const title = readText(req, raw, TEXTS.courseTitle, languages, fields);
+  const summary = readText(req, raw, TEXTS.courseSummary, languages, fields);
+  if (!base || Object.keys(fields).length) throw invalidFields(fields);
+  const v = base as { slug?: string; hours: number; durationWeeks?: number };
+  return { slug: v.slug ?? '', languages, hours: v.hours, durationWeeks: v.durationWeeks, title, summary };
 }
 
+/**
+ * The fields a schema reads, its messages (in the reader's language) added to `fields` rather
+ * than thrown, so that they are shown with those of the texts: the value when it passed.
+ */
+function check<T>(req: Request, schema: z.ZodType<T>, body: unknown, fields: Record<string, string>): T | undefined {
+  try {
+    return parseInput(schema, body);
+  } catch (err) {
+    const messages = fieldErrors(err, (key, options) => String(req.t(key, options as never)));
+    if (!messages) throw err;
+    for (const [name, message] of Object.entries(messages)) fields[name] ??= message;
+    return undefined;
+  }
+}
+
+/** Reads a module's form: its title and introduction in the course's languages, and whether it is required. */
+function parseModule(req: Request, course: CourseSummary) {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const fields: Record<string, string> = {};
+  const title = readText(req, body, TEXTS.moduleTitle, course.languages, fields);
+  const intro = readText(req, body, TEXTS.moduleIntro, course.languages, fields);
+  const rest = check(req, moduleSchema, body, fields);
+  if (Object.keys(fields).length || !rest) throw invalidFields(fields);
+  return { title, intro, required: rest.required };
+}
+
+/** A module's fields besides its texts. */
 const moduleSchema = z.object({
-  title: z.string().trim().min(1, 'Give the module a title.').max(200),
-  intro: z.string().max(20000, 'Keep the introduction under 20,000 characters.').default(''),
   required: checkbox.default(false),
 });
 
-const itemBase = {
-  title: z.string().trim().min(1, 'Give it a title.').max(200, 'Keep the title under 200 characters.'),
-  body: z.string().max(200000).default(''),
-};
-const lessonSchema = z.object({ ...itemBase, body: z.string().trim().min(1, 'Write the lesson.').max(200000) });
-const linkSchema = z.object({ ...itemBase, url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000) });
+// An item's fields besides its texts (title, body, questions: read per language).
+const linkSchema = z.object({ url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000) });
 const quizSchema = z.object({
-  ...itemBase,
-  questions: z.string().min(1, 'Write at least one question.').max(100000),
   passMark: z.coerce.number().int().min(0, 'Between 0 and 100.').max(100, 'Between 0 and 100.'),
   maxAttempts: z.coerce.number().int().min(0, '0 means unlimited.').max(100),
   required: checkbox.default(false),
 });
-const fileItemSchema = z.object(itemBase);
 
 /** A form shown again keeps what was sent; an unticked box sends nothing, which means "off". */
 const formValues = (body: Record<string, unknown> | undefined) => ({ ...body, required: body?.required ?? false });
 
-type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: string };
+type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: ItemDoc['title'] };
 
-/** Reads an item's fields for its type; quiz text errors are reported per line in `questions`. */
-function parseItem(type: ItemDoc['type'], body: unknown): ItemInput {
+/**
+ * Reads an item's fields for its type, its texts in each of the course's languages; every problem
+ * at once (a quiz's text problems line by line, in the field of their language).
+ */
+function parseItem(req: Request, course: CourseSummary, type: ItemDoc['type']): ItemInput {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const fields: Record<string, string> = {};
+  const title = readText(req, body, TEXTS.itemTitle, course.languages, fields);
+  const text = readText(req, body, type === 'lesson' ? TEXTS.lessonBody : TEXTS.itemBody, course.languages, fields);
+  let item: ItemInput | undefined;
   switch (type) {
     case 'lesson':
-      return { type, ...parseInput(lessonSchema, body) };
-    case 'link':
-      return { type, ...parseInput(linkSchema, body) };
     case 'file':
-      return { type, ...parseInput(fileItemSchema, body) };
+      item = { type, title, body: text };
+      break;
+    case 'link': {
+      const link = check(req, linkSchema, body, fields);
+      if (link) item = { type, title, body: text, url: link.url };
+      break;
+    }
     case 'quiz': {
-      const input = parseInput(quizSchema, body);
-      let questions;
-      try {
-        questions = parseQuizText(input.questions);
-      } catch (err) {
-        const lines = (err as HttpError).details as { lines?: { line: number; message: string }[] } | undefined;
-        if (!(err instanceof HttpError) || !lines?.lines) throw err;
-        throw new HttpError(400, 'VALIDATION_FAILED', err.message, { fields: { questions: lines.lines.map((l) => `Line ${l.line}: ${l.message}`).join(' ') } });
-      }
-      return {
-        type,
-        title: input.title,
-        body: input.body,
-        quiz: { questions, passMark: input.passMark, maxAttempts: input.maxAttempts, required: input.required },
-      };
+      const settings = check(req, quizSchema, body, fields);
+      const questions = readQuizLanguages(req, body, course.languages, fields);
+      if (settings && questions)
+        item = { type, title, body: text, quiz: { questions, passMark: settings.passMark, maxAttempts: settings.maxAttempts, required: settings.required } };
+      break;
     }
   }
+  if (Object.keys(fields).length || !item) throw invalidFields(fields);
+  return item;
 }
 
 export function mountAuthoringRoutes(
@@ -126,9 +170,15 @@ export function mountAuthoringRoutes(
     return course;
   }
 
-  const languageNames = (req: Request) => Object.fromEntries(UN_LANGUAGES.map((l) => [l, req.t(`courses:languages.${l}`)]));
+  /** A page's forms as they come back: what was typed and the messages by field (the course page also holds the form adding a module). */
+  type FormAgain = {
+    values?: Record<string, unknown>;
+    errors?: Record<string, string>;
+    moduleValues?: Record<string, unknown>;
+    moduleErrors?: Record<string, string>;
+  };
 
-  async function courseEditorPage(req: Request, course: CourseSummary, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+  async function courseEditorPage(req: Request, course: CourseSummary, form: FormAgain = {}) {
     const users = ctx.get(Users);
     const [modules, listed, current] = await Promise.all([
       courses.outline(course.id),
@@ -139,18 +189,22 @@ export function mountAuthoringRoutes(
     const trainers = [...listed.users];
     for (const person of current) if (person && !trainers.some((t) => t.id === person.id)) trainers.push({ ...person, createdAt: new Date(0) });
     return {
-      title: localized(course.title, req.language),
+      title: localized(course.title, req.language, mainLanguage(course)),
       course,
-      modules,
+      modules: modules.map((m) => ({ ...m, shownTitle: shownTo(req, course, m.title) })),
       trainers,
       languages: UN_LANGUAGES,
       languageNames: languageNames(req),
       values: form.values ?? {
         ...course,
+        mainLanguage: mainLanguage(course),
         ...Object.fromEntries(Object.entries(course.title).map(([l, t]) => [`title_${l}`, t])),
         ...Object.fromEntries(Object.entries(course.summary).map(([l, s]) => [`summary_${l}`, s])),
       },
       errors: form.errors ?? {},
+      courseLanguages: course.languages,
+      moduleValues: form.moduleValues ?? { required: true },
+      moduleErrors: form.moduleErrors ?? {},
       isStaff: req.user!.roles.includes('staff') || req.user!.roles.includes('admin'),
     };
   }
@@ -159,7 +213,9 @@ export function mountAuthoringRoutes(
     const list = await courses.editableBy(req.user!);
     return {
       title: req.t('courses:manage.title'),
-      courses: list.map((c) => ({ ...c, displayTitle: localized(c.title, req.language) })),
+      courses: list
+        .map((c) => ({ ...c, shownTitle: shownTo(req, c, c.title) }))
+        .sort((a, b) => byShownText(req.language)(a.shownTitle, b.shownTitle) || a.slug.localeCompare(b.slug)),
       languages: UN_LANGUAGES,
       languageNames: languageNames(req),
       values: form.values ?? { languages: ['en'] },
@@ -169,7 +225,8 @@ export function mountAuthoringRoutes(
 
   /** The course form shown again keeps the languages ticked (one box sends a string, several an array). */
   const courseValues = (values: Record<string, unknown>) => ({ ...values, languages: asArray(values.languages) });
-  const moduleProblem = (errors: Record<string, string>) => ({ module: Object.values(errors).join(' ') });
+  // A module form that comes back says so above it; each message is beside its field.
+  const moduleProblem = (req: Request) => ({ module: req.t('courses:manage.fix') });
 
   /** Receives uploaded files; a refused upload shows the form again with the reason (nothing kept). */
   async function receiveOr(req: Request, res: Response, showForm: (errors: Record<string, string>) => Promise<void>): Promise<StoredFile[] | null> {
@@ -189,7 +246,7 @@ export function mountAuthoringRoutes(
     '/manage',
     authors,
     form({
-      read: (req) => parseCourseForm(req.body, true),
+      read: (req) => parseCourseForm(req, true),
       view: 'courses/manage-list',
       locals: (req, { values, errors }) => listPage(req, { values: courseValues(values), errors }),
       async handle(req, res, input) {
@@ -204,12 +261,7 @@ export function mountAuthoringRoutes(
 
   // The course's page again, with the problem: its forms are refused there (a conflict on `_`).
   const courseEditorAgain =
-    (
-      form: (failure: { values: Record<string, unknown>; errors: Record<string, string> }) => {
-        values?: Record<string, unknown>;
-        errors: Record<string, string>;
-      },
-    ) =>
+    (form: (failure: { values: Record<string, unknown>; errors: Record<string, string> }) => FormAgain) =>
     async (req: Request, failure: { values: Record<string, unknown>; errors: Record<string, string> }) =>
       courseEditorPage(req, await editable(req), form(failure));
 
@@ -217,7 +269,7 @@ export function mountAuthoringRoutes(
     '/manage/:slug/settings',
     authors,
     form({
-      read: (req) => parseCourseForm(req.body, false),
+      read: (req) => parseCourseForm(req, false),
       view: 'courses/manage-course',
       locals: courseEditorAgain(({ values, errors }) => ({ values: courseValues(values), errors })),
       async handle(req, res, { slug: _slug, ...input }) {
@@ -266,9 +318,10 @@ export function mountAuthoringRoutes(
     '/manage/:slug/modules',
     authors,
     form({
-      schema: moduleSchema,
+      read: async (req) => parseModule(req, await editable(req)),
       view: 'courses/manage-course',
-      locals: courseEditorAgain(({ errors }) => ({ errors: moduleProblem(errors) })),
+      locals: async (req, { values, errors }) =>
+        courseEditorPage(req, await editable(req), { errors: moduleProblem(req), moduleErrors: errors, moduleValues: formValues(values) }),
       async handle(req, res, input) {
         const course = await editable(req);
         const module = await courses.addModule(course.id, input);
@@ -278,23 +331,31 @@ export function mountAuthoringRoutes(
     }),
   );
 
-  async function moduleEditorPage(
-    req: Request,
-    res: Response,
-    course: CourseSummary,
-    moduleId: string,
-    form: { values?: Record<string, unknown>; errors?: Record<string, string>; type?: string } = {},
-  ) {
+  async function moduleEditorPage(req: Request, res: Response, course: CourseSummary, moduleId: string, form: FormAgain & { type?: string } = {}) {
     const modules = await courses.outline(course.id);
     const module = modules.find((m) => m.id === moduleId);
     if (!module) throw new HttpError(404, 'NOT_FOUND', 'No such module in this course.');
+    const main = mainLanguage(course);
+    const shownTitle = shownTo(req, course, module.title);
     return {
-      title: module.title,
+      title: shownTitle.text,
       course,
-      courseTitle: localized(course.title, req.language),
-      module,
+      courseTitle: shownTo(req, course, course.title),
+      module: { ...module, shownTitle, items: module.items.map((i) => ({ ...i, shownTitle: shownTo(req, course, i.title) })) },
+      courseLanguages: course.languages,
+      languageNames: languageNames(req),
       values: form.values ?? {},
       errors: form.errors ?? {},
+      moduleValues: form.moduleValues ?? {
+        required: module.required,
+        ...Object.fromEntries(
+          course.languages.flatMap((l) => [
+            [`title_${l}`, textIn(module.title, l, main)],
+            [`intro_${l}`, textIn(module.intro, l, main)],
+          ]),
+        ),
+      },
+      moduleErrors: form.moduleErrors ?? {},
       formType: form.type,
       uploadToken: res.locals.csrfToken(),
       maxUploadMb: (ctx.config as { maxUploadMb: number }).maxUploadMb,
@@ -312,9 +373,14 @@ export function mountAuthoringRoutes(
     '/manage/:slug/modules/:moduleId',
     authors,
     form({
-      schema: moduleSchema,
+      read: async (req) => parseModule(req, await editable(req)),
       view: 'courses/manage-module',
-      locals: async (req, { errors }, res) => moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { errors: moduleProblem(errors) }),
+      locals: async (req, { values, errors }, res) =>
+        moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), {
+          errors: moduleProblem(req),
+          moduleErrors: errors,
+          moduleValues: formValues(values),
+        }),
       async handle(req, res, input) {
         const course = await editable(req);
         const moduleId = String(req.params.moduleId);
@@ -358,7 +424,7 @@ export function mountAuthoringRoutes(
     '/manage/:slug/modules/:moduleId/items',
     authors,
     form({
-      read: (req) => parseItem(newItemType(req), req.body),
+      read: async (req) => parseItem(req, await editable(req), newItemType(req)),
       view: 'courses/manage-module',
       locals: async (req, { errors }, res) =>
         moduleEditorPage(req, res, await editable(req), String(req.params.moduleId), { values: formValues(req.body), errors, type: newItemType(req) }),
@@ -401,16 +467,24 @@ export function mountAuthoringRoutes(
     item: ItemDoc,
     form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {},
   ) {
+    const main = mainLanguage(course);
+    const shownTitle = shownTo(req, course, item.title);
     return {
-      title: item.title,
+      title: shownTitle.text,
       course,
-      courseTitle: localized(course.title, req.language),
-      item,
+      courseTitle: shownTo(req, course, course.title),
+      item: { ...item, shownTitle },
+      courseLanguages: course.languages,
+      languageNames: languageNames(req),
       values: form.values ?? {
-        title: item.title,
-        body: item.body,
+        ...Object.fromEntries(
+          course.languages.flatMap((l) => [
+            [`title_${l}`, textIn(item.title, l, main)],
+            [`body_${l}`, textIn(item.body, l, main)],
+            [`questions_${l}`, item.quiz ? quizToText(item.quiz.questions, l, main) : ''],
+          ]),
+        ),
         url: item.url,
-        questions: item.quiz ? quizToText(item.quiz.questions) : '',
         passMark: item.quiz?.passMark,
         maxAttempts: item.quiz?.maxAttempts,
         required: item.quiz?.required,
@@ -441,7 +515,7 @@ export function mountAuthoringRoutes(
       // An item's fields are those of its type, which only the stored item tells.
       read: async (req) => {
         const { course, item } = await editableItem(req);
-        const { type: _type, ...changes } = parseItem(item.type, req.body);
+        const { type: _type, ...changes } = parseItem(req, course, item.type);
         return { course, item, changes };
       },
       view: 'courses/manage-item',
@@ -468,14 +542,15 @@ export function mountAuthoringRoutes(
   ctx.router.get('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {
     const course = await editable(req);
     const item = await courses.findItem(course.id, String(req.params.itemId));
-    res.render('courses/confirm-delete', { title: item.title, course, courseTitle: localized(course.title, req.language), item });
+    const shownTitle = shownTo(req, course, item.title);
+    res.render('courses/confirm-delete', { title: shownTitle.text, course, courseTitle: shownTo(req, course, course.title), item: { ...item, shownTitle } });
   });
 
   ctx.router.post('/manage/:slug/items/:itemId/delete', authors, async (req, res) => {
     const course = await editable(req);
     const item = await courses.deleteItem(course.id, String(req.params.itemId));
     if (item.file) await materials.remove(item.file.fileId);
-    req.flash('success', req.t('courses:manage.itemDeleted', { title: item.title }));
+    req.flash('success', req.t('courses:manage.itemDeleted', { title: shownTo(req, course, item.title).text }));
     res.redirect(303, `${base(course)}/modules/${item.moduleId}#items`);
   });
 

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { allow, forbidden, HttpError, localized, notFound, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, forbidden, HttpError, notFound, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
@@ -7,6 +7,7 @@ import { renderMarkdown } from '../services/markdown.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import type { ProgressRecorder } from '../services/progress.service.ts';
 import { parseAnswers, type createQuizAttempts, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
+import { byShownText, shownMatches, shownTo } from '../services/texts.ts';
 
 export interface LearnerDeps {
   courses: CourseService;
@@ -15,11 +16,14 @@ export interface LearnerDeps {
   materials: ReturnType<typeof createMaterialStore>;
 }
 
-/** What a page needs to show a course in the reader's language. */
+/**
+ * What a page needs to show a course in the reader's language: its title and summary as shown
+ * (`.text`, and `.attrs` for the element holding it: services/texts.ts).
+ */
 export const courseLocals = (req: Request, course: CourseSummary) => ({
   course,
-  courseTitle: localized(course.title, req.language),
-  courseSummary: localized(course.summary, req.language),
+  courseTitle: shownTo(req, course, course.title),
+  courseSummary: shownTo(req, course, course.summary),
 });
 
 export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quizzes, materials }: LearnerDeps) {
@@ -37,9 +41,16 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   // The catalogue is public: visitors see what the programme offers before they have an account.
   ctx.router.get('/', allow.public, async (req, res) => {
     const list = await courses.catalog.listPublished();
+    // Found by, and in the order of, the titles (and summaries) the reader sees, by their language's rules.
+    const search = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
+    const order = byShownText(req.language);
     res.render('courses/catalogue', {
       title: req.t('courses:catalogue.title'),
-      courses: list.map((c) => courseLocals(req, c)),
+      search,
+      courses: list
+        .map((c) => courseLocals(req, c))
+        .filter((c) => !search || shownMatches(search, c.courseTitle, c.courseSummary))
+        .sort((a, b) => order(a.courseTitle, b.courseTitle) || a.course.slug.localeCompare(b.course.slug)),
       canManage: !!req.user && (req.user.roles.includes('trainer') || req.user.roles.includes('staff') || req.user.roles.includes('admin')),
     });
   });
@@ -71,12 +82,14 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
         [done, summary] = await load();
       }
     }
+    const locals = courseLocals(req, course);
     res.render('courses/outline', {
-      ...courseLocals(req, course),
-      title: localized(course.title, req.language),
+      ...locals,
+      title: locals.courseTitle.text,
       access,
       modules: modules.map((m) => ({
         ...m,
+        shownTitle: shownTo(req, course, m.title),
         doneCount: m.items.filter((i) => done.has(i.id)).length,
         complete: summary?.completedModuleIds.includes(m.id) ?? false,
       })),
@@ -105,14 +118,20 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       const histories = await Promise.all(quizItems.map((i) => quizzes.history(req.user!.id, access.editionId, i.id)));
       quizItems.forEach((item, n) => quizState.set(item.id, histories[n]!));
     }
+    const shown = (text: Parameters<typeof shownTo>[2]) => shownTo(req, course, text);
+    const [title, intro] = [shown(module.title), shown(module.intro)];
+    const neighbour = (m: (typeof modules)[number] | undefined) => m && { id: m.id, shownTitle: shown(m.title) };
     res.render('courses/module', {
       ...courseLocals(req, course),
-      title: module.title,
+      title: title.text,
       access,
-      module: { ...module, introHtml: renderMarkdown(module.intro ?? '') },
-      items: module.items.map((i) => ({ ...i, html: renderMarkdown(i.body ?? ''), done: done.has(i.id), quizState: quizState.get(i.id) })),
-      previous: modules[index - 1],
-      next: modules[index + 1],
+      module: { ...module, shownTitle: title, shownIntro: intro, introHtml: renderMarkdown(intro.text) },
+      items: module.items.map((i) => {
+        const body = shown(i.body);
+        return { ...i, shownTitle: shown(i.title), shownBody: body, html: renderMarkdown(body.text), done: done.has(i.id), quizState: quizState.get(i.id) };
+      }),
+      previous: neighbour(modules[index - 1]),
+      next: neighbour(modules[index + 1]),
     });
   });
 
@@ -131,7 +150,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     });
     respond(req, res, {
       json: { done: true, itemId: item._id.toString() },
-      flash: ['success', req.t('courses:item.markedDone', { title: item.title })],
+      flash: ['success', req.t('courses:item.markedDone', { title: shownTo(req, course, item.title).text })],
       redirect: `/courses/${course.slug}/modules/${item.moduleId}#item-${item._id}`,
     });
   });
@@ -141,12 +160,18 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const item = await courses.learningItem(course, String(req.params.itemId));
     if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
     const history = access.mode === 'learner' ? await quizzes.history(req.user!.id, access.editionId, item._id.toString()) : null;
+    const shown = (text: Parameters<typeof shownTo>[2]) => shownTo(req, course, text);
+    const shownTitle = shown(item.title);
     res.render('courses/quiz', {
       ...courseLocals(req, course),
-      title: item.title,
+      title: shownTitle.text,
       access,
-      item,
-      questions: publicQuestions(item.quiz.questions),
+      item: { ...item, shownTitle },
+      questions: publicQuestions(item.quiz.questions).map((q) => ({
+        ...q,
+        shownText: shown(q.text),
+        options: q.options.map((o) => ({ ...o, shownText: shown(o.text) })),
+      })),
       history,
       attemptsLeft: history && item.quiz.maxAttempts ? Math.max(0, item.quiz.maxAttempts - history.attemptsUsed) : null,
     });
@@ -179,15 +204,23 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     }
     if (wantsJson(req)) return res.json({ score: outcome.score, passed: outcome.passed, attempt: outcome.attempt ?? null });
     const questions = item.quiz.questions;
+    const shown = (text: Parameters<typeof shownTo>[2]) => shownTo(req, course, text);
+    const shownTitle = shown(item.title);
     res.render('courses/quiz-result', {
       ...courseLocals(req, course),
-      title: item.title,
+      title: shownTitle.text,
       access,
-      item,
+      item: { ...item, shownTitle },
       outcome,
       // Correct answers and feedback once they can no longer help a next attempt.
       reveal: access.mode === 'preview' || outcome.passed || outcome.attemptsLeft === 0,
-      questions: questions.map((q) => ({ ...q, result: outcome.results.find((r) => r.questionId === q.id) })),
+      questions: questions.map((q) => ({
+        ...q,
+        shownText: shown(q.text),
+        shownFeedback: shown(q.feedback),
+        options: q.options.map((o) => ({ ...o, shownText: shown(o.text) })),
+        result: outcome.results.find((r) => r.questionId === q.id),
+      })),
     });
   });
 

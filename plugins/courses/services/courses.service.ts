@@ -1,7 +1,18 @@
 import crypto from 'node:crypto';
 import mongoose, { type Model } from 'mongoose';
-import { conflict, findByKeys, hasRole, HttpError, isDuplicateKey, notFound, readOncePerPage, writeThenRenew, type SessionUser } from '../../../src/index.ts';
-import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary } from '../contract.ts';
+import {
+  conflict,
+  findByKeys,
+  hasRole,
+  HttpError,
+  isDuplicateKey,
+  localized,
+  notFound,
+  readOncePerPage,
+  writeThenRenew,
+  type SessionUser,
+} from '../../../src/index.ts';
+import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary, StoredText } from '../contract.ts';
 import type { CourseDoc } from '../models/course.model.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import type { ModuleDoc } from '../models/module.model.ts';
@@ -15,11 +26,22 @@ export interface CourseModels {
 /** Words that are pages of their own under /courses, so they cannot be course addresses. */
 export const RESERVED_SLUGS = new Set(['manage', 'new', 'catalogue', 'api', 'static']);
 
+/**
+ * A course's title or summary per language, as stored (a Map once mongoose has read it) or, in a
+ * course from before titles had languages, a plain string: the first language's.
+ */
+const perLanguage = (text: CourseDoc['title'] | string | undefined, main: string): Record<string, string> =>
+  typeof text === 'string'
+    ? text
+      ? { [main]: text }
+      : {}
+    : Object.fromEntries(text instanceof Map ? text : Object.entries((text ?? {}) as Record<string, string>));
+
 export const toCourseSummary = (d: CourseDoc): CourseSummary => ({
   id: d._id.toString(),
   slug: d.slug,
-  title: Object.fromEntries(d.title instanceof Map ? d.title : Object.entries(d.title ?? {})),
-  summary: Object.fromEntries(d.summary instanceof Map ? d.summary : Object.entries(d.summary ?? {})),
+  title: perLanguage(d.title, d.languages[0] ?? 'en'),
+  summary: perLanguage(d.summary, d.languages[0] ?? 'en'),
   languages: [...d.languages],
   hours: d.hours,
   durationWeeks: d.durationWeeks,
@@ -27,10 +49,14 @@ export const toCourseSummary = (d: CourseDoc): CourseSummary => ({
   trainerIds: d.trainerIds.map(String),
 });
 
-const toModuleSummary = (m: ModuleDoc): ModuleSummary => ({
+/** A module's or item's text per language: a plain string (from before texts had languages) is the first language's. */
+const textPerLanguage = (text: StoredText | undefined, main: string) =>
+  typeof text === 'string' ? (text ? { [main]: text } : {}) : Object.fromEntries(Object.entries(text ?? {}).filter(([, t]) => t));
+
+const toModuleSummary = (m: ModuleDoc, main: string): ModuleSummary => ({
   id: m._id.toString(),
   courseId: m.courseId.toString(),
-  title: m.title,
+  title: textPerLanguage(m.title, main),
   position: m.position,
   required: m.required,
 });
@@ -107,10 +133,12 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
       return docs.map(toCourseSummary);
     },
     async modules(courseId) {
-      return (await outline(courseId)).map(toModuleSummary);
+      const main = (await courseDoc(courseId))?.languages[0] ?? 'en';
+      return (await outline(courseId)).map((m) => toModuleSummary(m, main));
     },
     async items(courseId) {
-      return (await outline(courseId)).flatMap((m) => m.items.map((i) => ({ id: i.id, moduleId: m.id, type: i.type, title: i.title })));
+      const main = (await courseDoc(courseId))?.languages[0] ?? 'en';
+      return (await outline(courseId)).flatMap((m) => m.items.map((i) => ({ id: i.id, moduleId: m.id, type: i.type, title: textPerLanguage(i.title, main) })));
     },
   };
 
@@ -213,7 +241,10 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
       const modules = await outline(courseId);
       if (!modules.length) throw new HttpError(409, 'COURSE_EMPTY', 'Add at least one module with content before publishing.');
       const empty = modules.filter((m) => !m.items.length);
-      if (empty.length) throw new HttpError(409, 'MODULE_EMPTY', `These modules have no content yet: ${empty.map((m) => m.title).join(', ')}.`);
+      // Named in the course's first language: a service has no reader.
+      const main = (await courseDoc(courseId))?.languages[0];
+      if (empty.length)
+        throw new HttpError(409, 'MODULE_EMPTY', `These modules have no content yet: ${empty.map((m) => localized(m.title, main ?? 'en', main)).join(', ')}.`);
     }
     await Course.updateOne({ _id: oid(courseId) }, { $set: { status } });
   }
@@ -248,7 +279,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     await model.collection.updateOne({ _id: other._id }, { $set: { position: b } });
   }
 
-  async function addModule(courseId: string, input: { title: string; intro: string; required: boolean }) {
+  async function addModule(courseId: string, input: { title: StoredText; intro: StoredText; required: boolean }) {
     const position = await nextPosition(Module, { courseId: oid(courseId) });
     return changing(courseId, () => Module.create({ courseId: oid(courseId), ...input, position }));
   }
@@ -262,7 +293,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     return m;
   }
 
-  async function updateModule(courseId: string, moduleId: string, input: { title: string; intro: string; required: boolean }) {
+  async function updateModule(courseId: string, moduleId: string, input: { title: StoredText; intro: StoredText; required: boolean }) {
     await findModule(courseId, moduleId);
     await changing(courseId, () => Module.updateOne({ _id: oid(moduleId) }, { $set: input }));
   }
@@ -287,7 +318,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     return item;
   }
 
-  async function addItem(courseId: string, moduleId: string, input: Partial<ItemDoc> & { type: ItemDoc['type']; title: string }) {
+  async function addItem(courseId: string, moduleId: string, input: Partial<ItemDoc> & { type: ItemDoc['type']; title: StoredText }) {
     await findModule(courseId, moduleId);
     const position = await nextPosition(Item, { moduleId: oid(moduleId) });
     return changing(courseId, () => Item.create({ ...input, courseId: oid(courseId), moduleId: oid(moduleId), position }));

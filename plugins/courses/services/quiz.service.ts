@@ -35,6 +35,7 @@
  */
 import type mongoose from 'mongoose';
 import { findNumbered, HttpError, insertOnce } from '../../../src/index.ts';
+import type { StoredText } from '../contract.ts';
 import type { QuestionKind, QuizQuestion, QuizSettings } from '../models/item.model.ts';
 import { progressKey, type QuizAttemptDoc } from '../models/progress.model.ts';
 
@@ -51,9 +52,9 @@ export interface QuizProblem {
 
 export interface PublicQuestion {
   id: string;
-  text: string;
+  text: StoredText;
   kind: QuestionKind;
-  options: { id: string; text: string }[];
+  options: { id: string; text: StoredText }[];
 }
 
 export interface QuestionResult {
@@ -61,7 +62,7 @@ export interface QuestionResult {
   correct: boolean;
   chosen: string[];
   correctOptionIds: string[];
-  feedback?: string;
+  feedback?: StoredText;
 }
 
 export interface QuizScore {
@@ -225,14 +226,24 @@ function kindOf(options: DraftOption[]): QuestionKind {
  *  split a line and change the meaning of the text, so they become spaces. */
 const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 
-export function quizToText(questions: QuizQuestion[]): string {
+/**
+ * The quiz as its text in one language (`lang`; a plain string counts as `main`'s), '' when no
+ * question is written in it; without `lang`, a plain string or a text's first language.
+ */
+export function quizToText(questions: QuizQuestion[], lang?: string, main?: string): string {
+  const textOf = (t: StoredText | undefined): string => {
+    if (typeof t === 'string') return !lang || lang === main ? t : '';
+    return (lang ? t?.[lang] : Object.values(t ?? {})[0]) ?? '';
+  };
+  if (lang && !questions.some((q) => textOf(q.text))) return '';
   return (
     questions
       .map((q) => {
-        const lines = [`? ${oneLine(q.text)}`];
-        for (const o of q.options) lines.push(`${o.correct ? '+' : '-'} ${oneLine(o.text)}`);
-        if (q.feedback) {
-          for (const f of q.feedback.split(/\r\n|\r|\n/)) if (f.trim()) lines.push(`> ${f.trim()}`);
+        const lines = [`? ${oneLine(textOf(q.text))}`];
+        for (const o of q.options) lines.push(`${o.correct ? '+' : '-'} ${oneLine(textOf(o.text))}`);
+        const feedback = textOf(q.feedback);
+        if (feedback) {
+          for (const f of feedback.split(/\r\n|\r|\n/)) if (f.trim()) lines.push(`> ${f.trim()}`);
         }
         return lines.join('\n');
       })

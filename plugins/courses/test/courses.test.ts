@@ -108,7 +108,7 @@ describe('courses plugin', () => {
       const trainer = await signIn(t.app, 'trainer@olive.example');
       const res = await form(trainer, '/courses/manage', { slug: 'Bad Slug!', languages: ['en', 'fr'], title_en: '', hours: 'many' }, 400);
       expect(res.text).to.contain('Use lower-case letters, digits and single dashes');
-      expect(res.text).to.contain('Give the title in each language the course is offered in.');
+      expect(res.text).to.contain('Write this in English, the course’s first language; the other languages are optional.');
       expect(res.text).to.contain('Give the hours as a number.');
       const dup = await form(trainer, '/courses/manage', { slug: 'permissions-course', languages: 'en', title_en: 'Again', hours: '2' }, 409);
       expect(dup.text).to.contain('A course with the address “permissions-course” already exists.');
