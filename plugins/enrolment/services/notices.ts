@@ -68,6 +68,16 @@ const calendarDaysBetween = (from: Date, to: Date) =>
   );
 const day = formatDate;
 
+/**
+ * "Starts today", "tomorrow", else "in N days": today and tomorrow are words of their own, not the
+ * plural forms for 0 and 1 (Russian's "one" form also serves 21 and 31 days).
+ */
+function reminderLine(t: TFunction, f: Record<string, unknown>, days: number): string {
+  if (days <= 0) return t('enrolment:mail.reminder.today', f);
+  if (days === 1) return t('enrolment:mail.reminder.tomorrow', f);
+  return t('enrolment:mail.reminder.body', { ...f, count: days });
+}
+
 export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
   const {
     mail,
@@ -238,7 +248,7 @@ export function createEnrolmentNotices(deps: NoticeDeps): EnrolmentNotices {
             (t, _lang, f) => ({
               subject: t('enrolment:mail.reminder.subject', f),
               paragraphs: [
-                t('enrolment:mail.reminder.body', { ...f, count: calendarDaysBetween(now, edition.startsAt!) }),
+                reminderLine(t, f, calendarDaysBetween(now, edition.startsAt!)),
                 edition.place
                   ? t('enrolment:mail.reminder.place', { place: edition.place }) + (edition.online ? ` ${t('enrolment:mail.reminder.alsoOnline')}` : '')
                   : t('enrolment:mail.reminder.online'),
