@@ -6,6 +6,7 @@ import {
   HttpError,
   invalidFields,
   localized,
+  localizedText,
   notFound,
   parseInput,
   renderFragment,
@@ -21,9 +22,14 @@ import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import { enrolmentWindow, normaliseEmail, type EnrolmentService } from '../services/enrolment.service.ts';
 import { countryOptions, GENDERS, ORGANISATION_TYPES } from '../services/profile.ts';
 
-/** A course's title in the reader's language (the host's rule for text in several languages). */
-export function courseTitle(req: Request, course: Pick<CourseSummary, 'title'> | null): string {
-  return localized(course?.title, req.language);
+/** A course's title in the reader's language, else the course's first (the host's rule for text in several languages). */
+export function courseTitle(req: Request, course: Pick<CourseSummary, 'title' | 'languages'> | null): string {
+  return localized(course?.title, req.language, course?.languages[0]);
+}
+
+/** The `lang`/`dir` attributes for the element showing `courseTitle`, when it is in another language than the page. */
+export function courseTitleAttrs(req: Request, course: Pick<CourseSummary, 'title' | 'languages'> | null): string {
+  return localizedText(course?.title, req.language, course?.languages[0]).attrs;
 }
 
 /** Dates as the reader reads them (the page's language), without time: editions are days. */
@@ -65,7 +71,7 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
     const edition = editions.get(e.editionId);
     const course = await courseOf(e.courseId);
     if (!edition || !course) continue;
-    const entry = { enrolment: e, edition, course, courseTitle: courseTitle(req, course) };
+    const entry = { enrolment: e, edition, course, courseTitle: courseTitle(req, course), courseTitleAttrs: courseTitleAttrs(req, course) };
     if (e.status === 'enrolled' && edition.status !== 'cancelled') {
       current.push({ ...entry, progress: await progress.progressOf(user.id, e.courseId, e.editionId) });
     } else if (e.status === 'pending' || e.status === 'waitlisted' || e.status === 'rejected') {
@@ -80,7 +86,8 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
   const upcoming = [];
   for (const edition of open.slice(0, 10)) {
     const course = await courseOf(edition.courseId);
-    if (course?.status === 'published') upcoming.push({ edition, course, courseTitle: courseTitle(req, course) });
+    if (course?.status === 'published')
+      upcoming.push({ edition, course, courseTitle: courseTitle(req, course), courseTitleAttrs: courseTitleAttrs(req, course) });
   }
   return { current, applications, upcoming, formatDay: (d?: Date) => formatDay(req, d) };
 }
@@ -114,6 +121,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
       edition,
       course,
       courseTitle: courseTitle(req, course),
+      courseTitleAttrs: courseTitleAttrs(req, course),
       enrolment,
       position: enrolment ? await service.waitlistPosition(enrolment) : null,
       window: enrolmentWindow(edition),
@@ -138,7 +146,8 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const list = [];
     for (const edition of editions) {
       const course = await catalog().findById(edition.courseId);
-      if (course?.status === 'published') list.push({ edition, course, courseTitle: courseTitle(req, course) });
+      if (course?.status === 'published')
+        list.push({ edition, course, courseTitle: courseTitle(req, course), courseTitleAttrs: courseTitleAttrs(req, course) });
     }
     res.render('enrolment/open-editions', { title: req.t('enrolment:open.title'), list, formatDay: (d?: Date) => formatDay(req, d) });
   });
@@ -153,6 +162,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
       title: courseTitle(req, course),
       course,
       courseTitle: courseTitle(req, course),
+      courseTitleAttrs: courseTitleAttrs(req, course),
       editions: editions.map((edition) => ({ edition, window: enrolmentWindow(edition), enrolment: mine.find((e) => e.editionId === edition._id.toString()) })),
       formatDay: (d?: Date) => formatDay(req, d),
     });
