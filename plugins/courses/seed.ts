@@ -15,7 +15,9 @@ import { HttpError, UN_LANGUAGES, Users, type SeedContext, type SessionUser } fr
 import type { ItemDoc, QuizQuestion, StoredFile } from './models/item.model.ts';
 import { RESERVED_SLUGS, type CourseService } from './services/courses.service.ts';
 import type { MaterialStore } from './services/materials.service.ts';
+import { mergeQuizLanguages, quizMismatch } from './services/quiz-languages.ts';
 import { parseQuizText } from './services/quiz.service.ts';
+import { asLocalized } from './services/texts.ts';
 
 export const COURSES_FIXTURE = 'courses.json';
 /** Material files live here, inside the plugin's fixtures folder. */
@@ -34,43 +36,66 @@ const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'ob
  */
 const longText = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v.join('\n') : v));
 
-const title = z.string().trim().min(1, 'Give a title.').max(200, 'Keep titles under 200 characters.');
+const languageCode = z.enum(UN_LANGUAGES, { error: `Languages are among ${UN_LANGUAGES.join(', ')}.` });
+
+/**
+ * A text of the course's content in its languages (`{ "en": …, "fr": … }`), or one text, which
+ * is the course's first language's. Which languages, and the first one present, is checked per
+ * course (courseProblems()).
+ */
+const perLanguage = <O>(inner: z.ZodType<O, unknown>) =>
+  // Not a union: its failure would hide the text's own problems (a quiz's lines) behind "invalid input".
+  z.unknown().transform((value, ctx): O | Record<string, O> => {
+    const perLanguage = !!value && typeof value === 'object' && !Array.isArray(value);
+    const result = (perLanguage ? z.partialRecord(languageCode, inner) : inner).safeParse(value);
+    if (result.success) return result.data as O | Record<string, O>;
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+
+const title = perLanguage(z.string().trim().min(1, 'Give a title.').max(200, 'Keep titles under 200 characters.'));
 
 const lessonItem = z.strictObject({
   type: z.literal('lesson'),
   title,
-  body: longText.pipe(z.string().trim().min(1, 'A lesson needs its text (Markdown).').max(200000)),
+  body: perLanguage(longText.pipe(z.string().trim().min(1, 'A lesson needs its text (Markdown).').max(200000))),
 });
 
 const linkItem = z.strictObject({
   type: z.literal('link'),
   title,
-  body: longText.default(''),
+  body: perLanguage(longText).default(''),
   url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000),
 });
 
 const fileItem = z.strictObject({
   type: z.literal('file'),
   title,
-  body: longText.default(''),
+  body: perLanguage(longText).default(''),
   /** A file name in fixtures/courses/materials/, without any folder. */
   file: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'Name a file in fixtures/courses/materials/ (letters, digits, ".", "-", "_"; no folders).'),
+});
+
+/** The trainers' quiz text (see quiz.service.ts), checked with the same parser as the editor's. */
+const quizText = longText.transform((text, ctx): QuizQuestion[] => {
+  try {
+    return parseQuizText(text);
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+    return z.NEVER;
+  }
 });
 
 const quizItem = z.strictObject({
   type: z.literal('quiz'),
   title,
-  body: longText.default(''),
-  /** The trainers' quiz text (see quiz.service.ts), checked with the same parser as the editor's. */
-  questions: longText.transform((text, ctx): QuizQuestion[] => {
-    try {
-      return parseQuizText(text);
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-      return z.NEVER;
-    }
-  }),
+  body: perLanguage(longText).default(''),
+  /**
+   * The quiz text, or one per language (services/quiz-languages.ts: each translation has the first
+   * language's questions and options): as pairs of language ('' for a single text) and questions.
+   */
+  questions: perLanguage(quizText).transform((v): [string, QuizQuestion[]][] => (Array.isArray(v) ? [['', v]] : Object.entries(v))),
   passMark: z.number().int().min(0).max(100).default(70),
   /** 0 means unlimited. */
   maxAttempts: z.number().int().min(0).max(100).default(3),
@@ -83,12 +108,10 @@ const item = z.discriminatedUnion('type', [lessonItem, linkItem, fileItem, quizI
 
 const moduleEntry = z.strictObject({
   title,
-  intro: longText.pipe(z.string().max(20000)).default(''),
+  intro: perLanguage(longText.pipe(z.string().max(20000))).default(''),
   required: z.boolean().default(true),
   items: z.array(item),
 });
-
-const languageCode = z.enum(UN_LANGUAGES, { error: `Languages are among ${UN_LANGUAGES.join(', ')}.` });
 
 const course = z
   .strictObject({
@@ -141,6 +164,7 @@ function courseProblems(c: Record<string, unknown> | null, ctx: z.RefinementCtx)
     if (!languages.includes(key))
       ctx.addIssue({ code: 'custom', path: ['languages'], message: `Text is given in “${key}”, which is not among the course’s languages.` });
   }
+  contentProblems(c, languages, ctx);
   // Publishing checks this too, but only after the course is written: say it before writing anything.
   if (c.status === 'draft' || !Array.isArray(c.modules)) return;
   if (c.modules.length === 0) ctx.addIssue({ code: 'custom', path: ['modules'], message: 'A course to be published needs at least one module.' });
@@ -150,6 +174,56 @@ function courseProblems(c: Record<string, unknown> | null, ctx: z.RefinementCtx)
       ctx.addIssue({ code: 'custom', path: ['modules', i, 'items'], message: 'A course to be published cannot have a module without items.' });
   });
 }
+
+/**
+ * The texts of modules and items in several languages: only in the course's languages, the first
+ * one always given; a quiz's translations have the first language's questions and options.
+ */
+function contentProblems(c: Record<string, unknown>, languages: string[], ctx: z.RefinementCtx) {
+  const [main] = languages;
+  const check = (text: unknown, path: (string | number)[]) => {
+    // Only texts that parsed (a failed one has its own issue, and its value here is not the text).
+    if (!text || typeof text !== 'object' || Array.isArray(text) || !Object.values(text).every((v) => typeof v === 'string')) return;
+    const given = Object.keys(text);
+    for (const key of given.filter((k) => !languages.includes(k)))
+      ctx.addIssue({ code: 'custom', path, message: `Text is given in “${key}”, which is not among the course’s languages.` });
+    if (main && given.length && !given.includes(main))
+      ctx.addIssue({ code: 'custom', path: [...path, main], message: `Give it in the course’s first language (missing: ${main}).` });
+  };
+  asArray(c.modules).forEach((m, i) => {
+    const module = asRecord(m);
+    check(module.title, ['modules', i, 'title']);
+    check(module.intro, ['modules', i, 'intro']);
+    asArray(module.items).forEach((it, j) => {
+      const item = asRecord(it);
+      const path = ['modules', i, 'items', j];
+      check(item.title, [...path, 'title']);
+      check(item.body, [...path, 'body']);
+      // As the transform gives them (language, questions), unless the quiz had problems of its own.
+      const pairs = Array.isArray(item.questions) && item.questions.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string');
+      const texts = (pairs ? item.questions : []) as [string, QuizQuestion[]][];
+      if (!texts.length || texts[0]![0] === '') return; // one text: the first language's
+      check(Object.fromEntries(texts.map(([lang]) => [lang, ''])), [...path, 'questions']);
+      const first = texts.find(([lang]) => lang === main)?.[1];
+      for (const [lang, questions] of texts) {
+        const problem = first && lang !== main && Array.isArray(questions) ? quizMismatch(first, questions) : null;
+        if (problem)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'questions', lang],
+            message: `The ${lang} quiz does not match the ${main} one: ${describe(problem)}.`,
+          });
+      }
+    });
+  });
+}
+
+const describe = (p: NonNullable<ReturnType<typeof quizMismatch>>) =>
+  p.kind === 'questions'
+    ? `${p.found} questions instead of ${p.expected}`
+    : p.kind === 'options'
+      ? `question ${p.number} has ${p.found} options instead of ${p.expected}`
+      : `question ${p.number} has other correct options`;
 
 export type CoursesFixture = z.output<typeof coursesFixtureSchema>;
 type CourseEntry = CoursesFixture['courses'][number];
@@ -242,10 +316,12 @@ async function seedCourse(
       trainers.map((t) => t.id),
     );
     let items = 0;
+    // Texts are stored per language, as the editor stores them: one text is the first language's.
+    const main = entry.languages[0]!;
     for (const m of entry.modules) {
-      const created = await courses.addModule(courseId, { title: m.title, intro: m.intro, required: m.required });
+      const created = await courses.addModule(courseId, { title: asLocalized(m.title, main), intro: asLocalized(m.intro, main), required: m.required });
       for (const it of m.items) {
-        await courses.addItem(courseId, created._id.toString(), await itemInput(ctx, materials, it, storedFiles));
+        await courses.addItem(courseId, created._id.toString(), await itemInput(ctx, materials, it, storedFiles, entry.languages));
         items += 1;
       }
     }
@@ -260,28 +336,40 @@ async function seedCourse(
   }
 }
 
-type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: string };
+type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: ItemDoc['title'] };
 
-async function itemInput(ctx: SeedContext, materials: MaterialStore, it: ItemEntry, storedFiles: StoredFile[]): Promise<ItemInput> {
+async function itemInput(ctx: SeedContext, materials: MaterialStore, it: ItemEntry, storedFiles: StoredFile[], languages: string[]): Promise<ItemInput> {
+  const main = languages[0]!;
+  const [title, body] = [asLocalized(it.title, main), asLocalized(it.body, main)];
   switch (it.type) {
     case 'lesson':
-      return { type: 'lesson', title: it.title, body: it.body };
+      return { type: 'lesson', title, body };
     case 'link':
-      return { type: 'link', title: it.title, body: it.body, url: it.url };
+      return { type: 'link', title, body, url: it.url };
     case 'quiz':
       return {
         type: 'quiz',
-        title: it.title,
-        body: it.body,
-        quiz: { questions: it.questions, passMark: it.passMark, maxAttempts: it.maxAttempts, required: it.required },
+        title,
+        body,
+        quiz: { questions: quizQuestions(it.questions, languages), passMark: it.passMark, maxAttempts: it.maxAttempts, required: it.required },
       };
     case 'file': {
       // Through the material store, as an upload would be: sniffed type, size, sha256, GridFS metadata.
       const file = await materials.store(it.file, fs.createReadStream(ctx.fixturePath(`${MATERIALS_DIR}/${it.file}`)));
       storedFiles.push(file);
-      return { type: 'file', title: it.title, body: it.body, file };
+      return { type: 'file', title, body, file };
     }
   }
+}
+
+/**
+ * A quiz's questions: a single text as the editor keeps one in the first language; texts per
+ * language merged, the first language's first (checked to match by courseProblems()).
+ */
+function quizQuestions(texts: [string, QuizQuestion[]][], languages: string[]): QuizQuestion[] {
+  const main = languages[0] ?? 'en';
+  const named = texts.map(([lang, questions]) => [lang || main, questions] as const);
+  return mergeQuizLanguages(languages.flatMap((l) => named.filter(([lang]) => lang === l)));
 }
 
 /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
-import { Users, type SeedContext, type SessionUser } from '../../../src/index.ts';
+import { localized, Users, type SeedContext, type SessionUser } from '../../../src/index.ts';
 import { createTestApp, type TestApp } from '../../../test/helpers/app.ts';
 import courses from '../index.ts';
 import type { CourseDoc } from '../models/course.model.ts';
@@ -13,10 +13,16 @@ import type { ModuleDoc } from '../models/module.model.ts';
 import { seedCourses } from '../seed.ts';
 import { createCourseService } from '../services/courses.service.ts';
 import { createMaterialStore } from '../services/materials.service.ts';
+import type { StoredText } from '../contract.ts';
+import { mergeQuizLanguages } from '../services/quiz-languages.ts';
 import { parseQuizText, quizToText } from '../services/quiz.service.ts';
 
 const FIXTURES = path.resolve('fixtures/courses');
 const sha256 = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
+/** A stored text in each of its languages (a plain string: the one text). */
+const texts = (text: StoredText | undefined) => (typeof text === 'string' ? [text] : Object.values(text ?? {}));
+/** A stored text in English, for a test's messages. */
+const english = (text: StoredText | undefined) => localized(text, 'en');
 
 describe('courses: demo programme (seed)', function () {
   let t: TestApp;
@@ -91,11 +97,14 @@ describe('courses: demo programme (seed)', function () {
       const items = itemsOf(m);
       const lessons = items.filter((i) => i.type === 'lesson');
       const quizzes = items.filter((i) => i.type === 'quiz');
-      expect(lessons.length, m.title).to.be.within(1, 2);
-      for (const lesson of lessons) expect(lesson.body.length, lesson.title).to.be.greaterThan(500);
-      expect(quizzes, m.title).to.have.length(1);
+      expect(lessons.length, english(m.title)).to.be.within(1, 2);
+      for (const lesson of lessons) {
+        expect(texts(lesson.body), english(lesson.title)).to.not.be.empty;
+        for (const text of texts(lesson.body)) expect(text.length, english(lesson.title)).to.be.greaterThan(500);
+      }
+      expect(quizzes, english(m.title)).to.have.length(1);
       expect(quizzes[0]!.quiz).to.include({ passMark: 70, maxAttempts: 3, required: true });
-      expect(quizzes[0]!.quiz!.questions.length, m.title).to.be.within(3, 4);
+      expect(quizzes[0]!.quiz!.questions.length, english(m.title)).to.be.within(3, 4);
       // The quiz closes the module.
       expect(items.at(-1)!.type).to.equal('quiz');
     }
@@ -106,7 +115,7 @@ describe('courses: demo programme (seed)', function () {
   it('gives Interest-based Negotiation three modules with lessons, one quiz and the case study, and Mediation Process Design two modules of one lesson', async () => {
     const ibn = await course('interest-based-negotiation');
     expect(ibn.modules).to.have.length(3);
-    for (const m of ibn.modules) expect(ibn.itemsOf(m).filter((i) => i.type === 'lesson').length, m.title).to.be.at.least(1);
+    for (const m of ibn.modules) expect(ibn.itemsOf(m).filter((i) => i.type === 'lesson').length, english(m.title)).to.be.at.least(1);
     expect(ibn.items.filter((i) => i.type === 'quiz')).to.have.length(1);
     expect(ibn.items.filter((i) => i.type === 'file').map((i) => i.file!.filename)).to.deep.equal(['negotiation-case-study.txt']);
 
@@ -121,16 +130,43 @@ describe('courses: demo programme (seed)', function () {
     const kinds = new Set(quizzes.flatMap((q) => q.quiz!.questions.map((question) => question.kind)));
     expect([...kinds]).to.have.members(['single', 'multiple', 'truefalse']);
     for (const q of quizzes) {
+      const languages = Object.keys(q.quiz!.questions[0]!.text);
       for (const question of q.quiz!.questions) {
-        expect(question.feedback, `${q.title}: ${question.text}`).to.be.a('string').and.not.equal('');
+        // Every text in each language the quiz is written in.
+        const label = `${english(q.title)}: ${english(question.text)}`;
+        expect(Object.keys(question.text), label).to.deep.equal(languages);
+        expect(Object.keys(question.feedback ?? {}), label).to.deep.equal(languages);
+        for (const feedback of texts(question.feedback)) expect(feedback, label).to.be.a('string').and.not.equal('');
+        for (const option of question.options) expect(Object.keys(option.text), label).to.deep.equal(languages);
         expect(
           question.options.some((o) => o.correct),
-          question.text,
+          label,
         ).to.equal(true);
       }
-      // What a trainer sees in the editor parses back to the same questions.
-      expect(parseQuizText(quizToText(q.quiz!.questions))).to.deep.equal(q.quiz!.questions);
+      // What a trainer sees in the editor, language by language, parses back to the same questions.
+      const main = languages[0]!;
+      expect(mergeQuizLanguages(languages.map((l) => [l, parseQuizText(quizToText(q.quiz!.questions, l, main))]))).to.deep.equal(q.quiz!.questions);
     }
+  });
+
+  it('gives Conflict Analysis, offered in English and French, its module titles and introductions, item titles and first two modules’ lessons and quizzes in both', async () => {
+    const { modules, itemsOf } = await course('conflict-analysis');
+    for (const m of modules) {
+      expect(Object.keys(m.title), english(m.title)).to.deep.equal(['en', 'fr']);
+      expect(Object.keys(m.intro), english(m.title)).to.deep.equal(['en', 'fr']);
+      for (const item of itemsOf(m)) expect(Object.keys(item.title), english(item.title)).to.deep.equal(['en', 'fr']);
+    }
+    for (const m of modules.slice(0, 2)) {
+      for (const item of itemsOf(m)) {
+        expect(Object.keys(item.body), english(item.title)).to.deep.equal(['en', 'fr']);
+        if (item.quiz) expect(Object.keys(item.quiz.questions[0]!.text)).to.deep.equal(['en', 'fr']);
+      }
+    }
+    const first = itemsOf(modules[0]!)[0]!.body as Record<string, string>;
+    expect(first.fr).to.contain('## Trois niveaux de causes');
+    // A single-language course's texts are its language's.
+    const ibn = await course('interest-based-negotiation');
+    expect(ibn.items.map((i) => Object.keys(i.title))).to.deep.equal(ibn.items.map(() => ['en']));
   });
 
   it('stores the material files through the material store: sniffed type, sha256 of the fixture file, GridFS metadata and bytes', async () => {
@@ -231,6 +267,35 @@ describe('courses: demo programme (seed)', function () {
     });
     expect(references).to.include('trainer nobody@olive.example: no such account');
     expect(references).to.include('material no-such-file.pdf: no such file');
+
+    // Texts per language: only in the course's languages, always in its first, a quiz's translations matching it.
+    const texts = await failure({
+      courses: [
+        {
+          ...base,
+          languages: ['en', 'fr'],
+          title: { en: 'New', fr: 'Nouveau' },
+          modules: [
+            {
+              title: { en: 'One', es: 'Uno' },
+              intro: { fr: 'Seulement en français.' },
+              items: [
+                { type: 'lesson', title: 'Lesson', body: { en: 'Text.', de: 'Text.' } },
+                { type: 'quiz', title: 'Quiz', questions: { en: ['? Which?', '+ a', '- b'], fr: ['? Laquelle ?', '- a', '+ b'] } },
+                { type: 'quiz', title: 'Quiz', questions: { en: ['? Which?', '+ a', '- b'], ru: ['? Какой?', '+ a', '- b'] } },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(texts).to.include('Text is given in “es”, which is not among the course’s languages.').and.include('courses[0].modules[0].title');
+    expect(texts).to.include('missing: en').and.include('courses[0].modules[0].intro.en');
+    expect(texts).to.include('Unrecognized key: "de"').and.include('courses[0].modules[0].items[0].body');
+    expect(texts).to.include('Text is given in “ru”').and.include('courses[0].modules[0].items[2].questions');
+    expect(texts)
+      .to.include('The fr quiz does not match the en one: question 1 has other correct options')
+      .and.include('courses[0].modules[0].items[1].questions.fr');
 
     expect(await snapshot()).to.deep.equal(before);
   });
