@@ -32,3 +32,4 @@ export {
 } from './template.ts';
 export { UncoveredCharactersError, shapeLine, uncoveredCharacters, type ShapedLine } from './text.ts';
 export { qrMatrix, type QrPlacement } from './qr.ts';
+export { nameSvg, type NameSvgOptions } from './svg.ts';

@@ -19,7 +19,7 @@ import {
 import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import type { CertificatesConfig } from '../config.ts';
-import { uncoveredCharacters } from '../render/index.ts';
+import { nameSvg, uncoveredCharacters } from '../render/index.ts';
 import type { IssuanceService } from '../services/issuance.service.ts';
 import { mayIssue } from '../services/permissions.ts';
 import type { TemplateService } from '../services/template.service.ts';
@@ -45,6 +45,14 @@ const printableName = (what: string) =>
           message: `These characters cannot be printed on a certificate: ${missing.join(' ')}. Write the name without them, or in another script.`,
         });
     });
+
+/** "How your name will print": each name given that can be printed, drawn as the certificate will draw it (SVG). */
+function namePreviews(values: { name?: unknown; nameAlt?: unknown }): string[] {
+  return [values.name, values.nameAlt]
+    .map((s) => (typeof s === 'string' ? s.normalize('NFC').replace(/\s+/g, ' ').trim() : ''))
+    .filter((s) => s && s.length <= 120 && !uncoveredCharacters(s).length)
+    .map((s) => nameSvg(s));
+}
 
 const nameSchema = z.object({
   name: printableName('name as it should be printed'),
@@ -93,7 +101,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
 
   ctx.router.get('/certificates/name', allow.signedIn, async (req, res) => {
     const current = await issuance.printedName(req.user!.id);
-    res.render('certificates/name', { title: req.t('certificates:name.title'), values: current, errors: {}, confirmed: current.confirmed });
+    res.render('certificates/name', { title: req.t('certificates:name.title'), values: current, errors: {}, confirmed: current.confirmed, previews: namePreviews(current) });
   });
 
   ctx.router.post(
@@ -102,7 +110,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     form({
       schema: nameSchema,
       view: 'certificates/name',
-      locals: (req, { values, errors }) => ({ title: req.t('certificates:name.title'), values, errors, confirmed: false }),
+      locals: (req, { values, errors }) => ({ title: req.t('certificates:name.title'), values, errors, confirmed: false, previews: namePreviews(values) }),
       async handle(req, res, input) {
         const issued = await issuance.confirmName(req.user!.id, input.name, input.nameAlt || undefined);
         respond(req, res, {
