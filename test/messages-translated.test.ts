@@ -128,5 +128,38 @@ describe('messages raised in code reach the reader in their language', function 
         .expect(400);
       expect(shownErrors(res.text)).to.include.members(['Écrivez un titre d’au moins 3 caractères.', 'Écrivez l’annonce.', 'Choisissez qui doit la voir.']);
     });
+
+    it('certificates: a name the fonts cannot print is refused in French, naming the characters; a missing name too', async () => {
+      const learner = await inFrench(t, 'learner@olive.example');
+      const res = await learner
+        .post('/certificates/name')
+        .type('form')
+        .send({ name: 'Leila \u{12000}', nameAlt: ' ', _csrf: await tokenFor(learner, '/certificates/name') })
+        .expect(400);
+      expect(shownErrors(res.text)).to.include(
+        'Ces caractères ne peuvent pas être imprimés sur un certificat : \u{12000}. Écrivez le nom sans eux, ou dans une autre écriture.',
+      );
+      const empty = await learner
+        .post('/certificates/name')
+        .type('form')
+        .send({ name: '', _csrf: await tokenFor(learner, '/certificates/name') })
+        .expect(400);
+      expect(shownErrors(empty.text)).to.include('Écrivez le nom tel qu’il doit être imprimé.');
+    });
+
+    it('certificates: a bulk issuance with nobody to issue to is refused in French on the edition’s page', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const db = t.app.olive.connection.db!;
+      const edition = (await db.collection('enrolment_edition').findOne({ status: 'published' }))!;
+      const page = `/certificates/editions/${String(edition._id)}`;
+      const res = await staff
+        .post(`${page}/jobs`)
+        .type('form')
+        .send({ scope: 'chosen', _csrf: await tokenFor(staff, page) })
+        .expect(303);
+      expect(res.headers.location).to.equal(page);
+      const shown = await staff.get(page).expect(200);
+      expect(shown.text).to.contain('Cochez les personnes qui doivent recevoir un certificat.');
+    });
   });
 });

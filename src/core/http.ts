@@ -17,14 +17,21 @@ export function wantsJson(req: Request): boolean {
  * `params`). Whoever shows the error puts them in a language: `fieldErrors(err, t)`.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, message?: string, text?: ErrorText): z.output<S> {
+  const checked = checkInput(schema, input);
+  if (checked.ok) return checked.data;
+  throw invalidFields(checked.fields, message, text);
+}
+
+/** `parseInput` without the throw, for checks that add problems of their own: the output, or each field's first problem. */
+export function checkInput<S extends z.ZodType>(schema: S, input: unknown): { ok: true; data: z.output<S> } | { ok: false; fields: Record<string, ErrorText> } {
   const result = schema.safeParse(input ?? {}, { error: hostIssueKey });
-  if (result.success) return result.data;
+  if (result.success) return { ok: true, data: result.data };
   const fields: Record<string, ErrorText> = {};
   for (const issue of result.error.issues) {
     const key = issue.path.join('.') || '_';
     fields[key] ??= { key: issue.message, params: issueParams(issue) };
   }
-  throw invalidFields(fields, message, text);
+  return { ok: false, fields };
 }
 
 /** The host's words for the limits a schema sets without a message of its own, by the kind of value. */
@@ -74,6 +81,7 @@ export function invalidFields(
   fields: Record<string, string | ErrorText>,
   message = 'Some fields need attention.',
   text: ErrorText | undefined = message === 'Some fields need attention.' ? { key: 'errors.fieldsNeedAttention' } : undefined,
+  status = 400,
 ): HttpError {
   const words: Record<string, string> = {};
   const texts: Record<string, ErrorText> = {};
@@ -84,7 +92,7 @@ export function invalidFields(
       texts[name] = value;
     }
   }
-  return new HttpError(400, 'VALIDATION_FAILED', message, { fields: words }, text, Object.keys(texts).length ? texts : undefined);
+  return new HttpError(status, 'VALIDATION_FAILED', message, { fields: words }, text, Object.keys(texts).length ? texts : undefined);
 }
 
 /**
@@ -101,6 +109,27 @@ export function fieldErrors(err: unknown, t: Translate): Record<string, string> 
     out[name] = text ? t(text.key, { ...text.params, defaultValue: words }) : words;
   }
   return out;
+}
+
+/** The reasons multer gives for an unreadable upload form, each with the host's words (`errors.upload.<code>`). */
+const UPLOAD_CODES = new Set([
+  'LIMIT_PART_COUNT',
+  'LIMIT_FILE_SIZE',
+  'LIMIT_FILE_COUNT',
+  'LIMIT_FIELD_KEY',
+  'LIMIT_FIELD_VALUE',
+  'LIMIT_FIELD_COUNT',
+  'LIMIT_UNEXPECTED_FILE',
+  'MISSING_FIELD_NAME',
+  'LIMIT_FIELD_NESTING',
+  'LIMIT_FIELD_ARRAY_INDEX',
+  'STREAM_DESTROYED',
+  'INVALID_FIELD_NAME',
+]);
+
+/** Why an upload form could not be read, by multer's error code (`err.code`), as a catalogue entry: "The form could not be read: too many files." */
+export function uploadErrorText(code: string): ErrorText {
+  return { key: UPLOAD_CODES.has(code) ? `errors.upload.${code}` : 'errors.upload.other' };
 }
 
 /** English, the language of JSON answers and logs (the app's default `t`). */

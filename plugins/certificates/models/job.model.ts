@@ -77,7 +77,10 @@ export interface JobItemDoc {
   code?: string;
   /** The name printed on the certificate (for file names and the CSV). */
   name?: string;
+  /** Why it was not issued, in English (logs, JSON clients), */
   message?: string;
+  /** …and its catalogue entry, for pages and the CSV in the reader's language. */
+  text?: { key: string; params?: Record<string, unknown> };
   at: Date;
 }
 
@@ -91,6 +94,7 @@ export const jobItemSchema = new mongoose.Schema<JobItemDoc>(
     code: String,
     name: String,
     message: { type: String, maxlength: 2000 },
+    text: { type: mongoose.Schema.Types.Mixed },
     at: { type: Date, required: true },
   },
   { versionKey: false },

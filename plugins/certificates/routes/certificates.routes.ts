@@ -20,13 +20,13 @@ import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import type { CertificatesConfig } from '../config.ts';
 import { nameSvg, uncoveredCharacters } from '../render/index.ts';
-import type { IssuanceService } from '../services/issuance.service.ts';
+import { noSuchCertificate, type IssuanceService } from '../services/issuance.service.ts';
 import { mayIssue } from '../services/permissions.ts';
 import type { TemplateService } from '../services/template.service.ts';
 import { publicView } from './verify.routes.ts';
 
-/** A name as people write it: trimmed, single spaces, no control characters, printable with our fonts. */
-const printableName = (what: string) =>
+/** A name as people write it: trimmed, single spaces, no control characters, printable with our fonts. `missing`: the key that asks for it. */
+const printableName = (missing: string) =>
   z
     .string()
     .transform((s) =>
@@ -36,14 +36,10 @@ const printableName = (what: string) =>
         .replace(/\s+/g, ' ')
         .trim(),
     )
-    .pipe(z.string().min(1, `Write the ${what}.`).max(120, 'Keep it under 120 characters.'))
+    .pipe(z.string().min(1, missing).max(120, 'certificates:errors.name.long'))
     .superRefine((s, c) => {
-      const missing = uncoveredCharacters(s);
-      if (missing.length)
-        c.addIssue({
-          code: 'custom',
-          message: `These characters cannot be printed on a certificate: ${missing.join(' ')}. Write the name without them, or in another script.`,
-        });
+      const unprintable = uncoveredCharacters(s);
+      if (unprintable.length) c.addIssue({ code: 'custom', message: 'certificates:errors.name.unprintable', params: { characters: unprintable.join(' ') } });
     });
 
 /** "How your name will print": each name given that can be printed, drawn as the certificate will draw it (SVG). */
@@ -55,27 +51,26 @@ function namePreviews(values: { name?: unknown; nameAlt?: unknown }): string[] {
 }
 
 const nameSchema = z.object({
-  name: printableName('name as it should be printed'),
+  name: printableName('certificates:errors.name.printed'),
   nameAlt: z
     .string()
     .optional()
     .transform((s) => s ?? '')
-    .pipe(z.union([z.literal(''), printableName('name in another script')])),
+    .pipe(z.union([z.literal(''), printableName('certificates:errors.name.otherScript')])),
 });
 
-const reissueSchema = (req: Request) =>
-  z.object({
-    name: printableName('corrected name'),
-    nameAlt: z
-      .string()
-      .optional()
-      .transform((s) => s ?? '')
-      .pipe(z.union([z.literal(''), printableName('name in another script')])),
-    reason: z.string().trim().min(5, req.t('certificates:manage.reasonReissue')).max(2000),
-  });
-const revokeSchema = (req: Request) => z.object({ reason: z.string().trim().min(5, req.t('certificates:manage.reasonRevoke')).max(2000) });
+const reissueSchema = z.object({
+  name: printableName('certificates:errors.name.corrected'),
+  nameAlt: z
+    .string()
+    .optional()
+    .transform((s) => s ?? '')
+    .pipe(z.union([z.literal(''), printableName('certificates:errors.name.otherScript')])),
+  reason: z.string().trim().min(5, 'certificates:manage.reasonReissue').max(2000),
+});
+const revokeSchema = z.object({ reason: z.string().trim().min(5, 'certificates:manage.reasonRevoke').max(2000) });
 const issueSchema = z.object({
-  enrolmentId: objectIdSchema('Choose a person.'),
+  enrolmentId: objectIdSchema('certificates:errors.choosePerson'),
   force: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
 });
 const settingsSchema = z.object({
@@ -91,9 +86,11 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */
   async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
     const edition = isObjectId(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
-    if (!edition) throw notFound('No such edition.');
+    if (!edition) throw notFound('No such edition.', { key: 'certificates:errors.noSuchEdition' });
     if (!mayIssue(req.user!, edition, ctx.config))
-      throw forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.');
+      throw forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.', {
+        key: 'certificates:errors.mayNotIssue',
+      });
     return edition;
   }
 
@@ -131,7 +128,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       if (status?.state === 'revoked') throw new HttpError(410, 'REVOKED', req.t('certificates:my.revokedNoDownload'));
     } else {
       const edition = await ctx.get(EnrolmentDirectory).edition(certificate.editionId);
-      if (!edition || !mayIssue(req.user!, edition, ctx.config)) throw notFound('No certificate has this code.');
+      if (!edition || !mayIssue(req.user!, edition, ctx.config)) throw noSuchCertificate();
       await issuance.audit('downloaded', req.user!.id, { code: certificate._id, editionId: certificate.editionId });
     }
     res.set({
@@ -201,7 +198,9 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const edition = await issuableEdition(req, String(req.params.editionId));
     const input = parseInput(settingsSchema, req.body);
     if (input.templateId && !(await templates.choices()).some((t) => t.id === input.templateId))
-      throw invalidFields({ templateId: 'Choose one of the templates.' }, 'Choose one of the templates.');
+      throw invalidFields({ templateId: { key: 'certificates:errors.chooseTemplate' } }, 'Choose one of the templates.', {
+        key: 'certificates:errors.chooseTemplate',
+      });
     await issuance.saveEditionSetting(edition.id, input, req.user!.id);
     respond(req, res, {
       json: { autoIssue: input.autoIssue, templateId: input.templateId ?? null },
@@ -215,7 +214,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const edition = await issuableEdition(req, String(req.params.editionId));
     const { enrolmentId, force } = parseInput(issueSchema, req.body);
     const enrolment = await ctx.get(EnrolmentDirectory).enrolment(enrolmentId);
-    if (!enrolment || enrolment.editionId !== edition.id) throw notFound('This person is not in this edition.');
+    if (!enrolment || enrolment.editionId !== edition.id) throw notFound('This person is not in this edition.', { key: 'certificates:errors.notInEdition' });
     const { certificate, created } = await issuance.issue({ enrolmentId, via: 'staff', byUserId: req.user!.id, requireCompletion: !force });
     respond(req, res, {
       status: created ? 201 : 200,
@@ -229,7 +228,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
 
   const certificateStatus = async (req: Request) => {
     const status = await issuance.status(String(req.params.code));
-    if (!status) throw notFound('No certificate has this code.');
+    if (!status) throw noSuchCertificate();
     return status;
   };
 

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import {
   allow,
   conflict,
+  errorMessage,
+  fieldErrors,
   forbidden,
   HttpError,
   isObjectId,
@@ -34,16 +36,19 @@ import { mayIssue } from '../services/permissions.ts';
 
 const jobForm = z
   .object({
-    scope: z.enum(['all-completed', 'chosen'], { error: 'Choose who receives a certificate.' }),
+    scope: z.enum(['all-completed', 'chosen'], { error: 'certificates:errors.job.scope' }),
     enrolmentIds: z.preprocess(
       (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
-      z.array(objectIdSchema('Choose people from the list.')).max(5000, 'At most 5,000 people in one job.'),
+      z.array(objectIdSchema('certificates:errors.job.fromList')).max(5000, 'certificates:errors.job.tooManyChosen'),
     ),
   })
   .superRefine((v, c) => {
-    if (v.scope === 'chosen' && !v.enrolmentIds.length)
-      c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'Tick the people who should receive a certificate.' });
+    if (v.scope === 'chosen' && !v.enrolmentIds.length) c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'certificates:errors.job.tick' });
   });
+
+/** Why a person's certificate was not issued, in the reader's language ('' when it was). */
+const itemMessage = (req: Request, item: JobProgress['items'][number]) =>
+  item.message ? errorMessage((key, options) => String(req.t(key, options as never)), { message: item.message, text: item.text }) : '';
 
 /** Seconds between automatic refreshes of a running job's page. */
 export const JOB_PAGE_REFRESH_SECONDS = 2;
@@ -150,22 +155,23 @@ export function certificateFileName(snapshot: { name: string; nameAlt?: string |
 }
 
 export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: JobService, issuance: IssuanceService) {
-  const refusal = 'Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.';
+  const refusal = () =>
+    forbidden('Only programme staff (and, if the programme allows it, the edition’s trainers) issue certificates.', { key: 'certificates:errors.mayNotIssue' });
 
   async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
     const edition = isObjectId(editionId) ? await ctx.get(EnrolmentDirectory).edition(editionId) : null;
-    if (!edition) throw notFound('No such edition.');
-    if (!mayIssue(req.user!, edition, ctx.config)) throw forbidden(refusal);
+    if (!edition) throw notFound('No such edition.', { key: 'certificates:errors.noSuchEdition' });
+    if (!mayIssue(req.user!, edition, ctx.config)) throw refusal();
     return edition;
   }
 
   /** The job's progress, if this person may issue its edition's certificates. */
   async function issuableJob(req: Request): Promise<{ progress: JobProgress; edition: EditionSummary | null }> {
     const progress = await jobs.progress(String(req.params.id));
-    if (!progress) throw notFound('No such certificate job.');
+    if (!progress) throw notFound('No such certificate job.', { key: 'certificates:errors.job.noSuchJob' });
     const edition = await ctx.get(EnrolmentDirectory).edition(progress.editionId);
     // An edition deleted since: its jobs stay visible to staff only.
-    if (!mayIssue(req.user!, edition ?? { trainerIds: [] }, ctx.config)) throw forbidden(refusal);
+    if (!mayIssue(req.user!, edition ?? { trainerIds: [] }, ctx.config)) throw refusal();
     return { progress, edition };
   }
 
@@ -179,8 +185,9 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     } catch (err) {
       // A person at the edition page sees the problem there, with their ticks to redo.
       if (err instanceof HttpError && err.status === 400 && !wantsJson(req)) {
-        const fields = (err.details as { fields?: Record<string, string> } | undefined)?.fields;
-        req.flash('error', fields ? Object.values(fields).join(' ') : err.message);
+        const t = (key: string, options?: object) => String(req.t(key, options as never));
+        const fields = fieldErrors(err, t);
+        req.flash('error', fields ? Object.values(fields).join(' ') : errorMessage(t, err));
         return res.redirect(303, back);
       }
       throw err;
@@ -203,7 +210,7 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     res.set('Cache-Control', 'no-store');
     res.render('certificates/job', {
       title: req.t('certificates:jobs.title', { edition: edition?.title ?? progress.editionId }),
-      progress,
+      progress: { ...progress, items: progress.items.map((i) => ({ ...i, message: itemMessage(req, i) })) },
       edition,
       courseTitle: localized(course?.title, req.language),
       requester: requester?.name ?? '',
@@ -215,7 +222,8 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
 
   ctx.router.get('/certificates/jobs/:id/certificates.zip', allow.signedIn, async (req, res) => {
     const { progress } = await issuableJob(req);
-    if (!progress.finished) throw conflict('This job is still running: the ZIP is ready when it has finished.');
+    if (!progress.finished)
+      throw conflict('This job is still running: the ZIP is ready when it has finished.', undefined, { key: 'certificates:errors.job.zipNotReady' });
     const withCode = progress.items.filter((i) => i.code);
     const certificates = await issuance.byCodes(withCode.map((i) => i.code!));
     const byCode = new Map(certificates.map((c) => [c._id, c]));
@@ -271,9 +279,10 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
       i.email,
       i.code ?? '',
       i.code ? verificationUrl(ctx.host.baseUrl, i.code) : '',
-      i.outcome ?? 'pending',
-      i.message ?? '',
+      req.t(`certificates:jobs.csvOutcomes.${i.outcome ?? 'pending'}`),
+      itemMessage(req, i),
     ]);
-    sendCsv(res, `certificate-codes-${progress.id}.csv`, ['name', 'email', 'code', 'verification_url', 'outcome', 'message'], rows);
+    const header = ['name', 'email', 'code', 'verificationUrl', 'outcome', 'message'].map((c) => req.t(`certificates:jobs.csvColumns.${c}`));
+    sendCsv(res, `certificate-codes-${progress.id}.csv`, header, rows);
   });
 }

@@ -4,13 +4,25 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, HttpError, localized, notFound, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
+import {
+  allow,
+  errorMessage,
+  fieldErrors,
+  HttpError,
+  localized,
+  notFound,
+  uploadErrorText,
+  UN_LANGUAGES,
+  Users,
+  type PluginContext,
+} from '../../../src/index.ts';
 import { CourseCatalog, type CourseSummary } from '../../courses/contract.ts';
 import type { StoredImage, StoredTemplateContent } from '../models/template.model.ts';
 import {
   DEFAULT_MAX_IMAGE_KB,
   MAX_PARTNER_LOGOS,
   MAX_SIGNATORIES,
+  noSuchTemplate,
   type ImageInput,
   type TemplateInput,
   type TemplateService,
@@ -55,7 +67,10 @@ function valuesOf(content: StoredTemplateContent | null, meta: { name?: string; 
 
 /** Reads the multipart form into memory (images are small); too large a file stops the read. */
 async function readForm(req: Request, maxImageBytes: number): Promise<{ fields: Fields; files: Files }> {
-  if (!req.is('multipart/form-data')) throw new HttpError(400, 'MALFORMED_UPLOAD', 'Send the template form as multipart/form-data.');
+  if (!req.is('multipart/form-data'))
+    throw new HttpError(400, 'MALFORMED_UPLOAD', 'Send the template form as multipart/form-data.', undefined, {
+      key: 'certificates:errors.template.notMultipart',
+    });
   const parse = multer({
     storage: multer.memoryStorage(),
     // Files up to 4× the limit are read whole, so the form comes back with every problem listed;
@@ -67,13 +82,15 @@ async function readForm(req: Request, maxImageBytes: number): Promise<{ fields: 
     await new Promise<void>((resolve, reject) => parse(req, req.res!, (err?: unknown) => (err ? reject(err) : resolve())));
   } catch (err) {
     if (err instanceof multer.MulterError) {
-      const message =
-        err.code === 'LIMIT_FILE_SIZE'
-          ? `An image is far larger than the ${Math.round(maxImageBytes / 1024)} KB limit: make it smaller.`
-          : `The form could not be read: ${err.message.toLowerCase()}.`;
-      throw new HttpError(err.code === 'LIMIT_FILE_SIZE' ? 413 : 400, 'VALIDATION_FAILED', message, { fields: { [err.field ?? '_']: message } });
+      const tooLarge = err.code === 'LIMIT_FILE_SIZE';
+      const limit = Math.round(maxImageBytes / 1024);
+      const message = tooLarge
+        ? `An image is far larger than the ${limit} KB limit: make it smaller.`
+        : `The form could not be read: ${err.message.toLowerCase()}.`;
+      const text = tooLarge ? { key: 'certificates:errors.image.farTooLarge', params: { limit } } : uploadErrorText(err.code);
+      throw new HttpError(tooLarge ? 413 : 400, 'VALIDATION_FAILED', message, { fields: { [err.field ?? '_']: message } }, text, { [err.field ?? '_']: text });
     }
-    throw new HttpError(400, 'MALFORMED_UPLOAD', 'The form could not be read. Please try again.');
+    throw new HttpError(400, 'MALFORMED_UPLOAD', 'The form could not be read. Please try again.', undefined, uploadErrorText('other'));
   }
   const fields: Fields = {};
   for (const [key, value] of Object.entries((req.body ?? {}) as Record<string, unknown>)) {
@@ -220,7 +237,7 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
   /** Saves a form (new template when `id` is null); problems show the form again with the typed values. */
   async function handleSave(req: Request, res: Response, id: string | null) {
     const detail = id ? await templates.get(id) : null;
-    if (id && !detail) throw notFound('This certificate template does not exist.');
+    if (id && !detail) throw noSuchTemplate();
     let fields: Fields = {};
     let files: Files = new Map();
     let formIndex = { languages: [0, 1], signatories: [0, 1, 2, 3] };
@@ -233,10 +250,12 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
       res.redirect(303, `${BASE}/${saved.id}`);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
-      const errors = err.code === 'VALIDATION_FAILED' ? formErrors((err.details as { fields: Record<string, string> }).fields, formIndex) : { _: err.message };
-      // With a single general message the page shows no "Nothing was saved" heading: the message says it.
-      if (Object.keys(errors).length === 1 && errors._ && err.code !== 'TEMPLATE_SCOPE_TAKEN' && !errors._.includes('Nothing was saved'))
-        errors._ = `${errors._} Nothing was saved.`;
+      const t = (key: string, options?: object) => String(req.t(key, options as never));
+      const errors = err.code === 'VALIDATION_FAILED' ? formErrors(fieldErrors(err, t) ?? {}, formIndex) : { _: errorMessage(t, err) };
+      // With a single general message the page shows no "Nothing was saved" heading: the message says
+      // it (a version saved with its old scope, or a save on top of another one, says so itself).
+      if (Object.keys(errors).length === 1 && errors._ && err.code !== 'TEMPLATE_SCOPE_TAKEN' && err.code !== 'TEMPLATE_CHANGED')
+        errors._ = req.t('certificates:errors.template.nothingSaved', { message: errors._ });
       res.status(err.status);
       if (!Object.keys(fields).length) {
         // The read stopped early (a file far too large): keep whatever text fields came before it.
@@ -277,7 +296,7 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
 
   ctx.router.get(`${BASE}/:id`, staff, async (req, res) => {
     const detail = await templates.get(String(req.params.id));
-    if (!detail) throw notFound('This certificate template does not exist.');
+    if (!detail) throw noSuchTemplate();
     await renderForm(req, res, {
       id: detail.id,
       content: detail.content,
@@ -304,7 +323,8 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
   ctx.router.get(`${BASE}/:id/versions/:version/preview.pdf`, staff, async (req, res) => {
     const id = String(req.params.id);
     const version = Number(req.params.version);
-    if (!/^\d{1,6}$/.test(String(req.params.version)) || version < 1) throw notFound('This template version does not exist.');
+    if (!/^\d{1,6}$/.test(String(req.params.version)) || version < 1)
+      throw notFound('This template version does not exist.', { key: 'certificates:errors.noSuchTemplateVersion' });
     await sendPreview(res, await templates.preview(id, version), `template-${id}-v${version}-preview.pdf`);
   });
 }

@@ -76,6 +76,9 @@ const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : undefin
 
 export const PDF_BUCKET = 'certificates_pdf';
 
+/** A code that names no certificate (or none this person may see), as the service and the pages say it. */
+export const noSuchCertificate = () => notFound('No certificate has this code.', { key: 'certificates:errors.noSuchCertificate' });
+
 export function createIssuanceService(models: CertificateModels, deps: IssuanceDeps) {
   const { Certificate, Claim, Fact, PrintedName, EditionSetting, Audit } = models;
   const { logger } = deps;
@@ -90,7 +93,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const confirmed = await PrintedName.findById(learnerId).lean();
     if (confirmed) return { name: confirmed.name, nameAlt: confirmed.nameAlt || undefined, confirmed: true };
     const user = await deps.users().findById(learnerId);
-    if (!user) throw notFound('The learner’s account no longer exists.');
+    if (!user) throw notFound('The learner’s account no longer exists.', { key: 'certificates:errors.noLearnerAccount' });
     return { name: user.name, confirmed: false };
   }
 
@@ -247,14 +250,23 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     if (claimed) return complete(claimed, options);
 
     const enrolment = await deps.enrolments().enrolment(input.enrolmentId);
-    if (!enrolment) throw notFound('No such enrolment.');
-    if (enrolment.status !== 'enrolled') throw new HttpError(409, 'NOT_ENROLLED', 'Only people enrolled in the edition receive its certificate.');
-    if (!enrolment.userId) throw new HttpError(409, 'NO_ACCOUNT', 'This person has no account yet: a certificate is issued once they have signed in.');
+    if (!enrolment) throw notFound('No such enrolment.', { key: 'certificates:errors.noSuchEnrolment' });
+    if (enrolment.status !== 'enrolled')
+      throw new HttpError(409, 'NOT_ENROLLED', 'Only people enrolled in the edition receive its certificate.', undefined, {
+        key: 'certificates:errors.notEnrolled',
+      });
+    if (!enrolment.userId)
+      throw new HttpError(409, 'NO_ACCOUNT', 'This person has no account yet: a certificate is issued once they have signed in.', undefined, {
+        key: 'certificates:errors.noAccount',
+      });
     const [edition, course] = await Promise.all([deps.enrolments().edition(enrolment.editionId), deps.catalog().findById(enrolment.courseId)]);
-    if (!edition || !course) throw notFound('The edition or its course no longer exists.');
+    if (!edition || !course) throw notFound('The edition or its course no longer exists.', { key: 'certificates:errors.editionGone' });
     if (input.requireCompletion !== false) {
       const progress = await deps.progress().progressOf(enrolment.userId, enrolment.courseId, enrolment.editionId);
-      if (!progress.completedAt) throw new HttpError(409, 'NOT_COMPLETED', 'This person has not completed the course in this edition yet.');
+      if (!progress.completedAt)
+        throw new HttpError(409, 'NOT_COMPLETED', 'This person has not completed the course in this edition yet.', undefined, {
+          key: 'certificates:errors.notCompleted',
+        });
     }
     const setting = await EditionSetting.findById(edition.id).lean();
     const { templateId, version } = await deps.templates().templateFor(course.id, setting?.templateId);
@@ -265,10 +277,13 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const template = await deps.templates().load(templateId, version);
     const unprintable = unprintableTexts(template, snapshot);
     if (unprintable.length) {
+      const characters = [...new Set(unprintable.flatMap((u) => u.characters))].join(' ');
       throw new HttpError(
         400,
         'UNPRINTABLE',
-        `These characters cannot be printed with the certificate fonts: ${[...new Set(unprintable.flatMap((u) => u.characters))].join(' ')} (in “${unprintable[0]!.text}”). Correct the name first.`,
+        `These characters cannot be printed with the certificate fonts: ${characters} (in “${unprintable[0]!.text}”). Correct the name first.`,
+        undefined,
+        { key: 'certificates:errors.unprintableName', params: { characters, text: unprintable[0]!.text } },
       );
     }
     const claim: ClaimDoc = {
@@ -301,7 +316,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   async function requireCertificate(code: string): Promise<CertificateDoc> {
     const normal = normaliseCode(code);
     const doc = normal ? await Certificate.findById(normal).lean() : null;
-    if (!doc) throw notFound('No certificate has this code.');
+    if (!doc) throw noSuchCertificate();
     return doc;
   }
 
@@ -332,7 +347,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       throw conflict('This certificate is revoked: it cannot be reissued.', undefined, { key: 'certificates:errors.revokedNoReissue' });
     const replaced = facts.find((f) => f.kind === 'replaced');
     const claim = await Claim.findById(old.enrolmentId).lean();
-    if (!claim) throw notFound('This certificate has no enrolment record.');
+    if (!claim) throw notFound('This certificate has no enrolment record.', { key: 'certificates:errors.noClaim' });
     const template = await deps.templates().load(claim.templateId, claim.templateVersion);
     let newCode = replaced?.replacedBy;
     if (replaced && (await Certificate.exists({ _id: newCode })))

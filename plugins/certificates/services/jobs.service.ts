@@ -22,10 +22,12 @@ import {
   badRequest,
   HttpError,
   isDatabaseUnavailable,
+  invalidFields,
   isDuplicateKey,
   isObjectId,
   notFound,
   RetryLater,
+  type ErrorText,
   type MailService,
   type PluginJobs,
   type RunningJob,
@@ -63,7 +65,9 @@ export interface JobProgressItem extends JobPerson {
   code?: string | undefined;
   /** The name printed on the certificate, when one was issued. */
   printedName?: string | undefined;
+  /** Why the certificate was not issued (English); `text` names its catalogue entry. */
   message?: string | undefined;
+  text?: ErrorText | undefined;
 }
 
 export interface JobProgress {
@@ -101,18 +105,28 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
    */
   async function create(editionId: string, who: readonly string[] | 'all-completed', byUserId: string): Promise<JobDoc> {
     const edition = isObjectId(editionId) ? await deps.enrolments().edition(editionId) : null;
-    if (!edition) throw notFound('No such edition.');
+    if (!edition) throw notFound('No such edition.', { key: 'certificates:errors.noSuchEdition' });
     const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
     let chosen: typeof enrolled;
     if (who === 'all-completed') {
       const [progress, has] = await Promise.all([deps.progress().editionProgress(edition.courseId, edition.id), issuance.holdersIn(edition.id)]);
       chosen = enrolled.filter((e) => e.userId && progress.get(e.userId)?.completedAt && !has.has(e.id));
       if (!chosen.length)
-        throw new HttpError(400, 'NOTHING_TO_ISSUE', 'Everyone who completed this edition already has a certificate (or nobody has completed it yet).');
+        throw new HttpError(
+          400,
+          'NOTHING_TO_ISSUE',
+          'Everyone who completed this edition already has a certificate (or nobody has completed it yet).',
+          undefined,
+          {
+            key: 'certificates:errors.job.nothingToIssue',
+          },
+        );
     } else {
       const ids = [...new Set(who)];
       if (!ids.length)
-        throw new HttpError(400, 'VALIDATION_FAILED', 'Choose at least one person.', { fields: { enrolmentIds: 'Choose at least one person.' } });
+        throw invalidFields({ enrolmentIds: { key: 'certificates:errors.job.choosePeople' } }, 'Choose at least one person.', {
+          key: 'certificates:errors.job.choosePeople',
+        });
       const byId = new Map(enrolled.map((e) => [e.id, e]));
       const unknown = ids.filter((id) => !byId.has(id));
       if (unknown.length) {
@@ -121,11 +135,17 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
           'VALIDATION_FAILED',
           `${unknown.length === 1 ? 'One person chosen is' : `${unknown.length} people chosen are`} not enrolled in this edition.`,
           { fields: { enrolmentIds: 'Choose people enrolled in this edition.' }, enrolmentIds: unknown.slice(0, 50) },
+          { key: 'certificates:errors.job.notEnrolled', params: { count: unknown.length } },
+          { enrolmentIds: { key: 'certificates:errors.job.chooseEnrolled' } },
         );
       }
       chosen = ids.map((id) => byId.get(id)!);
     }
-    if (chosen.length > maxPeople) throw badRequest(`At most ${maxPeople} people in one job: issue in several parts.`);
+    if (chosen.length > maxPeople)
+      throw badRequest(`At most ${maxPeople} people in one job: issue in several parts.`, undefined, {
+        key: 'certificates:errors.job.tooMany',
+        params: { count: maxPeople },
+      });
     const users = deps.users();
     const people: JobPerson[] = [];
     for (const e of chosen) {
@@ -186,7 +206,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
       percent: total ? Math.floor((items.length / total) * 100) : 100,
       items: job.people.map((p, position) => {
         const item = byEnrolment.get(p.enrolmentId);
-        return { ...p, position, outcome: item?.outcome, code: item?.code, printedName: item?.name, message: item?.message };
+        return { ...p, position, outcome: item?.outcome, code: item?.code, printedName: item?.name, message: item?.message, text: item?.text };
       }),
     };
   }
@@ -240,10 +260,16 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     } catch (err) {
       if (isDatabaseUnavailable(err)) throw err;
       if (err instanceof HttpError) {
-        await record({ ...base, outcome: 'error', message: err.message, at: new Date() });
+        await record({ ...base, outcome: 'error', message: err.message, ...(err.text ? { text: err.text } : {}), at: new Date() });
       } else {
         logger.error({ err, job: jobId, enrolment: person.enrolmentId }, 'certificate not issued in a job');
-        await record({ ...base, outcome: 'error', message: 'Not issued: an unexpected error (details in the server log).', at: new Date() });
+        await record({
+          ...base,
+          outcome: 'error',
+          message: 'Not issued: an unexpected error (details in the server log).',
+          text: { key: 'certificates:errors.job.unexpected' },
+          at: new Date(),
+        });
       }
     }
   }

@@ -113,12 +113,15 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
       const version = await currentOf(doc);
       if (version > 0) return { templateId: String(doc._id), version };
     }
-    throw new HttpError(409, 'NO_TEMPLATE', 'No certificate template exists yet: programme staff create one under Certificates → Templates.');
+    throw new HttpError(409, 'NO_TEMPLATE', 'No certificate template exists yet: programme staff create one under Certificates → Templates.', undefined, {
+      key: 'certificates:errors.noTemplate',
+    });
   }
 
   async function readVersion(templateId: string, version: number): Promise<TemplateVersionDoc> {
     const doc = await TemplateVersion.findById(versionId(templateId, version)).lean();
-    if (!doc) throw notFound(`Certificate template ${templateId} has no version ${version}.`);
+    if (!doc)
+      throw notFound(`Certificate template ${templateId} has no version ${version}.`, { key: 'certificates:errors.noSuchVersion', params: { version } });
     return { ...doc, content: normaliseContent(doc.content) };
   }
 
@@ -180,7 +183,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
 
   async function save(id: string | null, input: TemplateInput, byUserId: string): Promise<{ id: string; version: number }> {
     const existing = id === null ? null : await findTemplate(id);
-    if (id !== null && !existing) throw notFound('This certificate template does not exist.');
+    if (id !== null && !existing) throw noSuchTemplate();
     const { parsed, content } = await validateTemplate(input, { maxImageBytes, courseExists: options.courseExists });
     const courseId = parsed.courseId || undefined;
     const scope = scopeOf(courseId);
@@ -188,9 +191,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
     const taken = () =>
       invalid(
         {
-          courseId: courseId
-            ? 'This course already has a certificate template: edit that one instead.'
-            : 'A programme default template already exists: edit that one instead, or choose a course.',
+          courseId: { key: courseId ? 'certificates:errors.template.courseTaken' : 'certificates:errors.template.defaultTaken' },
         },
         409,
       );
@@ -225,6 +226,7 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
           'TEMPLATE_SCOPE_TAKEN',
           `Version ${version} was saved, but another template was given this course meanwhile: this one keeps what it was used for before.`,
           { version },
+          { key: 'certificates:errors.template.scopeTakenMeanwhile', params: { version } },
         );
       }
       return { id: templateId, version };
@@ -252,9 +254,9 @@ export function createTemplateService(models: TemplateModels, _connection: Conne
 
   async function preview(id: string, version?: number): Promise<Buffer> {
     const doc = await findTemplate(id);
-    if (!doc) throw notFound('This certificate template does not exist.');
+    if (!doc) throw noSuchTemplate();
     const v = version ?? (await currentOf(doc));
-    if (!Number.isSafeInteger(v) || v < 1) throw notFound('This certificate template has no saved version.');
+    if (!Number.isSafeInteger(v) || v < 1) throw notFound('This certificate template has no saved version.', { key: 'certificates:errors.noSavedVersion' });
     return renderPreview(await load(String(doc._id), v));
   }
 
@@ -271,5 +273,9 @@ function changedMeanwhile(version: number) {
     'TEMPLATE_CHANGED',
     `Someone saved this template meanwhile (version ${version}). Reload it to see their changes, then make yours again. Nothing was saved.`,
     { version },
+    { key: 'certificates:errors.template.changedMeanwhile', params: { version } },
   );
 }
+
+/** A template that is not there (any more), as the service and the template pages say it. */
+export const noSuchTemplate = () => notFound('This certificate template does not exist.', { key: 'certificates:errors.noSuchTemplate' });

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import { FileTypeParser } from 'file-type';
 import PDFDocument from 'pdfkit';
+import type { ErrorText } from '../../../../src/index.ts';
 import type { StoredImage } from '../../models/template.model.ts';
 
 /** An image given to {@link TemplateService.save}: a new upload, or an image of an earlier version kept. */
@@ -15,12 +16,13 @@ export interface ImageInput {
   field?: string;
 }
 
-/** What is wrong with an image, or null: PNG or JPEG by content, within the size limit, readable. */
-export async function imageProblem(img: ImageInput, maxBytes: number): Promise<string | null> {
-  const name = img.filename || 'The image';
-  if (img.data.length === 0) return `${name} is empty.`;
+/** What is wrong with an image (its catalogue entry), or null: PNG or JPEG by content, within the size limit, readable. */
+export async function imageProblem(img: ImageInput, maxBytes: number): Promise<ErrorText | null> {
+  // Browsers always send a file's name; one made in code may have none.
+  const named = (key: string, params: Record<string, unknown> = {}): ErrorText => ({ key, params: { name: img.filename || 'image', ...params } });
+  if (img.data.length === 0) return named('certificates:errors.image.empty');
   if (img.data.length > maxBytes)
-    return `${name} is larger than the ${Math.round(maxBytes / 1024)} KB limit for images (it is ${Math.ceil(img.data.length / 1024)} KB): make it smaller.`;
+    return named('certificates:errors.image.tooLarge', { limit: Math.round(maxBytes / 1024), size: Math.ceil(img.data.length / 1024) });
   const kind = await imageKind(img.data);
   if (!kind) {
     let detected: string | undefined;
@@ -30,36 +32,20 @@ export async function imageProblem(img: ImageInput, maxBytes: number): Promise<s
       detected = undefined;
     }
     const head = img.data.subarray(0, 512).toString('utf8').trimStart().toLowerCase();
-    const what = detected
-      ? (DESCRIBED[detected] ?? `a .${detected} file`)
-      : head.startsWith('<')
-        ? 'XML or SVG (SVG can carry script)'
-        : 'not a recognised image';
-    return `${name} is not a PNG or JPEG image: its content is ${what}. Save it as PNG or JPEG and choose it again.`;
+    const what = detected ? (DESCRIBED.has(detected) ? detected : 'other') : head.startsWith('<') ? 'xml' : 'unknown';
+    return named(`certificates:errors.image.notPngOrJpeg.${what}`, { ext: detected ?? '' });
   }
   try {
     // pdfkit reads the image's header here, as it will when printing.
     (new PDFDocument({ autoFirstPage: false }) as unknown as { openImage(b: Buffer): unknown }).openImage(img.data);
   } catch {
-    return `${name} could not be read as a ${kind === 'image/png' ? 'PNG' : 'JPEG'} image (it may be damaged). Save it again and choose it again.`;
+    return named('certificates:errors.image.damaged', { kind: kind === 'image/png' ? 'PNG' : 'JPEG' });
   }
   return null;
 }
 
-const DESCRIBED: Record<string, string> = {
-  exe: 'a Windows program',
-  elf: 'a Linux program',
-  pdf: 'a PDF document',
-  gif: 'a GIF image',
-  webp: 'a WebP image',
-  bmp: 'a BMP image',
-  tif: 'a TIFF image',
-  ico: 'an icon',
-  xml: 'XML or SVG (SVG can carry script)',
-  zip: 'a ZIP archive',
-  heic: 'a HEIC photo',
-  avif: 'an AVIF image',
-};
+/** The kinds of file a refusal names (`certificates:errors.image.notPngOrJpeg.<kind>`); others are named by extension. */
+const DESCRIBED = new Set(['exe', 'elf', 'pdf', 'gif', 'webp', 'bmp', 'tif', 'ico', 'xml', 'zip', 'heic', 'avif']);
 
 async function imageKind(data: Buffer): Promise<StoredImage['contentType'] | null> {
   let ext: string | undefined;

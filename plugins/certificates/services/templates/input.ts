@@ -4,7 +4,7 @@
  * Every problem is reported at once, by field.
  */
 import { z } from 'zod';
-import { HttpError, isObjectId, OBJECT_ID_PATTERN, UN_LANGUAGES } from '../../../../src/index.ts';
+import { checkInput, invalidFields, isObjectId, OBJECT_ID_PATTERN, UN_LANGUAGES, type ErrorText } from '../../../../src/index.ts';
 import { DEFAULT_COLOURS, PLACEHOLDERS, TemplateError, renderPreview, uncoveredCharacters, unprintableTexts, SAMPLE_DATA } from '../../render/index.ts';
 import type { StoredImage, StoredTemplateContent } from '../../models/template.model.ts';
 import { toRenderable } from './content.ts';
@@ -38,27 +38,30 @@ const hex = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^#[0-9a-f]{6}$/, 'Give a colour as #rrggbb, e.g. #1f3a5f.');
+  .regex(/^#[0-9a-f]{6}$/, 'certificates:errors.template.colour');
 const known = new Set<string>(PLACEHOLDERS);
 const placeholderList = PLACEHOLDERS.map((p) => `{${p}}`).join(' ');
 
 /** Unknown `{placeholders}` of a text, reported by name. */
-function placeholderIssue(text: string): string | null {
-  const unknown = [...text.matchAll(/\{([^{}\s]*)\}/g)].map((m) => m[1]!).filter((p) => !known.has(p));
+function placeholderIssue(text: string): ErrorText | null {
+  const unknown = [...new Set([...text.matchAll(/\{([^{}\s]*)\}/g)].map((m) => m[1]!).filter((p) => !known.has(p)))];
   if (!unknown.length) return null;
-  return `Unknown placeholder ${[...new Set(unknown)].map((p) => `{${p}}`).join(', ')}: use only ${placeholderList}.`;
+  return {
+    key: 'certificates:errors.template.unknownPlaceholder',
+    params: { count: unknown.length, placeholders: unknown.map((p) => `{${p}}`).join(', '), known: placeholderList },
+  };
 }
 
 const imageInput = z.object({ filename: z.string(), data: z.instanceof(Buffer), field: z.string().optional() });
 
 const inputSchema = z
   .object({
-    name: z.string().trim().min(1, 'Give the template a name.').max(120, 'Keep the name under 120 characters.'),
-    courseId: z.string().trim().regex(OBJECT_ID_PATTERN, 'Choose a course from the list.').nullish().or(z.literal('')),
+    name: z.string().trim().min(1, 'certificates:errors.template.name').max(120, 'certificates:errors.template.nameLong'),
+    courseId: z.string().trim().regex(OBJECT_ID_PATTERN, 'certificates:errors.template.course').nullish().or(z.literal('')),
     baseVersion: z.number().int().min(1).optional(),
     page: z.object({
-      size: z.enum(['A4', 'LETTER'], { error: 'Choose A4 or Letter.' }),
-      orientation: z.enum(['landscape', 'portrait'], { error: 'Choose landscape or portrait.' }),
+      size: z.enum(['A4', 'LETTER'], { error: 'certificates:errors.template.size' }),
+      orientation: z.enum(['landscape', 'portrait'], { error: 'certificates:errors.template.orientation' }),
     }),
     colours: z
       .object({
@@ -71,40 +74,40 @@ const inputSchema = z
     languages: z
       .array(
         z.object({
-          lang: z.enum(UN_LANGUAGES, { error: 'Choose one of the six UN languages (English, French, Spanish, Arabic, Russian, Chinese).' }),
-          title: z.string().trim().min(1, 'Give the title in this language.').max(200, 'Keep the title under 200 characters.'),
-          wording: z.string().trim().min(1, 'Write the wording in this language.').max(2000, 'Keep the wording under 2,000 characters.'),
-          codeLabel: z.string().trim().max(60, 'Keep the label under 60 characters.').optional(),
+          lang: z.enum(UN_LANGUAGES, { error: 'certificates:errors.template.language' }),
+          title: z.string().trim().min(1, 'certificates:errors.template.title').max(200, 'certificates:errors.template.titleLong'),
+          wording: z.string().trim().min(1, 'certificates:errors.template.wording').max(2000, 'certificates:errors.template.wordingLong'),
+          codeLabel: z.string().trim().max(60, 'certificates:errors.template.codeLabelLong').optional(),
         }),
       )
-      .min(1, 'A certificate needs one language, or two (bilingual).')
-      .max(2, 'A certificate has one or two languages, not more.'),
+      .min(1, 'certificates:errors.template.noLanguage')
+      .max(2, 'certificates:errors.template.tooManyLanguages'),
     logos: z
       .object({
         programme: imageInput.nullish(),
-        partners: z.array(imageInput).max(MAX_PARTNER_LOGOS, `At most ${MAX_PARTNER_LOGOS} partner logos.`).default([]),
+        partners: z.array(imageInput).max(MAX_PARTNER_LOGOS, 'certificates:errors.template.tooManyPartners').default([]),
       })
       .default({ partners: [] }),
     signatories: z
       .array(
         z.object({
-          name: z.string().trim().min(1, 'Give the signatory’s name.').max(120, 'Keep the name under 120 characters.'),
-          title: z.array(z.string().trim().max(200, 'Keep the position under 200 characters.')),
+          name: z.string().trim().min(1, 'certificates:errors.template.signatoryName').max(120, 'certificates:errors.template.nameLong'),
+          title: z.array(z.string().trim().max(200, 'certificates:errors.template.positionLong')),
           signature: imageInput.nullish(),
         }),
       )
-      .min(1, 'A certificate needs at least one signatory.')
-      .max(MAX_SIGNATORIES, `A certificate has at most ${MAX_SIGNATORIES} signatories.`),
-    attachPdf: z.boolean({ error: 'Say whether the PDF is attached to the e-mail (yes or no).' }).default(true),
+      .min(1, 'certificates:errors.template.noSignatory')
+      .max(MAX_SIGNATORIES, 'certificates:errors.template.tooManySignatories'),
+    attachPdf: z.boolean({ error: 'certificates:errors.template.attachPdf' }).default(true),
   })
   .superRefine((v, zctx) => {
     v.languages.forEach((l, i) => {
       for (const field of ['title', 'wording'] as const) {
         const issue = placeholderIssue(l[field]);
-        if (issue) zctx.addIssue({ code: 'custom', path: ['languages', i, field], message: issue });
+        if (issue) zctx.addIssue({ code: 'custom', path: ['languages', i, field], message: issue.key, params: issue.params });
       }
       if (v.languages.findIndex((o) => o.lang === l.lang) !== i)
-        zctx.addIssue({ code: 'custom', path: ['languages', i, 'lang'], message: 'The two languages must differ.' });
+        zctx.addIssue({ code: 'custom', path: ['languages', i, 'lang'], message: 'certificates:errors.template.sameLanguage' });
     });
     v.signatories.forEach((s, i) => {
       v.languages.forEach((_l, j) => {
@@ -112,7 +115,7 @@ const inputSchema = z
           zctx.addIssue({
             code: 'custom',
             path: ['signatories', i, 'title', j],
-            message: 'Give the signatory’s position in each language of the certificate.',
+            message: 'certificates:errors.template.position',
           });
       });
     });
@@ -128,11 +131,8 @@ export interface TemplateChecks {
 
 /** Checks everything, builds the stored content, and proves it prints; throws every problem at once. */
 export async function validateTemplate(input: TemplateInput, checks: TemplateChecks): Promise<{ parsed: ParsedInput; content: StoredTemplateContent }> {
-  const fields: Record<string, string> = {};
-  const result = inputSchema.safeParse(input);
-  if (!result.success) {
-    for (const issue of result.error.issues) fields[issue.path.join('.') || '_'] ??= issue.message;
-  }
+  const result = checkInput(inputSchema, input);
+  const fields: Record<string, ErrorText> = result.ok ? {} : result.fields;
   // Images are checked even when other fields are wrong, so that every problem shows at once.
   const images = new Map<ImageInput, StoredImage>();
   let total = 0;
@@ -150,9 +150,9 @@ export async function validateTemplate(input: TemplateInput, checks: TemplateChe
   for (const [i, p] of (input.logos?.partners ?? []).slice(0, MAX_PARTNER_LOGOS).entries()) await checkImage(p, `logos.partners.${i}`);
   for (const [i, s] of (input.signatories ?? []).slice(0, MAX_SIGNATORIES).entries()) await checkImage(s?.signature, `signatories.${i}.signature`);
   const courseId = isObjectId(input.courseId) ? input.courseId : null;
-  if (courseId && checks.courseExists && !(await checks.courseExists(courseId)))
-    fields.courseId ??= 'This course does not exist (any more): choose one from the list.';
-  if (total > MAX_TOTAL_IMAGE_BYTES) fields._ ??= `The images together are larger than ${MAX_TOTAL_IMAGE_BYTES / 1024 / 1024} MB: use smaller images.`;
+  if (courseId && checks.courseExists && !(await checks.courseExists(courseId))) fields.courseId ??= { key: 'certificates:errors.template.noSuchCourse' };
+  if (total > MAX_TOTAL_IMAGE_BYTES)
+    fields._ ??= { key: 'certificates:errors.template.imagesTooLarge', params: { limit: MAX_TOTAL_IMAGE_BYTES / 1024 / 1024 } };
 
   // Characters no bundled font has, per field, in the words people typed.
   const texts: Array<[string, string | undefined]> = [];
@@ -169,7 +169,7 @@ export async function validateTemplate(input: TemplateInput, checks: TemplateChe
     if (missing.length) fields[field] ??= unprintableMessage(missing);
   }
 
-  if (!result.success || Object.keys(fields).length) throw invalid(fields);
+  if (!result.ok || Object.keys(fields).length) throw invalid(fields);
   const parsed = result.data;
   const image = (img: ImageInput | null | undefined) => (img ? images.get(img as ImageInput) : undefined);
   const content: StoredTemplateContent = {
@@ -193,24 +193,28 @@ export async function validateTemplate(input: TemplateInput, checks: TemplateChe
 
   // The renderer has the last word: a template that cannot print is never saved.
   const renderable = toRenderable(content);
-  for (const u of unprintableTexts(renderable, SAMPLE_DATA)) fields._ ??= `${unprintableMessage(u.characters)} (in “${u.text}”)`;
+  for (const u of unprintableTexts(renderable, SAMPLE_DATA)) fields._ ??= unprintableMessage(u.characters, u.text);
   if (!fields._) {
     try {
       await renderPreview(renderable);
     } catch (err) {
-      if (err instanceof TemplateError) fields._ = `This template cannot be printed: ${err.problems.join('; ')}.`;
-      else fields._ = `This template cannot be printed: ${err instanceof Error ? err.message : String(err)}.`;
+      // The renderer's own words (in English): its checks repeat the ones above, so this is a last resort.
+      const problems = err instanceof TemplateError ? err.problems.join('; ') : err instanceof Error ? err.message : String(err);
+      fields._ = { key: 'certificates:errors.template.cannotPrint', params: { problems } };
     }
   }
   if (Object.keys(fields).length) throw invalid(fields);
   return { parsed, content };
 }
 
-export function invalid(fields: Record<string, string>, status = 400) {
-  return new HttpError(status, 'VALIDATION_FAILED', 'Some fields need attention. Nothing was saved.', { fields });
+export function invalid(fields: Record<string, string | ErrorText>, status = 400) {
+  return invalidFields(fields, 'Some fields need attention. Nothing was saved.', { key: 'certificates:errors.template.notSaved' }, status);
 }
 
-function unprintableMessage(characters: string[]): string {
+/** The characters no bundled font has, named with their code points; `text`: the text they were found in. */
+function unprintableMessage(characters: string[], text?: string): ErrorText {
   const list = characters.map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ');
-  return `These characters cannot be printed with the certificate fonts: ${list}.`;
+  return text === undefined
+    ? { key: 'certificates:errors.template.unprintable', params: { characters: list } }
+    : { key: 'certificates:errors.template.unprintableIn', params: { characters: list, text } };
 }
