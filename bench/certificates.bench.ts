@@ -7,9 +7,12 @@
  *   npm run bench:certificates -- --smoke --pdf-dir /tmp/pdfs   # also keeps each engine's first PDF
  *
  * For Latin, Arabic and Chinese names (bilingual certificates, two PNG logos with transparency, a
- * signature, a QR code), each scenario runs in a fresh process of its own so that peak memory is
- * that scenario's: warm-up, then one certificate at a time (median of 50, warm process), then N
- * certificates in a row (total time, peak RSS, median size).
+ * signature, a QR code), and for names in the other scripts the fonts cover, by family (Indic:
+ * Devanagari, Bengali, Tamil, Sinhala; Southeast Asian: Thai, Khmer, Myanmar; Hebrew; Korean; and
+ * Ethiopic, Georgian, Armenian) on an English and French certificate, each scenario runs in a fresh
+ * process of its own so that peak memory is that scenario's: warm-up, then one certificate at a
+ * time (median of 50, warm process), then N certificates in a row (total time, peak RSS, median
+ * size). `--smoke` runs the first three scenarios only, `--only a,b` the ones named.
  *
  * The ceiling is measured in the same run, on the same machine: pdfkit alone printing the same
  * strings with `doc.text()` in its built-in Helvetica (no font embedding, no shaping, no bidi; the
@@ -27,14 +30,15 @@ import { renderCertificate, type CertificateData, type CertificateTemplate } fro
 import { qrMatrix } from '../plugins/certificates/render/qr.ts';
 import { flag as arg, median, printTable, writeResults } from './report.ts';
 
-type Scenario = 'latin' | 'arabic' | 'chinese';
+type Scenario = 'latin' | 'arabic' | 'chinese' | 'indic' | 'southeast-asian' | 'hebrew' | 'korean' | 'ethiopic-caucasian';
 type Engine = 'olive' | 'ceiling';
-const SCENARIOS: Scenario[] = ['latin', 'arabic', 'chinese'];
+const ALL_SCENARIOS: Scenario[] = ['latin', 'arabic', 'chinese', 'indic', 'southeast-asian', 'hebrew', 'korean', 'ethiopic-caucasian'];
 
-const TARGETS = { singleMs: 20, batchS: 20, peakMb: 250, sizeKb: 40 };
+const TARGETS = { singleMs: 20, batchS: 20, peakMb: 250, sizeKb: 60 };
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
+const SCENARIOS: Scenario[] = arg('--only') ? (arg('--only')!.split(',') as Scenario[]) : smoke ? ALL_SCENARIOS.slice(0, 3) : ALL_SCENARIOS;
 const n = Number(arg('--n') ?? (smoke ? 20 : 1000));
 const singles = smoke ? 10 : 50;
 
@@ -51,11 +55,84 @@ const LAST = {
   arabic: ['الراشد', 'بن علي', 'حداد', 'النجار', 'الخطيب', 'منصور', 'العمري', 'السيد', 'يونس', 'الحسيني'],
   chinese: ['明华', '晓东', '丽娟', '建国', '海燕', '志强', '雪梅', '伟', '静怡', '国庆'],
 };
+/**
+ * Names in the other scripts, by family: per script, given names and family names (a certificate's
+ * name is in one script).
+ */
+const FAMILY_NAMES: Record<string, Array<[first: string[], last: string[]]>> = {
+  indic: [
+    [
+      ['प्रिया', 'अर्जुन', 'श्रेया', 'विक्रम', 'क्षितिज'],
+      ['शर्मा', 'त्रिपाठी', 'द्विवेदी', 'कृष्णमूर्ति', 'श्रीवास्तव'],
+    ],
+    [
+      ['সৌমিত্র', 'অর্পিতা', 'ঋত্বিক', 'শ্রাবন্তী', 'দীপ্তি'],
+      ['চট্টোপাধ্যায়', 'বন্দ্যোপাধ্যায়', 'মুখোপাধ্যায়', 'সেনগুপ্ত', 'ভট্টাচার্য'],
+    ],
+    [
+      ['கார்த்திகேயன்', 'பிரியா', 'செல்வி', 'ஸ்ரீநிவாசன்', 'கௌதம்'],
+      ['சுப்பிரமணியம்', 'ராமச்சந்திரன்', 'கிருஷ்ணன்', 'வேங்கடேசன்', 'பாலசுப்ரமணியம்'],
+    ],
+    [
+      ['ප්‍රියන්ත', 'නිමල්', 'චමින්ද', 'ශ්‍රියානි', 'දිල්රුක්ෂි'],
+      ['පෙරේරා', 'ජයසූරිය', 'වික්‍රමසිංහ', 'බණ්ඩාර', 'රාජපක්ෂ'],
+    ],
+  ],
+  'southeast-asian': [
+    [
+      ['สมศักดิ์', 'สุดารัตน์', 'ประยุทธ์', 'กิตติศักดิ์', 'ณัฐวุฒิ'],
+      ['รุ่งเรืองกิจ', 'ศรีสุข', 'วงศ์สวัสดิ์', 'ทองคำ', 'เจริญผล'],
+    ],
+    [
+      ['សុខ', 'ចន្ទ្រា', 'វិសាល', 'ស្រីពេជ្រ', 'សម្បត្តិ'],
+      ['ស្រីពេជ្រ', 'ហេង', 'ឈឹម', 'គង់', 'ព្រហ្ម'],
+    ],
+    [
+      ['အောင်', 'သန္တာ', 'ကျော်', 'နှင်းဆီ', 'မြင့်'],
+      ['ဆန်းစုကြည်', 'ထွန်း', 'ဝင်း', 'မြတ်', 'ကြည်'],
+    ],
+  ],
+  hebrew: [
+    [
+      ['נועה', 'יוסף', 'מיכל', 'אברהם', 'שירה'],
+      ['לוי', 'כהן', 'מזרחי', 'פרידמן', 'אשכנזי'],
+    ],
+  ],
+  korean: [
+    [
+      ['김', '이', '박', '최', '정'],
+      ['민준', '서연', '지훈', '하은', '도윤'],
+    ],
+  ],
+  'ethiopic-caucasian': [
+    [
+      ['አበበ', 'ታደሰ', 'መሰረት', 'ሰላም', 'ኃይሌ'],
+      ['ቢቂላ', 'ገብረሥላሴ', 'ደፋር', 'ተስፋዬ', 'ወልደ'],
+    ],
+    [
+      ['ნინო', 'გიორგი', 'თამარ', 'ლევან', 'ქეთევან'],
+      ['ბერიძე', 'კაპანაძე', 'ჯავახიშვილი', 'წერეთელი', 'ღლონტი'],
+    ],
+    [
+      ['Արամ', 'Անահիտ', 'Տիգրան', 'Լուսինե', 'Գևորգ'],
+      ['Խաչատրյան', 'Հովհաննիսյան', 'Պետրոսյան', 'Սարգսյան', 'Ղազարյան'],
+    ],
+  ],
+};
+
 /** A different name for every certificate (so nothing is served from a cache of the same name). */
 function nameFor(s: Scenario, i: number): string {
-  const f = FIRST[s][i % 10]!;
-  const l = LAST[s][Math.floor(i / 10) % 10]!;
-  const name = s === 'chinese' ? f + l : `${f} ${l}`;
+  let name: string;
+  if (s === 'latin' || s === 'arabic' || s === 'chinese') {
+    const f = FIRST[s][i % 10]!;
+    const l = LAST[s][Math.floor(i / 10) % 10]!;
+    name = s === 'chinese' ? f + l : `${f} ${l}`;
+  } else {
+    const scripts = FAMILY_NAMES[s]!;
+    const [first, last] = scripts[i % scripts.length]!;
+    const k = Math.floor(i / scripts.length);
+    name = s === 'korean' ? first[k % 5]! + last[Math.floor(k / 5) % 5]! : `${first[k % 5]} ${last[Math.floor(k / 5) % 5]}`;
+  }
   return i >= 100 ? `${name} ${i}` : name;
 }
 
@@ -78,13 +155,15 @@ const SECOND = {
   },
   chinese: { lang: 'zh', title: '结业证书', wording: '兹证明\n{name}\n已圆满完成\n{course}\n{edition}，{place}，{startDate}至{endDate}，共{hours}小时' },
 };
+/** The second language of a scenario's certificate: the wording's script for the UN languages, French for names in other scripts. */
+const secondLanguage = (s: Scenario) => (s === 'latin' || s === 'arabic' || s === 'chinese' ? SECOND[s] : SECOND.latin);
 
 async function inputs(s: Scenario) {
   const logo = await QRCode.toBuffer('Olive programme logo for the benchmark', { margin: 1, scale: 4, color: { dark: '#1f3a5fff', light: '#00000000' } });
   const partner = await QRCode.toBuffer('Partner logo', { margin: 1, scale: 4, color: { dark: '#b08d3cff', light: '#00000000' } });
   const signature = await QRCode.toBuffer('signature', { margin: 0, scale: 2, color: { dark: '#000000ff', light: '#00000000' } });
   const template: CertificateTemplate = {
-    languages: [en, SECOND[s]],
+    languages: [en, secondLanguage(s)],
     logos: { programme: logo, partners: [partner] },
     signatories: [
       { name: 'Nikhil Seth', title: { en: 'Executive Director', fr: 'Directeur exécutif', ar: 'المدير التنفيذي', zh: '执行主任' }, signature },
