@@ -55,7 +55,7 @@ export function createAccountsService(deps: AccountsDeps) {
       subject: t(`mail.${purpose}.subject`, { programme: config.PROGRAMME_NAME }),
       paragraphs: [t('mail.greeting', { name }), ...(extra ? [extra] : []), t(`mail.${purpose}.body`, { programme: config.PROGRAMME_NAME })],
       action: { label: t(`mail.${purpose}.action`), url: path },
-      footnote: purpose === 'invite' ? t('mail.invite.validity', { days: Math.round(hoursValid / 24) }) : t('mail.reset.validity'),
+      footnote: purpose === 'invite' ? t('mail.invite.validity', { count: Math.round(hoursValid / 24) }) : t('mail.reset.validity'),
     };
   }
 
