@@ -176,4 +176,12 @@ describe('certificates: names in every script', function () {
     expect(uncoveredCharacters('Amina 𓂀')).to.deep.equal(['𓂀']);
     expect(uncoveredCharacters('क्\u200dष ශ්\u200dරී a\u0301\u0301')).to.deep.equal([]);
   });
+
+  it('renders the same bytes for the same name in any script, whatever was rendered before', async () => {
+    const t = template([EN, AR]);
+    const names = [SAMPLE_NAMES.devanagari!, SAMPLE_NAMES['arabic-marks']!, SAMPLE_NAMES.khmer!, SAMPLE_NAMES.korean!];
+    const first = await Promise.all(names.map((n) => renderCertificate(t, data(n))));
+    for (const n of [...names].reverse()) await renderCertificate(template([EN]), data(`${n} ${n}`)); // other glyphs and shapes first
+    for (const [i, n] of names.entries()) expect((await renderCertificate(t, data(n))).equals(first[i]!), n).to.equal(true);
+  });
 });
