@@ -365,11 +365,16 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
     });
   });
 
+  // Each block prints the name written in its script (placeholderValues); a name no block prints
+  // (the Arabic one on an English-only or English + French certificate) goes under the first name line.
+  const printed = languages.map((l) => placeholderValues(data, l, primaryLang).name);
+  let unprinted = [data.name, data.nameAlt].find((n): n is string => !!n?.trim() && !printed.includes(n));
+
   languages.forEach((l: TemplateLanguage, i) => {
     const secondary = i > 0;
     const s = (secondary ? 0.82 : 1) * k * naskhScale(l.lang);
     const dir = languageDirection(l.lang);
-    const values = placeholderValues(data, l, primaryLang, secondary);
+    const values = placeholderValues(data, l, primaryLang);
     let gap = (secondary ? 14 : 18) * k;
     for (const raw of l.wording.split('\n')) {
       const line = raw.trim();
@@ -380,9 +385,9 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
       if (line === '{name}') {
         const name = values.name;
         add(name, { direction: directionOf(name, dir), weight: 'bold', size: 30 * s, minSize: 15 * s, maxLines: 2, colour: colours.primary, gap: gap + 4 * s });
-        if (!bilingual(template) && data.nameAlt) {
-          add(data.nameAlt, {
-            direction: directionOf(data.nameAlt, dir),
+        if (unprinted) {
+          add(unprinted, {
+            direction: directionOf(unprinted, dir),
             weight: 'bold',
             size: 19 * s,
             minSize: 11 * s,
@@ -390,6 +395,7 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
             colour: colours.primary,
             gap: 0,
           });
+          unprinted = undefined;
         }
         gap = 4 * s;
       } else if (line === '{course}') {
@@ -415,10 +421,6 @@ function layoutBody(template: CertificateTemplate, data: CertificateData, colour
 /** Naskh letters look smaller than Noto Sans at the same size: Arabic wording is set a little larger. */
 function naskhScale(lang: string): number {
   return baseLanguage(lang) === 'ar' ? 1.15 : 1;
-}
-
-function bilingual(t: CertificateTemplate): boolean {
-  return t.languages.length === 2;
 }
 
 export { UncoveredCharactersError };

@@ -16,6 +16,7 @@ export {
   PLACEHOLDERS,
   DEFAULT_COLOURS,
   templateProblems,
+  templateWarnings,
   formatDate,
   formatNumber,
   localeOf,
@@ -29,7 +30,9 @@ export {
   type ImageBytes,
   type CalendarDate,
   type Placeholder,
+  type TemplateWarning,
 } from './template.ts';
+export { scriptOf, languageScripts, nameFor } from './wording.ts';
 export { UncoveredCharactersError, shapeLine, uncoveredCharacters, type ShapedLine } from './text.ts';
 export { qrMatrix, type QrPlacement } from './qr.ts';
 export { nameSvg, type NameSvgOptions } from './svg.ts';

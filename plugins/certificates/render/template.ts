@@ -3,6 +3,8 @@
  * placeholders; dates and numbers per language.
  */
 
+import { HOUR_LANGUAGES, hasHourForms, hoursText, hoursWithUnit, nameFor } from './wording.ts';
+
 /** Text given per language code (`{ en: '…', fr: '…' }`), or one text for every language. */
 export type LocalisedText = string | Readonly<Record<string, string>>;
 
@@ -69,7 +71,11 @@ export type CalendarDate = Date | string;
 export interface CertificateData {
   /** The holder's name as it is printed. */
   name: string;
-  /** The name in another script (e.g. Arabic or Chinese), printed in the secondary language's block or under the name. */
+  /**
+   * The name in another script (e.g. Arabic or Chinese). Each language block prints the one of the
+   * two names written in its script; a name no block prints is printed smaller under the first
+   * block's name.
+   */
   nameAlt?: string;
   /** The course title, per language. */
   course: LocalisedText;
@@ -87,8 +93,12 @@ export interface CertificateData {
   issueDate: CalendarDate;
 }
 
-/** The placeholders a title or wording may use. */
-export const PLACEHOLDERS = ['name', 'course', 'edition', 'startDate', 'endDate', 'place', 'hours', 'issueDate'] as const;
+/**
+ * The placeholders a title or wording may use. `{duration}` is the number of hours with the word
+ * "hour" in the form the number takes in the block's language ("1 hour", "8 hours", "٨ ساعات",
+ * "21 час"); `{hours}` is the bare number (kept for saved templates and for "a {hours}-hour course").
+ */
+export const PLACEHOLDERS = ['name', 'course', 'edition', 'startDate', 'endDate', 'place', 'hours', 'duration', 'issueDate'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
 export const DEFAULT_COLOURS: CertificateColours = { primary: '#1f3a5f', accent: '#b08d3c', text: '#222222', muted: '#555555' };
@@ -152,17 +162,22 @@ export function formatNumber(n: number, language: TemplateLanguage): string {
   return f.format(n);
 }
 
-/** The value of each placeholder in one language. `name` is the name or, when asked, the alternative name. */
-export function placeholderValues(data: CertificateData, language: TemplateLanguage, primaryLang: string, useAltName = false): Record<Placeholder, string> {
+/**
+ * The value of each placeholder in one language. `name` is the holder's name written in the
+ * language's script, whichever of `name` and `nameAlt` that is ({@link nameFor}).
+ */
+export function placeholderValues(data: CertificateData, language: TemplateLanguage, primaryLang: string): Record<Placeholder, string> {
   const lang = language.lang;
+  const hours = data.hours !== undefined ? formatNumber(data.hours, language) : '';
   return {
-    name: useAltName && data.nameAlt ? data.nameAlt : data.name,
+    name: nameFor(data, lang),
     course: textIn(data.course, lang, primaryLang),
     edition: textIn(data.edition, lang, primaryLang),
     startDate: data.startDate !== undefined ? formatDate(data.startDate, language) : '',
     endDate: data.endDate !== undefined ? formatDate(data.endDate, language) : '',
     place: textIn(data.place, lang, primaryLang),
-    hours: data.hours !== undefined ? formatNumber(data.hours, language) : '',
+    hours,
+    duration: data.hours !== undefined && hasHourForms(lang) ? hoursText(data.hours, lang, localeOf(language), hours) : '',
     issueDate: formatDate(data.issueDate, language),
   };
 }
@@ -188,7 +203,45 @@ export function templateProblems(t: CertificateTemplate): string[] {
       }
     }
     if (!l.title.trim()) problems.push(`${l.lang}: the title is empty`);
+    if (!hasHourForms(l.lang) && /\{duration\}/.test(l.title + l.wording))
+      problems.push(`${l.lang}: {duration} is printed only in ${HOUR_LANGUAGES.join(', ')}; write {hours} and the word for "hours"`);
   }
   for (const s of t.signatories) if (!s.name.trim()) problems.push('a signatory has no name');
   return problems;
+}
+
+/** Something a template had better say otherwise; it still prints. */
+export interface TemplateWarning {
+  /** The form's field: `languages.0.wording`. */
+  field: string;
+  lang: string;
+  /** The catalogue entry that says it to staff, with its parameters. */
+  key: 'certificates:templates.hoursWithUnit';
+  params: { written: string };
+  /** The same in English (logs, the renderer's own callers). */
+  message: string;
+}
+
+/**
+ * What a template should change, though it prints: `{hours}` followed by a word for "hour"
+ * ("{hours} hours", "{hours} ساعة") prints "1 hours" or "٨ ساعة" for some numbers; `{duration}`
+ * chooses the word's form by the number. Not a {@link templateProblems} entry: the renderer refuses
+ * those, and templates saved before `{duration}` existed must go on printing.
+ */
+export function templateWarnings(t: CertificateTemplate): TemplateWarning[] {
+  const out: TemplateWarning[] = [];
+  t.languages.forEach((l, i) => {
+    for (const field of ['title', 'wording'] as const) {
+      for (const written of new Set(hoursWithUnit(l[field]))) {
+        out.push({
+          field: `languages.${i}.${field}`,
+          lang: l.lang,
+          key: 'certificates:templates.hoursWithUnit',
+          params: { written },
+          message: `${l.lang} ${field}: "${written}" keeps the word's form whatever the number ("1 hours", "٨ ساعة"); write {duration}, which prints the number with the right form of the word`,
+        });
+      }
+    }
+  });
+  return out;
 }
