@@ -118,7 +118,10 @@ export function languageDirection(lang: string): 'ltr' | 'rtl' {
 /** The locale used for a language's dates and numbers (see {@link TemplateLanguage.locale}). */
 export function localeOf(language: TemplateLanguage): string {
   if (language.locale) return language.locale;
-  return baseLanguage(language.lang) === 'ar' ? 'ar-u-nu-arab' : language.lang;
+  // Arabic-Indic digits, as UN Arabic documents print them; English dates as UN English writes
+  // them ("7 June 2027"), as the interface does (src/core/formats.ts).
+  if (baseLanguage(language.lang) === 'ar') return 'ar-u-nu-arab';
+  return language.lang === 'en' ? 'en-GB' : language.lang;
 }
 
 /** A localised text in a language: that language, else its base language, else `fallback`, else the first. */
