@@ -147,6 +147,51 @@ describe('messages raised in code reach the reader in their language', function 
       expect(shownErrors(empty.text)).to.include('Écrivez le nom tel qu’il doit être imprimé.');
     });
 
+    it('enrolment: the edition form’s own checks and its refinements are in French, with their limits', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const db = t.app.olive.connection.db!;
+      const course = (await db.collection('courses_course').findOne({ status: 'published' }))!;
+      const post = async (fields: Record<string, string>) =>
+        staff
+          .post('/enrolment/manage/editions')
+          .type('form')
+          .send({
+            courseId: String(course._id),
+            title: 'Session de test',
+            language: 'fr',
+            method: 'key',
+            enrolmentKey: 'abc',
+            status: 'published',
+            startsAt: '2026-02-10',
+            endsAt: '2026-01-10',
+            ...fields,
+            _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
+          })
+          .expect(400);
+      // The fields' own checks first (a schema's refinements wait until its fields are valid)…
+      const fields = await post({ title: 'ab', capacity: '1.5' });
+      expect(shownErrors(fields.text)).to.include.members([
+        'Donnez un titre à la session, par exemple « Bourse 2027, Holmenkollen ».',
+        'Un nombre entier de places, s’il vous plaît.',
+      ]);
+      expect(fields.text).not.to.contain('Give the edition a title');
+      // …then the checks of fields together.
+      const together = await post({});
+      expect(shownErrors(together.text)).to.include.members([
+        'La fin ne peut pas précéder le début.',
+        'Indiquez où elle a lieu, ou cochez « En ligne ».',
+        'Utilisez au moins 6 caractères, pour que la clé ne puisse pas être devinée.',
+      ]);
+    });
+
+    it('enrolment: a report asked for with a wrong year says so in French on the error page', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const res = await staff.get('/enrolment/reports?year=soon').expect(400);
+      expect(res.text).to.contain('Choisissez une année dans la liste.');
+      const json = await staff.get('/enrolment/reports?year=soon').set('Accept', 'application/json').expect(400);
+      expect(json.body.error.message).to.equal('Choose a year from the list.');
+    });
+
     it('certificates: a bulk issuance with nobody to issue to is refused in French on the edition’s page', async () => {
       const staff = await inFrench(t, 'staff@olive.example');
       const db = t.app.olive.connection.db!;

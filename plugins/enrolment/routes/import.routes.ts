@@ -5,7 +5,18 @@
  */
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { allow, formatBytes, formatDateTime, formatList, HttpError, respond, sendCsv, wantsJson, type PluginContext } from '../../../src/index.ts';
+import {
+  allow,
+  errorMessage,
+  formatBytes,
+  formatDateTime,
+  formatList,
+  HttpError,
+  respond,
+  sendCsv,
+  wantsJson,
+  type PluginContext,
+} from '../../../src/index.ts';
 import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
@@ -182,7 +193,9 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
             req,
             res,
             edition,
-            problems ? problems.map(describe(req)) : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : err.message],
+            problems
+              ? problems.map(describe(req))
+              : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : errorMessage((key, options) => String(req.t(key, options as never)), err)],
           ),
         ],
       });

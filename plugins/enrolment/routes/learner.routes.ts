@@ -2,6 +2,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
   allow,
+  checkInput,
+  fieldErrors,
   formatDate,
   HttpError,
   invalidFields,
@@ -13,6 +15,7 @@ import {
   respond,
   sharedRateLimit,
   wantsJson,
+  type ErrorText,
   type PluginContext,
 } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
@@ -38,20 +41,23 @@ export function formatDay(req: Request, date: Date | undefined | null): string {
 }
 
 const profileFields = {
-  organisation: z.string().trim().max(200, 'Keep it under 200 characters.').default(''),
-  organisationType: z.enum(ORGANISATION_TYPES, { error: 'Choose the kind of organisation.' }),
+  organisation: z.string().trim().max(200, 'enrolment:errors.apply.tooLong').default(''),
+  organisationType: z.enum(ORGANISATION_TYPES, { error: 'enrolment:errors.apply.organisationType' }),
   country: z
     .string()
     .trim()
-    .regex(/^[A-Z]{2}$/, 'Choose a country.'),
-  gender: z.enum(GENDERS, { error: 'Choose an answer (or “prefer not to say”).' }),
-  jobTitle: z.string().trim().max(200, 'Keep it under 200 characters.').default(''),
+    .regex(/^[A-Z]{2}$/, 'enrolment:errors.apply.country'),
+  gender: z.enum(GENDERS, { error: 'enrolment:errors.apply.gender' }),
+  jobTitle: z.string().trim().max(200, 'enrolment:errors.apply.tooLong').default(''),
 };
 
 const applicationSchema = z.object({
-  motivation: z.string().trim().min(50, 'Tell us in a few sentences (at least 50 characters) why you apply.').max(5000, 'Keep it under 5,000 characters.'),
+  motivation: z.string().trim().min(50, 'enrolment:errors.apply.motivation').max(5000, 'enrolment:errors.apply.motivationLong'),
   ...profileFields,
 });
+
+/** A person who has nothing to withdraw from in an edition. */
+const noPlace = () => notFound('You have no place or application in this edition.', { key: 'enrolment:errors.noPlace' });
 
 /** What "My learning" (and the home page panel) shows a person. */
 export async function myLearning(ctx: PluginContext, service: EnrolmentService, req: Request) {
@@ -99,7 +105,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const edition = await service.requireEdition(id);
     const course = await catalog().findById(edition.courseId);
     // Drafts (of the edition or its course) do not exist for learners.
-    if (edition.status === 'draft' || !course || course.status !== 'published') throw notFound('No such edition.');
+    if (edition.status === 'draft' || !course || course.status !== 'published') throw notFound('No such edition.', { key: 'enrolment:errors.noSuchEdition' });
     return { edition, course };
   }
 
@@ -155,7 +161,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   // The editions of one course: where the courses plugin sends people who are not enrolled yet.
   ctx.router.get('/courses/:slug', allow.public, async (req, res) => {
     const course = await catalog().findBySlug(String(req.params.slug));
-    if (!course || course.status !== 'published') throw notFound('No such course.');
+    if (!course || course.status !== 'published') throw notFound('No such course.', { key: 'enrolment:errors.noSuchCourse' });
     const editions = (await service.editionsOfCourse(course.id)).filter((e) => e.status === 'published' || e.status === 'archived');
     const mine = req.user ? await service.memberships.enrolmentsOf({ userId: req.user.id }, course.id) : [];
     res.render('enrolment/course-editions', {
@@ -215,14 +221,14 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const body = (req.body ?? {}) as Record<string, unknown>;
     const answers = Object.fromEntries(edition.questions.map((q) => [q.id, String(body[`answer_${q.id}`] ?? '').slice(0, 5000)]));
     // Every problem of the form at once: the fields and the edition's required questions.
-    const parsed = applicationSchema.safeParse(body);
-    const errors: Record<string, string> = {};
-    if (!parsed.success) for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issue.message;
-    for (const q of edition.questions) if (q.required && !answers[q.id]?.trim()) errors[`answer_${q.id}`] = req.t('enrolment:apply.answerRequired');
-    if (!parsed.success || Object.keys(errors).length) {
-      if (wantsJson(req)) throw invalidFields(errors);
+    const parsed = checkInput(applicationSchema, body);
+    const problems: Record<string, ErrorText> = parsed.ok ? {} : { ...parsed.fields };
+    for (const q of edition.questions) if (q.required && !answers[q.id]?.trim()) problems[`answer_${q.id}`] = { key: 'enrolment:apply.answerRequired' };
+    if (!parsed.ok || Object.keys(problems).length) {
+      const refused = invalidFields(problems);
+      if (wantsJson(req)) throw refused;
       res.status(400);
-      return renderEdition(req, res, edition, course, { values: body, errors });
+      return renderEdition(req, res, edition, course, { values: body, errors: fieldErrors(refused, (key, o) => String(req.t(key, o as never))) ?? {} });
     }
     const input = parsed.data;
     const enrolment = await service.apply(req.user!, edition._id.toString(), { motivation: input.motivation, answers });
@@ -246,14 +252,14 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   ctx.router.get('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
     const { edition, course } = await editionWithCourse(String(req.params.id));
     const enrolment = (await service.memberships.enrolmentsOf({ userId: req.user!.id }, edition.courseId)).find((e) => e.editionId === edition._id.toString());
-    if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
+    if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw noPlace();
     res.render('enrolment/withdraw', { title: req.t('enrolment:withdraw.title'), edition, enrolment, courseTitle: courseTitle(req, course) });
   });
 
   ctx.router.post('/editions/:id/withdraw', allow.signedIn, async (req, res) => {
     const { edition } = await editionWithCourse(String(req.params.id));
     const enrolment = (await service.memberships.enrolmentsOf({ userId: req.user!.id }, edition.courseId)).find((e) => e.editionId === edition._id.toString());
-    if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw notFound('You have no place or application in this edition.');
+    if (!enrolment || !['pending', 'enrolled', 'waitlisted'].includes(enrolment.status)) throw noPlace();
     await service.withdraw(enrolment._id.toString(), undefined);
     respond(req, res, {
       json: { status: 'withdrawn' },

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, form, HttpError, invalidFields, objectIdSchema, parseInput, respond, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
+import { allow, form, invalidFields, objectIdSchema, parseInput, respond, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { EDITION_STATUSES, ENROLMENT_METHODS } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
@@ -15,17 +15,17 @@ import { courseTitle, formatDay } from './learner.routes.ts';
 const optionalDate = z.preprocess(
   (v) => (v === '' || v === undefined ? undefined : v),
   z.coerce
-    .date({ error: 'Give a date (YYYY-MM-DD).' })
-    .refine((d) => !Number.isNaN(d.getTime()), 'Give a date (YYYY-MM-DD).')
+    .date({ error: 'enrolment:errors.edition.date' })
+    .refine((d) => !Number.isNaN(d.getTime()), 'enrolment:errors.edition.date')
     .optional(),
 );
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
 
 const editionForm = z
   .object({
-    courseId: objectIdSchema('Choose the course.'),
-    title: z.string().trim().min(3, 'Give the edition a title, e.g. “Fellowship 2027, Holmenkollen”.').max(200, 'Keep the title under 200 characters.'),
-    description: z.string().trim().max(5000, 'Keep the description under 5,000 characters.').default(''),
+    courseId: objectIdSchema('enrolment:errors.edition.course'),
+    title: z.string().trim().min(3, 'enrolment:errors.edition.title').max(200, 'enrolment:errors.edition.titleLong'),
+    description: z.string().trim().max(5000, 'enrolment:errors.edition.descriptionLong').default(''),
     selfPaced: checkbox.default(false),
     startsAt: optionalDate,
     endsAt: optionalDate,
@@ -35,28 +35,29 @@ const editionForm = z
     capacity: z.preprocess(
       (v) => (v === '' || v === undefined ? null : v),
       z.coerce
-        .number({ error: 'Give the number of seats, or leave it empty for no limit.' })
-        .int('Whole seats, please.')
-        .min(1, 'At least one seat (or leave it empty for no limit).')
+        .number({ error: 'enrolment:errors.edition.capacity' })
+        .int('enrolment:errors.edition.capacityWhole')
+        .min(1, 'enrolment:errors.edition.capacityMin')
         .max(100000)
         .nullable(),
     ),
-    language: z.enum(UN_LANGUAGES, { error: 'Choose the language it is taught in.' }),
-    method: z.enum(ENROLMENT_METHODS, { error: 'Choose how people enrol.' }),
+    language: z.enum(UN_LANGUAGES, { error: 'enrolment:errors.edition.language' }),
+    method: z.enum(ENROLMENT_METHODS, { error: 'enrolment:errors.edition.method' }),
     enrolmentKey: z.string().trim().max(100).optional(),
-    questions: z.string().max(10000, 'Keep the questions under 10,000 characters.').default(''),
+    questions: z.string().max(10000, 'enrolment:errors.edition.questionsLong').default(''),
     trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(objectIdSchema())),
-    status: z.enum(EDITION_STATUSES, { error: 'Choose a status.' }),
+    status: z.enum(EDITION_STATUSES, { error: 'enrolment:errors.edition.status' }),
   })
   .superRefine((v, ctx) => {
-    if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'Give the start date (or tick “self-paced”).' });
-    if (v.startsAt && v.endsAt && v.endsAt < v.startsAt) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'The end cannot be before the start.' });
+    if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'enrolment:errors.edition.startsAt' });
+    if (v.startsAt && v.endsAt && v.endsAt < v.startsAt)
+      ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'enrolment:errors.edition.endsBeforeStart' });
     if (v.enrolmentDeadline && v.endsAt && v.enrolmentDeadline > v.endsAt)
-      ctx.addIssue({ code: 'custom', path: ['enrolmentDeadline'], message: 'The enrolment deadline must be before the end.' });
-    if (!v.online && !v.place) ctx.addIssue({ code: 'custom', path: ['place'], message: 'Say where it takes place, or tick “online”.' });
-    if (v.method === 'key' && !v.enrolmentKey) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Choose the key people will type to enrol.' });
+      ctx.addIssue({ code: 'custom', path: ['enrolmentDeadline'], message: 'enrolment:errors.edition.deadlineAfterEnd' });
+    if (!v.online && !v.place) ctx.addIssue({ code: 'custom', path: ['place'], message: 'enrolment:errors.edition.place' });
+    if (v.method === 'key' && !v.enrolmentKey) ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'enrolment:errors.edition.key' });
     if (v.enrolmentKey && v.enrolmentKey.length < 6)
-      ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'Use at least 6 characters, so that the key cannot be guessed.' });
+      ctx.addIssue({ code: 'custom', path: ['enrolmentKey'], message: 'enrolment:errors.edition.keyShort', params: { min: 6 } });
   });
 
 /**
@@ -69,7 +70,7 @@ export function parseQuestions(text: string, previous: ApplicationQuestion[] = [
     .split(/\r\n|\r|\n/)
     .map((l) => l.trim())
     .filter((l) => l.replace(/^\*\s*/, ''));
-  if (lines.length > 20) throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', { fields: { questions: 'At most 20 questions.' } });
+  if (lines.length > 20) throw invalidFields({ questions: { key: 'enrolment:errors.edition.tooManyQuestions', params: { max: 20 } } });
   const used = new Set<string>();
   return lines.map((line) => {
     const required = line.startsWith('*');
@@ -85,12 +86,12 @@ export function parseQuestions(text: string, previous: ApplicationQuestion[] = [
 export const questionsToText = (questions: ApplicationQuestion[]) => questions.map((q) => `${q.required ? '* ' : ''}${q.label}`).join('\n');
 
 const decisionSchema = z.object({
-  decision: z.enum(['accept', 'reject', 'waitlist'], { error: 'Choose accept, reject or waiting list.' }),
-  message: z.string().trim().max(2000, 'Keep the message under 2,000 characters.').optional(),
+  decision: z.enum(['accept', 'reject', 'waitlist'], { error: 'enrolment:errors.decision' }),
+  message: z.string().trim().max(2000, 'enrolment:errors.messageLong').optional(),
 });
 
-const addPersonSchema = z.object({ email: z.email({ error: 'Give a valid e-mail address.' }).max(254), invite: checkbox.default(false) });
-const moveSchema = z.object({ toEditionId: objectIdSchema('Choose the edition to move this person to.') });
+const addPersonSchema = z.object({ email: z.email({ error: 'enrolment:errors.email' }).max(254), invite: checkbox.default(false) });
+const moveSchema = z.object({ toEditionId: objectIdSchema('enrolment:errors.move.choose') });
 const withdrawSchema = z.object({ message: z.string().trim().max(2000).optional() });
 
 const toDateInput = (d?: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
@@ -135,7 +136,7 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
   /** The edition form's input, once it passed its schema: the course must exist, the questions read. */
   async function editionInput(v: z.output<typeof editionForm>, previous: ApplicationQuestion[] = []): Promise<EditionInput> {
     const course = await catalog().findById(v.courseId);
-    if (!course) throw invalidFields({ courseId: 'Choose the course.' });
+    if (!course) throw invalidFields({ courseId: { key: 'enrolment:errors.edition.course' } });
     return {
       ...v,
       enrolmentKey: v.enrolmentKey || undefined,

@@ -5,7 +5,7 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { allow, badRequest, formatDate, objectIdSchema, sendCsv, type PluginContext } from '../../../src/index.ts';
+import { allow, badRequest, checkInput, englishT, formatDate, objectIdSchema, sendCsv, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
 import { ENROLMENT_STATUSES } from '../contract.ts';
 import { CHART_COLOURS, horizontalBarChart, type ChartRow } from '../services/charts.ts';
@@ -39,21 +39,25 @@ function rosterQuery(req: Request): RosterQuery {
 }
 
 const reportQuerySchema = z.object({
-  course: z.preprocess((v) => (v === '' ? undefined : v), objectIdSchema('Choose a course from the list.').optional()),
+  course: z.preprocess((v) => (v === '' ? undefined : v), objectIdSchema('enrolment:errors.report.course').optional()),
   year: z.preprocess(
     (v) => (v === '' ? undefined : v),
     z.coerce
-      .number({ error: 'Choose a year from the list.' })
-      .int('Choose a year from the list.')
-      .min(1990, 'Choose a year from the list.')
-      .max(2100, 'Choose a year from the list.')
+      .number({ error: 'enrolment:errors.report.year' })
+      .int('enrolment:errors.report.year')
+      .min(1990, 'enrolment:errors.report.year')
+      .max(2100, 'enrolment:errors.report.year')
       .optional(),
   ),
 });
 
 function reportFilter(req: Request) {
-  const parsed = reportQuerySchema.safeParse(req.query ?? {});
-  if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => i.message).join(' '));
+  const parsed = checkInput(reportQuerySchema, req.query);
+  if (!parsed.ok) {
+    // A query string, not a form: the error page says what is wrong (the first problem; JSON and logs get all).
+    const problems = Object.values(parsed.fields);
+    throw badRequest(problems.map((p) => englishT(req)(p.key, p.params)).join(' '), undefined, problems[0]);
+  }
   return { courseId: parsed.data.course, year: parsed.data.year };
 }
 

@@ -4,7 +4,7 @@
  * which move the waiting list when seats are added.
  */
 import mongoose from 'mongoose';
-import { conflict, findByKeys, HttpError, isObjectId, notFound, readEachOncePerPage } from '../../../src/index.ts';
+import { conflict, findByKeys, invalidFields, isObjectId, notFound, readEachOncePerPage } from '../../../src/index.ts';
 import type { EditionSummary } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
 import { objectIdOr404, type EnrolmentModels, type EnrolmentServiceDeps } from './records.ts';
@@ -86,7 +86,7 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
 
   async function requireEdition(id: string): Promise<EditionDoc> {
     const doc = await Edition.findById(objectIdOr404(id, 'edition')).lean();
-    if (!doc) throw notFound('No such edition.');
+    if (!doc) throw notFound('No such edition.', { key: 'enrolment:errors.noSuchEdition' });
     return doc;
   }
 
@@ -118,14 +118,12 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
   async function updateEdition(id: string, input: EditionInput): Promise<EditionDoc> {
     const before = await requireEdition(id);
     if (input.courseId !== before.courseId && (await Enrolment.exists({ editionId: id }))) {
-      throw conflict('People are enrolled in this edition: it cannot move to another course.');
+      throw conflict('People are enrolled in this edition: it cannot move to another course.', undefined, { key: 'enrolment:errors.courseLocked' });
     }
     if (input.capacity != null) {
       const enrolled = await Enrolment.countDocuments({ editionId: id, status: 'enrolled' });
       if (enrolled > input.capacity) {
-        throw new HttpError(400, 'VALIDATION_FAILED', 'Some fields need attention.', {
-          fields: { capacity: `${enrolled} people are enrolled: the edition needs at least ${enrolled} seats (withdraw people first to have fewer).` },
-        });
+        throw invalidFields({ capacity: { key: 'enrolment:errors.capacityBelowEnrolled', params: { count: enrolled } } });
       }
     }
     const unset = Object.fromEntries(
@@ -137,7 +135,7 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
       { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
       { returnDocument: 'after', runValidators: true },
     ).lean();
-    if (!doc) throw notFound('No such edition.');
+    if (!doc) throw notFound('No such edition.', { key: 'enrolment:errors.noSuchEdition' });
     if (doc.capacity == null) {
       // No limit any more: everyone waiting is in.
       for (const w of await Enrolment.find({ editionId: id, status: 'waitlisted' }).sort({ waitlistedAt: 1 }).lean()) {

@@ -40,7 +40,8 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   }
 
   function requireRosterAccess(user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>): void {
-    if (!canSeeRoster(user, edition)) throw forbidden('Only programme staff and the edition’s trainers can see its participants.');
+    if (!canSeeRoster(user, edition))
+      throw forbidden('Only programme staff and the edition’s trainers can see its participants.', { key: 'enrolment:errors.rosterForbidden' });
   }
 
   const { claimSeat, promoteWaiting, repairSeats, seatsTaken, waitlistPosition } = seats;

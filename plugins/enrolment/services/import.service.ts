@@ -27,7 +27,7 @@ import {
 import type { EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
-import type { EnrolmentModels } from './records.ts';
+import { closedEdition, refusal, type EnrolmentModels } from './records.ts';
 import type { EnrolmentService } from './enrolment.service.ts';
 import { countResults, planRows, type PlanContext, type StoredRow } from './import/plan.ts';
 import { readImportFile, type ImportRow, type PersonFields } from './import/read.ts';
@@ -152,11 +152,11 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
    */
   async function preview(editionId: string, file: { name: string; bytes: Uint8Array }, by: SessionUser, maxRows: number): Promise<ImportBatchDoc> {
     const edition = await service.requireEdition(editionId);
-    if (closed(edition)) throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
+    if (closed(edition)) throw closedEdition();
     await expireOld();
     const read = readImportFile(file.bytes, { maxRows });
     if (read.problems.length || !('rows' in read)) {
-      throw new HttpError(400, 'IMPORT_UNREADABLE', 'This file cannot be imported.', { problems: read.problems });
+      throw new HttpError(400, 'IMPORT_UNREADABLE', 'This file cannot be imported.', { problems: read.problems }, { key: 'enrolment:errors.import.unreadable' });
     }
     const plans = planRows(read.rows, await context(edition, read.rows));
     const rows: StoredRow[] = read.rows.map((row, i) => ({ ...row, ...plans[i]! }));
@@ -177,11 +177,12 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
 
   /** The batch of this edition, while it has not expired; 404 otherwise (malformed ids too). */
   async function requireBatch(editionId: string, batchId: string): Promise<ImportBatchDoc> {
-    if (!isObjectId(batchId)) throw notFound('No such import.');
+    const noSuchImport = () => notFound('No such import.', { key: 'enrolment:errors.import.noSuchImport' });
+    if (!isObjectId(batchId)) throw noSuchImport();
     const doc = await ImportBatch.findById(batchId).lean();
-    if (!doc || doc.editionId !== editionId) throw notFound('No such import.');
+    if (!doc || doc.editionId !== editionId) throw noSuchImport();
     if (Date.now() - doc.createdAt.getTime() > BATCH_LIFETIME_MS)
-      throw notFound('This preview has expired (previews are kept for 24 hours): upload the file again.');
+      throw notFound('This preview has expired (previews are kept for 24 hours): upload the file again.', { key: 'enrolment:errors.import.expired' });
     return doc;
   }
 
@@ -241,8 +242,9 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     const batch = await requireBatch(editionId, batchId);
     if (batch.status === 'committed') return { batch, finished: true };
     const edition = await service.requireEdition(editionId);
-    if (closed(edition)) throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
-    const running = () => new HttpError(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.');
+    if (closed(edition)) throw closedEdition();
+    const running = () =>
+      refusal(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.', 'enrolment:errors.import.running');
     const latest = await latestCommit(batchId);
     if (latest.job && pending(latest.job)) throw running();
     const round = latest.job ? latest.round + 1 : 1;

@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import mongoose from 'mongoose';
-import { badRequest, conflict, HttpError, isDuplicateKey, notFound, type SessionUser } from '../../../src/index.ts';
+import { badRequest, conflict, invalidFields, isDuplicateKey, notFound, type SessionUser } from '../../../src/index.ts';
 import {
   EnrolmentApproved,
   EnrolmentCreated,
@@ -22,10 +22,13 @@ import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import { enrolmentWindow, type Editions } from './editions.ts';
 import type { createMemberships } from './memberships.ts';
 import { normaliseEmail } from './profile.ts';
-import { eventOf, historyEntry, objectIdOr404, type Actor, type EnrolmentModels, type EnrolmentServiceDeps } from './records.ts';
+import { closedEdition, eventOf, historyEntry, objectIdOr404, refusal, type Actor, type EnrolmentModels, type EnrolmentServiceDeps } from './records.ts';
 import type { Seats } from './seats.ts';
 
 /** Compares an enrolment key without leaking its length or content through timing. */
+/** Someone else's change came first. */
+const changedMeanwhile = () => conflict('Someone changed this enrolment meanwhile: reload the page.', undefined, { key: 'enrolment:errors.changedMeanwhile' });
+
 function sameKey(given: string, expected: string): boolean {
   const a = crypto.createHash('sha256').update(given.trim()).digest();
   const b = crypto.createHash('sha256').update(expected.trim()).digest();
@@ -45,7 +48,7 @@ export function createPlacement(
 
   async function requireEnrolment(id: string): Promise<EnrolmentDoc> {
     const doc = await Enrolment.findById(objectIdOr404(id, 'enrolment')).lean();
-    if (!doc) throw notFound('No such enrolment.');
+    if (!doc) throw notFound('No such enrolment.', { key: 'enrolment:errors.noSuchEnrolment' });
     return doc;
   }
 
@@ -150,10 +153,15 @@ export function createPlacement(
   async function selfEnrol(user: SessionUser, editionId: string, key?: string): Promise<EnrolmentDoc> {
     const edition = await requireEdition(editionId);
     const window = enrolmentWindow(edition);
-    if (!window.open) throw new HttpError(409, 'ENROLMENT_CLOSED', `Enrolment in this edition is not open (${window.reason}).`, { reason: window.reason });
-    if (edition.method === 'application') throw new HttpError(409, 'APPLICATION_REQUIRED', 'This edition takes applications: apply instead.');
+    if (!window.open)
+      throw refusal(409, 'ENROLMENT_CLOSED', `Enrolment in this edition is not open (${window.reason}).`, `enrolment:window.${window.reason}`, undefined, {
+        reason: window.reason,
+      });
+    if (edition.method === 'application')
+      throw refusal(409, 'APPLICATION_REQUIRED', 'This edition takes applications: apply instead.', 'enrolment:errors.applicationRequired');
     if (edition.method === 'key') {
-      if (!key || !edition.enrolmentKey || !sameKey(key, edition.enrolmentKey)) throw new HttpError(403, 'WRONG_KEY', 'This enrolment key is not right.');
+      if (!key || !edition.enrolmentKey || !sameKey(key, edition.enrolmentKey))
+        throw refusal(403, 'WRONG_KEY', 'This enrolment key is not right.', 'enrolment:errors.wrongKey');
     }
     await linkAccount(user.id, user.email);
     const { enrolment } = await place(edition, {
@@ -170,13 +178,19 @@ export function createPlacement(
   async function apply(user: SessionUser, editionId: string, input: { motivation: string; answers: Record<string, string> }): Promise<EnrolmentDoc> {
     const edition = await requireEdition(editionId);
     const window = enrolmentWindow(edition);
-    if (!window.open) throw new HttpError(409, 'ENROLMENT_CLOSED', `Applications for this edition are not open (${window.reason}).`, { reason: window.reason });
-    if (edition.method !== 'application') throw new HttpError(409, 'NOT_BY_APPLICATION', 'This edition does not take applications.');
+    if (!window.open)
+      throw refusal(409, 'ENROLMENT_CLOSED', `Applications for this edition are not open (${window.reason}).`, `enrolment:window.${window.reason}`, undefined, {
+        reason: window.reason,
+      });
+    if (edition.method !== 'application')
+      throw refusal(409, 'NOT_BY_APPLICATION', 'This edition does not take applications.', 'enrolment:errors.notByApplication');
     const missing = edition.questions.filter((q) => q.required && !input.answers[q.id]?.trim());
     if (missing.length) {
-      throw new HttpError(400, 'VALIDATION_FAILED', 'Answer every required question.', {
-        fields: Object.fromEntries(missing.map((q) => [`answers.${q.id}`, 'Answer this question.'])),
-      });
+      throw invalidFields(
+        Object.fromEntries(missing.map((q) => [`answers.${q.id}`, { key: 'enrolment:apply.answerRequired' }])),
+        'Answer every required question.',
+        { key: 'enrolment:errors.answerEvery' },
+      );
     }
     const answers = edition.questions.filter((q) => input.answers[q.id]?.trim()).map((q) => ({ questionId: q.id, answer: input.answers[q.id]!.trim() }));
     await linkAccount(user.id, user.email);
@@ -191,7 +205,7 @@ export function createPlacement(
       answers,
     });
     if (!created && enrolment.status !== 'pending' && enrolment.history.at(-1)?.action !== 'applied') {
-      throw conflict('You already have a place or an application in this edition.');
+      throw conflict('You already have a place or an application in this edition.', undefined, { key: 'enrolment:errors.alreadyPlaced' });
     }
     return enrolment;
   }
@@ -206,8 +220,7 @@ export function createPlacement(
     by: string,
   ): Promise<{ enrolment: EnrolmentDoc; created: boolean; placed: boolean }> {
     const edition = await requireEdition(editionId);
-    if (edition.status === 'cancelled' || edition.status === 'archived')
-      throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.');
+    if (edition.status === 'cancelled' || edition.status === 'archived') throw closedEdition();
     const email = normaliseEmail(input.email);
     const person = await Person.findById(email, { userId: 1 }).lean();
     const userId = person?.userId ?? (await deps.users().findByEmail(email))?.id;
@@ -224,10 +237,11 @@ export function createPlacement(
       waitlist: ['pending'],
     };
     if (!allowedFrom[decision].includes(enrolment.status)) {
-      throw new HttpError(
+      throw refusal(
         409,
         'WRONG_STATUS',
         `This person is ${enrolment.status}: they cannot be ${decision === 'accept' ? 'accepted' : decision === 'reject' ? 'rejected' : 'waitlisted'} now.`,
+        `enrolment:errors.cannotDecide.${decision}.${enrolment.status}`,
       );
     }
     const id = enrolment._id.toString();
@@ -241,7 +255,7 @@ export function createPlacement(
         },
         { returnDocument: 'after' },
       ).lean();
-      if (!doc) throw conflict('Someone changed this enrolment meanwhile: reload the page.');
+      if (!doc) throw changedMeanwhile();
       return doc;
     };
 
@@ -263,11 +277,12 @@ export function createPlacement(
       return after;
     }
     // Accept: a seat if one is free, otherwise the waiting list (in the order of acceptance).
-    if (edition.status === 'cancelled' || edition.status === 'archived') throw new HttpError(409, 'EDITION_CLOSED', 'This edition is cancelled or archived.');
+    if (edition.status === 'cancelled' || edition.status === 'archived')
+      throw refusal(409, 'EDITION_CLOSED', 'This edition is cancelled or archived.', 'enrolment:errors.editionClosed');
     const claim = await claimSeat(edition, id);
     const seated = claim.held;
     if (!seated && enrolment.status === 'waitlisted')
-      throw new HttpError(409, 'EDITION_FULL', 'The edition is full: this person stays on the waiting list until a seat frees.');
+      throw refusal(409, 'EDITION_FULL', 'The edition is full: this person stays on the waiting list until a seat frees.', 'enrolment:errors.editionFull');
     let doc: EnrolmentDoc;
     try {
       doc = await setStatus(seated ? 'enrolled' : 'waitlisted', 'accepted', seated ? {} : { waitlistedAt: new Date() });
@@ -287,7 +302,7 @@ export function createPlacement(
   async function withdraw(enrolmentId: string, by: Actor, message?: string, extra: Record<string, unknown> = {}): Promise<EnrolmentDoc> {
     const enrolment = await requireEnrolment(enrolmentId);
     if (enrolment.status === 'withdrawn' || enrolment.status === 'rejected') {
-      throw new HttpError(409, 'WRONG_STATUS', `This enrolment is already ${enrolment.status}.`);
+      throw refusal(409, 'WRONG_STATUS', `This enrolment is already ${enrolment.status}.`, `enrolment:errors.already.${enrolment.status}`);
     }
     const doc = await Enrolment.findOneAndUpdate(
       { _id: enrolment._id, status: enrolment.status },
@@ -298,7 +313,7 @@ export function createPlacement(
       },
       { returnDocument: 'after' },
     ).lean();
-    if (!doc) throw conflict('Someone changed this enrolment meanwhile: reload the page.');
+    if (!doc) throw changedMeanwhile();
     await releaseSeat(enrolmentId);
     await emit(EnrolmentWithdrawn, eventOf(doc, 'withdrawn', by, message));
     // A decision racing this withdrawal may have claimed a seat meanwhile: give it back too.
@@ -314,13 +329,16 @@ export function createPlacement(
   async function move(enrolmentId: string, toEditionId: string, by: string): Promise<EnrolmentDoc> {
     const from = await requireEnrolment(enrolmentId);
     const target = await requireEdition(toEditionId);
-    if (target._id.toString() === from.editionId) throw badRequest('Choose another edition than the current one.');
-    if (target.courseId !== from.courseId) throw badRequest('People can only be moved to an edition of the same course.');
+    if (target._id.toString() === from.editionId)
+      throw badRequest('Choose another edition than the current one.', undefined, { key: 'enrolment:errors.move.sameEdition' });
+    if (target.courseId !== from.courseId)
+      throw badRequest('People can only be moved to an edition of the same course.', undefined, { key: 'enrolment:errors.move.otherCourse' });
     if (target.status === 'cancelled' || target.status === 'archived')
-      throw new HttpError(409, 'EDITION_CLOSED', 'The chosen edition is cancelled or archived.');
+      throw refusal(409, 'EDITION_CLOSED', 'The chosen edition is cancelled or archived.', 'enrolment:errors.move.targetClosed');
     if (from.status === 'withdrawn' || from.status === 'rejected')
-      throw new HttpError(409, 'WRONG_STATUS', `This enrolment is ${from.status}: there is nobody to move.`);
-    if (from.status === 'pending') throw new HttpError(409, 'WRONG_STATUS', 'This application has not been decided yet: accept it before moving the person.');
+      throw refusal(409, 'WRONG_STATUS', `This enrolment is ${from.status}: there is nobody to move.`, `enrolment:errors.move.nobody.${from.status}`);
+    if (from.status === 'pending')
+      throw refusal(409, 'WRONG_STATUS', 'This application has not been decided yet: accept it before moving the person.', 'enrolment:errors.move.undecided');
     const { enrolment: moved } = await place(target, {
       email: from.email,
       userId: from.userId,
@@ -331,7 +349,9 @@ export function createPlacement(
       answers: from.answers,
     });
     if (moved.status === 'pending' || moved.status === 'rejected')
-      throw conflict('This person already has an application in the chosen edition: decide on it there.');
+      throw conflict('This person already has an application in the chosen edition: decide on it there.', undefined, {
+        key: 'enrolment:errors.move.applicationThere',
+      });
     if (from.userId) await deps.progress().carryOver(from.userId, from.courseId, from.editionId, target._id.toString());
     await withdraw(enrolmentId, by, undefined, { movedToEditionId: target._id.toString() });
     await emit(EnrolmentMoved, { ...eventOf(moved, moved.status, by), fromEditionId: from.editionId, fromEnrolmentId: enrolmentId });

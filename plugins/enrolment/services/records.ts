@@ -6,7 +6,7 @@
 import type { Model } from 'mongoose';
 import type mongoose from 'mongoose';
 import type { Logger } from 'pino';
-import { notFound, toObjectId, type EventRef, type ModelCache, type UsersService } from '../../../src/index.ts';
+import { HttpError, notFound, toObjectId, type EventRef, type ModelCache, type UsersService } from '../../../src/index.ts';
 import type { ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentEvent, EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -41,11 +41,19 @@ export interface EnrolmentServiceDeps {
 export type Actor = string | undefined;
 
 /** The ObjectId an id in a URL names; a malformed one is a 404 for the thing it was meant to be. */
-export function objectIdOr404(id: string, what: string): mongoose.Types.ObjectId {
+export function objectIdOr404(id: string, what: 'edition' | 'enrolment'): mongoose.Types.ObjectId {
   const objectId = toObjectId(id);
-  if (!objectId) throw notFound(`No such ${what}.`);
+  if (!objectId) throw notFound(`No such ${what}.`, { key: what === 'edition' ? 'enrolment:errors.noSuchEdition' : 'enrolment:errors.noSuchEnrolment' });
   return objectId;
 }
+
+/** A refusal in English (logs, JSON clients) that names its catalogue entry, for pages. */
+export const refusal = (status: number, code: string, message: string, key: string, params?: Record<string, unknown>, details?: unknown) =>
+  new HttpError(status, code, message, details, { key, ...(params ? { params } : {}) });
+
+/** An edition that takes nobody: cancelled or archived. */
+export const closedEdition = () =>
+  refusal(409, 'EDITION_CLOSED', 'This edition is cancelled or archived: nobody can be added.', 'enrolment:errors.editionClosedNobody');
 
 export const eventOf = (e: EnrolmentDoc, status: EnrolmentStatus, byUserId?: string, message?: string): EnrolmentEvent => ({
   enrolmentId: e._id.toString(),

@@ -251,7 +251,9 @@ export function createReportService(deps: ReportDeps) {
     const courseList = (await Promise.all(courseIds.map((id) => catalog.findById(id)))).filter((c): c is CourseSummary => !!c);
     const courses = new Map(courseList.map((c) => [c.id, c]));
     if (filter.courseId !== undefined && !courses.has(filter.courseId))
-      throw badRequest('No course with editions to report on has this id: choose one from the list.');
+      throw badRequest('No course with editions to report on has this id: choose one from the list.', undefined, {
+        key: 'enrolment:errors.report.noSuchCourse',
+      });
 
     const editions = all.filter((e) => !filter.courseId || e.courseId === filter.courseId);
     const inYear = filter.year === undefined ? editions : editions.filter((e) => !isDated(e) || e.startsAt!.getUTCFullYear() === filter.year);
