@@ -192,6 +192,68 @@ describe('messages raised in code reach the reader in their language', function 
       expect(json.body.error.message).to.equal('Choose a year from the list.');
     });
 
+    it('courses: publishing an empty course is refused in French (a service’s refusal); JSON keeps the English words', async () => {
+      const trainer = await inFrench(t, 'trainer@olive.example');
+      const post = async (url: string, fields: Record<string, string>, status: number) =>
+        trainer
+          .post(url)
+          .type('form')
+          .send({ ...fields, _csrf: await tokenFor(trainer, '/courses/manage') })
+          .expect(status);
+      await post('/courses/manage', { slug: 'cours-vide', languages: 'fr', title_fr: 'Cours vide', hours: '2' }, 303);
+      const refused = await post('/courses/manage/cours-vide/status', { status: 'published' }, 409);
+      expect(shownErrors(refused.text)).to.include('Ajoutez au moins un module avec du contenu avant de publier.');
+      expect(refused.text).not.to.contain('Add at least one module');
+      const json = await trainer
+        .post('/courses/manage/cours-vide/status')
+        .set('Accept', 'application/json')
+        .set('x-csrf-token', await tokenFor(trainer, '/courses/manage'))
+        .send({ status: 'published' })
+        .expect(409);
+      expect(json.body.error).to.deep.equal({ code: 'COURSE_EMPTY', message: 'Add at least one module with content before publishing.' });
+    });
+
+    it('courses: a quiz’s problems are listed in French with their line numbers', async () => {
+      const trainer = await inFrench(t, 'trainer@olive.example');
+      const post = async (url: string, fields: Record<string, string>, status: number) =>
+        trainer
+          .post(url)
+          .type('form')
+          .send({ ...fields, _csrf: await tokenFor(trainer, '/courses/manage') })
+          .expect(status);
+      await post('/courses/manage', { slug: 'cours-quiz', languages: 'fr', title_fr: 'Cours avec quiz', hours: '2' }, 303);
+      const module = await post('/courses/manage/cours-quiz/modules', { title_fr: 'Module 1' }, 303);
+      const res = await post(
+        `${module.headers.location as string}/items`,
+        { type: 'quiz', title_fr: 'Quiz', questions_fr: '? Q\n- a\n- b\n\n? R\n+ c\n+ c', passMark: '50', maxAttempts: '0' },
+        400,
+      );
+      const shown = shownErrors(res.text).join(' ');
+      expect(shown).to.contain('Ligne 1 : Cette question n’a aucune option juste : marquez-en au moins une avec « + ».');
+      expect(shown).to.contain('Ligne 7 : Cette option répète celle de la ligne 6.');
+      expect(shown).not.to.contain('This question');
+    });
+
+    it('certificates: an image over the size limit in a template form is refused in French, with the limits', async () => {
+      const staff = await inFrench(t, 'staff@olive.example');
+      const token = await tokenFor(staff, '/certificates/templates/new');
+      const fields: Record<string, string> = {
+        name: 'Modèle trop lourd',
+        'page.size': 'A4',
+        'page.orientation': 'landscape',
+        'languages.0.lang': 'fr',
+        'languages.0.title': 'Certificat',
+        'languages.0.wording': 'Ceci certifie que\n{name}',
+        'signatories.0.name': 'Elena Marchetti',
+        'signatories.0.title.0': 'Directrice',
+      };
+      let req = staff.post(`/certificates/templates?_csrf=${encodeURIComponent(token)}`);
+      for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
+      const res = await req.attach('logos.programme', Buffer.alloc(600 * 1024, 1), 'logo.png').expect(400);
+      expect(res.text).to.contain('logo.png dépasse la limite de 512 Ko pour les images (il fait 600 Ko) : réduisez-le.');
+      expect(res.text).not.to.contain('is larger than');
+    });
+
     it('certificates: a bulk issuance with nobody to issue to is refused in French on the edition’s page', async () => {
       const staff = await inFrench(t, 'staff@olive.example');
       const db = t.app.olive.connection.db!;

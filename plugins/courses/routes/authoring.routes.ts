@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
   allow,
+  errorMessage,
   fieldErrors,
   form,
   forbidden,
@@ -23,6 +24,7 @@ import { canEdit, type CourseInput, type CourseService } from '../services/cours
 import type { createMaterialStore } from '../services/materials.service.ts';
 import { readQuizLanguages } from '../services/quiz-languages.ts';
 import { quizToText } from '../services/quiz.service.ts';
+import { noSuchModule } from '../services/refusals.ts';
 import { byShownText, languageNames, mainLanguage, readText, shownTo, textIn, type TextField } from '../services/texts.ts';
 
 /** The texts of each form, written in each of the course's languages (`title_en`, `title_fr`, …): services/texts.ts. */
@@ -40,17 +42,17 @@ const asArray = (v: unknown) => (v === undefined || v === '' ? [] : Array.isArra
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
 
 const courseFields = {
-  languages: z.preprocess(asArray, z.array(z.enum(UN_LANGUAGES, { error: 'Unknown language.' })).min(1, 'Choose at least one language.')),
-  hours: z.coerce.number({ error: 'Give the hours as a number.' }).min(0, 'Hours cannot be negative.').max(1000, 'At most 1,000 hours.'),
-  durationWeeks: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('Whole weeks, please.').min(0).max(104).optional()),
+  languages: z.preprocess(asArray, z.array(z.enum(UN_LANGUAGES, { error: 'courses:errors.course.unknownLanguage' })).min(1, 'courses:errors.course.languages')),
+  hours: z.coerce.number({ error: 'courses:errors.course.hours' }).min(0, 'courses:errors.course.hoursNegative').max(1000, 'courses:errors.course.hoursMax'),
+  durationWeeks: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('courses:errors.course.wholeWeeks').min(0).max(104).optional()),
 };
 
 const slugField = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Use lower-case letters, digits and single dashes, e.g. conflict-analysis.')
-  .min(3, 'At least 3 characters.')
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'courses:errors.course.slug')
+  .min(3, 'courses:errors.course.slugShort')
   .max(80);
 
 /**
@@ -111,10 +113,10 @@ const moduleSchema = z.object({
 });
 
 // An item's fields besides its texts (title, body, questions: read per language).
-const linkSchema = z.object({ url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000) });
+const linkSchema = z.object({ url: z.url({ protocol: /^https?$/, error: 'courses:errors.item.url' }).max(2000) });
 const quizSchema = z.object({
-  passMark: z.coerce.number().int().min(0, 'Between 0 and 100.').max(100, 'Between 0 and 100.'),
-  maxAttempts: z.coerce.number().int().min(0, '0 means unlimited.').max(100),
+  passMark: z.coerce.number().int().min(0, 'courses:errors.item.passMark').max(100, 'courses:errors.item.passMark'),
+  maxAttempts: z.coerce.number().int().min(0, 'courses:errors.item.maxAttempts').max(100),
   required: checkbox.default(false),
 });
 
@@ -166,7 +168,7 @@ export function mountAuthoringRoutes(
   /** The course, if this person may change it; trainers of other courses get 403. */
   async function editable(req: Request): Promise<CourseSummary> {
     const course = await courses.requireCourse(String(req.params.slug));
-    if (!canEdit(req.user, course)) throw forbidden('Only this course’s trainers and programme staff can change it.');
+    if (!canEdit(req.user, course)) throw forbidden('Only this course’s trainers and programme staff can change it.', { key: 'courses:errors.mayNotEdit' });
     return course;
   }
 
@@ -235,7 +237,7 @@ export function mountAuthoringRoutes(
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
       res.status(err.status);
-      await showForm({ upload: err.message });
+      await showForm({ upload: errorMessage((key, options) => String(req.t(key, options as never)), err) });
       return null;
     }
   }
@@ -287,7 +289,7 @@ export function mountAuthoringRoutes(
     form({
       read: (req) => {
         const status = z.enum(['draft', 'published', 'archived']).safeParse(req.body?.status);
-        if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.');
+        if (!status.success) throw new HttpError(400, 'BAD_STATUS', 'Unknown status.', undefined, { key: 'courses:errors.course.status' });
         return status.data;
       },
       view: 'courses/manage-course',
@@ -307,7 +309,8 @@ export function mountAuthoringRoutes(
     const ids = [...new Set(asArray(req.body?.trainerIds).map(String))];
     for (const id of ids) {
       const person = await ctx.get(Users).findById(id);
-      if (!person?.roles.includes('trainer')) throw new HttpError(400, 'UNKNOWN_TRAINER', 'Only people with the trainer role can be assigned.');
+      if (!person?.roles.includes('trainer'))
+        throw new HttpError(400, 'UNKNOWN_TRAINER', 'Only people with the trainer role can be assigned.', undefined, { key: 'courses:errors.course.trainer' });
     }
     await courses.setTrainers(course.id, ids);
     req.flash('success', req.t('courses:manage.trainersSaved'));
@@ -334,7 +337,7 @@ export function mountAuthoringRoutes(
   async function moduleEditorPage(req: Request, res: Response, course: CourseSummary, moduleId: string, form: FormAgain & { type?: string } = {}) {
     const modules = await courses.outline(course.id);
     const module = modules.find((m) => m.id === moduleId);
-    if (!module) throw new HttpError(404, 'NOT_FOUND', 'No such module in this course.');
+    if (!module) throw noSuchModule();
     const main = mainLanguage(course);
     const shownTitle = shownTo(req, course, module.title);
     return {
@@ -416,7 +419,7 @@ export function mountAuthoringRoutes(
 
   const newItemType = (req: Request) => {
     const type = z.enum(['lesson', 'link', 'quiz']).safeParse(req.body?.type);
-    if (!type.success) throw new HttpError(400, 'BAD_ITEM_TYPE', 'Unknown kind of content.');
+    if (!type.success) throw new HttpError(400, 'BAD_ITEM_TYPE', 'Unknown kind of content.', undefined, { key: 'courses:errors.item.type' });
     return type.data;
   };
 
@@ -557,13 +560,14 @@ export function mountAuthoringRoutes(
   ctx.router.post('/manage/:slug/items/:itemId/replace', authors, async (req, res) => {
     const course = await editable(req);
     const item = await courses.findItem(course.id, String(req.params.itemId));
-    if (item.type !== 'file' || !item.file) throw new HttpError(400, 'NOT_A_FILE', 'Only file items can have their file replaced.');
+    if (item.type !== 'file' || !item.file)
+      throw new HttpError(400, 'NOT_A_FILE', 'Only file items can have their file replaced.', undefined, { key: 'courses:errors.item.notAFile' });
     const files = await receiveOr(req, res, (errors) => renderItemEditor(req, res, course, item, { errors }));
     if (!files) return;
     const [file, ...extra] = files;
     if (!file || extra.length) {
       await Promise.all(files.map((f) => materials.remove(f.fileId)));
-      throw new HttpError(400, 'ONE_FILE', 'Choose exactly one file to replace this one.');
+      throw new HttpError(400, 'ONE_FILE', 'Choose exactly one file to replace this one.', undefined, { key: 'courses:errors.item.oneFile' });
     }
     try {
       await courses.updateItem(course.id, item._id.toString(), { file });

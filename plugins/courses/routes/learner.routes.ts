@@ -7,6 +7,7 @@ import { renderMarkdown } from '../services/markdown.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import type { ProgressRecorder } from '../services/progress.service.ts';
 import { parseAnswers, type createQuizAttempts, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
+import { noSuchCourse, noSuchModule } from '../services/refusals.ts';
 import { byShownText, shownMatches, shownTo } from '../services/texts.ts';
 
 export interface LearnerDeps {
@@ -33,7 +34,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   async function forLearning(req: Request): Promise<{ course: CourseSummary; access: Exclude<CourseAccess, { mode: 'denied' | 'hidden' }> }> {
     const course = await courses.requireCourse(String(req.params.slug));
     const access = await resolveAccess(req.user!, course, providers(), req.t);
-    if (access.mode === 'hidden') throw notFound('No such course.');
+    if (access.mode === 'hidden') throw noSuchCourse();
     if (access.mode === 'denied') throw forbidden(access.reason);
     return { course, access };
   }
@@ -62,7 +63,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       : course.status === 'published'
         ? { mode: 'denied', reason: '' }
         : { mode: 'hidden' };
-    if (access.mode === 'hidden') throw notFound('No such course.');
+    if (access.mode === 'hidden') throw noSuchCourse();
     const modules = await courses.outlineOf(course);
     let done = new Set<string>();
     let summary = null;
@@ -103,7 +104,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const modules = await courses.outlineOf(course);
     const index = modules.findIndex((m) => m.id === req.params.moduleId);
     const module = modules[index];
-    if (!module) throw notFound('No such module in this course.');
+    if (!module) throw noSuchModule();
     const done =
       access.mode === 'learner'
         ? await progress.completedItemIds(
@@ -158,7 +159,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   ctx.router.get('/:slug/items/:itemId/quiz', allow.signedIn, async (req, res) => {
     const { course, access } = await forLearning(req);
     const item = await courses.learningItem(course, String(req.params.itemId));
-    if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
+    if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.', { key: 'courses:errors.noSuchQuiz' });
     const history = access.mode === 'learner' ? await quizzes.history(req.user!.id, access.editionId, item._id.toString()) : null;
     const shown = (text: Parameters<typeof shownTo>[2]) => shownTo(req, course, text);
     const shownTitle = shown(item.title);
@@ -180,7 +181,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   ctx.router.post('/:slug/items/:itemId/quiz', allow.signedIn, async (req: Request, res: Response) => {
     const { course, access } = await forLearning(req);
     const item = await courses.learningItem(course, String(req.params.itemId));
-    if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.');
+    if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.', { key: 'courses:errors.noSuchQuiz' });
     const answers = parseAnswers(item.quiz.questions, req.body);
     let outcome: { score: number; passed: boolean; results: ReturnType<typeof scoreQuiz>['results']; attempt?: number; attemptsLeft?: number | null };
     if (access.mode === 'learner') {
@@ -227,7 +228,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   ctx.router.get('/:slug/items/:itemId/file', allow.signedIn, async (req, res) => {
     const { course } = await forLearning(req);
     const item = await courses.learningItem(course, String(req.params.itemId));
-    if (item.type !== 'file' || !item.file) throw notFound('No such file.');
+    if (item.type !== 'file' || !item.file) throw notFound('No such file.', { key: 'courses:errors.noSuchFile' });
     await materials.serve(req, res, item.file, { download: req.query.download === '1' });
   });
 }

@@ -16,6 +16,7 @@ import type { CourseCatalogService, CourseStatus, CourseSummary, ModuleSummary, 
 import type { CourseDoc } from '../models/course.model.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import type { ModuleDoc } from '../models/module.model.ts';
+import { noSuchCourse, noSuchItem, noSuchModule } from './refusals.ts';
 
 export interface CourseModels {
   Course: Model<CourseDoc>;
@@ -84,8 +85,8 @@ export interface CourseInput {
  * more than a programme runs at once, few enough to bound the memory.
  */
 export function createCourseService({ Course, Module, Item }: CourseModels, { maxKept = 500 }: { maxKept?: number } = {}) {
-  const oid = (id: string, what = 'course') => {
-    if (!mongoose.isValidObjectId(id)) throw notFound(`No such ${what}.`);
+  const oid = (id: string, what: 'course' | 'module' | 'item' | 'trainer' = 'course') => {
+    if (!mongoose.isValidObjectId(id)) throw notFound(`No such ${what}.`, { key: `courses:errors.noSuch.${what}` });
     return new mongoose.Types.ObjectId(id);
   };
 
@@ -144,7 +145,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
 
   async function requireCourse(slug: string): Promise<CourseSummary> {
     const doc = await docBySlug(slug);
-    if (!doc) throw notFound('No such course.');
+    if (!doc) throw noSuchCourse();
     const course = toCourseSummary(doc);
     docOfSummary.set(course, doc);
     return course;
@@ -187,7 +188,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
   /** An item of the course as the learner sees it: from the outline, so no look-up of its own. */
   async function learningItem(course: CourseSummary, itemId: string) {
     const item = (await outlineOf(course)).flatMap((m) => m.items).find((i) => i.id === itemId);
-    if (!item) throw notFound('No such item in this course.');
+    if (!item) throw noSuchItem();
     return item;
   }
 
@@ -216,7 +217,11 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
   }
 
   async function create(input: CourseInput, creator: SessionUser): Promise<CourseSummary> {
-    if (RESERVED_SLUGS.has(input.slug)) throw conflict(`The address “${input.slug}” is reserved: choose another.`);
+    if (RESERVED_SLUGS.has(input.slug))
+      throw conflict(`The address “${input.slug}” is reserved: choose another.`, undefined, {
+        key: 'courses:errors.slugReserved',
+        params: { slug: input.slug },
+      });
     try {
       const doc = await Course.create({
         ...input,
@@ -226,7 +231,11 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
       });
       return toCourseSummary(doc.toObject());
     } catch (err) {
-      if (isDuplicateKey(err)) throw conflict(`A course with the address “${input.slug}” already exists.`);
+      if (isDuplicateKey(err))
+        throw conflict(`A course with the address “${input.slug}” already exists.`, undefined, {
+          key: 'courses:errors.slugTaken',
+          params: { slug: input.slug },
+        });
       throw err;
     }
   }
@@ -239,12 +248,18 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
   async function setStatus(courseId: string, status: CourseStatus): Promise<void> {
     if (status === 'published') {
       const modules = await outline(courseId);
-      if (!modules.length) throw new HttpError(409, 'COURSE_EMPTY', 'Add at least one module with content before publishing.');
+      if (!modules.length)
+        throw new HttpError(409, 'COURSE_EMPTY', 'Add at least one module with content before publishing.', undefined, { key: 'courses:errors.courseEmpty' });
       const empty = modules.filter((m) => !m.items.length);
       // Named in the course's first language: a service has no reader.
       const main = (await courseDoc(courseId))?.languages[0];
-      if (empty.length)
-        throw new HttpError(409, 'MODULE_EMPTY', `These modules have no content yet: ${empty.map((m) => localized(m.title, main ?? 'en', main)).join(', ')}.`);
+      if (empty.length) {
+        const names = empty.map((m) => localized(m.title, main ?? 'en', main)).join(', ');
+        throw new HttpError(409, 'MODULE_EMPTY', `These modules have no content yet: ${names}.`, undefined, {
+          key: 'courses:errors.modulesEmpty',
+          params: { count: empty.length, modules: names },
+        });
+      }
     }
     await Course.updateOne({ _id: oid(courseId) }, { $set: { status } });
   }
@@ -270,7 +285,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
   async function swap(model: Positioned, siblings: { _id: mongoose.Types.ObjectId; position: number }[], id: string, direction: 'up' | 'down') {
     const sorted = [...siblings].sort(byPosition);
     const index = sorted.findIndex((s) => s._id.toString() === id);
-    if (index < 0) throw notFound('No such entry.');
+    if (index < 0) throw notFound('No such entry.', { key: 'courses:errors.noSuchEntry' });
     const other = sorted[direction === 'up' ? index - 1 : index + 1];
     if (!other) return; // already first or last: nothing to do
     const self = sorted[index]!;
@@ -289,7 +304,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     const m = await Module.findById(oid(moduleId, 'module'))
       .lean()
       .then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
-    if (!m) throw notFound('No such module in this course.');
+    if (!m) throw noSuchModule();
     return m;
   }
 
@@ -306,7 +321,8 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
   /** Deletes an empty module; a module with content must be emptied first (nothing is lost by a slip). */
   async function deleteModule(courseId: string, moduleId: string) {
     await findModule(courseId, moduleId);
-    if (await Item.exists({ moduleId: oid(moduleId) })) throw new HttpError(409, 'MODULE_NOT_EMPTY', 'Remove the module’s content first.');
+    if (await Item.exists({ moduleId: oid(moduleId) }))
+      throw new HttpError(409, 'MODULE_NOT_EMPTY', 'Remove the module’s content first.', undefined, { key: 'courses:errors.moduleNotEmpty' });
     await changing(courseId, () => Module.deleteOne({ _id: oid(moduleId) }));
   }
 
@@ -314,7 +330,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     const item = await Item.findById(oid(itemId, 'item'))
       .lean()
       .then((d) => (d?.courseId.equals(oid(courseId)) ? d : null));
-    if (!item) throw notFound('No such item in this course.');
+    if (!item) throw noSuchItem();
     return item;
   }
 

@@ -1,9 +1,10 @@
 import type { Model } from 'mongoose';
 import mongoose from 'mongoose';
-import { findByKeys, insertOnce, notFound, readOncePerPage, type EventRef } from '../../../src/index.ts';
+import { findByKeys, insertOnce, readOncePerPage, type EventRef } from '../../../src/index.ts';
 import { CourseCompleted, ModuleCompleted, type LearnerProgress, type ProgressService } from '../contract.ts';
 import type { ItemDoc } from '../models/item.model.ts';
 import { progressKey, type CourseCompletionDoc, type ItemProgressDoc, type ModuleProgressDoc, type QuizAttemptDoc } from '../models/progress.model.ts';
+import { noSuchItem } from './refusals.ts';
 
 /** A course's modules in order, each with its items: what the recorder's checks need. */
 export type CourseStructure = { _id: { toString(): string }; required: boolean; items: { _id: { toString(): string }; moduleId: { toString(): string } }[] }[];
@@ -267,7 +268,7 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
       // By `_id` alone, the course checked here (FerretDB narrows no other filter).
       const found = mongoose.isValidObjectId(itemId) ? await Item.findById(itemId, { _id: 1, moduleId: 1, courseId: 1 }).lean() : null;
       const item = found && found.courseId.toString() === courseId ? found : null;
-      if (!item) throw notFound('No such item in this course.');
+      if (!item) throw noSuchItem();
       await completeItem({ learnerId, courseId, editionId, item });
     },
 

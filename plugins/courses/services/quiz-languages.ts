@@ -6,9 +6,8 @@
  * per language; their ids and kinds come from the first language's text.
  */
 import type { Request } from 'express';
-import { HttpError } from '../../../src/index.ts';
 import type { QuizQuestion } from '../models/item.model.ts';
-import { parseQuizText } from './quiz.service.ts';
+import { parseQuizText, QuizInvalid } from './quiz.service.ts';
 import { languageNames, refuseOtherLanguages } from './texts.ts';
 
 /** The longest quiz text, in characters, in each language. */
@@ -21,9 +20,8 @@ function parseOne(req: Translate, text: string, field: string, errors: Record<st
   try {
     return parseQuizText(text);
   } catch (err) {
-    const lines = (err as HttpError).details as { lines?: { line: number; message: string }[] } | undefined;
-    if (!(err instanceof HttpError) || !lines?.lines) throw err;
-    errors[field] ??= lines.lines.map((l) => req.t('courses:texts.quizLine', { line: l.line, message: l.message })).join(' ');
+    if (!(err instanceof QuizInvalid)) throw err;
+    errors[field] ??= err.problems.map((p) => req.t('courses:texts.quizLine', { line: p.line, message: req.t(p.text.key, p.text.params) })).join(' ');
     return null;
   }
 }

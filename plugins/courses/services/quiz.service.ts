@@ -34,7 +34,7 @@
  * Every problem is reported at once, with its line number, so a trainer fixes the text in one go.
  */
 import type mongoose from 'mongoose';
-import { findNumbered, HttpError, insertOnce } from '../../../src/index.ts';
+import { findNumbered, HttpError, insertOnce, type ErrorText } from '../../../src/index.ts';
 import type { StoredText } from '../contract.ts';
 import type { QuestionKind, QuizQuestion, QuizSettings } from '../models/item.model.ts';
 import { progressKey, type QuizAttemptDoc } from '../models/progress.model.ts';
@@ -48,6 +48,27 @@ const OPTION_IDS = 'abcdefghijklmnopqrstuvwxyz';
 export interface QuizProblem {
   line: number;
   message: string;
+}
+
+/** A quiz text refused: `details.lines` says each problem in English, `problems` names its catalogue entry. */
+export class QuizInvalid extends HttpError {
+  readonly problems: readonly { line: number; text: ErrorText }[];
+
+  constructor(found: readonly (QuizProblem & { text: ErrorText })[]) {
+    const shown = found
+      .slice(0, 5)
+      .map((p) => `line ${p.line}: ${p.message}`)
+      .join(' ');
+    const more = found.length > 5 ? ` (and ${found.length - 5} more)` : '';
+    super(
+      400,
+      'QUIZ_INVALID',
+      `The quiz has problems: ${shown}${more}`,
+      { lines: found.map(({ line, message }) => ({ line, message })) },
+      { key: 'courses:errors.quiz.invalid', params: { count: found.length } },
+    );
+    this.problems = found.map(({ line, text }) => ({ line, text }));
+  }
 }
 
 export interface PublicQuestion {
@@ -100,7 +121,9 @@ interface DraftQuestion {
 type Last = 'none' | 'question' | 'option' | 'feedback' | 'blank';
 
 export function parseQuizText(text: string): QuizQuestion[] {
-  const problems: QuizProblem[] = [];
+  const problems: (QuizProblem & { text: ErrorText })[] = [];
+  const problem = (line: number, message: string, key: string, params?: Record<string, unknown>) =>
+    problems.push({ line, message, text: { key, ...(params ? { params } : {}) } });
   const drafts: DraftQuestion[] = [];
   let current: DraftQuestion | undefined;
   let last: Last = 'none';
@@ -115,7 +138,7 @@ export function parseQuizText(text: string): QuizQuestion[] {
       return;
     }
     if (line.length > QUIZ_LIMITS.lineLength) {
-      problems.push({ line: lineNo, message: `This line is longer than ${QUIZ_LIMITS.lineLength} characters.` });
+      problem(lineNo, `This line is longer than ${QUIZ_LIMITS.lineLength} characters.`, 'courses:errors.quiz.lineTooLong', { max: QUIZ_LIMITS.lineLength });
     }
     const marker = line[0];
     const rest = line.slice(1).trim();
@@ -124,7 +147,7 @@ export function parseQuizText(text: string): QuizQuestion[] {
       current = { line: lineNo, text: rest, options: [], feedback: [] };
       drafts.push(current);
       if (drafts.length === QUIZ_LIMITS.questions + 1) {
-        problems.push({ line: lineNo, message: `A quiz can have at most ${QUIZ_LIMITS.questions} questions.` });
+        problem(lineNo, `A quiz can have at most ${QUIZ_LIMITS.questions} questions.`, 'courses:errors.quiz.tooManyQuestions', { max: QUIZ_LIMITS.questions });
       }
       last = 'question';
       return;
@@ -132,7 +155,7 @@ export function parseQuizText(text: string): QuizQuestion[] {
     if (!current) {
       // One problem for the whole preamble: a line-by-line list would bury the single fix.
       if (!reportedPreamble) {
-        problems.push({ line: lineNo, message: "Start the quiz with a question: a line beginning with '?'." });
+        problem(lineNo, "Start the quiz with a question: a line beginning with '?'.", 'courses:errors.quiz.startWithQuestion');
         reportedPreamble = true;
       }
       return;
@@ -140,7 +163,7 @@ export function parseQuizText(text: string): QuizQuestion[] {
     if (marker === '-' || marker === '+') {
       current.options.push({ line: lineNo, text: rest, correct: marker === '+' });
       if (current.options.length === QUIZ_LIMITS.options + 1) {
-        problems.push({ line: lineNo, message: `A question can have at most ${QUIZ_LIMITS.options} options.` });
+        problem(lineNo, `A question can have at most ${QUIZ_LIMITS.options} options.`, 'courses:errors.quiz.tooManyOptions', { max: QUIZ_LIMITS.options });
       }
       last = 'option';
       return;
@@ -159,30 +182,30 @@ export function parseQuizText(text: string): QuizQuestion[] {
       current.feedback[i] = current.feedback[i] ? `${current.feedback[i]} ${line}` : line;
       return;
     }
-    problems.push({ line: lineNo, message: "Start this line with '?' (a question), '-' (a wrong option), '+' (a correct option) or '>' (feedback)." });
+    problem(lineNo, "Start this line with '?' (a question), '-' (a wrong option), '+' (a correct option) or '>' (feedback).", 'courses:errors.quiz.noMarker');
   });
 
   if (drafts.length === 0 && problems.length === 0) {
-    problems.push({ line: 1, message: "The quiz is empty: write at least one question starting with '?'." });
+    problem(1, "The quiz is empty: write at least one question starting with '?'.", 'courses:errors.quiz.empty');
   }
 
   const questions = drafts.map((draft, qi): QuizQuestion => {
-    if (!draft.text) problems.push({ line: draft.line, message: "Write the question after the '?'." });
+    if (!draft.text) problem(draft.line, "Write the question after the '?'.", 'courses:errors.quiz.noQuestionText');
     for (const option of draft.options) {
-      if (!option.text) problems.push({ line: option.line, message: 'This option is empty.' });
+      if (!option.text) problem(option.line, 'This option is empty.', 'courses:errors.quiz.emptyOption');
     }
     if (draft.options.length < 2) {
-      problems.push({ line: draft.line, message: "This question needs at least 2 options ('-' wrong, '+' correct)." });
+      problem(draft.line, "This question needs at least 2 options ('-' wrong, '+' correct).", 'courses:errors.quiz.tooFewOptions', { min: 2 });
     }
     const correctCount = draft.options.filter((o) => o.correct).length;
     if (draft.options.length > 0 && correctCount === 0) {
-      problems.push({ line: draft.line, message: "This question has no correct option: mark at least one with '+'." });
+      problem(draft.line, "This question has no correct option: mark at least one with '+'.", 'courses:errors.quiz.noCorrect');
     }
     const seen = new Map<string, number>();
     for (const option of draft.options) {
       const key = option.text.toLowerCase();
       if (option.text && seen.has(key)) {
-        problems.push({ line: option.line, message: `This option repeats the one on line ${seen.get(key)}.` });
+        problem(option.line, `This option repeats the one on line ${seen.get(key)}.`, 'courses:errors.quiz.repeatedOption', { line: seen.get(key) });
       } else {
         seen.set(key, option.line);
       }
@@ -198,15 +221,7 @@ export function parseQuizText(text: string): QuizQuestion[] {
     return question;
   });
 
-  if (problems.length > 0) {
-    problems.sort((x, y) => x.line - y.line);
-    const shown = problems
-      .slice(0, 5)
-      .map((p) => `line ${p.line}: ${p.message}`)
-      .join(' ');
-    const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : '';
-    throw new HttpError(400, 'QUIZ_INVALID', `The quiz has problems: ${shown}${more}`, { lines: problems });
-  }
+  if (problems.length > 0) throw new QuizInvalid(problems.sort((x, y) => x.line - y.line));
   return questions;
 }
 
@@ -263,7 +278,8 @@ export function publicQuestions(questions: QuizQuestion[]): PublicQuestion[] {
   }));
 }
 
-const answerInvalid = (field: string, message: string) => new HttpError(400, 'QUIZ_ANSWER_INVALID', message, { field });
+const answerInvalid = (field: string, message: string, key: string, params?: Record<string, unknown>) =>
+  new HttpError(400, 'QUIZ_ANSWER_INVALID', message, { field }, { key, ...(params ? { params } : {}) });
 
 /**
  * Reads answers from a urlencoded form body: field `q1` = option id (single/truefalse) or array of
@@ -273,12 +289,12 @@ const answerInvalid = (field: string, message: string) => new HttpError(400, 'QU
  */
 export function parseAnswers(questions: QuizQuestion[], body: unknown): Record<string, string[]> {
   if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw answerInvalid('', 'The answers could not be read.');
+  if (typeof body !== 'object' || Array.isArray(body)) throw answerInvalid('', 'The answers could not be read.', 'courses:errors.answers.unreadable');
   const fields = body as Record<string, unknown>;
   const byId = new Map(questions.map((q) => [q.id, q]));
 
   for (const key of Object.keys(fields)) {
-    if (/^q\d+$/.test(key) && !byId.has(key)) throw answerInvalid(key, `There is no question ${key} in this quiz.`);
+    if (/^q\d+$/.test(key) && !byId.has(key)) throw answerInvalid(key, `There is no question ${key} in this quiz.`, 'courses:errors.answers.noQuestion', { question: key });
   }
 
   const answers: Record<string, string[]> = {};
@@ -288,13 +304,18 @@ export function parseAnswers(questions: QuizQuestion[], body: unknown): Record<s
     // Only strings or arrays of strings: anything else (e.g. `q1[$ne]=a`, parsed into an object by
     // the extended urlencoded parser) is not an answer.
     const values = typeof value === 'string' ? [value] : Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : null;
-    if (!values) throw answerInvalid(question.id, `The answer to question ${question.id} could not be read.`);
+    if (!values)
+      throw answerInvalid(question.id, `The answer to question ${question.id} could not be read.`, 'courses:errors.answers.unreadableAnswer', { question: question.id });
     const chosen = [...new Set(values.filter((v) => v !== ''))];
     const known = new Set(question.options.map((o) => o.id));
     const unknown = chosen.find((id) => !known.has(id));
-    if (unknown !== undefined) throw answerInvalid(question.id, `Question ${question.id} has no option "${unknown.slice(0, 20)}".`);
+    if (unknown !== undefined)
+      throw answerInvalid(question.id, `Question ${question.id} has no option "${unknown.slice(0, 20)}".`, 'courses:errors.answers.noOption', {
+        question: question.id,
+        option: unknown.slice(0, 20),
+      });
     if (question.kind !== 'multiple' && chosen.length > 1) {
-      throw answerInvalid(question.id, `Question ${question.id} takes one answer.`);
+      throw answerInvalid(question.id, `Question ${question.id} takes one answer.`, 'courses:errors.answers.oneAnswer', { question: question.id });
     }
     if (chosen.length > 0) answers[question.id] = chosen;
   }
@@ -319,9 +340,13 @@ export function scoreQuiz(quiz: QuizSettings, answers: Record<string, string[]>)
 
 export function createQuizAttempts(QuizAttempt: mongoose.Model<QuizAttemptDoc>) {
   const noAttemptsLeft = (max: number) =>
-    new HttpError(409, 'NO_ATTEMPTS_LEFT', max === 1 ? 'You have used your only attempt at this quiz.' : `You have used all ${max} attempts at this quiz.`, {
-      maxAttempts: max,
-    });
+    new HttpError(
+      409,
+      'NO_ATTEMPTS_LEFT',
+      max === 1 ? 'You have used your only attempt at this quiz.' : `You have used all ${max} attempts at this quiz.`,
+      { maxAttempts: max },
+      { key: 'courses:errors.quiz.noAttemptsLeft', params: { count: max } },
+    );
   // Attempts are numbered slots (below), so a learner's attempts are read by key, oldest first.
   const attemptsOf = (learnerId: string, editionId: string, itemId: string) =>
     findNumbered(QuizAttempt, (n) => progressKey(learnerId, editionId, itemId, String(n)));

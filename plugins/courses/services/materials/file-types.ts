@@ -57,7 +57,10 @@ const TEXT_BY_EXTENSION: Record<string, string> = {
   csv: 'text/csv',
 };
 
-/** Words for the types people are most likely to upload by mistake, or on purpose. */
+/**
+ * Words for the types people are most likely to upload by mistake, or on purpose (in English; pages
+ * say them as `courses:errors.fileType.content.<ext>`).
+ */
 const DESCRIBED: Record<string, string> = {
   exe: 'a Windows program',
   elf: 'a Linux program',
@@ -133,13 +136,14 @@ export interface Classification {
 export async function classify(head: Buffer, filename: string, complete: boolean): Promise<Classification> {
   const extension = extensionOf(filename);
   // A UTF-16 byte-order mark looks like an MPEG audio frame to file-type; say what it really is.
-  if (isUtf16(head)) throw notText(filename, UTF16_REASON);
+  if (isUtf16(head)) throw notText(filename, UTF16_REASON, 'utf16');
   if (DANGEROUS_EXTENSIONS.has(extension)) {
     throw new HttpError(
       415,
       'FILE_TYPE_NOT_ALLOWED',
       `${filename} is not an allowed type: files named .${extension} are not accepted, whatever their content.`,
       { filename },
+      { key: 'courses:errors.fileType.dangerousName', params: { filename, ext: extension } },
     );
   }
   let detected: FileTypeResult | undefined;
@@ -151,8 +155,14 @@ export async function classify(head: Buffer, filename: string, complete: boolean
     // A parser failure on a truncated or hostile head means "not recognised", which is judged below.
     detected = undefined;
   }
-  const refuse = (reason: string) =>
-    new HttpError(415, 'FILE_TYPE_NOT_ALLOWED', `${filename} is not an allowed type: ${reason}.`, { filename, detected: detected?.mime ?? null });
+  const refuse = (reason: string, key: string, params: Record<string, unknown> = {}) =>
+    new HttpError(
+      415,
+      'FILE_TYPE_NOT_ALLOWED',
+      `${filename} is not an allowed type: ${reason}.`,
+      { filename, detected: detected?.mime ?? null },
+      { key, params: { filename, ...params } },
+    );
 
   if (detected) {
     if (detected.ext === 'cfb') {
@@ -160,6 +170,7 @@ export async function classify(head: Buffer, filename: string, complete: boolean
       if (legacy) return { contentType: legacy };
       throw refuse(
         'its content is a compound binary file (such as a Windows installer); only old Office files named .doc, .xls or .ppt are accepted in that format',
+        'courses:errors.fileType.compound',
       );
     }
     // Office files are ZIP packages; when the package's manifest lies beyond the sample file-type
@@ -167,7 +178,10 @@ export async function classify(head: Buffer, filename: string, complete: boolean
     if (detected.ext === 'zip' && OFFICE_BY_EXTENSION[extension]) return { contentType: OFFICE_BY_EXTENSION[extension] };
     const allowed = ALLOWED_DETECTED[detected.ext];
     if (allowed) return { contentType: allowed };
-    throw refuse(`its content is ${DESCRIBED[detected.ext] ?? `${detected.mime} (.${detected.ext})`}`);
+    const described = DESCRIBED[detected.ext];
+    throw described
+      ? refuse(`its content is ${described}`, `courses:errors.fileType.content.${detected.ext}`)
+      : refuse(`its content is ${detected.mime} (.${detected.ext})`, 'courses:errors.fileType.contentOther', { mime: detected.mime, ext: detected.ext });
   }
 
   if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
@@ -179,7 +193,7 @@ export async function classify(head: Buffer, filename: string, complete: boolean
   text.push(head, filename);
   if (complete) text.end(filename);
   const textType = TEXT_BY_EXTENSION[extension];
-  if (!textType) throw refuse('text files are accepted only as .txt, .md or .csv');
+  if (!textType) throw refuse('text files are accepted only as .txt, .md or .csv', 'courses:errors.fileType.textExtension');
   return { contentType: textType, text };
 }
 
@@ -188,11 +202,11 @@ export class TextCheck {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
   push(chunk: Uint8Array, filename: string) {
-    if (chunk.includes(0)) throw notText(filename, 'its content is binary data, not a recognised document, image, audio, video or text format');
+    if (chunk.includes(0)) throw notText(filename, 'its content is binary data, not a recognised document, image, audio, video or text format', 'binary');
     try {
       this.decoder.decode(chunk, { stream: true });
     } catch {
-      throw notText(filename, 'its text is not UTF-8; save it as UTF-8 and try again');
+      throw notText(filename, 'its text is not UTF-8; save it as UTF-8 and try again', 'notUtf8');
     }
   }
 
@@ -200,7 +214,7 @@ export class TextCheck {
     try {
       this.decoder.decode();
     } catch {
-      throw notText(filename, 'its text is not UTF-8 (it ends in the middle of a character)');
+      throw notText(filename, 'its text is not UTF-8 (it ends in the middle of a character)', 'notUtf8End');
     }
   }
 }
@@ -211,8 +225,17 @@ export function isUtf16(chunk: Uint8Array): boolean {
   return (chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff);
 }
 
-function notText(filename: string, reason: string) {
-  return new HttpError(415, 'FILE_TYPE_NOT_ALLOWED', `${filename} is not an allowed type: ${reason}.`, { filename });
+function notText(filename: string, reason: string, kind: 'binary' | 'notUtf8' | 'notUtf8End' | 'utf16') {
+  return new HttpError(
+    415,
+    'FILE_TYPE_NOT_ALLOWED',
+    `${filename} is not an allowed type: ${reason}.`,
+    { filename },
+    {
+      key: `courses:errors.fileType.text.${kind}`,
+      params: { filename },
+    },
+  );
 }
 
 function extensionOf(filename: string): string {

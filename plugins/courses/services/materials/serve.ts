@@ -27,7 +27,7 @@ export async function serveFile(
   opts: { download?: boolean } = {},
 ): Promise<void> {
   const found = await stored.files().findOne({ _id: file.fileId }, { projection: { length: 1 } });
-  if (!found) throw notFound('This file is no longer available.');
+  if (!found) throw notFound('This file is no longer available.', { key: 'courses:errors.fileGone' });
   const size = found.length;
 
   res.setHeader('ETag', `"${file.sha256}"`);

@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import type express from 'express';
 import mongoose from 'mongoose';
 import multer from 'multer';
-import { formatBytes, HttpError, safeFileName, toObjectId } from '../../../../src/index.ts';
+import { formatBytes, HttpError, safeFileName, toObjectId, uploadErrorText } from '../../../../src/index.ts';
 import type { StoredFile } from '../../models/item.model.ts';
 import { classify, HEAD_BYTES } from './file-types.ts';
 
@@ -26,6 +26,18 @@ export interface UploadsOptions {
   maxFiles?: number | undefined;
 }
 
+/** A file over the limit (`filename` unknown when the request was cut short before its name). */
+const fileTooLarge = (filename: string | undefined, maxBytes: number) =>
+  new HttpError(
+    413,
+    'FILE_TOO_LARGE',
+    `${filename ?? 'A file'} is larger than the ${formatBytes(maxBytes)} limit.`,
+    { filename, maxBytes },
+    filename === undefined
+      ? { key: 'courses:errors.upload.tooLargeUnnamed', params: { limit: formatBytes(maxBytes) } }
+      : { key: 'courses:errors.upload.tooLarge', params: { filename, limit: formatBytes(maxBytes) } },
+  );
+
 export function createUploads(options: UploadsOptions) {
   const { bucket, deleteOrRetry, maxBytes } = options;
   const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
@@ -34,7 +46,7 @@ export function createUploads(options: UploadsOptions) {
 
   async function storeOne(source: Readable, originalName: string, session: UploadSession): Promise<StoredFile> {
     const filename = safeFileName(originalName);
-    const tooLarge = () => new HttpError(413, 'FILE_TOO_LARGE', `${filename} is larger than the ${formatBytes(maxBytes)} limit.`, { filename, maxBytes });
+    const tooLarge = () => fileTooLarge(filename, maxBytes);
     let truncated = false;
     // busboy stops the part at the limit and says so with 'limit' instead of an error.
     source.once('limit', () => {
@@ -67,7 +79,8 @@ export function createUploads(options: UploadsOptions) {
       }
       if (truncated) throw tooLarge();
       const head = Buffer.concat(headParts, headLength);
-      if (head.length === 0) throw new HttpError(400, 'FILE_EMPTY', `${filename} is empty.`, { filename });
+      if (head.length === 0)
+        throw new HttpError(400, 'FILE_EMPTY', `${filename} is empty.`, { filename }, { key: 'courses:errors.upload.empty', params: { filename } });
 
       const kind = await classify(head, filename, ended);
       const hash = crypto.createHash('sha256').update(head);
@@ -135,7 +148,9 @@ export function createUploads(options: UploadsOptions) {
 
   async function receive(req: express.Request): Promise<{ files: StoredFile[]; fields: Record<string, string> }> {
     if (!req.is('multipart/form-data')) {
-      throw new HttpError(400, 'MALFORMED_UPLOAD', 'Send the files as a multipart/form-data form, in the field "files".');
+      throw new HttpError(400, 'MALFORMED_UPLOAD', 'Send the files as a multipart/form-data form, in the field "files".', undefined, {
+        key: 'courses:errors.upload.notMultipart',
+      });
     }
     const session = new UploadSession();
     const parse = multer({
@@ -168,7 +183,7 @@ export function createUploads(options: UploadsOptions) {
     }
 
     const files = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-    if (files.length === 0) throw new HttpError(400, 'NO_FILE', 'Choose at least one file to upload.');
+    if (files.length === 0) throw new HttpError(400, 'NO_FILE', 'Choose at least one file to upload.', undefined, { key: 'courses:errors.upload.noFile' });
     return { files, fields: textFields(req.body) };
   }
 
@@ -239,23 +254,34 @@ function toHttpError(err: unknown, refusal: HttpError | undefined, maxBytes: num
     const filename = original ? safeFileName(original) : undefined;
     switch (err.code) {
       case 'LIMIT_FILE_SIZE':
-        return new HttpError(413, 'FILE_TOO_LARGE', `${filename ?? 'A file'} is larger than the ${formatBytes(maxBytes)} limit.`, { filename, maxBytes });
+        return fileTooLarge(filename, maxBytes);
       case 'LIMIT_FILE_COUNT':
-        return new HttpError(400, 'TOO_MANY_FILES', `Send at most ${maxFiles} files at once.`, { maxFiles });
+        return new HttpError(
+          400,
+          'TOO_MANY_FILES',
+          `Send at most ${maxFiles} files at once.`,
+          { maxFiles },
+          { key: 'courses:errors.upload.tooMany', params: { count: maxFiles } },
+        );
       case 'LIMIT_UNEXPECTED_FILE':
-        return new HttpError(400, 'MALFORMED_UPLOAD', `Files must be sent in the field "files", not "${err.field ?? ''}".`);
+        return new HttpError(400, 'MALFORMED_UPLOAD', `Files must be sent in the field "files", not "${err.field ?? ''}".`, undefined, {
+          key: 'courses:errors.upload.wrongField',
+          params: { field: err.field ?? '' },
+        });
       default:
-        return new HttpError(400, 'MALFORMED_UPLOAD', `The upload form could not be read: ${err.message.toLowerCase()}.`);
+        return new HttpError(400, 'MALFORMED_UPLOAD', `The upload form could not be read: ${err.message.toLowerCase()}.`, undefined, uploadErrorText(err.code));
     }
   }
   const message = err instanceof Error ? err.message : '';
   // multer's words for a connection that went away, and ours for a writer stopped because of it.
   if (/^(Request (aborted|closed)|upload discarded)$/.test(message) || (err as { code?: string } | null)?.code === 'ECONNRESET') {
-    return new HttpError(400, 'UPLOAD_INTERRUPTED', 'The upload was interrupted before it finished. Please try again.');
+    return new HttpError(400, 'UPLOAD_INTERRUPTED', 'The upload was interrupted before it finished. Please try again.', undefined, {
+      key: 'courses:errors.upload.interrupted',
+    });
   }
   // busboy's words for a body that is not a well-formed multipart form.
   if (/^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found|Unsupported content type|Missing Content-Type)/.test(message)) {
-    return new HttpError(400, 'MALFORMED_UPLOAD', 'The upload form could not be read.');
+    return new HttpError(400, 'MALFORMED_UPLOAD', 'The upload form could not be read.', undefined, uploadErrorText('other'));
   }
   // Database failures and the unexpected keep their own identity for the error handler (503/500).
   return err;
