@@ -59,7 +59,7 @@ export {
   isDuplicateKey,
   isDatabaseUnavailable,
 } from './core/errors.ts';
-export { parseInput, checkInput, fieldErrors, invalidFields, englishT, uploadErrorText, wantsJson } from './core/http.ts';
+export { parseInput, checkInput, fieldErrors, invalidFields, englishT, refusalFor, uploadErrorText, wantsJson } from './core/http.ts';
 export { form, respond, type FormRoute, type FormFailure, type Answer } from './core/forms.ts';
 export { safeReturnTo } from './core/auth/return-to.ts';
 export { formatBytes } from './core/views.ts';

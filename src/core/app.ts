@@ -18,7 +18,7 @@ import type { ServiceOverride, ServiceRef } from './refs.ts';
 import { EventBus } from './events.ts';
 import { flashMiddleware } from './flash.ts';
 import { Navigation, Users, type UsersService } from './host-contract.ts';
-import { errorHandler, notFoundHandler } from './http.ts';
+import { errorHandler, notFoundHandler, refusalFor } from './http.ts';
 import { createI18n, languageMiddleware } from './i18n.ts';
 import { registerPlugins, seedPlugins, startPlugins, stopPlugins, orderPlugins, validatePlugins, type HostRuntime, type LoadedPlugin } from './loader.ts';
 import { createMetrics } from './metrics.ts';
@@ -308,7 +308,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       registration: config.REGISTRATION !== 'off',
     });
     const limiterMessage = (req: express.Request) => {
-      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
+      throw refusalFor(req, 429, 'TOO_MANY_ATTEMPTS', 'login.tooMany');
     };
     mountAccountRoutes(hostRoutes, { accounts, config, connection, onLimited: limiterMessage });
     mountAdminUserRoutes(hostRoutes, { users, models, accounts, mail, audit });

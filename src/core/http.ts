@@ -132,6 +132,14 @@ export function uploadErrorText(code: string): ErrorText {
   return { key: UPLOAD_CODES.has(code) ? `errors.upload.${code}` : 'errors.upload.other' };
 }
 
+/**
+ * A refusal a route words from the catalogue, as services do: the English words for JSON clients
+ * and logs, its entry (`text`) for pages in the reader's language.
+ */
+export function refusalFor(req: Request, status: number, code: string, key: string, params?: Record<string, unknown>, details?: unknown): HttpError {
+  return new HttpError(status, code, englishT(req)(key, params), details, { key, ...(params ? { params } : {}) });
+}
+
 /** English, the language of JSON answers and logs (the app's default `t`). */
 export function englishT(req: Request): Translate {
   const t = req.app?.locals?.t as Translate | undefined;

@@ -4,13 +4,13 @@ import {
   allow,
   form,
   forbidden,
-  HttpError,
   invalidFields,
   isObjectId,
   localized,
   notFound,
   objectIdSchema,
   parseInput,
+  refusalFor,
   respond,
   Users,
   type FormFailure,
@@ -98,7 +98,13 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
 
   ctx.router.get('/certificates/name', allow.signedIn, async (req, res) => {
     const current = await issuance.printedName(req.user!.id);
-    res.render('certificates/name', { title: req.t('certificates:name.title'), values: current, errors: {}, confirmed: current.confirmed, previews: namePreviews(current) });
+    res.render('certificates/name', {
+      title: req.t('certificates:name.title'),
+      values: current,
+      errors: {},
+      confirmed: current.confirmed,
+      previews: namePreviews(current),
+    });
   });
 
   ctx.router.post(
@@ -125,7 +131,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const own = certificate.learnerId === req.user!.id;
     if (own) {
       const status = await issuance.status(certificate._id);
-      if (status?.state === 'revoked') throw new HttpError(410, 'REVOKED', req.t('certificates:my.revokedNoDownload'));
+      if (status?.state === 'revoked') throw refusalFor(req, 410, 'REVOKED', 'certificates:my.revokedNoDownload');
     } else {
       const edition = await ctx.get(EnrolmentDirectory).edition(certificate.editionId);
       if (!edition || !mayIssue(req.user!, edition, ctx.config)) throw noSuchCertificate();

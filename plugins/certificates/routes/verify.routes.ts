@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
-import { addressKey, allow, HttpError, localized, respond, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { addressKey, allow, localized, refusalFor, respond, sharedRateLimit, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { isValidCode, normaliseCode } from '../code.ts';
 import type { CertificatesConfig } from '../config.ts';
 import type { CertificateStatus, IssuanceService } from '../services/issuance.service.ts';
@@ -40,18 +40,14 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
     standardHeaders: 'draft-7',
     key: addressKey,
     onLimited: (req) => {
-      throw new HttpError(429, 'TOO_MANY_LOOKUPS', req.t('certificates:verify.tooMany'));
+      throw refusalFor(req, 429, 'TOO_MANY_LOOKUPS', 'certificates:verify.tooMany');
     },
   });
 
   const notFoundPage = (req: Request, res: Response, reason: 'malformed' | 'mistyped' | 'unknown') => {
     // Not the error page: the verification page again, saying what is wrong with the code.
     respond(req, res, {
-      json: new HttpError(
-        404,
-        { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason],
-        req.t(`certificates:verify.${reason}`),
-      ),
+      json: refusalFor(req, 404, { malformed: 'MALFORMED_CODE', mistyped: 'MISTYPED_CODE', unknown: 'UNKNOWN_CODE' }[reason], `certificates:verify.${reason}`),
       render: [
         'certificates/verify',
         { title: req.t('certificates:verify.title'), result: null, miss: reason, code: String(req.params.code ?? req.query.code ?? '').slice(0, 40) },
@@ -89,18 +85,16 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
       if (!err) return next();
       if (err instanceof multer.MulterError) {
         return next(
-          new HttpError(
-            err.code === 'LIMIT_FILE_SIZE' ? 413 : 400,
-            'BAD_UPLOAD',
-            req.t(err.code === 'LIMIT_FILE_SIZE' ? 'certificates:verify.fileTooLarge' : 'certificates:verify.badUpload'),
-          ),
+          err.code === 'LIMIT_FILE_SIZE'
+            ? refusalFor(req, 413, 'BAD_UPLOAD', 'certificates:verify.fileTooLarge')
+            : refusalFor(req, 400, 'BAD_UPLOAD', 'certificates:verify.badUpload'),
         );
       }
       // busboy's words for a body that is not a well-formed multipart form (no boundary, a broken part
       // header, cut short): the sender's problem, not ours.
       const message = err instanceof Error ? err.message : '';
       if (/^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found|Request (aborted|closed))/.test(message)) {
-        return next(new HttpError(400, 'BAD_UPLOAD', req.t('certificates:verify.badUpload')));
+        return next(refusalFor(req, 400, 'BAD_UPLOAD', 'certificates:verify.badUpload'));
       }
       next(err);
     });
@@ -108,7 +102,7 @@ export function mountVerificationRoutes(ctx: PluginContext<CertificatesConfig>, 
   // Was this exact file issued by Olive? Its SHA-256 is compared with every certificate's.
   ctx.router.post('/verify/file', allow.public, limiter, readPdf, async (req, res) => {
     const file = req.file;
-    if (!file || !file.size) throw new HttpError(400, 'NO_FILE', req.t('certificates:verify.noFile'));
+    if (!file || !file.size) throw refusalFor(req, 400, 'NO_FILE', 'certificates:verify.noFile');
     const sha256 = crypto.createHash('sha256').update(file.buffer).digest('hex');
     const certificate = await issuance.byHash(sha256);
     const status = certificate ? await issuance.status(certificate._id) : null;

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { allow, forbidden, HttpError, notFound, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, forbidden, notFound, refusalFor, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
@@ -139,8 +139,8 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   ctx.router.post('/:slug/items/:itemId/done', allow.signedIn, async (req, res) => {
     const { course, access } = await forLearning(req);
     const item = await courses.learningItem(course, String(req.params.itemId));
-    if (access.mode !== 'learner') throw new HttpError(409, 'PREVIEW', req.t('courses:preview.notRecorded'));
-    if (item.type === 'quiz') throw new HttpError(409, 'QUIZ_NOT_MARKABLE', req.t('courses:quiz.completeBySubmitting'));
+    if (access.mode !== 'learner') throw refusalFor(req, 409, 'PREVIEW', 'courses:preview.notRecorded');
+    if (item.type === 'quiz') throw refusalFor(req, 409, 'QUIZ_NOT_MARKABLE', 'courses:quiz.completeBySubmitting');
     // Only answered after the record is written: "done" on the page means it is stored.
     await progress.completeItem({
       learnerId: req.user!.id,

@@ -11,6 +11,7 @@ import {
   localizedText,
   notFound,
   parseInput,
+  refusalFor,
   renderFragment,
   respond,
   sharedRateLimit,
@@ -190,7 +191,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     // Ids are hex: upper and lower case name the same edition, so they share one count.
     key: (req) => `${req.user?.id ?? 'anonymous'}:${String(req.params.id).toLowerCase()}`,
     onLimited: (req) => {
-      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('enrolment:edition.tooManyKeys'));
+      throw refusalFor(req, 429, 'TOO_MANY_ATTEMPTS', 'enrolment:edition.tooManyKeys');
     },
   });
 
@@ -209,7 +210,8 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     }
     if (wantsJson(req)) {
       // An earlier application (pending or not accepted) stands: enrolling does not replace it.
-      if (enrolment.status !== 'enrolled' && enrolment.status !== 'waitlisted') throw new HttpError(409, 'ALREADY_APPLIED', statusMessage(req, enrolment));
+      if (enrolment.status !== 'enrolled' && enrolment.status !== 'waitlisted')
+        throw refusalFor(req, 409, 'ALREADY_APPLIED', `enrolment:edition.status.${enrolment.status}`);
       return res.status(enrolment.status === 'enrolled' ? 201 : 202).json({ enrolmentId: enrolment._id.toString(), status: enrolment.status });
     }
     req.flash(enrolment.status === 'enrolled' ? 'success' : 'info', statusMessage(req, enrolment));

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { allow, ROLES, type Role } from '../access.ts';
 import { HttpError, noSuchUser } from '../errors.ts';
-import { englishT } from '../http.ts';
+import { englishT, refusalFor } from '../http.ts';
 import type { UsersService } from '../host-contract.ts';
 import { form } from '../forms.ts';
 import type { PluginRouter } from '../plugin.ts';
@@ -122,7 +122,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
     const roles = parsed.data as Role[];
     // Nobody can take away their own admin role: it is how a site loses its last administrator.
     if (id === req.user!.id && !roles.includes('admin')) {
-      throw new HttpError(409, 'CANNOT_DEMOTE_SELF', req.t('admin.users.cannotDemoteSelf'));
+      throw refusalFor(req, 409, 'CANNOT_DEMOTE_SELF', 'admin.users.cannotDemoteSelf');
     }
     await users.setRoles(id, roles, req.user!.id);
     await audit.record({ actor: req.user!.id, action: 'roles-changed', userId: id, details: roles.join(', ') });
@@ -172,7 +172,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   router.post('/admin/users/:id/deactivate', admin, async (req, res) => {
     const target = await person(req);
-    if (target.id === req.user!.id) throw new HttpError(409, 'CANNOT_DEACTIVATE_SELF', req.t('admin.users.cannotDeactivateSelf'));
+    if (target.id === req.user!.id) throw refusalFor(req, 409, 'CANNOT_DEACTIVATE_SELF', 'admin.users.cannotDeactivateSelf');
     await models.User.updateOne({ _id: target.id }, { $set: { disabled: true } });
     // At once, on every instance: sessions live in the database.
     const ended = await users.endSessions(target.id);
@@ -191,7 +191,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   router.post('/admin/users/:id/invite', admin, async (req, res) => {
     const target = await person(req);
-    if (await users.isDisabled(target.id)) throw new HttpError(409, 'ACCOUNT_DISABLED', req.t('admin.users.disabledNoMail'));
+    if (await users.isDisabled(target.id)) throw refusalFor(req, 409, 'ACCOUNT_DISABLED', 'admin.users.disabledNoMail');
     const { sent } = await users.invite(
       { email: target.email, name: target.name },
       { by: req.user!.id, key: `admin:${requestKey.parse(req.body?.requestKey)}` },
@@ -202,7 +202,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   router.post('/admin/users/:id/reset-link', admin, async (req, res) => {
     const target = await person(req);
-    if (await users.isDisabled(target.id)) throw new HttpError(409, 'ACCOUNT_DISABLED', req.t('admin.users.disabledNoMail'));
+    if (await users.isDisabled(target.id)) throw refusalFor(req, 409, 'ACCOUNT_DISABLED', 'admin.users.disabledNoMail');
     const outcome = await accounts.sendResetByAdmin(target.id, req.user!.id, requestKey.parse(req.body?.requestKey));
     req.flash(
       outcome === 'sent' ? 'success' : 'info',

@@ -6,7 +6,7 @@ import { HttpError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { SignInMethods, type UsersService } from '../host-contract.ts';
 import { form } from '../forms.ts';
-import { invalidFields } from '../http.ts';
+import { invalidFields, refusalFor } from '../http.ts';
 import { isSupportedLanguage, LANGUAGE_COOKIE } from '../i18n.ts';
 import type { PluginRouter } from '../plugin.ts';
 import { loginRateLimit } from '../security.ts';
@@ -57,7 +57,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
   });
 
   const limiter = loginRateLimit(models.User.db, 'host.login', deps.loginRateLimit, (req) => {
-    throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
+    throw refusalFor(req, 429, 'TOO_MANY_ATTEMPTS', 'login.tooMany');
   });
 
   router.post(
@@ -121,7 +121,7 @@ export function mountAuthRoutes(router: PluginRouter, deps: AuthDeps) {
 
   // Guessing the current password from a borrowed session is as limited as guessing at sign-in.
   const passwordLimiter = loginRateLimit(models.User.db, 'host.password', deps.loginRateLimit, (req) => {
-    throw new HttpError(429, 'TOO_MANY_ATTEMPTS', req.t('login.tooMany'));
+    throw refusalFor(req, 429, 'TOO_MANY_ATTEMPTS', 'login.tooMany');
   });
 
   router.post(

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { allow } from '../access.ts';
-import { HttpError } from '../errors.ts';
+import { refusalFor } from '../http.ts';
 import { objectIdSchema } from '../ids.ts';
 import { MailTopics, type MailTopic } from '../host-contract.ts';
 import type { PluginRouter } from '../plugin.ts';
@@ -28,7 +28,7 @@ export function mountMailRoutes(router: PluginRouter, deps: MailRouteDeps) {
     const known = topics().map((t) => t.id);
     const on = ([] as unknown[]).concat(req.body?.on ?? []).map(String);
     const unknown = on.filter((t) => !known.includes(t));
-    if (unknown.length) throw new HttpError(400, 'VALIDATION_FAILED', req.t('notifications.unknownTopic'));
+    if (unknown.length) throw refusalFor(req, 400, 'VALIDATION_FAILED', 'notifications.unknownTopic');
     await mail.setOptedOut(
       req.user!.id,
       known.filter((t) => !on.includes(t)),
@@ -40,7 +40,7 @@ export function mountMailRoutes(router: PluginRouter, deps: MailRouteDeps) {
   const checked = (req: Request) => {
     const parsed = unsubscribeQuery.safeParse(req.query);
     if (!parsed.success || !topics().some((t) => t.id === parsed.data.topic) || !mail.verifyUnsubscribe(parsed.data.u, parsed.data.topic, parsed.data.s)) {
-      throw new HttpError(400, 'UNSUBSCRIBE_LINK_INVALID', req.t('notifications.badLink'));
+      throw refusalFor(req, 400, 'UNSUBSCRIBE_LINK_INVALID', 'notifications.badLink');
     }
     return { ...parsed.data, topic: topics().find((t) => t.id === parsed.data.topic)! };
   };
