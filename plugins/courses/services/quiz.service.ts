@@ -294,7 +294,8 @@ export function parseAnswers(questions: QuizQuestion[], body: unknown): Record<s
   const byId = new Map(questions.map((q) => [q.id, q]));
 
   for (const key of Object.keys(fields)) {
-    if (/^q\d+$/.test(key) && !byId.has(key)) throw answerInvalid(key, `There is no question ${key} in this quiz.`, 'courses:errors.answers.noQuestion', { question: key });
+    if (/^q\d+$/.test(key) && !byId.has(key))
+      throw answerInvalid(key, `There is no question ${key} in this quiz.`, 'courses:errors.answers.noQuestion', { question: key });
   }
 
   const answers: Record<string, string[]> = {};
@@ -305,7 +306,9 @@ export function parseAnswers(questions: QuizQuestion[], body: unknown): Record<s
     // the extended urlencoded parser) is not an answer.
     const values = typeof value === 'string' ? [value] : Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : null;
     if (!values)
-      throw answerInvalid(question.id, `The answer to question ${question.id} could not be read.`, 'courses:errors.answers.unreadableAnswer', { question: question.id });
+      throw answerInvalid(question.id, `The answer to question ${question.id} could not be read.`, 'courses:errors.answers.unreadableAnswer', {
+        question: question.id,
+      });
     const chosen = [...new Set(values.filter((v) => v !== ''))];
     const known = new Set(question.options.map((o) => o.id));
     const unknown = chosen.find((id) => !known.has(id));

@@ -134,7 +134,12 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       what,
       profile:
         row.profile === 'update'
-          ? req.t('enrolment:import.profile.update', { fields: formatList(req.language, row.changed.map((f) => req.t(`enrolment:import.fields.${f}`))) })
+          ? req.t('enrolment:import.profile.update', {
+              fields: formatList(
+                req.language,
+                row.changed.map((f) => req.t(`enrolment:import.fields.${f}`)),
+              ),
+            })
           : row.profile
             ? req.t(`enrolment:import.profile.${row.profile}`)
             : '',

@@ -156,7 +156,13 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     await expireOld();
     const read = readImportFile(file.bytes, { maxRows });
     if (read.problems.length || !('rows' in read)) {
-      throw new HttpError(400, 'IMPORT_UNREADABLE', 'This file cannot be imported.', { problems: read.problems }, { key: 'enrolment:errors.import.unreadable' });
+      throw new HttpError(
+        400,
+        'IMPORT_UNREADABLE',
+        'This file cannot be imported.',
+        { problems: read.problems },
+        { key: 'enrolment:errors.import.unreadable' },
+      );
     }
     const plans = planRows(read.rows, await context(edition, read.rows));
     const rows: StoredRow[] = read.rows.map((row, i) => ({ ...row, ...plans[i]! }));
@@ -244,7 +250,12 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     const edition = await service.requireEdition(editionId);
     if (closed(edition)) throw closedEdition();
     const running = () =>
-      refusal(409, 'IMPORT_RUNNING', 'This file is being imported right now. Reload this page in a minute to see the result.', 'enrolment:errors.import.running');
+      refusal(
+        409,
+        'IMPORT_RUNNING',
+        'This file is being imported right now. Reload this page in a minute to see the result.',
+        'enrolment:errors.import.running',
+      );
     const latest = await latestCommit(batchId);
     if (latest.job && pending(latest.job)) throw running();
     const round = latest.job ? latest.round + 1 : 1;
