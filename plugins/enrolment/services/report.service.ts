@@ -9,7 +9,7 @@
  * edition (never one per learner).
  */
 import mongoose from 'mongoose';
-import { badRequest, type UsersService } from '../../../src/index.ts';
+import { badRequest, searchFold, type UsersService } from '../../../src/index.ts';
 import type { CourseCatalogService, CourseSummary, LearnerProgress, ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -67,9 +67,6 @@ export interface RosterRow {
 /** The order statuses take when sorting by status: those holding or wanting a place first. */
 const STATUS_ORDER: EnrolmentStatus[] = ['enrolled', 'pending', 'waitlisted', 'withdrawn', 'rejected'];
 
-/** Lower case without accents, so that "jose" finds "José" and "ÉLODIE" finds "Élodie". */
-const fold = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-
 const time = (d: Date | undefined) => d?.getTime() ?? null;
 
 /** Compares two optional values; missing values always go last, whatever the direction. */
@@ -96,14 +93,15 @@ export function sortRoster(rows: RosterRow[], sort: RosterSort, dir: SortDirecti
   return [...rows].sort((a, b) => primary[sort](a, b) || byName(a, b));
 }
 
+/** Search as everywhere (searchFold): "jose" finds "José", "محمد" finds "مُحَمَّد". */
 export function filterRoster(rows: RosterRow[], query: Pick<RosterQuery, 'status' | 'search'>): RosterRow[] {
-  const words = fold(query.search ?? '')
+  const words = searchFold(query.search ?? '')
     .split(/\s+/)
     .filter(Boolean);
   return rows.filter((r) => {
     if (query.status && r.status !== query.status) return false;
     if (!words.length) return true;
-    const haystack = fold(`${r.name} ${r.email} ${r.organisation}`);
+    const haystack = searchFold(`${r.name} ${r.email} ${r.organisation}`);
     return words.every((w) => haystack.includes(w));
   });
 }
