@@ -138,7 +138,7 @@ describe('enrolment: report charts (SVG)', () => {
     expect(svg).to.match(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]* role="img"/);
     expect(svg).to.include('<title id="c1-title">By region</title>');
     expect(svg).to.include('<desc id="c1-desc">Africa: Participants 20, Completions 10; Asia: Participants 5, Completions 0</desc>');
-    const widths = [...svg.matchAll(/<rect x="240" y="[\d.]+" width="([\d.]+)" height="16"/g)].map((m) => Number(m[1]));
+    const widths = [...svg.matchAll(/<rect x="0" y="[\d.]+" width="([\d.]+)" height="16"/g)].map((m) => Number(m[1]));
     expect(widths).to.have.length(4);
     expect(widths[0]).to.equal(Math.max(...widths));
     expect(widths[1]).to.be.closeTo(widths[0]! / 2, 0.2);
@@ -146,6 +146,11 @@ describe('enrolment: report charts (SVG)', () => {
     expect(widths[3]).to.equal(1); // a zero keeps a hairline next to its "0"
     for (const v of ['20', '10', '5', '0']) expect(svg).to.match(new RegExp(`>${v}</text>`));
     expect(svg).to.include('>Participants</text>'); // legend
+    // Drawn left to right whatever the page's direction (the stylesheet mirrors it in right-to-left
+    // pages), each text in its own direction; a label on its own line above its bars.
+    expect(svg).to.match(/^<svg [^>]*direction="ltr"/);
+    expect(svg).to.match(/<text x="0" y="39" [^>]*unicode-bidi="plaintext">Africa<\/text>/);
+    expect(svg).to.match(/<rect x="0" y="45" width="[\d.]+" height="16"/);
   });
 
   it('escapes every text and refuses colours that are not colours', () => {
@@ -167,11 +172,11 @@ describe('enrolment: report charts (SVG)', () => {
     const long = 'Fellowship Programme in Peacemaking and Preventive Diplomacy 2027';
     const svg = horizontalBarChart({ id: 'c2', title: 'Editions', series, rows: [{ label: long, values: [12, 0] }] });
     expect(svg).to.include(`<title>${long}: Participants 12, Completions 0</title>`);
-    expect(svg).to.match(/>Fellowship Programme in Peace…<\/text>/);
+    expect(svg).to.match(/>Fellowship Programme in Peacemaking and Preventiv…<\/text>/);
     const empty = horizontalBarChart({ id: 'c3', title: 'Editions', series, rows: [], emptyText: 'No participants.' });
     expect(balanced(empty)).to.equal(true);
     expect(empty).to.include('>No participants.</text>');
-    expect(empty).to.not.include('<rect x="240" y="26"');
+    expect(empty).to.not.match(/<rect [^>]*height="16"/);
   });
 
   it('has every roster and report text in French too', () => {
@@ -209,7 +214,7 @@ describe('enrolment: rosters and reports', function () {
       const res = await staff.get('/enrolment/reports').expect(200);
       for (const e of expected.perEdition) {
         const m = new RegExp(
-          `<th scope="row"><a href="[^"]+/roster">${escapeXml(e.title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</a></th>\\s*<td>[^<]*</td>\\s*<td>[^<]*</td>\\s*<td>(\\d+)</td>\\s*<td>(\\d+)</td>`,
+          `<th scope="row"><a href="[^"]+/roster"><bdi>${escapeXml(e.title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</bdi></a></th>\\s*<td>[^<]*</td>\\s*<td>[^<]*</td>\\s*<td>(\\d+)</td>\\s*<td>(\\d+)</td>`,
         ).exec(res.text);
         expect(m, e.title).to.not.equal(null);
         expect([Number(m![1]), Number(m![2])], e.title).to.deep.equal([e.participants, e.completions]);
