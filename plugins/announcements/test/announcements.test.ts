@@ -48,7 +48,8 @@ describe('announcements plugin', () => {
       .expect('location', '/announcements');
     const page = (await staff.get('/announcements').expect(200)).text;
     expect(page).to.contain('The announcement is published.');
-    expect(page).to.contain('<p>The programme of the seminar is online.</p>');
+    // Each paragraph takes its direction from its own text (an English notice on an Arabic page).
+    expect(page).to.contain('<p dir="auto">The programme of the seminar is online.</p>');
     expect(page).to.contain('Posted by Ingrid Solberg');
     const sneaky = (await staff.get('/announcements').expect(200)).text;
     expect(sneaky).to.not.contain('Sneaky');
