@@ -8,6 +8,9 @@
  * axe-core is injected into each page; the contexts bypass the app's CSP for that (test only).
  * Runs on the plugin set of the composition root (olive.config.ts) with the demo data.
  *
+ * A handful of the main pages are scanned again in Arabic (right to left) and one in Chinese: the
+ * same rules, with each page's texts, directions and languages as their readers get them.
+ *
  * Over 400 lines: one browser and one seeded app serve every page scanned.
  */
 import fs from 'node:fs';
@@ -109,6 +112,25 @@ const PAGES: { role: Role; name: string; path: (ids: Ids) => string }[] = [
   { role: 'admin', name: 'background jobs', path: () => '/admin/jobs' },
   { role: 'admin', name: 'certificates audit log', path: () => '/certificates/audit' },
   { role: 'admin', name: 'single sign-on', path: () => '/auth/saml/admin' },
+];
+
+/**
+ * Main pages in another interface language than English: most in Arabic, written right to left,
+ * one in Chinese. A few of each kind (forms, tables, charts, course content in another language).
+ */
+const OTHER_LANGUAGE_PAGES: { lang: 'ar' | 'zh'; role: Role; name: string; path: (ids: Ids) => string }[] = [
+  { lang: 'ar', role: 'public', name: 'sign-in', path: () => '/login' },
+  { lang: 'ar', role: 'public', name: 'a verification result', path: (ids) => `/verify/${ids.certificateCode}` },
+  { lang: 'ar', role: 'learner', name: 'home dashboard', path: () => '/' },
+  { lang: 'ar', role: 'learner', name: 'course outline', path: () => '/courses/conflict-analysis' },
+  { lang: 'ar', role: 'learner', name: 'module page', path: (ids) => `/courses/conflict-analysis/modules/${ids.moduleId}` },
+  { lang: 'ar', role: 'learner', name: 'quiz', path: (ids) => `/courses/conflict-analysis/items/${ids.quizItemId}/quiz` },
+  { lang: 'ar', role: 'learner', name: 'My learning', path: () => '/enrolment/my' },
+  { lang: 'ar', role: 'staff', name: 'roster', path: (ids) => `/enrolment/manage/editions/${ids.selfPacedEditionId}/roster` },
+  { lang: 'ar', role: 'staff', name: 'reports', path: () => '/enrolment/reports' },
+  { lang: 'ar', role: 'staff', name: 'template editor', path: (ids) => `/certificates/templates/${ids.templateId}` },
+  { lang: 'ar', role: 'admin', name: 'users', path: () => '/admin/users' },
+  { lang: 'zh', role: 'public', name: 'course catalogue', path: () => '/courses' },
 ];
 
 /** Runs axe-core (WCAG 2.1 A/AA) on the page and returns its serious and critical violations. */
@@ -450,6 +472,7 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
         ['staff', '/enrolment/manage'],
         ['admin', '/admin/users'],
         ['admin', '/certificates/audit'],
+        ['admin', '/admin/jobs'],
       ];
       const problems: string[] = [];
       for (const [role, path] of wide) {
@@ -465,6 +488,46 @@ describe('accessibility: axe-core scans and the keyboard, in Chromium', function
       }
       expect(problems, `axe-core found serious or critical violations:\n${problems.join('\n')}\n`).to.deep.equal([]);
     });
+  });
+
+  describe('in Arabic (right to left) and in Chinese, the main pages pass axe-core too', () => {
+    const inLanguage = new Map<string, { context: BrowserContext; page: Page }>();
+
+    /** Chooses the interface language as a person does (the footer's form): their account keeps it. */
+    async function chooseLanguage(page: Page, lang: string) {
+      await page.goto(`${env.url}/`);
+      const token = await page.locator('input[name="_csrf"]').first().inputValue();
+      const res = await page.request.post(`${env.url}/language`, { form: { lang, returnTo: '/', _csrf: token }, maxRedirects: 0 });
+      expect(res.status(), `choosing ${lang}`).to.equal(303);
+    }
+
+    /** One context per language and person (an account holds one language: Arabic and Chinese never share one). */
+    async function pageIn(lang: string, role: Role): Promise<Page> {
+      let entry = inLanguage.get(`${lang}:${role}`);
+      if (!entry) {
+        entry = await newContext(role === 'public' ? undefined : ACCOUNTS[role]);
+        await chooseLanguage(entry.page, lang);
+        inLanguage.set(`${lang}:${role}`, entry);
+      }
+      return entry.page;
+    }
+
+    after(async () => {
+      // Back to English for the accounts (the demo learner's own choice; the others had none).
+      for (const [key, { context, page }] of inLanguage) {
+        if (!key.endsWith(':public')) await chooseLanguage(page, 'en');
+        await context.close();
+      }
+    });
+
+    for (const { lang, role, name, path } of OTHER_LANGUAGE_PAGES) {
+      it(`${lang}, ${role}: ${name}`, async () => {
+        const page = await pageIn(lang, role);
+        await open(page, path(ids));
+        expect(await page.evaluate(() => [document.documentElement.lang, document.documentElement.dir])).to.deep.equal([lang, lang === 'ar' ? 'rtl' : 'ltr']);
+        await expectAccessible(page, `${lang} ${role} ${path(ids)}`);
+      });
+    }
   });
 
   describe('usable with the keyboard alone, the focus always visible', () => {
