@@ -211,7 +211,7 @@ describe('accounts, sign-in and guards', () => {
     // The change applies to the next request of that person: roles are read per request.
     const asTrainer = await signIn(t.app, 'trainer@olive.example');
     const account = await asTrainer.get('/account').expect(200);
-    expect(account.text).to.contain('Trainer, Programme staff');
+    expect(account.text).to.contain('Trainer and Programme staff');
     await asTrainer.get('/admin/users').expect(403);
 
     const me = (await t.app.olive.users.findByEmail('admin@olive.example'))!;
