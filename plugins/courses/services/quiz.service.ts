@@ -21,7 +21,9 @@
  * - `?` starts a question, `-` is a wrong option, `+` a correct option, `>` feedback shown after
  *   submission (optional; several `>` lines are kept as several lines).
  * - The kind follows from the options: one correct option is 'single', several are 'multiple', and
- *   exactly two options reading True/False (or Vrai/Faux, any case) with one correct is 'truefalse'.
+ *   exactly two options reading True/False in one of the six UN languages (Vrai/Faux,
+ *   Verdadero/Falso, Верно/Неверно, صح/خطأ, 对/错 and their variants: `TRUE_WORDS`; any case,
+ *   accents or final punctuation) with one correct is 'truefalse'.
  * - Forgiving: blank lines are optional and may appear anywhere; indentation, tabs, trailing
  *   spaces, Windows line ends and a byte-order mark are ignored; the space after a marker is
  *   optional (`+Arbitration`).
@@ -34,15 +36,24 @@
  * Every problem is reported at once, with its line number, so a trainer fixes the text in one go.
  */
 import type mongoose from 'mongoose';
-import { findNumbered, HttpError, insertOnce, type ErrorText } from '../../../src/index.ts';
+import { findNumbered, HttpError, insertOnce, searchFold, type ErrorText } from '../../../src/index.ts';
 import type { StoredText } from '../contract.ts';
 import type { QuestionKind, QuizQuestion, QuizSettings } from '../models/item.model.ts';
 import { progressKey, type QuizAttemptDoc } from '../models/progress.model.ts';
 
 export const QUIZ_LIMITS = { questions: 50, options: 10, lineLength: 2000 } as const;
 
-const TRUE_WORDS = new Set(['true', 'vrai']);
-const FALSE_WORDS = new Set(['false', 'faux']);
+/** An option's text as the true/false words are compared: no case, accents, Arabic marks or final punctuation. */
+const foldOption = (text: string) => searchFold(text).replace(/[\p{P}\s]+$/u, '');
+/**
+ * The two options of a true-or-false question, in the six UN languages (and the traditional
+ * Chinese characters): True/False, Vrai/Faux, Verdadero/Falso (Cierto), Верно/Неверно
+ * (Правда/Ложь, Правильно/Неправильно), صح/خطأ (صحيح/خاطئ, صواب), 对/错 (正确/错误).
+ */
+const TRUE_WORDS = new Set(
+  ['true', 'vrai', 'verdadero', 'cierto', 'верно', 'правда', 'правильно', 'صح', 'صحيح', 'صواب', '对', '正确', '對', '正確'].map(foldOption),
+);
+const FALSE_WORDS = new Set(['false', 'faux', 'falso', 'неверно', 'ложь', 'неправильно', 'خطأ', 'خاطئ', '错', '错误', '錯', '錯誤'].map(foldOption));
 const OPTION_IDS = 'abcdefghijklmnopqrstuvwxyz';
 
 export interface QuizProblem {
@@ -229,7 +240,7 @@ function kindOf(options: DraftOption[]): QuestionKind {
   const correct = options.filter((o) => o.correct).length;
   if (correct > 1) return 'multiple';
   if (options.length === 2 && correct === 1) {
-    const words = options.map((o) => o.text.toLowerCase().replace(/[.!]+$/, ''));
+    const words = options.map((o) => foldOption(o.text));
     const trues = words.filter((w) => TRUE_WORDS.has(w)).length;
     const falses = words.filter((w) => FALSE_WORDS.has(w)).length;
     if (trues === 1 && falses === 1) return 'truefalse';

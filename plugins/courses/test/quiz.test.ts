@@ -94,6 +94,35 @@ describe('courses: quizzes', () => {
       expect(parseQuizText('? Q\n- Yes\n+ No')[0]?.kind).to.equal('single');
     });
 
+    it('recognises true/false in the six UN languages, in any case, with accents or final punctuation; not two true words', () => {
+      const kind = (a: string, b: string) => parseQuizText(`? Q\n+ ${a}\n- ${b}`)[0]?.kind;
+      for (const [yes, no] of [
+        ['Верно', 'Неверно'],
+        ['ВЕРНО', 'неверно.'],
+        ['Правда', 'Ложь'],
+        ['对', '错'],
+        ['正确', '错误'],
+        ['對', '錯'],
+        ['对。', '错！'],
+        ['صح', 'خطأ'],
+        ['صحيح', 'خاطئ'],
+        ['صَحِيح', 'خطا'],
+        ['Verdadero', 'Falso'],
+        ['verdadero', 'FALSO'],
+        ['Vrai !', 'Faux'],
+      ]) {
+        expect(kind(yes!, no!), `${yes}/${no}`).to.equal('truefalse');
+        expect(kind(no!, yes!), `${no}/${yes}`).to.equal('truefalse');
+      }
+      // Words of two languages still make one true and one false; two true words, or yes/no, do not.
+      expect(kind('True', 'Неверно')).to.equal('truefalse');
+      expect(kind('Верно', '对')).to.equal('single');
+      expect(kind('Да', 'Нет')).to.equal('single');
+      expect(kind('是', '否')).to.equal('single');
+      // The options keep their text as written.
+      expect(parseQuizText('? Q\n+ Верно\n- Неверно')[0]?.options.map((o) => o.text)).to.deep.equal(['Верно', 'Неверно']);
+    });
+
     it('forgives whitespace, Windows line ends, a byte-order mark and missing blank lines', () => {
       const messy =
         "\uFEFF\r\n\r\n   ?Which approach focuses on the parties' underlying needs?   \r\n" +
