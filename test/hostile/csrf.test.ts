@@ -171,6 +171,12 @@ describe('hostile input: CSRF on every state-changing route', function () {
       { route: 'POST /courses/:slug/items/:itemId/quiz', who: 'learner', url: `/courses/${slug}/items/${quiz!._id}/quiz`, body: { q1: 'a' } },
       { route: 'POST /enrolment/manage/editions/:id/import', who: 'staff', url: `/enrolment/manage/editions/${open}/import`, body: {}, multipart: true },
       { route: 'POST /enrolment/manage/editions/:id/import/:batchId/commit', who: 'staff', url: `/enrolment/manage/editions/${open}/import/${batch}/commit` },
+      {
+        route: 'POST /enrolment/manage/editions/:id/import/:batchId/encoding',
+        who: 'staff',
+        url: `/enrolment/manage/editions/${open}/import/${batch}/encoding`,
+        body: { encoding: 'windows-1251' },
+      },
       { route: 'POST /enrolment/editions/:id/enrol', who: 'learner', url: `/enrolment/editions/${ids.edition('key')}/enrol`, body: { key: 'anything' } },
       {
         route: 'POST /enrolment/editions/:id/apply',

@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import type { ImportCounts, StoredRow } from '../services/import/plan.ts';
+import type { LegacyEncoding } from '../services/import/encodings.ts';
 import type { ImportDelimiter, ImportEncoding, ImportField } from '../services/import/read.ts';
 
 /**
@@ -14,6 +15,17 @@ export interface ImportBatchDoc {
   uploadedByName: string;
   fileName: string;
   encoding: ImportEncoding;
+  /** The other encodings a file in a legacy encoding can be read in (none for UTF-8 and UTF-16). */
+  encodingAlternatives: LegacyEncoding[];
+  /** The encoding is the one the person chose, not the most plausible one. */
+  encodingChosen: boolean;
+  /**
+   * The file's bytes, kept while its encoding is in question (a legacy encoding, up to
+   * SOURCE_MAX_BYTES) so that it can be read again in another; never read unless asked for.
+   */
+  source?: Buffer;
+  /** `source` was kept. */
+  hasSource: boolean;
   bom: boolean;
   delimiter: ImportDelimiter;
   columns: { header: string; field: ImportField | null }[];
@@ -41,6 +53,10 @@ export const importBatchSchema = new mongoose.Schema<ImportBatchDoc>(
     uploadedByName: { type: String, default: '' },
     fileName: { type: String, required: true, maxlength: 200 },
     encoding: { type: String, required: true },
+    encodingAlternatives: { type: [String], default: [] },
+    encodingChosen: { type: Boolean, default: false },
+    source: { type: Buffer, select: false },
+    hasSource: { type: Boolean, default: false },
     bom: { type: Boolean, default: false },
     delimiter: { type: String, required: true },
     columns: { type: [{ _id: false, header: String, field: { type: String, default: null } }], default: [] },

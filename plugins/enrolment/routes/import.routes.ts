@@ -21,9 +21,18 @@ import type { EnrolmentConfig } from '../config.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { ImportBatchDoc } from '../models/import-batch.model.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
-import { IMPORT_FIELDS, TEMPLATE_HEADERS, type ImportField, type Issue, type StoredRow, type createImportService } from '../services/import.service.ts';
+import {
+  IMPORT_FIELDS,
+  isLegacyEncoding,
+  type ImportField,
+  type Issue,
+  type LegacyEncoding,
+  type StoredRow,
+  type createImportService,
+} from '../services/import.service.ts';
 import { IMPORT_INVITATIONS_QUEUE } from '../services/notices.ts';
-import { countryName } from '../services/profile.ts';
+import type { ImportRole } from '../services/import/read.ts';
+import { countryName, type Gender, type OrganisationType } from '../services/profile.ts';
 
 type ImportService = ReturnType<typeof createImportService>;
 
@@ -33,14 +42,22 @@ const ROWS_SHOWN = 200;
 /** Problems with the whole file that mean "this is not a CSV" (415) rather than "this CSV is wrong" (400). */
 const NOT_CSV = new Set(['workbook', 'legacyWorkbook', 'pdf', 'binary']);
 
-const TEMPLATE_ROWS: Record<ImportField, string>[] = [
+/**
+ * The template's example rows. It is written in the reader's language (column labels, gender,
+ * organisation type, country and role as their pages name them), and reads back in any.
+ */
+const TEMPLATE_ROWS: (Record<Exclude<ImportField, 'gender' | 'organisationType' | 'role'>, string> & {
+  gender: Gender;
+  organisationType: OrganisationType;
+  role: ImportRole;
+})[] = [
   {
     email: 'amina.diallo@example.org',
     givenName: 'Amina',
     familyName: 'Diallo',
     organisation: 'Ministry of Foreign Affairs, Senegal',
     organisationType: 'government',
-    country: 'Senegal',
+    country: 'SN',
     gender: 'woman',
     jobTitle: 'Counsellor',
     role: 'learner',
@@ -78,7 +95,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       closed: closed(edition),
       problems,
       fields: IMPORT_FIELDS,
-      maxSize: formatBytes(maxBytes()),
+      maxSize: formatBytes(maxBytes(), req.language),
       maxRows: ctx.config.maxImportRows,
       uploadToken: res.locals.csrfToken(),
     };
@@ -98,7 +115,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     } catch (err) {
       if (err instanceof multer.MulterError) {
         if (err.code === 'LIMIT_FILE_SIZE')
-          throw new HttpError(413, 'FILE_TOO_LARGE', req.t('enrolment:import.upload.tooLarge', { size: formatBytes(maxBytes()) }));
+          throw new HttpError(413, 'FILE_TOO_LARGE', req.t('enrolment:import.upload.tooLarge', { size: formatBytes(maxBytes(), req.language) }));
         if (err.code === 'LIMIT_UNEXPECTED_FILE' || err.code === 'LIMIT_FILE_COUNT')
           throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.oneFile'));
         throw new HttpError(400, 'MALFORMED_UPLOAD', req.t('enrolment:import.upload.unreadable'));
@@ -169,11 +186,24 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     res.render('enrolment/import', formPage(req, res, await requireEdition(req)));
   });
 
-  // The template: UTF-8 with a BOM so that Excel shows accents right when it opens it.
+  /** A column's label in the reader's language: the template's and the rows in error's headers (read back in any language). */
+  const columnLabel = (req: Request, field: ImportField) => req.t(`enrolment:import.fields.${field}`);
+
+  // The template: UTF-8 with a BOM so that Excel shows every script right when it opens it.
   ctx.router.get('/manage/editions/:id/import/template.csv', staff, async (req, res) => {
     await requireEdition(req);
-    const header = IMPORT_FIELDS.map((f) => TEMPLATE_HEADERS[f]);
-    const lines = TEMPLATE_ROWS.map((r) => IMPORT_FIELDS.map((f) => r[f]));
+    const header = IMPORT_FIELDS.map((f) => columnLabel(req, f));
+    const cell = (row: (typeof TEMPLATE_ROWS)[number], field: ImportField) =>
+      field === 'gender'
+        ? req.t(`enrolment:gender.${row.gender}`)
+        : field === 'organisationType'
+          ? req.t(`enrolment:organisationType.${row.organisationType}`)
+          : field === 'role'
+            ? req.t(`enrolment:import.roles.${row.role}`)
+            : field === 'country'
+              ? countryName(row.country, req.language)
+              : row[field];
+    const lines = TEMPLATE_ROWS.map((r) => IMPORT_FIELDS.map((f) => cell(r, f)));
     sendCsv(res, 'enrolment-template.csv', header, lines);
   });
 
@@ -184,26 +214,9 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     try {
       if (closed(edition)) throw new HttpError(409, 'EDITION_CLOSED', req.t('enrolment:import.closed'));
       const file = await receive(req, res);
-      batch = await imports.preview(edition._id.toString(), file, req.user!, ctx.config.maxImportRows);
+      batch = await imports.preview(edition._id.toString(), file, req.user!, { maxRows: ctx.config.maxImportRows, language: req.language });
     } catch (err) {
-      if (!(err instanceof HttpError) || err.status >= 500) throw err;
-      const problems = (err.details as { problems?: Issue[] } | undefined)?.problems;
-      const status = problems?.some((p) => NOT_CSV.has(p.code)) ? 415 : err.status;
-      // The upload form again with the file's problems; JSON clients get them as the error's details.
-      return respond(req, res, {
-        json: new HttpError(status, err.code, err.message, problems ? { problems: problems.map(describe(req)) } : undefined),
-        render: [
-          'enrolment/import',
-          formPage(
-            req,
-            res,
-            edition,
-            problems
-              ? problems.map(describe(req))
-              : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : errorMessage((key, options) => String(req.t(key, options as never)), err)],
-          ),
-        ],
-      });
+      return refused(req, res, edition, err);
     }
     respond(req, res, {
       status: 201,
@@ -211,6 +224,27 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       redirect: `${pageOf(edition)}/${batch._id}`,
     });
   });
+
+  /** A file that cannot be previewed: the upload form again with its problems; JSON clients get them as the error's details. */
+  function refused(req: Request, res: Response, edition: EditionDoc, err: unknown) {
+    if (!(err instanceof HttpError) || err.status >= 500) throw err;
+    const problems = (err.details as { problems?: Issue[] } | undefined)?.problems;
+    const status = problems?.some((p) => NOT_CSV.has(p.code)) ? 415 : err.status;
+    return respond(req, res, {
+      json: new HttpError(status, err.code, err.message, problems ? { problems: problems.map(describe(req)) } : undefined),
+      render: [
+        'enrolment/import',
+        formPage(
+          req,
+          res,
+          edition,
+          problems
+            ? problems.map(describe(req))
+            : [err.code === 'EDITION_CLOSED' ? req.t('enrolment:import.closed') : errorMessage((key, options) => String(req.t(key, options as never)), err)],
+        ),
+      ],
+    });
+  }
 
   ctx.router.get('/manage/editions/:id/import/:batchId', staff, async (req, res) => {
     const edition = await requireEdition(req);
@@ -239,6 +273,34 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
       resumable: !!stopped,
       uploadedAt: formatDateTime(req.language, batch.createdAt),
       closed: closed(edition),
+      legacy: isLegacyEncoding(batch.encoding) ? encodingChoice(batch) : null,
+    });
+  });
+
+  /** What the preview says of a file in a legacy encoding, and the others it offers to read it in. */
+  function encodingChoice(batch: ImportBatchDoc) {
+    return {
+      chosen: !!batch.encodingChosen,
+      others: batch.status === 'previewed' && batch.hasSource ? ((batch.encodingAlternatives ?? []) as LegacyEncoding[]) : [],
+    };
+  }
+
+  // The same file read again in another legacy encoding: a new preview, or the upload form with the problems it then has.
+  ctx.router.post('/manage/editions/:id/import/:batchId/encoding', staff, async (req, res) => {
+    const edition = await requireEdition(req);
+    const encoding = typeof req.body?.encoding === 'string' ? req.body.encoding : '';
+    let batch: ImportBatchDoc;
+    try {
+      batch = await imports.readAgain(edition._id.toString(), String(req.params.batchId), encoding, req.user!, ctx.config.maxImportRows);
+    } catch (err) {
+      // Not found, started, or not offered: the error page says so; a file read wrongly is refused as an upload is.
+      if (!(err instanceof HttpError) || !(err.details as { problems?: Issue[] } | undefined)?.problems) throw err;
+      return refused(req, res, edition, err);
+    }
+    respond(req, res, {
+      status: 201,
+      json: { batchId: batch._id.toString(), encoding: batch.encoding, rows: batch.rows.length, counts: planCounts(batch.rows) },
+      redirect: `${pageOf(edition)}/${batch._id}`,
     });
   });
 
@@ -248,7 +310,7 @@ export function mountImportRoutes(ctx: PluginContext<EnrolmentConfig>, service: 
     const batch = await imports.requireBatch(edition._id.toString(), String(req.params.batchId));
     const t = describe(req);
     const present = IMPORT_FIELDS.filter((f) => batch.columns.some((c) => c.field === f));
-    const header = [req.t('enrolment:import.table.line'), req.t('enrolment:import.table.problem'), ...present.map((f) => TEMPLATE_HEADERS[f])];
+    const header = [req.t('enrolment:import.table.line'), req.t('enrolment:import.table.problem'), ...present.map((f) => columnLabel(req, f))];
     const lines = batch.rows
       .filter((r) => (r.result ?? r.action) === 'error')
       .map((r) => [String(r.line), r.errors.map(t).join(' '), ...present.map((f) => r.cells[f] ?? '')]);

@@ -30,10 +30,12 @@ import type { ImportBatchDoc } from '../models/import-batch.model.ts';
 import { closedEdition, refusal, type EnrolmentModels } from './records.ts';
 import type { EnrolmentService } from './enrolment.service.ts';
 import { countResults, planRows, type PlanContext, type StoredRow } from './import/plan.ts';
+import { isLegacyEncoding, type LegacyEncoding } from './import/encodings.ts';
 import { readImportFile, type ImportRow, type PersonFields } from './import/read.ts';
 
 export * from './import/read.ts';
 export * from './import/plan.ts';
+export * from './import/encodings.ts';
 
 // ---- Database --------------------------------------------------------------------------------------
 
@@ -47,6 +49,8 @@ export interface ImportModels extends Pick<EnrolmentModels, 'Edition' | 'Enrolme
 
 /** Previews are kept a day; older ones are removed when the next file is uploaded. */
 export const BATCH_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** Largest file whose bytes a preview keeps, to be read again in another encoding (the batch is one document). */
+export const SOURCE_MAX_BYTES = 4 * 1024 * 1024;
 
 const ACCOUNT_LOOKUPS_AT_ONCE = 8;
 /** How long a commit request waits for the import to finish before answering with its progress page (the default of `importCommitWaitMs`). */
@@ -148,13 +152,19 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
   /**
    * Reads an uploaded file and plans it against the database. A file that cannot be imported at
    * all throws a 400 listing its problems (as `details.problems`), storing nothing; otherwise the
-   * preview is stored and returned.
+   * preview is stored and returned. `language` (the reader's) breaks a tie between legacy
+   * encodings; `encoding` reads the file in that one instead of the most plausible.
    */
-  async function preview(editionId: string, file: { name: string; bytes: Uint8Array }, by: SessionUser, maxRows: number): Promise<ImportBatchDoc> {
+  async function preview(
+    editionId: string,
+    file: { name: string; bytes: Uint8Array },
+    by: SessionUser,
+    options: { maxRows: number; language?: string | undefined; encoding?: LegacyEncoding | undefined },
+  ): Promise<ImportBatchDoc> {
     const edition = await service.requireEdition(editionId);
     if (closed(edition)) throw closedEdition();
     await expireOld();
-    const read = readImportFile(file.bytes, { maxRows });
+    const read = readImportFile(file.bytes, options);
     if (read.problems.length || !('rows' in read)) {
       throw new HttpError(
         400,
@@ -166,19 +176,46 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     }
     const plans = planRows(read.rows, await context(edition, read.rows));
     const rows: StoredRow[] = read.rows.map((row, i) => ({ ...row, ...plans[i]! }));
+    // A file in a legacy encoding keeps its bytes, to be read again if the preview shows the wrong one.
+    const keep = isLegacyEncoding(read.encoding) && file.bytes.length <= SOURCE_MAX_BYTES;
     const doc = await ImportBatch.create({
       editionId,
       uploadedBy: by.id,
       uploadedByName: by.name,
       fileName: safeFileName(file.name, 'file.csv'),
       encoding: read.encoding,
+      encodingAlternatives: read.alternatives,
+      encodingChosen: read.encodingChosen,
+      ...(keep ? { source: Buffer.from(file.bytes) } : {}),
+      hasSource: keep,
       bom: read.bom,
       delimiter: read.delimiter,
       columns: read.columns,
       rows,
       status: 'previewed',
     });
-    return doc.toObject();
+    const stored = doc.toObject();
+    delete stored.source;
+    return stored;
+  }
+
+  /**
+   * The preview of a batch's file read again in another legacy encoding (a new preview; the first
+   * one expires as usual). 409 when the batch is being or has been imported, or did not keep its
+   * file; 400 for an encoding it cannot be read in.
+   */
+  async function readAgain(editionId: string, batchId: string, encoding: string, by: SessionUser, maxRows: number): Promise<ImportBatchDoc> {
+    const batch = await requireBatch(editionId, batchId);
+    if (batch.status !== 'previewed')
+      throw refusal(409, 'IMPORT_STARTED', 'This file is being or has been imported: upload it again.', 'enrolment:import.reread.started');
+    if (!isLegacyEncoding(encoding) || !(batch.encodingAlternatives ?? []).includes(encoding))
+      throw refusal(400, 'BAD_ENCODING', 'This file cannot be read in that encoding.', 'enrolment:import.reread.badEncoding');
+    const source: unknown = (await ImportBatch.findById(batch._id).select('+source').select({ source: 1 }).lean())?.source;
+    // Read back plain (lean), the bytes are the driver's Binary, whose `buffer` holds them.
+    const bytes = source instanceof Uint8Array ? source : (source as { buffer?: unknown } | undefined)?.buffer;
+    if (!(bytes instanceof Uint8Array))
+      throw refusal(409, 'IMPORT_NO_SOURCE', 'This preview did not keep its file: upload it again.', 'enrolment:import.reread.noSource');
+    return preview(editionId, { name: batch.fileName, bytes }, by, { maxRows, encoding });
   }
 
   /** The batch of this edition, while it has not expired; 404 otherwise (malformed ids too). */
@@ -353,7 +390,7 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
     });
   }
 
-  return { preview, commit, runCommit, commitState, requireBatch, expireOld, context };
+  return { preview, readAgain, commit, runCommit, commitState, requireBatch, expireOld, context };
 }
 
 export type ImportService = ReturnType<typeof createImportService>;

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import countries from 'i18n-iso-countries';
 import type { Country } from 'world-countries';
 import { UN_LANGUAGES, type UnLanguage } from '../../../src/index.ts';
+import { foldWord, inEveryLanguage, labelForms, wordIndex } from './words.ts';
 
 const require = createRequire(import.meta.url);
 for (const lang of UN_LANGUAGES) countries.registerLocale(require(`i18n-iso-countries/langs/${lang}.json`));
@@ -181,68 +182,60 @@ export function countryOptions(lang: string): CountryOption[] {
 }
 
 /**
- * Gender as people write it in a spreadsheet (English or French, any case), or null when it is not
- * one we know. Empty means not given, which is 'undisclosed'.
+ * Gender and organisation type as people write them in a spreadsheet: the code, the profile's
+ * label in every language of the catalogues (`gender.*`, `organisationType.*`: "Femme", "Mujer",
+ * "Женщина", "امرأة", "女性"), and the short or everyday words the labels are not (F, M; "female",
+ * "masculino", "женский", "ذكر", "女"), any case, accents or spacing.
  */
+const genderWords = wordIndex<Gender>(
+  GENDERS.map((gender) => [
+    gender,
+    [
+      gender,
+      ...{
+        woman: ['female', 'f', 'w', 'féminin', 'femenino', 'mujer', 'ж', 'женский', 'أنثى', '女'],
+        man: ['male', 'm', 'h', 'masculin', 'masculino', 'м', 'мужской', 'ذكر', '男'],
+        'non-binary': ['nonbinary', 'non-binaire', 'x'],
+        undisclosed: ['prefer not to say', 'not given', 'non communiqué'],
+      }[gender],
+      ...inEveryLanguage(`enrolment:gender.${gender}`).flatMap(labelForms),
+    ],
+  ]),
+);
+const organisationTypeWords = wordIndex<OrganisationType>(
+  ORGANISATION_TYPES.map((type) => [
+    type,
+    [
+      type,
+      ...(
+        {
+          'un-secretariat': ['secretariat', 'united nations secretariat'],
+          'un-agency': ['un system', 'un'],
+          government: ['ministry', 'government / ministry'],
+          'regional-organisation': ['regional organization'],
+          'civil-society': ['ngo', 'civil society / ngo'],
+          academia: ['university'],
+          'private-sector': ['business'],
+          other: [],
+        } satisfies Record<OrganisationType, string[]>
+      )[type],
+      ...inEveryLanguage(`enrolment:organisationType.${type}`),
+    ],
+  ]),
+);
+/** Words claimed by two genders or two organisation types (read as neither): kept empty by the tests. */
+export const VALUE_CONFLICTS: readonly string[] = [...genderWords.conflicts, ...organisationTypeWords.conflicts];
+
+/** Gender as written in a spreadsheet, or null when it is not one we know. Empty means not given, which is 'undisclosed'. */
 export function parseGender(input: string): Gender | null {
-  const t = input.trim().toLowerCase();
+  const t = foldWord(input);
   if (!t) return 'undisclosed';
-  const words: Record<string, Gender> = {
-    woman: 'woman',
-    female: 'woman',
-    f: 'woman',
-    w: 'woman',
-    femme: 'woman',
-    man: 'man',
-    male: 'man',
-    m: 'man',
-    homme: 'man',
-    h: 'man',
-    'non-binary': 'non-binary',
-    nonbinary: 'non-binary',
-    'non binary': 'non-binary',
-    'non-binaire': 'non-binary',
-    x: 'non-binary',
-    undisclosed: 'undisclosed',
-    'prefer not to say': 'undisclosed',
-    'not given': 'undisclosed',
-    'non communiqué': 'undisclosed',
-  };
-  // Own keys only: a cell reading "constructor" or "__proto__" is not a gender.
-  return Object.hasOwn(words, t) ? words[t]! : null;
+  return genderWords.index.get(t) ?? null;
 }
 
-/** Organisation type as written in a spreadsheet: the code or its English label. */
+/** Organisation type as written in a spreadsheet (empty: 'other'), or null when it is not one we know. */
 export function parseOrganisationType(input: string): OrganisationType | null {
-  const t = input
-    .trim()
-    .toLowerCase()
-    .replace(/[\s_]+/g, '-');
+  const t = foldWord(input);
   if (!t) return 'other';
-  if ((ORGANISATION_TYPES as readonly string[]).includes(t)) return t as OrganisationType;
-  const aliases: Record<string, OrganisationType> = {
-    'un-secretariat': 'un-secretariat',
-    secretariat: 'un-secretariat',
-    'united-nations-secretariat': 'un-secretariat',
-    'un-agency,-fund-or-programme': 'un-agency',
-    'un-agency-fund-or-programme': 'un-agency',
-    'un-system': 'un-agency',
-    un: 'un-agency',
-    government: 'government',
-    ministry: 'government',
-    'government-/-ministry': 'government',
-    'government-ministry': 'government',
-    'regional-organization': 'regional-organisation',
-    'regional-organisation': 'regional-organisation',
-    'civil-society': 'civil-society',
-    ngo: 'civil-society',
-    'civil-society-/-ngo': 'civil-society',
-    'civil-society-ngo': 'civil-society',
-    academia: 'academia',
-    university: 'academia',
-    'private-sector': 'private-sector',
-    business: 'private-sector',
-    other: 'other',
-  };
-  return Object.hasOwn(aliases, t) ? aliases[t]! : null;
+  return organisationTypeWords.index.get(t) ?? null;
 }

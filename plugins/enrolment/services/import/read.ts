@@ -1,17 +1,19 @@
 /**
- * Reading an uploaded CSV file into checked rows: the bytes (UTF-8 with or without BOM,
- * Windows-1252, UTF-16 with BOM), the records (comma, semicolon or tab; a stray quote costs one
- * row), the headers (English or French, any case or accents) and each row's values. Pure: no
- * database, no HTTP, so it is tested directly (with generated input too).
+ * Reading an uploaded CSV file into checked rows: the bytes (UTF-8 with or without BOM, UTF-16
+ * with BOM, else the Windows code page whose text is most plausible: `encodings.ts`), the records
+ * (comma, semicolon or tab; a stray quote costs one row), the headers (in any language of the
+ * catalogues, any case or accents: `columns.ts`) and each row's values. Pure: no database, no HTTP,
+ * so it is tested directly (with generated input too).
  */
 import { CsvError, parse, type InfoRecord } from 'csv-parse/sync';
 import { z } from 'zod';
 import { normaliseEmail, parseCountry, parseGender, parseOrganisationType } from '../profile.ts';
+import { fieldsOfHeaders, parseRole, type ImportField, type ImportRole } from './columns.ts';
+import { decodeLegacy, guessLegacyEncoding, type LegacyEncoding } from './encodings.ts';
+
+export * from './columns.ts';
 
 // ---- Columns ---------------------------------------------------------------------------------------
-
-export const IMPORT_FIELDS = ['email', 'givenName', 'familyName', 'organisation', 'organisationType', 'country', 'gender', 'jobTitle', 'role'] as const;
-export type ImportField = (typeof IMPORT_FIELDS)[number];
 
 /** The profile fields a file can set on a person (everything but the e-mail and the role). */
 export const PERSON_FIELDS = ['givenName', 'familyName', 'organisation', 'organisationType', 'country', 'gender', 'jobTitle'] as const;
@@ -21,65 +23,6 @@ export type PersonFields = Partial<Record<PersonField, string>>;
 /** Longest value per text field (the person model's limits). */
 const MAX_LENGTH: Partial<Record<PersonField, number>> = { givenName: 100, familyName: 100, organisation: 200, jobTitle: 200 };
 
-/** Header text folded for comparison: no accents, no case, only letters and digits. */
-export const foldHeader = (text: string) =>
-  text
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '');
-
-const HEADER_ALIASES: Record<ImportField, string[]> = {
-  email: [
-    'email',
-    'e-mail',
-    'mail',
-    'courriel',
-    'email address',
-    'e-mail address',
-    'adresse e-mail',
-    'adresse email',
-    'adresse électronique',
-    'adresse courriel',
-    'mél',
-  ],
-  givenName: ['given name', 'first name', 'forename', 'given names', 'first names', 'prénom', 'prénoms'],
-  familyName: ['family name', 'last name', 'surname', 'nom', 'nom de famille'],
-  organisation: ['organisation', 'organization', 'organisme', 'employer', 'employeur', 'institution'],
-  organisationType: [
-    'organisation type',
-    'organization type',
-    'type of organisation',
-    'type of organization',
-    "type d'organisation",
-    'type organisation',
-    'type de structure',
-  ],
-  country: ['country', 'pays'],
-  gender: ['gender', 'sex', 'genre', 'sexe'],
-  jobTitle: ['job title', 'position', 'function', 'fonction', 'poste', 'intitulé du poste'],
-  role: ['role', 'rôle', 'enrolment role', 'enrollment role'],
-};
-const FIELD_BY_HEADER = new Map<string, ImportField>(
-  IMPORT_FIELDS.flatMap((field) => HEADER_ALIASES[field].map((alias) => [foldHeader(alias), field] as const)),
-);
-
-/** The column a header names, or null when it is not one we read. */
-export const fieldOfHeader = (header: string): ImportField | null => FIELD_BY_HEADER.get(foldHeader(header)) ?? null;
-
-/** The header line of the template: English names, which every alias list accepts. */
-export const TEMPLATE_HEADERS: Record<ImportField, string> = {
-  email: 'email',
-  givenName: 'given name',
-  familyName: 'family name',
-  organisation: 'organisation',
-  organisationType: 'organisation type',
-  country: 'country',
-  gender: 'gender',
-  jobTitle: 'job title',
-  role: 'role',
-};
-
 // ---- Outcomes --------------------------------------------------------------------------------------
 
 /** A problem, as a message key under `enrolment:import.issues` and its values: pages translate it. */
@@ -88,9 +31,8 @@ export interface Issue {
   params?: Record<string, string | number>;
 }
 
-export type ImportEncoding = 'utf-8' | 'windows-1252' | 'utf-16le' | 'utf-16be';
+export type ImportEncoding = 'utf-8' | 'utf-16le' | 'utf-16be' | LegacyEncoding;
 export type ImportDelimiter = ',' | ';' | '\t';
-export type ImportRole = 'learner' | 'trainer';
 
 export interface ImportRow {
   /** The file lines this row spans (a quoted cell may hold line breaks); the header is line 1. */
@@ -109,6 +51,13 @@ export interface ImportRow {
 
 export interface ImportFile {
   encoding: ImportEncoding;
+  /**
+   * For a file in a legacy encoding: the other encodings it can be read in, most plausible first
+   * (empty for UTF-8 and UTF-16, which are certain). The encoding is the most plausible one, or the
+   * one asked for (`encodingChosen`).
+   */
+  alternatives: LegacyEncoding[];
+  encodingChosen: boolean;
   /** A UTF-8 byte-order mark was present (and removed). */
   bom: boolean;
   delimiter: ImportDelimiter;
@@ -132,39 +81,63 @@ function binaryKind(bytes: Uint8Array): string | null {
   return null;
 }
 
+/** How to read a file's bytes: the reader's language breaks a tie between legacy encodings; `encoding` overrides the guess. */
+export interface DecodeOptions {
+  language?: string | undefined;
+  encoding?: LegacyEncoding | undefined;
+}
+
+interface Decoded {
+  text: string;
+  encoding: ImportEncoding;
+  alternatives: LegacyEncoding[];
+  encodingChosen: boolean;
+  bom: boolean;
+}
+
 /**
  * Text from the file's bytes: UTF-16 when it starts with a UTF-16 byte-order mark, UTF-8 (BOM
- * removed) when the bytes are valid UTF-8, Windows-1252 otherwise (what Excel writes as "CSV" on a
- * Windows set up for Western European languages).
+ * removed) when the bytes are valid UTF-8, otherwise the legacy encoding asked for or, without one,
+ * the Windows code page whose text is most plausible (`guessLegacyEncoding`: Excel's "CSV" is
+ * written in the code page of the computer's language).
  */
-export function decodeImportBytes(bytes: Uint8Array): { text: string; encoding: ImportEncoding; bom: boolean } | { problem: Issue } {
+export function decodeImportBytes(bytes: Uint8Array, options: DecodeOptions = {}): Decoded | { problem: Issue } {
   if (bytes.length === 0) return { problem: { code: 'empty' } };
   const kind = binaryKind(bytes);
   if (kind) return { problem: { code: kind } };
   let text: string;
   let encoding: ImportEncoding;
+  let alternatives: LegacyEncoding[] = [];
   let bom = false;
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe && !options.encoding) {
     encoding = 'utf-16le';
     text = new TextDecoder('utf-16le').decode(bytes.subarray(2));
-  } else if (bytes[0] === 0xfe && bytes[1] === 0xff) {
+  } else if (bytes[0] === 0xfe && bytes[1] === 0xff && !options.encoding) {
     encoding = 'utf-16be';
     text = new TextDecoder('utf-16be').decode(bytes.subarray(2));
   } else {
     bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
     const body = bom ? bytes.subarray(3) : bytes;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
-      encoding = 'utf-8';
-    } catch {
-      text = new TextDecoder('windows-1252').decode(body);
-      encoding = 'windows-1252';
+    const chosen = options.encoding;
+    if (chosen) {
+      // Read as asked; the other encodings stay on offer, most plausible first.
+      const guess = guessLegacyEncoding(body, options.language);
+      encoding = chosen;
+      text = decodeLegacy(body, chosen);
+      alternatives = [guess.encoding, ...guess.alternatives].filter((e) => e !== chosen);
+    } else {
+      try {
+        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+        encoding = 'utf-8';
+      } catch {
+        ({ text, encoding, alternatives } = guessLegacyEncoding(body, options.language));
+      }
     }
   }
   // NUL never occurs in a text spreadsheet export: this is some other kind of file.
   if (text.includes('\u0000')) return { problem: { code: 'binary' } };
   if (!text.trim()) return { problem: { code: 'empty' } };
-  return { text, encoding, bom };
+  return { text, encoding, alternatives, encodingChosen: !!options.encoding, bom };
 }
 
 /** The delimiter that splits the header line into the most cells (outside quotes); comma by default. */
@@ -255,10 +228,10 @@ function parseRecords(text: string, delimiter: ImportDelimiter, firstLine: numbe
  * Reads an uploaded file into rows, each checked on its own. Never throws on any input: a problem
  * with the whole file is in `problems`, a problem with a row in that row's `errors`.
  */
-export function readImportFile(bytes: Uint8Array, options: { maxRows: number }): ImportFile | { problems: Issue[] } {
-  const decoded = decodeImportBytes(bytes);
+export function readImportFile(bytes: Uint8Array, options: { maxRows: number } & DecodeOptions): ImportFile | { problems: Issue[] } {
+  const decoded = decodeImportBytes(bytes, options);
   if ('problem' in decoded) return { problems: [decoded.problem] };
-  const { encoding, bom } = decoded;
+  const { encoding, alternatives, encodingChosen, bom } = decoded;
   // One kind of line break: csv-parse counts a CRLF inside a quoted cell as two lines.
   let text = decoded.text.replace(/\r\n?/g, '\n');
 
@@ -277,7 +250,7 @@ export function readImportFile(bytes: Uint8Array, options: { maxRows: number }):
   text = text.slice(leading.length);
   const headerLine = /^[^\r\n]*/.exec(text)?.[0] ?? '';
   delimiter ??= detectDelimiter(headerLine);
-  const base = { encoding, bom, delimiter };
+  const base = { encoding, alternatives, encodingChosen, bom, delimiter };
 
   let records: ParsedRecord[];
   try {
@@ -291,7 +264,8 @@ export function readImportFile(bytes: Uint8Array, options: { maxRows: number }):
     return { ...base, columns: [], rows: [], problems: [{ code: 'headerUnreadable', params: { line: firstLine } }] };
   }
 
-  const columns = header.record.map((h) => ({ header: cleanCell(h), field: fieldOfHeader(h) }));
+  const fields = fieldsOfHeaders(header.record);
+  const columns = header.record.map((h, i) => ({ header: cleanCell(h), field: fields[i]! }));
   const problems: Issue[] = [];
   const seen = new Map<ImportField, string>();
   for (const c of columns) {
@@ -381,12 +355,4 @@ function checkRow(row: ImportRow, firstLineOf: Map<string, number>): void {
   const role = parseRole(cells.role ?? '');
   if (role) row.role = role;
   else row.errors.push({ code: 'role', params: { value: quoted(cells.role ?? '') } });
-}
-
-/** learner (the default) or trainer, as people write it in English or French. */
-export function parseRole(text: string): ImportRole | null {
-  const t = foldHeader(text);
-  if (['', 'learner', 'participant', 'participante', 'student', 'apprenant', 'apprenante', 'etudiant', 'etudiante', 'stagiaire'].includes(t)) return 'learner';
-  if (['trainer', 'formateur', 'formatrice', 'facilitator', 'facilitateur', 'facilitatrice'].includes(t)) return 'trainer';
-  return null;
 }
