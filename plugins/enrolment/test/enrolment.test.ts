@@ -286,8 +286,13 @@ describe('enrolment plugin', function () {
           postForm(staff, `/enrolment/manage/enrolments/${id}/decision`, { decision, message }, `/enrolment/manage/editions/${edition}`),
         );
 
-      expect((await decide(a.email, 'accept')).status).to.equal(303);
+      expect((await decide(a.email, 'accept', 'Welcome: we look forward to seeing you in Oslo.')).status).to.equal(303);
       expect(await statusOf(edition, a.email)).to.equal('enrolled');
+      // The message stays with the course under My learning, as on the edition's page.
+      const aMine = (await a.agent.get('/enrolment/my').expect(200)).text;
+      const aCourses = aMine.slice(aMine.indexOf('id="my-current"'), aMine.indexOf('</section>', aMine.indexOf('id="my-current"')));
+      expect(aCourses).to.contain('Message from the programme team:');
+      expect(aCourses).to.contain('Welcome: we look forward to seeing you in Oslo.');
       await a.agent
         .get('/courses/conflict-analysis')
         .expect(200)
@@ -303,6 +308,7 @@ describe('enrolment plugin', function () {
       expect(await statusOf(edition, c.email)).to.equal('rejected');
       const cPage = await c.agent.get('/enrolment/my').expect(200);
       expect(cPage.text).to.contain('We received many strong applications this year.');
+      expect(cPage.text).to.contain('Message from the programme team:');
       expect(recorder.of('enrolment.enrolment.rejected', edition)).to.have.length(1);
 
       // A rejected person cannot be rejected again: a clear 409, nothing changes.
