@@ -49,6 +49,32 @@ export function formatNumber(lang: string, n: number, options?: { maximumFractio
   return cached(`n:${lang}:${digits}`, () => new Intl.NumberFormat(formatLocale(lang), { maximumFractionDigits: digits, useGrouping: MIN2 })).format(n);
 }
 
+const BYTE_UNITS = [
+  [1024 ** 3, 'gigabyte'],
+  [1024 ** 2, 'megabyte'],
+  [1024, 'kilobyte'],
+] as const;
+
+const ENGLISH_BYTE_UNITS: Record<string, string> = { gigabyte: 'GB', megabyte: 'MB', kilobyte: 'KB' };
+
+/**
+ * File sizes as the reader writes them: "512 bytes", "5.9 KB", "4,2 Mo", "5 МБ", "5 ميغابايت"
+ * (English by default, for logs and API messages). English keeps "KB", as people read it in their
+ * file managers, where Intl writes the SI "kB".
+ */
+export function formatBytes(bytes: number, lang = 'en'): string {
+  const locale = formatLocale(lang);
+  for (const [size, unit] of BYTE_UNITS) {
+    if (bytes >= size && lang === 'en') return `${Number((bytes / size).toFixed(1))} ${ENGLISH_BYTE_UNITS[unit]}`;
+    if (bytes >= size) {
+      const f = cached(`b:${lang}:${unit}`, () => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1 }));
+      return f.format(Number((bytes / size).toFixed(1)));
+    }
+  }
+  if (lang === 'en') return `${bytes} bytes`;
+  return cached(`b:${lang}:byte`, () => new Intl.NumberFormat(locale, { style: 'unit', unit: 'byte', unitDisplay: 'long' })).format(bytes);
+}
+
 /** A list as the language writes one: "English, French and Arabic", "英文、法文和阿拉伯文". */
 export function formatList(lang: string, items: readonly string[]): string {
   return cached(`l:${lang}`, () => new Intl.ListFormat(formatLocale(lang), { style: 'long', type: 'conjunction' })).format(items);

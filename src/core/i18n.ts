@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import i18next, { type i18n, type TFunction } from 'i18next';
-import { formatDate, formatDateTime, formatList, formatNumber } from './formats.ts';
+import { formatBytes, formatDate, formatDateTime, formatList, formatNumber } from './formats.ts';
 
 /**
  * The interface's languages: the six official UN languages, in the UN's order, each named in
@@ -121,6 +121,7 @@ export function languageMiddleware(instance: i18n, defaultLocale: string) {
     res.locals.formatDateTime = (d: Date | string | null | undefined) => formatDateTime(lang, d);
     res.locals.formatNumber = (n: number) => formatNumber(lang, n);
     res.locals.formatList = (items: readonly string[]) => formatList(lang, items);
+    res.locals.formatBytes = (bytes: number) => formatBytes(bytes, lang);
     // Named so that no page's own locals (a course's `languages`, say) can hide the switcher's list.
     res.locals.interfaceLanguages = LANGUAGES;
     next();

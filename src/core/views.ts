@@ -50,14 +50,5 @@ export function layoutMiddleware(resolve: (name: string) => string) {
   };
 }
 
-/** File sizes as people read them, for every view (`formatBytes` in templates): "512 bytes", "5.9 KB", "4.2 MB", "5 MB". */
-export function formatBytes(bytes: number): string {
-  for (const [unit, name] of [
-    [1024 ** 3, 'GB'],
-    [1024 ** 2, 'MB'],
-    [1024, 'KB'],
-  ] as const) {
-    if (bytes >= unit) return `${Number((bytes / unit).toFixed(1))} ${name}`;
-  }
-  return `${bytes} bytes`;
-}
+/** File sizes as people read them: see `formatBytes` in formats.ts (kept here for the views' imports). */
+export { formatBytes } from './formats.ts';
