@@ -243,9 +243,12 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const status = await certificateStatus(req);
     const facts = await issuance.factsOf(status.certificate._id);
     const saved = { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' };
+    // Templates are never deleted; a name not found shows the id instead.
+    const templateName = (await templates.choices()).find((t) => t.id === status.certificate.templateId)?.name;
     return {
       title: status.certificate._id,
       status,
+      templateName,
       view: publicView(status, req.language),
       facts,
       values: failure?.form === 'reissue' ? { ...saved, ...failure.values } : saved,

@@ -37,6 +37,22 @@ describe('certificates: the revoke and reissue forms come back with their messag
       .send({ ...fields, _csrf: await tokenFor(staff, manage()) });
   const fieldError = (html: string, id: string) => new RegExp(`<p class="field-error" id="${id}-error">([^<]*)</p>`).exec(html)?.[1];
 
+  it('the certificate’s page names the template it was printed with and its version, not the template’s id', async () => {
+    const cert = (await t.app.olive.connection.models.certificates_certificate!.findById(code, { templateId: 1, templateVersion: 1 }).lean()) as {
+      templateId: string;
+      templateVersion: number;
+    };
+    const template = (await t.app.olive.connection.models.certificates_template!.findById(cert.templateId, { name: 1 }).lean()) as { name: string };
+    expect(template.name).to.match(/^(Programme default|Interest-Based Negotiation)/);
+    const page = await staff.get(manage()).expect(200);
+    const row = /<dt>Template<\/dt><dd>(.*?)<\/dd>/s.exec(page.text)?.[1] ?? '';
+    expect(row).to.contain(`<a href="/certificates/templates/${cert.templateId}"><bdi>${template.name}</bdi></a>`);
+    expect(row).to.contain(
+      `<a href="/certificates/templates/${cert.templateId}/versions/${cert.templateVersion}/preview.pdf">Version ${cert.templateVersion} (PDF preview)</a>`,
+    );
+    expect(row.replace(/href="[^"]*"/g, '')).not.to.contain(cert.templateId);
+  });
+
   it('a revocation with a too-short reason shows the certificate page again, the reason kept and its message by the field (400), in English and in French', async () => {
     const english = await post('revoke', { reason: 'oops' });
     expect(english.status).to.equal(400);
