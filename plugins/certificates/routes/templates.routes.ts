@@ -27,7 +27,7 @@ import {
   type TemplateInput,
   type TemplateService,
 } from '../services/template.service.ts';
-import { DEFAULT_COLOURS } from '../render/index.ts';
+import { DEFAULT_COLOURS, templateWarnings, type CertificateTemplate } from '../render/index.ts';
 
 const BASE = '/certificates/templates';
 /** Form blocks shown: two languages (the second optional) and four signatories (blank ones ignored). */
@@ -247,6 +247,8 @@ export function mountTemplateRoutes(ctx: PluginContext<{ maxImageKb?: number | u
       formIndex = parsed.formIndex;
       const saved = await templates.save(id, parsed.input, req.user!.id);
       req.flash('success', req.t('certificates:templates.saved', { version: saved.version }));
+      // Saved as written (old templates print as before), with a word on what will print wrongly.
+      for (const w of templateWarnings({ languages: parsed.input.languages } as unknown as CertificateTemplate)) req.flash('info', req.t(w.key, w.params));
       res.redirect(303, `${BASE}/${saved.id}`);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;

@@ -189,6 +189,8 @@ describe('certificate templates', function () {
       templateId = idFrom(res.headers.location as string);
       const page = (await staff.get(res.headers.location as string).expect(200)).text;
       expect(page).to.contain('Template saved as version 1.');
+      // Saved as written, with a word on "{hours} hours", which prints "1 hours" (write {duration}).
+      expect(page).to.contain('“{hours} hours” prints the word “hour” in the same form whatever the number');
       expect(page).to.contain('logo.png');
       const list = (await staff.get('/certificates/templates').expect(200)).text;
       expect(list).to.contain('Default EN/FR');
