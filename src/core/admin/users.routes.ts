@@ -66,7 +66,7 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   const listLocals = async (req: Request, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) => {
     const query = listSchema.parse(req.query);
-    const { users: list, total } = await users.list({ search: query.q, role: query.role, page: query.page, pageSize: PAGE_SIZE });
+    const { users: list, total } = await users.list({ search: query.q, role: query.role, page: query.page, pageSize: PAGE_SIZE, lang: req.language });
     return {
       title: req.t('admin.users.title'),
       list,
