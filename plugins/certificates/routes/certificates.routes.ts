@@ -238,8 +238,8 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     return status;
   };
 
-  /** The certificate's page; a reissue or revocation refused comes back to it, messages by the form sent (`form`). */
-  const manageLocals = async (req: Request, failure?: FormFailure & { form: 'reissue' | 'revoke' }) => {
+  /** The certificate's page; a reissue refused comes back to it, with the messages by field. */
+  const manageLocals = async (req: Request, failure?: FormFailure) => {
     const status = await certificateStatus(req);
     const facts = await issuance.factsOf(status.certificate._id);
     const saved = { name: status.certificate.snapshot.name, nameAlt: status.certificate.snapshot.nameAlt ?? '' };
@@ -251,10 +251,21 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       templateName,
       view: publicView(status, req.language),
       facts,
-      values: failure?.form === 'reissue' ? { ...saved, ...failure.values } : saved,
-      revokeValues: failure?.form === 'revoke' ? failure.values : {},
-      errors: failure?.form === 'reissue' ? failure.errors : {},
-      revokeErrors: failure?.form === 'revoke' ? failure.errors : {},
+      values: failure ? { ...saved, ...failure.values } : saved,
+      errors: failure?.errors ?? {},
+    };
+  };
+
+  /** Revoking asks first: a page naming the certificate, its holder and what follows, with the reason; a refusal comes back to it. */
+  const revokeLocals = async (req: Request, failure?: FormFailure) => {
+    const status = await certificateStatus(req);
+    const holder = await ctx.get(Users).findById(status.certificate.learnerId);
+    return {
+      title: req.t('certificates:revoke.title'),
+      view: publicView(status, req.language),
+      holderEmail: holder?.email ?? '',
+      values: failure?.values ?? {},
+      errors: failure?.errors ?? {},
     };
   };
 
@@ -268,7 +279,7 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     form({
       schema: reissueSchema,
       view: 'certificates/manage',
-      locals: (req, failure) => manageLocals(req, { ...failure, form: 'reissue' }),
+      locals: (req, failure) => manageLocals(req, failure),
       fields: { UNPRINTABLE: 'name' },
       async handle(req, res, input) {
         const status = await certificateStatus(req);
@@ -287,13 +298,20 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     }),
   );
 
+  ctx.router.get('/certificates/c/:code/revoke', staff, async (req, res) => {
+    const locals = await revokeLocals(req);
+    // Only a valid certificate can be revoked: otherwise its own page says what it is.
+    if (locals.view.status !== 'valid') return res.redirect(303, `/certificates/c/${locals.view.code}/manage`);
+    res.render('certificates/revoke', locals);
+  });
+
   ctx.router.post(
     '/certificates/c/:code/revoke',
     staff,
     form({
       schema: revokeSchema,
-      view: 'certificates/manage',
-      locals: (req, failure) => manageLocals(req, { ...failure, form: 'revoke' }),
+      view: 'certificates/revoke',
+      locals: (req, failure) => revokeLocals(req, failure),
       async handle(req, res, { reason }) {
         const status = await certificateStatus(req);
         await issuance.revoke(status.certificate._id, reason, req.user!.id);

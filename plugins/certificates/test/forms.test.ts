@@ -1,9 +1,11 @@
 /**
- * The certificate page's forms on the host's form path: a revocation or reissue that fails its
- * schema, or that the issuance service refuses, comes back as the certificate's page with the form
- * and the message by its field, in the reader's language; JSON clients get the error as before.
+ * The certificate page's forms on the host's form path: a reissue that fails its schema, or that
+ * the issuance service refuses, comes back as the certificate's page with the form and the message
+ * by its field, in the reader's language (a revocation as its confirmation page); JSON clients get
+ * the error as before. Revoking asks first, on a page of its own.
  */
 import { expect } from 'chai';
+import { Users } from '../../../src/index.ts';
 import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../../enrolment/index.ts';
@@ -53,7 +55,50 @@ describe('certificates: the revoke and reissue forms come back with their messag
     expect(row.replace(/href="[^"]*"/g, '')).not.to.contain(cert.templateId);
   });
 
-  it('a revocation with a too-short reason shows the certificate page again, the reason kept and its message by the field (400), in English and in French', async () => {
+  it('revoking asks first: the certificate’s page leads to a page naming the certificate, its holder and what revoking does, and only its form revokes', async () => {
+    const all = (await t.app.olive.connection.models.certificates_certificate!.find({}, { learnerId: 1, snapshot: 1 }).lean()) as unknown as {
+      _id: string;
+      learnerId: string;
+      snapshot: { name: string };
+    }[];
+    const other = all.find((c) => c._id !== code);
+    expect(other, 'a second demo certificate').to.not.equal(undefined);
+    const holder = await t.app.olive.service(Users).findById(other!.learnerId);
+    const at = (page: string) => `/certificates/c/${other!._id}/${page}`;
+    const status = async () => (await staff.get(`/verify/${other!._id}`).set('Accept', 'application/json').expect(200)).body.status as string;
+
+    // The certificate's page has no form that revokes at once, but a link to the confirmation.
+    const page = (await staff.get(at('manage')).expect(200)).text;
+    expect(page).not.to.contain(`action="${at('revoke')}"`);
+    expect(page).to.contain(`<a class="button" href="${at('revoke')}">Revoke this certificate…</a>`);
+
+    // The confirmation names the certificate, the person and what follows; opening it changes nothing.
+    const confirm = (await staff.get(at('revoke')).expect(200)).text;
+    expect(confirm).to.contain('<h1>Revoke this certificate?</h1>');
+    expect(confirm).to.contain(`<code>${other!._id}</code>`);
+    expect(confirm).to.contain(`<bdi>${other!.snapshot.name}</bdi>`);
+    expect(confirm).to.contain(`<span dir="ltr">${holder!.email}</span>`);
+    expect(confirm).to.contain('The certificate is no longer valid');
+    expect(confirm).to.contain('is told by e-mail, with the reason given below');
+    expect(confirm).to.contain('This cannot be undone');
+    expect(confirm).to.contain(`action="${at('revoke')}"`);
+    expect(confirm).to.match(/<input id="v-reason" name="reason"[^>]*required/);
+    expect(confirm).to.contain(`<a href="${at('manage')}">No, keep it valid</a>`);
+    expect(await status()).to.equal('valid');
+
+    // Confirmed with a reason: revoked, and back to the certificate's page.
+    const done = await staff
+      .post(at('revoke'))
+      .type('form')
+      .send({ reason: 'Issued in error', _csrf: await tokenFor(staff, at('revoke')) });
+    expect(done.status).to.equal(303);
+    expect(done.headers.location).to.equal(at('manage'));
+    expect(await status()).to.equal('revoked');
+    // Nothing is left to confirm: the confirmation goes back to the certificate's page.
+    await staff.get(at('revoke')).expect(303).expect('Location', at('manage'));
+  });
+
+  it('a revocation with a too-short reason shows the confirmation page again, the reason kept and its message by the field (400), in English and in French', async () => {
     const english = await post('revoke', { reason: 'oops' });
     expect(english.status).to.equal(400);
     expect(english.text).to.contain(`action="/certificates/c/${code}/revoke"`);
