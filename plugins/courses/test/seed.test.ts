@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import { localized, Users, type SeedContext, type SessionUser } from '../../../src/index.ts';
-import { createTestApp, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/helpers/app.ts';
 import courses from '../index.ts';
 import type { CourseDoc } from '../models/course.model.ts';
 import type { ItemDoc } from '../models/item.model.ts';
@@ -146,6 +146,26 @@ describe('courses: demo programme (seed)', function () {
       // What a trainer sees in the editor, language by language, parses back to the same questions.
       const main = languages[0]!;
       expect(mergeQuizLanguages(languages.map((l) => [l, parseQuizText(quizToText(q.quiz!.questions, l, main))]))).to.deep.equal(q.quiz!.questions);
+    }
+  });
+
+  it('asks for every answer that applies once per multiple-answer question on the demo’s quiz pages, in English and in French', async () => {
+    const learner = await signIn(t.app, 'learner@olive.example');
+    const hint = { en: /choose all that apply/gi, fr: /plusieurs réponses possibles/gi };
+    for (const lang of ['en', 'fr'] as const) {
+      await learner
+        .post('/language')
+        .type('form')
+        .send({ lang, returnTo: '/courses', _csrf: await tokenFor(learner, '/courses') })
+        .expect(303);
+      for (const slug of ['conflict-analysis', 'interest-based-negotiation']) {
+        const { course: c, items } = await course(slug);
+        for (const quiz of items.filter((i) => i.type === 'quiz')) {
+          const page = (await learner.get(`/courses/${c.slug}/items/${quiz._id.toString()}/quiz`).expect(200)).text;
+          const multiple = quiz.quiz!.questions.filter((q) => q.kind === 'multiple').length;
+          expect(page.match(hint[lang])?.length ?? 0, `${lang} ${english(quiz.title)}`).to.equal(multiple);
+        }
+      }
     }
   });
 
