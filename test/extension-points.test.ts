@@ -23,6 +23,20 @@ describe('extension points and production rules', () => {
       expect(page.text).to.contain('With your Olive account');
       const plain = await supertest(t.app).get('/login').expect(200);
       expect(plain.text).to.contain('href="/fake-sso/login">UN staff (Unite ID)</a>');
+      // The home page invites visitors to their organisation's account because a plugin offers one.
+      const home = await supertest(t.app).get('/').expect(200);
+      expect(home.text).to.contain('Sign in with your organisation&#39;s account or your Olive account.');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('invites visitors to sign in with their Olive account only when no plugin offers another way', async () => {
+    const t = await createTestApp();
+    try {
+      const home = await supertest(t.app).get('/').expect(200);
+      expect(home.text).to.contain('Sign in with your Olive account.');
+      expect(home.text).not.to.contain('organisation&#39;s account');
     } finally {
       await t.stop();
     }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { allow } from './access.ts';
-import { DashboardPanels } from './host-contract.ts';
+import { DashboardPanels, SignInMethods } from './host-contract.ts';
 import type { DashboardPanel, PluginRouter } from './plugin.ts';
 
 /** Renders a view to a string with the request's locals, without the layout. */
@@ -11,7 +11,11 @@ export function renderFragment(res: Response, view: string, locals: Record<strin
 /** The home page: a welcome for visitors, and for signed-in people the panels plugins contribute. */
 export function mountPageRoutes(router: PluginRouter, extensions: Map<string, unknown[]>) {
   router.get('/', allow.public, async (req: Request, res: Response) => {
-    if (!req.user) return res.render('home-public', { title: req.t('home.publicTitle') });
+    if (!req.user) {
+      // An organisation's account is offered only when a plugin contributes a way in (as on the sign-in page).
+      const organisation = (extensions.get(SignInMethods.id) ?? []).length > 0;
+      return res.render('home-public', { title: req.t('home.publicTitle'), organisation });
+    }
     const panels = [...((extensions.get(DashboardPanels.id) ?? []) as DashboardPanel[])].sort((a, b) => (a.order ?? 50) - (b.order ?? 50));
     const rendered: { id: string; html: string }[] = [];
     for (const panel of panels) {

@@ -30,7 +30,10 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
     });
     after(() => t.stop());
 
-    it('offers nothing: no organisation on the sign-in page, no admin menu entry, and local sign-in works', async () => {
+    it('offers nothing: no organisation on the home page or the sign-in page, no admin menu entry, and local sign-in works', async () => {
+      const visitorHome = await supertest(t.app).get('/').expect(200);
+      expect(visitorHome.text).to.include('Sign in with your Olive account.');
+      expect(visitorHome.text).not.to.include('organisation&#39;s account');
       const login = await supertest(t.app).get('/login').expect(200);
       expect(login.text).not.to.include('With your organisation');
       const admin = await signIn(t.app, 'admin@olive.example');
@@ -79,7 +82,9 @@ describe('sso-saml: configuration, no IdP, unavailable IdPs, attribute mapping',
     });
     after(() => t.stop());
 
-    it('shows each IdP on the sign-in page next to the local form', async () => {
+    it('shows each IdP on the sign-in page next to the local form, and the home page invites visitors to use them', async () => {
+      const home = await supertest(t.app).get('/').expect(200);
+      expect(home.text).to.include('Sign in with your organisation&#39;s account or your Olive account.');
       const login = await supertest(t.app).get('/login?returnTo=%2Faccount').expect(200);
       expect(login.text).to.include('href="/auth/saml/unite/login?returnTo=%2Faccount"').and.include('UN staff (Unite ID)');
       expect(login.text).to.include('name="password"');
