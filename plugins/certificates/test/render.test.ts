@@ -1,5 +1,5 @@
 /**
- * Rendering tests: PDFs are written to a temporary folder and read back with poppler-utils
+ * Rendering tests: PDFs are written to a temporary folder (pdf.ts) and read back with poppler-utils
  * (pdftotext, pdffonts, pdftoppm), a PDF reader independent of pdfkit.
  *
  * Over 400 lines: every script and engine is checked through the same read-back helpers.
@@ -7,8 +7,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bidiImport, { type Bidi } from 'bidi-js';
 import QRCode from 'qrcode';
@@ -26,37 +25,13 @@ import {
   type TemplateLanguage,
 } from '../render/index.ts';
 import { fitText, wrap } from '../render/text.ts';
+import { BIDI_CONTROLS, norm, pdfFolder } from './pdf.ts';
 
 const bidi = ((bidiImport as unknown as { default?: () => Bidi }).default ?? bidiImport) as unknown as () => Bidi;
 const Bidi = bidi();
 
-let dir: string;
-let count = 0;
-
-function save(pdf: Buffer): string {
-  const file = join(dir, `c${++count}.pdf`);
-  writeFileSync(file, pdf);
-  return file;
-}
-
-/** pdftotext's reading-order text. */
-function extract(pdf: Buffer): string {
-  return execFileSync('pdftotext', ['-enc', 'UTF-8', save(pdf), '-'], { encoding: 'utf8' });
-}
-
-const BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]/g;
-/**
- * pdftotext wraps right-to-left text in embedding controls (RLE … PDF) and separates words by the
- * gaps it sees: compare without the controls and with single spaces.
- */
-function norm(s: string): string {
-  return s.replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim();
-}
-
-/** The lines pdftotext extracts, normalised, empty ones dropped. */
-function lines(pdf: Buffer): string[] {
-  return extract(pdf).split('\n').map(norm).filter(Boolean);
-}
+const pdfs = pdfFolder('olive-cert-');
+const { save, extract, lines } = pdfs;
 
 /** pdffonts rows: name, type, embedded, subset, unicode map. */
 function fonts(pdf: Buffer): Array<{ name: string; type: string; emb: string; sub: string; uni: string }> {
@@ -234,12 +209,7 @@ const squash = (s: string) => s.replace(BIDI_CONTROLS, '').replace(/\s+/g, '');
 
 describe('certificates: rendering', function () {
   this.timeout(60000);
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'olive-cert-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  pdfs.useInSuite();
 
   for (const lang of ['en', 'fr', 'es', 'ru', 'zh', 'ar']) {
     it(`prints and extracts a ${lang} certificate in logical order, fonts embedded`, async () => {
@@ -390,8 +360,8 @@ describe('certificates: rendering', function () {
     // Rasterised by poppler, each module's centre is dark exactly where the matrix says.
     const dpi = 216;
     const px = dpi / 72;
-    execFileSync('pdftoppm', ['-r', String(dpi), '-gray', '-singlefile', save(r.pdf), join(dir, 'qr')]);
-    const pgm = readFileSync(join(dir, 'qr.pgm'));
+    execFileSync('pdftoppm', ['-r', String(dpi), '-gray', '-singlefile', save(r.pdf), join(pdfs.dir, 'qr')]);
+    const pgm = readFileSync(join(pdfs.dir, 'qr.pgm'));
     const header = /^P5\s+(\d+)\s+(\d+)\s+255\s/.exec(pgm.subarray(0, 40).toString('latin1'))!;
     const [width, offset] = [Number(header[1]), header[0].length];
     const at = (xPt: number, yPt: number) => pgm[offset + Math.floor(yPt * px) * width + Math.floor(xPt * px)]!;
@@ -422,7 +392,7 @@ describe('certificates: rendering', function () {
     const other = await renderCertificate(t, { ...d, code: 'ZZZZ-ZZZZ-ZZZZ-ZZZZ-Z' });
     expect(other.equals(first)).to.equal(false);
     // A fresh process renders the same bytes.
-    const script = join(dir, 'render.mts');
+    const script = join(pdfs.dir, 'render.mts');
     writeFileSync(
       script,
       `

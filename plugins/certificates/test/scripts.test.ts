@@ -4,9 +4,7 @@
  * checked by eye, refusal of what cannot print, and the SVG preview of a name.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   renderCertificate,
@@ -18,6 +16,7 @@ import {
 } from '../render/index.ts';
 import { setFeaturesForTests } from '../render/text.ts';
 import { SAMPLE_NAMES } from './fixtures/names.ts';
+import { pdfFolder } from './pdf.ts';
 import { decodePng, encodePng, inkDifference, linePdf, rasterise, type Grey } from './pixels.ts';
 
 const FIXTURES = new URL('./fixtures/names/', import.meta.url).pathname;
@@ -25,19 +24,22 @@ const FIXTURES = new URL('./fixtures/names/', import.meta.url).pathname;
 const UPDATE = process.env.OLIVE_UPDATE_FIXTURES === '1';
 const DPI = 96;
 
+const pdfs = pdfFolder('olive-scripts-');
+const { lines } = pdfs;
+
 /** The reference image of a sample name (written first when UPDATE is set). */
 async function reference(script: string): Promise<Grey> {
   const file = join(FIXTURES, `${script}.png`);
   if (UPDATE || !existsSync(file)) {
     if (!UPDATE) throw new Error(`no reference image ${file}: run with OLIVE_UPDATE_FIXTURES=1 and look at it`);
-    writeFileSync(file, encodePng(rasterise(await linePdf(SAMPLE_NAMES[script]!), dir, DPI)));
+    writeFileSync(file, encodePng(rasterise(await linePdf(SAMPLE_NAMES[script]!), pdfs.dir, DPI)));
   }
   return decodePng(readFileSync(file));
 }
 
 /** The name rendered now, on a page as wide as its reference. */
 async function rendered(script: string, ref: Grey, dx = 0): Promise<Grey> {
-  return rasterise(await linePdf(SAMPLE_NAMES[script]!, { dx, width: (ref.width * 72) / DPI }), dir, DPI);
+  return rasterise(await linePdf(SAMPLE_NAMES[script]!, { dx, width: (ref.width * 72) / DPI }), pdfs.dir, DPI);
 }
 
 /** Same glyphs in the same places, give or take anti-aliasing: at most 8 stray ink pixels and 0.2 %. */
@@ -47,27 +49,6 @@ function expectSameInk(a: Grey, b: Grey, what: string) {
 }
 
 const RIGHT_TO_LEFT = new Set(['arabic-marks', 'arabic-shadda', 'arabic', 'hebrew']);
-
-let dir: string;
-let count = 0;
-function save(pdf: Buffer): string {
-  const file = join(dir, `s${++count}.pdf`);
-  writeFileSync(file, pdf);
-  return file;
-}
-
-/** pdftotext's lines, without the embedding controls it wraps right-to-left text in, single-spaced. */
-function lines(pdf: Buffer): string[] {
-  return execFileSync('pdftotext', ['-enc', 'UTF-8', save(pdf), '-'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) =>
-      l
-        .replace(/[\u200e\u200f\u202a-\u202e]/g, '')
-        .replace(/\s+/g, ' ')
-        .trim(),
-    )
-    .filter(Boolean);
-}
 
 const EN = { lang: 'en', title: 'Certificate of Completion', wording: 'This is to certify that\n{name}\nhas successfully completed\n{course}' };
 const AR = { lang: 'ar', title: 'شهادة إتمام', wording: 'نشهد بأن\n{name}\nقد أتم بنجاح\n{course}' };
@@ -94,12 +75,7 @@ function data(name: string): CertificateData {
 
 describe('certificates: names in every script', function () {
   this.timeout(60000);
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'olive-scripts-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  pdfs.useInSuite();
 
   for (const script of Object.keys(SAMPLE_NAMES)) {
     it(`prints a ${script} name as its reference image (checked by eye), give or take anti-aliasing`, async () => {

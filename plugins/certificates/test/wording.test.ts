@@ -6,9 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
   PLACEHOLDERS,
   renderCertificate,
@@ -22,26 +20,10 @@ import {
   type TemplateLanguage,
 } from '../render/index.ts';
 import { placeholderValues } from '../render/template.ts';
+import { pdfFolder } from './pdf.ts';
 
-let dir: string;
-let count = 0;
-
-function save(pdf: Buffer): string {
-  const file = join(dir, `w${++count}.pdf`);
-  writeFileSync(file, pdf);
-  return file;
-}
-
-const BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]/g;
-const norm = (s: string) => s.replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim();
-
-/** pdftotext's lines in reading order, normalised, empty ones dropped. */
-function lines(pdf: Buffer): string[] {
-  return execFileSync('pdftotext', ['-enc', 'UTF-8', save(pdf), '-'], { encoding: 'utf8' })
-    .split('\n')
-    .map(norm)
-    .filter(Boolean);
-}
+const pdfs = pdfFolder('olive-wording-');
+const { save, lines } = pdfs;
 
 const ARABIC_LETTER = /(?=\p{L})\p{Script=Arabic}/u;
 
@@ -117,12 +99,7 @@ const duration = (code: string, hours: number, extra: Partial<TemplateLanguage> 
 
 describe('certificates: wording per language (names by script, hours by plural rules)', function () {
   this.timeout(60000);
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'olive-wording-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  pdfs.useInSuite();
 
   describe('script of a text', () => {
     it('names the script most letters are in, ignoring marks, digits and punctuation', () => {
