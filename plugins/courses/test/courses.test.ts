@@ -9,6 +9,7 @@ import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/hel
 import { progressRecords } from '../../../test/helpers/progress.ts';
 import { CourseCompleted, LearningAccess, ModuleCompleted, type CourseCompletedEvent, type ModuleCompletedEvent } from '../contract.ts';
 import courses from '../index.ts';
+import { form } from './forms.ts';
 import { minimalPdf, windowsProgram } from './samples.ts';
 
 /** Records the completion events, the way another plugin (certificates) would see them. */
@@ -32,15 +33,6 @@ function eventRecorder() {
 }
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
-
-/** Posts a form the way the browser does (with the page's CSRF token) and checks the status. */
-async function form(agent: Agent, url: string, fields: Record<string, unknown>, status: number, page = '/courses/manage') {
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: await tokenFor(agent, page) })
-    .expect(status);
-}
 
 /** Creates a published course through the authoring pages, as a trainer would. */
 async function buildCourse(trainer: Agent, slug: string, moduleCount: number) {

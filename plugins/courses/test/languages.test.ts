@@ -11,25 +11,13 @@ import { createTestApp, signIn, tokenFor, type TestApp } from '../../../test/hel
 import enrolment from '../../enrolment/index.ts';
 import { CourseCatalog } from '../contract.ts';
 import courses from '../index.ts';
+import { form } from './forms.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
-/** Posts a form as the browser does (with the CSRF token of the page showing it) and checks the status. */
-async function form(agent: Agent, url: string, fields: Record<string, unknown>, status: number, page = '/courses/manage') {
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: await tokenFor(agent, page) })
-    .expect(status);
-}
-
 /** The interface language of a signed-in person, chosen as they would (the switcher). */
 async function speak(agent: Agent, lang: string) {
-  await agent
-    .post('/language')
-    .type('form')
-    .send({ lang, returnTo: '/courses', _csrf: await tokenFor(agent, '/courses') })
-    .expect(303);
+  await form(agent, '/language', { lang, returnTo: '/courses' }, 303, '/courses');
 }
 
 /** The opening tag of the element whose text content starts with `text` (what a screen reader is told of its language). */
@@ -223,13 +211,7 @@ describe('courses: texts in several languages', () => {
     const quizPage = (await english.get(quizUrl).expect(200)).text;
     expect(quizPage).to.contain('Which of these questions is open?');
     expect(quizPage).to.contain('> What would make this work for you?</label>');
-    const result = (
-      await english
-        .post(quizUrl)
-        .type('form')
-        .send({ q1: 'b', q2: 'b', _csrf: await tokenFor(english, quizUrl) })
-        .expect(200)
-    ).text;
+    const result = (await form(english, quizUrl, { q1: 'b', q2: 'b' }, 200, quizUrl)).text;
     expect(tagOf(result, 'An open question invites an explanation, not a yes or a no.')).to.equal('<p class="muted">');
     expect(tagOf(result, 'Reformuler, c’est dire avec ses propres mots ce que l’on a compris.')).to.equal('<p class="muted" lang="fr" dir="ltr">');
     // The home page's list of their courses names it in English.
@@ -325,13 +307,7 @@ describe('courses: texts in several languages', () => {
     const quizId = /\/courses\/legacy-course\/items\/([a-f0-9]{24})\/quiz/.exec(page)![1];
     const quizUrl = `/courses/legacy-course/items/${quizId}/quiz`;
     expect((await french.get(quizUrl).expect(200)).text).to.contain('Old question?');
-    const result = (
-      await french
-        .post(quizUrl)
-        .type('form')
-        .send({ q1: 'a', _csrf: await tokenFor(french, quizUrl) })
-        .expect(200)
-    ).text;
+    const result = (await form(french, quizUrl, { q1: 'a' }, 200, quizUrl)).text;
     expect(result).to.contain('Old feedback.');
     // Other plugins get texts per language: the plain string as the first language's.
     const summary = await t.app.olive.service(CourseCatalog).findById(courseId.toString());
