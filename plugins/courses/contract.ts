@@ -97,7 +97,14 @@ export const CourseProgress = defineService<ProgressService>('courses.progress')
 export type AccessDecision =
   /** `preview`: sees everything, nothing recorded (e.g. an edition's own trainers). */
   | { allowed: true; editionId: string; preview?: boolean }
-  | { allowed: false; reason: string; /** Where the person can do something about it (e.g. enrol). */ href?: string };
+  | {
+      allowed: false;
+      reason: string;
+      /** Where the person can do something about it (e.g. enrol). */
+      href?: string;
+      /** The link's words, in the reader's language: what the person does there ("See the editions and enrol"). */
+      action?: string;
+    };
 
 /**
  * Who may take a course, and in which edition. The enrolment plugin contributes a provider; with no

@@ -7,7 +7,7 @@ export type CourseAccess =
   | { mode: 'learner'; editionId: string }
   /** The course's trainers, staff and admins: they see everything, nothing is recorded. */
   | { mode: 'preview' }
-  | { mode: 'denied'; reason: string; href?: string | undefined }
+  | { mode: 'denied'; reason: string; href?: string | undefined; action?: string | undefined }
   /** Drafts and archived courses do not exist for learners. */
   | { mode: 'hidden' };
 
@@ -27,7 +27,7 @@ export async function resolveAccess(
   for (const provider of providers) {
     const decision = await provider.decide(user, course, t);
     if (!decision) continue;
-    if (!decision.allowed) return { mode: 'denied', reason: decision.reason, href: decision.href };
+    if (!decision.allowed) return { mode: 'denied', reason: decision.reason, href: decision.href, action: decision.action };
     return decision.preview ? { mode: 'preview' } : { mode: 'learner', editionId: decision.editionId };
   }
   return { mode: 'learner', editionId: OPEN_EDITION };

@@ -323,6 +323,8 @@ describe('courses plugin', () => {
         const outsider = await signIn(gated.app, 'ana.ruiz@olive.example');
         const outline = await outsider.get('/courses/conflict-analysis').expect(200);
         expect(outline.text).to.contain('You are not enrolled in an edition of this course.');
+        // A provider that names no words for its link gets the courses plugin's own.
+        expect(outline.text).to.contain('<a href="/enrolment">How to take this course</a>');
         const moduleId = /\/courses\/conflict-analysis\/modules\/([a-f0-9]{24})/.exec(
           (await (await signIn(gated.app, 'learner@olive.example')).get('/courses/conflict-analysis')).text,
         )![1];

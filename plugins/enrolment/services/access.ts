@@ -30,19 +30,23 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
 
       const href = `/enrolment/courses/${course.slug}`;
       const pending = mine.find((e) => e.status === 'pending');
-      if (pending)
-        return { allowed: false, reason: t('enrolment:access.pending', { edition: byId.get(pending.editionId)?.title ?? '' }), href: '/enrolment/my' };
+      const applications = { href: '/enrolment/my', action: t('enrolment:access.seeApplications') };
+      if (pending) return { allowed: false, reason: t('enrolment:access.pending', { edition: byId.get(pending.editionId)?.title ?? '' }), ...applications };
       const waiting = mine.find((e) => e.status === 'waitlisted');
       if (waiting) {
         const position = await service.waitlistPosition(waiting);
         return {
           allowed: false,
           reason: t('enrolment:access.waitlisted', { edition: byId.get(waiting.editionId)?.title ?? '', position }),
-          href: '/enrolment/my',
+          ...applications,
         };
       }
       const offered = editions.some((e) => e.status === 'published');
-      return { allowed: false, reason: t(offered ? 'enrolment:access.enrol' : 'enrolment:access.notOffered'), ...(offered ? { href } : {}) };
+      return {
+        allowed: false,
+        reason: t(offered ? 'enrolment:access.enrol' : 'enrolment:access.notOffered'),
+        ...(offered ? { href, action: t('enrolment:access.seeEditions') } : {}),
+      };
     },
 
     async coursesOf(user: SessionUser) {

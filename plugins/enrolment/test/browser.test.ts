@@ -31,7 +31,7 @@ describe('enrolment in a real browser', function () {
     // ---- A learner finds it from the course and applies --------------------------------------------
     const learner = await signedIn('tenzin.dorje@olive.example');
     await learner.goto(`${env.url}/courses/conflict-analysis`);
-    await learner.getByRole('link', { name: 'What can I do?' }).click();
+    await learner.getByRole('link', { name: 'See the editions and enrol' }).click();
     await learner.waitForURL(`${env.url}/enrolment/courses/conflict-analysis`);
     await learner.locator('li.card').filter({ hasText: 'Fellowship 2027, Holmenkollen' }).getByRole('link', { name: 'Apply' }).click();
     await learner.getByLabel('Why do you apply?').fill('I support a national dialogue process and want to design its mediation structures well.');

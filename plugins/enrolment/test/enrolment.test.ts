@@ -122,7 +122,8 @@ describe('enrolment plugin', function () {
       const { agent } = await learner();
       const outline = await agent.get('/courses/conflict-analysis').expect(200);
       expect(outline.text).to.contain('enrol in one to start');
-      expect(outline.text).to.contain('/enrolment/courses/conflict-analysis');
+      // The link says where it leads.
+      expect(outline.text).to.contain('<a href="/enrolment/courses/conflict-analysis">See the editions and enrol</a>');
       await agent.get(`/courses/conflict-analysis/modules/${staffView.moduleId}`).expect(403);
       await agent.get(`/courses/conflict-analysis/items/${staffView.file}/file`).expect(403);
       const done = await postForm(agent, `/courses/conflict-analysis/items/${staffView.items[0]}/done`, {}, '/enrolment/my');
@@ -276,6 +277,7 @@ describe('enrolment plugin', function () {
       expect(await statusOf(edition, a.email)).to.equal('pending');
       const outline = await a.agent.get('/courses/conflict-analysis').expect(200);
       expect(outline.text).to.contain('is being reviewed');
+      expect(outline.text).to.contain('<a href="/enrolment/my">See my applications</a>');
 
       const page = await staff.get(`/enrolment/manage/editions/${edition}`).expect(200);
       expect(page.text).to.contain('3 applications to decide');
