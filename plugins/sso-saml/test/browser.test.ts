@@ -58,7 +58,7 @@ describe("sso-saml in a real browser: sign-in at the IdP's own form, single logo
     const page = await (await browser.newContext()).newPage();
     await signInThroughIdp(env, page, 'pierre');
     await page.goto(`${env.baseUrl}/account`);
-    expect(await page.locator('dd').allTextContents()).to.include('Trainer, Programme staff');
+    expect(await page.locator('dd').allTextContents()).to.include('Trainer and Programme staff');
 
     await page.goto(`${env.idp.url}/saml2/idp/SingleLogoutService.php?ReturnTo=${encodeURIComponent(`${env.baseUrl}/login`)}`);
     await page.waitForURL(`${env.baseUrl}/login`);
