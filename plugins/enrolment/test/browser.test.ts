@@ -56,6 +56,8 @@ describe('enrolment in a real browser', function () {
     await learner.waitForURL(`${env.url}/enrolment/my`);
     const current = learner.locator('section', { has: learner.getByRole('heading', { name: 'My courses' }) });
     expect(await current.getByRole('link', { name: 'Conflict Analysis' }).count()).to.equal(1);
+    // The staff's message comes with the place.
+    expect(await current.getByText('Message from the programme team: Welcome to the Fellowship!').count()).to.equal(1);
     await current.getByRole('link', { name: 'Conflict Analysis' }).click();
     await learner.waitForURL(`${env.url}/courses/conflict-analysis`);
     expect(await learner.locator('.flash-info').count()).to.equal(0);
