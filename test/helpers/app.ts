@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { expect } from 'chai';
 import mongoose from 'mongoose';
 import { pino } from 'pino';
 import supertest from 'supertest';
@@ -109,12 +110,17 @@ export async function tokenFor(agent: ReturnType<typeof supertest.agent>, page =
   return csrfFrom((await agent.get(page).expect(200)).text);
 }
 
-/** Submits a form as a browser would: its fields, with the CSRF token of `page` (where the form is shown). */
-export async function postForm(agent: ReturnType<typeof supertest.agent>, url: string, fields: Record<string, unknown>, page: string) {
-  return agent
+/**
+ * Submits a form as a browser would: its fields, with the CSRF token of `page` (where the form is
+ * shown). Given a `status`, checks the answer has it.
+ */
+export async function postForm(agent: ReturnType<typeof supertest.agent>, url: string, fields: Record<string, unknown>, page: string, status?: number) {
+  const res = await agent
     .post(url)
     .type('form')
     .send({ ...fields, _csrf: await tokenFor(agent, page) });
+  if (status !== undefined) expect(res.status, `POST ${url}`).to.equal(status);
+  return res;
 }
 
 /** Serves an app on a free local port (for the browser and for process-level tests). */

@@ -1,13 +1,10 @@
 /**
- * The courses tests' form posts: a form sent as the browser sends it (test/helpers/app.ts's
- * postForm, with the CSRF token of the page showing it), its answer's status checked.
+ * Course-authoring form posts in tests: test/helpers/app.ts's postForm, with the CSRF token of the
+ * page staff manage courses from unless another page is named.
  */
-import { expect } from 'chai';
 import { postForm } from '../../../test/helpers/app.ts';
 
-/** Posts `fields` to `url` with the CSRF token of `page` (by default the course list staff manage) and expects `status`. */
-export async function form(agent: Parameters<typeof postForm>[0], url: string, fields: Record<string, unknown>, status: number, page = '/courses/manage') {
-  const res = await postForm(agent, url, fields, page);
-  expect(res.status, `POST ${url}`).to.equal(status);
-  return res;
+/** Posts `fields` to `url` with the CSRF token of `page` (by default /courses/manage) and expects `status`. */
+export function form(agent: Parameters<typeof postForm>[0], url: string, fields: Record<string, unknown>, status: number, page = '/courses/manage') {
+  return postForm(agent, url, fields, page, status);
 }
