@@ -7,18 +7,15 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
 import oliveConfig from '../olive.config.ts';
-import { createTestApp, csrfFrom, DEMO_PASSWORD, signIn, tokenFor, type TestApp } from './helpers/app.ts';
+import { form } from '../plugins/courses/test/forms.ts';
+import { createTestApp, csrfFrom, DEMO_PASSWORD, postForm, signIn, tokenFor, type TestApp } from './helpers/app.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
 /** A signed-in person who chose French (saved on their account, as the switcher does). */
 async function inFrench(t: TestApp, email: string): Promise<Agent> {
   const agent = await signIn(t.app, email);
-  await agent
-    .post('/language')
-    .type('form')
-    .send({ lang: 'fr', returnTo: '/', _csrf: await tokenFor(agent) })
-    .expect(303);
+  await postForm(agent, '/language', { lang: 'fr', returnTo: '/' }, '/', 303);
   return agent;
 }
 
@@ -40,11 +37,7 @@ describe('messages raised in code reach the reader in their language', function 
   describe('the host', () => {
     it('a schema’s messages (a too-short new password, the two that differ) are in French on the form, in English for JSON', async () => {
       const staff = await inFrench(t, 'staff@olive.example');
-      const res = await staff
-        .post('/account/password')
-        .type('form')
-        .send({ current: DEMO_PASSWORD, password: 'short', confirm: 'other', _csrf: await tokenFor(staff, '/account') })
-        .expect(400);
+      const res = await postForm(staff, '/account/password', { current: DEMO_PASSWORD, password: 'short', confirm: 'other' }, '/account', 400);
       expect(shownErrors(res.text)).to.include.members(['Utilisez au moins 10 caractères.', 'Les deux nouveaux mots de passe diffèrent.']);
       expect(res.text).not.to.contain('Use at least');
       expect(res.text).not.to.contain('account.');
@@ -76,11 +69,13 @@ describe('messages raised in code reach the reader in their language', function 
 
     it('a wrong current password (a check made after the schema) is in French', async () => {
       const staff = await inFrench(t, 'staff@olive.example');
-      const res = await staff
-        .post('/account/password')
-        .type('form')
-        .send({ current: 'not the password', password: 'a-long-enough-one', confirm: 'a-long-enough-one', _csrf: await tokenFor(staff, '/account') })
-        .expect(400);
+      const res = await postForm(
+        staff,
+        '/account/password',
+        { current: 'not the password', password: 'a-long-enough-one', confirm: 'a-long-enough-one' },
+        '/account',
+        400,
+      );
       expect(shownErrors(res.text)).to.include('Le mot de passe actuel est incorrect.');
     });
 
@@ -121,29 +116,17 @@ describe('messages raised in code reach the reader in their language', function 
   describe('the plugins', () => {
     it('announcements: a schema’s messages, with their limit, are in French', async () => {
       const staff = await inFrench(t, 'staff@olive.example');
-      const res = await staff
-        .post('/announcements')
-        .type('form')
-        .send({ title: 'ab', body: '', audience: 'nobody', _csrf: await tokenFor(staff, '/announcements/new') })
-        .expect(400);
+      const res = await postForm(staff, '/announcements', { title: 'ab', body: '', audience: 'nobody' }, '/announcements/new', 400);
       expect(shownErrors(res.text)).to.include.members(['Écrivez un titre d’au moins 3 caractères.', 'Écrivez l’annonce.', 'Choisissez qui doit la voir.']);
     });
 
     it('certificates: a name the fonts cannot print is refused in French, naming the characters; a missing name too', async () => {
       const learner = await inFrench(t, 'learner@olive.example');
-      const res = await learner
-        .post('/certificates/name')
-        .type('form')
-        .send({ name: 'Leila \u{12000}', nameAlt: ' ', _csrf: await tokenFor(learner, '/certificates/name') })
-        .expect(400);
+      const res = await postForm(learner, '/certificates/name', { name: 'Leila \u{12000}', nameAlt: ' ' }, '/certificates/name', 400);
       expect(shownErrors(res.text)).to.include(
         'Ces caractères ne peuvent pas être imprimés sur un certificat : \u{12000}. Écrivez le nom sans eux, ou dans une autre écriture.',
       );
-      const empty = await learner
-        .post('/certificates/name')
-        .type('form')
-        .send({ name: '', _csrf: await tokenFor(learner, '/certificates/name') })
-        .expect(400);
+      const empty = await postForm(learner, '/certificates/name', { name: '' }, '/certificates/name', 400);
       expect(shownErrors(empty.text)).to.include('Écrivez le nom tel qu’il doit être imprimé.');
     });
 
@@ -151,11 +134,11 @@ describe('messages raised in code reach the reader in their language', function 
       const staff = await inFrench(t, 'staff@olive.example');
       const db = t.app.olive.connection.db!;
       const course = (await db.collection('courses_course').findOne({ status: 'published' }))!;
-      const post = async (fields: Record<string, string>) =>
-        staff
-          .post('/enrolment/manage/editions')
-          .type('form')
-          .send({
+      const post = (fields: Record<string, string>) =>
+        postForm(
+          staff,
+          '/enrolment/manage/editions',
+          {
             courseId: String(course._id),
             title: 'Session de test',
             language: 'fr',
@@ -165,9 +148,10 @@ describe('messages raised in code reach the reader in their language', function 
             startsAt: '2026-02-10',
             endsAt: '2026-01-10',
             ...fields,
-            _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
-          })
-          .expect(400);
+          },
+          '/enrolment/manage/editions/new',
+          400,
+        );
       // The fields' own checks first (a schema's refinements wait until its fields are valid)…
       const fields = await post({ title: 'ab', capacity: '1.5' });
       expect(shownErrors(fields.text)).to.include.members([
@@ -194,14 +178,8 @@ describe('messages raised in code reach the reader in their language', function 
 
     it('courses: publishing an empty course is refused in French (a service’s refusal); JSON keeps the English words', async () => {
       const trainer = await inFrench(t, 'trainer@olive.example');
-      const post = async (url: string, fields: Record<string, string>, status: number) =>
-        trainer
-          .post(url)
-          .type('form')
-          .send({ ...fields, _csrf: await tokenFor(trainer, '/courses/manage') })
-          .expect(status);
-      await post('/courses/manage', { slug: 'cours-vide', languages: 'fr', title_fr: 'Cours vide', hours: '2' }, 303);
-      const refused = await post('/courses/manage/cours-vide/status', { status: 'published' }, 409);
+      await form(trainer, '/courses/manage', { slug: 'cours-vide', languages: 'fr', title_fr: 'Cours vide', hours: '2' }, 303);
+      const refused = await form(trainer, '/courses/manage/cours-vide/status', { status: 'published' }, 409);
       expect(shownErrors(refused.text)).to.include('Ajoutez au moins un module avec du contenu avant de publier.');
       expect(refused.text).not.to.contain('Add at least one module');
       const json = await trainer
@@ -215,15 +193,10 @@ describe('messages raised in code reach the reader in their language', function 
 
     it('courses: a quiz’s problems are listed in French with their line numbers', async () => {
       const trainer = await inFrench(t, 'trainer@olive.example');
-      const post = async (url: string, fields: Record<string, string>, status: number) =>
-        trainer
-          .post(url)
-          .type('form')
-          .send({ ...fields, _csrf: await tokenFor(trainer, '/courses/manage') })
-          .expect(status);
-      await post('/courses/manage', { slug: 'cours-quiz', languages: 'fr', title_fr: 'Cours avec quiz', hours: '2' }, 303);
-      const module = await post('/courses/manage/cours-quiz/modules', { title_fr: 'Module 1' }, 303);
-      const res = await post(
+      await form(trainer, '/courses/manage', { slug: 'cours-quiz', languages: 'fr', title_fr: 'Cours avec quiz', hours: '2' }, 303);
+      const module = await form(trainer, '/courses/manage/cours-quiz/modules', { title_fr: 'Module 1' }, 303);
+      const res = await form(
+        trainer,
         `${module.headers.location as string}/items`,
         { type: 'quiz', title_fr: 'Quiz', questions_fr: '? Q\n- a\n- b\n\n? R\n+ c\n+ c', passMark: '50', maxAttempts: '0' },
         400,
@@ -259,11 +232,7 @@ describe('messages raised in code reach the reader in their language', function 
       const db = t.app.olive.connection.db!;
       const edition = (await db.collection('enrolment_edition').findOne({ status: 'published' }))!;
       const page = `/certificates/editions/${String(edition._id)}`;
-      const res = await staff
-        .post(`${page}/jobs`)
-        .type('form')
-        .send({ scope: 'chosen', _csrf: await tokenFor(staff, page) })
-        .expect(303);
+      const res = await postForm(staff, `${page}/jobs`, { scope: 'chosen' }, page, 303);
       expect(res.headers.location).to.equal(page);
       const shown = await staff.get(page).expect(200);
       expect(shown.text).to.contain('Cochez les personnes qui doivent recevoir un certificat.');
