@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
-import { createTestApp, signIn, tokenFor, asBytes, type TestApp } from '../../../test/helpers/app.ts';
+import { createTestApp, signIn, tokenFor, asBytes, postForm, type TestApp } from '../../../test/helpers/app.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
 import {
@@ -26,6 +26,7 @@ import {
   type ImportRow,
 } from '../services/import.service.ts';
 import { GENDERS, ORGANISATION_TYPES, parseGender, parseOrganisationType, VALUE_CONFLICTS } from '../services/profile.ts';
+import { createEdition, uploadImport } from './import-pages.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
@@ -45,13 +46,23 @@ function rowsOf(result: ReturnType<typeof read>): ImportRow[] {
 const summary = (rows: ImportRow[]) =>
   rows.map((r) => [r.email, r.person.givenName, r.person.familyName, r.person.country, r.person.gender, r.role, r.errors.map((e) => e.code)]);
 
+/**
+ * An Excel file of the csv/ folder read as a reader of each language would (and of none): each time
+ * in `encoding`, with the eight columns of the sample files.
+ */
+function readInEveryLanguage(name: string, encoding: string): ImportFile[] {
+  return [undefined, ...LANGUAGES].map((language) => {
+    const result = read(fixture(name), language) as ImportFile;
+    expect(result.encoding, language).to.equal(encoding);
+    expect(result.columns.map((c) => c.field)).to.deep.equal(['email', 'givenName', 'familyName', 'organisation', 'country', 'gender', 'jobTitle', 'role']);
+    return result;
+  });
+}
+
 describe('bulk enrolment from CSV in six languages: reading', () => {
   it('reads a Russian Excel file (Windows-1251, semicolons) with Russian headers, names and values', () => {
-    for (const language of [undefined, ...LANGUAGES]) {
-      const result = read(fixture('windows-1251.csv'), language) as ImportFile;
-      expect(result.encoding, language).to.equal('windows-1251');
+    for (const result of readInEveryLanguage('windows-1251.csv', 'windows-1251')) {
       expect(result.delimiter).to.equal(';');
-      expect(result.columns.map((c) => c.field)).to.deep.equal(['email', 'givenName', 'familyName', 'organisation', 'country', 'gender', 'jobTitle', 'role']);
       expect(summary(rowsOf(result))).to.deep.equal([
         ['ivan.petrov@example.org', 'Иван', 'Петров', 'RU', 'man', 'learner', []],
         ['alyona.fyodorova@example.org', 'Алёна', 'Фёдорова', 'KZ', 'woman', 'learner', []],
@@ -63,10 +74,7 @@ describe('bulk enrolment from CSV in six languages: reading', () => {
   });
 
   it('reads an Arabic Excel file (Windows-1256) with Arabic headers, names and values', () => {
-    for (const language of [undefined, ...LANGUAGES]) {
-      const result = read(fixture('windows-1256.csv'), language) as ImportFile;
-      expect(result.encoding, language).to.equal('windows-1256');
-      expect(result.columns.map((c) => c.field)).to.deep.equal(['email', 'givenName', 'familyName', 'organisation', 'country', 'gender', 'jobTitle', 'role']);
+    for (const result of readInEveryLanguage('windows-1256.csv', 'windows-1256')) {
       expect(summary(rowsOf(result))).to.deep.equal([
         ['amina.hassan@example.org', 'أمينة', 'حسن', 'JO', 'woman', 'learner', []],
         ['omar.farouk@example.org', 'عمر', 'الفاروق', 'EG', 'man', 'learner', []],
@@ -77,10 +85,7 @@ describe('bulk enrolment from CSV in six languages: reading', () => {
   });
 
   it('reads a Chinese Excel file (GBK, read as GB18030) with Chinese headers, names and values', () => {
-    for (const language of [undefined, ...LANGUAGES]) {
-      const result = read(fixture('gb18030.csv'), language) as ImportFile;
-      expect(result.encoding, language).to.equal('gb18030');
-      expect(result.columns.map((c) => c.field)).to.deep.equal(['email', 'givenName', 'familyName', 'organisation', 'country', 'gender', 'jobTitle', 'role']);
+    for (const result of readInEveryLanguage('gb18030.csv', 'gb18030')) {
       expect(summary(rowsOf(result))).to.deep.equal([
         ['li.wei@example.org', '伟', '李', 'CN', 'man', 'learner', []],
         ['wang.xiuying@example.org', '秀英', '王', 'SG', 'woman', 'learner', []],
@@ -198,32 +203,11 @@ describe('bulk enrolment from CSV in six languages: pages and database', functio
   let courseId: string;
   const db = () => t.app.olive.connection;
 
-  async function newEdition(title: string): Promise<string> {
-    const res = await staff
-      .post('/enrolment/manage/editions')
-      .type('form')
-      .send({
-        courseId,
-        title,
-        language: 'en',
-        method: 'invitation',
-        status: 'published',
-        online: 'on',
-        startsAt: '2026-01-10',
-        endsAt: '2099-12-31',
-        _csrf: await tokenFor(staff, '/enrolment/manage/editions/new'),
-      });
-    expect(res.status, res.text.slice(0, 2000)).to.equal(303);
-    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
-  }
+  const newEdition = (title: string) => createEdition(staff, courseId, { title });
 
   /** Uploads a file as a person reading the pages in `lang`; returns the preview's address and page. */
   async function previewOf(edition: string, name: string, bytes: Buffer | string, lang = 'en') {
-    const token = await tokenFor(staff, `/enrolment/manage/editions/${edition}/import`);
-    const res = await staff
-      .post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
-      .set('Accept-Language', lang)
-      .attach('file', typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes, { filename: name, contentType: 'text/csv' });
+    const res = await uploadImport(staff, edition, name, bytes, lang);
     expect(res.status, res.text.slice(0, 3000)).to.equal(303);
     const url = res.headers.location as string;
     return { url, page: (await staff.get(url).set('Accept-Language', lang).expect(200)).text };
@@ -231,21 +215,14 @@ describe('bulk enrolment from CSV in six languages: pages and database', functio
 
   /** Asks for the preview's file read in another encoding; returns the new preview's address and page. */
   async function readAs(url: string, encoding: string) {
-    const res = await staff
-      .post(`${url}/encoding`)
-      .type('form')
-      .send({ encoding, _csrf: await tokenFor(staff, url) });
+    const res = await postForm(staff, `${url}/encoding`, { encoding }, url);
     expect(res.status, res.text.slice(0, 2000)).to.equal(303);
     const next = res.headers.location as string;
     return { url: next, page: (await staff.get(next).expect(200)).text };
   }
 
   async function commit(url: string) {
-    const res = await staff
-      .post(`${url}/commit`)
-      .type('form')
-      .send({ _csrf: await tokenFor(staff, url) });
-    expect(res.status).to.equal(303);
+    await postForm(staff, `${url}/commit`, {}, url, 303);
     expect((await staff.get(url).expect(200)).text).to.contain('Import done');
   }
 
@@ -281,9 +258,7 @@ describe('bulk enrolment from CSV in six languages: pages and database', functio
     expect(page).to.contain('name="encoding" value="windows-1252"');
 
     // Read as Windows-1252 (what the import did before), its Russian headers are not column names: the upload form says so.
-    const token = await tokenFor(staff, url);
-    const wrong = await staff.post(`${url}/encoding`).type('form').send({ encoding: 'windows-1252', _csrf: token });
-    expect(wrong.status).to.equal(400);
+    const wrong = await postForm(staff, `${url}/encoding`, { encoding: 'windows-1252' }, url, 400);
     expect(wrong.text).to.contain('No e-mail column was found');
     expect(wrong.text).to.contain('Ýëåêòðîííàÿ ïî÷òà');
 

@@ -13,6 +13,7 @@ import type { JobDoc, JobLeaseDoc } from '../../../src/core/jobs/jobs.models.ts'
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
 import { readImportFile, type CommitPayload, type ImportFile, type ImportRow } from '../services/import.service.ts';
+import { createEdition, uploadImport } from './import-pages.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
@@ -32,38 +33,11 @@ describe('bulk enrolment from CSV: pages and database', function () {
   let staff: Agent;
   let courseId: string;
 
-  async function newEdition(fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await postForm(
-      staff,
-      '/enrolment/manage/editions',
-      {
-        courseId,
-        title: 'Import test edition',
-        language: 'en',
-        method: 'invitation',
-        status: 'published',
-        online: 'on',
-        startsAt: '2026-01-10',
-        endsAt: '2099-12-31',
-        ...fields,
-      },
-      '/enrolment/manage/editions/new',
-    );
-    expect(res.status, res.text.slice(0, 2000)).to.equal(303);
-    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
-  }
-
-  /** Uploads a file through the import form (multipart, the CSRF token in the action URL). */
-  async function upload(agent: Agent, edition: string, name: string, bytes: Buffer | string) {
-    const token = await tokenFor(agent, `/enrolment/manage/editions/${edition}/import`);
-    return agent
-      .post(`/enrolment/manage/editions/${edition}/import?_csrf=${encodeURIComponent(token)}`)
-      .attach('file', typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes, { filename: name, contentType: 'text/csv' });
-  }
+  const newEdition = (fields: Record<string, unknown> = {}) => createEdition(staff, courseId, fields);
 
   /** Uploads, checks the redirect to the preview, and returns the preview's address and page. */
   async function previewOf(edition: string, name: string, bytes: Buffer | string) {
-    const res = await upload(staff, edition, name, bytes);
+    const res = await uploadImport(staff, edition, name, bytes);
     expect(res.status, res.text.slice(0, 3000)).to.equal(303);
     const url = res.headers.location as string;
     expect(url).to.match(new RegExp(`^/enrolment/manage/editions/${edition}/import/[0-9a-f]{24}$`));
@@ -292,10 +266,10 @@ describe('bulk enrolment from CSV: pages and database', function () {
 
   it('refuses what is not a CSV, too large a file, or no file, with a clear message and nothing stored', async () => {
     const edition = await newEdition();
-    const xlsx = await upload(staff, edition, 'participants.xlsx', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00]));
+    const xlsx = await uploadImport(staff, edition, 'participants.xlsx', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00]));
     expect(xlsx.status).to.equal(415);
     expect(xlsx.text).to.contain('This is a spreadsheet workbook (Excel .xlsx or OpenDocument .ods), not a CSV file.');
-    const noEmail = await upload(staff, edition, 'names.csv', 'name,country\nAmina,Senegal\n');
+    const noEmail = await uploadImport(staff, edition, 'names.csv', 'name,country\nAmina,Senegal\n');
     expect(noEmail.status).to.equal(400);
     expect(noEmail.text).to.contain('No e-mail column was found');
     const token = await tokenFor(staff, `/enrolment/manage/editions/${edition}/import`);
@@ -312,7 +286,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     const closedForm = (await staff.get(`/enrolment/manage/editions/${edition}/import`).expect(200)).text;
     expect(closedForm).to.contain('This edition is cancelled or archived: nobody can be added.');
     expect(closedForm).not.to.contain('type="file"');
-    expect((await upload(staff, edition, 'late.csv', 'email\nlate@example.org\n')).status).to.equal(409);
+    expect((await uploadImport(staff, edition, 'late.csv', 'email\nlate@example.org\n')).status).to.equal(409);
     expect((await commit(url)).status).to.equal(409);
     expect(await enrolmentsOf(edition)).to.have.length(0);
 
@@ -322,7 +296,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     try {
       const smallStaff = await signIn(small.app, 'staff@olive.example');
       const smallEdition = await newEdition({ title: 'Small' });
-      const big = await upload(smallStaff, smallEdition, 'big.csv', `email\n${'someone@example.org\n'.repeat(100)}`);
+      const big = await uploadImport(smallStaff, smallEdition, 'big.csv', `email\n${'someone@example.org\n'.repeat(100)}`);
       expect(big.status).to.equal(413);
       expect(big.text).to.contain('The file is larger than the 1 KB limit');
     } finally {
@@ -566,7 +540,7 @@ describe('bulk enrolment from CSV: pages and database', function () {
     await postForm(marie, '/language', { lang: 'fr', returnTo: '/' }, '/');
     const form = (await marie.get(`/enrolment/manage/editions/${edition}/import`).expect(200)).text;
     expect(form).to.contain('Inscrire des personnes à partir d&#39;un fichier');
-    const res = await upload(marie, edition, 'liste.csv', fixture('bad-rows.csv'));
+    const res = await uploadImport(marie, edition, 'liste.csv', fixture('bad-rows.csv'));
     const preview = (await marie.get(res.headers.location as string).expect(200)).text;
     expect(preview).to.contain('Pays inconnu « Narnia »');
     expect(preview).to.contain('8 lignes en erreur');
