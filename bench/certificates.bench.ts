@@ -56,10 +56,13 @@ const LAST = {
   chinese: ['明华', '晓东', '丽娟', '建国', '海燕', '志强', '雪梅', '伟', '静怡', '国庆'],
 };
 /**
- * Names in the other scripts, by family: per script, given names and family names (a certificate's
- * name is in one script).
+ * Each scenario's names: per script, given names and family names (a certificate's name is in one
+ * script). The UN-language scenarios have one script each; the others a family of scripts.
  */
-const FAMILY_NAMES: Record<string, Array<[first: string[], last: string[]]>> = {
+const NAMES: Record<Scenario, Array<[first: string[], last: string[]]>> = {
+  latin: [[FIRST.latin, LAST.latin]],
+  arabic: [[FIRST.arabic, LAST.arabic]],
+  chinese: [[FIRST.chinese, LAST.chinese]],
   indic: [
     [
       ['प्रिया', 'अर्जुन', 'श्रेया', 'विक्रम', 'क्षितिज'],
@@ -120,19 +123,20 @@ const FAMILY_NAMES: Record<string, Array<[first: string[], last: string[]]>> = {
   ],
 };
 
-/** A different name for every certificate (so nothing is served from a cache of the same name). */
+/** Scenarios whose names are written without a space between family and given name. */
+const UNSPACED = new Set<Scenario>(['chinese', 'korean']);
+
+/**
+ * A different name for every certificate (so nothing is served from a cache of the same name): the
+ * scripts in turn, then every given name with every family name, then a number.
+ */
 function nameFor(s: Scenario, i: number): string {
-  let name: string;
-  if (s === 'latin' || s === 'arabic' || s === 'chinese') {
-    const f = FIRST[s][i % 10]!;
-    const l = LAST[s][Math.floor(i / 10) % 10]!;
-    name = s === 'chinese' ? f + l : `${f} ${l}`;
-  } else {
-    const scripts = FAMILY_NAMES[s]!;
-    const [first, last] = scripts[i % scripts.length]!;
-    const k = Math.floor(i / scripts.length);
-    name = s === 'korean' ? first[k % 5]! + last[Math.floor(k / 5) % 5]! : `${first[k % 5]} ${last[Math.floor(k / 5) % 5]}`;
-  }
+  const scripts = NAMES[s];
+  const [first, last] = scripts[i % scripts.length]!;
+  const k = Math.floor(i / scripts.length);
+  const f = first[k % first.length]!;
+  const l = last[Math.floor(k / first.length) % last.length]!;
+  const name = UNSPACED.has(s) ? f + l : `${f} ${l}`;
   return i >= 100 ? `${name} ${i}` : name;
 }
 
