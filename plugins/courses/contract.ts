@@ -95,8 +95,13 @@ export const CourseProgress = defineService<ProgressService>('courses.progress')
  * `editionId` names the run of the course the person takes (progress is recorded per edition).
  */
 export type AccessDecision =
-  /** `preview`: sees everything, nothing recorded (e.g. an edition's own trainers). */
-  | { allowed: true; editionId: string; preview?: boolean }
+  /**
+   * `preview`: sees everything, nothing recorded (e.g. an edition's own trainers).
+   * `opensAt`: the material is not open yet (the edition starts later): the outline says when it
+   * opens, its pages refuse until then. `readOnly`: the edition is closed; its material stays
+   * readable for its participants, but nothing more is recorded (no progress, no quiz attempts).
+   */
+  | { allowed: true; editionId: string; preview?: boolean; opensAt?: Date | undefined; readOnly?: boolean | undefined }
   | {
       allowed: false;
       reason: string;

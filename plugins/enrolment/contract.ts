@@ -32,6 +32,8 @@ export interface EditionSummary {
   selfPaced: boolean;
   startsAt?: Date | undefined;
   endsAt?: Date | undefined;
+  /** Staff opened the material before the start (pre-reading), from this day. */
+  materialOpensAt?: Date | undefined;
   enrolmentDeadline?: Date | undefined;
   /** Where it takes place; empty when online only. */
   place: string;

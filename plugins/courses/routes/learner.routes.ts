@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { allow, forbidden, notFound, refusalFor, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
+import { allow, forbidden, formatDate, HttpError, notFound, refusalFor, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
 import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
@@ -36,7 +36,20 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const access = await resolveAccess(req.user!, course, providers(), req.t);
     if (access.mode === 'hidden') throw noSuchCourse();
     if (access.mode === 'denied') throw forbidden(access.reason);
+    // Before the edition starts (and before any early opening staff chose), its material is closed.
+    if (access.mode === 'learner' && access.opensAt) {
+      const params = { date: formatDate(req.language, access.opensAt) };
+      throw new HttpError(403, 'NOT_OPEN_YET', `This course's material opens on ${formatDate('en', access.opensAt)}.`, undefined, {
+        key: 'courses:access.opensOn',
+        params,
+      });
+    }
     return { course, access };
+  }
+
+  /** A closed edition is read, not written: nothing more is recorded in it. */
+  function refuseIfClosed(req: Request, access: CourseAccess) {
+    if (access.mode === 'learner' && access.readOnly) throw refusalFor(req, 409, 'EDITION_CLOSED', 'courses:access.closed');
   }
 
   // The catalogue is public: visitors see what the programme offers before they have an account.
@@ -140,6 +153,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const { course, access } = await forLearning(req);
     const item = await courses.learningItem(course, String(req.params.itemId));
     if (access.mode !== 'learner') throw refusalFor(req, 409, 'PREVIEW', 'courses:preview.notRecorded');
+    refuseIfClosed(req, access);
     if (item.type === 'quiz') throw refusalFor(req, 409, 'QUIZ_NOT_MARKABLE', 'courses:quiz.completeBySubmitting');
     // Only answered after the record is written: "done" on the page means it is stored.
     await progress.completeItem({
@@ -182,6 +196,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const { course, access } = await forLearning(req);
     const item = await courses.learningItem(course, String(req.params.itemId));
     if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.', { key: 'courses:errors.noSuchQuiz' });
+    refuseIfClosed(req, access);
     const answers = parseAnswers(item.quiz.questions, req.body);
     let outcome: { score: number; passed: boolean; results: ReturnType<typeof scoreQuiz>['results']; attempt?: number; attemptsLeft?: number | null };
     if (access.mode === 'learner') {

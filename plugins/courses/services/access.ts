@@ -3,8 +3,11 @@ import { OPEN_EDITION, type CourseSummary, type LearningAccessProvider, type Tra
 import { canEdit } from './courses.service.ts';
 
 export type CourseAccess =
-  /** Takes the course in this edition: progress is recorded. */
-  | { mode: 'learner'; editionId: string }
+  /**
+   * Takes the course in this edition: progress is recorded. `opensAt`: its material opens then
+   * (the pages refuse until that moment); `readOnly`: a closed edition, readable, nothing recorded.
+   */
+  | { mode: 'learner'; editionId: string; opensAt?: Date | undefined; readOnly?: boolean | undefined }
   /** The course's trainers, staff and admins: they see everything, nothing is recorded. */
   | { mode: 'preview' }
   | { mode: 'denied'; reason: string; href?: string | undefined; action?: string | undefined }
@@ -28,7 +31,13 @@ export async function resolveAccess(
     const decision = await provider.decide(user, course, t);
     if (!decision) continue;
     if (!decision.allowed) return { mode: 'denied', reason: decision.reason, href: decision.href, action: decision.action };
-    return decision.preview ? { mode: 'preview' } : { mode: 'learner', editionId: decision.editionId };
+    if (decision.preview) return { mode: 'preview' };
+    return {
+      mode: 'learner',
+      editionId: decision.editionId,
+      ...(decision.opensAt && decision.opensAt.getTime() > Date.now() ? { opensAt: decision.opensAt } : {}),
+      ...(decision.readOnly ? { readOnly: true } : {}),
+    };
   }
   return { mode: 'learner', editionId: OPEN_EDITION };
 }

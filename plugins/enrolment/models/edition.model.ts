@@ -16,6 +16,8 @@ export interface EditionDoc {
   selfPaced: boolean;
   startsAt?: Date;
   endsAt?: Date;
+  /** Pre-reading: the material opens on this day instead of the start date (earlier than it). */
+  materialOpensAt?: Date;
   enrolmentDeadline?: Date;
   place: string;
   online: boolean;
@@ -51,6 +53,7 @@ export const editionSchema = new mongoose.Schema<EditionDoc>(
     selfPaced: { type: Boolean, default: false },
     startsAt: Date,
     endsAt: Date,
+    materialOpensAt: Date,
     enrolmentDeadline: Date,
     place: { type: String, default: '', trim: true, maxlength: 200 },
     online: { type: Boolean, default: false },

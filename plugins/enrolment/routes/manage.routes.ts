@@ -29,6 +29,7 @@ const editionForm = z
     selfPaced: checkbox.default(false),
     startsAt: optionalDate,
     endsAt: optionalDate,
+    materialOpensAt: optionalDate,
     enrolmentDeadline: optionalDate,
     place: z.string().trim().max(200).default(''),
     online: checkbox.default(false),
@@ -52,6 +53,8 @@ const editionForm = z
     if (!v.selfPaced && !v.startsAt) ctx.addIssue({ code: 'custom', path: ['startsAt'], message: 'enrolment:errors.edition.startsAt' });
     if (v.startsAt && v.endsAt && v.endsAt < v.startsAt)
       ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'enrolment:errors.edition.endsBeforeStart' });
+    if (v.materialOpensAt && v.startsAt && v.materialOpensAt > v.startsAt)
+      ctx.addIssue({ code: 'custom', path: ['materialOpensAt'], message: 'enrolment:errors.edition.opensAfterStart' });
     if (v.enrolmentDeadline && v.endsAt && v.enrolmentDeadline > v.endsAt)
       ctx.addIssue({ code: 'custom', path: ['enrolmentDeadline'], message: 'enrolment:errors.edition.deadlineAfterEnd' });
     if (!v.online && !v.place) ctx.addIssue({ code: 'custom', path: ['place'], message: 'enrolment:errors.edition.place' });
@@ -128,6 +131,7 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
     ...e,
     startsAt: toDateInput(e.startsAt),
     endsAt: toDateInput(e.endsAt),
+    materialOpensAt: toDateInput(e.materialOpensAt),
     enrolmentDeadline: toDateInput(e.enrolmentDeadline),
     capacity: e.capacity ?? '',
     questions: questionsToText(e.questions),

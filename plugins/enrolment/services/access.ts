@@ -1,6 +1,20 @@
 import type { SessionUser } from '../../../src/index.ts';
 import type { AccessDecision, CourseSummary, LearningAccessProvider, Translate } from '../../courses/contract.ts';
+import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentService } from './enrolment.service.ts';
+
+/**
+ * When an edition's material opens and whether it is still written to: a dated edition opens on
+ * its start date, or on the earlier day staff chose (pre-reading); a self-paced one is always
+ * open. An archived edition is closed: readable by its participants, nothing more recorded.
+ */
+export function materialState(edition: Pick<EditionDoc, 'selfPaced' | 'startsAt' | 'materialOpensAt' | 'status'>, now = new Date()) {
+  const opensAt = edition.selfPaced ? undefined : (edition.materialOpensAt ?? edition.startsAt);
+  return {
+    ...(opensAt && opensAt.getTime() > now.getTime() ? { opensAt } : {}),
+    ...(edition.status === 'archived' ? { readOnly: true } : {}),
+  };
+}
 
 /**
  * The enrolment plugin's answer to "may this person take this course, and in which edition?":
@@ -22,7 +36,10 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
             (byId.get(b.editionId)!.startsAt?.getTime() ?? 0) - (byId.get(a.editionId)!.startsAt?.getTime() ?? 0) ||
             b.createdAt.getTime() - a.createdAt.getTime(),
         );
-      if (enrolled[0]) return { allowed: true, editionId: enrolled[0].editionId };
+      if (enrolled[0]) {
+        const edition = byId.get(enrolled[0].editionId)!;
+        return { allowed: true, editionId: enrolled[0].editionId, ...materialState(edition) };
+      }
 
       const editions = await service.editionsOfCourse(course.id);
       const teaching = user.roles.includes('trainer') && editions.find((e) => e.trainerIds.includes(user.id) && e.status !== 'cancelled');

@@ -17,6 +17,7 @@ export const toEditionSummary = (d: EditionDoc): EditionSummary => ({
   selfPaced: d.selfPaced,
   startsAt: d.startsAt ?? undefined,
   endsAt: d.endsAt ?? undefined,
+  materialOpensAt: d.materialOpensAt ?? undefined,
   enrolmentDeadline: d.enrolmentDeadline ?? undefined,
   place: d.place,
   online: d.online,
@@ -49,6 +50,7 @@ export interface EditionInput {
   selfPaced: boolean;
   startsAt?: Date | undefined;
   endsAt?: Date | undefined;
+  materialOpensAt?: Date | undefined;
   enrolmentDeadline?: Date | undefined;
   place: string;
   online: boolean;
@@ -127,7 +129,9 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
       }
     }
     const unset = Object.fromEntries(
-      ['startsAt', 'endsAt', 'enrolmentDeadline', 'enrolmentKey'].filter((k) => input[k as keyof EditionInput] === undefined).map((k) => [k, 1]),
+      ['startsAt', 'endsAt', 'materialOpensAt', 'enrolmentDeadline', 'enrolmentKey']
+        .filter((k) => input[k as keyof EditionInput] === undefined)
+        .map((k) => [k, 1]),
     );
     const set = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     const doc = await Edition.findByIdAndUpdate(
