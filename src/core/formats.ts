@@ -63,6 +63,8 @@ const ENGLISH_BYTE_UNITS: Record<string, string> = { gigabyte: 'GB', megabyte: '
  * file managers, where Intl writes the SI "kB".
  */
 export function formatBytes(bytes: number, lang = 'en'): string {
+  // A language Intl does not know (the pseudo-language) is written as English.
+  if (lang !== 'en' && !Intl.NumberFormat.supportedLocalesOf(lang).length) lang = 'en';
   const locale = formatLocale(lang);
   for (const [size, unit] of BYTE_UNITS) {
     if (bytes >= size && lang === 'en') return `${Number((bytes / size).toFixed(1))} ${ENGLISH_BYTE_UNITS[unit]}`;
