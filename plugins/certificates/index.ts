@@ -1,5 +1,5 @@
 import { allow, definePlugin, Navigation, Users } from '../../src/index.ts';
-import { CourseCatalog, CourseCompleted, CourseProgress } from '../courses/contract.ts';
+import { CompletionNotes, CourseCatalog, CourseCompleted, CourseProgress, OPEN_EDITION } from '../courses/contract.ts';
 import { EnrolmentDirectory, MyLearningSections } from '../enrolment/contract.ts';
 import { certificatesConfigSchema } from './config.ts';
 import {
@@ -97,6 +97,29 @@ export default definePlugin({
         const list = await issuance.ofLearner(req.user!.id);
         const name = await issuance.printedName(req.user!.id);
         return { view: 'certificates/my-section', locals: { list, name } };
+      },
+    });
+    // A completed course's page says where its certificate is, or why it is not there yet.
+    ctx.contribute(CompletionNotes, {
+      async note({ learnerId, editionId, t }) {
+        // Certificates come with editions: the always-open run of a course has none.
+        if (editionId === OPEN_EDITION) return null;
+        const mine = () => issuance.ofLearner(learnerId).then((list) => list.find((s) => s.certificate.editionId === editionId));
+        let found = await mine();
+        const name = found ? null : await issuance.printedName(learnerId);
+        if (!found && name?.confirmed) {
+          // As My learning does: a certificate earned on completion and still waiting comes now.
+          if ((await issuance.issueWaiting(learnerId)).length) found = await mine();
+        }
+        if (found?.state === 'revoked') return { text: t('certificates:my.courseRevoked') };
+        if (found)
+          return {
+            text: t('certificates:my.courseReady'),
+            href: `/certificates/c/${found.certificate._id}/certificate.pdf`,
+            action: t('certificates:my.download'),
+          };
+        if (!name?.confirmed) return { text: t('certificates:my.courseAwaitsName'), href: '/certificates/name', action: t('certificates:my.confirmLink') };
+        return { text: t('certificates:my.courseNotYet'), href: '/enrolment/my', action: t('certificates:my.courseSeeMy') };
       },
     });
     ctx.on(CourseCompleted, (e) => issuance.onCourseCompleted(e));

@@ -65,7 +65,10 @@ export interface LearnerProgress {
   completedModuleIds: string[];
   requiredModules: number;
   requiredCompleted: number;
-  /** 0..100, over required modules. */
+  /** The items of the counted modules (required ones with content; all, when none is required). */
+  requiredItems: number;
+  requiredItemsDone: number;
+  /** 0..100: the share of required items done (100 only once the course is complete). */
   percent: number;
   completedAt?: Date | undefined;
   lastActivityAt?: Date | undefined;
@@ -132,6 +135,23 @@ export interface LearningAccessProvider {
 export type Translate = (key: string, options?: Record<string, unknown>) => string;
 
 export const LearningAccess = defineExtensionPoint<LearningAccessProvider>('courses.learningAccess');
+
+/**
+ * What a completed course leads to, said on its page under "You completed this course" (the
+ * certificates plugin says where the learner's certificate is, or why it is not there yet). Every
+ * contributor is asked, in boot order; each gives a note or null.
+ */
+export interface CompletionNote {
+  /** In the reader's language. */
+  text: string;
+  href?: string;
+  /** The link's words, in the reader's language. */
+  action?: string;
+}
+export interface CompletionNotesProvider {
+  note(input: { learnerId: string; course: CourseSummary; editionId: string; t: Translate; language: string }): Promise<CompletionNote | null>;
+}
+export const CompletionNotes = defineExtensionPoint<CompletionNotesProvider>('courses.completionNotes');
 
 /** The edition id used when no access provider decides (self-paced, open to everyone signed in). */
 export const OPEN_EDITION = 'open';

@@ -20,6 +20,7 @@ import { mountAuthoringRoutes } from './routes/authoring.routes.ts';
 import { courseLocals, mountLearnerRoutes } from './routes/learner.routes.ts';
 import { seedCourses } from './seed.ts';
 import { resolveAccess } from './services/access.ts';
+import { shownTo } from './services/texts.ts';
 import { createCourseService } from './services/courses.service.ts';
 import { createMaterialStore } from './services/materials.service.ts';
 import { createProgressService } from './services/progress.service.ts';
@@ -110,7 +111,27 @@ export default definePlugin({
           if (standing.lastActivityAt) list.push({ ...courseLocals(req, course), progress: standing });
         }
         list.sort((a, b) => b.progress.lastActivityAt!.getTime() - a.progress.lastActivityAt!.getTime());
-        return { view: 'courses/panel', locals: { list } };
+        // Continue where you left off: the next item in the course touched last that is not complete.
+        let next = null;
+        const current = list.find((c) => !c.progress.completedAt);
+        if (current) {
+          const modules = await courses.outlineOf(current.course);
+          const item = await progress.nextItem(
+            user.id,
+            current.progress.editionId,
+            modules.flatMap((m) => m.items),
+          );
+          const module = item && modules.find((m) => m.id === item.moduleId.toString());
+          if (item && module) {
+            next = {
+              ...current,
+              href: `/courses/${current.course.slug}/modules/${module.id}#item-${item.id}`,
+              itemTitle: shownTo(req, current.course, item.title),
+              moduleTitle: shownTo(req, current.course, module.title),
+            };
+          }
+        }
+        return { view: 'courses/panel', locals: { list, next } };
       },
     });
 

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { allow, forbidden, formatDate, HttpError, notFound, refusalFor, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
-import { LearningAccess, QuizSubmitted, type CourseSummary } from '../contract.ts';
+import { CompletionNotes, LearningAccess, QuizSubmitted, type CompletionNote, type CourseSummary } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
 import { renderMarkdown } from '../services/markdown.ts';
@@ -8,7 +8,7 @@ import type { createMaterialStore } from '../services/materials.service.ts';
 import type { ProgressRecorder } from '../services/progress.service.ts';
 import { parseAnswers, type createQuizAttempts, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
 import { noSuchCourse, noSuchModule } from '../services/refusals.ts';
-import { byShownText, shownMatches, shownTo } from '../services/texts.ts';
+import { byShownText, languageNames, shownMatches, shownTo } from '../services/texts.ts';
 
 export interface LearnerDeps {
   courses: CourseService;
@@ -53,18 +53,31 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   }
 
   // The catalogue is public: visitors see what the programme offers before they have an account.
+  // Filters are a plain GET form: words and a language, combined; a filter that cannot be read is
+  // left out and said so, never an error.
   ctx.router.get('/', allow.public, async (req, res) => {
     const list = await courses.catalog.listPublished();
     // Found by, and in the order of, the titles (and summaries) the reader sees, by their language's rules.
-    const search = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
+    const one = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+    const search = one(req.query.q).slice(0, 200);
+    const asked = one(req.query.lang);
+    const languages = languageNames(req);
+    const language = Object.hasOwn(languages, asked) ? asked : '';
+    const notices = asked && !language ? [req.t('courses:catalogue.unknownLanguage')] : [];
     const order = byShownText(req.language);
+    const shown = list
+      .filter((c) => !language || c.languages.includes(language))
+      .map((c) => courseLocals(req, c))
+      .filter((c) => !search || shownMatches(search, c.courseTitle, c.courseSummary))
+      .sort((a, b) => order(a.courseTitle, b.courseTitle) || a.course.slug.localeCompare(b.course.slug));
     res.render('courses/catalogue', {
       title: req.t('courses:catalogue.title'),
       search,
-      courses: list
-        .map((c) => courseLocals(req, c))
-        .filter((c) => !search || shownMatches(search, c.courseTitle, c.courseSummary))
-        .sort((a, b) => order(a.courseTitle, b.courseTitle) || a.course.slug.localeCompare(b.course.slug)),
+      language,
+      languages,
+      notices,
+      filtered: !!(search || language),
+      courses: shown,
       canManage: !!req.user && (req.user.roles.includes('trainer') || req.user.roles.includes('staff') || req.user.roles.includes('admin')),
     });
   });
@@ -96,8 +109,17 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
         [done, summary] = await load();
       }
     }
+    // After completion: what other plugins say it leads to (the certificate), each asked once.
+    const completionNotes: CompletionNote[] = [];
+    if (summary?.completedAt && access.mode === 'learner') {
+      for (const provider of ctx.extensions(CompletionNotes)) {
+        const note = await provider.note({ learnerId: req.user!.id, course, editionId: access.editionId, t: req.t, language: req.language });
+        if (note) completionNotes.push(note);
+      }
+    }
     const locals = courseLocals(req, course);
     res.render('courses/outline', {
+      completionNotes,
       ...locals,
       title: locals.courseTitle.text,
       access,

@@ -171,6 +171,23 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
   }
 
   /**
+   * "Continue where you left off": the item to do next in a course whose structure the caller has
+   * loaded. The first item not done after the one completed last, in the outline's order, else the
+   * first not done before it; none when every item is done.
+   */
+  async function nextItem<I extends { _id: { toString(): string } }>(learnerId: string, editionId: string, items: I[]): Promise<I | undefined> {
+    const done = await findByKeys(
+      ItemProgress,
+      items.map((i) => progressKey(learnerId, editionId, i._id.toString())),
+      { itemId: 1, completedAt: 1 },
+    );
+    const doneIds = new Set(done.map((d) => d.itemId));
+    const last = done.reduce<{ itemId: string; completedAt: Date } | undefined>((l, r) => (!l || r.completedAt > l.completedAt ? r : l), undefined);
+    const from = last ? items.findIndex((i) => i._id.toString() === last.itemId) + 1 : 0;
+    return [...items.slice(from), ...items.slice(0, from)].find((i) => !doneIds.has(i._id.toString()));
+  }
+
+  /**
    * A learner's standing in a course whose structure the caller has already loaded (the outline
    * page has it): the items done and the summary, each record read once. `progressOf` is the
    * same for callers without the structure.
@@ -196,30 +213,43 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
       ),
     ]);
     const lastActivity = itemsDone.reduce<Date | undefined>((last, r) => (!last || r.completedAt > last ? r.completedAt : last), undefined);
+    const done = new Set(itemsDone.map((d) => d.itemId));
     return {
-      done: new Set(itemsDone.map((d) => d.itemId)),
-      summary: summarise(courseId, editionId, countedModules(modules, items), modulesDone, completion ?? undefined, lastActivity),
+      done,
+      summary: summarise(courseId, editionId, countedModules(modules, items), items, done, modulesDone, completion ?? undefined, lastActivity),
     };
   }
 
-  /** A learner's standing, computed from records already loaded (shared by one and many learners). */
+  /**
+   * A learner's standing, computed from records already loaded (shared by one and many learners).
+   * The percentage is the share of the counted modules' items done, so that three lessons show
+   * before a whole module is; a completed course is 100, and nothing else rounds up to it.
+   */
   function summarise(
     courseId: string,
     editionId: string,
     counted: { _id: { toString(): string } }[],
+    items: { _id: { toString(): string }; moduleId: { toString(): string } }[],
+    itemsDone: Set<string>,
     modulesDone: { moduleId: string }[],
     completion: { completedAt: Date } | undefined,
     lastActivityAt: Date | undefined,
   ): LearnerProgress {
     const completed = new Set(modulesDone.map((d) => d.moduleId));
     const requiredCompleted = counted.filter((m) => completed.has(m._id.toString())).length;
+    const countedIds = new Set(counted.map((m) => m._id.toString()));
+    const required = items.filter((i) => countedIds.has(i.moduleId.toString()));
+    const requiredItemsDone = required.filter((i) => itemsDone.has(i._id.toString())).length;
+    const percent = completion ? 100 : required.length ? Math.min(99, Math.floor((100 * requiredItemsDone) / required.length)) : 0;
     return {
       courseId,
       editionId,
       completedModuleIds: [...completed],
       requiredModules: counted.length,
       requiredCompleted,
-      percent: counted.length ? Math.round((100 * requiredCompleted) / counted.length) : 0,
+      requiredItems: required.length,
+      requiredItemsDone,
+      percent,
       completedAt: completion?.completedAt,
       lastActivityAt,
     };
@@ -237,7 +267,7 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
     async editionProgress(courseId, editionId) {
       const [{ modules, items }, itemsDone, modulesDone, completions] = await Promise.all([
         structure(courseId),
-        ItemProgress.find({ courseId, editionId }, { learnerId: 1, completedAt: 1 }).lean(),
+        ItemProgress.find({ courseId, editionId }, { learnerId: 1, itemId: 1, completedAt: 1 }).lean(),
         ModuleProgress.find({ courseId, editionId }, { learnerId: 1, moduleId: 1 }).lean(),
         CourseCompletion.find({ courseId, editionId }).lean(),
       ]);
@@ -248,9 +278,11 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
         return map;
       };
       const lastActivity = new Map<string, Date>();
+      const doneBy = new Map<string, Set<string>>();
       for (const r of itemsDone) {
         const seen = lastActivity.get(r.learnerId);
         if (!seen || r.completedAt > seen) lastActivity.set(r.learnerId, r.completedAt);
+        doneBy.set(r.learnerId, (doneBy.get(r.learnerId) ?? new Set<string>()).add(r.itemId));
       }
       const byLearnerModules = group(modulesDone);
       const byLearnerCompletion = new Map(completions.map((c) => [c.learnerId, c]));
@@ -258,7 +290,16 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
       for (const learnerId of new Set([...lastActivity.keys(), ...byLearnerModules.keys(), ...byLearnerCompletion.keys()])) {
         result.set(
           learnerId,
-          summarise(courseId, editionId, counted, byLearnerModules.get(learnerId) ?? [], byLearnerCompletion.get(learnerId), lastActivity.get(learnerId)),
+          summarise(
+            courseId,
+            editionId,
+            counted,
+            items,
+            doneBy.get(learnerId) ?? new Set<string>(),
+            byLearnerModules.get(learnerId) ?? [],
+            byLearnerCompletion.get(learnerId),
+            lastActivity.get(learnerId),
+          ),
         );
       }
       return result;
@@ -289,7 +330,7 @@ export function createProgressService(models: ProgressModels, emit: Emit, outlin
     },
   };
 
-  return { ...service, completeItem, completedItemIds, standing, checkModule, reconcile, activeCourses };
+  return { ...service, completeItem, completedItemIds, standing, nextItem, checkModule, reconcile, activeCourses };
 }
 
 export type ProgressRecorder = ReturnType<typeof createProgressService>;

@@ -15,6 +15,7 @@ import {
   renderFragment,
   respond,
   sharedRateLimit,
+  UN_LANGUAGES,
   wantsJson,
   type ErrorText,
   type PluginContext,
@@ -25,6 +26,7 @@ import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import { enrolmentWindow, normaliseEmail, type EnrolmentService } from '../services/enrolment.service.ts';
 import { countryOptions, GENDERS, ORGANISATION_TYPES } from '../services/profile.ts';
+import { anyEditionFilter, EDITION_KINDS, editionMatches, readEditionFilters } from '../services/edition-filters.ts';
 
 /** A course's title in the reader's language, else the course's first (the host's rule for text in several languages). */
 export function courseTitle(req: Request, course: Pick<CourseSummary, 'title' | 'languages'> | null): string {
@@ -147,16 +149,28 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
 
   const statusMessage = (req: Request, e: EnrolmentDoc) => req.t(`enrolment:edition.status.${e.status}`);
 
-  // Open editions, for everyone: what one can join now.
+  // Open editions, for everyone: what one can join now, narrowed by a plain GET form (words,
+  // language, kind, dates; combined). Filters that cannot be read are left out and said so.
   ctx.router.get('/', allow.public, async (req, res) => {
+    const filters = readEditionFilters(req.query);
     const editions = (await service.publishedEditions()).filter((e) => enrolmentWindow(e).open);
     const list = [];
     for (const edition of editions) {
       const course = await catalog().findById(edition.courseId);
-      if (course?.status === 'published')
-        list.push({ edition, course, courseTitle: courseTitle(req, course), courseTitleAttrs: courseTitleAttrs(req, course) });
+      if (course?.status !== 'published') continue;
+      const title = courseTitle(req, course);
+      if (editionMatches(filters, edition, title)) list.push({ edition, course, courseTitle: title, courseTitleAttrs: courseTitleAttrs(req, course) });
     }
-    res.render('enrolment/open-editions', { title: req.t('enrolment:open.title'), list, formatDay: (d?: Date) => formatDay(req, d) });
+    res.render('enrolment/open-editions', {
+      title: req.t('enrolment:open.title'),
+      list,
+      filters: filters.typed,
+      filtered: anyEditionFilter(filters),
+      notices: filters.notices.map((n) => req.t(n.key, n.params)),
+      languages: UN_LANGUAGES,
+      kinds: EDITION_KINDS,
+      formatDay: (d?: Date) => formatDay(req, d),
+    });
   });
 
   // The editions of one course: where the courses plugin sends people who are not enrolled yet.
