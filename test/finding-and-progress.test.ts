@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
 import certificates from '../plugins/certificates/index.ts';
+import { CourseCatalog, CourseProgress } from '../plugins/courses/contract.ts';
 import courses from '../plugins/courses/index.ts';
 import enrolment from '../plugins/enrolment/index.ts';
 import { createDemoPasswordUser, createTestApp, postForm, signIn, type TestApp } from './helpers/app.ts';
@@ -180,6 +181,24 @@ describe('finding things and progress by items (issue #17)', () => {
       expect(after, 'an item after the one done').to.not.equal(undefined);
       const home = (await agent.get('/').expect(200)).text;
       expect(home).to.contain(`href="/courses/conflict-analysis/modules/${after!.moduleId}#item-${after!.itemId}"`);
+    });
+    it('once completed, says the certificate waits for the printed name, and leads to it once confirmed', async () => {
+      const course = (await t.app.olive.service(CourseCatalog).findBySlug('conflict-analysis'))!;
+      const learnerId = (await t.app.olive.users.findByEmail('nadia.rahimi@olive.example'))!.id;
+      for (const { itemId } of items) await t.app.olive.service(CourseProgress).recordItemDone({ learnerId, courseId: course.id, editionId, itemId });
+      const waiting = (await agent.get('/courses/conflict-analysis').expect(200)).text;
+      expect(waiting).to.contain('You completed this course on');
+      expect(waiting).to.contain('100 % done');
+      expect(waiting).to.contain('Your certificate will be issued once you have confirmed how your name should be printed.');
+      expect(waiting).to.contain('href="/certificates/name">Confirm my name</a>');
+
+      await postForm(agent, '/certificates/name', { name }, '/certificates/name', 303);
+      const after = (await agent.get('/courses/conflict-analysis').expect(200)).text;
+      expect(after).to.not.contain('once you have confirmed how your name should be printed');
+      // Issued at once when the edition issues on completion; otherwise staff issue it later.
+      expect(after).to.match(
+        /Your certificate for this course is ready\. <a href="\/certificates\/c\/[^"]+\/certificate\.pdf">|Your certificate has not been issued yet/,
+      );
     });
   });
 
