@@ -10,6 +10,8 @@ export const certificatesConfigSchema = z.object({
   verifyPerMinute: z.number().int().min(1).max(10000).default(30),
   /** Pause after each person of a bulk job, in ms: on a small server, leaves CPU to the pages people use. */
   jobPauseMs: z.number().int().min(0).max(10000).default(0),
+  /** How often the job runs that issues, after an edition's end date, the automatic certificates that waited for it. */
+  endCheckMinutes: z.number().positive().max(1440).default(60),
 });
 
 export type CertificatesConfig = z.output<typeof certificatesConfigSchema>;

@@ -26,6 +26,7 @@ import { mountTemplateRoutes } from './routes/templates.routes.ts';
 import { seedTemplates } from './seed-templates.ts';
 import { createTemplateService } from './services/template.service.ts';
 import { createJobService, ISSUE_QUEUE } from './services/jobs.service.ts';
+import { waitsForEnd } from './services/issuance.service.ts';
 
 /**
  * Certificates: PDF certificates in the six UN languages from templates, issued on completion or
@@ -123,6 +124,11 @@ export default definePlugin({
       },
     });
     ctx.on(CourseCompleted, (e) => issuance.onCourseCompleted(e));
+    // Automatic certificates of dated editions wait for the end date: this job issues them then.
+    ctx.jobs.every('after-end', ctx.config.endCheckMinutes * 60_000, async () => {
+      const issued = await issuance.issueAfterEnd();
+      if (issued) ctx.logger.info({ issued }, 'certificates issued after the end of their editions');
+    });
 
     return {
       async start() {
@@ -142,7 +148,7 @@ export default definePlugin({
           for (const edition of await directory.editionsOfCourse(course.id)) {
             const progress = await ctx.get(CourseProgress).editionProgress(course.id, edition.id);
             for (const enrolment of await directory.enrolmentsOf(edition.id, ['enrolled'])) {
-              if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt) continue;
+              if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt || waitsForEnd(edition)) continue;
               // The demo's participants are not e-mailed about certificates they never asked for.
               await issuance.issue({ enrolmentId: enrolment.id, via: 'staff', byUserId: staff?.id, notify: false });
             }

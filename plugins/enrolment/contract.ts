@@ -34,6 +34,11 @@ export interface EditionSummary {
   endsAt?: Date | undefined;
   /** Staff opened the material before the start (pre-reading), from this day. */
   materialOpensAt?: Date | undefined;
+  /**
+   * Certificates may be issued before the end date (staff chose so); otherwise a dated edition's
+   * certificates wait for its end date, automatic ones then issued by the certificates plugin's job.
+   */
+  certificatesBeforeEnd?: boolean | undefined;
   enrolmentDeadline?: Date | undefined;
   /** Where it takes place; empty when online only. */
   place: string;

@@ -161,6 +161,8 @@ export interface EditionSettingDoc {
   _id: string; // edition id
   autoIssue: boolean;
   templateId?: string;
+  /** When the job after the end date issued the automatic certificates that waited for it. */
+  endIssuedAt?: Date;
   updatedBy: string;
   updatedAt: Date;
 }
@@ -170,6 +172,7 @@ export const editionSettingSchema = new mongoose.Schema<EditionSettingDoc>(
     _id: { type: String, required: true },
     autoIssue: { type: Boolean, default: false },
     templateId: String,
+    endIssuedAt: Date,
     updatedBy: { type: String, required: true },
     updatedAt: { type: Date, required: true },
   },

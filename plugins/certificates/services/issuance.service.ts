@@ -63,6 +63,23 @@ export interface IssuanceDeps {
 
 export type Via = CertificateDoc['via'];
 
+/**
+ * A dated edition's certificates wait for its end date (the day it ends, from midnight UTC), unless
+ * staff chose "certificates before the end" for it. Self-paced editions never wait.
+ */
+export function waitsForEnd(edition: Pick<EditionSummary, 'selfPaced' | 'endsAt' | 'certificatesBeforeEnd'>, now = new Date()): boolean {
+  return !edition.selfPaced && !edition.certificatesBeforeEnd && !!edition.endsAt && edition.endsAt.getTime() > now.getTime();
+}
+
+export const notEnded = () =>
+  new HttpError(
+    409,
+    'NOT_ENDED',
+    'This edition has not ended yet: its certificates are issued from its end date, unless the edition allows certificates before the end.',
+    undefined,
+    { key: 'certificates:errors.notEnded' },
+  );
+
 export interface CertificateStatus {
   certificate: CertificateDoc;
   state: 'valid' | 'replaced' | 'revoked';
@@ -261,6 +278,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       });
     const [edition, course] = await Promise.all([deps.enrolments().edition(enrolment.editionId), deps.catalog().findById(enrolment.courseId)]);
     if (!edition || !course) throw notFound('The edition or its course no longer exists.', { key: 'certificates:errors.editionGone' });
+    if (waitsForEnd(edition)) throw notEnded();
     if (input.requireCompletion !== false) {
       const progress = await deps.progress().progressOf(enrolment.userId, enrolment.courseId, enrolment.editionId);
       if (!progress.completedAt)
@@ -449,6 +467,8 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       if (!enrolment || enrolment.status !== 'enrolled' || (await Claim.exists({ _id: enrolment.id }))) continue;
       const progress = await deps.progress().progressOf(learnerId, enrolment.courseId, enrolment.editionId);
       if (!progress.completedAt) continue;
+      const edition = await deps.enrolments().edition(enrolment.editionId);
+      if (!edition || waitsForEnd(edition)) continue;
       try {
         issued.push((await issue({ enrolmentId: enrolment.id, via: 'completion' })).certificate);
       } catch (err) {
@@ -462,6 +482,12 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   async function onCourseCompleted(e: { learnerId: string; editionId: string }): Promise<void> {
     const setting = await EditionSetting.findById(e.editionId).lean();
     if (!setting?.autoIssue) return;
+    const dated = await deps.enrolments().edition(e.editionId);
+    if (dated && waitsForEnd(dated)) {
+      // Issued by the job that runs after the end date (issueAfterEnd).
+      logger.info({ learner: e.learnerId, edition: e.editionId }, 'certificate waits for the end of the edition');
+      return;
+    }
     if (!(await PrintedName.exists({ _id: e.learnerId }))) {
       logger.info({ learner: e.learnerId, edition: e.editionId }, 'certificate waits for the learner to confirm their name');
       return;
@@ -471,8 +497,37 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     await issue({ enrolmentId: enrolment.id, via: 'completion' });
   }
 
+  /**
+   * The recurring job's work: the automatic certificates of editions that ended since it last
+   * looked, for everyone who completed the course meanwhile (those who complete later get theirs on
+   * completion; those whose printed name waits get theirs when they confirm it). An edition is
+   * marked done once every one of them was issued.
+   */
+  async function issueAfterEnd(now = new Date()): Promise<number> {
+    let count = 0;
+    for (const s of await EditionSetting.find({ autoIssue: true, endIssuedAt: null }).lean()) {
+      const edition = await deps.enrolments().edition(s._id);
+      if (!edition || edition.selfPaced || !edition.endsAt || edition.certificatesBeforeEnd || waitsForEnd(edition, now)) continue;
+      const progress = await deps.progress().editionProgress(edition.courseId, edition.id);
+      let failed = false;
+      for (const enrolment of await deps.enrolments().enrolmentsOf(edition.id, ['enrolled'])) {
+        if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt || (await Claim.exists({ _id: enrolment.id }))) continue;
+        if (!(await PrintedName.exists({ _id: enrolment.userId }))) continue;
+        try {
+          if ((await issue({ enrolmentId: enrolment.id, via: 'completion' })).created) count++;
+        } catch (err) {
+          failed = true;
+          logger.warn({ err, enrolment: enrolment.id }, 'certificate not issued after the end of the edition');
+        }
+      }
+      if (!failed) await EditionSetting.updateOne({ _id: s._id }, { $set: { endIssuedAt: now } });
+    }
+    return count;
+  }
+
   return {
     ...createCertificateRecords(models),
+    issueAfterEnd,
     issue,
     complete,
     completeUnfinished,

@@ -36,7 +36,7 @@ import {
 import type { ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import type { JobDoc, JobItemDoc, JobModels, JobOutcome, JobPerson } from '../models/job.model.ts';
-import type { IssuanceService } from './issuance.service.ts';
+import { notEnded, waitsForEnd, type IssuanceService } from './issuance.service.ts';
 
 /** The host queue of bulk jobs (`certificates.issue`). */
 export const ISSUE_QUEUE = 'issue';
@@ -106,6 +106,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
   async function create(editionId: string, who: readonly string[] | 'all-completed', byUserId: string): Promise<JobDoc> {
     const edition = isObjectId(editionId) ? await deps.enrolments().edition(editionId) : null;
     if (!edition) throw notFound('No such edition.', { key: 'certificates:errors.noSuchEdition' });
+    if (waitsForEnd(edition)) throw notEnded();
     const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
     let chosen: typeof enrolled;
     if (who === 'all-completed') {

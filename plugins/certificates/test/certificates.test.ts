@@ -78,6 +78,8 @@ describe('certificates: issuance, verification, reissue and revocation', functio
         place: 'Geneva',
         startsAt: '2026-03-02',
         endsAt: '2099-03-13',
+        // Issued before the end date: these tests are about issuance (dates.test.ts shows the wait for the end).
+        certificatesBeforeEnd: 'on',
         ...fields,
       },
       '/enrolment/manage/editions/new',

@@ -160,6 +160,8 @@ describe('certificates: bulk issuance jobs', function () {
         online: 'on',
         startsAt: '2026-01-10',
         endsAt: '2099-12-31',
+        // Issued before the end date: these tests are about issuance (dates.test.ts shows the wait for the end).
+        certificatesBeforeEnd: 'on',
         trainerIds: trainerId,
       });
     expect(res.status, res.text.slice(0, 2000)).to.equal(303);

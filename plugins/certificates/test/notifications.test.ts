@@ -45,6 +45,8 @@ describe('certificates: e-mail to the learner', function () {
         place: 'Geneva',
         startsAt: '2026-03-02',
         endsAt: '2099-03-13',
+        // Issued before the end date: these tests are about issuance (dates.test.ts shows the wait for the end).
+        certificatesBeforeEnd: 'on',
       },
       '/enrolment/manage/editions/new',
     );

@@ -18,6 +18,8 @@ export interface EditionDoc {
   endsAt?: Date;
   /** Pre-reading: the material opens on this day instead of the start date (earlier than it). */
   materialOpensAt?: Date;
+  /** Certificates may be issued before the edition ends (otherwise they wait for its end date). */
+  certificatesBeforeEnd?: boolean;
   enrolmentDeadline?: Date;
   place: string;
   online: boolean;
@@ -54,6 +56,7 @@ export const editionSchema = new mongoose.Schema<EditionDoc>(
     startsAt: Date,
     endsAt: Date,
     materialOpensAt: Date,
+    certificatesBeforeEnd: { type: Boolean, default: false },
     enrolmentDeadline: Date,
     place: { type: String, default: '', trim: true, maxlength: 200 },
     online: { type: Boolean, default: false },

@@ -30,6 +30,7 @@ const editionForm = z
     startsAt: optionalDate,
     endsAt: optionalDate,
     materialOpensAt: optionalDate,
+    certificatesBeforeEnd: checkbox.default(false),
     enrolmentDeadline: optionalDate,
     place: z.string().trim().max(200).default(''),
     online: checkbox.default(false),

@@ -18,6 +18,7 @@ export const toEditionSummary = (d: EditionDoc): EditionSummary => ({
   startsAt: d.startsAt ?? undefined,
   endsAt: d.endsAt ?? undefined,
   materialOpensAt: d.materialOpensAt ?? undefined,
+  certificatesBeforeEnd: !!d.certificatesBeforeEnd,
   enrolmentDeadline: d.enrolmentDeadline ?? undefined,
   place: d.place,
   online: d.online,
@@ -51,6 +52,7 @@ export interface EditionInput {
   startsAt?: Date | undefined;
   endsAt?: Date | undefined;
   materialOpensAt?: Date | undefined;
+  certificatesBeforeEnd?: boolean | undefined;
   enrolmentDeadline?: Date | undefined;
   place: string;
   online: boolean;
