@@ -20,7 +20,7 @@ import { registerJobModels } from './models/job.model.ts';
 import { mountCertificateRoutes } from './routes/certificates.routes.ts';
 import { mountJobRoutes } from './routes/jobs.routes.ts';
 import { mountVerificationRoutes } from './routes/verify.routes.ts';
-import { createIssuanceService, type CertificateModels } from './services/issuance.service.ts';
+import { createIssuanceService, NAME_REMINDER_QUEUE, type CertificateModels } from './services/issuance.service.ts';
 import { registerTemplateModels } from './models/template.model.ts';
 import { mountTemplateRoutes } from './routes/templates.routes.ts';
 import { seedTemplates } from './seed-templates.ts';
@@ -65,7 +65,9 @@ export default definePlugin({
       users: () => ctx.get(Users),
       templates: () => templates,
       mail: ctx.mail,
+      jobs: ctx.jobs,
     });
+    ctx.jobs.define<{ enrolmentId: string }>(NAME_REMINDER_QUEUE, { run: (payload) => issuance.runNameReminder(payload) });
 
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));

@@ -86,6 +86,8 @@ export interface ClaimDoc {
   issuedBy?: string;
   jobId?: string;
   replaces?: string;
+  /** Issued while the learner had not confirmed the name to print (staff chose to): the audit says so. */
+  nameUnconfirmed?: boolean;
   claimedAt: Date;
 }
 
@@ -103,6 +105,7 @@ export const claimSchema = new mongoose.Schema<ClaimDoc>(
     issuedBy: String,
     jobId: String,
     replaces: String,
+    nameUnconfirmed: Boolean,
     claimedAt: { type: Date, required: true },
   },
   { versionKey: false },

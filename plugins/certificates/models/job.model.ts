@@ -28,6 +28,8 @@ export interface JobDoc {
   scope: 'all-completed' | 'chosen';
   /** The people, in the order they are processed; fixed when the job is created. */
   people: JobPerson[];
+  /** Staff ticked "issue anyway": people who have not confirmed their printed name are issued too (else they wait). */
+  issueAnyway?: boolean;
   requestedBy: string;
   createdAt: Date;
   finishedAt?: Date;
@@ -47,6 +49,7 @@ export const jobSchema = new mongoose.Schema<JobDoc>(
       ],
       required: true,
     },
+    issueAnyway: Boolean,
     requestedBy: { type: String, required: true },
     createdAt: { type: Date, required: true },
     finishedAt: Date,
@@ -55,7 +58,7 @@ export const jobSchema = new mongoose.Schema<JobDoc>(
 );
 jobSchema.index({ editionId: 1, createdAt: -1 });
 
-export type JobOutcome = 'issued' | 'already' | 'error';
+export type JobOutcome = 'issued' | 'already' | 'error' | 'waiting';
 
 /**
  * The outcome for one person of a job, inserted once: `_id` = `<jobId>:<enrolmentId>`. Two workers
@@ -71,7 +74,9 @@ export interface JobItemDoc {
   /**
    * - issued: this job issued the certificate;
    * - already: the person had it before (another job, staff, or completion);
-   * - error: not issued, `message` says why (not completed, no account, unprintable name, …).
+   * - error: not issued, `message` says why (not completed, no account, unprintable name, …);
+   * - waiting: not issued, the printed name is unconfirmed (the job did not say "issue anyway"):
+   *   the certificate comes when the learner confirms it (if the edition issues on completion), or from staff.
    */
   outcome: JobOutcome;
   code?: string;
@@ -90,7 +95,7 @@ export const jobItemSchema = new mongoose.Schema<JobItemDoc>(
     jobId: { type: String, required: true },
     enrolmentId: { type: String, required: true },
     position: { type: Number, required: true },
-    outcome: { type: String, required: true, enum: ['issued', 'already', 'error'] },
+    outcome: { type: String, required: true, enum: ['issued', 'already', 'error', 'waiting'] },
     code: String,
     name: String,
     message: { type: String, maxlength: 2000 },

@@ -72,6 +72,8 @@ const revokeSchema = z.object({ reason: z.string().trim().min(5, 'certificates:m
 const issueSchema = z.object({
   enrolmentId: objectIdSchema('certificates:errors.choosePerson'),
   force: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
+  /** Staff confirmed issuing with the name unconfirmed (the confirmation page sends it); the audit records it either way. */
+  anyway: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
 });
 const settingsSchema = z.object({
   autoIssue: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
@@ -197,6 +199,34 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       setting,
       templates: await templates.choices(),
       completedWithout: rows.filter((r) => r.completedAt && !r.code).length,
+      // Completed, no certificate, the printed name not confirmed: an automatic certificate waits for it.
+      waitingForName: rows.filter((r) => r.completedAt && !r.code && r.enrolment.userId && !r.nameConfirmed).length,
+    });
+  });
+
+  // Issuing although the printed name is unconfirmed asks first: the page says so and what prints instead.
+  ctx.router.get('/certificates/editions/:editionId/issue/:enrolmentId', allow.signedIn, async (req, res) => {
+    const edition = await issuableEdition(req, String(req.params.editionId));
+    const enrolmentId = String(req.params.enrolmentId);
+    const enrolment = isObjectId(enrolmentId) ? await ctx.get(EnrolmentDirectory).enrolment(enrolmentId) : null;
+    if (!enrolment || enrolment.editionId !== edition.id || !enrolment.userId)
+      throw notFound('This person is not in this edition.', { key: 'certificates:errors.notInEdition' });
+    const back = `/certificates/editions/${edition.id}`;
+    const [printed, account, progress] = await Promise.all([
+      issuance.printedName(enrolment.userId),
+      ctx.get(Users).findById(enrolment.userId),
+      ctx.get(CourseProgress).progressOf(enrolment.userId, enrolment.courseId, edition.id),
+    ]);
+    // Confirmed meanwhile, or already issued: nothing to confirm, the edition's page says where it stands.
+    if (printed.confirmed || (await issuance.holdersIn(edition.id)).has(enrolment.id)) return res.redirect(303, back);
+    res.render('certificates/issue-anyway', {
+      title: req.t('certificates:issueAnyway.title'),
+      edition,
+      enrolmentId: enrolment.id,
+      name: account?.name ?? enrolment.email,
+      email: enrolment.email,
+      printedName: printed.name,
+      completed: !!progress.completedAt,
     });
   });
 

@@ -41,6 +41,8 @@ const jobForm = z
       (v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]),
       z.array(objectIdSchema('certificates:errors.job.fromList')).max(5000, 'certificates:errors.job.tooManyChosen'),
     ),
+    /** People whose printed name is unconfirmed are issued too (with their account name); unticked, they are listed as waiting. */
+    anyway: z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean()).default(false),
   })
   .superRefine((v, c) => {
     if (v.scope === 'chosen' && !v.enrolmentIds.length) c.addIssue({ code: 'custom', path: ['enrolmentIds'], message: 'certificates:errors.job.tick' });
@@ -181,7 +183,7 @@ export function mountJobRoutes(ctx: PluginContext<CertificatesConfig>, jobs: Job
     let job;
     try {
       const input = parseInput(jobForm, req.body);
-      job = await jobs.create(edition.id, input.scope === 'all-completed' ? 'all-completed' : input.enrolmentIds, req.user!.id);
+      job = await jobs.create(edition.id, input.scope === 'all-completed' ? 'all-completed' : input.enrolmentIds, req.user!.id, { issueAnyway: input.anyway });
     } catch (err) {
       // A person at the edition page sees the problem there, with their ticks to redo.
       if (err instanceof HttpError && err.status === 400 && !wantsJson(req)) {

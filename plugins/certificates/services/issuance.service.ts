@@ -19,7 +19,17 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mongoose, { type Connection, type Model } from 'mongoose';
 import type { Logger } from 'pino';
-import { conflict, HttpError, isDuplicateKey, notFound, type EventRef, type MailService, type UsersService } from '../../../src/index.ts';
+import {
+  conflict,
+  HttpError,
+  isDuplicateKey,
+  localized,
+  notFound,
+  type EventRef,
+  type MailService,
+  type PluginJobs,
+  type UsersService,
+} from '../../../src/index.ts';
 import type { CourseCatalogService, ProgressService } from '../../courses/contract.ts';
 import type { EditionSummary, EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import { generateCode, normaliseCode, verificationUrl } from '../code.ts';
@@ -59,7 +69,14 @@ export interface IssuanceDeps {
   templates: () => TemplateSource;
   /** E-mail to the learner when a certificate is issued, reissued or revoked; absent: nobody is told. */
   mail?: MailService | undefined;
+  /** The plugin's queues: the second reminder to confirm a printed name is a job (`NAME_REMINDER_QUEUE`); absent: one reminder only. */
+  jobs?: Pick<PluginJobs, 'enqueue'> | undefined;
 }
+
+/** The host queue of second reminders to confirm a printed name (`certificates.name-reminder`), keyed by enrolment. */
+export const NAME_REMINDER_QUEUE = 'name-reminder';
+/** Days between the first reminder to confirm a printed name and the second (and last). */
+export const NAME_REMINDER_DAYS = 3;
 
 export type Via = CertificateDoc['via'];
 
@@ -228,7 +245,11 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       await deps.emit(CertificateReissued, eventOf(doc, claim.issuedBy, { replacedCode: claim.replaces, reason }));
       if (options.notify !== false) await tell('reissued', doc, { reason, replacedCode: claim.replaces });
     } else {
-      await audit('issued', claim.issuedBy, { code: doc._id, editionId: doc.editionId, details: claim.via });
+      await audit('issued', claim.issuedBy, {
+        code: doc._id,
+        editionId: doc.editionId,
+        details: claim.nameUnconfirmed ? `${claim.via}; issued with an unconfirmed printed name` : claim.via,
+      });
       await deps.emit(CertificateIssued, eventOf(doc, claim.issuedBy, { via: claim.via }));
       if (options.notify !== false) await tell('issued', doc);
     }
@@ -261,6 +282,8 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     jobId?: string | undefined;
     requireCompletion?: boolean;
     notify?: boolean;
+    /** 'wait': refused (409 NAME_UNCONFIRMED) while the learner has not confirmed their printed name; default: issued with the account name, and audited so. */
+    unconfirmedName?: 'wait' | 'issue';
   }): Promise<{ certificate: CertificateDoc; created: boolean }> {
     const options = { notify: input.notify !== false };
     const claimed = await Claim.findById(input.enrolmentId).lean();
@@ -289,6 +312,10 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const setting = await EditionSetting.findById(edition.id).lean();
     const { templateId, version } = await deps.templates().templateFor(course.id, setting?.templateId);
     const name = await printedName(enrolment.userId);
+    if (!name.confirmed && input.unconfirmedName === 'wait')
+      throw new HttpError(409, 'NAME_UNCONFIRMED', 'The learner has not confirmed the name to print yet: the certificate waits for it.', undefined, {
+        key: 'certificates:errors.nameUnconfirmed',
+      });
     const code = generateCode();
     const issuedAt = new Date();
     const snapshot = snapshotOf({ edition, course, name: name.name, nameAlt: name.nameAlt, code, issuedAt });
@@ -316,6 +343,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       via: input.via,
       ...(input.byUserId ? { issuedBy: input.byUserId } : {}),
       ...(input.jobId ? { jobId: input.jobId } : {}),
+      ...(name.confirmed ? {} : { nameUnconfirmed: true }),
       claimedAt: issuedAt,
     };
     try {
@@ -461,6 +489,8 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
   /** Issues the automatic certificates this learner earned but has not received (name not confirmed then). */
   async function issueWaiting(learnerId: string): Promise<CertificateDoc[]> {
     const issued: CertificateDoc[] = [];
+    // Automatic certificates print the name the learner confirmed: without it, they keep waiting.
+    if (!(await PrintedName.exists({ _id: learnerId }))) return issued;
     const settings = await EditionSetting.find({ autoIssue: true }).lean();
     for (const s of settings) {
       const enrolment = await deps.enrolments().enrolmentOf(learnerId, s._id);
@@ -470,7 +500,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       const edition = await deps.enrolments().edition(enrolment.editionId);
       if (!edition || waitsForEnd(edition)) continue;
       try {
-        issued.push((await issue({ enrolmentId: enrolment.id, via: 'completion' })).certificate);
+        issued.push((await issue({ enrolmentId: enrolment.id, via: 'completion', unconfirmedName: 'wait' })).certificate);
       } catch (err) {
         logger.warn({ err, enrolment: enrolment.id }, 'automatic certificate not issued');
       }
@@ -488,13 +518,56 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       logger.info({ learner: e.learnerId, edition: e.editionId }, 'certificate waits for the end of the edition');
       return;
     }
-    if (!(await PrintedName.exists({ _id: e.learnerId }))) {
-      logger.info({ learner: e.learnerId, edition: e.editionId }, 'certificate waits for the learner to confirm their name');
-      return;
-    }
     const enrolment = await deps.enrolments().enrolmentOf(e.learnerId, e.editionId);
     if (!enrolment) return;
-    await issue({ enrolmentId: enrolment.id, via: 'completion' });
+    if (!(await PrintedName.exists({ _id: e.learnerId }))) {
+      logger.info({ learner: e.learnerId, edition: e.editionId }, 'certificate waits for the learner to confirm their name');
+      await remindName(enrolment.id, 1);
+      // The second (and last) reminder, a few days later, unless the name is confirmed by then (one job per enrolment).
+      await deps.jobs?.enqueue(
+        NAME_REMINDER_QUEUE,
+        { enrolmentId: enrolment.id },
+        { key: enrolment.id, runAt: new Date(Date.now() + NAME_REMINDER_DAYS * 86_400_000) },
+      );
+      return;
+    }
+    await issue({ enrolmentId: enrolment.id, via: 'completion', unconfirmedName: 'wait' });
+  }
+
+  /**
+   * Asks the learner by e-mail to confirm the name to print, with a link to the name page, when an
+   * automatic certificate waits for it: reminder 1 on completion, 2 from the job a few days later.
+   * The key (`certificates.name-reminder:<enrolmentId>:<n>`) makes each one message, however often
+   * it is called; nothing is sent once the name is confirmed or the certificate issued.
+   */
+  async function remindName(enrolmentId: string, n: 1 | 2): Promise<boolean> {
+    const mail = deps.mail;
+    if (!mail) return false;
+    const enrolment = await deps.enrolments().enrolment(enrolmentId);
+    if (!enrolment?.userId || enrolment.status !== 'enrolled') return false;
+    if ((await PrintedName.exists({ _id: enrolment.userId })) || (await Claim.exists({ _id: enrolmentId }))) return false;
+    const [course, learner] = await Promise.all([deps.catalog().findById(enrolment.courseId), deps.users().findById(enrolment.userId)]);
+    if (!course || !learner) return false;
+    const learnerId = enrolment.userId;
+    await mail.send({
+      key: `certificates.name-reminder:${enrolmentId}:${n}`,
+      to: { userId: learnerId },
+      category: 'notice',
+      compose: (t, lang) => {
+        const title = localized(course.title, lang);
+        return {
+          subject: t('certificates:nameReminder.subject', { course: title }),
+          paragraphs: [t('mail.greeting', { name: learner.name }), t('certificates:nameReminder.body', { course: title, name: learner.name })],
+          action: { label: t('certificates:nameReminder.action'), url: '/certificates/name' },
+        };
+      },
+    });
+    return true;
+  }
+
+  /** The reminder job's work: the second reminder, if the certificate still waits for the name. */
+  async function runNameReminder(payload: { enrolmentId: string }): Promise<void> {
+    await remindName(String(payload.enrolmentId), 2);
   }
 
   /**
@@ -542,6 +615,8 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     confirmName,
     issueWaiting,
     onCourseCompleted,
+    remindName,
+    runNameReminder,
     audit,
     bucket,
   };

@@ -84,6 +84,9 @@ export interface JobProgress {
   issued: number;
   already: number;
   errors: number;
+  /** People not issued because their printed name is unconfirmed. */
+  waitingName: number;
+  issueAnyway: boolean;
   /** 0..100 */
   percent: number;
   items: JobProgressItem[];
@@ -103,7 +106,12 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
    * certificate yet ('all-completed', resolved now), or a chosen list of enrolments (each must be
    * enrolled in this edition). It is queued at once.
    */
-  async function create(editionId: string, who: readonly string[] | 'all-completed', byUserId: string): Promise<JobDoc> {
+  async function create(
+    editionId: string,
+    who: readonly string[] | 'all-completed',
+    byUserId: string,
+    options: { issueAnyway?: boolean } = {},
+  ): Promise<JobDoc> {
     const edition = isObjectId(editionId) ? await deps.enrolments().edition(editionId) : null;
     if (!edition) throw notFound('No such edition.', { key: 'certificates:errors.noSuchEdition' });
     if (waitsForEnd(edition)) throw notEnded();
@@ -159,6 +167,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
         courseId: edition.courseId,
         scope: who === 'all-completed' ? 'all-completed' : 'chosen',
         people,
+        ...(options.issueAnyway ? { issueAnyway: true } : {}),
         requestedBy: byUserId,
         createdAt: new Date(),
       })
@@ -166,7 +175,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     await queue(String(job._id));
     await issuance.audit('job-started', byUserId, {
       editionId: edition.id,
-      details: `job ${job._id}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${job.scope})`,
+      details: `job ${job._id}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${job.scope}${job.issueAnyway ? ', issue anyway with unconfirmed names' : ''})`,
     });
     logger.info({ job: String(job._id), edition: edition.id, people: people.length }, 'certificate job created');
     return job;
@@ -204,6 +213,8 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
       issued: count('issued'),
       already: count('already'),
       errors: count('error'),
+      waitingName: count('waiting'),
+      issueAnyway: !!job.issueAnyway,
       percent: total ? Math.floor((items.length / total) * 100) : 100,
       items: job.people.map((p, position) => {
         const item = byEnrolment.get(p.enrolmentId);
@@ -254,13 +265,16 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
         byUserId: job.requestedBy,
         jobId,
         requireCompletion: true,
+        unconfirmedName: job.issueAnyway ? 'issue' : 'wait',
       });
       // Issued by this job also when an earlier attempt of this job (cut short) made it.
       const outcome: JobOutcome = created || certificate.jobId === jobId ? 'issued' : 'already';
       await record({ ...base, outcome, code: certificate._id, name: certificate.snapshot.name, at: new Date() });
     } catch (err) {
       if (isDatabaseUnavailable(err)) throw err;
-      if (err instanceof HttpError) {
+      if (err instanceof HttpError && err.code === 'NAME_UNCONFIRMED') {
+        await record({ ...base, outcome: 'waiting', message: err.message, ...(err.text ? { text: err.text } : {}), at: new Date() });
+      } else if (err instanceof HttpError) {
         await record({ ...base, outcome: 'error', message: err.message, ...(err.text ? { text: err.text } : {}), at: new Date() });
       } else {
         logger.error({ err, job: jobId, enrolment: person.enrolmentId }, 'certificate not issued in a job');
@@ -295,7 +309,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     if (won) {
       await issuance.audit('job-finished', job.requestedBy, {
         editionId: job.editionId,
-        details: `job ${jobId}: ${p.issued} issued, ${p.already} already held, ${p.errors} not issued`,
+        details: `job ${jobId}: ${p.issued} issued, ${p.already} already held, ${p.errors} not issued, ${p.waitingName} waiting for their printed name`,
       });
       logger.info({ job: jobId, issued: p.issued, already: p.already, errors: p.errors }, 'certificate job finished');
     }
@@ -317,6 +331,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
           t('certificates:jobs.mail.intro', { edition: edition?.title ?? job.editionId, count: p.total }),
           t('certificates:jobs.mail.counts', { issued: p.issued, already: p.already, errors: p.errors }),
           ...(p.errors ? [t('certificates:jobs.mail.errors', { count: p.errors })] : []),
+          ...(p.waitingName ? [t('certificates:jobs.mail.waitingName', { count: p.waitingName })] : []),
         ],
         action: { label: t('certificates:jobs.mail.action'), url: `/certificates/jobs/${jobId}` },
       }),

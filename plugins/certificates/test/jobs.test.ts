@@ -170,7 +170,7 @@ describe('certificates: bulk issuance jobs', function () {
 
   let people = 0;
   /**
-   * People with accounts, added to the edition by staff (the real page, as JSON) and, unless
+   * People with accounts and confirmed printed names, added to the edition by staff (the real page, as JSON) and, unless
    * `completed` is false, with every item of the course done (the progress service's own recording).
    */
   async function participants(
@@ -192,6 +192,10 @@ describe('certificates: bulk issuance jobs', function () {
       expect(res.body.status).to.equal('enrolled');
       // The account appears after the invitation (the enrolment plugin links them on its creation).
       const user = await t.app.olive.users.create({ email, name }, 'test');
+      // They confirmed their account name as the name to print (a job lists people who did not as waiting: printed-name.test.ts).
+      await t.app.olive.connection
+        .db!.collection<{ _id: string }>('certificates_printed_name')
+        .insertOne({ _id: user.id, name, nameAlt: '', confirmedAt: new Date() });
       expect(
         (
           await probeOf(t)
