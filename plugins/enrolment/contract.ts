@@ -103,3 +103,46 @@ export const EnrolmentMoved = defineEvent<EnrolmentEvent & { fromEditionId: stri
  * plugin lists the person's certificates there). Same shape as the home page's panels.
  */
 export const MyLearningSections = defineExtensionPoint<DashboardPanel>('enrolment.myLearningSections');
+
+/**
+ * One date in a person's calendar ("My calendar" and its iCalendar feed): whole days, in UTC, as
+ * editions are. Texts are in the language the source is asked for (the reader's, or for the feed
+ * the person's saved one).
+ */
+export interface CalendarDate {
+  /** Stable and unique across Olive (`<kind>-<id>`): calendar apps update an event with the same uid in place. */
+  uid: string;
+  /** What it is, shown as a badge: 'edition', 'deadline', 'due' (module or quiz), or a plugin's own. */
+  kind: string;
+  /** The kind's name in the reader's language. */
+  kindLabel: string;
+  /** The first day, and the last one (inclusive; absent for a single day). */
+  start: Date;
+  end?: Date | undefined;
+  summary: string;
+  description?: string | undefined;
+  /** Where it takes place (an edition's place), empty when online or not a place. */
+  location?: string | undefined;
+  /** Olive's page about it, as a path (`/enrolment/editions/…`); the feed makes it absolute with BASE_URL. */
+  path?: string | undefined;
+  /** When what the date comes from last changed (the feed's DTSTAMP and LAST-MODIFIED). */
+  updatedAt?: Date | undefined;
+}
+
+/** Whose dates: a person with an account. */
+export interface CalendarPerson {
+  userId: string;
+  email: string;
+}
+
+/**
+ * Sources of a person's dates, contributed by plugins (the enrolment plugin gives the editions the
+ * person is enrolled in or applied to, with their enrolment deadlines). `t` and `lang` are the
+ * language to write `summary`, `kindLabel` and `description` in.
+ */
+export interface CalendarSource {
+  id: string;
+  datesOf(person: CalendarPerson, t: import('i18next').TFunction, lang: string): Promise<CalendarDate[]>;
+}
+
+export const CalendarSources = defineExtensionPoint<CalendarSource>('enrolment.calendarSources');

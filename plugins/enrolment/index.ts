@@ -14,7 +14,8 @@ import {
 } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
-import { EnrolmentDirectory } from './contract.ts';
+import { CalendarSources, EnrolmentDirectory } from './contract.ts';
+import { calendarFeedSchema, type CalendarFeedDoc } from './models/calendar-feed.model.ts';
 import { editionSchema, type EditionDoc } from './models/edition.model.ts';
 import {
   enrolmentSchema,
@@ -28,12 +29,14 @@ import {
 } from './models/enrolment.model.ts';
 import { importBatchSchema, type ImportBatchDoc } from './models/import-batch.model.ts';
 import { personSchema, type PersonDoc } from './models/person.model.ts';
+import { mountCalendarRoutes } from './routes/calendar.routes.ts';
 import { mountLearnerRoutes, myLearning } from './routes/learner.routes.ts';
 import { mountImportRoutes } from './routes/import.routes.ts';
 import { mountManageRoutes } from './routes/manage.routes.ts';
 import { mountReportRoutes } from './routes/reports.routes.ts';
 import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
+import { createCalendarFeeds, enrolmentCalendarSource } from './services/calendar.ts';
 import { COMMIT_QUEUE, createImportService } from './services/import.service.ts';
 import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
 import { createReportService } from './services/report.service.ts';
@@ -109,6 +112,12 @@ export default definePlugin({
     );
     mountImportRoutes(ctx, service, imports);
     mountLearnerRoutes(ctx, service);
+    // My calendar: the editions' dates, and those other plugins contribute (CalendarSources).
+    mountCalendarRoutes(ctx, service, createCalendarFeeds(ctx.model<CalendarFeedDoc>('calendar_feed', calendarFeedSchema)));
+    ctx.contribute(
+      CalendarSources,
+      enrolmentCalendarSource(service, (id) => ctx.get(CourseCatalog).findById(id)),
+    );
 
     ctx.contribute(Navigation, { label: 'enrolment:nav.myLearning', href: '/enrolment/my', policy: allow.signedIn, order: 5 });
     ctx.contribute(Navigation, { label: 'enrolment:nav.editions', href: '/enrolment/manage', policy: allow.roles('staff'), order: 31 });

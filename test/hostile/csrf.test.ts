@@ -185,6 +185,7 @@ describe('hostile input: CSRF on every state-changing route', function () {
         body: { motivation: 'x'.repeat(60), organisationType: 'government', country: 'JO', gender: 'woman' },
       },
       { route: 'POST /enrolment/editions/:id/withdraw', who: 'learner', url: `/enrolment/editions/${open}/withdraw` },
+      { route: 'POST /enrolment/calendar/address', who: 'learner', url: '/enrolment/calendar/address' },
       { route: 'POST /enrolment/manage/editions', who: 'staff', url: '/enrolment/manage/editions', body: editionForm },
       { route: 'POST /enrolment/manage/editions/:id', who: 'staff', url: `/enrolment/manage/editions/${open}`, body: editionForm },
       {
