@@ -194,7 +194,7 @@ describe('certificates: bulk issuance jobs', function () {
       const user = await t.app.olive.users.create({ email, name }, 'test');
       // They confirmed their account name as the name to print (a job lists people who did not as waiting: printed-name.test.ts).
       await t.app.olive.connection
-        .db!.collection<{ _id: string }>('certificates_printed_name')
+        .db!.collection<{ _id: string; name: string; nameAlt: string; confirmedAt: Date }>('certificates_printed_name')
         .insertOne({ _id: user.id, name, nameAlt: '', confirmedAt: new Date() });
       expect(
         (
