@@ -214,6 +214,18 @@ describe('enrolment: my calendar and iCalendar feeds', function () {
     expect(res.text).to.not.contain('Online cohort');
   });
 
+  it('the address of an account that was deactivated gets 404', async () => {
+    await createDemoPasswordUser(t.app, { email: 'carla.calendar@example.org', name: 'Carla Calendar' });
+    const carla = await signIn(t.app, 'carla.calendar@example.org');
+    await enrol(carla, editions.geneva);
+    const address = await newAddress(carla);
+    await readFeed(address).expect(200);
+    const carlaId = String(((await t.app.olive.connection.collection('host_users').findOne({ email: 'carla.calendar@example.org' })) as { _id: unknown })._id);
+    const admin = await signIn(t.app, 'admin@olive.example');
+    await postForm(admin, `/admin/users/${carlaId}/deactivate`, {}, `/admin/users/${carlaId}`, 303);
+    await readFeed(address).expect(404);
+  });
+
   it('an edition’s dates download as .ics from its page, with its days, deadline and place', async () => {
     const visitor = supertest(t.app);
     const page = (await visitor.get(`/enrolment/editions/${editions.online}`).expect(200)).text;
