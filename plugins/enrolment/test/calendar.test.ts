@@ -217,7 +217,7 @@ describe('enrolment: my calendar and iCalendar feeds', function () {
   it('the address of an account that was deactivated gets 404', async () => {
     await createDemoPasswordUser(t.app, { email: 'carla.calendar@example.org', name: 'Carla Calendar' });
     const carla = await signIn(t.app, 'carla.calendar@example.org');
-    await enrol(carla, editions.geneva);
+    await enrol(carla, editions.geneva!);
     const address = await newAddress(carla);
     await readFeed(address).expect(200);
     const carlaId = String(((await t.app.olive.connection.collection('host_users').findOne({ email: 'carla.calendar@example.org' })) as { _id: unknown })._id);
