@@ -27,8 +27,8 @@ import { createApp } from '../src/core/app.ts';
 import { loadConfigFile } from '../src/core/config-file.ts';
 import { loadHostConfig } from '../src/core/config.ts';
 import { freePort } from '../src/core/embedded-db.ts';
-import { createI18n, LANGUAGES } from '../src/core/i18n.ts';
-import { formatBytes, layoutMiddleware } from '../src/core/views.ts';
+import { createI18n, pageLocals } from '../src/core/i18n.ts';
+import { layoutMiddleware } from '../src/core/views.ts';
 import { flag } from './report.ts';
 
 export const CAPTURE_HEADER = 'x-bench-capture';
@@ -107,14 +107,14 @@ async function ceiling(uri: string, dbName: string) {
   app.set('view engine', 'ejs');
   app.set('views', path.join(ROOT, 'views'));
   app.set('view cache', true);
-  Object.assign(app.locals, { languages: LANGUAGES, takeFlash: () => [], csrfToken: () => CEILING_CSRF, formatBytes });
+  Object.assign(app.locals, { takeFlash: () => [], csrfToken: () => CEILING_CSRF });
   app.use(compression());
   // The host's own layout wrapper; captured views are absolute paths already.
   app.use(layoutMiddleware((name) => (path.isAbsolute(name) ? name : path.join(ROOT, 'views', `${name}.ejs`))));
   app.get('/page/:name', async (req, res) => {
     const page = await pages.findOne({ _id: req.params.name });
     if (!page) return void res.status(404).send('no such captured page');
-    Object.assign(res.locals, page.locals, { t: i18n.getFixedT(page.locals.lang) });
+    Object.assign(res.locals, page.locals, pageLocals(i18n, page.locals.lang));
     res.render(page.view, page.options);
   });
   app.post('/done/:key', async (req, res) => {

@@ -117,7 +117,7 @@ describe('scale-out: two app instances on one database', function () {
     const page = await learnerB.get(modulePage);
     expect(page.text, 'the item added on A is on B’s next page').to.contain(title);
 
-    const item = await a.app.olive.connection.db!.collection('courses_item').findOne({ title });
+    const item = await a.app.olive.connection.db!.collection('courses_item').findOne({ 'title.en': title });
     const removed = await trainerA.post(
       `/courses/manage/conflict-analysis/items/${String(item!._id)}/delete`,
       {},

@@ -110,22 +110,31 @@ export function languageMiddleware(instance: i18n, defaultLocale: string) {
   };
 
   function answerIn(lang: string, req: Request, res: Response, next: NextFunction) {
-    const t: TFunction = instance.getFixedT(lang);
+    const locals = pageLocals(instance, lang);
     req.language = lang;
-    req.t = t;
-    res.locals.lang = lang;
-    res.locals.dir = LANGUAGES[lang]?.dir ?? 'ltr';
-    res.locals.t = t;
-    // One date style across every page (src/core/formats.ts).
-    res.locals.formatDate = (d: Date | string | null | undefined) => formatDate(lang, d);
-    res.locals.formatDateTime = (d: Date | string | null | undefined) => formatDateTime(lang, d);
-    res.locals.formatNumber = (n: number) => formatNumber(lang, n);
-    res.locals.formatList = (items: readonly string[]) => formatList(lang, items);
-    res.locals.formatBytes = (bytes: number) => formatBytes(bytes, lang);
-    // Named so that no page's own locals (a course's `languages`, say) can hide the switcher's list.
-    res.locals.interfaceLanguages = LANGUAGES;
+    req.t = locals.t;
+    Object.assign(res.locals, locals);
     next();
   }
+}
+
+/**
+ * What every page's view reads about its language: `lang`, `dir`, `t`, the formatters (one date
+ * style across every page: src/core/formats.ts) and the switcher's list, named so that no page's
+ * own locals (a course's `languages`, say) can hide it. The benchmark's ceiling renders with it too.
+ */
+export function pageLocals(instance: i18n, lang: string) {
+  return {
+    lang,
+    dir: LANGUAGES[lang]?.dir ?? 'ltr',
+    t: instance.getFixedT(lang) as TFunction,
+    formatDate: (d: Date | string | null | undefined) => formatDate(lang, d),
+    formatDateTime: (d: Date | string | null | undefined) => formatDateTime(lang, d),
+    formatNumber: (n: number) => formatNumber(lang, n),
+    formatList: (items: readonly string[]) => formatList(lang, items),
+    formatBytes: (bytes: number) => formatBytes(bytes, lang),
+    interfaceLanguages: LANGUAGES,
+  };
 }
 
 declare global {
