@@ -12,7 +12,7 @@ import { createTestApp, signIn, type TestApp } from './helpers/app.ts';
 /**
  * Every word a person reads on a page comes from a catalogue (and so is translated) or from the
  * database (what people wrote: names, course texts). In the pseudo-language every catalogue text
- * is marked ⟦…⟧; the test visits every page each role can reach by following links, takes away the
+ * is marked ⟦…⟧; the test visits the pages each role can reach by following links (up to 80), takes away the
  * marked texts and everything the database holds, and expects no word to be left.
  */
 
