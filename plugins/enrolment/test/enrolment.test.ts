@@ -22,6 +22,7 @@ import {
 } from '../contract.ts';
 import enrolment from '../index.ts';
 import { createMemberships } from '../services/memberships.ts';
+import { postEdition } from './import-pages.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
@@ -54,25 +55,18 @@ describe('enrolment plugin', function () {
   const recorder = eventRecorder();
 
   /** Creates an edition through the staff form, as staff do, and returns its id. */
-  async function newEdition(fields: Record<string, unknown>, course = courseId): Promise<string> {
-    const res = await postForm(
-      staff,
-      '/enrolment/manage/editions',
-      {
-        courseId: course,
-        title: 'Test edition',
-        language: 'en',
-        method: 'open',
-        status: 'published',
-        online: 'on',
-        startsAt: '2026-01-10',
-        endsAt: '2099-12-31',
-        ...fields,
-      },
-      '/enrolment/manage/editions/new',
-    );
-    expect(res.status, res.text.slice(0, 3000)).to.equal(303);
-    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
+  function newEdition(fields: Record<string, unknown>, course = courseId): Promise<string> {
+    return postEdition(staff, {
+      courseId: course,
+      title: 'Test edition',
+      language: 'en',
+      method: 'open',
+      status: 'published',
+      online: 'on',
+      startsAt: '2026-01-10',
+      endsAt: '2099-12-31',
+      ...fields,
+    });
   }
 
   let people = 0;

@@ -1,35 +1,37 @@
 /**
- * Staff steps the import tests share (import.test.ts, import-languages.test.ts): an edition to
- * import into, made through the edition form, and a file sent through the import form.
+ * Staff steps the enrolment tests share: an edition made through the edition form (postEdition,
+ * used by enrolment.test.ts and notifications.test.ts too), and, for the import tests
+ * (import.test.ts, import-languages.test.ts), an edition to import into and a file sent through
+ * the import form.
  */
 import { expect } from 'chai';
 import { postForm, tokenFor } from '../../../test/helpers/app.ts';
 
 type Agent = Parameters<typeof postForm>[0];
 
+/** Creates an edition through the staff form with exactly these fields, checks the answer is a redirect (303) and returns the new edition's id. */
+export async function postEdition(staff: Agent, fields: Record<string, unknown>): Promise<string> {
+  const res = await postForm(staff, '/enrolment/manage/editions', fields, '/enrolment/manage/editions/new');
+  expect(res.status, res.text.slice(0, 3000)).to.equal(303);
+  return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
+}
+
 /**
  * Creates an edition of the course through the staff form: published, online, by invitation, in
  * English, open from 10 January 2026 to the end of 2099, unless `fields` say otherwise. Returns its id.
  */
-export async function createEdition(staff: Agent, courseId: string, fields: Record<string, unknown> = {}): Promise<string> {
-  const res = await postForm(
-    staff,
-    '/enrolment/manage/editions',
-    {
-      courseId,
-      title: 'Import test edition',
-      language: 'en',
-      method: 'invitation',
-      status: 'published',
-      online: 'on',
-      startsAt: '2026-01-10',
-      endsAt: '2099-12-31',
-      ...fields,
-    },
-    '/enrolment/manage/editions/new',
-  );
-  expect(res.status, res.text.slice(0, 2000)).to.equal(303);
-  return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
+export function createEdition(staff: Agent, courseId: string, fields: Record<string, unknown> = {}): Promise<string> {
+  return postEdition(staff, {
+    courseId,
+    title: 'Import test edition',
+    language: 'en',
+    method: 'invitation',
+    status: 'published',
+    online: 'on',
+    startsAt: '2026-01-10',
+    endsAt: '2099-12-31',
+    ...fields,
+  });
 }
 
 /**

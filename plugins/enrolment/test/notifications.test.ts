@@ -8,6 +8,7 @@ import { createDemoPasswordUser, createTestApp, signIn, tokenFor, type TestApp, 
 import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
 import courses from '../../courses/index.ts';
 import enrolment from '../index.ts';
+import { postEdition } from './import-pages.ts';
 
 type Agent = Awaited<ReturnType<typeof signIn>>;
 
@@ -42,25 +43,18 @@ describe('enrolment: e-mail to the people concerned', function () {
   });
   after(() => t.stop());
 
-  async function newEdition(fields: Record<string, unknown>): Promise<string> {
-    const res = await postForm(
-      staff,
-      '/enrolment/manage/editions',
-      {
-        courseId,
-        title: 'Mail edition',
-        language: 'en',
-        method: 'application',
-        status: 'published',
-        place: 'Addis Ababa',
-        startsAt: '2026-01-10',
-        endsAt: '2099-12-31',
-        ...fields,
-      },
-      '/enrolment/manage/editions/new',
-    );
-    expect(res.status, res.text.slice(0, 2000)).to.equal(303);
-    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
+  function newEdition(fields: Record<string, unknown>): Promise<string> {
+    return postEdition(staff, {
+      courseId,
+      title: 'Mail edition',
+      language: 'en',
+      method: 'application',
+      status: 'published',
+      place: 'Addis Ababa',
+      startsAt: '2026-01-10',
+      endsAt: '2099-12-31',
+      ...fields,
+    });
   }
 
   let people = 0;
