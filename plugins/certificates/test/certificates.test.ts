@@ -6,15 +6,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { definePlugin, type EventRef } from '../../../src/index.ts';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
-import courses from '../../courses/index.ts';
+import { signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
 import { CourseCatalog, CourseProgress, type CourseCatalogService, type ProgressService } from '../../courses/contract.ts';
-import enrolment from '../../enrolment/index.ts';
 import { isValidCode } from '../code.ts';
 import { CertificateIssued, CertificateReissued, CertificateRevoked, type CertificateEvent } from '../contract.ts';
-import certificates from '../index.ts';
-
-type Agent = Awaited<ReturnType<typeof signIn>>;
+import { createEdition, enrolLearner, startCertificatesApp, type Agent, type CertificatesWorld } from './setup.ts';
 
 /** Gives the test the services another plugin would get, and records certificate events. */
 function probe() {
@@ -60,49 +56,22 @@ describe('certificates: issuance, verification, reissue and revocation', functio
   this.timeout(120_000);
   let t: TestApp;
   let staff: Agent;
-  let courseId: string;
   const p = probe();
   let people = 0;
 
-  /** An edition of Conflict Analysis, created by staff through the form. */
-  async function newEdition(title: string, fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await postForm(
-      staff,
-      '/enrolment/manage/editions',
-      {
-        courseId,
-        title,
-        language: 'en',
-        method: 'open',
-        status: 'published',
-        place: 'Geneva',
-        startsAt: '2026-03-02',
-        endsAt: '2099-03-13',
-        // Issued before the end date: these tests are about issuance (dates.test.ts shows the wait for the end).
-        certificatesBeforeEnd: 'on',
-        ...fields,
-      },
-      '/enrolment/manage/editions/new',
-    );
-    expect(res.status, res.text.slice(0, 1500)).to.equal(303);
-    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
-  }
+  let world: CertificatesWorld;
+
+  /** An edition of Conflict Analysis, created by staff through the form (issuing before its end date: these tests are about issuance, dates.test.ts shows the wait for the end). */
+  const newEdition = (title: string, fields: Record<string, unknown> = {}) => createEdition(world, title, fields);
 
   /** A learner enrolled in the edition, optionally with the whole course completed. */
-  async function participant(editionId: string, options: { complete?: boolean; name?: string } = {}) {
-    const email = `participant${++people}@example.org`;
-    const user = await t.app.olive.users.create({ email, name: options.name ?? `Participant ${people}`, password: DEMO_PASSWORD }, 'test');
-    const agent = await signIn(t.app, email);
-    const res = await postForm(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`);
-    expect(res.status).to.equal(303);
-    if (options.complete) {
-      for (const item of await p.seen.catalog!.items(courseId)) {
-        await p.seen.progress!.recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
-      }
-    }
-    const Enrolment = t.app.olive.connection.model('enrolment_enrolment');
-    const enrolmentId = String(((await Enrolment.findOne({ editionId, email }).lean()) as unknown as { _id: unknown })._id);
-    return { agent, email, id: user.id, enrolmentId };
+  function participant(editionId: string, options: { complete?: boolean; name?: string } = {}) {
+    const n = ++people;
+    return enrolLearner(world, editionId, {
+      email: `participant${n}@example.org`,
+      name: options.name ?? `Participant ${n}`,
+      complete: options.complete ?? false,
+    });
   }
 
   const issueOne = (editionId: string, enrolmentId: string, extra: Record<string, unknown> = {}) =>
@@ -111,14 +80,8 @@ describe('certificates: issuance, verification, reissue and revocation', functio
   const Certificate = () => t.app.olive.connection.model('certificates_certificate');
 
   before(async () => {
-    t = await createTestApp({
-      plugins: [courses, enrolment, certificates, p.plugin],
-      seed: true,
-      label: 'certificates',
-      env: { BASE_URL: 'http://learn.example.org' },
-    });
-    staff = await signIn(t.app, 'staff@olive.example');
-    courseId = (await p.seen.catalog!.findBySlug('conflict-analysis'))!.id;
+    world = await startCertificatesApp({ more: [p.plugin], label: 'certificates', env: { BASE_URL: 'http://learn.example.org' } });
+    ({ t, staff } = world);
   });
   after(() => t.stop());
 

@@ -5,14 +5,9 @@
  * certificates that waited.
  */
 import { expect } from 'chai';
-import { definePlugin } from '../../../src/index.ts';
-import { createTestApp, DEMO_PASSWORD, postForm, signIn, type TestApp } from '../../../test/helpers/app.ts';
-import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseProgress, type CourseCatalogService, type ProgressService } from '../../courses/contract.ts';
-import enrolment from '../../enrolment/index.ts';
-import certificates from '../index.ts';
+import { postForm, type TestApp } from '../../../test/helpers/app.ts';
+import { createEdition, enrolLearner, startCertificatesApp, type Agent, type CertificatesWorld } from './setup.ts';
 
-type Agent = Awaited<ReturnType<typeof signIn>>;
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
 describe('certificates wait for the end of the edition', function () {
@@ -20,21 +15,9 @@ describe('certificates wait for the end of the edition', function () {
   let t: TestApp;
   let staff: Agent;
   let courseId: string;
-  const seen: { catalog?: CourseCatalogService; progress?: ProgressService } = {};
-  const probe = definePlugin({
-    name: 'dates-probe',
-    version: '1.0.0',
-    requires: [CourseCatalog, CourseProgress],
-    register(ctx) {
-      return {
-        start() {
-          seen.catalog = ctx.get(CourseCatalog);
-          seen.progress = ctx.get(CourseProgress);
-        },
-      };
-    },
-  });
+  let world: CertificatesWorld;
 
+  /** The edition form's fields: from ten days ago to a month ahead, certificates waiting for the end unless `extra` allows them before. */
   const fields = (title: string, extra: Record<string, unknown>) => ({
     courseId,
     title,
@@ -46,40 +29,24 @@ describe('certificates wait for the end of the edition', function () {
     endsAt: day(30),
     ...extra,
   });
-  async function newEdition(title: string, extra: Record<string, unknown> = {}): Promise<string> {
-    const res = await postForm(staff, '/enrolment/manage/editions', fields(title, extra), '/enrolment/manage/editions/new');
-    expect(res.status, res.text.slice(0, 1500)).to.equal(303);
-    const id = /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
-    const settings = await postForm(staff, `/certificates/editions/${id}/settings`, { autoIssue: 'on' }, `/certificates/editions/${id}`);
-    expect(settings.status).to.equal(303);
-    return id;
-  }
+  /** Such an edition, issuing automatically. */
+  const newEdition = (title: string, extra: Record<string, unknown> = {}) =>
+    createEdition(world, title, fields(title, extra), { beforeEnd: false, autoIssue: true });
 
   let people = 0;
   /** A learner enrolled in the edition, their printed name confirmed, then the course completed. */
-  async function completer(editionId: string) {
-    const email = `ends${++people}@example.org`;
-    const user = await t.app.olive.users.create({ email, name: `Ends ${people}`, password: DEMO_PASSWORD }, 'test');
-    const agent = await signIn(t.app, email);
-    expect((await postForm(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
-    expect((await postForm(agent, '/certificates/name', { name: `Ends Person ${people}` }, '/certificates/name')).status).to.equal(303);
-    for (const item of await seen.catalog!.items(courseId)) {
-      await seen.progress!.recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
-    }
-    const e = (await t.app.olive.connection.model('enrolment_enrolment').findOne({ editionId, email }).lean()) as unknown as { _id: unknown };
-    return { agent, id: user.id, enrolmentId: String(e._id) };
+  function completer(editionId: string) {
+    const n = ++people;
+    return enrolLearner(world, editionId, { email: `ends${n}@example.org`, name: `Ends ${n}`, printedName: `Ends Person ${n}`, complete: true });
   }
   const certificatesOf = (learnerId: string) => t.app.olive.connection.collection('certificates_certificate').countDocuments({ learnerId });
 
   before(async () => {
-    t = await createTestApp({
-      plugins: [courses, enrolment, certificates, probe],
-      seed: true,
+    world = await startCertificatesApp({
       label: 'cert-dates',
       pluginConfig: { certificates: { endCheckMinutes: 0.005 } },
     });
-    staff = await signIn(t.app, 'staff@olive.example');
-    courseId = (await seen.catalog!.findBySlug('conflict-analysis'))!.id;
+    ({ t, staff, courseId } = world);
   });
   after(() => t.stop());
 

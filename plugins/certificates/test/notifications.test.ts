@@ -5,14 +5,10 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
-import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
-import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
-import enrolment from '../../enrolment/index.ts';
-import certificates from '../index.ts';
+import { tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
+import { linkIn, type DeliveredMail, type inbox } from '../../../test/helpers/mail.ts';
+import { createEdition, enrolLearner, startCertificatesMailApp, type Agent, type CertificatesWorld } from './setup.ts';
 
-type Agent = Awaited<ReturnType<typeof signIn>>;
 const BASE_URL = 'http://learn.example.org';
 
 describe('certificates: e-mail to the learner', function () {
@@ -23,52 +19,26 @@ describe('certificates: e-mail to the learner', function () {
   let mailbox: ReturnType<typeof inbox>;
   let people = 0;
 
+  let world: CertificatesWorld;
+
   before(async () => {
-    const env = mailTestEnv({ BASE_URL });
-    mailbox = inbox(env.MAIL_FROM);
-    t = await createTestApp({ plugins: [courses, enrolment, certificates], seed: true, label: 'cert_mail', env });
-    staff = await signIn(t.app, 'staff@olive.example');
-    courseId = (await t.app.olive.service(CourseCatalog).findBySlug('conflict-analysis'))!.id;
+    ({ mailbox, ...world } = await startCertificatesMailApp('cert_mail', BASE_URL));
+    ({ t, staff, courseId } = world);
   });
   after(() => t.stop());
 
-  async function newEdition(title: string): Promise<string> {
-    const res = await postForm(
-      staff,
-      '/enrolment/manage/editions',
-      {
-        courseId,
-        title,
-        language: 'en',
-        method: 'open',
-        status: 'published',
-        place: 'Geneva',
-        startsAt: '2026-03-02',
-        endsAt: '2099-03-13',
-        // Issued before the end date: these tests are about issuance (dates.test.ts shows the wait for the end).
-        certificatesBeforeEnd: 'on',
-      },
-      '/enrolment/manage/editions/new',
-    );
-    expect(res.status, res.text.slice(0, 1500)).to.equal(303);
-    return /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
-  }
+  // Issued before the end date: these tests are about issuance (dates.test.ts shows the wait for the end).
+  const newEdition = (title: string) => createEdition(world, title);
 
   /** A learner enrolled in the edition who completed the whole course. */
-  async function graduate(editionId: string, options: { locale?: string; name?: string } = {}) {
-    const email = `graduate${++people}@example.org`;
-    const user = await t.app.olive.users.create(
-      { email, name: options.name ?? `Graduate ${people}`, password: DEMO_PASSWORD, ...(options.locale ? { locale: options.locale } : {}) },
-      'test',
-    );
-    const agent = await signIn(t.app, email);
-    expect((await postForm(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`)).status).to.equal(303);
-    for (const item of await t.app.olive.service(CourseCatalog).items(courseId)) {
-      await t.app.olive.service(CourseProgress).recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
-    }
-    const Enrolment = t.app.olive.connection.model('enrolment_enrolment');
-    const enrolmentId = String(((await Enrolment.findOne({ editionId, email }).lean()) as unknown as { _id: unknown })._id);
-    return { agent, email, id: user.id, enrolmentId };
+  function graduate(editionId: string, options: { locale?: string; name?: string } = {}) {
+    const n = ++people;
+    return enrolLearner(world, editionId, {
+      email: `graduate${n}@example.org`,
+      name: options.name ?? `Graduate ${n}`,
+      ...(options.locale ? { locale: options.locale } : {}),
+      complete: true,
+    });
   }
 
   /** Staff issue one person's certificate, as the edition page's button does; returns its code. */

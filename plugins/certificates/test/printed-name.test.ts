@@ -5,31 +5,25 @@
  * the audit records. Races end with exactly one certificate (the claim's unique `_id`).
  */
 import { expect } from 'chai';
-import { createTestApp, DEMO_PASSWORD, signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
-import { inbox, linkIn, mailTestEnv, type DeliveredMail } from '../../../test/helpers/mail.ts';
-import courses from '../../courses/index.ts';
-import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
-import enrolment from '../../enrolment/index.ts';
-import certificates from '../index.ts';
+import { signIn, tokenFor, type TestApp, postForm } from '../../../test/helpers/app.ts';
+import { linkIn, type DeliveredMail, type inbox } from '../../../test/helpers/mail.ts';
 import { NAME_REMINDER_DAYS } from '../services/issuance.service.ts';
+import { createEdition, enrolLearner, startCertificatesMailApp, type Agent, type CertificatesWorld } from './setup.ts';
 
-type Agent = Awaited<ReturnType<typeof signIn>>;
 const BASE_URL = 'http://learn.example.org';
 
 describe('certificates: automatic issuance waits for the printed name', function () {
   this.timeout(180_000);
   let t: TestApp;
   let staff: Agent;
-  let courseId: string;
   let mailbox: ReturnType<typeof inbox>;
   let people = 0;
 
+  let world: CertificatesWorld;
+
   before(async () => {
-    const env = mailTestEnv({ BASE_URL });
-    mailbox = inbox(env.MAIL_FROM);
-    t = await createTestApp({ plugins: [courses, enrolment, certificates], seed: true, label: 'cert_printed_name', env });
-    staff = await signIn(t.app, 'staff@olive.example');
-    courseId = (await t.app.olive.service(CourseCatalog).findBySlug('conflict-analysis'))!.id;
+    ({ mailbox, ...world } = await startCertificatesMailApp('cert_printed_name', BASE_URL));
+    ({ t, staff } = world);
   });
   after(() => t.stop());
 
@@ -37,42 +31,19 @@ describe('certificates: automatic issuance waits for the printed name', function
   const certificatesOf = (learnerId: string) => db().collection('certificates_certificate').find({ learnerId }).toArray();
 
   /** An edition that issues certificates on completion (`auto` false: only staff issue them). */
-  async function autoEdition(title: string, auto = true): Promise<string> {
-    const res = await postForm(
-      staff,
-      '/enrolment/manage/editions',
-      {
-        courseId,
-        title,
-        language: 'en',
-        method: 'open',
-        status: 'published',
-        place: 'Geneva',
-        startsAt: '2026-03-02',
-        endsAt: '2099-03-13',
-        certificatesBeforeEnd: 'on',
-      },
-      '/enrolment/manage/editions/new',
-      303,
-    );
-    const id = /editions\/([0-9a-f]{24})/.exec(res.headers.location as string)![1]!;
-    if (auto) await postForm(staff, `/certificates/editions/${id}/settings`, { autoIssue: 'on' }, `/certificates/editions/${id}`, 303);
-    return id;
+  function autoEdition(title: string, auto = true): Promise<string> {
+    return createEdition(world, title, {}, { autoIssue: auto });
   }
 
   /** A learner enrolled in the edition; `confirm` first confirms their printed name; `complete` does every item. */
-  async function learner(editionId: string, options: { confirm?: boolean; complete?: boolean } = {}) {
-    const email = `printed${++people}@example.org`;
-    const user = await t.app.olive.users.create({ email, name: `Learner ${people}`, password: DEMO_PASSWORD }, 'test');
-    const agent = await signIn(t.app, email);
-    await postForm(agent, `/enrolment/editions/${editionId}/enrol`, {}, `/enrolment/editions/${editionId}`, 303);
-    if (options.confirm) await postForm(agent, '/certificates/name', { name: `Printed Learner ${people}` }, '/certificates/name', 303);
-    if (options.complete !== false) {
-      for (const item of await t.app.olive.service(CourseCatalog).items(courseId))
-        await t.app.olive.service(CourseProgress).recordItemDone({ learnerId: user.id, courseId, editionId, itemId: item.id });
-    }
-    const row = await db().collection('enrolment_enrolment').findOne({ editionId, email });
-    return { agent, email, id: user.id, enrolmentId: String(row!._id) };
+  function learner(editionId: string, options: { confirm?: boolean; complete?: boolean } = {}) {
+    const n = ++people;
+    return enrolLearner(world, editionId, {
+      email: `printed${n}@example.org`,
+      name: `Learner ${n}`,
+      ...(options.confirm ? { printedName: `Printed Learner ${n}` } : {}),
+      complete: options.complete !== false,
+    });
   }
 
   const to = (email: string) => (m: DeliveredMail) => m.To.some((x) => x.Address === email);
