@@ -77,5 +77,6 @@ export { renderFragment } from './core/pages.routes.ts';
 export { readEachOncePerPage, readOncePerPage } from './core/page-reads.ts';
 export { findByKeys, findNumbered } from './core/keyed-reads.ts';
 export { insertOnce } from './core/insert-once.ts';
+export { upsertOne } from './core/upsert.ts';
 export { sharedRateLimit, addressKey, type SharedRateLimitOptions } from './core/rate-limit-store.ts';
 export { writeThenRenew } from './core/stamped-cache.ts';

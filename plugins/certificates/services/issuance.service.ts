@@ -25,6 +25,7 @@ import {
   isDuplicateKey,
   localized,
   notFound,
+  upsertOne,
   type EventRef,
   type MailService,
   type PluginJobs,
@@ -482,7 +483,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
    * completion) are issued at once.
    */
   async function confirmName(learnerId: string, name: string, nameAlt?: string): Promise<CertificateDoc[]> {
-    await PrintedName.updateOne({ _id: learnerId }, { $set: { name, nameAlt: nameAlt ?? '', confirmedAt: new Date() } }, { upsert: true });
+    await upsertOne(PrintedName, { _id: learnerId }, { $set: { name, nameAlt: nameAlt ?? '', confirmedAt: new Date() } });
     return issueWaiting(learnerId);
   }
 

@@ -11,7 +11,7 @@
 import mongoose, { type Model } from 'mongoose';
 import {
   HttpError,
-  isDuplicateKey,
+  upsertOne,
   isObjectId,
   notFound,
   PermanentFailure,
@@ -263,13 +263,8 @@ export function createImportService(models: ImportModels, service: EnrolmentServ
   async function writePerson(email: string, fields: PersonFields, userId: string | undefined): Promise<void> {
     const set = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== ''));
     const update = { $set: set, $setOnInsert: { ...(userId ? { userId } : {}) } };
-    try {
-      await Person.updateOne({ _id: email }, update, { upsert: true, runValidators: true });
-    } catch (err) {
-      // Two writers inserting the same new person: the second now finds it and updates it.
-      if (!isDuplicateKey(err)) throw err;
-      await Person.updateOne({ _id: email }, { $set: set });
-    }
+    // Two writers inserting the same new person: the second finds it and updates it (upsertOne).
+    await upsertOne(Person, { _id: email }, update, { runValidators: true });
     // The account exists: the profile names it, so addByStaff puts it on the enrolment (an `_id`
     // write, unlike linkAccount's search of every enrolment, which sign-in runs anyway).
     if (userId) await Person.updateOne({ _id: email, userId: mongoose.trusted({ $exists: false }) }, { $set: { userId } });

@@ -3,7 +3,7 @@
  * them and the profile answers a learner gives when applying.
  */
 import mongoose, { type Model } from 'mongoose';
-import { isDuplicateKey } from '../../../src/index.ts';
+import { isDuplicateKey, upsertOne } from '../../../src/index.ts';
 import type { PersonDoc } from '../models/person.model.ts';
 
 /** The fields of a profile a person or staff fill in (not its key, account or dates). */
@@ -26,7 +26,7 @@ export function createPeople(Person: Model<PersonDoc>) {
 
   /** The answers of an applicant, over what their profile said (made if they had none). */
   async function saveApplicantProfile(email: string, userId: string, fields: Omit<ProfileFields, 'givenName' | 'familyName'>): Promise<void> {
-    await Person.updateOne({ _id: email }, { $set: { userId, ...fields } }, { upsert: true });
+    await upsertOne(Person, { _id: email }, { $set: { userId, ...fields } });
   }
 
   /** Adds profiles; one made meanwhile (a second instance seeding, someone importing) stands as it is. */

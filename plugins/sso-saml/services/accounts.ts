@@ -1,5 +1,5 @@
 import type { Model } from 'mongoose';
-import { HttpError, isDuplicateKey, type Role, type SessionUser, type UsersService } from '../../../src/index.ts';
+import { HttpError, isDuplicateKey, upsertOne, type Role, type SessionUser, type UsersService } from '../../../src/index.ts';
 import type { AttributeSource, ResolvedIdpConfig } from '../config.ts';
 import type { IdentityDoc, LastSignInDoc } from '../models/saml.models.ts';
 import { SamlRefusal } from './refusal.ts';
@@ -143,12 +143,12 @@ export function createAccountService(users: UsersService, Identity: Model<Identi
   }
 
   async function recordAttributes(idp: ResolvedIdpConfig, userId: string, nameID: string, nameIDFormat: string, attributes: Attributes) {
-    await LastSignIn.updateOne(
+    await upsertOne(
+      LastSignIn,
       { _id: userId },
       {
         $set: { idp: idp.id, at: new Date(), nameID, nameIDFormat, attributes: [...attributes].map(([name, values]) => ({ name, values })) },
       },
-      { upsert: true },
     );
   }
 

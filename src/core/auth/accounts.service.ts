@@ -11,6 +11,7 @@ import type { SessionUser } from '../access.ts';
 import type { Audit } from '../admin/audit.ts';
 import type { HostConfig } from '../config.ts';
 import { HttpError, isDuplicateKey, noSuchUser } from '../errors.ts';
+import { upsertOne } from '../upsert.ts';
 import type { InviteInput, InviteOptions, UsersService } from '../host-contract.ts';
 import type { JobsService } from '../jobs/jobs.service.ts';
 import { MAIL_SECRET, type MailService } from '../mail/mail.service.ts';
@@ -174,7 +175,7 @@ export function createAccountsService(deps: AccountsDeps) {
     const userId = used.token.userId;
     const user = await User.findById(userId).lean();
     if (!user || user.disabled) return { ok: false, reason: 'unknown' };
-    await Credential.updateOne({ _id: userId }, { $set: { passwordHash } }, { upsert: true });
+    await upsertOne(Credential, { _id: userId }, { $set: { passwordHash } });
     await User.updateOne({ _id: userId }, { $set: { localSignIn: true, emailVerified: true } });
     await deps.users.endSessions(userId);
     await audit.record({ actor: 'self', action: purpose === 'invite' ? 'invitation-accepted' : 'password-reset', userId });

@@ -5,6 +5,7 @@ import type { EventBus } from '../events.ts';
 import { UserCreated, UserRolesChanged, UserSignedIn, type NewUser, type UserListQuery, type UsersService } from '../host-contract.ts';
 import { SESSIONS_COLLECTION } from '../sessions.ts';
 import { matchesSearch, nameCollator } from '../formats.ts';
+import { upsertOne } from '../upsert.ts';
 import { hashPassword } from './password.ts';
 
 export interface UserDoc {
@@ -143,7 +144,7 @@ export function createUsersService(models: UserModels, events: EventBus): Omit<U
     async setPassword(id, password) {
       if (!(await byId(id))) throw noSuchUser();
       const passwordHash = await hashPassword(password);
-      await Credential.updateOne({ _id: id }, { $set: { passwordHash } }, { upsert: true });
+      await upsertOne(Credential, { _id: id }, { $set: { passwordHash } });
     },
     async list(query: UserListQuery) {
       const pageSize = Math.min(Math.max(query.pageSize ?? 50, 1), 200);
