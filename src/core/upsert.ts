@@ -8,12 +8,7 @@ import { isDuplicateKey } from './errors.ts';
  * duplicate key error. Here the second writer tries once more, finds the document the first one
  * made, and updates it: both succeed, one document exists.
  */
-export async function upsertOne<T>(
-  model: Model<T>,
-  filter: QueryFilter<T>,
-  update: UpdateQuery<T>,
-  options: MongooseUpdateQueryOptions<T> = {},
-) {
+export async function upsertOne<T>(model: Model<T>, filter: QueryFilter<T>, update: UpdateQuery<T>, options: MongooseUpdateQueryOptions<T> = {}) {
   const write = () => model.updateOne(filter, update, { ...options, upsert: true });
   try {
     return await write();
