@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import mongoose, { type Connection, type Schema } from 'mongoose';
 import type { Logger } from 'pino';
-import { HttpError, isDuplicateKey } from './errors.ts';
+import { HttpError, isDatabaseUnavailable, isDuplicateKey } from './errors.ts';
 import { readOncePerPage } from './page-reads.ts';
 
 /**
@@ -131,6 +131,12 @@ export function renewOnWrite(schema: Schema, renew: () => Promise<void>): void {
   };
   const afterFailure = (err: Error, _res: unknown, next: (err?: Error) => void) => {
     if (!(err instanceof mongoose.mongo.MongoError) || isDuplicateKey(err)) return next(err);
+    // With the database away the renewal cannot reach it either (it clears this instance's copies
+    // at once, and tries the stamp): the person's 503 does not wait for that attempt to time out.
+    if (isDatabaseUnavailable(err)) {
+      void renew().catch(() => undefined);
+      return next(err);
+    }
     renew()
       .catch(() => undefined)
       .then(() => next(err));
