@@ -1,7 +1,8 @@
 /**
- * The certificates plugin's contract: events other plugins may listen to.
+ * The certificates plugin's contract: events other plugins may listen to, and the extension point
+ * through which other plugins say who completed an edition in another way than online.
  */
-import { defineEvent } from '../../src/index.ts';
+import { defineEvent, defineExtensionPoint } from '../../src/index.ts';
 
 export interface CertificateEvent {
   code: string;
@@ -17,3 +18,20 @@ export const CertificateIssued = defineEvent<CertificateEvent & { via: 'completi
 /** A new certificate replaces an old one (e.g. a corrected name); `code` is the new one. */
 export const CertificateReissued = defineEvent<CertificateEvent & { replacedCode: string; reason: string }>('certificates.certificate.reissued');
 export const CertificateRevoked = defineEvent<CertificateEvent & { reason: string }>('certificates.certificate.revoked');
+
+/**
+ * Another way to have completed an edition than finishing its course online: the attendance
+ * plugin counts the days (or sessions) a person was present at an in-person edition against the
+ * edition's completion rule. Bulk issuance and automatic issuance accept a person who completed by
+ * any rule; people enrolled without an account (pre-enrolled by e-mail) qualify by rule too.
+ */
+export interface CompletionRule {
+  id: string;
+  /**
+   * Of these enrolments (all of one edition), those that completed by this rule, each with the day
+   * it was completed (the last day that counted). Enrolments absent from the map did not (yet).
+   */
+  completedOf(editionId: string, enrolmentIds: string[]): Promise<Map<string, Date>>;
+}
+
+export const CompletionRules = defineExtensionPoint<CompletionRule>('certificates.completionRules');
