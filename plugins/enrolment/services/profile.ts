@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import countries from 'i18n-iso-countries';
 import type { Country } from 'world-countries';
-import { UN_LANGUAGES, type UnLanguage } from '../../../src/index.ts';
+import { searchFold, UN_LANGUAGES, type UnLanguage } from '../../../src/index.ts';
 import { foldWord, inEveryLanguage, labelForms, wordIndex } from './words.ts';
 
 const require = createRequire(import.meta.url);
@@ -92,16 +92,11 @@ function cldrName(code: string, lang: UnLanguage, style: 'long' | 'short' = 'lon
 }
 
 /**
- * A country name folded for matching what people type: letters and digits only, without case or
- * marks (accents, Arabic harakat and hamza seats, Russian ё), so "Cote d’Ivoire", "côte d'ivoire"
- * and "Côte d'Ivoire" are one name, as are "Guinea Bissau" and "Guinea-Bissau".
+ * A country name folded for matching what people type: as searches fold text (case, accents,
+ * Arabic harakat and hamza seats, Russian ё), then letters and digits only, so "Cote d’Ivoire",
+ * "côte d'ivoire" and "Côte d'Ivoire" are one name, as are "Guinea Bissau" and "Guinea-Bissau".
  */
-const foldName = (text: string) =>
-  text
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}]/gu, '');
+const foldName = (text: string) => searchFold(text).replace(/[^\p{L}\p{N}]/gu, '');
 
 let nameIndex: Map<string, string> | undefined;
 /**
