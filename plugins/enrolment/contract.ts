@@ -48,6 +48,8 @@ export interface EditionSummary {
   language: string;
   method: EnrolmentMethod;
   trainerIds: string[];
+  /** Whom participants write to about this edition (optional; staff set it on the edition form). */
+  contactEmail?: string | undefined;
   status: EditionStatus;
 }
 
@@ -71,6 +73,8 @@ export interface EnrolmentDirectoryService {
   enrolmentOf(userId: string, editionId: string): Promise<EnrolmentSummary | null>;
   /** Everyone in an edition with one of these statuses (all statuses when omitted). */
   enrolmentsOf(editionId: string, statuses?: EnrolmentStatus[]): Promise<EnrolmentSummary[]>;
+  /** The name of the person with this address from their imported profile (given and family name), or null when none is known. */
+  personName?(email: string): Promise<string | null>;
 }
 
 export const EnrolmentDirectory = defineService<EnrolmentDirectoryService>('enrolment.directory');
@@ -103,6 +107,28 @@ export const EnrolmentMoved = defineEvent<EnrolmentEvent & { fromEditionId: stri
  * plugin lists the person's certificates there). Same shape as the home page's panels.
  */
 export const MyLearningSections = defineExtensionPoint<DashboardPanel>('enrolment.myLearningSections');
+
+/** Who reads an edition's page, as its sections see them. */
+export interface EditionReader {
+  edition: EditionSummary;
+  /** The reader's enrolment in this edition, whatever its status (null: none, or not signed in). */
+  enrolment: EnrolmentSummary | null;
+  /** The reader runs this edition: staff, an administrator, or one of the edition's trainers. */
+  runs: boolean;
+}
+
+/**
+ * Sections of an edition's page (`/enrolment/editions/:id`) contributed by other plugins (the
+ * edition's announcements, questions to its trainers), below what the enrolment plugin shows.
+ * Same shape as the home page's panels, with the edition and the reader's place in it; a section
+ * decides itself whom it shows to (render null to hide it).
+ */
+export interface EditionSection {
+  id: string;
+  order?: number;
+  render(req: import('express').Request, reader: EditionReader): Promise<{ view: string; locals?: Record<string, unknown> } | null>;
+}
+export const EditionSections = defineExtensionPoint<EditionSection>('enrolment.editionSections');
 
 /**
  * One date in a person's calendar ("My calendar" and its iCalendar feed): whole days, in UTC, as

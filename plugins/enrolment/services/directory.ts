@@ -6,6 +6,7 @@ import mongoose from 'mongoose';
 import { isObjectId } from '../../../src/index.ts';
 import type { EnrolmentDirectoryService, EnrolmentSummary } from '../contract.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
+import { normaliseEmail } from './profile.ts';
 import { toEditionSummary } from './editions.ts';
 import type { createMemberships } from './memberships.ts';
 import type { EnrolmentModels } from './records.ts';
@@ -22,10 +23,10 @@ export const toEnrolmentSummary = (d: EnrolmentDoc): EnrolmentSummary => ({
 });
 
 export function createDirectory(
-  models: Pick<EnrolmentModels, 'Edition' | 'Enrolment'>,
+  models: Pick<EnrolmentModels, 'Edition' | 'Enrolment' | 'Person'>,
   memberships: ReturnType<typeof createMemberships>,
 ): EnrolmentDirectoryService {
-  const { Edition, Enrolment } = models;
+  const { Edition, Enrolment, Person } = models;
   return {
     async edition(id) {
       if (!isObjectId(id)) return null;
@@ -48,6 +49,11 @@ export function createDirectory(
       const filter: Record<string, unknown> = { editionId };
       if (statuses?.length) filter.status = mongoose.trusted({ $in: statuses });
       return (await Enrolment.find(filter).sort({ createdAt: 1 }).lean()).map(toEnrolmentSummary);
+    },
+    async personName(email) {
+      // Keyed by the normalised address: an _id look-up.
+      const person = await Person.findById(normaliseEmail(email), { givenName: 1, familyName: 1 }).lean();
+      return [person?.givenName, person?.familyName].filter(Boolean).join(' ') || null;
     },
   };
 }
