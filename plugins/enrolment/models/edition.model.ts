@@ -31,6 +31,8 @@ export interface EditionDoc {
   enrolmentKey?: string;
   questions: ApplicationQuestion[];
   trainerIds: string[];
+  /** Whom participants write to about this edition (shown on its page); optional. */
+  contactEmail?: string;
   status: EditionStatus;
   createdBy: string;
   createdAt: Date;
@@ -66,6 +68,7 @@ export const editionSchema = new mongoose.Schema<EditionDoc>(
     enrolmentKey: { type: String, maxlength: 100 },
     questions: { type: [questionSchema], default: [] },
     trainerIds: { type: [String], default: [] },
+    contactEmail: { type: String, trim: true, lowercase: true, maxlength: 254 },
     status: { type: String, enum: EDITION_STATUSES, default: 'draft' },
     createdBy: { type: String, required: true },
   },

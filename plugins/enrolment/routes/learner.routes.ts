@@ -3,12 +3,15 @@ import { z } from 'zod';
 import {
   allow,
   checkInput,
+  hasRole,
   fieldErrors,
   formatDate,
   HttpError,
+  Users,
   invalidFields,
   localized,
   localizedText,
+  nameCollator,
   notFound,
   parseInput,
   refusalFor,
@@ -21,7 +24,9 @@ import {
   type PluginContext,
 } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
-import { MyLearningSections } from '../contract.ts';
+import { EditionSections, MyLearningSections } from '../contract.ts';
+import { toEnrolmentSummary } from '../services/directory.ts';
+import { toEditionSummary } from '../services/editions.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import { enrolmentWindow, normaliseEmail, type EnrolmentService } from '../services/enrolment.service.ts';
@@ -125,7 +130,25 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
       : null;
     const person = req.user ? await service.personOf(normaliseEmail(req.user.email)) : null;
     const seatsTaken = edition.capacity != null ? await service.seatsTaken(edition._id.toString()) : 0;
+    // Its trainers by name (an account that is gone is left out), sorted as the reader's language sorts.
+    const trainers = (await Promise.all(edition.trainerIds.map((id) => ctx.get(Users).findById(id))))
+      .filter((u) => u !== null)
+      .map((u) => u.name)
+      .sort(nameCollator(req.language).compare);
+    // Sections other plugins contribute (announcements to the edition, questions to its trainers).
+    const reader = {
+      edition: toEditionSummary(edition),
+      enrolment: enrolment ? toEnrolmentSummary(enrolment) : null,
+      runs: !!req.user && (hasRole(req.user, ['staff']) || edition.trainerIds.includes(req.user.id)),
+    };
+    const sections: string[] = [];
+    for (const section of [...ctx.extensions(EditionSections)].sort((a, b) => (a.order ?? 50) - (b.order ?? 50))) {
+      const rendered = await section.render(req, reader);
+      if (rendered) sections.push(await renderFragment(res, rendered.view, rendered.locals));
+    }
     res.render('enrolment/edition', {
+      trainers,
+      sections,
       title: edition.title,
       edition,
       course,

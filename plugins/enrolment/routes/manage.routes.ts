@@ -48,6 +48,11 @@ const editionForm = z
     enrolmentKey: z.string().trim().max(100).optional(),
     questions: z.string().max(10000, 'enrolment:errors.edition.questionsLong').default(''),
     trainerIds: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(objectIdSchema())),
+    // Optional: an empty field means none.
+    contactEmail: z.preprocess(
+      (v) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim().toLowerCase() : v),
+      z.email({ error: 'enrolment:errors.edition.contactEmail' }).max(254, 'enrolment:errors.edition.contactEmail').optional(),
+    ),
     status: z.enum(EDITION_STATUSES, { error: 'enrolment:errors.edition.status' }),
   })
   .superRefine((v, ctx) => {

@@ -26,6 +26,7 @@ export const toEditionSummary = (d: EditionDoc): EditionSummary => ({
   language: d.language,
   method: d.method,
   trainerIds: [...d.trainerIds],
+  contactEmail: d.contactEmail || undefined,
   status: d.status,
 });
 
@@ -62,6 +63,7 @@ export interface EditionInput {
   enrolmentKey?: string | undefined;
   questions: ApplicationQuestion[];
   trainerIds: string[];
+  contactEmail?: string | undefined;
   status: EditionDoc['status'];
 }
 
@@ -131,7 +133,7 @@ export function createEditions(models: Pick<EnrolmentModels, 'Edition' | 'Enrolm
       }
     }
     const unset = Object.fromEntries(
-      ['startsAt', 'endsAt', 'materialOpensAt', 'enrolmentDeadline', 'enrolmentKey']
+      ['startsAt', 'endsAt', 'materialOpensAt', 'enrolmentDeadline', 'enrolmentKey', 'contactEmail']
         .filter((k) => input[k as keyof EditionInput] === undefined)
         .map((k) => [k, 1]),
     );
