@@ -71,6 +71,8 @@ export interface EnrolmentDirectoryService {
   editionsOfCourse(courseId: string): Promise<EditionSummary[]>;
   /** This person's enrolment in this edition, whatever its status. */
   enrolmentOf(userId: string, editionId: string): Promise<EnrolmentSummary | null>;
+  /** This person's enrolments in every edition, whatever their status (read by key: cheap on every page). */
+  enrolmentsOfUser(userId: string): Promise<EnrolmentSummary[]>;
   /** Everyone in an edition with one of these statuses (all statuses when omitted). */
   enrolmentsOf(editionId: string, statuses?: EnrolmentStatus[]): Promise<EnrolmentSummary[]>;
   /** The name of the person with this address from their imported profile (given and family name), or null when none is known. */

@@ -45,6 +45,9 @@ export function createDirectory(
       const d = (await memberships.enrolmentsOf({ userId })).find((e) => e.editionId === editionId);
       return d ? toEnrolmentSummary(d) : null;
     },
+    async enrolmentsOfUser(userId) {
+      return (await memberships.enrolmentsOf({ userId })).map(toEnrolmentSummary);
+    },
     async enrolmentsOf(editionId, statuses) {
       const filter: Record<string, unknown> = { editionId };
       if (statuses?.length) filter.status = mongoose.trusted({ $in: statuses });
