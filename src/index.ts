@@ -65,6 +65,7 @@ export { safeReturnTo } from './core/auth/return-to.ts';
 export { formatBytes } from './core/views.ts';
 export { formatDate, formatDateTime, formatList, formatNumber, nameCollator, searchFold, matchesSearch } from './core/formats.ts';
 export { safeFileName } from './core/file-names.ts';
+export { parseDay } from './core/days.ts';
 export { toCsv, sendCsv, spreadsheetCell, type CsvCell } from './core/csv.ts';
 export { UN_LANGUAGES, localized, localizedText, textDirection, type Multilingual, type ShownText, type UnLanguage } from './core/languages.ts';
 export { OBJECT_ID_PATTERN, isObjectId, toObjectId, objectIdSchema } from './core/ids.ts';

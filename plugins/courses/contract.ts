@@ -153,6 +153,32 @@ export interface CompletionNotesProvider {
 }
 export const CompletionNotes = defineExtensionPoint<CompletionNotesProvider>('courses.completionNotes');
 
+/** The kinds of runs a course is offered in, as the catalogue's filter names them. */
+export const OFFERING_KINDS = ['selfPaced', 'inPerson', 'online'] as const;
+export type OfferingKind = (typeof OFFERING_KINDS)[number];
+
+/**
+ * What the catalogue can be narrowed by beyond the courses' own texts: the kind of run (self-paced,
+ * in person, online) and the days it takes place on (`from` and `to` are UTC midnights, both days
+ * included; either may be absent).
+ */
+export interface OfferingFilter {
+  kind?: OfferingKind | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+}
+
+/**
+ * Who knows how courses are run (the enrolment plugin, whose editions they are) says which courses
+ * have a run that passes the filter. The first provider decides; with none, every course is taken
+ * in its always-open, self-paced edition: self-paced, and open at any date.
+ */
+export interface CourseOfferingsProvider {
+  /** Of these courses, the ids of those with at least one run that passes every part of `filter`. */
+  matching(courseIds: string[], filter: OfferingFilter): Promise<Set<string>>;
+}
+export const CourseOfferings = defineExtensionPoint<CourseOfferingsProvider>('courses.offerings');
+
 /** The edition id used when no access provider decides (self-paced, open to everyone signed in). */
 export const OPEN_EDITION = 'open';
 

@@ -12,7 +12,7 @@ import {
   type ModelCache,
   type PluginContext,
 } from '../../src/index.ts';
-import { CourseCatalog, CourseProgress, LearningAccess } from '../courses/contract.ts';
+import { CourseCatalog, CourseOfferings, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
 import { CalendarSources, EnrolmentDirectory } from './contract.ts';
 import { calendarFeedSchema, type CalendarFeedDoc } from './models/calendar-feed.model.ts';
@@ -37,6 +37,7 @@ import { mountReportRoutes } from './routes/reports.routes.ts';
 import { seedEnrolment } from './seed.ts';
 import { createLearningAccess } from './services/access.ts';
 import { createCalendarFeeds, enrolmentCalendarSource } from './services/calendar.ts';
+import { createCourseOfferings } from './services/course-offerings.ts';
 import { COMMIT_QUEUE, createImportService } from './services/import.service.ts';
 import { createEnrolmentService, type EnrolmentModels } from './services/enrolment.service.ts';
 import { createReportService } from './services/report.service.ts';
@@ -96,6 +97,8 @@ export default definePlugin({
 
     ctx.provide(EnrolmentDirectory, service.directory);
     ctx.contribute(LearningAccess, createLearningAccess(service));
+    // The catalogue's kind and date filters, by this plugin's editions.
+    ctx.contribute(CourseOfferings, createCourseOfferings(service));
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     // Staff pages first: '/manage/…' is more specific than the learner pages.

@@ -1,6 +1,16 @@
 import type { Request, Response } from 'express';
-import { allow, forbidden, formatDate, HttpError, notFound, refusalFor, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
-import { CompletionNotes, LearningAccess, QuizSubmitted, type CompletionNote, type CourseSummary } from '../contract.ts';
+import { allow, forbidden, formatDate, HttpError, notFound, parseDay, refusalFor, respond, wantsJson, type PluginContext } from '../../../src/index.ts';
+import {
+  CompletionNotes,
+  CourseOfferings,
+  LearningAccess,
+  OFFERING_KINDS,
+  QuizSubmitted,
+  type CompletionNote,
+  type CourseSummary,
+  type OfferingFilter,
+  type OfferingKind,
+} from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
 import { renderMarkdown } from '../services/markdown.ts';
@@ -26,6 +36,31 @@ export const courseLocals = (req: Request, course: CourseSummary) => ({
   courseTitle: shownTo(req, course, course.title),
   courseSummary: shownTo(req, course, course.summary),
 });
+
+/**
+ * The catalogue's kind and date filters as typed (`kind`, `from`, `to`): a kind not in the list, a
+ * day that is not a calendar day, or an end before the start is left out, with a notice in the
+ * reader's language added to `notices`.
+ */
+export function readOfferingFilter(req: Request, notices: string[]): { filter: OfferingFilter; typed: { kind: string; from: string; to: string } } {
+  const one = (v: unknown) => (typeof v === 'string' ? v.trim().slice(0, 40) : '');
+  const typed = { kind: one(req.query.kind), from: one(req.query.from), to: one(req.query.to) };
+  const kind = (OFFERING_KINDS as readonly string[]).includes(typed.kind) ? (typed.kind as OfferingKind) : undefined;
+  if (typed.kind && !kind) notices.push(req.t('courses:catalogue.unknownKind'));
+  const day = (value: string) => {
+    if (!value) return undefined;
+    const d = parseDay(value);
+    if (!d) notices.push(req.t('courses:catalogue.badDate', { value }));
+    return d;
+  };
+  let from = day(typed.from);
+  let to = day(typed.to);
+  if (from && to && to < from) {
+    notices.push(req.t('courses:catalogue.datesReversed'));
+    from = to = undefined;
+  }
+  return { filter: { kind, from, to }, typed };
+}
 
 export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quizzes, materials }: LearnerDeps) {
   const providers = () => ctx.extensions(LearningAccess);
@@ -53,8 +88,8 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
   }
 
   // The catalogue is public: visitors see what the programme offers before they have an account.
-  // Filters are a plain GET form: words and a language, combined; a filter that cannot be read is
-  // left out and said so, never an error.
+  // Filters are a plain GET form, kept in the address: words, a language, a kind of run and the
+  // days it takes place on, combined. A filter that cannot be read is left out and said so, never an error.
   ctx.router.get('/', allow.public, async (req, res) => {
     const list = await courses.catalog.listPublished();
     // Found by, and in the order of, the titles (and summaries) the reader sees, by their language's rules.
@@ -64,19 +99,35 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const languages = languageNames(req);
     const language = Object.hasOwn(languages, asked) ? asked : '';
     const notices = asked && !language ? [req.t('courses:catalogue.unknownLanguage')] : [];
+    const offering = readOfferingFilter(req, notices);
     const order = byShownText(req.language);
-    const shown = list
+    let shown = list
       .filter((c) => !language || c.languages.includes(language))
       .map((c) => courseLocals(req, c))
       .filter((c) => !search || shownMatches(search, c.courseTitle, c.courseSummary))
       .sort((a, b) => order(a.courseTitle, b.courseTitle) || a.course.slug.localeCompare(b.course.slug));
+    const { kind, from, to } = offering.filter;
+    if (kind || from || to) {
+      const provider = ctx.extensions(CourseOfferings)[0];
+      // Without a provider every course is taken in its always-open edition: self-paced, open at any date.
+      const passing = provider
+        ? await provider.matching(
+            shown.map((c) => c.course.id),
+            offering.filter,
+          )
+        : new Set(!kind || kind === 'selfPaced' ? shown.map((c) => c.course.id) : []);
+      shown = shown.filter((c) => passing.has(c.course.id));
+    }
+    const filtered = !!(search || language || kind || from || to);
     res.render('courses/catalogue', {
       title: req.t('courses:catalogue.title'),
       search,
       language,
       languages,
+      kinds: OFFERING_KINDS,
+      offering: offering.typed,
       notices,
-      filtered: !!(search || language),
+      filtered,
       courses: shown,
       canManage: !!req.user && (req.user.roles.includes('trainer') || req.user.roles.includes('staff') || req.user.roles.includes('admin')),
     });

@@ -1,4 +1,4 @@
-import { matchesSearch, UN_LANGUAGES } from '../../../src/index.ts';
+import { matchesSearch, parseDay, UN_LANGUAGES } from '../../../src/index.ts';
 
 /** What the open-editions list can be narrowed by, as read from its GET form. */
 export interface EditionFilters {
@@ -18,14 +18,6 @@ export const EDITION_KINDS = ['selfPaced', 'inPerson', 'online'] as const;
 export type EditionKind = (typeof EDITION_KINDS)[number];
 
 const one = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
-
-/** A `YYYY-MM-DD` day that exists in the calendar, as UTC midnight; else undefined. */
-function parseDay(s: string): Date | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m) return undefined;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.toISOString().slice(0, 10) === s ? d : undefined;
-}
 
 /**
  * Reads the filters of a query string. Nothing here throws: a value that cannot be read (an
@@ -72,7 +64,7 @@ interface FilterableEdition {
  * an edition in a place and online). Dates: the edition takes place on at least one day between
  * them; a self-paced edition is open at any date, so it always does.
  */
-export function editionMatches(f: EditionFilters, edition: FilterableEdition, courseTitle: string): boolean {
+export function editionMatches(f: Pick<EditionFilters, 'q' | 'lang' | 'kind' | 'from' | 'to'>, edition: FilterableEdition, courseTitle: string): boolean {
   if (f.q && ![edition.title, courseTitle, edition.place].some((text) => matchesSearch(text, f.q))) return false;
   if (f.lang && edition.language !== f.lang) return false;
   if (f.kind === 'selfPaced' && !edition.selfPaced) return false;
