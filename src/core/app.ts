@@ -41,6 +41,8 @@ import { defineAccountModels } from './auth/account-tokens.ts';
 import { mountAccountRoutes } from './auth/account.routes.ts';
 import { createAccountsService, type AccountsService } from './auth/accounts.service.ts';
 import { createAudit } from './admin/audit.ts';
+import { createBranding } from './admin/branding.ts';
+import { mountBrandingRoutes } from './admin/branding.routes.ts';
 import type { i18n as I18n } from 'i18next';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -134,6 +136,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
   const mailModels = defineMailModels(connection);
   const accountModels = defineAccountModels(connection);
   const audit = createAudit(connection);
+  const branding = createBranding(connection, { logger, defaultName: config.PROGRAMME_NAME });
   // Messages are composed in the recipient's language: the catalogues exist once plugins registered.
   let i18n: I18n | undefined;
   const mail = createMailService({
@@ -193,6 +196,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       accountModels.Token,
       accountModels.TokenUse,
       audit.model,
+      branding.model,
     ])
       await model.init();
     const hostMs = ms(hostStart);
@@ -287,6 +291,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       const visible: NavEntry[] = [];
       for (const entry of entries) if (await entry.policy.allows(req, req.user)) visible.push(entry);
       res.locals.nav = visible.sort((a, b) => (a.order ?? 50) - (b.order ?? 50));
+      res.locals.branding = await branding.view();
       next();
     });
     // The host's routes are declared before the CSRF check is built: it must know which of them
@@ -314,6 +319,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
     mountAccountRoutes(hostRoutes, { accounts, config, connection, onLimited: limiterMessage });
     mountAdminUserRoutes(hostRoutes, { users, models, accounts, mail, audit });
     mountAdminOperationsRoutes(hostRoutes, { jobs, mail, config });
+    mountBrandingRoutes(hostRoutes, { branding, audit });
     mountMailRoutes(hostRoutes, { mail, extensions: runtime.extensions });
     // The host's routes are tried first, then each plugin's in boot order.
     checkRoutes([...hostRouteList, ...runtime.routes]);

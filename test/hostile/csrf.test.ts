@@ -89,6 +89,7 @@ describe('hostile input: CSRF on every state-changing route', function () {
         url: '/admin/users',
         body: { email: 'forged@example.org', name: 'Forged', password: 'forged password 123', roles: 'admin' },
       },
+      { route: 'POST /admin/branding', who: 'admin', url: '/admin/branding', body: { name: 'Forged', brand: '#000000', accent: '#000000' }, multipart: true },
       { route: 'POST /admin/users/:id/roles', who: 'admin', url: `/admin/users/${learnerId}/roles`, body: { roles: ['admin'] } },
       { route: 'POST /announcements', who: 'staff', url: '/announcements', body: { title: 'Forged', body: 'Forged', audience: 'everyone' } },
       { route: 'POST /announcements/:id/withdraw', who: 'staff', url: `/announcements/${announcement!._id}/withdraw` },

@@ -24,7 +24,7 @@ export interface AdminUserDeps {
   audit: Audit;
 }
 
-const PAGE_SIZE = 50;
+const PAGE_SIZE = 20;
 
 const rolesField = z.preprocess(
   (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]),
