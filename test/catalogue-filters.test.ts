@@ -88,6 +88,48 @@ describe('the course catalogue by kind and dates (issue #17)', () => {
     expect(courseSlugs(await get('kind=inPerson&kind=online&from[x]=1'))).to.have.members(BOTH);
   });
 
+  describe('a course’s editions page', () => {
+    const titles = (html: string) =>
+      [...html.matchAll(/<h2><a href="\/enrolment\/editions\/[a-f0-9]{24}"><bdi>([^<]+)</g)].map((m) => m[1]!.replace(/ \d{4}$/, ''));
+    const page = async (query: string, lang = 'en') =>
+      (await supertest(t.app).get(`/enrolment/courses/interest-based-negotiation?${query}`).set('Accept-Language', lang).expect(200)).text;
+    const FELLOWSHIP = 'Fellowship Programme in Peacemaking and Preventive Diplomacy';
+    const ADDIS = 'Regional Training Programme for Africa: Negotiation and Mediation';
+    const COHORT = 'Interest-Based Negotiation: online cohort';
+
+    it('narrows by kind, dates, language and open for enrolment, with the open editions’ form and rules', async () => {
+      const all = await page('');
+      expect(titles(all)).to.have.members([FELLOWSHIP, ADDIS, COHORT]);
+      expect(all).to.contain('action="/enrolment/courses/interest-based-negotiation"');
+      expect(all).to.contain('name="open" value="1"');
+      expect(all).not.to.contain('name="q"');
+      expect(titles(await page('kind=inPerson'))).to.have.members([FELLOWSHIP, ADDIS]);
+      expect(titles(await page('kind=online'))).to.deep.equal([COHORT]);
+      expect(titles(await page(`kind=inPerson&from=${day(195)}&to=${day(205)}`))).to.deep.equal([FELLOWSHIP]);
+      expect(titles(await page(`to=${day(-80)}`))).to.deep.equal([ADDIS]);
+      const open = await page('open=1');
+      expect(titles(open)).to.have.members([FELLOWSHIP, COHORT]);
+      expect(open).to.match(/name="open" value="1" checked/);
+      expect(open).to.contain('2 editions found');
+      expect(titles(await page('open=1&kind=inPerson'))).to.deep.equal([FELLOWSHIP]);
+      expect(titles(await page('lang=en&kind=online'))).to.deep.equal([COHORT]);
+    });
+
+    it('says when none matches, offers all editions again, and leaves out what it cannot read', async () => {
+      const none = await page('lang=fr');
+      expect(titles(none)).to.deep.equal([]);
+      expect(none).to.contain('No edition of this course matches these filters.');
+      expect(none).to.contain('<a class="button" href="/enrolment/courses/interest-based-negotiation">Show all editions of this course</a>');
+      expect(await page('lang=fr', 'es')).to.contain('Ninguna edición de este curso coincide con estos filtros.');
+      const bad = await page('from=2026-02-30&kind=inPerson');
+      expect(bad).to.contain('“2026-02-30” is not a date written as YYYY-MM-DD');
+      expect(titles(bad)).to.have.members([FELLOWSHIP, ADDIS]);
+      const reversed = await page(`from=${day(30)}&to=${day(10)}`, 'ru');
+      expect(reversed).to.contain('Дата окончания предшествует дате начала');
+      expect(titles(reversed)).to.have.members([FELLOWSHIP, ADDIS, COHORT]);
+    });
+  });
+
   it('without the enrolment plugin, every course is self-paced and open at any date', async () => {
     const alone = await createTestApp({ plugins: [courses], seed: true, label: 'catalogue-alone' });
     try {

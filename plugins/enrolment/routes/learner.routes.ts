@@ -197,17 +197,27 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
   });
 
   // The editions of one course: where the courses plugin sends people who are not enrolled yet.
+  // Narrowed by the open editions' filters (language, kind, dates, and open for enrolment now).
   ctx.router.get('/courses/:slug', allow.public, async (req, res) => {
     const course = await catalog().findBySlug(String(req.params.slug));
     if (!course || course.status !== 'published') throw notFound('No such course.', { key: 'enrolment:errors.noSuchCourse' });
-    const editions = (await service.editionsOfCourse(course.id)).filter((e) => e.status === 'published' || e.status === 'archived');
+    const filters = readEditionFilters(req.query);
+    const title = courseTitle(req, course);
+    const offered = (await service.editionsOfCourse(course.id)).filter((e) => e.status === 'published' || e.status === 'archived');
+    const editions = offered.filter((e) => editionMatches(filters, e, title) && (!filters.open || enrolmentWindow(e).open));
     const mine = req.user ? await service.memberships.enrolmentsOf({ userId: req.user.id }, course.id) : [];
     res.render('enrolment/course-editions', {
-      title: courseTitle(req, course),
+      title,
       course,
-      courseTitle: courseTitle(req, course),
+      courseTitle: title,
       courseTitleAttrs: courseTitleAttrs(req, course),
+      offered: offered.length > 0,
       editions: editions.map((edition) => ({ edition, window: enrolmentWindow(edition), enrolment: mine.find((e) => e.editionId === edition._id.toString()) })),
+      filters: filters.typed,
+      filtered: anyEditionFilter(filters),
+      notices: filters.notices.map((n) => req.t(n.key, n.params)),
+      languages: UN_LANGUAGES,
+      kinds: EDITION_KINDS,
       formatDay: (d?: Date) => formatDay(req, d),
     });
   });

@@ -1,6 +1,6 @@
 import { matchesSearch, parseDay, UN_LANGUAGES } from '../../../src/index.ts';
 
-/** What the open-editions list can be narrowed by, as read from its GET form. */
+/** What a list of editions (the open editions, a course's editions) can be narrowed by, as read from its GET form. */
 export interface EditionFilters {
   q: string;
   lang: string;
@@ -8,8 +8,10 @@ export interface EditionFilters {
   /** Calendar days (UTC midnight), as typed: `from` and `to` both included. */
   from?: Date | undefined;
   to?: Date | undefined;
+  /** Only editions open for enrolment now (`open=1`, a ticked box). */
+  open: boolean;
   /** The form's values as typed, for the form to show again (a value left out shows as typed). */
-  typed: { q: string; lang: string; kind: string; from: string; to: string };
+  typed: { q: string; lang: string; kind: string; from: string; to: string; open: boolean };
   /** Catalogue keys (with their params) of the filters that could not be read and were left out. */
   notices: { key: string; params?: Record<string, string> }[];
 }
@@ -25,7 +27,8 @@ const one = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
  * a notice says so, so that the list is the one the other filters give.
  */
 export function readEditionFilters(query: Record<string, unknown>): EditionFilters {
-  const typed = { q: one(query.q).slice(0, 200), lang: one(query.lang), kind: one(query.kind), from: one(query.from), to: one(query.to) };
+  const open = ['1', 'on', 'true'].includes(one(query.open));
+  const typed = { q: one(query.q).slice(0, 200), lang: one(query.lang), kind: one(query.kind), from: one(query.from), to: one(query.to), open };
   const notices: EditionFilters['notices'] = [];
   const lang = (UN_LANGUAGES as readonly string[]).includes(typed.lang) ? typed.lang : '';
   if (typed.lang && !lang) notices.push({ key: 'enrolment:open.filters.unknownLanguage' });
@@ -43,10 +46,10 @@ export function readEditionFilters(query: Record<string, unknown>): EditionFilte
     notices.push({ key: 'enrolment:open.filters.datesReversed' });
     from = to = undefined;
   }
-  return { q: typed.q, lang, kind, from, to, typed, notices };
+  return { q: typed.q, lang, kind, from, to, open, typed, notices };
 }
 
-export const anyEditionFilter = (f: EditionFilters) => !!(f.q || f.lang || f.kind || f.from || f.to);
+export const anyEditionFilter = (f: EditionFilters) => !!(f.q || f.lang || f.kind || f.from || f.to || f.open);
 
 interface FilterableEdition {
   title: string;
