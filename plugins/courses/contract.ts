@@ -104,7 +104,18 @@ export type AccessDecision =
    * opens, its pages refuse until then. `readOnly`: the edition is closed; its material stays
    * readable for its participants, but nothing more is recorded (no progress, no quiz attempts).
    */
-  | { allowed: true; editionId: string; preview?: boolean; opensAt?: Date | undefined; readOnly?: boolean | undefined }
+  | {
+      allowed: true;
+      editionId: string;
+      preview?: boolean;
+      opensAt?: Date | undefined;
+      readOnly?: boolean | undefined;
+      /**
+       * The day the course's due dates count from for this person: the edition's start, or, in a
+       * self-paced edition, the day they were enrolled. Without it, no due dates are shown.
+       */
+      dueFrom?: Date | undefined;
+    }
   | {
       allowed: false;
       reason: string;
@@ -152,6 +163,54 @@ export interface CompletionNotesProvider {
   note(input: { learnerId: string; course: CourseSummary; editionId: string; t: Translate; language: string }): Promise<CompletionNote | null>;
 }
 export const CompletionNotes = defineExtensionPoint<CompletionNotesProvider>('courses.completionNotes');
+
+/**
+ * Due dates: a trainer may give a module or a quiz one, as a number of days after the learner's
+ * start (`AccessDecision.dueFrom`). A module is done when it is completed, a quiz when it is first
+ * submitted; a due date is a whole day in UTC, and done on that day is on time.
+ * - upcoming / today / overdue: not done yet (before the day, on it, after it);
+ * - onTime / late: done (by the end of the day, or after it).
+ */
+export type DueState = 'upcoming' | 'today' | 'overdue' | 'onTime' | 'late';
+export const DUE_STATES: readonly DueState[] = ['upcoming', 'today', 'overdue', 'onTime', 'late'];
+
+export interface DueItem {
+  /** The module's or the quiz item's id. */
+  id: string;
+  kind: 'module' | 'quiz';
+  /** The module the quiz is in (a module's own id for a module). */
+  moduleId: string;
+  /** Per language, as ModuleSummary's. */
+  title: LocalizedText;
+  /** Days after the start, as the trainer set it. */
+  days: number;
+  /** The due day (midnight UTC). */
+  dueOn: Date;
+  state: DueState;
+  /** When it was done (completed, or first submitted), if it was. */
+  doneAt?: Date | undefined;
+}
+
+export interface DueStanding {
+  /** In the course's order. */
+  items: DueItem[];
+  /** How many items are in each state. */
+  counts: Record<DueState, number>;
+}
+
+export interface DueDatesService {
+  /** One learner's due dates in a course, counted from `dueFrom`. */
+  standingOf(learnerId: string, courseId: string, editionId: string, dueFrom: Date): Promise<DueStanding>;
+  /**
+   * Everyone's due dates in one edition of a course (the roster), keyed by learner id: one read
+   * per progress collection, whatever the number of learners. Learners without a start are left out.
+   */
+  editionDueDates(courseId: string, editionId: string, learners: { learnerId: string; dueFrom: Date }[]): Promise<Map<string, DueStanding>>;
+  /** Whether the course has any due date at all (a roster shows the column only then). */
+  hasDueDates(courseId: string): Promise<boolean>;
+}
+
+export const CourseDueDates = defineService<DueDatesService>('courses.dueDates');
 
 /** The kinds of runs a course is offered in, as the catalogue's filter names them. */
 export const OFFERING_KINDS = ['selfPaced', 'inPerson', 'online'] as const;

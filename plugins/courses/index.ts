@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { z } from 'zod';
 import { allow, DashboardPanels, definePlugin, Navigation } from '../../src/index.ts';
-import { CourseCatalog, CourseCompleted, CourseProgress, LearningAccess, ModuleCompleted } from './contract.ts';
+import { CalendarSources } from '../enrolment/contract.ts';
+import { CourseCatalog, CourseCompleted, CourseDueDates, CourseProgress, LearningAccess, ModuleCompleted } from './contract.ts';
 import { courseSchema, type CourseDoc } from './models/course.model.ts';
 import { itemSchema, type ItemDoc } from './models/item.model.ts';
 import { moduleSchema, type ModuleDoc } from './models/module.model.ts';
@@ -22,6 +23,8 @@ import { seedCourses } from './seed.ts';
 import { resolveAccess } from './services/access.ts';
 import { shownTo } from './services/texts.ts';
 import { createCourseService } from './services/courses.service.ts';
+import { dueCalendarSource } from './services/due-calendar.ts';
+import { createDueDates } from './services/due-dates.ts';
 import { createMaterialStore } from './services/materials.service.ts';
 import { createProgressService } from './services/progress.service.ts';
 import { createQuizAttempts } from './services/quiz.service.ts';
@@ -65,6 +68,7 @@ export default definePlugin({
       courses.outline,
     );
     const quizzes = createQuizAttempts(QuizAttempt);
+    const dueDates = createDueDates({ ModuleProgress, QuizAttempt }, courses.outline, async (id) => (await courses.catalog.findById(id))?.languages[0] ?? 'en');
     const materials = createMaterialStore(ctx.connection, {
       maxBytes: Math.round(ctx.config.maxUploadMb * 1024 * 1024),
       maxFiles: ctx.config.maxFilesPerUpload,
@@ -82,11 +86,17 @@ export default definePlugin({
 
     ctx.provide(CourseCatalog, courses.catalog);
     ctx.provide(CourseProgress, progress);
+    ctx.provide(CourseDueDates, dueDates);
+    // Due dates in each learner's calendar (with the enrolment plugin, which draws it).
+    ctx.contribute(
+      CalendarSources,
+      dueCalendarSource({ courses, dueDates, providers: () => ctx.extensions(LearningAccess), activeCourses: (id) => progress.activeCourses(id) }),
+    );
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
     // Authoring first: '/manage' must win over the learner pages' '/:slug'.
     mountAuthoringRoutes(ctx, { courses, materials });
-    mountLearnerRoutes(ctx, { courses, progress, quizzes, materials });
+    mountLearnerRoutes(ctx, { courses, progress, quizzes, materials, dueDates });
 
     ctx.contribute(Navigation, { label: 'courses:nav.catalogue', href: '/courses', policy: allow.signedIn, order: 10 });
     ctx.contribute(Navigation, { label: 'courses:nav.manage', href: '/courses/manage', policy: allow.roles('trainer', 'staff'), order: 30 });

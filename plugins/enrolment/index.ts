@@ -12,7 +12,7 @@ import {
   type ModelCache,
   type PluginContext,
 } from '../../src/index.ts';
-import { CourseCatalog, CourseOfferings, CourseProgress, LearningAccess } from '../courses/contract.ts';
+import { CourseCatalog, CourseDueDates, CourseOfferings, CourseProgress, LearningAccess } from '../courses/contract.ts';
 import { enrolmentConfigSchema, type EnrolmentConfig } from './config.ts';
 import { CalendarSources, EnrolmentDirectory } from './contract.ts';
 import { calendarFeedSchema, type CalendarFeedDoc } from './models/calendar-feed.model.ts';
@@ -111,6 +111,7 @@ export default definePlugin({
         progress: () => ctx.get(CourseProgress),
         catalog: () => ctx.get(CourseCatalog),
         users: () => ctx.get(Users),
+        dueDates: () => ctx.get(CourseDueDates),
       }),
     );
     mountImportRoutes(ctx, service, imports);

@@ -54,6 +54,8 @@ export interface ItemDoc {
   file?: StoredFile;
   url?: string;
   quiz?: QuizSettings;
+  /** A quiz's due date: this many days after the learner's start (services/due-dates.ts); absent or null: none. */
+  dueDays?: number | null;
 }
 
 const fileSchema = new mongoose.Schema<StoredFile>(
@@ -99,5 +101,6 @@ export const itemSchema = new mongoose.Schema<ItemDoc>({
   file: fileSchema,
   url: { type: String, maxlength: 2000 },
   quiz: quizSchema,
+  dueDays: { type: Number, min: 0, max: 730, default: undefined },
 });
 itemSchema.index({ moduleId: 1, position: 1 });

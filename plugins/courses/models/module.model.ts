@@ -12,6 +12,8 @@ export interface ModuleDoc {
   /** Ordering key; gaps are fine, ties are broken by _id. */
   position: number;
   required: boolean;
+  /** Due this many days after the learner's start (services/due-dates.ts); absent or null: no due date. */
+  dueDays?: number | null;
 }
 
 export const moduleSchema = new mongoose.Schema<ModuleDoc>({
@@ -20,5 +22,6 @@ export const moduleSchema = new mongoose.Schema<ModuleDoc>({
   intro: textPath(20000, { default: '' }),
   position: { type: Number, required: true },
   required: { type: Boolean, default: true },
+  dueDays: { type: Number, min: 0, max: 730, default: undefined },
 });
 moduleSchema.index({ courseId: 1, position: 1 });

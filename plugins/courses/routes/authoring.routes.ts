@@ -23,6 +23,7 @@ import type { ItemDoc, StoredFile } from '../models/item.model.ts';
 import { canEdit, type CourseInput, type CourseService } from '../services/courses.service.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import { readQuizLanguages } from '../services/quiz-languages.ts';
+import { MAX_DUE_DAYS } from '../services/due-dates.ts';
 import { quizToText } from '../services/quiz.service.ts';
 import { noSuchModule } from '../services/refusals.ts';
 import { byShownText, languageNames, mainLanguage, readText, shownTo, textIn, type TextField } from '../services/texts.ts';
@@ -40,6 +41,19 @@ const TEXTS = {
 
 const asArray = (v: unknown) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]);
 const checkbox = z.preprocess((v) => v === 'on' || v === 'true' || v === true, z.boolean());
+/**
+ * A module's or quiz's due date: whole days after the learner's start, 0 to MAX_DUE_DAYS; empty
+ * means no due date (kept as null).
+ */
+const dueDays = z.preprocess(
+  (v) => (v === undefined || v === null ? null : typeof v === 'string' ? (v.trim() === '' ? null : v.trim()) : v),
+  z.coerce
+    .number({ error: 'courses:errors.due.days' })
+    .int('courses:errors.due.days')
+    .min(0, 'courses:errors.due.days')
+    .max(MAX_DUE_DAYS, 'courses:errors.due.days')
+    .nullable(),
+);
 
 const courseFields = {
   languages: z.preprocess(asArray, z.array(z.enum(UN_LANGUAGES, { error: 'courses:errors.course.unknownLanguage' })).min(1, 'courses:errors.course.languages')),
@@ -104,12 +118,13 @@ function parseModule(req: Request, course: CourseSummary) {
   const intro = readText(req, body, TEXTS.moduleIntro, course.languages, fields);
   const rest = check(req, moduleSchema, body, fields);
   if (Object.keys(fields).length || !rest) throw invalidFields(fields);
-  return { title, intro, required: rest.required };
+  return { title, intro, required: rest.required, dueDays: rest.dueDays };
 }
 
 /** A module's fields besides its texts. */
 const moduleSchema = z.object({
   required: checkbox.default(false),
+  dueDays,
 });
 
 // An item's fields besides its texts (title, body, questions: read per language).
@@ -118,6 +133,7 @@ const quizSchema = z.object({
   passMark: z.coerce.number().int().min(0, 'courses:errors.item.passMark').max(100, 'courses:errors.item.passMark'),
   maxAttempts: z.coerce.number().int().min(0, 'courses:errors.item.maxAttempts').max(100),
   required: checkbox.default(false),
+  dueDays,
 });
 
 /** A form shown again keeps what was sent; an unticked box sends nothing, which means "off". */
@@ -149,7 +165,13 @@ function parseItem(req: Request, course: CourseSummary, type: ItemDoc['type']): 
       const settings = check(req, quizSchema, body, fields);
       const questions = readQuizLanguages(req, body, course.languages, fields);
       if (settings && questions)
-        item = { type, title, body: text, quiz: { questions, passMark: settings.passMark, maxAttempts: settings.maxAttempts, required: settings.required } };
+        item = {
+          type,
+          title,
+          body: text,
+          quiz: { questions, passMark: settings.passMark, maxAttempts: settings.maxAttempts, required: settings.required },
+          dueDays: settings.dueDays,
+        };
       break;
     }
   }
@@ -351,6 +373,7 @@ export function mountAuthoringRoutes(
       errors: form.errors ?? {},
       moduleValues: form.moduleValues ?? {
         required: module.required,
+        dueDays: module.dueDays ?? '',
         ...Object.fromEntries(
           course.languages.flatMap((l) => [
             [`title_${l}`, textIn(module.title, l, main)],
@@ -491,6 +514,7 @@ export function mountAuthoringRoutes(
         passMark: item.quiz?.passMark,
         maxAttempts: item.quiz?.maxAttempts,
         required: item.quiz?.required,
+        dueDays: item.dueDays ?? '',
       },
       errors: form.errors ?? {},
       uploadToken: res.locals.csrfToken(),

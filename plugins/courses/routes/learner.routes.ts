@@ -13,19 +13,24 @@ import {
 } from '../contract.ts';
 import { resolveAccess, type CourseAccess } from '../services/access.ts';
 import { canEdit, type CourseService } from '../services/courses.service.ts';
+import { datedThings, daysUntil, type DueDates } from '../services/due-dates.ts';
 import { renderMarkdown } from '../services/markdown.ts';
 import type { createMaterialStore } from '../services/materials.service.ts';
 import type { ProgressRecorder } from '../services/progress.service.ts';
 import { parseAnswers, type createQuizAttempts, publicQuestions, scoreQuiz } from '../services/quiz.service.ts';
 import { noSuchCourse, noSuchModule } from '../services/refusals.ts';
-import { byShownText, languageNames, shownMatches, shownTo } from '../services/texts.ts';
+import { byShownText, languageNames, mainLanguage, shownMatches, shownTo } from '../services/texts.ts';
 
 export interface LearnerDeps {
   courses: CourseService;
   progress: ProgressRecorder;
   quizzes: ReturnType<typeof createQuizAttempts>;
   materials: ReturnType<typeof createMaterialStore>;
+  dueDates: DueDates;
 }
+
+/** A due date as the pages show it: the learner's (with the days left), or in a preview the days set. */
+export type ShownDue = { days: number; dueOn?: Date; state?: string; daysLeft?: number };
 
 /**
  * What a page needs to show a course in the reader's language: its title and summary as shown
@@ -62,8 +67,23 @@ export function readOfferingFilter(req: Request, notices: string[]): { filter: O
   return { filter: { kind, from, to }, typed };
 }
 
-export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quizzes, materials }: LearnerDeps) {
+export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quizzes, materials, dueDates }: LearnerDeps) {
   const providers = () => ctx.extensions(LearningAccess);
+
+  /**
+   * The due dates of a course whose outline the page has, by module or quiz id: the learner's,
+   * counted from their start (`dueFrom`); in a preview, the days each is set to; else none.
+   */
+  async function duesOf(req: Request, course: CourseSummary, access: CourseAccess, modules: Awaited<ReturnType<CourseService['outlineOf']>>) {
+    const shown = new Map<string, ShownDue>();
+    if (access.mode === 'learner' && access.dueFrom) {
+      const standing = await dueDates.standingIn(req.user!.id, access.editionId, access.dueFrom, modules, mainLanguage(course));
+      for (const d of standing.items) shown.set(d.id, { days: d.days, dueOn: d.dueOn, state: d.state, daysLeft: daysUntil(d.dueOn) });
+    } else if (access.mode === 'preview') {
+      for (const d of datedThings(modules)) shown.set(d.id, { days: d.days });
+    }
+    return shown;
+  }
 
   /** The course and the person's access to it, or the error a person should see. */
   async function forLearning(req: Request): Promise<{ course: CourseSummary; access: Exclude<CourseAccess, { mode: 'denied' | 'hidden' }> }> {
@@ -168,6 +188,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
         if (note) completionNotes.push(note);
       }
     }
+    const dues = access.mode === 'learner' || access.mode === 'preview' ? await duesOf(req, course, access, modules) : new Map<string, ShownDue>();
     const locals = courseLocals(req, course);
     res.render('courses/outline', {
       completionNotes,
@@ -179,6 +200,11 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
         shownTitle: shownTo(req, course, m.title),
         doneCount: m.items.filter((i) => done.has(i.id)).length,
         complete: summary?.completedModuleIds.includes(m.id) ?? false,
+        // The module's own due date, then its quizzes'.
+        dues: [
+          ...(dues.has(m.id) ? [{ label: null, due: dues.get(m.id) }] : []),
+          ...m.items.filter((i) => dues.has(i.id)).map((i) => ({ label: shownTo(req, course, i.title), due: dues.get(i.id) })),
+        ],
       })),
       progress: summary,
       editable: canEdit(req.user, course),
@@ -205,6 +231,7 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       const histories = await Promise.all(quizItems.map((i) => quizzes.history(req.user!.id, access.editionId, i.id)));
       quizItems.forEach((item, n) => quizState.set(item.id, histories[n]!));
     }
+    const dues = await duesOf(req, course, access, modules);
     const shown = (text: Parameters<typeof shownTo>[2]) => shownTo(req, course, text);
     const [title, intro] = [shown(module.title), shown(module.intro)];
     const neighbour = (m: (typeof modules)[number] | undefined) => m && { id: m.id, shownTitle: shown(m.title) };
@@ -212,10 +239,18 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
       ...courseLocals(req, course),
       title: title.text,
       access,
-      module: { ...module, shownTitle: title, shownIntro: intro, introHtml: renderMarkdown(intro.text) },
+      module: { ...module, shownTitle: title, shownIntro: intro, introHtml: renderMarkdown(intro.text), due: dues.get(module.id) },
       items: module.items.map((i) => {
         const body = shown(i.body);
-        return { ...i, shownTitle: shown(i.title), shownBody: body, html: renderMarkdown(body.text), done: done.has(i.id), quizState: quizState.get(i.id) };
+        return {
+          ...i,
+          shownTitle: shown(i.title),
+          shownBody: body,
+          html: renderMarkdown(body.text),
+          done: done.has(i.id),
+          quizState: quizState.get(i.id),
+          due: dues.get(i.id),
+        };
       }),
       previous: neighbour(modules[index - 1]),
       next: neighbour(modules[index + 1]),
@@ -248,13 +283,14 @@ export function mountLearnerRoutes(ctx: PluginContext, { courses, progress, quiz
     const item = await courses.learningItem(course, String(req.params.itemId));
     if (item.type !== 'quiz' || !item.quiz) throw notFound('No such quiz.', { key: 'courses:errors.noSuchQuiz' });
     const history = access.mode === 'learner' ? await quizzes.history(req.user!.id, access.editionId, item._id.toString()) : null;
+    const dues = await duesOf(req, course, access, await courses.outlineOf(course));
     const shown = (text: Parameters<typeof shownTo>[2]) => shownTo(req, course, text);
     const shownTitle = shown(item.title);
     res.render('courses/quiz', {
       ...courseLocals(req, course),
       title: shownTitle.text,
       access,
-      item: { ...item, shownTitle },
+      item: { ...item, shownTitle, due: dues.get(item._id.toString()) },
       questions: publicQuestions(item.quiz.questions).map((q) => ({
         ...q,
         shownText: shown(q.text),

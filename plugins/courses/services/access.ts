@@ -7,7 +7,7 @@ export type CourseAccess =
    * Takes the course in this edition: progress is recorded. `opensAt`: its material opens then
    * (the pages refuse until that moment); `readOnly`: a closed edition, readable, nothing recorded.
    */
-  | { mode: 'learner'; editionId: string; opensAt?: Date | undefined; readOnly?: boolean | undefined }
+  | { mode: 'learner'; editionId: string; opensAt?: Date | undefined; readOnly?: boolean | undefined; dueFrom?: Date | undefined }
   /** The course's trainers, staff and admins: they see everything, nothing is recorded. */
   | { mode: 'preview' }
   | { mode: 'denied'; reason: string; href?: string | undefined; action?: string | undefined }
@@ -37,6 +37,7 @@ export async function resolveAccess(
       editionId: decision.editionId,
       ...(decision.opensAt && decision.opensAt.getTime() > Date.now() ? { opensAt: decision.opensAt } : {}),
       ...(decision.readOnly ? { readOnly: true } : {}),
+      ...(decision.dueFrom ? { dueFrom: decision.dueFrom } : {}),
     };
   }
   return { mode: 'learner', editionId: OPEN_EDITION };

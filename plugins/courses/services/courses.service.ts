@@ -71,6 +71,14 @@ export function canEdit(user: SessionUser | undefined, course: Pick<CourseSummar
 const byPosition = <T extends { position: number; _id: mongoose.Types.ObjectId }>(a: T, b: T) =>
   a.position - b.position || a._id.toString().localeCompare(b._id.toString());
 
+/** A module's fields as the form gives them; `dueDays` null: no due date. */
+export interface ModuleInput {
+  title: StoredText;
+  intro: StoredText;
+  required: boolean;
+  dueDays?: number | null | undefined;
+}
+
 export interface CourseInput {
   slug: string;
   title: Record<string, string>;
@@ -294,7 +302,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     await model.collection.updateOne({ _id: other._id }, { $set: { position: b } });
   }
 
-  async function addModule(courseId: string, input: { title: StoredText; intro: StoredText; required: boolean }) {
+  async function addModule(courseId: string, input: ModuleInput) {
     const position = await nextPosition(Module, { courseId: oid(courseId) });
     return changing(courseId, () => Module.create({ courseId: oid(courseId), ...input, position }));
   }
@@ -308,7 +316,7 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     return m;
   }
 
-  async function updateModule(courseId: string, moduleId: string, input: { title: StoredText; intro: StoredText; required: boolean }) {
+  async function updateModule(courseId: string, moduleId: string, input: ModuleInput) {
     await findModule(courseId, moduleId);
     await changing(courseId, () => Module.updateOne({ _id: oid(moduleId) }, { $set: input }));
   }

@@ -5,8 +5,20 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { allow, badRequest, checkInput, englishT, formatDate, objectIdSchema, sendCsv, type PluginContext } from '../../../src/index.ts';
-import { CourseCatalog } from '../../courses/contract.ts';
+import {
+  allow,
+  badRequest,
+  checkInput,
+  englishT,
+  formatDate,
+  formatList,
+  localized,
+  notFound,
+  objectIdSchema,
+  sendCsv,
+  type PluginContext,
+} from '../../../src/index.ts';
+import { CourseCatalog, CourseDueDates, DUE_STATES, type DueState } from '../../courses/contract.ts';
 import { ENROLMENT_STATUSES } from '../contract.ts';
 import { CHART_COLOURS, horizontalBarChart, type ChartRow } from '../services/charts.ts';
 import type { EnrolmentService } from '../services/enrolment.service.ts';
@@ -92,6 +104,42 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
       ? req.t('enrolment:roster.waitlistedAt', { position: r.waitlistPosition })
       : req.t(`enrolment:status.${r.status}`);
 
+  /** A person's due dates in a word: "2 on time, 1 late, 1 overdue" (the states that have any). */
+  const dueText = (req: Request, counts: Record<DueState, number> | undefined) =>
+    counts &&
+    formatList(
+      req.language,
+      DUE_STATES.filter((s) => counts[s]).map((s) => req.t(`enrolment:roster.dueCounts.${s}`, { count: counts[s] })),
+    );
+
+  // One person's due dates, one by one: what the roster counts. Same access as the roster.
+  ctx.router.get('/manage/editions/:id/due/:enrolmentId', allow.signedIn, async (req, res) => {
+    const edition = await service.requireEdition(String(req.params.id));
+    service.requireRosterAccess(req.user!, edition);
+    const person = (await reports.roster(edition)).find((r) => r.enrolmentId === String(req.params.enrolmentId));
+    if (!person) throw notFound('No such person in this edition.', { key: 'enrolment:errors.noSuchEnrolment' });
+    const course = await ctx.get(CourseCatalog).findById(edition.courseId);
+    const standing =
+      person.userId && person.dueFrom
+        ? await ctx.get(CourseDueDates).standingOf(person.userId, edition.courseId, edition._id.toString(), person.dueFrom)
+        : null;
+    const main = course?.languages[0];
+    res.render('enrolment/due-dates', {
+      title: req.t('enrolment:dueDates.title', { name: person.name || person.email }),
+      edition,
+      person,
+      courseTitle: courseTitle(req, course),
+      start: person.dueFrom && formatDate(req.language, person.dueFrom),
+      selfPaced: edition.selfPaced || !edition.startsAt,
+      items: (standing?.items ?? []).map((d) => ({
+        ...d,
+        shownTitle: localized(d.title, req.language, main),
+        dueText: formatDate(req.language, d.dueOn),
+        doneText: d.doneAt ? formatDate(req.language, d.doneAt) : '',
+      })),
+    });
+  });
+
   // Signed in, then the edition decides: staff, admins and its own trainers (read-only for them).
   ctx.router.get('/manage/editions/:id/roster', allow.signedIn, async (req, res) => {
     const { edition, query, everyone, rows } = await loadRoster(req);
@@ -113,6 +161,8 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
       counts,
       total: everyone.length,
       isStaff: req.user!.roles.includes('staff') || req.user!.roles.includes('admin'),
+      // The due-dates column only for a course that has any.
+      hasDue: everyone.some((r) => r.due),
       csvHref: `${base}.csv?${params({})}`,
       sortHref: (col: RosterSort) =>
         `${base}?${params({ sort: col, dir: query.sort === col ? (query.dir === 'asc' ? 'desc' : 'asc') : DEFAULT_DIRECTION[col] })}`,
@@ -123,6 +173,7 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
         completed: shortDay(req, r.completedAt),
         lastActivity: shortDay(req, r.lastActivityAt),
         since: shortDay(req, r.enrolledSince),
+        dueText: dueText(req, r.due),
       })),
     });
   });

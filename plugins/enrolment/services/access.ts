@@ -2,6 +2,7 @@ import type { SessionUser } from '../../../src/index.ts';
 import type { AccessDecision, CourseSummary, LearningAccessProvider, Translate } from '../../courses/contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentService } from './enrolment.service.ts';
+import { dueFrom } from './report.service.ts';
 
 /**
  * When an edition's material opens and whether it is still written to: a dated edition opens on
@@ -38,7 +39,7 @@ export function createLearningAccess(service: EnrolmentService): LearningAccessP
         );
       if (enrolled[0]) {
         const edition = byId.get(enrolled[0].editionId)!;
-        return { allowed: true, editionId: enrolled[0].editionId, ...materialState(edition) };
+        return { allowed: true, editionId: enrolled[0].editionId, ...materialState(edition), dueFrom: dueFrom(edition, enrolled[0]) };
       }
 
       const editions = await service.editionsOfCourse(course.id);

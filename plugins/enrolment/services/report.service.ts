@@ -10,7 +10,7 @@
  */
 import mongoose from 'mongoose';
 import { badRequest, searchFold, type UsersService } from '../../../src/index.ts';
-import type { CourseCatalogService, CourseSummary, LearnerProgress, ProgressService } from '../../courses/contract.ts';
+import type { CourseCatalogService, CourseSummary, DueDatesService, DueState, LearnerProgress, ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentStatus } from '../contract.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
@@ -23,6 +23,7 @@ export interface ReportDeps {
   progress: () => ProgressService;
   catalog: () => CourseCatalogService;
   users: () => UsersService;
+  dueDates: () => DueDatesService;
 }
 
 // ---- Roster --------------------------------------------------------------------------------------
@@ -62,6 +63,11 @@ export interface RosterRow {
   lastActivityAt?: Date | undefined;
   /** When the person got their current place (enrolled people only). */
   enrolledSince?: Date | undefined;
+  /** How many of the course's due dates are in each state for this person (enrolled people with an account, when the course has due dates). */
+  due?: Record<DueState, number> | undefined;
+  /** The account, and the day the due dates count from (those who take the course). */
+  userId?: string | undefined;
+  dueFrom?: Date | undefined;
 }
 
 /** The order statuses take when sorting by status: those holding or wanting a place first. */
@@ -107,10 +113,21 @@ export function filterRoster(rows: RosterRow[], query: Pick<RosterQuery, 'status
 }
 
 /** The moment the person's current place began: the last change into "enrolled". */
-function enrolledSince(e: Pick<EnrolmentDoc, 'status' | 'history' | 'createdAt'>): Date | undefined {
+export function enrolledSince(e: Pick<EnrolmentDoc, 'status' | 'history' | 'createdAt'>): Date | undefined {
   if (e.status !== 'enrolled') return undefined;
   const entry = [...e.history].reverse().find((h) => h.status === 'enrolled');
   return entry?.at ?? e.createdAt;
+}
+
+/**
+ * The day a person's due dates count from (the courses plugin's `AccessDecision.dueFrom`): a dated
+ * edition's first day; in a self-paced edition, which has no dates, the day the person was enrolled.
+ */
+export function dueFrom(
+  edition: Pick<EditionDoc, 'selfPaced' | 'startsAt'>,
+  enrolment: Pick<EnrolmentDoc, 'status' | 'history' | 'createdAt'>,
+): Date | undefined {
+  return !edition.selfPaced && edition.startsAt ? edition.startsAt : enrolledSince(enrolment);
 }
 
 // ---- Reports --------------------------------------------------------------------------------------
@@ -199,6 +216,10 @@ export function createReportService(deps: ReportDeps) {
       deps.progress().editionProgress(edition.courseId, editionId),
     ]);
     const people = await peopleByEmail(enrolments.map((e) => e.email));
+    // Due dates for those who take the course (enrolled, with an account): one read per progress collection.
+    const startOf = new Map(enrolments.flatMap((e) => (e.userId && dueFrom(edition, e) ? [[e._id.toString(), dueFrom(edition, e)!] as const] : [])));
+    const starts = enrolments.flatMap((e) => (startOf.has(e._id.toString()) ? [{ learnerId: e.userId!, dueFrom: startOf.get(e._id.toString())! }] : []));
+    const due = await deps.dueDates().editionDueDates(edition.courseId, editionId, starts);
     const waiting = enrolments
       .filter((e) => e.status === 'waitlisted')
       .sort((a, b) => (a.waitlistedAt?.getTime() ?? 0) - (b.waitlistedAt?.getTime() ?? 0) || a._id.toString().localeCompare(b._id.toString()));
@@ -231,6 +252,9 @@ export function createReportService(deps: ReportDeps) {
         completedAt: p?.completedAt,
         lastActivityAt: p?.lastActivityAt,
         enrolledSince: enrolledSince(e),
+        due: e.userId ? due.get(e.userId)?.counts : undefined,
+        userId: e.userId,
+        dueFrom: startOf.get(e._id.toString()),
       };
     });
   }
