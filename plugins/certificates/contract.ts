@@ -27,6 +27,8 @@ export const CertificateRevoked = defineEvent<CertificateEvent & { reason: strin
  */
 export interface CompletionRule {
   id: string;
+  /** A catalogue key naming this way of completing on staff pages ("attendance"); absent: the certificates plugin's word for `id`, if it has one. */
+  label?: string;
   /**
    * Of these enrolments (all of one edition), those that completed by this rule, each with the day
    * it was completed (the last day that counted). Enrolments absent from the map did not (yet).

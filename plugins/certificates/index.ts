@@ -2,6 +2,7 @@ import { allow, definePlugin, Navigation, Users } from '../../src/index.ts';
 import { CompletionNotes, CourseCatalog, CourseCompleted, CourseProgress, OPEN_EDITION } from '../courses/contract.ts';
 import { EnrolmentDirectory, MyLearningSections } from '../enrolment/contract.ts';
 import { certificatesConfigSchema } from './config.ts';
+import { CompletionRules } from './contract.ts';
 import {
   auditSchema,
   certificateSchema,
@@ -9,12 +10,14 @@ import {
   editionSettingSchema,
   factSchema,
   printedNameSchema,
+  waitingSchema,
   type AuditDoc,
   type CertificateDoc,
   type ClaimDoc,
   type EditionSettingDoc,
   type FactDoc,
   type PrintedNameDoc,
+  type WaitingDoc,
 } from './models/certificate.model.ts';
 import { registerJobModels } from './models/job.model.ts';
 import { mountCertificateRoutes } from './routes/certificates.routes.ts';
@@ -49,6 +52,7 @@ export default definePlugin({
       PrintedName: ctx.model<PrintedNameDoc>('printed_name', printedNameSchema),
       EditionSetting: ctx.model<EditionSettingDoc>('edition_setting', editionSettingSchema),
       Audit: ctx.model<AuditDoc>('audit', auditSchema),
+      Waiting: ctx.model<WaitingDoc>('waiting', waitingSchema),
     };
     const templates = createTemplateService(registerTemplateModels(ctx), ctx.connection, {
       maxImageKb: ctx.config.maxImageKb,
@@ -66,6 +70,8 @@ export default definePlugin({
       templates: () => templates,
       mail: ctx.mail,
       jobs: ctx.jobs,
+      // Read at each use: other plugins' contributions are all in once every plugin has registered.
+      rules: () => ctx.extensions(CompletionRules),
     });
     ctx.jobs.define<{ enrolmentId: string }>(NAME_REMINDER_QUEUE, { run: (payload) => issuance.runNameReminder(payload) });
 

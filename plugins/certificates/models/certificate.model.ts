@@ -88,6 +88,8 @@ export interface ClaimDoc {
   replaces?: string;
   /** Issued while the learner had not confirmed the name to print (staff chose to): the audit says so. */
   nameUnconfirmed?: boolean;
+  /** Issued to a person who had no account (staff chose to): one was opened for them, and the name of their imported profile printed. */
+  noAccount?: boolean;
   claimedAt: Date;
 }
 
@@ -106,6 +108,7 @@ export const claimSchema = new mongoose.Schema<ClaimDoc>(
     jobId: String,
     replaces: String,
     nameUnconfirmed: Boolean,
+    noAccount: Boolean,
     claimedAt: { type: Date, required: true },
   },
   { versionKey: false },
@@ -205,3 +208,36 @@ export const auditSchema = new mongoose.Schema<AuditDoc>(
   { versionKey: false },
 );
 auditSchema.index({ at: -1 });
+
+/**
+ * A certificate that waits for its holder to have an account: staff (a bulk job) or the job after
+ * the end date found that this enrolment qualifies, but the person has no account yet, so nothing
+ * is printed (a certificate prints the name its holder confirmed). `_id` is the enrolment id: one
+ * per enrolment, whatever runs concurrently. The person is invited to create their account with
+ * the enrolment's address; once they have it and have confirmed their printed name, the
+ * certificate is issued (issueWaiting) and this record removed. Only people without an account
+ * are here, so the collection stays small (it is read by address: only `_id` is indexed on FerretDB).
+ */
+export interface WaitingDoc {
+  _id: string; // enrolment id
+  editionId: string;
+  /** The enrolment's address, normalised. */
+  email: string;
+  via: CertificateDoc['via'];
+  byUserId?: string;
+  jobId?: string;
+  at: Date;
+}
+
+export const waitingSchema = new mongoose.Schema<WaitingDoc>(
+  {
+    _id: { type: String, required: true },
+    editionId: { type: String, required: true },
+    email: { type: String, required: true, lowercase: true, trim: true },
+    via: { type: String, required: true },
+    byUserId: String,
+    jobId: String,
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);

@@ -58,7 +58,7 @@ export const jobSchema = new mongoose.Schema<JobDoc>(
 );
 jobSchema.index({ editionId: 1, createdAt: -1 });
 
-export type JobOutcome = 'issued' | 'already' | 'error' | 'waiting';
+export type JobOutcome = 'issued' | 'already' | 'error' | 'waiting' | 'waitingAccount';
 
 /**
  * The outcome for one person of a job, inserted once: `_id` = `<jobId>:<enrolmentId>`. Two workers
@@ -76,7 +76,9 @@ export interface JobItemDoc {
    * - already: the person had it before (another job, staff, or completion);
    * - error: not issued, `message` says why (not completed, no account, unprintable name, …);
    * - waiting: not issued, the printed name is unconfirmed (the job did not say "issue anyway"):
-   *   the certificate comes when the learner confirms it (if the edition issues on completion), or from staff.
+   *   the certificate comes when the learner confirms it (if the edition issues on completion), or from staff;
+   * - waitingAccount: qualifies but has no account: the certificate waits for them (a waiting
+   *   record; they were invited to create their account) and is issued once they confirm their printed name.
    */
   outcome: JobOutcome;
   code?: string;
@@ -95,7 +97,7 @@ export const jobItemSchema = new mongoose.Schema<JobItemDoc>(
     jobId: { type: String, required: true },
     enrolmentId: { type: String, required: true },
     position: { type: Number, required: true },
-    outcome: { type: String, required: true, enum: ['issued', 'already', 'error', 'waiting'] },
+    outcome: { type: String, required: true, enum: ['issued', 'already', 'error', 'waiting', 'waitingAccount'] },
     code: String,
     name: String,
     message: { type: String, maxlength: 2000 },

@@ -2,7 +2,9 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import {
   allow,
+  errorMessage,
   form,
+  HttpError,
   forbidden,
   invalidFields,
   isObjectId,
@@ -13,14 +15,16 @@ import {
   refusalFor,
   respond,
   Users,
+  wantsJson,
   type FormFailure,
   type PluginContext,
 } from '../../../src/index.ts';
-import { CourseCatalog, CourseProgress } from '../../courses/contract.ts';
+import { CourseCatalog } from '../../courses/contract.ts';
 import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
 import type { CertificatesConfig } from '../config.ts';
 import { nameSvg, uncoveredCharacters } from '../render/index.ts';
-import { noSuchCertificate, type IssuanceService } from '../services/issuance.service.ts';
+import { CompletionRules } from '../contract.ts';
+import { NO_ACCOUNT, noSuchCertificate, type IssuanceService } from '../services/issuance.service.ts';
 import { mayIssue } from '../services/permissions.ts';
 import type { TemplateService } from '../services/template.service.ts';
 import { publicView } from './verify.routes.ts';
@@ -84,6 +88,12 @@ const settingsSchema = z.object({
 
 export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, issuance: IssuanceService, templates: Pick<TemplateService, 'choices'>) {
   const staff = allow.roles('staff');
+
+  /** The catalogue key that names how a person completed: online, or a contributed rule (its own label, else ours for its id). */
+  function howLabel(how: string): string {
+    if (how === 'online' || how === 'attendance') return `certificates:edition.how.${how}`;
+    return ctx.extensions(CompletionRules).find((r) => r.id === how)?.label ?? 'certificates:edition.how.other';
+  }
 
   /** The edition, if this person may issue its certificates (staff; its trainers when the programme allows). */
   async function issuableEdition(req: Request, editionId: string): Promise<EditionSummary> {
@@ -173,8 +183,9 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       issuance.editionSetting(edition.id),
       issuance.issuedIn(edition.id),
     ]);
-    const progress = await ctx.get(CourseProgress).editionProgress(edition.courseId, edition.id);
+    const [completions, waiting] = await Promise.all([issuance.completionsOf(edition, enrolled), issuance.waitingIn(edition.id)]);
     const users = ctx.get(Users);
+    const directory = ctx.get(EnrolmentDirectory);
     const confirmed = await issuance.namesConfirmed(enrolled.map((e) => e.userId).filter((x): x is string => !!x));
     // The current certificate of each enrolment is its newest record (a reissue comes after the original).
     const byEnrolment = new Map(issued.map((c) => [c.enrolmentId, c]));
@@ -182,11 +193,16 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     for (const e of enrolled) {
       const account = e.userId ? await users.findById(e.userId) : null;
       const certificate = byEnrolment.get(e.id);
+      const completion = completions.get(e.id);
+      const nameConfirmed = !!e.userId && confirmed.has(e.userId);
       rows.push({
         enrolment: e,
-        name: account?.name ?? e.email,
-        completedAt: e.userId ? progress.get(e.userId)?.completedAt : undefined,
-        nameConfirmed: !!e.userId && confirmed.has(e.userId),
+        name: account?.name ?? ((await directory.personName?.(e.email)) || e.email),
+        completedAt: completion?.at,
+        completedHow: completion ? howLabel(completion.how) : undefined,
+        nameConfirmed,
+        // No account yet, or the account opened for them and not yet taken up (a certificate waits for them).
+        waitingForAccount: !certificate && (!e.userId || (waiting.has(e.id) && !nameConfirmed)),
         code: certificate?._id,
       });
     }
@@ -200,7 +216,9 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       templates: await templates.choices(),
       completedWithout: rows.filter((r) => r.completedAt && !r.code).length,
       // Completed, no certificate, the printed name not confirmed: an automatic certificate waits for it.
-      waitingForName: rows.filter((r) => r.completedAt && !r.code && r.enrolment.userId && !r.nameConfirmed).length,
+      waitingForName: rows.filter((r) => r.completedAt && !r.code && r.enrolment.userId && !r.nameConfirmed && !r.waitingForAccount).length,
+      // Completed, no account: the certificate waits for the person to create one.
+      waitingForAccount: rows.filter((r) => r.completedAt && r.waitingForAccount).length,
     });
   });
 
@@ -209,16 +227,27 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
     const edition = await issuableEdition(req, String(req.params.editionId));
     const enrolmentId = String(req.params.enrolmentId);
     const enrolment = isObjectId(enrolmentId) ? await ctx.get(EnrolmentDirectory).enrolment(enrolmentId) : null;
-    if (!enrolment || enrolment.editionId !== edition.id || !enrolment.userId)
-      throw notFound('This person is not in this edition.', { key: 'certificates:errors.notInEdition' });
+    if (!enrolment || enrolment.editionId !== edition.id) throw notFound('This person is not in this edition.', { key: 'certificates:errors.notInEdition' });
     const back = `/certificates/editions/${edition.id}`;
-    const [printed, account, progress] = await Promise.all([
-      issuance.printedName(enrolment.userId),
-      ctx.get(Users).findById(enrolment.userId),
-      ctx.get(CourseProgress).progressOf(enrolment.userId, enrolment.courseId, edition.id),
-    ]);
-    // Confirmed meanwhile, or already issued: nothing to confirm, the edition's page says where it stands.
-    if (printed.confirmed || (await issuance.holdersIn(edition.id)).has(enrolment.id)) return res.redirect(303, back);
+    if ((await issuance.holdersIn(edition.id)).has(enrolment.id)) return res.redirect(303, back);
+    const completed = !!(await issuance.completionOf(enrolment));
+    if (!enrolment.userId) {
+      // No account: one is opened for them (an invitation), and the name of their imported profile printed.
+      const imported = await ctx.get(EnrolmentDirectory).personName?.(enrolment.email);
+      return res.render('certificates/issue-anyway', {
+        title: req.t('certificates:issueAnyway.titleNoAccount'),
+        edition,
+        enrolmentId: enrolment.id,
+        name: imported || enrolment.email,
+        email: enrolment.email,
+        printedName: imported || enrolment.email.split('@')[0],
+        completed,
+        noAccount: true,
+      });
+    }
+    const [printed, account] = await Promise.all([issuance.printedName(enrolment.userId), ctx.get(Users).findById(enrolment.userId)]);
+    // Confirmed meanwhile: nothing to confirm, the edition's page says where it stands.
+    if (printed.confirmed) return res.redirect(303, back);
     res.render('certificates/issue-anyway', {
       title: req.t('certificates:issueAnyway.title'),
       edition,
@@ -226,7 +255,8 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       name: account?.name ?? enrolment.email,
       email: enrolment.email,
       printedName: printed.name,
-      completed: !!progress.completedAt,
+      completed,
+      noAccount: false,
     });
   });
 
@@ -248,10 +278,28 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
   // One person's certificate, now (bulk issuance is a background job: see jobs.routes.ts).
   ctx.router.post('/certificates/editions/:editionId/issue', allow.signedIn, async (req, res) => {
     const edition = await issuableEdition(req, String(req.params.editionId));
-    const { enrolmentId, force } = parseInput(issueSchema, req.body);
+    const { enrolmentId, force, anyway } = parseInput(issueSchema, req.body);
     const enrolment = await ctx.get(EnrolmentDirectory).enrolment(enrolmentId);
     if (!enrolment || enrolment.editionId !== edition.id) throw notFound('This person is not in this edition.', { key: 'certificates:errors.notInEdition' });
-    const { certificate, created } = await issuance.issue({ enrolmentId, via: 'staff', byUserId: req.user!.id, requireCompletion: !force });
+    let result;
+    try {
+      // An unconfirmed printed name (or no account) is issued only when staff said so on the confirmation page.
+      result = await issuance.issue({
+        enrolmentId,
+        via: 'staff',
+        byUserId: req.user!.id,
+        requireCompletion: !force,
+        unconfirmedName: anyway ? 'issue' : 'wait',
+      });
+    } catch (err) {
+      if (err instanceof HttpError && (err.code === 'NAME_UNCONFIRMED' || err.code === NO_ACCOUNT) && !wantsJson(req)) {
+        // The edition's page says why, and its "Issue anyway…" link asks first.
+        req.flash('error', `${errorMessage((key, options) => String(req.t(key, options as never)), err)} ${req.t('certificates:edition.useIssueAnyway')}`);
+        return res.redirect(303, `/certificates/editions/${edition.id}`);
+      }
+      throw err;
+    }
+    const { certificate, created } = result;
     respond(req, res, {
       status: created ? 201 : 200,
       json: { code: certificate._id, created },

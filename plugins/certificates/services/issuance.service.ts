@@ -32,10 +32,19 @@ import {
   type UsersService,
 } from '../../../src/index.ts';
 import type { CourseCatalogService, ProgressService } from '../../courses/contract.ts';
-import type { EditionSummary, EnrolmentDirectoryService } from '../../enrolment/contract.ts';
+import type { EditionSummary, EnrolmentDirectoryService, EnrolmentSummary } from '../../enrolment/contract.ts';
 import { generateCode, normaliseCode, verificationUrl } from '../code.ts';
-import { CertificateIssued, CertificateReissued, CertificateRevoked } from '../contract.ts';
-import type { AuditDoc, CertificateDoc, CertificateSnapshot, ClaimDoc, EditionSettingDoc, FactDoc, PrintedNameDoc } from '../models/certificate.model.ts';
+import { CertificateIssued, CertificateReissued, CertificateRevoked, type CompletionRule } from '../contract.ts';
+import type {
+  AuditDoc,
+  CertificateDoc,
+  CertificateSnapshot,
+  ClaimDoc,
+  EditionSettingDoc,
+  FactDoc,
+  PrintedNameDoc,
+  WaitingDoc,
+} from '../models/certificate.model.ts';
 import { renderCertificate, unprintableTexts, type CertificateTemplate } from '../render/index.ts';
 import { createCertificateRecords } from './records.ts';
 
@@ -46,6 +55,7 @@ export interface CertificateModels {
   PrintedName: Model<PrintedNameDoc>;
   EditionSetting: Model<EditionSettingDoc>;
   Audit: Model<AuditDoc>;
+  Waiting: Model<WaitingDoc>;
 }
 
 /** Where templates come from (the template service). */
@@ -72,7 +82,18 @@ export interface IssuanceDeps {
   mail?: MailService | undefined;
   /** The plugin's queues: the second reminder to confirm a printed name is a job (`NAME_REMINDER_QUEUE`); absent: one reminder only. */
   jobs?: Pick<PluginJobs, 'enqueue'> | undefined;
+  /** Other ways than online to have completed an edition, contributed by other plugins (attendance); absent: online only. */
+  rules?: () => readonly CompletionRule[];
 }
+
+/** How a person completed an edition: `online` (the course, in Olive), or the id of the rule that counts them (`attendance`). */
+export interface Completion {
+  how: string;
+  at: Date;
+}
+
+/** The error that says a person has no account yet (the staff route and the bulk job tell it apart). */
+export const NO_ACCOUNT = 'NO_ACCOUNT';
 
 /** The host queue of second reminders to confirm a printed name (`certificates.name-reminder`), keyed by enrolment. */
 export const NAME_REMINDER_QUEUE = 'name-reminder';
@@ -115,7 +136,7 @@ export const PDF_BUCKET = 'certificates_pdf';
 export const noSuchCertificate = () => notFound('No certificate has this code.', { key: 'certificates:errors.noSuchCertificate' });
 
 export function createIssuanceService(models: CertificateModels, deps: IssuanceDeps) {
-  const { Certificate, Claim, Fact, PrintedName, EditionSetting, Audit } = models;
+  const { Certificate, Claim, Fact, PrintedName, EditionSetting, Audit, Waiting } = models;
   const { logger } = deps;
   const bucket = () => new mongoose.mongo.GridFSBucket(deps.connection.db!, { bucketName: PDF_BUCKET });
 
@@ -130,6 +151,114 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const user = await deps.users().findById(learnerId);
     if (!user) throw notFound('The learner’s account no longer exists.', { key: 'certificates:errors.noLearnerAccount' });
     return { name: user.name, confirmed: false };
+  }
+
+  /**
+   * Who of these enrolments (all of one edition) completed it, and how: online (the course's
+   * progress, for people with an account) or by a contributed rule (attendance), which also counts
+   * people without an account. Online comes first; a rule is asked only about the others.
+   */
+  async function completionsOf(edition: Pick<EditionSummary, 'id' | 'courseId'>, enrolments: readonly EnrolmentSummary[]): Promise<Map<string, Completion>> {
+    const out = new Map<string, Completion>();
+    if (!enrolments.length) return out;
+    const progress = await deps.progress().editionProgress(edition.courseId, edition.id);
+    for (const e of enrolments) {
+      const at = e.userId ? progress.get(e.userId)?.completedAt : undefined;
+      if (at) out.set(e.id, { how: 'online', at });
+    }
+    for (const rule of deps.rules?.() ?? []) {
+      const rest = enrolments.filter((e) => !out.has(e.id)).map((e) => e.id);
+      if (!rest.length) break;
+      for (const [id, at] of await rule.completedOf(edition.id, rest)) if (rest.includes(id) && !out.has(id)) out.set(id, { how: rule.id, at });
+    }
+    return out;
+  }
+
+  /** Whether one enrolment completed its edition (online or by a rule), and how. */
+  async function completionOf(enrolment: EnrolmentSummary): Promise<Completion | null> {
+    if (enrolment.userId) {
+      const progress = await deps.progress().progressOf(enrolment.userId, enrolment.courseId, enrolment.editionId);
+      if (progress.completedAt) return { how: 'online', at: progress.completedAt };
+    }
+    for (const rule of deps.rules?.() ?? []) {
+      const at = (await rule.completedOf(enrolment.editionId, [enrolment.id])).get(enrolment.id);
+      if (at) return { how: rule.id, at };
+    }
+    return null;
+  }
+
+  /**
+   * Opens an account for a person enrolled by address only, so that a certificate issued anyway
+   * has a holder: the host's invitation (a single-use link to set a password, sent once per
+   * enrolment), in the account's name from the person's imported profile. The enrolment plugin
+   * links the enrolment to the new account (UserCreated, awaited by the host before this returns).
+   */
+  async function openAccount(enrolment: EnrolmentSummary, edition: EditionSummary, course: { title: Record<string, string> }, by: string | undefined) {
+    const name = (await deps.enrolments().personName?.(enrolment.email)) || enrolment.email.split('@')[0]!;
+    return deps.users().invite(
+      { email: enrolment.email, name, locale: edition.language },
+      {
+        by: by ?? 'certificates',
+        key: `certificates.account:${enrolment.id}`,
+        context: (t) =>
+          t('certificates:waitingAccount.context', {
+            course: localized(course.title, String((t as unknown as { lng?: string }).lng ?? edition.language)),
+            edition: edition.title,
+          }),
+      },
+    );
+  }
+
+  /**
+   * The certificate of a qualifying person without an account waits for them: a waiting record
+   * (once per enrolment) and an invitation to create their account with the enrolment's address
+   * (once per enrolment). Nothing is printed now: the certificate is issued when they have their
+   * account and have confirmed their printed name (issueWaiting). True when this call recorded it.
+   */
+  async function awaitAccount(enrolmentId: string, input: { via: Via; byUserId?: string | undefined; jobId?: string | undefined }): Promise<boolean> {
+    const enrolment = await deps.enrolments().enrolment(enrolmentId);
+    if (!enrolment || enrolment.userId || enrolment.status !== 'enrolled') return false;
+    const [edition, course] = await Promise.all([deps.enrolments().edition(enrolment.editionId), deps.catalog().findById(enrolment.courseId)]);
+    if (!edition || !course) return false;
+    let created = true;
+    try {
+      await Waiting.create({
+        _id: enrolment.id,
+        editionId: edition.id,
+        email: enrolment.email,
+        via: input.via,
+        ...(input.byUserId ? { byUserId: input.byUserId } : {}),
+        ...(input.jobId ? { jobId: input.jobId } : {}),
+        at: new Date(),
+      });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      created = false;
+    }
+    // Sent once per enrolment (the invitation's key), also when a run cut short comes here again.
+    const { user, sent } = await openAccount(enrolment, edition, course, input.byUserId);
+    // An account that signs in only through an organisation gets no password link: a notice then.
+    if (!sent && deps.mail)
+      await deps.mail.send({
+        key: `certificates.waiting-account:${enrolment.id}`,
+        to: { userId: user.id },
+        category: 'notice',
+        compose: (t, lang) => ({
+          subject: t('certificates:waitingAccount.subject', { course: localized(course.title, lang) }),
+          paragraphs: [
+            t('mail.greeting', { name: user.name }),
+            t('certificates:waitingAccount.context', { course: localized(course.title, lang), edition: edition.title }),
+          ],
+          action: { label: t('certificates:nameReminder.action'), url: '/certificates/name' },
+        }),
+      });
+    if (created) logger.info({ enrolment: enrolment.id, edition: edition.id }, 'certificate waits for the person to create an account');
+    return created;
+  }
+
+  /** The waiting records of an edition (people without an account whose certificate waits for them). */
+  async function waitingIn(editionId: string): Promise<Set<string>> {
+    return new Set((await Waiting.find({ editionId }, { _id: 1 }).lean()).map((w) => w._id));
   }
 
   function snapshotOf(input: {
@@ -249,7 +378,11 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       await audit('issued', claim.issuedBy, {
         code: doc._id,
         editionId: doc.editionId,
-        details: claim.nameUnconfirmed ? `${claim.via}; issued with an unconfirmed printed name` : claim.via,
+        details: [
+          claim.via,
+          ...(claim.nameUnconfirmed ? ['issued with an unconfirmed printed name'] : []),
+          ...(claim.noAccount ? ['the person had no account: one was opened for them, the name of their imported profile printed'] : []),
+        ].join('; '),
       });
       await deps.emit(CertificateIssued, eventOf(doc, claim.issuedBy, { via: claim.via }));
       if (options.notify !== false) await tell('issued', doc);
@@ -274,7 +407,10 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
 
   /**
    * Issues the certificate of an enrolment, or returns the one it has. `requireCompletion` is the
-   * default: staff may issue without an online completion (e.g. an in-person seminar) by saying so.
+   * default: completed online or by a contributed rule (attendance); staff may issue without a
+   * recorded completion by saying so. A person without an account is refused (NO_ACCOUNT: their
+   * certificate waits for them, see awaitAccount) unless `unconfirmedName` is 'issue' (staff issue
+   * anyway): an account is then opened for them and the name of their imported profile printed.
    */
   async function issue(input: {
     enrolmentId: string;
@@ -283,7 +419,7 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     jobId?: string | undefined;
     requireCompletion?: boolean;
     notify?: boolean;
-    /** 'wait': refused (409 NAME_UNCONFIRMED) while the learner has not confirmed their printed name; default: issued with the account name, and audited so. */
+    /** 'wait': refused (409 NAME_UNCONFIRMED, or NO_ACCOUNT) while the learner has not confirmed their printed name (or has no account); default: issued with the account name, and audited so. */
     unconfirmedName?: 'wait' | 'issue';
   }): Promise<{ certificate: CertificateDoc; created: boolean }> {
     const options = { notify: input.notify !== false };
@@ -296,23 +432,28 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       throw new HttpError(409, 'NOT_ENROLLED', 'Only people enrolled in the edition receive its certificate.', undefined, {
         key: 'certificates:errors.notEnrolled',
       });
-    if (!enrolment.userId)
-      throw new HttpError(409, 'NO_ACCOUNT', 'This person has no account yet: a certificate is issued once they have signed in.', undefined, {
-        key: 'certificates:errors.noAccount',
-      });
     const [edition, course] = await Promise.all([deps.enrolments().edition(enrolment.editionId), deps.catalog().findById(enrolment.courseId)]);
     if (!edition || !course) throw notFound('The edition or its course no longer exists.', { key: 'certificates:errors.editionGone' });
     if (waitsForEnd(edition)) throw notEnded();
-    if (input.requireCompletion !== false) {
-      const progress = await deps.progress().progressOf(enrolment.userId, enrolment.courseId, enrolment.editionId);
-      if (!progress.completedAt)
-        throw new HttpError(409, 'NOT_COMPLETED', 'This person has not completed the course in this edition yet.', undefined, {
-          key: 'certificates:errors.notCompleted',
-        });
+    if (input.requireCompletion !== false && !(await completionOf(enrolment)))
+      throw new HttpError(409, 'NOT_COMPLETED', 'This person has not completed the course in this edition yet.', undefined, {
+        key: 'certificates:errors.notCompleted',
+      });
+    let learnerId = enrolment.userId;
+    if (!learnerId) {
+      if (input.unconfirmedName !== 'issue')
+        throw new HttpError(
+          409,
+          NO_ACCOUNT,
+          'This person has no account yet: the certificate waits until they create one with their address and confirm the name to print.',
+          undefined,
+          { key: 'certificates:errors.noAccount' },
+        );
+      learnerId = (await openAccount(enrolment, edition, course, input.byUserId)).user.id;
     }
     const setting = await EditionSetting.findById(edition.id).lean();
     const { templateId, version } = await deps.templates().templateFor(course.id, setting?.templateId);
-    const name = await printedName(enrolment.userId);
+    const name = await printedName(learnerId);
     if (!name.confirmed && input.unconfirmedName === 'wait')
       throw new HttpError(409, 'NAME_UNCONFIRMED', 'The learner has not confirmed the name to print yet: the certificate waits for it.', undefined, {
         key: 'certificates:errors.nameUnconfirmed',
@@ -340,11 +481,12 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
       templateVersion: version,
       editionId: edition.id,
       courseId: course.id,
-      learnerId: enrolment.userId,
+      learnerId,
       via: input.via,
       ...(input.byUserId ? { issuedBy: input.byUserId } : {}),
       ...(input.jobId ? { jobId: input.jobId } : {}),
       ...(name.confirmed ? {} : { nameUnconfirmed: true }),
+      ...(enrolment.userId ? {} : { noAccount: true }),
       claimedAt: issuedAt,
     };
     try {
@@ -492,12 +634,25 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     const issued: CertificateDoc[] = [];
     // Automatic certificates print the name the learner confirmed: without it, they keep waiting.
     if (!(await PrintedName.exists({ _id: learnerId }))) return issued;
+    // Certificates that waited for this person to have an account (their enrolment's address is the account's).
+    const account = await deps.users().findById(learnerId);
+    const waiting = account ? await Waiting.find({ email: account.email.trim().toLowerCase() }).lean() : [];
+    for (const w of waiting) {
+      const enrolment = await deps.enrolments().enrolment(w._id);
+      if (!enrolment || enrolment.userId !== learnerId) continue;
+      try {
+        const { certificate, created } = await issue({ enrolmentId: enrolment.id, via: w.via, byUserId: w.byUserId, unconfirmedName: 'wait' });
+        if (created) issued.push(certificate);
+        await Waiting.deleteOne({ _id: w._id });
+      } catch (err) {
+        logger.warn({ err, enrolment: enrolment.id }, 'waiting certificate not issued');
+      }
+    }
     const settings = await EditionSetting.find({ autoIssue: true }).lean();
     for (const s of settings) {
       const enrolment = await deps.enrolments().enrolmentOf(learnerId, s._id);
       if (!enrolment || enrolment.status !== 'enrolled' || (await Claim.exists({ _id: enrolment.id }))) continue;
-      const progress = await deps.progress().progressOf(learnerId, enrolment.courseId, enrolment.editionId);
-      if (!progress.completedAt) continue;
+      if (!(await completionOf(enrolment))) continue;
       const edition = await deps.enrolments().edition(enrolment.editionId);
       if (!edition || waitsForEnd(edition)) continue;
       try {
@@ -582,12 +737,18 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     for (const s of await EditionSetting.find({ autoIssue: true, endIssuedAt: null }).lean()) {
       const edition = await deps.enrolments().edition(s._id);
       if (!edition || edition.selfPaced || !edition.endsAt || edition.certificatesBeforeEnd || waitsForEnd(edition, now)) continue;
-      const progress = await deps.progress().editionProgress(edition.courseId, edition.id);
+      const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
+      const completed = await completionsOf(edition, enrolled);
       let failed = false;
-      for (const enrolment of await deps.enrolments().enrolmentsOf(edition.id, ['enrolled'])) {
-        if (!enrolment.userId || !progress.get(enrolment.userId)?.completedAt || (await Claim.exists({ _id: enrolment.id }))) continue;
-        if (!(await PrintedName.exists({ _id: enrolment.userId }))) continue;
+      for (const enrolment of enrolled) {
+        if (!completed.has(enrolment.id) || (await Claim.exists({ _id: enrolment.id }))) continue;
         try {
+          // Without an account, the certificate waits for the person (invited to create one).
+          if (!enrolment.userId) {
+            await awaitAccount(enrolment.id, { via: 'completion' });
+            continue;
+          }
+          if (!(await PrintedName.exists({ _id: enrolment.userId }))) continue;
           if ((await issue({ enrolmentId: enrolment.id, via: 'completion' })).created) count++;
         } catch (err) {
           failed = true;
@@ -603,6 +764,10 @@ export function createIssuanceService(models: CertificateModels, deps: IssuanceD
     ...createCertificateRecords(models),
     issueAfterEnd,
     issue,
+    completionsOf,
+    completionOf,
+    awaitAccount,
+    waitingIn,
     complete,
     completeUnfinished,
     reissue,

@@ -36,7 +36,7 @@ import {
 import type { ProgressService } from '../../courses/contract.ts';
 import type { EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import type { JobDoc, JobItemDoc, JobModels, JobOutcome, JobPerson } from '../models/job.model.ts';
-import { notEnded, waitsForEnd, type IssuanceService } from './issuance.service.ts';
+import { NO_ACCOUNT, notEnded, waitsForEnd, type IssuanceService } from './issuance.service.ts';
 
 /** The host queue of bulk jobs (`certificates.issue`). */
 export const ISSUE_QUEUE = 'issue';
@@ -86,6 +86,8 @@ export interface JobProgress {
   errors: number;
   /** People not issued because their printed name is unconfirmed. */
   waitingName: number;
+  /** People without an account: their certificate waits for them (they were invited to create one). */
+  waitingAccount: number;
   issueAnyway: boolean;
   /** 0..100 */
   percent: number;
@@ -102,9 +104,10 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
   // ---- Creating and reading jobs --------------------------------------------------------------------
 
   /**
-   * Creates a job for an edition: everyone enrolled who completed the course and has no
-   * certificate yet ('all-completed', resolved now), or a chosen list of enrolments (each must be
-   * enrolled in this edition). It is queued at once.
+   * Creates a job for an edition: everyone enrolled who completed it (online, or by a contributed
+   * rule such as attendance; with or without an account) and has no certificate yet
+   * ('all-completed', resolved now), or a chosen list of enrolments (each must be enrolled in this
+   * edition). It is queued at once.
    */
   async function create(
     editionId: string,
@@ -118,8 +121,8 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     const enrolled = await deps.enrolments().enrolmentsOf(edition.id, ['enrolled']);
     let chosen: typeof enrolled;
     if (who === 'all-completed') {
-      const [progress, has] = await Promise.all([deps.progress().editionProgress(edition.courseId, edition.id), issuance.holdersIn(edition.id)]);
-      chosen = enrolled.filter((e) => e.userId && progress.get(e.userId)?.completedAt && !has.has(e.id));
+      const [completed, has] = await Promise.all([issuance.completionsOf(edition, enrolled), issuance.holdersIn(edition.id)]);
+      chosen = enrolled.filter((e) => completed.has(e.id) && !has.has(e.id));
       if (!chosen.length)
         throw new HttpError(
           400,
@@ -159,7 +162,8 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     const people: JobPerson[] = [];
     for (const e of chosen) {
       const account = e.userId ? await users.findById(e.userId) : null;
-      people.push({ enrolmentId: e.id, email: e.email, name: account?.name ?? e.email });
+      const name = account?.name ?? ((await deps.enrolments().personName?.(e.email)) || e.email);
+      people.push({ enrolmentId: e.id, email: e.email, name });
     }
     const job = (
       await Job.create({
@@ -214,6 +218,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
       already: count('already'),
       errors: count('error'),
       waitingName: count('waiting'),
+      waitingAccount: count('waitingAccount'),
       issueAnyway: !!job.issueAnyway,
       percent: total ? Math.floor((items.length / total) * 100) : 100,
       items: job.people.map((p, position) => {
@@ -272,7 +277,11 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
       await record({ ...base, outcome, code: certificate._id, name: certificate.snapshot.name, at: new Date() });
     } catch (err) {
       if (isDatabaseUnavailable(err)) throw err;
-      if (err instanceof HttpError && err.code === 'NAME_UNCONFIRMED') {
+      if (err instanceof HttpError && err.code === NO_ACCOUNT) {
+        // Qualifies, but has no account: the certificate waits for them, and they are invited to create one.
+        await issuance.awaitAccount(person.enrolmentId, { via: 'bulk', byUserId: job.requestedBy, jobId });
+        await record({ ...base, outcome: 'waitingAccount', message: err.message, ...(err.text ? { text: err.text } : {}), at: new Date() });
+      } else if (err instanceof HttpError && err.code === 'NAME_UNCONFIRMED') {
         await record({ ...base, outcome: 'waiting', message: err.message, ...(err.text ? { text: err.text } : {}), at: new Date() });
       } else if (err instanceof HttpError) {
         await record({ ...base, outcome: 'error', message: err.message, ...(err.text ? { text: err.text } : {}), at: new Date() });
@@ -309,7 +318,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
     if (won) {
       await issuance.audit('job-finished', job.requestedBy, {
         editionId: job.editionId,
-        details: `job ${jobId}: ${p.issued} issued, ${p.already} already held, ${p.errors} not issued, ${p.waitingName} waiting for their printed name`,
+        details: `job ${jobId}: ${p.issued} issued, ${p.already} already held, ${p.errors} not issued, ${p.waitingName} waiting for their printed name, ${p.waitingAccount} waiting for an account`,
       });
       logger.info({ job: jobId, issued: p.issued, already: p.already, errors: p.errors }, 'certificate job finished');
     }
@@ -332,6 +341,7 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
           t('certificates:jobs.mail.counts', { issued: p.issued, already: p.already, errors: p.errors }),
           ...(p.errors ? [t('certificates:jobs.mail.errors', { count: p.errors })] : []),
           ...(p.waitingName ? [t('certificates:jobs.mail.waitingName', { count: p.waitingName })] : []),
+          ...(p.waitingAccount ? [t('certificates:jobs.mail.waitingAccount', { count: p.waitingAccount })] : []),
         ],
         action: { label: t('certificates:jobs.mail.action'), url: `/certificates/jobs/${jobId}` },
       }),
