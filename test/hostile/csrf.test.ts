@@ -93,6 +93,7 @@ describe('hostile input: CSRF on every state-changing route', function () {
       { route: 'POST /admin/users/:id/roles', who: 'admin', url: `/admin/users/${learnerId}/roles`, body: { roles: ['admin'] } },
       { route: 'POST /announcements', who: 'staff', url: '/announcements', body: { title: 'Forged', body: 'Forged', audience: 'everyone' } },
       { route: 'POST /announcements/:id/withdraw', who: 'staff', url: `/announcements/${announcement!._id}/withdraw` },
+      { route: 'POST /announcements/editions/:editionId', who: 'staff', url: `/announcements/editions/${open}`, body: { title: 'Forged', body: 'Forged' } },
       { route: 'POST /certificates/name', who: 'learner', url: '/certificates/name', body: { name: 'Forged Name' } },
       { route: 'POST /certificates/editions/:editionId/settings', who: 'staff', url: `/certificates/editions/${open}/settings`, body: { autoIssue: 'on' } },
       {
