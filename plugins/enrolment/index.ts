@@ -66,7 +66,7 @@ export default definePlugin({
   version: '1.0.0',
   description: 'Editions, enrolment methods, approvals, waiting lists, bulk enrolment, rosters and reports.',
   config: enrolmentConfigSchema,
-  requires: [CourseCatalog, CourseProgress, LearningAccess],
+  requires: [CourseCatalog, CourseProgress, CourseDueDates, LearningAccess],
 
   register(ctx) {
     const { model: Edition, cache: editionCache } = ctx.cachedModel<EditionDoc>('edition', editionSchema);
