@@ -27,7 +27,15 @@ export default definePlugin({
   register(ctx) {
     const { model: Announcement, cache } = ctx.cachedModel<AnnouncementDoc>('announcement', announcementSchema);
     // Optional: undefined when the enrolment plugin does not run.
-    const directory = (): EnrolmentDirectoryService | undefined => ctx.get(EnrolmentDirectory);
+    const absentAsUndefined = <T>(get: () => T): T | undefined => {
+      try {
+        return get();
+      } catch {
+        return undefined;
+      }
+    };
+    const directory = (): EnrolmentDirectoryService | undefined => absentAsUndefined(() => ctx.get(EnrolmentDirectory));
+    const catalog = () => absentAsUndefined(() => ctx.get(CourseCatalog));
     const service = createAnnouncementsService(ctx, Announcement, cache, directory);
     ctx.provide(Announcements, service);
 
@@ -98,7 +106,7 @@ export default definePlugin({
           if (!author) throw new Error(`announcements fixture: no demo account ${item.author}`);
           let edition: { editionId: string; editionTitle: string; includeWaiting: boolean } | undefined;
           if (item.audience === 'edition') {
-            const course = item.edition && (await ctx.get(CourseCatalog)?.findBySlug(item.edition.course));
+            const course = item.edition && (await catalog()?.findBySlug(item.edition.course));
             const found = course && (await directory()?.editionsOfCourse(course.id))?.find((e) => e.title.startsWith(item.edition!.titleStartsWith));
             // Without the enrolment plugin's demo editions there is no one to write to.
             if (!found) continue;
