@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { HttpError, UN_LANGUAGES, Users, type SeedContext, type SessionUser } from '../../src/index.ts';
 import type { ItemDoc, QuizQuestion, StoredFile } from './models/item.model.ts';
 import { RESERVED_SLUGS, type CourseService } from './services/courses.service.ts';
+import { MAX_DUE_DAYS } from './services/due-dates.ts';
 import type { MaterialStore } from './services/materials.service.ts';
 import { mergeQuizLanguages, quizMismatch } from './services/quiz-languages.ts';
 import { parseQuizText } from './services/quiz.service.ts';
@@ -100,6 +101,8 @@ const quizItem = z.strictObject({
   /** 0 means unlimited. */
   maxAttempts: z.number().int().min(0).max(100).default(3),
   required: z.boolean().default(true),
+  /** Due this many days after the learner's start (services/due-dates.ts); absent: no due date. */
+  dueDays: z.number().int().min(0).max(MAX_DUE_DAYS).optional(),
 });
 
 const item = z.discriminatedUnion('type', [lessonItem, linkItem, fileItem, quizItem], {
@@ -110,6 +113,8 @@ const moduleEntry = z.strictObject({
   title,
   intro: perLanguage(longText.pipe(z.string().max(20000))).default(''),
   required: z.boolean().default(true),
+  /** Due this many days after the learner's start (services/due-dates.ts); absent: no due date. */
+  dueDays: z.number().int().min(0).max(MAX_DUE_DAYS).optional(),
   items: z.array(item),
 });
 
@@ -319,7 +324,12 @@ async function seedCourse(
     // Texts are stored per language, as the editor stores them: one text is the first language's.
     const main = entry.languages[0]!;
     for (const m of entry.modules) {
-      const created = await courses.addModule(courseId, { title: asLocalized(m.title, main), intro: asLocalized(m.intro, main), required: m.required });
+      const created = await courses.addModule(courseId, {
+        title: asLocalized(m.title, main),
+        intro: asLocalized(m.intro, main),
+        required: m.required,
+        dueDays: m.dueDays ?? null,
+      });
       for (const it of m.items) {
         await courses.addItem(courseId, created._id.toString(), await itemInput(ctx, materials, it, storedFiles, entry.languages));
         items += 1;
@@ -352,6 +362,7 @@ async function itemInput(ctx: SeedContext, materials: MaterialStore, it: ItemEnt
         title,
         body,
         quiz: { questions: quizQuestions(it.questions, languages), passMark: it.passMark, maxAttempts: it.maxAttempts, required: it.required },
+        dueDays: it.dueDays ?? null,
       };
     case 'file': {
       // Through the material store, as an upload would be: sniffed type, size, sha256, GridFS metadata.
