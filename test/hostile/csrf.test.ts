@@ -41,7 +41,7 @@ describe('hostile input: CSRF on every state-changing route', function () {
         .staff!.agent.post(`/certificates/editions/${open}/issue`)
         .set('Accept', 'application/json')
         .set('x-csrf-token', agents.staff!.token)
-        .send({ enrolmentId: learnerEnrolment, force: 'on' })
+        .send({ enrolmentId: learnerEnrolment, force: 'on', anyway: 'on' })
         .expect(201);
       certificate = await db.collection('certificates_certificate').findOne({});
     }
@@ -100,7 +100,7 @@ describe('hostile input: CSRF on every state-changing route', function () {
         route: 'POST /certificates/editions/:editionId/issue',
         who: 'staff',
         url: `/certificates/editions/${open}/issue`,
-        body: { enrolmentId: learnerEnrolment, force: 'on' },
+        body: { enrolmentId: learnerEnrolment, force: 'on', anyway: 'on' },
       },
       {
         route: 'POST /certificates/c/:code/reissue',

@@ -47,7 +47,7 @@ describe('hostile input: IDOR across learners and editions, ids of the wrong sha
         .post(`/certificates/editions/${ids.edition('open')}/issue`)
         .set('Accept', 'application/json')
         .set('x-csrf-token', staff.token)
-        .send({ enrolmentId: String(someone._id), force: 'on' })
+        .send({ enrolmentId: String(someone._id), force: 'on', anyway: 'on' })
         .expect(201);
       other = await db.collection('certificates_certificate').findOne({ learnerId: { $ne: learnerId } });
     }

@@ -74,8 +74,9 @@ describe('certificates: issuance, verification, reissue and revocation', functio
     });
   }
 
+  // These participants have not confirmed their printed name: staff issue anyway, as the confirmation page sends it.
   const issueOne = (editionId: string, enrolmentId: string, extra: Record<string, unknown> = {}) =>
-    postForm(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId, ...extra }, `/certificates/editions/${editionId}`);
+    postForm(staff, `/certificates/editions/${editionId}/issue`, { enrolmentId, anyway: 'on', ...extra }, `/certificates/editions/${editionId}`);
 
   const Certificate = () => t.app.olive.connection.model('certificates_certificate');
 
@@ -141,7 +142,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
           .post(`/certificates/editions/${edition}/issue`)
           .set('Accept', 'application/json')
           .set('x-csrf-token', token)
-          .send({ enrolmentId: done.enrolmentId }),
+          .send({ enrolmentId: done.enrolmentId, anyway: 'on' }),
       ),
     );
     expect(results.map((r) => r.status).every((s) => s === 200 || s === 201)).to.equal(true);
@@ -167,7 +168,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
         .post(`/certificates/editions/${edition}/issue`)
         .set('Accept', 'application/json')
         .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`))
-        .send({ enrolmentId: learner.enrolmentId });
+        .send({ enrolmentId: learner.enrolmentId, anyway: 'on' });
       code = res.body.code;
       pdf = (await learner.agent.get(`/certificates/c/${code}/certificate.pdf`).buffer(true).parse(binary).expect(200)).body as Buffer;
     });
@@ -230,7 +231,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       .post(`/certificates/editions/${edition}/issue`)
       .set('Accept', 'application/json')
       .set('x-csrf-token', await tokenFor(staff, `/certificates/editions/${edition}`))
-      .send({ enrolmentId: learner.enrolmentId });
+      .send({ enrolmentId: learner.enrolmentId, anyway: 'on' });
     const old = issued.body.code as string;
     const noReason = await postForm(staff, `/certificates/c/${old}/reissue`, { name: 'Jon Smith', reason: '' }, `/certificates/c/${old}/manage`);
     expect(noReason.status).to.equal(400);
@@ -285,7 +286,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       .post(`/certificates/editions/${edition}/issue`)
       .set('Accept', 'application/json')
       .set('x-csrf-token', token)
-      .send({ enrolmentId: learner.enrolmentId });
+      .send({ enrolmentId: learner.enrolmentId, anyway: 'on' });
     const code = first.body.code as string;
     // As if the process had died after the claim: the record and its PDF are gone, the claim stays.
     const cert = (await Certificate().findById(code).lean()) as unknown as { fileId: unknown };
@@ -299,7 +300,7 @@ describe('certificates: issuance, verification, reissue and revocation', functio
       .post(`/certificates/editions/${edition}/issue`)
       .set('Accept', 'application/json')
       .set('x-csrf-token', token)
-      .send({ enrolmentId: learner.enrolmentId });
+      .send({ enrolmentId: learner.enrolmentId, anyway: 'on' });
     expect(again.body).to.include({ code, created: true });
     expect(p.seen.events.filter((e) => e.endsWith(code)).length).to.equal(eventsBefore + 1);
     const json = await supertest(t.app).get(`/verify/${code}`).set('Accept', 'application/json').expect(200);
