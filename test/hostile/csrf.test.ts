@@ -94,6 +94,13 @@ describe('hostile input: CSRF on every state-changing route', function () {
       { route: 'POST /announcements', who: 'staff', url: '/announcements', body: { title: 'Forged', body: 'Forged', audience: 'everyone' } },
       { route: 'POST /announcements/:id/withdraw', who: 'staff', url: `/announcements/${announcement!._id}/withdraw` },
       { route: 'POST /announcements/editions/:editionId', who: 'staff', url: `/announcements/editions/${open}`, body: { title: 'Forged', body: 'Forged' } },
+      { route: 'POST /questions/editions/:editionId', who: 'learner', url: `/questions/editions/${open}`, body: { text: 'A forged question to the trainers' } },
+      {
+        route: 'POST /questions/editions/:editionId/:id/answer',
+        who: 'staff',
+        url: `/questions/editions/${open}/0123456789abcdef01234567/answer`,
+        body: { answer: 'Forged' },
+      },
       { route: 'POST /certificates/name', who: 'learner', url: '/certificates/name', body: { name: 'Forged Name' } },
       { route: 'POST /certificates/editions/:editionId/settings', who: 'staff', url: `/certificates/editions/${open}/settings`, body: { autoIssue: 'on' } },
       {
@@ -126,6 +133,8 @@ describe('hostile input: CSRF on every state-changing route', function () {
         body: { languages: 'en', title_en: 'Forged', hours: '1' },
       },
       { route: 'POST /courses/manage/:slug/status', who: 'trainer', url: `/courses/manage/${slug}/status`, body: { status: 'archived' } },
+      { route: 'POST /courses/manage/:slug/cover', who: 'trainer', url: `/courses/manage/${slug}/cover`, body: { alt_en: 'Forged' }, multipart: true },
+      { route: 'POST /courses/manage/:slug/cover/delete', who: 'trainer', url: `/courses/manage/${slug}/cover/delete` },
       { route: 'POST /courses/manage/:slug/trainers', who: 'staff', url: `/courses/manage/${slug}/trainers`, body: { trainerIds: [] } },
       { route: 'POST /courses/manage/:slug/modules', who: 'trainer', url: `/courses/manage/${slug}/modules`, body: { title: 'Forged' } },
       { route: 'POST /courses/manage/:slug/modules/:moduleId', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}`, body: { title: 'Forged' } },
