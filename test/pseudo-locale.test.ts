@@ -64,6 +64,10 @@ async function databaseTexts(t: TestApp): Promise<PageData> {
     } else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object' && !('_bsontype' in v)) Object.values(v).forEach(walk);
   };
+  // Days computed from the data (a due date: a start plus whole days) are formats too: every day
+  // from three years back to three years ahead.
+  const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  for (let d = -1100; d <= 1100; d++) whole.add(formatDate('qps', new Date(today + d * 86_400_000)));
   // Country names come from the UN's list, in every language (data, not catalogue text).
   for (const { name } of countryOptions('qps')) whole.add(name);
   for (const { name } of await db.listCollections().toArray()) {
