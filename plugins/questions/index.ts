@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import mongoose from 'mongoose';
 import { z } from 'zod';
-import { allow, definePlugin, forbidden, form, notFound, refusalFor, sharedRateLimit } from '../../src/index.ts';
+import { allow, DashboardPanels, definePlugin, forbidden, form, hasRole, notFound, refusalFor, sharedRateLimit, Users } from '../../src/index.ts';
+import { CourseCatalog } from '../courses/contract.ts';
 import { EditionSections, EnrolmentDirectory, type EditionSummary } from '../enrolment/contract.ts';
 import { ANSWER_MAX, QUESTION_MAX, questionSchema, type QuestionDoc } from './models/question.model.ts';
 
@@ -21,7 +22,7 @@ export default definePlugin({
   name: 'questions',
   version: '1.0.0',
   description: 'Participants’ questions to an edition’s trainers and staff, answered in Olive.',
-  requires: [EnrolmentDirectory],
+  requires: [EnrolmentDirectory, CourseCatalog],
   config: z.object({ perHour: z.number().int().min(1).max(1000).default(10) }),
 
   register(ctx) {
@@ -179,6 +180,51 @@ export default definePlugin({
         return { view: 'questions/section', locals: { edition: reader.edition, mine, values: {}, errors: {}, max: QUESTION_MAX } };
       },
     });
-    return {};
+    // On the home page of trainers and staff: the editions they run with questions waiting for an answer.
+    ctx.contribute(DashboardPanels, {
+      id: 'questions',
+      order: 15,
+      async render(req) {
+        if (!hasRole(req.user, ['staff', 'trainer'])) return null;
+        const waiting = new Map<string, number>();
+        for (const q of await Question.find({ answeredAt: null }).limit(2000).lean()) waiting.set(q.editionId, (waiting.get(q.editionId) ?? 0) + 1);
+        const rows = [];
+        for (const [editionId, count] of waiting) {
+          const edition = await directory().edition(editionId);
+          if (edition && runs(req, edition)) rows.push({ edition, count });
+        }
+        if (!rows.length) return null;
+        return { view: 'questions/panel', locals: { rows } };
+      },
+    });
+
+    return {
+      async seed(seed) {
+        const items =
+          await seed.readFixture<
+            { edition: { course: string; titleStartsWith: string }; asker: string; text: string; answerer?: string; answer?: string; daysAgo: number }[]
+          >('questions.json');
+        for (const item of items) {
+          // Idempotent: a question with this text is only added once.
+          if (await Question.exists({ text: item.text })) continue;
+          const course = await ctx.get(CourseCatalog).findBySlug(item.edition.course);
+          const edition = course && (await directory().editionsOfCourse(course.id)).find((e) => e.title.startsWith(item.edition.titleStartsWith));
+          const asker = await ctx.get(Users).findByEmail(item.asker);
+          const answerer = item.answerer ? await ctx.get(Users).findByEmail(item.answerer) : null;
+          if (!edition || !asker) continue;
+          const at = new Date(Date.now() - item.daysAgo * 86400000);
+          await Question.create({
+            editionId: edition.id,
+            askerId: asker.id,
+            askerName: asker.name,
+            text: item.text,
+            createdAt: at,
+            ...(answerer && item.answer
+              ? { answer: item.answer, answeredById: answerer.id, answeredByName: answerer.name, answeredAt: new Date(at.getTime() + 86400000) }
+              : {}),
+          });
+        }
+      },
+    };
   },
 });

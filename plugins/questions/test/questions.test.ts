@@ -65,6 +65,9 @@ describe('questions to an edition’s trainers', function () {
     // Runners see the count; another trainer and the stranger may not read or answer.
     const trainer = await signIn(t.app, 'trainer@olive.example');
     expect((await trainer.get(page).expect(200)).text).to.contain('1 question waiting for an answer.');
+    const home = (await trainer.get('/').expect(200)).text;
+    expect(home).to.contain('Questions waiting for your answer');
+    expect(home).to.contain(`href="/questions/editions/${editionId}"`);
     await createDemoPasswordUser(t.app, { email: 'other-trainer@example.org', name: 'Other Trainer', roles: ['trainer'] });
     const other = await signIn(t.app, 'other-trainer@example.org');
     await other.get(`/questions/editions/${editionId}`).expect(403);
@@ -87,6 +90,14 @@ describe('questions to an edition’s trainers', function () {
     const [mail] = await mailbox.waitFor((m) => m.To.some((r) => r.Address === 'asker@example.org'));
     expect(mail!.Subject).to.equal('Cohort with questions: your question has an answer');
     expect((await mailbox.read(mail!.ID)).Text).to.not.contain('module two');
+  });
+
+  it('seeds a demo question with its answer, once', async () => {
+    const Question = t.app.olive.connection.model('questions_question');
+    await t.app.olive.seedDemo();
+    const demo = (await Question.find({ text: /stakeholder map/ }).lean()) as { answer?: string }[];
+    expect(demo).to.have.length(1);
+    expect(demo[0]!.answer).to.contain('Neighbouring States');
   });
 
   it('limits how many questions one person sends in an hour', async () => {
