@@ -176,7 +176,7 @@ export default definePlugin({
       },
       // The demo's people are not e-mailed: the demo is loaded through a service without notices
       // (the same models and the same edition cache stamp, so nothing else differs).
-      seed: (seed) => seedEnrolment(seed, { service: serviceFor(ctx, models, editionCache) }),
+      seed: (seed) => seedEnrolment(seed, { service: serviceFor(ctx, models, editionCache), Enrolment: models.Enrolment }),
     };
   },
 });

@@ -18,10 +18,12 @@
  */
 import countries from 'i18n-iso-countries';
 import { z } from 'zod';
+import type { Model } from 'mongoose';
 import { Users, type SeedContext, type SessionUser } from '../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../courses/contract.ts';
 import { ENROLMENT_METHODS, ENROLMENT_STATUSES, type EnrolmentStatus } from './contract.ts';
 import type { EditionDoc } from './models/edition.model.ts';
+import type { EnrolmentDoc } from './models/enrolment.model.ts';
 import type { EnrolmentService } from './services/enrolment.service.ts';
 import { normaliseEmail } from './services/enrolment.service.ts';
 import { GENDERS, ORGANISATION_TYPES } from './services/profile.ts';
@@ -66,6 +68,8 @@ const participant = z.strictObject({
   modulesDone: z.union([z.number().int().min(0).max(100), z.literal('all')]).optional(),
   motivation: z.string().trim().max(5000).optional(),
   answers: z.record(z.string(), z.string().max(5000)).optional(),
+  /** Enrolled this many days before the seed (a self-paced edition's due dates count from it). */
+  enrolledDaysAgo: z.number().int().min(1).max(730).optional(),
 });
 
 const edition = z
@@ -169,6 +173,8 @@ async function inParallel<T>(list: T[], limit: number, work: (item: T) => Promis
 export interface SeedDeps {
   service: EnrolmentService;
   now?: Date;
+  /** To date enrolments back (`enrolledDaysAgo`). */
+  Enrolment?: Model<EnrolmentDoc>;
 }
 
 export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{ editions: number; people: number; progressItems: number }> {
@@ -293,6 +299,14 @@ export async function seedEnrolment(ctx: SeedContext, deps: SeedDeps): Promise<{
       staff!.id,
     );
     await seedParticipants(service, editionDoc, entry, people, accounts, staff!.id);
+    // Enrolled some days ago, as the demo's due dates need (one write per person, made once with the edition).
+    for (const p of entry.participants.filter((x) => x.enrolledDaysAgo && x.status === 'enrolled')) {
+      if (!deps.Enrolment) break;
+      const at = new Date(now.getTime() - p.enrolledDaysAgo! * 24 * 60 * 60 * 1000);
+      const doc = await deps.Enrolment.findOne({ editionId: editionDoc._id.toString(), email: p.email }).lean();
+      if (doc)
+        await deps.Enrolment.updateOne({ _id: doc._id }, { $set: { createdAt: at, history: doc.history.map((h) => ({ ...h, at })) } }, { timestamps: false });
+    }
     for (const p of entry.participants) {
       const account = accounts.get(p.email);
       if (p.modulesDone !== undefined && account)

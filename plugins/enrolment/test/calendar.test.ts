@@ -95,6 +95,7 @@ describe('enrolment: my calendar and iCalendar feeds', function () {
     courseId = String(((await Course.findOne({ slug: 'conflict-analysis' }).lean()) as { _id: unknown })._id);
     // The editions' own dates only: the demo course's due dates are left out (plugins/enrolment/test/due-dates.test.ts has them).
     await t.app.olive.connection.model('courses_module').collection.updateMany({}, { $unset: { dueDays: '' } });
+    await t.app.olive.connection.model('courses_item').collection.updateMany({}, { $unset: { dueDays: '' } });
     await Course.collection.updateOne({ slug: 'conflict-analysis' }, { $set: { structureStamp: 'calendar-test-without-due-dates' } });
     editions.geneva = await newEdition({ title: 'Geneva seminar 2099', place: 'Geneva, Switzerland', startsAt: '2099-03-01', endsAt: '2099-03-05' });
     editions.online = await newEdition({

@@ -131,6 +131,14 @@ describe('enrolment: due dates of modules and quizzes', function () {
     await staff.get(`/enrolment/manage/editions/${seminar}/due/${link[1]}`).expect(404);
   });
 
+  it('gives the demo learner one due date done on time, one overdue and one to come (self-paced, enrolled 10 days ago)', async () => {
+    const learner = await signIn(t.app, 'learner@olive.example');
+    const page = (await learner.get('/courses/conflict-analysis').expect(200)).text;
+    expect(page).to.contain('done on time');
+    expect(page).to.contain('overdue');
+    expect(page).to.contain('due in 11 days');
+  });
+
   it('puts the due dates in My calendar and in its feed', async () => {
     const page = (await dated.get('/enrolment/calendar').expect(200)).text;
     expect(page).to.contain('Due: Unit 2 (Due roster course)');
