@@ -4,6 +4,7 @@
  */
 import { defineOliveConfig } from './src/index.ts';
 import announcements from './plugins/announcements/index.ts';
+import attendance from './plugins/attendance/index.ts';
 import courses from './plugins/courses/index.ts';
 import certificates from './plugins/certificates/index.ts';
 import enrolment from './plugins/enrolment/index.ts';
@@ -11,7 +12,7 @@ import questions from './plugins/questions/index.ts';
 import sso from './plugins/sso-saml/index.ts';
 
 export default defineOliveConfig({
-  plugins: [courses, enrolment, certificates, announcements, questions, sso],
+  plugins: [courses, enrolment, certificates, attendance, announcements, questions, sso],
   pluginConfig: {
     announcements: { pageSize: 20, panelSize: 3 },
     courses: { maxUploadMb: 100 },
