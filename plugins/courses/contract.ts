@@ -27,6 +27,8 @@ export interface CourseSummary {
   durationWeeks?: number | undefined;
   status: CourseStatus;
   trainerIds: string[];
+  /** The optional cover image, served at `/courses/<slug>/cover`; alt text per course language. */
+  cover?: { sha256: string; width: number; height: number; contentType: string; alt: LocalizedText } | undefined;
 }
 
 export interface ModuleSummary {

@@ -18,6 +18,7 @@ import {
   type QuizAttemptDoc,
 } from './models/progress.model.ts';
 import { mountAuthoringRoutes } from './routes/authoring.routes.ts';
+import { mountCoverRoutes } from './routes/cover.routes.ts';
 import { courseLocals, mountLearnerRoutes } from './routes/learner.routes.ts';
 import { seedCourses } from './seed.ts';
 import { resolveAccess } from './services/access.ts';
@@ -25,6 +26,7 @@ import { shownTo } from './services/texts.ts';
 import { createCourseService } from './services/courses.service.ts';
 import { dueCalendarSource } from './services/due-calendar.ts';
 import { createDueDates } from './services/due-dates.ts';
+import { COVER_MAX_BYTES } from './services/cover.ts';
 import { createMaterialStore } from './services/materials.service.ts';
 import { createProgressService } from './services/progress.service.ts';
 import { createQuizAttempts } from './services/quiz.service.ts';
@@ -96,6 +98,14 @@ export default definePlugin({
     ctx.translations(new URL('./locales', import.meta.url));
     // Authoring first: '/manage' must win over the learner pages' '/:slug'.
     mountAuthoringRoutes(ctx, { courses, materials });
+    // Covers: the same store's checks and GridFS bucket, with a cover's own size limit.
+    const covers = createMaterialStore(ctx.connection, {
+      maxBytes: COVER_MAX_BYTES,
+      maxFiles: 1,
+      logger: ctx.logger,
+      retryRemoval: (fileId) => ctx.jobs.enqueue('remove-material', { fileId }, { key: fileId, holdWhileUnavailable: true }),
+    });
+    mountCoverRoutes(ctx, { courses, covers });
     mountLearnerRoutes(ctx, { courses, progress, quizzes, materials, dueDates });
 
     ctx.contribute(Navigation, { label: 'courses:nav.catalogue', href: '/courses', policy: allow.signedIn, order: 10 });

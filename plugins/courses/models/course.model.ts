@@ -18,6 +18,16 @@ export interface CourseDoc {
    * checked against. Courses from before it existed get one when the courses plugin starts.
    */
   structureStamp?: string;
+  /** The optional cover image (services/cover.ts): its GridFS file, size in pixels and alt text per language. */
+  cover?: {
+    fileId: mongoose.Types.ObjectId;
+    contentType: string;
+    size: number;
+    sha256: string;
+    width: number;
+    height: number;
+    alt: Record<string, string>;
+  } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -35,6 +45,8 @@ export const courseSchema = new mongoose.Schema<CourseDoc>(
     status: { type: String, enum: COURSE_STATUSES, default: 'draft' },
     trainerIds: { type: [mongoose.Schema.Types.ObjectId], default: [] },
     structureStamp: String,
+    // Mixed: written whole by setCover, from checked values only.
+    cover: { type: mongoose.Schema.Types.Mixed, default: undefined },
   },
   { timestamps: true },
 );

@@ -40,6 +40,13 @@ export const courseLocals = (req: Request, course: CourseSummary) => ({
   course,
   courseTitle: shownTo(req, course, course.title),
   courseSummary: shownTo(req, course, course.summary),
+  // The address names the image's content, so a replaced cover is fetched anew.
+  courseCover: course.cover && {
+    src: `/courses/${course.slug}/cover?v=${course.cover.sha256.slice(0, 12)}`,
+    width: course.cover.width,
+    height: course.cover.height,
+    alt: shownTo(req, course, course.cover.alt),
+  },
 });
 
 /**

@@ -48,6 +48,9 @@ export const toCourseSummary = (d: CourseDoc): CourseSummary => ({
   durationWeeks: d.durationWeeks,
   status: d.status,
   trainerIds: d.trainerIds.map(String),
+  cover: d.cover
+    ? { sha256: d.cover.sha256, width: d.cover.width, height: d.cover.height, contentType: d.cover.contentType, alt: { ...d.cover.alt } }
+    : undefined,
 });
 
 /** A module's or item's text per language: a plain string (from before texts had languages) is the first language's. */
@@ -272,6 +275,20 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     await Course.updateOne({ _id: oid(courseId) }, { $set: { status } });
   }
 
+  /** Sets (or with null removes) the course's cover; returns the cover it had, whose file the caller removes. */
+  async function setCover(courseId: string, cover: NonNullable<CourseDoc['cover']> | null): Promise<CourseDoc['cover']> {
+    const before = await Course.findById(oid(courseId)).lean();
+    if (!before) throw noSuchCourse();
+    await Course.updateOne({ _id: before._id }, cover ? { $set: { cover } } : { $unset: { cover: 1 } });
+    return before.cover ?? null;
+  }
+
+  /** The cover's stored file (for serving), or null. */
+  async function coverFile(courseId: string) {
+    const d = await courseDoc(courseId);
+    return d?.cover ?? null;
+  }
+
   async function setTrainers(courseId: string, trainerIds: string[]): Promise<void> {
     await Course.updateOne({ _id: oid(courseId) }, { $set: { trainerIds: trainerIds.map((id) => oid(id, 'trainer')) } });
   }
@@ -375,6 +392,8 @@ export function createCourseService({ Course, Module, Item }: CourseModels, { ma
     update,
     setStatus,
     setTrainers,
+    setCover,
+    coverFile,
     editableBy,
     addModule,
     findModule,
