@@ -27,9 +27,9 @@ describe('attendance plugin', function () {
 
   it('gives a dated edition one session per day, and lists everyone enrolled, by name or e-mail', async () => {
     const html = (await w.staff.get(page()).expect(200)).text;
-    for (const day of ['2 March 2026', '3 March 2026', '4 March 2026', '5 March 2026', '6 March 2026']) expect(html).to.contain(day);
-    expect(html).to.not.contain('1 March 2026');
-    expect(html).to.not.contain('7 March 2026');
+    for (const day of ['2 March 2027', '3 March 2027', '4 March 2027', '5 March 2027', '6 March 2027']) expect(html).to.contain(day);
+    expect(html).to.not.contain('1 March 2027');
+    expect(html).to.not.contain('7 March 2027');
     expect(html.indexOf('Amal Haddad')).to.be.lessThan(html.indexOf('Bruno Costa'));
     expect(html).to.contain('zoe.pre@example.org');
     expect(html).to.contain('no account yet');
@@ -77,8 +77,8 @@ describe('attendance plugin', function () {
   it('renames, adds and removes sessions; a session with ticks is removed only when confirmed, and its ticks are kept', async () => {
     const form = gridForm((await w.staff.get(page()).expect(200)).text);
     const [day1, day2] = form.s;
-    await postForm(w.staff, `${page()}/sessions/${day2}`, { day: '2026-03-03', title: 'Day 2 morning' }, `${page()}/sessions`, 303);
-    await postForm(w.staff, `${page()}/sessions`, { day: '2026-03-03', title: 'Day 2 afternoon' }, `${page()}/sessions`, 303);
+    await postForm(w.staff, `${page()}/sessions/${day2}`, { day: '2027-03-03', title: 'Day 2 morning' }, `${page()}/sessions`, 303);
+    await postForm(w.staff, `${page()}/sessions`, { day: '2027-03-03', title: 'Day 2 afternoon' }, `${page()}/sessions`, 303);
     let html = (await w.staff.get(page()).expect(200)).text;
     expect(html).to.contain('Day 2 morning');
     expect(html.indexOf('Day 2 morning')).to.be.lessThan(html.indexOf('Day 2 afternoon'));
@@ -86,13 +86,13 @@ describe('attendance plugin', function () {
 
     // Bad input: said in the page, nothing changed.
     const bad = await postForm(w.staff, `${page()}/sessions`, { day: '3 March', title: 'x'.repeat(101) }, `${page()}/sessions`, 400);
-    expect(bad.text).to.contain('Enter the day as a date (such as 2026-03-02).');
+    expect(bad.text).to.contain('Enter the day as a date (such as 2027-03-02).');
     expect(bad.text).to.contain('The name is at most 100 characters long.');
     expect(gridForm((await w.staff.get(page()).expect(200)).text).s).to.have.length(6);
 
     // Day 1 has ticks (Amal, Bruno, Zoé): the first request asks, and changes nothing.
     const asked = await postForm(w.staff, `${page()}/sessions/${day1}/remove`, {}, `${page()}/sessions`, 409);
-    expect(asked.text).to.contain('3 participants are ticked present at “2 March 2026”');
+    expect(asked.text).to.contain('3 participants are ticked present at “2 March 2027”');
     expect(gridForm((await w.staff.get(page()).expect(200)).text).s).to.include(day1);
     await postForm(w.staff, `${page()}/sessions/${day1}/remove`, { confirm: 'on' }, `${page()}/sessions`, 303);
     html = (await w.staff.get(`${page()}/sessions`).expect(200)).text;
@@ -130,8 +130,8 @@ describe('attendance plugin', function () {
     const done = await rule!.completedOf(edition, [amal.enrolmentId, bruno.enrolmentId, zoe.enrolmentId]);
     expect([...done.keys()].sort()).to.deep.equal([amal.enrolmentId, bruno.enrolmentId].sort());
     // Amal's third session of five was day 3 (4 March); Bruno's third was day 3 as well.
-    expect(done.get(amal.enrolmentId)!.toISOString().slice(0, 10)).to.equal('2026-03-04');
-    expect(done.get(bruno.enrolmentId)!.toISOString().slice(0, 10)).to.equal('2026-03-04');
+    expect(done.get(amal.enrolmentId)!.toISOString().slice(0, 10)).to.equal('2027-03-04');
+    expect(done.get(bruno.enrolmentId)!.toISOString().slice(0, 10)).to.equal('2027-03-04');
     const records = await w.t.app.olive.service(AttendanceRecords).attendanceOf(edition, [zoe.enrolmentId]);
     expect(records[0]).to.include({ attended: 2, sessions: 5, percent: 40, qualifies: false });
 
@@ -141,15 +141,15 @@ describe('attendance plugin', function () {
   });
 
   it('imports ticks from a CSV file: preview, then confirm', async () => {
-    const csv = ['email,2026-03-05,6 March 2026', 'bruno.costa@example.org,1,x', 'zoe.pre@example.org,,0'].join('\n');
+    const csv = ['email,2027-03-05,6 March 2027', 'bruno.costa@example.org,1,x', 'zoe.pre@example.org,,0'].join('\n');
     const up = await w.staff
       .post(`${page()}/import?_csrf=${encodeURIComponent(await tokenFor(w.staff, `${page()}/import`))}`)
       .attach('file', Buffer.from(csv), 'ticks.csv')
       .expect(303);
     const preview = (await w.staff.get(up.headers.location as string).expect(200)).text;
     expect(preview).to.contain('3 ticks will be saved, in 2 rows.');
-    expect(preview).to.contain('Present: 5 March 2026 · 6 March 2026');
-    expect(preview).to.contain('Absent: 6 March 2026');
+    expect(preview).to.contain('Present: 5 March 2027 · 6 March 2027');
+    expect(preview).to.contain('Absent: 6 March 2027');
     // Nothing is saved before the confirmation.
     let form = gridForm((await w.staff.get(page()).expect(200)).text);
     expect(form.checked).to.not.include('1.3');
@@ -162,7 +162,7 @@ describe('attendance plugin', function () {
     expect(form.checked).to.not.include('2.4');
 
     // The long shape, with headers in French.
-    const long = ['courriel;séance;présent', 'zoe.pre@example.org;2026-03-06;oui'].join('\n');
+    const long = ['courriel;séance;présent', 'zoe.pre@example.org;2027-03-06;oui'].join('\n');
     const up2 = await w.staff
       .post(`${page()}/import?_csrf=${encodeURIComponent(await tokenFor(w.staff, `${page()}/import`))}`)
       .attach('file', Buffer.from(long), 'long.csv')
@@ -179,10 +179,10 @@ describe('attendance plugin', function () {
     const before = await db().collection('attendance_mark').find({ editionId: edition }).sort({ _id: 1 }).toArray();
     const csv = [
       'email,session,present',
-      'amal.haddad@example.org,2026-03-02,0',
-      'nobody@example.org,2026-03-02,1',
+      'amal.haddad@example.org,2027-03-02,0',
+      'nobody@example.org,2027-03-02,1',
       'bruno.costa@example.org,Day 9,1',
-      'bruno.costa@example.org,2026-03-03,maybe',
+      'bruno.costa@example.org,2027-03-03,maybe',
     ].join('\n');
     const up = await w.staff
       .post(`${page()}/import?_csrf=${encodeURIComponent(await tokenFor(w.staff, `${page()}/import`))}`)
@@ -204,12 +204,12 @@ describe('attendance plugin', function () {
     // A column that is no session: the file is refused as a whole.
     const wide = await w.staff
       .post(`${page()}/import?_csrf=${encodeURIComponent(await tokenFor(w.staff, `${page()}/import`))}`)
-      .attach('file', Buffer.from('email,2026-03-02,Excursion\namal.haddad@example.org,1,1\n'), 'wide.csv')
+      .attach('file', Buffer.from('email,2027-03-02,Excursion\namal.haddad@example.org,1,1\n'), 'wide.csv')
       .expect(400);
     expect(wide.text).to.contain('The column “Excursion” is not a session of this edition.');
     const noEmail = await w.staff
       .post(`${page()}/import?_csrf=${encodeURIComponent(await tokenFor(w.staff, `${page()}/import`))}`)
-      .attach('file', Buffer.from('who,2026-03-02\nAmal,1\n'), 'x.csv')
+      .attach('file', Buffer.from('who,2027-03-02\nAmal,1\n'), 'x.csv')
       .expect(400);
     expect(noEmail.text).to.contain('The file has no “email” column.');
     const after = await db().collection('attendance_mark').find({ editionId: edition }).sort({ _id: 1 }).toArray();
@@ -237,7 +237,7 @@ describe('attendance plugin', function () {
       .replace(/^\uFEFF/, '')
       .trim()
       .split('\r\n');
-    expect(lines[0]).to.equal('name,email,2 March 2026,Day 2 morning,4 March 2026,5 March 2026,6 March 2026,sessions attended,percent,qualifies');
+    expect(lines[0]).to.equal('name,email,2 March 2027,Day 2 morning,4 March 2027,5 March 2027,6 March 2027,sessions attended,percent,qualifies');
     expect(lines[1]).to.equal('Amal Haddad,amal.haddad@example.org,1,1,1,1,0,4,80,yes');
     expect(lines[3]).to.equal(',zoe.pre@example.org,1,1,0,0,1,3,60,yes');
 

@@ -39,7 +39,7 @@ export async function startApp(label: string, options: { seed?: boolean } = {}):
   return { t, staff, courseId };
 }
 
-/** An in-person edition from 2 to 6 March 2026 in Geneva, open, taught by trainer@olive.example. Returns its id. */
+/** An in-person edition from 2 to 6 March 2027 in Geneva, open, taught by trainer@olive.example. Returns its id. */
 export async function inPersonEdition(w: World, title: string, fields: Record<string, unknown> = {}): Promise<string> {
   const trainer = await w.t.app.olive.users.findByEmail('trainer@olive.example');
   return postEdition(w.staff, {
@@ -49,8 +49,8 @@ export async function inPersonEdition(w: World, title: string, fields: Record<st
     method: 'open',
     status: 'published',
     place: 'Geneva',
-    startsAt: '2026-03-02',
-    endsAt: '2026-03-06',
+    startsAt: '2027-03-02',
+    endsAt: '2027-03-06',
     trainerIds: trainer!.id,
     ...fields,
   });
