@@ -135,8 +135,6 @@ describe('hostile input: CSRF on every state-changing route', function () {
       { route: 'POST /courses/manage/:slug/status', who: 'trainer', url: `/courses/manage/${slug}/status`, body: { status: 'archived' } },
       { route: 'POST /courses/manage/:slug/cover', who: 'trainer', url: `/courses/manage/${slug}/cover`, body: { alt_en: 'Forged' }, multipart: true },
       { route: 'POST /courses/manage/:slug/cover/delete', who: 'trainer', url: `/courses/manage/${slug}/cover/delete` },
-      { route: 'POST /courses/manage/:slug/cover', who: 'trainer', url: `/courses/manage/${slug}/cover`, body: { alt_en: 'Forged' }, multipart: true },
-      { route: 'POST /courses/manage/:slug/cover/delete', who: 'trainer', url: `/courses/manage/${slug}/cover/delete` },
       { route: 'POST /courses/manage/:slug/trainers', who: 'staff', url: `/courses/manage/${slug}/trainers`, body: { trainerIds: [] } },
       { route: 'POST /courses/manage/:slug/modules', who: 'trainer', url: `/courses/manage/${slug}/modules`, body: { title: 'Forged' } },
       { route: 'POST /courses/manage/:slug/modules/:moduleId', who: 'trainer', url: `/courses/manage/${slug}/modules/${m}`, body: { title: 'Forged' } },
