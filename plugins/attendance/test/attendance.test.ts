@@ -86,7 +86,7 @@ describe('attendance plugin', function () {
 
     // Bad input: said in the page, nothing changed.
     const bad = await postForm(w.staff, `${page()}/sessions`, { day: '3 March', title: 'x'.repeat(101) }, `${page()}/sessions`, 400);
-    expect(bad.text).to.contain('Enter the day as a date (such as 2027-03-02).');
+    expect(bad.text).to.contain('Enter the day as a date (such as 2026-03-02).');
     expect(bad.text).to.contain('The name is at most 100 characters long.');
     expect(gridForm((await w.staff.get(page()).expect(200)).text).s).to.have.length(6);
 
