@@ -52,6 +52,10 @@ describe('hostile input: CSRF on every state-changing route', function () {
     const batch = /import\/([0-9a-f]{24})$/.exec(preview.headers.location as string)![1]!;
     const pending = ids.enrolments.find((e) => e.editionId === application && e.status === 'pending');
 
+    // The in-person edition's attendance (seeded), one of its sessions.
+    const inPerson = String((await db.collection('enrolment_edition').findOne({ place: 'Addis Ababa, Ethiopia' }))!._id);
+    const session = String((await db.collection('attendance_session').findOne({ editionId: inPerson }))!._id);
+    const att = `/attendance/editions/${inPerson}`;
     const slug = 'conflict-analysis';
     const m = String(module!._id);
     const editionForm = {
@@ -188,6 +192,19 @@ describe('hostile input: CSRF on every state-changing route', function () {
         url: `/enrolment/manage/editions/${open}/import/${batch}/encoding`,
         body: { encoding: 'windows-1251' },
       },
+      { route: 'POST /attendance/editions/:id/marks', who: 'staff', url: `${att}/marks`, body: { s: session, e: 'x', w: '', c: '0.0' } },
+      { route: 'POST /attendance/editions/:id/sessions', who: 'staff', url: `${att}/sessions`, body: { day: '2026-09-01', title: 'Forged' } },
+      {
+        route: 'POST /attendance/editions/:id/sessions/:sessionId',
+        who: 'staff',
+        url: `${att}/sessions/${session}`,
+        body: { day: '2026-09-01', title: 'Forged' },
+      },
+      { route: 'POST /attendance/editions/:id/sessions/:sessionId/remove', who: 'staff', url: `${att}/sessions/${session}/remove`, body: { confirm: 'on' } },
+      { route: 'POST /attendance/editions/:id/sessions/:sessionId/restore', who: 'staff', url: `${att}/sessions/${session}/restore` },
+      { route: 'POST /attendance/editions/:id/rule', who: 'staff', url: `${att}/rule`, body: { rule: 'percent', percent: '10' } },
+      { route: 'POST /attendance/editions/:id/import', who: 'staff', url: `${att}/import`, body: {}, multipart: true },
+      { route: 'POST /attendance/editions/:id/import/:batchId/commit', who: 'staff', url: `${att}/import/${'0'.repeat(24)}/commit` },
       { route: 'POST /enrolment/editions/:id/enrol', who: 'learner', url: `/enrolment/editions/${ids.edition('key')}/enrol`, body: { key: 'anything' } },
       {
         route: 'POST /enrolment/editions/:id/apply',
