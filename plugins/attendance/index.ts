@@ -1,7 +1,7 @@
 import { definePlugin } from '../../src/index.ts';
 import { CompletionRules } from '../certificates/contract.ts';
 import { CourseCatalog } from '../courses/contract.ts';
-import { EnrolmentDirectory } from '../enrolment/contract.ts';
+import { EditionManageLinks, EnrolmentDirectory } from '../enrolment/contract.ts';
 import { attendanceConfigSchema } from './config.ts';
 import { AttendanceRecords } from './contract.ts';
 import {
@@ -45,6 +45,13 @@ export default definePlugin({
 
     ctx.provide(AttendanceRecords, { attendanceOf: service.attendanceOf });
     ctx.contribute(CompletionRules, { id: 'attendance', completedOf: service.completedOf });
+    // Dated editions have sessions (in person or live online); a self-paced one has none.
+    ctx.contribute(EditionManageLinks, {
+      id: 'attendance',
+      order: 10,
+      label: 'attendance:manageLink',
+      href: (edition) => (edition.selfPaced ? null : `/attendance/editions/${edition.id}`),
+    });
 
     return {
       async seed(seed) {

@@ -133,6 +133,20 @@ export interface EditionSection {
 export const EditionSections = defineExtensionPoint<EditionSection>('enrolment.editionSections');
 
 /**
+ * Links on an edition's manage page (`/enrolment/manage/editions/:id`) to other plugins' pages
+ * about it (its attendance, its certificates), beside the roster and the import. `label` is a
+ * catalogue key; `href` gives the page's path for this edition, or null when the page does not
+ * apply to it (attendance for a self-paced edition).
+ */
+export interface EditionManageLink {
+  id: string;
+  order?: number;
+  label: string;
+  href(edition: EditionSummary): string | null;
+}
+export const EditionManageLinks = defineExtensionPoint<EditionManageLink>('enrolment.editionManageLinks');
+
+/**
  * One date in a person's calendar ("My calendar" and its iCalendar feed): whole days, in UTC, as
  * editions are. Texts are in the language the source is asked for (the reader's, or for the feed
  * the person's saved one).

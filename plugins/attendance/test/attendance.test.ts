@@ -274,6 +274,15 @@ describe('attendance plugin', function () {
     expect(answer.text).to.contain('A self-paced edition has no sessions to attend.');
   });
 
+  it("is linked from a dated edition's manage page, not from a self-paced one's", async () => {
+    const link = `<a href="${page()}">Attendance</a>`;
+    expect((await w.staff.get(`/enrolment/manage/editions/${edition}`).expect(200)).text).to.contain(link);
+    const selfPaced = (await db().collection('enrolment_edition').findOne({ selfPaced: true }))!;
+    const html = (await w.staff.get(`/enrolment/manage/editions/${selfPaced._id}`).expect(200)).text;
+    expect(html).to.contain('/roster"');
+    expect(html).to.not.contain('/attendance/editions/');
+  });
+
   it('refuses a grid form that was tampered with, and changes nothing', async () => {
     const form = gridForm((await w.staff.get(page()).expect(200)).text);
     const before = await db().collection('attendance_mark').find({ editionId: edition }).sort({ _id: 1 }).toArray();

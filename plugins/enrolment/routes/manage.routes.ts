@@ -3,9 +3,9 @@ import mongoose from 'mongoose';
 import { z } from 'zod';
 import { allow, form, invalidFields, objectIdSchema, parseInput, respond, UN_LANGUAGES, Users, type PluginContext } from '../../../src/index.ts';
 import { CourseCatalog } from '../../courses/contract.ts';
-import { EDITION_STATUSES, ENROLMENT_METHODS } from '../contract.ts';
+import { EDITION_STATUSES, EditionManageLinks, ENROLMENT_METHODS } from '../contract.ts';
 import type { ApplicationQuestion, EditionDoc } from '../models/edition.model.ts';
-import type { EditionInput, EnrolmentService } from '../services/enrolment.service.ts';
+import { toEditionSummary, type EditionInput, type EnrolmentService } from '../services/enrolment.service.ts';
 import type { EnrolmentNotices } from '../services/notices.ts';
 import { countryName } from '../services/profile.ts';
 import { courseTitle, formatDay } from './learner.routes.ts';
@@ -259,7 +259,15 @@ export function mountManageRoutes(ctx: PluginContext, service: EnrolmentService,
       };
     };
     const waiting = people.filter((e) => e.status === 'waitlisted').sort((a, b) => (a.waitlistedAt?.getTime() ?? 0) - (b.waitlistedAt?.getTime() ?? 0));
+    const summary = toEditionSummary(edition);
+    const links = [...ctx.extensions(EditionManageLinks)]
+      .sort((a, b) => (a.order ?? 50) - (b.order ?? 50))
+      .flatMap((link) => {
+        const href = link.href(summary);
+        return href ? [{ label: req.t(link.label), href }] : [];
+      });
     return {
+      links,
       title: edition.title,
       edition,
       course,
