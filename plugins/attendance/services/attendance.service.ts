@@ -34,8 +34,10 @@ export interface AttendanceModels {
 export interface Participant {
   enrolmentId: string;
   email: string;
-  /** The account's name; '' for people pre-enrolled by e-mail who have no account yet. */
+  /** The account's name; for people pre-enrolled by e-mail, the name their imported profile gives, else ''. */
   name: string;
+  /** Pre-enrolled people have no account until they create one with their address. */
+  hasAccount: boolean;
 }
 
 export interface Rule {
@@ -211,14 +213,15 @@ export function createAttendanceService(ctx: PluginContext<AttendanceConfig>, mo
     await Session.updateOne({ _id: sessionId }, { $set: { removedAt: null } });
   }
 
-  /** Everyone enrolled, with the account's name when there is an account, sorted by name (or e-mail) in the reader's collation. */
+  /** Everyone enrolled, with the account's name (or the imported profile's), sorted by name (or e-mail) in the reader's collation. */
   async function participants(edition: EditionSummary, lang = 'en'): Promise<Participant[]> {
     const enrolments = await directory().enrolmentsOf(edition.id, ['enrolled']);
     const users = ctx.get(Users);
     const people = await Promise.all(
       enrolments.map(async (e) => {
         const account = e.userId ? await users.findById(e.userId) : null;
-        return { enrolmentId: e.id, email: e.email, name: account?.name ?? '' };
+        const name = account?.name ?? (await directory().personName?.(e.email)) ?? '';
+        return { enrolmentId: e.id, email: e.email, name, hasAccount: Boolean(account) };
       }),
     );
     const collator = nameCollator(lang);

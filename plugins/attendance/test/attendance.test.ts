@@ -299,6 +299,9 @@ describe('attendance plugin', function () {
     expect(html).to.contain('Completion: attending at least 80 % of the sessions.');
     expect(gridForm(html).s).to.have.length(12);
     expect(html).to.contain('13 of 14 participants qualify.');
+    // Pre-enrolled without an account: the imported profile's name, and the badge saying so.
+    expect(html).to.match(/<bdi>Chipo Moyo<\/bdi> <span class="badge">no account yet<\/span>/);
+    expect(html).to.match(/<bdi>Joseph Mwangi<\/bdi><\/th>/);
     const marks = await db()
       .collection('attendance_mark')
       .countDocuments({ editionId: String(demo._id) });
