@@ -59,6 +59,7 @@ describe('enrolment: demo programme (seed)', function () {
       const fellowship = editions.find((e) => e.method === 'application')!;
       expect(fellowship.enrolmentDeadline!.getTime()).to.be.greaterThan(Date.now());
       expect(fellowship.capacity).to.equal(12);
+      expect(fellowship.contactEmail).to.equal('fellowship@olive.example');
       const past = editions.find((e) => e.method === 'invitation')!;
       expect(past.endsAt!.getTime()).to.be.lessThan(Date.now());
       expect(editions.find((e) => e.method === 'open')).to.include({ selfPaced: true, capacity: null });
