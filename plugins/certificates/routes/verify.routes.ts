@@ -23,8 +23,6 @@ export function publicView(s: CertificateStatus, lang: string) {
     issuedOn: snap.issueDate,
     ...(s.replacedBy ? { replacedBy: s.replacedBy } : {}),
     ...(s.revokedAt ? { revokedOn: s.revokedAt.toISOString().slice(0, 10) } : {}),
-    // Why it was revoked is part of what a reader of a revoked certificate must know.
-    ...(s.state === 'revoked' && s.reason ? { revokedReason: s.reason } : {}),
   };
 }
 
