@@ -221,6 +221,8 @@ describe('the look: page weight, phone menu, verification, branding', function (
         .expect('content-type', /text\/css/);
       expect(sheet.text).to.equal(':root{--brand:#1f4e79;--accent:#0b5cad}\n');
       expect(sheet.headers['cache-control']).to.contain('immutable');
+      // Another version's address is not this one's colours under an immutable cache.
+      await supertest(t.app).get('/branding/colours/000000000000.css').expect(404);
       const image = await supertest(t.app).get(logo![1]!).expect(200).expect('content-type', 'image/png');
       expect(Buffer.compare(image.body as Buffer, PNG)).to.equal(0);
       await supertest(t.app).get('/branding/logo/0000000000000000').expect(404);

@@ -70,8 +70,10 @@ export function mountBrandingRoutes(router: PluginRouter, deps: { branding: Bran
     if (!/^[0-9a-f]{16}$/.test(sha) || !(await branding.sendLogo(sha, res))) throw new HttpError(404, 'NOT_FOUND', 'No such logo.');
   });
 
-  router.get('/branding/colours/:version.css', allow.public, async (_req, res) => {
+  router.get('/branding/colours/:version.css', allow.public, async (req, res) => {
     const view = await branding.view();
+    // Served as immutable: only the current colours' version, never another address's content.
+    if (view.css !== `/branding/colours/${String(req.params.version)}.css`) throw new HttpError(404, 'NOT_FOUND', 'No such stylesheet.');
     res.type('text/css').setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     // Only validated `#rrggbb` values are ever stored: nothing else can reach this text.
     res.send(`:root{--brand:${view.brand};--accent:${view.accent}}\n`);
