@@ -87,6 +87,10 @@ describe('the look: page weight, phone menu, verification, branding', function (
     const last = await agents.admin!.get('/admin/users?q=weight&page=3').expect(200);
     expect(last.text).to.contain('Weight Person 59');
     expect(last.text).to.not.contain('Weight Person 00');
+    // A page past the end shows the last one.
+    const beyond = await agents.admin!.get('/admin/users?q=weight&page=999').expect(200);
+    expect(beyond.text).to.contain('Weight Person 59');
+    expect(beyond.text).to.not.contain('999');
   });
 
   it('the menu folds behind a "Menu" control that needs no script (a <details>), in the reader’s language', async () => {

@@ -63,16 +63,16 @@ interface FilterableEdition {
 
 /**
  * Whether an edition passes every filter. Words: the edition's title, its course's title as the
- * reader sees it, or its place. Kind: self-paced, in person (it has a place) or online (both for
- * an edition in a place and online). Dates: the edition takes place on at least one day between
+ * reader sees it, or its place. Kind: self-paced, in person (it has a place; self-paced ones
+ * don't count) or online live (dated and online; both for an edition in a place and online). Dates: the edition takes place on at least one day between
  * them; a self-paced edition is open at any date, so it always does.
  */
 export function editionMatches(f: Pick<EditionFilters, 'q' | 'lang' | 'kind' | 'from' | 'to'>, edition: FilterableEdition, courseTitle: string): boolean {
   if (f.q && ![edition.title, courseTitle, edition.place].some((text) => matchesSearch(text, f.q))) return false;
   if (f.lang && edition.language !== f.lang) return false;
   if (f.kind === 'selfPaced' && !edition.selfPaced) return false;
-  if (f.kind === 'inPerson' && !edition.place) return false;
-  if (f.kind === 'online' && !edition.online) return false;
+  if (f.kind === 'inPerson' && (edition.selfPaced || !edition.place)) return false;
+  if (f.kind === 'online' && (edition.selfPaced || !edition.online)) return false;
   if ((f.from || f.to) && !edition.selfPaced) {
     if (!edition.startsAt) return false;
     const start = edition.startsAt;

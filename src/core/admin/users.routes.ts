@@ -66,14 +66,21 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
 
   const listLocals = async (req: Request, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}) => {
     const query = listSchema.parse(req.query);
-    const { users: list, total } = await users.list({ search: query.q, role: query.role, page: query.page, pageSize: PAGE_SIZE, lang: req.language });
+    const read = (page?: number) => users.list({ search: query.q, role: query.role, page, pageSize: PAGE_SIZE, lang: req.language });
+    let { users: list, total } = await read(query.page);
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    // A page past the end (an old link, a typed number) shows the last one.
+    if ((query.page ?? 1) > pages) {
+      query.page = pages;
+      ({ users: list, total } = await read(pages));
+    }
     return {
       title: req.t('admin.users.title'),
       list,
       total,
       query,
       page: query.page ?? 1,
-      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      pages,
       roles: ROLES,
       values: form.values ?? { roles: ['learner'], invite: 'on' },
       requestKey: crypto.randomUUID(),
