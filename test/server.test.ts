@@ -69,7 +69,7 @@ describe('the olive command', function () {
     const weak = runOlive(['create-admin', '--email', 'x@olive.example', '--name', 'X'], env, 'short\n');
     const first = runOlive(['seed'], env);
     expect(await first.exited, first.output()).to.equal(0);
-    expect(first.output()).to.contain('Demo data loaded for: host, courses, enrolment, certificates, announcements');
+    expect(first.output()).to.contain('Demo data loaded for: host, courses, enrolment, certificates, attendance, announcements, questions\n');
     const again = runOlive(['seed'], env);
     const admin = runOlive(['create-admin', '--email', 'ops@olive.example', '--name', 'Ops Person'], env, 'a-strong-passphrase\n');
     expect(await again.exited, again.output()).to.equal(0);
