@@ -30,9 +30,13 @@ export async function connectDatabase({ uri, dbName }: ConnectOptions): Promise<
   return connection;
 }
 
-/** True when the database answers a ping within the time limit. */
+/**
+ * True when the database answers a ping within the time limit. The ping itself decides, not
+ * mongoose's readyState: that follows the driver's topology events and can stay "disconnected"
+ * after the server is back (queries go through the driver all the same, as bufferCommands is off).
+ */
 export async function pingDatabase(connection: Connection, timeoutMs = 2000): Promise<boolean> {
-  if (connection.readyState !== 1 || !connection.db) return false;
+  if (!connection.db) return false;
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

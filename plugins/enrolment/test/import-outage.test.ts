@@ -39,6 +39,19 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** What a failure needs to tell apart: a database that does not answer anyone, or an app that does not see it. */
+  async function outageReport(readiness: string): Promise<string> {
+    const fresh = new mongoose.mongo.MongoClient(database.uri, { serverSelectionTimeoutMS: 5000 });
+    const direct = await fresh
+      .db('admin')
+      .command({ ping: 1 })
+      .then(() => 'answers a new client')
+      .catch((err: Error) => `does not answer a new client either: ${err.message}`)
+      .finally(() => fresh.close());
+    const alive = database.process.exitCode === null && database.process.signalCode === null;
+    return `readiness: ${readiness}; the app's connection state: ${t.app.olive.connection.readyState}; the database process ${alive ? 'runs' : 'has exited'} and ${direct}; its log:\n${database.recentLog()}`;
+  }
+
   it('a commit cut off half-way resumes by itself once the database is back: everyone placed once, seats right', async () => {
     const staff = await signIn(t.app, 'staff@olive.example');
     const conn = t.app.olive.connection;
@@ -81,8 +94,8 @@ describe('bulk enrolment from CSV when the database goes away during a commit', 
     await new Promise((resolve) => setTimeout(resolve, 6000));
     database = await startEmbeddedDatabase({ dataDir: dir, port: database.port });
     const backBy = Date.now() + 90_000;
-    while ((await supertest(t.app).get('/readyz')).status !== 200) {
-      if (Date.now() > backBy) throw new Error(`the app did not see the database again within 90 s; the database's log:\n${database.recentLog()}`);
+    for (let ready = await supertest(t.app).get('/readyz'); ready.status !== 200; ready = await supertest(t.app).get('/readyz')) {
+      if (Date.now() > backBy) throw new Error(`the app did not see the database again within 90 s (${await outageReport(ready.text)})`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
 
