@@ -5,7 +5,7 @@
  * editions; progress in a course is recorded per edition (the edition's id is the `editionId` of
  * the courses plugin's progress records).
  */
-import { defineEvent, defineExtensionPoint, defineService, type DashboardPanel } from '../../src/index.ts';
+import { defineEvent, defineExtensionPoint, defineService, type DashboardPanel, type SessionUser } from '../../src/index.ts';
 
 /** How people get into an edition. */
 export const ENROLMENT_METHODS = ['open', 'key', 'application', 'invitation', 'closed'] as const;
@@ -77,6 +77,12 @@ export interface EnrolmentDirectoryService {
   enrolmentsOf(editionId: string, statuses?: EnrolmentStatus[]): Promise<EnrolmentSummary[]>;
   /** The name of the person with this address from their imported profile (given and family name), or null when none is known. */
   personName?(email: string): Promise<string | null>;
+  /**
+   * The names of these enrolments' people, by enrolment id: the account's name, else the imported
+   * profile's, else '' (with whether there is an account). One read of accounts and one of profiles
+   * for the whole list (an attendance grid, a certificates page).
+   */
+  namesOf(enrolments: readonly Pick<EnrolmentSummary, 'id' | 'email' | 'userId'>[]): Promise<Map<string, { name: string; hasAccount: boolean }>>;
 }
 
 export const EnrolmentDirectory = defineService<EnrolmentDirectoryService>('enrolment.directory');
@@ -109,6 +115,16 @@ export const EnrolmentMoved = defineEvent<EnrolmentEvent & { fromEditionId: stri
  * plugin lists the person's certificates there). Same shape as the home page's panels.
  */
 export const MyLearningSections = defineExtensionPoint<DashboardPanel>('enrolment.myLearningSections');
+
+/**
+ * Who runs an edition (sees its roster, answers its questions, marks its attendance, writes to its
+ * participants): programme staff and administrators run every edition, a trainer the editions
+ * they are named trainers of. The one rule every plugin asks.
+ */
+export function runsEdition(user: SessionUser | undefined, edition: Pick<EditionSummary, 'trainerIds'>): boolean {
+  if (!user) return false;
+  return user.roles.includes('admin') || user.roles.includes('staff') || (user.roles.includes('trainer') && edition.trainerIds.includes(user.id));
+}
 
 /** Who reads an edition's page, as its sections see them. */
 export interface EditionReader {

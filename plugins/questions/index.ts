@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { DashboardPanels, definePlugin, hasRole, Users } from '../../src/index.ts';
 import { CourseCatalog } from '../courses/contract.ts';
-import { EditionSections, EnrolmentDirectory } from '../enrolment/contract.ts';
+import { EditionSections, EnrolmentDirectory, runsEdition } from '../enrolment/contract.ts';
 import { QUESTION_MAX, questionSchema, type QuestionDoc } from './models/question.model.ts';
-import { mountQuestionRoutes, runsEdition } from './routes/questions.routes.ts';
+import { mountQuestionRoutes } from './routes/questions.routes.ts';
 
 /**
  * Questions: a participant of an edition asks its trainers and staff from the edition's page; they
@@ -25,7 +25,6 @@ export default definePlugin({
 
     // Only `_id` is indexed on FerretDB: an edition's questions are a small collection read whole per edition.
     const ofEdition = (editionId: string) => Question.find({ editionId }).sort({ createdAt: -1 }).limit(500).lean<QuestionDoc[]>();
-    const runs = runsEdition;
     mountQuestionRoutes(ctx, Question, ofEdition);
 
     ctx.contribute(EditionSections, {
@@ -34,8 +33,8 @@ export default definePlugin({
       async render(req, reader) {
         if (!req.user) return null;
         if (reader.runs) {
-          const open = (await ofEdition(reader.edition.id)).filter((q) => !q.answer).length;
-          return { view: 'questions/section-runner', locals: { edition: reader.edition, open } };
+          const asked = await ofEdition(reader.edition.id);
+          return { view: 'questions/section-runner', locals: { edition: reader.edition, asked: asked.length, open: asked.filter((q) => !q.answer).length } };
         }
         if (reader.enrolment?.status !== 'enrolled') return null;
         const mine = (await ofEdition(reader.edition.id)).filter((q) => q.askerId === req.user!.id);
@@ -53,7 +52,7 @@ export default definePlugin({
         const rows = [];
         for (const [editionId, count] of waiting) {
           const edition = await directory().edition(editionId);
-          if (edition && runs(req, edition)) rows.push({ edition, count });
+          if (edition && runsEdition(req.user, edition)) rows.push({ edition, count });
         }
         if (!rows.length) return null;
         return { view: 'questions/panel', locals: { rows } };

@@ -1,9 +1,9 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { allow, forbidden, form, hasRole, notFound, type PluginContext } from '../../../src/index.ts';
-import type { EditionSummary, EnrolmentDirectoryService } from '../../enrolment/contract.ts';
+import { runsEdition, type EditionSummary, type EnrolmentDirectoryService } from '../../enrolment/contract.ts';
 import { AUDIENCES } from '../models/announcement.model.ts';
-import { runsEdition, type createAnnouncementsService } from '../services/announcements.service.ts';
+import { type createAnnouncementsService } from '../services/announcements.service.ts';
 
 const title = z.string().trim().min(3, 'announcements:errors.titleShort').max(200, 'announcements:errors.titleLong');
 const body = z.string().trim().min(1, 'announcements:errors.bodyMissing').max(10000, 'announcements:errors.bodyLong');

@@ -1,7 +1,7 @@
 import type { TFunction } from 'i18next';
 import mongoose, { type Model } from 'mongoose';
 import type { ModelCache, PluginContext, Role, SessionUser } from '../../../src/index.ts';
-import { hasRole, notFound } from '../../../src/index.ts';
+import { notFound } from '../../../src/index.ts';
 import type { EditionSummary, EnrolmentDirectoryService, EnrolmentStatus } from '../../enrolment/contract.ts';
 import { AnnouncementPublished, type Audience, type AnnouncementView, type AnnouncementsService } from '../contract.ts';
 import { AUDIENCES, type AnnouncementDoc } from '../models/announcement.model.ts';
@@ -37,10 +37,6 @@ export function readsEditionNotice(status: EnrolmentStatus | undefined, includeW
 
 /** Whom an edition's announcement is mailed to. */
 export const recipientStatuses = (includeWaiting: boolean): EnrolmentStatus[] => (includeWaiting ? ['enrolled', 'waitlisted', 'pending'] : ['enrolled']);
-
-/** Staff (and admins) run every edition; a trainer the editions they are named trainers of. */
-export const runsEdition = (user: SessionUser | undefined, edition: Pick<EditionSummary, 'trainerIds'>) =>
-  !!user && (hasRole(user, ['staff']) || edition.trainerIds.includes(user.id));
 
 const paragraphsOf = (body: string) =>
   body

@@ -61,6 +61,17 @@ describe('announcements to an edition', function () {
     const page = (await learner.get(`/enrolment/editions/${editionId}`).expect(200)).text;
     expect(page).to.contain('Dr. Rafael Montoya');
     expect(page).to.contain('<a href="mailto:cohort-desk@unitar.example" dir="ltr">cohort-desk@unitar.example</a>');
+    expect(page, 'a learner is offered a place').to.contain(`action="/enrolment/editions/${editionId}/enrol"`);
+    expect(page).not.to.contain('You are a trainer of this edition.');
+  });
+
+  it('shows the edition’s own trainer the roster instead of a place to enrol', async () => {
+    const trainer = await signIn(t.app, 'trainer@olive.example');
+    const page = (await trainer.get(`/enrolment/editions/${editionId}`).expect(200)).text;
+    expect(page).to.contain('You are a trainer of this edition.');
+    expect(page).to.contain(`href="/enrolment/manage/editions/${editionId}/roster"`);
+    expect(page).not.to.contain(`action="/enrolment/editions/${editionId}/enrol"`);
+    await trainer.get(`/enrolment/manage/editions/${editionId}/roster`).expect(200);
   });
 
   it('reaches the participants on the edition page, the home page and by mail, and nobody else', async () => {

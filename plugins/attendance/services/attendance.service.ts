@@ -14,11 +14,10 @@ import {
   nameCollator,
   notFound,
   upsertOne,
-  Users,
   type PluginContext,
   type SessionUser,
 } from '../../../src/index.ts';
-import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
+import { EnrolmentDirectory, runsEdition, type EditionSummary } from '../../enrolment/contract.ts';
 import type { AttendanceConfig } from '../config.ts';
 import type { AttendanceOfPerson } from '../contract.ts';
 import { markKey, type MarkDoc, type RuleKind, type SessionDoc, type SettingDoc } from '../models/attendance.model.ts';
@@ -50,11 +49,6 @@ export const DEFAULT_RULE: Rule = { rule: 'all', percent: 100 };
 /** Midnight UTC of that day. */
 export const utcDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
-
-/** Staff and administrators run every edition; a trainer runs the editions they teach (as the enrolment plugin's roster). */
-export function runsEdition(user: SessionUser, edition: Pick<EditionSummary, 'trainerIds'>): boolean {
-  return user.roles.includes('admin') || user.roles.includes('staff') || (user.roles.includes('trainer') && edition.trainerIds.includes(user.id));
-}
 
 export const isStaff = (user: SessionUser) => user.roles.includes('admin') || user.roles.includes('staff');
 
@@ -216,14 +210,8 @@ export function createAttendanceService(ctx: PluginContext<AttendanceConfig>, mo
   /** Everyone enrolled, with the account's name (or the imported profile's), sorted by name (or e-mail) in the reader's collation. */
   async function participants(edition: EditionSummary, lang = 'en'): Promise<Participant[]> {
     const enrolments = await directory().enrolmentsOf(edition.id, ['enrolled']);
-    const users = ctx.get(Users);
-    const people = await Promise.all(
-      enrolments.map(async (e) => {
-        const account = e.userId ? await users.findById(e.userId) : null;
-        const name = account?.name ?? (await directory().personName?.(e.email)) ?? '';
-        return { enrolmentId: e.id, email: e.email, name, hasAccount: Boolean(account) };
-      }),
-    );
+    const names = await directory().namesOf(enrolments);
+    const people = enrolments.map((e) => ({ enrolmentId: e.id, email: e.email, ...names.get(e.id)! }));
     const collator = nameCollator(lang);
     return people.sort((a, b) => collator.compare(a.name || a.email, b.name || b.email) || a.email.localeCompare(b.email));
   }

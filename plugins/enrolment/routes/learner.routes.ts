@@ -3,7 +3,6 @@ import { z } from 'zod';
 import {
   allow,
   checkInput,
-  hasRole,
   fieldErrors,
   formatDate,
   HttpError,
@@ -24,7 +23,7 @@ import {
   type PluginContext,
 } from '../../../src/index.ts';
 import { CourseCatalog, CourseProgress, type CourseSummary } from '../../courses/contract.ts';
-import { EditionSections, MyLearningSections } from '../contract.ts';
+import { EditionSections, MyLearningSections, runsEdition } from '../contract.ts';
 import { toEnrolmentSummary } from '../services/directory.ts';
 import { toEditionSummary } from '../services/editions.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
@@ -139,7 +138,7 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     const reader = {
       edition: toEditionSummary(edition),
       enrolment: enrolment ? toEnrolmentSummary(enrolment) : null,
-      runs: !!req.user && (hasRole(req.user, ['staff']) || edition.trainerIds.includes(req.user.id)),
+      runs: runsEdition(req.user, edition),
     };
     const sections: string[] = [];
     for (const section of [...ctx.extensions(EditionSections)].sort((a, b) => (a.order ?? 50) - (b.order ?? 50))) {
@@ -148,6 +147,8 @@ export function mountLearnerRoutes(ctx: PluginContext, service: EnrolmentService
     }
     res.render('enrolment/edition', {
       trainers,
+      // A named trainer of this edition runs it: they are shown its roster, not offered a place in it.
+      teaches: !!req.user && edition.trainerIds.includes(req.user.id),
       sections,
       title: edition.title,
       edition,

@@ -11,6 +11,7 @@
  */
 import { forbidden, type SessionUser } from '../../../src/index.ts';
 import type { EditionDoc } from '../models/edition.model.ts';
+import { runsEdition } from '../contract.ts';
 import { createDirectory } from './directory.ts';
 import { createEditions } from './editions.ts';
 import { createMemberships } from './memberships.ts';
@@ -30,14 +31,12 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   const seats = createSeats(models, deps);
   const editions = createEditions(models, deps, seats);
   const placement = createPlacement(models, deps, { editions, seats, memberships });
-  const directory = createDirectory(models, memberships);
+  const directory = createDirectory(models, memberships, deps.users);
   const people = createPeople(models.Person);
   const overview = createOverview(models);
 
   /** Who may manage an edition: programme staff and admins. Its trainers may see its roster. */
-  function canSeeRoster(user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>): boolean {
-    return user.roles.includes('admin') || user.roles.includes('staff') || (user.roles.includes('trainer') && edition.trainerIds.includes(user.id));
-  }
+  const canSeeRoster = (user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>) => runsEdition(user, edition);
 
   function requireRosterAccess(user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>): void {
     if (!canSeeRoster(user, edition))

@@ -3,7 +3,7 @@ import mongoose from 'mongoose';
 import type { Model } from 'mongoose';
 import { z } from 'zod';
 import { allow, forbidden, form, notFound, refusalFor, sharedRateLimit, type PluginContext } from '../../../src/index.ts';
-import { EnrolmentDirectory, type EditionSummary } from '../../enrolment/contract.ts';
+import { EnrolmentDirectory, runsEdition, type EditionSummary } from '../../enrolment/contract.ts';
 import { ANSWER_MAX, QUESTION_MAX, type QuestionDoc } from '../models/question.model.ts';
 
 const askSchema = z.object({
@@ -13,10 +13,6 @@ const answerSchema = z.object({
   answer: z.string().trim().min(1, 'questions:errors.answerMissing').max(ANSWER_MAX, 'questions:errors.answerLong'),
 });
 
-/** The reader runs this edition: staff, an administrator, or one of its trainers. */
-export const runsEdition = (req: Request, edition: EditionSummary) =>
-  !!req.user && (req.user.roles.includes('staff') || req.user.roles.includes('admin') || edition.trainerIds.includes(req.user.id));
-
 /** Asking (participants) and answering (the edition's trainers and staff), under /questions. */
 export function mountQuestionRoutes(
   ctx: PluginContext<{ perHour: number }>,
@@ -24,7 +20,6 @@ export function mountQuestionRoutes(
   ofEdition: (editionId: string) => Promise<QuestionDoc[]>,
 ) {
   const directory = () => ctx.get(EnrolmentDirectory);
-  const runs = runsEdition;
   async function editionOf(id: string): Promise<EditionSummary> {
     const edition = await directory().edition(id);
     if (!edition) throw notFound('No such edition.', { key: 'questions:errors.noSuchEdition' });
@@ -39,7 +34,7 @@ export function mountQuestionRoutes(
   }
   async function runnable(req: Request): Promise<EditionSummary> {
     const edition = await editionOf(String(req.params.editionId));
-    if (!runs(req, edition)) throw forbidden('Only the edition’s trainers and staff answer.', { key: 'questions:errors.notYours' });
+    if (!runsEdition(req.user, edition)) throw forbidden('Only the edition’s trainers and staff answer.', { key: 'questions:errors.notYours' });
     return edition;
   }
   const limiter = sharedRateLimit({
