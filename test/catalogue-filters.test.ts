@@ -69,9 +69,9 @@ describe('the course catalogue by kind and dates (issue #17)', () => {
   it('leaves out what it cannot read (a kind, a date, reversed dates), says so in the reader’s language, and lists what the rest gives', async () => {
     const cases: [string, string][] = [
       ['kind=underwater', 'The format asked for is not one of the list'],
-      ['from=2026-13-45', '“2026-13-45” is not a date written as YYYY-MM-DD'],
-      ['to=31%2F12%2F2026', '“31/12/2026” is not a date written as YYYY-MM-DD'],
-      ['from=2027-02-29', '“2027-02-29” is not a date'],
+      ['from=2026-13-45', '“2026-13-45” is not a valid date (write a day as YYYY-MM-DD, such as 2027-03-15)'],
+      ['to=31%2F12%2F2026', '“31/12/2026” is not a valid date (write a day as YYYY-MM-DD, such as 2027-03-15)'],
+      ['from=2027-02-29', '“2027-02-29” is not a valid date'],
       [`from=${day(30)}&to=${day(10)}`, 'The end date is before the start date'],
     ];
     for (const [query, message] of cases) {
@@ -83,7 +83,7 @@ describe('the course catalogue by kind and dates (issue #17)', () => {
     const kept = await get('kind=selfPaced&from=not-a-day');
     expect(courseSlugs(kept)).to.deep.equal(['conflict-analysis']);
     expect(kept).to.contain('value="not-a-day"');
-    expect(await get('from=tomorrow', 'fr')).to.contain('« tomorrow » n’est pas une date au format AAAA-MM-JJ');
+    expect(await get('from=tomorrow', 'fr')).to.contain('« tomorrow » n’est pas une date valide (écrivez un jour au format AAAA-MM-JJ');
     expect(await get(`from=${day(30)}&to=${day(10)}`, 'ar')).to.contain('تاريخ الانتهاء يسبق تاريخ البدء');
     // Repeated or nested parameters are not strings: ignored, never an error.
     expect(courseSlugs(await get('kind=inPerson&kind=online&from[x]=1'))).to.have.members(BOTH);
@@ -123,7 +123,7 @@ describe('the course catalogue by kind and dates (issue #17)', () => {
       expect(none).to.contain('<a class="button" href="/enrolment/courses/interest-based-negotiation">Show all editions of this course</a>');
       expect(await page('lang=fr', 'es')).to.contain('Ninguna edición de este curso coincide con estos filtros.');
       const bad = await page('from=2026-02-30&kind=inPerson');
-      expect(bad).to.contain('“2026-02-30” is not a date written as YYYY-MM-DD');
+      expect(bad).to.contain('“2026-02-30” is not a valid date (write a day as YYYY-MM-DD, such as 2027-03-15)');
       expect(titles(bad)).to.have.members([FELLOWSHIP, ADDIS]);
       const reversed = await page(`from=${day(30)}&to=${day(10)}`, 'ru');
       expect(reversed).to.contain('Дата окончания предшествует дате начала');

@@ -106,9 +106,9 @@ describe('finding things and progress by items (issue #17)', () => {
       const cases: [string, string][] = [
         ['lang=klingon', 'not one of the six official languages'],
         ['kind=underwater', 'The format asked for is not one of the list'],
-        ['from=2026-13-45', '“2026-13-45” is not a date written as YYYY-MM-DD'],
-        ['to=31%2F12%2F2026', '“31/12/2026” is not a date written as YYYY-MM-DD'],
-        ['from=2026-02-30', '“2026-02-30” is not a date'],
+        ['from=2026-13-45', '“2026-13-45” is not a valid date (write a day as YYYY-MM-DD, such as 2027-03-15)'],
+        ['to=31%2F12%2F2026', '“31/12/2026” is not a valid date (write a day as YYYY-MM-DD, such as 2027-03-15)'],
+        ['from=2026-02-30', '“2026-02-30” is not a valid date'],
         [`from=${day(30)}&to=${day(10)}`, 'The end date is before the start date'],
       ];
       for (const [query, message] of cases) {

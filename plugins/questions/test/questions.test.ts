@@ -44,6 +44,8 @@ describe('questions to an edition’s trainers', function () {
     const asker = await signIn(t.app, 'asker@example.org');
     const stranger = await signIn(t.app, 'stranger@example.org');
     const page = `/enrolment/editions/${editionId}`;
+    const trainer = await signIn(t.app, 'trainer@olive.example');
+    expect((await trainer.get(page).expect(200)).text, 'before anyone asks').to.contain('No one has asked a question yet.');
 
     // Not enrolled: no form, and a post is refused.
     expect((await stranger.get(page).expect(200)).text).to.not.contain('Send the question');
@@ -63,7 +65,6 @@ describe('questions to an edition’s trainers', function () {
     expect((await asker.get(page).expect(200)).text).to.contain('Waiting for an answer');
 
     // Runners see the count; another trainer and the stranger may not read or answer.
-    const trainer = await signIn(t.app, 'trainer@olive.example');
     expect((await trainer.get(page).expect(200)).text).to.contain('1 question waiting for an answer.');
     const home = (await trainer.get('/').expect(200)).text;
     expect(home).to.contain('Questions waiting for your answer');
@@ -83,6 +84,9 @@ describe('questions to an edition’s trainers', function () {
     expect(empty.text).to.contain('Write the answer.');
     const answered = await postForm(trainer, answerUrl, { answer: 'It is in module two, under “Readings”.' }, `/questions/editions/${editionId}`);
     expect(answered.status).to.equal(303);
+    const settled = (await trainer.get(page).expect(200)).text;
+    expect(settled).to.contain('Every question has been answered.');
+    expect(settled).not.to.contain('0 questions');
 
     const after = (await asker.get(page).expect(200)).text;
     expect(after).to.contain('It is in module two, under “Readings”.');
