@@ -235,6 +235,20 @@ describe('the look: page weight, phone menu, verification, branding', function (
       expect(audit!.details).to.contain('name: UNITAR Peacemaking Programme');
       expect(audit!.details).to.contain('colour #1f4e79');
       expect(audit!.details).to.contain('new logo');
+      // Mail is signed with the name people see on the pages, not the configured default.
+      const visitor = supertest.agent(t.app);
+      const token = await tokenFor(visitor, '/account/forgot');
+      await visitor.post('/account/forgot').type('form').send({ _csrf: token, email: 'learner@olive.example' }).expect(200);
+      const outbox = t.app.olive.connection.db!.collection('host_mail');
+      // The request is answered at once; a job composes the message.
+      let reset = null;
+      for (let i = 0; i < 200 && !reset; i++) {
+        reset = await outbox.findOne({ to: 'learner@olive.example', subject: /new password/ });
+        if (!reset) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(reset!.subject).to.equal('Choose a new password for UNITAR Peacemaking Programme');
+      expect(reset!.text).to.contain('-- \nUNITAR Peacemaking Programme\n');
+      expect(reset!.html).to.contain('UNITAR Peacemaking Programme').and.not.contain('>Olive<');
 
       // The logo removed: the old file is gone and its address answers 404.
       const removed = await upload(admin, { name: 'UNITAR Peacemaking Programme', brand: '#1f4e79', accent: '#0b5cad', removeLogo: 'on' });

@@ -153,8 +153,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       })(),
     viewsDir: path.join(ROOT, 'views'),
     devInbox: options.devInbox,
+    programmeName: async () => (await branding.view()).name,
   });
-  accounts = createAccountsService({ models, accountModels, users, mail, jobs, audit, config, logger });
+  accounts = createAccountsService({ models, accountModels, users, mail, jobs, audit, logger });
   const runtime: HostRuntime = {
     connection,
     logger,

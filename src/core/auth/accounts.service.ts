@@ -9,7 +9,6 @@ import type { TFunction } from 'i18next';
 import type { Logger } from 'pino';
 import type { SessionUser } from '../access.ts';
 import type { Audit } from '../admin/audit.ts';
-import type { HostConfig } from '../config.ts';
 import { HttpError, isDuplicateKey, noSuchUser } from '../errors.ts';
 import { upsertOne } from '../upsert.ts';
 import type { InviteInput, InviteOptions, UsersService } from '../host-contract.ts';
@@ -28,7 +27,6 @@ export interface AccountsDeps {
   mail: MailService;
   jobs: JobsService;
   audit: Audit;
-  config: HostConfig;
   logger: Logger;
 }
 
@@ -39,7 +37,6 @@ export function createAccountsService(deps: AccountsDeps) {
     models: { User, Credential },
     mail,
     audit,
-    config,
   } = deps;
   const tokens = createTokens(deps.accountModels);
 
@@ -49,12 +46,12 @@ export function createAccountsService(deps: AccountsDeps) {
     return !!credential || !!user?.localSignIn;
   }
 
-  function linkMail(purpose: 'invite' | 'reset', t: TFunction, name: string, extra?: string) {
+  function linkMail(purpose: 'invite' | 'reset', t: TFunction, programme: string, name: string, extra?: string) {
     const path = purpose === 'invite' ? `/account/invitation/${MAIL_SECRET}` : `/account/reset/${MAIL_SECRET}`;
     const hoursValid = hours(purpose === 'invite' ? 14 * 24 * 3600_000 : 3600_000);
     return {
-      subject: t(`mail.${purpose}.subject`, { programme: config.PROGRAMME_NAME }),
-      paragraphs: [t('mail.greeting', { name }), ...(extra ? [extra] : []), t(`mail.${purpose}.body`, { programme: config.PROGRAMME_NAME })],
+      subject: t(`mail.${purpose}.subject`, { programme: programme }),
+      paragraphs: [t('mail.greeting', { name }), ...(extra ? [extra] : []), t(`mail.${purpose}.body`, { programme: programme })],
       action: { label: t(`mail.${purpose}.action`), url: path },
       footnote: purpose === 'invite' ? t('mail.invite.validity', { count: Math.round(hoursValid / 24) }) : t('mail.reset.validity'),
     };
@@ -81,7 +78,7 @@ export function createAccountsService(deps: AccountsDeps) {
       to: { userId: user.id },
       category: 'account',
       secret,
-      compose: (t) => linkMail('invite', t, user.name, options.context?.(t)),
+      compose: (t, _lang, programme) => linkMail('invite', t, programme, user.name, options.context?.(t)),
     });
     if (result.created) await audit.record({ actor: options.by, action: 'invitation-sent', userId: user.id });
     return { user, created, sent: result.created };
@@ -118,8 +115,8 @@ export function createAccountsService(deps: AccountsDeps) {
         key: `host.reset-sso:${id}:${requestKey}`,
         to: { userId: id },
         category: 'account',
-        compose: (t) => ({
-          subject: t('mail.resetSso.subject', { programme: config.PROGRAMME_NAME }),
+        compose: (t, _lang, programme) => ({
+          subject: t('mail.resetSso.subject', { programme: programme }),
           paragraphs: [t('mail.greeting', { name: user.name }), t('mail.resetSso.body')],
           action: { label: t('mail.resetSso.action'), url: '/login' },
         }),
@@ -132,7 +129,7 @@ export function createAccountsService(deps: AccountsDeps) {
       to: { userId: id },
       category: 'account',
       secret,
-      compose: (t) => linkMail('reset', t, user.name),
+      compose: (t, _lang, programme) => linkMail('reset', t, programme, user.name),
     });
     return 'sent';
   }
@@ -203,8 +200,8 @@ export function createAccountsService(deps: AccountsDeps) {
           key: `host.registration-known:${existing._id}:${Math.floor(Date.now() / 3600_000)}`,
           to: { userId: String(existing._id) },
           category: 'account',
-          compose: (t) => ({
-            subject: t('mail.registrationKnown.subject', { programme: config.PROGRAMME_NAME }),
+          compose: (t, _lang, programme) => ({
+            subject: t('mail.registrationKnown.subject', { programme: programme }),
             paragraphs: [t('mail.greeting', { name: existing.name }), t('mail.registrationKnown.body')],
             action: { label: t('mail.registrationKnown.action'), url: '/account/forgot' },
           }),
@@ -223,8 +220,8 @@ export function createAccountsService(deps: AccountsDeps) {
       to: { userId: user.id },
       category: 'account',
       secret,
-      compose: (t) => ({
-        subject: t('mail.verify.subject', { programme: config.PROGRAMME_NAME }),
+      compose: (t, _lang, programme) => ({
+        subject: t('mail.verify.subject', { programme: programme }),
         paragraphs: [t('mail.greeting', { name: user.name }), t('mail.verify.body')],
         action: { label: t('mail.verify.action'), url: `/account/verify/${MAIL_SECRET}` },
         footnote: t('mail.verify.validity'),
@@ -258,7 +255,10 @@ export function createAccountsService(deps: AccountsDeps) {
         key: `host.email-change-taken:${user.id}:${email}:${Math.floor(Date.now() / 3600_000)}`,
         to: { email },
         category: 'account',
-        compose: (t) => ({ subject: t('mail.emailChangeTaken.subject', { programme: config.PROGRAMME_NAME }), paragraphs: [t('mail.emailChangeTaken.body')] }),
+        compose: (t, _lang, programme) => ({
+          subject: t('mail.emailChangeTaken.subject', { programme: programme }),
+          paragraphs: [t('mail.emailChangeTaken.body')],
+        }),
       });
       return;
     }
@@ -268,8 +268,8 @@ export function createAccountsService(deps: AccountsDeps) {
       to: { email, name: user.name, locale: user.locale },
       category: 'account',
       secret,
-      compose: (t) => ({
-        subject: t('mail.emailChange.subject', { programme: config.PROGRAMME_NAME }),
+      compose: (t, _lang, programme) => ({
+        subject: t('mail.emailChange.subject', { programme: programme }),
         paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChange.body', { email })],
         action: { label: t('mail.emailChange.action'), url: `/account/confirm-email/${MAIL_SECRET}` },
         footnote: t('mail.emailChange.validity'),
@@ -279,8 +279,8 @@ export function createAccountsService(deps: AccountsDeps) {
       key: `host.email-change-requested:${user.id}:${id.slice(0, 16)}`,
       to: { userId: user.id },
       category: 'account',
-      compose: (t) => ({
-        subject: t('mail.emailChangeRequested.subject', { programme: config.PROGRAMME_NAME }),
+      compose: (t, _lang, programme) => ({
+        subject: t('mail.emailChangeRequested.subject', { programme: programme }),
         paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChangeRequested.body', { email })],
       }),
     });
@@ -306,8 +306,8 @@ export function createAccountsService(deps: AccountsDeps) {
       key: `host.email-changed:${userId}:${used.token._id.slice(0, 16)}`,
       to: { email: before.email, name: before.name, locale: before.locale },
       category: 'account',
-      compose: (t) => ({
-        subject: t('mail.emailChanged.subject', { programme: config.PROGRAMME_NAME }),
+      compose: (t, _lang, programme) => ({
+        subject: t('mail.emailChanged.subject', { programme: programme }),
         paragraphs: [t('mail.greeting', { name: before.name }), t('mail.emailChanged.body', { email })],
       }),
     });

@@ -41,7 +41,8 @@ export interface OutgoingMail {
   category: MailCategory;
   /** For optional notices: the preference topic a person may turn off (see `MailTopics`). */
   topic?: string | undefined;
-  compose(t: TFunction, lang: string): MailContent;
+  /** Composed in the recipient's language; `programme` is the programme's name as an admin set it (branding). */
+  compose(t: TFunction, lang: string, programme: string): MailContent;
   attachments?: MailAttachmentRef[] | undefined;
   /**
    * A secret the message carries (a single-use link's token), written as {@link MAIL_SECRET} in the
@@ -107,16 +108,18 @@ export interface MailDeps {
   users: mongoose.Model<UserLike>;
   viewsDir: string;
   devInbox?: string | undefined;
+  /** The programme's name as people see it on the pages (an admin may rename it): signs every message. */
+  programmeName(): Promise<string>;
 }
 
 const CONNECTION_ERRORS = new Set(['ECONNECTION', 'ECONNREFUSED', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'EPIPE', 'ECLOSE']);
 
 /** The address mail comes from: MAIL_FROM, else the programme's name at the site's host. */
-export function mailFrom(config: HostConfig): string {
+export function mailFrom(config: HostConfig, programme: string = config.PROGRAMME_NAME): string {
   if (config.MAIL_FROM) return config.MAIL_FROM;
   const host = new URL(config.BASE_URL).hostname;
   const domain = /^[\d.]+$|^localhost$/.test(host) ? 'olive.localhost' : host;
-  return `"${config.PROGRAMME_NAME.replace(/"/g, '')}" <no-reply@${domain}>`;
+  return `"${programme.replace(/["\\\r\n]/g, '')}" <no-reply@${domain}>`;
 }
 
 function createTransport(config: HostConfig): Transporter | undefined {
@@ -145,7 +148,6 @@ export function createMailService(deps: MailDeps): MailService {
     config,
   } = deps;
   const transport = createTransport(config);
-  const from = mailFrom(config);
   const siteHost = new URL(config.BASE_URL).hostname || 'olive.localhost';
   const layoutFile = path.join(deps.viewsDir, 'mail', 'message.ejs');
   // AES-256-GCM with a key of the app's own: the outbox never holds a usable link.
@@ -177,15 +179,15 @@ export function createMailService(deps: MailDeps): MailService {
     return url(`/mail/unsubscribe?u=${encodeURIComponent(userId)}&topic=${encodeURIComponent(topic)}&s=${sign(userId, topic)}`);
   }
 
-  async function render(content: MailContent, t: TFunction, lang: string, unsubscribe?: string) {
+  async function render(content: MailContent, t: TFunction, lang: string, programme: string, unsubscribe?: string) {
     const action = content.action ? { label: content.action.label, url: url(content.action.url) } : undefined;
     const dir = (t('dir', { defaultValue: 'ltr' }) as string) === 'rtl' ? 'rtl' : 'ltr';
-    const html = await ejs.renderFile(layoutFile, { content, action, lang, dir, programme: config.PROGRAMME_NAME, unsubscribe, t }, { cache: true });
+    const html = await ejs.renderFile(layoutFile, { content, action, lang, dir, programme, unsubscribe, t }, { cache: true });
     const text = [
       ...content.paragraphs,
       ...(action ? [`${action.label}:\n${action.url}`] : []),
       ...(content.footnote ? [content.footnote] : []),
-      `-- \n${config.PROGRAMME_NAME}\n${config.BASE_URL}/`,
+      `-- \n${programme}\n${config.BASE_URL}/`,
       ...(unsubscribe ? [`${t('mail.unsubscribe')}: ${unsubscribe}`] : []),
     ].join('\n\n');
     return { html, text: `${text}\n` };
@@ -212,9 +214,10 @@ export function createMailService(deps: MailDeps): MailService {
     const i18n = deps.i18n();
     const lang = i18n.options.supportedLngs && (i18n.options.supportedLngs as string[]).includes(recipient.locale) ? recipient.locale : config.DEFAULT_LOCALE;
     const t = i18n.getFixedT(lang);
-    const content = mail.compose(t, lang);
+    const programme = await deps.programmeName();
+    const content = mail.compose(t, lang, programme);
     const unsubscribe = mail.category === 'notice' && mail.topic && recipient.userId ? unsubscribeUrl(recipient.userId, mail.topic) : undefined;
-    const { html, text } = await render(content, t, lang, unsubscribe);
+    const { html, text } = await render(content, t, lang, programme, unsubscribe);
     try {
       await Mail.create({
         _id: id,
@@ -281,7 +284,7 @@ export function createMailService(deps: MailDeps): MailService {
         }
         try {
           await transport!.sendMail({
-            from,
+            from: mailFrom(config, await deps.programmeName()),
             to: message.toName ? { name: message.toName, address: message.to } : message.to,
             subject: message.subject,
             text: reveal(message.text),
