@@ -100,6 +100,21 @@ describe('courses: due dates', () => {
       });
     }
 
+    it('a new module takes its days on the form that adds it; a bad number keeps what was typed and adds nothing', async () => {
+      const editor = (await trainer.get('/courses/manage/due-course').expect(200)).text;
+      expect(editor).to.match(/<form method="post" action="\/courses\/manage\/due-course\/modules"[\s\S]*?name="dueDays"[\s\S]*?<\/form>/);
+      const Module = t.app.olive.connection.model('courses_module');
+      const before = await Module.countDocuments();
+      const bad = await form(trainer, '/courses/manage/due-course/modules', { title_en: 'Module late', dueDays: 'soon' }, 400);
+      expect(bad.text).to.contain('Enter a whole number of days from 0 to 730, or leave the field empty for no due date.');
+      expect(bad.text).to.match(/id="module-dueDays"[^>]*value="soon"[^>]*aria-invalid="true"/);
+      expect(await Module.countDocuments()).to.equal(before);
+      const added = await form(trainer, '/courses/manage/due-course/modules', { title_en: 'Module 5', dueDays: '20' }, 303);
+      const id = (added.headers.location as string).split('/').pop()!;
+      expect(((await Module.findById(id).lean()) as { dueDays?: number }).dueDays).to.equal(20);
+      await form(trainer, `/courses/manage/due-course/modules/${id}/delete`, {}, 303);
+    });
+
     it('says so in the reader’s language', async () => {
       await form(trainer, '/language', { lang: 'fr', returnTo: '/courses' }, 303, '/courses');
       try {

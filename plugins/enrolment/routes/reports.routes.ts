@@ -179,12 +179,19 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
   });
 
   ctx.router.get('/manage/editions/:id/roster.csv', allow.signedIn, async (req, res) => {
-    const { edition, rows } = await loadRoster(req);
+    const { edition, everyone, rows } = await loadRoster(req);
     const t = (key: string) => req.t(`enrolment:roster.csv.${key}`);
+    // As on the page: due-date columns (how many of the person's due dates stand where) only for a course that has any.
+    const dueStates = everyone.some((r) => r.due) ? DUE_STATES : [];
     sendCsv(
       res,
       `roster-${fileNamePart(edition.title)}.csv`,
-      ['name', 'account', 'email', 'organisation', 'country', 'status', 'waitlistPosition', 'progress', 'completed', 'lastActivity', 'enrolledSince'].map(t),
+      [
+        ...['name', 'account', 'email', 'organisation', 'country', 'status', 'waitlistPosition', 'progress', 'completed', 'lastActivity', 'enrolledSince'].map(
+          t,
+        ),
+        ...dueStates.map((s) => t(`due.${s}`)),
+      ],
       rows.map((r) => [
         r.name,
         r.hasAccount ? t('hasAccount') : t('noAccount'),
@@ -197,6 +204,7 @@ export function mountReportRoutes(ctx: PluginContext, service: EnrolmentService,
         isoDay(r.completedAt),
         isoDay(r.lastActivityAt),
         isoDay(r.enrolledSince),
+        ...dueStates.map((s) => (r.due ? r.due[s] : '')),
       ]),
     );
   });

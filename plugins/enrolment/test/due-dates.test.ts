@@ -4,6 +4,7 @@
  * late, overdue, to come) and lists them for staff; My calendar and its feed show them.
  */
 import { expect } from 'chai';
+import { parse as parseCsv } from 'csv-parse/sync';
 import supertest from 'supertest';
 import { captureLogger, createDemoPasswordUser, createTestApp, postForm, signIn, type TestApp } from '../../../test/helpers/app.ts';
 import courses from '../../courses/index.ts';
@@ -129,6 +130,15 @@ describe('enrolment: due dates of modules and quizzes', function () {
     // Learners do not see others' due dates.
     await early.get(`/enrolment/manage/editions/${selfPaced}/due/${link[1]}`).expect(403);
     await staff.get(`/enrolment/manage/editions/${seminar}/due/${link[1]}`).expect(404);
+  });
+
+  it('puts each person’s counts in the roster’s CSV, one column per state, as numbers', async () => {
+    const csv = (await staff.get(`/enrolment/manage/editions/${selfPaced}/roster.csv`).expect(200)).text;
+    const [header, ...rows] = parseCsv(csv.replace(/^\uFEFF/, '')) as string[][];
+    expect(header!.slice(-5)).to.deep.equal(['Due dates to come', 'Due today', 'Overdue', 'Done on time', 'Done late']);
+    const of = (name: string) => Object.fromEntries(header!.map((h, i) => [h, rows.find((r) => r[0] === name)![i]]));
+    expect(of('Early Due')).to.include({ 'Due dates to come': '0', 'Due today': '0', Overdue: '1', 'Done on time': '0', 'Done late': '1' });
+    expect(of('Fresh Due')).to.include({ 'Due dates to come': '1', 'Due today': '1', Overdue: '0' });
   });
 
   it('gives the demo learner one due date done on time, one overdue and one to come (self-paced, enrolled 10 days ago)', async () => {
