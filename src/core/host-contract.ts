@@ -32,6 +32,8 @@ export interface UserListQuery {
 
 export interface UsersService {
   findById(id: string): Promise<SessionUser | null>;
+  /** The accounts with these ids that exist, by id: one read for a whole list (a roster, a grid). */
+  findByIds(ids: readonly string[]): Promise<Map<string, SessionUser>>;
   findByEmail(email: string): Promise<SessionUser | null>;
   /** Creates an account; a taken e-mail address is a 409 HttpError, never a second account. */
   create(input: NewUser, via: string): Promise<SessionUser>;

@@ -184,20 +184,19 @@ export function mountCertificateRoutes(ctx: PluginContext<CertificatesConfig>, i
       issuance.issuedIn(edition.id),
     ]);
     const [completions, waiting] = await Promise.all([issuance.completionsOf(edition, enrolled), issuance.waitingIn(edition.id)]);
-    const users = ctx.get(Users);
     const directory = ctx.get(EnrolmentDirectory);
     const confirmed = await issuance.namesConfirmed(enrolled.map((e) => e.userId).filter((x): x is string => !!x));
     // The current certificate of each enrolment is its newest record (a reissue comes after the original).
     const byEnrolment = new Map(issued.map((c) => [c.enrolmentId, c]));
     const rows = [];
+    const names = await directory.namesOf(enrolled);
     for (const e of enrolled) {
-      const account = e.userId ? await users.findById(e.userId) : null;
       const certificate = byEnrolment.get(e.id);
       const completion = completions.get(e.id);
       const nameConfirmed = !!e.userId && confirmed.has(e.userId);
       rows.push({
         enrolment: e,
-        name: account?.name ?? ((await directory.personName?.(e.email)) || e.email),
+        name: names.get(e.id)?.name || e.email,
         completedAt: completion?.at,
         completedHow: completion ? howLabel(completion.how) : undefined,
         nameConfirmed,

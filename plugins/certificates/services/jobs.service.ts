@@ -158,13 +158,8 @@ export function createJobService(models: JobModels, deps: JobServiceDeps) {
         key: 'certificates:errors.job.tooMany',
         params: { count: maxPeople },
       });
-    const users = deps.users();
-    const people: JobPerson[] = [];
-    for (const e of chosen) {
-      const account = e.userId ? await users.findById(e.userId) : null;
-      const name = account?.name ?? ((await deps.enrolments().personName?.(e.email)) || e.email);
-      people.push({ enrolmentId: e.id, email: e.email, name });
-    }
+    const names = await deps.enrolments().namesOf(chosen);
+    const people: JobPerson[] = chosen.map((e) => ({ enrolmentId: e.id, email: e.email, name: names.get(e.id)?.name || e.email }));
     const job = (
       await Job.create({
         editionId: edition.id,

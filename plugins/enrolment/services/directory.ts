@@ -3,7 +3,7 @@
  * summaries: never the stored documents.
  */
 import mongoose from 'mongoose';
-import { isObjectId } from '../../../src/index.ts';
+import { findByKeys, isObjectId, type UsersService } from '../../../src/index.ts';
 import type { EnrolmentDirectoryService, EnrolmentSummary } from '../contract.ts';
 import type { EnrolmentDoc } from '../models/enrolment.model.ts';
 import { normaliseEmail } from './profile.ts';
@@ -25,6 +25,7 @@ export const toEnrolmentSummary = (d: EnrolmentDoc): EnrolmentSummary => ({
 export function createDirectory(
   models: Pick<EnrolmentModels, 'Edition' | 'Enrolment' | 'Person'>,
   memberships: ReturnType<typeof createMemberships>,
+  users: () => UsersService,
 ): EnrolmentDirectoryService {
   const { Edition, Enrolment, Person } = models;
   return {
@@ -52,6 +53,19 @@ export function createDirectory(
       const filter: Record<string, unknown> = { editionId };
       if (statuses?.length) filter.status = mongoose.trusted({ $in: statuses });
       return (await Enrolment.find(filter).sort({ createdAt: 1 }).lean()).map(toEnrolmentSummary);
+    },
+    async namesOf(enrolments) {
+      const [accounts, people] = await Promise.all([
+        users().findByIds(enrolments.flatMap((e) => (e.userId ? [e.userId] : []))),
+        findByKeys(Person, [...new Set(enrolments.map((e) => normaliseEmail(e.email)))], { givenName: 1, familyName: 1 }),
+      ]);
+      const profileName = new Map(people.map((p) => [p._id, [p.givenName, p.familyName].filter(Boolean).join(' ')]));
+      return new Map(
+        enrolments.map((e) => {
+          const account = e.userId ? accounts.get(e.userId) : undefined;
+          return [e.id, { name: account?.name || profileName.get(normaliseEmail(e.email)) || '', hasAccount: !!account }];
+        }),
+      );
     },
     async personName(email) {
       // Keyed by the normalised address: an _id look-up.

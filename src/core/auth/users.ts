@@ -6,6 +6,7 @@ import { UserCreated, UserRolesChanged, UserSignedIn, type NewUser, type UserLis
 import { SESSIONS_COLLECTION } from '../sessions.ts';
 import { matchesSearch, nameCollator } from '../formats.ts';
 import { upsertOne } from '../upsert.ts';
+import { findByKeys } from '../keyed-reads.ts';
 import { hashPassword } from './password.ts';
 
 export interface UserDoc {
@@ -114,6 +115,11 @@ export function createUsersService(models: UserModels, events: EventBus): Omit<U
     async findById(id) {
       const doc = await byId(id);
       return doc ? toSessionUser(doc) : null;
+    },
+    async findByIds(ids) {
+      const keys = [...new Set(ids)].filter((id) => mongoose.isValidObjectId(id)).map((id) => new mongoose.Types.ObjectId(id));
+      const docs = await findByKeys(User, keys);
+      return new Map(docs.map((doc) => [String(doc._id), toSessionUser(doc)]));
     },
     async findByEmail(email) {
       const doc = await User.findOne({ email: normaliseEmail(email) }).lean();
