@@ -170,7 +170,7 @@ export default definePlugin({
         );
         if (stamped.modifiedCount) ctx.logger.info({ courses: stamped.modifiedCount }, 'courses given a structure stamp');
       },
-      seed: (seed) => seedCourses(seed, { courses, materials }),
+      seed: (seed) => seedCourses(seed, { courses, materials, covers }),
     };
   },
 });

@@ -16,6 +16,7 @@ import type { ItemDoc, QuizQuestion, StoredFile } from './models/item.model.ts';
 import { RESERVED_SLUGS, type CourseService } from './services/courses.service.ts';
 import { MAX_DUE_DAYS } from './services/due-dates.ts';
 import type { MaterialStore } from './services/materials.service.ts';
+import { COVER_TYPES, imageSize } from './services/cover.ts';
 import { mergeQuizLanguages, quizMismatch } from './services/quiz-languages.ts';
 import { parseQuizText } from './services/quiz.service.ts';
 import { asLocalized } from './services/texts.ts';
@@ -23,6 +24,8 @@ import { asLocalized } from './services/texts.ts';
 export const COURSES_FIXTURE = 'courses.json';
 /** Material files live here, inside the plugin's fixtures folder. */
 export const MATERIALS_DIR = 'materials';
+/** Cover images of the demo courses (drawn by fixtures/courses/make-covers.ts). */
+export const COVERS_DIR = 'covers';
 
 // ---- The fixture's shape ---------------------------------------------------------------------------
 
@@ -69,12 +72,15 @@ const linkItem = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'Give a full web address starting with https://' }).max(2000),
 });
 
+/** A file name in one of the fixture's folders, without any folder. */
+const fixtureFile = (folder: string) =>
+  z.string().regex(/^[A-Za-z0-9][\w.-]*$/, `Name a file in fixtures/courses/${folder}/ (letters, digits, ".", "-", "_"; no folders).`);
+
 const fileItem = z.strictObject({
   type: z.literal('file'),
   title,
   body: perLanguage(longText).default(''),
-  /** A file name in fixtures/courses/materials/, without any folder. */
-  file: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'Name a file in fixtures/courses/materials/ (letters, digits, ".", "-", "_"; no folders).'),
+  file: fixtureFile(MATERIALS_DIR),
 });
 
 /** The trainers' quiz text (see quiz.service.ts), checked with the same parser as the editor's. */
@@ -136,6 +142,10 @@ const course = z
     /** E-mail addresses of demo accounts with the trainer role. */
     trainers: z.array(z.email()).min(1, 'Name the course’s trainer (a demo account with the trainer role).'),
     modules: z.array(moduleEntry),
+    /** The course's cover (JPEG, PNG or WebP in fixtures/courses/covers/) and its description for those who cannot see it. */
+    cover: z
+      .strictObject({ file: fixtureFile(COVERS_DIR), alt: perLanguage(z.string().trim().min(1, 'Describe the image.').max(300)) })
+      .optional(),
   })
   .superRefine((c, ctx) => courseProblems(c, ctx), everyTime);
 
@@ -236,7 +246,9 @@ type ItemEntry = CourseEntry['modules'][number]['items'][number];
 
 // ---- Seeding ---------------------------------------------------------------------------------------
 
-export async function seedCourses(ctx: SeedContext, deps: { courses: CourseService; materials: MaterialStore }): Promise<void> {
+type SeedDeps = { courses: CourseService; materials: MaterialStore; covers: MaterialStore };
+
+export async function seedCourses(ctx: SeedContext, deps: SeedDeps): Promise<void> {
   const { courses } = deps;
   const where = `fixtures/courses/${COURSES_FIXTURE}`;
   const parsed = coursesFixtureSchema.safeParse(await ctx.readFixture(COURSES_FIXTURE));
@@ -265,6 +277,10 @@ export async function seedCourses(ctx: SeedContext, deps: { courses: CourseServi
     const file = ctx.fixturePath(`${MATERIALS_DIR}/${name}`);
     if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) problems.push(`material ${name}: no such file in fixtures/courses/${MATERIALS_DIR}/`);
   }
+  for (const name of new Set(missing.flatMap((c) => (c.cover ? [c.cover.file] : [])))) {
+    const file = ctx.fixturePath(`${COVERS_DIR}/${name}`);
+    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) problems.push(`cover ${name}: no such file in fixtures/courses/${COVERS_DIR}/`);
+  }
   if (problems.length) throw new Error(`courses: ${where} refers to what does not exist:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
   for (const entry of missing)
@@ -287,7 +303,7 @@ function filesOf(entry: CourseEntry): string[] {
  */
 async function seedCourse(
   ctx: SeedContext,
-  { courses, materials }: { courses: CourseService; materials: MaterialStore },
+  { courses, materials, covers }: SeedDeps,
   entry: CourseEntry,
   trainers: SessionUser[],
 ) {
@@ -335,6 +351,7 @@ async function seedCourse(
         items += 1;
       }
     }
+    if (entry.cover) await seedCover(ctx, covers, courseId, entry.cover, main, storedFiles, courses);
     if (entry.status !== 'draft') await courses.setStatus(courseId, entry.status);
     ctx.logger.info({ course: entry.slug, status: entry.status, modules: entry.modules.length, items, files: storedFiles.length }, 'demo course added');
   } catch (err) {
@@ -344,6 +361,31 @@ async function seedCourse(
     // Named, because a refused material file or a database failure says nothing of which course it hit.
     throw new Error(`courses: the demo course “${entry.slug}” could not be added: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/** The course's cover, stored and checked as an upload's would be (a type pages can show, its size in pixels). */
+async function seedCover(
+  ctx: SeedContext,
+  covers: MaterialStore,
+  courseId: string,
+  cover: NonNullable<CourseEntry['cover']>,
+  main: string,
+  storedFiles: StoredFile[],
+  courses: CourseService,
+) {
+  const path = ctx.fixturePath(`${COVERS_DIR}/${cover.file}`);
+  const file = await covers.store(cover.file, fs.createReadStream(path));
+  storedFiles.push(file);
+  const size = (COVER_TYPES as readonly string[]).includes(file.contentType) ? imageSize(fs.readFileSync(path).subarray(0, 65536)) : null;
+  if (!size) throw new Error(`the cover ${cover.file} is not a JPEG, PNG or WebP image`);
+  await courses.setCover(courseId, {
+    fileId: file.fileId,
+    contentType: file.contentType,
+    size: file.size,
+    sha256: file.sha256,
+    ...size,
+    alt: asLocalized(cover.alt, main),
+  });
 }
 
 type ItemInput = Partial<ItemDoc> & { type: ItemDoc['type']; title: ItemDoc['title'] };

@@ -208,9 +208,25 @@ describe('courses: demo programme (seed)', function () {
     }
   });
 
+  it('gives each course its cover from the fixture, described in the course’s languages, shown on the catalogue and served as the image', async () => {
+    const all = await Course().find({}).sort({ slug: 1 }).lean();
+    for (const c of all) {
+      const original = fs.readFileSync(path.join(FIXTURES, 'covers', `${c.slug}.jpg`));
+      expect(c.cover, c.slug).to.include({ contentType: 'image/jpeg', width: 960, height: 400, size: original.length, sha256: sha256(original) });
+    }
+    const ca = all.find((c) => c.slug === 'conflict-analysis')!;
+    expect(Object.keys(ca.cover!.alt)).to.have.members(['en', 'fr']);
+    const learner = await signIn(t.app, 'learner@olive.example');
+    const catalogue = (await learner.get('/courses').expect(200)).text;
+    // The demo learner reads French: the French description.
+    expect(catalogue).to.match(/<img class="cover" src="\/courses\/conflict-analysis\/cover[^"]*" width="960" height="400" alt="Les courbes de niveau d’un paysage/);
+    const image = await learner.get('/courses/interest-based-negotiation/cover').expect(200).expect('content-type', 'image/jpeg');
+    expect(sha256(image.body as Buffer)).to.equal(sha256(fs.readFileSync(path.join(FIXTURES, 'covers', 'interest-based-negotiation.jpg'))));
+  });
+
   it('changes nothing when run again', async () => {
     const before = await snapshot();
-    expect(before).to.include({ courses: 3, modules: 11, files: 2 });
+    expect(before).to.include({ courses: 3, modules: 11, files: 5 });
     await t.app.olive.seedDemo();
     expect(await snapshot()).to.deep.equal(before);
   });
@@ -234,13 +250,15 @@ describe('courses: demo programme (seed)', function () {
     const mpdAgain = await course('mediation-process-design');
     expect(mpdAgain.course.status).to.equal('draft');
     expect(mpdAgain.modules).to.have.length(2);
-    expect(await snapshot()).to.deep.include({ courses: before.courses + 1, modules: before.modules + 2, items: before.items + 2, files: before.files });
+    // The course added back has its cover again (its material files: none).
+    expect(await snapshot()).to.deep.include({ courses: before.courses + 1, modules: before.modules + 2, items: before.items + 2, files: before.files + 1 });
   });
 
   it('refuses an invalid fixture with every problem named, before writing anything', async () => {
     const deps = {
       courses: createCourseService({ Course: Course(), Module: Module(), Item: Item() }),
       materials: createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024 }),
+      covers: createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024, maxFiles: 1 }),
     };
     const failure = async (fixture: unknown) => {
       try {
@@ -350,7 +368,8 @@ describe('courses: demo programme (seed)', function () {
 
     // A store that takes the case study (5 KB) but refuses the reading list (7 KB) as too large:
     // by then the course, both modules, the lesson and a stored file exist.
-    const tight = { courses: courseService, materials: createMaterialStore(t.app.olive.connection, { maxBytes: 6000 }) };
+    const covers = createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024, maxFiles: 1 });
+    const tight = { courses: courseService, materials: createMaterialStore(t.app.olive.connection, { maxBytes: 6000 }), covers };
     let message = '';
     try {
       await seedCourses(contextFor(fixture, findTrainer), tight);
@@ -360,7 +379,7 @@ describe('courses: demo programme (seed)', function () {
     expect(message).to.equal('courses: the demo course “half-built” could not be added: conflict-analysis-reading-list.pdf is larger than the 5.9 KB limit.');
     expect(await snapshot()).to.deep.equal(before);
 
-    const roomy = { courses: courseService, materials: createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024 }) };
+    const roomy = { courses: courseService, materials: createMaterialStore(t.app.olive.connection, { maxBytes: 1024 * 1024 }), covers };
     await seedCourses(contextFor(fixture, findTrainer), roomy);
     const built = await course('half-built');
     expect(built.course.status).to.equal('published');
