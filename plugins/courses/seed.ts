@@ -143,9 +143,7 @@ const course = z
     trainers: z.array(z.email()).min(1, 'Name the course’s trainer (a demo account with the trainer role).'),
     modules: z.array(moduleEntry),
     /** The course's cover (JPEG, PNG or WebP in fixtures/courses/covers/) and its description for those who cannot see it. */
-    cover: z
-      .strictObject({ file: fixtureFile(COVERS_DIR), alt: perLanguage(z.string().trim().min(1, 'Describe the image.').max(300)) })
-      .optional(),
+    cover: z.strictObject({ file: fixtureFile(COVERS_DIR), alt: perLanguage(z.string().trim().min(1, 'Describe the image.').max(300)) }).optional(),
   })
   .superRefine((c, ctx) => courseProblems(c, ctx), everyTime);
 
@@ -301,12 +299,7 @@ function filesOf(entry: CourseEntry): string[] {
  * transactions (docs/architecture.md), so a failure part-way removes what this call wrote: otherwise the
  * half-built course would exist, and every later seed would skip it as "already present".
  */
-async function seedCourse(
-  ctx: SeedContext,
-  { courses, materials, covers }: SeedDeps,
-  entry: CourseEntry,
-  trainers: SessionUser[],
-) {
+async function seedCourse(ctx: SeedContext, { courses, materials, covers }: SeedDeps, entry: CourseEntry, trainers: SessionUser[]) {
   let courseId: string;
   try {
     const created = await courses.create(

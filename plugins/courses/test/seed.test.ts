@@ -219,7 +219,9 @@ describe('courses: demo programme (seed)', function () {
     const learner = await signIn(t.app, 'learner@olive.example');
     const catalogue = (await learner.get('/courses').expect(200)).text;
     // The demo learner reads French: the French description.
-    expect(catalogue).to.match(/<img class="cover" src="\/courses\/conflict-analysis\/cover[^"]*" width="960" height="400" alt="Les courbes de niveau d’un paysage/);
+    expect(catalogue).to.match(
+      /<img class="cover" src="\/courses\/conflict-analysis\/cover[^"]*" width="960" height="400" alt="Les courbes de niveau d’un paysage/,
+    );
     const image = await learner.get('/courses/interest-based-negotiation/cover').expect(200).expect('content-type', 'image/jpeg');
     expect(sha256(image.body as Buffer)).to.equal(sha256(fs.readFileSync(path.join(FIXTURES, 'covers', 'interest-based-negotiation.jpg'))));
   });
