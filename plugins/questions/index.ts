@@ -18,13 +18,16 @@ export default definePlugin({
   config: z.object({ perHour: z.number().int().min(1).max(1000).default(10) }),
 
   register(ctx) {
-    const Question = ctx.model<QuestionDoc>('question', questionSchema);
+    // Cached: the edition pages and the home pages of trainers and staff read questions on every
+    // view, and only asking and answering change them (each write renews the cache everywhere).
+    const { model: Question, cache } = ctx.cachedModel<QuestionDoc>('question', questionSchema);
     const directory = () => ctx.get(EnrolmentDirectory);
     ctx.views(new URL('./views', import.meta.url));
     ctx.translations(new URL('./locales', import.meta.url));
 
     // Only `_id` is indexed on FerretDB: an edition's questions are a small collection read whole per edition.
-    const ofEdition = (editionId: string) => Question.find({ editionId }).sort({ createdAt: -1 }).limit(500).lean<QuestionDoc[]>();
+    const ofEdition = (editionId: string) =>
+      cache.get(`edition:${editionId}`, () => Question.find({ editionId }).sort({ createdAt: -1 }).limit(500).lean<QuestionDoc[]>());
     mountQuestionRoutes(ctx, Question, ofEdition);
 
     ctx.contribute(EditionSections, {
@@ -47,8 +50,12 @@ export default definePlugin({
       order: 15,
       async render(req) {
         if (!hasRole(req.user, ['staff', 'trainer'])) return null;
-        const waiting = new Map<string, number>();
-        for (const q of await Question.find({ answeredAt: null }).limit(2000).lean()) waiting.set(q.editionId, (waiting.get(q.editionId) ?? 0) + 1);
+        const waiting = await cache.get('waiting', async () => {
+          const counts = new Map<string, number>();
+          for (const q of await Question.find({ answeredAt: null }, { editionId: 1 }).limit(2000).lean())
+            counts.set(q.editionId, (counts.get(q.editionId) ?? 0) + 1);
+          return counts;
+        });
         const rows = [];
         for (const [editionId, count] of waiting) {
           const edition = await directory().edition(editionId);

@@ -25,6 +25,9 @@ export async function connectDatabase({ uri, dbName }: ConnectOptions): Promise<
     // after a restart under load, the streaming monitor sometimes never reconnected, and the app
     // stayed "database unavailable" with the database back (test: import commit cut off by an outage).
     serverMonitoringMode: 'poll',
+    // A server that accepts the connection but does not answer yet (starting up) holds a check for
+    // this long before the next one: 10 s, not the driver's 30, so that a returning server is seen soon.
+    connectTimeoutMS: 10_000,
   });
   await connection.asPromise();
   return connection;
