@@ -27,7 +27,7 @@ export default definePlugin({
 
     // Only `_id` is indexed on FerretDB: an edition's questions are a small collection read whole per edition.
     const ofEdition = (editionId: string) =>
-      cache.get(`edition:${editionId}`, () => Question.find({ editionId }).sort({ createdAt: -1 }).limit(500).lean<QuestionDoc[]>());
+      cache.get(`edition:${editionId}`, () => Question.find({ editionId }).sort({ createdAt: -1 }).limit(500).lean<QuestionDoc[]>().exec());
     mountQuestionRoutes(ctx, Question, ofEdition);
 
     ctx.contribute(EditionSections, {
