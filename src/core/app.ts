@@ -175,8 +175,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
   };
   const hostNav: NavEntry[] = [
     { label: 'nav.home', href: '/', policy: allow.signedIn, order: 0 },
-    { label: 'nav.users', href: '/admin/users', policy: allow.roles('admin'), order: 90 },
-    { label: 'nav.operations', href: '/admin/mail', policy: allow.roles('admin'), order: 91 },
+    // One entry for the administrator's pages (users, mail, jobs, branding): they share a sub-menu.
+    { label: 'nav.admin', href: '/admin', policy: allow.roles('admin'), order: 90 },
   ];
   runtime.extensions.set(Navigation.id, [...hostNav]);
 

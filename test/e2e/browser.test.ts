@@ -52,7 +52,7 @@ describe('in a real browser', function () {
     await page.getByLabel('Password').fill(DEMO_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${env.url}/`);
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Administration' }).click();
     expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Users');
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).to.equal('Skip to main content');

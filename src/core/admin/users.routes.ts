@@ -88,6 +88,8 @@ export function mountAdminUserRoutes(router: PluginRouter, deps: AdminUserDeps) 
     };
   };
 
+  // The menu's "Administration" opens on its first page.
+  router.get('/admin', admin, (_req, res) => res.redirect(303, '/admin/users'));
   router.get('/admin/users', admin, async (req, res) => res.render('admin/users', await listLocals(req)));
 
   router.post(
