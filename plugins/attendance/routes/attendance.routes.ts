@@ -106,16 +106,33 @@ export function mountAttendanceRoutes(ctx: PluginContext<AttendanceConfig>, serv
   const ruleText = (req: Request, rule: { rule: string; percent: number }) =>
     rule.rule === 'all' ? req.t('attendance:rule.allText') : req.t('attendance:rule.percentText', { percent: rule.percent });
 
+  /** People per page of the grid: as many as fit in the page's boxes, at least 5. */
+  const perPage = (sessions: number) => Math.max(5, Math.floor(ctx.config.gridCellsPerPage / Math.max(1, sessions)));
+  /** The page asked for, within the pages there are (a page past the last is the last). */
+  const pageOf = (req: Request, pages: number) => {
+    const asked = Number(typeof req.query.page === 'string' ? req.query.page : 1);
+    return Number.isSafeInteger(asked) && asked >= 1 ? Math.min(asked, pages) : 1;
+  };
+
   ctx.router.get('/editions/:id', runners, async (req, res) => {
     const edition = await load(req);
     const { active, rows, rule } = await attendance(req, edition);
-    const was = rows.flatMap((r, i) => r.ticks.flatMap((t, j) => (t ? [`${i}.${j}`] : []))).join(',');
+    const size = perPage(active.length);
+    const pages = Math.max(1, Math.ceil(rows.length / size));
+    const page = pageOf(req, pages);
+    // The form holds this page's people only: saving writes their changed boxes, never the others'.
+    const shown = rows.slice((page - 1) * size, page * size);
+    const was = shown.flatMap((r, i) => r.ticks.flatMap((t, j) => (t ? [`${i}.${j}`] : []))).join(',');
     res.render('attendance/edition', {
       title: req.t('attendance:title', { edition: edition.title }),
       edition,
       base: base(edition),
       sessions: active.map((s) => ({ id: s._id, label: label(req, s), day: formatDate(req.language, s.day) })),
-      rows,
+      rows: shown,
+      total: rows.length,
+      page,
+      pages,
+      first: (page - 1) * size + 1,
       was,
       ruleText: ruleText(req, rule),
       qualifying: rows.filter((r) => r.result.qualifies).length,
@@ -166,10 +183,12 @@ export function mountAttendanceRoutes(ctx: PluginContext<AttendanceConfig>, serv
       }
     const saved = await service.saveMarks(edition.id, changes, req.user!.id);
     if (skipped) req.flash('info', req.t('attendance:grid.skipped', { count: skipped }));
+    // Back to the page of the grid that was saved.
+    const page = Number(req.body?.page);
     respond(req, res, {
       json: { saved, skipped },
       flash: ['success', saved ? req.t('attendance:grid.saved', { count: saved }) : req.t('attendance:grid.nothing')],
-      redirect: base(edition),
+      redirect: Number.isSafeInteger(page) && page > 1 ? `${base(edition)}?page=${page}` : base(edition),
     });
   });
 

@@ -319,4 +319,44 @@ describe('attendance plugin', function () {
     ).to.equal(12);
     expect((await w.staff.get(demoPage).expect(200)).text).to.contain('13 of 14 participants qualify.');
   });
+
+  it('shows a large cohort in pages of as many people as keep the page light; saving a page writes its people only, and comes back to it', async () => {
+    const big = await inPersonEdition(w, 'Fellowship of fourteen days', { startsAt: '2027-06-07', endsAt: '2027-06-20' });
+    const people = [];
+    for (let i = 0; i < 25; i++) people.push(await preEnrol(w, big, `fellow${String(i).padStart(2, '0')}@example.org`));
+    const url = `/attendance/editions/${big}`;
+    // 14 sessions: 240 boxes a page hold 17 people.
+    const first = (await w.staff.get(url).expect(200)).text;
+    const firstForm = gridForm(first);
+    expect(firstForm.s).to.have.length(14);
+    expect(firstForm.e).to.have.length(17);
+    expect(first).to.contain('Participants 1–17 of 25');
+    expect(first).to.contain(`href="${url}?page=2" rel="next"`);
+    expect(first).to.contain('0 of 25 participants qualify.');
+    expect(Buffer.byteLength(first), 'a page of the grid').to.be.below(30_000);
+
+    const second = (await w.staff.get(`${url}?page=2`).expect(200)).text;
+    const secondForm = gridForm(second);
+    expect(secondForm.e).to.have.length(8);
+    expect(secondForm.e).to.not.include.members(firstForm.e);
+    expect(second).to.contain('Participants 18–25 of 25');
+    // The first person of page two at every session: they qualify, nobody on page one changes.
+    const res = await postGrid(
+      w.staff,
+      big,
+      secondForm,
+      Array.from({ length: 14 }, (_, j) => `0.${j}`),
+    );
+    expect(res.headers.location).to.equal(`${url}?page=2`);
+    const after = (await w.staff.get(`${url}?page=2`).expect(200)).text;
+    expect(gridForm(after).checked).to.have.length(14);
+    expect(after).to.contain('1 of 25 participants qualifies.');
+    expect(gridForm((await w.staff.get(url).expect(200)).text).checked).to.deep.equal([]);
+    const marks = await db().collection('attendance_mark').find({ editionId: big, present: true }).toArray();
+    expect(new Set(marks.map((m) => m.enrolmentId))).to.deep.equal(new Set([secondForm.e[0]]));
+    expect(people.map((p) => p.enrolmentId)).to.include(secondForm.e[0]);
+    // A page past the last, or no number, shows a page that exists.
+    expect(gridForm((await w.staff.get(`${url}?page=9`).expect(200)).text).e).to.deep.equal(secondForm.e);
+    expect(gridForm((await w.staff.get(`${url}?page=x`).expect(200)).text).e).to.deep.equal(firstForm.e);
+  });
 });

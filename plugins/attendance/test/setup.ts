@@ -78,8 +78,8 @@ export async function enrolmentId(w: World, editionId: string, email: string): P
 /** The grid form's fields as the page wrote them, to post back with some cells changed. */
 export function gridForm(html: string) {
   const hidden = (name: string) => [...html.matchAll(new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`, 'g'))].map((m) => m[1]!);
-  const checked = [...html.matchAll(/<input type="checkbox" name="c" value="([\d.]+)"[^>]*?( checked)?>/g)].filter((m) => m[2]).map((m) => m[1]!);
-  return { s: hidden('s'), e: hidden('e'), w: hidden('w')[0] ?? '', checked };
+  const checked = [...html.matchAll(/<input type=checkbox name=c value=([\d.]+) [^>]*?( checked)?>/g)].filter((m) => m[2]).map((m) => m[1]!);
+  return { s: hidden('s'), e: hidden('e'), w: hidden('w')[0] ?? '', page: hidden('page')[0], checked };
 }
 
 /** Posts the grid: `cells` are the boxes ticked when sending (others unticked), against what `form` showed. */
@@ -91,6 +91,7 @@ export async function postGrid(agent: Agent, editionId: string, form: ReturnType
       new URLSearchParams([
         ['_csrf', token ?? (await tokenFor(agent, `/attendance/editions/${editionId}`))],
         ['w', form.w],
+        ...(form.page ? [['page', form.page]] : []),
         ...form.s.map((s) => ['s', s]),
         ...form.e.map((e) => ['e', e]),
         ...cells.map((c) => ['c', c]),
