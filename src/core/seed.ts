@@ -19,5 +19,7 @@ const demoUsers = z.array(
 export async function seedHost(users: UsersService, fixturesDir: string): Promise<void> {
   const file = path.join(fixturesDir, 'host', 'users.json');
   const list = demoUsers.parse(JSON.parse(await fs.readFile(file, 'utf8')));
-  for (const u of list) await users.ensure(u, 'demo');
+  // Side by side: each account costs a password hash (scrypt, tens of ms of a core), and `ensure`
+  // is safe against a concurrent creation of the same address.
+  await Promise.all(list.map((u) => users.ensure(u, 'demo')));
 }
