@@ -68,6 +68,7 @@ describe('questions to an edition’s trainers', function () {
     expect((await trainer.get(page).expect(200)).text).to.contain('1 question waiting for an answer.');
     const home = (await trainer.get('/').expect(200)).text;
     expect(home).to.contain('Questions waiting for your answer');
+    expect(home).to.contain('(1 question waiting)');
     expect(home).to.contain(`href="/questions/editions/${editionId}"`);
     await createDemoPasswordUser(t.app, { email: 'other-trainer@example.org', name: 'Other Trainer', roles: ['trainer'] });
     const other = await signIn(t.app, 'other-trainer@example.org');
@@ -87,6 +88,8 @@ describe('questions to an edition’s trainers', function () {
     const settled = (await trainer.get(page).expect(200)).text;
     expect(settled).to.contain('Every question has been answered.');
     expect(settled).not.to.contain('0 questions');
+    const listAfter = (await trainer.get(`/questions/editions/${editionId}`).expect(200)).text;
+    expect(listAfter).to.contain('<h2>Every question has been answered.</h2>');
 
     const after = (await asker.get(page).expect(200)).text;
     expect(after).to.contain('It is in module two, under “Readings”.');
