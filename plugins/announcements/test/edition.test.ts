@@ -72,6 +72,10 @@ describe('announcements to an edition', function () {
     expect(page).to.contain(`href="/enrolment/manage/editions/${editionId}/roster"`);
     expect(page).not.to.contain(`action="/enrolment/editions/${editionId}/enrol"`);
     await trainer.get(`/enrolment/manage/editions/${editionId}/roster`).expect(200);
+    // Nor is it offered to them on their home page as open for enrolment; a learner is offered it.
+    expect((await trainer.get('/').expect(200)).text).not.to.contain('Cohort for announcements');
+    const learner = await signIn(t.app, 'learner@olive.example');
+    expect((await learner.get('/').expect(200)).text).to.contain('Cohort for announcements');
   });
 
   it('reaches the participants on the edition page, the home page and by mail, and nobody else', async () => {

@@ -91,10 +91,10 @@ export async function myLearning(ctx: PluginContext, service: EnrolmentService, 
       applications.push({ ...entry, position: await service.waitlistPosition(e) });
     }
   }
-  // Editions open for enrolment that the person is not in yet, soonest first.
+  // Editions open for enrolment that the person is not in yet, soonest first (not those they teach).
   const taken = new Set(mine.filter((e) => e.status !== 'withdrawn').map((e) => e.editionId));
   const open = (await service.publishedEditions()).filter(
-    (e) => ['open', 'key', 'application'].includes(e.method) && !taken.has(e._id.toString()) && enrolmentWindow(e).open,
+    (e) => ['open', 'key', 'application'].includes(e.method) && !taken.has(e._id.toString()) && enrolmentWindow(e).open && !e.trainerIds.includes(user.id),
   );
   const upcoming = [];
   for (const edition of open.slice(0, 10)) {
