@@ -249,6 +249,13 @@ describe('the look: page weight, phone menu, verification, branding', function (
       expect(reset!.subject).to.equal('Choose a new password for UNITAR Peacemaking Programme');
       expect(reset!.text).to.contain('-- \nUNITAR Peacemaking Programme\n');
       expect(reset!.html).to.contain('UNITAR Peacemaking Programme').and.not.contain('>Olive<');
+      // So are the pages' texts that name it (the footer, the account pages), in every language.
+      const forgot = (await visitor.get('/account/forgot').expect(200)).text;
+      expect(forgot).to.contain('Enter the address of your UNITAR Peacemaking Programme account.');
+      expect(forgot).to.contain('UNITAR Peacemaking Programme — learning for the Programme in Peacemaking');
+      expect(forgot).to.not.match(/\bOlive\b/);
+      const french = (await supertest(t.app).get('/account/forgot').set('Accept-Language', 'fr').expect(200)).text;
+      expect(french).to.contain('Saisissez l’adresse de votre compte UNITAR Peacemaking Programme.');
 
       // The logo removed: the old file is gone and its address answers 404.
       const removed = await upload(admin, { name: 'UNITAR Peacemaking Programme', brand: '#1f4e79', accent: '#0b5cad', removeLogo: 'on' });

@@ -43,7 +43,7 @@ import { createAccountsService, type AccountsService } from './auth/accounts.ser
 import { createAudit } from './admin/audit.ts';
 import { createBranding } from './admin/branding.ts';
 import { mountBrandingRoutes } from './admin/branding.routes.ts';
-import type { i18n as I18n } from 'i18next';
+import type { i18n as I18n, TFunction } from 'i18next';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -202,7 +202,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       await model.init();
     const hostMs = ms(hostStart);
     loaded = await registerPlugins(ordered, configs, runtime);
-    i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE, { pseudo: !!config.PSEUDO_LOCALE && !config.production });
+    i18n = createI18n(runtime.translationDirs, config.DEFAULT_LOCALE, {
+      pseudo: !!config.PSEUDO_LOCALE && !config.production,
+      programme: config.PROGRAMME_NAME,
+    });
     await startPlugins(loaded, config.PLUGIN_START_TIMEOUT_MS, logger);
     sessions = createSessions(connection, config, logger);
 
@@ -293,6 +296,14 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
       for (const entry of entries) if (await entry.policy.allows(req, req.user)) visible.push(entry);
       res.locals.nav = visible.sort((a, b) => (a.order ?? 50) - (b.order ?? 50));
       res.locals.branding = await branding.view();
+      // Texts that name the programme (`{{programme}}`) name it as the admin set it.
+      if (res.locals.branding.name !== config.PROGRAMME_NAME) {
+        const programme = res.locals.branding.name;
+        const plain = req.t;
+        req.t = ((key: string, options?: unknown) =>
+          plain(key, (typeof options === 'object' && options !== null ? { programme, ...options } : (options ?? { programme })) as never)) as TFunction;
+        res.locals.t = req.t;
+      }
       next();
     });
     // The host's routes are declared before the CSRF check is built: it must know which of them

@@ -45,7 +45,7 @@ function pseudoCatalogue(value: unknown): unknown {
  * One i18next instance per app, with one namespace per catalogue folder: 'host' for the host's
  * own pages, and each plugin's name for its pages (`t('announcements:title')`).
  */
-export function createI18n(dirs: Map<string, string>, defaultLocale: string, options: { pseudo?: boolean } = {}): i18n {
+export function createI18n(dirs: Map<string, string>, defaultLocale: string, options: { pseudo?: boolean; programme?: string } = {}): i18n {
   const resources: Record<string, Record<string, unknown>> = {};
   for (const [ns, dir] of dirs) {
     for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json'))) {
@@ -74,7 +74,8 @@ export function createI18n(dirs: Map<string, string>, defaultLocale: string, opt
     defaultNS: 'host',
     initAsync: false,
     // EJS escapes on output (<%= %>); escaping here too would show &amp; to people.
-    interpolation: { escapeValue: false, alwaysFormat: true },
+    // `{{programme}}` in any text is the programme's name; pages put the name an admin set (app.ts).
+    interpolation: { escapeValue: false, alwaysFormat: true, defaultVariables: { programme: options.programme ?? 'Olive' } },
     returnNull: false,
   });
   return instance;
