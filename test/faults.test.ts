@@ -88,11 +88,19 @@ async function upload(
   });
 }
 
-/** Every material file is whole and listed by an item; every file item's file exists. */
+/** Every material file is whole and listed by an item or a course's cover; every file they name exists. */
 async function materialsConsistent(db: mongoose.mongo.Db) {
   const state = await gridfsState(db, MATERIALS);
   const fileItems = await db.collection('courses_item').find({ type: 'file' }).toArray();
-  const referenced = new Set(fileItems.map((i) => String((i.file as { fileId: unknown }).fileId)));
+  // Covers live in the same bucket (the same store's checks), named by their course.
+  const covered = await db
+    .collection('courses_course')
+    .find({ cover: { $exists: true } })
+    .toArray();
+  const referenced = new Set([
+    ...fileItems.map((i) => String((i.file as { fileId: unknown }).fileId)),
+    ...covered.map((c) => String((c.cover as { fileId: unknown }).fileId)),
+  ]);
   return {
     orphanChunks: state.orphanChunks,
     incompleteFiles: state.incompleteFiles,
