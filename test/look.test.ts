@@ -158,7 +158,7 @@ describe('the look: page weight, phone menu, verification, branding', function (
       expect(await settings()).to.equal(null);
       // Until an administrator sets it, pages show the configured name and the stylesheet's colours.
       const home = (await agents.learner!.get('/').expect(200)).text;
-      expect(home).to.contain('<a class="brand" href="/"><span>Olive</span></a>');
+      expect(home).to.contain('<a class="brand" href="/"><span dir="auto">Olive</span></a>');
       expect(home).to.not.contain('/branding/colours/');
     });
 
@@ -212,7 +212,7 @@ describe('the look: page weight, phone menu, verification, branding', function (
       expect(saved).to.include({ name: 'UNITAR Peacemaking Programme', brand: '#1f4e79', accent: '#0b5cad' });
       const home = (await agents.learner!.get('/').expect(200)).text;
       const logo =
-        /<a class="brand" href="\/"><img src="(\/branding\/logo\/[0-9a-f]{16})" alt="" width="32" height="32"><span>UNITAR Peacemaking Programme<\/span><\/a>/.exec(
+        /<a class="brand" href="\/"><img src="(\/branding\/logo\/[0-9a-f]{16})" alt="" width="32" height="32"><span dir="auto">UNITAR Peacemaking Programme<\/span><\/a>/.exec(
           home,
         );
       expect(logo, 'the header shows the logo and the name').to.not.equal(null);
@@ -260,7 +260,7 @@ describe('the look: page weight, phone menu, verification, branding', function (
       // The logo removed: the old file is gone and its address answers 404.
       const removed = await upload(admin, { name: 'UNITAR Peacemaking Programme', brand: '#1f4e79', accent: '#0b5cad', removeLogo: 'on' });
       expect(removed.status).to.equal(303);
-      expect((await agents.learner!.get('/').expect(200)).text).to.contain('<a class="brand" href="/"><span>UNITAR Peacemaking Programme</span></a>');
+      expect((await agents.learner!.get('/').expect(200)).text).to.contain('<a class="brand" href="/"><span dir="auto">UNITAR Peacemaking Programme</span></a>');
       await supertest(t.app).get(logo![1]!).expect(404);
       expect(await t.app.olive.connection.db!.collection('host_branding.files').countDocuments()).to.equal(0);
     });
@@ -269,10 +269,10 @@ describe('the look: page weight, phone menu, verification, branding', function (
       const other = await createTestApp({ plugins, pluginConfig: config.pluginConfig, dbName: t.dbName, label: 'look2' });
       try {
         const visitor = supertest(other.app);
-        expect((await visitor.get('/login').expect(200)).text).to.contain('<span>UNITAR Peacemaking Programme</span>');
+        expect((await visitor.get('/login').expect(200)).text).to.contain('<span dir="auto">UNITAR Peacemaking Programme</span>');
         const res = await upload(agents.admin!, { name: 'PPCP', brand: '#1f4e79', accent: '#0b5cad' });
         expect(res.status).to.equal(303);
-        expect((await visitor.get('/login').expect(200)).text).to.contain('<a class="brand" href="/"><span>PPCP</span></a>');
+        expect((await visitor.get('/login').expect(200)).text).to.contain('<a class="brand" href="/"><span dir="auto">PPCP</span></a>');
       } finally {
         await other.app.olive.stop();
       }
