@@ -260,7 +260,9 @@ describe('the look: page weight, phone menu, verification, branding', function (
       // The logo removed: the old file is gone and its address answers 404.
       const removed = await upload(admin, { name: 'UNITAR Peacemaking Programme', brand: '#1f4e79', accent: '#0b5cad', removeLogo: 'on' });
       expect(removed.status).to.equal(303);
-      expect((await agents.learner!.get('/').expect(200)).text).to.contain('<a class="brand" href="/"><span dir="auto">UNITAR Peacemaking Programme</span></a>');
+      expect((await agents.learner!.get('/').expect(200)).text).to.contain(
+        '<a class="brand" href="/"><span dir="auto">UNITAR Peacemaking Programme</span></a>',
+      );
       await supertest(t.app).get(logo![1]!).expect(404);
       expect(await t.app.olive.connection.db!.collection('host_branding.files').countDocuments()).to.equal(0);
     });

@@ -102,7 +102,9 @@ describe('courses: due dates', () => {
 
     it('a new module takes its days on the form that adds it; a bad number keeps what was typed and adds nothing', async () => {
       const editor = (await trainer.get('/courses/manage/due-course').expect(200)).text;
-      expect(editor).to.match(/<h3 id="add-module">[^<]*<\/h3>\s*<form method="post" action="\/courses\/manage\/due-course\/modules#add-module"[\s\S]*?name="dueDays"[\s\S]*?<\/form>/);
+      expect(editor).to.match(
+        /<h3 id="add-module">[^<]*<\/h3>\s*<form method="post" action="\/courses\/manage\/due-course\/modules#add-module"[\s\S]*?name="dueDays"[\s\S]*?<\/form>/,
+      );
       const Module = t.app.olive.connection.model('courses_module');
       const before = await Module.countDocuments();
       const bad = await form(trainer, '/courses/manage/due-course/modules', { title_en: 'Module late', dueDays: 'soon' }, 400);
