@@ -35,11 +35,9 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
   const people = createPeople(models.Person);
   const overview = createOverview(models);
 
-  /** Who may manage an edition: programme staff and admins. Its trainers may see its roster. */
-  const canSeeRoster = (user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>) => runsEdition(user, edition);
-
+  /** An edition's roster is for those who run it (runsEdition): staff, admins and its own trainers. */
   function requireRosterAccess(user: SessionUser, edition: Pick<EditionDoc, 'trainerIds'>): void {
-    if (!canSeeRoster(user, edition))
+    if (!runsEdition(user, edition))
       throw forbidden('Only programme staff and the edition’s trainers can see its participants.', { key: 'enrolment:errors.rosterForbidden' });
   }
 
@@ -56,7 +54,6 @@ export function createEnrolmentService(models: EnrolmentModels, deps: EnrolmentS
     repairSeats,
     seatsTaken,
     waitlistPosition,
-    canSeeRoster,
     requireRosterAccess,
   };
 }

@@ -50,8 +50,8 @@ export function createAccountsService(deps: AccountsDeps) {
     const path = purpose === 'invite' ? `/account/invitation/${MAIL_SECRET}` : `/account/reset/${MAIL_SECRET}`;
     const hoursValid = hours(purpose === 'invite' ? 14 * 24 * 3600_000 : 3600_000);
     return {
-      subject: t(`mail.${purpose}.subject`, { programme: programme }),
-      paragraphs: [t('mail.greeting', { name }), ...(extra ? [extra] : []), t(`mail.${purpose}.body`, { programme: programme })],
+      subject: t(`mail.${purpose}.subject`, { programme }),
+      paragraphs: [t('mail.greeting', { name }), ...(extra ? [extra] : []), t(`mail.${purpose}.body`, { programme })],
       action: { label: t(`mail.${purpose}.action`), url: path },
       footnote: purpose === 'invite' ? t('mail.invite.validity', { count: Math.round(hoursValid / 24) }) : t('mail.reset.validity'),
     };
@@ -116,7 +116,7 @@ export function createAccountsService(deps: AccountsDeps) {
         to: { userId: id },
         category: 'account',
         compose: (t, _lang, programme) => ({
-          subject: t('mail.resetSso.subject', { programme: programme }),
+          subject: t('mail.resetSso.subject', { programme }),
           paragraphs: [t('mail.greeting', { name: user.name }), t('mail.resetSso.body')],
           action: { label: t('mail.resetSso.action'), url: '/login' },
         }),
@@ -201,7 +201,7 @@ export function createAccountsService(deps: AccountsDeps) {
           to: { userId: String(existing._id) },
           category: 'account',
           compose: (t, _lang, programme) => ({
-            subject: t('mail.registrationKnown.subject', { programme: programme }),
+            subject: t('mail.registrationKnown.subject', { programme }),
             paragraphs: [t('mail.greeting', { name: existing.name }), t('mail.registrationKnown.body')],
             action: { label: t('mail.registrationKnown.action'), url: '/account/forgot' },
           }),
@@ -221,7 +221,7 @@ export function createAccountsService(deps: AccountsDeps) {
       category: 'account',
       secret,
       compose: (t, _lang, programme) => ({
-        subject: t('mail.verify.subject', { programme: programme }),
+        subject: t('mail.verify.subject', { programme }),
         paragraphs: [t('mail.greeting', { name: user.name }), t('mail.verify.body')],
         action: { label: t('mail.verify.action'), url: `/account/verify/${MAIL_SECRET}` },
         footnote: t('mail.verify.validity'),
@@ -256,7 +256,7 @@ export function createAccountsService(deps: AccountsDeps) {
         to: { email },
         category: 'account',
         compose: (t, _lang, programme) => ({
-          subject: t('mail.emailChangeTaken.subject', { programme: programme }),
+          subject: t('mail.emailChangeTaken.subject', { programme }),
           paragraphs: [t('mail.emailChangeTaken.body')],
         }),
       });
@@ -269,7 +269,7 @@ export function createAccountsService(deps: AccountsDeps) {
       category: 'account',
       secret,
       compose: (t, _lang, programme) => ({
-        subject: t('mail.emailChange.subject', { programme: programme }),
+        subject: t('mail.emailChange.subject', { programme }),
         paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChange.body', { email })],
         action: { label: t('mail.emailChange.action'), url: `/account/confirm-email/${MAIL_SECRET}` },
         footnote: t('mail.emailChange.validity'),
@@ -280,7 +280,7 @@ export function createAccountsService(deps: AccountsDeps) {
       to: { userId: user.id },
       category: 'account',
       compose: (t, _lang, programme) => ({
-        subject: t('mail.emailChangeRequested.subject', { programme: programme }),
+        subject: t('mail.emailChangeRequested.subject', { programme }),
         paragraphs: [t('mail.greeting', { name: user.name }), t('mail.emailChangeRequested.body', { email })],
       }),
     });
@@ -307,7 +307,7 @@ export function createAccountsService(deps: AccountsDeps) {
       to: { email: before.email, name: before.name, locale: before.locale },
       category: 'account',
       compose: (t, _lang, programme) => ({
-        subject: t('mail.emailChanged.subject', { programme: programme }),
+        subject: t('mail.emailChanged.subject', { programme }),
         paragraphs: [t('mail.greeting', { name: before.name }), t('mail.emailChanged.body', { email })],
       }),
     });
