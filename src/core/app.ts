@@ -12,7 +12,7 @@ import { mountAuthRoutes } from './auth/auth.routes.ts';
 import { createPassport } from './auth/passport.ts';
 import { createUsersService, defineUserModels, type UserModels } from './auth/users.ts';
 import { loadHostConfig, type HostConfig } from './config.ts';
-import { connectDatabase, pingDatabase } from './db.ts';
+import { connectDatabase, pingDatabase, watchConnection } from './db.ts';
 import { HttpError, OliveError } from './errors.ts';
 import type { ServiceOverride, ServiceRef } from './refs.ts';
 import { EventBus } from './events.ts';
@@ -123,6 +123,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
   const uri = options.mongodbUri ?? config.MONGODB_URI;
   if (!uri) throw new HttpError(500, 'NO_DATABASE', 'createApp needs a MongoDB URI (options.mongodbUri or MONGODB_URI).');
   const connection = await connectDatabase({ uri, dbName: options.dbName });
+  let unwatch = () => {};
   const hostStart = process.hrtime.bigint();
 
   const events = new EventBus(logger);
@@ -401,12 +402,14 @@ export async function createApp(options: CreateAppOptions = {}): Promise<OliveAp
           await jobs.stop();
           await stopPlugins(loaded, config.SHUTDOWN_TIMEOUT_MS, logger);
           mail.close();
+          unwatch();
           await connection.close();
         })();
         return stopped;
       },
     };
     jobs.start();
+    unwatch = watchConnection(connection, uri, logger);
     return app;
   } catch (err) {
     sessions?.stop();

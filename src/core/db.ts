@@ -1,4 +1,5 @@
 import mongoose, { type Connection } from 'mongoose';
+import type { Logger } from 'pino';
 
 // Defence in depth against operator injection (`{"$gt": ""}` in a field): filters built from input
 // can never carry operators. Operators we write ourselves are marked with mongoose.trusted().
@@ -56,4 +57,63 @@ export async function pingDatabase(connection: Connection, timeoutMs = 2000): Pr
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Reconnects a client that stopped seeing a server which answers others. Seen on FerretDB after a
+ * restart under load: the app's pings failed for 90 s while a new client was answered at once, and
+ * the driver never checked the server again. When the app's own pings have failed for `stuckMs`
+ * and a new client's ping succeeds, the app's client is closed and connected again (models and
+ * collections keep working: they go through the same client). Returns what stops the watch.
+ */
+export function watchConnection(connection: Connection, uri: string, logger: Logger, { everyMs = 3000, stuckMs = 15_000 } = {}): () => void {
+  let failingSince: number | null = null;
+  let busy = false;
+  // A connection its owner closed stays closed; only the watch's own close is followed by a connect.
+  let mending = false;
+  let closedByOwner = false;
+  connection.on('close', () => {
+    if (!mending) closedByOwner = true;
+  });
+  const check = async () => {
+    if (closedByOwner) return;
+    if (await pingDatabase(connection)) {
+      failingSince = null;
+      return;
+    }
+    failingSince ??= Date.now();
+    if (Date.now() - failingSince < stuckMs) return;
+    // A database that is really away does not answer a new client either: then there is nothing to mend.
+    const probe = new mongoose.mongo.MongoClient(uri, { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000 });
+    const answers = await probe
+      .db('admin')
+      .command({ ping: 1 })
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => probe.close());
+    if (!answers) return;
+    logger.warn({ failingForMs: Date.now() - failingSince }, 'the database answers a new client but not ours: reconnecting');
+    const client = connection.getClient();
+    mending = true;
+    try {
+      await client.close(true);
+      await client.connect();
+    } finally {
+      mending = false;
+    }
+    failingSince = null;
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    check()
+      .catch((err: unknown) => logger.warn({ err }, 'could not reconnect to the database; trying again'))
+      .finally(() => {
+        busy = false;
+      });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
